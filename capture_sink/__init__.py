@@ -1,0 +1,1 @@
+"""smlocal data capture: SageMaker-format capture of invocations into S3."""

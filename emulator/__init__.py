@@ -1,0 +1,1 @@
+"""smlocal emulator: the SageMaker control plane and runtime on one local URL."""

@@ -1,0 +1,1 @@
+"""smlocal Model Monitor: baselines, statistics and constraint violations, offline."""

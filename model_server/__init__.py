@@ -1,0 +1,1 @@
+"""smlocal model server: the SageMaker inference container contract for XGBoost and scikit-learn."""

@@ -1,0 +1,56 @@
+"""The `smlocal serve` subcommand."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from model_server.environment import ServerSettings
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `serve` to the smlocal command line."""
+    p = commands.add_parser(
+        "serve",
+        help="run the model server (the SageMaker inference container's `serve`)",
+        description="Serve a model over GET /ping and POST /invocations with gunicorn. "
+        "Settings come from SageMaker's environment variables; options override them.",
+    )
+    p.add_argument("--model-dir", type=Path, help="model folder (default /opt/ml/model)")
+    p.add_argument("--model-data", help="a model.tar.gz or s3:// URI to unpack and serve")
+    p.add_argument("--host", help="bind address (default 127.0.0.1, SMLOCAL_BIND_HOST)")
+    p.add_argument("--port", type=int, help="port (default 8080, SAGEMAKER_BIND_TO_PORT)")
+    p.add_argument("--bind", help="gunicorn bind string replacing host:port, e.g. fd://3")
+    p.add_argument("--workers", type=int, help="worker processes (SAGEMAKER_MODEL_SERVER_WORKERS)")
+    p.add_argument("--threads", type=int, help="threads per worker (SMLOCAL_WORKER_THREADS)")
+    p.add_argument(
+        "--example",
+        action="store_true",
+        help="serve the bundled iris XGBoost example (trained into a temporary folder)",
+    )
+    p.set_defaults(handler=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the server with the environment's settings, overridden by the options given."""
+    from model_server.serving import run
+
+    settings = ServerSettings.from_env()
+    options = {
+        "model_dir": args.model_dir,
+        "model_data": args.model_data,
+        "host": args.host,
+        "port": args.port,
+        "bind": args.bind,
+        "workers": args.workers,
+        "threads": args.threads,
+    }
+    if args.example:
+        from model_server.example import train_iris_in_subprocess
+        from model_server.loading import scratch_dir
+
+        options["model_dir"] = train_iris_in_subprocess(scratch_dir() / "iris-xgboost")
+    settings = replace(settings, **{k: v for k, v in options.items() if v is not None})
+    run(settings)
+    return 0

@@ -1,0 +1,123 @@
+"""The model server's settings, read once from the environment with SageMaker's own names."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# SageMaker's container contract (the names its containers and the Python SDK use).
+SAGEMAKER_BIND_TO_PORT = "SAGEMAKER_BIND_TO_PORT"
+SAGEMAKER_BASE_DIR = "SAGEMAKER_BASE_DIR"
+SAGEMAKER_MODEL_SERVER_WORKERS = "SAGEMAKER_MODEL_SERVER_WORKERS"
+SAGEMAKER_MODEL_SERVER_TIMEOUT = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
+SAGEMAKER_PROGRAM = "SAGEMAKER_PROGRAM"
+SAGEMAKER_SUBMIT_DIRECTORY = "SAGEMAKER_SUBMIT_DIRECTORY"
+SAGEMAKER_CONTAINER_LOG_LEVEL = "SAGEMAKER_CONTAINER_LOG_LEVEL"
+SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+SAGEMAKER_MAX_PAYLOAD_IN_MB = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
+SAGEMAKER_REGION = "SAGEMAKER_REGION"
+
+# smlocal's own additions, for running outside a container.
+SMLOCAL_BIND_HOST = "SMLOCAL_BIND_HOST"
+SMLOCAL_MODEL_DIR = "SMLOCAL_MODEL_DIR"
+SMLOCAL_MODEL_DATA = "SMLOCAL_MODEL_DATA"
+SMLOCAL_WORKER_THREADS = "SMLOCAL_WORKER_THREADS"
+
+DEFAULT_BASE_DIR = "/opt/ml"
+DEFAULT_PORT = 8080
+DEFAULT_TIMEOUT_SECONDS = 60
+DEFAULT_MAX_PAYLOAD_MB = 6
+DEFAULT_THREADS = 4
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """A variable in the environment has a value the server cannot use."""
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """Parse a boolean strictly: 'false' is false, and a typo is an error, not a truthy string."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean; use true or false")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _log_level(env: Mapping[str, str]) -> int:
+    raw = env.get(SAGEMAKER_CONTAINER_LOG_LEVEL, "").strip()
+    if not raw:
+        return logging.INFO
+    if raw.isdigit():
+        return int(raw)
+    level = logging.getLevelName(raw.upper())
+    if not isinstance(level, int):
+        raise SettingsError(f"{SAGEMAKER_CONTAINER_LOG_LEVEL}={raw!r} is not a logging level")
+    return level
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the server needs to start, independent of where it came from."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    bind: str | None = None  # a gunicorn bind string (e.g. "fd://3") that replaces host:port
+    model_dir: Path = Path(DEFAULT_BASE_DIR) / "model"
+    model_data: str | None = None  # a .tar.gz or s3:// URI to materialise into model_dir
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    threads: int = DEFAULT_THREADS
+    timeout: int = DEFAULT_TIMEOUT_SECONDS
+    program: str | None = None
+    submit_directory: str | None = None
+    log_level: int = logging.INFO
+    default_accept: str | None = None
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_MB * 1024 * 1024
+    region: str | None = None
+
+    @property
+    def bind_address(self) -> str:
+        """The address gunicorn binds to."""
+        return self.bind or f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
+        """Read the settings from the environment (os.environ unless given)."""
+        env = os.environ if env is None else env
+        base = Path(env.get(SAGEMAKER_BASE_DIR) or DEFAULT_BASE_DIR)
+        return cls(
+            host=env.get(SMLOCAL_BIND_HOST) or "127.0.0.1",
+            port=_int(env, SAGEMAKER_BIND_TO_PORT, DEFAULT_PORT, 0),
+            model_dir=Path(env.get(SMLOCAL_MODEL_DIR) or base / "model"),
+            model_data=env.get(SMLOCAL_MODEL_DATA) or None,
+            workers=_int(env, SAGEMAKER_MODEL_SERVER_WORKERS, os.cpu_count() or 1, 1),
+            threads=_int(env, SMLOCAL_WORKER_THREADS, DEFAULT_THREADS, 1),
+            timeout=_int(env, SAGEMAKER_MODEL_SERVER_TIMEOUT, DEFAULT_TIMEOUT_SECONDS, 1),
+            program=env.get(SAGEMAKER_PROGRAM) or None,
+            submit_directory=env.get(SAGEMAKER_SUBMIT_DIRECTORY) or None,
+            log_level=_log_level(env),
+            default_accept=env.get(SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT) or None,
+            max_payload_bytes=_int(env, SAGEMAKER_MAX_PAYLOAD_IN_MB, DEFAULT_MAX_PAYLOAD_MB, 1)
+            * 1024
+            * 1024,
+            region=env.get(SAGEMAKER_REGION) or env.get("AWS_REGION") or None,
+        )

@@ -1,0 +1,57 @@
+"""Typed failures of an invocation, each with the HTTP status the container answers with."""
+
+from __future__ import annotations
+
+
+class InvocationError(Exception):
+    """A request the server could not answer; the app turns it into a status and a message."""
+
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnsupportedContentType(InvocationError):
+    """The request's Content-Type is not one the model can read."""
+
+    status = 415
+
+
+class UnsupportedAccept(InvocationError):
+    """None of the media types in Accept is one the model can write."""
+
+    status = 406
+
+
+class PayloadError(InvocationError):
+    """The body could not be read as the declared content type."""
+
+    status = 400
+
+
+class PayloadTooLarge(InvocationError):
+    """The body is larger than the container accepts."""
+
+    status = 413
+
+
+class PredictionError(InvocationError):
+    """The model (or the user's inference script) raised while predicting."""
+
+    status = 500
+
+
+class ModelNotReady(InvocationError):
+    """The model is not loaded in this worker, because loading failed or is still going."""
+
+    status = 503
+
+
+class ModelLoadError(Exception):
+    """The artifact cannot be turned into a predictor; the message says why and what to do."""
+
+
+class ArtifactError(ModelLoadError):
+    """The model artifact cannot be fetched or unpacked safely."""

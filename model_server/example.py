@@ -1,0 +1,38 @@
+"""The bundled example: SageMaker's classic iris XGBoost model, trained in a second."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+IRIS_SAMPLE_ROW = "5.1,3.5,1.4,0.2"
+
+
+def train_iris_in_subprocess(dest: Path, rounds: int = 10) -> Path:
+    """train_iris in a fresh process, so this one never starts XGBoost's OpenMP threads.
+
+    A process that forks workers (the gunicorn master) must not have used OpenMP: a child
+    forked from it would deadlock on XGBoost's first call.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(train_iris, dest, rounds).result()
+
+
+def train_iris(dest: Path, rounds: int = 10) -> Path:
+    """Train a multi:softmax iris model and save it as dest/xgboost-model; return dest."""
+    import xgboost as xgb
+    from sklearn.datasets import load_iris
+
+    features, labels = load_iris(return_X_y=True)
+    booster = xgb.train(
+        {"objective": "multi:softmax", "num_class": 3, "max_depth": 3, "nthread": 1, "seed": 0},
+        xgb.DMatrix(features, label=labels),
+        num_boost_round=rounds,
+    )
+    dest.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(dest / "xgboost-model.json"))
+    (dest / "xgboost-model.json").rename(dest / "xgboost-model")
+    return dest

@@ -1,0 +1,74 @@
+"""Loading the model into a worker, and remembering why it failed if it did."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from model_server.environment import ServerSettings
+from model_server.errors import ModelLoadError, ModelNotReady
+from model_server.predictors import detect, user_script
+from model_server.predictors.base import HandlerPredictor, regular_files
+
+log = logging.getLogger(__name__)
+
+
+def load_predictor(settings: ServerSettings) -> HandlerPredictor:
+    """Pick the framework by the artifact's files (or the user's script) and load it."""
+    model_dir = settings.model_dir
+    if settings.program:
+        return user_script.load(model_dir, settings)
+    framework = detect(model_dir)
+    if framework is None:
+        found = ", ".join(p.name for p in regular_files(model_dir)) if model_dir.is_dir() else ""
+        raise ModelLoadError(
+            f"no model found in {model_dir}"
+            + (f" (it holds: {found})" if found else " (missing or empty)")
+            + ": expected xgboost-model for XGBoost, model.joblib or a .pkl for scikit-learn, "
+            "or SAGEMAKER_PROGRAM naming an inference.py with a model_fn"
+        )
+    return HandlerPredictor(framework.load_model(model_dir), framework.handlers(settings))
+
+
+class ModelState:
+    """One worker's model: not loaded yet, loaded, or failed with the reason."""
+
+    def __init__(self, settings: ServerSettings, artifact_error: str | None = None) -> None:
+        self.settings = settings
+        self.predictor: HandlerPredictor | None = None
+        self.error: str | None = artifact_error
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """True once the model answers invocations."""
+        return self.predictor is not None
+
+    def load(self) -> None:
+        """Load the model; a failure is logged and kept for /ping, never raised."""
+        with self._lock:
+            if self.predictor is not None or self.error is not None:
+                return
+            started = time.perf_counter()
+            try:
+                self.predictor = load_predictor(self.settings)
+            except ModelLoadError as exc:
+                self.error = str(exc)
+                log.error("model failed to load: %s", self.error)
+                return
+            log.info("model loaded in %.2f s", time.perf_counter() - started)
+
+    def require(self) -> HandlerPredictor:
+        """The predictor, or ModelNotReady carrying the load error."""
+        if self.predictor is None:
+            raise ModelNotReady(self.error or "the model is still loading")
+        return self.predictor
+
+
+def scratch_dir(base: Path | None = None) -> Path:
+    """A private folder for unpacked artifacts."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="smlocal-serve-", dir=base))

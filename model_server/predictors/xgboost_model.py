@@ -1,0 +1,201 @@
+"""XGBoost, answering like SageMaker's built-in XGBoost container (algorithm mode, 1.7-1 on)."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_server.codecs import (
+    CSV,
+    DECODERS,
+    JSON,
+    JSONLINES,
+    LIBSVM,
+    encode_csv,
+    media_type,
+)
+from model_server.environment import ServerSettings
+from model_server.errors import (
+    ModelLoadError,
+    PayloadError,
+    PredictionError,
+    UnsupportedContentType,
+)
+from model_server.predictors.base import Handlers, regular_files
+
+NAME = "xgboost"
+MODEL_FILE = "xgboost-model"
+SUFFIXES = (".ubj", ".bst", ".xgb")
+CONTENT_TYPES = (CSV, LIBSVM, "text/x-libsvm", JSON)
+ACCEPTS = (CSV, JSON, JSONLINES)
+
+
+def candidates(model_dir: Path) -> list[Path]:
+    """Files in the folder that look like XGBoost models, by name or by content."""
+    return [p for p in regular_files(model_dir) if _looks_like_xgboost(p)]
+
+
+def _looks_like_xgboost(path: Path) -> bool:
+    if path.name.startswith(MODEL_FILE) or path.suffix.lower() in SUFFIXES:
+        return True
+    if path.suffix.lower() != ".json":
+        return False
+    with open(path, "rb") as f:
+        return f.read(12).replace(b" ", b"").startswith(b'{"learner"')
+
+
+def recognises(model_dir: Path) -> bool:
+    """True when the folder holds an xgboost-model (or another XGBoost model file)."""
+    return bool(candidates(model_dir))
+
+
+def load_model(model_dir: str | Path) -> Any:
+    """The default model_fn: the folder's Booster, set up for single-threaded prediction."""
+    return load_booster(model_file(Path(model_dir)))
+
+
+def model_file(model_dir: Path) -> Path:
+    """The one model file to load: xgboost-model when present, else the only candidate."""
+    preferred = model_dir / MODEL_FILE
+    if preferred.is_file():
+        return preferred
+    found = candidates(model_dir)
+    if len(found) != 1:
+        names = ", ".join(p.name for p in found) or "none"
+        raise ModelLoadError(
+            f"expected one XGBoost model file named {MODEL_FILE} in {model_dir}, found: {names}"
+        )
+    return found[0]
+
+
+class _PickledBooster:
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.state = state
+
+
+class _BoosterPeek(pickle.Unpickler):
+    """Reads a pickled Booster's state without running any code from the pickle."""
+
+    _ALLOWED = frozenset(
+        {("builtins", "bytearray"), ("copyreg", "_reconstructor"), ("builtins", "object")}
+    )
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("xgboost.core", "Booster"):
+            return _PickledBooster
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise ModelLoadError(f"it is a pickle of {module}.{name}, not of an xgboost Booster")
+
+
+def _raw_model(path: Path) -> bytes:
+    data = path.read_bytes()
+    if not data.startswith(b"\x80"):  # not a pickle: a model file as Booster.save_model wrote it
+        return data
+    try:
+        peeked = _BoosterPeek(open(path, "rb")).load()  # noqa: SIM115 - closed by the unpickler
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"cannot load {path.name}: {exc}") from None
+    except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
+        raise ModelLoadError(f"cannot load {path.name}: not a readable pickle ({exc})") from None
+    raw = getattr(peeked, "state", {}).get("handle")
+    if not isinstance(raw, bytes | bytearray):
+        raise ModelLoadError(f"cannot load {path.name}: the pickled Booster holds no model")
+    return bytes(raw)
+
+
+def _legacy_message(path: Path, version: str) -> str:
+    return (
+        f"cannot load {path.name}: it is in XGBoost's legacy binary format (written by "
+        f"XGBoost before 1.0, e.g. SageMaker's 0.90 containers), which XGBoost {version} can no "
+        "longer read. Convert it once with an XGBoost that still reads it: "
+        "pip install 'xgboost<2' in a separate environment, load the Booster there (pickle.load "
+        "for a pickled file, or xgboost.Booster(model_file=...)), call "
+        "booster.save_model('xgboost-model.json') and put that file in the artifact as "
+        "xgboost-model. Or retrain with a current SageMaker XGBoost image (1.7-1 or later)."
+    )
+
+
+def load_booster(path: Path) -> Any:
+    """A Booster from any file current XGBoost reads (JSON, UBJSON, or a pickle of either)."""
+    import xgboost as xgb
+
+    raw = _raw_model(path)
+    if not raw.startswith(b"{"):  # JSON and UBJSON both open with an object
+        raise ModelLoadError(_legacy_message(path, xgb.__version__))
+    booster = xgb.Booster()
+    try:
+        booster.load_model(bytearray(raw))
+    except xgb.core.XGBoostError as exc:
+        raise ModelLoadError(f"cannot load {path.name}: {str(exc).strip()}") from None
+    # One thread per prediction: the server's workers already use the cores, and for single
+    # rows the thread-pool hand-off costs more than the trees.
+    booster.set_param({"nthread": 1})
+    return booster
+
+
+def input_fn(body: bytes, content_type: str | None) -> Any:
+    """Decode CSV, libsvm or JSON rows; no Content-Type means libsvm, as in the container."""
+    media = media_type(content_type) or LIBSVM
+    if media not in CONTENT_TYPES:
+        raise UnsupportedContentType(
+            f"Content-Type {content_type!r} is not supported by the XGBoost model server; "
+            "send text/csv, text/libsvm or application/json"
+        )
+    return DECODERS[media](body)
+
+
+def predict_fn(data: Any, booster: Any) -> Any:
+    """In-place prediction, after matching the row width to the model's features."""
+    import xgboost as xgb
+
+    try:
+        return booster.inplace_predict(fit_width(data, booster.num_features()))
+    except xgb.core.XGBoostError as exc:
+        raise PredictionError(f"XGBoost prediction failed: {str(exc).strip()}") from None
+
+
+def fit_width(data: Any, num_features: int) -> Any:
+    """Check the row width; drop a leading label column as the container tolerates it."""
+    width = data.shape[1]
+    if not hasattr(data, "tocsr"):
+        if width == num_features + 1:
+            return data[:, 1:]
+        if width != num_features:
+            raise PayloadError(
+                f"each row has {width} values but the model was trained on {num_features} features"
+            )
+        return data
+    if width > num_features:
+        raise PayloadError(
+            f"libsvm feature index {width - 1} is beyond the model's {num_features} features "
+            "(indices are 0-based)"
+        )
+    data.resize((data.shape[0], num_features))
+    return data
+
+
+def output_fn(predictions: Any, accept: str) -> tuple[bytes, str]:
+    """CSV one value (or one row of class probabilities) per line, or JSON scores."""
+    if accept == CSV:
+        return encode_csv(predictions), "text/csv; charset=utf-8"
+    scores = [{"score": p} for p in np.asarray(predictions, dtype=np.float64).tolist()]
+    if accept == JSON:
+        return json.dumps({"predictions": scores}).encode(), JSON
+    return "".join(json.dumps(s) + "\n" for s in scores).encode(), JSONLINES
+
+
+def handlers(settings: ServerSettings) -> Handlers:
+    """The built-in XGBoost container's behaviour as handler functions."""
+    return Handlers(
+        input_fn=input_fn,
+        predict_fn=predict_fn,
+        output_fn=output_fn,
+        accepts=ACCEPTS,
+        default_accept=settings.default_accept or CSV,
+        empty_body_status=204,
+    )

@@ -1,0 +1,100 @@
+"""`smlocal serve`: gunicorn serving the app, as SageMaker runs `docker run IMAGE serve`.
+
+The model is fetched and unpacked once in the gunicorn master, then loaded once per worker
+in gunicorn's post_worker_init hook, before the worker accepts a request; /ping answers 200
+only after that.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from model_server.app import create_app
+from model_server.artifacts import prepare
+from model_server.environment import ServerSettings
+from model_server.errors import ArtifactError
+from model_server.loading import ModelState, scratch_dir
+
+log = logging.getLogger(__name__)
+
+WSGIApp = Callable[..., Any]
+
+
+class ServingHooks:
+    """Optional behaviour around the app; the capture middleware plugs in here."""
+
+    def wrap(self, app: WSGIApp) -> WSGIApp:
+        """Return the WSGI app a worker serves (the Flask app, possibly wrapped)."""
+        return app
+
+    def worker_exit(self) -> None:
+        """Called in a worker as it stops."""
+
+
+class ModelServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn, configured from ServerSettings instead of a command line."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        hooks: ServingHooks | None = None,
+        artifact_error: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.hooks = hooks or ServingHooks()
+        self.artifact_error = artifact_error
+        self.state: ModelState | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        options = {
+            "bind": [s.bind_address],
+            "workers": s.workers,
+            "worker_class": "gthread",
+            "threads": s.threads,
+            "timeout": s.timeout,
+            "graceful_timeout": 30,
+            # Longer than any client's idle time, so pooled connections are not cut under them.
+            "keepalive": 75,
+            "loglevel": logging.getLevelName(s.log_level).lower(),
+            "errorlog": "-",
+            "accesslog": None,
+            "proc_name": "smlocal-serve",
+            "control_socket_disable": True,  # one socket path per user would collide
+            "post_worker_init": self._post_worker_init,
+            "worker_exit": self._worker_exit,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> WSGIApp:
+        """Build this worker's app (called in the worker, after fork)."""
+        self.state = ModelState(self.settings, self.artifact_error)
+        return self.hooks.wrap(create_app(self.state))
+
+    def _post_worker_init(self, _worker: Any) -> None:
+        assert self.state is not None
+        self.state.load()
+
+    def _worker_exit(self, _server: Any, _worker: Any) -> None:
+        self.hooks.worker_exit()
+
+
+def run(settings: ServerSettings, hooks: ServingHooks | None = None) -> None:
+    """Prepare the artifacts and serve until stopped (SIGTERM stops gracefully)."""
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
+    )
+    artifact_error = None
+    try:
+        settings = prepare(settings, scratch_dir())
+    except ArtifactError as exc:
+        artifact_error = str(exc)
+        log.error("model artifact unusable: %s", artifact_error)
+    ModelServer(settings, hooks, artifact_error).run()
