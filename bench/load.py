@@ -1,0 +1,110 @@
+"""A small closed-loop HTTP load generator, shared by the benchmarks.
+
+Each client thread keeps one keep-alive connection and sends the next request as soon as the
+previous answer arrives; the run is bounded by a request count and a time limit, and only
+ever talks to loopback.
+"""
+
+from __future__ import annotations
+
+import http.client
+import statistics
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LoadResult:
+    """What one run measured."""
+
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float] = field(repr=False)
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        """Completed requests per second."""
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        """Latency percentile in milliseconds (p in 0..100)."""
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+        return ordered[index]
+
+    @property
+    def p50(self) -> float:
+        """Median latency in milliseconds."""
+        return statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
+
+    @property
+    def p99(self) -> float:
+        """99th-percentile latency in milliseconds."""
+        return self.percentile(99)
+
+
+def run_load(
+    port: int,
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    clients: int = 4,
+    requests: int = 2000,
+    max_seconds: float = 30.0,
+    host: str = "127.0.0.1",
+) -> LoadResult:
+    """Send `requests` POSTs from `clients` threads (stopping early at max_seconds)."""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError("load tests only ever target loopback")
+    lock = threading.Lock()
+    remaining = [requests]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors = [0]
+    deadline = time.perf_counter() + max_seconds
+
+    def take() -> bool:
+        with lock:
+            if remaining[0] <= 0 or time.perf_counter() > deadline:
+                return False
+            remaining[0] -= 1
+            return True
+
+    def client() -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        mine: list[float] = []
+        while take():
+            started = time.perf_counter()
+            try:
+                conn.request("POST", path, body=body, headers=dict(headers))
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=30)
+                status = 0
+            mine.append((time.perf_counter() - started) * 1000)
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+                if not 200 <= status < 300:
+                    errors[0] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return LoadResult(len(latencies), errors[0], elapsed, latencies, statuses)

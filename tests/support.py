@@ -1,0 +1,155 @@
+"""Test helpers: real servers as child processes on loopback, with deadlines and clean stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+ROOT = Path(__file__).resolve().parents[1]
+SMLOCAL = [sys.executable, "-m", "emulator.cli"]
+
+
+def listening_socket() -> socket.socket:
+    """A socket bound to a free loopback port and listening, to hand to a child as an fd."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def free_port() -> int:
+    """A port that was free a moment ago (prefer listening_socket where a child can take an fd)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    """The status of a GET, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (OSError, urllib.error.URLError):
+        return None
+
+
+class ServerProcess:
+    """A child process serving HTTP; waits until ready, stops with SIGTERM then SIGKILL."""
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        port: int,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        sockets: Sequence[socket.socket] = (),
+        cwd: Path = ROOT,
+    ) -> None:
+        self.args = list(args)
+        self.port = port
+        self.log_path = log_path
+        self.env = {**os.environ, **(env or {})}
+        self.sockets = list(sockets)  # handed to the child as fds, closed here once it has them
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The child's pid."""
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> ServerProcess:
+        """Start the child (in its own process group, so a stop reaches its children)."""
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it until stop()
+        self.proc = subprocess.Popen(
+            self.args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.cwd,
+            pass_fds=[s.fileno() for s in self.sockets],
+            start_new_session=True,
+        )
+        log.close()
+        for sock in self.sockets:
+            sock.close()  # only the child listens now: a dead child means refused connections
+        return self
+
+    def wait_ready(self, path: str = "/ping", status: int = 200, timeout: float = 60) -> None:
+        """Poll GET path until it answers `status`; fail with the log if it never does."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            last = http_status(self.url + path)
+            if last == status:
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"{self.url}{path} answered {last} for {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        """Everything the child wrote so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 30) -> int | None:
+        """SIGTERM the process group, then SIGKILL what is left; return the exit status."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.wait(10)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def model_server(
+    model_dir: Path | None,
+    log_path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
+    extra_args: Sequence[str] = (),
+) -> ServerProcess:
+    """`smlocal serve` on a pre-bound loopback socket (no port race), not yet started."""
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    args = [*SMLOCAL, "serve", "--bind", f"fd://{sock.fileno()}", "--workers", str(workers)]
+    if model_dir is not None:
+        args += ["--model-dir", str(model_dir)]
+    return ServerProcess(
+        [*args, *extra_args], port=port, log_path=log_path, env=env, sockets=[sock]
+    )
