@@ -22,17 +22,25 @@ def is_archive(name: str) -> bool:
     return name.endswith(_ARCHIVE_SUFFIXES)
 
 
+def _refuse_absolute(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    # tarfile's "data" filter would quietly strip the leading "/" of an absolute name;
+    # an archive that asks for one was not built for SageMaker, so say so instead.
+    if member.name.startswith(("/", "\\")):
+        raise tarfile.AbsolutePathError(member)
+    return tarfile.data_filter(member, dest)
+
+
 def extract_archive(archive: Path, dest: Path) -> None:
     """Extract a tar archive into dest, refusing members that would land outside it.
 
-    Uses tarfile's "data" filter, which rejects absolute paths, ".." components, links
-    pointing outside the destination and device files, so a hostile model.tar.gz cannot
-    write anywhere but the model directory.
+    Builds on tarfile's "data" filter, which rejects ".." components, links pointing outside
+    the destination and device files; absolute member names are refused too, so a hostile
+    model.tar.gz cannot write anywhere but the model directory.
     """
     dest.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive) as tar:
-            tar.extractall(dest, filter="data")
+            tar.extractall(dest, filter=_refuse_absolute)
     except tarfile.FilterError as exc:
         member = exc.tarinfo.name
         raise ArtifactError(

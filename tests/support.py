@@ -109,6 +109,11 @@ class ServerProcess:
             time.sleep(0.05)
         raise TimeoutError(f"{self.url}{path} answered {last} for {timeout}s:\n{self.log()}")
 
+    @property
+    def alive(self) -> bool:
+        """True while the child runs."""
+        return self.proc is not None and self.proc.poll() is None
+
     def log(self) -> str:
         """Everything the child wrote so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -10,7 +10,7 @@ into the container's statuses.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ class Handlers:
     transform_fn: TransformFn | None = None
     # What the default output_fn can write, negotiated against Accept. A user's output_fn
     # or transform_fn gets the Accept header as sent (or the default) instead.
-    accepts: Sequence[str] = ()
+    accepts: tuple[str, ...] = ()
     default_accept: str = "application/json"
     empty_body_status: int | None = None  # XGBoost answers an empty body with 204
     text_payloads: bool = False  # a user's input_fn gets str for CSV/JSON, like the containers

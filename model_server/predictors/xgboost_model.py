@@ -92,20 +92,23 @@ class _BoosterPeek(pickle.Unpickler):
         raise ModelLoadError(f"it is a pickle of {module}.{name}, not of an xgboost Booster")
 
 
-def _raw_model(path: Path) -> bytes:
-    data = path.read_bytes()
-    if not data.startswith(b"\x80"):  # not a pickle: a model file as Booster.save_model wrote it
-        return data
-    try:
-        peeked = _BoosterPeek(open(path, "rb")).load()  # noqa: SIM115 - closed by the unpickler
-    except ModelLoadError as exc:
-        raise ModelLoadError(f"cannot load {path.name}: {exc}") from None
-    except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
-        raise ModelLoadError(f"cannot load {path.name}: not a readable pickle ({exc})") from None
-    raw = getattr(peeked, "state", {}).get("handle")
-    if not isinstance(raw, bytes | bytearray):
+def _pickled_state(path: Path) -> dict[str, Any] | None:
+    """The state of a pickled Booster (read without running pickle code), or None if no pickle."""
+    with open(path, "rb") as f:
+        if f.read(1) != b"\x80":
+            return None
+        f.seek(0)
+        try:
+            peeked = _BoosterPeek(f).load()
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"cannot load {path.name}: {exc}") from None
+        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
+            message = f"cannot load {path.name}: not a readable pickle ({exc})"
+            raise ModelLoadError(message) from None
+    state: dict[str, Any] = getattr(peeked, "state", {})
+    if not isinstance(state.get("handle"), bytes | bytearray):
         raise ModelLoadError(f"cannot load {path.name}: the pickled Booster holds no model")
-    return bytes(raw)
+    return state
 
 
 def _legacy_message(path: Path, version: str) -> str:
@@ -124,18 +127,27 @@ def load_booster(path: Path) -> Any:
     """A Booster from any file current XGBoost reads (JSON, UBJSON, or a pickle of either)."""
     import xgboost as xgb
 
-    raw = _raw_model(path)
+    state = _pickled_state(path)
+    raw = bytes(state["handle"]) if state is not None else path.read_bytes()
     if not raw.startswith(b"{"):  # JSON and UBJSON both open with an object
         raise ModelLoadError(_legacy_message(path, xgb.__version__))
     booster = xgb.Booster()
     try:
-        booster.load_model(bytearray(raw))
+        if state is not None:
+            booster.__setstate__(state)  # a pickle holds a serialised Booster, not a model file
+        else:
+            booster.load_model(bytearray(raw))
     except xgb.core.XGBoostError as exc:
-        raise ModelLoadError(f"cannot load {path.name}: {str(exc).strip()}") from None
+        raise ModelLoadError(f"cannot load {path.name}: {xgboost_message(exc)}") from None
     # One thread per prediction: the server's workers already use the cores, and for single
     # rows the thread-pool hand-off costs more than the trees.
     booster.set_param({"nthread": 1})
     return booster
+
+
+def xgboost_message(exc: Exception) -> str:
+    """XGBoost's error text without the native stack trace it appends."""
+    return str(exc).split("\nStack trace:")[0].strip()
 
 
 def input_fn(body: bytes, content_type: str | None) -> Any:
@@ -156,7 +168,7 @@ def predict_fn(data: Any, booster: Any) -> Any:
     try:
         return booster.inplace_predict(fit_width(data, booster.num_features()))
     except xgb.core.XGBoostError as exc:
-        raise PredictionError(f"XGBoost prediction failed: {str(exc).strip()}") from None
+        raise PredictionError(f"XGBoost prediction failed: {xgboost_message(exc)}") from None
 
 
 def fit_width(data: Any, num_features: int) -> Any:

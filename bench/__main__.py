@@ -1,0 +1,20 @@
+"""`make bench`: every benchmark, one after the other, each printing its side-by-side figures."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = ["bench.model_server"]
+
+
+def main() -> int:
+    """Run the benchmarks named on the command line, or all of them."""
+    names = [f"bench.{n}" for n in sys.argv[1:]] or BENCHMARKS
+    for name in names:
+        importlib.import_module(name).main([])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Artifacts from a folder, a model.tar.gz or S3; hostile archives are refused."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from model_server.artifacts import extract_archive, materialize
+from model_server.errors import ArtifactError
+from tests.model_server.conftest import running
+from tests.support import ServerProcess, free_port
+
+
+def make_tar(path: Path, members: list[tarfile.TarInfo], data: bytes = b"x") -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for info in members:
+            if info.isfile():
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                tar.addfile(info)
+    return path
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    return info
+
+
+@pytest.mark.parametrize(
+    ("members", "offender"),
+    [
+        ([member("/etc/evil")], "/etc/evil"),
+        ([member("../evil")], "../evil"),
+        ([member("code/../../evil")], "code/../../evil"),
+        ([member("escape", tarfile.SYMTYPE, "/etc/passwd")], "escape"),
+        ([member("up", tarfile.SYMTYPE, "../../outside")], "up"),
+        ([member("hard", tarfile.LNKTYPE, "../outside")], "hard"),
+    ],
+)
+def test_hostile_archives_are_refused(
+    tmp_path: Path, members: list[tarfile.TarInfo], offender: str
+) -> None:
+    archive = make_tar(tmp_path / "model.tar.gz", [member("xgboost-model"), *members])
+    with pytest.raises(ArtifactError) as caught:
+        extract_archive(archive, tmp_path / "out")
+    message = str(caught.value)
+    assert message.startswith(f"refusing to extract model.tar.gz: member {offender!r}")
+    assert "rebuild the archive with relative paths only" in message
+    assert not (tmp_path / "evil").exists()
+    assert not (tmp_path.parent / "evil").exists()
+
+
+def test_a_link_inside_the_folder_is_fine(tmp_path: Path) -> None:
+    archive = make_tar(
+        tmp_path / "model.tar.gz",
+        [member("xgboost-model"), member("alias", tarfile.SYMTYPE, "xgboost-model")],
+    )
+    extract_archive(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "alias").resolve() == (tmp_path / "out" / "xgboost-model").resolve()
+
+
+def test_not_an_archive(tmp_path: Path) -> None:
+    bogus = tmp_path / "model.tar.gz"
+    bogus.write_bytes(b"not a tar file at all")
+    with pytest.raises(ArtifactError, match=r"^cannot read model.tar.gz as a tar archive: "):
+        extract_archive(bogus, tmp_path / "out")
+    with pytest.raises(ArtifactError, match=r"^model artifact .*missing does not exist$"):
+        materialize(tmp_path / "missing", tmp_path / "out")
+
+
+def tar_model(folder: Path, archive: Path) -> Path:
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in folder.iterdir():
+            tar.add(path, arcname=path.name)
+    return archive
+
+
+def test_serving_a_local_model_tar_gz(iris_softmax: Path, tmp_path: Path) -> None:
+    archive = tar_model(iris_softmax, tmp_path / "model.tar.gz")
+    for server in running(None, tmp_path, extra_args=["--model-data", str(archive)]):
+        response = requests.post(
+            server.url + "/invocations",
+            data="7.7,3.0,6.1,2.3",
+            headers={"Content-Type": "text/csv"},
+            timeout=10,
+        )
+        assert response.text == "2.0\n"
+
+
+@pytest.fixture
+def s3_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    import sys
+
+    port = free_port()
+    args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with ServerProcess(args, port=port, log_path=tmp_path / "moto.log") as server:
+        server.wait_ready("/moto-api/", 200)
+        yield server
+
+
+def test_serving_an_s3_artifact_through_an_endpoint_url(
+    iris_softmax: Path, tmp_path: Path, s3_server: ServerProcess
+) -> None:
+    env = {
+        "AWS_ENDPOINT_URL": s3_server.url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_server.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    s3.create_bucket(Bucket="models")
+    s3.upload_file(
+        str(tar_model(iris_softmax, tmp_path / "m.tar.gz")), "models", "iris/model.tar.gz"
+    )
+    args = ["--model-data", "s3://models/iris/model.tar.gz"]
+    for server in running(None, tmp_path, env=env, extra_args=args):
+        response = requests.post(
+            server.url + "/invocations",
+            data="5.1,3.5,1.4,0.2",
+            headers={"Content-Type": "text/csv"},
+            timeout=10,
+        )
+        assert response.text == "0.0\n"
+    missing = ["--model-data", "s3://models/nothing/model.tar.gz"]
+    for server in running(None, tmp_path, env=env, extra_args=missing, ready_status=500):
+        text = requests.get(server.url + "/ping", timeout=5).text
+        assert text.startswith(
+            "model failed to load: cannot download s3://models/nothing/model.tar.gz: "
+        )
+        assert "404" in text or "Not Found" in text
+
+
+def test_a_legacy_xgboost_090_artifact_fails_clearly(legacy_xgboost: Path, tmp_path: Path) -> None:
+    for server in running(legacy_xgboost, tmp_path, ready_status=500):
+        ping = requests.get(server.url + "/ping", timeout=5)
+        assert ping.status_code == 500
+        assert ping.text.startswith(
+            "model failed to load: cannot load xgboost-model: it is in XGBoost's legacy binary "
+            "format (written by XGBoost before 1.0, e.g. SageMaker's 0.90 containers)"
+        )
+        assert "pip install 'xgboost<2'" in ping.text
+        assert "save_model('xgboost-model.json')" in ping.text
+        invoked = requests.post(
+            server.url + "/invocations", data="1,2", headers={"Content-Type": "text/csv"}
+        )
+        assert invoked.status_code == 503
+        assert server.alive
+        assert server.log().count("Booting worker") == 1
+
+
+def test_an_empty_folder_says_what_it_expected(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("hello")
+    for server in running(empty, tmp_path, ready_status=500):
+        assert requests.get(server.url + "/ping", timeout=5).text == (
+            f"model failed to load: no model found in {empty} (it holds: notes.txt): expected "
+            "xgboost-model for XGBoost, model.joblib or a .pkl for scikit-learn, or "
+            "SAGEMAKER_PROGRAM naming an inference.py with a model_fn"
+        )

@@ -1,0 +1,70 @@
+"""Settings come from SageMaker's variables, parsed strictly."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from model_server.environment import ServerSettings, SettingsError, parse_bool
+
+
+def test_defaults_follow_the_container_contract() -> None:
+    settings = ServerSettings.from_env({})
+    assert settings.port == 8080
+    assert settings.host == "127.0.0.1"
+    assert settings.model_dir == Path("/opt/ml/model")
+    assert settings.timeout == 60
+    assert settings.max_payload_bytes == 6 * 1024 * 1024
+    assert settings.bind_address == "127.0.0.1:8080"
+
+
+def test_sagemaker_variables_are_honoured() -> None:
+    settings = ServerSettings.from_env(
+        {
+            "SAGEMAKER_BIND_TO_PORT": "9001",
+            "SAGEMAKER_BASE_DIR": "/srv/ml",
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "120",
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": "s3://bucket/sourcedir.tar.gz",
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "10",
+            "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "application/json",
+            "SMLOCAL_BIND_HOST": "0.0.0.0",
+        }
+    )
+    assert settings.bind_address == "0.0.0.0:9001"
+    assert settings.model_dir == Path("/srv/ml/model")
+    assert (settings.workers, settings.timeout) == (3, 120)
+    assert settings.program == "inference.py"
+    assert settings.submit_directory == "s3://bucket/sourcedir.tar.gz"
+    assert settings.log_level == logging.DEBUG
+    assert settings.default_accept == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SAGEMAKER_BIND_TO_PORT": "eighty"}, "SAGEMAKER_BIND_TO_PORT='eighty' is not an integer"),
+        (
+            {"SAGEMAKER_MODEL_SERVER_WORKERS": "0"},
+            "SAGEMAKER_MODEL_SERVER_WORKERS=0 must be at least 1",
+        ),
+        (
+            {"SAGEMAKER_CONTAINER_LOG_LEVEL": "LOUD"},
+            "SAGEMAKER_CONTAINER_LOG_LEVEL='LOUD' is not a logging level",
+        ),
+    ],
+)
+def test_bad_values_say_which_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        ServerSettings.from_env(env)
+    assert str(caught.value) == message
+
+
+def test_booleans_are_strict() -> None:
+    assert parse_bool("X", "false") is False
+    assert parse_bool("X", "TRUE") is True
+    with pytest.raises(SettingsError, match=r"^X='ture' is not a boolean; use true or false$"):
+        parse_bool("X", "ture")

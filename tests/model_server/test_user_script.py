@@ -1,0 +1,115 @@
+"""A user's inference.py (SAGEMAKER_PROGRAM) replaces the container's default handlers."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+from pathlib import Path
+
+import requests
+
+from tests.model_server.conftest import running
+
+ROWS = '{"rows": [[5.1, 3.5, 1.4, 0.2], [7.7, 3.0, 6.1, 2.3]]}'
+
+
+def test_handlers_from_code_next_to_the_model(user_script: Path, tmp_path: Path) -> None:
+    for server in running(user_script, tmp_path, env={"SAGEMAKER_PROGRAM": "inference.py"}):
+        response = requests.post(
+            server.url + "/invocations",
+            data=ROWS,
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        assert response.json() == {"species": ["setosa", "virginica"]}
+        # the script's own errors come back as 500 with their message
+        refused = requests.post(
+            server.url + "/invocations",
+            data="1,2,3,4",
+            headers={"Content-Type": "text/csv"},
+            timeout=10,
+        )
+        assert refused.status_code == 500
+        assert refused.text == "ValueError: this model only reads JSON, not text/csv"
+        empty = requests.post(
+            server.url + "/invocations",
+            data='{"rows": [[]]}',
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert (empty.status_code, empty.text) == (500, "RuntimeError: no features at all")
+
+
+def test_submit_directory_as_a_tar_gz(user_script: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    shutil.copy(user_script / "model.joblib", model)
+    archive = tmp_path / "sourcedir.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("inference.py", "helper.py"):
+            tar.add(user_script / "code" / name, arcname=name)
+    env = {"SAGEMAKER_PROGRAM": "inference", "SAGEMAKER_SUBMIT_DIRECTORY": str(archive)}
+    for server in running(model, tmp_path, env=env):
+        response = requests.post(
+            server.url + "/invocations",
+            data=ROWS,
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert response.json() == {"species": ["setosa", "virginica"]}
+
+
+def test_transform_fn_alone_and_default_model_loading(
+    sklearn_classifier: Path, tmp_path: Path
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "serve.py").write_text(
+        "import json\n"
+        "def transform_fn(model, body, content_type, accept):\n"
+        "    rows = json.loads(body)\n"
+        "    return json.dumps({'labels': model.predict(rows).tolist(), 'accept': accept})\n"
+    )
+    env = {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(code)}
+    for server in running(sklearn_classifier, tmp_path, env=env):
+        response = requests.post(
+            server.url + "/invocations",
+            data="[[6.2, 2.9, 4.3, 1.3]]",
+            headers={"Content-Type": "application/json", "Accept": "*/*"},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        assert response.json() == {"labels": [1], "accept": "application/json"}
+
+
+def test_a_broken_script_keeps_ping_unhealthy_with_the_reason(
+    sklearn_classifier: Path, tmp_path: Path
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "inference.py").write_text("import json\n\nraise ImportError('numpyy is missing')\n")
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(code)}
+    for server in running(sklearn_classifier, tmp_path, env=env, ready_status=500):
+        ping = requests.get(server.url + "/ping", timeout=5)
+        assert ping.text == (
+            "model failed to load: importing inference.py failed: "
+            "ImportError: numpyy is missing (line 3 of inference.py)"
+        )
+        invoked = requests.post(server.url + "/invocations", data="[1]", timeout=5)
+        assert invoked.status_code == 503
+        assert invoked.text.startswith("importing inference.py failed")
+
+
+def test_transform_fn_with_input_fn_is_refused(sklearn_classifier: Path, tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "inference.py").write_text(
+        "def input_fn(b, c):\n    return b\n\ndef transform_fn(m, b, c, a):\n    return b\n"
+    )
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(code)}
+    for server in running(sklearn_classifier, tmp_path, env=env, ready_status=500):
+        assert requests.get(server.url + "/ping", timeout=5).text == (
+            "model failed to load: inference.py defines transform_fn and input_fn; define either "
+            "transform_fn or input_fn/predict_fn/output_fn, as SageMaker's containers require"
+        )
