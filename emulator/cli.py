@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from model_server import cli as model_server_cli
 from model_server.environment import SettingsError
@@ -18,7 +19,43 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     model_server_cli.register(commands)
+    register_up(commands)
     return top
+
+
+def register_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `up`, which starts the emulator."""
+    p = commands.add_parser(
+        "up",
+        help="start the emulator: SageMaker control plane, runtime and AWS services on one URL",
+        description="Serve the SageMaker control plane, runtime, S3 and the other AWS services "
+        "the flows need on one URL. Point clients at it with AWS_ENDPOINT_URL.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=4599, help="port (default 4599; 0 picks one)")
+    p.add_argument("--data-dir", type=Path, help="state, S3 objects, logs (default ./.smlocal)")
+    p.add_argument("--backend", choices=["process", "docker"], help="how model servers run")
+    p.add_argument("--s3-endpoint", help="an external S3 (MinIO, AWS) instead of the embedded one")
+    p.add_argument("--example", action="store_true", help="create the iris example endpoint")
+    p.add_argument("--ready-file", type=Path, help="write {url, pid} here once ready")
+    p.set_defaults(handler=up)
+
+
+def up(args: argparse.Namespace) -> int:
+    """Run the emulator until SIGTERM or Ctrl-C."""
+    from emulator.server import Emulator, configure_logging
+    from emulator.settings import EmulatorSettings
+
+    settings = EmulatorSettings.from_env(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        backend=args.backend,
+        s3_endpoint=args.s3_endpoint,
+        example=args.example or None,
+    )
+    configure_logging(settings)
+    return Emulator(settings, args.ready_file).run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

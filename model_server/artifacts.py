@@ -51,15 +51,16 @@ def extract_archive(archive: Path, dest: Path) -> None:
         raise ArtifactError(f"cannot read {archive.name} as a tar archive: {exc}") from None
 
 
-def materialize(source: str | Path, dest: Path) -> Path:
+def materialize(source: str | Path, dest: Path, s3_endpoint_url: str | None = None) -> Path:
     """Make the model files of `source` available as a local folder and return it.
 
     A folder is used in place; an archive (local or s3://) is extracted into dest; an
-    s3:// prefix that is not an archive is downloaded into dest as it is.
+    s3:// prefix that is not an archive is downloaded into dest as it is. S3 is reached at
+    s3_endpoint_url, or where boto3's configuration (AWS_ENDPOINT_URL, ...) points.
     """
     text = str(source)
     if text.startswith("s3://"):
-        return _from_s3(text, dest)
+        return _from_s3(text, dest, s3_endpoint_url)
     path = Path(text).expanduser()
     if path.is_dir():
         return path
@@ -79,12 +80,12 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
-def _from_s3(uri: str, dest: Path) -> Path:
+def _from_s3(uri: str, dest: Path, endpoint_url: str | None) -> Path:
     import boto3  # imported here: only s3:// artifacts need it, and it is slow to import
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = split_s3_uri(uri)
-    s3 = boto3.client("s3")
+    s3 = boto3.client("s3", endpoint_url=endpoint_url)
     try:
         if is_archive(key):
             with tempfile.TemporaryDirectory() as tmp:

@@ -1,0 +1,97 @@
+"""How a production variant's model server runs: a child process, or a Docker container."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from emulator.settings import EmulatorSettings
+
+# SageMaker's framework images (any registry, region, account, tag) that our own model
+# server answers for, without Docker.
+FRAMEWORK_IMAGE = re.compile(
+    r"(?:^|/)(?:sagemaker-xgboost|sagemaker-scikit-learn)(?::[\w.\-]+)?(?:@sha256:[0-9a-f]+)?$"
+)
+
+
+def is_framework_image(image: str) -> bool:
+    """True for SageMaker's XGBoost and scikit-learn images, which smlocal serves itself."""
+    return FRAMEWORK_IMAGE.search(image) is not None
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    """Everything needed to run one production variant."""
+
+    endpoint: str
+    variant: str
+    image: str
+    model_data_url: str | None
+    environment: dict[str, str]
+    instance_count: int
+    weight: float
+    capture: dict[str, Any] | None = None
+    startup_timeout: float = 300.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def workers(self) -> int:
+        """gunicorn workers: SAGEMAKER_MODEL_SERVER_WORKERS, else one per instance."""
+        return int(self.environment.get("SAGEMAKER_MODEL_SERVER_WORKERS") or self.instance_count)
+
+
+class VariantServer(Protocol):
+    """A running model server for one variant."""
+
+    port: int
+    log_path: Path
+
+    def alive(self) -> bool:
+        """True while it runs."""
+        ...
+
+    def stop(self, timeout: float = 40.0) -> None:
+        """Stop gracefully (captures are flushed), forcefully after the timeout."""
+        ...
+
+    def scale(self, instances: int) -> None:
+        """Serve with this many instances (workers)."""
+        ...
+
+
+class Backend(Protocol):
+    """Starts variant servers."""
+
+    def start(self, plan: VariantPlan) -> VariantServer:
+        """Start the server (it may not be healthy yet)."""
+        ...
+
+
+def capture_environment(settings: EmulatorSettings, plan: VariantPlan) -> dict[str, str]:
+    """The variables that make the model server capture like the endpoint config says."""
+    if not plan.capture:
+        return {}
+    env = {
+        "SMLOCAL_CAPTURE_CONFIG": json.dumps(plan.capture),
+        "SMLOCAL_ENDPOINT_NAME": plan.endpoint,
+        "SMLOCAL_VARIANT_NAME": plan.variant,
+        "SMLOCAL_CAPTURE_SPOOL_DIR": str(spool_dir(settings, plan.endpoint, plan.variant)),
+    }
+    if settings.capture_roll_seconds is not None:
+        env["SMLOCAL_CAPTURE_ROLL_SECONDS"] = str(settings.capture_roll_seconds)
+    return env
+
+
+def spool_dir(settings: EmulatorSettings, endpoint: str, variant: str) -> Path:
+    """Where a variant's captured records wait for upload; kept across restarts."""
+    return settings.data_dir.resolve() / "capture-spool" / endpoint / variant
+
+
+def log_path(settings: EmulatorSettings, endpoint: str, variant: str) -> Path:
+    """The model server's log file."""
+    path = settings.data_dir.resolve() / "logs" / "endpoints" / endpoint / f"{variant}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

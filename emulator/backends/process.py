@@ -1,0 +1,98 @@
+"""The default backend: `smlocal serve` as a child process on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from emulator.backends import VariantPlan, capture_environment, log_path
+from emulator.settings import EmulatorSettings
+
+
+class ProcessServer:
+    """A gunicorn model server in its own process group."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path, workers: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.log_path = log
+        self.workers = workers
+
+    def alive(self) -> bool:
+        """True while the gunicorn master runs."""
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 40.0) -> None:
+        """SIGTERM (gunicorn drains requests, workers flush captures), then SIGKILL."""
+        if not self.alive():
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def scale(self, instances: int) -> None:
+        """gunicorn adds a worker per SIGTTIN and removes one per SIGTTOU."""
+        step = signal.SIGTTIN if instances > self.workers else signal.SIGTTOU
+        for _ in range(abs(instances - self.workers)):
+            self.proc.send_signal(step)
+        self.workers = instances
+
+
+class ProcessBackend:
+    """Starts variant servers as child processes."""
+
+    def __init__(self, settings: EmulatorSettings) -> None:
+        self.settings = settings
+
+    def environment(self, plan: VariantPlan) -> dict[str, str]:
+        """The child's environment: SageMaker's variables, S3 at the edge, capture settings."""
+        base = dict(self.settings.env or os.environ)
+        env = {
+            **base,
+            "AWS_ACCESS_KEY_ID": base.get("AWS_ACCESS_KEY_ID", "test"),
+            "AWS_SECRET_ACCESS_KEY": base.get("AWS_SECRET_ACCESS_KEY", "test"),
+            "AWS_DEFAULT_REGION": self.settings.region,
+            "AWS_ENDPOINT_URL": self.settings.edge_url,
+            "AWS_ENDPOINT_URL_S3": self.settings.s3_url,
+            "SAGEMAKER_REGION": self.settings.region,
+            "SMLOCAL_PARENT_PID": str(os.getpid()),
+            **plan.environment,
+            **capture_environment(self.settings, plan),
+        }
+        if plan.model_data_url:
+            env["SMLOCAL_MODEL_DATA"] = plan.model_data_url.removeprefix("file://")
+        return env
+
+    def start(self, plan: VariantPlan) -> ProcessServer:
+        """Spawn `smlocal serve` bound to a socket we hold (so no other process takes the port)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1024)
+        sock.set_inheritable(True)
+        log = log_path(self.settings, plan.endpoint, plan.variant)
+        args = [
+            sys.executable, "-m", "emulator.cli", "serve",
+            "--bind", f"fd://{sock.fileno()}", "--workers", str(plan.workers),
+        ]  # fmt: skip
+        if not plan.model_data_url:
+            args += ["--model-dir", str(self.settings.data_dir.resolve() / "empty-model")]
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.environment(plan),
+                pass_fds=[sock.fileno()],
+                start_new_session=True,  # our signals decide when it stops, not the terminal's
+            )
+        port = sock.getsockname()[1]
+        sock.close()
+        return ProcessServer(proc, port, log, plan.workers)

@@ -1,0 +1,58 @@
+"""The SageMaker control plane: operation name -> function over the store. No HTTP here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from emulator.context import Context
+from emulator.errors import UnknownOperationException
+from emulator.resources import endpoint_configs, endpoints, model_packages, models, tags
+
+Operation = Callable[[Context, dict[str, Any]], dict[str, Any]]
+
+OPERATIONS: dict[str, Operation] = {
+    "CreateModel": models.create_model,
+    "DescribeModel": models.describe_model,
+    "ListModels": models.list_models,
+    "DeleteModel": models.delete_model,
+    "CreateEndpointConfig": endpoint_configs.create_endpoint_config,
+    "DescribeEndpointConfig": endpoint_configs.describe_endpoint_config,
+    "ListEndpointConfigs": endpoint_configs.list_endpoint_configs,
+    "DeleteEndpointConfig": endpoint_configs.delete_endpoint_config,
+    "CreateEndpoint": endpoints.create_endpoint,
+    "DescribeEndpoint": endpoints.describe_endpoint,
+    "ListEndpoints": endpoints.list_endpoints,
+    "UpdateEndpoint": endpoints.update_endpoint,
+    "UpdateEndpointWeightsAndCapacities": endpoints.update_endpoint_weights_and_capacities,
+    "DeleteEndpoint": endpoints.delete_endpoint,
+    "AddTags": tags.add_tags,
+    "DeleteTags": tags.delete_tags,
+    "ListTags": tags.list_tags,
+    "CreateModelPackageGroup": model_packages.create_model_package_group,
+    "DescribeModelPackageGroup": model_packages.describe_model_package_group,
+    "ListModelPackageGroups": model_packages.list_model_package_groups,
+    "DeleteModelPackageGroup": model_packages.delete_model_package_group,
+    "CreateModelPackage": model_packages.create_model_package,
+    "DescribeModelPackage": model_packages.describe_model_package,
+    "ListModelPackages": model_packages.list_model_packages,
+    "UpdateModelPackage": model_packages.update_model_package,
+    "DeleteModelPackage": model_packages.delete_model_package,
+}
+
+
+class ControlPlane:
+    """Calls the operation's function with the context; the wire layer does the rest."""
+
+    def __init__(self, ctx: Context, operations: dict[str, Operation] | None = None) -> None:
+        self.ctx = ctx
+        self.operations = dict(OPERATIONS if operations is None else operations)
+
+    def __call__(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.operations.get(operation)
+        if function is None:
+            raise UnknownOperationException(
+                f"SageMaker.{operation} is part of the SageMaker API but smlocal does not "
+                "emulate it."
+            )
+        return function(self.ctx, params)

@@ -1,0 +1,97 @@
+"""The example endpoint `make run` starts: SageMaker's iris XGBoost model with capture on."""
+
+from __future__ import annotations
+
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from emulator.context import Context
+from emulator.resources import endpoint_configs, endpoints, models
+
+ENDPOINT = "iris-example"
+BUCKET = "smlocal-example"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+
+
+def snippet(url: str, region: str) -> str:
+    """Copy-paste commands to invoke the example endpoint and list its captures."""
+    return (
+        f"export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+        f"AWS_DEFAULT_REGION={region}\n"
+        f"aws sagemaker-runtime invoke-endpoint --endpoint-name {ENDPOINT} "
+        "--content-type text/csv --body 5.1,3.5,1.4,0.2 --cli-binary-format raw-in-base64-out "
+        "/dev/stdout\n"
+        f"aws s3 ls --recursive s3://{BUCKET}/datacapture/\n"
+        f"smlocal captures ls s3://{BUCKET}/datacapture/{ENDPOINT}/"
+    )
+
+
+def upload_model(ctx: Context, s3: Any) -> str:
+    """Train the iris model in a fresh process, package it like SageMaker training, upload it."""
+    from model_server.example import train_iris_in_subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = train_iris_in_subprocess(Path(tmp) / "model")
+        archive = Path(tmp) / "model.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(folder / "xgboost-model", arcname="xgboost-model")
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if BUCKET not in existing:
+            s3.create_bucket(Bucket=BUCKET)
+        s3.upload_file(str(archive), BUCKET, "iris/model.tar.gz")
+    return f"s3://{BUCKET}/iris/model.tar.gz"
+
+
+def create_example_endpoint(ctx: Context, manager: Any) -> str:
+    """Create (once) and wait for the example endpoint; return the snippet to use it."""
+    import boto3
+
+    text = snippet(ctx.settings.edge_url, ctx.region)
+    if ctx.store.get("endpoint", ENDPOINT) is not None:
+        return text
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=ctx.settings.s3_url,
+        region_name=ctx.region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    model_data = upload_model(ctx, s3)
+    models.create_model(
+        ctx,
+        {
+            "ModelName": f"{ENDPOINT}-model",
+            "ExecutionRoleArn": ROLE,
+            "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": model_data},
+        },
+    )
+    endpoint_configs.create_endpoint_config(
+        ctx,
+        {
+            "EndpointConfigName": ENDPOINT,
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": f"{ENDPOINT}-model",
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+            "DataCaptureConfig": {
+                "EnableCapture": True,
+                "InitialSamplingPercentage": 100,
+                "DestinationS3Uri": f"s3://{BUCKET}/datacapture",
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                "CaptureContentTypeHeader": {
+                    "CsvContentTypes": ["text/csv"],
+                    "JsonContentTypes": ["application/json"],
+                },
+            },
+        },
+    )
+    endpoints.create_endpoint(ctx, {"EndpointName": ENDPOINT, "EndpointConfigName": ENDPOINT})
+    manager.wait()
+    return text

@@ -1,0 +1,329 @@
+"""The edge's HTTP/1.1 server: asyncio (uvloop) with httptools parsing, and a WSGI bridge.
+
+Why not a stock server: the runtime forwards every invocation to a model server, and on a
+2-core machine each request's CPU on this hop eats directly into throughput. Measured per
+request here: waitress ≈ 850 µs, uvicorn with an ASGI app ≈ 310 µs, this callback design
+≈ 160 µs, against ≈ 1.3 ms for the model server itself. So the hot path (`Handler`s answer
+on the event loop, without a task or thread per request) stays on the loop, and everything
+else (the control plane, the embedded moto) runs as WSGI apps in a thread pool.
+
+Handlers get a `Request` and a `respond(status, headers, body)` callable that must be called
+exactly once, on the loop thread (`WSGIBridge` hops back there for threaded apps). Responses
+of pipelined requests are written in request order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import io
+import logging
+import socket
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import httptools
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1 << 30  # an emulator buffers bodies in memory; refuse anything above 1 GiB
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_NO_BODY_STATUSES = (204, 304)
+
+Headers = list[tuple[str, str]]
+Respond = Callable[[int, Headers, bytes], None]
+Handler = Callable[["Request", Respond], None]
+WSGIApp = Callable[..., Iterable[bytes]]
+
+
+@dataclass(slots=True)
+class Request:
+    """One parsed request; header names are lower-cased bytes, values raw bytes."""
+
+    method: str
+    path: str  # still percent-encoded, as sent
+    query: str
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    http_version: str
+    keep_alive: bool
+    client: str
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of a header, by its lower-cased name."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+def reason(status: int) -> str:
+    """The reason phrase of a status (a generic one for statuses Python does not know)."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def encode_response(
+    status: int, headers: Headers, body: bytes, *, head_only: bool, keep_alive: bool
+) -> bytes:
+    """Status line, headers and body, with Content-Length set from the body we send."""
+    out = [f"HTTP/1.1 {status} {reason(status)}\r\n".encode()]
+    length_given = False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in ("transfer-encoding", "connection"):
+            continue
+        if lowered == "content-length":
+            if not head_only:
+                continue  # ours, from the body actually sent
+            length_given = True
+        out.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
+    if status not in _NO_BODY_STATUSES and not (head_only and length_given):
+        out.append(b"Content-Length: %d\r\n" % len(body))
+    if not keep_alive:
+        out.append(b"Connection: close\r\n")
+    out.append(b"\r\n")
+    if not head_only and status not in _NO_BODY_STATUSES:
+        out.append(body)
+    return b"".join(out)
+
+
+class _Slot:
+    __slots__ = ("close", "data")
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+        self.close = False
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One client connection: parse requests, hand them to the handler, write answers in order."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.pending: deque[_Slot] = deque()
+        self.closed = False
+        self.client = ""
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._size = 0
+        self._too_large = False
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's are not subclasses
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = transport.get_extra_info("peername")
+        self.client = peer[0] if isinstance(peer, tuple) else ""
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(400, "protocol upgrades are not supported")
+        except httptools.HttpParserError as exc:
+            if self._too_large:
+                self._fail(413, f"request bodies above {MAX_BODY} bytes are not accepted")
+            else:
+                self._fail(400, f"malformed HTTP request: {exc}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pending.clear()
+
+    # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url, self._headers, self._body, self._size = b"", [], [], 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        for name, value in self._headers:
+            if name == b"content-length" and value.strip().isdigit() and int(value) > MAX_BODY:
+                self._too_large = True
+                raise httptools.HttpParserError("body too large")
+            if name == b"expect" and value.lower() == b"100-continue" and self.transport:
+                self.transport.write(_CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        self._size += len(body)
+        if self._size > MAX_BODY:
+            self._too_large = True
+            raise httptools.HttpParserError("body too large")
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        target = self._url.decode("latin-1")
+        path, _, query = target.partition("?")
+        request = Request(
+            method=self.parser.get_method().decode("ascii"),
+            path=path,
+            query=query,
+            headers=self._headers,
+            body=b"".join(self._body),
+            http_version=self.parser.get_http_version(),
+            keep_alive=self.parser.should_keep_alive(),
+            client=self.client,
+        )
+        slot = _Slot()
+        self.pending.append(slot)
+
+        def respond(status: int, headers: Headers, body: bytes) -> None:
+            self._answer(slot, request, status, headers, body)
+
+        try:
+            self.handler(request, respond)
+        except Exception:
+            log.exception("handler failed for %s %s", request.method, request.path)
+            respond(500, [("Content-Type", "text/plain")], b"internal error")
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def _answer(
+        self, slot: _Slot, request: Request, status: int, headers: Headers, body: bytes
+    ) -> None:
+        if slot.data is not None:
+            return
+        slot.data = encode_response(
+            status,
+            headers,
+            body,
+            head_only=request.method == "HEAD",
+            keep_alive=request.keep_alive,
+        )
+        slot.close = not request.keep_alive
+        while self.pending and self.pending[0].data is not None:
+            ready = self.pending.popleft()
+            if self.closed or self.transport is None:
+                return
+            self.transport.write(ready.data or b"")
+            if ready.close:
+                self._close()
+                return
+
+    def _fail(self, status: int, message: str) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(
+                encode_response(
+                    status,
+                    [("Content-Type", "text/plain; charset=utf-8")],
+                    message.encode(),
+                    head_only=False,
+                    keep_alive=False,
+                )
+            )
+        self._close()
+
+    def _close(self) -> None:
+        self.closed = True
+        self.pending.clear()
+        if self.transport is not None:
+            self.transport.close()
+
+
+class WSGIBridge:
+    """Runs a WSGI app for a request in a thread pool and answers back on the loop."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        loop: asyncio.AbstractEventLoop,
+        executor: Executor,
+        server_port: int,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.loop = loop
+        self.executor = executor
+        self.server_port = server_port
+        self.after = after  # runs in the worker thread after each request (S3 persistence)
+
+    def __call__(self, request: Request, respond: Respond) -> None:
+        self.executor.submit(self._run, request, respond)
+
+    def _run(self, request: Request, respond: Respond) -> None:
+        try:
+            status, headers, body = call_wsgi(self.app, self.environ(request))
+        except Exception:
+            log.exception("WSGI app failed for %s %s", request.method, request.path)
+            status, headers, body = 500, [("Content-Type", "text/plain")], b"internal error"
+        if self.after is not None:
+            self.after()
+        self.loop.call_soon_threadsafe(respond, status, headers, body)
+
+    def environ(self, request: Request) -> dict[str, Any]:
+        """The PEP 3333 environ of a request."""
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": request.method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote_to_bytes(request.path).decode("latin-1"),
+            "QUERY_STRING": request.query,
+            "RAW_URI": request.path + (f"?{request.query}" if request.query else ""),
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": str(self.server_port),
+            "SERVER_PROTOCOL": f"HTTP/{request.http_version}",
+            "REMOTE_ADDR": request.client,
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(request.body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+        }
+        environ["REQUEST_URI"] = environ["RAW_URI"]
+        for name, value in request.headers:
+            text = value.decode("latin-1")
+            if name == b"content-type":
+                environ["CONTENT_TYPE"] = text
+            elif name == b"content-length":
+                continue
+            else:
+                key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+                environ[key] = f"{environ[key]},{text}" if key in environ else text
+        environ["CONTENT_LENGTH"] = str(len(request.body))
+        return environ
+
+
+def call_wsgi(app: WSGIApp, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
+    """Call a WSGI app and collect its whole answer."""
+    started: list[Any] = []
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        started[:] = [status, headers]
+        return lambda data: None
+
+    result = app(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    status_text, headers = started
+    return int(status_text.split(" ", 1)[0]), list(headers), body
+
+
+async def serve(handler: Handler, sock: socket.socket) -> asyncio.Server:
+    """Start serving on an already bound, listening socket."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: HttpProtocol(handler), sock=sock, backlog=1024)

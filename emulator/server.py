@@ -1,0 +1,165 @@
+"""`smlocal up`: wire the edge, the control plane, the endpoint manager and moto, and serve.
+
+Start: restore S3 objects and the store from the data directory, listen, bring back the
+endpoints that were serving, then report ready on /_smlocal/health. Stop (SIGTERM or
+Ctrl-C): stop every model server while the edge still serves (their captures are flushed
+into S3 through it), then close the edge and write what is left to disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from emulator.context import Context
+from emulator.control_plane import ControlPlane
+from emulator.edge import ControlBridge, Edge
+from emulator.endpoint_manager import EndpointManager
+from emulator.http_server import WSGIBridge, serve
+from emulator.routing import RoutingTable
+from emulator.runtime import Runtime
+from emulator.s3 import S3Persistence, moto_app
+from emulator.service_models import runtime_model, sagemaker_model
+from emulator.settings import EmulatorSettings
+from emulator.store import Store
+
+log = logging.getLogger("smlocal")
+
+
+@dataclass
+class Health:
+    """What /_smlocal/health reports."""
+
+    state: str = "starting"
+    detail: str = ""
+
+    def answer(self, ctx: Context | None) -> tuple[int, dict[str, Any]]:
+        """200 once ready, 503 before and while stopping."""
+        document: dict[str, Any] = {"status": self.state}
+        if self.detail:
+            document["detail"] = self.detail
+        if ctx is not None:
+            document.update(
+                {
+                    "region": ctx.region,
+                    "account": ctx.account,
+                    "endpoints": len(ctx.store.all("endpoint")),
+                    "s3": ctx.settings.s3_endpoint or "embedded",
+                    "dataDir": str(ctx.settings.data_dir.resolve()),
+                }
+            )
+        return (200 if self.state == "ready" else 503), document
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The edge's listening socket."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    return sock
+
+
+class Emulator:
+    """The running emulator."""
+
+    def __init__(self, settings: EmulatorSettings, ready_file: Path | None = None) -> None:
+        self.settings = settings
+        self.ready_file = ready_file
+        self.health = Health()
+        self.ctx: Context | None = None
+        self.stop_event: asyncio.Event | None = None
+
+    def run(self) -> int:
+        """Serve until SIGTERM or SIGINT; return the exit status."""
+        try:
+            import uvloop
+
+            uvloop.install()
+        except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+            pass
+        asyncio.run(self._main())
+        return 0
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.stop_event = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop_event.set)
+        data_dir = self.settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        sock = bind(self.settings.host, self.settings.port)
+        self.settings = replace(self.settings, port=sock.getsockname()[1])
+        executor = ThreadPoolExecutor(32, thread_name_prefix="edge")
+        persistence = S3Persistence(data_dir / "s3")
+        persistence.install()
+        restored = persistence.restore()
+        ctx = self.ctx = Context(Store(data_dir / "state.db"), self.settings)
+        table = RoutingTable()
+        manager = EndpointManager(ctx, table, loop)
+        ctx.services["endpoints"] = manager
+        edge = Edge(
+            Runtime(runtime_model(), table, self.settings, manager.status_of),
+            ControlBridge(sagemaker_model(), ControlPlane(ctx), loop, executor),
+            WSGIBridge(moto_app(), loop, executor, self.settings.port, after=persistence.flush),
+            lambda: self.health.answer(ctx),
+        )
+        server = await serve(edge, sock)
+        log.info("smlocal listening on %s (data in %s, %d S3 objects restored)",
+                 self.settings.edge_url, data_dir.resolve(), restored)  # fmt: skip
+        await loop.run_in_executor(executor, self._start_services, manager)
+        await self.stop_event.wait()
+        log.info("stopping: model servers first, so their captures reach S3")
+        self.health.state = "stopping"
+        await loop.run_in_executor(executor, manager.shutdown)
+        server.close()
+        await server.wait_closed()
+        persistence.flush()
+        ctx.store.close()
+        executor.shutdown(wait=False, cancel_futures=True)
+        log.info("stopped")
+
+    def _start_services(self, manager: EndpointManager) -> None:
+        manager.restore()
+        if self.settings.example:
+            from emulator.demo import create_example_endpoint
+
+            assert self.ctx is not None
+            self.health.detail = create_example_endpoint(self.ctx, manager)
+        self.health.state = "ready"
+        url = f"http://127.0.0.1:{self.settings.port}"
+        if self.ready_file is not None:
+            self.ready_file.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+        print(f"smlocal is ready at {url}", file=sys.stderr, flush=True)
+
+    def request_stop(self) -> None:
+        """Stop as SIGTERM would (for in-process use)."""
+        if self.stop_event is not None:
+            self.stop_event.set()
+
+
+def configure_logging(settings: EmulatorSettings, level: int = logging.INFO) -> None:
+    """Log to stderr and to {data_dir}/logs/emulator.log."""
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [
+        logging.StreamHandler(sys.stderr),
+        logging.FileHandler(logs / "emulator.log"),
+    ]
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)

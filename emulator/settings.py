@@ -1,0 +1,64 @@
+"""The emulator's settings, read once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 4599
+DEFAULT_ACCOUNT = "123456789012"  # moto's default account, so ARNs agree across services
+DEFAULT_REGION = "us-east-1"
+BACKENDS = ("process", "docker")
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """Where the emulator listens, keeps its state, and runs model servers."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path(".smlocal")
+    backend: str = "process"
+    s3_endpoint: str | None = None  # an external S3 (MinIO, AWS) instead of the embedded one
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+    invocation_timeout: float = 60.0
+    startup_timeout: float = 300.0
+    capture_roll_seconds: float | None = None
+    example: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def edge_url(self) -> str:
+        """The URL children use to reach the edge (always loopback)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def s3_url(self) -> str:
+        """Where S3 requests go: the external endpoint, or the edge's embedded S3."""
+        return self.s3_endpoint or self.edge_url
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, **overrides: object
+    ) -> EmulatorSettings:
+        """Defaults, then SMLOCAL_* variables, then explicit overrides (None ignored)."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "region": env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or DEFAULT_REGION,
+            "account": env.get("SMLOCAL_ACCOUNT_ID") or DEFAULT_ACCOUNT,
+            "env": dict(env),
+        }
+        if env.get("SMLOCAL_DATA_DIR"):
+            values["data_dir"] = Path(env["SMLOCAL_DATA_DIR"])
+        if env.get("SMLOCAL_INVOCATION_TIMEOUT"):
+            values["invocation_timeout"] = float(env["SMLOCAL_INVOCATION_TIMEOUT"])
+        if env.get("SMLOCAL_CAPTURE_ROLL_SECONDS"):
+            values["capture_roll_seconds"] = float(env["SMLOCAL_CAPTURE_ROLL_SECONDS"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.backend not in BACKENDS:
+            raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
+        return settings
