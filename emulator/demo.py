@@ -21,9 +21,9 @@ def snippet(url: str, region: str) -> str:
     return (
         f"export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
         f"AWS_DEFAULT_REGION={region}\n"
+        "# AWS CLI v1 (in .venv/bin); with v2 add --cli-binary-format raw-in-base64-out\n"
         f"aws sagemaker-runtime invoke-endpoint --endpoint-name {ENDPOINT} "
-        "--content-type text/csv --body 5.1,3.5,1.4,0.2 --cli-binary-format raw-in-base64-out "
-        "/dev/stdout\n"
+        "--content-type text/csv --body 5.1,3.5,1.4,0.2 /dev/stdout\n"
         f"aws s3 ls --recursive s3://{BUCKET}/datacapture/\n"
         f"smlocal captures ls s3://{BUCKET}/datacapture/{ENDPOINT}/"
     )

@@ -106,8 +106,11 @@ class _Slot:
 class HttpProtocol(asyncio.Protocol):
     """One client connection: parse requests, hand them to the handler, write answers in order."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(
+        self, handler: Handler, on_close: Callable[[HttpProtocol], None] | None = None
+    ) -> None:
         self.handler = handler
+        self.on_close = on_close
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.pending: deque[_Slot] = deque()
@@ -143,6 +146,12 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.pending.clear()
+        if self.on_close is not None:
+            self.on_close(self)
+
+    def close(self) -> None:
+        """Close the connection (answers not written yet are dropped)."""
+        self._close()
 
     # -- httptools callbacks ---------------------------------------------------------------
 
@@ -323,7 +332,36 @@ def call_wsgi(app: WSGIApp, environ: dict[str, Any]) -> tuple[int, Headers, byte
     return int(status_text.split(" ", 1)[0]), list(headers), body
 
 
-async def serve(handler: Handler, sock: socket.socket) -> asyncio.Server:
+class HttpServer:
+    """A listening server and its open connections."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections: set[HttpProtocol] = set()
+        self.server: asyncio.Server | None = None
+
+    def protocol(self) -> HttpProtocol:
+        """A protocol for a new connection, remembered until it closes."""
+        protocol = HttpProtocol(self.handler, self.connections.discard)
+        self.connections.add(protocol)
+        return protocol
+
+    def close(self) -> None:
+        """Stop listening and close every connection."""
+        if self.server is not None:
+            self.server.close()
+        for connection in list(self.connections):
+            connection.close()
+
+    async def wait_closed(self) -> None:
+        """Wait until the listening socket is closed."""
+        if self.server is not None:
+            await self.server.wait_closed()
+
+
+async def serve(handler: Handler, sock: socket.socket) -> HttpServer:
     """Start serving on an already bound, listening socket."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: HttpProtocol(handler), sock=sock, backlog=1024)
+    server = HttpServer(handler)
+    server.server = await loop.create_server(server.protocol, sock=sock, backlog=1024)
+    return server

@@ -15,6 +15,7 @@ once, at the list or map, with all the element's constraints in brackets.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import math
 from collections.abc import Iterator, Mapping
@@ -37,6 +38,10 @@ _JAVA_TYPES = {
     "blob": "a Blob",
 }
 _NUMBER_CLASS = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
+# botocore's copy of the SageMaker model has the anchors of most patterns stripped, but the
+# service prints its own, anchored form (a real message: `Member must satisfy regular
+# expression pattern: ^[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?$` for a model name).
+_ANCHORED = contextvars.ContextVar("anchored_patterns", default=False)
 
 
 def validate(service_model: Any, operation_name: str, params: Mapping[str, Any]) -> None:
@@ -45,9 +50,14 @@ def validate(service_model: Any, operation_name: str, params: Mapping[str, Any])
     if shape is None:
         return
     check_types(shape, params)
-    failures = list(constraint_failures(shape, params))
+    error = validation_error_class(service_model)
+    token = _ANCHORED.set(service_model.service_name == "sagemaker")
+    try:
+        failures = list(constraint_failures(shape, params))
+    finally:
+        _ANCHORED.reset(token)
     if failures:
-        raise validation_error_class(service_model)(validation_message(failures))
+        raise error(validation_message(failures))
 
 
 def validation_message(failures: list[str]) -> str:
@@ -252,6 +262,8 @@ def _enum_rule(enum: list[str]) -> str:
 
 
 def _pattern_rule(pattern: str) -> str:
+    if _ANCHORED.get() and not pattern.startswith(("^", "\\A")) and not pattern.endswith("$"):
+        pattern = f"^{pattern}$"
     return f"Member must satisfy regular expression pattern: {pattern}"
 
 

@@ -158,3 +158,70 @@ def model_server(
     return ServerProcess(
         [*args, *extra_args], port=port, log_path=log_path, env=env, sockets=[sock]
     )
+
+
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+
+
+def unique(prefix: str) -> str:
+    """A fresh resource name (tests share one emulator)."""
+    import uuid
+
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_for_status(
+    sm: object, name: str, wanted: tuple[str, ...] = ("InService", "Failed"), timeout: float = 120
+) -> dict:
+    """Poll DescribeEndpoint until its status is one of `wanted`; return the description."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sm.describe_endpoint(EndpointName=name)  # type: ignore[attr-defined]
+        if described["EndpointStatus"] in wanted:
+            return described  # type: ignore[no-any-return]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"endpoint {name} stayed {described['EndpointStatus']}")
+        time.sleep(0.1)
+
+
+def deploy(
+    sm: object,
+    name: str,
+    variants: list[dict[str, object]],
+    *,
+    capture: dict[str, object] | None = None,
+    wait: bool = True,
+) -> dict:
+    """CreateModel per variant, CreateEndpointConfig, CreateEndpoint; wait unless told not to.
+
+    Each variant: {"name", "model_data", optional "image", "weight", "count", "env"}.
+    """
+    production = []
+    for v in variants:
+        model = unique(f"{name}-{v['name']}".lower())[:63]
+        sm.create_model(  # type: ignore[attr-defined]
+            ModelName=model,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={
+                "Image": v.get("image", XGBOOST_IMAGE),
+                "ModelDataUrl": v["model_data"],
+                "Environment": v.get("env", {}),
+            },
+        )
+        production.append(
+            {
+                "VariantName": v["name"],
+                "ModelName": model,
+                "InitialInstanceCount": v.get("count", 1),
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": v.get("weight", 1.0),
+            }
+        )
+    config: dict[str, object] = {"EndpointConfigName": name, "ProductionVariants": production}
+    if capture is not None:
+        config["DataCaptureConfig"] = capture
+    sm.create_endpoint_config(**config)  # type: ignore[attr-defined]
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)  # type: ignore[attr-defined]
+    return wait_for_status(sm, name) if wait else {}

@@ -157,7 +157,7 @@ def test_pattern_failure_in_a_list_of_structures_matches_the_real_message():
     assert error.message == (
         "1 validation error detected: Value 'ENTER MODEL NAME' at "
         "'productionVariants.1.member.modelName' failed to satisfy constraint: "
-        f"Member must satisfy regular expression pattern: {pattern}"
+        f"Member must satisfy regular expression pattern: ^{pattern}$"
     )
 
 
@@ -187,7 +187,7 @@ def test_pattern_and_length_failures_of_one_value_are_two_errors():
     assert error.message == (
         "2 validation errors detected: "
         f"Value '{name}' at 'endpointName' failed to satisfy constraint: "
-        "Member must satisfy regular expression pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}; "
+        "Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$; "
         f"Value '{name}' at 'endpointName' failed to satisfy constraint: "
         "Member must have length less than or equal to 63"
     )
@@ -261,11 +261,11 @@ def test_map_keys_and_values_are_reported_once_each_with_all_their_rules():
         f"Value '{shown}' at 'primaryContainer.environment' failed to satisfy constraint: "
         "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, "
         "Member must have length greater than or equal to 0, "
-        "Member must satisfy regular expression pattern: [a-zA-Z_][a-zA-Z0-9_]*]; "
+        "Member must satisfy regular expression pattern: ^[a-zA-Z_][a-zA-Z0-9_]*$]; "
         f"Value '{shown}' at 'primaryContainer.environment' failed to satisfy constraint: "
         "Map value must satisfy constraint: [Member must have length less than or equal to 1024, "
         "Member must have length greater than or equal to 0, "
-        r"Member must satisfy regular expression pattern: [\S\s]*]"
+        r"Member must satisfy regular expression pattern: ^[\S\s]*$]"
     )
 
 
@@ -295,7 +295,7 @@ def test_tag_keys_use_unicode_categories():
     error = error_of("AddTags", params)
     assert error.message == (
         "1 validation error detected: Value 'bad#' at 'tags.2.member.key' failed to satisfy "
-        r"constraint: Member must satisfy regular expression pattern: ([\p{L}\p{Z}\p{N}_.:/=+\-@]*)"
+        r"constraint: Member must satisfy regular expression pattern: ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
     )
 
 

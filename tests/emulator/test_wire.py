@@ -203,7 +203,7 @@ def test_server_side_validation_of_what_botocore_lets_through(sagemaker: Any):
         "Code": "ValidationException",
         "Message": "1 validation error detected: Value 'ENTER MODEL NAME' at "
         "'productionVariants.1.member.modelName' failed to satisfy constraint: "
-        f"Member must satisfy regular expression pattern: {pattern}",
+        f"Member must satisfy regular expression pattern: ^{pattern}$",
     }
 
 

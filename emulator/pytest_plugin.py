@@ -1,0 +1,165 @@
+"""pytest fixtures for your own tests: a real emulator on a free port, and ready clients.
+
+Installed with smlocal (entry point `pytest11`), so these fixtures are available in any
+test suite:
+
+    def test_my_endpoint(smlocal):
+        sm = smlocal.client("sagemaker")
+        ...
+
+`smlocal` is one emulator for the whole session (`smlocal up` on a free loopback port, in
+a temporary data directory); `smlocal_factory` starts more with their own settings;
+`smlocal_sagemaker_session` is a SageMaker Python SDK session wired to it, with the SDK's
+30-second status polls shortened (in the test, never in the product).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+READY_TIMEOUT = 60.0
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+class SmlocalEmulator:
+    """One `smlocal up` process: start, restart on the same port and data, stop."""
+
+    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None, port: int = 0):
+        self.data_dir = data_dir
+        self.extra_env = dict(env or {})
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Variables that point any AWS client (boto3, the CLI, the SDK) at the emulator."""
+        return {**CREDENTIALS, "AWS_ENDPOINT_URL": self.url}
+
+    def start(self, *extra_args: str) -> SmlocalEmulator:
+        """Start and wait until /_smlocal/health is ready."""
+        ready = self.data_dir / "ready.json"
+        ready.unlink(missing_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "emulator.out", "ab")  # noqa: SIM115 - the child owns it
+        args = [sys.executable, "-m", "emulator.cli", "up", "--port", str(self.port),
+                "--data-dir", str(self.data_dir), "--ready-file", str(ready), *extra_args]  # fmt: skip
+        env = {**os.environ, **CREDENTIALS, **self.extra_env}
+        env.pop("AWS_ENDPOINT_URL", None)
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        log.close()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not ready.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"smlocal up exited with {self.proc.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"smlocal up was not ready in {READY_TIMEOUT}s:\n{self.log()}")
+            time.sleep(0.05)
+        self.url = json.loads(ready.read_text())["url"]
+        self.port = int(self.url.rsplit(":", 1)[1])
+        return self
+
+    def stop(self, timeout: float = 90.0) -> int | None:
+        """SIGTERM (model servers stop, captures are flushed), SIGKILL if it hangs."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(10)
+
+    def restart(self, *extra_args: str) -> SmlocalEmulator:
+        """Stop and start again on the same port with the same data directory."""
+        self.stop()
+        return self.start(*extra_args)
+
+    def log(self) -> str:
+        """What the emulator printed."""
+        path = self.data_dir / "emulator.out"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client for a service, pointed at the emulator."""
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            **kwargs,
+        )
+
+
+@pytest.fixture(scope="session")
+def smlocal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmlocalEmulator]:
+    """An emulator for the whole test session."""
+    emulator = SmlocalEmulator(tmp_path_factory.mktemp("smlocal")).start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def smlocal_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., SmlocalEmulator]]:
+    """Start extra emulators with their own environment (`factory(env={...}, args=[...])`)."""
+    started: list[SmlocalEmulator] = []
+
+    def factory(env: Mapping[str, str] | None = None, args: tuple[str, ...] = ()) -> SmlocalEmulator:
+        emulator = SmlocalEmulator(tmp_path_factory.mktemp("smlocal"), env).start(*args)
+        started.append(emulator)
+        return emulator
+
+    yield factory
+    for emulator in started:
+        emulator.stop()
+
+
+class _FastTime:
+    """The `time` module as the SageMaker SDK sees it in tests: sleeps cut to 0.1 s."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(min(seconds, 0.1))
+
+
+@pytest.fixture
+def smlocal_sagemaker_session(
+    smlocal: SmlocalEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """A `sagemaker.Session` on the emulator, default bucket created, polls shortened."""
+    import boto3
+    import sagemaker.session
+
+    for key, value in smlocal.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    monkeypatch.setattr(sagemaker.session, "time", _FastTime())
+    bucket = "smlocal-sagemaker"
+    s3 = smlocal.client("s3")
+    if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=bucket)
+    boto_session = boto3.Session(region_name=CREDENTIALS["AWS_DEFAULT_REGION"])
+    return sagemaker.session.Session(boto_session=boto_session, default_bucket=bucket)

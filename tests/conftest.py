@@ -1,0 +1,43 @@
+"""Fixtures shared by the emulator and end-to-end tests (the `smlocal` fixture comes from
+smlocal's own pytest plugin, emulator/pytest_plugin.py)."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.support import XGBOOST_IMAGE  # noqa: F401 - re-exported for tests
+
+
+def train_iris_tar(folder: Path, objective: str = "multi:softmax") -> Path:
+    """The classic iris model (2 rounds), packaged as SageMaker training would."""
+    import xgboost as xgb
+    from sklearn.datasets import load_iris
+
+    features, labels = load_iris(return_X_y=True)
+    params = {"objective": objective, "num_class": 3, "nthread": 1, "seed": 0}
+    booster = xgb.train(params, xgb.DMatrix(features, label=labels), 2)
+    folder.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(folder / "xgboost-model.json"))
+    (folder / "xgboost-model.json").rename(folder / "xgboost-model")
+    archive = folder / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder / "xgboost-model", arcname="xgboost-model")
+    return archive
+
+
+@pytest.fixture(scope="session")
+def iris_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of the iris multi:softmax model.tar.gz."""
+    return train_iris_tar(tmp_path_factory.mktemp("iris-tar"))
+
+
+@pytest.fixture(scope="session")
+def iris_model_data(smlocal, iris_tar: Path) -> str:  # type: ignore[no-untyped-def]
+    """The iris model.tar.gz uploaded to the session emulator's S3; its s3:// URI."""
+    s3 = smlocal.client("s3")
+    s3.create_bucket(Bucket="models")
+    s3.upload_file(str(iris_tar), "models", "iris/model.tar.gz")
+    return "s3://models/iris/model.tar.gz"

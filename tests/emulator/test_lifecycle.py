@@ -1,0 +1,103 @@
+"""The emulator as a process: restart persistence, clean stops, the AWS CLI, health."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import psutil
+import requests
+
+from tests.support import deploy, unique, wait_for_status
+
+
+def test_health_answers_ready_with_its_settings(smlocal) -> None:
+    response = requests.get(f"{smlocal.url}/_smlocal/health", timeout=5)
+    assert response.status_code == 200
+    health = response.json()
+    assert health["status"] == "ready"
+    assert (health["region"], health["account"], health["s3"]) == (
+        "us-east-1",
+        "123456789012",
+        "embedded",
+    )
+
+
+def test_state_and_s3_survive_a_restart_and_no_child_is_left_behind(
+    smlocal_factory, iris_tar
+) -> None:
+    emulator = smlocal_factory()
+    s3, sm = emulator.client("s3"), emulator.client("sagemaker")
+    s3.create_bucket(Bucket="keep")
+    s3.upload_file(str(iris_tar), "keep", "iris/model.tar.gz")
+    s3.put_object(
+        Bucket="keep",
+        Key="notes/a b.txt",
+        Body=b"hello",
+        ContentType="text/plain",
+        Metadata={"who": "me"},
+    )
+    name = unique("Survivor")
+    deploy(sm, name, [{"name": "AllTraffic", "model_data": "s3://keep/iris/model.tar.gz"}])
+    children = psutil.Process(emulator.proc.pid).children(recursive=True)
+    assert children, "the endpoint's model server runs as a child process"
+
+    emulator.restart()
+    for child in children:
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    s3, sm = emulator.client("s3"), emulator.client("sagemaker")
+    described = wait_for_status(sm, name)
+    assert described["EndpointStatus"] == "InService"
+    runtime = emulator.client("sagemaker-runtime")
+    assert (
+        runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=b"7.7,3.0,6.1,2.3")[
+            "Body"
+        ].read()
+        == b"2.0\n"
+    )
+    note = s3.get_object(Bucket="keep", Key="notes/a b.txt")
+    assert note["Body"].read() == b"hello"
+    assert (note["ContentType"], note["Metadata"]) == ("text/plain", {"who": "me"})
+    s3.delete_object(Bucket="keep", Key="notes/a b.txt")
+
+    pid = emulator.proc.pid
+    children = psutil.Process(pid).children(recursive=True)
+    assert emulator.stop() == 0
+    assert all(not c.is_running() or c.status() == psutil.STATUS_ZOMBIE for c in children)
+    emulator.start()
+    keys = [o["Key"] for o in emulator.client("s3").list_objects_v2(Bucket="keep")["Contents"]]
+    assert keys == ["iris/model.tar.gz"]  # the deleted object stays deleted
+
+
+def test_the_aws_cli_drives_the_emulator(smlocal, iris_model_data, tmp_path) -> None:
+    sm = smlocal.client("sagemaker")
+    name = unique("cli")
+    deploy(sm, name, [{"name": "AllTraffic", "model_data": iris_model_data}])
+    env = {**os.environ, **smlocal.env}
+    aws = [sys.executable, "-m", "awscli"]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*aws, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    listed = cli("sagemaker", "describe-endpoint", "--endpoint-name", name)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["EndpointStatus"] == "InService"
+    out = tmp_path / "out.txt"
+    invoked = cli("sagemaker-runtime", "invoke-endpoint", "--endpoint-name", name, "--content-type", "text/csv",
+                  "--body", "7.7,3.0,6.1,2.3", str(out))  # fmt: skip
+    assert invoked.returncode == 0, invoked.stderr
+    assert json.loads(invoked.stdout)["InvokedProductionVariant"] == "AllTraffic"
+    assert out.read_text() == "2.0\n"
+    missing = cli("sagemaker", "describe-endpoint", "--endpoint-name", "nothing-like-it")
+    assert missing.returncode == 255  # the CLI v1 exit status of a service error
+    assert (
+        "An error occurred (ValidationException) when calling the DescribeEndpoint operation: "
+        'Could not find endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/nothing-like-it".'
+    ) in missing.stderr
+    s3 = cli("s3", "ls", "s3://models/iris/")
+    assert s3.returncode == 0, s3.stderr
+    assert "model.tar.gz" in s3.stdout
