@@ -13,18 +13,24 @@ import asyncio
 import hashlib
 import http.client
 import logging
+import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
+from emulator.artifacts import fetch
 from emulator.backends import Backend, VariantPlan, VariantServer, is_framework_image
 from emulator.backends.process import ProcessBackend
 from emulator.context import Context
 from emulator.lifecycle import SERVING, check_transition
 from emulator.routing import EndpointRoute, RoutingTable, VariantRoute
 from emulator.upstream import UpstreamPool
+from model_server.artifacts import is_archive
+from model_server.errors import ArtifactError
 
 log = logging.getLogger(__name__)
 KIND = "endpoint"
@@ -220,12 +226,39 @@ class EndpointManager:
             "to run other images."
         )
 
+    def prepare(self, plan: VariantPlan) -> VariantPlan:
+        """Fetch and unpack the model (and an archived SAGEMAKER_SUBMIT_DIRECTORY) for a plan."""
+        folder = (
+            self.ctx.settings.data_dir.resolve() / "models" / plan.endpoint / plan.variant
+            / uuid.uuid4().hex[:8]
+        )  # fmt: skip
+        environment = dict(plan.environment)
+        try:
+            model_dir = folder / "model"
+            if plan.model_data_url:
+                model_dir = fetch(self.ctx.settings, plan.model_data_url, model_dir)
+            else:
+                model_dir.mkdir(parents=True)
+            code = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+            if code.startswith("s3://") or is_archive(code):
+                code_dir = fetch(self.ctx.settings, code, folder / "code")
+                environment["SAGEMAKER_SUBMIT_DIRECTORY"] = str(code_dir)
+        except ArtifactError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise DeployError(
+                f"Failed to download model data for production variant {plan.variant}: {exc}"
+            ) from None
+        return replace(plan, model_dir=model_dir, environment=environment)
+
     def start_fleet(self, plans: list[VariantPlan]) -> dict[str, VariantServer]:
         """Start every variant and wait until all answer /ping; stop them all on a failure."""
         started: dict[str, VariantServer] = {}
         try:
             for plan in plans:
-                started[plan.variant] = self.backend_for(plan).start(plan)
+                backend = self.backend_for(plan)
+                plan = self.prepare(plan)  # noqa: PLW2901 - the same plan, with its files
+                started[plan.variant] = backend.start(plan)
+                started[plan.variant].folder = plan.model_dir.parent if plan.model_dir else None
             with ThreadPoolExecutor(max(1, len(plans))) as pool:
                 errors = list(pool.map(lambda p: _wait_healthy(p, started[p.variant]), plans))
         except DeployError:
@@ -426,4 +459,10 @@ def _stop_all(servers: Iterable[VariantServer]) -> None:
     servers = list(servers)
     if servers:
         with ThreadPoolExecutor(len(servers)) as pool:
-            list(pool.map(lambda s: s.stop(), servers))
+            list(pool.map(_stop_and_clean, servers))
+
+
+def _stop_and_clean(server: VariantServer) -> None:
+    server.stop()
+    if server.folder is not None:
+        shutil.rmtree(server.folder, ignore_errors=True)

@@ -38,7 +38,7 @@ CREDENTIALS = {
 class SmlocalEmulator:
     """One `smlocal up` process: start, restart on the same port and data, stop."""
 
-    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None, port: int = 0):
+    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None, port: int = 0) -> None:
         self.data_dir = data_dir
         self.extra_env = dict(env or {})
         self.port = port
@@ -56,8 +56,10 @@ class SmlocalEmulator:
         ready.unlink(missing_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "emulator.out", "ab")  # noqa: SIM115 - the child owns it
-        args = [sys.executable, "-m", "emulator.cli", "up", "--port", str(self.port),
-                "--data-dir", str(self.data_dir), "--ready-file", str(ready), *extra_args]  # fmt: skip
+        args = [
+            sys.executable, "-m", "emulator.cli", "up", "--port", str(self.port),
+            "--data-dir", str(self.data_dir), "--ready-file", str(ready), *extra_args,
+        ]  # fmt: skip
         env = {**os.environ, **CREDENTIALS, **self.extra_env}
         env.pop("AWS_ENDPOINT_URL", None)
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -124,7 +126,9 @@ def smlocal_factory(
     """Start extra emulators with their own environment (`factory(env={...}, args=[...])`)."""
     started: list[SmlocalEmulator] = []
 
-    def factory(env: Mapping[str, str] | None = None, args: tuple[str, ...] = ()) -> SmlocalEmulator:
+    def factory(
+        env: Mapping[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> SmlocalEmulator:
         emulator = SmlocalEmulator(tmp_path_factory.mktemp("smlocal"), env).start(*args)
         started.append(emulator)
         return emulator
@@ -146,9 +150,7 @@ class _FastTime:
 
 
 @pytest.fixture
-def smlocal_sagemaker_session(
-    smlocal: SmlocalEmulator, monkeypatch: pytest.MonkeyPatch
-) -> Any:
+def smlocal_sagemaker_session(smlocal: SmlocalEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A `sagemaker.Session` on the emulator, default bucket created, polls shortened."""
     import boto3
     import sagemaker.session

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,7 +35,7 @@ class VariantPlan:
     weight: float
     capture: dict[str, Any] | None = None
     startup_timeout: float = 300.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    model_dir: Path | None = None  # set once the emulator has fetched and unpacked the model
 
     @property
     def workers(self) -> int:
@@ -48,6 +48,7 @@ class VariantServer(Protocol):
 
     port: int
     log_path: Path
+    folder: Path | None  # the unpacked artifacts, removed once the server has stopped
 
     def alive(self) -> bool:
         """True while it runs."""

@@ -10,7 +10,6 @@ the emulator also listens on (the Docker bridge's gateway address, never a publi
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,7 @@ class DockerServer:
         self.container = container
         self.port = port
         self.log_path = log
+        self.folder: Path | None = None
 
     def alive(self) -> bool:
         """True while the container runs."""
@@ -101,18 +101,10 @@ class DockerBackend:
         return MODEL_SERVER_IMAGE
 
     def start(self, plan: VariantPlan) -> DockerServer:
-        """Unpack the model on the host, then run the container with it mounted read-only."""
-        from model_server.artifacts import materialize
-
-        model_dir = self.settings.data_dir.resolve() / "models" / plan.endpoint / plan.variant
-        shutil.rmtree(model_dir, ignore_errors=True)
-        model_dir.mkdir(parents=True)
-        if plan.model_data_url:
-            found = materialize(
-                plan.model_data_url.removeprefix("file://"), model_dir, self.settings.s3_url
-            )
-            if found != model_dir:
-                shutil.copytree(found, model_dir, dirs_exist_ok=True)
+        """Run the container with the (already unpacked) model mounted read-only."""
+        if plan.model_dir is None:
+            raise RuntimeError("the docker backend needs the model unpacked first")
+        model_dir = plan.model_dir
         port = _free_port()
         edge = f"http://host.docker.internal:{self.settings.port}"
         capture = capture_environment(self.settings, plan)

@@ -21,6 +21,7 @@ class ProcessServer:
         self.port = port
         self.log_path = log
         self.workers = workers
+        self.folder: Path | None = None
 
     def alive(self) -> bool:
         """True while the gunicorn master runs."""
@@ -66,7 +67,7 @@ class ProcessBackend:
             **plan.environment,
             **capture_environment(self.settings, plan),
         }
-        if plan.model_data_url:
+        if plan.model_dir is None and plan.model_data_url:
             env["SMLOCAL_MODEL_DATA"] = plan.model_data_url.removeprefix("file://")
         return env
 
@@ -81,8 +82,8 @@ class ProcessBackend:
             sys.executable, "-m", "emulator.cli", "serve",
             "--bind", f"fd://{sock.fileno()}", "--workers", str(plan.workers),
         ]  # fmt: skip
-        if not plan.model_data_url:
-            args += ["--model-dir", str(self.settings.data_dir.resolve() / "empty-model")]
+        if plan.model_dir is not None:
+            args += ["--model-dir", str(plan.model_dir)]
         with open(log, "ab") as out:
             proc = subprocess.Popen(
                 args,

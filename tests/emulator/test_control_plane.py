@@ -199,7 +199,7 @@ def test_endpoint_lifecycle_and_listing(sm, smlocal, iris_model_data) -> None:
     assert variant["CurrentWeight"] == 1.0
     assert variant["DeployedImages"][0]["SpecifiedImage"] == XGBOOST_IMAGE
     assert "DataCaptureConfig" not in described
-    code, message = error_of(sm.create_endpoint, EndpointName=name.lower(), EndpointConfigName=name)
+    _, message = error_of(sm.create_endpoint, EndpointName=name.lower(), EndpointConfigName=name)
     assert message == f'Cannot create already existing endpoint "{arn("endpoint", name)}".'
     listed = sm.list_endpoints(NameContains=name, StatusEquals="InService")["Endpoints"]
     assert [e["EndpointName"] for e in listed] == [name]
@@ -224,7 +224,7 @@ def test_unsupported_image_fails_with_a_reason(sm, iris_model_data) -> None:
         "only SageMaker's XGBoost and scikit-learn images (repositories sagemaker-xgboost and "
         "sagemaker-scikit-learn). Start smlocal with --backend docker to run other images."
     )
-    code, message = error_of(sm.update_endpoint, EndpointName=name, EndpointConfigName=name)
+    _, message = error_of(sm.update_endpoint, EndpointName=name, EndpointConfigName=name)
     assert (
         message
         == f'Cannot update endpoint "{arn("endpoint", name)}" in status Failed; delete it and create it again.'
@@ -267,7 +267,7 @@ def test_tags(sm, iris_model_data) -> None:
     ]
     sm.delete_tags(ResourceArn=model_arn, TagKeys=["a"])
     assert sm.list_tags(ResourceArn=model_arn)["Tags"] == [{"Key": "b", "Value": "2"}]
-    code, message = error_of(sm.list_tags, ResourceArn=arn("model", "nothing-here"))
+    _, message = error_of(sm.list_tags, ResourceArn=arn("model", "nothing-here"))
     assert message == f'Could not find resource "{arn("model", "nothing-here")}".'
 
 
@@ -309,7 +309,7 @@ def test_model_registry(sm, iris_model_data) -> None:
         MaxResults=1,
     )
     assert [v["ModelPackageArn"] for v in latest["ModelPackageSummaryList"]] == [second]
-    code, message = error_of(
+    _, message = error_of(
         sm.create_model,
         ModelName=unique("from-pkg"),
         ExecutionRoleArn=ROLE,
@@ -330,7 +330,7 @@ def test_model_registry(sm, iris_model_data) -> None:
     assert sm.describe_model(ModelName=model)["Containers"] == [
         {"ModelPackageName": first, "Environment": {"B": "2"}}
     ]
-    code, message = error_of(sm.delete_model_package_group, ModelPackageGroupName=group)
+    _, message = error_of(sm.delete_model_package_group, ModelPackageGroupName=group)
     assert message == f"Model package group {group} still holds model packages; delete them first."
     sm.delete_model_package(ModelPackageName=first)
     sm.delete_model_package(ModelPackageName=second)

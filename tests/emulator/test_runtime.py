@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.support import SKLEARN_IMAGE, deploy, unique, wait_for_status
+from tests.support import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, deploy, unique, wait_for_status
 
 
 @pytest.fixture(scope="module")
@@ -240,6 +240,22 @@ def test_a_container_that_takes_too_long_times_out(smlocal_factory, tmp_path) ->
     )
 
 
+def new_version(sm, name: str, image: str, model_data: str) -> None:
+    """A model and an endpoint config, both called `name`, with one AllTraffic variant."""
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": image, "ModelDataUrl": model_data},
+    )
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": name,
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])
+
+
 def test_blue_green_update_under_traffic_loses_no_request(
     sm, runtime, smlocal, tmp_path, iris_model_data
 ) -> None:
@@ -249,7 +265,6 @@ def test_blue_green_update_under_traffic_loses_no_request(
     smlocal.client("s3").upload_file(str(softprob), "models", "softprob/model.tar.gz")
     name = unique("bluegreen")
     deploy(sm, name, [{"name": "AllTraffic", "model_data": iris_model_data}])
-    first_config = name
     failures: list[str] = []
     answers: list[bytes] = []
     stop = threading.Event()
@@ -268,13 +283,8 @@ def test_blue_green_update_under_traffic_loses_no_request(
     for t in threads:
         t.start()
     try:
-        model = unique("softprob")
-        sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
-                        PrimaryContainer={"Image": sm.describe_model(ModelName=sm.describe_endpoint_config(EndpointConfigName=first_config)["ProductionVariants"][0]["ModelName"])["PrimaryContainer"]["Image"],
-                                          "ModelDataUrl": "s3://models/softprob/model.tar.gz"})  # fmt: skip
         second_config = unique("bluegreen-v2")
-        sm.create_endpoint_config(EndpointConfigName=second_config, ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])  # fmt: skip
+        new_version(sm, second_config, XGBOOST_IMAGE, "s3://models/softprob/model.tar.gz")
         sm.update_endpoint(EndpointName=name, EndpointConfigName=second_config)
         assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Updating"
         described = wait_for_status(sm, name, ("InService",))
@@ -289,10 +299,7 @@ def test_blue_green_update_under_traffic_loses_no_request(
     assert answers[-1].count(b",") == 2  # softprob: three probabilities
     # a failed update rolls back and says why, and traffic still flows
     broken = unique("broken")
-    sm.create_model(ModelName=broken, ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
-                    PrimaryContainer={"Image": "example.com/not-a-framework:1", "ModelDataUrl": iris_model_data})  # fmt: skip
-    sm.create_endpoint_config(EndpointConfigName=broken, ProductionVariants=[
-        {"VariantName": "AllTraffic", "ModelName": broken, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])  # fmt: skip
+    new_version(sm, broken, "example.com/not-a-framework:1", iris_model_data)
     sm.update_endpoint(EndpointName=name, EndpointConfigName=broken)
     time.sleep(0.2)
     described = wait_for_status(sm, name, ("InService",))

@@ -1,0 +1,45 @@
+"""Model data and user code for a variant, fetched by the emulator before its server starts.
+
+With the embedded S3 the bytes are read straight from moto in this process (no HTTP, and
+the model server never needs boto3); an external S3 or a local path goes through
+`model_server.artifacts`. Archives are unpacked with the same safety checks either way.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from emulator.settings import EmulatorSettings
+from model_server.artifacts import extract_archive, is_archive, materialize, split_s3_uri
+from model_server.errors import ArtifactError
+
+
+def embedded_object(account: str, uri: str) -> bytes:
+    """An object's bytes from the embedded S3, or ArtifactError."""
+    from moto.s3.exceptions import MissingBucket, MissingKey
+    from moto.s3.models import s3_backends
+
+    bucket, key = split_s3_uri(uri)
+    try:
+        found = s3_backends[account]["aws"].get_object(bucket, key)
+    except (MissingBucket, MissingKey):
+        found = None
+    if found is None:
+        raise ArtifactError(f"there is no object at {uri}")
+    return bytes(found.value)
+
+
+def fetch(settings: EmulatorSettings, uri: str, dest: Path) -> Path:
+    """Unpack (or link) an artifact into dest; return the folder that holds its files."""
+    uri = uri.removeprefix("file://")
+    if not (uri.startswith("s3://") and settings.s3_endpoint is None):
+        return materialize(uri, dest, settings.s3_url if uri.startswith("s3://") else None)
+    if not is_archive(uri):
+        raise ArtifactError(f"{uri} is not a .tar.gz; SageMaker expects model data as one archive")
+    data = embedded_object(settings.account, uri)
+    with tempfile.NamedTemporaryFile(suffix=".tar.gz") as archive:
+        archive.write(data)
+        archive.flush()
+        extract_archive(Path(archive.name), dest)
+    return dest
