@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/smlocal serve --example --workers 2
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/smlocal up --example
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

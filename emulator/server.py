@@ -141,6 +141,10 @@ class Emulator:
         if self.ready_file is not None:
             self.ready_file.write_text(json.dumps({"url": url, "pid": os.getpid()}))
         print(f"smlocal is ready at {url}", file=sys.stderr, flush=True)
+        if self.health.detail:
+            print(
+                f"\nTry the example endpoint:\n{self.health.detail}\n", file=sys.stderr, flush=True
+            )
 
     def request_stop(self) -> None:
         """Stop as SIGTERM would (for in-process use)."""

@@ -153,6 +153,13 @@ def constraint_failures(shape: Any, value: Any, path: str = "") -> Iterator[str]
             yield _failure(shape, value, path, constraint)
 
 
+# smlocal's one extension of the API: model data may be a local path (or file:// URL) on
+# the emulator's machine, as well as an s3:// or https:// URL.
+LOCAL_PATH_MEMBERS = frozenset(
+    {("ContainerDefinition", "ModelDataUrl"), ("ModelPackageContainerDefinition", "ModelDataUrl")}
+)
+
+
 def _structure_failures(shape: Any, value: Mapping[str, Any], path: str) -> Iterator[str]:
     required = set(shape.required_members)
     for name, member in shape.members.items():
@@ -161,6 +168,8 @@ def _structure_failures(shape: Any, value: Mapping[str, Any], path: str) -> Iter
         if item is None:
             if name in required:
                 yield _failure(member, None, here, "Member must not be null")
+        elif (shape.name, name) in LOCAL_PATH_MEMBERS and str(item).startswith(("/", "file://")):
+            continue
         else:
             yield from constraint_failures(member, item, here)
 

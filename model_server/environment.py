@@ -25,6 +25,7 @@ SMLOCAL_BIND_HOST = "SMLOCAL_BIND_HOST"
 SMLOCAL_MODEL_DIR = "SMLOCAL_MODEL_DIR"
 SMLOCAL_MODEL_DATA = "SMLOCAL_MODEL_DATA"
 SMLOCAL_WORKER_THREADS = "SMLOCAL_WORKER_THREADS"
+SMLOCAL_PARENT_PID = "SMLOCAL_PARENT_PID"
 
 DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PORT = 8080
@@ -93,6 +94,7 @@ class ServerSettings:
     default_accept: str | None = None
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_MB * 1024 * 1024
     region: str | None = None
+    parent_pid: int | None = None  # stop when this process (the emulator) goes away
 
     @property
     def bind_address(self) -> str:
@@ -120,4 +122,5 @@ class ServerSettings:
             * 1024
             * 1024,
             region=env.get(SAGEMAKER_REGION) or env.get("AWS_REGION") or None,
+            parent_pid=_int(env, SMLOCAL_PARENT_PID, 0, 0) or None,
         )

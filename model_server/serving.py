@@ -8,6 +8,10 @@ only after that.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -68,6 +72,7 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
             "control_socket_disable": True,  # one socket path per user would collide
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
+            "when_ready": self._when_ready,
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -77,12 +82,31 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
         self.state = ModelState(self.settings, self.artifact_error)
         return self.hooks.wrap(create_app(self.state))
 
+    def _when_ready(self, _arbiter: Any) -> None:
+        if self.settings.parent_pid:
+            threading.Thread(
+                target=watch_parent, args=(self.settings.parent_pid,), daemon=True
+            ).start()
+
     def _post_worker_init(self, _worker: Any) -> None:
         assert self.state is not None
         self.state.load()
 
     def _worker_exit(self, _server: Any, _worker: Any) -> None:
         self.hooks.worker_exit()
+
+
+def watch_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """In the gunicorn master: stop gracefully once the parent (the emulator) is gone.
+
+    The emulator starts model servers in their own session so a terminal's Ctrl-C reaches
+    only the emulator, which stops them in order; if the emulator is killed outright, this
+    keeps its model servers from living on as orphans.
+    """
+    while os.getppid() == parent_pid:
+        time.sleep(interval)
+    log.warning("the emulator (pid %d) is gone; stopping", parent_pid)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def run(settings: ServerSettings, hooks: ServingHooks | None = None) -> None:

@@ -3,12 +3,16 @@ smlocal's own pytest plugin, emulator/pytest_plugin.py)."""
 
 from __future__ import annotations
 
+import os
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from tests.support import XGBOOST_IMAGE  # noqa: F401 - re-exported for tests
+
+# The SageMaker SDK v2 warns on import that v3 exists; the flows we test are v2's.
+os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 
 def train_iris_tar(folder: Path, objective: str = "multi:softmax") -> Path:

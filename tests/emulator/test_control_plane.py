@@ -375,3 +375,25 @@ def test_pagination(sm) -> None:
     names = [m["ModelName"] for page in (first, second, third) for m in page["Models"]]
     assert names == [f"{prefix}-{i}" for i in range(5)]
     assert "NextToken" not in third
+
+
+def test_model_data_may_be_a_local_path(sm, smlocal, iris_tar) -> None:
+    name = unique("local")
+    described = deploy(sm, name, [{"name": "AllTraffic", "model_data": str(iris_tar)}])
+    assert described["EndpointStatus"] == "InService"
+    runtime = smlocal.client("sagemaker-runtime")
+    answer = runtime.invoke_endpoint(
+        EndpointName=name, ContentType="text/csv", Body=b"7.7,3.0,6.1,2.3"
+    )
+    assert answer["Body"].read() == b"2.0\n"
+    code, message = error_of(
+        sm.create_model,
+        ModelName=unique("rel"),
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "relative/model.tar.gz"},
+    )
+    assert code == "ValidationException"
+    assert (
+        "at 'primaryContainer.modelDataUrl' failed to satisfy constraint: Member must satisfy regular expression pattern"
+        in message
+    )

@@ -101,3 +101,21 @@ def test_the_aws_cli_drives_the_emulator(smlocal, iris_model_data, tmp_path) -> 
     s3 = cli("s3", "ls", "s3://models/iris/")
     assert s3.returncode == 0, s3.stderr
     assert "model.tar.gz" in s3.stdout
+
+
+def test_model_servers_do_not_outlive_a_killed_emulator(smlocal_factory, iris_tar) -> None:
+    emulator = smlocal_factory()
+    s3, sm = emulator.client("s3"), emulator.client("sagemaker")
+    s3.create_bucket(Bucket="orphan-models")
+    s3.upload_file(str(iris_tar), "orphan-models", "model.tar.gz")
+    deploy(
+        sm,
+        unique("orphan"),
+        [{"name": "AllTraffic", "model_data": "s3://orphan-models/model.tar.gz"}],
+    )
+    children = psutil.Process(emulator.proc.pid).children(recursive=True)
+    assert children
+    emulator.proc.kill()  # no chance to stop them itself
+    emulator.proc.wait()
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []

@@ -1,0 +1,1 @@
+"""Runnable versions of the classic SageMaker notebook flows, against smlocal."""
