@@ -56,9 +56,7 @@ def capture_env(
     }
 
 
-def start_server(
-    model: Path, tmp: Path, env: Mapping[str, str], workers: int = 1
-) -> ServerProcess:
+def start_server(model: Path, tmp: Path, env: Mapping[str, str], workers: int = 1) -> ServerProcess:
     """`smlocal serve` with capture, started and ready."""
     server = model_server(model, tmp / "server.log", env=env, workers=workers).start()
     server.wait_ready()
@@ -70,6 +68,7 @@ def request(
     method: str,
     path: str,
     body: bytes = b"",
+    *,
     headers: Mapping[str, str] | None = None,
     timeout: float = 60,
 ) -> tuple[int, dict[str, str], bytes]:
@@ -94,7 +93,12 @@ def invoke_many(
     statuses = []
     try:
         for _ in range(count):
-            conn.request("POST", "/invocations", body=body, headers=dict(headers or {"Content-Type": "text/csv"}))
+            conn.request(
+                "POST",
+                "/invocations",
+                body=body,
+                headers=dict(headers or {"Content-Type": "text/csv"}),
+            )
             response = conn.getresponse()
             response.read()
             statuses.append(response.status)
