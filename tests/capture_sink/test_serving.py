@@ -118,8 +118,10 @@ def test_content_types_and_headers(full):
         [record] = with_id(found, f"ct-{name}")
         side = record["captureData"]["endpointInput"]
         encodings[name] = side["encoding"]
-        data = side["data"].encode() if side["encoding"] != "BASE64" else base64.b64decode(
-            side["data"]
+        data = (
+            side["data"].encode()
+            if side["encoding"] != "BASE64"
+            else base64.b64decode(side["data"])
         )
         assert data == body, name
         assert record["eventMetadata"]["customAttributes"] == [f"case={name}"]
