@@ -61,8 +61,10 @@ class CaptureWorker:
         self._epoch_seen = session.epoch()
         session.ack(self.worker_id, self._epoch_seen)  # nothing of ours predates these rounds
         disk = DiskGauge(root, self.options.disk_threshold, clock=monotonic)
+        self.target = target
         self.writer = SpoolWriter(
-            self.spool.folder(target),
+            self.spool,
+            target,
             self.counters,
             disk,
             roll_seconds=self.options.roll_seconds,
@@ -189,6 +191,8 @@ class CaptureWorker:
             except FileNotFoundError:
                 continue
         return {
+            "destination": self.target.location("").uri,
+            "spool_dir": str(self.spool.root),
             **counts,
             "pending_files": len(files),
             "pending_bytes": sum(_size(f.path) for f in files),

@@ -17,7 +17,7 @@ from capture_sink.runtime import CaptureWorker, WorkerOptions
 from capture_sink.s3 import S3Put
 from capture_sink.sampler import NeverSampler, PercentageSampler, Sampler
 from capture_sink.session import Session
-from capture_sink.settings import CaptureSettings
+from capture_sink.settings import SMLOCAL_CAPTURE_SPOOL_DIR, CaptureSettings, CaptureSettingsError
 from capture_sink.spool import Target
 from capture_sink.uploader import PutObject
 
@@ -35,8 +35,13 @@ class CaptureServing:
         self.settings = settings
         self._put_factory = put_factory or (lambda: S3Put(settings.region))
         root = settings.spool_root
-        root.mkdir(parents=True, exist_ok=True)
-        self.session = Session.create(root)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            self.session = Session.create(root)
+        except OSError as exc:
+            raise CaptureSettingsError(
+                f"{SMLOCAL_CAPTURE_SPOOL_DIR}: cannot use {root} as the capture spool: {exc}"
+            ) from None
         self.worker: CaptureWorker | None = None
         config = settings.config
         where = capture_prefix(

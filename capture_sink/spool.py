@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from capture_sink.counters import Counters
@@ -177,20 +177,24 @@ class SpoolWriter:
 
     def __init__(
         self,
-        folder: Path,
+        spool: Spool,
+        target: Target,
         counters: Counters,
         disk: DiskGauge,
         *,
         roll_seconds: float,
         max_bytes: int = DEFAULT_MAX_FILE_BYTES,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.folder = folder
+        self.spool = spool
+        self.target = target
         self.counters = counters
         self.disk = disk
         self.roll_seconds = roll_seconds
         self.max_bytes = max_bytes
         self._monotonic = monotonic
+        self._clock = clock
         self._lock = threading.Lock()
         self._file: _OpenFile | None = None
         self._dropping = False
@@ -229,10 +233,12 @@ class SpoolWriter:
             self._close()
 
     def roll_if_due(self) -> None:
-        """Close the current file when it is older than roll_seconds."""
+        """Close the current file when it is older than roll_seconds or its hour is over."""
         with self._lock:
             current = self._file
-            if current is not None and self._due(current, current.hour):
+            if current is not None and self._due(
+                current, max(current.hour, hour_start(self._clock()))
+            ):
                 self._close()
 
     def _due(self, current: _OpenFile, hour: datetime) -> bool:
@@ -244,16 +250,22 @@ class SpoolWriter:
 
     def _open(self, arrival: datetime) -> _OpenFile | None:
         name = spool_name(object_name(arrival))
-        final = self.folder / name
-        tmp = self.folder / f".{name}.new"  # invisible to uploaders until locked and renamed
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
         try:
+            folder = self.spool.folder(self.target)  # made again if someone removed it
+            tmp = folder / f".{name}.new"  # invisible to uploaders until locked and renamed
             fd = os.open(tmp, flags, 0o644)
         except OSError as exc:
-            log.error("cannot create spool file %s: %s", tmp, exc)
+            log.error("cannot create a capture spool file in %s: %s", self.spool.base, exc)
             return None
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.rename(tmp, final)
+        final = folder / name
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(tmp, final)
+        except OSError as exc:
+            os.close(fd)
+            log.error("cannot create capture spool file %s: %s", final, exc)
+            return None
         return _OpenFile(fd, final, hour_start(arrival), self._monotonic())
 
     def _close(self) -> None:

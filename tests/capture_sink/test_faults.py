@@ -202,6 +202,12 @@ def test_a_full_disk_stops_capture_not_inference(s3_server, s3, bucket, iris_mod
              "SMLOCAL_ENDPOINT_NAME": "e", "SMLOCAL_CAPTURE_FAILED": "maybe"},
             "smlocal serve: SMLOCAL_CAPTURE_FAILED='maybe' is not a boolean",
         ),
+        (
+            {"SMLOCAL_CAPTURE_CONFIG": json.dumps(capture_config("b")),
+             "SMLOCAL_CAPTURE_SPOOL_DIR": "/proc/smlocal-spool"},
+            "smlocal serve: SMLOCAL_CAPTURE_SPOOL_DIR: cannot use /proc/smlocal-spool as the "
+            "capture spool",
+        ),
     ],
 )  # fmt: skip
 def test_bad_capture_settings_stop_serve_with_a_clear_error(env, message, tmp_path):

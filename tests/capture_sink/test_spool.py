@@ -58,7 +58,9 @@ def make_writer(tmp_path: Path, clock: Clock, roll: float = 60.0, usage=never_fu
     spool = Spool(tmp_path)
     counters = Counters(tmp_path / "counters")
     disk = DiskGauge(tmp_path, 75, usage=usage, clock=clock)
-    writer = SpoolWriter(spool.folder(TARGET), counters, disk, roll_seconds=roll, monotonic=clock)
+    writer = SpoolWriter(
+        spool, TARGET, counters, disk, roll_seconds=roll, monotonic=clock, clock=lambda: T0
+    )
     return spool, counters, writer
 
 
@@ -102,6 +104,36 @@ def test_files_roll_after_the_interval(tmp_path):
     writer.roll_if_due()
     writer.append(line(3), T0)
     assert len(spool.files()) == 2
+
+
+def test_an_idle_file_rolls_when_its_hour_is_over(tmp_path):
+    spool = Spool(tmp_path)
+    counters = Counters(tmp_path / "counters")
+    disk = DiskGauge(tmp_path, 75, usage=never_full)
+    now = {"t": T0}
+    writer = SpoolWriter(spool, TARGET, counters, disk, roll_seconds=3600, clock=lambda: now["t"])
+    writer.append(line(1), T0)
+    writer.roll_if_due()
+    uploader = Uploader(MemoryS3(), counters)
+    assert uploader.upload_all(spool.files()).busy
+    now["t"] = T0 + timedelta(milliseconds=100)  # 13:00:00.000
+    writer.roll_if_due()
+    assert uploader.upload_all(spool.files()).uploaded == 1
+
+
+def test_a_removed_spool_folder_is_made_again(tmp_path):
+    clock = Clock()
+    spool, counters, writer = make_writer(tmp_path, clock)
+    import shutil
+
+    writer.append(line(1), T0)
+    writer.roll()
+    shutil.rmtree(spool.base)
+    assert writer.append(line(2), T0) is True
+    writer.roll()
+    s3 = MemoryS3()
+    Uploader(s3, counters).upload_all(Spool(tmp_path).files())
+    assert list(s3.objects.values()) == [line(2)]
 
 
 def test_an_open_file_is_not_uploaded_until_rolled(tmp_path):
@@ -168,7 +200,7 @@ def test_kms_key_goes_with_the_upload(tmp_path):
     counters = Counters(tmp_path / "c")
     target = Target("bucket", "p", "arn:aws:kms:us-east-1:123456789012:key/abcd")
     disk = DiskGauge(tmp_path, 75, usage=never_full)
-    writer = SpoolWriter(spool.folder(target), counters, disk, roll_seconds=60)
+    writer = SpoolWriter(spool, target, counters, disk, roll_seconds=60)
     writer.append(line(1), T0)
     writer.roll()
     s3 = MemoryS3()
