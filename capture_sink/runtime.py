@@ -67,6 +67,7 @@ class CaptureWorker:
             target,
             self.counters,
             disk,
+            session_id=session.id,
             roll_seconds=self.options.roll_seconds,
             monotonic=monotonic,
         )
@@ -143,7 +144,7 @@ class CaptureWorker:
         in S3; raise FlushTimeout after `timeout` seconds."""
         started = self._monotonic()
         deadline = started + timeout
-        before = self.spool.files()
+        before = self._ours_or_orphaned(self.spool.files())
         epoch = self.session.bump_epoch()
         with self._epoch_lock:
             self.writer.roll()
@@ -163,6 +164,15 @@ class CaptureWorker:
             "seconds": round(self._monotonic() - started, 3),
             "stats": self.stats(),
         }
+
+    def _ours_or_orphaned(self, files: list[SpoolFile]) -> list[SpoolFile]:
+        """Files of this server, or of servers that are gone (another live server sharing
+        the spool rolls its own files in its own time)."""
+        alive: dict[str, bool] = {self.session.id: False}
+        for file in files:
+            if file.session not in alive:
+                alive[file.session] = Session(self.spool.root, file.session).alive()
+        return [f for f in files if not alive[f.session]]
 
     def _upload_until(self, files: list[SpoolFile], deadline: float, timeout: float) -> None:
         backoff = Backoff(base=0.05, cap=1.0)

@@ -70,6 +70,10 @@ class Session:
                 shutil.rmtree(other, ignore_errors=True)  # a server that is gone
         return session
 
+    def alive(self) -> bool:
+        """True while a process of this session's server runs."""
+        return not lock_is_free(self.folder / "session.lock")
+
     def register_worker(self) -> tuple[str, int]:
         """A new worker id and the fd of the lock it holds for its lifetime."""
         worker = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"

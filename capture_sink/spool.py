@@ -3,8 +3,8 @@
 Layout under the spool root::
 
     spool/{destination id}/target.json        bucket, key prefix and KMS key of that folder
-    spool/{destination id}/{object name}      a capture file, its S3 key in its name
-                                              (yyyy_mm_dd_hh_MM-SS-mmm-uuid.jsonl)
+    spool/{destination id}/{session}.{name}   a capture file of one server (session.py), its
+                                              S3 key in its name: yyyy_mm_dd_hh_MM-SS-mmm-uuid.jsonl
 
 A file's S3 key is decided when the file is created, so uploading it again after a crash
 overwrites the same object: each record lands in S3 exactly once. The writer holds an
@@ -72,6 +72,7 @@ class SpoolFile:
     path: Path
     target: Target
     name: str  # the object name: yyyy/mm/dd/hh/MM-SS-mmm-uuid.jsonl
+    session: str  # the server that wrote it
 
     @property
     def location(self) -> S3Location:
@@ -118,9 +119,10 @@ class Spool:
             if target is None:
                 continue
             for entry in os.scandir(folder.path):
-                name = name_from_spool(entry.name)
-                if name is not None:
-                    found.append(SpoolFile(Path(entry.path), target, name))
+                session, _, rest = entry.name.partition(".")
+                name = name_from_spool(rest)
+                if name is not None and session:
+                    found.append(SpoolFile(Path(entry.path), target, name, session))
         found.sort(key=lambda f: f.name)  # fixed-width times: name order is time order
         return found
 
@@ -182,6 +184,7 @@ class SpoolWriter:
         counters: Counters,
         disk: DiskGauge,
         *,
+        session_id: str,
         roll_seconds: float,
         max_bytes: int = DEFAULT_MAX_FILE_BYTES,
         monotonic: Callable[[], float] = time.monotonic,
@@ -189,6 +192,7 @@ class SpoolWriter:
     ) -> None:
         self.spool = spool
         self.target = target
+        self.session_id = session_id
         self.counters = counters
         self.disk = disk
         self.roll_seconds = roll_seconds
@@ -249,7 +253,7 @@ class SpoolWriter:
         )
 
     def _open(self, arrival: datetime) -> _OpenFile | None:
-        name = spool_name(object_name(arrival))
+        name = f"{self.session_id}.{spool_name(object_name(arrival))}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
         try:
             folder = self.spool.folder(self.target)  # made again if someone removed it

@@ -59,7 +59,14 @@ def make_writer(tmp_path: Path, clock: Clock, roll: float = 60.0, usage=never_fu
     counters = Counters(tmp_path / "counters")
     disk = DiskGauge(tmp_path, 75, usage=usage, clock=clock)
     writer = SpoolWriter(
-        spool, TARGET, counters, disk, roll_seconds=roll, monotonic=clock, clock=lambda: T0
+        spool,
+        TARGET,
+        counters,
+        disk,
+        session_id="s1",
+        roll_seconds=roll,
+        monotonic=clock,
+        clock=lambda: T0,
     )
     return spool, counters, writer
 
@@ -111,7 +118,9 @@ def test_an_idle_file_rolls_when_its_hour_is_over(tmp_path):
     counters = Counters(tmp_path / "counters")
     disk = DiskGauge(tmp_path, 75, usage=never_full)
     now = {"t": T0}
-    writer = SpoolWriter(spool, TARGET, counters, disk, roll_seconds=3600, clock=lambda: now["t"])
+    writer = SpoolWriter(
+        spool, TARGET, counters, disk, session_id="s1", roll_seconds=3600, clock=lambda: now["t"]
+    )
     writer.append(line(1), T0)
     writer.roll_if_due()
     uploader = Uploader(MemoryS3(), counters)
@@ -200,7 +209,7 @@ def test_kms_key_goes_with_the_upload(tmp_path):
     counters = Counters(tmp_path / "c")
     target = Target("bucket", "p", "arn:aws:kms:us-east-1:123456789012:key/abcd")
     disk = DiskGauge(tmp_path, 75, usage=never_full)
-    writer = SpoolWriter(spool, target, counters, disk, roll_seconds=60)
+    writer = SpoolWriter(spool, target, counters, disk, session_id="s1", roll_seconds=60)
     writer.append(line(1), T0)
     writer.roll()
     s3 = MemoryS3()
@@ -295,6 +304,21 @@ def test_a_dead_workers_file_is_uploaded_by_another(tmp_path):
         assert list(s3.objects.values()) == [line(1)]
     finally:
         survivor.close()
+
+
+def test_flush_does_not_wait_for_another_live_servers_open_file(tmp_path):
+    s3 = MemoryS3()
+    other = worker(tmp_path, Session.create(tmp_path), s3, roll_seconds=3600)
+    mine = worker(tmp_path, Session.create(tmp_path), s3)
+    try:
+        other.write(line(1), T0)
+        mine.write(line(2), T0)
+        assert mine.flush(timeout=5)["files"] == 1
+        assert list(s3.objects.values()) == [line(2)]
+    finally:
+        mine.close()
+        other.close()
+    assert sorted(s3.objects.values()) == [line(1), line(2)]
 
 
 def test_close_uploads_what_is_left(tmp_path):
