@@ -133,11 +133,18 @@ class CaptureWorker:
             path.write_text(error)
 
     def _log_counters(self) -> None:
-        counts = self.counters.snapshot()
+        counts = {**self.counters.snapshot(), "pending_files": len(self.spool.files())}
         values = tuple(counts.values())
         if values != self._logged:
             self._logged = values
-            log.info("capture %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+            log.info(
+                "capture worker %s: %s%s",
+                self.worker_id,
+                " ".join(f"{k}={v}" for k, v in counts.items()),
+                f" last_upload_error={self.uploader.last_error}"
+                if self.uploader.last_error
+                else "",
+            )
 
     def flush(self, timeout: float = 30.0) -> dict[str, Any]:
         """Return once every record spooled by any worker of this server before the call is
