@@ -184,3 +184,31 @@ def test_cli_ls_show_export(captures, tmp_path, capsys):
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["captures", "ls", str(tmp_path / "missing")]) == 2
     assert "no capture file or folder" in capsys.readouterr().err
+
+
+def test_s3_listing_visits_only_the_hours_of_the_window(s3, bucket):
+    for hour, n in (("2024/01/19/18", 1), ("2024/01/19/19", 2), ("2024/01/20/03", 3)):
+        for part in range(3):  # several files per hour, listed over pages of 2 keys
+            key = f"dc/Ep/AllTraffic/{hour}/0{part}-00-000-x.jsonl"
+            moment = f"{hour[:10].replace('/', '-')}T{hour[11:]}:0{part}:00Z"
+            s3.put_object(Bucket=bucket, Key=key, Body=line(n * 10 + part, moment).encode())
+    listed: list[str] = []
+
+    def spy(params, **_kwargs):
+        listed.append(params["Prefix"])
+        params["MaxKeys"] = 2
+
+    s3.meta.events.register("provide-client-params.s3.ListObjectsV2", spy)
+    start = datetime(2024, 1, 20, 3, 0, tzinfo=UTC)
+    found = list(iter_records(f"s3://{bucket}/dc", start, s3_client=s3))
+    assert ids(found) == [30, 31, 32]
+    assert listed == [
+        "dc/",
+        "dc/Ep/",
+        "dc/Ep/AllTraffic/",
+        "dc/Ep/AllTraffic/2024/",
+        "dc/Ep/AllTraffic/2024/01/",
+        "dc/Ep/AllTraffic/2024/01/20/",  # not 2024/01/19: no record of the window is there
+        "dc/Ep/AllTraffic/2024/01/20/03/",
+        "dc/Ep/AllTraffic/2024/01/20/03/",  # two pages of keys
+    ]
