@@ -209,3 +209,16 @@ def test_output_only(s3_server, s3, bucket, iris_model, tmp_path):
     assert len(found) == 3
     assert all(list(r["captureData"]) == ["endpointOutput"] for r in found)
     assert found[0]["captureData"]["endpointOutput"]["data"] == "0.0\n"
+
+
+def test_uploads_ask_for_sse_kms_with_the_key(s3_server, s3, bucket, monkeypatch):
+    from capture_sink.keys import S3Location
+    from capture_sink.s3 import S3Put
+    from tests.capture_sink.conftest import CREDENTIALS
+
+    for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL_S3": s3_server.url}.items():
+        monkeypatch.setenv(name, value)
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    S3Put()(S3Location(bucket, "k.jsonl"), b"{}\n", key)
+    head = s3.head_object(Bucket=bucket, Key="k.jsonl")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key)
