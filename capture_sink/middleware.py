@@ -11,14 +11,13 @@ from __future__ import annotations
 import io
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from capture_sink.config import CaptureConfig
-from capture_sink.record import Payload, build_record, serialize
+from capture_sink.record import LineBuilder, Payload, new_event_id
 from capture_sink.sampler import Sampler
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ class CaptureMiddleware:
         capture_failed: bool = False,
         paths: tuple[str, ...] = ("/invocations",),
         max_body_bytes: int = 64 * 1024 * 1024,
-        new_event_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_event_id: Callable[[], str] = new_event_id,
     ) -> None:
         self.app = app
         self.config = config
@@ -120,6 +119,7 @@ class CaptureMiddleware:
         self.paths = paths
         self.max_body_bytes = max_body_bytes
         self.new_event_id = new_event_id
+        self._lines = LineBuilder(config)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -190,8 +190,7 @@ class CaptureMiddleware:
         response = None
         if self.config.capture_output:
             response = Payload(exchange.header("content-type"), b"".join(exchange.chunks))
-        record = build_record(
-            self.config,
+        line = self._lines.line(
             arrival=exchange.arrival,
             event_id=self.new_event_id(),
             request=exchange.request,
@@ -199,7 +198,7 @@ class CaptureMiddleware:
             inference_id=exchange.inference_id,
             custom_attributes=exchange.custom_attributes,
         )
-        self.sink.write(serialize(record), exchange.arrival)
+        self.sink.write(line, exchange.arrival)
 
     def _control(self, environ: Environ, start_response: StartResponse, action: str) -> list[bytes]:
         assert self.control is not None

@@ -160,6 +160,11 @@ class DiskGauge:
         return self._over
 
 
+def _epoch(moment: datetime) -> float:
+    """Seconds since the epoch; a naive datetime is UTC."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
 @dataclass
 class _OpenFile:
     fd: int
@@ -167,6 +172,9 @@ class _OpenFile:
     hour: datetime
     opened: float
     size: int = 0
+
+    def __post_init__(self) -> None:
+        self.hour_begins = self.hour.timestamp()  # compared as numbers on every append
 
 
 class SpoolWriter:
@@ -205,12 +213,11 @@ class SpoolWriter:
 
     def append(self, line: bytes, arrival: datetime) -> bool:
         """Spool one record (a full line); False when it was dropped."""
-        self.counters.add("sampled")
         with self._lock:
             if self.disk.over():
                 return self._drop("the spool's disk is above its usage threshold")
             current = self._file
-            if current is None or self._due(current, hour_start(arrival)):
+            if current is None or self._due(current, _epoch(arrival)):
                 self._close()
                 current = self._file = self._open(arrival)
                 if current is None:
@@ -225,7 +232,7 @@ class SpoolWriter:
                 self._close()  # a partial line may end that file; the uploader cuts it off
                 return self._drop(f"writing the spool failed: {error}")
             current.size += len(line)
-        self.counters.add("spooled")
+        self.counters.bump("sampled", "spooled")
         if self._dropping:
             self._dropping = False
             log.warning("capture resumed: records are spooled again")
@@ -241,13 +248,14 @@ class SpoolWriter:
         with self._lock:
             current = self._file
             if current is not None and self._due(
-                current, max(current.hour, hour_start(self._clock()))
+                current, max(_epoch(self._clock()), current.hour_begins)
             ):
                 self._close()
 
-    def _due(self, current: _OpenFile, hour: datetime) -> bool:
+    def _due(self, current: _OpenFile, moment: float) -> bool:
+        """True when a record of `moment` (epoch seconds) must not go into `current`."""
         return (
-            hour != current.hour
+            not current.hour_begins <= moment < current.hour_begins + 3600
             or self._monotonic() - current.opened >= self.roll_seconds
             or current.size >= self.max_bytes
         )
@@ -278,7 +286,7 @@ class SpoolWriter:
             self._file = None
 
     def _drop(self, reason: str) -> bool:
-        self.counters.add("dropped")
+        self.counters.bump("sampled", "dropped")
         if not self._dropping:
             self._dropping = True
             log.warning("capture is dropping records: %s", reason)

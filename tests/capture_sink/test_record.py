@@ -21,11 +21,13 @@ from capture_sink.keys import (
     spool_name,
 )
 from capture_sink.record import (
+    LineBuilder,
     Payload,
     build_record,
     choose_encoding,
     encode_payload,
     format_inference_time,
+    new_event_id,
     serialize,
 )
 from capture_sink.sampler import NeverSampler, PercentageSampler
@@ -251,3 +253,40 @@ def test_a_seed_reproduces_the_decisions():
 def test_percentage_out_of_range():
     with pytest.raises(ValueError, match=r"outside 0\.\.100"):
         PercentageSampler(101)
+
+
+# --- the fast line builder is the dict builder, byte for byte ----------------------------
+
+
+@pytest.mark.parametrize("config", [SDK, NO_HEADER,
+    CaptureConfig("s3://b", capture_output=False, json_content_types=("application/json",)),
+    CaptureConfig("s3://b", capture_input=False, csv_content_types=("text/csv",))])  # fmt: skip
+@pytest.mark.parametrize(
+    ("request_", "response", "inference_id", "attributes"),
+    [
+        (Payload("text/csv", b"5.1,3.5\n"), Payload("text/csv; charset=utf-8", b"0\n"), None, None),
+        (Payload("application/json", '{"a": "é\\"\\u2028"}'.encode()),
+         Payload("application/JSON", b"[1]"), "id-1", "k=v"),
+        (Payload(None, b"\x00\xff"), Payload("text/csv", "ünï\tcödé\r\n".encode()), None, "a"),
+        (Payload("text/csv", b"\xff\xfe"), Payload("application/x-npy", b"\x93NUMPY"), "x", None),
+        (Payload("text/csv", b""), Payload("text/csv", b""), "\u00e9\u4e2d", 'q"uote\\'),
+    ],
+)  # fmt: skip
+def test_line_builder_matches_the_dict_builder(
+    config, request_, response, inference_id, attributes
+):
+    for arrival in (datetime(2024, 1, 19, 19, 27, 57, 999999, tzinfo=UTC),
+                    datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
+                    datetime(2024, 1, 19, 19, 27, 58)):  # fmt: skip
+        kwargs = {"arrival": arrival, "event_id": new_event_id(), "request": request_,
+                  "response": response, "inference_id": inference_id,
+                  "custom_attributes": attributes}  # fmt: skip
+        assert LineBuilder(config).line(**kwargs) == serialize(build_record(config, **kwargs))
+
+
+def test_fast_event_ids_are_uuid4():
+    ids = {new_event_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for text in list(ids)[:50]:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
