@@ -124,10 +124,9 @@ def serialize(record: dict[str, Any]) -> bytes:
 
 def new_event_id() -> str:
     """A random (version 4) UUID in its lowercase hyphenated form; cheaper than uuid.uuid4()."""
-    n = int.from_bytes(os.urandom(16))
-    n = (n & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
-    h = f"{n:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]  # RFC 4122 variant: 10xx
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 _quote = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
@@ -142,17 +141,17 @@ class LineBuilder:
 
     def __init__(self, config: CaptureConfig) -> None:
         self.config = config
-        self._csv, self._json = _type_sets(config)
         self._time: tuple[int | None, str] = (None, "")
+        self._encodings: dict[str | None, Encoding] = {}
 
     def encoding(self, content_type: str | None) -> Encoding:
-        """As choose_encoding, with the configured lists looked up once."""
-        media = media_type(content_type)
-        if media in self._csv:
-            return "CSV"
-        if media in self._json:
-            return "JSON"
-        return "BASE64"
+        """As choose_encoding, remembered per Content-Type (few distinct ones are seen)."""
+        found = self._encodings.get(content_type)
+        if found is None:
+            found = choose_encoding(content_type, self.config)
+            if len(self._encodings) < 1024:
+                self._encodings[content_type] = found
+        return found
 
     def _side(self, payload: Payload, mode: str) -> str:
         encoding = self.encoding(payload.content_type)
