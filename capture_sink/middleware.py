@@ -65,30 +65,49 @@ def _header(environ: Environ, key: str) -> str | None:
 
 
 class _Exchange:
-    """What one captured invocation carried, gathered as it passes."""
+    """What one captured invocation carried, gathered as it passes; wraps start_response."""
 
     def __init__(
-        self, environ: Environ, arrival: datetime, request: Payload | None, keep_body: bool
+        self,
+        environ: Environ,
+        start_response: StartResponse,
+        arrival: datetime,
+        request: Payload | None,
+        keep_body: bool,
     ) -> None:
+        self._start_response = start_response
         self.arrival = arrival
         self.request = request
         self.keep_body = keep_body
         self.inference_id = _header(environ, INFERENCE_ID)
         self.custom_attributes = _header(environ, CUSTOM_ATTRIBUTES)
         self.status = ""
-        self.headers: list[tuple[str, str]] = []
+        self.content_type: str | None = None
+        self.content_length: int | None = None
         self.chunks: list[bytes] = []
         self.done = False
+        self._write: Callable[[bytes], object] | None = None
 
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], object]:
+        """The app's start_response: notes status and headers, then passes them on."""
+        self.status = status
+        for key, value in headers:
+            name = key.lower()
+            if name == "content-type":
+                self.content_type = value
+            elif name == "content-length":
+                self.content_length = int(value) if value.strip().isdigit() else None
+        self._write = self._start_response(status, headers, exc_info)
+        return self.write
 
-    def content_length(self) -> int | None:
-        value = self.header("content-length")
-        return int(value) if value is not None and value.strip().isdigit() else None
+    def write(self, data: bytes) -> object:
+        """The legacy write callable, recorded too."""
+        assert self._write is not None
+        if self.keep_body:
+            self.chunks.append(bytes(data))
+        return self._write(data)
 
 
 class CaptureMiddleware:
@@ -138,7 +157,9 @@ class CaptureMiddleware:
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
             request = Payload(environ.get("CONTENT_TYPE"), body)
-        exchange = _Exchange(environ, arrival, request, keep_body=self.config.capture_output)
+        exchange = _Exchange(
+            environ, start_response, arrival, request, keep_body=self.config.capture_output
+        )
         return self._respond(environ, start_response, exchange)
 
     def _read_body(self, environ: Environ) -> bytes | None:
@@ -158,20 +179,7 @@ class CaptureMiddleware:
     def _respond(
         self, environ: Environ, start_response: StartResponse, exchange: _Exchange
     ) -> Iterable[bytes]:
-        def capturing_start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Callable[[bytes], object]:
-            exchange.status, exchange.headers = status, list(headers)
-            write = start_response(status, headers, exc_info)
-
-            def capturing_write(data: bytes) -> object:
-                if exchange.keep_body:
-                    exchange.chunks.append(bytes(data))
-                return write(data)
-
-            return capturing_write
-
-        result = self.app(environ, capturing_start_response)
+        result = self.app(environ, exchange.start_response)
         return _CapturedResponse(result, exchange, self._finish)
 
     def _finish(self, exchange: _Exchange) -> None:
@@ -189,7 +197,7 @@ class CaptureMiddleware:
             return
         response = None
         if self.config.capture_output:
-            response = Payload(exchange.header("content-type"), b"".join(exchange.chunks))
+            response = Payload(exchange.content_type, b"".join(exchange.chunks))
         line = self._lines.line(
             arrival=exchange.arrival,
             event_id=self.new_event_id(),
@@ -261,13 +269,11 @@ class _CapturedResponse:
     def __iter__(self) -> Iterator[bytes]:
         exchange = self._exchange
         sent = 0
-        length: int | None = None
         for chunk in self._inner:
             if exchange.keep_body:
                 exchange.chunks.append(chunk)
-            if length is None:
-                length = exchange.content_length()
             sent += len(chunk)
+            length = exchange.content_length
             if length is not None and sent >= length:
                 self._finish(exchange)  # the client has the response once it has this chunk
             yield chunk
