@@ -73,9 +73,19 @@ class _Window:
 
 
 def _parse(file: CaptureFile) -> Iterator[dict[str, Any]]:
-    for line in file.read().splitlines():
-        if line.strip():
-            yield json.loads(line)
+    for number, line in enumerate(file.read().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:  # not JSON, or not UTF-8
+            raise ValueError(
+                f"{file.uri}:{number}: not a capture record ({exc}); "
+                "`smlocal captures validate` lists every problem"
+            ) from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{file.uri}:{number}: not a capture record (not a JSON object)")
+        yield record
 
 
 def iter_records(

@@ -14,7 +14,14 @@ from typing import Any
 
 from capture_sink.counters import Counters, read_counters, total
 from capture_sink.session import Session
-from capture_sink.spool import DiskGauge, Spool, SpoolFile, SpoolWriter, Target
+from capture_sink.spool import (
+    DiskGauge,
+    Spool,
+    SpoolFile,
+    SpoolWriter,
+    Target,
+    sweep_unfinished,
+)
 from capture_sink.uploader import Backoff, PutObject, Uploader
 
 log = logging.getLogger(__name__)
@@ -87,7 +94,8 @@ class CaptureWorker:
         self.writer.append(line, arrival)
 
     def start(self) -> CaptureWorker:
-        """Start the background thread."""
+        """Start the background thread (after clearing what a crashed writer left half made)."""
+        sweep_unfinished(self.spool)
         self._thread = threading.Thread(target=self._run, name="capture-uploader", daemon=True)
         self._thread.start()
         return self

@@ -127,6 +127,21 @@ class Spool:
         return found
 
 
+def sweep_unfinished(spool: Spool, older_than: float = 300.0) -> int:
+    """Remove `.new` files a writer died creating (they never held a record); return how many."""
+    removed = 0
+    cutoff = time.time() - older_than
+    for folder in spool.base.glob("*"):
+        for path in folder.glob(".*.new"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+    return removed
+
+
 class DiskGauge:
     """Whether the spool's file system is above a usage threshold (checked once a second)."""
 

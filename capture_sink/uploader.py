@@ -81,8 +81,9 @@ class Uploader:
                 self._failed(file, records, exc)
                 return Outcome.FAILED
         os.unlink(file.path)
-        self.counters.add("uploaded", records)
-        self.counters.add("files_uploaded")
+        if records:
+            self.counters.add("uploaded", records)
+            self.counters.add("files_uploaded")
         if self.last_error is not None:
             log.info("capture uploads work again (%s)", file.location.uri)
             self.last_error = None

@@ -212,3 +212,9 @@ def test_s3_listing_visits_only_the_hours_of_the_window(s3, bucket):
         "dc/Ep/AllTraffic/2024/01/20/03/",
         "dc/Ep/AllTraffic/2024/01/20/03/",  # two pages of keys
     ]
+
+
+def test_a_broken_line_is_named_when_reading(tmp_path):
+    write(tmp_path, "2024/01/19/19", "f.jsonl", [line(1, "2024-01-19T19:10:00Z"), "{oops\n"])
+    with pytest.raises(ValueError, match=r"f\.jsonl:2: not a capture record"):
+        list(iter_records(tmp_path))

@@ -339,3 +339,26 @@ def test_a_new_session_forgets_dead_sessions(tmp_path):
     second = Session.create(tmp_path)
     assert not first.folder.exists()
     assert second.folder.exists()
+
+
+def test_half_made_files_are_swept_and_empty_files_need_no_upload(tmp_path):
+    import os
+
+    from capture_sink.spool import sweep_unfinished
+
+    spool = Spool(tmp_path)
+    folder = spool.folder(TARGET)
+    stale = folder / ".s1.2024_01_19_12_59-59-900-x.jsonl.new"
+    stale.write_bytes(b"")
+    os.utime(stale, (0, 0))
+    fresh = folder / ".s1.2024_01_19_12_59-59-901-y.jsonl.new"
+    fresh.write_bytes(b"")
+    assert sweep_unfinished(spool) == 1
+    assert not stale.exists()
+    assert fresh.exists()
+    (folder / "s1.2024_01_19_12_59-59-900-fb33b08e-de02-414b-ba16-969c14d7e0f1.jsonl").touch()
+    s3 = MemoryS3()
+    counters = Counters(tmp_path / "c")
+    assert Uploader(s3, counters).upload_all(spool.files()).uploaded == 1
+    assert s3.puts == 0
+    assert counters.snapshot()["files_uploaded"] == 0
