@@ -93,6 +93,7 @@ class _Exchange:
     ) -> Callable[[bytes], object]:
         """The app's start_response: notes status and headers, then passes them on."""
         self.status = status
+        self.content_type = self.content_length = None  # called again after an error: start over
         for key, value in headers:
             name = key.lower()
             if name == "content-type":

@@ -80,9 +80,8 @@ class CaptureWorker:
         )
         self.uploader = Uploader(put, self.counters)
         self._monotonic = monotonic
-        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._epoch_lock = threading.Lock()
         self._backoff = Backoff()
         self._next_attempt = 0.0
@@ -94,35 +93,47 @@ class CaptureWorker:
         self.writer.append(line, arrival)
 
     def start(self) -> CaptureWorker:
-        """Start the background thread (after clearing what a crashed writer left half made)."""
+        """Start the background threads (after clearing what a crashed writer left half made).
+
+        One rolls files and answers flush rounds; the other uploads, so that an upload
+        hanging on a slow S3 never holds up a flush round or a roll.
+        """
         sweep_unfinished(self.spool)
-        self._thread = threading.Thread(target=self._run, name="capture-uploader", daemon=True)
-        self._thread.start()
+        for name, tick in (
+            ("capture-roller", self._roll_tick),
+            ("capture-uploader", self._upload_tick),
+        ):
+            thread = threading.Thread(target=self._loop, args=(tick,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
-    def _run(self) -> None:
+    def _loop(self, tick: Callable[[], None]) -> None:
         while not self._stop.is_set():
             try:
-                self._tick()
-            except Exception:  # the thread must outlive any surprise; say what it was
+                tick()
+            except Exception:  # a thread must outlive any surprise; say what it was
                 log.exception("capture background pass failed")
-            self._wake.wait(self.options.tick_seconds)
-            self._wake.clear()
+            self._stop.wait(self.options.tick_seconds)
 
-    def _tick(self) -> None:
+    def _roll_tick(self) -> None:
         self._answer_flush_round()
         self.writer.roll_if_due()
         now = self._monotonic()
-        if now >= self._next_attempt:
-            result = self.uploader.upload_all(self.spool.files())
-            if result.failed:
-                self._next_attempt = now + self._backoff.next_delay()
-            else:
-                self._backoff.reset()
-            self._publish_error()
         if now >= self._log_due:
             self._log_due = now + self.options.log_seconds
             self._log_counters()
+
+    def _upload_tick(self) -> None:
+        now = self._monotonic()
+        if now < self._next_attempt:
+            return
+        result = self.uploader.upload_all(self.spool.files())
+        if result.failed:
+            self._next_attempt = self._monotonic() + self._backoff.next_delay()
+        else:
+            self._backoff.reset()
+        self._publish_error()
 
     def _answer_flush_round(self) -> None:
         epoch = self.session.epoch()
@@ -228,9 +239,8 @@ class CaptureWorker:
     def close(self) -> None:
         """Stop: roll, upload what can be uploaded within the shutdown time, keep the rest."""
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        for thread in self._threads:
+            thread.join(5)
         self.writer.roll()
         deadline = self._monotonic() + self.options.shutdown_seconds
         backoff = Backoff(base=0.1, cap=2.0)

@@ -311,8 +311,9 @@ def test_flush_does_not_wait_for_another_live_servers_open_file(tmp_path):
     other = worker(tmp_path, Session.create(tmp_path), s3, roll_seconds=3600)
     mine = worker(tmp_path, Session.create(tmp_path), s3)
     try:
-        other.write(line(1), T0)
-        mine.write(line(2), T0)
+        now = datetime.now(UTC)  # so that no hour change rolls the other server's file
+        other.write(line(1), now)
+        mine.write(line(2), now)
         assert mine.flush(timeout=5)["files"] == 1
         assert list(s3.objects.values()) == [line(2)]
     finally:
