@@ -8,7 +8,8 @@ record must be there.
 Targets: throughput with capture >= 0.95 of without; p99 latency <= 1.10 of without. The
 headline figures are medians of the per-round ratios (each round runs both servers back to
 back, in alternating order), which cancels most of the drift of a shared machine; pooled
-figures over all rounds are printed too.
+figures over all rounds are printed too, and so is the servers' CPU time per request, which
+other load on the machine disturbs much less than throughput.
 Run: python -m bench.capture [--rounds N] [--requests N] [--clients N] [--workers N]
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -112,21 +114,41 @@ def row(name: str, r: LoadResult) -> str:
     return f"{name:<16}{r.rps:>9.0f}{r.p50:>9.2f}{r.p99:>9.2f}{r.requests:>9}"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a server: its master and its workers (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1] is the parent pid
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def run_rounds(
     off: ServerProcess, on: ServerProcess, args: argparse.Namespace
-) -> tuple[list[LoadResult], list[LoadResult]]:
+) -> tuple[list[LoadResult], list[LoadResult], dict[str, float]]:
     plain: list[LoadResult] = []
     captured: list[LoadResult] = []
+    cpu = {"off": 0.0, "capture": 0.0}
     measure(off, args)  # warm both up before anything counts
     measure(on, args)
     print(f"{'round':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'requests':>9}")
     for n in range(1, args.rounds + 1):
         first, second = (off, on) if n % 2 else (on, off)
         for server in (first, second):
+            name = "capture" if server is on else "off"
+            before = cpu_seconds(server.pid)
             result = measure(server, args)
+            cpu[name] += cpu_seconds(server.pid) - before
             (plain if server is off else captured).append(result)
-            print(row(f"{n} {'capture' if server is on else 'off'}", result))
-    return plain, captured
+            print(row(f"{n} {name}", result))
+    return plain, captured, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,9 +183,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.threads} threads, {args.clients} clients, {args.requests} requests "
                 f"x {args.rounds} rounds each (logs in {work})"
             )
-            plain, captured = run_rounds(off, on, args)
+            plain, captured, cpu = run_rounds(off, on, args)
             flushed = flush(on)
             delivered = count_records(s3.url)
+    served = args.rounds * args.requests
+    off_us, on_us = (cpu[k] / served * 1e6 for k in ("off", "capture"))
+    print(f"server CPU per request (master + workers, user + system): off {off_us:.0f} us, "
+          f"capture {on_us:.0f} us, ratio {on_us / off_us:.3f}")  # fmt: skip
     return report(plain, captured, flushed, delivered, args)
 
 
