@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from botocore.model import ListShape, Shape, StructureShape
+if TYPE_CHECKING:  # botocore is imported when a shape is first needed, not with this module
+    from botocore.model import ListShape, Shape, StructureShape
 
 
 @functools.cache
@@ -58,11 +59,9 @@ def validate(value: Any, shape: Shape, path: str) -> list[str]:
     """Every constraint of `shape` that `value` breaks, as AWS-style messages."""
     kind = shape.type_name
     if kind == "structure":
-        assert isinstance(shape, StructureShape)
-        return _structure(value, shape, path)
+        return _structure(value, cast("StructureShape", shape), path)
     if kind == "list":
-        assert isinstance(shape, ListShape)
-        return _list(value, shape, path)
+        return _list(value, cast("ListShape", shape), path)
     if kind == "string":
         return _string(value, shape, path)
     if kind in ("integer", "long"):
