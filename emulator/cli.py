@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from capture_sink import cli as capture_cli
 from model_server import cli as model_server_cli
 from model_server.environment import SettingsError
 
@@ -19,6 +20,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     model_server_cli.register(commands)
+    capture_cli.register(commands)
     register_up(commands)
     return top
 

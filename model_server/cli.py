@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def serve(args: argparse.Namespace) -> int:
     """Run the server with the environment's settings, overridden by the options given."""
-    from model_server.serving import run
+    from model_server.serving import capture_hooks, run
 
     settings = ServerSettings.from_env()
     options = {
@@ -52,5 +52,5 @@ def serve(args: argparse.Namespace) -> int:
 
         options["model_dir"] = train_iris_in_subprocess(scratch_dir() / "iris-xgboost")
     settings = replace(settings, **{k: v for k, v in options.items() if v is not None})
-    run(settings)
+    run(settings, capture_hooks())
     return 0

@@ -13,15 +13,18 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
 
 from model_server.app import create_app
 from model_server.artifacts import prepare
-from model_server.environment import ServerSettings
+from model_server.environment import ServerSettings, SettingsError
 from model_server.errors import ArtifactError
 from model_server.loading import ModelState, scratch_dir
+
+if TYPE_CHECKING:
+    from capture_sink.serving import CaptureServing
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,31 @@ class ServingHooks:
 
     def worker_exit(self) -> None:
         """Called in a worker as it stops."""
+
+
+class CaptureHooks(ServingHooks):
+    """Data capture (capture_sink) around the app in every worker."""
+
+    def __init__(self, capture: CaptureServing) -> None:
+        self.capture = capture
+
+    def wrap(self, app: WSGIApp) -> WSGIApp:
+        return self.capture.wrap(app)
+
+    def worker_exit(self) -> None:
+        self.capture.worker_exit()
+
+
+def capture_hooks() -> ServingHooks | None:
+    """CaptureHooks when the environment configures capture (SMLOCAL_CAPTURE_CONFIG), else None."""
+    from capture_sink.serving import capture_from_env
+    from capture_sink.settings import CaptureSettingsError
+
+    try:
+        capture = capture_from_env()
+    except CaptureSettingsError as exc:
+        raise SettingsError(str(exc)) from None
+    return None if capture is None else CaptureHooks(capture)
 
 
 class ModelServer(BaseApplication):  # type: ignore[misc]

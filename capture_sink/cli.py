@@ -1,0 +1,118 @@
+"""`smlocal captures ls|show|validate|export`: look at capture files in S3 or a folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from capture_sink.listing import list_capture_files
+from capture_sink.reader import export as export_frame
+from capture_sink.reader import iter_records, read_dataframe
+from capture_sink.validate import check_lines
+
+SOURCE_HELP = "s3://bucket/prefix, a folder or a .jsonl file (S3 via AWS_ENDPOINT_URL)"
+
+
+def _time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO-8601 time (e.g. 2024-01-19T19:00:00Z)"
+        ) from None
+
+
+def _window(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", type=_time, help="first inferenceTime to include (UTC)")
+    parser.add_argument("--end", type=_time, help="inferenceTime to stop before (UTC)")
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `captures` to the smlocal command line."""
+    top = commands.add_parser(
+        "captures",
+        help="list, show, validate or export Data Capture files",
+        description="Read SageMaker Data Capture files (ours or captured in AWS).",
+    )
+    sub = top.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = sub.add_parser("ls", help="list capture files")
+    ls.add_argument("source", help=SOURCE_HELP)
+    _window(ls)
+    ls.set_defaults(handler=ls_command)
+    show = sub.add_parser("show", help="print records as JSON lines, in time order")
+    show.add_argument("source", help=SOURCE_HELP)
+    _window(show)
+    show.add_argument("--limit", type=int, help="print at most this many records")
+    show.add_argument("--decode", action="store_true", help="decode BASE64 payloads to text")
+    show.set_defaults(handler=show_command)
+    check = sub.add_parser("validate", help="check files against the capture record contract")
+    check.add_argument("sources", nargs="+", metavar="source", help=SOURCE_HELP)
+    check.set_defaults(handler=validate_command)
+    exp = sub.add_parser("export", help="write records as one flat CSV or Parquet table")
+    exp.add_argument("source", help=SOURCE_HELP)
+    exp.add_argument("--output", "-o", type=Path, required=True, help="file to write")
+    exp.add_argument("--format", choices=("csv", "parquet"), help="default: by --output suffix")
+    _window(exp)
+    exp.set_defaults(handler=export_command)
+
+
+def _fail(args: argparse.Namespace, exc: Exception) -> int:
+    print(f"smlocal captures {args.action}: {exc}", file=sys.stderr)
+    return 2
+
+
+def ls_command(args: argparse.Namespace) -> int:
+    """Print one line per capture file: size and location."""
+    try:
+        files = list_capture_files(args.source, args.start, args.end)
+    except (OSError, ValueError) as exc:
+        return _fail(args, exc)
+    for file in files:
+        print(f"{file.size:>10}  {file.uri}")
+    print(f"{len(files)} file(s)", file=sys.stderr)
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    """Print records as compact JSON lines."""
+    try:
+        records = iter_records(args.source, args.start, args.end, decode_base64=args.decode)
+        for count, record in enumerate(records, start=1):
+            print(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+            if args.limit is not None and count >= args.limit:
+                break
+    except (OSError, ValueError) as exc:
+        return _fail(args, exc)
+    return 0
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    """Print every problem as file:line: field: message; exit 1 when there is any."""
+    files = problems = 0
+    try:
+        for source in args.sources:
+            for file in list_capture_files(source):
+                files += 1
+                for problem in check_lines(file.read(), file.uri):
+                    problems += 1
+                    print(problem)
+    except (OSError, ValueError) as exc:
+        return _fail(args, exc)
+    verdict = "valid" if not problems else f"{problems} problem(s)"
+    print(f"{files} file(s) checked: {verdict}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """Write the flat table of the records."""
+    fmt = args.format or ("parquet" if args.output.suffix == ".parquet" else "csv")
+    try:
+        frame = read_dataframe(args.source, args.start, args.end)
+        export_frame(frame, args.output, fmt)
+    except (OSError, ValueError) as exc:
+        return _fail(args, exc)
+    print(f"{len(frame)} record(s) written to {args.output}", file=sys.stderr)
+    return 0

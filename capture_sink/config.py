@@ -1,0 +1,122 @@
+"""The capture configuration: SageMaker's DataCaptureConfig, validated as the API does."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from capture_sink.shapes import sagemaker_shape, show, validate
+
+ROOT_PATH = "dataCaptureConfig"
+
+
+class CaptureConfigError(ValueError):
+    """A DataCaptureConfig the API would refuse; the message lists every bad field."""
+
+    code = "ValidationException"
+    status = 400
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = list(errors)
+        count = len(self.errors)
+        noun = "error" if count == 1 else "errors"
+        super().__init__(f"{count} validation {noun} detected: " + "; ".join(self.errors))
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """What to capture and where, in smlocal's terms (names follow the API's members)."""
+
+    destination_s3_uri: str
+    enable_capture: bool = True
+    initial_sampling_percentage: int = 100
+    capture_input: bool = True
+    capture_output: bool = True
+    kms_key_id: str | None = None
+    # None: no CaptureContentTypeHeader at all, so every payload is stored as BASE64.
+    csv_content_types: tuple[str, ...] | None = None
+    json_content_types: tuple[str, ...] | None = None
+
+    @property
+    def bucket(self) -> str:
+        """The destination bucket."""
+        return self.destination_s3_uri[len("s3://") :].split("/", 1)[0]
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix inside the bucket, without leading or trailing slashes."""
+        rest = self.destination_s3_uri[len("s3://") :].partition("/")[2]
+        return rest.strip("/")
+
+    def describe(self) -> dict[str, Any]:
+        """The configuration in the API's shape."""
+        modes = (["Input"] if self.capture_input else []) + (
+            ["Output"] if self.capture_output else []
+        )
+        doc: dict[str, Any] = {
+            "EnableCapture": self.enable_capture,
+            "InitialSamplingPercentage": self.initial_sampling_percentage,
+            "DestinationS3Uri": self.destination_s3_uri,
+            "CaptureOptions": [{"CaptureMode": mode} for mode in modes],
+        }
+        if self.kms_key_id:
+            doc["KmsKeyId"] = self.kms_key_id
+        if self.csv_content_types is not None or self.json_content_types is not None:
+            header: dict[str, list[str]] = {}
+            if self.csv_content_types:
+                header["CsvContentTypes"] = list(self.csv_content_types)
+            if self.json_content_types:
+                header["JsonContentTypes"] = list(self.json_content_types)
+            doc["CaptureContentTypeHeader"] = header
+        return doc
+
+
+def parse_capture_config(document: Any) -> CaptureConfig:
+    """Validate a DataCaptureConfig document (API shape) and return the config it describes."""
+    errors = validate(document, sagemaker_shape("DataCaptureConfig"), ROOT_PATH)
+    uri = document.get("DestinationS3Uri") if isinstance(document, dict) else None
+    if isinstance(uri, str) and not any(".destinationS3Uri'" in e for e in errors):
+        errors += _destination_errors(uri)
+    if errors:
+        raise CaptureConfigError(errors)
+    modes = {option["CaptureMode"] for option in document["CaptureOptions"]}
+    both = "InputAndOutput" in modes
+    header = document.get("CaptureContentTypeHeader")
+    return CaptureConfig(
+        destination_s3_uri=document["DestinationS3Uri"],
+        enable_capture=document.get("EnableCapture", True),  # the API's default: enabled
+        initial_sampling_percentage=document["InitialSamplingPercentage"],
+        capture_input=both or "Input" in modes,
+        capture_output=both or "Output" in modes,
+        kms_key_id=document.get("KmsKeyId") or None,
+        csv_content_types=None if header is None else tuple(header.get("CsvContentTypes") or ()),
+        json_content_types=None if header is None else tuple(header.get("JsonContentTypes") or ()),
+    )
+
+
+def load_capture_config(text: str) -> CaptureConfig:
+    """Parse a DataCaptureConfig from JSON text (e.g. an environment variable)."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CaptureConfigError(
+            [
+                f"Value {show(text)} at '{ROOT_PATH}' failed to satisfy constraint: "
+                f"Member must be a JSON object ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            ]
+        ) from None
+    return parse_capture_config(document)
+
+
+def _destination_errors(uri: str) -> list[str]:
+    if not uri.startswith("s3://"):
+        constraint = "smlocal delivers captures to s3:// destinations only"
+    elif not uri[len("s3://") :].split("/", 1)[0]:
+        constraint = "Member must name a bucket (s3://bucket/prefix)"
+    else:
+        return []
+    return [
+        f"Value {show(uri)} at '{ROOT_PATH}.destinationS3Uri' failed to satisfy constraint: "
+        + constraint
+    ]

@@ -1,0 +1,207 @@
+"""The capture record: one SageMaker Data Capture JSON line per invocation (pure functions).
+
+The shape, key order, encodings and time format are those of the lines SageMaker writes
+(see shared/design/capture-format.md); nothing here touches the network or the disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import json.encoder
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from capture_sink.config import CaptureConfig
+
+Encoding = Literal["CSV", "JSON", "BASE64"]
+
+EVENT_VERSION = "0"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One side of an invocation as it went over the wire."""
+
+    content_type: str | None  # the header exactly as sent, parameters and case kept
+    body: bytes
+
+
+def media_type(content_type: str | None) -> str | None:
+    """`type/subtype` of a Content-Type, lower case, without parameters."""
+    if content_type is None:
+        return None
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+@functools.cache
+def _type_sets(config: CaptureConfig) -> tuple[frozenset[str], frozenset[str]]:
+    csv = frozenset(t.lower() for t in config.csv_content_types or ())
+    js = frozenset(t.lower() for t in config.json_content_types or ())
+    return csv, js
+
+
+def choose_encoding(content_type: str | None, config: CaptureConfig) -> Encoding:
+    """CSV or JSON when the media type is in the configured lists, else BASE64."""
+    media = media_type(content_type)
+    csv, js = _type_sets(config)
+    if media in csv:
+        return "CSV"
+    if media in js:
+        return "JSON"
+    return "BASE64"
+
+
+def encode_payload(payload: Payload, config: CaptureConfig) -> tuple[str, Encoding]:
+    """The `data` text and `encoding` of a payload: exact text for CSV/JSON, else base64.
+
+    A CSV or JSON body that is not valid UTF-8 cannot be stored as text without changing
+    it, so it is stored as BASE64 instead.
+    """
+    encoding = choose_encoding(payload.content_type, config)
+    if encoding != "BASE64":
+        try:
+            return payload.body.decode("utf-8"), encoding
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(payload.body).decode("ascii"), "BASE64"
+
+
+def format_inference_time(moment: datetime) -> str:
+    """UTC, whole seconds, `Z`: 2022-04-18T00:21:48Z."""
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def _side(payload: Payload, mode: str, config: CaptureConfig) -> dict[str, Any]:
+    data, encoding = encode_payload(payload, config)
+    return {
+        "observedContentType": payload.content_type,
+        "mode": mode,
+        "data": data,
+        "encoding": encoding,
+    }
+
+
+def build_record(
+    config: CaptureConfig,
+    *,
+    arrival: datetime,
+    event_id: str,
+    request: Payload | None,
+    response: Payload | None,
+    inference_id: str | None = None,
+    custom_attributes: str | None = None,
+) -> dict[str, Any]:
+    """The record of one invocation, keys in SageMaker's order.
+
+    `request`/`response` are included when the capture options ask for them; `arrival` is
+    when the request arrived (an aware datetime, or naive UTC).
+    """
+    capture: dict[str, Any] = {}
+    if config.capture_input and request is not None:
+        capture["endpointInput"] = _side(request, "INPUT", config)
+    if config.capture_output and response is not None:
+        capture["endpointOutput"] = _side(response, "OUTPUT", config)
+    metadata: dict[str, Any] = {"eventId": event_id}
+    if inference_id is not None:
+        metadata["inferenceId"] = inference_id
+    if custom_attributes is not None:
+        metadata["customAttributes"] = [custom_attributes]
+    if arrival.tzinfo is None:
+        arrival = arrival.replace(tzinfo=UTC)
+    metadata["inferenceTime"] = format_inference_time(arrival)
+    return {"captureData": capture, "eventMetadata": metadata, "eventVersion": EVENT_VERSION}
+
+
+def serialize(record: dict[str, Any]) -> bytes:
+    """One line of a capture file: compact JSON, UTF-8, ending with a newline."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID in its lowercase hyphenated form; cheaper than uuid.uuid4()."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]  # RFC 4122 variant: 10xx
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+
+
+_quote = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
+
+
+class LineBuilder:
+    """Capture lines for one configuration, fast: serialize(build_record(...)) byte for byte.
+
+    It writes the JSON text directly instead of building and encoding a dict, and formats
+    each second's inferenceTime once; the tests hold it to the dict-based builder.
+    """
+
+    def __init__(self, config: CaptureConfig) -> None:
+        self.config = config
+        self._time: tuple[int | None, str] = (None, "")
+        self._encodings: dict[str | None, Encoding] = {}
+
+    def encoding(self, content_type: str | None) -> Encoding:
+        """As choose_encoding, remembered per Content-Type (few distinct ones are seen)."""
+        found = self._encodings.get(content_type)
+        if found is None:
+            found = choose_encoding(content_type, self.config)
+            if len(self._encodings) < 1024:
+                self._encodings[content_type] = found
+        return found
+
+    def _side(self, payload: Payload, mode: str) -> str:
+        encoding = self.encoding(payload.content_type)
+        data = None
+        if encoding != "BASE64":
+            try:
+                data = payload.body.decode("utf-8")
+            except UnicodeDecodeError:
+                encoding = "BASE64"
+        if data is None:
+            data = base64.b64encode(payload.body).decode("ascii")
+        seen = "null" if payload.content_type is None else _quote(payload.content_type)
+        return (
+            f'{{"observedContentType":{seen},"mode":"{mode}",'
+            f'"data":{_quote(data)},"encoding":"{encoding}"}}'
+        )
+
+    def _inference_time(self, arrival: datetime) -> str:
+        if arrival.tzinfo is None:
+            arrival = arrival.replace(tzinfo=UTC)
+        second = int(arrival.timestamp() // 1)
+        cached = self._time
+        if cached[0] != second:
+            cached = self._time = (second, format_inference_time(arrival))
+        return cached[1]
+
+    def line(
+        self,
+        *,
+        arrival: datetime,
+        event_id: str,
+        request: Payload | None,
+        response: Payload | None,
+        inference_id: str | None = None,
+        custom_attributes: str | None = None,
+    ) -> bytes:
+        """The line of one invocation (the arguments of build_record, bar the config)."""
+        sides = []
+        if self.config.capture_input and request is not None:
+            sides.append('"endpointInput":' + self._side(request, "INPUT"))
+        if self.config.capture_output and response is not None:
+            sides.append('"endpointOutput":' + self._side(response, "OUTPUT"))
+        meta = f'"eventId":{_quote(event_id)}'
+        if inference_id is not None:
+            meta += f',"inferenceId":{_quote(inference_id)}'
+        if custom_attributes is not None:
+            meta += f',"customAttributes":[{_quote(custom_attributes)}]'
+        meta += f',"inferenceTime":"{self._inference_time(arrival)}"'
+        text = (
+            f'{{"captureData":{{{",".join(sides)}}},"eventMetadata":{{{meta}}},'
+            f'"eventVersion":"{EVENT_VERSION}"}}\n'
+        )
+        return text.encode("utf-8")
