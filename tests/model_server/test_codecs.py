@@ -23,12 +23,12 @@ from model_server.errors import PayloadError, UnsupportedAccept
     ],
 )
 def test_negotiation(header: str | None, expected: str) -> None:
-    assert negotiate(header, ["text/csv", "application/json"], "text/csv") == expected
+    assert negotiate(header, ("text/csv", "application/json"), "text/csv") == expected
 
 
 def test_negotiation_refuses_what_nobody_writes() -> None:
     with pytest.raises(UnsupportedAccept):
-        negotiate("image/png", ["text/csv"], "text/csv")
+        negotiate("image/png", ("text/csv",), "text/csv")
 
 
 def test_media_type_drops_parameters_and_case() -> None:
