@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from model_monitor import cli as model_monitor_cli
 from model_server import cli as model_server_cli
 from model_server.environment import SettingsError
 
@@ -18,6 +19,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     model_server_cli.register(commands)
+    model_monitor_cli.register(commands)
     return top
 
 

@@ -1,0 +1,184 @@
+"""Folding inputs into a dataset state: partitions, chunks, worker processes.
+
+An input is cut into partitions like Spark cuts it: files into line-aligned ranges of 4 MiB,
+record streams into runs of 65,536 rows. Each partition is analysed from a zero state; the
+final state is zero merged with every partition in input order. When the whole input is a
+single partition the numeric moments use Spark's exact per-value update (see `numeric`),
+which makes small inputs, such as the churn baseline, match the real analyzer bit for bit.
+
+File partitions run in worker processes (spawned, so safe next to threads); record streams
+are read in this process, holding at most two partitions of rows (as Arrow arrays) at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from model_monitor import files
+from model_monitor.errors import AnalysisError
+from model_monitor.preprocessing import Preprocessor
+from model_monitor.readers import json_text
+from model_monitor.state import Chunk, DatasetState
+
+PARTITION_BYTES = 4 * 1024 * 1024
+PARTITION_ROWS = 65_536
+CHUNK_ROWS = 16_384
+
+Row = Sequence[str | None] | Mapping[str, str | None]
+Progress = Callable[[int], None]
+
+
+def _chunk(batch: list[Row]) -> Chunk:
+    if isinstance(batch[0], Mapping):
+        keyed = [row for row in batch if isinstance(row, Mapping)]
+        names = list(dict.fromkeys(key for row in keyed for key in row))
+        columns = [[row.get(name) for row in keyed] for name in names]
+    else:
+        width = max(len(row) for row in batch)
+        if all(len(row) == width for row in batch):
+            columns = [list(c) for c in zip(*batch, strict=True)]
+        else:
+            columns = [list(c) for c in itertools.zip_longest(*batch)]
+        names = [f"_c{i}" for i in range(width)]
+    arrays = [pa.array(column, pa.string()) for column in columns]
+    return Chunk(names, arrays, len(batch))
+
+
+def chunks(rows: Iterable[Row], size: int = CHUNK_ROWS) -> Iterator[Chunk]:
+    """Rows (value lists named `_c<i>`, or dicts keyed by column) batched into chunks."""
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield _chunk(batch)
+            batch = []
+    if batch:
+        yield _chunk(batch)
+
+
+def _partitions(stream: Iterable[Chunk], rows: int) -> Iterator[list[Chunk]]:
+    part: list[Chunk] = []
+    count = 0
+    for chunk in stream:
+        part.append(chunk)
+        count += chunk.rows
+        if count >= rows:
+            yield part
+            part, count = [], 0
+    if part:
+        yield part
+
+
+def analyze_rows(
+    rows: Iterable[Row],
+    *,
+    watch: pa.Array | None = None,
+    progress: Progress | None = None,
+    partition_rows: int = PARTITION_ROWS,
+) -> DatasetState:
+    """The state of a record stream (exact moments when it fits one partition)."""
+    parts = _partitions(chunks(rows), partition_rows)
+    first = next(parts, None)
+    second = next(parts, None)
+    exact = second is None
+    result = DatasetState()
+    for part in itertools.chain([first] if first else [], [second] if second else [], parts):
+        state = DatasetState()
+        for chunk in part:
+            state.update(chunk, exact=exact, watch=watch)
+        result = result.merge(state)
+        if progress:
+            progress(state.rows)
+    return result
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One file partition and how to read it (picklable, for worker processes)."""
+
+    part: files.FileRange
+    kind: str  # "csv" or "json"
+    names: tuple[str, ...] = ()
+    header: bool = False
+    json_lines: bool = True
+    preprocessor: str | None = None
+    exact: bool = False
+    watch: tuple[str, ...] | None = None
+
+
+def _flat_object(document: object, where: str) -> Mapping[str, str | None]:
+    if not isinstance(document, Mapping):
+        raise AnalysisError(f"{where}: expected one flat JSON object per record")
+    return {str(k): json_text(v, where) for k, v in document.items()}
+
+
+def _task_rows(task: FileTask) -> Iterator[Row]:
+    script = Preprocessor(Path(task.preprocessor)) if task.preprocessor else None
+    if task.kind == "csv":
+        assert script is not None
+        for line in files.csv_lines(task.part, task.header):
+            yield from script.rows(line)
+        return
+    for document in files.json_documents(task.part, task.json_lines):
+        if script is not None:
+            yield from script.rows(document)
+        else:
+            yield _flat_object(document, task.part.path)
+
+
+def run_task(task: FileTask) -> DatasetState:
+    """Analyse one file partition (runs in a worker process)."""
+    watch = None if task.watch is None else pa.array(task.watch, pa.string())
+    state = DatasetState()
+    if task.kind == "csv" and task.preprocessor is None:
+        table = files.read_csv(task.part, task.names, task.header)
+        columns = [column.combine_chunks() for column in table.columns]
+        state.update(Chunk(task.names, columns, table.num_rows), exact=task.exact, watch=watch)
+        return state
+    for chunk in chunks(_task_rows(task)):
+        state.update(chunk, exact=task.exact, watch=watch)
+    return state
+
+
+def default_workers() -> int:
+    """Processes to use: the CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def analyze_files(
+    tasks: Sequence[FileTask], *, workers: int | None = None, progress: Progress | None = None
+) -> DatasetState:
+    """The state of file partitions, merged in order; in parallel when there are several."""
+    workers = min(workers or default_workers(), len(tasks))
+    result = DatasetState()
+    if workers <= 1:
+        states: Iterable[DatasetState] = map(run_task, tasks)
+        for task, state in zip(tasks, states, strict=True):
+            result = result.merge(state)
+            if progress:
+                progress(task.part.end - task.part.start)
+        return result
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(run_task, task) for task in tasks]
+        try:
+            for task, future in zip(tasks, futures, strict=True):
+                result = result.merge(future.result())
+                if progress:
+                    progress(task.part.end - task.part.start)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return result
