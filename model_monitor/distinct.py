@@ -144,7 +144,14 @@ class DistinctState:
             return float(len(self.counts))
         assert self.strings is not None
         assert self.numbers is not None
-        return float(round(self.strings.get_estimate() + self.numbers.estimate()))
+        # A sketch's union with itself is the sketch, but estimated with the composite
+        # estimator (a directly fed sketch uses HIP), as every merged sketch is: so the
+        # count does not depend on how the input was partitioned.
+        union = datasketches.hll_union(HLL_LG_K)
+        union.update(self.strings)
+        union.update(self.strings)
+        strings = union.get_result().get_estimate()
+        return float(round(strings + self.numbers.estimate()))
 
     def histogram(self) -> list[tuple[str, int]] | None:
         """Values by descending count (ties by value), or None above the threshold."""
