@@ -130,6 +130,29 @@ def _non_negative(out: Evaluation, f: FeatureProfile, fc: FeatureConstraints, ro
     )
 
 
+def _distance_drift(out: Evaluation, name: str, value: float, threshold: float) -> None:
+    out.drift[name] = value
+    if value > threshold:
+        out.add(
+            name,
+            "baseline_drift_check",
+            f"Baseline drift distance: {jd(value)} exceeds threshold: {jd(threshold)}",
+        )
+
+
+def _chi_squared_drift(out: Evaluation, name: str, p_value: float, threshold: float) -> None:
+    if math.isnan(p_value):  # too few categories for the test
+        return
+    out.drift[name] = p_value
+    if p_value < threshold:
+        out.add(
+            name,
+            "baseline_drift_check",
+            f"Baseline drift chi-squared p-value: {jd(p_value)} is below threshold: "
+            f"{jd(threshold)}",
+        )
+
+
 def _drift(
     out: Evaluation,
     f: FeatureProfile,
@@ -150,32 +173,15 @@ def _drift(
     if f.is_numeric and baseline.sketch_levels and f.numeric.count:
         base = SketchRanks.from_levels(baseline.sketch_levels)
         value = distance.numerical_distance(base, f.numeric.sketch.ranks(), robust=robust)
-        threshold = config.comparison_threshold
+        _distance_drift(out, f.name, value, config.comparison_threshold)
     elif not f.is_numeric and baseline.categorical and (current := f.distinct.histogram()):
-        counts = dict(current)
-        threshold = config.categorical_comparison_threshold
+        counts, threshold = dict(current), config.categorical_comparison_threshold
         if config.categorical_drift_method == CHI_SQUARED:
             p_value = distance.chi_squared_p_value(baseline.categorical, counts)
-            if not math.isnan(p_value):  # NaN: too few categories for the test
-                out.drift[f.name] = p_value
-                if p_value < threshold:
-                    out.add(
-                        f.name,
-                        "baseline_drift_check",
-                        f"Baseline drift chi-squared p-value: {jd(p_value)} "
-                        f"is below threshold: {jd(threshold)}",
-                    )
-            return
-        value = distance.categorical_distance(baseline.categorical, counts, robust=robust)
-    else:
-        return
-    out.drift[f.name] = value
-    if value > threshold:
-        out.add(
-            f.name,
-            "baseline_drift_check",
-            f"Baseline drift distance: {jd(value)} exceeds threshold: {jd(threshold)}",
-        )
+            _chi_squared_drift(out, f.name, p_value, threshold)
+        else:
+            value = distance.categorical_distance(baseline.categorical, counts, robust=robust)
+            _distance_drift(out, f.name, value, threshold)
 
 
 def _columns(

@@ -35,15 +35,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", "-v", action="store_true", help="print the analyzer's log")
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `monitor` to the smlocal command line."""
-    monitor = commands.add_parser(
-        "monitor",
-        help="Model Monitor data quality: baselines and monitoring runs on local files",
-        description="Compute SageMaker Model Monitor baselines and monitoring executions "
-        "locally, writing the same files as the sagemaker-model-monitor-analyzer image.",
-    )
-    actions = monitor.add_subparsers(dest="monitor_command", required=True, metavar="ACTION")
+def _baseline_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     baseline = actions.add_parser(
         "baseline",
         help="suggest a baseline: statistics.json and constraints.json",
@@ -59,6 +51,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     _common(baseline)
     baseline.set_defaults(handler=_baseline)
+
+
+def _run_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = actions.add_parser(
         "run",
         help="a monitoring execution: statistics and constraint violations",
@@ -78,6 +73,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     _common(run)
     run.set_defaults(handler=_run)
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `monitor` to the smlocal command line."""
+    monitor = commands.add_parser(
+        "monitor",
+        help="Model Monitor data quality: baselines and monitoring runs on local files",
+        description="Compute SageMaker Model Monitor baselines and monitoring executions "
+        "locally, writing the same files as the sagemaker-model-monitor-analyzer image.",
+    )
+    actions = monitor.add_subparsers(dest="monitor_command", required=True, metavar="ACTION")
+    _baseline_parser(actions)
+    _run_parser(actions)
 
 
 def _format(kind: str, header: bool) -> str:

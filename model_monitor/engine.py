@@ -25,7 +25,7 @@ import pyarrow as pa
 from model_monitor import files
 from model_monitor.errors import AnalysisError
 from model_monitor.preprocessing import Preprocessor
-from model_monitor.readers import json_text
+from model_monitor.readers import csv_fields, json_text
 from model_monitor.state import Chunk, DatasetState
 
 PARTITION_BYTES = 4 * 1024 * 1024
@@ -33,30 +33,49 @@ PARTITION_ROWS = 65_536
 CHUNK_ROWS = 16_384
 
 Row = Sequence[str | None] | Mapping[str, str | None]
+Item = str | Row  # a str is a CSV line of positional fields, split on commas only
 Progress = Callable[[int], None]
 
 
-def _chunk(batch: list[Row]) -> Chunk:
-    if isinstance(batch[0], Mapping):
-        keyed = [row for row in batch if isinstance(row, Mapping)]
+def _text_chunk(lines: list[str]) -> Chunk | None:
+    """CSV lines parsed by Arrow in one go (None if Arrow saw other rows than lines)."""
+    commas = [line.count(",") for line in lines]
+    width = max(commas) + 1
+    if min(commas) + 1 != width:
+        lines = [line + "," * (width - 1 - c) for line, c in zip(lines, commas, strict=True)]
+    names = [f"_c{i}" for i in range(width)]
+    table = files.parse_csv_text("\n".join(lines).encode("utf-8"), names)
+    if table.num_rows != len(lines):
+        return None
+    return Chunk(names, [column.combine_chunks() for column in table.columns], table.num_rows)
+
+
+def _chunk(batch: list[Item]) -> Chunk:
+    if all(isinstance(item, str) for item in batch):
+        chunk = _text_chunk(batch)  # type: ignore[arg-type]
+        if chunk is not None:
+            return chunk
+    rows = [csv_fields(item) if isinstance(item, str) else item for item in batch]
+    if isinstance(rows[0], Mapping):
+        keyed = [row for row in rows if isinstance(row, Mapping)]
         names = list(dict.fromkeys(key for row in keyed for key in row))
         columns = [[row.get(name) for row in keyed] for name in names]
     else:
-        width = max(len(row) for row in batch)
-        if all(len(row) == width for row in batch):
-            columns = [list(c) for c in zip(*batch, strict=True)]
+        width = max(len(row) for row in rows)
+        if all(len(row) == width for row in rows):
+            columns = [list(c) for c in zip(*rows, strict=True)]
         else:
-            columns = [list(c) for c in itertools.zip_longest(*batch)]
+            columns = [list(c) for c in itertools.zip_longest(*rows)]
         names = [f"_c{i}" for i in range(width)]
     arrays = [pa.array(column, pa.string()) for column in columns]
-    return Chunk(names, arrays, len(batch))
+    return Chunk(names, arrays, len(rows))
 
 
-def chunks(rows: Iterable[Row], size: int = CHUNK_ROWS) -> Iterator[Chunk]:
-    """Rows (value lists named `_c<i>`, or dicts keyed by column) batched into chunks."""
-    batch: list[Row] = []
-    for row in rows:
-        batch.append(row)
+def chunks(items: Iterable[Item], size: int = CHUNK_ROWS) -> Iterator[Chunk]:
+    """Rows batched into chunks: value lists or CSV lines (columns `_c<i>`), or dicts."""
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
         if len(batch) == size:
             yield _chunk(batch)
             batch = []
@@ -78,7 +97,7 @@ def _partitions(stream: Iterable[Chunk], rows: int) -> Iterator[list[Chunk]]:
 
 
 def analyze_rows(
-    rows: Iterable[Row],
+    rows: Iterable[Item],
     *,
     watch: pa.Array | None = None,
     progress: Progress | None = None,

@@ -142,6 +142,20 @@ def read_csv(part: FileRange, names: Sequence[str], header: bool) -> pa.Table:
     return table
 
 
+def parse_csv_text(data: bytes, names: Sequence[str]) -> pa.Table:
+    """Lines of comma-separated fields, no quoting (captured payloads), as string columns."""
+    return pcsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pcsv.ReadOptions(column_names=list(names), block_size=max(len(data), 1 << 20)),
+        parse_options=pcsv.ParseOptions(quote_char=False),
+        convert_options=pcsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            null_values=[""],
+            strings_can_be_null=True,
+        ),
+    )
+
+
 def _ragged_csv(data: bytes, names: Sequence[str]) -> pa.Table:
     width = len(names)
     rows = [

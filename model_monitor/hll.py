@@ -76,12 +76,8 @@ class NumberSketch:
         # rank = position of the leftmost 1 bit in the remaining q bits (q + 1 when all zero);
         # q <= 53, so the float conversion is exact and frexp's exponent is the bit length.
         _, width = np.frexp(rest.astype(np.float64))
-        rank = _Q + 1 - width
-        seen = np.zeros((_REGISTERS, 64), dtype=bool)  # (register, rank) pairs present
-        seen[index, rank] = True
-        highest = 63 - np.argmax(seen[:, ::-1], axis=1)
-        highest[~seen.any(axis=1)] = 0
-        np.maximum(self.registers, highest.astype(np.uint8), out=self.registers)
+        rank = (_Q + 1 - width).astype(np.uint8)
+        np.maximum.at(self.registers, index, rank)
 
     def merge(self, other: NumberSketch) -> NumberSketch:
         """The sketch of both inputs."""

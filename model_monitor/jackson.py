@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f"}
 _SHORT_ESCAPES["\r"] = "\\r"
 
@@ -77,6 +79,16 @@ def _scalar(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+def _doubles(values: Sequence[float]) -> list[str]:
+    """Many doubles at once: repr where Java prints the same, java_double for the rest."""
+    texts = list(map(repr, values))
+    magnitudes = np.abs(np.asarray(values, dtype=np.float64))
+    plain = ((magnitudes >= 1e-3) & (magnitudes < 1e7)) | (magnitudes == 0.0)
+    for index in np.flatnonzero(~plain).tolist():
+        texts[index] = _scalar(values[index])
+    return texts
+
+
 def _write(value: Any, level: int, out: list[str]) -> None:
     if isinstance(value, Mapping):
         if not value:
@@ -95,7 +107,7 @@ def _write(value: Any, level: int, out: list[str]) -> None:
             out.append("[ ]")
             return
         if all(type(item) is float for item in value):  # sketch data: long runs of doubles
-            out.append("[ " + ", ".join(map(_scalar, value)) + " ]")
+            out.append("[ " + ", ".join(_doubles(value)) + " ]")
             return
         out.append("[ ")
         for position, item in enumerate(value):

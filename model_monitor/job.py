@@ -46,6 +46,7 @@ from model_monitor.statistics import (
 )
 
 COMPLETED, WITH_VIOLATIONS, FAILED = "Completed", "CompletedWithViolations", "Failed"
+_NO_VIOLATIONS = "Job completed successfully with no violations."
 STATISTICS, CONSTRAINTS, VIOLATIONS = (
     "statistics.json",
     "constraints.json",
@@ -90,6 +91,31 @@ def _load_json(path: Path, what: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise AnalysisError(f"Baseline {what} file {path} is not valid JSON: {exc}") from None
+
+
+class _ToJobLog(logging.Handler):
+    """Forwards a user script's `logger` records into the job's log."""
+
+    def __init__(self, log: JobLog) -> None:
+        super().__init__()
+        self._log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._log.wrapper(f"preprocessor: {record.getMessage()}", record.levelname)
+
+
+@contextmanager
+def _script_logger(log: JobLog) -> Iterator[logging.Logger]:
+    """The `logger` handed to a preprocessor running in this process, logging into the job."""
+    logger = logging.getLogger(f"model_monitor.preprocessor.{id(log)}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = _ToJobLog(log)
+    logger.addHandler(handler)
+    try:
+        yield logger
+    finally:
+        logger.removeHandler(handler)
 
 
 @contextmanager
@@ -158,6 +184,22 @@ def _metrics(
     return tuple(records)
 
 
+def _evaluate(
+    profile: DatasetProfile, baseline: _Baseline, names: list[str], log: JobLog
+) -> checks.Evaluation:
+    log.analyzer("ConstraintGenerator", "Evaluating constraints")
+    evaluation = checks.evaluate(
+        profile,
+        baseline_names=names,
+        statistics=baseline.statistics,
+        constraints=baseline.constraints,
+        log=lambda line: log.analyzer("DistanceGenerator", line),
+    )
+    found = json.dumps([v.document() for v in evaluation.ordered()])
+    log.analyzer("DataAnalyzer", f"Constraint and Stats violations: {found}")
+    return evaluation
+
+
 def _analyse(
     job: AnalyzerInput,
     log: JobLog,
@@ -165,10 +207,10 @@ def _analyse(
     workers: int | None,
 ) -> JobResult:
     baseline = _Baseline.load(job) if job.monitoring else _Baseline(None, None)
-    logger = logging.getLogger("model_monitor.preprocessor")
-    analysed = sources.analyse(
-        job, watch=baseline.watch, workers=workers, progress=progress, logger=logger
-    )
+    with _script_logger(log) as logger:
+        analysed = sources.analyse(
+            job, watch=baseline.watch, workers=workers, progress=progress, logger=logger
+        )
     if analysed.state.rows == 0:
         raise AnalysisError(NO_DATA)
     names = baseline.names if job.monitoring else []
@@ -178,32 +220,22 @@ def _analyse(
     config = MonitoringConfig()
     if job.categorical_drift_method:
         config = MonitoringConfig(categorical_drift_method=job.categorical_drift_method)
-    documents: dict[str, Any] = {}
     log.analyzer("ConstraintGenerator", "Generating Constraints:")
-    documents[CONSTRAINTS] = suggest_constraints(profile, config)
+    documents: dict[str, Any] = {CONSTRAINTS: suggest_constraints(profile, config)}
     log.analyzer("StatsGenerator", "Generating Stats:")
     documents[STATISTICS] = statistics_document(profile)
-    evaluation = checks.Evaluation()
-    if job.monitoring:
-        log.analyzer("ConstraintGenerator", "Evaluating constraints")
-        evaluation = checks.evaluate(
-            profile,
-            baseline_names=names,
-            statistics=baseline.statistics,
-            constraints=baseline.constraints,
-            log=lambda line: log.analyzer("DistanceGenerator", line),
-        )
-        violations = [v.document() for v in evaluation.ordered()]
-        documents[VIOLATIONS] = {"violations": violations}
-        log.analyzer("DataAnalyzer", f"Constraint and Stats violations: {json.dumps(violations)}")
+    if not job.monitoring:
+        written = _write(job.output_path, documents, log)
+        return JobResult(COMPLETED, f"{COMPLETED}: {_NO_VIOLATIONS}", 0, written)
+    evaluation = _evaluate(profile, baseline, names, log)
+    documents[VIOLATIONS] = {"violations": [v.document() for v in evaluation.ordered()]}
     written = _write(job.output_path, documents, log)
-    count = len(evaluation.violations)
-    if count:
-        message = f"{WITH_VIOLATIONS}: Job completed successfully with {count} violations."
-    else:
-        message = f"{COMPLETED}: Job completed successfully with no violations."
     metrics = _metrics(job, profile, baseline, evaluation.drift)
-    return JobResult(WITH_VIOLATIONS if count else COMPLETED, message, count, written, metrics)
+    count = len(evaluation.violations)
+    if not count:
+        return JobResult(COMPLETED, f"{COMPLETED}: {_NO_VIOLATIONS}", 0, written, metrics)
+    message = f"{WITH_VIOLATIONS}: Job completed successfully with {count} violations."
+    return JobResult(WITH_VIOLATIONS, message, count, written, metrics)
 
 
 def _write(output: Path, documents: Mapping[str, Any], log: JobLog) -> tuple[Path, ...]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,9 +73,18 @@ def _json_fields(text: str, where: str) -> list[Row]:
         raise AnalysisError(f"{where} is not valid JSON: {error}") from None
 
 
+def csv_fields(line: str) -> Row:
+    """A CSV line split on commas, empty fields missing."""
+    fields: Row = list(line.split(","))
+    if "" in fields:
+        return [field or None for field in fields]
+    return fields
+
+
 def _csv_lines(text: str) -> list[Row]:
-    lines = text.splitlines()
-    return [[field or None for field in line.split(",")] for line in lines if line]
+    if "\n" not in text and "\r" not in text:  # the usual single-row payload
+        return [csv_fields(text)] if text else []
+    return [csv_fields(line) for line in text.splitlines() if line]
 
 
 def _event(record: Mapping[str, Any]) -> str:
@@ -84,10 +93,10 @@ def _event(record: Mapping[str, Any]) -> str:
 
 
 def _pair(outputs: list[Row], inputs: list[Row], record: Mapping[str, Any]) -> list[Row]:
-    if not outputs or not inputs or len(outputs) == len(inputs):
-        if not outputs or not inputs:
-            return outputs or inputs
+    if len(outputs) == len(inputs):
         return [o + i for o, i in zip(outputs, inputs, strict=True)]
+    if not outputs or not inputs:
+        return outputs or inputs
     if len(outputs) == 1 and len(outputs[0]) == len(inputs):
         return [[value, *row] for value, row in zip(outputs[0], inputs, strict=True)]
     raise AnalysisError(
@@ -97,41 +106,87 @@ def _pair(outputs: list[Row], inputs: list[Row], record: Mapping[str, Any]) -> l
     )
 
 
+def _side_rows(record: Mapping[str, Any], name: str, side: Mapping[str, Any]) -> list[Row]:
+    encoding = str(side.get("encoding", "")).upper()
+    data = side.get("data") or ""
+    if encoding == "CSV":
+        return _csv_lines(data)
+    where = f"Capture record {_event(record)} {name}"
+    if encoding == "JSON":
+        return _json_fields(data, where) if data.strip() else []
+    raise AnalysisError(
+        f"{where} is {encoding or 'not'} encoded; only CSV and JSON captures can be analysed. "
+        "Decode it with a record preprocessor script."
+    )
+
+
+def _sides(
+    record: Mapping[str, Any], index_names: Sequence[str]
+) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+    """The output and input sides to use (None for shadow traffic), encodings checked."""
+    metadata = record.get("eventMetadata")
+    if metadata and metadata.get("invocationSource") == SHADOW:
+        return None, None
+    capture = record.get("captureData") or {}
+    output = capture.get(OUTPUT) if OUTPUT in index_names else None
+    inputs = capture.get(INPUT) if INPUT in index_names else None
+    if output and inputs:
+        in_encoding = str(inputs.get("encoding", "")).upper()
+        out_encoding = str(output.get("encoding", "")).upper()
+        if in_encoding != out_encoding:
+            raise AnalysisError(encoding_mismatch(in_encoding, out_encoding))
+    return output, inputs
+
+
+def _one_csv_line(side: Mapping[str, Any] | None) -> str | None:
+    """A CSV side's payload when it is a single line ("" when absent), else None."""
+    if not side:
+        return ""
+    if str(side.get("encoding", "")).upper() != "CSV":
+        return None
+    text = side.get("data") or ""
+    if text.endswith("\n"):
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+    return None if "\n" in text or "\r" in text else text
+
+
 def record_rows(
     record: Mapping[str, Any], index_names: Sequence[str] = DEFAULT_INDEX_NAMES
 ) -> list[Row]:
     """The rows of one capture record (empty for shadow traffic)."""
-    if (record.get("eventMetadata") or {}).get("invocationSource") == SHADOW:
-        return []
-    capture = record.get("captureData") or {}
-    sides = {
-        name: capture[name] for name in (OUTPUT, INPUT) if name in index_names and capture.get(name)
-    }
-    encodings = {name: str(side.get("encoding", "")).upper() for name, side in sides.items()}
-    if len(set(encodings.values())) > 1:
-        raise AnalysisError(encoding_mismatch(encodings[INPUT], encodings[OUTPUT]))
-    rows: dict[str, list[Row]] = {}
-    for name, side in sides.items():
-        data = side.get("data") or ""
-        where = f"Capture record {_event(record)} {name}"
-        if encodings[name] == "CSV":
-            rows[name] = _csv_lines(data)
-        elif encodings[name] == "JSON":
-            rows[name] = _json_fields(data, where) if data.strip() else []
-        else:
-            raise AnalysisError(
-                f"{where} is {encodings[name] or 'not'} encoded; only CSV and JSON captures can "
-                "be analysed. Decode it with a record preprocessor script."
-            )
-    return _pair(rows.get(OUTPUT, []), rows.get(INPUT, []), record)
+    output, inputs = _sides(record, index_names)
+    return _pair(
+        _side_rows(record, OUTPUT, output) if output else [],
+        _side_rows(record, INPUT, inputs) if inputs else [],
+        record,
+    )
+
+
+def capture_items(
+    records: Iterable[Mapping[str, Any]], index_names: Sequence[str] = DEFAULT_INDEX_NAMES
+) -> Iterator[str | Row]:
+    """Rows of capture records, single-line CSV records as their CSV text (`output,input`).
+
+    Text lines let the engine split a whole batch at once with Arrow's CSV parser, without
+    quoting, so exactly on commas; everything else comes as value lists.
+    """
+    for record in records:
+        output, inputs = _sides(record, index_names)
+        out_line, in_line = _one_csv_line(output), _one_csv_line(inputs)
+        if out_line is not None and in_line is not None:
+            line = f"{out_line},{in_line}" if out_line and in_line else out_line or in_line
+            if line:
+                yield line
+        elif output or inputs:
+            yield from record_rows(record, index_names)
 
 
 def capture_rows(
     records: Iterable[Mapping[str, Any]], index_names: Sequence[str] = DEFAULT_INDEX_NAMES
 ) -> Iterator[Row]:
     """Rows of capture records: output columns first, then input columns."""
-    for record in records:
-        yield from record_rows(record, index_names)
+    for item in capture_items(records, index_names):
+        yield csv_fields(item) if isinstance(item, str) else item
 
 
 def parse_time(text: str) -> datetime:
@@ -152,6 +207,25 @@ def _hour_of(path: Path) -> datetime | None:
     return None
 
 
+def window(start: datetime | None, end: datetime | None) -> Callable[[str], bool]:
+    """A test of `inferenceTime` texts for [start, end).
+
+    Canonical `%Y-%m-%dT%H:%M:%SZ` texts compare as strings with whole-second bounds (the
+    usual case, and much cheaper than parsing); anything else is parsed.
+    """
+    bounds = [None if t is None else t.astimezone(UTC) for t in (start, end)]
+    texts = ["" if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in bounds]
+    whole = all(t is None or t.microsecond == 0 for t in bounds)
+
+    def inside(text: str) -> bool:
+        if whole and len(text) == 20 and text[10] == "T" and text[19] == "Z":
+            return (not texts[0] or text >= texts[0]) and (not texts[1] or text < texts[1])
+        when = parse_time(text)
+        return (start is None or when >= start) and (end is None or when < end)
+
+    return inside
+
+
 def iter_capture_records(
     folder: Path, start: datetime | None, end: datetime | None
 ) -> Iterator[dict[str, Any]]:
@@ -161,6 +235,7 @@ def iter_capture_records(
     more than an hour outside the window are not opened.
     """
     margin = timedelta(hours=1)
+    inside = window(start, end)
     for path in sorted(folder.rglob("*.jsonl")):
         hour = _hour_of(path)
         if hour and ((start and hour + margin < start) or (end and hour - margin >= end)):
@@ -171,8 +246,8 @@ def iter_capture_records(
                     continue
                 try:
                     record = json.loads(line)
-                    when = parse_time(record["eventMetadata"]["inferenceTime"])
+                    keep = inside(record["eventMetadata"]["inferenceTime"])
                 except (ValueError, KeyError, TypeError) as exc:
                     raise AnalysisError(f"{path}:{number} is not a capture record: {exc}") from None
-                if (start is None or when >= start) and (end is None or when < end):
+                if keep:
                     yield record

@@ -23,7 +23,7 @@ from model_monitor import engine, files
 from model_monitor.environment import CAPTURE, CSV, AnalyzerInput
 from model_monitor.preprocessing import CapturedData, KeyedRow, Preprocessor
 from model_monitor.profile import column_order
-from model_monitor.readers import SHADOW, capture_rows, iter_capture_records
+from model_monitor.readers import SHADOW, capture_items, iter_capture_records
 from model_monitor.state import DatasetState
 
 
@@ -55,13 +55,13 @@ def _captures(
 ) -> DatasetState:
     if not job.dataset_source.is_dir():
         raise FileNotFoundError(f"Capture folder {job.dataset_source} does not exist")
-    rows: Iterator[engine.Row]
+    rows: Iterator[engine.Item]
     if job.record_preprocessor_script:
         script = Preprocessor(job.record_preprocessor_script, logger)
         rows = _preprocessed_captures(job, script)
     else:
         records = iter_capture_records(job.dataset_source, job.start_time, job.end_time)
-        rows = capture_rows(records, job.dataset_format.index_names)
+        rows = capture_items(records, job.dataset_format.index_names)
     return engine.analyze_rows(rows, watch=watch, progress=progress)
 
 

@@ -56,6 +56,7 @@ def test_capture_preprocessor_builds_rows_and_drops_records(
     statistics = json.loads((tmp_path / "run" / "statistics.json").read_text(encoding="utf-8"))
     assert statistics["dataset"]["item_count"] == 200
     assert [f["name"] for f in statistics["features"]] == ["a", "b"]  # keys sorted, renamed
+    assert any("INFO - preprocessor: dropping " in line for line in logs)
 
 
 def test_csv_baseline_preprocessor_gets_raw_lines(tmp_path: Path, baseline: Runner) -> None:
