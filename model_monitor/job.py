@@ -120,7 +120,10 @@ def _script_logger(log: JobLog) -> Iterator[logging.Logger]:
 
 @contextmanager
 def _script_environment(entries: Mapping[str, str]) -> Iterator[None]:
-    """Export the job's non-analyzer entries for user scripts, restoring os.environ after."""
+    """Export the job's non-analyzer entries for user scripts, restoring os.environ after.
+
+    Only done when the job has a script, since os.environ is shared by the whole process.
+    """
     saved = {key: os.environ.get(key) for key in entries}
     os.environ.update(entries)
     try:
@@ -288,7 +291,8 @@ def run_analysis(
     try:
         job = AnalyzerInput.from_environment(environment)
         journal.wrapper(f"Performing analysis with input: {json.dumps(job.log_document())}")
-        with _script_environment(job.user_environment):
+        scripts = job.record_preprocessor_script or job.post_analytics_processor_script
+        with _script_environment(job.user_environment if scripts else {}):
             result = _run(job, journal, progress, workers)
         journal.analyzer("Main", result.message)
         journal.wrapper("Spark job completed.")
