@@ -3,7 +3,8 @@
     python -m bench.monitor_baseline [--rows 1000000] [--records 100000] [--keep DIR]
 
 Each measured step runs in its own child process, so the peak memory printed is that step's
-alone: the resident set of the child and all its descendants, sampled every 10 ms. Targets
+alone: the resident set of the child and all its descendants, sampled every 100 ms (listing
+a process tree reads /proc for every process, so sampling faster would slow the step). Targets
 (2 cores): baseline < 15 s and < 1 GB; monitoring execution < 10 s. The machine may be shared,
 so CPU seconds (user + system, children included) are printed next to the wall time.
 """
@@ -149,7 +150,7 @@ def measure(*args: str) -> Measured:
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
         except psutil.Error:
             pass
-        time.sleep(0.01)
+        time.sleep(0.1)
     output, _ = child.communicate()
     if child.returncode:
         raise SystemExit(f"step {args[0]} failed with status {child.returncode}")

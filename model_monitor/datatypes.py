@@ -95,13 +95,23 @@ class Classified:
     numeric: Mask  # Integral or Fractional
 
 
+def as_mask(flags: pa.Array) -> Mask:
+    """An Arrow boolean array as numpy booleans (null as False).
+
+    Through uint8, because Arrow's own boolean-to-numpy conversion is about a hundred times
+    slower (it unpacks bit by bit in Python-facing code).
+    """
+    bytes_ = pc.cast(flags.fill_null(False), pa.uint8()).to_numpy(zero_copy_only=False)
+    return np.asarray(bytes_).view(np.bool_)
+
+
 def _matches(values: pa.Array, pattern: str) -> Mask:
-    return np.asarray(pc.match_substring_regex(values, pattern).to_numpy(zero_copy_only=False))
+    return as_mask(pc.match_substring_regex(values, pattern))
 
 
 def classify(values: pa.Array) -> Classified:
     """Classify non-null string values."""
-    digits = np.asarray(pc.ascii_is_decimal(values).to_numpy(zero_copy_only=False), dtype=bool)
+    digits = as_mask(pc.ascii_is_decimal(values))
     integral = digits.copy()
     fractional = np.zeros(len(values), dtype=bool)
     boolean = np.zeros(len(values), dtype=bool)
