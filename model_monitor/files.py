@@ -96,7 +96,7 @@ def _drop_first_line(data: bytes) -> bytes:
 def first_line(path: Path) -> str:
     """The first line of a file, without its line break."""
     with path.open("rb") as handle:
-        return handle.readline().decode("utf-8").rstrip("\r\n")
+        return handle.readline().decode("utf-8-sig").rstrip("\r\n")
 
 
 def csv_names(files: Sequence[Path], header: bool) -> list[str]:
@@ -160,7 +160,7 @@ def _ragged_csv(data: bytes, names: Sequence[str]) -> pa.Table:
     width = len(names)
     rows = [
         [v or None for v in (row + [""] * width)[:width]]
-        for row in csv.reader(io.StringIO(data.decode("utf-8")))
+        for row in csv.reader(io.StringIO(data.decode("utf-8-sig")))
         if row
     ]
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
@@ -170,14 +170,14 @@ def _ragged_csv(data: bytes, names: Sequence[str]) -> pa.Table:
 def csv_lines(part: FileRange, header: bool) -> Iterator[str]:
     """Raw lines of a CSV range (with their line breaks), for a record preprocessor."""
     data = _drop_first_line(read_bytes(part)) if header and part.first else read_bytes(part)
-    for line in io.StringIO(data.decode("utf-8"), newline=""):
+    for line in io.StringIO(data.decode("utf-8-sig"), newline=""):
         if line.strip():
             yield line
 
 
 def json_documents(part: FileRange, lines: bool) -> Iterator[Any]:
     """Parsed JSON: one document per line, or the whole range (a file) as one document."""
-    text = read_bytes(part).decode("utf-8")
+    text = read_bytes(part).decode("utf-8-sig")
     if not lines:
         document = _parse(text, part.path, 1)
         yield from document if isinstance(document, list) else [document]

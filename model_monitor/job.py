@@ -191,6 +191,7 @@ def _evaluate(
     profile: DatasetProfile, baseline: _Baseline, names: list[str], log: JobLog
 ) -> checks.Evaluation:
     log.analyzer("ConstraintGenerator", "Evaluating constraints")
+    log.analyzer("StatsGenerator", "Evaluating stats")
     evaluation = checks.evaluate(
         profile,
         baseline_names=names,
@@ -216,17 +217,21 @@ def _analyse(
         )
     if analysed.state.rows == 0:
         raise AnalysisError(NO_DATA)
-    names = baseline.names if job.monitoring else []
-    if names:
+    if names := baseline.names:
         log.analyzer("DataAnalyzer", f"Using baseline columns: {', '.join(names)}")
     profile = build_profile(analysed.state, analysed.order, names)
     config = MonitoringConfig()
-    if job.categorical_drift_method:
+    if job.categorical_drift_method:  # the one monitoring_config value the environment sets
         config = MonitoringConfig(categorical_drift_method=job.categorical_drift_method)
     log.analyzer("ConstraintGenerator", "Generating Constraints:")
     documents: dict[str, Any] = {CONSTRAINTS: suggest_constraints(profile, config)}
+    log.analyzer("ConstraintGenerator", f"Constraints: {jackson.dumps(documents[CONSTRAINTS])}")
     log.analyzer("StatsGenerator", "Generating Stats:")
     documents[STATISTICS] = statistics_document(profile)
+    # The real analyzer prints the whole statistics here too; with every sketch that is too
+    # big for a log event, so only its outline is logged (the file has it all).
+    outline = f"{len(profile.features)} features, item_count {profile.item_count}"
+    log.analyzer("StatsGenerator", f"Stats: {outline}")
     if not job.monitoring:
         written = _write(job.output_path, documents, log)
         return JobResult(COMPLETED, f"{COMPLETED}: {_NO_VIOLATIONS}", 0, written)
@@ -284,8 +289,8 @@ def run_analysis(
 ) -> JobResult:
     """Run a baseline job or a monitoring execution as the analyzer container would.
 
-    `progress` is called with the bytes (file datasets) or rows (captures) done so far, in
-    increments; `workers` caps the processes used for file datasets (default: the CPUs).
+    `progress` is called with each increment of work done: bytes for file datasets, rows for
+    captures; `workers` caps the processes used for file datasets (default: the CPUs).
     """
     journal = JobLog(log)
     try:

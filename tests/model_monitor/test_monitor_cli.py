@@ -88,3 +88,11 @@ def test_console_script_runs_as_a_process(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "statistics.json").exists()
+
+
+def test_progress_bar_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["monitor", "baseline", str(CHURN), "--output", str(tmp_path)]) == 0
+    assert "Completed" in capsys.readouterr().out
