@@ -151,3 +151,13 @@ def parse_numbers(values: pa.Array) -> npt.NDArray[np.float64]:
         trimmed = pc.if_else(spaced, pa.scalar(None, pa.string()), trimmed)
         floats = pc.cast(trimmed, pa.float64())
     return np.asarray(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def numbers_where(values: pa.Array, numeric: Mask) -> npt.NDArray[np.float64]:
+    """Every value's double where `numeric` (and it parses), NaN elsewhere."""
+    if numeric.all():
+        return parse_numbers(values)
+    parsed = np.full(len(values), np.nan)
+    if numeric.any():
+        parsed[numeric] = parse_numbers(values.filter(pa.array(numeric)))
+    return parsed

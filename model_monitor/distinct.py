@@ -29,21 +29,12 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from model_monitor.datatypes import classify, parse_numbers
+from model_monitor.datatypes import classify, numbers_where
 from model_monitor.hll import NumberSketch
 
 CARDINALITY_THRESHOLD = 120
 HLL_LG_K = 12
 Floats = npt.NDArray[np.float64]
-
-
-def parsed_values(values: pa.Array) -> Floats:
-    """Each value as a double when it is numeric-looking and parses, NaN otherwise."""
-    parsed = np.full(len(values), np.nan)
-    numeric = classify(values).numeric
-    if numeric.any():
-        parsed[numeric] = parse_numbers(values.filter(pa.array(numeric)))
-    return parsed
 
 
 def _add_counts(tally: pa.StructArray, into: Counter[str]) -> None:
@@ -103,7 +94,7 @@ class DistinctState:
         self.counts = None
         self.strings = datasketches.hll_sketch(HLL_LG_K)
         self.numbers = NumberSketch()
-        self._sketch(seen, parsed_values(seen))
+        self._sketch(seen, numbers_where(seen, classify(seen).numeric))
 
     def _as_sketches(self) -> DistinctState:
         """This state in sketch form (a converted copy when it is still exact)."""

@@ -44,10 +44,6 @@ class DatasetProfile:
     item_count: int
     features: tuple[FeatureProfile, ...]
 
-    def feature(self, name: str) -> FeatureProfile | None:
-        """A feature by name."""
-        return next((f for f in self.features if f.name == name), None)
-
 
 def _reported_type(column: ColumnState) -> DataType:
     inferred = column.types.inferred()

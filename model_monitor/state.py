@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyarrow as pa
 
-from model_monitor.datatypes import TypeCounts, classify, parse_numbers
+from model_monitor.datatypes import TypeCounts, classify, numbers_where
 from model_monitor.distinct import DistinctState
 from model_monitor.numeric import NumericState
 
@@ -48,14 +47,9 @@ class ColumnState:
         self.present += len(values)
         classified = classify(values)
         self.types = self.types.merge(classified.counts)
-        parsed = np.full(len(values), np.nan)
-        mask = classified.numeric
-        if mask.all():
-            parsed = parse_numbers(values)
-        elif mask.any():
-            parsed[mask] = parse_numbers(values.filter(pa.array(mask)))
-        if mask.any():
-            self.numeric.update(parsed[mask], exact=exact)
+        parsed = numbers_where(values, classified.numeric)
+        if classified.numeric.any():
+            self.numeric.update(parsed[classified.numeric], exact=exact)
         self.distinct.update(values, parsed, watch)
 
     def merge(self, other: ColumnState) -> ColumnState:

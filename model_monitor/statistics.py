@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from model_monitor.datatypes import DataType
 from model_monitor.errors import AnalysisError
 from model_monitor.kll import Floats
 from model_monitor.profile import DatasetProfile, FeatureProfile
@@ -123,6 +122,3 @@ def parse_statistics(document: Any, source: str) -> list[BaselineFeatureStatisti
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AnalysisError(f"Invalid baseline statistics file {source}: {exc!r}") from exc
     return features
-
-
-NUMERIC_TYPE_NAMES = frozenset({DataType.INTEGRAL.value, DataType.FRACTIONAL.value})
