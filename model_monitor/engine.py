@@ -15,8 +15,9 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,29 +176,38 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+def _states(tasks: Sequence[FileTask], workers: int) -> Iterator[DatasetState]:
+    """Partition states in task order, computed in worker processes.
+
+    At most two tasks per worker are in flight, so finished states waiting for a slow earlier
+    partition do not pile up: memory stays bounded whatever the number of partitions.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future[DatasetState]] = deque()
+        queue = iter(tasks)
+        try:
+            for task in itertools.islice(queue, 2 * workers):
+                pending.append(pool.submit(run_task, task))
+            while pending:
+                state = pending.popleft().result()
+                for task in itertools.islice(queue, 1):
+                    pending.append(pool.submit(run_task, task))
+                yield state
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 def analyze_files(
     tasks: Sequence[FileTask], *, workers: int | None = None, progress: Progress | None = None
 ) -> DatasetState:
     """The state of file partitions, merged in order; in parallel when there are several."""
     workers = min(workers or default_workers(), len(tasks))
+    states = _states(tasks, workers) if workers > 1 else map(run_task, tasks)
     result = DatasetState()
-    if workers <= 1:
-        states: Iterable[DatasetState] = map(run_task, tasks)
-        for task, state in zip(tasks, states, strict=True):
-            result = result.merge(state)
-            if progress:
-                progress(task.part.end - task.part.start)
-        return result
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(run_task, task) for task in tasks]
-        try:
-            for task, future in zip(tasks, futures, strict=True):
-                result = result.merge(future.result())
-                if progress:
-                    progress(task.part.end - task.part.start)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    for task, state in zip(tasks, states, strict=True):
+        result = result.merge(state)
+        if progress:
+            progress(task.part.end - task.part.start)
     return result
