@@ -122,9 +122,9 @@ def analyze_rows(
 
 @dataclass(frozen=True)
 class FileTask:
-    """One file partition and how to read it (picklable, for worker processes)."""
+    """One partition (ranges of one or more files) and how to read it (picklable)."""
 
-    part: files.FileRange
+    parts: tuple[files.FileRange, ...]
     kind: str  # "csv" or "json"
     names: tuple[str, ...] = ()
     header: bool = False
@@ -140,30 +140,38 @@ def _flat_object(document: object, where: str) -> Mapping[str, str | None]:
     return {str(k): json_text(v, where) for k, v in document.items()}
 
 
-def _task_rows(task: FileTask) -> Iterator[Row]:
-    script = Preprocessor(Path(task.preprocessor)) if task.preprocessor else None
+def _range_rows(
+    task: FileTask, part: files.FileRange, script: Preprocessor | None
+) -> Iterator[Row]:
     if task.kind == "csv":
         assert script is not None
-        for line in files.csv_lines(task.part, task.header):
+        for line in files.csv_lines(part, task.header):
             yield from script.rows(line)
         return
-    for document in files.json_documents(task.part, task.json_lines):
+    for document in files.json_documents(part, task.json_lines):
         if script is not None:
             yield from script.rows(document)
         else:
-            yield _flat_object(document, task.part.path)
+            yield _flat_object(document, part.path)
+
+
+def _task_chunks(task: FileTask) -> Iterator[Chunk]:
+    if task.kind == "csv" and task.preprocessor is None:
+        for part in task.parts:
+            table = files.read_csv(part, task.names, task.header)
+            columns = [column.combine_chunks() for column in table.columns]
+            yield Chunk(task.names, columns, table.num_rows)
+        return
+    script = Preprocessor(Path(task.preprocessor)) if task.preprocessor else None
+    rows = (row for part in task.parts for row in _range_rows(task, part, script))
+    yield from chunks(rows)
 
 
 def run_task(task: FileTask) -> DatasetState:
-    """Analyse one file partition (runs in a worker process)."""
+    """Analyse one partition (runs in a worker process)."""
     watch = None if task.watch is None else pa.array(task.watch, pa.string())
     state = DatasetState()
-    if task.kind == "csv" and task.preprocessor is None:
-        table = files.read_csv(task.part, task.names, task.header)
-        columns = [column.combine_chunks() for column in table.columns]
-        state.update(Chunk(task.names, columns, table.num_rows), exact=task.exact, watch=watch)
-        return state
-    for chunk in chunks(_task_rows(task)):
+    for chunk in _task_chunks(task):
         state.update(chunk, exact=task.exact, watch=watch)
     return state
 
@@ -209,5 +217,5 @@ def analyze_files(
     for task, state in zip(tasks, states, strict=True):
         result = result.merge(state)
         if progress:
-            progress(task.part.end - task.part.start)
+            progress(sum(part.end - part.start for part in task.parts))
     return result

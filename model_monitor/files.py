@@ -81,6 +81,24 @@ def plan_ranges(files: Sequence[Path], partition_bytes: int) -> list[FileRange]:
     return ranges
 
 
+def pack(ranges: Sequence[FileRange], partition_bytes: int) -> list[tuple[FileRange, ...]]:
+    """Consecutive ranges grouped into partitions of up to `partition_bytes` (small files
+    share a partition, as Spark packs them), order kept."""
+    groups: list[tuple[FileRange, ...]] = []
+    current: list[FileRange] = []
+    size = 0
+    for part in ranges:
+        length = part.end - part.start
+        if current and size + length > partition_bytes:
+            groups.append(tuple(current))
+            current, size = [], 0
+        current.append(part)
+        size += length
+    if current:
+        groups.append(tuple(current))
+    return groups
+
+
 def read_bytes(part: FileRange) -> bytes:
     """The range's bytes."""
     with open(part.path, "rb") as handle:

@@ -71,21 +71,22 @@ def file_tasks(job: AnalyzerInput, watch: tuple[str, ...] | None) -> list[engine
     paths = files.list_files(job.dataset_source)
     script = str(job.record_preprocessor_script) if job.record_preprocessor_script else None
     if fmt.kind == CSV:
-        parts = files.plan_ranges(paths, engine.PARTITION_BYTES)
+        ranges = files.plan_ranges(paths, engine.PARTITION_BYTES)
         names = tuple(files.csv_names(paths, fmt.header)) if not script else ()
     else:  # a JSON document that is not JSON Lines cannot be cut
-        parts = (
+        ranges = (
             files.plan_ranges(paths, engine.PARTITION_BYTES)
             if fmt.json_lines
             else [files.FileRange(str(p), 0, p.stat().st_size) for p in paths]
         )
         names = ()
-    exact = len(parts) == 1
+    partitions = files.pack(ranges, engine.PARTITION_BYTES)
+    exact = len(partitions) == 1
     return [
         engine.FileTask(
-            part, fmt.kind, names, fmt.header, fmt.json_lines, script, exact=exact, watch=watch
+            parts, fmt.kind, names, fmt.header, fmt.json_lines, script, exact=exact, watch=watch
         )
-        for part in parts
+        for parts in partitions
     ]
 
 

@@ -163,3 +163,14 @@ def test_monitoring_writes_suggested_constraints_of_current_data(
     monitor(tmp_path / "c")
     suggested = json.loads((tmp_path / "run" / "constraints.json").read_text())
     assert suggested["features"][1]["completeness"] == 0.9
+
+
+def test_folder_of_csv_files_drops_each_header(tmp_path: Path, baseline: Runner) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i in range(3):
+        write_csv(folder / f"part-{i}.csv", [(i, i * 2)] * 4, ("a", "b"))
+    assert baseline(folder).status == "Completed"
+    statistics = json.loads((tmp_path / "baseline" / "statistics.json").read_text())
+    assert statistics["dataset"]["item_count"] == 12
+    assert statistics["features"][0]["inferred_type"] == "Integral"

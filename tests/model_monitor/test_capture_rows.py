@@ -118,3 +118,10 @@ def test_ranges_hold_whole_lines(tmp_path: Path) -> None:
     data = b"".join(files.read_bytes(r) for r in ranges)
     assert data == path.read_bytes()
     assert all(files.read_bytes(r).endswith(b"\n") for r in ranges)
+
+
+def test_small_files_share_a_partition(tmp_path: Path) -> None:
+    paths = [write_csv(tmp_path / f"{i}.csv", [(i,)], ("x",)) for i in range(5)]
+    ranges = files.plan_ranges(paths, 1000)
+    assert [len(group) for group in files.pack(ranges, 1000)] == [5]
+    assert [len(group) for group in files.pack(ranges, 8)] == [1, 1, 1, 1, 1]

@@ -24,7 +24,7 @@ from model_monitor.statistics import statistics_document
 def _statistics(path: Path, partition_bytes: int, workers: int = 1) -> dict[str, Any]:
     paths = [path]
     names = tuple(files.csv_names(paths, header=True))
-    parts = files.plan_ranges(paths, partition_bytes)
+    parts = files.pack(files.plan_ranges(paths, partition_bytes), partition_bytes)
     tasks = [engine.FileTask(p, "csv", names, header=True, exact=len(parts) == 1) for p in parts]
     state = engine.analyze_files(tasks, workers=workers)
     return statistics_document(build_profile(state, list(state.columns)))
