@@ -1,10 +1,11 @@
 """Folding inputs into a dataset state: partitions, chunks, worker processes.
 
 An input is cut into partitions like Spark cuts it: files into line-aligned ranges of 4 MiB
-(small files packed together up to that size), record streams into runs of 65,536 rows. Each partition is analysed from a zero state; the
-final state is zero merged with every partition in input order. When the whole input is a
-single partition the numeric moments use Spark's exact per-value update (see `numeric`),
-which makes small inputs, such as the churn baseline, match the real analyzer bit for bit.
+(small files packed together up to that size), record streams into runs of 65,536 rows.
+Each partition is analysed from a zero state; the final state is zero merged with every
+partition in input order. When the whole input is a single partition the numeric moments
+use Spark's exact per-value update (see `numeric`), which makes small inputs, such as the
+churn baseline, match the real analyzer bit for bit.
 
 File partitions run in worker processes (spawned, so safe next to threads); record streams
 are read in this process, holding at most two partitions of rows (as Arrow arrays) at once.
