@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from capture_sink import cli as capture_cli
+from model_monitor import cli as model_monitor_cli
 from model_server import cli as model_server_cli
 from model_server.environment import SettingsError
 
@@ -21,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     model_server_cli.register(commands)
     capture_cli.register(commands)
+    model_monitor_cli.register(commands)
     register_up(commands)
     return top
 

@@ -1,0 +1,227 @@
+"""Model Monitor benchmark: a 1M-row baseline next to pandas, and a 100k-record monitoring run.
+
+    python -m bench.monitor_baseline [--rows 1000000] [--records 100000] [--keep DIR]
+
+Each measured step runs in its own child process, so the peak memory printed is that step's
+alone: the resident set of the child and all its descendants, sampled every 100 ms (listing
+a process tree reads /proc for every process, so sampling faster would slow the step). Targets
+(2 cores): baseline < 15 s and < 1 GB; monitoring execution < 10 s. The machine may be shared,
+so CPU seconds (user + system, children included) are printed next to the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV_FORMAT = json.dumps({"csv": {"header": True, "output_columns_position": "START"}})
+CAPTURE_FORMAT = json.dumps(
+    {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
+)
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_mb: float
+    cpu_seconds: float
+    detail: str
+
+
+def generate_csv(path: Path, rows: int, seed: int = 0) -> None:
+    """`rows` rows of 20 numeric columns: 10 integer, 10 with four decimals."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    rng = np.random.default_rng(seed)
+    with pcsv.CSVWriter(path, pa.schema([(f"f{i}", pa.string()) for i in range(20)])) as out:
+        for start in range(0, rows, 100_000):
+            n = min(100_000, rows - start)
+            columns = []
+            for i in range(20):
+                if i % 2 == 0:
+                    values = pa.array(rng.integers(0, 1000, n))
+                else:
+                    values = pa.array(np.round(rng.normal(50, 10, n), 4))
+                columns.append(values.cast(pa.string()))
+            out.write_table(pa.table(columns, names=[f"f{i}" for i in range(20)]))
+
+
+def _churn_like(rng: object, count: int) -> list[tuple[str, str]]:
+    """(output, input) pairs shaped like the churn example: 11 numbers, 58 flags, a score."""
+    import numpy as np
+
+    assert isinstance(rng, np.random.Generator)
+    pairs = []
+    for _ in range(count):
+        numbers = ",".join(f"{v:.1f}" for v in rng.uniform(0, 300, 11))
+        flags = ",".join(map(str, rng.integers(0, 2, 58)))
+        pairs.append((f"{rng.random():.17f}", f"{numbers},{flags}"))
+    return pairs
+
+
+def generate_churn_baseline(path: Path, rows: int) -> None:
+    """A churn-shaped training CSV (label first) for the monitoring run's baseline."""
+    import numpy as np
+
+    pairs = _churn_like(np.random.default_rng(2), rows)
+    header = ",".join(f"c{i}" for i in range(70))
+    path.write_text(header + "\n" + "\n".join(f"{o},{i}" for o, i in pairs) + "\n")
+
+
+def generate_captures(folder: Path, records: int, per_file: int = 1000) -> None:
+    """Churn-shaped Data Capture records in one hour folder, 1000 per file."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    target = folder / "endpoint" / "AllTraffic" / "2022" / "04" / "18" / "00"
+    target.mkdir(parents=True, exist_ok=True)
+    for start in range(0, records, per_file):
+        lines = []
+        pairs = _churn_like(rng, min(per_file, records - start))
+        for i, (output, inputs) in enumerate(pairs, start):
+            record = {
+                "captureData": {
+                    "endpointInput": {
+                        "observedContentType": "text/csv",
+                        "mode": "INPUT",
+                        "data": inputs,
+                        "encoding": "CSV",
+                    },
+                    "endpointOutput": {
+                        "observedContentType": "text/csv; charset=utf-8",
+                        "mode": "OUTPUT",
+                        "data": output,
+                        "encoding": "CSV",
+                    },
+                },
+                "eventMetadata": {
+                    "eventId": str(uuid.uuid4()),
+                    "inferenceTime": f"2022-04-18T00:{(i // 60) % 60:02d}:{i % 60:02d}Z",
+                },
+                "eventVersion": "0",
+            }
+            lines.append(json.dumps(record, separators=(",", ":")))
+        (target / f"{start:08d}-{uuid.uuid4()}.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _child(argv: list[str]) -> None:
+    """One measured step, in this (child) process; prints a JSON result line."""
+    kind, *args = argv
+    started = time.perf_counter()
+    if kind == "pandas":
+        import pandas as pd
+
+        frame = pd.read_csv(args[0])
+        described = frame.describe()
+        detail = f"describe() of {frame.shape[0]:,} x {frame.shape[1]}, {described.shape}"
+    else:
+        from model_monitor.job import run_analysis
+
+        env = json.loads(args[0])
+        result = run_analysis(env, log=lambda line: None)
+        detail = result.message
+    seconds = time.perf_counter() - started
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "detail": detail}))
+
+
+def measure(*args: str) -> Measured:
+    """Run a step in a child process, sampling the RSS of its process tree."""
+    import psutil
+
+    command = [sys.executable, "-m", "bench.monitor_baseline", "--child", *args]
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    root, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    output, _ = child.communicate()
+    if child.returncode:
+        raise SystemExit(f"step {args[0]} failed with status {child.returncode}")
+    result = json.loads(output.strip().splitlines()[-1])
+    return Measured(result["seconds"], peak / 2**20, result["cpu"], result["detail"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--keep", type=Path, help="keep generated data and outputs here")
+    parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        _child(options.child)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        work = options.keep or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        run(work, options.rows, options.records)
+
+
+def _row(label: str, m: Measured) -> None:
+    print(f"{label:<34} {m.seconds:7.2f} s {m.cpu_seconds:8.2f} s {m.peak_mb:8.0f} MB  {m.detail}")
+
+
+def run(work: Path, rows: int, records: int) -> None:
+    """Generate the inputs, measure each step, print the table."""
+    data = work / "baseline.csv"
+    started = time.perf_counter()
+    generate_csv(data, rows)
+    generate_captures(work / "captures", records)
+    generate_churn_baseline(work / "churn.csv", 5000)
+    size = data.stat().st_size / 2**20
+    print(
+        f"generated {rows:,} x 20 CSV ({size:.0f} MB) and {records:,} capture records "
+        f"in {time.perf_counter() - started:.1f} s\n"
+    )
+    print(f"{'step':<34} {'wall':>9} {'cpu':>10} {'peak RSS':>11}")
+    env = {
+        "dataset_source": str(data),
+        "dataset_format": CSV_FORMAT,
+        "output_path": str(work / "b"),
+    }
+    ours = measure("job", json.dumps(env))
+    _row("smlocal baseline (statistics+constr.)", ours)
+    pandas = measure("pandas", str(data))
+    _row("pandas read_csv + describe()", pandas)
+    print(
+        f"{'ratio smlocal / pandas':<34} {ours.seconds / pandas.seconds:7.2f} x "
+        f"{ours.cpu_seconds / pandas.cpu_seconds:8.2f} x {ours.peak_mb / pandas.peak_mb:8.2f} x"
+    )
+    churn = {
+        "dataset_source": str(work / "churn.csv"),
+        "dataset_format": CSV_FORMAT,
+        "output_path": str(work / "cb"),
+    }
+    _row("baseline of 5,000 churn-shaped rows", measure("job", json.dumps(churn)))
+    monitor_env = {
+        "dataset_source": str(work / "captures"),
+        "dataset_format": CAPTURE_FORMAT,
+        "output_path": str(work / "m"),
+        "baseline_statistics": str(work / "cb" / "statistics.json"),
+        "baseline_constraints": str(work / "cb" / "constraints.json"),
+        "start_time": "2022-04-18T00:00:00Z",
+        "end_time": "2022-04-18T01:00:00Z",
+    }
+    _row(f"monitoring run, {records:,} records", measure("job", json.dumps(monitor_env)))
+    print("\ntargets: baseline < 15 s and < 1024 MB; monitoring run < 10 s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Constraint checks of a monitoring run: current profile vs baseline constraints and statistics.
+
+Violations come out grouped by check, in the order data_type, completeness,
+categorical_values, non_negative, missing_column, extra_column, baseline_drift; within a
+check, in column order. (The real order is a Scala hash order; nothing depends on it.)
+
+Which checks run for a feature: the feature must be in the baseline constraints (a feature
+deleted from `constraints.json` is not checked) and its effective `evaluate_constraints` (the
+global value, overridden per feature) must be Enabled; `Disabled` silences every check for
+that scope, drift included. Without a constraints file only drift is checked, with defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from model_monitor import distance
+from model_monitor.constraints import (
+    CHI_SQUARED,
+    ROBUST,
+    BaselineConstraints,
+    FeatureConstraints,
+    MonitoringConfig,
+)
+from model_monitor.jackson import java_double as jd
+from model_monitor.kll import SketchRanks
+from model_monitor.profile import DatasetProfile, FeatureProfile
+from model_monitor.statistics import BaselineFeatureStatistics
+
+CHECK_ORDER = (
+    "data_type_check",
+    "completeness_check",
+    "categorical_values_check",
+    "non_negative_check",
+    "missing_column_check",
+    "extra_column_check",
+    "baseline_drift_check",
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One entry of `constraint_violations.json`."""
+
+    feature_name: str
+    constraint_check_type: str
+    description: str
+
+    def document(self) -> dict[str, Any]:
+        """The entry, keys in the real order."""
+        return {
+            "feature_name": self.feature_name,
+            "constraint_check_type": self.constraint_check_type,
+            "description": self.description,
+        }
+
+
+@dataclass
+class Evaluation:
+    """Violations in report order, and the drift distance of each feature that got one."""
+
+    violations: list[Violation] = field(default_factory=list)
+    drift: dict[str, float] = field(default_factory=dict)
+
+    def add(self, feature: str, check: str, description: str) -> None:
+        """Record a violation."""
+        self.violations.append(Violation(feature, check, description))
+
+    def ordered(self) -> list[Violation]:
+        """Violations grouped by check in `CHECK_ORDER` (stable within a check)."""
+        rank = {name: i for i, name in enumerate(CHECK_ORDER)}
+        return sorted(self.violations, key=lambda v: rank[v.constraint_check_type])
+
+
+def _data_type(out: Evaluation, f: FeatureProfile, fc: FeatureConstraints) -> None:
+    expected = fc.inferred_type
+    matching = f.types.matching(expected) if expected else None
+    if matching is None:
+        return
+    ratio = matching / f.types.total if matching else 0.0  # Deequ: 0.0 when nothing matches
+    threshold = fc.config.datatype_check_threshold
+    if ratio < threshold:
+        out.add(
+            f.name,
+            "data_type_check",
+            f"Data type match requirement is not met. Expected data type: {expected}, "
+            f"Expected match: {jd(threshold * 100)}%. "
+            f"Observed: Only {jd(ratio * 100)}% of data is {expected}.",
+        )
+
+
+def _completeness(out: Evaluation, f: FeatureProfile, fc: FeatureConstraints, rows: int) -> None:
+    observed = f.completeness(rows)
+    if fc.completeness is not None and observed < fc.completeness:
+        out.add(
+            f.name,
+            "completeness_check",
+            f"Data completeness requirement is not met. Expected: {jd(fc.completeness * 100)}%. "
+            f"Observed: Only {jd(observed * 100)}%.",
+        )
+
+
+def _categorical_values(
+    out: Evaluation, f: FeatureProfile, fc: FeatureConstraints, rows: int
+) -> None:
+    if fc.domains is None or not rows:
+        return
+    ratio = (rows - f.present + f.distinct.count_in(fc.domains)) / rows
+    if ratio < fc.config.domain_content_threshold:
+        # Deequ's generic constraint message (UNVERIFIED for the current container).
+        out.add(
+            f.name,
+            "categorical_values_check",
+            f"Value: {jd(ratio)} does not meet the constraint requirement! ",
+        )
+
+
+def _non_negative(out: Evaluation, f: FeatureProfile, fc: FeatureConstraints, rows: int) -> None:
+    if not fc.is_non_negative or not f.numeric.negatives:
+        return
+    ratio = (rows - f.numeric.negatives) / rows
+    out.add(
+        f.name,
+        "non_negative_check",
+        "Data non-negativity requirement is not met. Expected: 100.0%. "
+        f"Observed: Only {jd(ratio * 100)}% of data is non-negative.",
+    )
+
+
+def _distance_drift(out: Evaluation, name: str, value: float, threshold: float) -> None:
+    out.drift[name] = value
+    if value > threshold:
+        out.add(
+            name,
+            "baseline_drift_check",
+            f"Baseline drift distance: {jd(value)} exceeds threshold: {jd(threshold)}",
+        )
+
+
+def _chi_squared_drift(out: Evaluation, name: str, p_value: float, threshold: float) -> None:
+    if math.isnan(p_value):  # too few categories for the test
+        return
+    out.drift[name] = p_value
+    if p_value < threshold:
+        out.add(
+            name,
+            "baseline_drift_check",
+            f"Baseline drift chi-squared p-value: {jd(p_value)} is below threshold: "
+            f"{jd(threshold)}",
+        )
+
+
+def _drift(
+    out: Evaluation,
+    f: FeatureProfile,
+    baseline: BaselineFeatureStatistics,
+    config: MonitoringConfig,
+    log: Callable[[str], None],
+) -> None:
+    if not config.perform_comparison:
+        return
+    if baseline.inferred_type != f.inferred_type:
+        log(
+            f"Inferred data type don't match for column {f.name}. Inferred data type in "
+            f"baseline statistics: {baseline.inferred_type}. Inferred data type in current "
+            f"dataset: {f.inferred_type}"
+        )
+        return
+    robust = config.comparison_method == ROBUST
+    if f.is_numeric and baseline.sketch_levels and f.numeric.count:
+        base = SketchRanks.from_levels(baseline.sketch_levels)
+        value = distance.numerical_distance(base, f.numeric.sketch.ranks(), robust=robust)
+        _distance_drift(out, f.name, value, config.comparison_threshold)
+    elif not f.is_numeric and baseline.categorical and (current := f.distinct.histogram()):
+        counts, threshold = dict(current), config.categorical_comparison_threshold
+        if config.categorical_drift_method == CHI_SQUARED:
+            p_value = distance.chi_squared_p_value(baseline.categorical, counts)
+            _chi_squared_drift(out, f.name, p_value, threshold)
+        else:
+            value = distance.categorical_distance(baseline.categorical, counts, robust=robust)
+            _distance_drift(out, f.name, value, threshold)
+
+
+def _columns(
+    out: Evaluation, current: DatasetProfile, names: Sequence[str], constraints: BaselineConstraints
+) -> None:
+    have, want = len(current.features), len(names)
+    for name in names[have:]:
+        fc = constraints.feature(name)
+        if fc is not None and fc.config.evaluate_constraints:
+            out.add(
+                name,
+                "missing_column_check",
+                f"Column {name} of the baseline is missing from the current dataset. "
+                f"Baseline columns: {want}, current dataset columns: {have}.",
+            )
+    if constraints.config.evaluate_constraints:
+        for extra in current.features[want:]:
+            out.add(
+                extra.name,
+                "extra_column_check",
+                f"Column {extra.name} of the current dataset is not in the baseline. "
+                f"Baseline columns: {want}, current dataset columns: {have}.",
+            )
+
+
+def evaluate(
+    current: DatasetProfile,
+    *,
+    baseline_names: Sequence[str],
+    statistics: Sequence[BaselineFeatureStatistics] | None,
+    constraints: BaselineConstraints | None,
+    log: Callable[[str], None],
+) -> Evaluation:
+    """All checks of a monitoring run."""
+    out = Evaluation()
+    rows = current.item_count
+    by_name = {s.name: s for s in statistics or ()}
+    for f in current.features[: len(baseline_names)]:
+        fc = constraints.feature(f.name) if constraints else None
+        config = fc.config if fc else MonitoringConfig()
+        if (constraints and fc is None) or not config.evaluate_constraints:
+            continue
+        if fc is not None:
+            _data_type(out, f, fc)
+            _completeness(out, f, fc, rows)
+            _categorical_values(out, f, fc, rows)
+            _non_negative(out, f, fc, rows)
+        if f.name in by_name:
+            _drift(out, f, by_name[f.name], config, log)
+    if constraints:
+        _columns(out, current, baseline_names, constraints)
+    return out

@@ -1,0 +1,190 @@
+"""`smlocal monitor baseline` and `smlocal monitor run`: the analyzer job on local files.
+
+Both build the analyzer's environment (the keys the real container reads) and call
+`run_analysis`, showing a progress bar when stderr is a terminal. The analysis modules (numpy,
+pyarrow, ...) are imported only when a monitor command runs, so other commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from model_monitor.job import JobResult
+
+FAILED, WITH_VIOLATIONS = "Failed", "CompletedWithViolations"
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", type=Path, required=True, help="folder for the output files")
+    parser.add_argument(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="whether CSV files start with a header line (default: yes)",
+    )
+    parser.add_argument("--preprocessor", type=Path, help="record preprocessor script (.py)")
+    parser.add_argument("--postprocessor", type=Path, help="post-analytics processor script")
+    parser.add_argument("--workers", type=int, help="processes for large files (default: CPUs)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="print the analyzer's log")
+
+
+def _baseline_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    baseline = actions.add_parser(
+        "baseline",
+        help="suggest a baseline: statistics.json and constraints.json",
+        description="Profile a dataset (a file or a folder of files) like "
+        "DefaultModelMonitor.suggest_baseline().",
+    )
+    baseline.add_argument("dataset", type=Path, help="CSV or JSON Lines file, or a folder")
+    baseline.add_argument("--format", choices=("csv", "json"), default="csv")
+    baseline.add_argument(
+        "--categorical-drift-method",
+        choices=("LInfinity", "ChiSquared"),
+        help="written into the suggested constraints' monitoring_config",
+    )
+    _common(baseline)
+    baseline.set_defaults(handler=_baseline)
+
+
+def _run_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = actions.add_parser(
+        "run",
+        help="a monitoring execution: statistics and constraint violations",
+        description="Check captured endpoint data (a Data Capture folder) or a dataset "
+        "against a baseline, like one execution of a monitoring schedule.",
+    )
+    run.add_argument("data", type=Path, help="Data Capture folder, or a CSV/JSON dataset")
+    run.add_argument("--format", choices=("capture", "csv", "json"), help="default: guessed")
+    run.add_argument("--baseline-statistics", type=Path, help="baseline statistics.json")
+    run.add_argument("--baseline-constraints", type=Path, help="baseline constraints.json")
+    run.add_argument("--start", help="window start (ISO 8601, UTC), captures only")
+    run.add_argument("--end", help="window end, exclusive (ISO 8601, UTC), captures only")
+    run.add_argument("--endpoint-name", help="sagemaker_endpoint_name (for metrics)")
+    run.add_argument("--schedule-name", help="sagemaker_monitoring_schedule_name")
+    run.add_argument(
+        "--fail-on-violations", action="store_true", help="exit with status 3 on violations"
+    )
+    _common(run)
+    run.set_defaults(handler=_run)
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `monitor` to the smlocal command line."""
+    monitor = commands.add_parser(
+        "monitor",
+        help="Model Monitor data quality: baselines and monitoring runs on local files",
+        description="Compute SageMaker Model Monitor baselines and monitoring executions "
+        "locally, writing the same files as the sagemaker-model-monitor-analyzer image.",
+    )
+    actions = monitor.add_subparsers(dest="monitor_command", required=True, metavar="ACTION")
+    _baseline_parser(actions)
+    _run_parser(actions)
+
+
+def _format(kind: str, header: bool) -> str:
+    if kind == "csv":
+        return json.dumps({"csv": {"header": header, "output_columns_position": "START"}})
+    if kind == "json":
+        return json.dumps({"json": {"lines": True}})
+    return json.dumps(
+        {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
+    )
+
+
+def _guess_format(data: Path) -> str:
+    if data.is_dir():
+        if next(data.rglob("*.jsonl"), None) is not None:
+            return "capture"
+        return "json" if next(data.rglob("*.json"), None) is not None else "csv"
+    return "json" if data.suffix.lower() in (".json", ".jsonl") else "csv"
+
+
+def _environment(args: argparse.Namespace, kind: str, source: Path) -> dict[str, str]:
+    env = {
+        "dataset_source": str(source),
+        "dataset_format": _format(kind, args.header),
+        "output_path": str(args.output),
+    }
+    optional = {
+        "record_preprocessor_script": args.preprocessor,
+        "post_analytics_processor_script": args.postprocessor,
+        "categorical_drift_method": getattr(args, "categorical_drift_method", None),
+        "baseline_statistics": getattr(args, "baseline_statistics", None),
+        "baseline_constraints": getattr(args, "baseline_constraints", None),
+        "start_time": getattr(args, "start", None),
+        "end_time": getattr(args, "end", None),
+        "sagemaker_endpoint_name": getattr(args, "endpoint_name", None),
+        "sagemaker_monitoring_schedule_name": getattr(args, "schedule_name", None),
+    }
+    env.update({key: str(value) for key, value in optional.items() if value is not None})
+    return env
+
+
+@contextmanager
+def _progress(env: dict[str, str]) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on an interactive terminal (bytes, or rows for captures)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from model_monitor.environment import AnalyzerInput
+    from model_monitor.sources import input_size
+
+    try:
+        total = input_size(AnalyzerInput.from_environment(env))
+    except (KeyError, ValueError, OSError):
+        total = None
+    unit = "rows" if total is None else "bytes"
+    columns = (TextColumn("analysing"), BarColumn(), TextColumn(f"{{task.completed:,}} {unit}"))
+    with Progress(*columns, TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("analysing", total=total)
+        yield lambda done: bar.advance(task, done)
+
+
+def _execute(args: argparse.Namespace, env: dict[str, str]) -> JobResult:
+    from model_monitor.job import run_analysis
+
+    log = (lambda line: print(line, file=sys.stderr)) if args.verbose else (lambda line: None)
+    with _progress(env) as progress:
+        return run_analysis(env, log=log, progress=progress, workers=args.workers)
+
+
+def _report(result: JobResult) -> None:
+    stream = sys.stderr if result.status == FAILED else sys.stdout
+    print(result.message, file=stream)
+    for path in result.files:
+        print(f"  wrote {path}")
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    result = _execute(args, _environment(args, args.format, args.dataset))
+    _report(result)
+    return 1 if result.status == FAILED else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not (args.baseline_statistics or args.baseline_constraints):
+        print(
+            "smlocal monitor run: give --baseline-statistics and/or --baseline-constraints",
+            file=sys.stderr,
+        )
+        return 2
+    kind = args.format or _guess_format(args.data)
+    result = _execute(args, _environment(args, kind, args.data))
+    _report(result)
+    violations = args.output / "constraint_violations.json"
+    if result.status == WITH_VIOLATIONS and violations.exists():
+        for entry in json.loads(violations.read_text(encoding="utf-8"))["violations"]:
+            print(f"  {entry['feature_name']}: {entry['constraint_check_type']}")
+            print(f"    {entry['description']}")
+    if result.status == FAILED:
+        return 1
+    return 3 if args.fail_on_violations and result.status == WITH_VIOLATIONS else 0

@@ -1,0 +1,222 @@
+"""Folding inputs into a dataset state: partitions, chunks, worker processes.
+
+An input is cut into partitions like Spark cuts it: files into line-aligned ranges of 4 MiB
+(small files packed together up to that size), record streams into runs of 65,536 rows.
+Each partition is analysed from a zero state; the final state is zero merged with every
+partition in input order. When the whole input is a single partition the numeric moments
+use Spark's exact per-value update (see `numeric`), which makes small inputs, such as the
+churn baseline, match the real analyzer bit for bit.
+
+File partitions run in worker processes (spawned, so safe next to threads); record streams
+are read in this process, holding at most two partitions of rows (as Arrow arrays) at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from model_monitor import files
+from model_monitor.errors import AnalysisError
+from model_monitor.preprocessing import Preprocessor
+from model_monitor.readers import csv_fields, json_text
+from model_monitor.state import Chunk, DatasetState
+
+PARTITION_BYTES = 4 * 1024 * 1024
+PARTITION_ROWS = 65_536
+CHUNK_ROWS = 16_384
+
+Row = Sequence[str | None] | Mapping[str, str | None]
+Item = str | Row  # a str is a CSV line of positional fields, split on commas only
+Progress = Callable[[int], None]
+
+
+def _text_chunk(lines: list[str]) -> Chunk | None:
+    """CSV lines parsed by Arrow in one go (None if Arrow saw other rows than lines)."""
+    commas = [line.count(",") for line in lines]
+    width = max(commas) + 1
+    if min(commas) + 1 != width:
+        lines = [line + "," * (width - 1 - c) for line, c in zip(lines, commas, strict=True)]
+    names = [f"_c{i}" for i in range(width)]
+    table = files.parse_csv_text("\n".join(lines).encode("utf-8"), names)
+    if table.num_rows != len(lines):
+        return None
+    return Chunk(names, [column.combine_chunks() for column in table.columns], table.num_rows)
+
+
+def _chunk(batch: list[Item]) -> Chunk:
+    if all(isinstance(item, str) for item in batch):
+        chunk = _text_chunk(batch)  # type: ignore[arg-type]
+        if chunk is not None:
+            return chunk
+    rows = [csv_fields(item) if isinstance(item, str) else item for item in batch]
+    if isinstance(rows[0], Mapping):
+        keyed = [row for row in rows if isinstance(row, Mapping)]
+        names = list(dict.fromkeys(key for row in keyed for key in row))
+        columns = [[row.get(name) for row in keyed] for name in names]
+    else:
+        width = max(len(row) for row in rows)
+        if all(len(row) == width for row in rows):
+            columns = [list(c) for c in zip(*rows, strict=True)]
+        else:
+            columns = [list(c) for c in itertools.zip_longest(*rows)]
+        names = [f"_c{i}" for i in range(width)]
+    arrays = [pa.array(column, pa.string()) for column in columns]
+    return Chunk(names, arrays, len(rows))
+
+
+def chunks(items: Iterable[Item], size: int = CHUNK_ROWS) -> Iterator[Chunk]:
+    """Rows batched into chunks: value lists or CSV lines (columns `_c<i>`), or dicts."""
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield _chunk(batch)
+            batch = []
+    if batch:
+        yield _chunk(batch)
+
+
+def _partitions(stream: Iterable[Chunk], rows: int) -> Iterator[list[Chunk]]:
+    part: list[Chunk] = []
+    count = 0
+    for chunk in stream:
+        part.append(chunk)
+        count += chunk.rows
+        if count >= rows:
+            yield part
+            part, count = [], 0
+    if part:
+        yield part
+
+
+def analyze_rows(
+    rows: Iterable[Item],
+    *,
+    watch: pa.Array | None = None,
+    progress: Progress | None = None,
+    partition_rows: int = PARTITION_ROWS,
+) -> DatasetState:
+    """The state of a record stream (exact moments when it fits one partition)."""
+    parts = _partitions(chunks(rows), partition_rows)
+    first = next(parts, None)
+    second = next(parts, None)
+    exact = second is None
+    result = DatasetState()
+    for part in itertools.chain([first] if first else [], [second] if second else [], parts):
+        state = DatasetState()
+        for chunk in part:
+            state.update(chunk, exact=exact, watch=watch)
+        result = result.merge(state)
+        if progress:
+            progress(state.rows)
+    return result
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One partition (ranges of one or more files) and how to read it (picklable)."""
+
+    parts: tuple[files.FileRange, ...]
+    kind: str  # "csv" or "json"
+    names: tuple[str, ...] = ()
+    header: bool = False
+    json_lines: bool = True
+    preprocessor: str | None = None
+    exact: bool = False
+    watch: tuple[str, ...] | None = None
+
+
+def _flat_object(document: object, where: str) -> Mapping[str, str | None]:
+    if not isinstance(document, Mapping):
+        raise AnalysisError(f"{where}: expected one flat JSON object per record")
+    return {str(k): json_text(v, where) for k, v in document.items()}
+
+
+def _range_rows(
+    task: FileTask, part: files.FileRange, script: Preprocessor | None
+) -> Iterator[Row]:
+    if task.kind == "csv":
+        assert script is not None
+        for line in files.csv_lines(part, task.header):
+            yield from script.rows(line)
+        return
+    for document in files.json_documents(part, task.json_lines):
+        if script is not None:
+            yield from script.rows(document)
+        else:
+            yield _flat_object(document, part.path)
+
+
+def _task_chunks(task: FileTask) -> Iterator[Chunk]:
+    if task.kind == "csv" and task.preprocessor is None:
+        for part in task.parts:
+            table = files.read_csv(part, task.names, task.header)
+            columns = [column.combine_chunks() for column in table.columns]
+            yield Chunk(task.names, columns, table.num_rows)
+        return
+    script = Preprocessor(Path(task.preprocessor)) if task.preprocessor else None
+    rows = (row for part in task.parts for row in _range_rows(task, part, script))
+    yield from chunks(rows)
+
+
+def run_task(task: FileTask) -> DatasetState:
+    """Analyse one partition (runs in a worker process)."""
+    watch = None if task.watch is None else pa.array(task.watch, pa.string())
+    state = DatasetState()
+    for chunk in _task_chunks(task):
+        state.update(chunk, exact=task.exact, watch=watch)
+    return state
+
+
+def default_workers() -> int:
+    """Processes to use: the CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _states(tasks: Sequence[FileTask], workers: int) -> Iterator[DatasetState]:
+    """Partition states in task order, computed in worker processes.
+
+    At most two tasks per worker are in flight, so finished states waiting for a slow earlier
+    partition do not pile up: memory stays bounded whatever the number of partitions.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future[DatasetState]] = deque()
+        queue = iter(tasks)
+        try:
+            for task in itertools.islice(queue, 2 * workers):
+                pending.append(pool.submit(run_task, task))
+            while pending:
+                state = pending.popleft().result()
+                for task in itertools.islice(queue, 1):
+                    pending.append(pool.submit(run_task, task))
+                yield state
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def analyze_files(
+    tasks: Sequence[FileTask], *, workers: int | None = None, progress: Progress | None = None
+) -> DatasetState:
+    """The state of file partitions, merged in order; in parallel when there are several."""
+    workers = min(workers or default_workers(), len(tasks))
+    states = _states(tasks, workers) if workers > 1 else map(run_task, tasks)
+    result = DatasetState()
+    for task, state in zip(tasks, states, strict=True):
+        result = result.merge(state)
+        if progress:
+            progress(sum(part.end - part.start for part in task.parts))
+    return result

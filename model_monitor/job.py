@@ -1,0 +1,313 @@
+"""The analyzer job: the `sagemaker-model-monitor-analyzer` container's contract, on local paths.
+
+`run_analysis(environment)` reads the container's environment keys (see `environment`), and:
+
+* baseline job (no baseline files given): writes `constraints.json` and `statistics.json`;
+* monitoring execution (`baseline_statistics` and/or `baseline_constraints` given): also
+  evaluates the checks and writes `constraint_violations.json` (even when empty), plus
+  `constraints.json` suggested from the current data, as the real analyzer does.
+
+Files are written to a staging folder inside `output_path` and moved into place only when
+everything succeeded, so a failed job leaves no partial outputs. The one-line status (or the
+failure reason) goes to the message file, like `/opt/ml/output/message`, and into `JobResult`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from model_monitor import checks, jackson, sources
+from model_monitor.constraints import (
+    BaselineConstraints,
+    MonitoringConfig,
+    parse_constraints,
+    suggest_constraints,
+)
+from model_monitor.environment import AnalyzerInput
+from model_monitor.errors import NO_DATA, AnalysisError
+from model_monitor.metrics import MetricRecord, feature_metrics
+from model_monitor.preprocessing import postprocess_handler
+from model_monitor.profile import DatasetProfile, build_profile
+from model_monitor.statistics import (
+    BaselineFeatureStatistics,
+    parse_statistics,
+    statistics_document,
+)
+
+COMPLETED, WITH_VIOLATIONS, FAILED = "Completed", "CompletedWithViolations", "Failed"
+_NO_VIOLATIONS = "Job completed successfully with no violations."
+STATISTICS, CONSTRAINTS, VIOLATIONS = (
+    "statistics.json",
+    "constraints.json",
+    "constraint_violations.json",
+)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How a job ended and what it produced."""
+
+    status: str  # Completed | CompletedWithViolations | Failed
+    message: str  # the message-file line: ExitMessage, or FailureReason when Failed
+    violation_count: int = 0
+    files: tuple[Path, ...] = ()
+    metrics: tuple[MetricRecord, ...] = ()
+
+
+class JobLog:
+    """Log lines shaped like the real job's: the Python wrapper's and the Spark analyzer's."""
+
+    def __init__(self, sink: Callable[[str], None] | None) -> None:
+        self._sink = sink or logging.getLogger("model_monitor.job").info
+
+    def wrapper(self, message: str, level: str = "INFO") -> None:
+        """A line of the container's Python wrapper (`DefaultDataAnalyzer`)."""
+        now = datetime.now(UTC)
+        stamp = f"{now:%Y-%m-%d %H:%M:%S},{now.microsecond // 1000:03d}"
+        self._sink(f"{stamp} - DefaultDataAnalyzer - {level} - {message}")
+
+    def analyzer(self, source: str, message: str, level: str = "INFO") -> None:
+        """A line of the analyzer itself (e.g. `DataAnalyzer`, `FileUtil`)."""
+        self._sink(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {level:<5} {source} - {message}")
+
+
+def _load_json(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AnalysisError(f"Baseline {what} file {path} does not exist") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise AnalysisError(f"Baseline {what} file {path} is not valid JSON: {exc}") from None
+
+
+class _ToJobLog(logging.Handler):
+    """Forwards a user script's `logger` records into the job's log."""
+
+    def __init__(self, log: JobLog) -> None:
+        super().__init__()
+        self._log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._log.wrapper(f"preprocessor: {record.getMessage()}", record.levelname)
+
+
+@contextmanager
+def _script_logger(log: JobLog) -> Iterator[logging.Logger]:
+    """The `logger` handed to a preprocessor running in this process, logging into the job."""
+    logger = logging.getLogger(f"model_monitor.preprocessor.{id(log)}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = _ToJobLog(log)
+    logger.addHandler(handler)
+    try:
+        yield logger
+    finally:
+        logger.removeHandler(handler)
+
+
+@contextmanager
+def _script_environment(entries: Mapping[str, str]) -> Iterator[None]:
+    """Export the job's non-analyzer entries for user scripts, restoring os.environ after.
+
+    Only done when the job has a script, since os.environ is shared by the whole process.
+    """
+    saved = {key: os.environ.get(key) for key in entries}
+    os.environ.update(entries)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    statistics: list[BaselineFeatureStatistics] | None
+    constraints: BaselineConstraints | None
+
+    @classmethod
+    def load(cls, job: AnalyzerInput) -> _Baseline:
+        stats = constraints = None
+        if job.baseline_statistics:
+            stats = parse_statistics(_load_json(job.baseline_statistics, "statistics"), "stats")
+        if job.baseline_constraints:
+            constraints = parse_constraints(_load_json(job.baseline_constraints, "constraints"))
+        return cls(stats, constraints)
+
+    @property
+    def names(self) -> list[str]:
+        if self.statistics is not None:
+            return [f.name for f in self.statistics]
+        return [f.name for f in self.constraints.features] if self.constraints else []
+
+    @property
+    def watch(self) -> tuple[str, ...] | None:
+        if not self.constraints:
+            return None
+        return tuple(sorted({d for f in self.constraints.features for d in f.domains or ()}))
+
+
+def _metrics(
+    job: AnalyzerInput, profile: DatasetProfile, baseline: _Baseline, drift: Mapping[str, float]
+) -> tuple[MetricRecord, ...]:
+    constraints = baseline.constraints
+    config = constraints.config if constraints else MonitoringConfig()
+    if not job.publish_cloudwatch_metrics or not config.emit_metrics:
+        return ()
+
+    def emits(name: str) -> bool:
+        feature = constraints.feature(name) if constraints else None
+        return feature.config.emit_metrics if feature else config.emit_metrics
+
+    timestamp = job.metric_time or job.end_time or datetime.now(UTC)
+    records = feature_metrics(
+        profile,
+        drift,
+        timestamp=timestamp,
+        endpoint=job.endpoint_name,
+        schedule=job.schedule_name,
+        emits=emits,
+    )
+    return tuple(records)
+
+
+def _evaluate(
+    profile: DatasetProfile, baseline: _Baseline, names: list[str], log: JobLog
+) -> checks.Evaluation:
+    log.analyzer("ConstraintGenerator", "Evaluating constraints")
+    log.analyzer("StatsGenerator", "Evaluating stats")
+    evaluation = checks.evaluate(
+        profile,
+        baseline_names=names,
+        statistics=baseline.statistics,
+        constraints=baseline.constraints,
+        log=lambda line: log.analyzer("DistanceGenerator", line),
+    )
+    found = json.dumps([v.document() for v in evaluation.ordered()])
+    log.analyzer("DataAnalyzer", f"Constraint and Stats violations: {found}")
+    return evaluation
+
+
+def _analyse(
+    job: AnalyzerInput,
+    log: JobLog,
+    progress: Callable[[int], None] | None,
+    workers: int | None,
+) -> JobResult:
+    baseline = _Baseline.load(job) if job.monitoring else _Baseline(None, None)
+    with _script_logger(log) as logger:
+        analysed = sources.analyse(
+            job, watch=baseline.watch, workers=workers, progress=progress, logger=logger
+        )
+    if analysed.state.rows == 0:
+        raise AnalysisError(NO_DATA)
+    if names := baseline.names:
+        log.analyzer("DataAnalyzer", f"Using baseline columns: {', '.join(names)}")
+    profile = build_profile(analysed.state, analysed.order, names)
+    config = MonitoringConfig()
+    if job.categorical_drift_method:  # the one monitoring_config value the environment sets
+        config = MonitoringConfig(categorical_drift_method=job.categorical_drift_method)
+    log.analyzer("ConstraintGenerator", "Generating Constraints:")
+    documents: dict[str, Any] = {CONSTRAINTS: suggest_constraints(profile, config)}
+    log.analyzer("ConstraintGenerator", f"Constraints: {jackson.dumps(documents[CONSTRAINTS])}")
+    log.analyzer("StatsGenerator", "Generating Stats:")
+    documents[STATISTICS] = statistics_document(profile)
+    # The real analyzer prints the whole statistics here too; with every sketch that is too
+    # big for a log event, so only its outline is logged (the file has it all).
+    outline = f"{len(profile.features)} features, item_count {profile.item_count}"
+    log.analyzer("StatsGenerator", f"Stats: {outline}")
+    if not job.monitoring:
+        written = _write(job.output_path, documents, log)
+        return JobResult(COMPLETED, f"{COMPLETED}: {_NO_VIOLATIONS}", 0, written)
+    evaluation = _evaluate(profile, baseline, names, log)
+    documents[VIOLATIONS] = {"violations": [v.document() for v in evaluation.ordered()]}
+    written = _write(job.output_path, documents, log)
+    metrics = _metrics(job, profile, baseline, evaluation.drift)
+    count = len(evaluation.violations)
+    if not count:
+        return JobResult(COMPLETED, f"{COMPLETED}: {_NO_VIOLATIONS}", 0, written, metrics)
+    message = f"{WITH_VIOLATIONS}: Job completed successfully with {count} violations."
+    return JobResult(WITH_VIOLATIONS, message, count, written, metrics)
+
+
+def _write(output: Path, documents: Mapping[str, Any], log: JobLog) -> tuple[Path, ...]:
+    """Write all files to a staging folder, then move them into `output` together."""
+    output.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".smlocal-staging-", dir=output))
+    try:
+        for name, document in documents.items():
+            (staging / name).write_text(jackson.dumps(document), encoding="utf-8")
+        written = []
+        for name in documents:
+            os.replace(staging / name, output / name)
+            log.analyzer("FileUtil", f"Write to file {name} at path {output}.")
+            written.append(output / name)
+        return tuple(written)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _run(
+    job: AnalyzerInput,
+    log: JobLog,
+    progress: Callable[[int], None] | None,
+    workers: int | None,
+) -> JobResult:
+    post = None
+    if job.post_analytics_processor_script:
+        post = postprocess_handler(job.post_analytics_processor_script)
+    result = _analyse(job, log, progress, workers)
+    if post is not None:
+        log.wrapper("Invoking customer's post-processing script...")
+        post()
+    return result
+
+
+def run_analysis(
+    environment: Mapping[str, str],
+    *,
+    message_file: Path | None = None,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+) -> JobResult:
+    """Run a baseline job or a monitoring execution as the analyzer container would.
+
+    `progress` is called with each increment of work done: bytes for file datasets, rows for
+    captures; `workers` caps the processes used for file datasets (default: the CPUs).
+    """
+    journal = JobLog(log)
+    try:
+        job = AnalyzerInput.from_environment(environment)
+        journal.wrapper(f"Performing analysis with input: {json.dumps(job.log_document())}")
+        scripts = job.record_preprocessor_script or job.post_analytics_processor_script
+        with _script_environment(job.user_environment if scripts else {}):
+            result = _run(job, journal, progress, workers)
+        journal.analyzer("Main", result.message)
+        journal.wrapper("Spark job completed.")
+    except Exception as exc:  # the container's own boundary: any failure becomes the reason
+        if not isinstance(exc, AnalysisError | NotImplementedError):
+            journal.wrapper(traceback.format_exc().rstrip(), "ERROR")
+        reason = str(exc)
+        journal.wrapper(f"Exception performing analysis: {reason}", "ERROR")
+        result = JobResult(FAILED, reason)
+    if message_file is not None:
+        message_file.parent.mkdir(parents=True, exist_ok=True)
+        message_file.write_text(result.message, encoding="utf-8")
+    return result

@@ -1,0 +1,124 @@
+"""User scripts with the real container's contract: record preprocessor and post-processor.
+
+* `preprocess_handler(inference_record)` or `preprocess_handler(inference_record, logger)` (the
+  second parameter must be called `logger`) gets, per record: a `CapturedData` for captures,
+  the raw line (newline included) for a CSV dataset, the parsed object for JSON lines. It
+  returns a flat dict (one row, keys sorted into columns), a list of dicts (several rows) or
+  `[]` / None (the record is dropped). Any exception fails the job with the real text.
+* `postprocess_handler()` runs with no arguments after all output files are written.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import logging
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from model_monitor.errors import (
+    POSTPROCESS_HANDLER_MISSING,
+    PREPROCESS_HANDLER_MISSING,
+    PREPROCESSOR_FAILED,
+    AnalysisError,
+)
+from model_monitor.readers import json_text
+
+KeyedRow = dict[str, str | None]
+
+
+class EventMetadata:
+    """`eventMetadata` of a capture record."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self.event_id = body.get("eventId")
+        self.event_time = body.get("inferenceTime")
+        self.inference_id = body.get("inferenceId")
+        self.custom_attribute = body.get("customAttributes")
+
+
+class EventData:
+    """One side (`endpointInput` / `endpointOutput`) of a capture record."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self.encoding = body.get("encoding")
+        self.data = body.get("data")
+        self.observedContentType = body.get("observedContentType")  # the real attribute name
+        self.mode = body.get("mode")
+
+
+class CapturedData:
+    """A capture record as the container hands it to `preprocess_handler`."""
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        capture = record.get("captureData") or {}
+
+        def side(name: str) -> EventData | None:
+            return EventData(capture[name]) if name in capture else None
+
+        metadata = record.get("eventMetadata")
+        self.event_metadata = EventMetadata(metadata) if metadata is not None else None
+        self.endpoint_input = side("endpointInput")
+        self.endpoint_output = side("endpointOutput")
+        self.batch_transform_output = side("batchTransformOutput")
+        self.ground_truth = side("groundTruthData")
+        self.event_version = record.get("eventVersion")
+        self.event_dict = record
+
+
+def load_script(path: Path) -> ModuleType:
+    """Import a user script by path."""
+    spec = importlib.util.spec_from_file_location(f"smlocal_user_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise AnalysisError(f"Cannot load script {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def postprocess_handler(path: Path) -> Callable[[], Any]:
+    """The post-processor's handler, or the real error when it has none."""
+    handler = getattr(load_script(path), "postprocess_handler", None)
+    if not callable(handler):
+        raise NotImplementedError(POSTPROCESS_HANDLER_MISSING)
+    return handler  # type: ignore[no-any-return]
+
+
+class Preprocessor:
+    """A loaded record preprocessor: records in, keyed rows out."""
+
+    def __init__(self, path: Path, logger: logging.Logger | None = None) -> None:
+        handler = getattr(load_script(path), "preprocess_handler", None)
+        if not callable(handler):
+            raise NotImplementedError(PREPROCESS_HANDLER_MISSING)
+        self._handler = handler
+        self._logger = logger or logging.getLogger("model_monitor.preprocessor")
+        self._with_logger = "logger" in inspect.signature(handler).parameters
+
+    def rows(self, record: Any) -> list[KeyedRow]:
+        """Apply the handler to one record."""
+        try:
+            if self._with_logger:
+                result = self._handler(record, logger=self._logger)
+            else:
+                result = self._handler(record)
+        except Exception as exc:
+            self._logger.error("preprocess_handler raised:\n%s", traceback.format_exc())
+            raise AnalysisError(PREPROCESSOR_FAILED) from exc
+        return _rows(result)
+
+
+def _rows(result: Any) -> list[KeyedRow]:
+    if result is None:
+        return []
+    if isinstance(result, Mapping):
+        return [{str(k): json_text(result[k], "preprocess_handler's result") for k in result}]
+    if isinstance(result, list) and all(isinstance(item, Mapping) for item in result):
+        return [row for item in result for row in _rows(item)]
+    raise AnalysisError(
+        f"{PREPROCESSOR_FAILED} preprocess_handler must return a flat dict, a list of dicts or "
+        f"[], not {type(result).__name__}."
+    )

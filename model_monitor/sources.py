@@ -1,0 +1,117 @@
+"""From a job's dataset settings to a dataset state: which reader, which partitions.
+
+* CSV and JSON datasets (a file or a folder of files) are cut into file partitions;
+  CSV columns keep the file's order, JSON keys are sorted (as Spark's JSON schema is).
+* Capture folders are read record by record for the `[start_time, end_time)` window; rows
+  are positional (`_c<i>`: outputs, then inputs).
+* With a record preprocessor, its dicts become rows and their keys, sorted, the columns.
+
+For a CSV dataset with a preprocessor the header line (when there is one) is not passed to
+the script; `output_columns_position` is validated but changes nothing here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from model_monitor import engine, files
+from model_monitor.environment import CAPTURE, CSV, AnalyzerInput
+from model_monitor.preprocessing import CapturedData, KeyedRow, Preprocessor
+from model_monitor.profile import column_order
+from model_monitor.readers import SHADOW, capture_items, iter_capture_records
+from model_monitor.state import DatasetState
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """A dataset's state and the order its columns are reported in."""
+
+    state: DatasetState
+    order: list[str]
+
+
+def _order_kind(job: AnalyzerInput) -> str:
+    if job.record_preprocessor_script or job.dataset_format.kind not in (CSV, CAPTURE):
+        return "sorted"
+    return "positional" if job.dataset_format.kind == CAPTURE else "appearance"
+
+
+def _preprocessed_captures(job: AnalyzerInput, script: Preprocessor) -> Iterator[KeyedRow]:
+    for record in iter_capture_records(job.dataset_source, job.start_time, job.end_time):
+        if (record.get("eventMetadata") or {}).get("invocationSource") != SHADOW:
+            yield from script.rows(CapturedData(record))
+
+
+def _captures(
+    job: AnalyzerInput,
+    watch: pa.Array | None,
+    progress: engine.Progress | None,
+    logger: logging.Logger | None,
+) -> DatasetState:
+    if not job.dataset_source.is_dir():
+        raise FileNotFoundError(f"Capture folder {job.dataset_source} does not exist")
+    rows: Iterator[engine.Item]
+    if job.record_preprocessor_script:
+        script = Preprocessor(job.record_preprocessor_script, logger)
+        rows = _preprocessed_captures(job, script)
+    else:
+        records = iter_capture_records(job.dataset_source, job.start_time, job.end_time)
+        rows = capture_items(records, job.dataset_format.index_names)
+    return engine.analyze_rows(rows, watch=watch, progress=progress)
+
+
+def file_tasks(job: AnalyzerInput, watch: tuple[str, ...] | None) -> list[engine.FileTask]:
+    """The partitions of a CSV or JSON dataset."""
+    fmt = job.dataset_format
+    paths = files.list_files(job.dataset_source)
+    script = str(job.record_preprocessor_script) if job.record_preprocessor_script else None
+    if fmt.kind == CSV:
+        ranges = files.plan_ranges(paths, engine.PARTITION_BYTES)
+        names = tuple(files.csv_names(paths, fmt.header)) if not script else ()
+    else:  # a JSON document that is not JSON Lines cannot be cut
+        ranges = (
+            files.plan_ranges(paths, engine.PARTITION_BYTES)
+            if fmt.json_lines
+            else [files.FileRange(str(p), 0, p.stat().st_size) for p in paths]
+        )
+        names = ()
+    partitions = files.pack(ranges, engine.PARTITION_BYTES)
+    exact = len(partitions) == 1
+    return [
+        engine.FileTask(
+            parts, fmt.kind, names, fmt.header, fmt.json_lines, script, exact=exact, watch=watch
+        )
+        for parts in partitions
+    ]
+
+
+def analyse(
+    job: AnalyzerInput,
+    *,
+    watch: tuple[str, ...] | None = None,
+    workers: int | None = None,
+    progress: engine.Progress | None = None,
+    logger: logging.Logger | None = None,
+) -> Analysed:
+    """Read and analyse the job's dataset."""
+    if job.dataset_format.kind == CAPTURE:
+        array = None if watch is None else pa.array(watch, pa.string())
+        state = _captures(job, array, progress, logger)
+    else:
+        if job.record_preprocessor_script:  # fail early, in this process, on a bad script
+            Preprocessor(job.record_preprocessor_script, logger)
+        tasks = file_tasks(job, watch)
+        state = engine.analyze_files(tasks, workers=workers, progress=progress)
+    return Analysed(state, column_order(list(state.columns), _order_kind(job)))
+
+
+def input_size(job: AnalyzerInput) -> int | None:
+    """Bytes to read, when known up front (for progress bars)."""
+    if job.dataset_format.kind == CAPTURE:
+        return None
+    return sum(p.stat().st_size for p in files.list_files(Path(job.dataset_source)))

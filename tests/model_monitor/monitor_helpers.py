@@ -1,0 +1,105 @@
+"""Helpers for the analyzer tests: datasets, capture records and result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from model_monitor.job import JobResult
+
+DATA = Path(__file__).parent / "data"
+CHURN = DATA / "churn-training-dataset-with-header.csv"
+CHURN_TRAFFIC = DATA / "churn-test_sample.csv"
+CSV_WITH_HEADER = json.dumps({"csv": {"header": True, "output_columns_position": "START"}})
+CAPTURE = json.dumps(
+    {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
+)
+
+# The SDK prints a deprecation banner as a warning on import unless told not to.
+os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+
+
+def capture_record(
+    inputs: str,
+    output: str,
+    *,
+    when: str = "2022-04-18T00:21:48Z",
+    encoding: str = "CSV",
+    output_encoding: str | None = None,
+    **metadata: Any,
+) -> dict[str, Any]:
+    """A Data Capture record as SageMaker writes it."""
+    types = {"CSV": "text/csv", "JSON": "application/json", "BASE64": "image/png"}
+    out_encoding = output_encoding or encoding
+    return {
+        "captureData": {
+            "endpointInput": {
+                "observedContentType": types[encoding],
+                "mode": "INPUT",
+                "data": inputs,
+                "encoding": encoding,
+            },
+            "endpointOutput": {
+                "observedContentType": types[out_encoding],
+                "mode": "OUTPUT",
+                "data": output,
+                "encoding": out_encoding,
+            },
+        },
+        "eventMetadata": {"eventId": str(uuid.uuid4()), "inferenceTime": when, **metadata},
+        "eventVersion": "0",
+    }
+
+
+def write_captures(folder: Path, records: Iterable[Mapping[str, Any]], hour: str) -> Path:
+    """Records into `folder/endpoint/AllTraffic/yyyy/mm/dd/hh/…jsonl` (hour as `2022/04/18/00`)."""
+    target = folder / "endpoint" / "AllTraffic" / hour
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / f"21-48-903-{uuid.uuid4()}.jsonl"
+    with path.open("a", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, separators=(",", ":")) + "\n")
+    return path
+
+
+def write_csv(path: Path, rows: Sequence[Sequence[object]], header: Sequence[str] = ()) -> Path:
+    """A small CSV file."""
+    lines = [",".join(header)] if header else []
+    lines += [",".join("" if v is None else str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+Runner = Callable[..., JobResult]
+
+
+def violations(result_folder: Path) -> list[dict[str, str]]:
+    """The entries of a run's constraint_violations.json."""
+    text = (result_folder / "constraint_violations.json").read_text(encoding="utf-8")
+    entries: list[dict[str, str]] = json.loads(text)["violations"]
+    return entries
+
+
+def edit_json(path: Path, change: Callable[[Any], None]) -> None:
+    """Edit a JSON file the way the SDK saves one: compact, on one line."""
+    body = json.loads(path.read_text(encoding="utf-8"))
+    change(body)
+    path.write_text(json.dumps(body), encoding="utf-8")
+
+
+def classic_baseline(folder: Path, baseline: Runner) -> None:
+    """A baseline from a CSV with a header and two integer columns, a and b."""
+    rows = [(i % 7, i % 11) for i in range(200)]
+    assert baseline(write_csv(folder / "train.csv", rows, ("a", "b"))).status == "Completed"
+
+
+def classic_captures(folder: Path) -> Path:
+    """Captured traffic where b (the input) is half integers and half values like 3.50."""
+    values = ["3", "3.50", "4", "4.25", "5", "0.50"]
+    records = [capture_record(b, str(i % 7)) for i, b in enumerate(values * 10)]
+    write_captures(folder, records, "2022/04/18/00")
+    return folder

@@ -1,0 +1,112 @@
+"""Deequ's deterministic KLL sketch: exact buffers, merge semantics, ranks and buckets."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from monitor_helpers import CHURN, DATA
+
+from model_monitor.kll import KllSketch, SketchRanks, capacity, java_sorted
+
+
+def _one_by_one(values: np.ndarray) -> KllSketch:
+    sketch = KllSketch.zero()
+    for value in values:
+        sketch.update(np.array([value]))
+    return sketch
+
+
+def _churn_labels() -> np.ndarray:
+    lines = CHURN.read_text(encoding="utf-8").splitlines()[1:]
+    return np.array([float(line.split(",")[0]) for line in lines])
+
+
+def test_capacities_follow_deequ() -> None:
+    assert [capacity(h) for h in range(4)] == [2050, 1314, 842, 540]
+    assert capacity(40) == 4  # ceil of a tiny share of k is 1: 2 * (1 + 1)
+
+
+def test_churn_label_sketch_is_the_real_one() -> None:
+    real = json.loads((DATA / "churn_feature_statistics.txt").read_text(encoding="utf-8"))
+    kll = real["numerical_statistics"]["distribution"]["kll"]
+    sketch = KllSketch.zero().merge(_one_by_one(_churn_labels()))  # Spark: partial, then final
+    assert [level.tolist() for level in sketch.levels()] == kll["sketch"]["data"]
+    assert [list(b) for b in sketch.buckets()] == [
+        [b["lower_bound"], b["upper_bound"], b["count"]] for b in kll["buckets"]
+    ]
+
+
+@pytest.mark.parametrize("step", [1, 3, 1000, 2051, 100_000])
+def test_bulk_updates_equal_single_updates(step: int) -> None:
+    values = np.random.default_rng(7).normal(size=12_345)
+    expected = _one_by_one(values[:5000])
+    bulk = KllSketch.zero()
+    for start in range(0, 5000, step):
+        bulk.update(values[start : min(start + step, 5000)])
+    assert [a.tolist() for a in bulk.levels()] == [b.tolist() for b in expected.levels()]
+
+
+def test_offsets_alternate_0_1_1_0() -> None:
+    sketch = KllSketch.zero()
+    sketch.update(np.arange(2051, dtype=float))  # first compaction: offset 0, keeps evens
+    assert sketch.levels()[1][:3].tolist() == [0.0, 2.0, 4.0]
+    assert sketch.levels()[0].tolist() == [2050.0]  # the odd last item stays, unsorted
+
+
+def test_total_weight_is_the_value_count() -> None:
+    sketch = KllSketch.zero()
+    sketch.update(np.random.default_rng(1).random(100_000))
+    assert sketch.ranks().total == 100_000
+
+
+def test_merge_condenses_a_full_sketch_like_spark_final_aggregation() -> None:
+    full = KllSketch.zero()
+    full.update(np.arange(2050, dtype=float))  # exactly at capacity: no condense yet
+    assert [len(level) for level in full.levels()] == [2050]
+    merged = KllSketch.zero().merge(full)
+    assert [len(level) for level in merged.levels()] == [0, 1025]
+
+
+def test_merge_concatenates_levels_in_order() -> None:
+    first, second = KllSketch.zero(), KllSketch.zero()
+    first.update(np.array([3.0, 1.0]))
+    second.update(np.array([2.0]))
+    merged = first.merge(second)
+    assert merged.levels()[0].tolist() == [3.0, 1.0, 2.0]
+    assert (merged.minimum, merged.maximum) == (1.0, 3.0)
+    assert first.levels()[0].tolist() == [3.0, 1.0]  # inputs unchanged
+
+
+def test_bounds_start_from_deequs_initial_minimum_for_large_values() -> None:
+    sketch = KllSketch.zero()
+    sketch.update(np.array([1.6e12, 1.7e12]))
+    assert sketch.buckets()[0][0] == 2147483647.0  # Deequ's buffer starts at Int.MaxValue
+
+
+def test_values_on_inner_bounds_count_in_the_bucket_above() -> None:
+    sketch = KllSketch.zero()
+    sketch.update(np.array([1.0, 3.0, 3.0, 5.0]))
+    counts = [count for _, _, count in sketch.buckets()]
+    assert counts == [1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def test_constant_column_puts_everything_in_the_last_bucket() -> None:
+    sketch = KllSketch.zero()
+    sketch.update(np.full(10, 4.0))
+    assert [count for _, _, count in sketch.buckets()] == [0.0] * 9 + [10.0]
+
+
+def test_ranks_from_statistics_levels_weigh_level_h_by_2_to_the_h() -> None:
+    ranks = SketchRanks.from_levels([np.array([5.0]), np.array([1.0, 9.0])])
+    assert ranks.total == 5
+    assert ranks.rank(1.0) == 2
+    assert ranks.rank_exclusive(5.0) == 2
+    assert ranks.rank(5.0) == 3
+    assert ranks.ranks_at(np.array([0.0, 9.0])).tolist() == [0, 5]
+
+
+def test_java_sorted_orders_negative_zero_first() -> None:
+    ordered = java_sorted(np.array([0.0, -0.0, 1.0, -1.0, 0.0, -0.0]))
+    assert [str(v) for v in ordered] == ["-1.0", "-0.0", "-0.0", "0.0", "0.0", "1.0"]
