@@ -28,6 +28,8 @@ from typing import Any
 import pytest
 
 READY_TIMEOUT = 60.0
+# Tests want captures in S3 within a second, not SageMaker's minute (override with env=).
+TEST_ENVIRONMENT = {"SMLOCAL_CAPTURE_ROLL_SECONDS": "1"}
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
@@ -60,7 +62,7 @@ class SmlocalEmulator:
             sys.executable, "-m", "emulator.cli", "up", "--port", str(self.port),
             "--data-dir", str(self.data_dir), "--ready-file", str(ready), *extra_args,
         ]  # fmt: skip
-        env = {**os.environ, **CREDENTIALS, **self.extra_env}
+        env = {**os.environ, **CREDENTIALS, **TEST_ENVIRONMENT, **self.extra_env}
         env.pop("AWS_ENDPOINT_URL", None)
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()

@@ -1,0 +1,65 @@
+"""boto3 clients the emulator uses on itself: S3 (embedded or external), Logs, CloudWatch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from emulator.settings import EmulatorSettings
+
+# Dummy credentials for the embedded services; an external S3 uses the environment's.
+_TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+def client(settings: EmulatorSettings, service: str) -> Any:
+    """A client for a service at the edge (S3 at the external endpoint when one is set)."""
+    import boto3
+
+    external_s3 = service == "s3" and settings.s3_endpoint is not None
+    return boto3.client(
+        service,
+        endpoint_url=settings.s3_url if service == "s3" else settings.edge_url,
+        region_name=settings.region,
+        **({} if external_s3 else _TEST_CREDENTIALS),
+    )
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """s3://bucket/key -> (bucket, key)."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def download(s3: Any, uri: str, dest: Path) -> list[Path]:
+    """Download an object, or every object under a prefix, into dest; return the files."""
+    bucket, key = split_uri(uri)
+    dest.mkdir(parents=True, exist_ok=True)
+    files = []
+    paginator = s3.get_paginator("list_objects_v2")
+    prefix = key
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            name = obj["Key"]
+            if name.endswith("/"):
+                continue
+            relative = Path(name).name if name == key else name[len(prefix) :].lstrip("/")
+            target = (dest / relative).resolve()
+            if not target.is_relative_to(dest.resolve()):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, name, str(target))
+            files.append(target)
+    return files
+
+
+def upload_folder(s3: Any, folder: Path, uri: str) -> list[str]:
+    """Upload every file under folder to the prefix uri; return the object URIs."""
+    bucket, prefix = split_uri(uri.rstrip("/"))
+    uploaded = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        key = "/".join(part for part in (prefix, path.relative_to(folder).as_posix()) if part)
+        s3.upload_file(str(path), bucket, key)
+        uploaded.append(f"s3://{bucket}/{key}")
+    return uploaded
