@@ -95,17 +95,28 @@ def iter_records(
     *,
     decode_base64: bool = False,
     s3_client: Any = None,
+    file_order: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Capture records under `source` (s3://bucket/prefix, a folder or a file), in time order.
 
     Only records whose inferenceTime is in [start, end) are yielded (naive times are UTC).
     Files are read an hour folder at a time, so memory holds one hour of records. With
-    decode_base64, BASE64 payloads are decoded to text (see decode_sides).
+    file_order, records come file by file (files by name, which is their first record's
+    time) and memory holds one file: what a monitoring job wants for any amount of data.
+    With decode_base64, BASE64 payloads are decoded to text (see decode_sides).
     """
     window = _Window(utc(start), utc(end))
     files = list_capture_files(source, window.start, window.end, s3_client=s3_client)
-    ordered = _in_time_order(files, window)
+    if file_order:
+        ordered = _in_file_order(files, window)
+    else:
+        ordered = _in_time_order(files, window)
     return (decode_sides(r) for r in ordered) if decode_base64 else ordered
+
+
+def _in_file_order(files: list[CaptureFile], window: _Window) -> Iterator[dict[str, Any]]:
+    for file in sorted(files, key=lambda f: f.uri):
+        yield from (r for r in _parse(file) if window.holds(inference_time(r)))
 
 
 def _sort_key(record: dict[str, Any]) -> datetime:

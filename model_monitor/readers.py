@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -195,59 +195,17 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _hour_of(path: Path) -> datetime | None:
-    """The hour folder `yyyy/mm/dd/hh` a capture file sits in, if it does."""
-    parts = path.parts[-5:-1]
-    if len(parts) == 4 and all(p.isdigit() for p in parts):
-        try:
-            year, month, day, hour = map(int, parts)
-            return datetime(year, month, day, hour, tzinfo=UTC)
-        except ValueError:
-            return None
-    return None
-
-
-def window(start: datetime | None, end: datetime | None) -> Callable[[str], bool]:
-    """A test of `inferenceTime` texts for [start, end).
-
-    Canonical `%Y-%m-%dT%H:%M:%SZ` texts compare as strings with whole-second bounds (the
-    usual case, and much cheaper than parsing); anything else is parsed.
-    """
-    bounds = [None if t is None else t.astimezone(UTC) for t in (start, end)]
-    texts = ["" if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in bounds]
-    whole = all(t is None or t.microsecond == 0 for t in bounds)
-
-    def inside(text: str) -> bool:
-        if whole and len(text) == 20 and text[10] == "T" and text[19] == "Z":
-            return (not texts[0] or text >= texts[0]) and (not texts[1] or text < texts[1])
-        when = parse_time(text)
-        return (start is None or when >= start) and (end is None or when < end)
-
-    return inside
-
-
 def iter_capture_records(
     folder: Path, start: datetime | None, end: datetime | None
 ) -> Iterator[dict[str, Any]]:
-    """Capture records under `folder` whose `inferenceTime` is in [start, end), in file order.
+    """Capture records under `folder` whose `inferenceTime` is in [start, end), file by file.
 
-    A stand-in for `capture_sink`'s reader: `*.jsonl` files in sorted path order; hour folders
-    more than an hour outside the window are not opened.
+    capture_sink's reader does the listing and parsing, streaming (one file in memory); a
+    broken line fails the job.
     """
-    margin = timedelta(hours=1)
-    inside = window(start, end)
-    for path in sorted(folder.rglob("*.jsonl")):
-        hour = _hour_of(path)
-        if hour and ((start and hour + margin < start) or (end and hour - margin >= end)):
-            continue
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    keep = inside(record["eventMetadata"]["inferenceTime"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise AnalysisError(f"{path}:{number} is not a capture record: {exc}") from None
-                if keep:
-                    yield record
+    from capture_sink.reader import iter_records
+
+    try:
+        yield from iter_records(folder, start, end, file_order=True)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None

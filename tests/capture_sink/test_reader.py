@@ -64,6 +64,12 @@ def test_records_come_in_time_order(captures):
     assert ids(iter_records(captures)) == [0, 1, 2, 3, 4, 5, 6]
 
 
+def test_file_order_streams_file_by_file(captures):
+    assert ids(iter_records(captures, file_order=True)) == [0, 1, 3, 2, 4, 5, 6]
+    start = datetime(2024, 1, 19, 19, 20, tzinfo=UTC)
+    assert ids(iter_records(captures, start, file_order=True)) == [3, 2, 4, 5, 6]
+
+
 def test_a_window_is_start_inclusive_end_exclusive(captures):
     start = datetime(2024, 1, 19, 19, 20, tzinfo=UTC)
     end = datetime(2024, 1, 19, 20, 0)  # naive is UTC
