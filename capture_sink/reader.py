@@ -107,10 +107,7 @@ def iter_records(
     """
     window = _Window(utc(start), utc(end))
     files = list_capture_files(source, window.start, window.end, s3_client=s3_client)
-    if file_order:
-        ordered = _in_file_order(files, window)
-    else:
-        ordered = _in_time_order(files, window)
+    ordered = _in_file_order(files, window) if file_order else _in_time_order(files, window)
     return (decode_sides(r) for r in ordered) if decode_base64 else ordered
 
 
