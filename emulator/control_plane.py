@@ -7,7 +7,16 @@ from typing import Any
 
 from emulator.context import Context
 from emulator.errors import UnknownOperationException
-from emulator.resources import endpoint_configs, endpoints, model_packages, models, tags
+from emulator.resources import (
+    endpoint_configs,
+    endpoints,
+    job_definitions,
+    model_packages,
+    models,
+    monitoring_schedules,
+    processing_jobs,
+    tags,
+)
 
 Operation = Callable[[Context, dict[str, Any]], dict[str, Any]]
 
@@ -38,6 +47,22 @@ OPERATIONS: dict[str, Operation] = {
     "ListModelPackages": model_packages.list_model_packages,
     "UpdateModelPackage": model_packages.update_model_package,
     "DeleteModelPackage": model_packages.delete_model_package,
+    "CreateProcessingJob": processing_jobs.create_processing_job,
+    "DescribeProcessingJob": processing_jobs.describe_processing_job,
+    "ListProcessingJobs": processing_jobs.list_processing_jobs,
+    "StopProcessingJob": processing_jobs.stop_processing_job,
+    "CreateDataQualityJobDefinition": job_definitions.create_data_quality_job_definition,
+    "DescribeDataQualityJobDefinition": job_definitions.describe_data_quality_job_definition,
+    "ListDataQualityJobDefinitions": job_definitions.list_data_quality_job_definitions,
+    "DeleteDataQualityJobDefinition": job_definitions.delete_data_quality_job_definition,
+    "CreateMonitoringSchedule": monitoring_schedules.create_monitoring_schedule,
+    "DescribeMonitoringSchedule": monitoring_schedules.describe_monitoring_schedule,
+    "ListMonitoringSchedules": monitoring_schedules.list_monitoring_schedules,
+    "UpdateMonitoringSchedule": monitoring_schedules.update_monitoring_schedule,
+    "StartMonitoringSchedule": monitoring_schedules.start_monitoring_schedule,
+    "StopMonitoringSchedule": monitoring_schedules.stop_monitoring_schedule,
+    "DeleteMonitoringSchedule": monitoring_schedules.delete_monitoring_schedule,
+    "ListMonitoringExecutions": monitoring_schedules.list_monitoring_executions,
 }
 
 

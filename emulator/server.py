@@ -15,19 +15,28 @@ import os
 import signal
 import socket
 import sys
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from emulator.cloudwatch import LogShipper
 from emulator.context import Context
 from emulator.control_plane import ControlPlane
 from emulator.edge import ControlBridge, Edge
 from emulator.endpoint_manager import EndpointManager
 from emulator.http_server import WSGIBridge, serve
+from emulator.jobs import JobRunner
+from emulator.monitoring import execution_finished, start_execution
+from emulator.processing import Processing
+from emulator.resources.monitoring_schedules import refuse_deleting_a_monitored_endpoint
 from emulator.routing import RoutingTable
 from emulator.runtime import Runtime
 from emulator.s3 import S3Persistence, moto_app
+from emulator.scheduler import Scheduler
 from emulator.service_models import runtime_model, sagemaker_model
 from emulator.settings import EmulatorSettings
 from emulator.store import Store
@@ -58,6 +67,16 @@ class Health:
                 }
             )
         return (200 if self.state == "ready" else 503), document
+
+
+def clock_from_env() -> Callable[[], float]:
+    """The emulator's clock: real time, or (SMLOCAL_CLOCK_START, a testing aid) real time
+    shifted so that it read that ISO 8601 instant when the emulator started."""
+    start = os.environ.get("SMLOCAL_CLOCK_START")
+    if not start:
+        return time.time
+    offset = datetime.fromisoformat(start.replace("Z", "+00:00")).timestamp() - time.time()
+    return lambda: time.time() + offset
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -104,10 +123,16 @@ class Emulator:
         persistence = S3Persistence(data_dir / "s3")
         persistence.install()
         restored = persistence.restore()
-        ctx = self.ctx = Context(Store(data_dir / "state.db"), self.settings)
+        ctx = self.ctx = Context(Store(data_dir / "state.db"), self.settings, clock_from_env())
         table = RoutingTable()
         manager = EndpointManager(ctx, table, loop)
         ctx.services["endpoints"] = manager
+        runner = JobRunner(self.settings, LogShipper(self.settings))
+        processing = Processing(ctx, runner)
+        processing.listeners.append(lambda job: execution_finished(ctx, job))
+        ctx.services["processing"] = processing
+        ctx.services["delete_endpoint_checks"] = [refuse_deleting_a_monitored_endpoint]
+        scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
         edge = Edge(
             Runtime(runtime_model(), table, self.settings, manager.status_of),
             ControlBridge(sagemaker_model(), ControlPlane(ctx), loop, executor),
@@ -118,10 +143,14 @@ class Emulator:
         log.info("smlocal listening on %s (data in %s, %d S3 objects restored)",
                  self.settings.edge_url, data_dir.resolve(), restored)  # fmt: skip
         await loop.run_in_executor(executor, self._start_services, manager)
+        scheduler.start()
         await self.stop_event.wait()
         log.info("stopping: model servers first, so their captures reach S3")
         self.health.state = "stopping"
+        scheduler.stop()
+        runner.stop_all()
         await loop.run_in_executor(executor, manager.shutdown)
+        await loop.run_in_executor(executor, processing.wait, 30.0)
         server.close()
         await server.wait_closed()
         persistence.flush()

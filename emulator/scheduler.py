@@ -1,0 +1,127 @@
+"""Cron schedules: SageMaker's `cron(...)` expressions, and the thread that fires them.
+
+SageMaker's cron has six fields (minutes, hours, day of month, month, day of week, year),
+day of week 1-7 from Sunday, and `?` for "any"; croniter takes the first five once the
+days of week are shifted to its 0-6. Executions fire at their cron time on the emulator's
+clock; a tick missed while the emulator was down is not replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from croniter import croniter
+
+from emulator.context import Context
+from emulator.errors import ValidationException
+
+log = logging.getLogger(__name__)
+SCHEDULE = "monitoring-schedule"
+_CRON = re.compile(r"^cron\((.+)\)$", re.IGNORECASE)
+_DAY_NUMBER = re.compile(r"\d+")
+
+Fire = Callable[[dict[str, Any], datetime], Any]
+
+
+def to_croniter(expression: str) -> tuple[str, str]:
+    """SageMaker's `cron(m h dom mon dow year)` as (croniter's five fields, the year field)."""
+    found = _CRON.match(expression.strip())
+    fields = found.group(1).split() if found else []
+    if len(fields) not in (5, 6):
+        raise ValidationException(
+            f"Invalid ScheduleExpression {expression!r}: use NOW or cron(Minutes Hours "
+            "Day-of-month Month Day-of-week Year), such as cron(0 * ? * * *) for every hour."
+        )
+    minutes, hours, dom, month, dow = fields[:5]
+    year = fields[5] if len(fields) == 6 else "*"
+    dow = _DAY_NUMBER.sub(lambda m: str((int(m.group()) - 1) % 7), dow)
+    five = f"{minutes} {hours} {dom} {month} {dow}"
+    if not croniter.is_valid(five) or not (year == "*" or re.fullmatch(r"[\d,\-]+", year)):
+        raise ValidationException(f"Invalid ScheduleExpression {expression!r}.")
+    return five, year
+
+
+def _year_ok(year_field: str, moment: datetime) -> bool:
+    if year_field == "*":
+        return True
+    for part in year_field.split(","):
+        low, _, high = part.partition("-")
+        if int(low) <= moment.year <= int(high or low):
+            return True
+    return False
+
+
+def due(expression: str, after: datetime, now: datetime) -> datetime | None:
+    """The latest cron time in (after, now], or None."""
+    five, year = to_croniter(expression)
+    times = croniter(five, after)
+    latest = None
+    for _ in range(10_000):
+        moment = times.get_next(datetime)
+        if moment > now:
+            break
+        if _year_ok(year, moment):
+            latest = moment
+    return latest
+
+
+class Scheduler:
+    """Fires due cron schedules once a second (on the context's clock)."""
+
+    def __init__(self, ctx: Context, fire: Fire, interval: float = 1.0) -> None:
+        self.ctx = ctx
+        self.fire = fire
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.started = self._now()
+        self.thread = threading.Thread(target=self._loop, daemon=True, name="scheduler")
+
+    def start(self) -> None:
+        """Start ticking."""
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop ticking."""
+        self.stopped.set()
+        self.thread.join(5)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.ctx.clock(), UTC)
+
+    def _loop(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler tick failed")
+
+    def tick(self) -> None:
+        """Fire every Scheduled cron schedule whose time has come since its last tick."""
+        now = self._now()
+        for schedule in self.ctx.store.all(SCHEDULE):
+            expression = schedule["MonitoringScheduleConfig"]["ScheduleConfig"][
+                "ScheduleExpression"
+            ]
+            if schedule["MonitoringScheduleStatus"] != "Scheduled" or expression.upper() == "NOW":
+                continue
+            last = schedule.get("_LastTick")
+            after = max(
+                datetime.fromtimestamp(last, UTC) if last else self.started,
+                datetime.fromtimestamp(schedule["CreationTime"], UTC),
+            )
+            fired = due(expression, after, now)
+            if fired is None:
+                continue
+            with self.ctx.store.transaction():
+                current = self.ctx.store.get(SCHEDULE, schedule["MonitoringScheduleName"])
+                if current is None:
+                    continue
+                current["_LastTick"] = fired.timestamp()
+                self.ctx.store.put(SCHEDULE, current["MonitoringScheduleName"], current)
+            log.info("schedule %s fires for %s", schedule["MonitoringScheduleName"], fired)
+            self.fire(current, fired)

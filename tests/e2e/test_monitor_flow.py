@@ -1,0 +1,46 @@
+"""Model Monitor through the unmodified SageMaker SDK against the emulator."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from examples import monitor_flow
+
+
+def test_baseline_schedule_now_and_the_data_type_violation(
+    smlocal_sagemaker_session, smlocal
+) -> None:
+    session = smlocal_sagemaker_session
+    session.boto_session.client("s3").create_bucket(Bucket=monitor_flow.BUCKET)
+    result = monitor_flow.run(session)
+    assert result["status"] == "CompletedWithViolations"
+    b_checks = [
+        v
+        for v in result["violations"]
+        if v["feature_name"] == "b" and v["constraint_check_type"] == "data_type_check"
+    ]
+    assert b_checks == [
+        {
+            "feature_name": "b",
+            "constraint_check_type": "data_type_check",
+            "description": "Data type match requirement is not met. Expected data type: Integral, "
+            "Expected match: 100.0%. Observed: Only 50.0% of data is Integral.",
+        }
+    ]
+    assert not [v for v in result["violations"] if v["feature_name"] == "a"]
+    statistics = result["statistics"].body_dict
+    assert statistics["dataset"]["item_count"] == 20
+    assert [f["name"] for f in statistics["features"]] == ["prediction", "a", "b"]
+    execution = result["executions"][-1]
+    assert execution.output.destination.split("/")[-4:-1][0].isdigit()  # .../yyyy/mm/dd/hh
+    monitor, predictor = result["monitor"], result["predictor"]
+    sm = smlocal.client("sagemaker")
+    with pytest.raises(ClientError) as refused:
+        sm.delete_endpoint(EndpointName=predictor.endpoint_name)
+    assert refused.value.response["Error"]["Message"].startswith(
+        f'Cannot delete endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/{predictor.endpoint_name}": '
+        f"monitoring schedule(s) {monitor.monitoring_schedule_name} use it."
+    )
+    monitor.delete_monitoring_schedule()
+    predictor.delete_endpoint()
