@@ -153,10 +153,8 @@ def main() -> None:
         s3.create_bucket(Bucket=BUCKET)
     result = run(session)
     print("execution:", result["status"])
-    for violation in result["violations"]:
-        print(
-            f"  {violation['feature_name']}: {violation['constraint_check_type']}: {violation['description']}"
-        )
+    for v in result["violations"]:
+        print(f"  {v['feature_name']}: {v['constraint_check_type']}: {v['description']}")
     monitor = result["monitor"]
     monitor.delete_monitoring_schedule()
     result["predictor"].delete_endpoint()
