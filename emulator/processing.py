@@ -88,6 +88,9 @@ class Processing:
         s3 = client(self.ctx.settings, "s3")
         self._download_inputs(s3, doc, folder)
         environment = self._environment(doc, folder)
+        for key in ("dataset_source", "output_path"):  # they exist in a container, even empty
+            if environment.get(key, "").startswith(str(folder)):
+                Path(environment[key]).mkdir(parents=True, exist_ok=True)
         config = folder / "opt/ml/config/processingjobconfig.json"
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(json.dumps({**_public(doc), "Environment": environment}))
@@ -104,7 +107,8 @@ class Processing:
                 max_runtime=(doc.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"),
             )
         )
-        text = message.read_text().strip() if message.exists() else ""
+        # The analyzer names files by where they are here; say where they are in a container.
+        text = message.read_text().strip().replace(str(folder), "") if message.exists() else ""
         if exit_.stopped:
             return "Stopped", {"ExitMessage": text or None}
         if exit_.timed_out:
@@ -115,8 +119,7 @@ class Processing:
         self._publish_metrics(folder / METRICS_DIR.lstrip("/"))
         return "Completed", {"ExitMessage": text}
 
-    @staticmethod
-    def _download_inputs(s3: Any, doc: dict[str, Any], folder: Path) -> None:
+    def _download_inputs(self, s3: Any, doc: dict[str, Any], folder: Path) -> None:
         window = doc.get("_CaptureWindow")
         for item in doc.get("ProcessingInputs", []):
             source = item["S3Input"]
@@ -124,12 +127,23 @@ class Processing:
             try:
                 if window and item["InputName"] == "endpoint_input_1":
                     download_captures(s3, source["S3Uri"], local, window)
-                else:
-                    download(s3, source["S3Uri"], local)
+                    continue  # an empty window is the analyzer's to report
+                found = download(s3, source["S3Uri"], local)
             except Exception as exc:
                 raise JobFailed(
                     f"Could not download input {item['InputName']} from {source['S3Uri']}: {exc}"
                 ) from None
+            if not found:
+                raise JobFailed(self._nothing_under(source["S3Uri"], doc.get("RoleArn")))
+
+    def _nothing_under(self, uri: str, role: str | None) -> str:
+        bucket = uri[len("s3://") :].split("/", 1)[0]
+        return (
+            f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. '
+            f"Please ensure that the bucket exists in the selected region "
+            f"({self.ctx.region}), that objects exist under that S3 prefix, and that the role "
+            f'{role or "of the job"} has "s3:ListBucket" permissions on bucket "{bucket}".'
+        )
 
     @staticmethod
     def _environment(doc: dict[str, Any], folder: Path) -> dict[str, str]:
