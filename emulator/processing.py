@@ -55,6 +55,18 @@ class Processing:
         """Stop a running job (its status moves to Stopped when the process ends)."""
         self.runner.stop(name)
 
+    def abandon_unfinished(self) -> None:
+        """After a restart: jobs that were running when the emulator stopped have failed."""
+        for doc in self.ctx.store.all(jobs.KIND):
+            if doc["ProcessingJobStatus"] in ("InProgress", "Stopping"):
+                final = "Stopped" if doc["ProcessingJobStatus"] == "Stopping" else "Failed"
+                reason = "The emulator stopped while the job was running; run it again."
+                finished = jobs.set_status(
+                    self.ctx, doc["ProcessingJobName"], final, FailureReason=reason
+                )
+                for listener in self.listeners:
+                    listener(finished)
+
     def wait(self, timeout: float | None = None) -> None:
         """Wait for running jobs (tests, shutdown)."""
         for thread in list(self.threads):

@@ -28,7 +28,7 @@ from emulator.context import Context
 from emulator.control_plane import ControlPlane
 from emulator.edge import ControlBridge, Edge
 from emulator.endpoint_manager import EndpointManager
-from emulator.http_server import WSGIBridge, serve
+from emulator.http_server import HttpServer, WSGIBridge, serve
 from emulator.jobs import JobRunner
 from emulator.monitoring import execution_finished, start_execution
 from emulator.processing import Processing
@@ -139,9 +139,12 @@ class Emulator:
             WSGIBridge(moto_app(), loop, executor, self.settings.port, after=persistence.flush),
             lambda: self.health.answer(ctx),
         )
-        server = await serve(edge, sock)
+        servers = [await serve(edge, sock)]
+        if self.settings.backend == "docker":
+            servers += await self._serve_containers(edge)
         log.info("smlocal listening on %s (data in %s, %d S3 objects restored)",
                  self.settings.edge_url, data_dir.resolve(), restored)  # fmt: skip
+        processing.abandon_unfinished()
         await loop.run_in_executor(executor, self._start_services, manager)
         scheduler.start()
         await self.stop_event.wait()
@@ -151,12 +154,24 @@ class Emulator:
         runner.stop_all()
         await loop.run_in_executor(executor, manager.shutdown)
         await loop.run_in_executor(executor, processing.wait, 30.0)
-        server.close()
-        await server.wait_closed()
+        for server in servers:
+            server.close()
+            await server.wait_closed()
         persistence.flush()
         ctx.store.close()
         executor.shutdown(wait=False, cancel_futures=True)
         log.info("stopped")
+
+    async def _serve_containers(self, edge: Edge) -> list[HttpServer]:
+        """With --backend docker, containers reach the edge through the Docker bridge's
+        gateway (`host.docker.internal`): listen there too, on the same port."""
+        from emulator.backends.docker import bridge_gateway
+
+        gateway = bridge_gateway()
+        if gateway is None or self.settings.host in ("0.0.0.0", "::", gateway):
+            return []
+        log.info("also listening on %s:%d for containers", gateway, self.settings.port)
+        return [await serve(edge, bind(gateway, self.settings.port))]
 
     def _start_services(self, manager: EndpointManager) -> None:
         manager.restore()

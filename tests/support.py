@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -225,3 +226,15 @@ def deploy(
     sm.create_endpoint_config(**config)  # type: ignore[attr-defined]
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)  # type: ignore[attr-defined]
     return wait_for_status(sm, name) if wait else {}
+
+
+def engine_answers() -> str | None:
+    """None when a Docker engine answers, else why not."""
+    if shutil.which("docker") is None:
+        return "the docker client is not installed"
+    probe = subprocess.run(
+        ["docker", "info"], check=False, capture_output=True, text=True, timeout=30
+    )
+    if probe.returncode != 0:
+        return "no Docker engine answers (`docker info` failed)"
+    return None

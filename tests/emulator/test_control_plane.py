@@ -397,3 +397,17 @@ def test_model_data_may_be_a_local_path(sm, smlocal, iris_tar) -> None:
         "at 'primaryContainer.modelDataUrl' failed to satisfy constraint: Member must satisfy regular expression pattern"
         in message
     )
+
+
+def test_an_endpoint_in_progress_cannot_be_updated(sm, iris_model_data) -> None:
+    name = unique("busy")
+    deploy(sm, name, [{"name": "AllTraffic", "model_data": iris_model_data}], wait=False)
+    _, message = error_of(sm.update_endpoint, EndpointName=name, EndpointConfigName=name)
+    assert message == f'Cannot update in-progress endpoint "{arn("endpoint", name)}".'
+    _, message = error_of(
+        sm.update_endpoint_weights_and_capacities,
+        EndpointName=name,
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredWeight": 2.0}],
+    )
+    assert message == f'Cannot update in-progress endpoint "{arn("endpoint", name)}".'
+    assert wait_for_status(sm, name)["EndpointStatus"] == "InService"

@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 import psutil
+import pytest
 import requests
 
-from tests.support import deploy, unique, wait_for_status
+from tests.support import deploy, engine_answers, unique, wait_for_status
 
 
 def test_health_answers_ready_with_its_settings(smlocal) -> None:
@@ -119,3 +120,25 @@ def test_model_servers_do_not_outlive_a_killed_emulator(smlocal_factory, iris_ta
     emulator.proc.wait()
     _, alive = psutil.wait_procs(children, timeout=30)
     assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+@pytest.mark.docker
+def test_the_docker_backend_runs_variants_in_containers(smlocal_factory, iris_tar) -> None:
+    reason = engine_answers()
+    if reason:
+        pytest.skip(reason)
+    emulator = smlocal_factory(args=("--backend", "docker"))
+    s3, sm = emulator.client("s3"), emulator.client("sagemaker")
+    s3.create_bucket(Bucket="docker-models")
+    s3.upload_file(str(iris_tar), "docker-models", "model.tar.gz")
+    described = deploy(
+        sm,
+        unique("in-docker"),
+        [{"name": "AllTraffic", "model_data": "s3://docker-models/model.tar.gz"}],
+    )
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    runtime = emulator.client("sagemaker-runtime")
+    answer = runtime.invoke_endpoint(
+        EndpointName=described["EndpointName"], ContentType="text/csv", Body=b"7.7,3.0,6.1,2.3"
+    )
+    assert answer["Body"].read() == b"2.0\n"

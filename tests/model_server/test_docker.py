@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import ROOT, free_port
+from tests.support import ROOT, engine_answers, free_port
 
 DOCKERFILE = ROOT / "model_server" / "Dockerfile"
 
@@ -37,18 +36,6 @@ def test_the_dockerfile_follows_sagemakers_contract() -> None:
             *sources, _dest = rest.split()
             for source in sources:
                 assert (ROOT / source).exists(), f"COPY source {source} is missing"
-
-
-def engine_answers() -> str | None:
-    """None when a Docker engine answers, else why not."""
-    if shutil.which("docker") is None:
-        return "the docker client is not installed"
-    probe = subprocess.run(
-        ["docker", "info"], check=False, capture_output=True, text=True, timeout=30
-    )
-    if probe.returncode != 0:
-        return "no Docker engine answers (`docker info` failed)"
-    return None
 
 
 @pytest.mark.docker
