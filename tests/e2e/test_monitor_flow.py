@@ -44,3 +44,41 @@ def test_baseline_schedule_now_and_the_data_type_violation(
     )
     monitor.delete_monitoring_schedule()
     predictor.delete_endpoint()
+
+
+def test_suggest_baseline_prints_the_job_log_and_the_sdk_reads_the_files(
+    smlocal_sagemaker_session, capsys
+) -> None:
+    from sagemaker.model_monitor import DefaultModelMonitor
+    from sagemaker.model_monitor.dataset_format import DatasetFormat
+
+    session = smlocal_sagemaker_session
+    s3 = session.boto_session.client("s3")
+    s3.put_object(
+        Bucket=session.default_bucket(),
+        Key="logs-test/data.csv",
+        Body=b"label,x\n0,1.5\n1,2.5\n0,3.0\n",
+    )
+    monitor = DefaultModelMonitor(
+        role="arn:aws:iam::123456789012:role/R",
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+    )
+    monitor.suggest_baseline(
+        baseline_dataset=f"s3://{session.default_bucket()}/logs-test/data.csv",
+        dataset_format=DatasetFormat.csv(header=True),
+        output_s3_uri=f"s3://{session.default_bucket()}/logs-test/out",
+        wait=True,
+        logs=True,
+    )
+    printed = capsys.readouterr().out
+    assert "DefaultDataAnalyzer - INFO - Performing analysis with input:" in printed
+    assert "Completed: Job completed successfully with no violations." in printed
+    statistics = monitor.baseline_statistics().body_dict
+    assert [f["name"] for f in statistics["features"]] == ["label", "x"]
+    constraints = monitor.suggested_constraints().body_dict
+    assert (
+        constraints["monitoring_config"]["distribution_constraints"]["comparison_method"]
+        == "Robust"
+    )
