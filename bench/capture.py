@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.load import LoadResult, run_load
+from bench.report import load_options
 from tests.support import ROOT, ServerProcess, listening_socket, model_server
 
 BODY = b"5.1,3.5,1.4,0.2"
@@ -152,13 +153,7 @@ def run_rounds(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=1500)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    args = parser.parse_args(argv)
+    args = load_options(__doc__, rounds=16, requests=1500).parse_args(argv)
 
     from model_server.example import train_iris_in_subprocess
 

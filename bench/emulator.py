@@ -9,7 +9,6 @@ Run: python -m bench.emulator [--rounds N] [--requests N] [--clients N]
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 import psutil
 
 from bench.load import run_load
-from bench.report import Comparison, machine, print_comparison
+from bench.report import Comparison, load_options, machine, print_comparison
 from emulator.pytest_plugin import SmlocalEmulator
 from tests.conftest import train_iris_tar
 from tests.support import deploy, unique, wait_for_status
@@ -63,10 +62,7 @@ def model_server_port(emulator: SmlocalEmulator) -> int:
 
 
 def main(argv: list[str] | None = None) -> Comparison:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--clients", type=int, default=4)
+    parser = load_options(__doc__, rounds=7, requests=3000)
     parser.add_argument("--start-runs", type=int, default=3)
     args = parser.parse_args(argv)
 

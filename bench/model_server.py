@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from bench.load import LoadResult, run_load
-from bench.report import Comparison, print_comparison
+from bench.report import Comparison, load_options, print_comparison
 from tests.support import ServerProcess, listening_socket, model_server
 
 BODY = b"5.1,3.5,1.4,0.2"
@@ -58,13 +58,7 @@ def measure(server: ServerProcess, args: argparse.Namespace) -> LoadResult:
 
 
 def main(argv: list[str] | None = None) -> Comparison:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    args = parser.parse_args(argv)
+    args = load_options(__doc__, rounds=7, requests=3000).parse_args(argv)
 
     from model_server.example import train_iris_in_subprocess
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
 from dataclasses import dataclass, field
 
 from bench.load import LoadResult
+
+
+def load_options(doc: str | None, rounds: int, requests: int) -> argparse.ArgumentParser:
+    """The options every load benchmark takes (add more to the parser it returns)."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--rounds", type=int, default=rounds, help="alternating rounds")
+    parser.add_argument("--requests", type=int, default=requests, help="requests per round")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent keep-alive clients")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    return parser
 
 
 def machine() -> str:

@@ -88,15 +88,8 @@ def handle_json(
     strict: bool = False,
 ) -> HttpResponse:
     """Parse and validate a JSON 1.1 request, call handler(operation, params), answer."""
-    request_id = request_id or new_request_id()
-    try:
-        operation_name, params = parse_json_request(service_model, request)
-        result = handler(operation_name, params)
-        return json_success(service_model, operation_name, result, request_id, strict=strict)
-    except AWSError as error:
-        return json_error(error, request_id)
-    except Exception as exc:
-        return json_error(_internal_failure(exc, request_id), request_id)
+    protocol = (parse_json_request, json_success, json_error)
+    return _handle(service_model, request, handler, protocol, request_id=request_id, strict=strict)
 
 
 def handle_rest(
@@ -108,15 +101,29 @@ def handle_rest(
     strict: bool = False,
 ) -> HttpResponse:
     """Parse and validate a REST-JSON request, call handler(operation, params), answer."""
+    protocol = (parse_rest_request, rest_success, rest_error)
+    return _handle(service_model, request, handler, protocol, request_id=request_id, strict=strict)
+
+
+def _handle(
+    service_model: Any,
+    request: HttpRequest,
+    handler: Handler,
+    protocol: tuple[Callable[..., Any], Callable[..., HttpResponse], Callable[..., HttpResponse]],
+    *,
+    request_id: str | None,
+    strict: bool,
+) -> HttpResponse:
+    parse, success, error_response = protocol
     request_id = request_id or new_request_id()
     try:
-        operation_name, params = parse_rest_request(service_model, request)
+        operation_name, params = parse(service_model, request)
         result = handler(operation_name, params)
-        return rest_success(service_model, operation_name, result, request_id, strict=strict)
+        return success(service_model, operation_name, result, request_id, strict=strict)
     except AWSError as error:
-        return rest_error(error, request_id)
+        return error_response(error, request_id)
     except Exception as exc:
-        return rest_error(_internal_failure(exc, request_id), request_id)
+        return error_response(_internal_failure(exc, request_id), request_id)
 
 
 def _internal_failure(exc: Exception, request_id: str) -> InternalFailure:

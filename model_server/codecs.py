@@ -18,7 +18,7 @@ import numpy as np
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header, parse_options_header
 
-from model_server.errors import PayloadError, UnsupportedAccept
+from model_server.errors import PayloadError, UnsupportedAccept, UnsupportedContentType
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -184,6 +184,24 @@ DECODERS: dict[str, Decoder] = {
     JSON: decode_json,
     NPY: decode_npy,
 }
+
+
+def decode(
+    body: bytes, content_type: str | None, *, reads: tuple[str, ...], default: str, server: str
+) -> Any:
+    """Decode a body with its media type's decoder, if this server reads that type.
+
+    `reads` lists the types the server advertises (the first names in its error message);
+    aliases such as text/x-libsvm are accepted through DECODERS' keys when listed there too.
+    """
+    media = media_type(content_type) or default
+    if media not in reads:
+        shown = [r for r in reads if not r.startswith("text/x-")]
+        raise UnsupportedContentType(
+            f"Content-Type {content_type!r} is not supported by the {server} model server; "
+            f"send {', '.join(shown[:-1])} or {shown[-1]}"
+        )
+    return DECODERS[media](body)
 
 
 def _cell(value: Any) -> str:

@@ -7,16 +7,15 @@ from typing import Any
 
 from model_server.codecs import (
     CSV,
-    DECODERS,
     JSON,
     NPY,
+    decode,
     encode_csv,
     encode_json_list,
     encode_npy,
-    media_type,
 )
 from model_server.environment import ServerSettings
-from model_server.errors import ModelLoadError, UnsupportedContentType
+from model_server.errors import ModelLoadError
 from model_server.predictors.base import Handlers, regular_files
 
 NAME = "sklearn"
@@ -59,13 +58,7 @@ def load_model(model_dir: str | Path) -> Any:
 
 def input_fn(body: bytes, content_type: str | None) -> Any:
     """CSV, JSON or .npy into an array; a body without Content-Type is JSON, as in the container."""
-    media = media_type(content_type) or JSON
-    if media not in CONTENT_TYPES:
-        raise UnsupportedContentType(
-            f"Content-Type {content_type!r} is not supported by the scikit-learn model server; "
-            "send text/csv, application/json or application/x-npy"
-        )
-    return DECODERS[media](body)
+    return decode(body, content_type, reads=CONTENT_TYPES, default=JSON, server="scikit-learn")
 
 
 def predict_fn(data: Any, model: Any) -> Any:

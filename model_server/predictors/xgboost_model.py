@@ -11,26 +11,24 @@ import numpy as np
 
 from model_server.codecs import (
     CSV,
-    DECODERS,
     JSON,
     JSONLINES,
     LIBSVM,
+    decode,
     encode_csv,
-    media_type,
 )
 from model_server.environment import ServerSettings
 from model_server.errors import (
     ModelLoadError,
     PayloadError,
     PredictionError,
-    UnsupportedContentType,
 )
 from model_server.predictors.base import Handlers, regular_files
 
 NAME = "xgboost"
 MODEL_FILE = "xgboost-model"
 SUFFIXES = (".ubj", ".bst", ".xgb")
-CONTENT_TYPES = (CSV, LIBSVM, "text/x-libsvm", JSON)
+CONTENT_TYPES = (CSV, LIBSVM, JSON, "text/x-libsvm")
 ACCEPTS = (CSV, JSON, JSONLINES)
 
 
@@ -152,13 +150,7 @@ def xgboost_message(exc: Exception) -> str:
 
 def input_fn(body: bytes, content_type: str | None) -> Any:
     """Decode CSV, libsvm or JSON rows; no Content-Type means libsvm, as in the container."""
-    media = media_type(content_type) or LIBSVM
-    if media not in CONTENT_TYPES:
-        raise UnsupportedContentType(
-            f"Content-Type {content_type!r} is not supported by the XGBoost model server; "
-            "send text/csv, text/libsvm or application/json"
-        )
-    return DECODERS[media](body)
+    return decode(body, content_type, reads=CONTENT_TYPES, default=LIBSVM, server="XGBoost")
 
 
 def predict_fn(data: Any, booster: Any) -> Any:
