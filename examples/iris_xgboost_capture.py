@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
 import sagemaker
 import xgboost as xgb
 from sagemaker.deserializers import CSVDeserializer
@@ -27,8 +26,9 @@ from sagemaker.s3 import S3Downloader, S3Uploader
 from sagemaker.serializers import CSVSerializer
 from sklearn.datasets import load_iris
 
+from examples.common import ROLE, session_with_bucket
+
 BUCKET = "iris-example-bucket"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"  # any role ARN; SageMaker needs one
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [7.7, 3.0, 6.1, 2.3]]
 
 
@@ -94,10 +94,7 @@ def read_captures(
 
 
 def main() -> None:
-    session = sagemaker.Session(boto3.Session(), default_bucket=BUCKET)
-    s3 = session.boto_session.client("s3")
-    if BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=BUCKET)
+    session = session_with_bucket(BUCKET)
     result = run(session)
     print("predictions:", result["predictions"])
     for record in result["captured"]:

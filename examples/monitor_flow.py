@@ -15,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
 import numpy as np
 import sagemaker
 import xgboost as xgb
@@ -30,8 +29,9 @@ from sagemaker.predictor import Predictor
 from sagemaker.s3 import S3Downloader, S3Uploader
 from sagemaker.serializers import CSVSerializer
 
+from examples.common import ROLE, session_with_bucket
+
 BUCKET = "monitor-example-bucket"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 
 def train(folder: Path) -> tuple[Path, Path]:
@@ -147,10 +147,7 @@ def wait_for_execution(monitor: DefaultModelMonitor, timeout: float = 300) -> st
 
 
 def main() -> None:
-    session = sagemaker.Session(boto3.Session(), default_bucket=BUCKET)
-    s3 = session.boto_session.client("s3")
-    if BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=BUCKET)
+    session = session_with_bucket(BUCKET)
     result = run(session)
     print("execution:", result["status"])
     for v in result["violations"]:

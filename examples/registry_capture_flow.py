@@ -11,7 +11,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import boto3
 import sagemaker
 from botocore.exceptions import ClientError
 from sagemaker.model import Model, ModelPackage
@@ -20,7 +19,8 @@ from sagemaker.predictor import Predictor
 from sagemaker.s3 import S3Uploader
 from sagemaker.serializers import CSVSerializer
 
-from examples.iris_xgboost_capture import BUCKET, ROLE, read_captures, train_and_package
+from examples.common import ROLE, session_with_bucket
+from examples.iris_xgboost_capture import BUCKET, read_captures, train_and_package
 
 GROUP = "iris-models"
 
@@ -73,10 +73,7 @@ def run(session: sagemaker.Session, endpoint_name: str = "iris-registry") -> dic
 
 
 def main() -> None:
-    session = sagemaker.Session(boto3.Session(), default_bucket=BUCKET)
-    s3 = session.boto_session.client("s3")
-    if BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=BUCKET)
+    session = session_with_bucket(BUCKET)
     result = run(session)
     print("model package:", result["package"])
     print("good answer:", result["good"])

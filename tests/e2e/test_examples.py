@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from examples import iris_xgboost_capture, registry_capture_flow
+from examples.common import ensure_bucket
 
 
 def test_iris_xgboost_with_capture(smlocal_sagemaker_session) -> None:
     session = smlocal_sagemaker_session
-    session.boto_session.client("s3").create_bucket(Bucket=iris_xgboost_capture.BUCKET)
+    ensure_bucket(session, iris_xgboost_capture.BUCKET)
     result = iris_xgboost_capture.run(session)
     assert result["predictions"] == [[["0.0"]], [["1.0"]], [["2.0"]]]
     captured = result["captured"]
@@ -25,9 +26,7 @@ def test_iris_xgboost_with_capture(smlocal_sagemaker_session) -> None:
 
 def test_registry_deploy_capture_good_and_bad_inputs(smlocal_sagemaker_session) -> None:
     session = smlocal_sagemaker_session
-    s3 = session.boto_session.client("s3")
-    if registry_capture_flow.BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=registry_capture_flow.BUCKET)
+    ensure_bucket(session, registry_capture_flow.BUCKET)
     result = registry_capture_flow.run(session)
     assert result["package"].endswith(f":model-package/{registry_capture_flow.GROUP}/1")
     assert result["good"] == b"2.0\n"

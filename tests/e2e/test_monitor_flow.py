@@ -6,13 +6,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from examples import monitor_flow
+from examples.common import ensure_bucket
 
 
 def test_baseline_schedule_now_and_the_data_type_violation(
     smlocal_sagemaker_session, smlocal
 ) -> None:
     session = smlocal_sagemaker_session
-    session.boto_session.client("s3").create_bucket(Bucket=monitor_flow.BUCKET)
+    ensure_bucket(session, monitor_flow.BUCKET)
     result = monitor_flow.run(session)
     assert result["status"] == "CompletedWithViolations"
     b_checks = [
