@@ -360,7 +360,7 @@ def test_odd_statistics_still_render() -> None:
     assert "About 900 distinct values: too many for category buckets" in page
     assert "No distribution in the statistics" in page
     assert "Not in the current data" in page
-    assert "<td class=\"n\">nan</td>" in page
+    assert '<td class="n">nan</td>' in page
     assert "<dd>unknown</dd>" in page  # the baseline's item count
 
 
