@@ -1,7 +1,8 @@
-"""`smlocal monitor baseline` and `smlocal monitor run`: the analyzer job on local files.
+"""`smlocal monitor baseline|run|report`: the analyzer job on local files, and its report.
 
-Both build the analyzer's environment (the keys the real container reads) and call
-`run_analysis`, showing a progress bar when stderr is a terminal. The analysis modules (numpy,
+`baseline` and `run` build the analyzer's environment (the keys the real container reads) and
+call `run_analysis`, showing a progress bar when stderr is a terminal; `report` renders an
+execution's files as one HTML page. The analysis modules (numpy,
 pyarrow, ...) are imported only when a monitor command runs, so other commands start fast.
 """
 
@@ -12,11 +13,14 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from model_monitor.job import JobResult
+    from model_monitor.report import ReportSources
+    from model_monitor.report_data import ExecutionInfo
 
 FAILED, WITH_VIOLATIONS = "Failed", "CompletedWithViolations"
 
@@ -75,6 +79,34 @@ def _run_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.set_defaults(handler=_run)
 
 
+def _report_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = actions.add_parser(
+        "report",
+        help="an HTML report of a monitoring execution",
+        description="Render one self-contained HTML page from a monitoring execution's "
+        "statistics.json and constraint_violations.json and the baseline's statistics.json. "
+        "Give the execution's output folder, or each file; any input may be an s3:// URI "
+        "(read with the environment's AWS settings, e.g. AWS_ENDPOINT_URL).",
+    )
+    report.add_argument(
+        "execution", nargs="?", help="execution output folder holding the three JSON files"
+    )
+    report.add_argument("--statistics", help="the execution's statistics.json")
+    report.add_argument("--violations", help="the execution's constraint_violations.json")
+    report.add_argument("--constraints", help="the execution's constraints.json (optional)")
+    report.add_argument(
+        "--baseline-statistics", required=True, help="the baseline's statistics.json"
+    )
+    report.add_argument("--baseline-constraints", help="the baseline's constraints.json")
+    report.add_argument("--output", type=Path, required=True, help="the HTML file to write")
+    report.add_argument("--title", help="page title (default: from endpoint, schedule, hour)")
+    report.add_argument("--endpoint-name", help="shown in the header")
+    report.add_argument("--schedule-name", help="shown in the header")
+    report.add_argument("--start", help="analysis window start (ISO 8601), shown in the header")
+    report.add_argument("--end", help="analysis window end (ISO 8601), shown in the header")
+    report.set_defaults(handler=_render_report)
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `monitor` to the smlocal command line."""
     monitor = commands.add_parser(
@@ -86,6 +118,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     actions = monitor.add_subparsers(dest="monitor_command", required=True, metavar="ACTION")
     _baseline_parser(actions)
     _run_parser(actions)
+    _report_parser(actions)
 
 
 def _format(kind: str, header: bool) -> str:
@@ -188,3 +221,49 @@ def _run(args: argparse.Namespace) -> int:
     if result.status == FAILED:
         return 1
     return 3 if args.fail_on_violations and result.status == WITH_VIOLATIONS else 0
+
+
+def _report_inputs(args: argparse.Namespace) -> tuple[ReportSources, ExecutionInfo]:
+    from model_monitor.readers import parse_time
+    from model_monitor.report import ReportSources, execution_info
+
+    if args.execution:
+        found = ReportSources.from_execution(
+            args.execution, args.baseline_statistics, args.baseline_constraints
+        )
+        info = execution_info(args.execution)
+    elif args.statistics and args.violations:
+        found = ReportSources(args.statistics, args.violations, args.baseline_statistics)
+        info = execution_info("")
+    else:
+        raise ValueError("give an execution folder, or --statistics and --violations")
+    sources = ReportSources(
+        statistics=args.statistics or found.statistics,
+        violations=args.violations or found.violations,
+        baseline_statistics=args.baseline_statistics,
+        constraints=args.constraints or found.constraints,
+        baseline_constraints=args.baseline_constraints,
+    )
+    given = {
+        "endpoint_name": args.endpoint_name,
+        "schedule_name": args.schedule_name,
+        "start_time": parse_time(args.start) if args.start else None,
+        "end_time": parse_time(args.end) if args.end else None,
+    }
+    return sources, replace(info, **{k: v for k, v in given.items() if v is not None})
+
+
+def _render_report(args: argparse.Namespace) -> int:
+    from model_monitor.errors import AnalysisError
+    from model_monitor.report import render_report
+
+    try:
+        sources, info = _report_inputs(args)
+        page = render_report(sources, title=args.title, info=info)
+    except (ValueError, AnalysisError, OSError) as exc:
+        print(f"smlocal monitor report: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(page, encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0

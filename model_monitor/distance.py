@@ -17,7 +17,6 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-from scipy import stats
 
 from model_monitor.kll import SketchRanks
 
@@ -70,6 +69,8 @@ def _regroup(sample: dict[str, float], expected: dict[str, float]) -> None:
 
 def chi_squared_p_value(baseline: Mapping[str, int], current: Mapping[str, int]) -> float:
     """P-value of the current counts against the baseline's proportions (NaN if undefined)."""
+    from scipy import stats  # about a second to import; only this test needs it
+
     expected_total = float(sum(baseline.values()))
     sample_total = float(sum(v for k, v in current.items() if k in baseline))
     expected = {k: v / expected_total * sample_total for k, v in baseline.items()}

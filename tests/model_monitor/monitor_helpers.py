@@ -103,3 +103,50 @@ def classic_captures(folder: Path) -> Path:
     records = [capture_record(b, str(i % 7)) for i, b in enumerate(values * 10)]
     write_captures(folder, records, "2022/04/18/00")
     return folder
+
+
+def run_job(dataset: Path, output: Path, baseline: Path | None = None, **env: str) -> JobResult:
+    """A baseline job on a CSV with a header, or with `baseline` (a baseline job's output
+    folder) a monitoring execution against it."""
+    from model_monitor.job import run_analysis
+
+    environment = {
+        "dataset_source": str(dataset),
+        "dataset_format": CSV_WITH_HEADER,
+        "output_path": str(output),
+        **env,
+    }
+    if baseline is not None:
+        environment["baseline_statistics"] = str(baseline / "statistics.json")
+        environment["baseline_constraints"] = str(baseline / "constraints.json")
+    return run_analysis(environment)
+
+
+# Columns of the churn data that `churn_traffic(..., faults=True)` breaks, and how.
+CHURN_FAULTS = {
+    "Day Mins": "baseline_drift_check",  # every value shifted up by 150
+    "Account Length": "data_type_check",  # every fourth value gets a fraction
+    "Eve Calls": "completeness_check",  # every tenth value left empty
+}
+
+
+def churn_traffic(path: Path, *, rows: int = 400, faults: bool = True) -> Path:
+    """Rows of the churn training data as current data, broken as `CHURN_FAULTS` says."""
+    import csv
+
+    with CHURN.open(encoding="utf-8", newline="") as handle:
+        header, *records = list(csv.reader(handle))
+    column = {name: header.index(name) for name in CHURN_FAULTS}
+    out = [header]
+    for i, record in enumerate(records[:rows]):
+        row = list(record)
+        if faults:
+            row[column["Day Mins"]] = f"{float(row[column['Day Mins']]) + 150:.1f}"
+            if i % 4 == 0:
+                row[column["Account Length"]] += ".5"
+            if i % 10 == 0:
+                row[column["Eve Calls"]] = ""
+        out.append(row)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(out)
+    return path
