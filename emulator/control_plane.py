@@ -7,7 +7,14 @@ from typing import Any
 
 from emulator.context import Context
 from emulator.errors import UnknownOperationException
-from emulator.resources import endpoint_configs, endpoints, model_packages, models, tags
+from emulator.resources import (
+    endpoint_configs,
+    endpoints,
+    model_packages,
+    models,
+    tags,
+    training_jobs,
+)
 
 Operation = Callable[[Context, dict[str, Any]], dict[str, Any]]
 
@@ -38,6 +45,10 @@ OPERATIONS: dict[str, Operation] = {
     "ListModelPackages": model_packages.list_model_packages,
     "UpdateModelPackage": model_packages.update_model_package,
     "DeleteModelPackage": model_packages.delete_model_package,
+    "CreateTrainingJob": training_jobs.create_training_job,
+    "DescribeTrainingJob": training_jobs.describe_training_job,
+    "ListTrainingJobs": training_jobs.list_training_jobs,
+    "StopTrainingJob": training_jobs.stop_training_job,
 }
 
 

@@ -1,9 +1,11 @@
-"""`smlocal up`: wire the edge, the control plane, the endpoint manager and moto, and serve.
+"""`smlocal up`: wire the edge, the control plane, the endpoint and training managers and
+moto, and serve.
 
 Start: restore S3 objects and the store from the data directory, listen, bring back the
-endpoints that were serving, then report ready on /_smlocal/health. Stop (SIGTERM or
-Ctrl-C): stop every model server while the edge still serves (their captures are flushed
-into S3 through it), then close the edge and write what is left to disk.
+endpoints that were serving (training jobs that were running end Failed), then report ready
+on /_smlocal/health. Stop (SIGTERM or Ctrl-C): stop every training job and model server
+while the edge still serves (their logs and captures reach CloudWatch and S3 through it),
+then close the edge and write what is left to disk.
 """
 
 from __future__ import annotations
@@ -20,17 +22,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from emulator.cloudwatch import LogShipper
 from emulator.context import Context
 from emulator.control_plane import ControlPlane
 from emulator.edge import ControlBridge, Edge
 from emulator.endpoint_manager import EndpointManager
 from emulator.http_server import WSGIBridge, serve
+from emulator.jobs import JobRunner
 from emulator.routing import RoutingTable
 from emulator.runtime import Runtime
 from emulator.s3 import S3Persistence, moto_app
 from emulator.service_models import runtime_model, sagemaker_model
 from emulator.settings import EmulatorSettings
 from emulator.store import Store
+from emulator.training.manager import TrainingManager
 
 log = logging.getLogger("smlocal")
 
@@ -108,6 +113,8 @@ class Emulator:
         table = RoutingTable()
         manager = EndpointManager(ctx, table, loop)
         ctx.services["endpoints"] = manager
+        runner = ctx.services["jobs"] = JobRunner(self.settings, LogShipper(self.settings))
+        training = ctx.services["training"] = TrainingManager(ctx, runner)
         edge = Edge(
             Runtime(runtime_model(), table, self.settings, manager.status_of),
             ControlBridge(sagemaker_model(), ControlPlane(ctx), loop, executor),
@@ -117,10 +124,11 @@ class Emulator:
         server = await serve(edge, sock)
         log.info("smlocal listening on %s (data in %s, %d S3 objects restored)",
                  self.settings.edge_url, data_dir.resolve(), restored)  # fmt: skip
-        await loop.run_in_executor(executor, self._start_services, manager)
+        await loop.run_in_executor(executor, self._start_services, manager, training)
         await self.stop_event.wait()
-        log.info("stopping: model servers first, so their captures reach S3")
+        log.info("stopping: training jobs and model servers first, so logs and captures land")
         self.health.state = "stopping"
+        await loop.run_in_executor(executor, training.shutdown)
         await loop.run_in_executor(executor, manager.shutdown)
         server.close()
         await server.wait_closed()
@@ -129,7 +137,8 @@ class Emulator:
         executor.shutdown(wait=False, cancel_futures=True)
         log.info("stopped")
 
-    def _start_services(self, manager: EndpointManager) -> None:
+    def _start_services(self, manager: EndpointManager, training: TrainingManager) -> None:
+        training.restore()
         manager.restore()
         if self.settings.example:
             from emulator.demo import create_example_endpoint
