@@ -301,3 +301,63 @@ def test_the_algorithm_trains_with_early_stopping_and_weights(tmp_path: Path, ca
     assert "[0]\ttrain-rmse:" in printed
     assert "[49]" not in printed  # early stopping ended it
     assert (tmp_path / "model" / "xgboost-model").read_bytes().startswith(b'{"learner"')
+
+
+# -- the control-plane operations against botocore's output shapes -------------------------
+
+
+class _NoTraining:
+    """The training service, minus the training."""
+
+    def missing_input(self, _params):
+        return None
+
+    def start(self, _name):
+        pass
+
+    def stop(self, _name):
+        pass
+
+
+def test_descriptions_fit_botocore_output_shapes(tmp_path: Path) -> None:
+    from emulator.resources import training_jobs
+    from emulator.service_models import sagemaker_model
+    from emulator.shapes import shape_output
+
+    ctx = Context(
+        Store(), EmulatorSettings(data_dir=tmp_path), services={"training": _NoTraining()}
+    )
+    params = {
+        "TrainingJobName": "shape-check",
+        "RoleArn": "arn:aws:iam::123456789012:role/R",
+        "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        "HyperParameters": {"num_round": "2"},
+        "OutputDataConfig": {"S3OutputPath": "s3://bucket/out/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+        "DebugHookConfig": {"S3OutputPath": "s3://bucket/out", "CollectionConfigurations": []},
+    }
+    training_jobs.create_training_job(ctx, params)
+    doc = ctx.store.get(KIND, "shape-check")
+    for status in ("Downloading", "Training", "Uploading", "Completed"):
+        advance(doc, status, ctx.now())
+    doc.update(
+        TrainingStartTime=ctx.now(), TrainingEndTime=ctx.now(), TrainingTimeInSeconds=1,
+        BillableTimeInSeconds=1,
+        FinalMetricDataList=[{"MetricName": "train:rmse", "Value": 0.5, "Timestamp": ctx.now()}],
+    )  # fmt: skip
+    ctx.store.put(KIND, "shape-check", doc)
+    model = sagemaker_model()
+    described = training_jobs.describe_training_job(ctx, {"TrainingJobName": "shape-check"})
+    shaped = shape_output(model, "DescribeTrainingJob", described, strict=True)
+    assert shaped["ModelArtifacts"] == {
+        "S3ModelArtifacts": "s3://bucket/out/shape-check/output/model.tar.gz"
+    }
+    assert shaped["EnableManagedSpotTraining"] is False
+    listed = training_jobs.list_training_jobs(ctx, {})
+    assert (
+        shape_output(model, "ListTrainingJobs", listed, strict=True)["TrainingJobSummaries"][0][
+            "SecondaryStatus"
+        ]
+        == "Completed"
+    )

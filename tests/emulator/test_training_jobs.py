@@ -384,3 +384,19 @@ def test_a_job_running_when_smlocal_stops_ends_failed_after_restart(
         "InternalServerError: The training job was interrupted: smlocal stopped while it was "
         "in secondary status Training. Create the training job again, with a new name."
     )
+
+
+def test_names_and_shapes_are_validated_like_aws(smlocal) -> None:
+    from botocore.config import Config
+
+    unchecked = smlocal.client("sagemaker", config=Config(parameter_validation=False))
+    code, message = error_of(create, sm=unchecked, name="bad_name")
+    assert code == "ValidationException"
+    assert message == (
+        "1 validation error detected: Value 'bad_name' at 'trainingJobName' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: "
+        "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+    )
+    assert error_of(unchecked.describe_training_job, TrainingJobName="x" * 64)[0] == (
+        "ValidationException"
+    )
