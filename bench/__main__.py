@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["bench.model_server", "bench.capture", "bench.emulator"]
+BENCHMARKS = ["bench.model_server", "bench.capture", "bench.emulator", "bench.training"]
 
 
 def main() -> int:

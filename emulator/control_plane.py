@@ -16,6 +16,7 @@ from emulator.resources import (
     monitoring_schedules,
     processing_jobs,
     tags,
+    training_jobs,
 )
 
 Operation = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -63,6 +64,10 @@ OPERATIONS: dict[str, Operation] = {
     "StopMonitoringSchedule": monitoring_schedules.stop_monitoring_schedule,
     "DeleteMonitoringSchedule": monitoring_schedules.delete_monitoring_schedule,
     "ListMonitoringExecutions": monitoring_schedules.list_monitoring_executions,
+    "CreateTrainingJob": training_jobs.create_training_job,
+    "DescribeTrainingJob": training_jobs.describe_training_job,
+    "ListTrainingJobs": training_jobs.list_training_jobs,
+    "StopTrainingJob": training_jobs.stop_training_job,
 }
 
 

@@ -4,7 +4,9 @@ Like SageMaker, the platform (this module and its callers) moves data: inputs ar
 downloaded into the job's folder before the child starts, outputs uploaded after it exits.
 The child only sees local folders. Its stdout and stderr lines go, as they come, to the
 job's log file and to CloudWatch Logs (`/aws/sagemaker/TrainingJobs`,
-`/aws/sagemaker/ProcessingJobs`), where the SDK's `wait(logs=True)` reads them.
+`/aws/sagemaker/ProcessingJobs`), where the SDK's `wait(logs=True)` reads them. Like
+SageMaker's log agent, the CloudWatch copy has control characters escaped as `#` and three
+octal digits (a tab is `#011`), which metric definitions' regular expressions rely on.
 """
 
 from __future__ import annotations
@@ -61,7 +63,11 @@ class JobRunner:
         self.lock = threading.Lock()
 
     def run(self, job: JobProcess, on_line: Callable[[str], None] | None = None) -> JobExit:
-        """Run a job's process to the end (in the caller's thread); ship its output."""
+        """Run a job's process to the end (in the caller's thread); ship its output.
+
+        `on_line` gets each line as CloudWatch holds it (escaped), as SageMaker's metric
+        definitions see it.
+        """
         job.folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(
@@ -84,9 +90,10 @@ class JobRunner:
                 line = raw.decode("utf-8", "replace").rstrip("\n")
                 lines.append(line)
                 logfile.write(line + "\n")
-                stream.append(line)
+                shipped = syslog_escape(line)
+                stream.append(shipped)
                 if on_line is not None:
-                    on_line(line)
+                    on_line(shipped)
         returncode = proc.wait()
         stream.close()
         timed_out = timer is not None and timer.fired
@@ -153,6 +160,13 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
     threading.Thread(target=kill_later, daemon=True).start()
+
+
+def syslog_escape(line: str) -> str:
+    """Control characters as SageMaker's log agent writes them: `#` and three octal digits."""
+    if all(ch >= " " for ch in line):
+        return line
+    return "".join(f"#{ord(ch):03o}" if ch < " " else ch for ch in line)
 
 
 def python_module(module: str, *args: str) -> list[str]:

@@ -10,7 +10,7 @@ test suite:
 `smlocal` is one emulator for the whole session (`smlocal up` on a free loopback port, in
 a temporary data directory); `smlocal_factory` starts more with their own settings;
 `smlocal_sagemaker_session` is a SageMaker Python SDK session wired to it, with the SDK's
-30-second status polls shortened (in the test, never in the product).
+30-second status polls shortened and its telemetry off (in the test, never in the product).
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ import pytest
 READY_TIMEOUT = 60.0
 # Tests want captures in S3 within a second, not SageMaker's minute (override with env=).
 TEST_ENVIRONMENT = {"SMLOCAL_CAPTURE_ROLL_SECONDS": "1"}
+# The SDK's own settings in tests: no telemetry calls to AWS (tests stay on loopback).
+SDK_CONFIG = {
+    "SchemaVersion": "1.0",
+    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+}
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
@@ -141,8 +146,11 @@ def smlocal_factory(
 
 
 class _FastTime:
-    """The `time` module as the SageMaker SDK sees it in tests: sleeps are cut to 0.1 s and
-    its clock jumps by what was cut, so "every 30 seconds" checks come just as often."""
+    """The `time` module as the SageMaker SDK sees it in tests: sleeps cut to 0.1 s.
+
+    Its clock moves on by the part of each sleep that was cut, so the SDK's "describe the
+    job again once 30 s have passed" (`logs_for_job`) comes after a few short sleeps.
+    """
 
     def __init__(self) -> None:
         self.skipped = 0.0
@@ -151,11 +159,13 @@ class _FastTime:
         return getattr(time, name)
 
     def sleep(self, seconds: float) -> None:
-        real = min(seconds, 0.1)
-        time.sleep(real)
-        self.skipped += seconds - real
+        """Sleep at most 0.1 s; count the rest as passed."""
+        slept = min(seconds, 0.1)
+        time.sleep(slept)
+        self.skipped += max(0.0, seconds - slept)
 
     def time(self) -> float:
+        """Wall-clock time plus the sleeps that were cut."""
         return time.time() + self.skipped
 
 
@@ -174,4 +184,6 @@ def smlocal_sagemaker_session(smlocal: SmlocalEmulator, monkeypatch: pytest.Monk
     if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket=bucket)
     boto_session = boto3.Session(region_name=CREDENTIALS["AWS_DEFAULT_REGION"])
-    return sagemaker.session.Session(boto_session=boto_session, default_bucket=bucket)
+    return sagemaker.session.Session(
+        boto_session=boto_session, default_bucket=bucket, sagemaker_config=SDK_CONFIG
+    )

@@ -1,9 +1,11 @@
-"""`smlocal up`: wire the edge, the control plane, the endpoint manager and moto, and serve.
+"""`smlocal up`: wire the edge, the control plane, the endpoint and training managers and
+moto, and serve.
 
 Start: restore S3 objects and the store from the data directory, listen, bring back the
-endpoints that were serving, then report ready on /_smlocal/health. Stop (SIGTERM or
-Ctrl-C): stop every model server while the edge still serves (their captures are flushed
-into S3 through it), then close the edge and write what is left to disk.
+endpoints that were serving (training jobs that were running end Failed), then report ready
+on /_smlocal/health. Stop (SIGTERM or Ctrl-C): stop every training job and model server
+while the edge still serves (their logs and captures reach CloudWatch and S3 through it),
+then close the edge and write what is left to disk.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from emulator.scheduler import Scheduler
 from emulator.service_models import runtime_model, sagemaker_model
 from emulator.settings import EmulatorSettings
 from emulator.store import Store
+from emulator.training.manager import TrainingManager
 
 log = logging.getLogger("smlocal")
 
@@ -127,10 +130,10 @@ class Emulator:
         table = RoutingTable()
         manager = EndpointManager(ctx, table, loop)
         ctx.services["endpoints"] = manager
-        runner = JobRunner(self.settings, LogShipper(self.settings))
-        processing = Processing(ctx, runner)
+        runner = ctx.services["jobs"] = JobRunner(self.settings, LogShipper(self.settings))
+        training = ctx.services["training"] = TrainingManager(ctx, runner)
+        processing = ctx.services["processing"] = Processing(ctx, runner)
         processing.listeners.append(lambda job: execution_finished(ctx, job))
-        ctx.services["processing"] = processing
         ctx.services["delete_endpoint_checks"] = [refuse_deleting_a_monitored_endpoint]
         scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
         edge = Edge(
@@ -145,12 +148,13 @@ class Emulator:
         log.info("smlocal listening on %s (data in %s, %d S3 objects restored)",
                  self.settings.edge_url, data_dir.resolve(), restored)  # fmt: skip
         processing.abandon_unfinished()
-        await loop.run_in_executor(executor, self._start_services, manager)
+        await loop.run_in_executor(executor, self._start_services, manager, training)
         scheduler.start()
         await self.stop_event.wait()
-        log.info("stopping: model servers first, so their captures reach S3")
+        log.info("stopping: training jobs and model servers first, so logs and captures land")
         self.health.state = "stopping"
         scheduler.stop()
+        await loop.run_in_executor(executor, training.shutdown)
         runner.stop_all()
         await loop.run_in_executor(executor, manager.shutdown)
         await loop.run_in_executor(executor, processing.wait, 30.0)
@@ -173,7 +177,8 @@ class Emulator:
         log.info("also listening on %s:%d for containers", gateway, self.settings.port)
         return [await serve(edge, bind(gateway, self.settings.port))]
 
-    def _start_services(self, manager: EndpointManager) -> None:
+    def _start_services(self, manager: EndpointManager, training: TrainingManager) -> None:
+        training.restore()
         manager.restore()
         if self.settings.example:
             from emulator.demo import create_example_endpoint
