@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["bench.model_server", "bench.capture", "bench.emulator", "bench.training"]
+BENCHMARKS = [
+    "bench.model_server",
+    "bench.capture",
+    "bench.emulator",
+    "bench.monitor_baseline",
+    "bench.training",
+]
 
 
 def main() -> int:

@@ -158,13 +158,13 @@ def measure(*args: str) -> Measured:
     return Measured(result["seconds"], peak / 2**20, result["cpu"], result["detail"])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--keep", type=Path, help="keep generated data and outputs here")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    options = parser.parse_args()
+    options = parser.parse_args(argv)
     if options.child:
         _child(options.child)
         return
