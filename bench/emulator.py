@@ -64,6 +64,7 @@ def model_server_port(emulator: SmlocalEmulator) -> int:
 def main(argv: list[str] | None = None) -> Comparison:
     parser = load_options(__doc__, rounds=7, requests=3000)
     parser.add_argument("--start-runs", type=int, default=3)
+    parser.add_argument("--instances", type=int, default=1, help="instances (gunicorn workers)")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="smlocal-bench-"))
@@ -85,7 +86,8 @@ def main(argv: list[str] | None = None) -> Comparison:
         s3, sm = emulator.client("s3"), emulator.client("sagemaker")
         s3.create_bucket(Bucket="models")
         s3.upload_file(str(model_tar), "models", "iris/model.tar.gz")
-        deploy(sm, "bench", [{"name": "AllTraffic", "model_data": "s3://models/iris/model.tar.gz"}])
+        variant = {"name": "AllTraffic", "model_data": "s3://models/iris/model.tar.gz"}
+        deploy(sm, "bench", [{**variant, "count": args.instances}])
         direct_port = model_server_port(emulator)
         path = "/endpoints/bench/invocations"
         comparison = Comparison(
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> Comparison:
         emulator.stop()
     print_comparison(
         comparison,
-        extra=f"iris XGBoost, 1 instance (1 gunicorn worker), "
+        extra=f"iris XGBoost, {args.instances} instance(s) (gunicorn workers), "
         f"{args.clients} clients, {args.requests} requests per round",
     )
     return comparison
