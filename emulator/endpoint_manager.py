@@ -11,34 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import http.client
 import logging
-import shutil
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any
 
-from emulator.artifacts import fetch
 from emulator.backends import Backend, VariantPlan, VariantServer, is_framework_image
 from emulator.backends.process import ProcessBackend
 from emulator.context import Context
-from emulator.lifecycle import SERVING, check_transition
+from emulator.fleet import DeployError, prepare, stop_all, wait_healthy
+from emulator.lifecycle import check_transition
 from emulator.routing import EndpointRoute, RoutingTable, VariantRoute
 from emulator.upstream import UpstreamPool
-from model_server.artifacts import is_archive
-from model_server.errors import ArtifactError
 
 log = logging.getLogger(__name__)
 KIND = "endpoint"
 DRAIN_SECONDS = 30.0
-
-
-class DeployError(Exception):
-    """A variant could not be brought up; the message becomes the FailureReason."""
 
 
 class EndpointManager:
@@ -107,7 +97,7 @@ class EndpointManager:
         with self.lock:
             fleets = [server for fleet in self.servers.values() for server in fleet.values()]
             self.servers.clear()
-        _stop_all(fleets)
+        stop_all(fleets)
 
     # -- the work --------------------------------------------------------------------------
 
@@ -226,50 +216,26 @@ class EndpointManager:
             "to run other images."
         )
 
-    def prepare(self, plan: VariantPlan) -> VariantPlan:
-        """Fetch and unpack the model (and an archived SAGEMAKER_SUBMIT_DIRECTORY) for a plan."""
-        folder = (
-            self.ctx.settings.data_dir.resolve() / "models" / plan.endpoint / plan.variant
-            / uuid.uuid4().hex[:8]
-        )  # fmt: skip
-        environment = dict(plan.environment)
-        try:
-            model_dir = folder / "model"
-            if plan.model_data_url:
-                model_dir = fetch(self.ctx.settings, plan.model_data_url, model_dir)
-            else:
-                model_dir.mkdir(parents=True)
-            code = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
-            if code.startswith("s3://") or is_archive(code):
-                code_dir = fetch(self.ctx.settings, code, folder / "code")
-                environment["SAGEMAKER_SUBMIT_DIRECTORY"] = str(code_dir)
-        except ArtifactError as exc:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise DeployError(
-                f"Failed to download model data for production variant {plan.variant}: {exc}"
-            ) from None
-        return replace(plan, model_dir=model_dir, environment=environment)
-
     def start_fleet(self, plans: list[VariantPlan]) -> dict[str, VariantServer]:
         """Start every variant and wait until all answer /ping; stop them all on a failure."""
         started: dict[str, VariantServer] = {}
         try:
             for plan in plans:
                 backend = self.backend_for(plan)
-                plan = self.prepare(plan)  # noqa: PLW2901 - the same plan, with its files
+                plan = prepare(self.ctx.settings, plan)  # noqa: PLW2901 - with its files
                 started[plan.variant] = backend.start(plan)
                 started[plan.variant].folder = plan.model_dir.parent if plan.model_dir else None
             with ThreadPoolExecutor(max(1, len(plans))) as pool:
-                errors = list(pool.map(lambda p: _wait_healthy(p, started[p.variant]), plans))
+                errors = list(pool.map(lambda p: wait_healthy(p, started[p.variant]), plans))
         except DeployError:
-            _stop_all(started.values())
+            stop_all(started.values())
             raise
         except Exception as exc:
-            _stop_all(started.values())
+            stop_all(started.values())
             raise DeployError(f"Starting the model servers failed: {exc}") from exc
         failures = [e for e in errors if e]
         if failures:
-            _stop_all(started.values())
+            stop_all(started.values())
             raise DeployError(" ".join(failures))
         return started
 
@@ -311,7 +277,7 @@ class EndpointManager:
                 time.sleep(0.05)
             for pool in pools:
                 self.loop.call_soon_threadsafe(pool.close)
-        _stop_all(fleet.values())
+        stop_all(fleet.values())
 
     # -- documents and statuses ------------------------------------------------------------
 
@@ -380,10 +346,6 @@ class EndpointManager:
             for v in plan["Variants"]
         ]
 
-    def serving(self, name: str) -> bool:
-        """True when the endpoint answers invocations."""
-        return self.statuses.get(name) in SERVING
-
 
 def resolved_image(image: str) -> str:
     """The image pinned to a digest, as DescribeEndpoint shows it."""
@@ -406,63 +368,3 @@ def capture_summary(config: dict[str, Any] | None) -> dict[str, Any] | None:
     if config.get("KmsKeyId"):
         summary["KmsKeyId"] = config["KmsKeyId"]
     return summary
-
-
-def _wait_healthy(plan: VariantPlan, server: VariantServer) -> str | None:
-    """None once /ping answers 200; else why the variant did not come up."""
-    deadline = time.monotonic() + plan.startup_timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if not server.alive():
-            return (
-                f"The model server of production variant {plan.variant} exited during start-up; "
-                f"its log is {server.log_path}: {_tail(server.log_path)}"
-            )
-        status, body = _ping(server.port)
-        if status == 200:
-            return None
-        if status == 500 and body:
-            return (
-                f"The primary container for production variant {plan.variant} did not pass the "
-                f"ping health check: {body}"
-            )
-        last = f"HTTP {status}" if status else last
-        time.sleep(0.1)
-    return (
-        f"The primary container for production variant {plan.variant} did not pass the ping "
-        f"health check within {plan.startup_timeout:.0f} s (last answer: {last}); its log is "
-        f"{server.log_path}"
-    )
-
-
-def _ping(port: int) -> tuple[int | None, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        conn.request("GET", "/ping")
-        response = conn.getresponse()
-        return response.status, response.read().decode("utf-8", "replace").strip()
-    except (OSError, http.client.HTTPException):
-        return None, ""
-    finally:
-        conn.close()
-
-
-def _tail(path: Any, lines: int = 5) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(text[-lines:])
-
-
-def _stop_all(servers: Iterable[VariantServer]) -> None:
-    servers = list(servers)
-    if servers:
-        with ThreadPoolExecutor(len(servers)) as pool:
-            list(pool.map(_stop_and_clean, servers))
-
-
-def _stop_and_clean(server: VariantServer) -> None:
-    server.stop()
-    if server.folder is not None:
-        shutil.rmtree(server.folder, ignore_errors=True)
