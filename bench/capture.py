@@ -24,12 +24,12 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from bench.load import LoadResult, run_load
+from bench.load import CSV_HEADERS, ONE_ROW, LoadResult, measure_round
 from bench.report import load_options
 from tests.support import ROOT, ServerProcess, listening_socket, model_server
 
-BODY = b"5.1,3.5,1.4,0.2"
-HEADERS = {"Content-Type": "text/csv", "Accept": "text/csv"}
+BODY = ONE_ROW
+HEADERS = CSV_HEADERS
 BUCKET = "bench-capture"
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -67,18 +67,7 @@ def capture_env(s3_url: str, work: Path) -> dict[str, str]:
 
 
 def measure(server: ServerProcess, args: argparse.Namespace) -> LoadResult:
-    result = run_load(
-        server.port,
-        "/invocations",
-        BODY,
-        HEADERS,
-        clients=args.clients,
-        requests=args.requests,
-        max_seconds=60,
-    )
-    if result.errors:
-        raise RuntimeError(f"{result.errors} failed requests: {result.statuses}")
-    return result
+    return measure_round(server.port, "/invocations", args.clients, args.requests)
 
 
 def pooled(results: list[LoadResult]) -> LoadResult:

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import psutil
 
-from bench.load import run_load
+from bench.load import CSV_HEADERS, ONE_ROW, measure_round, run_load
 from bench.report import Comparison, load_options, machine, print_comparison
 from emulator.pytest_plugin import SmlocalEmulator
 from tests.conftest import train_iris_tar
 from tests.support import deploy, unique, wait_for_status
 
-BODY = b"5.1,3.5,1.4,0.2"
-HEADERS = {"Content-Type": "text/csv", "Accept": "text/csv"}
+BODY = ONE_ROW
+HEADERS = CSV_HEADERS
 
 
 def start_times(work: Path, runs: int, model_tar: Path) -> tuple[list[float], list[float]]:
@@ -104,18 +104,7 @@ def main(argv: list[str] | None = None) -> Comparison:
                 (direct_port, "/invocations", comparison.b),
             ]
             for port, route, results in arms if i % 2 == 0 else reversed(arms):
-                result = run_load(
-                    port,
-                    route,
-                    BODY,
-                    HEADERS,
-                    clients=args.clients,
-                    requests=args.requests,
-                    max_seconds=60,
-                )
-                if result.errors:
-                    raise RuntimeError(f"{result.errors} failed requests: {result.statuses}")
-                results.append(result)
+                results.append(measure_round(port, route, args.clients, args.requests))
     finally:
         emulator.stop()
     print_comparison(

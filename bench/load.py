@@ -108,3 +108,17 @@ def run_load(
         t.join()
     elapsed = time.perf_counter() - started
     return LoadResult(len(latencies), errors[0], elapsed, latencies, statuses)
+
+
+ONE_ROW = b"5.1,3.5,1.4,0.2"  # the iris row every serving benchmark sends
+CSV_HEADERS = {"Content-Type": "text/csv", "Accept": "text/csv"}
+
+
+def measure_round(port: int, path: str, clients: int, requests: int) -> LoadResult:
+    """One benchmark round of one-row CSV invocations; any failed request stops the run."""
+    result = run_load(
+        port, path, ONE_ROW, CSV_HEADERS, clients=clients, requests=requests, max_seconds=60
+    )
+    if result.errors:
+        raise RuntimeError(f"{result.errors} failed requests: {result.statuses}")
+    return result

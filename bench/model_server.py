@@ -11,12 +11,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.load import LoadResult, run_load
+from bench.load import CSV_HEADERS, ONE_ROW, LoadResult, measure_round, run_load
 from bench.report import Comparison, load_options, print_comparison
 from tests.support import ServerProcess, listening_socket, model_server
 
-BODY = b"5.1,3.5,1.4,0.2"
-HEADERS = {"Content-Type": "text/csv", "Accept": "text/csv"}
+BODY = ONE_ROW
+HEADERS = CSV_HEADERS
 
 
 def minimal_server(model_dir: Path, log: Path, workers: int, threads: int) -> ServerProcess:
@@ -43,18 +43,7 @@ def minimal_server(model_dir: Path, log: Path, workers: int, threads: int) -> Se
 
 
 def measure(server: ServerProcess, args: argparse.Namespace) -> LoadResult:
-    result = run_load(
-        server.port,
-        "/invocations",
-        BODY,
-        HEADERS,
-        clients=args.clients,
-        requests=args.requests,
-        max_seconds=60,
-    )
-    if result.errors:
-        raise RuntimeError(f"{result.errors} failed requests: {result.statuses}")
-    return result
+    return measure_round(server.port, "/invocations", args.clients, args.requests)
 
 
 def main(argv: list[str] | None = None) -> Comparison:
