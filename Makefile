@@ -30,7 +30,7 @@ browser:
 	  fi; }
 
 run: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/smlocal up --example
+	PATH="$(CURDIR)/$(BIN):$$PATH" SMLOCAL_CAPTURE_ROLL_SECONDS=5 $(BIN)/smlocal up --example
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -16,14 +16,17 @@ IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 
-def snippet(url: str, region: str) -> str:
+def snippet(url: str, region: str, roll_seconds: float | None = None) -> str:
     """Copy-paste commands to invoke the example endpoint and list its captures."""
+    roll = roll_seconds or 60
     return (
         f"export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
         f"AWS_DEFAULT_REGION={region}\n"
         "# AWS CLI v1 (in .venv/bin); with v2 add --cli-binary-format raw-in-base64-out\n"
         f"aws sagemaker-runtime invoke-endpoint --endpoint-name {ENDPOINT} "
         "--content-type text/csv --body 5.1,3.5,1.4,0.2 /dev/stdout\n"
+        f"# captures reach S3 up to {roll:g} s after the first record of a file "
+        "(SMLOCAL_CAPTURE_ROLL_SECONDS)\n"
         f"aws s3 ls --recursive s3://{BUCKET}/datacapture/\n"
         f"smlocal captures ls s3://{BUCKET}/datacapture/{ENDPOINT}/"
     )
@@ -49,7 +52,7 @@ def create_example_endpoint(ctx: Context, manager: Any) -> str:
     """Create (once) and wait for the example endpoint; return the snippet to use it."""
     import boto3
 
-    text = snippet(ctx.settings.edge_url, ctx.region)
+    text = snippet(ctx.settings.edge_url, ctx.region, ctx.settings.capture_roll_seconds)
     if ctx.store.get("endpoint", ENDPOINT) is not None:
         return text
     s3 = boto3.client(
