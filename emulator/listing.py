@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,10 +18,21 @@ def _epoch(value: Any) -> float:
 
 
 def filtered(
-    items: Sequence[Document], params: dict[str, Any], name_key: str, time_key: str = "CreationTime"
+    items: Sequence[Document],
+    params: dict[str, Any],
+    name_key: str,
+    time_key: str = "CreationTime",
+    equals: Mapping[str, str] | None = None,
 ) -> list[Document]:
-    """Apply NameContains and CreationTimeBefore/After (and LastModifiedTime*, StatusEquals)."""
+    """Apply NameContains, CreationTimeBefore/After and LastModifiedTime*, and `equals`.
+
+    `equals` maps each exact-match parameter of the operation (StatusEquals, EndpointName,
+    ...) to the document key it compares with.
+    """
     out = list(items)
+    for param, key in (equals or {}).items():
+        if param in params:
+            out = [d for d in out if d.get(key) == params[param]]
     if "NameContains" in params:
         needle = params["NameContains"].lower()
         out = [d for d in out if needle in d[name_key].lower()]

@@ -116,9 +116,9 @@ def describe_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 def list_endpoints(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListEndpoints."""
-    docs = filtered(ctx.store.all(KIND), params, "EndpointName")
-    if "StatusEquals" in params:
-        docs = [d for d in docs if d["EndpointStatus"] == params["StatusEquals"]]
+    docs = filtered(
+        ctx.store.all(KIND), params, "EndpointName", equals={"StatusEquals": "EndpointStatus"}
+    )
     docs = sort(
         docs,
         params,

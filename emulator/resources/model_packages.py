@@ -261,10 +261,10 @@ def list_model_packages(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         docs = [d for d in docs if d.get("ModelPackageGroupName") == _group_name(group)]
     if kind != "Both":
         docs = [d for d in docs if ("ModelPackageVersion" in d) == (kind == "Versioned")]
-    if "ModelApprovalStatus" in params:
-        docs = [d for d in docs if d.get("ModelApprovalStatus") == params["ModelApprovalStatus"]]
     docs = sort(
-        filtered(docs, params, "ModelPackageName"),
+        filtered(
+            docs, params, "ModelPackageName", equals={"ModelApprovalStatus": "ModelApprovalStatus"}
+        ),
         params,
         {"Name": "ModelPackageName", "CreationTime": "CreationTime"},
         default_order="Ascending",

@@ -128,15 +128,17 @@ def describe_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[s
 
 def list_monitoring_schedules(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListMonitoringSchedules."""
-    docs = filtered(ctx.store.all(SCHEDULE), params, "MonitoringScheduleName")
-    for param, key in (
-        ("EndpointName", "EndpointName"),
-        ("StatusEquals", "MonitoringScheduleStatus"),
-        ("MonitoringJobDefinitionName", "MonitoringJobDefinitionName"),
-        ("MonitoringTypeEquals", "MonitoringType"),
-    ):
-        if param in params:
-            docs = [d for d in docs if d.get(key) == params[param]]
+    docs = filtered(
+        ctx.store.all(SCHEDULE),
+        params,
+        "MonitoringScheduleName",
+        equals={
+            "EndpointName": "EndpointName",
+            "StatusEquals": "MonitoringScheduleStatus",
+            "MonitoringJobDefinitionName": "MonitoringJobDefinitionName",
+            "MonitoringTypeEquals": "MonitoringType",
+        },
+    )
     docs = sort(
         docs,
         params,
@@ -206,16 +208,18 @@ def delete_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str
 
 def list_monitoring_executions(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListMonitoringExecutions (the SDK sorts by ScheduledTime, newest first)."""
-    docs = filtered(ctx.store.all(EXECUTION), params, "MonitoringScheduleName")
-    for param, key in (
-        ("MonitoringScheduleName", "MonitoringScheduleName"),
-        ("EndpointName", "EndpointName"),
-        ("StatusEquals", "MonitoringExecutionStatus"),
-        ("MonitoringJobDefinitionName", "MonitoringJobDefinitionName"),
-        ("MonitoringTypeEquals", "MonitoringType"),
-    ):
-        if param in params:
-            docs = [d for d in docs if d.get(key) == params[param]]
+    docs = filtered(
+        ctx.store.all(EXECUTION),
+        params,
+        "MonitoringScheduleName",
+        equals={
+            "MonitoringScheduleName": "MonitoringScheduleName",
+            "EndpointName": "EndpointName",
+            "StatusEquals": "MonitoringExecutionStatus",
+            "MonitoringJobDefinitionName": "MonitoringJobDefinitionName",
+            "MonitoringTypeEquals": "MonitoringType",
+        },
+    )
     for param, after in (("ScheduledTimeAfter", True), ("ScheduledTimeBefore", False)):
         if param in params:
             bound = params[param].timestamp()

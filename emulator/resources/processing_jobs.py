@@ -121,9 +121,12 @@ def describe_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, A
 
 def list_processing_jobs(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListProcessingJobs."""
-    docs = filtered(ctx.store.all(KIND), params, "ProcessingJobName")
-    if "StatusEquals" in params:
-        docs = [d for d in docs if d["ProcessingJobStatus"] == params["StatusEquals"]]
+    docs = filtered(
+        ctx.store.all(KIND),
+        params,
+        "ProcessingJobName",
+        equals={"StatusEquals": "ProcessingJobStatus"},
+    )
     docs = sort(
         docs,
         params,

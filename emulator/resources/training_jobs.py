@@ -170,9 +170,9 @@ def describe_training_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any
 
 def list_training_jobs(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListTrainingJobs."""
-    docs = filtered(ctx.store.all(KIND), params, "TrainingJobName")
-    if "StatusEquals" in params:
-        docs = [d for d in docs if d["TrainingJobStatus"] == params["StatusEquals"]]
+    docs = filtered(
+        ctx.store.all(KIND), params, "TrainingJobName", equals={"StatusEquals": "TrainingJobStatus"}
+    )
     docs = sort(
         docs,
         params,
