@@ -57,18 +57,22 @@ def choose_encoding(content_type: str | None, config: CaptureConfig) -> Encoding
 
 
 def encode_payload(payload: Payload, config: CaptureConfig) -> tuple[str, Encoding]:
-    """The `data` text and `encoding` of a payload: exact text for CSV/JSON, else base64.
+    """The `data` text and `encoding` of a payload: exact text for CSV/JSON, else base64."""
+    return encode_body(payload.body, choose_encoding(payload.content_type, config))
+
+
+def encode_body(body: bytes, encoding: Encoding) -> tuple[str, Encoding]:
+    """The `data` text of a body meant to be stored with `encoding`, and the encoding used.
 
     A CSV or JSON body that is not valid UTF-8 cannot be stored as text without changing
     it, so it is stored as BASE64 instead.
     """
-    encoding = choose_encoding(payload.content_type, config)
     if encoding != "BASE64":
         try:
-            return payload.body.decode("utf-8"), encoding
+            return body.decode("utf-8"), encoding
         except UnicodeDecodeError:
             pass
-    return base64.b64encode(payload.body).decode("ascii"), "BASE64"
+    return base64.b64encode(body).decode("ascii"), "BASE64"
 
 
 def format_inference_time(moment: datetime) -> str:
@@ -154,15 +158,7 @@ class LineBuilder:
         return found
 
     def _side(self, payload: Payload, mode: str) -> str:
-        encoding = self.encoding(payload.content_type)
-        data = None
-        if encoding != "BASE64":
-            try:
-                data = payload.body.decode("utf-8")
-            except UnicodeDecodeError:
-                encoding = "BASE64"
-        if data is None:
-            data = base64.b64encode(payload.body).decode("ascii")
+        data, encoding = encode_body(payload.body, self.encoding(payload.content_type))
         seen = "null" if payload.content_type is None else _quote(payload.content_type)
         return (
             f'{{"observedContentType":{seen},"mode":"{mode}",'
