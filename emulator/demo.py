@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,12 @@ def snippet(url: str, region: str, roll_seconds: float | None = None) -> str:
 
 def upload_model(ctx: Context, s3: Any) -> str:
     """Train the iris model in a fresh process, package it like SageMaker training, upload it."""
+    from model_server.artifacts import pack_archive
     from model_server.example import train_iris_in_subprocess
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = train_iris_in_subprocess(Path(tmp) / "model")
-        archive = Path(tmp) / "model.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            tar.add(folder / "xgboost-model", arcname="xgboost-model")
+        archive = pack_archive(folder, Path(tmp) / "model.tar.gz")
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if BUCKET not in existing:
             s3.create_bucket(Bucket=BUCKET)

@@ -51,6 +51,17 @@ def extract_archive(archive: Path, dest: Path) -> None:
         raise ArtifactError(f"cannot read {archive.name} as a tar archive: {exc}") from None
 
 
+def pack_archive(folder: Path, archive: Path) -> Path:
+    """folder's files as a gzipped tar, at the archive's root as SageMaker training writes them.
+
+    The archive must not be inside folder. Returns archive.
+    """
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(folder.rglob("*")):
+            tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+    return archive
+
+
 def materialize(source: str | Path, dest: Path, s3_endpoint_url: str | None = None) -> Path:
     """Make the model files of `source` available as a local folder and return it.
 

@@ -4,11 +4,11 @@ smlocal's own pytest plugin, emulator/pytest_plugin.py)."""
 from __future__ import annotations
 
 import os
-import tarfile
 from pathlib import Path
 
 import pytest
 
+from model_server.artifacts import pack_archive
 from tests.support import XGBOOST_IMAGE  # noqa: F401 - re-exported for tests
 
 # The SageMaker SDK v2 warns on import that v3 exists; the flows we test are v2's.
@@ -23,13 +23,11 @@ def train_iris_tar(folder: Path, objective: str = "multi:softmax") -> Path:
     features, labels = load_iris(return_X_y=True)
     params = {"objective": objective, "num_class": 3, "nthread": 1, "seed": 0}
     booster = xgb.train(params, xgb.DMatrix(features, label=labels), 2)
-    folder.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(folder / "xgboost-model.json"))
-    (folder / "xgboost-model.json").rename(folder / "xgboost-model")
-    archive = folder / "model.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(folder / "xgboost-model", arcname="xgboost-model")
-    return archive
+    model = folder / "model"
+    model.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(model / "xgboost-model.json"))
+    (model / "xgboost-model.json").rename(model / "xgboost-model")
+    return pack_archive(model, folder / "model.tar.gz")
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from emulator.clients import download, split_uri
+from model_server.artifacts import pack_archive
 
 
 class JobFailure(Exception):
@@ -80,11 +80,7 @@ class Workspace:
 
     def pack(self) -> Path:
         """model/ as model.tar.gz, its files at the archive's root like SageMaker's."""
-        archive = self.root / "model.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            for path in sorted(self.model.rglob("*")):
-                tar.add(path, arcname=path.relative_to(self.model).as_posix(), recursive=False)
-        return archive
+        return pack_archive(self.model, self.root / "model.tar.gz")
 
     def clean(self) -> None:
         """Remove the downloaded data and the archive (the log and the model stay)."""

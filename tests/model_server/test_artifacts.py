@@ -11,7 +11,7 @@ import boto3
 import pytest
 import requests
 
-from model_server.artifacts import extract_archive, materialize
+from model_server.artifacts import extract_archive, materialize, pack_archive
 from model_server.errors import ArtifactError
 from tests.model_server.conftest import running
 from tests.support import ServerProcess, free_port
@@ -173,3 +173,16 @@ def test_an_empty_folder_says_what_it_expected(tmp_path: Path) -> None:
             "xgboost-model for XGBoost, model.joblib or a .pkl for scikit-learn, or "
             "SAGEMAKER_PROGRAM naming an inference.py with a model_fn"
         )
+
+
+def test_a_packed_folder_has_its_files_at_the_archive_root_and_extracts_back(tmp_path) -> None:
+    folder = tmp_path / "model"
+    (folder / "code").mkdir(parents=True)
+    (folder / "xgboost-model").write_bytes(b"model")
+    (folder / "code" / "inference.py").write_text("x = 1\n")
+    archive = pack_archive(folder, tmp_path / "model.tar.gz")
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == ["code", "code/inference.py", "xgboost-model"]
+    extract_archive(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "xgboost-model").read_bytes() == b"model"
+    assert (tmp_path / "out" / "code" / "inference.py").read_text() == "x = 1\n"
