@@ -19,9 +19,9 @@ from emulator.context import Context
 from emulator.errors import ValidationException
 from emulator.resources import processing_jobs
 from emulator.resources.job_definitions import get_definition
+from emulator.scheduler import SCHEDULE, is_now
 
 EXECUTION = "monitoring-execution"
-SCHEDULE = "monitoring-schedule"
 CAPTURE_FORMAT = json.dumps(
     {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
 )
@@ -159,7 +159,7 @@ def window_of(
 ) -> tuple[datetime, datetime]:
     """The analysed window: NOW's offsets, the input's offsets, or the previous hour."""
     schedule_config = schedule["MonitoringScheduleConfig"]["ScheduleConfig"]
-    if schedule_config["ScheduleExpression"].strip().upper() == "NOW":
+    if is_now(schedule_config["ScheduleExpression"]):
         start = fired + parse_duration(schedule_config["DataAnalysisStartTime"])
         return start, fired + parse_duration(schedule_config["DataAnalysisEndTime"])
     hour = fired.replace(minute=0, second=0, microsecond=0)

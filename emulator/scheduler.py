@@ -28,6 +28,11 @@ _DAY_NUMBER = re.compile(r"\d+")
 Fire = Callable[[dict[str, Any], datetime], Any]
 
 
+def is_now(expression: str) -> bool:
+    """True for the one-off NOW schedule (any case, surrounding blanks allowed), not a cron."""
+    return expression.strip().upper() == "NOW"
+
+
 def to_croniter(expression: str) -> tuple[str, str]:
     """SageMaker's `cron(m h dom mon dow year)` as (croniter's five fields, the year field)."""
     found = _CRON.match(expression.strip())
@@ -107,7 +112,7 @@ class Scheduler:
             expression = schedule["MonitoringScheduleConfig"]["ScheduleConfig"][
                 "ScheduleExpression"
             ]
-            if schedule["MonitoringScheduleStatus"] != "Scheduled" or expression.upper() == "NOW":
+            if schedule["MonitoringScheduleStatus"] != "Scheduled" or is_now(expression):
                 continue
             last = schedule.get("_LastTick")
             after = max(

@@ -9,6 +9,7 @@ from emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from emulator.listing import filtered, page, sort
 from emulator.resources import pick
 from emulator.resources.tags import drop_tags, set_tags
+from emulator.scheduler import SCHEDULE
 
 KIND = "data-quality-job-definition"
 DESCRIBE_KEYS = (
@@ -92,7 +93,7 @@ def delete_data_quality_job_definition(ctx: Context, params: dict[str, Any]) -> 
         doc = get_definition(ctx, name)
         users = [
             s["MonitoringScheduleName"]
-            for s in ctx.store.all("monitoring-schedule")
+            for s in ctx.store.all(SCHEDULE)
             if (s["MonitoringScheduleConfig"].get("MonitoringJobDefinitionName") or "").lower()
             == name.lower()
         ]

@@ -8,10 +8,10 @@ from typing import Any
 from emulator.context import Context, not_found
 from emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from emulator.listing import filtered, page, sort
-from emulator.monitoring import EXECUTION, SCHEDULE, parse_duration, spec_of, start_execution
+from emulator.monitoring import EXECUTION, parse_duration, spec_of, start_execution
 from emulator.resources import pick
 from emulator.resources.tags import drop_tags, set_tags
-from emulator.scheduler import to_croniter
+from emulator.scheduler import SCHEDULE, is_now, to_croniter
 
 DESCRIBE_KEYS = (
     "MonitoringScheduleArn",
@@ -56,7 +56,7 @@ def _check_schedule(ctx: Context, config: dict[str, Any]) -> str:
     if ctx.store.get("endpoint", spec.endpoint) is None:
         raise not_found("endpoint", ctx.arn("endpoint", spec.endpoint))
     schedule = config["ScheduleConfig"]
-    if schedule["ScheduleExpression"].strip().upper() != "NOW":
+    if not is_now(schedule["ScheduleExpression"]):
         to_croniter(schedule["ScheduleExpression"])
         return spec.endpoint
     if "DataAnalysisStartTime" not in schedule or "DataAnalysisEndTime" not in schedule:
@@ -103,7 +103,7 @@ def create_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str
 
 def _run_now_if_asked(ctx: Context, doc: dict[str, Any]) -> None:
     expression = doc["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"]
-    if expression.strip().upper() == "NOW":
+    if is_now(expression):
         start_execution(ctx, doc, datetime.fromtimestamp(ctx.now(), UTC))
 
 

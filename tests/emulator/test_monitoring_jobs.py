@@ -318,6 +318,14 @@ def test_an_hourly_cron_schedule_fires_at_the_hour(smlocal_factory) -> None:
         "MonitoringAppSpecification": {"ImageUri": ANALYZER},
         "RoleArn": ROLE,
     }  # fmt: skip
+    # A NOW schedule written with blanks runs once and is no cron: the scheduler must pass
+    # over it rather than fail on it and starve the schedules stored after it.
+    padded = {"ScheduleExpression": " now ", "DataAnalysisStartTime": "-PT1H", "DataAnalysisEndTime": "-PT0H"}  # fmt: skip
+    sm.create_monitoring_schedule(
+        MonitoringScheduleName="padded-now",
+        MonitoringScheduleConfig={"ScheduleConfig": padded, "MonitoringJobDefinition": inline},
+    )
+    assert wait_execution(sm, "padded-now")["ScheduledTime"] < hour + timedelta(hours=1)
     sm.create_monitoring_schedule(
         MonitoringScheduleName="hourly",
         MonitoringScheduleConfig={
@@ -341,7 +349,8 @@ def test_an_hourly_cron_schedule_fires_at_the_hour(smlocal_factory) -> None:
             "description": "Data type match requirement is not met. Expected data type: Integral, "
                            "Expected match: 100.0%. Observed: Only 50.0% of data is Integral."} in violations["violations"]  # fmt: skip
     metrics = emulator.client("cloudwatch").list_metrics(
-        Namespace="aws/sagemaker/Endpoints/data-metrics"
+        Namespace="aws/sagemaker/Endpoints/data-metrics",
+        Dimensions=[{"Name": "MonitoringSchedule", "Value": "hourly"}],
     )["Metrics"]
     names = {m["MetricName"] for m in metrics}
     assert {"feature_baseline_drift_a", "feature_non_null_b"} <= names
