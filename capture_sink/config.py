@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from capture_sink.keys import parse_s3_uri
 from capture_sink.shapes import sagemaker_shape, show, validate
 
 ROOT_PATH = "dataCaptureConfig"
@@ -41,13 +42,12 @@ class CaptureConfig:
     @property
     def bucket(self) -> str:
         """The destination bucket."""
-        return self.destination_s3_uri[len("s3://") :].split("/", 1)[0]
+        return parse_s3_uri(self.destination_s3_uri).bucket
 
     @property
     def prefix(self) -> str:
         """The key prefix inside the bucket, without leading or trailing slashes."""
-        rest = self.destination_s3_uri[len("s3://") :].partition("/")[2]
-        return rest.strip("/")
+        return parse_s3_uri(self.destination_s3_uri).key.strip("/")
 
     def describe(self) -> dict[str, Any]:
         """The configuration in the API's shape."""

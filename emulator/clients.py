@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from capture_sink.keys import parse_s3_uri
 from emulator.settings import EmulatorSettings
 
 # Dummy credentials for the embedded services; an external S3 uses the environment's.
@@ -25,11 +26,9 @@ def client(settings: EmulatorSettings, service: str) -> Any:
 
 
 def split_uri(uri: str) -> tuple[str, str]:
-    """s3://bucket/key -> (bucket, key)."""
-    if not uri.startswith("s3://"):
-        raise ValueError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return bucket, key
+    """s3://bucket/key -> (bucket, key); ValueError when it is not one."""
+    where = parse_s3_uri(uri)
+    return where.bucket, where.key
 
 
 def download(s3: Any, uri: str, dest: Path) -> list[Path]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from emulator.clients import client, download, upload_folder
+from emulator.clients import client, download, split_uri, upload_folder
 from emulator.context import Context
 from emulator.jobs import JobProcess, JobRunner, python_module, summary_lines
 from emulator.resources import processing_jobs as jobs
@@ -149,7 +149,7 @@ class Processing:
                 raise JobFailed(self._nothing_under(source["S3Uri"], doc.get("RoleArn")))
 
     def _nothing_under(self, uri: str, role: str | None) -> str:
-        bucket = uri[len("s3://") :].split("/", 1)[0]
+        bucket, _ = split_uri(uri)
         return (
             f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. '
             f"Please ensure that the bucket exists in the selected region "

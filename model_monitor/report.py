@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from capture_sink.keys import parse_s3_uri
 from model_monitor.errors import AnalysisError
 from model_monitor.report_data import ExecutionInfo, build_report
 from model_monitor.report_html import render_html
@@ -40,9 +41,9 @@ def read_text(location: str) -> str:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    bucket, _, key = location[len("s3://") :].partition("/")
+    where = parse_s3_uri(location)
     try:
-        response = boto3.client("s3").get_object(Bucket=bucket, Key=key)
+        response = boto3.client("s3").get_object(Bucket=where.bucket, Key=where.key)
         with response["Body"] as body:
             data: bytes = body.read()
     except ClientError as exc:

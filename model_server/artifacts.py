@@ -7,8 +7,8 @@ import tarfile
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlparse
 
+from capture_sink.keys import parse_s3_uri
 from model_server.environment import ServerSettings
 from model_server.errors import ArtifactError
 
@@ -84,11 +84,15 @@ def materialize(source: str | Path, dest: Path, s3_endpoint_url: str | None = No
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    """Split s3://bucket/key into (bucket, key)."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise ArtifactError(f"{uri!r} is not an s3://bucket/key URI")
-    return parsed.netloc, parsed.path.lstrip("/")
+    """Split s3://bucket/key into (bucket, key); ArtifactError when it is not one.
+
+    The key is everything after the bucket, `#` and `?` included: S3 keys may hold both.
+    """
+    try:
+        where = parse_s3_uri(uri)
+    except ValueError:
+        raise ArtifactError(f"{uri!r} is not an s3://bucket/key URI") from None
+    return where.bucket, where.key.lstrip("/")
 
 
 def _from_s3(uri: str, dest: Path, endpoint_url: str | None) -> Path:

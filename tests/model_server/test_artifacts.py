@@ -124,10 +124,10 @@ def test_serving_an_s3_artifact_through_an_endpoint_url(
         aws_secret_access_key="test",
     )
     s3.create_bucket(Bucket="models")
-    s3.upload_file(
-        str(tar_model(iris_softmax, tmp_path / "m.tar.gz")), "models", "iris/model.tar.gz"
-    )
-    args = ["--model-data", "s3://models/iris/model.tar.gz"]
+    # `#` and `?` are ordinary characters of an S3 key, not a URL fragment or query.
+    key = "iris#2?v=1/model.tar.gz"
+    s3.upload_file(str(tar_model(iris_softmax, tmp_path / "m.tar.gz")), "models", key)
+    args = ["--model-data", f"s3://models/{key}"]
     for server in running(None, tmp_path, env=env, extra_args=args):
         response = requests.post(
             server.url + "/invocations",
