@@ -51,11 +51,6 @@ class Counters:
         """The current values."""
         return _decode(bytes(self._map[:_SIZE]))
 
-    def close(self) -> None:
-        """Unmap the file (the values stay on disk)."""
-        with self._lock:
-            self._map.close()
-
 
 def _decode(raw: bytes) -> dict[str, int]:
     raw = raw[:_SIZE].ljust(_SIZE, b"\0")

@@ -6,7 +6,6 @@ import enum
 import fcntl
 import logging
 import os
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -45,7 +44,6 @@ class Uploader:
         self._put = put
         self.counters = counters
         self.last_error: str | None = None
-        self.last_error_at: float | None = None
 
     def upload(self, file: SpoolFile) -> Outcome:
         """Upload one file if it is closed, then delete it."""
@@ -95,7 +93,6 @@ class Uploader:
         if message != self.last_error:
             log.warning("capture upload of %s failed, will retry: %s", file.location.uri, message)
         self.last_error = message
-        self.last_error_at = time.time()
 
     def upload_all(self, files: Iterable[SpoolFile]) -> PassResult:
         """One pass over `files`; stops at the first failure (S3 is likely down)."""

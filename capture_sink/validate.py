@@ -10,7 +10,7 @@ import base64
 import binascii
 import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -109,9 +109,3 @@ def _check_line(raw: bytes, file: str, number: int) -> Iterator[Problem]:
         return
     for field, message in check_record(record):
         yield Problem(file, number, field, message)
-
-
-def check_files(files: Iterable[tuple[str, bytes]]) -> Iterator[Problem]:
-    """Problems of several (name, content) files."""
-    for name, content in files:
-        yield from check_lines(content, name)

@@ -31,7 +31,7 @@ def snippet(url: str, region: str, roll_seconds: float | None = None) -> str:
     )
 
 
-def upload_model(ctx: Context, s3: Any) -> str:
+def upload_model(s3: Any) -> str:
     """Train the iris model in a fresh process, package it like SageMaker training, upload it."""
     from model_server.artifacts import pack_archive
     from model_server.example import train_iris_in_subprocess
@@ -60,7 +60,7 @@ def create_example_endpoint(ctx: Context, manager: Any) -> str:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
-    model_data = upload_model(ctx, s3)
+    model_data = upload_model(s3)
     models.create_model(
         ctx,
         {

@@ -192,7 +192,6 @@ class EndpointManager:
                 model_data_url=v.get("ModelDataUrl"),
                 environment=v.get("Environment") or {},
                 instance_count=v["InstanceCount"],
-                weight=v["Weight"],
                 capture=plan.get("DataCaptureConfig"),
                 startup_timeout=v.get("StartupTimeout", self.ctx.settings.startup_timeout),
             )

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emulator.cloudwatch import LogShipper
-from emulator.settings import EmulatorSettings
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +54,7 @@ class JobExit:
 class JobRunner:
     """Starts job processes and remembers them so they can be stopped."""
 
-    def __init__(self, settings: EmulatorSettings, shipper: LogShipper) -> None:
-        self.settings = settings
+    def __init__(self, shipper: LogShipper) -> None:
         self.shipper = shipper
         self.running: dict[str, subprocess.Popen[bytes]] = {}
         self.stop_requested: set[str] = set()
@@ -172,11 +170,6 @@ def syslog_escape(line: str) -> str:
 def python_module(module: str, *args: str) -> list[str]:
     """argv running a module of ours with this interpreter."""
     return [sys.executable, "-m", module, *args]
-
-
-def epoch_millis() -> int:
-    """Now, in CloudWatch's milliseconds."""
-    return int(time.time() * 1000)
 
 
 def summary_lines(lines: list[str], count: int = 5) -> str:

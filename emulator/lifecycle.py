@@ -22,9 +22,6 @@ ALLOWED: dict[str, frozenset[str]] = {
     "DeleteEndpoint": frozenset(TRANSITIONS) - {"Deleting"},
 }
 
-# statuses in which the endpoint serves invocations
-SERVING = frozenset({"InService", "Updating", "RollingBack"})
-
 
 class IllegalTransition(RuntimeError):
     """A move the table does not allow (a bug in the manager, not a user error)."""

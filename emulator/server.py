@@ -130,7 +130,7 @@ class Emulator:
         table = RoutingTable()
         manager = EndpointManager(ctx, table, loop)
         ctx.services["endpoints"] = manager
-        runner = ctx.services["jobs"] = JobRunner(self.settings, LogShipper(self.settings))
+        runner = JobRunner(LogShipper(self.settings))
         training = ctx.services["training"] = TrainingManager(ctx, runner)
         processing = ctx.services["processing"] = Processing(ctx, runner)
         processing.listeners.append(lambda job: execution_finished(ctx, job))
@@ -194,11 +194,6 @@ class Emulator:
             print(
                 f"\nTry the example endpoint:\n{self.health.detail}\n", file=sys.stderr, flush=True
             )
-
-    def request_stop(self) -> None:
-        """Stop as SIGTERM would (for in-process use)."""
-        if self.stop_event is not None:
-            self.stop_event.set()
 
 
 def configure_logging(settings: EmulatorSettings, level: int = logging.INFO) -> None:

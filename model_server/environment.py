@@ -33,22 +33,9 @@ DEFAULT_TIMEOUT_SECONDS = 60
 DEFAULT_MAX_PAYLOAD_MB = 6
 DEFAULT_THREADS = 4
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
 
 class SettingsError(ValueError):
     """A variable in the environment has a value the server cannot use."""
-
-
-def parse_bool(name: str, raw: str) -> bool:
-    """Parse a boolean strictly: 'false' is false, and a typo is an error, not a truthy string."""
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise SettingsError(f"{name}={raw!r} is not a boolean; use true or false")
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:

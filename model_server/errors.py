@@ -31,12 +31,6 @@ class PayloadError(InvocationError):
     status = 400
 
 
-class PayloadTooLarge(InvocationError):
-    """The body is larger than the container accepts."""
-
-    status = 413
-
-
 class PredictionError(InvocationError):
     """The model (or the user's inference script) raised while predicting."""
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
-IRIS_SAMPLE_ROW = "5.1,3.5,1.4,0.2"
-
 
 def train_iris_in_subprocess(dest: Path, rounds: int = 10) -> Path:
     """train_iris in a fresh process, so this one never starts XGBoost's OpenMP threads.

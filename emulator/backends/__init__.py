@@ -32,7 +32,6 @@ class VariantPlan:
     model_data_url: str | None
     environment: dict[str, str]
     instance_count: int
-    weight: float
     capture: dict[str, Any] | None = None
     startup_timeout: float = 300.0
     model_dir: Path | None = None  # set once the emulator has fetched and unpacked the model

@@ -18,7 +18,6 @@ from model_server.environment import ServerSettings
 from model_server.errors import ModelLoadError
 from model_server.predictors.base import Handlers, regular_files
 
-NAME = "sklearn"
 MODEL_FILE = "model.joblib"
 SUFFIXES = (".joblib", ".pkl", ".pickle")
 CONTENT_TYPES = (CSV, JSON, NPY)

@@ -25,7 +25,6 @@ from model_server.errors import (
 )
 from model_server.predictors.base import Handlers, regular_files
 
-NAME = "xgboost"
 MODEL_FILE = "xgboost-model"
 SUFFIXES = (".ubj", ".bst", ".xgb")
 CONTENT_TYPES = (CSV, LIBSVM, JSON, "text/x-libsvm")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from model_server.environment import ServerSettings, SettingsError, parse_bool
+from model_server.environment import ServerSettings, SettingsError
 
 
 def test_defaults_follow_the_container_contract() -> None:
@@ -61,10 +61,3 @@ def test_bad_values_say_which_variable(env: dict[str, str], message: str) -> Non
     with pytest.raises(SettingsError) as caught:
         ServerSettings.from_env(env)
     assert str(caught.value) == message
-
-
-def test_booleans_are_strict() -> None:
-    assert parse_bool("X", "false") is False
-    assert parse_bool("X", "TRUE") is True
-    with pytest.raises(SettingsError, match=r"^X='ture' is not a boolean; use true or false$"):
-        parse_bool("X", "ture")
