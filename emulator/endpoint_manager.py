@@ -223,7 +223,7 @@ class EndpointManager:
                 backend = self.backend_for(plan)
                 plan = prepare(self.ctx.settings, plan)  # noqa: PLW2901 - with its files
                 started[plan.variant] = backend.start(plan)
-                started[plan.variant].folder = plan.model_dir.parent if plan.model_dir else None
+                started[plan.variant].folder = plan.unpacked_model.parent
             with ThreadPoolExecutor(max(1, len(plans))) as pool:
                 errors = list(pool.map(lambda p: wait_healthy(p, started[p.variant]), plans))
         except DeployError:

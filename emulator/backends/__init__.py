@@ -37,6 +37,13 @@ class VariantPlan:
     model_dir: Path | None = None  # set once the emulator has fetched and unpacked the model
 
     @property
+    def unpacked_model(self) -> Path:
+        """model_dir, which fleet.prepare sets before any backend is asked to start the plan."""
+        if self.model_dir is None:
+            raise RuntimeError(f"variant {self.variant} was not prepared: no unpacked model")
+        return self.model_dir
+
+    @property
     def workers(self) -> int:
         """gunicorn workers: SAGEMAKER_MODEL_SERVER_WORKERS, else one per instance."""
         return int(self.environment.get("SAGEMAKER_MODEL_SERVER_WORKERS") or self.instance_count)

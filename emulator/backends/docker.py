@@ -102,9 +102,7 @@ class DockerBackend:
 
     def start(self, plan: VariantPlan) -> DockerServer:
         """Run the container with the (already unpacked) model mounted read-only."""
-        if plan.model_dir is None:
-            raise RuntimeError("the docker backend needs the model unpacked first")
-        model_dir = plan.model_dir
+        model_dir = plan.unpacked_model
         port = _free_port()
         edge = f"http://host.docker.internal:{self.settings.port}"
         capture = capture_environment(self.settings, plan)

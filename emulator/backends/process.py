@@ -55,7 +55,7 @@ class ProcessBackend:
     def environment(self, plan: VariantPlan) -> dict[str, str]:
         """The child's environment: SageMaker's variables, S3 at the edge, capture settings."""
         base = dict(self.settings.env or os.environ)
-        env = {
+        return {
             **base,
             "AWS_ACCESS_KEY_ID": base.get("AWS_ACCESS_KEY_ID", "test"),
             "AWS_SECRET_ACCESS_KEY": base.get("AWS_SECRET_ACCESS_KEY", "test"),
@@ -67,9 +67,6 @@ class ProcessBackend:
             **plan.environment,
             **capture_environment(self.settings, plan),
         }
-        if plan.model_dir is None and plan.model_data_url:
-            env["SMLOCAL_MODEL_DATA"] = plan.model_data_url.removeprefix("file://")
-        return env
 
     def start(self, plan: VariantPlan) -> ProcessServer:
         """Spawn `smlocal serve` bound to a socket we hold (so no other process takes the port)."""
@@ -81,9 +78,8 @@ class ProcessBackend:
         args = [
             sys.executable, "-m", "emulator.cli", "serve",
             "--bind", f"fd://{sock.fileno()}", "--workers", str(plan.workers),
+            "--model-dir", str(plan.unpacked_model),
         ]  # fmt: skip
-        if plan.model_dir is not None:
-            args += ["--model-dir", str(plan.model_dir)]
         with open(log, "ab") as out:
             proc = subprocess.Popen(
                 args,
