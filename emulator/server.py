@@ -34,7 +34,6 @@ from emulator.http_server import HttpServer, WSGIBridge, serve
 from emulator.jobs import JobRunner
 from emulator.monitoring import execution_finished, start_execution
 from emulator.processing import Processing
-from emulator.resources.monitoring_schedules import refuse_deleting_a_monitored_endpoint
 from emulator.routing import RoutingTable
 from emulator.runtime import Runtime
 from emulator.s3 import S3Persistence, moto_app
@@ -134,7 +133,6 @@ class Emulator:
         training = ctx.services["training"] = TrainingManager(ctx, runner)
         processing = ctx.services["processing"] = Processing(ctx, runner)
         processing.listeners.append(lambda job: execution_finished(ctx, job))
-        ctx.services["delete_endpoint_checks"] = [refuse_deleting_a_monitored_endpoint]
         scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
         edge = Edge(
             Runtime(runtime_model(), table, self.settings, manager.status_of),

@@ -17,6 +17,7 @@ from emulator.listing import filtered, page, sort
 from emulator.resources import pick
 from emulator.resources.endpoint_configs import get_endpoint_config
 from emulator.resources.models import get_model
+from emulator.resources.monitoring_schedules import refuse_deleting_a_monitored_endpoint
 from emulator.resources.tags import set_tags
 
 DESCRIBE_KEYS = (
@@ -204,8 +205,7 @@ def delete_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.transaction():
         doc = get_endpoint(ctx, name)
         require("DeleteEndpoint", doc["EndpointStatus"], doc["EndpointArn"])
-        for check in ctx.services.get("delete_endpoint_checks", []):
-            check(ctx, doc)
+        refuse_deleting_a_monitored_endpoint(ctx, doc)
         manager(ctx).transition(name, "Deleting")
     manager(ctx).delete(name)
     return {}
