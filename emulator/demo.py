@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from emulator.clients import client
 from emulator.context import Context
 from emulator.resources import endpoint_configs, endpoints, models
 
@@ -48,19 +49,10 @@ def upload_model(s3: Any) -> str:
 
 def create_example_endpoint(ctx: Context, manager: Any) -> str:
     """Create (once) and wait for the example endpoint; return the snippet to use it."""
-    import boto3
-
     text = snippet(ctx.settings.edge_url, ctx.region, ctx.settings.capture_roll_seconds)
     if ctx.store.get("endpoint", ENDPOINT) is not None:
         return text
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=ctx.settings.s3_url,
-        region_name=ctx.region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    model_data = upload_model(s3)
+    model_data = upload_model(client(ctx.settings, "s3"))
     models.create_model(
         ctx,
         {

@@ -184,7 +184,7 @@ class Emulator:
             assert self.ctx is not None
             self.health.detail = create_example_endpoint(self.ctx, manager)
         self.health.state = "ready"
-        url = f"http://127.0.0.1:{self.settings.port}"
+        url = self.settings.edge_url
         if self.ready_file is not None:
             self.ready_file.write_text(json.dumps({"url": url, "pid": os.getpid()}))
         print(f"smlocal is ready at {url}", file=sys.stderr, flush=True)
