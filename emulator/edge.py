@@ -41,8 +41,9 @@ class ControlBridge:
         self.executor.submit(self._run, request, respond)
 
     def _run(self, request: Request, respond: Respond) -> None:
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers]
-        http_request = HttpRequest.build(request.method, request.path, headers, request.body)
+        http_request = HttpRequest.from_raw(
+            request.method, request.path, request.headers, request.body
+        )
         response = handle_json(self.service_model, http_request, self.handler)
         self.loop.call_soon_threadsafe(
             respond, response.status, list(response.headers), response.body

@@ -133,8 +133,7 @@ class Runtime:
         variant.pool.send(self._upstream_request(request), done, self.settings.invocation_timeout)
 
     def _full_parse(self, request: Request) -> dict[str, Any]:
-        text_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers]
-        http_request = HttpRequest.build("POST", request.path, text_headers, request.body)
+        http_request = HttpRequest.from_raw("POST", request.path, request.headers, request.body)
         return parse_rest_request(self.model, http_request)[1]
 
     def _route(self, endpoint: str) -> EndpointRoute:

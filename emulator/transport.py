@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import http
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
+
+from emulator.http_server import reason
 
 StartResponse = Callable[..., Any]
 
@@ -37,6 +38,14 @@ class HttpRequest:
             key = name.lower()
             merged[key] = f"{merged[key]}, {value}" if key in merged else value
         return cls(method.upper(), path, merged, body, dict(query or {}))
+
+    @classmethod
+    def from_raw(
+        cls, method: str, path: str, headers: Iterable[tuple[bytes, bytes]], body: bytes
+    ) -> HttpRequest:
+        """A request from the edge server's raw (latin-1 byte) headers."""
+        text = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+        return cls.build(method, path, text, body)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, Any]) -> HttpRequest:
@@ -90,11 +99,7 @@ class HttpResponse:
     @property
     def status_line(self) -> str:
         """`424 Failed Dependency`; statuses unknown to Python (530) get a generic reason."""
-        try:
-            reason = http.HTTPStatus(self.status).phrase
-        except ValueError:
-            reason = "Unknown"
-        return f"{self.status} {reason}"
+        return f"{self.status} {reason(self.status)}"
 
     def wsgi(self, start_response: StartResponse) -> list[bytes]:
         """Answer a WSGI call with this response."""
