@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
@@ -142,3 +143,33 @@ def test_the_docker_backend_runs_variants_in_containers(smlocal_factory, iris_ta
         EndpointName=described["EndpointName"], ContentType="text/csv", Body=b"7.7,3.0,6.1,2.3"
     )
     assert answer["Body"].read() == b"2.0\n"
+
+
+def test_the_example_endpoint_serves_captures_and_is_created_once(smlocal_factory) -> None:
+    """What `make run` starts: `smlocal up --example` with the iris endpoint and its captures."""
+    emulator = smlocal_factory(args=("--example",))
+    health = requests.get(f"{emulator.url}/_smlocal/health", timeout=5).json()
+    assert "invoke-endpoint --endpoint-name iris-example" in health["detail"]
+    sm, s3 = emulator.client("sagemaker"), emulator.client("s3")
+    assert sm.describe_endpoint(EndpointName="iris-example")["EndpointStatus"] == "InService"
+    runtime = emulator.client("sagemaker-runtime")
+    answer = runtime.invoke_endpoint(
+        EndpointName="iris-example", ContentType="text/csv", Body=b"5.1,3.5,1.4,0.2"
+    )
+    assert answer["Body"].read() == b"0.0\n"
+    prefix = "datacapture/iris-example/AllTraffic/"
+    deadline = time.monotonic() + 30
+    while not s3.list_objects_v2(Bucket="smlocal-example", Prefix=prefix).get("KeyCount"):
+        assert time.monotonic() < deadline, "no capture file reached S3"
+        time.sleep(0.2)
+    (key,) = [
+        o["Key"] for o in s3.list_objects_v2(Bucket="smlocal-example", Prefix=prefix)["Contents"]
+    ]
+    record = json.loads(s3.get_object(Bucket="smlocal-example", Key=key)["Body"].read())
+    assert record["captureData"]["endpointInput"]["data"] == "5.1,3.5,1.4,0.2"
+    assert record["captureData"]["endpointOutput"]["data"] == "0.0\n"
+
+    emulator.restart("--example")
+    sm = emulator.client("sagemaker")
+    assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["iris-example-model"]
+    assert wait_for_status(sm, "iris-example")["EndpointStatus"] == "InService"
