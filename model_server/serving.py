@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gunicorn.app.base import BaseApplication
 
@@ -31,40 +31,35 @@ log = logging.getLogger(__name__)
 WSGIApp = Callable[..., Any]
 
 
-class ServingHooks:
-    """Optional behaviour around the app; the capture middleware plugs in here."""
+class ServingHooks(Protocol):
+    """Optional behaviour around the app; capture_sink's CaptureServing is one."""
 
     def wrap(self, app: WSGIApp) -> WSGIApp:
         """Return the WSGI app a worker serves (the Flask app, possibly wrapped)."""
-        return app
 
     def worker_exit(self) -> None:
         """Called in a worker as it stops."""
 
 
-class CaptureHooks(ServingHooks):
-    """Data capture (capture_sink) around the app in every worker."""
-
-    def __init__(self, capture: CaptureServing) -> None:
-        self.capture = capture
+class NoHooks:
+    """The app as it is."""
 
     def wrap(self, app: WSGIApp) -> WSGIApp:
-        return self.capture.wrap(app)
+        return app
 
     def worker_exit(self) -> None:
-        self.capture.worker_exit()
+        pass
 
 
-def capture_hooks() -> ServingHooks | None:
-    """CaptureHooks when the environment configures capture (SMLOCAL_CAPTURE_CONFIG), else None."""
+def capture_hooks() -> CaptureServing | None:
+    """Data capture when the environment configures it (SMLOCAL_CAPTURE_CONFIG), else None."""
     from capture_sink.serving import capture_from_env
     from capture_sink.settings import CaptureSettingsError
 
     try:
-        capture = capture_from_env()
+        return capture_from_env()
     except CaptureSettingsError as exc:
         raise SettingsError(str(exc)) from None
-    return None if capture is None else CaptureHooks(capture)
 
 
 class ModelServer(BaseApplication):  # type: ignore[misc]
@@ -77,7 +72,7 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
         artifact_error: str | None = None,
     ) -> None:
         self.settings = settings
-        self.hooks = hooks or ServingHooks()
+        self.hooks = hooks or NoHooks()
         self.artifact_error = artifact_error
         self.state: ModelState | None = None
         super().__init__()
