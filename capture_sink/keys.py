@@ -50,23 +50,24 @@ def capture_prefix(destination_s3_uri: str, endpoint: str, variant: str) -> S3Lo
     return S3Location(dest.bucket, "/".join(parts))
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
+    """The moment as an aware UTC datetime (a naive one is taken to be UTC already)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def hour_folder(moment: datetime) -> str:
     """yyyy/mm/dd/hh of a moment, in UTC."""
-    return _utc(moment).strftime("%Y/%m/%d/%H")
+    return utc(moment).strftime("%Y/%m/%d/%H")
 
 
 def hour_start(moment: datetime) -> datetime:
     """The start of the UTC hour holding `moment` (aware)."""
-    return _utc(moment).replace(minute=0, second=0, microsecond=0)
+    return utc(moment).replace(minute=0, second=0, microsecond=0)
 
 
 def object_name(first_record: datetime, file_id: uuid.UUID | None = None) -> str:
     """yyyy/mm/dd/hh/MM-SS-mmm-uuid4.jsonl for a file whose first record came at that time."""
-    moment = _utc(first_record)
+    moment = utc(first_record)
     file_id = file_id or uuid.uuid4()
     millis = moment.microsecond // 1000
     return f"{hour_folder(moment)}/{moment:%M-%S}-{millis:03d}-{file_id}.jsonl"

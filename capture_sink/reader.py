@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from capture_sink.keys import utc
 from capture_sink.listing import CaptureFile, list_capture_files
 
 if TYPE_CHECKING:
@@ -26,11 +27,9 @@ HOUR = timedelta(hours=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """An aware UTC datetime (naive ones are taken as UTC)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+def optional_utc(moment: datetime | None) -> datetime | None:
+    """keys.utc, passing None through."""
+    return None if moment is None else utc(moment)
 
 
 def inference_time(record: dict[str, Any]) -> datetime | None:
@@ -105,7 +104,7 @@ def iter_records(
     time) and memory holds one file: what a monitoring job wants for any amount of data.
     With decode_base64, BASE64 payloads are decoded to text (see decode_sides).
     """
-    window = _Window(utc(start), utc(end))
+    window = _Window(optional_utc(start), optional_utc(end))
     files = list_capture_files(source, window.start, window.end, s3_client=s3_client)
     ordered = _in_file_order(files, window) if file_order else _in_time_order(files, window)
     return (decode_sides(r) for r in ordered) if decode_base64 else ordered

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from capture_sink.config import CaptureConfig
+from capture_sink.keys import utc
 
 Encoding = Literal["CSV", "JSON", "BASE64"]
 
@@ -76,8 +77,8 @@ def encode_body(body: bytes, encoding: Encoding) -> tuple[str, Encoding]:
 
 
 def format_inference_time(moment: datetime) -> str:
-    """UTC, whole seconds, `Z`: 2022-04-18T00:21:48Z."""
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+    """UTC, whole seconds, `Z`: 2022-04-18T00:21:48Z (a naive moment is taken as UTC)."""
+    return utc(moment).strftime(TIME_FORMAT)
 
 
 def _side(payload: Payload, mode: str, config: CaptureConfig) -> dict[str, Any]:
@@ -115,8 +116,6 @@ def build_record(
         metadata["inferenceId"] = inference_id
     if custom_attributes is not None:
         metadata["customAttributes"] = [custom_attributes]
-    if arrival.tzinfo is None:
-        arrival = arrival.replace(tzinfo=UTC)
     metadata["inferenceTime"] = format_inference_time(arrival)
     return {"captureData": capture, "eventMetadata": metadata, "eventVersion": EVENT_VERSION}
 

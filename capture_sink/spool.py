@@ -28,7 +28,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from capture_sink.counters import Counters
-from capture_sink.keys import S3Location, hour_start, name_from_spool, object_name, spool_name
+from capture_sink.keys import (
+    S3Location,
+    hour_start,
+    name_from_spool,
+    object_key,
+    object_name,
+    spool_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,7 @@ class Target:
 
     def location(self, name: str) -> S3Location:
         """The S3 object of a capture file name."""
-        return S3Location(self.bucket, f"{self.prefix}/{name}" if self.prefix else name)
+        return S3Location(self.bucket, object_key(self.prefix, name))
 
 
 def _target_json(target: Target) -> str:
