@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from model_server.xgboost_files import save_booster
+
 
 def train_iris_in_subprocess(dest: Path, rounds: int = 10) -> Path:
     """train_iris in a fresh process, so this one never starts XGBoost's OpenMP threads.
@@ -29,7 +31,5 @@ def train_iris(dest: Path, rounds: int = 10) -> Path:
         xgb.DMatrix(features, label=labels),
         num_boost_round=rounds,
     )
-    dest.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(dest / "xgboost-model.json"))
-    (dest / "xgboost-model.json").rename(dest / "xgboost-model")
+    save_booster(booster, dest)
     return dest

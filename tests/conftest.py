@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from model_server.artifacts import pack_archive
+from model_server.xgboost_files import save_booster
 from tests.support import XGBOOST_IMAGE  # noqa: F401 - re-exported for tests
 
 # The SageMaker SDK v2 warns on import that v3 exists; the flows we test are v2's.
@@ -24,9 +25,7 @@ def train_iris_tar(folder: Path, objective: str = "multi:softmax") -> Path:
     params = {"objective": objective, "num_class": 3, "nthread": 1, "seed": 0}
     booster = xgb.train(params, xgb.DMatrix(features, label=labels), 2)
     model = folder / "model"
-    model.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(model / "xgboost-model.json"))
-    (model / "xgboost-model.json").rename(model / "xgboost-model")
+    save_booster(booster, model)
     return pack_archive(model, folder / "model.tar.gz")
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sys
 import time
@@ -25,8 +24,8 @@ from emulator.training import AlgorithmError, UserError
 from emulator.training.data import Table, content_type, read_channel
 from emulator.training.hyperparameters import TrainingPlan, training_plan, validate
 from emulator.training.metrics import round_line
+from model_server.xgboost_files import MODEL_FILE, save_booster, xgboost_message
 
-MODEL_FILE = "xgboost-model"
 CHANNELS = {"train": True, "validation": False, "code": False}  # name -> required
 
 
@@ -197,18 +196,9 @@ def _dmatrix(xgb: Any, table: Table) -> Any:
     return xgb.DMatrix(table.features, label=table.labels, weight=table.weights)
 
 
-def xgboost_message(exc: Exception) -> str:
-    """XGBoost's error without its native stack trace and source-location prefix."""
-    text = str(exc).split("\nStack trace:")[0].strip()
-    return re.sub(r"^\[\d\d:\d\d:\d\d\] [^\s:]+:\d+: ", "", text)
-
-
 def save(booster: Any, model_dir: Path) -> None:
     """model/xgboost-model, in XGBoost's JSON format."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    temporary = model_dir / f"{MODEL_FILE}.json"
-    booster.save_model(str(temporary))
-    temporary.replace(model_dir / MODEL_FILE)
+    save_booster(booster, model_dir)
     log(f"Stored trained model at /opt/ml/model/{MODEL_FILE}")
 
 

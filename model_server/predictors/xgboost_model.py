@@ -24,8 +24,8 @@ from model_server.errors import (
     PredictionError,
 )
 from model_server.predictors.base import Handlers, regular_files
+from model_server.xgboost_files import MODEL_FILE, xgboost_message
 
-MODEL_FILE = "xgboost-model"
 SUFFIXES = (".ubj", ".bst", ".xgb")
 CONTENT_TYPES = (CSV, LIBSVM, JSON, "text/x-libsvm")
 ACCEPTS = (CSV, JSON, JSONLINES)
@@ -140,11 +140,6 @@ def load_booster(path: Path) -> Any:
     # rows the thread-pool hand-off costs more than the trees.
     booster.set_param({"nthread": 1})
     return booster
-
-
-def xgboost_message(exc: Exception) -> str:
-    """XGBoost's error text without the native stack trace it appends."""
-    return str(exc).split("\nStack trace:")[0].strip()
 
 
 def input_fn(body: bytes, content_type: str | None) -> Any:
