@@ -31,6 +31,17 @@ def split_uri(uri: str) -> tuple[str, str]:
     return where.bucket, where.key
 
 
+def no_objects_message(uri: str, region: str, role: str) -> str:
+    """SageMaker's words for an input S3 URI with no objects under it (training, processing)."""
+    bucket, _ = split_uri(uri)
+    return (
+        f'No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure '
+        f"that the bucket exists in the selected region ({region}), that objects exist under "
+        f'that S3 prefix, and that the role "{role}" has "s3:ListBucket" permissions on bucket '
+        f'"{bucket}".'
+    )
+
+
 def download(s3: Any, uri: str, dest: Path) -> list[Path]:
     """Download an object, or every object under a prefix, into dest; return the files."""
     bucket, key = split_uri(uri)

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from emulator.clients import client, download, split_uri, upload_folder
+from emulator.clients import client, download, no_objects_message, upload_folder
 from emulator.context import Context
 from emulator.jobs import JobProcess, JobRunner, python_module, summary_lines
 from emulator.resources import processing_jobs as jobs
@@ -146,16 +146,8 @@ class Processing:
                     f"Could not download input {item['InputName']} from {source['S3Uri']}: {exc}"
                 ) from None
             if not found:
-                raise JobFailed(self._nothing_under(source["S3Uri"], doc.get("RoleArn")))
-
-    def _nothing_under(self, uri: str, role: str | None) -> str:
-        bucket, _ = split_uri(uri)
-        return (
-            f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. '
-            f"Please ensure that the bucket exists in the selected region "
-            f"({self.ctx.region}), that objects exist under that S3 prefix, and that the role "
-            f'{role or "of the job"} has "s3:ListBucket" permissions on bucket "{bucket}".'
-        )
+                message = no_objects_message(source["S3Uri"], self.ctx.region, doc["RoleArn"])
+                raise JobFailed(f"ClientError: {message}")
 
     @staticmethod
     def _environment(doc: dict[str, Any], folder: Path) -> dict[str, str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.clients import download, split_uri
+from emulator.clients import download, no_objects_message, split_uri
 from model_server.artifacts import pack_archive
 
 
@@ -116,12 +116,7 @@ def missing_input(s3: Any, channels: list[dict[str, Any]], region: str, role: st
         except s3.exceptions.ClientError:
             found = 0
         if not found:
-            return (
-                f'No S3 objects found under S3 URL "{uri}" given in input data source. Please '
-                f"ensure that the bucket exists in the selected region ({region}), that objects "
-                f'exist under that S3 prefix, and that the role "{role}" has "s3:ListBucket" '
-                f'permissions on bucket "{bucket}".'
-            )
+            return no_objects_message(uri, region, role)
     return None
 
 

@@ -109,7 +109,7 @@ def test_processing_jobs_fail_with_the_reason(sm, s3) -> None:
     assert job["FailureReason"] == (
         'ClientError: No S3 objects found under S3 URL "s3://mon/nothing-here/" given in input data '
         "source. Please ensure that the bucket exists in the selected region (us-east-1), that "
-        f'objects exist under that S3 prefix, and that the role {ROLE} has "s3:ListBucket" '
+        f'objects exist under that S3 prefix, and that the role "{ROLE}" has "s3:ListBucket" '
         'permissions on bucket "mon".'
     )
     other = unique("other-image")
