@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
 import urllib.request
 from pathlib import Path
 
-from bench.load import CSV_HEADERS, ONE_ROW, LoadResult, measure_round
+import psutil
+
+from bench.load import LoadResult, measure_round
 from bench.report import load_options
 from tests.support import ROOT, ServerProcess, listening_socket, model_server
 
-BODY = ONE_ROW
-HEADERS = CSV_HEADERS
 BUCKET = "bench-capture"
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -105,19 +104,9 @@ def row(name: str, r: LoadResult) -> str:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a server: its master and its workers (from /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1] is the parent pid
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
+    """User + system CPU time of a server: its master and its workers."""
+    master = psutil.Process(pid)
+    return sum(p.cpu_times().user + p.cpu_times().system for p in [master, *master.children()])
 
 
 def run_rounds(

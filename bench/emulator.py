@@ -16,14 +16,11 @@ from pathlib import Path
 
 import psutil
 
-from bench.load import CSV_HEADERS, ONE_ROW, measure_round, run_load
+from bench.load import measure_round
 from bench.report import Comparison, load_options, machine, print_comparison
 from emulator.pytest_plugin import SmlocalEmulator
 from tests.conftest import train_iris_tar
 from tests.support import deploy, unique, wait_for_status
-
-BODY = ONE_ROW
-HEADERS = CSV_HEADERS
 
 
 def start_times(work: Path, runs: int, model_tar: Path) -> tuple[list[float], list[float]]:
@@ -97,7 +94,7 @@ def main(argv: list[str] | None = None) -> Comparison:
             target_ratio=0.90,
         )
         for port, route in ((emulator.port, path), (direct_port, "/invocations")):
-            run_load(port, route, BODY, HEADERS, clients=args.clients, requests=300)
+            measure_round(port, route, args.clients, 300)
         for i in range(args.rounds):
             arms = [
                 (emulator.port, path, comparison.a),

@@ -11,12 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.load import CSV_HEADERS, ONE_ROW, LoadResult, measure_round, run_load
+from bench.load import LoadResult, measure_round
 from bench.report import Comparison, load_options, print_comparison
 from tests.support import ServerProcess, listening_socket, model_server
-
-BODY = ONE_ROW
-HEADERS = CSV_HEADERS
 
 
 def minimal_server(model_dir: Path, log: Path, workers: int, threads: int) -> ServerProcess:
@@ -66,7 +63,7 @@ def main(argv: list[str] | None = None) -> Comparison:
         ours.wait_ready()
         minimal.wait_ready()
         for server in (ours, minimal):  # warm-up: imports, first predictions, connections
-            run_load(server.port, "/invocations", BODY, HEADERS, clients=args.clients, requests=300)
+            measure_round(server.port, "/invocations", args.clients, 300)
         for i in range(args.rounds):
             pair = [(ours, comparison.a), (minimal, comparison.b)]
             for server, results in pair if i % 2 == 0 else reversed(pair):

@@ -8,7 +8,6 @@ captures for the window, the baseline files and the scripts, and whose output go
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -20,11 +19,9 @@ from emulator.errors import ValidationException
 from emulator.resources import processing_jobs
 from emulator.resources.job_definitions import get_definition
 from emulator.scheduler import SCHEDULE, is_now
+from model_monitor.contract import dataset_format, status_of
 
 EXECUTION = "monitoring-execution"
-CAPTURE_FORMAT = json.dumps(
-    {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
-)
 _DURATION = re.compile(r"^([+-])?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 # (input name, container folder, analyzer environment key) of the files an execution reads
 FILE_INPUTS = (
@@ -38,7 +35,6 @@ FILE_INPUTS = (
     ),
 )
 # monitoring execution status from the first word of the analyzer's message
-STATUS_BY_MESSAGE = {"Completed": "Completed", "CompletedWithViolations": "CompletedWithViolations"}
 
 
 @dataclass(frozen=True)
@@ -205,7 +201,7 @@ def execution_job(
     env = {
         "publish_cloudwatch_metrics": "Enabled",
         **spec.environment,
-        "dataset_format": CAPTURE_FORMAT,
+        "dataset_format": dataset_format("capture"),
         "dataset_source": spec.local_path,
         "output_path": spec.output_local_path,
         "sagemaker_endpoint_name": spec.endpoint,
@@ -291,8 +287,7 @@ def execution_finished(ctx: Context, job: dict[str, Any]) -> None:
             return
         status = job["ProcessingJobStatus"]
         if status == "Completed":
-            first = (job.get("ExitMessage") or "").split(":", 1)[0]
-            execution["MonitoringExecutionStatus"] = STATUS_BY_MESSAGE.get(first, "Completed")
+            execution["MonitoringExecutionStatus"] = status_of(job.get("ExitMessage") or "")
         else:
             execution["MonitoringExecutionStatus"] = status  # Failed or Stopped
             if job.get("FailureReason"):

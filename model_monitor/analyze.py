@@ -15,7 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from model_monitor.job import FAILED, run_analysis
+from model_monitor.contract import FAILED
+from model_monitor.job import run_analysis
 
 FAILURE_EXIT = 255
 

@@ -17,12 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from model_monitor.contract import FAILED, WITH_VIOLATIONS, dataset_format
+
 if TYPE_CHECKING:
     from model_monitor.job import JobResult
     from model_monitor.report import ReportSources
     from model_monitor.report_data import ExecutionInfo
-
-FAILED, WITH_VIOLATIONS = "Failed", "CompletedWithViolations"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -121,16 +121,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _report_parser(actions)
 
 
-def _format(kind: str, header: bool) -> str:
-    if kind == "csv":
-        return json.dumps({"csv": {"header": header, "output_columns_position": "START"}})
-    if kind == "json":
-        return json.dumps({"json": {"lines": True}})
-    return json.dumps(
-        {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
-    )
-
-
 def _guess_format(data: Path) -> str:
     if data.is_dir():
         if next(data.rglob("*.jsonl"), None) is not None:
@@ -142,7 +132,7 @@ def _guess_format(data: Path) -> str:
 def _environment(args: argparse.Namespace, kind: str, source: Path) -> dict[str, str]:
     env = {
         "dataset_source": str(source),
-        "dataset_format": _format(kind, args.header),
+        "dataset_format": dataset_format(kind, args.header),
         "output_path": str(args.output),
     }
     optional = {

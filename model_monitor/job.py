@@ -34,6 +34,15 @@ from model_monitor.constraints import (
     parse_constraints,
     suggest_constraints,
 )
+from model_monitor.contract import (
+    COMPLETED,
+    CONSTRAINTS,
+    FAILED,
+    STATISTICS,
+    VIOLATIONS,
+    WITH_VIOLATIONS,
+    exit_message,
+)
 from model_monitor.environment import AnalyzerInput
 from model_monitor.errors import NO_DATA, AnalysisError
 from model_monitor.metrics import MetricRecord, feature_metrics
@@ -43,14 +52,6 @@ from model_monitor.statistics import (
     BaselineFeatureStatistics,
     parse_statistics,
     statistics_document,
-)
-
-COMPLETED, WITH_VIOLATIONS, FAILED = "Completed", "CompletedWithViolations", "Failed"
-_NO_VIOLATIONS = "Job completed successfully with no violations."
-STATISTICS, CONSTRAINTS, VIOLATIONS = (
-    "statistics.json",
-    "constraints.json",
-    "constraint_violations.json",
 )
 
 
@@ -234,16 +235,14 @@ def _analyse(
     log.analyzer("StatsGenerator", f"Stats: {outline}")
     if not job.monitoring:
         written = _write(job.output_path, documents, log)
-        return JobResult(COMPLETED, f"{COMPLETED}: {_NO_VIOLATIONS}", 0, written)
+        return JobResult(COMPLETED, exit_message(0), 0, written)
     evaluation = _evaluate(profile, baseline, names, log)
     documents[VIOLATIONS] = {"violations": [v.document() for v in evaluation.ordered()]}
     written = _write(job.output_path, documents, log)
     metrics = _metrics(job, profile, baseline, evaluation.drift)
     count = len(evaluation.violations)
-    if not count:
-        return JobResult(COMPLETED, f"{COMPLETED}: {_NO_VIOLATIONS}", 0, written, metrics)
-    message = f"{WITH_VIOLATIONS}: Job completed successfully with {count} violations."
-    return JobResult(WITH_VIOLATIONS, message, count, written, metrics)
+    status = WITH_VIOLATIONS if count else COMPLETED
+    return JobResult(status, exit_message(count), count, written, metrics)
 
 
 def _write(output: Path, documents: Mapping[str, Any], log: JobLog) -> tuple[Path, ...]:

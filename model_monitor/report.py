@@ -20,15 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from capture_sink.keys import parse_s3_uri
+from model_monitor.contract import CONSTRAINTS, STATISTICS, VIOLATIONS
 from model_monitor.errors import AnalysisError
 from model_monitor.report_data import ExecutionInfo, build_report
 from model_monitor.report_html import render_html
 
-STATISTICS, CONSTRAINTS, VIOLATIONS = (
-    "statistics.json",
-    "constraints.json",
-    "constraint_violations.json",
-)
 REPORT = "report.html"
 DEFAULT_TITLE = "Model Monitor report"
 _HOUR_FOLDER = re.compile(r"(?:^|/)([^/]+)/([^/]+)/(\d{4})/(\d{2})/(\d{2})/(\d{2})/?$")

@@ -26,11 +26,11 @@ from model_monitor.constraints import (
     MonitoringConfig,
     parse_constraints,
 )
+from model_monitor.contract import COMPLETED, WITH_VIOLATIONS, exit_message
 from model_monitor.errors import AnalysisError
 from model_monitor.kll import SketchRanks
 from model_monitor.statistics import BaselineFeatureStatistics, parse_statistics
 
-COMPLETED, WITH_VIOLATIONS = "Completed", "CompletedWithViolations"
 _DRIFT_VALUE = re.compile(r"(?:distance|p-value): (\S+) (?:exceeds|is below)")
 
 
@@ -128,10 +128,7 @@ class Report:
     @property
     def message(self) -> str:
         """The status line as the analyzer writes it (`ExitMessage`)."""
-        if not self.violations:
-            return f"{COMPLETED}: Job completed successfully with no violations."
-        count = len(self.violations)
-        return f"{WITH_VIOLATIONS}: Job completed successfully with {count} violations."
+        return exit_message(len(self.violations))
 
 
 def _number(value: Any) -> float | None:
