@@ -1,10 +1,14 @@
-"""Brings endpoints up, updates them blue/green, and takes them down.
+"""Brings endpoints up, updates them blue/green, heals them and takes them down, each change
+as one transaction.
 
-Every status change goes through `lifecycle.check_transition` and is written to the store.
-Model servers are started by a backend; an endpoint serves (its route is published) only
-once every variant answers /ping with 200. An update starts the new fleet next to the old
-one, moves traffic in one step, lets the old fleet finish its requests, then stops it
-(which flushes its captures). Work runs in threads so control-plane calls return at once.
+The control plane accepts a call by writing the endpoint's new status together with a fresh
+operation token (`_Op`), then queues the work on the endpoint's own serial queue, so work on
+one endpoint never overlaps. Work that started model servers commits under the store's lock:
+it writes the new status to the store first and only then publishes the route and the fleet,
+and only while the document still holds its token. DeleteEndpoint writes a new token, takes
+the route down before it returns, and cancels the work in progress; superseded work finds
+its token gone and stops the servers it started instead of publishing them. Hence, whatever
+the order of calls: listed ⇔ routed ⇔ running, and a deleted endpoint answers nothing.
 """
 
 from __future__ import annotations
@@ -12,175 +16,276 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import uuid
+from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import Any
 
-from emulator.backends import Backend, VariantPlan, VariantServer, is_framework_image
-from emulator.backends.process import ProcessBackend
+from emulator.backends import VariantPlan
 from emulator.context import Context
-from emulator.fleet import DeployError, prepare, stop_all, wait_healthy
+from emulator.fleet import Cancelled, DeployError, Hosting, RunningVariant
 from emulator.lifecycle import check_transition
 from emulator.routing import EndpointRoute, RoutingTable, VariantRoute
+from emulator.scratch import Scratch
+from emulator.serial import SerialQueues, Work
 from emulator.upstream import UpstreamPool
 
 log = logging.getLogger(__name__)
 KIND = "endpoint"
 DRAIN_SECONDS = 30.0
+SERVING = ("Creating", "Updating", "RollingBack", "InService")  # brought back after a restart
+Fleet = dict[str, RunningVariant]  # variant name -> its running server
+
+
+@dataclass
+class Retiring:
+    """A route and fleet taken out of service: drained, then stopped."""
+
+    route: EndpointRoute | None = None
+    fleet: Fleet = field(default_factory=dict)
 
 
 class EndpointManager:
     """Runs the model servers of every endpoint and keeps the routing table in step."""
 
-    def __init__(self, ctx: Context, table: RoutingTable, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        table: RoutingTable,
+        loop: asyncio.AbstractEventLoop,
+        hosting: Hosting | None = None,
+    ) -> None:
         self.ctx = ctx
         self.table = table
         self.loop = loop
-        self.backends: dict[str, Backend] = {"process": ProcessBackend(ctx.settings)}
-        self.servers: dict[str, dict[str, VariantServer]] = {}
-        self.statuses: dict[str, str] = {}
-        self.lock = threading.Lock()
-        self.threads: list[threading.Thread] = []
-        for doc in ctx.store.all(KIND):
-            self.statuses[doc["EndpointName"]] = doc["EndpointStatus"]
+        self.scratch = Scratch(ctx.settings.data_dir)
+        self.hosting = hosting or Hosting(ctx.settings, self.scratch)
+        self.fleets: dict[str, Fleet] = {}  # by lower-cased name; changed under the store lock
+        self.queues = SerialQueues()
 
-    # -- what the control plane calls ------------------------------------------------------
+    # -- what the control plane calls, inside its store transaction -------------------------
 
-    def deploy(self, name: str) -> None:
-        """Bring a Creating endpoint up, in the background."""
-        self._spawn(self._deploy, name)
+    def create(self, doc: dict[str, Any]) -> None:
+        """Record a new endpoint as Creating and bring it up in the background."""
+        token = self._accept(doc, "Creating", new=True)
+        self._submit(doc, "deploy", token, self._deploy)
 
-    def update(self, name: str) -> None:
-        """Move an Updating endpoint to its pending plan, in the background."""
-        self._spawn(self._update, name)
+    def update(self, name: str, **changes: Any) -> None:
+        """Move an InService endpoint to Updating (with its pending plan) and deploy it."""
+        doc = self._doc(name)
+        token = self._accept(doc, "Updating", **changes)
+        self._submit(doc, "update", token, self._update)
 
-    def reweigh(self, name: str) -> None:
-        """Apply new desired weights and instance counts, in the background."""
-        self._spawn(self._reweigh, name)
+    def reweigh(self, name: str, plan: dict[str, Any]) -> None:
+        """Apply new desired weights and instance counts."""
+        doc = self._doc(name)
+        token = self._accept(doc, "Updating", _Plan=plan)
+        self._submit(doc, "reweigh", token, self._reweigh)
 
     def delete(self, name: str) -> None:
-        """Take a Deleting endpoint down and forget it, in the background."""
-        self._spawn(self._delete, name)
+        """Mark Deleting and stop routing at once (when the write has committed); stop the
+        servers and forget the endpoint in the background."""
+        doc = self._doc(name)
+        token = self._accept(doc, "Deleting")
+        key = doc["EndpointName"].lower()
 
-    def transition(self, name: str, status: str, **changes: Any) -> None:
-        """Move an endpoint to a status the table allows (the control plane's moves)."""
-        self._set_status(name, status, **changes)
+        def committed() -> None:
+            route = self.table.withdraw(doc["EndpointName"])
+            self.queues.cancel(key)
+            self.queues.submit(Work(key, "delete", token, lambda w: self._delete(w, route)))
 
-    def track(self, name: str, status: str) -> None:
-        """Remember a new endpoint's first status."""
-        self.statuses[name] = status
+        self.ctx.store.after_commit(committed)
 
     def status_of(self, name: str) -> str | None:
-        """The status of an endpoint by its exact name (for the runtime)."""
-        return self.statuses.get(name)
+        """The status of an endpoint by its exact name (for the runtime's error messages)."""
+        doc = self.ctx.store.get(KIND, name)
+        return doc["EndpointStatus"] if doc and doc["EndpointName"] == name else None
+
+    # -- start, stop, wait ------------------------------------------------------------------
 
     def restore(self) -> None:
-        """After a restart: bring back every endpoint that was serving or on its way."""
+        """After a start: remove the scratch of the last run, bring back what was serving."""
+        swept = self.scratch.sweep()
+        if swept:
+            log.info("removed %d scratch folders of the previous run", swept)
         for doc in self.ctx.store.all(KIND):
-            status, name = doc["EndpointStatus"], doc["EndpointName"]
-            if status == "Deleting":
-                self.delete(name)
-            elif status in ("Creating", "Updating", "RollingBack", "InService"):
-                self._spawn(self._restore, name)
+            if doc["EndpointStatus"] == "Deleting":
+                token = self._force(doc, "Deleting")
+                route = self.table.withdraw(doc["EndpointName"])
+                self._submit(doc, "delete", token, lambda w, r=route: self._delete(w, r))
+            elif doc["EndpointStatus"] in SERVING:
+                token = self._force(doc, doc["EndpointStatus"])
+                self._submit(doc, "restore", token, self._restore)
         self.wait()
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for background work (tests and shutdown)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in list(self.threads):
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for background work (tests, the example endpoint, shutdown)."""
+        return self.queues.wait(timeout)
 
-    def shutdown(self) -> None:
-        """Stop every model server (gracefully: captures are flushed)."""
-        with self.lock:
-            fleets = [server for fleet in self.servers.values() for server in fleet.values()]
-            self.servers.clear()
-        stop_all(fleets)
+    def shutdown(self, timeout: float = 60.0) -> None:
+        """Cancel work in progress, then stop every model server (captures are flushed)."""
+        self.queues.cancel_all()
+        self.queues.wait(timeout)
+        with self.ctx.store.transaction():
+            fleets, self.fleets = self.fleets, {}
+            for route in list(self.table.routes.values()):
+                self.table.withdraw(route.name)
+        self.hosting.stop(v for fleet in fleets.values() for v in fleet.values())
 
-    # -- the work --------------------------------------------------------------------------
+    # -- the work ---------------------------------------------------------------------------
 
-    def _spawn(self, target: Callable[[str], None], name: str) -> None:
-        thread = threading.Thread(target=self._guarded, args=(target, name), daemon=True)
-        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
-        thread.start()
+    def _submit(self, doc: dict[str, Any], kind: str, token: str, run: Any) -> None:
+        """Queue work once the write that accepted it has committed."""
+        work = Work(doc["EndpointName"].lower(), kind, token, run)
+        self.ctx.store.after_commit(lambda: self.queues.submit(work))
 
-    def _guarded(self, target: Callable[[str], None], name: str) -> None:
-        try:
-            target(name)
-        except Exception:
-            log.exception("endpoint %s: %s failed", name, target.__name__)
-
-    def _deploy(self, name: str) -> None:
-        doc = self._doc(name)
-        try:
-            fleet = self.start_fleet(self.plans(doc, doc["_Plan"]))
-        except DeployError as exc:
-            self._set_status(name, "Failed", failure_reason=str(exc))
+    def _deploy(self, work: Work) -> None:
+        doc = self._current(work)
+        if doc is None:
             return
-        self._go_live(doc, fleet, doc["_Plan"])
-        self._set_status(name, "InService", variants=self.summaries(doc["_Plan"]))
+        try:
+            started = self.hosting.start(self.plans(doc, doc["_Plan"]), work.cancel)
+        except Cancelled:
+            return
+        except DeployError as exc:
+            self._commit(work, "Failed", failure_reason=str(exc))
+            return
+        self._go_live(work, "InService", started, doc["_Plan"])
 
-    def _restore(self, name: str) -> None:
-        doc = self._doc(name)
+    def _restore(self, work: Work) -> None:
+        doc = self._current(work)
+        if doc is None:
+            return
         plan = doc["_Plan"]
         try:
-            fleet = self.start_fleet(self.plans(doc, plan))
-        except DeployError as exc:
-            self._force_status(name, "Failed", str(exc))
+            started = self.hosting.start(self.plans(doc, plan), work.cancel)
+        except Cancelled:
             return
-        self._go_live(doc, fleet, plan)
-        self._force_status(
-            name, "InService", None, _PendingPlan=None, PendingDeploymentSummary=None
-        )
+        except DeployError as exc:
+            self._commit(work, "Failed", force=True, failure_reason=str(exc))
+            return
+        cleared = {"_PendingPlan": None, "PendingDeploymentSummary": None}
+        self._go_live(work, "InService", started, plan, force=True, **cleared)
 
-    def _update(self, name: str) -> None:
-        doc = self._doc(name)
+    def _update(self, work: Work) -> None:
+        doc = self._current(work)
+        if doc is None:
+            return
         new_plan = doc["_PendingPlan"]
         try:
-            fleet = self.start_fleet(self.plans(doc, new_plan))
+            started = self.hosting.start(self.plans(doc, new_plan), work.cancel)
+        except Cancelled:
+            return
         except DeployError as exc:
-            self._set_status(name, "RollingBack", failure_reason=f"Update failed: {exc}")
-            self._set_status(
-                name, "InService", _PendingPlan=None, PendingDeploymentSummary=None,
+            self._commit(work, "RollingBack", failure_reason=f"Update failed: {exc}")
+            self._commit(
+                work, "InService", _PendingPlan=None, PendingDeploymentSummary=None,
                 failure_reason=f"The update was rolled back: {exc}",
             )  # fmt: skip
             return
-        old = self._go_live(doc, fleet, new_plan)
-        self._set_status(
-            name, "InService", variants=self.summaries(new_plan), failure_reason=None,
+        self._go_live(
+            work, "InService", started, new_plan, failure_reason=None,
             _Plan=new_plan, _PendingPlan=None, PendingDeploymentSummary=None,
             EndpointConfigName=new_plan["EndpointConfigName"],
             DataCaptureConfig=capture_summary(new_plan.get("DataCaptureConfig")),
         )  # fmt: skip
-        self._retire(old)
 
-    def _reweigh(self, name: str) -> None:
-        doc = self._doc(name)
+    def _reweigh(self, work: Work) -> None:
+        doc = self._current(work)
+        if doc is None:
+            return
         plan = doc["_Plan"]
-        with self.lock:
-            fleet = dict(self.servers.get(name.lower(), {}))
+        fleet = dict(self.fleets.get(work.key, {}))
         for variant in plan["Variants"]:
-            server = fleet.get(variant["VariantName"])
-            if server is not None:
-                server.scale(variant["InstanceCount"])
-        self._publish(doc["EndpointName"], plan, fleet)
-        self._set_status(name, "InService", variants=self.summaries(plan))
+            running = fleet.get(variant["VariantName"])
+            if running is not None:
+                running.server.scale(variant["InstanceCount"])
+        with self.ctx.store.transaction():
+            if self._commit(work, "InService", variants=self.summaries(plan)):
+                self.ctx.store.after_commit(
+                    lambda: self._publish(doc["EndpointName"], plan, self.fleets.get(work.key, {}))
+                )
 
-    def _delete(self, name: str) -> None:
-        doc = self._doc(name)
-        route = self.table.withdraw(doc["EndpointName"])
-        with self.lock:
-            fleet = self.servers.pop(name.lower(), {})
-        self._retire((route, fleet))
-        self.ctx.store.delete(KIND, name)
-        from emulator.resources.tags import drop_tags
+    def _delete(self, work: Work, route: EndpointRoute | None) -> None:
+        with self.ctx.store.transaction():
+            fleet = self.fleets.pop(work.key, {})
+        self._retire(Retiring(route, fleet))
+        with self.ctx.store.transaction():
+            doc = self._current(work)
+            if doc is None:
+                return
+            self.ctx.store.delete(KIND, work.key)
+            from emulator.resources.tags import drop_tags
 
-        drop_tags(self.ctx, doc["EndpointArn"])
-        self.statuses.pop(doc["EndpointName"], None)
+            drop_tags(self.ctx, doc["EndpointArn"])
 
-    # -- fleets ----------------------------------------------------------------------------
+    # -- healing (called by the supervisor) -------------------------------------------------
+
+    def live_variants(self) -> list[tuple[str, str, RunningVariant]]:
+        """(endpoint key, variant name, running variant) of every serving fleet."""
+        with self.ctx.store.transaction():
+            return [
+                (key, name, running)
+                for key, fleet in self.fleets.items()
+                for name, running in fleet.items()
+            ]
+
+    def heal(self, key: str, variant: str, dead: RunningVariant, reason: str) -> None:
+        """Replace a variant's dead server, or mark the endpoint Failed if that fails."""
+        self._after_death(
+            key, variant, dead, "heal", lambda w: self._heal(w, variant, dead, reason)
+        )
+
+    def fail(self, key: str, variant: str, dead: RunningVariant, reason: str) -> None:
+        """Mark an endpoint whose variant cannot be kept running Failed."""
+        self._after_death(key, variant, dead, "fail", lambda w: self._fail(w, reason))
+
+    def _after_death(
+        self, key: str, variant: str, dead: RunningVariant, kind: str, run: Any
+    ) -> None:
+        with self.ctx.store.transaction():
+            doc = self.ctx.store.get(KIND, key)
+            if doc is None or self.fleets.get(key, {}).get(variant) is not dead:
+                return
+            self.queues.submit(Work(key, kind, doc["_Op"], run))
+
+    def _heal(self, work: Work, variant: str, dead: RunningVariant, reason: str) -> None:
+        if self._current(work) is None or self.fleets.get(work.key, {}).get(variant) is not dead:
+            return
+        log.warning("endpoint %s: %s; starting a new one", work.key, reason)
+        dead.server.stop(timeout=5)
+        try:
+            fresh = self.hosting.restart(dead, work.cancel)
+        except Cancelled:
+            return
+        except DeployError as exc:
+            self._fail(work, f"{reason}, and a new model server did not come up: {exc}")
+            return
+        with self.ctx.store.transaction():
+            doc = self._current(work)
+            swapped = doc is not None and self.fleets.get(work.key, {}).get(variant) is dead
+            if swapped and doc is not None:
+                fleet = self.fleets[work.key] = {**self.fleets[work.key], variant: fresh}
+                self._publish(doc["EndpointName"], doc["_Plan"], fleet)
+        if not swapped:
+            self.hosting.stop([fresh], keep_scratch=True)  # the scratch is the fleet's to remove
+
+    def _fail(self, work: Work, reason: str) -> None:
+        """An InService endpoint that cannot serve any more: Failed, route and fleet gone."""
+        retiring: list[Retiring] = []
+
+        def committed() -> None:
+            name = self._doc(work.key)["EndpointName"]
+            retiring.append(Retiring(self.table.withdraw(name), self.fleets.pop(work.key, {})))
+
+        with self.ctx.store.transaction():
+            if self._commit(work, "Failed", failure_reason=reason):
+                self.ctx.store.after_commit(committed)
+        for old in retiring:
+            self._retire(old)
+
+    # -- fleets -----------------------------------------------------------------------------
 
     def plans(self, doc: dict[str, Any], plan: dict[str, Any]) -> list[VariantPlan]:
         """The endpoint plan's variants as backend plans."""
@@ -198,63 +303,42 @@ class EndpointManager:
             for v in plan["Variants"]
         ]
 
-    def backend_for(self, plan: VariantPlan) -> Backend:
-        """The process backend for SageMaker's framework images, Docker for anything else."""
-        if self.ctx.settings.backend == "docker":
-            if "docker" not in self.backends:
-                from emulator.backends.docker import DockerBackend
-
-                self.backends["docker"] = DockerBackend(self.ctx.settings)
-            return self.backends["docker"]
-        if is_framework_image(plan.image):
-            return self.backends["process"]
-        raise DeployError(
-            f"Image {plan.image} of production variant {plan.variant} needs Docker: without it "
-            "smlocal runs only SageMaker's XGBoost and scikit-learn images (repositories "
-            "sagemaker-xgboost and sagemaker-scikit-learn). Start smlocal with --backend docker "
-            "to run other images."
-        )
-
-    def start_fleet(self, plans: list[VariantPlan]) -> dict[str, VariantServer]:
-        """Start every variant and wait until all answer /ping; stop them all on a failure."""
-        started: dict[str, VariantServer] = {}
-        try:
-            for plan in plans:
-                backend = self.backend_for(plan)
-                plan = prepare(self.ctx.settings, plan)  # noqa: PLW2901 - with its files
-                started[plan.variant] = backend.start(plan)
-                started[plan.variant].folder = plan.unpacked_model.parent
-            with ThreadPoolExecutor(max(1, len(plans))) as pool:
-                errors = list(pool.map(lambda p: wait_healthy(p, started[p.variant]), plans))
-        except DeployError:
-            stop_all(started.values())
-            raise
-        except Exception as exc:
-            stop_all(started.values())
-            raise DeployError(f"Starting the model servers failed: {exc}") from exc
-        failures = [e for e in errors if e]
-        if failures:
-            stop_all(started.values())
-            raise DeployError(" ".join(failures))
-        return started
-
     def _go_live(
-        self, doc: dict[str, Any], fleet: dict[str, VariantServer], plan: dict[str, Any]
-    ) -> tuple[EndpointRoute | None, dict[str, VariantServer]]:
-        """Publish the new fleet's route; return the previous route and fleet to retire."""
-        key = doc["EndpointName"].lower()
-        with self.lock:
-            old_fleet = self.servers.get(key, {})
-            self.servers[key] = fleet
-        old_route = self.table.get(doc["EndpointName"])
-        self._publish(doc["EndpointName"], plan, fleet)
-        return old_route, old_fleet
+        self,
+        work: Work,
+        status: str,
+        started: list[RunningVariant],
+        plan: dict[str, Any],
+        **changes: Any,
+    ) -> None:
+        """Commit a started fleet with its status, or stop it if the work was superseded."""
+        fleet = {v.plan.variant: v for v in started}
+        retiring: list[Retiring] = []
+        try:
+            with self.ctx.store.transaction():
+                if self._commit(work, status, variants=self.summaries(plan), **changes):
+                    self.ctx.store.after_commit(
+                        lambda: retiring.append(self._swap(work.key, fleet, plan))
+                    )
+        finally:
+            if not retiring:
+                self.hosting.stop(started)
+        for old in retiring:
+            self._retire(old)
 
-    def _publish(self, name: str, plan: dict[str, Any], fleet: dict[str, VariantServer]) -> None:
+    def _swap(self, key: str, fleet: Fleet, plan: dict[str, Any]) -> Retiring:
+        """Make a fleet live (under the store lock); return what it replaces."""
+        name = self._doc(key)["EndpointName"]
+        old = Retiring(self.table.get(name), self.fleets.get(key, {}))
+        self.fleets[key] = fleet
+        self._publish(name, plan, fleet)
+        return old
+
+    def _publish(self, name: str, plan: dict[str, Any], fleet: Fleet) -> None:
         old = self.table.get(name)
         variants = []
         for v in plan["Variants"]:
-            server = fleet[v["VariantName"]]
+            server = fleet[v["VariantName"]].server
             pool = None
             if old is not None:
                 previous = old.variant(v["VariantName"])
@@ -266,19 +350,19 @@ class EndpointManager:
             )
         self.table.publish(EndpointRoute(name, tuple(variants)))
 
-    def _retire(self, old: tuple[EndpointRoute | None, dict[str, VariantServer]]) -> None:
-        """Let the old fleet finish its in-flight requests, then stop it."""
-        route, fleet = old
-        if route is not None:
+    def _retire(self, old: Retiring) -> None:
+        """Let an old fleet finish its in-flight requests, then stop it."""
+        if old.route is not None:
             deadline = time.monotonic() + DRAIN_SECONDS
-            pools = [v.pool for v in route.variants]
+            live = {v.pool for r in self.table.routes.values() for v in r.variants}
+            pools = [v.pool for v in old.route.variants if v.pool not in live]
             while any(p.busy for p in pools) and time.monotonic() < deadline:
                 time.sleep(0.05)
             for pool in pools:
                 self.loop.call_soon_threadsafe(pool.close)
-        stop_all(fleet.values())
+        self.hosting.stop(old.fleet.values())
 
-    # -- documents and statuses ------------------------------------------------------------
+    # -- documents and statuses -------------------------------------------------------------
 
     def _doc(self, name: str) -> dict[str, Any]:
         doc = self.ctx.store.get(KIND, name)
@@ -286,43 +370,58 @@ class EndpointManager:
             raise KeyError(name)
         return doc
 
-    def _set_status(
+    def _current(self, work: Work) -> dict[str, Any] | None:
+        """The endpoint's document while the work still holds its token, else None."""
+        doc = self.ctx.store.get(KIND, work.key)
+        if doc is None or doc.get("_Op") != work.token or work.cancel.is_set():
+            return None
+        return doc
+
+    def _accept(self, doc: dict[str, Any], status: str, new: bool = False, **changes: Any) -> str:
+        """Write a status the control plane moves to, with a new token; return the token."""
+        if not new:
+            check_transition(doc["EndpointStatus"], status)
+        return self._write(doc, status, changes)
+
+    def _force(self, doc: dict[str, Any], status: str) -> str:
+        """A new token on restore, outside the usual transitions (the process just started)."""
+        return self._write(doc, status, {})
+
+    def _write(self, doc: dict[str, Any], status: str, changes: dict[str, Any]) -> str:
+        token = uuid.uuid4().hex
+        doc.update(changes)
+        doc.update(EndpointStatus=status, LastModifiedTime=self.ctx.now(), _Op=token)
+        self.ctx.store.put(KIND, doc["EndpointName"], doc)
+        log.info("endpoint %s is %s", doc["EndpointName"], status)
+        return token
+
+    def _commit(
         self,
-        name: str,
+        work: Work,
         status: str,
         *,
-        failure_reason: str | None = ...,  # type: ignore[assignment]
+        force: bool = False,
+        failure_reason: str | EllipsisType | None = ...,
         variants: list[dict[str, Any]] | None = None,
         **changes: Any,
-    ) -> None:
+    ) -> bool:
+        """Write the work's outcome if the work still holds the endpoint's token."""
         with self.ctx.store.transaction():
-            doc = self._doc(name)
-            check_transition(doc["EndpointStatus"], status)
-            self._apply(doc, status, failure_reason, variants, changes)
-
-    def _force_status(self, name: str, status: str, reason: str | None, **changes: Any) -> None:
-        """A status set on restore, outside the usual transitions (the process just started)."""
-        with self.ctx.store.transaction():
-            self._apply(self._doc(name), status, reason, None, changes)
-
-    def _apply(
-        self,
-        doc: dict[str, Any],
-        status: str,
-        failure_reason: Any,
-        variants: list[dict[str, Any]] | None,
-        changes: dict[str, Any],
-    ) -> None:
-        doc.update(changes)
-        doc["EndpointStatus"] = status
-        doc["LastModifiedTime"] = self.ctx.now()
-        if failure_reason is not ...:
-            doc["FailureReason"] = failure_reason
-        if variants is not None:
-            doc["ProductionVariants"] = variants
-        self.ctx.store.put(KIND, doc["EndpointName"], doc)
-        self.statuses[doc["EndpointName"]] = status
+            doc = self._current(work)
+            if doc is None:
+                return False
+            if not force:
+                check_transition(doc["EndpointStatus"], status)
+            doc.update(changes)
+            doc["EndpointStatus"] = status
+            doc["LastModifiedTime"] = self.ctx.now()
+            if failure_reason is not ...:
+                doc["FailureReason"] = failure_reason
+            if variants is not None:
+                doc["ProductionVariants"] = variants
+            self.ctx.store.put(KIND, doc["EndpointName"], doc)
         log.info("endpoint %s is %s", doc["EndpointName"], status)
+        return True
 
     def summaries(self, plan: dict[str, Any]) -> list[dict[str, Any]]:
         """ProductionVariantSummary of each variant of a plan."""

@@ -1,18 +1,21 @@
-"""A variant's model server from files to health: fetch its artifacts, wait for /ping, stop it."""
+"""A variant's model server from files to health and back: fetch its artifacts into a scratch
+folder, start it, wait for /ping, stop it, and remove only the scratch folder it was given.
+"""
 
 from __future__ import annotations
 
 import http.client
-import shutil
+import threading
 import time
-import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from emulator.artifacts import fetch
-from emulator.backends import VariantPlan, VariantServer
+from emulator.backends import Backend, VariantPlan, VariantServer, is_framework_image
+from emulator.backends.process import ProcessBackend
+from emulator.scratch import Scratch
 from emulator.settings import EmulatorSettings
 from model_server.artifacts import is_archive
 from model_server.errors import ArtifactError
@@ -22,36 +25,137 @@ class DeployError(Exception):
     """A variant could not be brought up; the message becomes the FailureReason."""
 
 
-def prepare(settings: EmulatorSettings, plan: VariantPlan) -> VariantPlan:
-    """Fetch and unpack the model (and an archived SAGEMAKER_SUBMIT_DIRECTORY) for a plan."""
-    folder = (
-        settings.data_dir.resolve() / "models" / plan.endpoint / plan.variant
-        / uuid.uuid4().hex[:8]
-    )  # fmt: skip
-    environment = dict(plan.environment)
-    try:
-        model_dir = folder / "model"
-        if plan.model_data_url:
-            model_dir = fetch(settings, plan.model_data_url, model_dir)
-        else:
-            model_dir.mkdir(parents=True)
-        code = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
-        if code.startswith("s3://") or is_archive(code):
-            code_dir = fetch(settings, code, folder / "code")
-            environment["SAGEMAKER_SUBMIT_DIRECTORY"] = str(code_dir)
-    except ArtifactError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
+class Cancelled(DeployError):
+    """The deployment was superseded (DeleteEndpoint, shutdown) before it finished."""
+
+
+@dataclass
+class RunningVariant:
+    """A started variant: its prepared plan, its server, and the scratch folder it reads."""
+
+    plan: VariantPlan
+    server: VariantServer
+    scratch: Path | None  # removed with the variant; None when nothing had to be unpacked
+    restarts: int = 0
+
+
+class Hosting:
+    """Starts, restarts and stops the model servers of variant plans."""
+
+    def __init__(self, settings: EmulatorSettings, scratch: Scratch) -> None:
+        self.settings = settings
+        self.scratch = scratch
+        self.backends: dict[str, Backend] = {"process": ProcessBackend(settings)}
+
+    def backend_for(self, plan: VariantPlan) -> Backend:
+        """The process backend for SageMaker's framework images, Docker for anything else."""
+        if self.settings.backend == "docker":
+            if "docker" not in self.backends:
+                from emulator.backends.docker import DockerBackend
+
+                self.backends["docker"] = DockerBackend(self.settings)
+            return self.backends["docker"]
+        if is_framework_image(plan.image):
+            return self.backends["process"]
         raise DeployError(
-            f"Failed to download model data for production variant {plan.variant}: {exc}"
-        ) from None
-    return replace(plan, model_dir=model_dir, environment=environment)
+            f"Image {plan.image} of production variant {plan.variant} needs Docker: without it "
+            "smlocal runs only SageMaker's XGBoost and scikit-learn images (repositories "
+            "sagemaker-xgboost and sagemaker-scikit-learn). Start smlocal with --backend docker "
+            "to run other images."
+        )
+
+    def prepare(self, plan: VariantPlan) -> tuple[VariantPlan, Path]:
+        """Fetch and unpack the model (and an archived SAGEMAKER_SUBMIT_DIRECTORY) into a new
+        scratch folder; a local model folder is used where it is, read-only."""
+        folder = self.scratch.create("models", plan.endpoint, plan.variant)
+        environment = dict(plan.environment)
+        try:
+            model_dir = folder / "model"
+            if plan.model_data_url:
+                model_dir = fetch(self.settings, plan.model_data_url, model_dir)
+            else:
+                model_dir.mkdir()
+            code = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+            if code.startswith("s3://") or is_archive(code):
+                code_dir = fetch(self.settings, code, folder / "code")
+                environment["SAGEMAKER_SUBMIT_DIRECTORY"] = str(code_dir)
+        except ArtifactError as exc:
+            self.scratch.discard(folder)
+            raise DeployError(
+                f"Failed to download model data for production variant {plan.variant}: {exc}"
+            ) from None
+        return replace(plan, model_dir=model_dir, environment=environment), folder
+
+    def start(self, plans: list[VariantPlan], cancel: threading.Event) -> list[RunningVariant]:
+        """Start every variant and wait until all answer /ping; on any failure (or a cancel)
+        stop what was started, remove its scratch folders, and raise DeployError."""
+        started: list[RunningVariant] = []
+        try:
+            for plan in plans:
+                if cancel.is_set():
+                    raise Cancelled("the deployment was superseded")
+                backend = self.backend_for(plan)
+                prepared, folder = self.prepare(plan)
+                try:
+                    server = backend.start(prepared)
+                except BaseException:
+                    self.scratch.discard(folder)
+                    raise
+                started.append(RunningVariant(prepared, server, folder))
+            self._wait_all(started, cancel)
+        except DeployError:
+            self.stop(started)
+            raise
+        except BaseException as exc:
+            self.stop(started)
+            raise DeployError(f"Starting the model servers failed: {exc}") from exc
+        return started
+
+    def restart(self, variant: RunningVariant, cancel: threading.Event) -> RunningVariant:
+        """A new server for a variant whose server died, on the same unpacked files."""
+        backend = self.backend_for(variant.plan)
+        server = backend.start(variant.plan)
+        fresh = RunningVariant(variant.plan, server, variant.scratch, variant.restarts + 1)
+        try:
+            self._wait_all([fresh], cancel)
+        except BaseException:
+            stop_server(server)
+            raise
+        return fresh
+
+    def _wait_all(self, variants: list[RunningVariant], cancel: threading.Event) -> None:
+        if not variants:
+            return
+        with ThreadPoolExecutor(len(variants)) as pool:
+            errors = list(pool.map(lambda v: wait_healthy(v.plan, v.server, cancel), variants))
+        if cancel.is_set():
+            raise Cancelled("the deployment was superseded")
+        failures = [e for e in errors if e]
+        if failures:
+            raise DeployError(" ".join(failures))
+
+    def stop(self, variants: Iterable[RunningVariant], keep_scratch: bool = False) -> None:
+        """Stop the servers (in parallel), then remove their scratch folders."""
+        variants = list(variants)
+        if not variants:
+            return
+        with ThreadPoolExecutor(len(variants)) as pool:
+            list(pool.map(lambda v: stop_server(v.server), variants))
+        if not keep_scratch:
+            for variant in variants:
+                self.scratch.discard(variant.scratch)
 
 
-def wait_healthy(plan: VariantPlan, server: VariantServer) -> str | None:
-    """None once /ping answers 200; else why the variant did not come up."""
+def stop_server(server: VariantServer) -> None:
+    """Stop a server, whatever state it is in."""
+    server.stop()
+
+
+def wait_healthy(plan: VariantPlan, server: VariantServer, cancel: threading.Event) -> str | None:
+    """None once /ping answers 200 (or on a cancel); else why the variant did not come up."""
     deadline = time.monotonic() + plan.startup_timeout
     last = "no answer"
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not cancel.is_set():
         if not server.alive():
             return (
                 f"The model server of production variant {plan.variant} exited during start-up; "
@@ -66,7 +170,9 @@ def wait_healthy(plan: VariantPlan, server: VariantServer) -> str | None:
                 f"ping health check: {body}"
             )
         last = f"HTTP {status}" if status else last
-        time.sleep(0.1)
+        cancel.wait(0.1)
+    if cancel.is_set():
+        return None
     return (
         f"The primary container for production variant {plan.variant} did not pass the ping "
         f"health check within {plan.startup_timeout:.0f} s (last answer: {last}); its log is "
@@ -86,22 +192,9 @@ def _ping(port: int) -> tuple[int | None, str]:
         conn.close()
 
 
-def _tail(path: Any, lines: int = 5) -> str:
+def _tail(path: Path, lines: int = 5) -> str:
     try:
         text = path.read_text(errors="replace").strip().splitlines()
     except OSError:
         return ""
     return " | ".join(text[-lines:])
-
-
-def stop_all(servers: Iterable[VariantServer]) -> None:
-    servers = list(servers)
-    if servers:
-        with ThreadPoolExecutor(len(servers)) as pool:
-            list(pool.map(_stop_and_clean, servers))
-
-
-def _stop_and_clean(server: VariantServer) -> None:
-    server.stop()
-    if server.folder is not None:
-        shutil.rmtree(server.folder, ignore_errors=True)

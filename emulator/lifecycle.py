@@ -7,7 +7,7 @@ from emulator.errors import ValidationException
 # status -> statuses it may move to (the endpoint manager drives every move)
 TRANSITIONS: dict[str, frozenset[str]] = {
     "Creating": frozenset({"InService", "Failed", "Deleting"}),
-    "InService": frozenset({"Updating", "Deleting"}),
+    "InService": frozenset({"Updating", "Deleting", "Failed"}),  # Failed: it cannot be healed
     "Updating": frozenset({"InService", "RollingBack", "Deleting"}),
     "RollingBack": frozenset({"InService", "UpdateRollbackFailed"}),
     "UpdateRollbackFailed": frozenset({"Deleting"}),

@@ -41,6 +41,7 @@ from emulator.scheduler import Scheduler
 from emulator.service_models import runtime_model, sagemaker_model
 from emulator.settings import EmulatorSettings
 from emulator.store import Store
+from emulator.supervisor import Supervisor
 from emulator.training.manager import TrainingManager
 
 log = logging.getLogger("smlocal")
@@ -134,6 +135,7 @@ class Emulator:
         processing = ctx.services["processing"] = Processing(ctx, runner)
         processing.listeners.append(lambda job: execution_finished(ctx, job))
         scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
+        supervisor = Supervisor(manager)
         edge = Edge(
             Runtime(runtime_model(), table, self.settings, manager.status_of),
             ControlBridge(sagemaker_model(), ControlPlane(ctx), loop, executor),
@@ -148,10 +150,12 @@ class Emulator:
         processing.abandon_unfinished()
         await loop.run_in_executor(executor, self._start_services, manager, training)
         scheduler.start()
+        supervisor.start()
         await self.stop_event.wait()
         log.info("stopping: training jobs and model servers first, so logs and captures land")
         self.health.state = "stopping"
         scheduler.stop()
+        supervisor.stop()
         await loop.run_in_executor(executor, training.shutdown)
         runner.stop_all()
         await loop.run_in_executor(executor, manager.shutdown)

@@ -54,7 +54,6 @@ class VariantServer(Protocol):
 
     port: int
     log_path: Path
-    folder: Path | None  # the unpacked artifacts, removed once the server has stopped
 
     def alive(self) -> bool:
         """True while it runs."""

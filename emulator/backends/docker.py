@@ -55,7 +55,6 @@ class DockerServer:
         self.container = container
         self.port = port
         self.log_path = log
-        self.folder: Path | None = None
 
     def alive(self) -> bool:
         """True while the container runs."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -21,22 +22,22 @@ class ProcessServer:
         self.port = port
         self.log_path = log
         self.workers = workers
-        self.folder: Path | None = None
 
     def alive(self) -> bool:
         """True while the gunicorn master runs."""
         return self.proc.poll() is None
 
     def stop(self, timeout: float = 40.0) -> None:
-        """SIGTERM (gunicorn drains requests, workers flush captures), then SIGKILL."""
-        if not self.alive():
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        """SIGTERM (gunicorn drains requests, workers flush captures), SIGKILL to the whole
+        group after the timeout; also kills the workers a killed master left behind."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        kill_orphans(self.proc)
 
     def scale(self, instances: int) -> None:
         """gunicorn adds a worker per SIGTTIN and removes one per SIGTTOU."""
@@ -44,6 +45,22 @@ class ProcessServer:
         for _ in range(abs(instances - self.workers)):
             self.proc.send_signal(step)
         self.workers = instances
+
+
+def kill_orphans(leader: subprocess.Popen[bytes]) -> None:
+    """SIGKILL what is left of a reaped leader's process group (workers of a killed master).
+
+    While any member is alive, Linux keeps the group's id from being reused; once the leader
+    is reaped, a live process with its pid would be a stranger, so the group is left alone.
+    """
+    if leader.poll() is None:
+        return
+    try:
+        os.kill(leader.pid, 0)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(leader.pid, signal.SIGKILL)
+    # else: the pid is in use by a new process (a stranger): leave it alone
 
 
 class ProcessBackend:
@@ -64,6 +81,8 @@ class ProcessBackend:
             "AWS_ENDPOINT_URL_S3": self.settings.s3_url,
             "SAGEMAKER_REGION": self.settings.region,
             "SMLOCAL_PARENT_PID": str(os.getpid()),
+            "SMLOCAL_ENDPOINT_NAME": plan.endpoint,
+            "SMLOCAL_VARIANT_NAME": plan.variant,
             **plan.environment,
             **capture_environment(self.settings, plan),
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.context import Context, already_exists, not_found
-from emulator.endpoint_manager import KIND, capture_summary
+from emulator.endpoint_manager import KIND, EndpointManager, capture_summary
 from emulator.errors import ValidationException
 from emulator.lifecycle import require
 from emulator.listing import filtered, page, sort
@@ -75,31 +75,24 @@ def create_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.transaction():
         if ctx.store.get(KIND, name) is not None:
             raise already_exists("endpoint", arn)
-        now = ctx.now()
         the_plan = plan(ctx, config)
-        ctx.store.put(
-            KIND,
-            name,
+        set_tags(ctx, arn, params.get("Tags", []))
+        manager(ctx).create(
             {
                 "EndpointName": name,
                 "EndpointArn": arn,
                 "EndpointConfigName": config["EndpointConfigName"],
-                "EndpointStatus": "Creating",
-                "CreationTime": now,
-                "LastModifiedTime": now,
+                "CreationTime": ctx.now(),
                 "DataCaptureConfig": capture_summary(config.get("DataCaptureConfig")),
                 "_Plan": the_plan,
-            },
+            }
         )
-        set_tags(ctx, arn, params.get("Tags", []))
-    manager(ctx).track(name, "Creating")
-    manager(ctx).deploy(name)
     return {"EndpointArn": arn}
 
 
-def manager(ctx: Context) -> Any:
+def manager(ctx: Context) -> EndpointManager:
     """The endpoint manager."""
-    return ctx.service("endpoints")
+    return ctx.service("endpoints")  # type: ignore[no-any-return]
 
 
 def get_endpoint(ctx: Context, name: str) -> dict[str, Any]:
@@ -139,9 +132,8 @@ def update_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         new_plan = plan(ctx, config)
         if params.get("RetainAllVariantProperties"):
             _retain(doc["_Plan"], new_plan, params.get("ExcludeRetainedVariantProperties", []))
-        manager(ctx).transition(
+        manager(ctx).update(
             name,
-            "Updating",
             _PendingPlan=new_plan,
             PendingDeploymentSummary={
                 "EndpointConfigName": config["EndpointConfigName"],
@@ -156,7 +148,6 @@ def update_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 ],
             },
         )
-    manager(ctx).update(name)
     return {"EndpointArn": doc["EndpointArn"]}
 
 
@@ -194,8 +185,7 @@ def update_endpoint_weights_and_capacities(ctx: Context, params: dict[str, Any])
                 variant["Weight"] = float(desired["DesiredWeight"])
             if "DesiredInstanceCount" in desired:
                 variant["InstanceCount"] = desired["DesiredInstanceCount"]
-        manager(ctx).transition(name, "Updating", _Plan=doc["_Plan"])
-    manager(ctx).reweigh(name)
+        manager(ctx).reweigh(name, doc["_Plan"])
     return {"EndpointArn": doc["EndpointArn"]}
 
 
@@ -206,6 +196,5 @@ def delete_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         doc = get_endpoint(ctx, name)
         require("DeleteEndpoint", doc["EndpointStatus"], doc["EndpointArn"])
         refuse_deleting_a_monitored_endpoint(ctx, doc)
-        manager(ctx).transition(name, "Deleting")
-    manager(ctx).delete(name)
+        manager(ctx).delete(name)
     return {}

@@ -1,0 +1,156 @@
+"""smlocal removes only what it created: a local model folder and its neighbours survive every
+way an endpoint can stop (delete, update, failed deploy, rollback, shutdown, kill -9)."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import tarfile
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.support import ROLE, XGBOOST_IMAGE, deploy, unique, wait_for_status
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under folder (relative path -> sha256), so any change or loss shows."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def project(tmp_path: Path, iris_tar: Path) -> Path:
+    """A user's project: an unpacked model folder next to files that are not smlocal's."""
+    root = tmp_path / "project"
+    (root / "model").mkdir(parents=True)
+    with tarfile.open(iris_tar) as tar:
+        tar.extractall(root / "model", filter="data")
+    (root / "notes.txt").write_text("my notes")
+    (root / "src").mkdir()
+    (root / "src" / "train.py").write_text("print('train')\n")
+    (root / "broken").mkdir()
+    (root / "broken" / "README").write_text("a folder with no model in it\n")
+    return root
+
+
+def create_config(sm, name: str, model_data: str) -> None:
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": model_data},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+
+
+def wait_gone(sm, name: str) -> None:
+    import time
+
+    deadline = time.monotonic() + 60
+    while any(e["EndpointName"] == name for e in sm.list_endpoints()["Endpoints"]):
+        assert time.monotonic() < deadline, f"{name} was never deleted"
+        time.sleep(0.1)
+
+
+def test_a_local_model_folder_and_its_neighbours_survive_every_stop_path(
+    smlocal_factory, project: Path
+) -> None:
+    before = snapshot(project)
+    emulator = smlocal_factory()
+    sm = emulator.client("sagemaker")
+    model = str(project / "model")
+
+    # delete, with a path and with a file:// URL
+    for data in (model, f"file://{model}"):
+        name = unique("own-delete")
+        described = deploy(sm, name, [{"name": "AllTraffic", "model_data": data}])
+        assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+        sm.delete_endpoint(EndpointName=name)
+        wait_gone(sm, name)
+        assert snapshot(project) == before
+
+    # update (the old fleet stops), then a rolled-back update (the new fleet fails)
+    name = unique("own-update")
+    deploy(sm, name, [{"name": "AllTraffic", "model_data": model}])
+    second, broken = unique("own-second"), unique("own-broken")
+    create_config(sm, second, f"file://{model}")
+    create_config(sm, broken, str(project / "broken"))
+    sm.update_endpoint(EndpointName=name, EndpointConfigName=second)
+    assert wait_for_status(sm, name)["EndpointConfigName"] == second
+    assert snapshot(project) == before
+    sm.update_endpoint(EndpointName=name, EndpointConfigName=broken)
+    rolled = wait_for_status(sm, name, ("InService",), timeout=120)
+    while "PendingDeploymentSummary" in rolled:
+        rolled = wait_for_status(sm, name, ("InService",))
+    assert rolled["EndpointConfigName"] == second
+    assert "rolled back" in rolled["FailureReason"]
+    assert snapshot(project) == before
+
+    # a failed deploy
+    failed = unique("own-failed")
+    sm.create_endpoint(EndpointName=failed, EndpointConfigName=broken)
+    assert wait_for_status(sm, failed)["EndpointStatus"] == "Failed"
+    assert snapshot(project) == before
+
+    # stopping the emulator, starting it again (the endpoint comes back from the folder)
+    emulator.restart()
+    sm = emulator.client("sagemaker")
+    assert wait_for_status(sm, name)["EndpointStatus"] == "InService"
+    assert snapshot(project) == before
+
+    # kill -9, then start: the leftovers of the dead run are swept, the user's files are not
+    children = psutil.Process(emulator.proc.pid).children(recursive=True)
+    emulator.proc.send_signal(signal.SIGKILL)
+    emulator.proc.wait()
+    psutil.wait_procs(children, timeout=30)
+    emulator.start()
+    sm = emulator.client("sagemaker")
+    assert wait_for_status(sm, name)["EndpointStatus"] == "InService"
+    sm.delete_endpoint(EndpointName=name)
+    wait_gone(sm, name)
+    assert snapshot(project) == before
+    scratch = emulator.data_dir / "scratch"
+    assert not scratch.exists() or not any(scratch.iterdir()), list(scratch.rglob("*"))[:5]
+
+
+def test_scratch_refuses_to_remove_what_it_did_not_create(tmp_path: Path) -> None:
+    from emulator.scratch import NotOurs, Scratch
+
+    scratch = Scratch(tmp_path / "data")
+    mine = scratch.create("models", "ep", "AllTraffic")
+    (mine / "model").mkdir()
+    (mine / "model" / "xgboost-model").write_bytes(b"x")
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "keep.txt").write_text("keep")
+    inside_unmarked = tmp_path / "data" / "scratch" / "models" / "handmade"
+    inside_unmarked.mkdir(parents=True)
+    for foreign in (user, tmp_path, inside_unmarked, mine / "model", scratch.root):
+        with pytest.raises(NotOurs):
+            scratch.remove(foreign)
+    link = tmp_path / "data" / "scratch" / "link"
+    link.symlink_to(user)
+    with pytest.raises(NotOurs):
+        scratch.remove(link)
+    assert (user / "keep.txt").read_text() == "keep"
+    assert inside_unmarked.is_dir()
+    scratch.remove(mine)
+    assert not mine.exists()
+    again = scratch.create("models", "ep", "AllTraffic")
+    assert scratch.sweep() == 1
+    assert not again.exists()
+    assert inside_unmarked.is_dir()  # unmarked folders are left alone, even in scratch
