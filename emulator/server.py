@@ -36,7 +36,7 @@ from emulator.monitoring import execution_finished, start_execution
 from emulator.processing import Processing
 from emulator.routing import RoutingTable
 from emulator.runtime import Runtime
-from emulator.s3 import S3Persistence, moto_app
+from emulator.s3 import DurableWrites, S3Persistence, moto_app
 from emulator.scheduler import Scheduler
 from emulator.service_models import runtime_model, sagemaker_model
 from emulator.settings import EmulatorSettings
@@ -139,7 +139,7 @@ class Emulator:
         edge = Edge(
             Runtime(runtime_model(), table, self.settings, manager.status_of),
             ControlBridge(sagemaker_model(), ControlPlane(ctx), loop, executor),
-            WSGIBridge(moto_app(), loop, executor, self.settings.port, after=persistence.flush),
+            WSGIBridge(DurableWrites(moto_app(), persistence), loop, executor, self.settings.port),
             lambda: self.health.answer(ctx),
         )
         servers = [await serve(edge, sock)]
@@ -163,7 +163,6 @@ class Emulator:
         for server in servers:
             server.close()
             await server.wait_closed()
-        persistence.flush()
         ctx.store.close()
         executor.shutdown(wait=False, cancel_futures=True)
         log.info("stopped")

@@ -1,0 +1,341 @@
+"""What the emulator acknowledges is durable: S3 objects and control-plane resources survive a
+kill -9 mid-write, and on a full disk a write answers 500 and leaves nothing behind (no
+phantom that a retry trips over, nothing that vanishes at the next start)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import botocore.exceptions
+import pytest
+from botocore.config import Config
+
+from tests.support import ROLE, XGBOOST_IMAGE, deploy, unique
+
+NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
+
+
+@contextmanager
+def small_filesystem(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at path (root only; skipped with the reason elsewhere)."""
+    if os.geteuid() != 0:
+        pytest.skip("filling a disk needs a small file system: mounting a tmpfs needs root")
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Fill folder's file system to the last byte; return the filler to remove later."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 1 << 12, 1):
+            block = b"\0" * size
+            while True:
+                try:
+                    os.write(fd, block)
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
+    return filler
+
+
+def kill(emulator) -> None:
+    emulator.proc.send_signal(signal.SIGKILL)
+    emulator.proc.wait()
+
+
+def test_acknowledged_s3_writes_survive_a_kill_mid_write(smlocal_factory) -> None:
+    emulator = smlocal_factory()
+    s3 = emulator.client("s3", config=NO_RETRIES)
+    s3.create_bucket(Bucket="durable")
+    acknowledged: dict[str, tuple[int, bytes]] = {}  # key -> (version, body) last acknowledged
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(index: int) -> None:
+        client = emulator.client("s3", config=NO_RETRIES)
+        rng = random.Random(index)
+        version = 0
+        while not stop.is_set():
+            version += 1
+            key = f"w{index}/k{version % 25}"  # overwrites too
+            body = f"{index}:{version}:".encode() + rng.randbytes(rng.randint(10, 40_000))
+            try:
+                client.put_object(
+                    Bucket="durable", Key=key, Body=body, Metadata={"version": str(version)}
+                )
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                return  # the emulator is gone
+            with lock:
+                acknowledged[key] = (version, body)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    while len(acknowledged) < 100:
+        time.sleep(0.01)
+    time.sleep(random.random() * 0.5)
+    kill(emulator)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    with lock:
+        expected = dict(acknowledged)
+
+    emulator.start()
+    s3 = emulator.client("s3")
+    lost = []
+    for key, (version, body) in expected.items():
+        try:
+            found = s3.get_object(Bucket="durable", Key=key)
+        except botocore.exceptions.ClientError:
+            lost.append(key)
+            continue
+        stored = int(found["Metadata"]["version"])
+        data = found["Body"].read()
+        # the last acknowledged write, or a later one that reached the disk unacknowledged
+        assert stored >= version, (key, stored, version)
+        if stored == version:
+            assert data == body
+        assert data.startswith(f"{key[1:].split('/')[0]}:{stored}:".encode())
+    assert lost == []
+    leftovers = [p for p in (emulator.data_dir / "s3").rglob("*") if ".tmp" in p.name]
+    assert leftovers == []
+
+
+def test_acknowledged_resources_survive_a_kill_mid_write(smlocal_factory) -> None:
+    emulator = smlocal_factory()
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def creator(index: int) -> None:
+        sm = emulator.client("sagemaker", config=NO_RETRIES)
+        number = 0
+        while not stop.is_set():
+            number += 1
+            name = f"m{index}-{number}"
+            try:
+                sm.create_model(
+                    ModelName=name,
+                    ExecutionRoleArn=ROLE,
+                    PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://b/m.tar.gz"},
+                    Tags=[{"Key": "n", "Value": str(number)}],
+                )
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                return
+            with lock:
+                acknowledged.append(name)
+
+    threads = [threading.Thread(target=creator, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    while len(acknowledged) < 60:
+        time.sleep(0.01)
+    kill(emulator)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+
+    emulator.start()
+    sm = emulator.client("sagemaker")
+    listed = set()
+    for page in sm.get_paginator("list_models").paginate():
+        listed |= {m["ModelName"] for m in page["Models"]}
+    assert set(acknowledged) <= listed, sorted(set(acknowledged) - listed)
+    arn = sm.describe_model(ModelName=acknowledged[-1])["ModelArn"]
+    assert sm.list_tags(ResourceArn=arn)["Tags"]  # written in the same transaction
+
+
+def test_a_full_disk_refuses_s3_writes_and_capture_waits_for_space(
+    tmp_path: Path, iris_tar: Path
+) -> None:
+    data = tmp_path / "data"
+    with small_filesystem(data / "s3", "4m") as s3_root:
+        from emulator.pytest_plugin import SmlocalEmulator
+
+        emulator = SmlocalEmulator(data).start()
+        try:
+            s3 = emulator.client("s3", config=NO_RETRIES)
+            s3.create_bucket(Bucket="full")
+            s3.put_object(Bucket="full", Key="before", Body=b"acknowledged")
+            model = tmp_path / "model"
+            model.mkdir()
+            subprocess.run(["tar", "-xzf", str(iris_tar), "-C", str(model)], check=True)
+            sm = emulator.client("sagemaker")
+            name = unique("full")
+            capture = {
+                "EnableCapture": True,
+                "InitialSamplingPercentage": 100,
+                "DestinationS3Uri": "s3://full/capture",
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            }
+            deploy(sm, name, [{"name": "AllTraffic", "model_data": str(model)}], capture=capture)
+            filler = fill(s3_root)
+
+            with pytest.raises(botocore.exceptions.ClientError) as refused:
+                s3.put_object(Bucket="full", Key="during", Body=b"x" * 100_000)
+            assert refused.value.response["Error"]["Code"] == "InternalError"
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+            with pytest.raises(botocore.exceptions.ClientError) as missing:
+                s3.head_object(Bucket="full", Key="during")
+            assert missing.value.response["Error"]["Code"] == "404"
+            assert not [p for p in s3_root.rglob("*") if ".tmp" in p.name]
+
+            runtime = emulator.client("sagemaker-runtime")
+            for _ in range(5):
+                runtime.invoke_endpoint(
+                    EndpointName=name, ContentType="text/csv", Body=b"5.1,3.5,1.4,0.2"
+                )
+            spool = data / "capture-spool"
+            time.sleep(3)  # files roll after 1 s and their uploads are refused
+            assert "Contents" not in s3.list_objects_v2(Bucket="full", Prefix="capture/")
+            assert [p for p in spool.rglob("*.jsonl")], "the records wait in the spool"
+
+            filler.unlink()
+            deadline = time.monotonic() + 60
+            captured = 0
+            while captured < 5:
+                assert time.monotonic() < deadline, emulator.log()[-2000:]
+                time.sleep(0.5)
+                listed = s3.list_objects_v2(Bucket="full", Prefix="capture/").get("Contents", [])
+                captured = sum(
+                    s3.get_object(Bucket="full", Key=o["Key"])["Body"].read().count(b"\n")
+                    for o in listed
+                )
+            assert captured == 5
+
+            emulator.restart()
+            s3 = emulator.client("s3")
+            assert s3.get_object(Bucket="full", Key="before")["Body"].read() == b"acknowledged"
+            with pytest.raises(botocore.exceptions.ClientError):
+                s3.head_object(Bucket="full", Key="during")
+            listed = s3.list_objects_v2(Bucket="full", Prefix="capture/")["Contents"]
+            assert (
+                sum(
+                    s3.get_object(Bucket="full", Key=o["Key"])["Body"].read().count(b"\n")
+                    for o in listed
+                )
+                == 5
+            )
+        finally:
+            emulator.stop()
+
+
+def test_a_full_disk_leaves_no_phantom_resource(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with small_filesystem(data, "6m"):
+        from emulator.pytest_plugin import SmlocalEmulator
+
+        emulator = SmlocalEmulator(data).start()
+        try:
+            sm = emulator.client("sagemaker", config=NO_RETRIES)
+            environment = {f"VAR_{i}": "v" * 1000 for i in range(40)}  # about 40 kB a model
+            filler = fill(data)
+            acknowledged, refused = [], []
+            for number in range(30):
+                name = f"phantom-{number}"
+                try:
+                    sm.create_model(
+                        ModelName=name,
+                        ExecutionRoleArn=ROLE,
+                        PrimaryContainer={
+                            "Image": XGBOOST_IMAGE,
+                            "ModelDataUrl": "s3://b/m.tar.gz",
+                            "Environment": environment,
+                        },
+                    )
+                except botocore.exceptions.ClientError as exc:
+                    refused.append((name, exc.response))
+                    continue
+                acknowledged.append(name)
+            assert refused, "the disk never filled up"
+            for name, response in refused:
+                assert response["ResponseMetadata"]["HTTPStatusCode"] == 500
+                assert response["Error"]["Code"] == "InternalFailure"
+                with pytest.raises(botocore.exceptions.ClientError, match="Could not find"):
+                    sm.describe_model(ModelName=name)
+            filler.unlink()
+            retried = refused[0][0]
+            sm.create_model(  # the retry is not told the model already exists
+                ModelName=retried,
+                ExecutionRoleArn=ROLE,
+                PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://b/m.tar.gz"},
+            )
+            emulator.restart()
+            sm = emulator.client("sagemaker")
+            names = {m["ModelName"] for m in sm.list_models(MaxResults=100)["Models"]}
+            assert names == {*acknowledged, retried}
+        finally:
+            emulator.stop()
+
+
+def test_a_damaged_state_file_is_set_aside_not_fatal(smlocal_factory) -> None:
+    import sqlite3
+
+    emulator = smlocal_factory()
+    sm = emulator.client("sagemaker")
+    for name in ("kept", "broken"):
+        sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://b/m.tar.gz"},
+        )
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="damaged")
+    for key in ("good", "bad"):
+        s3.put_object(Bucket="damaged", Key=key, Body=key.encode())
+    emulator.stop()
+    db = sqlite3.connect(emulator.data_dir / "state.db")
+    db.execute("UPDATE resources SET doc = '{not json' WHERE key = 'broken'")
+    db.commit()
+    db.close()
+    import hashlib
+
+    digest = hashlib.sha256(b"bad").hexdigest()
+    [bad] = list((emulator.data_dir / "s3").rglob(f"{digest}*"))
+    bad.write_bytes(b"garbage without a metadata line")
+
+    emulator.start()
+    sm, s3 = emulator.client("sagemaker"), emulator.client("s3")
+    assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["kept"]
+    assert s3.get_object(Bucket="damaged", Key="good")["Body"].read() == b"good"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="damaged")["Contents"]] == ["good"]
+    log = emulator.log()
+    assert "quarantine" in log
+    quarantined = sqlite3.connect(emulator.data_dir / "state.db").execute(
+        "SELECT key FROM quarantine"
+    )
+    assert [row[0] for row in quarantined] == ["broken"]
+
+    emulator.stop()
+    (emulator.data_dir / "state.db").write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{emulator.data_dir / 'state.db'}{suffix}").unlink(missing_ok=True)
+    emulator.start()
+    sm = emulator.client("sagemaker")
+    assert sm.list_models()["Models"] == []
+    assert list(emulator.data_dir.glob("state.db.corrupt-*"))
+    assert json.loads(json.dumps(sm.list_endpoints()))["Endpoints"] == []
