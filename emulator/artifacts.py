@@ -31,15 +31,20 @@ def embedded_object(account: str, uri: str) -> bytes:
 
 
 def fetch(settings: EmulatorSettings, uri: str, dest: Path) -> Path:
-    """Unpack (or link) an artifact into dest; return the folder that holds its files."""
+    """Unpack (or link) an artifact into dest; return the folder that holds its files.
+
+    Archives unpacking to more than settings.max_model_bytes are refused; errors name `uri`.
+    """
     uri = uri.removeprefix("file://")
+    cap = settings.max_model_bytes
     if not (uri.startswith("s3://") and settings.s3_endpoint is None):
-        return materialize(uri, dest, settings.s3_url if uri.startswith("s3://") else None)
+        s3_url = settings.s3_url if uri.startswith("s3://") else None
+        return materialize(uri, dest, s3_url, max_bytes=cap)
     if not is_archive(uri):
         raise ArtifactError(f"{uri} is not a .tar.gz; SageMaker expects model data as one archive")
     data = embedded_object(settings.account, uri)
     with tempfile.NamedTemporaryFile(suffix=".tar.gz") as archive:
         archive.write(data)
         archive.flush()
-        extract_archive(Path(archive.name), dest)
+        extract_archive(Path(archive.name), dest, source=uri, max_bytes=cap)
     return dest

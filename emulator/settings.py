@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from model_server.environment import DEFAULT_MAX_MODEL_BYTES, max_model_bytes
+
 DEFAULT_PORT = 4599
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account, so ARNs agree across services
 DEFAULT_REGION = "us-east-1"
@@ -28,6 +30,7 @@ class EmulatorSettings:
     startup_timeout: float = 300.0
     capture_roll_seconds: float | None = None
     example: bool = False
+    max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES  # the most model data may unpack to
     env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -49,6 +52,7 @@ class EmulatorSettings:
         values: dict[str, object] = {
             "region": env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or DEFAULT_REGION,
             "account": env.get("SMLOCAL_ACCOUNT_ID") or DEFAULT_ACCOUNT,
+            "max_model_bytes": max_model_bytes(env),  # SMLOCAL_MAX_MODEL_BYTES
             "env": dict(env),
         }
         if env.get("SMLOCAL_DATA_DIR"):

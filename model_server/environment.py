@@ -26,12 +26,17 @@ SMLOCAL_MODEL_DIR = "SMLOCAL_MODEL_DIR"
 SMLOCAL_MODEL_DATA = "SMLOCAL_MODEL_DATA"
 SMLOCAL_WORKER_THREADS = "SMLOCAL_WORKER_THREADS"
 SMLOCAL_PARENT_PID = "SMLOCAL_PARENT_PID"
+SMLOCAL_MAX_MODEL_BYTES = "SMLOCAL_MAX_MODEL_BYTES"  # the most a model archive may unpack to
 
 DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT_SECONDS = 60
 DEFAULT_MAX_PAYLOAD_MB = 6
 DEFAULT_THREADS = 4
+# Several GB covers SageMaker's framework models and most deep-learning ones, which real
+# endpoints unpack onto a 30 GB volume by default; a tar bomb is stopped long before it fills
+# a laptop's disk. Larger models raise it with SMLOCAL_MAX_MODEL_BYTES.
+DEFAULT_MAX_MODEL_BYTES = 10 * 1024**3
 
 
 class SettingsError(ValueError):
@@ -49,6 +54,11 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     if value < minimum:
         raise SettingsError(f"{name}={value} must be at least {minimum}")
     return value
+
+
+def max_model_bytes(env: Mapping[str, str]) -> int:
+    """The cap on what a model archive may unpack to (SMLOCAL_MAX_MODEL_BYTES, in bytes)."""
+    return _int(env, SMLOCAL_MAX_MODEL_BYTES, DEFAULT_MAX_MODEL_BYTES, 1)
 
 
 def _log_level(env: Mapping[str, str]) -> int:
@@ -82,6 +92,7 @@ class ServerSettings:
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_MB * 1024 * 1024
     region: str | None = None
     parent_pid: int | None = None  # stop when this process (the emulator) goes away
+    max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES  # refuse model archives unpacking to more
 
     @property
     def bind_address(self) -> str:
@@ -110,4 +121,5 @@ class ServerSettings:
             * 1024,
             region=env.get(SAGEMAKER_REGION) or env.get("AWS_REGION") or None,
             parent_pid=_int(env, SMLOCAL_PARENT_PID, 0, 0) or None,
+            max_model_bytes=max_model_bytes(env),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,10 +54,11 @@ def test_hostile_archives_are_refused(
     with pytest.raises(ArtifactError) as caught:
         extract_archive(archive, tmp_path / "out")
     message = str(caught.value)
-    assert message.startswith(f"refusing to extract model.tar.gz: member {offender!r}")
+    assert message.startswith(f"refusing to extract {archive}: member {offender!r}")
     assert "rebuild the archive with relative paths only" in message
     assert not (tmp_path / "evil").exists()
     assert not (tmp_path.parent / "evil").exists()
+    assert leftovers(tmp_path, "model.tar.gz") == []  # not even the members before the offender
 
 
 def test_a_link_inside_the_folder_is_fine(tmp_path: Path) -> None:
@@ -71,7 +73,9 @@ def test_a_link_inside_the_folder_is_fine(tmp_path: Path) -> None:
 def test_not_an_archive(tmp_path: Path) -> None:
     bogus = tmp_path / "model.tar.gz"
     bogus.write_bytes(b"not a tar file at all")
-    with pytest.raises(ArtifactError, match=r"^cannot read model.tar.gz as a tar archive: "):
+    with pytest.raises(
+        ArtifactError, match=rf"^cannot read {re.escape(str(bogus))} as a tar archive: "
+    ):
         extract_archive(bogus, tmp_path / "out")
     with pytest.raises(ArtifactError, match=r"^model artifact .*missing does not exist$"):
         materialize(tmp_path / "missing", tmp_path / "out")
@@ -186,3 +190,134 @@ def test_a_packed_folder_has_its_files_at_the_archive_root_and_extracts_back(tmp
     extract_archive(archive, tmp_path / "out")
     assert (tmp_path / "out" / "xgboost-model").read_bytes() == b"model"
     assert (tmp_path / "out" / "code" / "inference.py").read_text() == "x = 1\n"
+
+
+# --- size limits: a tar bomb is refused before it fills the disk ---------------------------
+
+MiB = 1024 * 1024
+
+
+def bomb(path: Path, size: int = 50 * MiB) -> Path:
+    """A small file, then `size` bytes of zeros: a few dozen KB once gzipped."""
+    with tarfile.open(path, "w:gz") as tar:
+        small = tarfile.TarInfo("inference.py")
+        small.size = 6
+        tar.addfile(small, io.BytesIO(b"x = 1\n"))
+        zeros = tarfile.TarInfo("xgboost-model")
+        zeros.size = size
+        tar.addfile(zeros, io.BytesIO(bytes(size)))
+    return path
+
+
+def leftovers(folder: Path, *expected: str) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in expected)
+
+
+def test_a_tar_bomb_is_refused_above_the_cap_and_leaves_nothing(tmp_path: Path) -> None:
+    archive = bomb(tmp_path / "model.tar.gz")
+    assert archive.stat().st_size < MiB
+    with pytest.raises(ArtifactError) as caught:
+        extract_archive(archive, tmp_path / "out", source="s3://models/bomb.tar.gz", max_bytes=MiB)
+    assert str(caught.value) == (
+        "refusing to extract s3://models/bomb.tar.gz: it unpacks to at least 50.0 MiB "
+        "(52428806 bytes), more than the limit of 1.0 MiB (1048576 bytes); if the model "
+        "really is that large, raise the limit by setting SMLOCAL_MAX_MODEL_BYTES to a "
+        "larger number of bytes"
+    )
+    assert leftovers(tmp_path, "model.tar.gz") == []
+
+
+def test_the_count_while_extracting_refuses_what_the_header_check_missed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = bomb(tmp_path / "model.tar.gz", 3 * MiB)
+    monkeypatch.setattr("model_server.artifacts._check_headers", lambda *_args: None)
+    with pytest.raises(ArtifactError, match=r"^refusing to extract .*model.tar.gz: it unpacks to"):
+        extract_archive(archive, tmp_path / "out", max_bytes=MiB)
+    assert leftovers(tmp_path, "model.tar.gz") == []
+
+
+def test_an_existing_destination_is_kept_and_left_empty_after_a_refusal(tmp_path: Path) -> None:
+    archive = bomb(tmp_path / "model.tar.gz")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(ArtifactError, match=r"more than the limit of 1\.0 MiB"):
+        extract_archive(archive, dest, max_bytes=MiB)
+    assert dest.is_dir()
+    assert list(dest.iterdir()) == []
+    assert leftovers(tmp_path, "model.tar.gz", "out") == []
+
+
+def test_an_archive_larger_than_the_free_space_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from model_server.artifacts import FREE_SPACE_MARGIN
+
+    archive = bomb(tmp_path / "model.tar.gz", 20 * MiB)
+    free = FREE_SPACE_MARGIN + 10 * MiB
+    real_usage = shutil.disk_usage
+    monkeypatch.setattr(
+        "model_server.artifacts.shutil.disk_usage",
+        lambda path: real_usage(path)._replace(free=free),
+    )
+    with pytest.raises(ArtifactError) as caught:
+        extract_archive(archive, tmp_path / "out" / "model")
+    assert str(caught.value) == (
+        f"refusing to extract {archive}: it unpacks to at least 20.0 MiB (20971526 bytes), "
+        f"more than the 10.0 MiB (10485760 bytes) free on the file system of {tmp_path} once "
+        "smlocal leaves 512.0 MiB (536870912 bytes) of it free; free up space on that file "
+        "system"
+    )
+    assert leftovers(tmp_path, "model.tar.gz") == []
+
+
+def test_an_archive_within_the_cap_extracts_as_before(tmp_path: Path) -> None:
+    archive = bomb(tmp_path / "model.tar.gz", MiB // 2)
+    extract_archive(archive, tmp_path / "out", max_bytes=MiB)
+    assert (tmp_path / "out" / "xgboost-model").stat().st_size == MiB // 2
+    assert leftovers(tmp_path, "model.tar.gz", "out") == []
+
+
+def test_errors_name_the_source_not_the_local_copy(tmp_path: Path) -> None:
+    local = tmp_path / "tmpab12cd.tar.gz"
+    local.write_bytes(b"not a tar file at all")
+    with pytest.raises(ArtifactError) as caught:
+        extract_archive(local, tmp_path / "out", source="s3://models/iris/model.tar.gz")
+    message = str(caught.value)
+    assert message.startswith("cannot read s3://models/iris/model.tar.gz as a tar archive: ")
+    assert "tmpab12cd" not in message
+    assert leftovers(tmp_path, local.name) == []
+
+
+def test_serve_applies_its_cap_to_model_data(tmp_path: Path) -> None:
+    from model_server.artifacts import prepare
+    from model_server.environment import ServerSettings
+
+    archive = bomb(tmp_path / "model.tar.gz", 2 * MiB)
+    settings = ServerSettings(model_data=str(archive), max_model_bytes=MiB)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with pytest.raises(
+        ArtifactError, match=rf"^refusing to extract {re.escape(str(archive))}: it unpacks to "
+    ):
+        prepare(settings, scratch)
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_write_error_while_extracting_leaves_nothing_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    archive = bomb(tmp_path / "model.tar.gz", MiB)
+    monkeypatch.setattr(tarfile.TarFile, "makefile", disk_full)
+    dest = tmp_path / "scratch" / "model"
+    with pytest.raises(ArtifactError) as caught:
+        extract_archive(archive, dest, source="s3://models/m.tar.gz")
+    assert str(caught.value) == (
+        f"cannot extract s3://models/m.tar.gz into {dest}: [Errno 28] No space left on device"
+    )
+    assert leftovers(tmp_path, "model.tar.gz") == []

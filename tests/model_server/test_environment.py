@@ -55,9 +55,17 @@ def test_sagemaker_variables_are_honoured() -> None:
             {"SAGEMAKER_CONTAINER_LOG_LEVEL": "LOUD"},
             "SAGEMAKER_CONTAINER_LOG_LEVEL='LOUD' is not a logging level",
         ),
+        ({"SMLOCAL_MAX_MODEL_BYTES": "10G"}, "SMLOCAL_MAX_MODEL_BYTES='10G' is not an integer"),
+        ({"SMLOCAL_MAX_MODEL_BYTES": "0"}, "SMLOCAL_MAX_MODEL_BYTES=0 must be at least 1"),
     ],
 )
 def test_bad_values_say_which_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as caught:
         ServerSettings.from_env(env)
     assert str(caught.value) == message
+
+
+def test_the_model_size_cap_is_10_gib_unless_set() -> None:
+    assert ServerSettings.from_env({}).max_model_bytes == 10 * 1024**3
+    settings = ServerSettings.from_env({"SMLOCAL_MAX_MODEL_BYTES": "1048576"})
+    assert settings.max_model_bytes == 1024 * 1024
