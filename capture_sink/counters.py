@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from capture_sink.private import open_file
+
 FIELDS = ("sampled", "spooled", "uploaded", "retried", "dropped", "files_uploaded")
 _SLOT = struct.Struct("<q")
 _SIZE = _SLOT.size * len(FIELDS)
@@ -23,7 +25,7 @@ class Counters:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = open_file(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
         try:
             if os.fstat(fd).st_size < _SIZE:
                 os.ftruncate(fd, _SIZE)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from capture_sink.counters import Counters, read_counters, total
+from capture_sink.private import write_file
 from capture_sink.session import Session
 from capture_sink.spool import (
     DiskGauge,
@@ -149,7 +150,7 @@ class CaptureWorker:
         if error is None:
             path.unlink(missing_ok=True)
         elif not path.exists() or path.read_text() != error:
-            path.write_text(error)
+            write_file(path, error)
 
     def _log_counters(self) -> None:
         counts = {**self.counters.snapshot(), "pending_files": len(self.spool.files())}

@@ -13,6 +13,7 @@ from typing import Any
 
 from capture_sink.keys import capture_prefix
 from capture_sink.middleware import CaptureMiddleware, WSGIApp
+from capture_sink.private import make_folders
 from capture_sink.runtime import CaptureWorker, WorkerOptions
 from capture_sink.s3 import S3Put
 from capture_sink.sampler import NeverSampler, PercentageSampler, Sampler
@@ -36,7 +37,7 @@ class CaptureServing:
         self._put_factory = put_factory or (lambda: S3Put(settings.region))
         root = settings.spool_root
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            make_folders(root)
             self.session = Session.create(root)
         except OSError as exc:
             raise CaptureSettingsError(

@@ -19,6 +19,8 @@ import shutil
 import uuid
 from pathlib import Path
 
+from capture_sink.private import make_folders, open_file, write_file
+
 
 def lock_is_free(path: Path) -> bool:
     """True when nobody holds an flock on `path` (or it is gone)."""
@@ -36,7 +38,7 @@ def lock_is_free(path: Path) -> bool:
 
 
 def _hold_lock(path: Path) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # inherited by forked workers, on purpose
+    fd = open_file(path, os.O_RDWR | os.O_CREAT)  # inherited by forked workers, on purpose
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     return fd
 
@@ -63,7 +65,7 @@ class Session:
     def create(cls, root: Path) -> Session:
         """A new session for this server (call once, before forking workers)."""
         session = cls(root, uuid.uuid4().hex[:12])
-        session.workers.mkdir(parents=True, exist_ok=True)
+        make_folders(session.workers)
         session.lock_fd = _hold_lock(session.folder / "session.lock")
         for other in (root / "sessions").iterdir():
             if other.name != session.id and lock_is_free(other / "session.lock"):
@@ -93,7 +95,7 @@ class Session:
 
     def bump_epoch(self) -> int:
         """Start a new flush round; return its number."""
-        fd = os.open(self.folder / "flush.epoch", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = open_file(self.folder / "flush.epoch", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             text = os.read(fd, 32).decode().strip()
@@ -112,7 +114,7 @@ class Session:
     def ack(self, worker: str, epoch: int) -> None:
         """Record that `worker` has rolled its file for flush round `epoch`."""
         tmp = self.workers / f".{worker}.ack.tmp"
-        tmp.write_text(str(epoch))
+        write_file(tmp, str(epoch))
         tmp.replace(self.workers / f"{worker}.ack")
 
     def acked(self, worker: str) -> int:

@@ -36,6 +36,7 @@ from capture_sink.keys import (
     object_name,
     spool_name,
 )
+from capture_sink.private import make_folders, open_file, write_file
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +100,10 @@ class Spool:
         """The folder for one target, created with its target.json if needed."""
         text = _target_json(target)
         folder = self.base / hashlib.sha256(text.encode()).hexdigest()[:16]
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folders(folder)
         if not (folder / TARGET_FILE).exists():
             tmp = folder / f".{TARGET_FILE}.{os.getpid()}.{threading.get_ident()}"
-            tmp.write_text(text)
+            write_file(tmp, text)
             tmp.replace(folder / TARGET_FILE)
         return folder
 
@@ -288,7 +289,7 @@ class SpoolWriter:
         try:
             folder = self.spool.folder(self.target)  # made again if someone removed it
             tmp = folder / f".{name}.new"  # invisible to uploaders until locked and renamed
-            fd = os.open(tmp, flags, 0o644)
+            fd = open_file(tmp, flags)
         except OSError as exc:
             log.error("cannot create a capture spool file in %s: %s", self.spool.base, exc)
             return None

@@ -139,8 +139,10 @@ def run(settings: ServerSettings, hooks: ServingHooks | None = None) -> None:
         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
     )
     artifact_error = None
+    scratch = scratch_dir()
+    scratch.chmod(0o700)  # mkdtemp's 0700 went through the umask; the user's model goes here
     try:
-        settings = prepare(settings, scratch_dir())
+        settings = prepare(settings, scratch)
     except ArtifactError as exc:
         artifact_error = str(exc)
         log.error("model artifact unusable: %s", artifact_error)

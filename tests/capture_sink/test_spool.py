@@ -363,3 +363,65 @@ def test_half_made_files_are_swept_and_empty_files_need_no_upload(tmp_path):
     assert Uploader(s3, counters).upload_all(spool.files()).uploaded == 1
     assert s3.puts == 0
     assert counters.snapshot()["files_uploaded"] == 0
+
+
+# --- what capture writes to disk is private ---------------------------------------------------
+
+
+def test_spooled_records_and_state_are_private_whatever_the_umask(tmp_path):
+    import json
+    import os
+    import stat
+    import time
+
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response
+
+    from capture_sink.config import load_capture_config
+    from capture_sink.serving import CaptureServing
+    from capture_sink.settings import CaptureSettings
+
+    home = tmp_path / "home"  # the user's, not ours: its mode is left alone
+    home.mkdir(mode=0o755)
+    config = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": "s3://bucket/capture",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+    }
+    settings = CaptureSettings(
+        config=load_capture_config(json.dumps(config)),
+        endpoint_name="Ep",
+        spool_dir=home / "smlocal" / "spool-root",
+    )
+    s3 = MemoryS3()
+    s3.failing = True  # so that the worker also writes its .error file
+    previous = os.umask(0o022)
+    try:
+        serving = CaptureServing(settings, put_factory=lambda: s3)
+        app = serving.wrap(Response("1.0\n"))
+        Client(app).post("/invocations", data="1,2", headers={"Content-Type": "text/csv"})
+        assert serving.worker is not None
+        with pytest.raises(FlushTimeout, match="S3 is down"):
+            serving.worker.flush(timeout=0.5)
+        deadline = time.monotonic() + 5  # the background uploader publishes its error
+        while not any(serving.session.workers.glob("*.error")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        os.umask(previous)
+    try:
+        made = [home / "smlocal", *sorted((home / "smlocal").rglob("*"))]
+        modes = {p: stat.S_IMODE(p.stat().st_mode) for p in made}
+        files = [p.name for p in made if p.is_file()]
+    finally:
+        s3.failing = False
+        serving.worker_exit()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o755
+    assert {name.rsplit(".", 1)[-1] for name in files} >= {"lock", "counters", "epoch", "json"}
+    assert any(name.endswith(".error") for name in files), "the upload failure was published"
+    assert any(name.endswith(".jsonl") for name in files), "the record was spooled"
+    wrong = {p.name: oct(mode) for p, mode in modes.items() if mode != 0o600 and p.name in files}
+    wrong |= {
+        p.name: oct(mode) for p, mode in modes.items() if mode != 0o700 and p.name not in files
+    }
+    assert wrong == {}
