@@ -30,7 +30,8 @@ from emulator.context import Context
 from emulator.control_plane import ControlPlane
 from emulator.edge import ControlBridge, Edge
 from emulator.endpoint_manager import EndpointManager
-from emulator.http_server import HttpServer, WSGIBridge, serve
+from emulator.guard import LocalOnly, trust_from_settings
+from emulator.http_server import Handler, HttpServer, WSGIBridge, serve
 from emulator.jobs import JobRunner
 from emulator.monitoring import execution_finished, start_execution
 from emulator.processing import Processing
@@ -142,9 +143,10 @@ class Emulator:
             WSGIBridge(DurableWrites(moto_app(), persistence), loop, executor, self.settings.port),
             lambda: self.health.answer(ctx),
         )
-        servers = [await serve(edge, sock)]
+        guarded = LocalOnly(edge, trust_from_settings(self.settings))
+        servers = [await serve(guarded, sock)]
         if self.settings.backend == "docker":
-            servers += await self._serve_containers(edge)
+            servers += await self._serve_containers(guarded)
         log.info("smlocal listening on %s (data in %s, %d S3 objects restored)",
                  self.settings.edge_url, data_dir.resolve(), restored)  # fmt: skip
         processing.abandon_unfinished()
@@ -167,7 +169,7 @@ class Emulator:
         executor.shutdown(wait=False, cancel_futures=True)
         log.info("stopped")
 
-    async def _serve_containers(self, edge: Edge) -> list[HttpServer]:
+    async def _serve_containers(self, edge: Handler) -> list[HttpServer]:
         """With --backend docker, containers reach the edge through the Docker bridge's
         gateway (`host.docker.internal`): listen there too, on the same port."""
         from emulator.backends.docker import bridge_gateway

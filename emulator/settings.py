@@ -31,6 +31,9 @@ class EmulatorSettings:
     capture_roll_seconds: float | None = None
     example: bool = False
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES  # the most model data may unpack to
+    allowed_hosts: tuple[str, ...] = ()  # host names served besides IPs and loopback names
+    allowed_origins: tuple[str, ...] = ()  # web origins allowed to call the emulator
+    moto_api: bool = False  # moto's /moto-api/ (dashboard, data, reset)
     env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -61,8 +64,26 @@ class EmulatorSettings:
             values["invocation_timeout"] = float(env["SMLOCAL_INVOCATION_TIMEOUT"])
         if env.get("SMLOCAL_CAPTURE_ROLL_SECONDS"):
             values["capture_roll_seconds"] = float(env["SMLOCAL_CAPTURE_ROLL_SECONDS"])
+        values["allowed_hosts"] = _names(env.get("SMLOCAL_ALLOWED_HOSTS", ""))
+        values["allowed_origins"] = _names(env.get("SMLOCAL_ALLOWED_ORIGINS", ""))
+        values["moto_api"] = _flag(env, "SMLOCAL_MOTO_API")
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.backend not in BACKENDS:
             raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
         return settings
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _flag(env: Mapping[str, str], key: str) -> bool:
+    """A strict boolean: 1/true/yes/on or 0/false/no/off (unset is false)."""
+    raw = env.get(key, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{key}={env[key]!r} is not a boolean; use true or false")

@@ -18,18 +18,8 @@ from monitor_helpers import CHURN, CHURN_FAULTS, churn_traffic, run_job, write_c
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from model_monitor.report import write_report
+from tests.support import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOSTILE = "<script>alert('x')</script>"
 
 pytestmark = pytest.mark.skipif(
