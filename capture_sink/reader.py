@@ -57,6 +57,18 @@ def decode_sides(record: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Located:
+    """A record and where it was read: its file's URI and line (1-based)."""
+
+    record: dict[str, Any]
+    uri: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.uri}:{self.line}"
+
+
+@dataclass(frozen=True)
 class _Window:
     start: datetime | None
     end: datetime | None
@@ -72,6 +84,10 @@ class _Window:
 
 
 def _parse(file: CaptureFile) -> Iterator[dict[str, Any]]:
+    return (found.record for found in _located(file))
+
+
+def _located(file: CaptureFile) -> Iterator[Located]:
     for number, line in enumerate(file.read().splitlines(), start=1):
         if not line.strip():
             continue
@@ -84,7 +100,7 @@ def _parse(file: CaptureFile) -> Iterator[dict[str, Any]]:
             ) from None
         if not isinstance(record, dict):
             raise ValueError(f"{file.uri}:{number}: not a capture record (not a JSON object)")
-        yield record
+        yield Located(record, file.uri, number)
 
 
 def iter_records(
@@ -110,9 +126,26 @@ def iter_records(
     return (decode_sides(r) for r in ordered) if decode_base64 else ordered
 
 
-def _in_file_order(files: list[CaptureFile], window: _Window) -> Iterator[dict[str, Any]]:
+def iter_located(
+    source: str | Path,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    s3_client: Any = None,
+) -> Iterator[Located]:
+    """iter_records with file_order, each record with its file and line (for messages)."""
+    window = _Window(optional_utc(start), optional_utc(end))
+    files = list_capture_files(source, window.start, window.end, s3_client=s3_client)
+    return _located_in_file_order(files, window)
+
+
+def _located_in_file_order(files: list[CaptureFile], window: _Window) -> Iterator[Located]:
     for file in sorted(files, key=lambda f: f.uri):
-        yield from (r for r in _parse(file) if window.holds(inference_time(r)))
+        yield from (r for r in _located(file) if window.holds(inference_time(r.record)))
+
+
+def _in_file_order(files: list[CaptureFile], window: _Window) -> Iterator[dict[str, Any]]:
+    return (found.record for found in _located_in_file_order(files, window))
 
 
 def _sort_key(record: dict[str, Any]) -> datetime:

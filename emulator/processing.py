@@ -22,6 +22,7 @@ from emulator.clients import client, download, no_objects_message, upload_folder
 from emulator.context import Context
 from emulator.jobs import JobProcess, JobRunner, python_module, summary_lines
 from emulator.resources import processing_jobs as jobs
+from model_monitor.contract import STATISTICS
 
 log = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -127,6 +128,11 @@ class Processing:
             return "Failed", {"FailureReason": "The job exceeded its MaxRuntimeInSeconds."}
         if exit_.returncode != 0:
             return "Failed", {"FailureReason": text or summary_lines(exit_.lines)}
+        output = Path(environment.get("output_path", folder))
+        if not (output / STATISTICS).exists():  # e.g. a user script ended the process early
+            where = str(output).replace(str(folder), "")
+            reason = f"The analyzer exited with code 0 but wrote no {STATISTICS} to {where}"
+            return "Failed", {"FailureReason": f"{reason}: the job has no results."}
         self._upload_outputs(s3, doc, folder)
         self._publish_metrics(folder / METRICS_DIR.lstrip("/"))
         return "Completed", {"ExitMessage": text}

@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from model_monitor import files
-from model_monitor.errors import AnalysisError
+from model_monitor.errors import MAX_COLUMNS, AnalysisError
 from model_monitor.preprocessing import Preprocessor
 from model_monitor.readers import csv_fields, json_text
 from model_monitor.state import Chunk, DatasetState
@@ -133,6 +133,7 @@ class FileTask:
     preprocessor: str | None = None
     exact: bool = False
     watch: tuple[str, ...] | None = None
+    max_columns: int = MAX_COLUMNS
 
 
 def _flat_object(document: object, where: str) -> Mapping[str, str | None]:
@@ -147,11 +148,11 @@ def _range_rows(
     if task.kind == "csv":
         assert script is not None
         for line in files.csv_lines(part, task.header):
-            yield from script.rows(line)
+            yield from script.rows(line, f"a line of {part.path}")
         return
-    for document in files.json_documents(part, task.json_lines):
+    for document in files.json_documents(part, task.json_lines, task.max_columns):
         if script is not None:
-            yield from script.rows(document)
+            yield from script.rows(document, f"a record of {part.path}")
         else:
             yield _flat_object(document, part.path)
 
@@ -159,11 +160,15 @@ def _range_rows(
 def _task_chunks(task: FileTask) -> Iterator[Chunk]:
     if task.kind == "csv" and task.preprocessor is None:
         for part in task.parts:
-            table = files.read_csv(part, task.names, task.header)
+            table = files.read_csv(part, task.names, task.header, task.max_columns)
             columns = [column.combine_chunks() for column in table.columns]
             yield Chunk(task.names, columns, table.num_rows)
         return
-    script = Preprocessor(Path(task.preprocessor)) if task.preprocessor else None
+    script = (
+        Preprocessor(Path(task.preprocessor), max_columns=task.max_columns)
+        if task.preprocessor
+        else None
+    )
     rows = (row for part in task.parts for row in _range_rows(task, part, script))
     yield from chunks(rows)
 

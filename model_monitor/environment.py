@@ -5,6 +5,7 @@ here (the emulator stages S3 inputs and uploads outputs around the job). `datase
 `output_path` and `dataset_format` are required (a missing one fails the job with the
 `KeyError` text the container writes, e.g. `'output_path'`); every other key is optional.
 Entries that are not analyzer keys are exported to the user's scripts, as the container does.
+`smlocal_max_columns` is smlocal's own key: the most columns a record may have (see `errors`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from model_monitor.constraints import categorical_drift_method
 from model_monitor.errors import (
     DATASET_FORMAT_MISSING,
     INVALID_OUTPUT_COLUMNS_POSITION,
+    MAX_COLUMNS,
+    MAX_COLUMNS_KEY,
     AnalysisError,
 )
 from model_monitor.readers import DEFAULT_INDEX_NAMES, parse_time
@@ -36,6 +39,7 @@ ANALYZER_KEYS = frozenset(
         "sagemaker_endpoint_name", "sagemaker_monitoring_schedule_name",
         "categorical_drift_method", "detect_outliers", "detect_drift", "image_data",
         "monitoring_input_type", "report_enabled", "CLOUDWATCH_METRICS_DIRECTORY",
+        MAX_COLUMNS_KEY,
     }
 )  # fmt: skip
 
@@ -92,6 +96,19 @@ def _time(env: Mapping[str, str], key: str) -> datetime | None:
         raise AnalysisError(f"{key}={value!r} is not an ISO-8601 time") from None
 
 
+def _positive(env: Mapping[str, str], key: str, default: int) -> int:
+    value = env.get(key)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise AnalysisError(f"{key}={value!r} is not a positive whole number")
+    return number
+
+
 @dataclass(frozen=True)
 class AnalyzerInput:
     """Everything a job needs, parsed."""
@@ -111,6 +128,7 @@ class AnalyzerInput:
     endpoint_name: str | None = None
     schedule_name: str | None = None
     categorical_drift_method: str | None = None
+    max_columns: int = MAX_COLUMNS
     raw: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -149,6 +167,7 @@ class AnalyzerInput:
             endpoint_name=env.get("sagemaker_endpoint_name") or None,
             schedule_name=env.get("sagemaker_monitoring_schedule_name") or None,
             categorical_drift_method=categorical_drift_method(drift) if drift else None,
+            max_columns=_positive(env, MAX_COLUMNS_KEY, MAX_COLUMNS),
             raw=dict(env),
         )
 

@@ -8,6 +8,9 @@ CSV follows Spark's reader defaults: every column a string, an empty field missi
 lines skipped, the first line of each file the header when there is one (header names that
 are empty become `_c<i>`, repeated ones get their position appended), otherwise columns are
 named `_c0, _c1, ...`; a short row is padded with missing values, a long one cut.
+
+A line of more than `max_columns` fields (CSV) or members (JSON) fails the job, naming the
+file and line; it is counted on the raw text, before the line is split or parsed.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,7 +26,8 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from model_monitor.errors import AnalysisError
+from model_monitor.errors import MAX_COLUMNS, AnalysisError, too_many_columns
+from model_monitor.readers import json_wider_than
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,27 @@ def pack(ranges: Sequence[FileRange], partition_bytes: int) -> list[tuple[FileRa
     return groups
 
 
+def line_at(path: str, offset: int) -> int:
+    """The number (1-based) of the file's line holding byte `offset`; reads the file up to
+    there, so it is for messages only."""
+    newlines = 0
+    with open(path, "rb") as handle:
+        while offset > 0:
+            block = handle.read(min(offset, 1 << 20))
+            if not block:
+                break
+            newlines += block.count(b"\n")
+            offset -= len(block)
+    return newlines + 1
+
+
+def csv_width(line: str) -> int:
+    """The fields of a CSV line: its commas outside double quotes, plus one (not split)."""
+    if '"' not in line:
+        return line.count(",") + 1
+    return sum(part.count(",") for part in line.split('"')[::2]) + 1
+
+
 def read_bytes(part: FileRange) -> bytes:
     """The range's bytes."""
     with open(part.path, "rb") as handle:
@@ -117,9 +142,12 @@ def first_line(path: Path) -> str:
         return handle.readline().decode("utf-8-sig").rstrip("\r\n")
 
 
-def csv_names(files: Sequence[Path], header: bool) -> list[str]:
+def csv_names(files: Sequence[Path], header: bool, max_columns: int = MAX_COLUMNS) -> list[str]:
     """Column names from the first file: its header, or `_c<i>` for each field."""
-    line = next((first_line(p) for p in files if p.stat().st_size), "")
+    first = next((p for p in files if p.stat().st_size), None)
+    line = first_line(first) if first else ""
+    if first and (width := csv_width(line)) > max_columns:
+        raise AnalysisError(too_many_columns(f"{first}: line 1", width, max_columns))
     fields = next(csv.reader([line]), [])
     if not header:
         return [f"_c{i}" for i in range(len(fields))]
@@ -135,16 +163,28 @@ def csv_names(files: Sequence[Path], header: bool) -> list[str]:
     return names
 
 
-def read_csv(part: FileRange, names: Sequence[str], header: bool) -> pa.Table:
+def _wide_row(part: FileRange, data: bytes, skipped: int, row: Any, limit: int) -> AnalysisError:
+    """The failure for a row of more than `limit` fields, naming its line in the file."""
+    text = row.text.encode("utf-8")
+    offset = 0 if data.startswith(text) else data.find(b"\n" + text) + 1
+    line = line_at(part.path, part.start + skipped + offset)
+    return AnalysisError(too_many_columns(f"{part.path}: line {line}", row.actual_columns, limit))
+
+
+def read_csv(
+    part: FileRange, names: Sequence[str], header: bool, max_columns: int = MAX_COLUMNS
+) -> pa.Table:
     """A CSV range as a table of string columns (nulls for empty fields)."""
-    data = _drop_first_line(read_bytes(part)) if header and part.first else read_bytes(part)
+    raw = read_bytes(part)
+    data = _drop_first_line(raw) if header and part.first else raw
     types = {name: pa.string() for name in names}
     if not data.strip():
         return pa.table({name: pa.array([], pa.string()) for name in names})
     invalid: list[Any] = []
+    wide: list[Any] = []
 
     def keep_invalid(row: Any) -> str:
-        invalid.append(row)
+        (wide if row.actual_columns > max_columns else invalid).append(row)
         return "skip"
 
     table = pcsv.read_csv(
@@ -155,6 +195,8 @@ def read_csv(part: FileRange, names: Sequence[str], header: bool) -> pa.Table:
             column_types=types, null_values=[""], strings_can_be_null=True
         ),
     )
+    if wide:  # cutting it would be right, but Arrow's row and csv's take as long and as much
+        raise _wide_row(part, data, len(raw) - len(data), wide[0], max_columns)
     if invalid:  # ragged rows: parse again the slow way, padding and cutting like Spark
         return _ragged_csv(data, names)
     return table
@@ -193,20 +235,32 @@ def csv_lines(part: FileRange, header: bool) -> Iterator[str]:
             yield line
 
 
-def json_documents(part: FileRange, lines: bool) -> Iterator[Any]:
+def json_documents(part: FileRange, lines: bool, max_columns: int = MAX_COLUMNS) -> Iterator[Any]:
     """Parsed JSON: one document per line, or the whole range (a file) as one document."""
     text = read_bytes(part).decode("utf-8-sig")
     if not lines:
-        document = _parse(text, part.path, 1)
-        yield from document if isinstance(document, list) else [document]
+        document = _parse(text, part, 1, None)
+        records = document if isinstance(document, list) else [document]
+        for number, record in enumerate(records, 1):
+            if isinstance(record, Mapping | list) and len(record) > max_columns:
+                where = f"{part.path}: record {number}"
+                raise AnalysisError(too_many_columns(where, len(record), max_columns))
+            yield record
         return
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
-            yield _parse(line, part.path, number)
+            yield _parse(line, part, number, max_columns)
 
 
-def _parse(text: str, path: str, line: int) -> Any:
+def _parse(text: str, part: FileRange, number: int, limit: int | None) -> Any:
+    """A JSON document: the range's `number`-th line (or its whole text, `limit` None)."""
+
+    def where() -> str:  # the file's line: counted only when there is something to say
+        return f"{part.path}: line {line_at(part.path, part.start) + number - 1}"
+
+    if limit is not None and json_wider_than(text, limit):
+        raise AnalysisError(too_many_columns(where(), None, limit))
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise AnalysisError(f"{path}: line {line} is not valid JSON: {exc}") from None
+        raise AnalysisError(f"{where()} is not valid JSON: {exc}") from None

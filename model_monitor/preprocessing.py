@@ -4,8 +4,12 @@
   second parameter must be called `logger`) gets, per record: a `CapturedData` for captures,
   the raw line (newline included) for a CSV dataset, the parsed object for JSON lines. It
   returns a flat dict (one row, keys sorted into columns), a list of dicts (several rows) or
-  `[]` / None (the record is dropped). Any exception fails the job with the real text.
+  `[]` / None (the record is dropped). Any exception fails the job with the real text, and so
+  does a row of more than `max_columns` keys.
 * `postprocess_handler()` runs with no arguments after all output files are written.
+
+A script that ends the process (`sys.exit`, i.e. SystemExit) fails the job, saying so: the
+job would otherwise end without its outputs and without a reason.
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ from types import ModuleType
 from typing import Any
 
 from model_monitor.errors import (
+    MAX_COLUMNS,
     POSTPROCESS_HANDLER_MISSING,
     PREPROCESS_HANDLER_MISSING,
     PREPROCESSOR_FAILED,
     AnalysisError,
+    exit_call,
+    too_many_columns,
 )
 from model_monitor.readers import json_text
 
@@ -75,7 +82,12 @@ def load_script(path: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise AnalysisError(f"Cannot load script {path}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SystemExit as exc:
+        raise AnalysisError(
+            f"The script {path.name} called {exit_call(exc)} while it was loaded."
+        ) from None
     return module
 
 
@@ -84,22 +96,34 @@ def postprocess_handler(path: Path) -> Callable[[], Any]:
     handler = getattr(load_script(path), "postprocess_handler", None)
     if not callable(handler):
         raise NotImplementedError(POSTPROCESS_HANDLER_MISSING)
-    return handler  # type: ignore[no-any-return]
+
+    def run() -> Any:
+        try:
+            return handler()
+        except SystemExit as exc:
+            raise AnalysisError(
+                f"postprocess_handler called {exit_call(exc)} instead of returning."
+            ) from None
+
+    return run
 
 
 class Preprocessor:
     """A loaded record preprocessor: records in, keyed rows out."""
 
-    def __init__(self, path: Path, logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self, path: Path, logger: logging.Logger | None = None, max_columns: int = MAX_COLUMNS
+    ) -> None:
         handler = getattr(load_script(path), "preprocess_handler", None)
         if not callable(handler):
             raise NotImplementedError(PREPROCESS_HANDLER_MISSING)
         self._handler = handler
         self._logger = logger or logging.getLogger("model_monitor.preprocessor")
         self._with_logger = "logger" in inspect.signature(handler).parameters
+        self._max_columns = max_columns
 
-    def rows(self, record: Any) -> list[KeyedRow]:
-        """Apply the handler to one record."""
+    def rows(self, record: Any, where: str = "a record") -> list[KeyedRow]:
+        """Apply the handler to one record (`where` names it in messages)."""
         try:
             if self._with_logger:
                 result = self._handler(record, logger=self._logger)
@@ -108,16 +132,23 @@ class Preprocessor:
         except Exception as exc:
             self._logger.error("preprocess_handler raised:\n%s", traceback.format_exc())
             raise AnalysisError(PREPROCESSOR_FAILED) from exc
-        return _rows(result)
+        except SystemExit as exc:
+            raise AnalysisError(
+                f"{PREPROCESSOR_FAILED} preprocess_handler called {exit_call(exc)} instead of "
+                "returning rows."
+            ) from None
+        return _rows(result, f"The row preprocess_handler returned for {where}", self._max_columns)
 
 
-def _rows(result: Any) -> list[KeyedRow]:
+def _rows(result: Any, where: str, limit: int) -> list[KeyedRow]:
     if result is None:
         return []
     if isinstance(result, Mapping):
+        if len(result) > limit:  # before a value is converted
+            raise AnalysisError(too_many_columns(where, len(result), limit))
         return [{str(k): json_text(result[k], "preprocess_handler's result") for k in result}]
     if isinstance(result, list) and all(isinstance(item, Mapping) for item in result):
-        return [row for item in result for row in _rows(item)]
+        return [row for item in result for row in _rows(item, where, limit)]
     raise AnalysisError(
         f"{PREPROCESSOR_FAILED} preprocess_handler must return a flat dict, a list of dicts or "
         f"[], not {type(result).__name__}."

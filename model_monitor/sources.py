@@ -23,7 +23,7 @@ from model_monitor import engine, files
 from model_monitor.environment import CAPTURE, CSV, AnalyzerInput
 from model_monitor.preprocessing import CapturedData, KeyedRow, Preprocessor
 from model_monitor.profile import column_order
-from model_monitor.readers import SHADOW, capture_items, iter_capture_records
+from model_monitor.readers import SHADOW, capture_items, event_id, iter_capture_records
 from model_monitor.state import DatasetState
 
 
@@ -42,9 +42,11 @@ def _order_kind(job: AnalyzerInput) -> str:
 
 
 def _preprocessed_captures(job: AnalyzerInput, script: Preprocessor) -> Iterator[KeyedRow]:
-    for record in iter_capture_records(job.dataset_source, job.start_time, job.end_time):
+    for found in iter_capture_records(job.dataset_source, job.start_time, job.end_time):
+        record = found.record
         if (record.get("eventMetadata") or {}).get("invocationSource") != SHADOW:
-            yield from script.rows(CapturedData(record))
+            where = f"capture record {event_id(record)} ({found})"
+            yield from script.rows(CapturedData(record), where)
 
 
 def _captures(
@@ -57,11 +59,11 @@ def _captures(
         raise FileNotFoundError(f"Capture folder {job.dataset_source} does not exist")
     rows: Iterator[engine.Item]
     if job.record_preprocessor_script:
-        script = Preprocessor(job.record_preprocessor_script, logger)
+        script = Preprocessor(job.record_preprocessor_script, logger, job.max_columns)
         rows = _preprocessed_captures(job, script)
     else:
         records = iter_capture_records(job.dataset_source, job.start_time, job.end_time)
-        rows = capture_items(records, job.dataset_format.index_names)
+        rows = capture_items(records, job.dataset_format.index_names, max_columns=job.max_columns)
     return engine.analyze_rows(rows, watch=watch, progress=progress)
 
 
@@ -72,7 +74,7 @@ def file_tasks(job: AnalyzerInput, watch: tuple[str, ...] | None) -> list[engine
     script = str(job.record_preprocessor_script) if job.record_preprocessor_script else None
     if fmt.kind == CSV:
         ranges = files.plan_ranges(paths, engine.PARTITION_BYTES)
-        names = tuple(files.csv_names(paths, fmt.header)) if not script else ()
+        names = tuple(files.csv_names(paths, fmt.header, job.max_columns)) if not script else ()
     else:  # a JSON document that is not JSON Lines cannot be cut
         ranges = (
             files.plan_ranges(paths, engine.PARTITION_BYTES)
@@ -84,7 +86,15 @@ def file_tasks(job: AnalyzerInput, watch: tuple[str, ...] | None) -> list[engine
     exact = len(partitions) == 1
     return [
         engine.FileTask(
-            parts, fmt.kind, names, fmt.header, fmt.json_lines, script, exact=exact, watch=watch
+            parts,
+            fmt.kind,
+            names,
+            fmt.header,
+            fmt.json_lines,
+            script,
+            exact=exact,
+            watch=watch,
+            max_columns=job.max_columns,
         )
         for parts in partitions
     ]

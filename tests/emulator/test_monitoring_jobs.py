@@ -417,3 +417,37 @@ def test_bad_monitoring_inputs_fail_with_the_real_message_and_write_nothing(
     assert execution["MonitoringExecutionStatus"] == "Failed"
     assert execution["FailureReason"].startswith(reason)
     assert "Contents" not in s3.list_objects_v2(Bucket="mon", Prefix=f"bad-reports/{endpoint}/")
+
+
+@pytest.mark.parametrize(
+    ("exit_call", "reason"),
+    [
+        (
+            "sys.exit(0)",
+            "There is an exception raised in preprocessor script. Please double check the "
+            "preprocessor script. preprocess_handler called sys.exit(0) instead of returning rows.",
+        ),
+        (
+            "os._exit(0)",  # no SystemExit: the analyzer process just ends with 0
+            "The analyzer exited with code 0 but wrote no statistics.json to "
+            "/opt/ml/processing/output: the job has no results.",
+        ),
+    ],
+    ids=["sys.exit", "os._exit"],
+)
+def test_a_preprocessor_that_exits_fails_the_processing_job(sm, s3, exit_call, reason) -> None:
+    key = f"code/exits-{exit_call[:-3].replace('.', '-')}.py"
+    body = f"import os\nimport sys\n\ndef preprocess_handler(line):\n    {exit_call}\n"
+    s3.put_object(Bucket="mon", Key=key, Body=body.encode())
+    name = unique("exiting-preprocessor")
+    script = key.rsplit("/", 1)[1]
+    request = baseline_request(
+        name, record_preprocessor_script=f"/opt/ml/processing/input/pre/{script}"
+    )
+    request["ProcessingInputs"].append({"InputName": "pre_processor_script_input", "S3Input": {
+        "S3Uri": f"s3://mon/{key}", "LocalPath": "/opt/ml/processing/input/pre",
+        "S3DataType": "S3Prefix", "S3InputMode": "File"}})  # fmt: skip
+    sm.create_processing_job(**request)
+    job = wait_job(sm, name)
+    assert (job["ProcessingJobStatus"], job["FailureReason"]) == ("Failed", reason)
+    assert "Contents" not in s3.list_objects_v2(Bucket="mon", Prefix=f"baselines/{name}/")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from monitor_helpers import capture_record, write_captures, write_csv
+from monitor_helpers import Runner, capture_record, classic_baseline, write_captures, write_csv
 
 from model_monitor import files
 from model_monitor.errors import AnalysisError
@@ -125,3 +125,47 @@ def test_small_files_share_a_partition(tmp_path: Path) -> None:
     ranges = files.plan_ranges(paths, 1000)
     assert [len(group) for group in files.pack(ranges, 1000)] == [5]
     assert [len(group) for group in files.pack(ranges, 5)] == [1, 1, 1, 1, 1]  # 4 bytes each
+
+
+WRONG_TYPES = {
+    "captureData.endpointInput.data": (5, "a string, not a number (5)"),
+    "captureData.endpointOutput.encoding": (7, "a string, not a number (7)"),
+    "captureData.endpointInput.observedContentType": ([], "a string, not an array"),
+    "captureData.endpointInput.mode": (True, "a string, not a boolean (true)"),
+    "captureData.endpointOutput": ("CSV", 'an object, not a string ("CSV")'),
+    "captureData": ([1], "an object, not an array"),
+    "eventMetadata": ("x", 'an object, not a string ("x")'),
+    "eventMetadata.eventId": ({"a": 1}, "a string, not an object"),
+    "eventMetadata.inferenceId": (12, "a string, not a number (12)"),
+}
+
+
+@pytest.mark.parametrize("path", list(WRONG_TYPES))
+def test_wrong_typed_capture_fields_fail_naming_field_type_and_line(
+    tmp_path: Path, path: str
+) -> None:
+    value, expected = WRONG_TYPES[path]
+    bad = capture_record("3", "4")
+    *parents, name = path.split(".")
+    target = bad
+    for parent in parents:
+        target = target[parent]
+    target[name] = value
+    file = write_captures(tmp_path, [capture_record("1", "2"), bad], "2022/04/18/00")
+    with pytest.raises(AnalysisError) as caught:
+        list(capture_rows(iter_capture_records(tmp_path, None, None)))
+    assert str(caught.value) == f"Capture record {file}:2: {path} must be {expected}."
+
+
+def test_a_wrong_typed_capture_field_fails_the_job(
+    tmp_path: Path, baseline: Runner, monitor: Runner
+) -> None:
+    classic_baseline(tmp_path, baseline)
+    record = capture_record("1", "2")
+    record["captureData"]["endpointInput"]["data"] = 5
+    file = write_captures(tmp_path / "c", [record], "2022/04/18/00")
+    result = monitor(tmp_path / "c")
+    assert (result.status, result.message) == (
+        "Failed",
+        f"Capture record {file}:1: captureData.endpointInput.data must be a string, not a number (5).",
+    )

@@ -6,6 +6,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
 from monitor_helpers import (
     CSV_WITH_HEADER,
     Runner,
@@ -147,3 +148,61 @@ def test_csv_dataset_monitoring_checks_csv_data(
     write_csv(tmp_path / "now.csv", [(1, 2.5), (2, 3)], ("a", "b"))
     monitor(tmp_path / "now.csv", CSV_WITH_HEADER)
     assert [v["feature_name"] for v in violations(tmp_path / "run")] == ["b"]
+
+
+PREPROCESSOR_FAILED = "There is an exception raised in preprocessor script. Please double check the preprocessor script."
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            "import sys\n\ndef preprocess_handler(record):\n    sys.exit(0)\n",
+            f"{PREPROCESSOR_FAILED} preprocess_handler called sys.exit(0) instead of returning rows.",
+        ),
+        (
+            "def preprocess_handler(record):\n    raise SystemExit('done')\n",
+            f"{PREPROCESSOR_FAILED} preprocess_handler called sys.exit('done') instead of returning rows.",
+        ),
+        (
+            "import sys\n\nsys.exit()\n",
+            "The script pre.py called sys.exit() while it was loaded.",
+        ),
+    ],
+    ids=["sys.exit(0)", "SystemExit('done')", "sys.exit() on import"],
+)
+def test_a_preprocessor_that_exits_fails_the_execution(
+    tmp_path: Path, baseline: Runner, monitor: Runner, body: str, reason: str
+) -> None:
+    classic_baseline(tmp_path, baseline)
+    write_captures(tmp_path / "c", [capture_record("1", "2")], HOUR)
+    script = _script(tmp_path, "pre.py", body)
+    result = monitor(tmp_path / "c", record_preprocessor_script=str(script))
+    assert (result.status, result.message) == ("Failed", reason)
+    assert (tmp_path / "message").read_text() == reason
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_a_preprocessor_that_exits_fails_a_baseline(tmp_path: Path, baseline: Runner) -> None:
+    write_csv(tmp_path / "train.csv", [(1, 2), (3, 4)], ("x", "y"))
+    script = _script(
+        tmp_path, "pre.py", "import sys\n\ndef preprocess_handler(line):\n    sys.exit(0)\n"
+    )
+    result = baseline(tmp_path / "train.csv", record_preprocessor_script=str(script))
+    assert (result.status, result.message) == (
+        "Failed",
+        f"{PREPROCESSOR_FAILED} preprocess_handler called sys.exit(0) instead of returning rows.",
+    )
+    assert not (tmp_path / "baseline").exists()
+
+
+def test_a_postprocessor_that_exits_fails_the_job(tmp_path: Path, baseline: Runner) -> None:
+    write_csv(tmp_path / "train.csv", [(1,)], ("x",))
+    script = _script(
+        tmp_path, "post.py", "import sys\n\ndef postprocess_handler():\n    sys.exit(0)\n"
+    )
+    result = baseline(tmp_path / "train.csv", post_analytics_processor_script=str(script))
+    assert (result.status, result.message) == (
+        "Failed",
+        "postprocess_handler called sys.exit(0) instead of returning.",
+    )
