@@ -11,6 +11,7 @@ BENCHMARKS = [
     "bench.emulator",
     "bench.monitor_baseline",
     "bench.training",
+    "bench.s3_durability",
 ]
 
 

@@ -120,7 +120,7 @@ class Emulator:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop_event.set)
         data_dir = self.settings.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(data_dir)
         sock = bind(self.settings.host, self.settings.port)
         self.settings = replace(self.settings, port=sock.getsockname()[1])
         executor = ThreadPoolExecutor(32, thread_name_prefix="edge")
@@ -199,10 +199,19 @@ class Emulator:
             )
 
 
+def make_private_dir(folder: Path) -> None:
+    """Create the data directory readable by its owner only (captured payloads, models and
+    credentials-bearing logs live there); an existing folder keeps its permissions."""
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
+
+
 def configure_logging(settings: EmulatorSettings, level: int = logging.INFO) -> None:
     """Log to stderr and to {data_dir}/logs/emulator.log."""
     logs = settings.data_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
+    logs.mkdir(exist_ok=True)
     handlers: list[logging.Handler] = [
         logging.StreamHandler(sys.stderr),
         logging.FileHandler(logs / "emulator.log"),

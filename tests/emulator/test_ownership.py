@@ -154,3 +154,32 @@ def test_scratch_refuses_to_remove_what_it_did_not_create(tmp_path: Path) -> Non
     assert scratch.sweep() == 1
     assert not again.exists()
     assert inside_unmarked.is_dir()  # unmarked folders are left alone, even in scratch
+
+
+def test_the_data_directory_smlocal_creates_is_private(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    data, ready = tmp_path / "new" / "data", tmp_path / "ready.json"
+    previous = os.umask(0o022)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "emulator.cli", "up", "--port", "0", "--data-dir", str(data),
+             "--ready-file", str(ready)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    finally:
+        os.umask(previous)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert data.stat().st_mode & 0o777 == 0o700
+        assert (data / "state.db").stat().st_mode & 0o777 == 0o600
+    finally:
+        proc.terminate()
+        proc.wait(60)
