@@ -12,6 +12,7 @@ BENCHMARKS = [
     "bench.monitor_baseline",
     "bench.training",
     "bench.s3_durability",
+    "bench.faults",
 ]
 
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,11 +14,9 @@ from pathlib import Path
 
 import botocore.exceptions
 import pytest
-from botocore.config import Config
 
+from tests.faults import NO_RETRIES, s3_kill_trial, store_kill_trial
 from tests.support import ROLE, XGBOOST_IMAGE, deploy, unique
-
-NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
 
 
 @contextmanager
@@ -61,112 +56,16 @@ def fill(folder: Path) -> Path:
     return filler
 
 
-def kill(emulator) -> None:
-    emulator.proc.send_signal(signal.SIGKILL)
-    emulator.proc.wait()
-
-
 def test_acknowledged_s3_writes_survive_a_kill_mid_write(smlocal_factory) -> None:
-    emulator = smlocal_factory()
-    s3 = emulator.client("s3", config=NO_RETRIES)
-    s3.create_bucket(Bucket="durable")
-    acknowledged: dict[str, tuple[int, bytes]] = {}  # key -> (version, body) last acknowledged
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def writer(index: int) -> None:
-        client = emulator.client("s3", config=NO_RETRIES)
-        rng = random.Random(index)
-        version = 0
-        while not stop.is_set():
-            version += 1
-            key = f"w{index}/k{version % 25}"  # overwrites too
-            body = f"{index}:{version}:".encode() + rng.randbytes(rng.randint(10, 40_000))
-            try:
-                client.put_object(
-                    Bucket="durable", Key=key, Body=body, Metadata={"version": str(version)}
-                )
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-                return  # the emulator is gone
-            with lock:
-                acknowledged[key] = (version, body)
-
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
-    for thread in threads:
-        thread.start()
-    while len(acknowledged) < 100:
-        time.sleep(0.01)
-    time.sleep(random.random() * 0.5)
-    kill(emulator)
-    stop.set()
-    for thread in threads:
-        thread.join(30)
-    with lock:
-        expected = dict(acknowledged)
-
-    emulator.start()
-    s3 = emulator.client("s3")
-    lost = []
-    for key, (version, body) in expected.items():
-        try:
-            found = s3.get_object(Bucket="durable", Key=key)
-        except botocore.exceptions.ClientError:
-            lost.append(key)
-            continue
-        stored = int(found["Metadata"]["version"])
-        data = found["Body"].read()
-        # the last acknowledged write, or a later one that reached the disk unacknowledged
-        assert stored >= version, (key, stored, version)
-        if stored == version:
-            assert data == body
-        assert data.startswith(f"{key[1:].split('/')[0]}:{stored}:".encode())
-    assert lost == []
-    leftovers = [p for p in (emulator.data_dir / "s3").rglob("*") if ".tmp" in p.name]
-    assert leftovers == []
+    trial = s3_kill_trial(smlocal_factory(), "durable")
+    assert trial.acknowledged >= 100
+    assert (trial.lost, trial.wrong, trial.leftovers) == ([], [], [])
 
 
 def test_acknowledged_resources_survive_a_kill_mid_write(smlocal_factory) -> None:
-    emulator = smlocal_factory()
-    acknowledged: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def creator(index: int) -> None:
-        sm = emulator.client("sagemaker", config=NO_RETRIES)
-        number = 0
-        while not stop.is_set():
-            number += 1
-            name = f"m{index}-{number}"
-            try:
-                sm.create_model(
-                    ModelName=name,
-                    ExecutionRoleArn=ROLE,
-                    PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://b/m.tar.gz"},
-                    Tags=[{"Key": "n", "Value": str(number)}],
-                )
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-                return
-            with lock:
-                acknowledged.append(name)
-
-    threads = [threading.Thread(target=creator, args=(i,)) for i in range(6)]
-    for thread in threads:
-        thread.start()
-    while len(acknowledged) < 60:
-        time.sleep(0.01)
-    kill(emulator)
-    stop.set()
-    for thread in threads:
-        thread.join(30)
-
-    emulator.start()
-    sm = emulator.client("sagemaker")
-    listed = set()
-    for page in sm.get_paginator("list_models").paginate():
-        listed |= {m["ModelName"] for m in page["Models"]}
-    assert set(acknowledged) <= listed, sorted(set(acknowledged) - listed)
-    arn = sm.describe_model(ModelName=acknowledged[-1])["ModelArn"]
-    assert sm.list_tags(ResourceArn=arn)["Tags"]  # written in the same transaction
+    trial = store_kill_trial(smlocal_factory(), "m")
+    assert trial.acknowledged >= 60
+    assert (trial.lost, trial.wrong) == ([], [])
 
 
 def test_a_full_disk_refuses_s3_writes_and_capture_waits_for_space(
