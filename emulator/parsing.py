@@ -21,7 +21,7 @@ from typing import Any
 
 from emulator.errors import SerializationException, UnknownOperationException
 from emulator.transport import HttpRequest
-from emulator.validation import type_problem, validate
+from emulator.validation import quoted, type_problem, validate
 
 Params = dict[str, Any]
 
@@ -95,7 +95,7 @@ def _decode_scalar(kind: str, value: Any) -> Any:
             return base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             raise SerializationException(
-                f"'{value}' can not be converted to a Blob: invalid Base64"
+                f"{quoted(value)} can not be converted to a Blob: invalid Base64"
             ) from None
     return value
 
@@ -254,7 +254,9 @@ def _from_text(shape: Any, raw: str) -> Any:
 def _conversion_error(kind: str, value: Any) -> SerializationException:
     """Coral's message for a value of the wrong type; the fallback is an out-of-range date."""
     problem = type_problem(kind, value)
-    return SerializationException(problem or f"'{value}' can not be converted to an Date")
+    return SerializationException(
+        problem or f"{quoted(str(value))} can not be converted to an Date"
+    )
 
 
 def payload_limit(service_model: Any, operation_name: str) -> int | None:

@@ -11,6 +11,9 @@ failed to satisfy constraint: Member must satisfy regular expression pattern: �
 Paths are member names with the first letter lowered; list elements are `name.N.member`
 (N counts from 1) and map values `name.key.member`. A list or map of scalars is reported
 once, at the list or map, with all the element's constraints in brackets.
+
+A quoted value longer than QUOTE_LIMIT characters is cut (`quoted`), so a 20 MB value does
+not come back as a 20 MB message; values that fit are quoted exactly as AWS quotes them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ from emulator.errors import SerializationException, validation_error_class
 from emulator.patterns import matches
 
 MAX_REPORTED = 10
+# The most characters of a value an error message quotes. Values that fit are quoted whole,
+# as AWS quotes them: names, ARNs and URIs, and also the usual slightly-too-long values of
+# the longest members (a map of environment values of 1,024 characters, hyperparameters of
+# 2,500, printed whole); a 20 MB value is cut to this.
+QUOTE_LIMIT = 4096
 _SCALARS = {"string", "integer", "long", "float", "double", "boolean", "timestamp", "blob"}
 _JAVA_TYPES = {
     "string": "an String",  # sic: Coral's grammar
@@ -98,7 +106,7 @@ def type_problem(type_name: str, value: Any) -> str | None:
         return _container_problem(type_name, value)
     target = _JAVA_TYPES[type_name]
     if isinstance(value, str) and type_name == "boolean":
-        return f"'{value.upper()}' can not be converted to {target}"
+        return f"{quoted(value.upper())} can not be converted to {target}"
     if isinstance(value, bool):
         source = "class java.lang.Boolean"
     elif isinstance(value, int | float):
@@ -282,8 +290,16 @@ def _failure(shape: Any, value: Any, path: str, constraint: str) -> str:
     elif shape.metadata.get("sensitive"):
         shown = "Value"
     else:
-        shown = f"Value '{java_string(value, shape.type_name)}'"
+        shown = f"Value {quoted(java_string(value, shape.type_name))}"
     return f"{shown} at '{path}' failed to satisfy constraint: {constraint}"
+
+
+def quoted(text: str) -> str:
+    """A value in quotes as AWS's messages show it, cut after QUOTE_LIMIT characters with an
+    ellipsis and its length: `'aaaa…' (20971520 characters)`."""
+    if len(text) <= QUOTE_LIMIT:
+        return f"'{text}'"
+    return f"'{text[:QUOTE_LIMIT]}…' ({len(text)} characters)"
 
 
 def _length(value: str | bytes | bytearray) -> int:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from emulator import errors
 from emulator.errors import AWSError, ModelError, validation_error_class
 from emulator.service_models import runtime_model, sagemaker_model
+from emulator.transport import HttpRequest
+from emulator.validation import QUOTE_LIMIT
+from emulator.wire import handle_json
 
 CLASSES = {
     cls.code: cls
@@ -94,3 +99,17 @@ def test_a_subclass_defined_elsewhere_takes_its_class_name_as_code():
 def test_validation_error_class_per_service():
     assert validation_error_class(sagemaker_model()) is errors.ValidationException
     assert validation_error_class(runtime_model()) is errors.ValidationError
+
+
+def test_an_error_about_a_20_mb_value_is_a_small_answer():
+    """20 MB in used to come back as 31 MB out: the message quoted the whole value."""
+    body = json.dumps({"ModelName": "a" * 20_971_520}).encode()
+    request = HttpRequest.build("POST", "/", {"X-Amz-Target": "SageMaker.CreateModel"}, body)
+    response = handle_json(sagemaker_model(), request, lambda operation, params: {})
+    assert (response.status, response.header("x-amzn-ErrorType")) == (400, "ValidationException")
+    assert len(response.body) < QUOTE_LIMIT + 1024
+    assert json.loads(response.body)["message"] == (
+        f"1 validation error detected: Value '{'a' * QUOTE_LIMIT}…' (20971520 characters) at "
+        "'modelName' failed to satisfy constraint: Member must have length less than or "
+        "equal to 63"
+    )

@@ -9,7 +9,7 @@ import pytest
 
 from emulator.errors import AWSError, SerializationException, ValidationError, ValidationException
 from emulator.service_models import runtime_model, sagemaker_model
-from emulator.validation import java_double, java_string, validate
+from emulator.validation import QUOTE_LIMIT, java_double, java_string, validate
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -433,6 +433,58 @@ def test_type_errors_come_before_constraint_errors():
         "ProductionVariants": [variant(InitialInstanceCount="1")],
     }
     assert error_of("CreateEndpointConfig", params).code == "SerializationException"
+
+
+# ---- long values are quoted in part ------------------------------------------------------
+
+
+def test_a_value_of_quote_limit_characters_is_quoted_whole():
+    name = "a" * QUOTE_LIMIT
+    error = error_of("CreateModel", {"ModelName": name})
+    assert error.message == (
+        f"1 validation error detected: Value '{name}' at 'modelName' failed to satisfy "
+        "constraint: Member must have length less than or equal to 63"
+    )
+
+
+def test_a_longer_value_is_cut_with_its_length_noted():
+    error = error_of("CreateModel", {"ModelName": "a" * 20_971_520})
+    assert error.message == (
+        f"1 validation error detected: Value '{'a' * QUOTE_LIMIT}…' (20971520 characters) at "
+        "'modelName' failed to satisfy constraint: Member must have length less than or "
+        "equal to 63"
+    )
+    assert len(error.message) < QUOTE_LIMIT + 200
+
+
+def test_a_long_map_is_cut_as_java_prints_it():
+    container = {"Image": IMAGE, "Environment": {"HUGE": "x" * 1_000_000}}
+    error = error_of("CreateModel", {"ModelName": "m", "PrimaryContainer": container})
+    shown = "{HUGE=" + "x" * (QUOTE_LIMIT - 6)
+    assert error.message.startswith(
+        f"1 validation error detected: Value '{shown}…' (1000007 characters) at "
+        "'primaryContainer.environment' failed to satisfy constraint: Map value must satisfy"
+    )
+
+
+def test_a_long_string_given_for_a_boolean_is_cut():
+    error = error_of("CreateModel", {"ModelName": "m", "EnableNetworkIsolation": "y" * 100_000})
+    assert isinstance(error, SerializationException)
+    assert error.message == (
+        f"'{'Y' * QUOTE_LIMIT}…' (100000 characters) can not be converted to an Boolean"
+    )
+
+
+def test_an_invalid_base64_blob_is_cut():
+    from emulator.parsing import decode_json
+
+    shape = runtime_model().operation_model("InvokeEndpoint").input_shape.members["Body"]
+    with pytest.raises(SerializationException) as caught:
+        decode_json(shape, "!" * 1_000_000)
+    assert caught.value.message == (
+        f"'{'!' * QUOTE_LIMIT}…' (1000000 characters) can not be converted to a Blob: "
+        "invalid Base64"
+    )
 
 
 # ---- how Java prints values -------------------------------------------------------------
