@@ -3,6 +3,10 @@
 Routing by request: `X-Amz-Target: SageMaker.*` is the control plane; a POST to
 /endpoints/{name}/invocations signed for `sagemaker` (or not signed) is the runtime;
 /_smlocal/health is ours; everything else (S3, STS, IAM, CloudWatch, Logs) goes to moto.
+
+Each route has its own body limit (`Edge.body_limit`, asked by the server before a body is
+read): InvokeEndpoint its model's 6 MB, the control plane `CONTROL_PLANE_MAX_BODY`, moto the
+server's 1 GiB (it takes S3 uploads).
 """
 
 from __future__ import annotations
@@ -13,13 +17,33 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
+from emulator.http_limits import Answer, BodyLimit, RawHeaders
 from emulator.http_server import Request, Respond
 from emulator.runtime import Runtime
 from emulator.transport import HttpRequest
-from emulator.wire import Handler, handle_json
+from emulator.wire import Handler, handle_json, new_request_id
 
 HEALTH_PATH = "/_smlocal/health"
 _SIGNED_FOR_SAGEMAKER = b"/sagemaker/aws4_request"
+# SageMaker documents no request size for its JSON API. AWS's front end refuses a request
+# above its service's limit itself, before the service sees it: HTTP 413 with the text
+# `HTTP content length exceeded N bytes.` and no error code, which botocore reports as code
+# "413" (seen for SQS with N = 1662976, and for SageMaker's own InvokeEndpoint with
+# N = 5246976 = 5 MiB + 4 KiB before its limit became 6 MB). We take that SageMaker N: it
+# is above every request the model allows in practice (its largest member, CreatePipeline's
+# PipelineDefinition, holds at most 1 MiB of characters: about 2 MiB as escaped JSON), and
+# one thread parsing it holds tens of MB, where a 1 GiB body took gigabytes.
+CONTROL_PLANE_MAX_BODY = 5246976
+
+
+def control_plane_too_large(method: str, path: str, headers: RawHeaders) -> Answer:
+    """AWS's front-end answer to a control-plane request above CONTROL_PLANE_MAX_BODY."""
+    message = f"HTTP content length exceeded {CONTROL_PLANE_MAX_BODY} bytes."
+    headers_out = [("Content-Type", "text/plain"), ("x-amzn-RequestId", new_request_id())]
+    return 413, headers_out, message.encode()
+
+
+CONTROL_PLANE_LIMIT = BodyLimit(CONTROL_PLANE_MAX_BODY, control_plane_too_large)
 
 
 class ControlBridge:
@@ -80,8 +104,29 @@ class Edge:
             return
         self.aws(request, respond)
 
+    def body_limit(self, method: str, path: str, headers: RawHeaders) -> BodyLimit | None:
+        """The body limit of the route a request will take (None: the server's own)."""
+        if Runtime.is_invocation(method, path) and _signed_for_sagemaker(
+            _header(headers, b"authorization")
+        ):
+            return self.runtime.body_limit
+        target = _header(headers, b"x-amz-target")
+        if target is not None and target.startswith(b"SageMaker."):
+            return CONTROL_PLANE_LIMIT
+        return None
+
 
 def _for_sagemaker(request: Request) -> bool:
     """Not an S3 request that happens to look like one (a bucket named `endpoints`)."""
-    auth = request.header(b"authorization")
+    return _signed_for_sagemaker(request.header(b"authorization"))
+
+
+def _signed_for_sagemaker(auth: bytes | None) -> bool:
     return auth is None or _SIGNED_FOR_SAGEMAKER in auth
+
+
+def _header(headers: RawHeaders, name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None

@@ -10,6 +10,12 @@ else (the control plane, the embedded moto) runs as WSGI apps in a thread pool.
 Handlers get a `Request` and a `respond(status, headers, body)` callable that must be called
 exactly once, on the loop thread (`WSGIBridge` hops back there for threaded apps). Responses
 of pipelined requests are written in request order.
+
+Slow, idle and too many clients, and bodies above a route's limit, are refused as
+`emulator.http_limits` describes. A refused body is answered before more of it is buffered
+(with `Connection: close`); the rest of it is then read and dropped, because closing with it
+unread would reset the connection and lose the answer, until the client closes, for at most
+`body_timeout`.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import io
 import logging
 import socket
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
@@ -29,11 +36,25 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
+from emulator.http_limits import (
+    DEFAULT_BODY_LIMIT,
+    MAX_BODY,
+    SMALL_BODY,
+    BodyLimit,
+    BodyLimitHook,
+    ConnectionLimits,
+    Connections,
+    RawHeaders,
+    usable_connections,
+)
+
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1 << 30  # an emulator buffers bodies in memory; refuse anything above 1 GiB
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NO_BODY_STATUSES = (204, 304)
+# What a connection waits for (the sweep's timeouts depend on it).
+_WAIT, _HEAD, _BODY, _DRAIN = 0, 1, 2, 3
+_KEEP, _CLOSE, _LINGER = 0, 1, 2  # what follows an answer: keep alive, close, drain then close
 
 Headers = list[tuple[str, str]]
 Respond = Callable[[int, Headers, bytes], None]
@@ -96,50 +117,77 @@ def encode_response(
 
 
 class _Slot:
-    __slots__ = ("close", "data")
+    __slots__ = ("after", "data")
 
-    def __init__(self) -> None:
-        self.data: bytes | None = None
-        self.close = False
+    def __init__(self, data: bytes | None = None, after: int = _KEEP) -> None:
+        self.data = data
+        self.after = after
+
+
+class _BodyTooLarge(Exception):
+    """Raised inside the parser's callbacks to stop it at a body above its limit."""
 
 
 class HttpProtocol(asyncio.Protocol):
     """One client connection: parse requests, hand them to the handler, write answers in order."""
 
     def __init__(
-        self, handler: Handler, on_close: Callable[[HttpProtocol], None] | None = None
+        self,
+        handler: Handler,
+        on_close: Callable[[HttpProtocol], None] | None = None,
+        body_limit: BodyLimitHook | None = None,
     ) -> None:
         self.handler = handler
         self.on_close = on_close
+        self.body_limit = body_limit
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.pending: deque[_Slot] = deque()
         self.closed = False
+        self.refused = False  # the server is full: answer 503 and close
         self.client = ""
+        self.phase = _WAIT
+        self.stamp = time.monotonic()  # when the current wait began
+        self.served = False  # answered a request: waiting for the next is idle, not a head
+        self._method = self._path = self._query = ""
         self._url = b""
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._headers: RawHeaders = []
         self._body: list[bytes] = []
         self._size = 0
-        self._too_large = False
+        self._limit: BodyLimit | None = None  # the route's, once asked
+        self._max = MAX_BODY if body_limit is None else SMALL_BODY  # asked when passed
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's are not subclasses
+        if self.closed:  # evicted between the server's accept and now
+            transport.close()
+            return
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = transport.get_extra_info("peername")
         self.client = peer[0] if isinstance(peer, tuple) else ""
+        if self.refused:
+            self._fail(503, "too many connections")
 
     def data_received(self, data: bytes) -> None:
+        if self.phase == _BODY:
+            self.stamp = time.monotonic()
+        elif self.phase == _DRAIN:
+            return  # the rest of a refused body, or anything after a broken request
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(400, "protocol upgrades are not supported")
         except httptools.HttpParserError as exc:
-            if self._too_large:
-                self._fail(413, f"request bodies above {MAX_BODY} bytes are not accepted")
+            cause = exc.__context__  # what a callback of ours raised, if one did
+            if isinstance(cause, _BodyTooLarge):
+                self._refuse()
+            elif cause is not None:
+                log.error("reading a request failed", exc_info=cause)
+                self._fail(500, "internal error")
             else:
                 self._fail(400, f"malformed HTTP request: {exc}")
 
@@ -153,10 +201,40 @@ class HttpProtocol(asyncio.Protocol):
         """Close the connection (answers not written yet are dropped)."""
         self._close()
 
+    # -- timeouts (called by the server's sweep) -------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """A request is being handled, or its body is arriving."""
+        return bool(self.pending) or self.phase == _BODY
+
+    def expire(self, now: float, limits: ConnectionLimits) -> None:
+        """Close the connection if what it waits for is overdue (never while busy)."""
+        if self.pending or self.closed:
+            return
+        waited = now - self.stamp
+        if self.phase == _WAIT:
+            if waited > (limits.idle_timeout if self.served else limits.header_timeout):
+                self._close()
+        elif self.phase == _HEAD:
+            if waited > limits.header_timeout:
+                self._fail(408, "the request head did not arrive in time")
+        elif waited > limits.body_timeout:
+            if self.phase == _BODY:
+                self._fail(408, "the request body stopped arriving")
+            else:
+                self._close()
+
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
         self._url, self._headers, self._body, self._size = b"", [], [], 0
+        if self._limit is not None:
+            self._limit = None
+            self._max = MAX_BODY if self.body_limit is None else SMALL_BODY
+        if self.served:
+            self.stamp = time.monotonic()
+        self.phase = _HEAD
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -165,27 +243,42 @@ class HttpProtocol(asyncio.Protocol):
         self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
+        self.phase = _BODY
+        self.stamp = time.monotonic()
+        self._method = self.parser.get_method().decode("ascii")
+        self._path, _, self._query = self._url.decode("latin-1").partition("?")
+        expect = False
         for name, value in self._headers:
-            if name == b"content-length" and value.strip().isdigit() and int(value) > MAX_BODY:
-                self._too_large = True
-                raise httptools.HttpParserError("body too large")
-            if name == b"expect" and value.lower() == b"100-continue" and self.transport:
-                self.transport.write(_CONTINUE)
+            if name == b"content-length" and value.strip().isdigit():
+                if int(value) > self._max and int(value) > self._ask_limit():
+                    raise _BodyTooLarge
+            elif name == b"expect" and value.lower() == b"100-continue":
+                expect = True
+        if expect and self.transport:
+            self.transport.write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:
         self._size += len(body)
-        if self._size > MAX_BODY:
-            self._too_large = True
-            raise httptools.HttpParserError("body too large")
+        if self._size > self._max and self._size > self._ask_limit():
+            raise _BodyTooLarge
         self._body.append(body)
 
+    def _ask_limit(self) -> int:
+        """The route's body limit (asked once per request, for a body above SMALL_BODY)."""
+        if self._limit is None:
+            found = None
+            if self.body_limit is not None:
+                found = self.body_limit(self._method, self._path, self._headers)
+            self._limit = found or DEFAULT_BODY_LIMIT
+            self._max = self._limit.max_bytes
+        return self._max
+
     def on_message_complete(self) -> None:
-        target = self._url.decode("latin-1")
-        path, _, query = target.partition("?")
+        self.phase = _WAIT
         request = Request(
-            method=self.parser.get_method().decode("ascii"),
-            path=path,
-            query=query,
+            method=self._method,
+            path=self._path,
+            query=self._query,
             headers=self._headers,
             body=b"".join(self._body),
             http_version=self.parser.get_http_version(),
@@ -218,34 +311,66 @@ class HttpProtocol(asyncio.Protocol):
             head_only=request.method == "HEAD",
             keep_alive=request.keep_alive,
         )
-        slot.close = not request.keep_alive
+        slot.after = _KEEP if request.keep_alive else _CLOSE
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write the answers that are ready, in request order."""
         while self.pending and self.pending[0].data is not None:
             ready = self.pending.popleft()
             if self.closed or self.transport is None:
                 return
             self.transport.write(ready.data or b"")
-            if ready.close:
+            if ready.after == _CLOSE:
                 self._close()
                 return
+            if ready.after == _LINGER:
+                self._linger()
+                return
+        if not self.pending:
+            self.served = True
+            self.stamp = time.monotonic()
+
+    def _refuse(self) -> None:
+        """Answer a body above its limit (after any earlier answers), then drain and close."""
+        limit = self._limit or DEFAULT_BODY_LIMIT
+        status, headers, body = limit.refuse(self._method, self._path, self._headers)
+        head_only = self._method == "HEAD"
+        data = encode_response(status, headers, body, head_only=head_only, keep_alive=False)
+        self._enqueue(data, _LINGER)
 
     def _fail(self, status: int, message: str) -> None:
-        if self.transport is not None and not self.closed:
-            self.transport.write(
-                encode_response(
-                    status,
-                    [("Content-Type", "text/plain; charset=utf-8")],
-                    message.encode(),
-                    head_only=False,
-                    keep_alive=False,
-                )
-            )
-        self._close()
+        self._enqueue(_answer_bytes(status, message), _CLOSE)
+
+    def _enqueue(self, data: bytes, after: int) -> None:
+        """Answer with data after any earlier answers; read nothing more from the client."""
+        self.phase = _DRAIN
+        self.stamp = time.monotonic()
+        self.pending.append(_Slot(data, after))
+        self._flush()
+
+    def _linger(self) -> None:
+        """Stop writing but keep reading (and dropping) until the client closes: closing with
+        its data unread would reset the connection and lose the answer on the way to it."""
+        self.pending.clear()
+        self.phase = _DRAIN
+        self.stamp = time.monotonic()
+        if self.transport is not None and self.transport.can_write_eof():
+            self.transport.write_eof()
+        else:
+            self._close()
 
     def _close(self) -> None:
         self.closed = True
         self.pending.clear()
         if self.transport is not None:
             self.transport.close()
+
+
+def _answer_bytes(status: int, message: str) -> bytes:
+    """A plain-text answer of the server's own, closing the connection."""
+    headers = [("Content-Type", "text/plain; charset=utf-8")]
+    return encode_response(status, headers, message.encode(), head_only=False, keep_alive=False)
 
 
 class WSGIBridge:
@@ -335,23 +460,25 @@ def call_wsgi(app: WSGIApp, environ: dict[str, Any]) -> tuple[int, Headers, byte
 class HttpServer:
     """A listening server and its open connections."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, limits: ConnectionLimits | None = None) -> None:
         self.handler = handler
-        self.connections: set[HttpProtocol] = set()
+        self.limits = limits or ConnectionLimits()
+        self.body_limit: BodyLimitHook | None = getattr(handler, "body_limit", None)
+        self.connections = Connections(self.limits)
         self.server: asyncio.Server | None = None
 
     def protocol(self) -> HttpProtocol:
-        """A protocol for a new connection, remembered until it closes."""
-        protocol = HttpProtocol(self.handler, self.connections.discard)
-        self.connections.add(protocol)
+        """A protocol for a new connection, remembered until it closes (refused with a 503
+        when the server is full and every connection is busy)."""
+        protocol = HttpProtocol(self.handler, self.connections.forget, self.body_limit)
+        protocol.refused = not self.connections.admit(protocol)
         return protocol
 
     def close(self) -> None:
         """Stop listening and close every connection."""
         if self.server is not None:
             self.server.close()
-        for connection in list(self.connections):
-            connection.close()
+        self.connections.close_all()
 
     async def wait_closed(self) -> None:
         """Wait until the listening socket is closed."""
@@ -359,9 +486,13 @@ class HttpServer:
             await self.server.wait_closed()
 
 
-async def serve(handler: Handler, sock: socket.socket) -> HttpServer:
+async def serve(
+    handler: Handler, sock: socket.socket, limits: ConnectionLimits | None = None
+) -> HttpServer:
     """Start serving on an already bound, listening socket."""
     loop = asyncio.get_running_loop()
-    server = HttpServer(handler)
+    server = HttpServer(handler, limits)
+    server.connections.cap = usable_connections(server.limits.max_connections)
     server.server = await loop.create_server(server.protocol, sock=sock, backlog=1024)
+    server.connections.start_sweep(loop)
     return server

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from emulator.errors import AWSError, ModelError, ValidationError
+from emulator.http_limits import Answer, BodyLimit, RawHeaders
 from emulator.http_server import Headers, Request, Respond
 from emulator.parsing import parse_rest_request, payload_limit
 from emulator.patterns import compile_pattern
@@ -100,16 +101,34 @@ class Runtime:
         self.status_of = status_of
         self.rng = rng or random.Random()
         self.parser = InvokeParser(service_model)
+        self.body_limit = BodyLimit(self.parser.body_max, self.refuse_large_body)
 
     @staticmethod
     def matches(request: Request) -> bool:
         """True for POST /endpoints/{name}/invocations."""
+        return Runtime.is_invocation(request.method, request.path)
+
+    @staticmethod
+    def is_invocation(method: str, path: str) -> bool:
+        """True for POST /endpoints/{name}/invocations."""
         return (
-            request.method == "POST"
-            and request.path.startswith(PATH_PREFIX)
-            and request.path.endswith(PATH_SUFFIX)
-            and request.path.count("/") == 3
+            method == "POST"
+            and path.startswith(PATH_PREFIX)
+            and path.endswith(PATH_SUFFIX)
+            and path.count("/") == 3
         )
+
+    def refuse_large_body(self, method: str, path: str, headers: RawHeaders) -> Answer:
+        """What `handle` answers a body above the limit, before the body is read: the full
+        parser's error for this head with a body one byte too long (`bytes(n)` is zero pages
+        the parser only measures, so it costs no memory)."""
+        request = HttpRequest.from_raw(method, path, headers, bytes(self.parser.body_max + 1))
+        try:
+            parse_rest_request(self.model, request)
+        except AWSError as error:
+            response = rest_error(error, new_request_id())
+            return response.status, list(response.headers), response.body
+        raise AssertionError("a body above the model's maximum always fails validation")
 
     def handle(self, request: Request, respond: Respond) -> None:
         """Answer one invocation (on the loop; respond is called later for the model's answer)."""
