@@ -201,6 +201,32 @@ def wait_for_status(
         time.sleep(0.1)
 
 
+def create_config(
+    sm: object, model_data: str, name: str | None = None, variants: int = 1, image: str = ""
+) -> str:
+    """A model and an endpoint config of `variants` variants serving it (named V0, V1, ...,
+    or AllTraffic for one); return the config's name (also the model's)."""
+    name = name or unique("cfg")
+    sm.create_model(  # type: ignore[attr-defined]
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": image or XGBOOST_IMAGE, "ModelDataUrl": model_data},
+    )
+    sm.create_endpoint_config(  # type: ignore[attr-defined]
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic" if variants == 1 else f"V{i}",
+                "ModelName": name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+            for i in range(variants)
+        ],
+    )
+    return name
+
+
 def deploy(
     sm: object,
     name: str,

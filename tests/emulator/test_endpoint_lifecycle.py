@@ -10,7 +10,7 @@ import botocore.exceptions
 import psutil
 import pytest
 
-from tests.support import ROLE, XGBOOST_IMAGE, unique, wait_for_status
+from tests.support import create_config, unique, wait_for_status
 
 ROW = b"7.7,3.0,6.1,2.3"
 
@@ -35,26 +35,12 @@ def endpoint_of(process: psutil.Process) -> str | None:
         return None
 
 
-def make_config(sm, model_data: str, name: str | None = None, variants: int = 1) -> str:
-    name = name or unique("lc")
-    sm.create_model(
-        ModelName=name,
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": model_data},
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": f"V{i}",
-                "ModelName": name,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-            for i in range(variants)
-        ],
-    )
-    return name
+def upload_model(emulator, iris_tar, bucket: str) -> str:
+    """The iris model.tar.gz in a new bucket of the emulator's S3; its URI."""
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(iris_tar), bucket, "model.tar.gz")
+    return f"s3://{bucket}/model.tar.gz"
 
 
 def wait_quiet(sm, timeout: float = 120) -> list[dict]:
@@ -91,11 +77,10 @@ def test_a_deleted_endpoint_stops_answering_and_leaves_no_model_server(
     smlocal_factory, iris_tar
 ) -> None:
     emulator = smlocal_factory()
-    s3, sm = emulator.client("s3"), emulator.client("sagemaker")
+    sm = emulator.client("sagemaker")
     runtime = emulator.client("sagemaker-runtime")
-    s3.create_bucket(Bucket="lc-models")
-    s3.upload_file(str(iris_tar), "lc-models", "model.tar.gz")
-    config = make_config(sm, "s3://lc-models/model.tar.gz")
+    data = upload_model(emulator, iris_tar, "lc-models")
+    config = create_config(sm, data)
     for _ in range(3):
         name = unique("gone")
         sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
@@ -117,10 +102,9 @@ def test_a_deleted_endpoint_stops_answering_and_leaves_no_model_server(
 
 def test_racing_clients_on_one_name_leave_it_consistent(smlocal_factory, iris_tar) -> None:
     emulator = smlocal_factory()
-    s3, sm = emulator.client("s3"), emulator.client("sagemaker")
-    s3.create_bucket(Bucket="race")
-    s3.upload_file(str(iris_tar), "race", "model.tar.gz")
-    configs = [make_config(sm, "s3://race/model.tar.gz") for _ in range(2)]
+    sm = emulator.client("sagemaker")
+    data = upload_model(emulator, iris_tar, "race")
+    configs = [create_config(sm, data) for _ in range(2)]
     name = unique("raced")
     stop = time.monotonic() + 8
     codes: list[str] = []
@@ -164,11 +148,10 @@ def test_racing_clients_on_one_name_leave_it_consistent(smlocal_factory, iris_ta
 @pytest.mark.parametrize("victim", ["master", "workers"])
 def test_a_dead_model_server_is_replaced(smlocal_factory, iris_tar, victim: str) -> None:
     emulator = smlocal_factory()
-    s3, sm = emulator.client("s3"), emulator.client("sagemaker")
+    sm = emulator.client("sagemaker")
     runtime = emulator.client("sagemaker-runtime")
-    s3.create_bucket(Bucket="heal")
-    s3.upload_file(str(iris_tar), "heal", "model.tar.gz")
-    config = make_config(sm, "s3://heal/model.tar.gz")
+    data = upload_model(emulator, iris_tar, "heal")
+    config = create_config(sm, data)
     name = unique("heal")
     sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
     assert wait_for_status(sm, name)["EndpointStatus"] == "InService"
@@ -197,12 +180,10 @@ def lifecycle_emulator(tmp_path_factory, iris_tar):
     from emulator.pytest_plugin import SmlocalEmulator
 
     emulator = SmlocalEmulator(tmp_path_factory.mktemp("lifecycle")).start()
-    s3 = emulator.client("s3")
-    s3.create_bucket(Bucket="prop-models")
-    s3.upload_file(str(iris_tar), "prop-models", "model.tar.gz")
+    data = upload_model(emulator, iris_tar, "prop-models")
     sm = emulator.client("sagemaker")
-    configs = [make_config(sm, "s3://prop-models/model.tar.gz") for _ in range(2)]
-    configs.append(make_config(sm, "s3://prop-models/model.tar.gz", variants=2))
+    configs = [create_config(sm, data) for _ in range(2)]
+    configs.append(create_config(sm, data, variants=2))
     yield emulator, configs
     emulator.stop()
 

@@ -31,6 +31,19 @@ def control(url: str, operation: str, body: dict, **headers: str) -> requests.Re
     )
 
 
+def preflight(url: str, origin: str) -> requests.Response:
+    """A browser's CORS preflight for a control-plane call."""
+    return requests.options(
+        url,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-amz-target,content-type",
+        },
+        timeout=10,
+    )
+
+
 def model_body(name: str) -> dict:
     return {
         "ModelName": name,
@@ -40,17 +53,9 @@ def model_body(name: str) -> dict:
 
 
 def test_a_foreign_origin_can_neither_preflight_nor_call(smlocal) -> None:
-    preflight = requests.options(
-        smlocal.url,
-        headers={
-            "Origin": EVIL,
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "x-amz-target,content-type",
-        },
-        timeout=10,
-    )
-    assert preflight.status_code == 403
-    assert "Access-Control-Allow-Origin" not in preflight.headers
+    refused_preflight = preflight(smlocal.url, EVIL)
+    assert refused_preflight.status_code == 403
+    assert "Access-Control-Allow-Origin" not in refused_preflight.headers
 
     name = unique("evil")
     refused = control(smlocal.url, "CreateModel", model_body(name), Origin=EVIL)
@@ -108,18 +113,10 @@ def test_moto_api_is_off_unless_asked_for(smlocal, smlocal_factory) -> None:
 def test_an_allowed_origin_gets_cors_and_others_still_do_not(smlocal_factory) -> None:
     friend = "http://localhost:3000"
     emulator = smlocal_factory(env={"SMLOCAL_ALLOWED_ORIGINS": friend})
-    preflight = requests.options(
-        emulator.url,
-        headers={
-            "Origin": friend,
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "x-amz-target,content-type",
-        },
-        timeout=10,
-    )
-    assert preflight.status_code == 204
-    assert preflight.headers["Access-Control-Allow-Origin"] == friend
-    assert preflight.headers["Access-Control-Allow-Headers"] == "x-amz-target,content-type"
+    granted = preflight(emulator.url, friend)
+    assert granted.status_code == 204
+    assert granted.headers["Access-Control-Allow-Origin"] == friend
+    assert granted.headers["Access-Control-Allow-Headers"] == "x-amz-target,content-type"
     listed = control(emulator.url, "ListModels", {}, Origin=friend)
     assert listed.status_code == 200
     assert listed.headers["Access-Control-Allow-Origin"] == friend

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support import ROLE, XGBOOST_IMAGE, deploy, unique, wait_for_status
+from tests.support import create_config, deploy, unique, wait_for_status
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -36,25 +36,6 @@ def project(tmp_path: Path, iris_tar: Path) -> Path:
     (root / "broken").mkdir()
     (root / "broken" / "README").write_text("a folder with no model in it\n")
     return root
-
-
-def create_config(sm, name: str, model_data: str) -> None:
-    sm.create_model(
-        ModelName=name,
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": model_data},
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": name,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
 
 
 def wait_gone(sm, name: str) -> None:
@@ -87,8 +68,8 @@ def test_a_local_model_folder_and_its_neighbours_survive_every_stop_path(
     name = unique("own-update")
     deploy(sm, name, [{"name": "AllTraffic", "model_data": model}])
     second, broken = unique("own-second"), unique("own-broken")
-    create_config(sm, second, f"file://{model}")
-    create_config(sm, broken, str(project / "broken"))
+    create_config(sm, f"file://{model}", second)
+    create_config(sm, str(project / "broken"), broken)
     sm.update_endpoint(EndpointName=name, EndpointConfigName=second)
     assert wait_for_status(sm, name)["EndpointConfigName"] == second
     assert snapshot(project) == before
