@@ -23,7 +23,7 @@ def in_process(rounds: int, count: int) -> dict[int, tuple[list[float], list[flo
     """Per size: seconds per write with fsync and without, one figure per round."""
     from moto.s3.models import s3_backends
 
-    from emulator.s3 import S3Persistence
+    from emulator.s3_persistence import S3Persistence, Scope
 
     backend = s3_backends["123456789012"]["aws"]
     backend.create_bucket("bench-durability", "us-east-1")
@@ -44,7 +44,9 @@ def in_process(rounds: int, count: int) -> dict[int, tuple[list[float], list[flo
                     for n in range(count):
                         key = f"k{size}-{n}"
                         backend.put_object("bench-durability", key, body)
-                        arms[sync].commit([("123456789012", "bench-durability", key)])
+                        arms[sync].commit(
+                            Scope(touched=[("123456789012", "bench-durability", key)])
+                        )
                     (synced if sync else unsynced).append((time.perf_counter() - started) / count)
             figures[size] = (synced, unsynced)
     return figures

@@ -16,7 +16,7 @@ from botocore.config import Config
 
 from tests.support import ROLE, XGBOOST_IMAGE
 
-NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
+NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 @dataclass

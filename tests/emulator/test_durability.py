@@ -143,6 +143,89 @@ def test_a_full_disk_refuses_s3_writes_and_capture_waits_for_space(
             emulator.stop()
 
 
+def test_a_full_disk_keeps_versions_and_multipart_uploads_retryable(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with small_filesystem(data / "s3", "2m") as s3_root:
+        from emulator.pytest_plugin import SmlocalEmulator
+
+        emulator = SmlocalEmulator(data).start()
+        try:
+            s3 = emulator.client("s3", config=NO_RETRIES)
+            s3.create_bucket(Bucket="versioned")
+            s3.put_bucket_versioning(
+                Bucket="versioned", VersioningConfiguration={"Status": "Enabled"}
+            )
+            s3.put_object(Bucket="versioned", Key="doc", Body=b"v1")
+            upload = s3.create_multipart_upload(Bucket="versioned", Key="big")
+            part = s3.upload_part(
+                Bucket="versioned", Key="big", UploadId=upload["UploadId"], PartNumber=1,
+                Body=b"p" * 300_000,
+            )  # fmt: skip
+            parts = {"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]}
+            filler = fill(s3_root)
+
+            with pytest.raises(botocore.exceptions.ClientError) as refused:
+                s3.put_object(Bucket="versioned", Key="doc", Body=b"v2" * 50_000)
+            assert refused.value.response["Error"]["Code"] == "InternalError"
+            versions = s3.list_object_versions(Bucket="versioned", Prefix="doc")["Versions"]
+            assert [v["Size"] for v in versions] == [2]  # the refused write left no version
+            assert s3.get_object(Bucket="versioned", Key="doc")["Body"].read() == b"v1"
+            with pytest.raises(botocore.exceptions.ClientError) as refused:
+                s3.complete_multipart_upload(
+                    Bucket="versioned", Key="big", UploadId=upload["UploadId"],
+                    MultipartUpload=parts,
+                )  # fmt: skip
+            assert refused.value.response["Error"]["Code"] == "InternalError"
+
+            filler.unlink()
+            s3.complete_multipart_upload(  # S3 said "try again": the upload is still there
+                Bucket="versioned", Key="big", UploadId=upload["UploadId"], MultipartUpload=parts
+            )
+            emulator.restart()
+            s3 = emulator.client("s3")
+            assert s3.get_object(Bucket="versioned", Key="big")["Body"].read() == b"p" * 300_000
+            assert s3.get_object(Bucket="versioned", Key="doc")["Body"].read() == b"v1"
+        finally:
+            emulator.stop()
+
+
+def test_what_an_object_carries_survives_a_restart(smlocal_factory) -> None:
+    emulator = smlocal_factory()
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="kept")
+    s3.put_bucket_versioning(Bucket="kept", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="kept", Key="gone", Body=b"x")
+    s3.delete_object(Bucket="kept", Key="gone")  # a delete marker in a versioned bucket
+    s3.put_object(
+        Bucket="kept", Key="cold", Body=b"c", StorageClass="STANDARD_IA",
+        ContentType="text/plain", Metadata={"who": "me"}, ChecksumAlgorithm="SHA256",
+    )  # fmt: skip
+    upload = s3.create_multipart_upload(Bucket="kept", Key="parts")
+    etags = [
+        s3.upload_part(
+            Bucket="kept", Key="parts", UploadId=upload["UploadId"], PartNumber=n,
+            Body=bytes([n]) * (5 * 1024 * 1024 if n == 1 else 10),
+        )["ETag"]
+        for n in (1, 2)
+    ]  # fmt: skip
+    completed = s3.complete_multipart_upload(
+        Bucket="kept", Key="parts", UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": e, "PartNumber": n} for n, e in enumerate(etags, 1)]},
+    )  # fmt: skip
+    before = s3.head_object(Bucket="kept", Key="cold", ChecksumMode="ENABLED")
+
+    emulator.restart()
+    s3 = emulator.client("s3")
+    assert s3.get_bucket_versioning(Bucket="kept")["Status"] == "Enabled"
+    with pytest.raises(botocore.exceptions.ClientError, match="NoSuchKey"):
+        s3.get_object(Bucket="kept", Key="gone")
+    after = s3.head_object(Bucket="kept", Key="cold", ChecksumMode="ENABLED")
+    for field in ("StorageClass", "ContentType", "Metadata", "ChecksumSHA256", "ETag"):
+        assert after.get(field) == before.get(field), field
+    assert s3.head_object(Bucket="kept", Key="parts")["ETag"] == completed["ETag"]
+    assert completed["ETag"].endswith('-2"')
+
+
 def test_a_full_disk_leaves_no_phantom_resource(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with small_filesystem(data, "6m"):
@@ -216,6 +299,19 @@ def test_a_damaged_state_file_is_set_aside_not_fatal(smlocal_factory) -> None:
     digest = hashlib.sha256(b"bad").hexdigest()
     [bad] = list((emulator.data_dir / "s3").rglob(f"{digest}*"))
     bad.write_bytes(b"garbage without a metadata line")
+    objects = bad.parent
+    (objects / ".tmp-a-folder").mkdir()  # not a file a crash left: left alone
+    for name, meta in (
+        ("infinite", {"key": "infinite", "last_modified": float("inf")}),
+        ("huge", {"key": "huge", "last_modified": 1e300}),
+        ("number", {"key": 7, "last_modified": 0}),
+    ):
+        digest = hashlib.sha256(name.encode()).hexdigest()
+        (objects / f"{digest}.obj").write_bytes(json.dumps(meta).encode() + b"\nx")
+    account = objects.parent.parent
+    (account / "-not-a-bucket" / "objects").mkdir(parents=True)
+    (account / "-not-a-bucket" / "bucket.json").write_text('{"region": "us-east-1"}')
+    (emulator.data_dir / "s3" / "quarantine").write_text("a file where a folder goes")
 
     emulator.start()
     sm, s3 = emulator.client("sagemaker"), emulator.client("s3")
@@ -223,7 +319,8 @@ def test_a_damaged_state_file_is_set_aside_not_fatal(smlocal_factory) -> None:
     assert s3.get_object(Bucket="damaged", Key="good")["Body"].read() == b"good"
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="damaged")["Contents"]] == ["good"]
     log = emulator.log()
-    assert "quarantine" in log
+    assert "cannot be read" in log
+    assert "-not-a-bucket is not a bucket's folder" in log
     quarantined = sqlite3.connect(emulator.data_dir / "state.db").execute(
         "SELECT key FROM quarantine"
     )
