@@ -14,16 +14,16 @@ the order of calls: listed ⇔ routed ⇔ running, and a deleted endpoint answer
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import EllipsisType
 from typing import Any
 
 from emulator.backends import VariantPlan
 from emulator.context import Context
+from emulator.endpoint_shapes import capture_summary, summaries
 from emulator.fleet import Cancelled, DeployError, Hosting, RunningVariant
 from emulator.lifecycle import check_transition
 from emulator.routing import EndpointRoute, RoutingTable, VariantRoute
@@ -34,6 +34,8 @@ from emulator.upstream import UpstreamPool
 log = logging.getLogger(__name__)
 KIND = "endpoint"
 DRAIN_SECONDS = 30.0
+MAX_RESTARTS = 3  # a variant that dies more often than this within RESTART_WINDOW ends Failed
+RESTART_WINDOW = 600.0
 SERVING = ("Creating", "Updating", "RollingBack", "InService")  # brought back after a restart
 Fleet = dict[str, RunningVariant]  # variant name -> its running server
 
@@ -63,6 +65,7 @@ class EndpointManager:
         self.hosting = hosting or Hosting(ctx.settings, self.scratch)
         self.fleets: dict[str, Fleet] = {}  # by lower-cased name; changed under the store lock
         self.queues = SerialQueues()
+        self._healing: set[int] = set()  # ids of dead servers a heal is queued for
 
     # -- what the control plane calls, inside its store transaction -------------------------
 
@@ -201,8 +204,9 @@ class EndpointManager:
             running = fleet.get(variant["VariantName"])
             if running is not None:
                 running.server.scale(variant["InstanceCount"])
+                running.plan = replace(running.plan, instance_count=variant["InstanceCount"])
         with self.ctx.store.transaction():
-            if self._commit(work, "InService", variants=self.summaries(plan)):
+            if self._commit(work, "InService", variants=summaries(plan, self.ctx.now())):
                 self.ctx.store.after_commit(
                     lambda: self._publish(doc["EndpointName"], plan, self.fleets.get(work.key, {}))
                 )
@@ -231,48 +235,58 @@ class EndpointManager:
                 for name, running in fleet.items()
             ]
 
-    def heal(self, key: str, variant: str, dead: RunningVariant, reason: str) -> None:
-        """Replace a variant's dead server, or mark the endpoint Failed if that fails."""
-        self._after_death(
-            key, variant, dead, "heal", lambda w: self._heal(w, variant, dead, reason)
-        )
-
-    def fail(self, key: str, variant: str, dead: RunningVariant, reason: str) -> None:
-        """Mark an endpoint whose variant cannot be kept running Failed."""
-        self._after_death(key, variant, dead, "fail", lambda w: self._fail(w, reason))
-
-    def _after_death(
-        self, key: str, variant: str, dead: RunningVariant, kind: str, run: Any
-    ) -> None:
+    def report_dead(self, key: str, variant: str, dead: RunningVariant) -> None:
+        """A serving variant's server is gone: replace it (once per dead server)."""
         with self.ctx.store.transaction():
-            doc = self.ctx.store.get(KIND, key)
-            if doc is None or self.fleets.get(key, {}).get(variant) is not dead:
+            if self.fleets.get(key, {}).get(variant) is not dead or id(dead) in self._healing:
                 return
-            self.queues.submit(Work(key, kind, doc["_Op"], run))
+            self._healing.add(id(dead))
+        run = lambda w: self._heal(w, variant, dead)  # noqa: E731
+        self.queues.submit(Work(key, "heal", "", run))
 
-    def _heal(self, work: Work, variant: str, dead: RunningVariant, reason: str) -> None:
-        if self._current(work) is None or self.fleets.get(work.key, {}).get(variant) is not dead:
-            return
-        log.warning("endpoint %s: %s; starting a new one", work.key, reason)
-        dead.server.stop(timeout=5)
+    def _heal(self, work: Work, variant: str, dead: RunningVariant) -> None:
+        """Start a new server on the dead one's files and move the route to it; an endpoint
+        whose variant keeps dying, or whose new server does not come up, ends Failed.
+        Healing does not depend on the endpoint's token: a re-weigh or a queued update does
+        not make a dead server any less dead; only a fleet that no longer holds it does."""
         try:
-            fresh = self.hosting.restart(dead, work.cancel)
-        except Cancelled:
-            return
-        except DeployError as exc:
-            self._fail(work, f"{reason}, and a new model server did not come up: {exc}")
-            return
-        with self.ctx.store.transaction():
-            doc = self._current(work)
-            swapped = doc is not None and self.fleets.get(work.key, {}).get(variant) is dead
-            if swapped and doc is not None:
-                fleet = self.fleets[work.key] = {**self.fleets[work.key], variant: fresh}
-                self._publish(doc["EndpointName"], doc["_Plan"], fleet)
-        if not swapped:
-            self.hosting.stop([fresh], keep_scratch=True)  # the scratch is the fleet's to remove
+            if self.fleets.get(work.key, {}).get(variant) is not dead:
+                return
+            now = time.monotonic()
+            deaths = (*[t for t in dead.deaths if now - t < RESTART_WINDOW], now)
+            reason = (
+                f"The model server of production variant {variant} stopped unexpectedly; its "
+                f"log is {dead.server.log_path}"
+            )
+            dead.server.stop(timeout=5)
+            if len(deaths) > MAX_RESTARTS:
+                self._fail(work, f"{reason} (it stopped {len(deaths)} times within "
+                           f"{RESTART_WINDOW:.0f} s, so it is not started again)")  # fmt: skip
+                return
+            log.warning("endpoint %s: %s; starting a new one", work.key, reason)
+            try:
+                fresh = self.hosting.restart(dead, work.cancel)
+            except Cancelled:
+                return
+            except DeployError as exc:
+                self._fail(work, f"{reason}, and a new model server did not come up: {exc}")
+                return
+            fresh.deaths = deaths
+            with self.ctx.store.transaction():
+                doc = self.ctx.store.get(KIND, work.key)
+                swapped = doc is not None and self.fleets.get(work.key, {}).get(variant) is dead
+                if swapped and doc is not None:
+                    fleet = self.fleets[work.key] = {**self.fleets[work.key], variant: fresh}
+                    self._publish(doc["EndpointName"], doc["_Plan"], fleet)
+            if not swapped:
+                self.hosting.stop([fresh], keep_scratch=True)  # the fleet's scratch is not ours
+        finally:
+            with self.ctx.store.transaction():
+                self._healing.discard(id(dead))
 
     def _fail(self, work: Work, reason: str) -> None:
-        """An InService endpoint that cannot serve any more: Failed, route and fleet gone."""
+        """An InService endpoint that cannot serve any more: Failed, route and fleet gone.
+        (One that is Updating keeps its fleet: the queued update replaces it.)"""
         retiring: list[Retiring] = []
 
         def committed() -> None:
@@ -280,8 +294,11 @@ class EndpointManager:
             retiring.append(Retiring(self.table.withdraw(name), self.fleets.pop(work.key, {})))
 
         with self.ctx.store.transaction():
-            if self._commit(work, "Failed", failure_reason=reason):
-                self.ctx.store.after_commit(committed)
+            doc = self.ctx.store.get(KIND, work.key)
+            if doc is None or doc["EndpointStatus"] != "InService" or work.cancel.is_set():
+                return
+            self._commit(work, "Failed", any_token=True, failure_reason=reason)
+            self.ctx.store.after_commit(committed)
         for old in retiring:
             self._retire(old)
 
@@ -295,7 +312,7 @@ class EndpointManager:
                 variant=v["VariantName"],
                 image=v["Image"],
                 model_data_url=v.get("ModelDataUrl"),
-                environment=v.get("Environment") or {},
+                environment=model_environment(doc["EndpointName"], v),
                 instance_count=v["InstanceCount"],
                 capture=plan.get("DataCaptureConfig"),
                 startup_timeout=v.get("StartupTimeout", self.ctx.settings.startup_timeout),
@@ -316,7 +333,7 @@ class EndpointManager:
         retiring: list[Retiring] = []
         try:
             with self.ctx.store.transaction():
-                if self._commit(work, status, variants=self.summaries(plan), **changes):
+                if self._commit(work, status, variants=summaries(plan, self.ctx.now()), **changes):
                     self.ctx.store.after_commit(
                         lambda: retiring.append(self._swap(work.key, fleet, plan))
                     )
@@ -401,13 +418,14 @@ class EndpointManager:
         status: str,
         *,
         force: bool = False,
+        any_token: bool = False,
         failure_reason: str | EllipsisType | None = ...,
         variants: list[dict[str, Any]] | None = None,
         **changes: Any,
     ) -> bool:
         """Write the work's outcome if the work still holds the endpoint's token."""
         with self.ctx.store.transaction():
-            doc = self._current(work)
+            doc = self.ctx.store.get(KIND, work.key) if any_token else self._current(work)
             if doc is None:
                 return False
             if not force:
@@ -423,46 +441,16 @@ class EndpointManager:
         log.info("endpoint %s is %s", doc["EndpointName"], status)
         return True
 
-    def summaries(self, plan: dict[str, Any]) -> list[dict[str, Any]]:
-        """ProductionVariantSummary of each variant of a plan."""
-        now = self.ctx.now()
-        return [
-            {
-                "VariantName": v["VariantName"],
-                "DeployedImages": [
-                    {
-                        "SpecifiedImage": v["Image"],
-                        "ResolvedImage": resolved_image(v["Image"]),
-                        "ResolutionTime": now,
-                    }
-                ],
-                "CurrentWeight": v["Weight"],
-                "DesiredWeight": v["Weight"],
-                "CurrentInstanceCount": v["InstanceCount"],
-                "DesiredInstanceCount": v["InstanceCount"],
-            }
-            for v in plan["Variants"]
-        ]
 
-
-def resolved_image(image: str) -> str:
-    """The image pinned to a digest, as DescribeEndpoint shows it."""
-    name = image.split("@", 1)[0]
-    repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
-    return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
-
-
-def capture_summary(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    """DescribeEndpoint's DataCaptureConfig summary of an endpoint config's DataCaptureConfig."""
-    if not config:
-        return None
-    enabled = config.get("EnableCapture", True)
-    summary = {
-        "EnableCapture": enabled,
-        "CaptureStatus": "Started" if enabled else "Stopped",
-        "CurrentSamplingPercentage": config["InitialSamplingPercentage"],
-        "DestinationS3Uri": config["DestinationS3Uri"],
-    }
-    if config.get("KmsKeyId"):
-        summary["KmsKeyId"] = config["KmsKeyId"]
-    return summary
+def model_environment(endpoint: str, variant: dict[str, Any]) -> dict[str, str]:
+    """A variant's Environment without smlocal's own SMLOCAL_* variables, which steer where
+    captures are spooled and when a model server stops: a model does not get to set them."""
+    environment = dict(variant.get("Environment") or {})
+    ours = sorted(k for k in environment if k.upper().startswith("SMLOCAL_"))
+    if ours:
+        log.warning(
+            "endpoint %s, variant %s: the model's Environment sets %s; smlocal's own variables "
+            "are ignored there",
+            endpoint, variant["VariantName"], ", ".join(ours),
+        )  # fmt: skip
+    return {k: v for k, v in environment.items() if k not in ours}

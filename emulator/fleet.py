@@ -36,7 +36,7 @@ class RunningVariant:
     plan: VariantPlan
     server: VariantServer
     scratch: Path | None  # removed with the variant; None when nothing had to be unpacked
-    restarts: int = 0
+    deaths: tuple[float, ...] = ()  # when its predecessors died (time.monotonic)
 
 
 class Hosting:
@@ -115,7 +115,7 @@ class Hosting:
         """A new server for a variant whose server died, on the same unpacked files."""
         backend = self.backend_for(variant.plan)
         server = backend.start(variant.plan)
-        fresh = RunningVariant(variant.plan, server, variant.scratch, variant.restarts + 1)
+        fresh = RunningVariant(variant.plan, server, variant.scratch)
         try:
             self._wait_all([fresh], cancel)
         except BaseException:

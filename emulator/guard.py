@@ -13,7 +13,9 @@ first:
   (a `no-cors` request of a foreign page) is refused too.
 - **CORS preflights** are answered here, granting only allowed origins; moto's own CORS
   handling (which echoes any origin) is never reached.
-- **/moto-api/** (moto's dashboard, data and reset) answers only with `SMLOCAL_MOTO_API=1`.
+- **/moto-api/** (moto's dashboard, data and reset) answers only with `SMLOCAL_MOTO_API=1`,
+  however its path is spelled; moto's `x-moto-account-id` header is dropped (AWS has no
+  such header, and it would pick the folder an S3 bucket is stored in).
 
 Clients that send neither header (boto3, the AWS CLI, the SDK, curl) are served as before.
 """
@@ -21,10 +23,11 @@ Clients that send neither header (boto3, the AWS CLI, the SDK, curl) are served 
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import socket
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from emulator.errors import AWSError
 from emulator.http_server import Handler, Headers, Request, Respond
@@ -52,6 +55,7 @@ class Trust:
     hosts: frozenset[str] = frozenset()  # extra names, lower-case; "*" allows any
     origins: frozenset[str] = frozenset()  # extra origins, as browsers send them; "*" any
     moto_api: bool = False
+    bind: str = "127.0.0.1"  # the address the edge listens on
 
     def host_allowed(self, host: str) -> bool:
         """True for IP literals, loopback names, this machine's name and the listed names."""
@@ -67,7 +71,10 @@ class Trust:
         return True
 
     def origin_allowed(self, origin: str) -> bool:
-        """True for the listed origins and for pages the emulator itself served."""
+        """True for the listed origins and for pages the emulator itself served: http on its
+        port at a loopback name or address, the address it binds, or a listed host name.
+        (Any IP address is a safe Host, but not a safe Origin: a page at
+        http://203.0.113.7:4599 is someone else's server.)"""
         if "*" in self.origins or origin in self.origins:
             return True
         parts = urlsplit(origin)
@@ -75,8 +82,16 @@ class Trust:
             port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
         except ValueError:
             return False
-        own_name = parts.hostname is not None and self.host_allowed(parts.hostname)
-        return parts.scheme == "http" and port == self.port and own_name
+        if parts.scheme != "http" or port != self.port or parts.hostname is None:
+            return False
+        name = parts.hostname.lower()
+        if name == "localhost" or name.endswith(".localhost") or name in self.hosts:
+            return True
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return address.is_loopback or name == self.bind
 
 
 class LocalOnly:
@@ -112,7 +127,8 @@ class LocalOnly:
                 "To allow a page you trust, add its origin to SMLOCAL_ALLOWED_ORIGINS.",
             )
             return
-        if request.path.startswith("/moto-api") and not self.trust.moto_api:
+        _drop_header(request, b"x-moto-account-id")
+        if _is_moto_api(request.path) and not self.trust.moto_api:
             respond(
                 404,
                 [("Content-Type", "text/plain; charset=utf-8")],
@@ -126,6 +142,17 @@ class LocalOnly:
             respond(204, _preflight(origin, request), b"")
             return
         self.handler(request, _with_cors(respond, origin))
+
+
+def _is_moto_api(path: str) -> bool:
+    """True for moto's own API however the path is spelled (moto sees it decoded)."""
+    decoded = posixpath.normpath("/" + unquote(path).lstrip("/"))
+    return decoded == "/moto-api" or decoded.startswith("/moto-api/")
+
+
+def _drop_header(request: Request, name: bytes) -> None:
+    if any(key == name for key, _ in request.headers):
+        request.headers = [(key, value) for key, value in request.headers if key != name]
 
 
 def _preflight(origin: str, request: Request) -> Headers:
@@ -204,4 +231,5 @@ def trust_from_settings(settings: EmulatorSettings) -> Trust:
         hosts=frozenset(h.lower() for h in settings.allowed_hosts),
         origins=frozenset(settings.allowed_origins),
         moto_api=settings.moto_api,
+        bind=settings.host,
     )

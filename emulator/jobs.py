@@ -67,7 +67,7 @@ class JobRunner:
         definitions see it.
         """
         job.folder.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
         proc = subprocess.Popen(
             list(job.argv),
             stdout=subprocess.PIPE,

@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from emulator.errors import AWSError, ModelError, ValidationError
+from emulator.errors import AWSError, ModelError, ServiceUnavailable, ValidationError
 from emulator.http_limits import Answer, BodyLimit, RawHeaders
 from emulator.http_server import Headers, Request, Respond
 from emulator.parsing import parse_rest_request, payload_limit
@@ -163,6 +163,13 @@ class Runtime:
         if status is None:
             raise ValidationError(
                 f"Endpoint {endpoint} of account {self.settings.account} not found."
+            )
+        if status in ("InService", "Updating", "RollingBack"):
+            # serving, but its model servers are still starting after smlocal restarted:
+            # a 503, which clients retry, rather than an error they would not
+            raise ServiceUnavailable(
+                f"Endpoint {endpoint} of account {self.settings.account} is being brought back "
+                "after smlocal restarted; try again in a moment."
             )
         raise ValidationError(
             f"Endpoint {endpoint} of account {self.settings.account} is not ready to serve "

@@ -44,6 +44,7 @@ from emulator.settings import EmulatorSettings
 from emulator.store import Store
 from emulator.supervisor import Supervisor
 from emulator.training.manager import TrainingManager
+from model_server.environment import SettingsError
 
 log = logging.getLogger("smlocal")
 
@@ -210,12 +211,18 @@ def make_private_dir(folder: Path) -> None:
 def configure_logging(settings: EmulatorSettings, level: int = logging.INFO) -> None:
     """Log to stderr and to {data_dir}/logs/emulator.log."""
     logs = settings.data_dir / "logs"
-    make_private_dir(settings.data_dir)
-    logs.mkdir(exist_ok=True)
-    handlers: list[logging.Handler] = [
-        logging.StreamHandler(sys.stderr),
-        logging.FileHandler(logs / "emulator.log"),
-    ]
+    try:
+        make_private_dir(settings.data_dir)
+        logs.mkdir(exist_ok=True)
+        handlers: list[logging.Handler] = [
+            logging.StreamHandler(sys.stderr),
+            logging.FileHandler(logs / "emulator.log"),
+        ]
+    except OSError as exc:
+        raise SettingsError(
+            f"cannot keep logs in {logs} ({exc.strerror or exc}); use another --data-dir or "
+            "make that a folder smlocal can write"
+        ) from None
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,27 +1,22 @@
-"""Watches every serving model server and has a dead one replaced, as SageMaker replaces an
-unhealthy instance.
+"""Watches every serving model server and reports dead ones to the endpoint manager, which
+replaces them as SageMaker replaces an unhealthy instance (or, for a variant that keeps dying,
+takes the endpoint to Failed).
 
-Once a second, each live variant's server is asked whether it still runs (the gunicorn master
-of the process backend, the container of the Docker one; gunicorn itself replaces workers
-that die). A dead server is handed to the endpoint manager, which starts a new one on the
-same files and moves the route to it. A variant that keeps dying (more than MAX_RESTARTS
-times within RESTART_WINDOW seconds), or whose replacement does not come up, takes its
-endpoint to Failed with a reason that names the variant and its log.
+Once a second each live variant's server is asked whether it still runs: the gunicorn master
+of the process backend, the container of the Docker one (gunicorn itself replaces workers
+that die). A server is reported every round until it is replaced: the manager heals each dead
+server once, and if that heal was superseded it is reported, and healed, again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from emulator.endpoint_manager import EndpointManager
-from emulator.fleet import RunningVariant
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
-MAX_RESTARTS = 3
-RESTART_WINDOW = 600.0
 
 
 class Supervisor:
@@ -32,8 +27,6 @@ class Supervisor:
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._deaths: dict[tuple[str, str], list[float]] = {}
-        self._reported: dict[tuple[str, str], RunningVariant] = {}  # handed over, not yet gone
 
     def start(self) -> None:
         """Start watching."""
@@ -49,30 +42,13 @@ class Supervisor:
     def check(self) -> None:
         """One round: report every dead server to the manager."""
         for key, variant, running in self.manager.live_variants():
-            if self._reported.get((key, variant)) is running:
-                continue  # the manager is on it
             try:
-                if running.server.alive():
-                    continue
+                alive = running.server.alive()
             except Exception:  # a backend that cannot tell counts as dead
                 log.exception("cannot tell whether %s/%s runs", key, variant)
-            now = time.monotonic()
-            deaths = [t for t in self._deaths.get((key, variant), []) if now - t < RESTART_WINDOW]
-            deaths.append(now)
-            self._deaths[(key, variant)] = deaths
-            reason = (
-                f"The model server of production variant {variant} stopped unexpectedly; its "
-                f"log is {running.server.log_path}"
-            )
-            self._reported[(key, variant)] = running
-            if len(deaths) > MAX_RESTARTS:
-                reason += (
-                    f" (it stopped {len(deaths)} times within {RESTART_WINDOW:.0f} s, so it is "
-                    "not started again)"
-                )
-                self.manager.fail(key, variant, running, reason)
-            else:
-                self.manager.heal(key, variant, running, reason)
+                alive = False
+            if not alive:
+                self.manager.report_dead(key, variant, running)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

@@ -9,7 +9,7 @@ import tarfile
 import tempfile
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -277,22 +277,23 @@ def _download_prefix(s3: object, bucket: str, prefix: str, dest: Path) -> None:
         raise ArtifactError(f"no objects under s3://{bucket}/{root}")
 
 
-def prepare(settings: ServerSettings, scratch: Path) -> ServerSettings:
+def prepare(settings: ServerSettings, scratch: Callable[[], Path]) -> ServerSettings:
     """Fetch and unpack the model data and the user's code once, before workers start.
 
-    Returns settings whose model_dir and submit_directory are local folders.
+    `scratch()` makes the folder to unpack into; it is called only when something must be
+    unpacked. Returns settings whose model_dir and submit_directory are local folders.
     """
     changes: dict[str, object] = {}
     if settings.model_data:
         changes["model_dir"] = materialize(
-            settings.model_data, scratch / "model", max_bytes=settings.max_model_bytes
+            settings.model_data, scratch() / "model", max_bytes=settings.max_model_bytes
         )
         changes["model_data"] = None
     code = settings.submit_directory
     if code and code.startswith("file://"):
         code = code[len("file://") :]
     if code and (code.startswith("s3://") or is_archive(code)):
-        code = str(materialize(code, scratch / "code", max_bytes=settings.max_model_bytes))
+        code = str(materialize(code, scratch() / "code", max_bytes=settings.max_model_bytes))
     if code != settings.submit_directory:
         changes["submit_directory"] = code
     return replace(settings, **changes)  # type: ignore[arg-type]

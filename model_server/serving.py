@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gunicorn.app.base import BaseApplication
@@ -139,11 +141,22 @@ def run(settings: ServerSettings, hooks: ServingHooks | None = None) -> None:
         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
     )
     artifact_error = None
-    scratch = scratch_dir()
-    scratch.chmod(0o700)  # mkdtemp's 0700 went through the umask; the user's model goes here
+    made: list[Path] = []
+
+    def scratch() -> Path:
+        if not made:
+            made.append(scratch_dir())
+            made[0].chmod(0o700)  # mkdtemp's 0700 went through the umask; models go here
+        return made[0]
+
+    master = os.getpid()
     try:
-        settings = prepare(settings, scratch)
-    except ArtifactError as exc:
-        artifact_error = str(exc)
-        log.error("model artifact unusable: %s", artifact_error)
-    ModelServer(settings, hooks, artifact_error).run()
+        try:
+            settings = prepare(settings, scratch)
+        except ArtifactError as exc:
+            artifact_error = str(exc)
+            log.error("model artifact unusable: %s", artifact_error)
+        ModelServer(settings, hooks, artifact_error).run()
+    finally:
+        if made and os.getpid() == master:  # workers leave through here too: not theirs
+            shutil.rmtree(made[0], ignore_errors=True)

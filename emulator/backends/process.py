@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from emulator.backends import VariantPlan, capture_environment, log_path
@@ -39,12 +40,31 @@ class ProcessServer:
                 self.proc.wait(10)
         kill_orphans(self.proc)
 
-    def scale(self, instances: int) -> None:
-        """gunicorn adds a worker per SIGTTIN and removes one per SIGTTOU."""
+    def scale(self, instances: int, wait: float = 10.0) -> None:
+        """gunicorn adds a worker per SIGTTIN and removes one per SIGTTOU. Signals of one
+        kind that arrive together count once, so each is sent after the last one showed."""
         step = signal.SIGTTIN if instances > self.workers else signal.SIGTTOU
         for _ in range(abs(instances - self.workers)):
+            before = self.worker_count()
             self.proc.send_signal(step)
+            deadline = time.monotonic() + wait
+            while self.worker_count() == before and time.monotonic() < deadline:
+                time.sleep(0.02)
         self.workers = instances
+
+    def worker_count(self) -> int:
+        """How many children the gunicorn master has now (from /proc)."""
+        count = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            count += int(fields[1]) == self.proc.pid  # fields[1] is the parent pid
+        return count
 
 
 def kill_orphans(leader: subprocess.Popen[bytes]) -> None:
@@ -80,10 +100,12 @@ class ProcessBackend:
             "AWS_ENDPOINT_URL": self.settings.edge_url,
             "AWS_ENDPOINT_URL_S3": self.settings.s3_url,
             "SAGEMAKER_REGION": self.settings.region,
+            **plan.environment,
+            # smlocal's own, after the model's: a model cannot turn them off or point them
             "SMLOCAL_PARENT_PID": str(os.getpid()),
             "SMLOCAL_ENDPOINT_NAME": plan.endpoint,
             "SMLOCAL_VARIANT_NAME": plan.variant,
-            **plan.environment,
+            "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ in the user's code folder
             **capture_environment(self.settings, plan),
         }
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.context import Context, already_exists, not_found
-from emulator.endpoint_manager import KIND, EndpointManager, capture_summary
+from emulator.endpoint_manager import KIND, EndpointManager
+from emulator.endpoint_shapes import capture_summary
 from emulator.errors import ValidationException
 from emulator.lifecycle import require
 from emulator.listing import filtered, page, sort

@@ -10,7 +10,7 @@ import botocore.exceptions
 import psutil
 import pytest
 
-from tests.support import create_config, unique, wait_for_status
+from tests.support import ROLE, XGBOOST_IMAGE, create_config, unique, wait_for_status
 
 ROW = b"7.7,3.0,6.1,2.3"
 
@@ -287,3 +287,122 @@ def check_in_step(emulator, sm, runtime) -> None:
     assert running == sorted(n for n, count in variants.items() for _ in range(count))
     for name in NAMES:
         assert invoke_status(runtime, name) == ("OK" if name in serving else "ValidationError")
+
+
+def wait_until_answering(emulator, runtime, name: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while invoke_status(runtime, name) != "OK":
+        assert time.monotonic() < deadline, emulator.log()[-3000:]
+        time.sleep(0.2)
+
+
+def test_heals_survive_racing_calls_and_each_endpoint_counts_its_own_deaths(
+    smlocal_factory, iris_tar
+) -> None:
+    emulator = smlocal_factory()
+    sm, runtime = emulator.client("sagemaker"), emulator.client("sagemaker-runtime")
+    config = create_config(sm, upload_model(emulator, iris_tar, "heal-race"))
+    name = unique("healrace")
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+    assert wait_for_status(sm, name)["EndpointStatus"] == "InService"
+    for _ in range(3):  # a re-weigh while the replacement starts must not strand a dead server
+        [server] = model_servers(emulator)
+        server.kill()
+        time.sleep(1.2)
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName=name,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredWeight": 1.0}],
+        )
+        wait_until_answering(emulator, runtime, name)
+        assert wait_for_status(sm, name)["EndpointStatus"] == "InService"
+    sm.delete_endpoint(EndpointName=name)
+    assert wait_quiet(sm) == []
+    # the same name again: a new endpoint, with no deaths counted against it yet
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+    assert wait_for_status(sm, name)["EndpointStatus"] == "InService"
+    [server] = model_servers(emulator)
+    server.kill()
+    wait_until_answering(emulator, runtime, name)
+    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+    sm.delete_endpoint(EndpointName=name)
+    assert wait_quiet(sm) == []
+    assert settled_servers(emulator, 0) == []
+
+
+def test_instances_asked_for_are_the_workers_running_even_after_a_heal(
+    smlocal_factory, iris_tar
+) -> None:
+    emulator = smlocal_factory()
+    sm, runtime = emulator.client("sagemaker"), emulator.client("sagemaker-runtime")
+    config = create_config(sm, upload_model(emulator, iris_tar, "scale"))
+    name = unique("scale")
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+    assert wait_for_status(sm, name)["EndpointStatus"] == "InService"
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName=name,
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 4}],
+    )
+    assert (
+        wait_for_status(sm, name, ("InService",))["ProductionVariants"][0]["CurrentInstanceCount"]
+        == 4
+    )
+    [server] = model_servers(emulator)
+    assert len(server.children()) == 4
+    server.kill()
+    wait_until_answering(emulator, runtime, name)
+    [replacement] = settled_servers(emulator, 1)
+    deadline = time.monotonic() + 30
+    while len(replacement.children()) != 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(replacement.children()) == 4
+    sm.delete_endpoint(EndpointName=name)
+    assert wait_quiet(sm) == []
+
+
+def test_a_models_environment_cannot_set_smlocals_own_variables(
+    smlocal_factory, iris_tar, tmp_path
+) -> None:
+    emulator = smlocal_factory()
+    sm = emulator.client("sagemaker")
+    data = upload_model(emulator, iris_tar, "env-override")
+    elsewhere = tmp_path / "elsewhere"
+    name = unique("envover")
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": XGBOOST_IMAGE,
+            "ModelDataUrl": data,
+            "Environment": {
+                "SMLOCAL_PARENT_PID": "0",
+                "SMLOCAL_CAPTURE_SPOOL_DIR": str(elsewhere),
+                "SMLOCAL_ENDPOINT_NAME": "someone-else",
+                "MY_SETTING": "kept",
+            },
+        },
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
+             "InstanceType": "ml.m5.large"}
+        ],
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": "s3://env-override/capture",
+            "CaptureOptions": [{"CaptureMode": "Input"}],
+        },
+    )  # fmt: skip
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    assert wait_for_status(sm, name)["EndpointStatus"] == "InService"
+    [server] = model_servers(emulator)
+    environment = server.environ()
+    assert environment["SMLOCAL_PARENT_PID"] == str(emulator.proc.pid)
+    assert environment["SMLOCAL_ENDPOINT_NAME"] == name
+    assert environment["SMLOCAL_CAPTURE_SPOOL_DIR"].startswith(str(emulator.data_dir.resolve()))
+    assert environment["MY_SETTING"] == "kept"
+    assert environment["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert not elsewhere.exists()
+    sm.delete_endpoint(EndpointName=name)
+    assert wait_quiet(sm) == []

@@ -104,8 +104,10 @@ def test_foreign_host_names_are_refused_against_dns_rebinding(smlocal) -> None:
 
 
 def test_moto_api_is_off_unless_asked_for(smlocal, smlocal_factory) -> None:
-    assert requests.get(f"{smlocal.url}/moto-api/", timeout=10).status_code == 404
-    assert requests.post(f"{smlocal.url}/moto-api/reset", timeout=10).status_code == 404
+    for path in ("/moto-api/", "/%6Doto-api/data.json", "/x/../moto-api/", "/moto-api"):
+        assert requests.get(f"{smlocal.url}{path}", timeout=10).status_code == 404, path
+    for path in ("/moto-api/reset", "/%6Doto-api/reset", "/moto%2Dapi/reset"):
+        assert requests.post(f"{smlocal.url}{path}", timeout=10).status_code == 404, path
     opened = smlocal_factory(env={"SMLOCAL_MOTO_API": "1"})
     assert requests.get(f"{opened.url}/moto-api/", timeout=10).status_code == 200
 
@@ -123,6 +125,27 @@ def test_an_allowed_origin_gets_cors_and_others_still_do_not(smlocal_factory) ->
     own = control(emulator.url, "ListModels", {}, Origin=f"http://127.0.0.1:{emulator.port}")
     assert own.status_code == 200  # a page the emulator itself served
     assert control(emulator.url, "ListModels", {}, Origin=EVIL).status_code == 403
+    # any IP is a safe Host, but a page at some IP on the emulator's port is someone else's
+    for stranger in (
+        f"http://203.0.113.7:{emulator.port}",
+        f"http://[2001:db8::1]:{emulator.port}",
+    ):
+        assert control(emulator.url, "ListModels", {}, Origin=stranger).status_code == 403
+        assert preflight(emulator.url, stranger).status_code == 403
+
+
+def test_moto_account_header_cannot_choose_where_a_bucket_is_stored(smlocal, tmp_path) -> None:
+    victim = tmp_path / "victim" / "precious"
+    victim.mkdir(parents=True)
+    (victim / "thesis.txt").write_text("years of work")
+    depth = len(smlocal.data_dir.resolve().parts) + 2
+    escape = "/".join([".."] * depth) + str(tmp_path / "victim")
+    for account in (escape, str(tmp_path / "victim")):
+        headers = {"x-moto-account-id": account}
+        assert requests.put(f"{smlocal.url}/precious", headers=headers, timeout=10).ok
+        assert requests.delete(f"{smlocal.url}/precious", headers=headers, timeout=10).ok
+    assert (victim / "thesis.txt").read_text() == "years of work"
+    assert sorted(p.name for p in victim.iterdir()) == ["thesis.txt"]
 
 
 @pytest.mark.parametrize(
@@ -150,6 +173,10 @@ def test_listed_host_names_and_origins() -> None:
     assert trust.host_allowed("smlocal:4599")
     assert trust.origin_allowed("https://a.b")
     assert trust.origin_allowed("http://localhost:4599")
+    assert trust.origin_allowed("http://smlocal:4599")
+    assert trust.origin_allowed("http://127.0.0.2:4599")
+    assert not trust.origin_allowed("http://10.0.0.5:4599")
+    assert Trust(port=4599, bind="10.0.0.5").origin_allowed("http://10.0.0.5:4599")
     assert not trust.origin_allowed("http://localhost:4598")
     assert not trust.origin_allowed("https://a.b.evil")
     assert not trust.origin_allowed("null")

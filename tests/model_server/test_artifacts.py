@@ -302,7 +302,7 @@ def test_serve_applies_its_cap_to_model_data(tmp_path: Path) -> None:
     with pytest.raises(
         ArtifactError, match=rf"^refusing to extract {re.escape(str(archive))}: it unpacks to "
     ):
-        prepare(settings, scratch)
+        prepare(settings, lambda: scratch)
     assert list(scratch.iterdir()) == []
 
 
@@ -321,3 +321,23 @@ def test_a_write_error_while_extracting_leaves_nothing_and_says_so(
         f"cannot extract s3://models/m.tar.gz into {dest}: [Errno 28] No space left on device"
     )
     assert leftovers(tmp_path, "model.tar.gz") == []
+
+
+def test_serve_removes_the_folder_it_unpacked_into_and_makes_none_it_does_not_need(
+    tmp_path: Path, iris_softmax: Path
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    archive = pack_archive(iris_softmax, tmp_path / "model.tar.gz")
+    for args in ((None, ["--model-data", str(archive)]), (iris_softmax, [])):
+        model_dir, extra = args
+        generator = running(model_dir, tmp_path, env={"TMPDIR": str(temp)}, extra_args=extra)
+        server = next(generator)
+        assert requests.post(
+            f"{server.url}/invocations", data="5.1,3.5,1.4,0.2", timeout=10,
+            headers={"Content-Type": "text/csv"},
+        ).ok  # fmt: skip
+        unpacked = sorted(p.name for p in temp.iterdir())
+        assert len(unpacked) == (1 if extra else 0), unpacked
+        next(generator, None)  # stops the server
+        assert sorted(temp.iterdir()) == []
