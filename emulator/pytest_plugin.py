@@ -42,6 +42,16 @@ CREDENTIALS = {
 }
 
 
+def _read_ready(path: Path) -> dict[str, Any] | None:
+    """The ready file's document, or None while it is missing or not whole yet (an emulator
+    older than the atomic write may still be writing it)."""
+    try:
+        document = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return document if isinstance(document, dict) and "url" in document else None
+
+
 class SmlocalEmulator:
     """One `smlocal up` process: start, restart on the same port and data, stop."""
 
@@ -72,14 +82,14 @@ class SmlocalEmulator:
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         deadline = time.monotonic() + READY_TIMEOUT
-        while not ready.exists():
+        while (document := _read_ready(ready)) is None:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"smlocal up exited with {self.proc.returncode}:\n{self.log()}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise TimeoutError(f"smlocal up was not ready in {READY_TIMEOUT}s:\n{self.log()}")
             time.sleep(0.05)
-        self.url = json.loads(ready.read_text())["url"]
+        self.url = document["url"]
         self.port = int(self.url.rsplit(":", 1)[1])
         return self
 

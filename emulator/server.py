@@ -28,6 +28,7 @@ from typing import Any
 from emulator.cloudwatch import LogShipper
 from emulator.context import Context
 from emulator.control_plane import ControlPlane
+from emulator.durable import durable_write
 from emulator.edge import ControlBridge, Edge
 from emulator.endpoint_manager import EndpointManager
 from emulator.guard import LocalOnly, trust_from_settings
@@ -192,7 +193,9 @@ class Emulator:
         self.health.state = "ready"
         url = self.settings.edge_url
         if self.ready_file is not None:
-            self.ready_file.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+            # whole or not at all: a reader polling for the file never sees half of it
+            document = json.dumps({"url": url, "pid": os.getpid()}).encode()
+            durable_write(self.ready_file, [document], sync=False)
         print(f"smlocal is ready at {url}", file=sys.stderr, flush=True)
         if self.health.detail:
             print(
