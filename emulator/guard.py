@@ -151,8 +151,13 @@ def _is_moto_api(path: str) -> bool:
 
 
 def _drop_header(request: Request, name: bytes) -> None:
-    if any(key == name for key, _ in request.headers):
-        request.headers = [(key, value) for key, value in request.headers if key != name]
+    """Drop a header however it is spelled (WSGI reads `_` and `-` in names alike)."""
+
+    def same(key: bytes) -> bool:
+        return key.replace(b"_", b"-") == name
+
+    if any(same(key) for key, _ in request.headers):
+        request.headers = [(key, value) for key, value in request.headers if not same(key)]
 
 
 def _preflight(origin: str, request: Request) -> Headers:

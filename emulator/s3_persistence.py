@@ -8,6 +8,12 @@ put back the way it was before the request — the object's versions, the bucket
 multipart upload a CompleteMultipartUpload consumed — and NotPersisted is raised, so the
 request answers 500 InternalError and can be retried.
 
+A request holds the write lock from its first change until its scope ends, so no other
+request changes S3 between a change, its write to disk and, if that fails, its undoing (S3
+writes are serialized; moto handles a request in milliseconds, an fsync costs half of one).
+Versions a request replaces are not freed (moto closes their buffers) until its outcome is
+known, so an undone overwrite puts back an object that can still be read.
+
 On disk: `{root}/{account}/{bucket}/bucket.json` (region, versioning) and
 `objects/{sha256(key)}.obj` (a JSON metadata line, then the bytes). Accounts must be twelve
 digits and bucket names plain names, so no request can make a path outside the root.
@@ -50,6 +56,8 @@ class Scope:
     before: dict[Key, Any] = field(default_factory=dict)
     touched: list[Key] = field(default_factory=list)
     multiparts: list[tuple[Any, str, Any]] = field(default_factory=list)  # bucket, id, upload
+    kept: list[tuple[Any, str, Any]] = field(default_factory=list)  # bucket, key, version
+    locked: bool = False
 
 
 class S3Persistence:
@@ -59,7 +67,7 @@ class S3Persistence:
         self.root = root
         self.sync = sync  # fsync files and folders (off only to measure what it costs)
         self._local = threading.local()
-        self._locks = [threading.Lock() for _ in range(64)]
+        self._write_lock = threading.RLock()
 
     # -- hooks into moto's S3 backend ------------------------------------------------------
 
@@ -88,8 +96,10 @@ class S3Persistence:
             key = (args[0] if args else kwargs.get("key_name", "")) if has_key else ""
             slot = (backend.account_id, bucket_name, key)
             with self.scope() as scope:
+                self._lock(scope)
                 if slot not in scope.before:
                     scope.before[slot] = _snapshot(backend, bucket_name, key)
+                    _keep_versions(scope, backend, bucket_name, key)
                 result = method(backend, bucket_name, *args, **kwargs)
                 scope.touched.append(slot)
             return result
@@ -105,6 +115,7 @@ class S3Persistence:
             bucket = backend.buckets.get(bucket_name)
             upload = bucket.multiparts.get(multipart_id) if bucket is not None else None
             with self.scope() as scope:
+                self._lock(scope)
                 if upload is None:
                     return method(backend, bucket_name, multipart_id, *args)
                 scope.multiparts.append((bucket, multipart_id, upload))
@@ -116,6 +127,12 @@ class S3Persistence:
 
         wrapper.__wrapped__ = method  # type: ignore[attr-defined]
         return wrapper
+
+    def _lock(self, scope: Scope) -> None:
+        """Hold the write lock until the scope ends (from its first change on)."""
+        if not scope.locked:
+            self._write_lock.acquire()
+            scope.locked = True
 
     @property
     def _restoring(self) -> bool:
@@ -133,11 +150,13 @@ class S3Persistence:
             yield current
         finally:
             self._local.scope = None
-            if current.touched:
-                self.commit(current)
-            for owner, upload_id, upload in current.multiparts:
-                if upload_id not in owner.multiparts:  # completed and stored
-                    upload.dispose()
+            try:
+                if current.touched:
+                    self.commit(current)
+            finally:
+                _release(current)
+                if current.locked:
+                    self._write_lock.release()
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -145,12 +164,11 @@ class S3Persistence:
         """Write every touched bucket and object; on a failure put moto back, NotPersisted."""
         failed = []
         for slot in sorted(set(scope.touched)):  # a bucket ("" key) before its objects
-            with self._locks[hash(slot) % len(self._locks)]:
-                try:
-                    self._write(*slot)
-                except Exception as exc:
-                    failed.append(f"s3://{slot[1]}/{slot[2]}: {type(exc).__name__}: {exc}")
-                    self._revert(slot, scope)
+            try:
+                self._write(*slot)
+            except Exception as exc:
+                failed.append(f"s3://{slot[1]}/{slot[2]}: {type(exc).__name__}: {exc}")
+                self._revert(slot, scope)
         if failed:
             log.error("could not store %s; the request answers 500", "; ".join(failed))
             raise NotPersisted("; ".join(failed))
@@ -216,10 +234,14 @@ class S3Persistence:
         backend = s3_backends[account]["aws"]
         before = scope.before.get(slot)
         if not key_name:
+            from moto.s3.models import s3_backends as registry
+
             if before is None:
                 backend.buckets.pop(bucket_name, None)
+                registry.bucket_accounts.pop(bucket_name, None)  # moto's global name registry
             else:
                 backend.buckets[bucket_name], before[0].versioning_status = before
+                registry.bucket_accounts[bucket_name] = (before[0].partition, account)
             return
         bucket = backend.buckets.get(bucket_name)
         if bucket is None:
@@ -302,6 +324,28 @@ class S3Persistence:
 
 def _keep() -> None:
     """Stands in for an upload's dispose while its completion may still be refused."""
+
+
+def _keep_versions(scope: Scope, backend: Any, bucket_name: str, key: str) -> None:
+    """Stop moto from freeing an object's current versions while the scope may undo."""
+    bucket = backend.buckets.get(bucket_name)
+    if not key or bucket is None:
+        return
+    for version in bucket.keys.getlist(key, []):
+        if hasattr(version, "dispose") and "dispose" not in vars(version):  # not markers
+            version.dispose = _keep
+            scope.kept.append((bucket, key, version))
+
+
+def _release(scope: Scope) -> None:
+    """After the outcome: free what the request replaced, and uploads it completed."""
+    for bucket, key, version in scope.kept:
+        del version.dispose
+        if not any(version is current for current in bucket.keys.getlist(key, [])):
+            version.dispose()
+    for owner, upload_id, upload in scope.multiparts:
+        if upload_id not in owner.multiparts:  # completed and stored
+            upload.dispose()
 
 
 def _snapshot(backend: Any, bucket_name: str, key: str) -> Any:

@@ -140,12 +140,17 @@ def test_moto_account_header_cannot_choose_where_a_bucket_is_stored(smlocal, tmp
     (victim / "thesis.txt").write_text("years of work")
     depth = len(smlocal.data_dir.resolve().parts) + 2
     escape = "/".join([".."] * depth) + str(tmp_path / "victim")
-    for account in (escape, str(tmp_path / "victim")):
-        headers = {"x-moto-account-id": account}
+    for account, header in (
+        (escape, "x-moto-account-id"),
+        (str(tmp_path / "victim"), "x-moto-account-id"),
+        ("999999999999", "x_moto_account_id"),
+    ):
+        headers = {header: account}
         assert requests.put(f"{smlocal.url}/precious", headers=headers, timeout=10).ok
         assert requests.delete(f"{smlocal.url}/precious", headers=headers, timeout=10).ok
     assert (victim / "thesis.txt").read_text() == "years of work"
     assert sorted(p.name for p in victim.iterdir()) == ["thesis.txt"]
+    assert not (smlocal.data_dir / "s3" / "999999999999").exists()
 
 
 @pytest.mark.parametrize(
