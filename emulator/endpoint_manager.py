@@ -65,7 +65,6 @@ class EndpointManager:
         self.hosting = hosting or Hosting(ctx.settings, self.scratch)
         self.fleets: dict[str, Fleet] = {}  # by lower-cased name; changed under the store lock
         self.queues = SerialQueues()
-        self._healing: set[int] = set()  # ids of dead servers a heal is queued for
 
     # -- what the control plane calls, inside its store transaction -------------------------
 
@@ -168,6 +167,13 @@ class EndpointManager:
         except DeployError as exc:
             self._commit(work, "Failed", force=True, failure_reason=str(exc))
             return
+        if doc["EndpointStatus"] == "Updating" and doc.get("_PendingPlan"):
+            # an UpdateEndpoint that was accepted before the stop: serve the old plan, then
+            # carry on with the update, as if smlocal had never stopped
+            self._go_live(work, "Updating", started, plan, force=True)
+            if self._current(work) is not None:
+                self.queues.submit(Work(work.key, "update", work.token, self._update))
+            return
         cleared = {"_PendingPlan": None, "PendingDeploymentSummary": None}
         self._go_live(work, "InService", started, plan, force=True, **cleared)
 
@@ -238,9 +244,9 @@ class EndpointManager:
     def report_dead(self, key: str, variant: str, dead: RunningVariant) -> None:
         """A serving variant's server is gone: replace it (once per dead server)."""
         with self.ctx.store.transaction():
-            if self.fleets.get(key, {}).get(variant) is not dead or id(dead) in self._healing:
+            if self.fleets.get(key, {}).get(variant) is not dead or dead.healing:
                 return
-            self._healing.add(id(dead))
+            dead.healing = True  # on the object: a heal that never runs cannot mark another
         run = lambda w: self._heal(w, variant, dead)  # noqa: E731
         self.queues.submit(Work(key, "heal", "", run))
 
@@ -252,26 +258,14 @@ class EndpointManager:
         try:
             if self.fleets.get(work.key, {}).get(variant) is not dead:
                 return
-            now = time.monotonic()
-            deaths = (*[t for t in dead.deaths if now - t < RESTART_WINDOW], now)
             reason = (
                 f"The model server of production variant {variant} stopped unexpectedly; its "
                 f"log is {dead.server.log_path}"
             )
             dead.server.stop(timeout=5)
-            if len(deaths) > MAX_RESTARTS:
-                self._fail(work, f"{reason} (it stopped {len(deaths)} times within "
-                           f"{RESTART_WINDOW:.0f} s, so it is not started again)")  # fmt: skip
+            fresh = self._restart(work, dead, reason)
+            if fresh is None:
                 return
-            log.warning("endpoint %s: %s; starting a new one", work.key, reason)
-            try:
-                fresh = self.hosting.restart(dead, work.cancel)
-            except Cancelled:
-                return
-            except DeployError as exc:
-                self._fail(work, f"{reason}, and a new model server did not come up: {exc}")
-                return
-            fresh.deaths = deaths
             with self.ctx.store.transaction():
                 doc = self.ctx.store.get(KIND, work.key)
                 swapped = doc is not None and self.fleets.get(work.key, {}).get(variant) is dead
@@ -281,8 +275,33 @@ class EndpointManager:
             if not swapped:
                 self.hosting.stop([fresh], keep_scratch=True)  # the fleet's scratch is not ours
         finally:
-            with self.ctx.store.transaction():
-                self._healing.discard(id(dead))
+            dead.healing = False
+
+    def _restart(self, work: Work, dead: RunningVariant, reason: str) -> RunningVariant | None:
+        """A new server for a dead one; each failed start counts as one more death, and more
+        than MAX_RESTARTS deaths within RESTART_WINDOW end the endpoint Failed."""
+        deaths = dead.deaths
+        failure = ""
+        while True:
+            now = time.monotonic()
+            deaths = (*[t for t in deaths if now - t < RESTART_WINDOW], now)
+            if len(deaths) > MAX_RESTARTS:
+                self._fail(
+                    work,
+                    f"{reason} (it stopped {len(deaths)} times within {RESTART_WINDOW:.0f} s, "
+                    f"so it is not started again){failure}",
+                )
+                return None
+            log.warning("endpoint %s: %s; starting a new one", work.key, reason)
+            try:
+                fresh = self.hosting.restart(dead, work.cancel)
+            except Cancelled:
+                return None
+            except DeployError as exc:
+                failure = f"; the last new model server did not come up: {exc}"
+                continue
+            fresh.deaths = deaths
+            return fresh
 
     def _fail(self, work: Work, reason: str) -> None:
         """An InService endpoint that cannot serve any more: Failed, route and fleet gone.

@@ -37,6 +37,7 @@ class RunningVariant:
     server: VariantServer
     scratch: Path | None  # removed with the variant; None when nothing had to be unpacked
     deaths: tuple[float, ...] = ()  # when its predecessors died (time.monotonic)
+    healing: bool = False  # a heal of this (dead) server is queued or running
 
 
 class Hosting:

@@ -11,6 +11,7 @@ then close the edge and write what is left to disk.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
@@ -107,6 +108,7 @@ class Emulator:
 
     def run(self) -> int:
         """Serve until SIGTERM or SIGINT; return the exit status."""
+        self._lock = hold_data_dir(self.settings.data_dir)
         try:
             import uvloop
 
@@ -201,6 +203,26 @@ class Emulator:
             print(
                 f"\nTry the example endpoint:\n{self.health.detail}\n", file=sys.stderr, flush=True
             )
+
+
+def hold_data_dir(data_dir: Path) -> int:
+    """Lock the data directory for this process (released when it exits, even by kill -9):
+    two emulators on one directory would remove each other's scratch folders and serve each
+    other's endpoints twice."""
+    make_private_dir(data_dir)
+    fd = os.open(data_dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise SettingsError(
+            f"the data directory {data_dir.resolve()} is in use by another smlocal (pid "
+            f"{holder}); stop that one, or give this one another --data-dir"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 
 
 def make_private_dir(folder: Path) -> None:

@@ -185,6 +185,11 @@ def update_endpoint_weights_and_capacities(ctx: Context, params: dict[str, Any])
             if "DesiredWeight" in desired:
                 variant["Weight"] = float(desired["DesiredWeight"])
             if "DesiredInstanceCount" in desired:
+                if desired["DesiredInstanceCount"] < 1:  # zero only with inference components
+                    raise ValidationException(
+                        f"The desired instance count of variant {desired['VariantName']} must "
+                        "be at least 1 for an endpoint without inference components."
+                    )
                 variant["InstanceCount"] = desired["DesiredInstanceCount"]
         manager(ctx).reweigh(name, doc["_Plan"])
     return {"EndpointArn": doc["EndpointArn"]}

@@ -338,6 +338,11 @@ def test_instances_asked_for_are_the_workers_running_even_after_a_heal(
     name = unique("scale")
     sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
     assert wait_for_status(sm, name)["EndpointStatus"] == "InService"
+    with pytest.raises(botocore.exceptions.ClientError, match="must be at least 1"):
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName=name,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 0}],
+        )
     sm.update_endpoint_weights_and_capacities(
         EndpointName=name,
         DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 4}],
@@ -404,5 +409,27 @@ def test_a_models_environment_cannot_set_smlocals_own_variables(
     assert environment["MY_SETTING"] == "kept"
     assert environment["PYTHONDONTWRITEBYTECODE"] == "1"
     assert not elsewhere.exists()
+    sm.delete_endpoint(EndpointName=name)
+    assert wait_quiet(sm) == []
+
+
+def test_an_accepted_update_carries_on_after_a_kill(smlocal_factory, iris_tar) -> None:
+    emulator = smlocal_factory()
+    sm = emulator.client("sagemaker")
+    data = upload_model(emulator, iris_tar, "carry-on")
+    first, second = create_config(sm, data), create_config(sm, data)
+    name = unique("carry")
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=first)
+    assert wait_for_status(sm, name)["EndpointStatus"] == "InService"
+    sm.update_endpoint(EndpointName=name, EndpointConfigName=second)
+    emulator.proc.kill()  # acknowledged, not yet done
+    emulator.proc.wait()
+    emulator.start()
+    sm = emulator.client("sagemaker")
+    described = wait_for_status(sm, name, ("InService",))
+    while "PendingDeploymentSummary" in described:
+        described = wait_for_status(sm, name, ("InService",))
+    assert described["EndpointConfigName"] == second
+    assert invoke_status(emulator.client("sagemaker-runtime"), name) == "OK"
     sm.delete_endpoint(EndpointName=name)
     assert wait_quiet(sm) == []
