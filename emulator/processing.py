@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import posixpath
 import shutil
 import threading
 import time
@@ -31,6 +32,30 @@ MESSAGE_FILE = "/opt/ml/output/message"
 METRICS_DIR = "/opt/ml/output/metrics/cloudwatch"
 
 Finished = Callable[[dict[str, Any]], None]
+
+
+# the analyzer's settings that name files it reads or writes
+PATH_KEYS = frozenset(
+    {
+        "dataset_source", "output_path", "baseline_statistics", "baseline_constraints",
+        "record_preprocessor_script", "post_analytics_processor_script",
+        "CLOUDWATCH_METRICS_DIRECTORY", "output_message_file",
+    }
+)  # fmt: skip
+
+
+def in_job(folder: Path, container_path: str, what: str) -> Path:
+    """Where a container path of a job lives in the job's folder. A path that does not stay
+    under /opt/ml (`..`, or another absolute path) fails the job: smlocal runs the job on
+    this machine, where such a path would be the user's own files."""
+    normalized = posixpath.normpath(container_path)
+    if not normalized.startswith(CONTAINER_ROOT):
+        raise JobFailed(
+            f"{what} {container_path!r} is not a path under {CONTAINER_ROOT}: smlocal runs "
+            "processing jobs on this machine and maps only container paths under /opt/ml "
+            "into the job's own folder."
+        )
+    return folder / normalized.lstrip("/")
 
 
 class JobFailed(Exception):
@@ -141,7 +166,7 @@ class Processing:
         window = doc.get("_CaptureWindow")
         for item in doc.get("ProcessingInputs", []):
             source = item["S3Input"]
-            local = folder / source["LocalPath"].lstrip("/")
+            local = in_job(folder, source["LocalPath"], "LocalPath")
             try:
                 if window and item["InputName"] == "endpoint_input_1":
                     download_captures(s3, source["S3Uri"], local, window)
@@ -163,10 +188,12 @@ class Processing:
             "output_message_file": MESSAGE_FILE,
             **(doc.get("Environment") or {}),
         }
-        return {
-            key: str(folder / value.lstrip("/")) if value.startswith(CONTAINER_ROOT) else value
-            for key, value in environment.items()
-        }
+        mapped = {}
+        for key, value in environment.items():
+            if value.startswith(CONTAINER_ROOT) or (key in PATH_KEYS and value.startswith("/")):
+                value = str(in_job(folder, value, key))  # noqa: PLW2901
+            mapped[key] = value
+        return mapped
 
     @staticmethod
     def _upload_outputs(s3: Any, doc: dict[str, Any], folder: Path) -> None:
@@ -174,7 +201,7 @@ class Processing:
             target = output.get("S3Output")
             if target is None:
                 continue
-            local = folder / target["LocalPath"].lstrip("/")
+            local = in_job(folder, target["LocalPath"], "LocalPath")
             if local.is_dir():
                 try:
                     upload_folder(s3, local, target["S3Uri"])

@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from emulator.documents import problem
+
 log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
@@ -159,6 +161,9 @@ class Store:
                 doc = json.loads(text)
                 if not isinstance(doc, dict):
                     raise ValueError(f"a {type(doc).__name__}, not a JSON object")
+                reason = problem(kind, key, doc)
+                if reason is not None:
+                    raise ValueError(reason)
             except ValueError as exc:
                 broken.append((kind, key, text, str(exc)))
                 continue

@@ -27,6 +27,8 @@ _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 # Left free on the destination's file system after unpacking, for logs, the capture spool
 # and everything else on the machine (at most a twentieth of a small file system).
 FREE_SPACE_MARGIN = 512 * 1024 * 1024
+MAX_MEMBERS = 100_000  # files and folders in one model archive
+MAX_HEADER_BYTES = 1 << 20  # one PAX or GNU long-name header
 
 
 def is_archive(name: str) -> bool:
@@ -81,7 +83,12 @@ def _counted(
 ) -> Iterator[tarfile.TarInfo]:
     """members, refusing the archive once their sizes add up to more than the room."""
     total = 0
-    for member in members:
+    for count, member in enumerate(members, 1):
+        if count > MAX_MEMBERS:
+            raise ArtifactError(
+                f"refusing to extract {source}: it has more than {MAX_MEMBERS:,} files and "
+                "folders; a model archive holds far fewer"
+            )
         total += member.size
         if total > room.size:
             raise ArtifactError(
@@ -91,9 +98,35 @@ def _counted(
         yield member
 
 
+_EXTENDED = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+
+
+class _HeaderTooLarge(Exception):
+    """An extended (PAX or GNU long-name) header larger than MAX_HEADER_BYTES."""
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """tarfile reads an extended header's whole body into memory to parse it: refuse one
+    above MAX_HEADER_BYTES first, so a small archive cannot claim gigabytes of headers.
+    (`_proc_member` is tarfile's hook for member types; stable since Python 3.2.)"""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED and self.size > MAX_HEADER_BYTES:
+            raise _HeaderTooLarge(f"a {self.size:,}-byte extended header")
+        return super()._proc_member(tarfile_)  # type: ignore[misc, no-any-return]
+
+
 def _open(archive: Path, source: str) -> tarfile.TarFile:
     try:
-        return tarfile.open(archive)
+        return tarfile.open(archive, tarinfo=_BoundedTarInfo)
+    except _HeaderTooLarge as exc:
+        raise ArtifactError(f"refusing to extract {source}: it has {exc}") from None
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ArtifactError(f"cannot read {source} as a tar archive: {exc}") from None
 
@@ -103,6 +136,8 @@ def _check_headers(tar: tarfile.TarFile, room: _Room, source: str) -> None:
     try:
         for _member in _counted(tar, room, source):
             pass
+    except _HeaderTooLarge as exc:
+        raise ArtifactError(f"refusing to extract {source}: it has {exc}") from None
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ArtifactError(f"cannot read {source} as a tar archive: {exc}") from None
 

@@ -4,9 +4,11 @@ phantom that a retry trips over, nothing that vanishes at the next start)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +17,7 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
-from tests.faults import NO_RETRIES, s3_kill_trial, store_kill_trial
+from tests.faults import NO_RETRIES, kill, s3_kill_trial, store_kill_trial
 from tests.support import ROLE, XGBOOST_IMAGE, deploy, unique
 
 
@@ -189,6 +191,71 @@ def test_a_full_disk_keeps_versions_and_multipart_uploads_retryable(tmp_path: Pa
             emulator.stop()
 
 
+def test_a_refused_write_undoes_only_itself(tmp_path: Path) -> None:
+    """On a nearly full disk, a big write is refused while small ones to the same key are
+    acknowledged around it: each acknowledged one stays readable, now and after kill -9;
+    a refused overwrite or CreateBucket leaves the old object and the name usable."""
+    data = tmp_path / "data"
+    with small_filesystem(data / "s3", "4m") as s3_root:
+        from emulator.pytest_plugin import SmlocalEmulator
+
+        emulator = SmlocalEmulator(data).start()
+        try:
+            s3 = emulator.client("s3", config=NO_RETRIES)
+            s3.create_bucket(Bucket="tight")
+            s3.put_object(Bucket="tight", Key="keep", Body=b"old-value")
+            filler = fill(s3_root)
+            os.truncate(filler, max(0, filler.stat().st_size - 256 * 1024))  # room for small
+
+            acknowledged: dict[str, bytes] = {}
+
+            def big(key: str) -> None:
+                with contextlib.suppress(botocore.exceptions.ClientError):
+                    emulator.client("s3", config=NO_RETRIES).put_object(
+                        Bucket="tight", Key=key, Body=b"B" * 1_000_000
+                    )
+
+            for n in range(30):
+                key = f"race-{n}"
+                thread = threading.Thread(target=big, args=(key,))
+                thread.start()
+                body = f"small-{n}".encode()
+                try:
+                    s3.put_object(Bucket="tight", Key=key, Body=body)
+                    acknowledged[key] = body
+                except botocore.exceptions.ClientError:
+                    pass
+                thread.join()
+                if key in acknowledged:
+                    found = s3.get_object(Bucket="tight", Key=key)["Body"].read()
+                    assert found in (body, b"B" * 1_000_000), key  # the last writer's, whole
+                    acknowledged[key] = found
+            assert acknowledged, "no small write fitted"
+
+            filler.unlink()
+            fill(s3_root)
+            with pytest.raises(botocore.exceptions.ClientError):
+                s3.put_object(Bucket="tight", Key="keep", Body=b"n" * 500_000)
+            with pytest.raises(botocore.exceptions.ClientError):
+                s3.create_bucket(Bucket="refused")
+            (s3_root / "filler").unlink()
+            assert s3.get_object(Bucket="tight", Key="keep")["Body"].read() == b"old-value"
+            s3.copy_object(
+                Bucket="tight", Key="copy", CopySource={"Bucket": "tight", "Key": "keep"}
+            )
+            s3.create_bucket(Bucket="refused")  # the name is free again
+            s3.put_object(Bucket="refused", Key="k", Body=b"k")
+
+            kill(emulator)
+            emulator.start()
+            s3 = emulator.client("s3")
+            for key, body in acknowledged.items():
+                assert s3.get_object(Bucket="tight", Key=key)["Body"].read() == body, key
+            assert s3.get_object(Bucket="tight", Key="copy")["Body"].read() == b"old-value"
+        finally:
+            emulator.stop()
+
+
 def test_what_an_object_carries_survives_a_restart(smlocal_factory) -> None:
     emulator = smlocal_factory()
     s3 = emulator.client("s3")
@@ -292,6 +359,15 @@ def test_a_damaged_state_file_is_set_aside_not_fatal(smlocal_factory) -> None:
     emulator.stop()
     db = sqlite3.connect(emulator.data_dir / "state.db")
     db.execute("UPDATE resources SET doc = '{not json' WHERE key = 'broken'")
+    for key, doc in (
+        ("no-status", {"EndpointName": "no-status", "EndpointArn": "a", "_Plan": {}}),
+        ("7", {"EndpointName": 7, "EndpointArn": "a", "EndpointStatus": "InService", "_Plan": {}}),
+        ("empty", {}),
+    ):
+        db.execute(
+            "INSERT INTO resources (kind, key, doc) VALUES ('endpoint', ?, ?)",
+            (key, json.dumps(doc)),
+        )
     db.commit()
     db.close()
     import hashlib
@@ -324,7 +400,8 @@ def test_a_damaged_state_file_is_set_aside_not_fatal(smlocal_factory) -> None:
     quarantined = sqlite3.connect(emulator.data_dir / "state.db").execute(
         "SELECT key FROM quarantine"
     )
-    assert [row[0] for row in quarantined] == ["broken"]
+    assert sorted(row[0] for row in quarantined) == ["7", "broken", "empty", "no-status"]
+    assert sm.list_endpoints()["Endpoints"] == []
 
     emulator.stop()
     (emulator.data_dir / "state.db").write_bytes(b"this is not a database" * 100)

@@ -451,3 +451,28 @@ def test_a_preprocessor_that_exits_fails_the_processing_job(sm, s3, exit_call, r
     job = wait_job(sm, name)
     assert (job["ProcessingJobStatus"], job["FailureReason"]) == ("Failed", reason)
     assert "Contents" not in s3.list_objects_v2(Bucket="mon", Prefix=f"baselines/{name}/")
+
+
+def test_job_paths_cannot_leave_the_jobs_folder(sm, s3, tmp_path) -> None:
+    outside = tmp_path / "user"
+    outside.mkdir()
+    (outside / "statistics.json").write_text("mine")
+    escape = "/opt/ml/processing/" + "../" * 8 + str(outside).lstrip("/")
+    cases = {
+        "input": lambda r: r["ProcessingInputs"][0]["S3Input"].update(LocalPath=f"{escape}/in"),
+        "output": lambda r: r["ProcessingOutputConfig"]["Outputs"][0]["S3Output"].update(
+            LocalPath=escape
+        ),
+        "output_path": lambda r: r["Environment"].update(output_path=escape),
+        "absolute": lambda r: r["Environment"].update(output_path=str(outside)),
+    }
+    for case, change in cases.items():
+        name = unique(f"escape-{case}".replace("_", "-"))
+        request = baseline_request(name)
+        change(request)
+        sm.create_processing_job(**request)
+        job = wait_job(sm, name)
+        assert job["ProcessingJobStatus"] == "Failed", case
+        assert "is not a path under /opt/ml/" in job["FailureReason"], (case, job["FailureReason"])
+    assert sorted(p.name for p in outside.iterdir()) == ["statistics.json"]
+    assert (outside / "statistics.json").read_text() == "mine"

@@ -341,3 +341,27 @@ def test_serve_removes_the_folder_it_unpacked_into_and_makes_none_it_does_not_ne
         assert len(unpacked) == (1 if extra else 0), unpacked
         next(generator, None)  # stops the server
         assert sorted(temp.iterdir()) == []
+
+
+def test_huge_extended_headers_and_too_many_members_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from model_server import artifacts
+
+    pax = tmp_path / "pax.tar.gz"
+    with tarfile.open(pax, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("xgboost-model")
+        info.pax_headers = {"comment": "x" * (2 * MiB)}  # read whole into memory by tarfile
+        tar.addfile(info, io.BytesIO(b""))
+    with pytest.raises(ArtifactError, match=r"it has a [\d,]+-byte extended header"):
+        extract_archive(pax, tmp_path / "pax-out", source="s3://m/pax.tar.gz")
+    assert not (tmp_path / "pax-out").exists()
+
+    many = tmp_path / "many.tar.gz"
+    with tarfile.open(many, "w:gz") as tar:
+        for n in range(12):
+            tar.addfile(tarfile.TarInfo(f"f{n}"), io.BytesIO(b""))
+    monkeypatch.setattr(artifacts, "MAX_MEMBERS", 10)
+    with pytest.raises(ArtifactError, match="it has more than 10 files and folders"):
+        extract_archive(many, tmp_path / "many-out")
+    assert not (tmp_path / "many-out").exists()

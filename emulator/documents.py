@@ -1,0 +1,42 @@
+"""What a stored document must hold for smlocal to start with it.
+
+At start-up the store checks each document of these kinds for the fields that the start
+reads (restoring endpoints, ending interrupted jobs, ticking schedules); a document that
+lacks one, or holds a value of the wrong type, is quarantined with a warning instead of
+stopping the start. Other kinds are read only when asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+Number = (int, float)
+
+REQUIRED: Mapping[str, Mapping[str, type | tuple[type, ...]]] = {
+    "endpoint": {"EndpointName": str, "EndpointArn": str, "EndpointStatus": str, "_Plan": dict},
+    "training-job": {"TrainingJobName": str, "SecondaryStatus": str},
+    "processing-job": {"ProcessingJobName": str, "ProcessingJobStatus": str},
+    "monitoring-schedule": {
+        "MonitoringScheduleName": str,
+        "MonitoringScheduleStatus": str,
+        "MonitoringScheduleConfig": dict,
+        "CreationTime": Number,
+    },
+}
+NAME_FIELDS = {
+    "endpoint": "EndpointName",
+    "training-job": "TrainingJobName",
+    "processing-job": "ProcessingJobName",
+    "monitoring-schedule": "MonitoringScheduleName",
+}
+
+
+def problem(kind: str, key: str, doc: dict[str, object]) -> str | None:
+    """Why a document of a kind cannot be used, or None."""
+    for name, expected in REQUIRED.get(kind, {}).items():
+        if not isinstance(doc.get(name), expected) or isinstance(doc.get(name), bool):
+            return f"its {name} is missing or of the wrong type"
+    field = NAME_FIELDS.get(kind)
+    if field is not None and str(doc[field]).lower() != key:
+        return f"its {field} does not match the key it is stored under"
+    return None
