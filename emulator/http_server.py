@@ -55,6 +55,9 @@ _NO_BODY_STATUSES = (204, 304)
 # What a connection waits for (the sweep's timeouts depend on it).
 _WAIT, _HEAD, _BODY, _DRAIN = 0, 1, 2, 3
 _KEEP, _CLOSE, _LINGER = 0, 1, 2  # what follows an answer: keep alive, close, drain then close
+MAX_HEAD = 64 << 10  # bytes of request line and headers (nginx allows 32 KiB in 4 buffers)
+MAX_HEADERS = 200  # headers in one request
+MAX_PIPELINE = 16  # answers owed on one connection before it is read again
 
 Headers = list[tuple[str, str]]
 Respond = Callable[[int, Headers, bytes], None]
@@ -128,6 +131,10 @@ class _BodyTooLarge(Exception):
     """Raised inside the parser's callbacks to stop it at a body above its limit."""
 
 
+class _HeadTooLarge(Exception):
+    """Raised inside the parser's callbacks at a head above MAX_HEAD or MAX_HEADERS."""
+
+
 class HttpProtocol(asyncio.Protocol):
     """One client connection: parse requests, hand them to the handler, write answers in order."""
 
@@ -154,6 +161,10 @@ class HttpProtocol(asyncio.Protocol):
         self._headers: RawHeaders = []
         self._body: list[bytes] = []
         self._size = 0
+        self._head = 0  # bytes of the request head so far
+        self._paused = False  # reading stopped: too many answers owed on this connection
+        self._queued: deque[Request] = deque()  # read, waiting for earlier answers
+        self._flushing = False
         self._limit: BodyLimit | None = None  # the route's, once asked
         self._max = MAX_BODY if body_limit is None else SMALL_BODY  # asked when passed
 
@@ -185,6 +196,10 @@ class HttpProtocol(asyncio.Protocol):
             cause = exc.__context__  # what a callback of ours raised, if one did
             if isinstance(cause, _BodyTooLarge):
                 self._refuse()
+            elif isinstance(cause, _HeadTooLarge):
+                self._fail(
+                    431, f"request heads are limited to {MAX_HEAD} bytes and {MAX_HEADERS} headers"
+                )
             elif cause is not None:
                 log.error("reading a request failed", exc_info=cause)
                 self._fail(500, "internal error")
@@ -205,8 +220,9 @@ class HttpProtocol(asyncio.Protocol):
 
     @property
     def busy(self) -> bool:
-        """A request is being handled, or its body is arriving."""
-        return bool(self.pending) or self.phase == _BODY
+        """A request is being handled (one whose body is still arriving can be evicted: a
+        flood of slow uploads must not lock everyone else out)."""
+        return bool(self.pending)
 
     def expire(self, now: float, limits: ConnectionLimits) -> None:
         """Close the connection if what it waits for is overdue (never while busy)."""
@@ -228,7 +244,7 @@ class HttpProtocol(asyncio.Protocol):
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._url, self._headers, self._body, self._size = b"", [], [], 0
+        self._url, self._headers, self._body, self._size, self._head = b"", [], [], 0, 0
         if self._limit is not None:
             self._limit = None
             self._max = MAX_BODY if self.body_limit is None else SMALL_BODY
@@ -238,9 +254,15 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._head += len(url)
+        if self._head > MAX_HEAD:
+            raise _HeadTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.lower(), value))
+        self._head += len(name) + len(value) + 4
+        if self._head > MAX_HEAD or len(self._headers) > MAX_HEADERS:
+            raise _HeadTooLarge
 
     def on_headers_complete(self) -> None:
         self.phase = _BODY
@@ -285,6 +307,17 @@ class HttpProtocol(asyncio.Protocol):
             keep_alive=self.parser.should_keep_alive(),
             client=self.client,
         )
+        if self._queued or len(self.pending) >= MAX_PIPELINE:
+            # a client that pipelines is read no faster than it is answered
+            self._queued.append(request)
+            if not self._paused and self.transport is not None:
+                self.transport.pause_reading()
+                self._paused = True
+            return
+        self._dispatch(request)
+
+    def _dispatch(self, request: Request) -> None:
+        """Hand a request to the handler, with the slot its answer goes into."""
         slot = _Slot()
         self.pending.append(slot)
 
@@ -315,21 +348,39 @@ class HttpProtocol(asyncio.Protocol):
         self._flush()
 
     def _flush(self) -> None:
-        """Write the answers that are ready, in request order."""
-        while self.pending and self.pending[0].data is not None:
-            ready = self.pending.popleft()
-            if self.closed or self.transport is None:
-                return
-            self.transport.write(ready.data or b"")
-            if ready.after == _CLOSE:
-                self._close()
-                return
-            if ready.after == _LINGER:
-                self._linger()
-                return
+        """Write the answers that are ready, in request order; hand queued requests over as
+        room frees up (in a loop, not by recursion: a handler may answer at once)."""
+        if self._flushing:
+            return  # the outer call goes on
+        self._flushing = True
+        try:
+            while self._write_ready() and self._queued and len(self.pending) < MAX_PIPELINE:
+                self._dispatch(self._queued.popleft())
+        finally:
+            self._flushing = False
+        if self.closed:
+            return
+        if self._paused and not self._queued and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
         if not self.pending:
             self.served = True
             self.stamp = time.monotonic()
+
+    def _write_ready(self) -> bool:
+        """Write the answers at the head of the line that are ready; False once closing."""
+        while self.pending and self.pending[0].data is not None:
+            ready = self.pending.popleft()
+            if self.closed or self.transport is None:
+                return False
+            self.transport.write(ready.data or b"")
+            if ready.after == _CLOSE:
+                self._close()
+                return False
+            if ready.after == _LINGER:
+                self._linger()
+                return False
+        return not self.closed
 
     def _refuse(self) -> None:
         """Answer a body above its limit (after any earlier answers), then drain and close."""

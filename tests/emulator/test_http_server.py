@@ -47,9 +47,18 @@ class Limited:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.asked: list[str] = []
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests handed over and not answered at once
 
     def __call__(self, request: Request, respond: Respond) -> None:
-        self.handler(request, respond)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+        def answered(status: int, headers: Headers, body: bytes) -> None:
+            self.in_flight -= 1
+            respond(status, headers, body)
+
+        self.handler(request, answered)
 
     def body_limit(self, method: str, path: str, headers: RawHeaders) -> BodyLimit | None:
         self.asked.append(path)
@@ -287,6 +296,45 @@ def test_a_flood_of_half_open_connections_evicts_the_oldest_and_answers_the_newe
     finally:
         for s in flood:
             s.close()
+
+
+def test_a_flood_of_slow_uploads_cannot_lock_others_out(capped) -> None:
+    flood = []
+    try:
+        for _ in range(60):  # each starts a body and then sends nothing more for now
+            s = socket.create_connection(("127.0.0.1", capped.port), timeout=5)
+            s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx")
+            flood.append(s)
+        answer = raw(capped.port, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    finally:
+        for s in flood:
+            s.close()
+
+
+def test_request_heads_are_capped_in_size_and_count(server) -> None:
+    long_url = b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    many = b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(300)) + b"\r\n"
+    big = b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n"
+    for head in (long_url, many, big):
+        answer = raw(server.port, head)
+        assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), answer[:80]
+    fine = b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(100)) + b"\r\n"
+    assert raw(server.port, fine + b"", expect_close=False).startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_a_pipelining_client_is_read_only_as_fast_as_it_is_answered(server) -> None:
+    before = server.limited.most_in_flight
+    count = 100
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n" * count)
+        received = b""
+        while received.count(b"HTTP/1.1 200 OK") < count:
+            chunk = s.recv(65536)
+            assert chunk, "closed early"
+            received += chunk
+    assert received.count(b"slow") == count
+    assert server.limited.most_in_flight - before <= 16 + 1, server.limited.most_in_flight
 
 
 CHILD_SERVER = """
