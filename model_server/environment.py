@@ -27,6 +27,7 @@ SMLOCAL_MODEL_DATA = "SMLOCAL_MODEL_DATA"
 SMLOCAL_WORKER_THREADS = "SMLOCAL_WORKER_THREADS"
 SMLOCAL_PARENT_PID = "SMLOCAL_PARENT_PID"
 SMLOCAL_MAX_MODEL_BYTES = "SMLOCAL_MAX_MODEL_BYTES"  # the most a model archive may unpack to
+SMLOCAL_IMAGE = "SMLOCAL_IMAGE"  # the image the variant names: its tag picks the behaviour
 
 DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PORT = 8080
@@ -93,6 +94,7 @@ class ServerSettings:
     region: str | None = None
     parent_pid: int | None = None  # stop when this process (the emulator) goes away
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES  # refuse model archives unpacking to more
+    image: str | None = None  # the SageMaker image served as (None: the newest behaviour)
 
     @property
     def bind_address(self) -> str:
@@ -122,4 +124,5 @@ class ServerSettings:
             region=env.get(SAGEMAKER_REGION) or env.get("AWS_REGION") or None,
             parent_pid=_int(env, SMLOCAL_PARENT_PID, 0, 0) or None,
             max_model_bytes=max_model_bytes(env),
+            image=env.get(SMLOCAL_IMAGE) or None,
         )

@@ -122,6 +122,7 @@ class DockerBackend:
             "SAGEMAKER_MODEL_SERVER_WORKERS": str(plan.workers),
             **plan.environment,
             **capture,
+            "SMLOCAL_IMAGE": plan.image,
         }
         container = self.client.containers.run(
             self.image_for(plan),

@@ -105,6 +105,7 @@ class ProcessBackend:
             "SMLOCAL_PARENT_PID": str(os.getpid()),
             "SMLOCAL_ENDPOINT_NAME": plan.endpoint,
             "SMLOCAL_VARIANT_NAME": plan.variant,
+            "SMLOCAL_IMAGE": plan.image,
             "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ in the user's code folder
             **capture_environment(self.settings, plan),
         }
