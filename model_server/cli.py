@@ -1,4 +1,4 @@
-"""The `smlocal serve` subcommand."""
+"""The `smlocal serve` and `smlocal models` subcommands."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from model_server import convert
 from model_server.environment import ServerSettings
 
 
@@ -30,6 +31,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="serve the bundled iris XGBoost example (trained into a temporary folder)",
     )
     p.set_defaults(handler=serve)
+    convert.register(commands)
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from model_server.errors import (
 )
 from model_server.predictors.base import Handlers, regular_files
 from model_server.xgboost_files import MODEL_FILE, xgboost_message
+from model_server.xgboost_legacy import is_legacy_binary, to_json_bytes
 
 SUFFIXES = (".ubj", ".bst", ".xgb")
 CONTENT_TYPES = (CSV, LIBSVM, JSON, "text/x-libsvm")
@@ -89,7 +91,7 @@ class _BoosterPeek(pickle.Unpickler):
         raise ModelLoadError(f"it is a pickle of {module}.{name}, not of an xgboost Booster")
 
 
-def _pickled_state(path: Path) -> dict[str, Any] | None:
+def pickled_state(path: Path) -> dict[str, Any] | None:
     """The state of a pickled Booster (read without running pickle code), or None if no pickle."""
     with open(path, "rb") as f:
         if f.read(1) != b"\x80":
@@ -108,30 +110,23 @@ def _pickled_state(path: Path) -> dict[str, Any] | None:
     return state
 
 
-def _legacy_message(path: Path, version: str) -> str:
-    return (
-        f"cannot load {path.name}: it is in XGBoost's legacy binary format (written by "
-        f"XGBoost before 1.0, e.g. SageMaker's 0.90 containers), which XGBoost {version} can no "
-        "longer read. Convert it once with an XGBoost that still reads it: "
-        "pip install 'xgboost<2' in a separate environment, load the Booster there (pickle.load "
-        "for a pickled file, or xgboost.Booster(model_file=...)), call "
-        "booster.save_model('xgboost-model.json') and put that file in the artifact as "
-        "xgboost-model. Or retrain with a current SageMaker XGBoost image (1.7-1 or later)."
-    )
-
-
 def load_booster(path: Path) -> Any:
-    """A Booster from any file current XGBoost reads (JSON, UBJSON, or a pickle of either)."""
+    """A Booster from any XGBoost model file: JSON, UBJSON, legacy binary, or a pickle of one.
+
+    Legacy binary models (XGBoost 0.72-1.7's save_model, and the `handle` of a pickled
+    Booster from SageMaker's 0.90-1 to 1.3-1 containers) are converted to JSON first, since
+    XGBoost 2 and later cannot read them.
+    """
     import xgboost as xgb
 
-    state = _pickled_state(path)
+    state = pickled_state(path)
     raw = bytes(state["handle"]) if state is not None else path.read_bytes()
-    if not raw.startswith(b"{"):  # JSON and UBJSON both open with an object
-        raise ModelLoadError(_legacy_message(path, xgb.__version__))
     booster = xgb.Booster()
     try:
-        if state is not None:
-            booster.__setstate__(state)  # a pickle holds a serialised Booster, not a model file
+        if is_legacy_binary(raw):
+            booster.load_model(bytearray(_converted(path, raw, state)))
+        elif state is not None:
+            _restore(booster, state)
         else:
             booster.load_model(bytearray(raw))
     except xgb.core.XGBoostError as exc:
@@ -140,6 +135,27 @@ def load_booster(path: Path) -> Any:
     # rows the thread-pool hand-off costs more than the trees.
     booster.set_param({"nthread": 1})
     return booster
+
+
+def _restore(booster: Any, state: dict[str, Any]) -> None:
+    """Restore a pickled Booster (a serialised snapshot, not a model file).
+
+    A snapshot pickled by XGBoost 1.4-1.7 makes XGBoost 3 warn that it skips the old
+    training configuration; the model itself loads whole, so the warning is not passed on.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "(?s).*loading a serialized model", UserWarning)
+        booster.__setstate__(state)
+
+
+def _converted(path: Path, raw: bytes, state: dict[str, Any] | None) -> bytes:
+    """The legacy binary model as XGBoost JSON, with the pickle's feature names if any."""
+    names = state.get("feature_names") if state is not None else None
+    types = state.get("feature_types") if state is not None else None
+    try:
+        return to_json_bytes(raw, feature_names=names, feature_types=types)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"cannot load {path.name}: {exc}") from None
 
 
 def input_fn(body: bytes, content_type: str | None) -> Any:
@@ -151,10 +167,23 @@ def predict_fn(data: Any, booster: Any) -> Any:
     """In-place prediction, after matching the row width to the model's features."""
     import xgboost as xgb
 
+    rows = fit_width(data, booster.num_features())
     try:
-        return booster.inplace_predict(fit_width(data, booster.num_features()))
+        if _is_linear(booster):
+            return booster.predict(xgb.DMatrix(rows, nthread=1))
+        return booster.inplace_predict(rows)
     except xgb.core.XGBoostError as exc:
         raise PredictionError(f"XGBoost prediction failed: {xgboost_message(exc)}") from None
+
+
+def _is_linear(booster: Any) -> bool:
+    """True for a gblinear Booster, which XGBoost 3 cannot predict in place; asked once."""
+    known = getattr(booster, "_smlocal_gblinear", None)
+    if known is None:
+        config = json.loads(booster.save_config())
+        known = config["learner"]["gradient_booster"]["name"] == "gblinear"
+        booster._smlocal_gblinear = known
+    return bool(known)
 
 
 def fit_width(data: Any, num_features: int) -> Any:
