@@ -71,9 +71,10 @@ OBJECTIVES: dict[str, tuple[str, dict[str, dict[str, str]], str]] = {
 }
 
 # How the XGBoost that wrote a 1.x model turned its saved base_score into a margin, where
-# that differs from XGBoost 3: binary:logitraw used the logistic link until 1.4
-# (dmlc/xgboost#6517 made it the identity).
-_OLD_LINK = {"binary:logitraw": ("logit", (1, 4))}
+# that differs from XGBoost 3: binary:logitraw used the logistic link until 1.3.1
+# (dmlc/xgboost#6517 made it the identity). The binary holds major.minor only, so a model
+# from 1.3.0 is read as one from 1.3.1-1.3.3.
+_OLD_LINK = {"binary:logitraw": ("logit", (1, 3))}
 
 
 def objective_config(name: str, num_class: int, saved: dict[str, Any]) -> dict[str, Any]:

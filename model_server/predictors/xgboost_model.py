@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import pickle
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +127,12 @@ def load_booster(path: Path) -> Any:
     try:
         if is_legacy_binary(raw):
             booster.load_model(bytearray(_converted(path, raw, state)))
+        elif state is not None and raw.startswith(b'{"'):
+            with _old_format_quiet():
+                booster.load_model(bytearray(_snapshot_model(path, raw)))
         elif state is not None:
-            _restore(booster, state)
+            with _old_format_quiet():
+                booster.__setstate__(state)  # a serialised Booster, not a model file
         else:
             booster.load_model(bytearray(raw))
     except xgb.core.XGBoostError as exc:
@@ -137,15 +143,32 @@ def load_booster(path: Path) -> Any:
     return booster
 
 
-def _restore(booster: Any, state: dict[str, Any]) -> None:
-    """Restore a pickled Booster (a serialised snapshot, not a model file).
+def _snapshot_model(path: Path, raw: bytes) -> bytes:
+    """The model of a JSON-text snapshot, which XGBoost 1.3-1.6 pickled and XGBoost 3 refuses.
 
-    A snapshot pickled by XGBoost 1.4-1.7 makes XGBoost 3 warn that it skips the old
-    training configuration; the model itself loads whole, so the warning is not passed on.
+    A snapshot is {"Config": ..., "Model": ...}; the model part is a JSON model file.
+    """
+    try:
+        snapshot = json.loads(raw)
+    except ValueError as exc:
+        message = f"cannot load {path.name}: its pickled snapshot is not JSON ({exc})"
+        raise ModelLoadError(message) from None
+    if not isinstance(snapshot, dict) or not isinstance(snapshot.get("Model"), dict):
+        raise ModelLoadError(f"cannot load {path.name}: its pickled snapshot holds no model")
+    return json.dumps(snapshot["Model"]).encode()
+
+
+@contextmanager
+def _old_format_quiet() -> Iterator[None]:
+    """Silence XGBoost 3's advice to re-save models pickled by XGBoost 1.x.
+
+    The snapshot's model loads whole (only the old training configuration is skipped), and
+    the advice is for the model's owner, whom `smlocal models convert` serves.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "(?s).*loading a serialized model", UserWarning)
-        booster.__setstate__(state)
+        warnings.filterwarnings("ignore", "(?s).*Found JSON model saved before", UserWarning)
+        yield
 
 
 def _converted(path: Path, raw: bytes, state: dict[str, Any] | None) -> bytes:
