@@ -232,24 +232,30 @@ def test_unsupported_image_fails_with_a_reason(sm, iris_model_data) -> None:
     sm.delete_endpoint(EndpointName=name)
 
 
-def test_a_model_that_cannot_load_fails_the_endpoint_with_the_reason(sm, smlocal, tmp_path) -> None:
+def test_a_model_that_cannot_load_fails_the_endpoint_with_the_reason(
+    sm, smlocal, tmp_path, iris_model_data
+) -> None:
     import tarfile
 
     from tests.support import ROOT
 
-    legacy = ROOT / "tests" / "data" / "churn-xgboost-0.90-model.tar.gz"
-    smlocal.client("s3").upload_file(str(legacy), "models", "legacy/model.tar.gz")
-    name = unique("legacy")
+    legacy = ROOT / "tests" / "data" / "legacy-xgboost" / "1.7.6" / "regression.bin"
+    truncated = tmp_path / "xgboost-model"
+    truncated.write_bytes(legacy.read_bytes()[:700])
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(truncated, arcname="xgboost-model")
+    smlocal.client("s3").upload_file(str(archive), "models", "broken/model.tar.gz")
+    name = unique("broken")
     described = deploy(
-        sm, name, [{"name": "AllTraffic", "model_data": "s3://models/legacy/model.tar.gz"}]
+        sm, name, [{"name": "AllTraffic", "model_data": "s3://models/broken/model.tar.gz"}]
     )
     assert described["EndpointStatus"] == "Failed"
-    assert described["FailureReason"].startswith(
+    assert described["FailureReason"] == (
         "The primary container for production variant AllTraffic did not pass the ping health "
-        "check: model failed to load: cannot load xgboost-model: it is in XGBoost's legacy "
-        "binary format"
+        "check: model failed to load: cannot load xgboost-model: the legacy XGBoost model "
+        "ends early: tree 0 needs 260 bytes at offset 486, the file has 700"
     )
-    assert tarfile.is_tarfile(legacy)
 
 
 def test_tags(sm, iris_model_data) -> None:

@@ -15,7 +15,7 @@ import requests
 from model_server.artifacts import extract_archive, materialize, pack_archive
 from model_server.errors import ArtifactError
 from tests.model_server.conftest import running
-from tests.support import ServerProcess, free_port
+from tests.support import ROOT, ServerProcess, free_port
 
 
 def make_tar(path: Path, members: list[tarfile.TarInfo], data: bytes = b"x") -> Path:
@@ -149,16 +149,18 @@ def test_serving_an_s3_artifact_through_an_endpoint_url(
         assert "404" in text or "Not Found" in text
 
 
-def test_a_legacy_xgboost_090_artifact_fails_clearly(legacy_xgboost: Path, tmp_path: Path) -> None:
-    for server in running(legacy_xgboost, tmp_path, ready_status=500):
+def test_a_model_that_cannot_load_fails_ping_clearly(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    legacy = ROOT / "tests" / "data" / "legacy-xgboost" / "1.7.6" / "regression.bin"
+    (broken / "xgboost-model").write_bytes(legacy.read_bytes()[:700])
+    for server in running(broken, tmp_path, ready_status=500):
         ping = requests.get(server.url + "/ping", timeout=5)
         assert ping.status_code == 500
-        assert ping.text.startswith(
-            "model failed to load: cannot load xgboost-model: it is in XGBoost's legacy binary "
-            "format (written by XGBoost before 1.0, e.g. SageMaker's 0.90 containers)"
+        assert ping.text == (
+            "model failed to load: cannot load xgboost-model: the legacy XGBoost model ends "
+            "early: tree 0 needs 260 bytes at offset 486, the file has 700"
         )
-        assert "pip install 'xgboost<2'" in ping.text
-        assert "save_model('xgboost-model.json')" in ping.text
         invoked = requests.post(
             server.url + "/invocations", data="1,2", headers={"Content-Type": "text/csv"}
         )

@@ -1,0 +1,208 @@
+"""Legacy XGBoost models (0.90-1.7, plain or pickled) serve with exactly the old predictions."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import re
+import shutil
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from model_server.errors import ModelLoadError
+from model_server.predictors.xgboost_model import load_booster, load_model, predict_fn
+from model_server.xgboost_legacy import to_json_model
+from tests.model_server.conftest import running
+from tests.support import ROOT
+
+FIXTURES = ROOT / "tests" / "data" / "legacy-xgboost"
+EXPECTED = json.loads((FIXTURES / "predictions.json").read_text())
+INPUTS = np.array([[np.nan if v is None else v for v in row] for row in EXPECTED["inputs"]])
+CAPTURES = sorted((FIXTURES / "captures").glob("*.jsonl"))
+
+
+def captured() -> list[tuple[str, str]]:
+    """(CSV rows sent, CSV answer) of every record the real 0.90-1 churn endpoint captured."""
+    pairs = []
+    for path in CAPTURES:
+        for line in path.read_text().splitlines():
+            data = json.loads(line)["captureData"]
+            pairs.append((data["endpointInput"]["data"], data["endpointOutput"]["data"]))
+    return pairs
+
+
+def numbers(text: str) -> np.ndarray:
+    """The float32 values in a CSV answer, whatever its line and list layout."""
+    return np.array([float(v) for v in re.split(r"[,\s\[\]]+", text) if v], dtype=np.float32)
+
+
+def csv_rows(text: str) -> np.ndarray:
+    return np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
+
+
+def test_the_captures_hold_six_records() -> None:
+    assert len(CAPTURES) == 2
+    assert len(captured()) == 6
+
+
+def test_the_real_090_churn_model_predicts_what_its_endpoint_answered(
+    legacy_xgboost: Path,
+) -> None:
+    booster = load_model(legacy_xgboost)
+    for sent, answered in captured():
+        predicted = predict_fn(csv_rows(sent), booster)
+        assert predicted.dtype == np.float32
+        assert predicted.tolist() == numbers(answered).tolist()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED["models"]))
+def test_conversion_predicts_exactly_what_the_old_xgboost_did(name: str) -> None:
+    booster = load_booster(FIXTURES / name)
+    expected = np.array(EXPECTED["models"][name]["predictions"], dtype=np.float32)
+    predicted = predict_fn(INPUTS.copy(), booster)
+    assert predicted.shape == expected.shape
+    assert predicted.tolist() == expected.tolist()
+
+
+def test_every_version_and_model_kind_is_covered() -> None:
+    names = set(EXPECTED["models"])
+    for version in ("0.90", "1.0.2", "1.2.1", "1.3.3", "1.7.6"):
+        for model in ("dart", "gblinear", "multi-softprob", "binary-logitraw-base"):
+            assert {f"{version}/{model}.pkl", f"{version}/{model}.bin"} <= names
+
+
+def test_the_json_document_keeps_what_the_binary_says() -> None:
+    document = to_json_model((FIXTURES / "1.7.6" / "multi-softprob.bin").read_bytes())
+    learner = document["learner"]
+    assert learner["learner_model_param"]["num_class"] == "3"
+    assert learner["learner_model_param"]["num_feature"] == "5"
+    assert learner["objective"] == {
+        "name": "multi:softprob",
+        "softmax_multiclass_param": {"num_class": "3"},
+    }
+    model = learner["gradient_booster"]["model"]
+    assert model["tree_info"] == [0, 1, 2] * 4
+    assert len(model["trees"]) == 12
+
+
+def test_models_before_13_start_from_their_margin_as_a_last_tree() -> None:
+    """0.90-1.2 added the base margin after summing the trees; the JSON keeps that order."""
+    document = to_json_model((FIXTURES / "0.90" / "regression-base.bin").read_bytes())
+    learner = document["learner"]
+    model = learner["gradient_booster"]["model"]
+    assert learner["learner_model_param"]["base_score"] == "0.0"
+    assert model["trees"][-1]["split_conditions"] == [2.5]
+    assert model["trees"][-1]["left_children"] == [-1]
+    assert model["gbtree_model_param"] == {"num_parallel_tree": "1", "num_trees": "5"}
+
+
+def test_made_up_feature_names_of_090_are_dropped_real_ones_kept() -> None:
+    raw = (FIXTURES / "0.90" / "regression.bin").read_bytes()
+    made_up = [f"f{i}" for i in range(5)]
+    assert to_json_model(raw, feature_names=made_up)["learner"]["feature_names"] == []
+    named = to_json_model(raw, feature_names=list("abcde"), feature_types=["q"] * 5)
+    assert named["learner"]["feature_names"] == list("abcde")
+    assert named["learner"]["feature_types"] == ["q"] * 5
+
+
+def _string(text: str) -> bytes:
+    return struct.pack("<Q", len(text)) + text.encode()
+
+
+def _refused(tmp_path: Path, raw: bytes) -> str:
+    path = tmp_path / "xgboost-model"
+    path.write_bytes(raw)
+    with pytest.raises(ModelLoadError) as caught:
+        load_booster(path)
+    return str(caught.value)
+
+
+def test_unsupported_or_broken_legacy_models_are_refused_by_name(tmp_path: Path) -> None:
+    raw = (FIXTURES / "1.7.6" / "regression.bin").read_bytes()
+    message = _refused(
+        tmp_path, raw.replace(_string("reg:squarederror"), _string("survival:aft"))
+    )
+    assert message.startswith(
+        "cannot load xgboost-model: the legacy model's objective 'survival:aft' is not "
+        "supported (supported: binary:hinge, binary:logistic, "
+    )
+    assert _refused(tmp_path, raw.replace(_string("gbtree"), _string("gbfast"))) == (
+        "cannot load xgboost-model: the legacy model's booster 'gbfast' is not supported"
+    )
+    assert _refused(tmp_path, raw[:700]) == (
+        "cannot load xgboost-model: the legacy XGBoost model ends early: tree 0 needs 260 "
+        "bytes at offset 486, the file has 700"
+    )
+    tree = raw.index(_string("gbtree")) + 14 + 160  # first TreeParam: num_roots comes first
+    two_roots = raw[:tree] + struct.pack("<i", 2) + raw[tree + 4 :]
+    assert _refused(tmp_path, two_roots) == (
+        "cannot load xgboost-model: tree 0 of the legacy model has 2 roots, 13 nodes and leaf "
+        "vectors of 0; only single-root trees with scalar leaves are supported"
+    )
+    assert _refused(tmp_path, b"bs64" + raw[4:]) == (
+        "cannot load xgboost-model: the model is in XGBoost's base64 text format, which is "
+        "not supported"
+    )
+    assert _refused(tmp_path, b"label,feature\n1,2\n" * 20) == (
+        "cannot load xgboost-model: it is not an XGBoost model: neither JSON, UBJSON nor "
+        "XGBoost's legacy binary format (its header is not one XGBoost 0.72-1.7 wrote)"
+    )
+
+
+def test_a_pickle_of_anything_but_a_booster_runs_no_code(tmp_path: Path) -> None:
+    class Sneaky:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("owned",))
+
+    assert _refused(tmp_path, pickle.dumps(Sneaky())) == (
+        "cannot load xgboost-model: it is a pickle of builtins.print, not of an xgboost Booster"
+    )
+
+
+SERVED = [
+    "0.90/multi-softprob.pkl",  # 0.90-1, 0.90-2
+    "1.0.2/binary-logistic-base.pkl",  # 1.0-1
+    "1.2.1/dart.pkl",  # 1.2-1
+    "1.3.3/regression-base.bin",  # 1.3-1
+    "1.7.6/gblinear.bin",  # 1.5-1, 1.7-1
+]
+
+
+@pytest.mark.parametrize("name", SERVED)
+def test_legacy_models_serve_through_gunicorn(name: str, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy(FIXTURES / name, folder / "xgboost-model")
+    complete = ~np.isnan(INPUTS).any(axis=1)
+    body = "\n".join(",".join(repr(v) for v in row) for row in INPUTS[complete].tolist())
+    expected = np.array(EXPECTED["models"][name]["predictions"], dtype=np.float32)[complete]
+    for server in running(folder, tmp_path):
+        response = requests.post(
+            server.url + "/invocations",
+            data=body,
+            headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        assert numbers(response.text).tolist() == expected.ravel().tolist()
+
+
+def test_the_real_090_churn_artifact_serves_its_captured_answers(
+    legacy_xgboost: Path, tmp_path: Path
+) -> None:
+    for server in running(legacy_xgboost, tmp_path):
+        assert requests.get(server.url + "/ping", timeout=5).status_code == 200
+        for sent, answered in captured():
+            response = requests.post(
+                server.url + "/invocations",
+                data=sent,
+                headers={"Content-Type": "text/csv"},
+                timeout=10,
+            )
+            assert response.status_code == 200, response.text
+            assert numbers(response.text).tolist() == numbers(answered).tolist()
