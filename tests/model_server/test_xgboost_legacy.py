@@ -124,9 +124,7 @@ def _refused(tmp_path: Path, raw: bytes) -> str:
 
 def test_unsupported_or_broken_legacy_models_are_refused_by_name(tmp_path: Path) -> None:
     raw = (FIXTURES / "1.7.6" / "regression.bin").read_bytes()
-    message = _refused(
-        tmp_path, raw.replace(_string("reg:squarederror"), _string("survival:aft"))
-    )
+    message = _refused(tmp_path, raw.replace(_string("reg:squarederror"), _string("survival:aft")))
     assert message.startswith(
         "cannot load xgboost-model: the legacy model's objective 'survival:aft' is not "
         "supported (supported: binary:hinge, binary:logistic, "
