@@ -1,8 +1,8 @@
 """XGBoost's legacy binary model format (0.72-1.7), read without XGBoost and turned into JSON.
 
-XGBoost 2 and later no longer read the binary format that SageMaker's 0.90-1, 0.90-2 and
-1.0-1 containers pickled and that 1.2-1.7 wrote as `xgboost-model`. The format is a
-dump of C structs (little-endian, as every x86/ARM build wrote it):
+XGBoost 2 and later no longer read the binary format that SageMaker's 0.90-1 to 1.2-2
+containers pickled and that 1.3-1 to 1.7-1 saved as `xgboost-model`. The format is a dump
+of C structs (little-endian, as every x86/ARM build wrote it):
 
     ["binf"]                               4 bytes, written from 1.0 on, optional when read
     LearnerModelParam                      136 bytes
@@ -15,9 +15,9 @@ dump of C structs (little-endian, as every x86/ARM build wrote it):
     before 1.0: count:poisson's max_delta_step string, eval metric names; ignored here
 
 Pickles from XGBoost 1.0-1.3 wrap it as "CONFIG-offset:" + int64 length + model + JSON config.
-`to_json_model` answers the JSON document XGBoost 3's `Booster.load_model` reads, with the
-base score chosen so that XGBoost 3 starts every prediction from the same margin the old
-XGBoost did (see `_base_score`).
+`to_json_model` answers the JSON document XGBoost 3's `Booster.load_model` reads, laid out
+as XGBoost 1.7 wrote JSON, with the base score chosen so that XGBoost 3 adds up exactly the
+float32 margin the old XGBoost did (`xgboost_objectives.start_margin`, `_add_constant_trees`).
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ _LEARNER_FIELDS = (
     "num_target",
     "boost_from_average",
 )
-_INTERNAL = ("SAVED_PARAM_", "objective", "metrics", "count_poisson_max_delta_step")
+# Attributes the old XGBoost kept for itself: read into the JSON's own fields, or obsolete.
+_INTERNAL = frozenset({"objective", "metrics", "count_poisson_max_delta_step"})
 
 
 class _Reader:
@@ -151,7 +152,7 @@ def to_json_model(
     names, types = _features(feature_names, feature_types, learner["num_feature"])
     return {
         "learner": {
-            "attributes": {k: v for k, v in attributes.items() if not k.startswith(_INTERNAL)},
+            "attributes": {k: v for k, v in attributes.items() if not _internal(k)},
             "feature_names": names,
             "feature_types": types,
             "gradient_booster": gbm,
@@ -317,6 +318,10 @@ def _attributes(reader: _Reader) -> dict[str, str]:
         raise ModelLoadError(f"the legacy model claims {count} attributes; the file is too short")
     pairs = [(reader.string("an attribute"), reader.string("an attribute")) for _ in range(count)]
     return dict(pairs)
+
+
+def _internal(key: str) -> bool:
+    return key in _INTERNAL or key.startswith("SAVED_PARAM_")
 
 
 def _saved_objective(text: str | None) -> dict[str, Any]:

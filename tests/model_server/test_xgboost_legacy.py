@@ -71,7 +71,7 @@ def test_conversion_predicts_exactly_what_the_old_xgboost_did(name: str) -> None
 
 def test_every_version_and_model_kind_is_covered() -> None:
     names = set(EXPECTED["models"])
-    for version in ("0.90", "1.0.2", "1.2.1", "1.3.3", "1.7.6"):
+    for version in ("0.72.1", "0.82", "0.90", "1.0.2", "1.2.1", "1.3.3", "1.7.6"):
         for model in ("dart", "gblinear", "multi-softprob", "binary-logitraw-base"):
             assert {f"{version}/{model}.pkl", f"{version}/{model}.bin"} <= names
 

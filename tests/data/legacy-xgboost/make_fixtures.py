@@ -12,13 +12,21 @@ containers saved `xgboost-model`), `<version>/<model>.bin` (the binary `save_mod
 
 from __future__ import annotations
 
+import collections
+import collections.abc
 import json
 import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
-import xgboost as xgb
+
+# XGBoost 0.72 still imports these from `collections`, where Python 3.10 removed them.
+for _name in ("Mapping", "MutableMapping", "Sequence", "Iterable", "Callable"):
+    if not hasattr(collections, _name):
+        setattr(collections, _name, getattr(collections.abc, _name))
+
+import xgboost as xgb  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OLD = xgb.__version__.startswith("0.")
