@@ -193,7 +193,7 @@ def predict_fn(data: Any, booster: Any) -> Any:
     rows = fit_width(data, booster.num_features())
     try:
         if _is_linear(booster):
-            return booster.predict(xgb.DMatrix(rows, nthread=1))
+            return booster.predict(xgb.DMatrix(rows, nthread=1), validate_features=False)
         return booster.inplace_predict(rows)
     except xgb.core.XGBoostError as exc:
         raise PredictionError(f"XGBoost prediction failed: {xgboost_message(exc)}") from None

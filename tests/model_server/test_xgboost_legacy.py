@@ -15,8 +15,13 @@ import pytest
 import requests
 
 from model_server.errors import ModelLoadError
-from model_server.predictors.xgboost_model import load_booster, load_model, predict_fn
-from model_server.xgboost_legacy import to_json_model
+from model_server.predictors.xgboost_model import (
+    load_booster,
+    load_model,
+    pickled_state,
+    predict_fn,
+)
+from model_server.xgboost_legacy import to_json_bytes, to_json_model
 from tests.model_server.conftest import running
 from tests.support import ROOT
 
@@ -204,3 +209,15 @@ def test_the_real_090_churn_artifact_serves_its_captured_answers(
             )
             assert response.status_code == 200, response.text
             assert numbers(response.text).tolist() == numbers(answered).tolist()
+
+
+def test_a_gblinear_model_with_feature_names_predicts_unnamed_rows(tmp_path: Path) -> None:
+    """gblinear goes through a DMatrix (no in-place prediction), without the names check."""
+    state = pickled_state(FIXTURES / "1.2.1" / "gblinear.pkl")
+    assert state is not None
+    path = tmp_path / "xgboost-model"
+    path.write_bytes(to_json_bytes(bytes(state["handle"]), feature_names=list("abcde")))
+    booster = load_booster(path)
+    assert booster.feature_names == list("abcde")
+    expected = EXPECTED["models"]["1.2.1/gblinear.pkl"]["predictions"]
+    assert predict_fn(INPUTS.copy(), booster).tolist() == np.float32(expected).tolist()
