@@ -125,8 +125,14 @@ def to_json_model(
     raw: bytes,
     feature_names: list[str] | None = None,
     feature_types: list[str] | None = None,
+    ntree_limit: int | None = None,
 ) -> dict[str, Any]:
-    """The JSON model document XGBoost 3 loads, from a legacy binary model (or snapshot)."""
+    """The JSON model document XGBoost 3 loads, from a legacy binary model (or snapshot).
+
+    SageMaker's containers up to 1.7-1 predict with `ntree_limit=booster.best_ntree_limit`:
+    a pickled Booster's attribute (`ntree_limit` here), else the model's own
+    "best_ntree_limit" attribute (set from 1.4 on). Only those first trees are kept.
+    """
     reader = _Reader(unwrap_serialised(raw))
     head = reader.data[:4]
     if head == b"bs64":
@@ -143,10 +149,13 @@ def to_json_model(
     else:
         raise ModelLoadError(f"the legacy model's booster {booster!r} is not supported")
     attributes = _attributes(reader) if learner["contain_extra_attrs"] else {}
+    groups = max(learner["num_class"], 1)
+    if booster != "gblinear":
+        _keep_first(gbm, _tree_limit(ntree_limit, attributes.get("best_ntree_limit")) * groups)
     version = (learner["major_version"], learner["minor_version"])
     margin = start_margin(objective, learner["base_score"], version)
     if booster != "gblinear" and version < (1, 3) and margin != 0:
-        _add_constant_trees(gbm, margin, max(learner["num_class"], 1), learner["num_feature"])
+        _add_constant_trees(gbm, margin, groups, learner["num_feature"])
         margin = np.float32(0.0)
     saved_objective = _saved_objective(attributes.get("objective"))
     names, types = _features(feature_names, feature_types, learner["num_feature"])
@@ -251,6 +260,24 @@ def _tree(reader: _Reader, index: int) -> dict[str, Any]:
             "size_leaf_vector": str(size_leaf_vector),
         },
     }
+
+
+def _tree_limit(pickled: int | None, attribute: str | None) -> int:
+    if pickled is not None:
+        return pickled
+    return int(attribute) if attribute is not None and attribute.isdigit() else 0
+
+
+def _keep_first(gbm: dict[str, Any], count: int) -> None:
+    """Drop the trees after the first `count` (0 keeps all), as ntree_limit did."""
+    model = gbm["gbtree"]["model"] if gbm["name"] == "dart" else gbm["model"]
+    if not 0 < count < len(model["trees"]):
+        return
+    del model["trees"][count:]
+    del model["tree_info"][count:]
+    model["gbtree_model_param"]["num_trees"] = str(count)
+    if gbm["name"] == "dart":
+        del gbm["weight_drop"][count:]
 
 
 def _add_constant_trees(

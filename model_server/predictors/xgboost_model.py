@@ -137,6 +137,8 @@ def load_booster(path: Path) -> Any:
             booster.load_model(bytearray(raw))
     except xgb.core.XGBoostError as exc:
         raise ModelLoadError(f"cannot load {path.name}: {xgboost_message(exc)}") from None
+    if state is not None and not is_legacy_binary(raw):
+        booster = _first_trees(booster, _best_ntree_limit(state))
     # One thread per prediction: the server's workers already use the cores, and for single
     # rows the thread-pool hand-off costs more than the trees.
     booster.set_param({"nthread": 1})
@@ -171,12 +173,36 @@ def _old_format_quiet() -> Iterator[None]:
         yield
 
 
+def _best_ntree_limit(state: dict[str, Any] | None) -> int | None:
+    """The pickled Booster's best_ntree_limit, which SageMaker's containers predicted with.
+
+    XGBoost 0.90-1.3's train() set it on every Booster (all trees unless early stopping
+    stopped earlier), and the 0.90-1 to 1.7-1 containers pass it as ntree_limit.
+    """
+    limit = state.get("best_ntree_limit") if state is not None else None
+    return limit if isinstance(limit, int) and limit > 0 else None
+
+
+def _first_trees(booster: Any, ntree_limit: int | None) -> Any:
+    """The booster cut to ntree_limit trees per output group (as predict's ntree_limit)."""
+    if ntree_limit is None:
+        return booster
+    gbm = json.loads(booster.save_config())["learner"]["gradient_booster"]
+    if gbm["name"] == "gblinear":
+        return booster
+    parallel = int((gbm.get("gbtree") or gbm)["gbtree_model_param"]["num_parallel_tree"])
+    rounds = ntree_limit // max(parallel, 1)
+    return booster[:rounds] if 0 < rounds < booster.num_boosted_rounds() else booster
+
+
 def _converted(path: Path, raw: bytes, state: dict[str, Any] | None) -> bytes:
     """The legacy binary model as XGBoost JSON, with the pickle's feature names if any."""
     names = state.get("feature_names") if state is not None else None
     types = state.get("feature_types") if state is not None else None
     try:
-        return to_json_bytes(raw, feature_names=names, feature_types=types)
+        return to_json_bytes(
+            raw, feature_names=names, feature_types=types, ntree_limit=_best_ntree_limit(state)
+        )
     except ModelLoadError as exc:
         raise ModelLoadError(f"cannot load {path.name}: {exc}") from None
 

@@ -77,7 +77,13 @@ def test_conversion_predicts_exactly_what_the_old_xgboost_did(name: str) -> None
 def test_every_version_and_model_kind_is_covered() -> None:
     names = set(EXPECTED["models"])
     for version in ("0.72.1", "0.82", "0.90", "1.0.2", "1.2.1", "1.3.3", "1.7.6"):
-        for model in ("dart", "gblinear", "multi-softprob", "binary-logitraw-base"):
+        for model in (
+            "dart",
+            "gblinear",
+            "multi-softprob",
+            "binary-logitraw-base",
+            "early-stopped",
+        ):
             assert {f"{version}/{model}.pkl", f"{version}/{model}.bin"} <= names
 
 
@@ -113,6 +119,21 @@ def test_made_up_feature_names_of_090_are_dropped_real_ones_kept() -> None:
     named = to_json_model(raw, feature_names=list("abcde"), feature_types=["q"] * 5)
     assert named["learner"]["feature_names"] == list("abcde")
     assert named["learner"]["feature_types"] == ["q"] * 5
+
+
+def test_early_stopped_models_keep_the_trees_the_container_predicted_with() -> None:
+    """The containers predict with ntree_limit=best_ntree_limit: a pickle's attribute, or the
+    model's "best_ntree_limit" attribute (XGBoost 1.4 on); a 0.90 binary has neither."""
+    for name, kept in [("0.90/early-stopped.pkl", 1), ("1.7.6/early-stopped.bin", 1)]:
+        state = pickled_state(FIXTURES / name)
+        limit = state["best_ntree_limit"] if state is not None else None
+        raw = bytes(state["handle"]) if state is not None else (FIXTURES / name).read_bytes()
+        model = to_json_model(raw, ntree_limit=limit)["learner"]["gradient_booster"]["model"]
+        assert model["gbtree_model_param"]["num_trees"] == str(kept), name
+    whole = to_json_model((FIXTURES / "0.90" / "early-stopped.bin").read_bytes())
+    assert whole["learner"]["gradient_booster"]["model"]["gbtree_model_param"]["num_trees"] == "4"
+    pkl = EXPECTED["models"]["0.90/early-stopped.pkl"]["predictions"]
+    assert pkl != EXPECTED["models"]["0.90/early-stopped.bin"]["predictions"]
 
 
 def _string(text: str) -> bytes:
@@ -172,6 +193,7 @@ SERVED = [
     "1.0.2/binary-logistic-base.pkl",  # 1.0-1
     "1.2.1/dart.pkl",  # 1.2-1
     "1.3.3/regression-base.bin",  # 1.3-1
+    "1.3.3/early-stopped.pkl",  # a JSON snapshot cut to its best_ntree_limit
     "1.7.6/gblinear.bin",  # 1.5-1, 1.7-1
 ]
 
