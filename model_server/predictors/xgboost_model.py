@@ -116,7 +116,7 @@ def load_booster(path: Path) -> Any:
     """A Booster from any XGBoost model file: JSON, UBJSON, legacy binary, or a pickle of one.
 
     Legacy binary models (XGBoost 0.72-1.7's save_model, and the `handle` of a pickled
-    Booster from SageMaker's 0.90-1 to 1.3-1 containers) are converted to JSON first, since
+    Booster from SageMaker's 0.90-1 to 1.2-2 containers) are converted to JSON first, since
     XGBoost 2 and later cannot read them.
     """
     import xgboost as xgb
