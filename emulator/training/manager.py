@@ -34,6 +34,7 @@ from emulator.training.workspace import (
     missing_input,
     upload_model,
 )
+from model_server.environment import SMLOCAL_IMAGE
 
 log = logging.getLogger(__name__)
 KIND = "training-job"
@@ -182,7 +183,11 @@ class TrainingManager:
             folder=workspace.root,
             log_group=LOG_GROUP,
             log_stream=f"{name}/algo-1-{int(time.time())}",
-            env={**(doc.get("Environment") or {}), "PYTHONPATH": _python_path()},
+            env={
+                **(doc.get("Environment") or {}),
+                "PYTHONPATH": _python_path(),
+                SMLOCAL_IMAGE: doc["AlgorithmSpecification"].get("TrainingImage") or "",
+            },
             max_runtime=max(0.01, limit - elapsed) if limit else None,
         )
         return self.runner.run(process, lambda line: collector.feed(line, self.ctx.now()))

@@ -21,9 +21,18 @@ from types import FrameType
 from typing import Any
 
 from emulator.training import AlgorithmError, UserError
-from emulator.training.data import Table, content_type, read_channel
+from emulator.training.data import (
+    CSV,
+    Table,
+    content_type,
+    data_files,
+    read_channel,
+    sniff_delimiter,
+)
 from emulator.training.hyperparameters import TrainingPlan, training_plan, validate
 from emulator.training.metrics import round_line
+from emulator.training.versions import default_eval_metric, training_behaviour
+from model_server.environment import SMLOCAL_IMAGE
 from model_server.xgboost_files import MODEL_FILE, save_booster, xgboost_message
 
 CHANNELS = {"train": True, "validation": False, "code": False}  # name -> required
@@ -97,7 +106,10 @@ def train(root: Path, stop: StopFlag) -> None:
             "not emulated by smlocal; only the built-in algorithm (algorithm mode) is."
         )
     log("Running XGBoost Sagemaker in algorithm mode")
+    behaviour = training_behaviour(os.environ.get(SMLOCAL_IMAGE))
     plan = training_plan(validate(hyperparameters))
+    if default := default_eval_metric(behaviour, plan.params):
+        plan.params["eval_metric"] = default
     train_table = read("train", root, channels, plan.csv_weights)
     assert train_table is not None  # validate_channels requires the train channel
     validation = read("validation", root, channels, plan.csv_weights)
@@ -110,7 +122,8 @@ def train(root: Path, stop: StopFlag) -> None:
                 f"channel has {train_table.columns}; both need the same columns."
             )
     log("Single node training.")
-    log(f"Train matrix has {train_table.rows} rows and {train_table.columns} columns")
+    columns = f" and {train_table.columns} columns" if behaviour.matrix_columns else ""
+    log(f"Train matrix has {train_table.rows} rows{columns}")
     if validation is not None:
         log(f"Validation matrix has {validation.rows} rows")
     booster = fit(plan, train_table, validation, stop)
@@ -134,6 +147,8 @@ def read(name: str, root: Path, channels: dict[str, Any], weights: bool) -> Tabl
         return None
     kind = content_type(channels[name].get("ContentType"))
     folder = root / "input" / "data" / name
+    if kind == CSV:
+        log_delimiters(folder)
     table = read_channel(
         folder, kind, weights, lambda p: "/opt/ml/" + p.relative_to(root).as_posix()
     )
@@ -141,6 +156,18 @@ def read(name: str, root: Path, channels: dict[str, Any], weights: bool) -> Tabl
         label = "training" if name == "train" else name
         raise UserError(f"No data in {label} channel path /opt/ml/input/data/{name}")
     return table
+
+
+def log_delimiters(folder: Path) -> None:
+    """The container sniffs the first line of each CSV file, then of the first file again."""
+    firsts = [_first_line(path) for path in data_files(folder)]
+    for line in [*firsts, *firsts[:1]]:
+        log(f"Determined delimiter of CSV input is '{sniff_delimiter(line) or ' '}'")
+
+
+def _first_line(path: Path) -> str:
+    with path.open(encoding="utf-8", errors="replace") as file:
+        return file.readline()
 
 
 def _widen(train: Table, validation: Table) -> None:
