@@ -1,10 +1,16 @@
-"""`smlocal captures ls|show|validate|export`: look at capture files in S3 or a folder."""
+"""`smlocal captures ls|show|validate|export|flush`: look at capture files in S3 or a folder;
+flush a running emulator's endpoint so its spooled records are in S3."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -57,6 +63,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     exp.add_argument("--format", choices=("csv", "parquet"), help="default: by --output suffix")
     _window(exp)
     exp.set_defaults(handler=export_command)
+    flush = sub.add_parser(
+        "flush",
+        help="upload an endpoint's spooled records to S3 now (a running emulator)",
+        description="Ask a running emulator to roll and upload the capture spools of every "
+        "variant of ENDPOINT; returns once the records are in S3.",
+    )
+    flush.add_argument("endpoint", metavar="ENDPOINT", help="endpoint name")
+    flush.add_argument("--url", help="the emulator (default: AWS_ENDPOINT_URL, else :4599)")
+    flush.set_defaults(handler=flush_command)
 
 
 def _fail(args: argparse.Namespace, exc: Exception) -> int:
@@ -115,4 +130,23 @@ def export_command(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return _fail(args, exc)
     print(f"{len(frame)} record(s) written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def flush_command(args: argparse.Namespace) -> int:
+    """POST /_smlocal/endpoints/{name}/capture/flush and print the emulator's answer."""
+    base = args.url or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4599"
+    name = urllib.parse.quote(args.endpoint, safe="")
+    url = f"{base.rstrip('/')}/_smlocal/endpoints/{name}/capture/flush"
+    request = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            print(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode(errors="replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            body = json.loads(body).get("Message", body)
+        return _fail(args, ValueError(f"{exc.code}: {body}"))
+    except OSError as exc:
+        return _fail(args, exc)
     return 0

@@ -2,7 +2,8 @@
 
 Routing by request: `X-Amz-Target: SageMaker.*` is the control plane; a POST to
 /endpoints/{name}/invocations signed for `sagemaker` (or not signed) is the runtime;
-/_smlocal/health is ours; everything else (S3, STS, IAM, CloudWatch, Logs) goes to moto.
+/_smlocal/health and POST /_smlocal/endpoints/{name}/capture/flush are ours; everything
+else (S3, STS, IAM, CloudWatch, Logs) goes to moto.
 
 Each route has its own body limit (`Edge.body_limit`, asked by the server before a body is
 read): InvokeEndpoint its model's 6 MB, the control plane `CONTROL_PLANE_MAX_BODY`, moto the
@@ -13,17 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
+from emulator.capture_flush import flush_endpoint
+from emulator.context import Context
+from emulator.errors import AWSError
 from emulator.http_limits import Answer, BodyLimit, RawHeaders
 from emulator.http_server import Request, Respond
 from emulator.runtime import Runtime
 from emulator.transport import HttpRequest
-from emulator.wire import Handler, handle_json, new_request_id
+from emulator.wire import Handler, handle_json, new_request_id, rest_error
 
 HEALTH_PATH = "/_smlocal/health"
+FLUSH_ROUTE = re.compile(r"^/_smlocal/endpoints/([A-Za-z0-9-]{1,63})/capture/flush$")
 _SIGNED_FOR_SAGEMAKER = b"/sagemaker/aws4_request"
 # SageMaker documents no request size for its JSON API. AWS's front end refuses a request
 # above its service's limit itself, before the service sees it: HTTP 413 with the text
@@ -74,6 +80,33 @@ class ControlBridge:
         )
 
 
+class FlushBridge:
+    """POST /_smlocal/endpoints/{name}/capture/flush: flush in a worker thread, answer JSON."""
+
+    def __init__(self, ctx: Context, loop: asyncio.AbstractEventLoop, executor: Executor) -> None:
+        self.ctx = ctx
+        self.loop = loop
+        self.executor = executor
+
+    def __call__(self, request: Request, respond: Respond) -> None:
+        self.executor.submit(self._run, request, respond)
+
+    def _run(self, request: Request, respond: Respond) -> None:
+        found = FLUSH_ROUTE.match(request.path)
+        assert found is not None
+        if request.method != "POST":
+            answer = (405, [("Content-Type", "application/json"), ("Allow", "POST")],
+                      b'{"Message": "use POST"}')  # fmt: skip
+        else:
+            try:
+                result = flush_endpoint(self.ctx, found.group(1))
+                answer = (200, [("Content-Type", "application/json")], json.dumps(result).encode())
+            except AWSError as exc:
+                error = rest_error(exc, new_request_id())
+                answer = (error.status, list(error.headers), error.body)
+        self.loop.call_soon_threadsafe(respond, *answer)
+
+
 class Edge:
     """The edge's request handler."""
 
@@ -83,11 +116,13 @@ class Edge:
         control: Callable[[Request, Respond], None],
         aws: Callable[[Request, Respond], None],
         health: Callable[[], tuple[int, dict[str, Any]]],
+        flush: Callable[[Request, Respond], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.control = control
         self.aws = aws
         self.health = health
+        self.flush = flush
 
     def __call__(self, request: Request, respond: Respond) -> None:
         if Runtime.matches(request) and _for_sagemaker(request):
@@ -101,6 +136,9 @@ class Edge:
             status, document = self.health()
             body = json.dumps(document).encode()
             respond(status, [("Content-Type", "application/json")], body)
+            return
+        if self.flush is not None and FLUSH_ROUTE.match(request.path):
+            self.flush(request, respond)
             return
         self.aws(request, respond)
 

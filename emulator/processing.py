@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from emulator.capture_flush import flush_quietly
 from emulator.clients import client, download, no_objects_message, upload_folder
 from emulator.context import Context
 from emulator.jobs import JobProcess, JobRunner, python_module, summary_lines
@@ -169,6 +170,7 @@ class Processing:
             local = in_job(folder, source["LocalPath"], "LocalPath")
             try:
                 if window and item["InputName"] == "endpoint_input_1":
+                    self._flush_captures(doc)
                     download_captures(s3, source["S3Uri"], local, window)
                     continue  # an empty window is the analyzer's to report
                 found = download(s3, source["S3Uri"], local)
@@ -179,6 +181,13 @@ class Processing:
             if not found:
                 message = no_objects_message(source["S3Uri"], self.ctx.region, doc["RoleArn"])
                 raise JobFailed(f"ClientError: {message}")
+
+    def _flush_captures(self, doc: dict[str, Any]) -> None:
+        """Get the endpoint's spooled records into S3 first: on AWS an execution starts after
+        its window closed and its capture files were written."""
+        endpoint = (doc.get("Environment") or {}).get("sagemaker_endpoint_name")
+        if endpoint and (problem := flush_quietly(self.ctx, endpoint)):
+            log.warning("job %s reads the captures in S3: %s", doc["ProcessingJobName"], problem)
 
     @staticmethod
     def _environment(doc: dict[str, Any], folder: Path) -> dict[str, str]:

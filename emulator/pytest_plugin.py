@@ -10,7 +10,9 @@ test suite:
 `smlocal` is one emulator for the whole session (`smlocal up` on a free loopback port, in
 a temporary data directory); `smlocal_factory` starts more with their own settings;
 `smlocal_sagemaker_session` is a SageMaker Python SDK session wired to it, with the SDK's
-30-second status polls shortened and its telemetry off (in the test, never in the product).
+30-second status polls shortened and its telemetry off (in the test, never in the product);
+`smlocal_flush_captures(endpoint)` (or `smlocal.flush_captures`) puts the endpoint's spooled
+capture records into S3 before a test reads them.
 """
 
 from __future__ import annotations
@@ -126,6 +128,26 @@ class SmlocalEmulator:
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             **kwargs,
         )
+
+    def flush_captures(self, endpoint: str) -> dict[str, Any]:
+        """Upload the endpoint's spooled capture records to S3 now; return what was flushed.
+
+        Raises urllib.error.HTTPError (404 for an unknown endpoint)."""
+        import urllib.parse
+        import urllib.request
+
+        name = urllib.parse.quote(endpoint, safe="")
+        url = f"{self.url}/_smlocal/endpoints/{name}/capture/flush"
+        request = urllib.request.Request(url, data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+
+@pytest.fixture
+def smlocal_flush_captures(smlocal: SmlocalEmulator) -> Callable[[str], dict[str, Any]]:
+    """`flush(endpoint)`: the endpoint's captured records are in S3 when it returns."""
+    return smlocal.flush_captures
 
 
 @pytest.fixture(scope="session")

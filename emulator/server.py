@@ -30,8 +30,9 @@ from emulator.cloudwatch import LogShipper
 from emulator.context import Context
 from emulator.control_plane import ControlPlane
 from emulator.durable import durable_write
-from emulator.edge import ControlBridge, Edge
+from emulator.edge import ControlBridge, Edge, FlushBridge
 from emulator.endpoint_manager import EndpointManager
+from emulator.endpoint_metrics import EndpointMetrics
 from emulator.guard import LocalOnly, trust_from_settings
 from emulator.http_server import Handler, HttpServer, WSGIBridge, serve
 from emulator.jobs import JobRunner
@@ -141,11 +142,13 @@ class Emulator:
         processing.listeners.append(lambda job: execution_finished(ctx, job))
         scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
         supervisor = Supervisor(manager)
+        metrics = EndpointMetrics(self.settings)
         edge = Edge(
-            Runtime(runtime_model(), table, self.settings, manager.status_of),
+            Runtime(runtime_model(), table, self.settings, manager.status_of, metrics=metrics),
             ControlBridge(sagemaker_model(), ControlPlane(ctx), loop, executor),
             WSGIBridge(DurableWrites(moto_app(), persistence), loop, executor, self.settings.port),
             lambda: self.health.answer(ctx),
+            FlushBridge(ctx, loop, executor),
         )
         guarded = LocalOnly(edge, trust_from_settings(self.settings))
         servers = [await serve(guarded, sock)]
@@ -157,6 +160,7 @@ class Emulator:
         await loop.run_in_executor(executor, self._start_services, manager, training)
         scheduler.start()
         supervisor.start()
+        metrics.start()
         await self.stop_event.wait()
         log.info("stopping: training jobs and model servers first, so logs and captures land")
         self.health.state = "stopping"
@@ -165,6 +169,7 @@ class Emulator:
         await loop.run_in_executor(executor, training.shutdown)
         runner.stop_all()
         await loop.run_in_executor(executor, manager.shutdown)
+        await loop.run_in_executor(executor, metrics.stop)
         await loop.run_in_executor(executor, processing.wait, 30.0)
         for server in servers:
             server.close()
