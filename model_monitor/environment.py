@@ -28,6 +28,7 @@ from model_monitor.errors import (
 from model_monitor.readers import DEFAULT_INDEX_NAMES, parse_time
 
 CSV, JSON, CAPTURE = "csv", "json", "sagemakerCaptureJson"
+DATA_QUALITY = "DATA_QUALITY"
 ANALYZER_KEYS = frozenset(
     {
         "dataset_source", "output_path", "dataset_format", "start_time", "end_time",
@@ -79,6 +80,18 @@ class DatasetFormat:
             names = options.get("captureIndexNames") or list(DEFAULT_INDEX_NAMES)
             return cls(CAPTURE, index_names=tuple(str(n) for n in names)), document
         raise AnalysisError(f"Dataset format {kind} is not supported by smlocal's analyzer")
+
+
+def _data_quality_only(env: Mapping[str, str]) -> None:
+    """Refuse the analyses this analyzer does not do (the real one also computes model
+    quality when `analysis_type` says MODEL_QUALITY, as ModelQualityMonitor sends): failing
+    is better than data-quality files under a model-quality job's name."""
+    analysis = env.get("analysis_type")
+    if analysis and analysis.strip().upper() != DATA_QUALITY:
+        raise AnalysisError(
+            f"analysis_type={analysis!r}: smlocal's analyzer computes data quality only "
+            f"(no analysis_type, or {DATA_QUALITY}); {analysis} is not emulated."
+        )
 
 
 def _path(env: Mapping[str, str], key: str) -> Path | None:
@@ -144,6 +157,7 @@ class AnalyzerInput:
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> AnalyzerInput:
         """Parse the environment (KeyError for a missing required key, as the container)."""
+        _data_quality_only(env)
         source, output, raw_format = (
             env["dataset_source"],
             env["output_path"],
