@@ -1,0 +1,2 @@
+def postprocess_handler():
+    print("Hello from post-proc script!")
