@@ -263,6 +263,7 @@ class EndpointManager:
                 f"log is {dead.server.log_path}"
             )
             dead.server.stop(timeout=5)
+            self.hosting.logs.unfollow(dead.server)  # its last lines, the crash's included
             fresh = self._restart(work, dead, reason)
             if fresh is None:
                 return
@@ -381,7 +382,10 @@ class EndpointManager:
                 pool = previous.pool if previous and previous.pool.port == server.port else None
             variants.append(
                 VariantRoute(
-                    v["VariantName"], v["Weight"], pool or UpstreamPool(self.loop, server.port)
+                    v["VariantName"],
+                    v["Weight"],
+                    pool or UpstreamPool(self.loop, server.port),
+                    fleet[v["VariantName"]].plan.instance_count,
                 )
             )
         self.table.publish(EndpointRoute(name, tuple(variants)))

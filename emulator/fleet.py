@@ -13,8 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from emulator.artifacts import fetch
-from emulator.backends import Backend, VariantPlan, VariantServer, is_framework_image
+from emulator.backends import Backend, VariantPlan, VariantServer, is_framework_image, log_path
 from emulator.backends.process import ProcessBackend
+from emulator.cloudwatch import LogShipper
+from emulator.endpoint_logs import EndpointLogs, instance_id
 from emulator.scratch import Scratch
 from emulator.settings import EmulatorSettings
 from model_server.artifacts import is_archive
@@ -47,6 +49,7 @@ class Hosting:
         self.settings = settings
         self.scratch = scratch
         self.backends: dict[str, Backend] = {"process": ProcessBackend(settings)}
+        self.logs = EndpointLogs(LogShipper(settings))
 
     def backend_for(self, plan: VariantPlan) -> Backend:
         """The process backend for SageMaker's framework images, Docker for anything else."""
@@ -98,7 +101,7 @@ class Hosting:
                 backend = self.backend_for(plan)
                 prepared, folder = self.prepare(plan)
                 try:
-                    server = backend.start(prepared)
+                    server = self._start_one(backend, prepared)
                 except BaseException:
                     self.scratch.discard(folder)
                     raise
@@ -115,14 +118,28 @@ class Hosting:
     def restart(self, variant: RunningVariant, cancel: threading.Event) -> RunningVariant:
         """A new server for a variant whose server died, on the same unpacked files."""
         backend = self.backend_for(variant.plan)
-        server = backend.start(variant.plan)
+        server = self._start_one(backend, variant.plan)
         fresh = RunningVariant(variant.plan, server, variant.scratch)
         try:
             self._wait_all([fresh], cancel)
         except BaseException:
-            stop_server(server)
+            self.stop_server(server)
             raise
         return fresh
+
+    def _start_one(self, backend: Backend, plan: VariantPlan) -> VariantServer:
+        """Start a server and ship what it writes from now on to a new instance log stream."""
+        plan = replace(plan, instance_id=instance_id())
+        server = backend.start(plan)
+        self.logs.follow(plan, server, log_path(self.settings, plan))
+        return server
+
+    def stop_server(self, server: VariantServer) -> None:
+        """Stop a server, whatever state it is in, then send its last log lines."""
+        try:
+            server.stop()
+        finally:
+            self.logs.unfollow(server)
 
     def _wait_all(self, variants: list[RunningVariant], cancel: threading.Event) -> None:
         if not variants:
@@ -141,15 +158,10 @@ class Hosting:
         if not variants:
             return
         with ThreadPoolExecutor(len(variants)) as pool:
-            list(pool.map(lambda v: stop_server(v.server), variants))
+            list(pool.map(lambda v: self.stop_server(v.server), variants))
         if not keep_scratch:
             for variant in variants:
                 self.scratch.discard(variant.scratch)
-
-
-def stop_server(server: VariantServer) -> None:
-    """Stop a server, whatever state it is in."""
-    server.stop()
 
 
 def wait_healthy(plan: VariantPlan, server: VariantServer, cancel: threading.Event) -> str | None:

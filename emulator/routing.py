@@ -20,6 +20,7 @@ class VariantRoute:
     name: str
     weight: float
     pool: UpstreamPool
+    instances: int = 1  # its instance count (InvocationsPerInstance)
 
 
 @dataclass(frozen=True)

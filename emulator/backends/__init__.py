@@ -35,6 +35,7 @@ class VariantPlan:
     capture: dict[str, Any] | None = None
     startup_timeout: float = 300.0
     model_dir: Path | None = None  # set once the emulator has fetched and unpacked the model
+    instance_id: str = ""  # the instance this start of the server is (its log stream and file)
 
     @property
     def unpacked_model(self) -> Path:
@@ -96,8 +97,10 @@ def spool_dir(settings: EmulatorSettings, endpoint: str, variant: str) -> Path:
     return settings.data_dir.resolve() / "capture-spool" / endpoint / variant
 
 
-def log_path(settings: EmulatorSettings, endpoint: str, variant: str) -> Path:
-    """The model server's log file."""
-    path = settings.data_dir.resolve() / "logs" / "endpoints" / endpoint / f"{variant}.log"
+def log_path(settings: EmulatorSettings, plan: VariantPlan) -> Path:
+    """The model server's log file: one per instance, as its CloudWatch log stream."""
+    folder = settings.data_dir.resolve() / "logs" / "endpoints" / plan.endpoint
+    name = f"{plan.variant}/{plan.instance_id}.log" if plan.instance_id else f"{plan.variant}.log"
+    path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)
     return path

@@ -134,7 +134,7 @@ class DockerBackend:
             extra_hosts={"host.docker.internal": "host-gateway"},
             labels={"smlocal.endpoint": plan.endpoint, "smlocal.variant": plan.variant},
         )
-        return DockerServer(container, port, log_path(self.settings, plan.endpoint, plan.variant))
+        return DockerServer(container, port, log_path(self.settings, plan))
 
 
 def _free_port() -> int:

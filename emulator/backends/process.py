@@ -116,7 +116,7 @@ class ProcessBackend:
         sock.bind(("127.0.0.1", 0))
         sock.listen(1024)
         sock.set_inheritable(True)
-        log = log_path(self.settings, plan.endpoint, plan.variant)
+        log = log_path(self.settings, plan)
         args = [
             sys.executable, "-m", "emulator.cli", "serve",
             "--bind", f"fd://{sock.fileno()}", "--workers", str(plan.workers),
