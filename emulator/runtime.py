@@ -9,9 +9,11 @@ the full parser (`emulator.parsing`) so the error is worded exactly like every o
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
+from emulator.endpoint_metrics import EndpointMetrics
 from emulator.errors import AWSError, ModelError, ServiceUnavailable, ValidationError
 from emulator.http_limits import Answer, BodyLimit, RawHeaders
 from emulator.http_server import Headers, Request, Respond
@@ -93,9 +95,12 @@ class Runtime:
         table: RoutingTable,
         settings: EmulatorSettings,
         status_of: StatusOf,
+        *,
         rng: random.Random | None = None,
+        metrics: EndpointMetrics | None = None,
     ) -> None:
         self.model = service_model
+        self.metrics = metrics
         self.table = table
         self.settings = settings
         self.status_of = status_of
@@ -132,6 +137,7 @@ class Runtime:
 
     def handle(self, request: Request, respond: Respond) -> None:
         """Answer one invocation (on the loop; respond is called later for the model's answer)."""
+        started = time.perf_counter()
         request_id = new_request_id()
         endpoint = request.path[len(PATH_PREFIX) : -len(PATH_SUFFIX)]
         try:
@@ -143,13 +149,26 @@ class Runtime:
             return
 
         def done(response: UpstreamResponse | None, failure: Exception | None) -> None:
+            answered = time.perf_counter()
             if response is not None and 200 <= response.status < 300:
                 respond(200, self._headers(response, variant, request_id), response.body)
             else:
                 error = self._model_error(endpoint, response, failure)
                 self._error(respond, error, request_id)
+            if self.metrics is not None:
+                overhead = sent - started + time.perf_counter() - answered
+                self.metrics.record(
+                    endpoint,
+                    variant.name,
+                    variant.instances,
+                    0 if response is None else response.status,
+                    model_us=None if response is None else (answered - sent) * 1e6,
+                    overhead_us=overhead * 1e6,
+                )
 
-        variant.pool.send(self._upstream_request(request), done, self.settings.invocation_timeout)
+        upstream = self._upstream_request(request)
+        sent = time.perf_counter()
+        variant.pool.send(upstream, done, self.settings.invocation_timeout)
 
     def _full_parse(self, request: Request) -> dict[str, Any]:
         http_request = HttpRequest.from_raw("POST", request.path, request.headers, request.body)

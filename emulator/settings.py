@@ -29,6 +29,7 @@ class EmulatorSettings:
     invocation_timeout: float = 60.0
     startup_timeout: float = 300.0
     capture_roll_seconds: float | None = None
+    metrics_period_seconds: float | None = None  # tests: publish endpoint metrics this often
     example: bool = False
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES  # the most model data may unpack to
     allowed_hosts: tuple[str, ...] = ()  # host names served besides IPs and loopback names
@@ -64,6 +65,8 @@ class EmulatorSettings:
             values["invocation_timeout"] = float(env["SMLOCAL_INVOCATION_TIMEOUT"])
         if env.get("SMLOCAL_CAPTURE_ROLL_SECONDS"):
             values["capture_roll_seconds"] = float(env["SMLOCAL_CAPTURE_ROLL_SECONDS"])
+        if env.get("SMLOCAL_METRICS_PERIOD_SECONDS"):
+            values["metrics_period_seconds"] = float(env["SMLOCAL_METRICS_PERIOD_SECONDS"])
         values["allowed_hosts"] = _names(env.get("SMLOCAL_ALLOWED_HOSTS", ""))
         values["allowed_origins"] = _names(env.get("SMLOCAL_ALLOWED_ORIGINS", ""))
         values["moto_api"] = _flag(env, "SMLOCAL_MOTO_API")
