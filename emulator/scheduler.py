@@ -26,6 +26,37 @@ _CRON = re.compile(r"^cron\((.+)\)$", re.IGNORECASE)
 _DAY_NUMBER = re.compile(r"\d+")
 
 Fire = Callable[[dict[str, Any], datetime], Any]
+# A new or updated schedule is Pending, then Scheduled, as SageMaker reports it (the SDK
+# waits for it to leave Pending after an update). How long AWS stays Pending is not
+# published; a second is enough for a client to see it without slowing the SDK's waits.
+PENDING_SECONDS = 1.0
+SETTLES_AT = "_SettlesAt"
+
+
+NOW_DUE = "_NowDue"
+
+
+def pending(doc: dict[str, Any], now: float) -> None:
+    """Mark a schedule Pending until PENDING_SECONDS after `now`; a NOW schedule runs its
+    execution once it is Scheduled (the next tick)."""
+    doc["MonitoringScheduleStatus"] = "Pending"
+    doc[SETTLES_AT] = now + PENDING_SECONDS
+    if is_now(doc["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"]):
+        doc[NOW_DUE] = True
+
+
+def settle(ctx: Context, doc: dict[str, Any]) -> dict[str, Any]:
+    """The schedule with Pending turned Scheduled once its time has come (stored too)."""
+    if doc.get("MonitoringScheduleStatus") != "Pending" or ctx.now() < doc.get(SETTLES_AT, 0):
+        return doc
+    with ctx.store.transaction():
+        current = ctx.store.get(SCHEDULE, doc["MonitoringScheduleName"])
+        if current is None or current.get("MonitoringScheduleStatus") != "Pending":
+            return current or doc
+        current["MonitoringScheduleStatus"] = "Scheduled"
+        current.pop(SETTLES_AT, None)
+        ctx.store.put(SCHEDULE, current["MonitoringScheduleName"], current)
+        return current
 
 
 def is_now(expression: str) -> bool:
@@ -108,11 +139,15 @@ class Scheduler:
     def tick(self) -> None:
         """Fire every Scheduled cron schedule whose time has come since its last tick."""
         now = self._now()
-        for schedule in self.ctx.store.all(SCHEDULE):
+        for stored in self.ctx.store.all(SCHEDULE):
+            schedule = settle(self.ctx, stored)
             expression = schedule["MonitoringScheduleConfig"]["ScheduleConfig"][
                 "ScheduleExpression"
             ]
-            if schedule["MonitoringScheduleStatus"] != "Scheduled" or is_now(expression):
+            if schedule["MonitoringScheduleStatus"] != "Scheduled":
+                continue
+            if is_now(expression):
+                self._run_now(schedule, now)
                 continue
             last = schedule.get("_LastTick")
             after = max(
@@ -130,3 +165,15 @@ class Scheduler:
                 self.ctx.store.put(SCHEDULE, current["MonitoringScheduleName"], current)
             log.info("schedule %s fires for %s", schedule["MonitoringScheduleName"], fired)
             self.fire(current, fired)
+
+    def _run_now(self, schedule: dict[str, Any], now: datetime) -> None:
+        """The one execution of a NOW schedule that has become Scheduled."""
+        if not schedule.get(NOW_DUE):
+            return
+        with self.ctx.store.transaction():
+            current = self.ctx.store.get(SCHEDULE, schedule["MonitoringScheduleName"])
+            if current is None or not current.pop(NOW_DUE, False):
+                return
+            self.ctx.store.put(SCHEDULE, current["MonitoringScheduleName"], current)
+        log.info("NOW schedule %s runs its execution", current["MonitoringScheduleName"])
+        self.fire(current, now)

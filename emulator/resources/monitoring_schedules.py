@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from emulator.context import Context, not_found
 from emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from emulator.listing import filtered, page, sort
-from emulator.monitoring import EXECUTION, parse_duration, spec_of, start_execution
+from emulator.monitoring import EXECUTION, parse_duration, spec_of
 from emulator.resources import pick
 from emulator.resources.tags import drop_tags, set_tags
-from emulator.scheduler import SCHEDULE, is_now, to_croniter
+from emulator.scheduler import SCHEDULE, SETTLES_AT, is_now, pending, settle, to_croniter
 
 DESCRIBE_KEYS = (
     "MonitoringScheduleArn",
@@ -75,7 +75,8 @@ def _check_schedule(ctx: Context, config: dict[str, Any]) -> str:
 
 
 def create_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """CreateMonitoringSchedule: a NOW schedule runs its one execution at once."""
+    """CreateMonitoringSchedule: Pending, then Scheduled; a NOW schedule then runs its one
+    execution (the scheduler starts it)."""
     name = params["MonitoringScheduleName"]
     arn = ctx.arn(SCHEDULE, name)
     config = params["MonitoringScheduleConfig"]
@@ -87,7 +88,6 @@ def create_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str
         doc = {
             "MonitoringScheduleArn": arn,
             "MonitoringScheduleName": name,
-            "MonitoringScheduleStatus": "Scheduled",
             "MonitoringType": config.get("MonitoringType", "DataQuality"),
             "CreationTime": now,
             "LastModifiedTime": now,
@@ -95,16 +95,10 @@ def create_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str
             "EndpointName": endpoint,
             "MonitoringJobDefinitionName": config.get("MonitoringJobDefinitionName"),
         }
+        pending(doc, now)
         ctx.store.put(SCHEDULE, name, doc)
         set_tags(ctx, arn, params.get("Tags", []))
-    _run_now_if_asked(ctx, doc)
     return {"MonitoringScheduleArn": arn}
-
-
-def _run_now_if_asked(ctx: Context, doc: dict[str, Any]) -> None:
-    expression = doc["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"]
-    if is_now(expression):
-        start_execution(ctx, doc, datetime.fromtimestamp(ctx.now(), UTC))
 
 
 def get_schedule(ctx: Context, name: str) -> dict[str, Any]:
@@ -112,7 +106,7 @@ def get_schedule(ctx: Context, name: str) -> dict[str, Any]:
     doc = ctx.store.get(SCHEDULE, name)
     if doc is None:
         raise ResourceNotFound(f'Could not find monitoring schedule "{ctx.arn(SCHEDULE, name)}".')
-    return doc
+    return settle(ctx, doc)
 
 
 def describe_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +123,7 @@ def describe_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[s
 def list_monitoring_schedules(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListMonitoringSchedules."""
     docs = filtered(
-        ctx.store.all(SCHEDULE),
+        [settle(ctx, doc) for doc in ctx.store.all(SCHEDULE)],
         params,
         "MonitoringScheduleName",
         equals={
@@ -156,7 +150,7 @@ def list_monitoring_schedules(ctx: Context, params: dict[str, Any]) -> dict[str,
 
 
 def update_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """UpdateMonitoringSchedule: a new config (a NOW config runs again)."""
+    """UpdateMonitoringSchedule: a new config, Pending again (a NOW config runs again)."""
     name = params["MonitoringScheduleName"]
     config = params["MonitoringScheduleConfig"]
     endpoint = _check_schedule(ctx, config)
@@ -169,11 +163,10 @@ def update_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str
                 "MonitoringJobDefinitionName": config.get("MonitoringJobDefinitionName"),
                 "MonitoringType": config.get("MonitoringType", "DataQuality"),
                 "LastModifiedTime": ctx.now(),
-                "MonitoringScheduleStatus": "Scheduled",
             }
         )
+        pending(doc, ctx.now())
         ctx.store.put(SCHEDULE, name, doc)
-    _run_now_if_asked(ctx, doc)
     return {"MonitoringScheduleArn": doc["MonitoringScheduleArn"]}
 
 
@@ -181,6 +174,7 @@ def _set_status(ctx: Context, name: str, status: str) -> dict[str, Any]:
     with ctx.store.transaction():
         doc = get_schedule(ctx, name)
         doc.update({"MonitoringScheduleStatus": status, "LastModifiedTime": ctx.now()})
+        doc.pop(SETTLES_AT, None)
         ctx.store.put(SCHEDULE, name, doc)
     return {}
 
