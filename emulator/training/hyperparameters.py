@@ -145,14 +145,17 @@ ALIASES = {"learning_rate": "eta", "min_split_loss": "gamma", "reg_lambda": "lam
            "reg_alpha": "alpha"}  # fmt: skip
 
 
-def validate(raw: Mapping[str, str]) -> dict[str, Any]:
-    """Parsed hyperparameters, or the container's UserError for the first problem."""
+def validate(raw: Mapping[str, str], refused: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Parsed hyperparameters, or the container's UserError for the first problem.
+
+    `refused` names hyperparameters that the image's version does not know yet (or any more).
+    """
     for name, param in SPEC.items():
         if param.required and name not in raw:
             raise UserError(f"Missing required hyperparameter: {name}")
     parsed: dict[str, Any] = {}
     for name, value in raw.items():
-        if ALIASES.get(name, name) not in SPEC:
+        if ALIASES.get(name, name) not in SPEC or name in refused:
             raise UserError(f"Extraneous hyperparameter found: {name}")
         parsed[name] = parse(name, value)
     for name, value in parsed.items():

@@ -14,6 +14,17 @@ from dataclasses import dataclass
 
 from model_server.images import ImageVersion, parse_image
 
+# Hyperparameters the newest image knows that older ones refuse as extraneous (the names in
+# algorithm_mode/hyperparameter_validation.py at each tag).
+_NOT_BEFORE_1_2 = frozenset(
+    {"aft_loss_distribution", "aft_loss_distribution_scale", "deterministic_histogram",
+     "prob_buffer_row", "sampling_method", "single_precision_histogram"}
+)  # fmt: skip
+_NOT_BEFORE_1_0 = _NOT_BEFORE_1_2 | {
+    "interaction_constraints", "monotone_constraints", "num_parallel_tree",
+    "save_model_on_termination",
+}  # fmt: skip
+_GONE_IN_1_7 = frozenset({"single_precision_histogram"})
 _BEFORE_1_3 = {"binary:logistic": "error", "multi:softmax": "merror", "multi:softprob": "merror"}
 
 
@@ -25,16 +36,23 @@ class TrainingBehaviour:
     xgboost: str  # the XGBoost release the image installs
     default_metrics: Mapping[str, str]  # objective -> the metric that XGBoost defaulted to
     matrix_columns: bool  # "Train matrix has N rows and M columns" rather than "N rows"
+    refused: frozenset[str] = frozenset()  # hyperparameters this version does not know
 
 
 BEHAVIOURS = (  # oldest first
-    TrainingBehaviour(ImageVersion(0, 90, 1), "0.90", _BEFORE_1_3, matrix_columns=False),
-    TrainingBehaviour(ImageVersion(1, 0, 1), "1.0.0", _BEFORE_1_3, matrix_columns=False),
-    TrainingBehaviour(ImageVersion(1, 2, 1), "1.2.0", _BEFORE_1_3, matrix_columns=True),
-    TrainingBehaviour(ImageVersion(1, 3, 1), "1.3.3", {}, matrix_columns=True),
-    TrainingBehaviour(ImageVersion(1, 5, 1), "1.5.2", {}, matrix_columns=True),
-    TrainingBehaviour(ImageVersion(1, 7, 1), "1.7.4", {}, matrix_columns=True),
-    TrainingBehaviour(ImageVersion(3, 0, 5), "3.0.5", {}, matrix_columns=True),
+    TrainingBehaviour(ImageVersion(0, 90, 1), "0.90", _BEFORE_1_3, False, _NOT_BEFORE_1_0),
+    TrainingBehaviour(ImageVersion(1, 0, 1), "1.0.0", _BEFORE_1_3, False, _NOT_BEFORE_1_2),
+    TrainingBehaviour(
+        ImageVersion(1, 2, 1),
+        "1.2.0",
+        _BEFORE_1_3,
+        True,
+        frozenset({"prob_buffer_row", "sampling_method"}),
+    ),
+    TrainingBehaviour(ImageVersion(1, 3, 1), "1.3.3", {}, True),
+    TrainingBehaviour(ImageVersion(1, 5, 1), "1.5.2", {}, True),
+    TrainingBehaviour(ImageVersion(1, 7, 1), "1.7.4", {}, True, _GONE_IN_1_7),
+    TrainingBehaviour(ImageVersion(3, 0, 5), "3.0.5", {}, True, _GONE_IN_1_7),
 )
 
 

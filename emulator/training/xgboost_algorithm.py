@@ -107,7 +107,7 @@ def train(root: Path, stop: StopFlag) -> None:
         )
     log("Running XGBoost Sagemaker in algorithm mode")
     behaviour = training_behaviour(os.environ.get(SMLOCAL_IMAGE))
-    plan = training_plan(validate(hyperparameters))
+    plan = training_plan(validate(hyperparameters, behaviour.refused))
     if default := default_eval_metric(behaviour, plan.params):
         plan.params["eval_metric"] = default
     train_table = read("train", root, channels, plan.csv_weights)

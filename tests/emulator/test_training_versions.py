@@ -78,3 +78,23 @@ def test_the_sdk_estimator_reports_the_version_default(smlocal_sagemaker_session
         job = estimator.latest_training_job.describe()
         names = {m["MetricName"] for m in job["FinalMetricDataList"]}
         assert names == {f"train:{metric}", f"validation:{metric}"}, version
+
+
+@pytest.mark.parametrize(
+    ("tag", "name", "value"),
+    [("0.90-2-cpu-py3", "num_parallel_tree", "2"), ("1.0-1-cpu-py3", "sampling_method", "uniform"),
+     ("1.2-2", "prob_buffer_row", "2"), ("1.7-1", "single_precision_histogram", "true")],
+)  # fmt: skip
+def test_a_hyperparameter_the_version_lacks_is_extraneous(sm, s3, tag, name, value) -> None:  # noqa: F811
+    job = unique("versions-hp")
+    create(sm, job, hyperparameters={**NO_METRIC, name: value}, image=f"{REGISTRY}:{tag}")
+    failed = wait(sm, job)
+    assert failed["TrainingJobStatus"] == "Failed"
+    assert failed["FailureReason"] == f"ClientError: Extraneous hyperparameter found: {name}"
+
+
+def test_the_same_hyperparameter_trains_where_the_version_has_it(sm, s3) -> None:  # noqa: F811
+    job = unique("versions-hp")
+    create(sm, job, hyperparameters={**NO_METRIC, "num_parallel_tree": "2"},
+           image=f"{REGISTRY}:1.0-1-cpu-py3")  # fmt: skip
+    assert wait(sm, job)["TrainingJobStatus"] == "Completed"
