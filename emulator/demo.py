@@ -16,19 +16,49 @@ IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 
-def snippet(url: str, region: str, roll_seconds: float | None = None) -> str:
+# The SageMaker SDK's defaults file with telemetry off: the SDK sends telemetry to a fixed
+# AWS host whatever AWS_ENDPOINT_URL says; this setting (its `TelemetryOptOut`) stops it.
+SDK_CONFIG_FILE = "sagemaker-sdk-config.yaml"
+SDK_CONFIG = """SchemaVersion: '1.0'
+SageMaker:
+  PythonSDK:
+    Modules:
+      TelemetryOptOut: true
+"""
+
+
+def write_sdk_config(data_dir: Path) -> Path:
+    """Write the SDK defaults file that opts out of telemetry; return its path."""
+    path = data_dir.resolve() / SDK_CONFIG_FILE
+    path.write_text(SDK_CONFIG)
+    return path
+
+
+def snippet(
+    url: str, region: str, roll_seconds: float | None = None, sdk_config: Path | None = None
+) -> str:
     """Copy-paste commands to invoke the example endpoint and list its captures."""
     roll = roll_seconds or 60
+    sdk = (
+        "# SageMaker SDK: no telemetry to AWS (SAGEMAKER_USER_CONFIG_OVERRIDE replaces "
+        "~/.config/sagemaker/config.yaml;\n# or put SageMaker.PythonSDK.Modules."
+        "TelemetryOptOut: true in that file yourself)\n"
+        f"export SAGEMAKER_USER_CONFIG_OVERRIDE={sdk_config}\n"
+        if sdk_config
+        else ""
+    )
     return (
         f"export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
         f"AWS_DEFAULT_REGION={region}\n"
+        f"{sdk}"
         "# AWS CLI v1 (in .venv/bin); with v2 add --cli-binary-format raw-in-base64-out\n"
         f"aws sagemaker-runtime invoke-endpoint --endpoint-name {ENDPOINT} "
         "--content-type text/csv --body 5.1,3.5,1.4,0.2 /dev/stdout\n"
         f"# captures reach S3 up to {roll:g} s after the first record of a file "
         "(SMLOCAL_CAPTURE_ROLL_SECONDS)\n"
         f"aws s3 ls --recursive s3://{BUCKET}/datacapture/\n"
-        f"smlocal captures ls s3://{BUCKET}/datacapture/{ENDPOINT}/"
+        f"smlocal captures ls s3://{BUCKET}/datacapture/{ENDPOINT}/\n"
+        f"# or upload what is spooled now: smlocal captures flush {ENDPOINT}"
     )
 
 
@@ -49,7 +79,8 @@ def upload_model(s3: Any) -> str:
 
 def create_example_endpoint(ctx: Context, manager: Any) -> str:
     """Create (once) and wait for the example endpoint; return the snippet to use it."""
-    text = snippet(ctx.settings.edge_url, ctx.region, ctx.settings.capture_roll_seconds)
+    sdk_config = write_sdk_config(ctx.settings.data_dir)
+    text = snippet(ctx.settings.edge_url, ctx.region, ctx.settings.capture_roll_seconds, sdk_config)
     if ctx.store.get("endpoint", ENDPOINT) is not None:
         return text
     model_data = upload_model(client(ctx.settings, "s3"))
