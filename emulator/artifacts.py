@@ -13,6 +13,7 @@ from pathlib import Path
 from emulator.settings import EmulatorSettings
 from model_server.artifacts import extract_archive, is_archive, materialize, split_s3_uri
 from model_server.errors import ArtifactError
+from model_server.s3_urls import S3UrlError, to_s3_uri
 
 
 def embedded_object(account: str, uri: str) -> bytes:
@@ -35,7 +36,10 @@ def fetch(settings: EmulatorSettings, uri: str, dest: Path) -> Path:
 
     Archives unpacking to more than settings.max_model_bytes are refused; errors name `uri`.
     """
-    uri = uri.removeprefix("file://")
+    try:
+        uri = to_s3_uri(uri.removeprefix("file://"))
+    except S3UrlError as exc:
+        raise ArtifactError(str(exc)) from None
     cap = settings.max_model_bytes
     if not (uri.startswith("s3://") and settings.s3_endpoint is None):
         s3_url = settings.s3_url if uri.startswith("s3://") else None

@@ -7,6 +7,7 @@ from typing import Any
 
 from capture_sink.keys import parse_s3_uri
 from emulator.settings import EmulatorSettings
+from model_server.s3_urls import to_s3_uri
 
 # Dummy credentials for the embedded services; an external S3 uses the environment's.
 _TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -26,8 +27,8 @@ def client(settings: EmulatorSettings, service: str) -> Any:
 
 
 def split_uri(uri: str) -> tuple[str, str]:
-    """s3://bucket/key -> (bucket, key); ValueError when it is not one."""
-    where = parse_s3_uri(uri)
+    """s3://bucket/key (or an https S3 URL) -> (bucket, key); ValueError when it is not one."""
+    where = parse_s3_uri(to_s3_uri(uri))
     return where.bucket, where.key
 
 

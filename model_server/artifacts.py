@@ -20,6 +20,7 @@ from model_server.environment import (
     ServerSettings,
 )
 from model_server.errors import ArtifactError
+from model_server.s3_urls import S3UrlError, to_s3_uri
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,10 @@ def materialize(
     into dest as it is. S3 is reached at s3_endpoint_url, or where boto3's configuration
     (AWS_ENDPOINT_URL, ...) points.
     """
-    text = str(source)
+    try:
+        text = to_s3_uri(str(source))  # an https S3 URL must never reach Path(): it eats "//"
+    except S3UrlError as exc:
+        raise ArtifactError(str(exc)) from None
     if text.startswith("s3://"):
         return _from_s3(text, dest, s3_endpoint_url, max_bytes)
     path = Path(text).expanduser()

@@ -81,6 +81,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     bind: str | None = None  # a gunicorn bind string (e.g. "fd://3") that replaces host:port
+    base_dir: Path = Path(DEFAULT_BASE_DIR)  # what /opt/ml is outside a container
     model_dir: Path = Path(DEFAULT_BASE_DIR) / "model"
     model_data: str | None = None  # a .tar.gz or s3:// URI to materialise into model_dir
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -96,6 +97,22 @@ class ServerSettings:
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES  # refuse model archives unpacking to more
     image: str | None = None  # the SageMaker image served as (None: the newest behaviour)
 
+    def local_path(self, path: str) -> Path:
+        """A container path as this server sees it: /opt/ml/model/... in the model folder,
+        other /opt/ml/... under SAGEMAKER_BASE_DIR; file:// dropped; other paths as given.
+
+        The SDK sets SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code when it repacks code into
+        model.tar.gz; without Docker the model is unpacked elsewhere, so map it here.
+        """
+        path = path.removeprefix("file://")
+        container = Path(DEFAULT_BASE_DIR)
+        where = Path(path)
+        if where.is_relative_to(container / "model"):
+            return self.model_dir / where.relative_to(container / "model")
+        if where.is_relative_to(container):
+            return self.base_dir / where.relative_to(container)
+        return where
+
     @property
     def bind_address(self) -> str:
         """The address gunicorn binds to."""
@@ -109,6 +126,7 @@ class ServerSettings:
         return cls(
             host=env.get(SMLOCAL_BIND_HOST) or "127.0.0.1",
             port=_int(env, SAGEMAKER_BIND_TO_PORT, DEFAULT_PORT, 0),
+            base_dir=base,
             model_dir=Path(env.get(SMLOCAL_MODEL_DIR) or base / "model"),
             model_data=env.get(SMLOCAL_MODEL_DATA) or None,
             workers=_int(env, SAGEMAKER_MODEL_SERVER_WORKERS, os.cpu_count() or 1, 1),

@@ -21,12 +21,13 @@ def code_dir(settings: ServerSettings, model_dir: Path) -> Path:
     """Where the user's code is: SAGEMAKER_SUBMIT_DIRECTORY, else {model}/code, else /opt/ml/code.
 
     An s3:// or archive submit directory has been unpacked to a folder by then (see
-    `model_server.artifacts.prepare`).
+    `model_server.artifacts.prepare`); a container path (/opt/ml/model/code, as the SDK
+    sets for repacked models) names the same folder in this server's model directory.
     """
     if settings.submit_directory is not None:
-        return Path(settings.submit_directory)
+        return settings.local_path(settings.submit_directory)
     bundled = model_dir / "code"
-    return bundled if bundled.is_dir() else Path("/opt/ml/code")
+    return bundled if bundled.is_dir() else settings.base_dir / "code"
 
 
 def import_script(path: Path) -> ModuleType:
