@@ -67,7 +67,7 @@ class Minute:
         n, instances = self.invocations, self.instances
         out = [
             ("Invocations", "None", _counted(n, n)),
-            ("InvocationsPerInstance", "None", _counted(n, n / max(instances, 1))),
+            ("InvocationsPerInstance", "None", _per_instance(n, max(instances, 1))),
             ("Invocation4XXErrors", "None", _counted(n, self.client_errors)),
             ("Invocation5XXErrors", "None", _counted(n, self.server_errors)),
         ]
@@ -78,10 +78,17 @@ class Minute:
 
 
 def _counted(samples: int, total: float) -> dict[str, float]:
-    """A count metric: one sample per invocation, each 0 or 1 (so Average is a rate)."""
+    """A count metric: one sample per invocation, 1 when it counts and else 0 (AWS's docs
+    for the error metrics), so Average is a rate."""
     high = 1.0 if total else 0.0
     return {"SampleCount": samples, "Sum": total, "Minimum": 0.0 if samples > total else high,
             "Maximum": high}  # fmt: skip
+
+
+def _per_instance(samples: int, instances: int) -> dict[str, float]:
+    """1/instances per invocation, as SageMaker sends it (ScalingPolicyMetric's docs)."""
+    share = 1.0 / instances
+    return {"SampleCount": samples, "Sum": samples * share, "Minimum": share, "Maximum": share}
 
 
 Key = tuple[str, str, int]  # endpoint, variant, minute (epoch seconds)
