@@ -128,6 +128,22 @@ def test_the_edge_route_and_the_cli_flush_every_variant(emulator) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["EndpointName"] == endpoint
     assert captured_records(s3, endpoint) == 9
+    runtime.invoke_endpoint(EndpointName=endpoint, Body=b"5.0,3.4,1.5,0.2", ContentType="text/csv")
+    assert sorted(emulator.flush_captures(endpoint)["Variants"]) == ["A", "B"]  # pytest plugin
+    assert captured_records(s3, endpoint) == 10
+
+
+def test_the_flush_route_keeps_the_edge_trust_rules(emulator) -> None:
+    url = f"{emulator.url}/_smlocal/endpoints/any/capture/flush"
+    request = urllib.request.Request(
+        url, data=b"", method="POST", headers={"Origin": "http://evil.example"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 403
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(url, timeout=10)  # GET
+    assert caught.value.code == 405
 
 
 def test_flushing_an_unknown_endpoint_is_a_404(emulator) -> None:
