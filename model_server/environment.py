@@ -28,6 +28,9 @@ SMLOCAL_WORKER_THREADS = "SMLOCAL_WORKER_THREADS"
 SMLOCAL_PARENT_PID = "SMLOCAL_PARENT_PID"
 SMLOCAL_MAX_MODEL_BYTES = "SMLOCAL_MAX_MODEL_BYTES"  # the most a model archive may unpack to
 SMLOCAL_IMAGE = "SMLOCAL_IMAGE"  # the image the variant names: its tag picks the behaviour
+# "1": accept what the real container refuses (JSON for XGBoost, one CSV row for scikit-learn);
+# off by default, so local tests fail where AWS would (docs/fidelity.md lists what it changes)
+SMLOCAL_LENIENT_CONTAINERS = "SMLOCAL_LENIENT_CONTAINERS"
 
 DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PORT = 8080
@@ -96,6 +99,7 @@ class ServerSettings:
     parent_pid: int | None = None  # stop when this process (the emulator) goes away
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES  # refuse model archives unpacking to more
     image: str | None = None  # the SageMaker image served as (None: the newest behaviour)
+    lenient: bool = False  # kinder than the real container (SMLOCAL_LENIENT_CONTAINERS=1)
 
     def local_path(self, path: str) -> Path:
         """A container path as this server sees it: /opt/ml/model/... in the model folder,
@@ -143,4 +147,5 @@ class ServerSettings:
             parent_pid=_int(env, SMLOCAL_PARENT_PID, 0, 0) or None,
             max_model_bytes=max_model_bytes(env),
             image=env.get(SMLOCAL_IMAGE) or None,
+            lenient=env.get(SMLOCAL_LENIENT_CONTAINERS, "").strip().lower() in {"1", "true", "yes"},
         )
