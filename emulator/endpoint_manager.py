@@ -334,6 +334,7 @@ class EndpointManager:
                 model_data_url=v.get("ModelDataUrl"),
                 environment=model_environment(doc["EndpointName"], v),
                 instance_count=v["InstanceCount"],
+                serverless=bool(v.get("Serverless")),
                 capture=plan.get("DataCaptureConfig"),
                 startup_timeout=v.get("StartupTimeout", self.ctx.settings.startup_timeout),
             )

@@ -52,26 +52,39 @@ class Stat:
 class Minute:
     """One endpoint variant's invocations in one minute."""
 
-    __slots__ = ("client_errors", "instances", "invocations", "model", "overhead", "server_errors")
+    __slots__ = (
+        "client_errors",
+        "instances",
+        "invocations",
+        "model",
+        "overhead",
+        "server_errors",
+        "setup",
+    )
 
     def __init__(self) -> None:
         self.invocations = 0
         self.instances = 1
         self.model = Stat()
         self.overhead = Stat()
+        self.setup = Stat()  # ModelSetupTime: serverless variants' server starts
         self.client_errors = 0
         self.server_errors = 0
 
     def data(self) -> list[tuple[str, str, dict[str, float]]]:
         """(metric, unit, statistic values) to publish."""
         n, instances = self.invocations, self.instances
-        out = [
-            ("Invocations", "None", _counted(n, n)),
-            ("InvocationsPerInstance", "None", _per_instance(n, max(instances, 1))),
-            ("Invocation4XXErrors", "None", _counted(n, self.client_errors)),
-            ("Invocation5XXErrors", "None", _counted(n, self.server_errors)),
-        ]
-        for name, stat in (("ModelLatency", self.model), ("OverheadLatency", self.overhead)):
+        out = []
+        if n:  # a minute that only saw a server start has no invocation counts
+            out += [
+                ("Invocations", "None", _counted(n, n)),
+                ("InvocationsPerInstance", "None", _per_instance(n, max(instances, 1))),
+                ("Invocation4XXErrors", "None", _counted(n, self.client_errors)),
+                ("Invocation5XXErrors", "None", _counted(n, self.server_errors)),
+            ]
+        stats = (("ModelLatency", self.model), ("OverheadLatency", self.overhead),
+                 ("ModelSetupTime", self.setup))  # fmt: skip
+        for name, stat in stats:
             if stat.count:
                 out.append((name, "Microseconds", stat.values()))
         return out
@@ -123,13 +136,10 @@ class EndpointMetrics:
         overhead_us: float,
     ) -> None:
         """One invocation forwarded to a variant (status 0: the container did not answer)."""
-        key = (endpoint, variant, int(self.clock()) // 60 * 60)
         with self.lock:  # uncontended but for the moment a minute is taken
-            minute = self.minutes.get(key)
+            minute = self._minute(endpoint, variant)
             if minute is None:
-                if len(self.minutes) >= MAX_KEYS:
-                    return  # the publisher is far behind; drop rather than grow
-                minute = self.minutes[key] = Minute()
+                return
             minute.invocations += 1
             minute.instances = instances
             if model_us is not None:
@@ -139,6 +149,23 @@ class EndpointMetrics:
                 minute.client_errors += 1
             elif not 200 <= status < 300:
                 minute.server_errors += 1
+
+    def setup(self, endpoint: str, variant: str, seconds: float) -> None:
+        """A serverless variant's model server came up after `seconds` (download, unpack and
+        start): its ModelSetupTime, in the minute it became ready."""
+        with self.lock:
+            minute = self._minute(endpoint, variant)
+            if minute is not None:
+                minute.setup.add(seconds * 1e6)
+
+    def _minute(self, endpoint: str, variant: str) -> Minute | None:
+        """The variant's current minute (under the lock); None when the publisher is so far
+        behind that MAX_KEYS minutes are held: drop rather than grow."""
+        key = (endpoint, variant, int(self.clock()) // 60 * 60)
+        minute = self.minutes.get(key)
+        if minute is None and len(self.minutes) < MAX_KEYS:
+            minute = self.minutes[key] = Minute()
+        return minute
 
     def start(self) -> None:
         """Publish every closed minute (every period when the settings give one)."""
@@ -180,7 +207,8 @@ class EndpointMetrics:
         new.invocations += old.invocations
         new.client_errors += old.client_errors
         new.server_errors += old.server_errors
-        for mine, theirs in ((new.model, old.model), (new.overhead, old.overhead)):
+        pairs = ((new.model, old.model), (new.overhead, old.overhead), (new.setup, old.setup))
+        for mine, theirs in pairs:
             mine.count += theirs.count
             mine.total += theirs.total
             mine.low = min(mine.low, theirs.low)

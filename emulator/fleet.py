@@ -5,9 +5,10 @@ folder, start it, wait for /ping, stop it, and remove only the scratch folder it
 from __future__ import annotations
 
 import http.client
+import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +22,8 @@ from emulator.scratch import Scratch
 from emulator.settings import EmulatorSettings
 from model_server.artifacts import is_archive
 from model_server.errors import ArtifactError
+
+log = logging.getLogger(__name__)
 
 
 class DeployError(Exception):
@@ -50,6 +53,8 @@ class Hosting:
         self.scratch = scratch
         self.backends: dict[str, Backend] = {"process": ProcessBackend(settings)}
         self.logs = EndpointLogs(LogShipper(settings))
+        # told (plan, seconds from launch to a healthy /ping) after each server comes up
+        self.setup_listeners: list[Callable[[VariantPlan, float], None]] = []
 
     def backend_for(self, plan: VariantPlan) -> Backend:
         """The process backend for SageMaker's framework images, Docker for anything else."""
@@ -94,10 +99,12 @@ class Hosting:
         """Start every variant and wait until all answer /ping; on any failure (or a cancel)
         stop what was started, remove its scratch folders, and raise DeployError."""
         started: list[RunningVariant] = []
+        launched: list[float] = []
         try:
             for plan in plans:
                 if cancel.is_set():
                     raise Cancelled("the deployment was superseded")
+                launched.append(time.monotonic())  # setup counts the model's download too
                 backend = self.backend_for(plan)
                 prepared, folder = self.prepare(plan)
                 try:
@@ -106,7 +113,7 @@ class Hosting:
                     self.scratch.discard(folder)
                     raise
                 started.append(RunningVariant(prepared, server, folder))
-            self._wait_all(started, cancel)
+            self._wait_all(started, cancel, launched)
         except DeployError:
             self.stop(started)
             raise
@@ -117,11 +124,12 @@ class Hosting:
 
     def restart(self, variant: RunningVariant, cancel: threading.Event) -> RunningVariant:
         """A new server for a variant whose server died, on the same unpacked files."""
+        launched = time.monotonic()
         backend = self.backend_for(variant.plan)
         server = self._start_one(backend, variant.plan)
         fresh = RunningVariant(variant.plan, server, variant.scratch)
         try:
-            self._wait_all([fresh], cancel)
+            self._wait_all([fresh], cancel, [launched])
         except BaseException:
             self.stop_server(server)
             raise
@@ -141,16 +149,30 @@ class Hosting:
         finally:
             self.logs.unfollow(server)
 
-    def _wait_all(self, variants: list[RunningVariant], cancel: threading.Event) -> None:
+    def _wait_all(
+        self, variants: list[RunningVariant], cancel: threading.Event, launched: list[float]
+    ) -> None:
+        """Wait until every variant is healthy, then tell the setup listeners how long each
+        took from its launch (`launched`, time.monotonic, in the order of `variants`)."""
         if not variants:
             return
+
+        def wait(variant: RunningVariant) -> tuple[str | None, float]:
+            return wait_healthy(variant.plan, variant.server, cancel), time.monotonic()
+
         with ThreadPoolExecutor(len(variants)) as pool:
-            errors = list(pool.map(lambda v: wait_healthy(v.plan, v.server, cancel), variants))
+            results = list(pool.map(wait, variants))
         if cancel.is_set():
             raise Cancelled("the deployment was superseded")
-        failures = [e for e in errors if e]
+        failures = [error for error, _ in results if error]
         if failures:
             raise DeployError(" ".join(failures))
+        for variant, (_, ready), start in zip(variants, results, launched, strict=True):
+            for listener in self.setup_listeners:
+                try:
+                    listener(variant.plan, ready - start)
+                except Exception:  # a listener (metrics) must never fail a deployment
+                    log.exception("setup listener failed for %s", variant.plan.variant)
 
     def stop(self, variants: Iterable[RunningVariant], keep_scratch: bool = False) -> None:
         """Stop the servers (in parallel), then remove their scratch folders."""

@@ -143,6 +143,11 @@ class Emulator:
         scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
         supervisor = Supervisor(manager)
         metrics = EndpointMetrics(self.settings)
+        manager.hosting.setup_listeners.append(
+            lambda plan, seconds: (
+                metrics.setup(plan.endpoint, plan.variant, seconds) if plan.serverless else None
+            )
+        )
         edge = Edge(
             Runtime(runtime_model(), table, self.settings, manager.status_of, metrics=metrics),
             ControlBridge(sagemaker_model(), ControlPlane(ctx), loop, executor),

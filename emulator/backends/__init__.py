@@ -36,6 +36,7 @@ class VariantPlan:
     startup_timeout: float = 300.0
     model_dir: Path | None = None  # set once the emulator has fetched and unpacked the model
     instance_id: str = ""  # the instance this start of the server is (its log stream and file)
+    serverless: bool = False  # a ServerlessConfig variant: its starts publish ModelSetupTime
 
     @property
     def unpacked_model(self) -> Path:

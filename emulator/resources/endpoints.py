@@ -55,6 +55,7 @@ def plan(ctx: Context, config: dict[str, Any]) -> dict[str, Any]:
                 "ModelDataUrl": runnable[0].get("ModelDataUrl"),
                 "Environment": runnable[0].get("Environment") or {},
                 "InstanceCount": v.get("InitialInstanceCount", 1),
+                "Serverless": "ServerlessConfig" in v,
                 "Weight": float(v.get("InitialVariantWeight", 1.0)),
                 "StartupTimeout": v.get(
                     "ContainerStartupHealthCheckTimeoutInSeconds", ctx.settings.startup_timeout

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from emulator.endpoint_metrics import EndpointMetrics
 from emulator.settings import EmulatorSettings
-from tests.support import deploy, unique
+from tests.support import XGBOOST_IMAGE, deploy, unique
 
 ROW = b"7.7,3.0,6.1,2.3"
 COUNTS = (
@@ -177,3 +177,56 @@ def test_stop_sends_the_open_minute_and_a_failing_send_is_survived() -> None:
     assert stats["InvocationsPerInstance"] == {
         "SampleCount": 1, "Sum": 0.5, "Minimum": 0.5, "Maximum": 0.5,
     }  # fmt: skip
+
+
+def test_a_minute_with_only_a_server_start_sends_model_setup_time_alone() -> None:
+    clock = Clock(1200.0)
+    metrics, sent = aggregator(clock)
+    metrics.setup("e", "v", 1.5)
+    metrics.stop()
+    assert by_name(sent) == {
+        "ModelSetupTime": {"SampleCount": 1, "Sum": 1.5e6, "Minimum": 1.5e6, "Maximum": 1.5e6}
+    }
+    assert sent[0]["Unit"] == "Microseconds"
+
+
+def test_serverless_variants_publish_model_setup_time(smlocal_factory, iris_tar) -> None:
+    """ModelSetupTime is a serverless endpoint metric (AWS's serverless monitoring docs):
+    published for a ServerlessConfig variant's server start, never for an instance variant."""
+    emulator = smlocal_factory(env={"SMLOCAL_METRICS_PERIOD_SECONDS": "0.3"})
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="setup-models")
+    s3.upload_file(str(iris_tar), "setup-models", "model.tar.gz")
+    sm = emulator.client("sagemaker")
+    model = unique("setup-model")
+    sm.create_model(
+        ModelName=model,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://setup-models/model.tar.gz"},
+    )
+    names = {}
+    for kind, variant in (
+        ("serverless", {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}}),
+        ("instance", {"InstanceType": "ml.m5.large", "InitialInstanceCount": 1}),
+    ):
+        name = names[kind] = unique(kind)
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": model, **variant}],
+        )
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    waiter = sm.get_waiter("endpoint_in_service")
+    for name in names.values():
+        waiter.wait(EndpointName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+    runtime = emulator.client("sagemaker-runtime")
+    for name in names.values():
+        runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=ROW)
+    cw = emulator.client("cloudwatch")
+    for name in names.values():
+        wait_for_sum(cw, name, "AllTraffic", "Invocations", 1)
+    fields = ["SampleCount", "Minimum", "Maximum"]
+    setup = statistics(cw, names["serverless"], "AllTraffic", "ModelSetupTime", fields)
+    assert total(setup, "SampleCount") == 1
+    assert setup[0]["Unit"] == "Microseconds"
+    assert 1_000 < setup[0]["Minimum"] < 600_000_000  # the start took ms to minutes, in µs
+    assert statistics(cw, names["instance"], "AllTraffic", "ModelSetupTime", fields) == []
