@@ -19,6 +19,8 @@ SAGEMAKER_CONTAINER_LOG_LEVEL = "SAGEMAKER_CONTAINER_LOG_LEVEL"
 SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 SAGEMAKER_MAX_PAYLOAD_IN_MB = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
 SAGEMAKER_REGION = "SAGEMAKER_REGION"
+# the XGBoost container's selectable inference output, e.g. "predicted_label,probability"
+SAGEMAKER_INFERENCE_OUTPUT = "SAGEMAKER_INFERENCE_OUTPUT"
 
 # smlocal's own additions, for running outside a container.
 SMLOCAL_BIND_HOST = "SMLOCAL_BIND_HOST"
@@ -100,6 +102,7 @@ class ServerSettings:
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES  # refuse model archives unpacking to more
     image: str | None = None  # the SageMaker image served as (None: the newest behaviour)
     lenient: bool = False  # kinder than the real container (SMLOCAL_LENIENT_CONTAINERS=1)
+    inference_output: str | None = None  # SAGEMAKER_INFERENCE_OUTPUT; set even when empty
 
     def local_path(self, path: str) -> Path:
         """A container path as this server sees it: /opt/ml/model/... in the model folder,
@@ -147,5 +150,6 @@ class ServerSettings:
             parent_pid=_int(env, SMLOCAL_PARENT_PID, 0, 0) or None,
             max_model_bytes=max_model_bytes(env),
             image=env.get(SMLOCAL_IMAGE) or None,
+            inference_output=env.get(SAGEMAKER_INFERENCE_OUTPUT),
             lenient=env.get(SMLOCAL_LENIENT_CONTAINERS, "").strip().lower() in {"1", "true", "yes"},
         )

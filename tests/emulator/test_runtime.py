@@ -56,7 +56,10 @@ def test_a_container_error_is_a_model_error(runtime, endpoint) -> None:
     )
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 424
     assert response["Error"]["Code"] == "ModelError"
-    original = "each row has 2 values but the model was trained on 4 features"
+    original = (
+        "Unable to evaluate payload provided: Feature size of csv inference data 2 is not "
+        "consistent with feature size of trained model 4."
+    )
     assert response["Error"]["Message"] == (
         f'Received client error (400) from primary with message "{original}". See '
         "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEventViewer:"
@@ -71,6 +74,26 @@ def test_a_container_error_is_a_model_error(runtime, endpoint) -> None:
         runtime.invoke_endpoint, EndpointName=endpoint, ContentType="image/png", Body=b"x"
     )
     assert unsupported["OriginalStatusCode"] == 415
+
+
+def test_json_to_an_xgboost_endpoint_is_the_containers_415(runtime, endpoint) -> None:
+    """The XGBoost container reads no JSON (data_utils.get_content_type, 0.90-1 to 3.0-5)."""
+    response = error_of(
+        runtime.invoke_endpoint,
+        EndpointName=endpoint,
+        ContentType="application/json",
+        Body=b"[[7.7, 3.0, 6.1, 2.3]]",
+    )
+    assert response["Error"]["Code"] == "ModelError"
+    assert response["OriginalStatusCode"] == 415
+    assert response["OriginalMessage"] == (
+        "application/json is not an accepted ContentType: csv, libsvm, parquet, "
+        "recordio-protobuf, text/csv, text/libsvm, text/x-libsvm, application/x-parquet, "
+        "application/x-recordio-protobuf."
+    )
+    assert response["Error"]["Message"].startswith(
+        f'Received client error (415) from primary with message "{response["OriginalMessage"]}".'
+    )
 
 
 @pytest.mark.parametrize(
@@ -223,13 +246,15 @@ def test_a_container_that_takes_too_long_times_out(smlocal_factory, tmp_path) ->
             }
         ],
     )
+    # two rows each: the scikit-learn container squeezes one CSV row to 1-D, which predict refuses
     fast = runtime.invoke_endpoint(
-        EndpointName=name, ContentType="text/csv", Body=b"5.1,3.5,1.4,0.2"
+        EndpointName=name, ContentType="text/csv", Body=b"5.1,3.5,1.4,0.2\n7.7,3.0,6.1,2.3"
     )
-    assert fast["Body"].read() == b"[0]"
+    assert fast["Body"].read() == b"[0, 2]"
     started = time.monotonic()
+    slow = b"500,3.5,1.4,0.2\n5.1,3.5,1.4,0.2"
     response = error_of(
-        runtime.invoke_endpoint, EndpointName=name, ContentType="text/csv", Body=b"500,3.5,1.4,0.2"
+        runtime.invoke_endpoint, EndpointName=name, ContentType="text/csv", Body=slow
     )
     assert time.monotonic() - started < 4
     assert response["Error"]["Code"] == "ModelError"

@@ -11,6 +11,7 @@ import pytest
 import requests
 import xgboost as xgb
 
+from model_server.xgboost_wire import FLASK_500
 from tests.model_server.conftest import iris, running
 from tests.support import ServerProcess
 
@@ -66,6 +67,20 @@ def test_json_accept_gives_scores(softmax_server: ServerProcess) -> None:
     assert response.json() == {"predictions": [{"score": 2.0}]}
 
 
+JSON_REFUSED = (
+    "application/json is not an accepted ContentType: csv, libsvm, parquet, recordio-protobuf, "
+    "text/csv, text/libsvm, text/x-libsvm, application/x-parquet, application/x-recordio-protobuf."
+)
+
+
+def test_json_requests_are_refused_as_the_container_refuses_them(
+    softmax_server: ServerProcess,
+) -> None:
+    """aws/sagemaker-xgboost-container data_utils.get_content_type, every tag 0.90-1 to 3.0-5."""
+    response = post(softmax_server, "[[5.1, 3.5, 1.4, 0.2]]", Content_Type="application/json")
+    assert (response.status_code, response.text) == (415, JSON_REFUSED)
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -75,10 +90,20 @@ def test_json_accept_gives_scores(softmax_server: ServerProcess) -> None:
         {"features": [5.1, 3.5, 1.4, 0.2]},
     ],
 )
-def test_json_requests_in_the_common_shapes(softmax_server: ServerProcess, body: object) -> None:
-    response = post(softmax_server, json.dumps(body), Content_Type="application/json")
+def test_lenient_containers_read_json_in_the_common_shapes(
+    lenient_server: ServerProcess, body: object
+) -> None:
+    response = post(lenient_server, json.dumps(body), Content_Type="application/json")
     assert response.status_code == 200
     assert response.text in ("0.0\n", "0.0\n2.0\n")
+
+
+@pytest.fixture(scope="module")
+def lenient_server(
+    iris_softmax: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    env = {"SMLOCAL_LENIENT_CONTAINERS": "1"}
+    yield from running(iris_softmax, tmp_path_factory.mktemp("lenient-log"), env=env)
 
 
 def test_libsvm_rows_with_and_without_label(softmax_server: ServerProcess) -> None:
@@ -88,10 +113,14 @@ def test_libsvm_rows_with_and_without_label(softmax_server: ServerProcess) -> No
     assert response.text == "0.0\n2.0\n"
 
 
-def test_a_leading_label_column_is_tolerated(softmax_server: ServerProcess) -> None:
-    response = post(softmax_server, "2,7.7,3.0,6.1,2.3", Content_Type="text/csv")
-    assert response.status_code == 200
-    assert response.text == "2.0\n"
+def test_one_column_fewer_is_taken_a_label_column_only_when_lenient(
+    softmax_server: ServerProcess, lenient_server: ServerProcess
+) -> None:
+    """serve_utils.predict accepts x == y or x == y + 1 columns; lenient drops a label column."""
+    assert post(softmax_server, "7.7,3.0,6.1", Content_Type="text/csv").status_code == 200
+    labelled = post(softmax_server, "2,7.7,3.0,6.1,2.3", Content_Type="text/csv")
+    assert labelled.status_code == 400
+    assert post(lenient_server, "2,7.7,3.0,6.1,2.3", Content_Type="text/csv").text == "2.0\n"
 
 
 def test_missing_values_are_allowed(softmax_server: ServerProcess) -> None:
@@ -105,6 +134,12 @@ def test_an_empty_body_gets_204(softmax_server: ServerProcess) -> None:
     assert response.content == b""
 
 
+CSV_FAILED = "Loading csv data failed with Exception, please ensure data is in csv format:\n "
+LIBSVM_FAILED = (
+    "Loading libsvm data failed with Exception, please ensure data is in libsvm format:\n "
+)
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "status", "message"),
     [
@@ -112,64 +147,82 @@ def test_an_empty_body_gets_204(softmax_server: ServerProcess) -> None:
             "5.1,3.5",
             {"Content-Type": "application/x-image"},
             415,
-            "Content-Type 'application/x-image' is not supported by the XGBoost model server; "
-            "send text/csv, text/libsvm or application/json",
+            "application/x-image is not an accepted ContentType: csv, libsvm, parquet, "
+            "recordio-protobuf, text/csv, text/libsvm, text/x-libsvm, application/x-parquet, "
+            "application/x-recordio-protobuf.",
+        ),
+        (
+            "5.1,3.5",
+            {"Content-Type": "application/x-parquet"},
+            415,
+            "Content-type application/x-parquet is not supported.",
+        ),
+        (
+            "5.1,3.5",
+            {"Content-Type": "text/csv; label_size=2"},
+            415,
+            "text/csv; label_size=2 is not an accepted csv ContentType. "
+            "Optional parameter label_size must be equal to 1",
         ),
         (
             "5.1,3.5,1.4,0.2",
             {"Content-Type": "text/csv", "Accept": "image/png"},
             406,
-            "Accept 'image/png' names no type this model can answer with; "
-            "supported: text/csv, application/json, application/jsonlines",
+            "Accept type image/png is not supported. Please use supported accept types: "
+            "['application/json', 'application/jsonlines', 'application/x-recordio-protobuf', "
+            "'text/csv'].",
+        ),
+        (
+            "5.1,3.5,1.4,0.2",
+            {"Content-Type": "text/csv", "Accept": "text/csv, application/json"},
+            406,
+            "Accept type text/csv, application/json is not supported. Please use supported "
+            "accept types: ['application/json', 'application/jsonlines', "
+            "'application/x-recordio-protobuf', 'text/csv'].",
+        ),
+        (
+            "5.1,3.5,1.4,0.2",
+            {"Content-Type": "text/csv", "Accept": "application/jsonlines"},
+            500,
+            FLASK_500,
         ),
         (
             "5.1,3.5,1.4,0.2\n6.2,2.9,x,1.3",
             {"Content-Type": "text/csv"},
-            400,
-            "CSV row 2, column 3: 'x' is not a number",
+            415,
+            f"{CSV_FAILED}<class 'ValueError'>\n CSV row 2, column 3: 'x' is not a number",
         ),
         (
             "5.1,3.5,1.4,0.2\n6.2,2.9,1.3",
             {"Content-Type": "text/csv"},
-            400,
-            "CSV row 2 has 3 values but row 1 has 4",
+            415,
+            f"{CSV_FAILED}<class 'ValueError'>\n CSV row 2 has 3 values but row 1 has 4",
         ),
         (
-            "5.1,3.5,1.4",
+            "5.1,3.5",
             {"Content-Type": "text/csv"},
             400,
-            "each row has 3 values but the model was trained on 4 features",
-        ),
-        (
-            '{"instances": [[5.1, "a", 1.4, 0.2]]}',
-            {"Content-Type": "application/json"},
-            400,
-            "instances[0][1]: 'a' is not a number",
-        ),
-        (
-            "{not json",
-            {"Content-Type": "application/json"},
-            400,
-            "JSON body is not valid JSON: Expecting property name enclosed in double quotes: "
-            "line 1 column 2 (char 1)",
+            "Unable to evaluate payload provided: Feature size of csv inference data 2 is not "
+            "consistent with feature size of trained model 4.",
         ),
         (
             "0 0:5.1 nine:1",
             {"Content-Type": "text/libsvm"},
-            400,
-            "libsvm row 1: 'nine:1' is not index:value",
+            415,
+            f"{LIBSVM_FAILED}<class 'ValueError'>\n libsvm row 1: 'nine:1' is not index:value",
         ),
         (
             "0 0:5.1 7:1.0",
             {"Content-Type": "text/libsvm"},
             400,
-            "libsvm feature index 7 is beyond the model's 4 features (indices are 0-based)",
+            "Unable to evaluate payload provided: Feature size of libsvm inference data 8 is "
+            "larger than feature size of trained model 4.",
         ),
         (
             b"\xff\xfe5,1",
             {"Content-Type": "text/csv"},
-            400,
-            "CSV body is not UTF-8 text (byte 0)",
+            415,
+            f"{CSV_FAILED}<class 'UnicodeDecodeError'>\n CSV body is not UTF-8 text (byte 0)",
         ),
     ],
 )
@@ -201,7 +254,7 @@ def test_a_body_above_6_mb_gets_413_and_the_worker_lives_on(softmax_server: Serv
 def test_bad_requests_never_take_the_worker_down(softmax_server: ServerProcess) -> None:
     for _ in range(20):
         post(softmax_server, "garbage", Content_Type="text/csv")
-        post(softmax_server, b"\x00\x01", Content_Type="application/json")
+        post(softmax_server, b"\x00\x01", Content_Type="application/x-recordio-protobuf")
     assert softmax_server.alive
     assert softmax_server.log().count("Booting worker") == 1  # no worker was replaced
     assert post(softmax_server, "6.2,2.9,4.3,1.3", Content_Type="text/csv").text == "1.0\n"
@@ -235,7 +288,7 @@ def test_regression_from_a_ubj_file_answers_values(regression: Path, tmp_path: P
     expected = booster.predict(xgb.DMatrix(features[:2, :3]))
     for server in running(regression, tmp_path):
         body = "\n".join(",".join(str(v) for v in row) for row in features[:2, :3])
-        response = post(server, body, Content_Type="text/csv", Accept="application/jsonlines")
-        assert response.headers["Content-Type"] == "application/jsonlines"
-        scores = [json.loads(line)["score"] for line in response.text.splitlines()]
-        assert scores == pytest.approx(expected.tolist(), rel=1e-6)
+        response = post(server, body, Content_Type="text/csv", Accept="application/json")
+        assert response.headers["Content-Type"] == "application/json"
+        scores = [p["score"] for p in response.json()["predictions"]]
+        assert scores == expected.tolist()
