@@ -1,13 +1,31 @@
 """Constraint checks of a monitoring run: current profile vs baseline constraints and statistics.
 
 Violations come out grouped by check, in the order data_type, completeness,
-categorical_values, non_negative, missing_column, extra_column, baseline_drift; within a
-check, in column order. (The real order is a Scala hash order; nothing depends on it.)
+categorical_values, missing_column, extra_column, baseline_drift; within a check, in column
+order. (The real order is a Scala hash order; nothing depends on it.)
 
 Which checks run for a feature: the feature must be in the baseline constraints (a feature
 deleted from `constraints.json` is not checked) and its effective `evaluate_constraints` (the
 global value, overridden per feature) must be Enabled; `Disabled` silences every check for
 that scope, drift included. Without a constraints file only drift is checked, with defaults.
+
+What the real analyzer decides, from its saved outputs (shared/reference/real-analyzer and
+the notebooks named there):
+
+* `num_constraints.is_non_negative` is suggested, never evaluated: the six check types of the
+  developer guide's "Schema for Violations" have none for it, and the seed workshop's
+  execution over traffic whose first column was -1 in every row, against a baseline that
+  suggested `is_non_negative: true`, reported only its three data_type_check violations
+  (aws-samples/amazon-sagemaker-from-idea-to-production@6bf15f9:06-monitoring.ipynb).
+* Numeric drift is compared only when the current column's type equals the baseline's and
+  the current column is not low-cardinality: its sketch holds more than 120 distinct values
+  (Deequ's histogram threshold; `distance.is_compared`). In the 2020 network-traffic
+  execution (1009 rows, 1000 of them one constant row) every numeric column held at most 3
+  distinct values, and only the column drawn from a normal distribution (1002 distinct
+  values) got a drift violation; in the seed workshop's executions (70 to 151 rows; the
+  columns compared held 0/1 and small integers, at most 8 distinct values, put out of place
+  by the sorted preprocessor keys) none did. The threshold itself is unverified: any from 8
+  to 1001 distinct values fits those outputs.
 """
 
 from __future__ import annotations
@@ -34,7 +52,6 @@ CHECK_ORDER = (
     "data_type_check",
     "completeness_check",
     "categorical_values_check",
-    "non_negative_check",
     "missing_column_check",
     "extra_column_check",
     "baseline_drift_check",
@@ -83,6 +100,8 @@ def _data_type(out: Evaluation, f: FeatureProfile, fc: FeatureConstraints) -> No
     ratio = matching / f.types.total if matching else 0.0  # Deequ: 0.0 when nothing matches
     threshold = fc.config.datatype_check_threshold
     if ratio < threshold:
+        # Real text: the 2020 network-traffic execution, the 2022 introduction notebook and
+        # the 2025 seed workshop (shared/reference/real-analyzer, model-monitor-spec.md 4.2).
         out.add(
             f.name,
             "data_type_check",
@@ -95,6 +114,7 @@ def _data_type(out: Evaluation, f: FeatureProfile, fc: FeatureConstraints) -> No
 def _completeness(out: Evaluation, f: FeatureProfile, fc: FeatureConstraints, rows: int) -> None:
     observed = f.completeness(rows)
     if fc.completeness is not None and observed < fc.completeness:
+        # Real text: the 2020 network-traffic execution (shared/reference/real-analyzer).
         out.add(
             f.name,
             "completeness_check",
@@ -110,7 +130,10 @@ def _categorical_values(
         return
     ratio = (rows - f.present + f.distinct.count_in(fc.domains)) / rows
     if ratio < fc.config.domain_content_threshold:
-        # Deequ's generic constraint message (UNVERIFIED for the current container).
+        # Unverified: no real sample of this check. This is Deequ's generic constraint
+        # message, as the pre-release container wrote every check (the SDK's
+        # tests/data/monitor/constraint_violations.json) and as AWS's visualisation util
+        # parses it (sagemaker_model_monitor/visualization/utils.py).
         out.add(
             f.name,
             "categorical_values_check",
@@ -118,21 +141,11 @@ def _categorical_values(
         )
 
 
-def _non_negative(out: Evaluation, f: FeatureProfile, fc: FeatureConstraints, rows: int) -> None:
-    if not fc.is_non_negative or not f.numeric.negatives:
-        return
-    ratio = (rows - f.numeric.negatives) / rows
-    out.add(
-        f.name,
-        "non_negative_check",
-        "Data non-negativity requirement is not met. Expected: 100.0%. "
-        f"Observed: Only {jd(ratio * 100)}% of data is non-negative.",
-    )
-
-
 def _distance_drift(out: Evaluation, name: str, value: float, threshold: float) -> None:
     out.drift[name] = value
     if value > threshold:
+        # Real text for a numeric column: the 2020 network-traffic execution. Unverified for
+        # a String column (no real sample); the same text is assumed.
         out.add(
             name,
             "baseline_drift_check",
@@ -145,6 +158,7 @@ def _chi_squared_drift(out: Evaluation, name: str, p_value: float, threshold: fl
         return
     out.drift[name] = p_value
     if p_value < threshold:
+        # Unverified: no real sample of a ChiSquared drift violation; smlocal's wording.
         out.add(
             name,
             "baseline_drift_check",
@@ -163,7 +177,7 @@ def _drift(
     if not config.perform_comparison:
         return
     if baseline.inferred_type != f.inferred_type:
-        log(
+        log(  # real text: the 2020 network-traffic execution's DistanceGenerator:63 line
             f"Inferred data type don't match for column {f.name}. Inferred data type in "
             f"baseline statistics: {baseline.inferred_type}. Inferred data type in current "
             f"dataset: {f.inferred_type}"
@@ -171,8 +185,11 @@ def _drift(
         return
     robust = config.comparison_method == ROBUST
     if f.is_numeric and baseline.sketch_levels and f.numeric.count:
+        ranks = f.numeric.sketch.ranks()
+        if not distance.is_compared(ranks):
+            return  # near-constant current data is not compared (module docstring)
         base = SketchRanks.from_levels(baseline.sketch_levels)
-        value = distance.numerical_distance(base, f.numeric.sketch.ranks(), robust=robust)
+        value = distance.numerical_distance(base, ranks, robust=robust)
         _distance_drift(out, f.name, value, config.comparison_threshold)
     elif not f.is_numeric and baseline.categorical and (current := f.distinct.histogram()):
         counts, threshold = dict(current), config.categorical_comparison_threshold
@@ -191,6 +208,7 @@ def _columns(
     for name in names[have:]:
         fc = constraints.feature(name)
         if fc is not None and fc.config.evaluate_constraints:
+            # Unverified: no real sample of this check; smlocal's wording.
             out.add(
                 name,
                 "missing_column_check",
@@ -199,6 +217,7 @@ def _columns(
             )
     if constraints.config.evaluate_constraints:
         for extra in current.features[want:]:
+            # Unverified: no real sample of this check; smlocal's wording.
             out.add(
                 extra.name,
                 "extra_column_check",
@@ -228,7 +247,6 @@ def evaluate(
             _data_type(out, f, fc)
             _completeness(out, f, fc, rows)
             _categorical_values(out, f, fc, rows)
-            _non_negative(out, f, fc, rows)
         if f.name in by_name:
             _drift(out, f, by_name[f.name], config, log)
     if constraints:

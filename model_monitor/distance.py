@@ -21,6 +21,9 @@ import numpy as np
 from model_monitor.kll import SketchRanks
 
 C_ALPHA = 1.8
+# Deequ's profiler keeps a histogram up to 120 distinct values; a numeric current column with
+# no more distinct values than that is not compared (see `checks`; the threshold is unverified).
+FEW_VALUES = 120
 _YATES_MIN_EXPECTED, _YATES_SHARE_BELOW, _COCHRAN_MIN_EXPECTED = 5, 0.2, 10
 
 
@@ -28,6 +31,13 @@ def _robust(linf: float, n: float, m: float, robust: bool) -> float:
     if not robust:
         return linf
     return max(0.0, linf - C_ALPHA * math.sqrt((n + m) / (n * m)))
+
+
+def is_compared(current: SketchRanks) -> bool:
+    """Whether a numeric current distribution is compared: more than `FEW_VALUES` distinct."""
+    items = current.items
+    distinct = 1 + int(np.count_nonzero(np.diff(items))) if len(items) else 0
+    return distinct > FEW_VALUES
 
 
 def numerical_distance(baseline: SketchRanks, current: SketchRanks, *, robust: bool) -> float:

@@ -40,7 +40,10 @@ def exit_call(error: SystemExit) -> str:
 
 
 def encoding_mismatch(input_encoding: str, output_encoding: str) -> str:
-    """The real text for a capture whose input and output encodings differ."""
+    """The real text for a capture whose input and output encodings differ.
+
+    Quoted in aws/sagemaker-python-sdk issue #2785.
+    """
     return (
         f"Encoding mismatch: Encoding is {input_encoding} for endpointInput, but Encoding is "
         f"{output_encoding} for endpointOutput. We currently only support the same type of "

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from model_monitor import checks, jackson, sources
+from model_monitor import checks, jackson, log_lines, sources
 from model_monitor.constraints import (
     BaselineConstraints,
     MonitoringConfig,
@@ -191,18 +191,26 @@ def _metrics(
 def _evaluate(
     profile: DatasetProfile, baseline: _Baseline, names: list[str], log: JobLog
 ) -> checks.Evaluation:
-    log.analyzer("ConstraintGenerator", "Evaluating constraints")
-    log.analyzer("StatsGenerator", "Evaluating stats")
+    log.analyzer(log_lines.EVALUATING_CONSTRAINTS, "Evaluating constraints")
+    distance_lines: list[str] = []  # the real log has them between the two "Evaluating" lines
     evaluation = checks.evaluate(
         profile,
         baseline_names=names,
         statistics=baseline.statistics,
         constraints=baseline.constraints,
-        log=lambda line: log.analyzer("DistanceGenerator", line),
+        log=distance_lines.append,
     )
-    found = json.dumps([v.document() for v in evaluation.ordered()])
-    log.analyzer("DataAnalyzer", f"Constraint and Stats violations: {found}")
+    for line in distance_lines:
+        log.analyzer(log_lines.DISTANCE, line)
+    log.analyzer(log_lines.EVALUATING_STATS, "Evaluating stats")
+    found = jackson.dumps(violations_document(evaluation))
+    log.analyzer(log_lines.VIOLATIONS, f"Constraint and Stats violations: {found}")
     return evaluation
+
+
+def violations_document(evaluation: checks.Evaluation) -> dict[str, Any]:
+    """The `constraint_violations.json` document."""
+    return {"violations": [v.document() for v in evaluation.ordered()]}
 
 
 def _analyse(
@@ -219,25 +227,27 @@ def _analyse(
     if analysed.state.rows == 0:
         raise AnalysisError(NO_DATA)
     if names := baseline.names:
-        log.analyzer("DataAnalyzer", f"Using baseline columns: {', '.join(names)}")
+        log.analyzer(
+            log_lines.USING_BASELINE_COLUMNS, f"Using baseline columns: {', '.join(names)}"
+        )
     profile = build_profile(analysed.state, analysed.order, names)
     config = MonitoringConfig()
     if job.categorical_drift_method:  # the one monitoring_config value the environment sets
         config = MonitoringConfig(categorical_drift_method=job.categorical_drift_method)
-    log.analyzer("ConstraintGenerator", "Generating Constraints:")
+    log.analyzer(log_lines.GENERATING_CONSTRAINTS, "Generating Constraints:")
     documents: dict[str, Any] = {CONSTRAINTS: suggest_constraints(profile, config)}
-    log.analyzer("ConstraintGenerator", f"Constraints: {jackson.dumps(documents[CONSTRAINTS])}")
-    log.analyzer("StatsGenerator", "Generating Stats:")
+    log.analyzer(log_lines.CONSTRAINTS, f"Constraints: {jackson.dumps(documents[CONSTRAINTS])}")
+    log.analyzer(log_lines.GENERATING_STATS, "Generating Stats:")
     documents[STATISTICS] = statistics_document(profile)
     # The real analyzer prints the whole statistics here too; with every sketch that is too
     # big for a log event, so only its outline is logged (the file has it all).
     outline = f"{len(profile.features)} features, item_count {profile.item_count}"
-    log.analyzer("StatsGenerator", f"Stats: {outline}")
+    log.analyzer(log_lines.STATS, f"Stats: {outline}")
     if not job.monitoring:
         written = _write(job.output_path, documents, log)
         return JobResult(COMPLETED, exit_message(0), 0, written)
     evaluation = _evaluate(profile, baseline, names, log)
-    documents[VIOLATIONS] = {"violations": [v.document() for v in evaluation.ordered()]}
+    documents[VIOLATIONS] = violations_document(evaluation)
     written = _write(job.output_path, documents, log)
     metrics = _metrics(job, profile, baseline, evaluation.drift)
     count = len(evaluation.violations)
@@ -255,7 +265,7 @@ def _write(output: Path, documents: Mapping[str, Any], log: JobLog) -> tuple[Pat
         written = []
         for name in documents:
             os.replace(staging / name, output / name)
-            log.analyzer("FileUtil", f"Write to file {name} at path {output}.")
+            log.analyzer(log_lines.WRITE_FILE, f"Write to file {name} at path {output}.")
             written.append(output / name)
         return tuple(written)
     finally:
@@ -298,7 +308,12 @@ def run_analysis(
         scripts = job.record_preprocessor_script or job.post_analytics_processor_script
         with _script_environment(job.user_environment if scripts else {}):
             result = _run(job, journal, progress, workers)
-        journal.analyzer("Main", result.message)
+        main = (
+            log_lines.COMPLETED
+            if result.status == COMPLETED
+            else log_lines.COMPLETED_WITH_VIOLATIONS
+        )
+        journal.analyzer(main, result.message)
         journal.wrapper("Spark job completed.")
     except Exception as exc:  # the container's own boundary: any failure becomes the reason
         if not isinstance(exc, AnalysisError | NotImplementedError):
@@ -309,4 +324,6 @@ def run_analysis(
     if message_file is not None:
         message_file.parent.mkdir(parents=True, exist_ok=True)
         message_file.write_text(result.message, encoding="utf-8")
+        if result.status != FAILED:
+            journal.analyzer(log_lines.WRITE_MESSAGE, f"Write to file {message_file}.")
     return result

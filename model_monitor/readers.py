@@ -63,6 +63,7 @@ def json_text(value: Any, where: str) -> str | None:
         return java_double(value) if math.isfinite(value) else None
     if isinstance(value, str):
         return value
+    # Unverified: no real failure text for nested JSON is public; smlocal's wording.
     raise AnalysisError(
         f"{where} is not flat: {json.dumps(value)[:80]} is nested. The analyzer reads flat "
         "JSON only; flatten it with a record preprocessor script."
@@ -183,6 +184,7 @@ def _pair(outputs: list[Row], inputs: list[Row], where: str) -> list[Row]:
         return outputs or inputs
     if len(outputs) == 1 and len(outputs[0]) == len(inputs):
         return [[value, *row] for value, row in zip(outputs[0], inputs, strict=True)]
+    # Unverified: no real failure text for unpairable lines is public; smlocal's wording.
     raise AnalysisError(
         f"{where}: endpointOutput has {len(outputs)} lines but "
         f"endpointInput has {len(inputs)}; they cannot be paired into rows. Use a record "
@@ -197,6 +199,8 @@ def _side_rows(side: Mapping[str, Any], where: str, limit: int) -> list[Row]:
         return _csv_lines(data, where, limit)
     if encoding == "JSON":
         return _json_fields(data, where, limit) if data.strip() else []
+    # Unverified: the real analyzer cannot read BASE64 captures (aws/sagemaker-python-sdk
+    # #2629), but its failure text is not public; smlocal's wording.
     raise AnalysisError(
         f"{where} is {encoding or 'not'} encoded; only CSV and JSON captures can be analysed. "
         "Decode it with a record preprocessor script."

@@ -237,6 +237,8 @@ def computed_drift(
     robust = config.comparison_method == ROBUST
     base, now = _ranks(baseline.sketch_levels), _ranks(current.sketch_levels)
     if base is not None and now is not None:
+        if not distance.is_compared(now):
+            return None
         value = distance.numerical_distance(base, now, robust=robust)
         return Drift("distance", value, config.comparison_threshold, config.comparison_method)
     if not (baseline.categorical and current.categorical):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,11 @@ def test_csv_header_defaults_to_false_like_the_container(tmp_path: Path, baselin
 
 
 def test_metrics_are_records_when_enabled(tmp_path: Path, classic: Path, monitor: Runner) -> None:
-    captures = classic_captures(tmp_path / "c")
+    # a takes 132 distinct values, enough for its drift to be compared (b: see classic_captures)
+    values = ["3", "3.50", "4", "4.25", "5", "0.50"] * 22
+    records = [capture_record(b, str(i)) for i, b in enumerate(values)]
+    captures = tmp_path / "c"
+    write_captures(captures, records, "2022/04/18/00")
     env = {
         "publish_cloudwatch_metrics": "Enabled",
         "sagemaker_endpoint_name": "ep",
@@ -145,8 +150,21 @@ def test_log_lines_and_files(
     logs.clear()
     result = monitor(classic_captures(tmp_path / "c"))
     assert "DefaultDataAnalyzer - INFO - Performing analysis with input: {" in logs[0]
-    assert any("DataAnalyzer - Using baseline columns: a, b" in line for line in logs)
-    assert any("Main - CompletedWithViolations: Job completed" in line for line in logs)
+    # the Spark analyzer's lines as the real log prints them: `... INFO  Class:line - message`
+    spark = [line for line in logs if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO  ", line)]
+    messages = [line.split("  ", 1)[1] for line in spark]
+    assert "DataAnalyzer:79 - Using baseline columns: a, b" in messages
+    assert "Main:53 - CompletedWithViolations: Job completed successfully with 1 violations." in (
+        messages
+    )
+    at = messages.index("ConstraintGenerator:61 - Evaluating constraints")
+    assert messages[at + 1].startswith("DistanceGenerator:63 - Inferred data type don't match")
+    assert messages[at + 2] == "StatsGenerator:86 - Evaluating stats"
+    assert messages[at + 3] == (  # pretty-printed, as the real log prints the violations
+        "DataAnalyzer:148 - Constraint and Stats violations: "
+        + (tmp_path / "run" / "constraint_violations.json").read_text(encoding="utf-8")
+    )
+    assert messages[-1] == f"Main:141 - Write to file {tmp_path / 'message'}."
     assert [p.name for p in result.files] == [
         "constraints.json",
         "statistics.json",
