@@ -52,7 +52,7 @@ def create_app(state: ModelState) -> Flask:
     def invocation_error(exc: InvocationError) -> Response:
         if exc.status >= 500:
             log.error("invocation failed (%d): %s", exc.status, exc.message)
-        return Response(exc.message, exc.status, content_type=TEXT)
+        return Response(exc.body, exc.status, content_type=exc.content_type)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> Response:

@@ -12,6 +12,16 @@ class InvocationError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def body(self) -> bytes:
+        """What the client gets: the message, unless a container answers otherwise."""
+        return self.message.encode()
+
+    @property
+    def content_type(self) -> str:
+        """The Content-Type of `body`."""
+        return "text/plain; charset=utf-8"
+
 
 class UnsupportedContentType(InvocationError):
     """The request's Content-Type is not one the model can read."""

@@ -19,8 +19,9 @@ _IMAGE = re.compile(
     r"(?:^|/)sagemaker-(?P<framework>xgboost|scikit-learn)"
     r"(?::(?P<tag>[\w.\-]+))?(?:@sha256:[0-9a-f]+)?$"
 )
-# 0.90-1-cpu-py3, 1.7-1, 3.0-5, 1.2-1-cpu-py3, 0.23-1-cpu-py3, 1.2-1
-_TAG = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)(?:-(?P<build>\d+))?(?:-|$)")
+# 0.90-1-cpu-py3, 1.7-1, 3.0-5, 1.2-1-cpu-py3, 0.23-1-cpu-py3, 1.2-1, and scikit-learn's first
+# image, 0.20.0-cpu-py3 (a patch number, no build: build 1)
+_TAG = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)(?:\.\d+)?(?:-(?P<build>\d+))?(?:-|$)")
 
 
 @dataclass(frozen=True, order=True)

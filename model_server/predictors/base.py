@@ -24,6 +24,7 @@ InputFn = Callable[[Any, str | None], Any]
 PredictFn = Callable[[Any, Any], Any]
 OutputFn = Callable[[Any, str], Any]
 TransformFn = Callable[[Any, Any, str | None, str], Any]
+FailureFn = Callable[[Exception], InvocationError]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Handlers:
     default_accept: str = "application/json"
     empty_body_status: int | None = None  # XGBoost answers an empty body with 204
     text_payloads: bool = False  # a user's input_fn gets str for CSV/JSON, like the containers
+    # How the container answers when a handler raises (None: 500 with the exception's text).
+    failure: FailureFn | None = None
 
     def with_user_functions(self, functions: dict[str, Any]) -> Handlers:
         """A copy where the user's handler functions (those not None) replace the defaults."""
@@ -92,6 +95,8 @@ class HandlerPredictor:
             raise
         except Exception as exc:
             log.exception("invocation failed")
+            if h.failure is not None:
+                raise h.failure(exc) from None
             raise PredictionError(f"{type(exc).__name__}: {exc}") from None
         return to_answer(result, wanted)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from model_server import sklearn_wire
 from model_server.codecs import (
     CSV,
     JSON,
@@ -16,7 +17,9 @@ from model_server.codecs import (
 )
 from model_server.environment import ServerSettings
 from model_server.errors import ModelLoadError
+from model_server.images import parse_image
 from model_server.predictors.base import Handlers, regular_files
+from model_server.sklearn_wire import ErrorPage
 
 MODEL_FILE = "model.joblib"
 SUFFIXES = (".joblib", ".pkl", ".pickle")
@@ -56,7 +59,7 @@ def load_model(model_dir: str | Path) -> Any:
 
 
 def input_fn(body: bytes, content_type: str | None) -> Any:
-    """CSV, JSON or .npy into an array; a body without Content-Type is JSON, as in the container."""
+    """Lenient: CSV, JSON or .npy into a 2-D array (one CSV row is a row); no Content-Type: JSON."""
     return decode(body, content_type, reads=CONTENT_TYPES, default=JSON, server="scikit-learn")
 
 
@@ -66,17 +69,35 @@ def predict_fn(data: Any, model: Any) -> Any:
 
 
 def output_fn(predictions: Any, accept: str) -> tuple[bytes, str]:
-    """JSON list, CSV one value per line, or .npy."""
+    """Lenient: JSON list, CSV one value per line, or .npy."""
     content_type = "text/csv; charset=utf-8" if accept == CSV else accept
     return _ENCODERS[accept](predictions), content_type
 
 
 def handlers(settings: ServerSettings) -> Handlers:
-    """The scikit-learn container's default handlers."""
+    """The scikit-learn container's default handlers, as its image version answers.
+
+    SMLOCAL_LENIENT_CONTAINERS=1 keeps smlocal's kinder ones: one CSV row predicts, media-type
+    parameters are ignored, and refusals are 415/406/400 with the reason in the body.
+    """
+    default_accept = settings.default_accept or JSON
+    if settings.lenient:
+        return Handlers(
+            input_fn=input_fn,
+            predict_fn=predict_fn,
+            output_fn=output_fn,
+            accepts=ACCEPTS,
+            default_accept=default_accept,
+        )
+    image = parse_image(settings.image) if settings.image else None
+
+    def failure(exc: Exception) -> ErrorPage:
+        return ErrorPage(f"{type(exc).__name__}: {exc}", image)
+
     return Handlers(
-        input_fn=input_fn,
+        input_fn=sklearn_wire.decode,
         predict_fn=predict_fn,
-        output_fn=output_fn,
-        accepts=ACCEPTS,
-        default_accept=settings.default_accept or JSON,
+        output_fn=sklearn_wire.encode,
+        default_accept=default_accept,
+        failure=failure,
     )

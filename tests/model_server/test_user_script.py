@@ -9,8 +9,26 @@ from pathlib import Path
 import requests
 
 from tests.model_server.conftest import running
+from tests.support import ServerProcess
 
 ROWS = '{"rows": [[5.1, 3.5, 1.4, 0.2], [7.7, 3.0, 6.1, 2.3]]}'
+
+
+def script_failures(server: ServerProcess) -> tuple[requests.Response, requests.Response]:
+    """What the script's input_fn and predict_fn raising look like to a client."""
+    refused = requests.post(
+        server.url + "/invocations",
+        data="1,2,3,4",
+        headers={"Content-Type": "text/csv"},
+        timeout=10,
+    )
+    empty = requests.post(
+        server.url + "/invocations",
+        data='{"rows": [[]]}',
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    return refused, empty
 
 
 def test_handlers_from_code_next_to_the_model(user_script: Path, tmp_path: Path) -> None:
@@ -23,20 +41,23 @@ def test_handlers_from_code_next_to_the_model(user_script: Path, tmp_path: Path)
         )
         assert response.status_code == 200
         assert response.json() == {"species": ["setosa", "virginica"]}
-        # the script's own errors come back as 500 with their message
-        refused = requests.post(
-            server.url + "/invocations",
-            data="1,2,3,4",
-            headers={"Content-Type": "text/csv"},
-            timeout=10,
-        )
-        assert refused.status_code == 500
-        assert refused.text == "ValueError: this model only reads JSON, not text/csv"
-        empty = requests.post(
-            server.url + "/invocations",
-            data='{"rows": [[]]}',
-            headers={"Content-Type": "application/json"},
-            timeout=10,
+        # the script's own errors are the container's HTML 500 page; the reason is in the log
+        for failed in script_failures(server):
+            assert failed.status_code == 500
+            assert failed.text.startswith("<!DOCTYPE HTML PUBLIC")
+            assert "<title>500 Internal Server Error</title>" in failed.text
+        log = server.log_path.read_text()
+        assert "ValueError: this model only reads JSON, not text/csv" in log
+        assert "RuntimeError: no features at all" in log
+
+
+def test_lenient_servers_return_the_scripts_own_message(user_script: Path, tmp_path: Path) -> None:
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SMLOCAL_LENIENT_CONTAINERS": "1"}
+    for server in running(user_script, tmp_path, env=env):
+        refused, empty = script_failures(server)
+        assert (refused.status_code, refused.text) == (
+            500,
+            "ValueError: this model only reads JSON, not text/csv",
         )
         assert (empty.status_code, empty.text) == (500, "RuntimeError: no features at all")
 
