@@ -42,6 +42,12 @@ def register_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--s3-endpoint", help="an external S3 (MinIO, AWS) instead of the embedded one")
     p.add_argument("--example", action="store_true", help="create the iris example endpoint")
     p.add_argument("--ready-file", type=Path, help="write {url, pid} here once ready")
+    p.add_argument(
+        "--lenient-containers",
+        action="store_true",
+        help="model servers accept what SageMaker's containers refuse (JSON for XGBoost, one "
+        "CSV row for scikit-learn); off by default (SMLOCAL_LENIENT_CONTAINERS=1)",
+    )
     p.set_defaults(handler=up)
 
 
@@ -57,6 +63,7 @@ def up(args: argparse.Namespace) -> int:
         backend=args.backend,
         s3_endpoint=args.s3_endpoint,
         example=args.example or None,
+        lenient_containers=args.lenient_containers or None,
     )
     configure_logging(settings)
     return Emulator(settings, args.ready_file).run()

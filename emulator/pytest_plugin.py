@@ -13,6 +13,12 @@ a temporary data directory); `smlocal_factory` starts more with their own settin
 30-second status polls shortened and its telemetry off (in the test, never in the product);
 `smlocal_flush_captures(endpoint)` (or `smlocal.flush_captures`) puts the endpoint's spooled
 capture records into S3 before a test reads them.
+
+Model servers answer as SageMaker's containers do, refusals included. A project whose tests
+rely on smlocal's kinder behaviour (JSON for XGBoost, one CSV row for scikit-learn) opts in
+with `smlocal_lenient_containers = true` in its pytest ini options, or
+`pytest --smlocal-lenient-containers`; the `smlocal` emulator then runs with
+`--lenient-containers`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +50,31 @@ CREDENTIALS = {
 }
 
 
+LENIENT_OPTION = "smlocal_lenient_containers"
+LENIENT_HELP = (
+    "start the smlocal fixture's emulator with --lenient-containers: model servers accept what "
+    "SageMaker's containers refuse (JSON for XGBoost, one CSV row for scikit-learn)"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The opt-in to lenient model servers: an ini option and a command-line flag."""
+    parser.addini(LENIENT_OPTION, LENIENT_HELP, type="bool", default=False)
+    parser.getgroup("smlocal").addoption(
+        "--smlocal-lenient-containers", action="store_true", dest=LENIENT_OPTION, help=LENIENT_HELP
+    )
+
+
+def lenient_containers(config: pytest.Config) -> bool:
+    """True when the command line or the ini file asks for lenient model servers."""
+    return bool(config.getoption(LENIENT_OPTION) or config.getini(LENIENT_OPTION))
+
+
+def _opted_in(config: pytest.Config) -> tuple[str, ...]:
+    """The `smlocal up` arguments the project's options ask every emulator to start with."""
+    return ("--lenient-containers",) if lenient_containers(config) else ()
+
+
 def _read_ready(path: Path) -> dict[str, Any] | None:
     """The ready file's document, or None while it is missing or not whole yet (an emulator
     older than the atomic write may still be writing it)."""
@@ -57,9 +88,16 @@ def _read_ready(path: Path) -> dict[str, Any] | None:
 class SmlocalEmulator:
     """One `smlocal up` process: start, restart on the same port and data, stop."""
 
-    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None, port: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        env: Mapping[str, str] | None = None,
+        port: int = 0,
+        args: Sequence[str] = (),
+    ) -> None:
         self.data_dir = data_dir
         self.extra_env = dict(env or {})
+        self.args = tuple(args)  # `smlocal up` arguments of every start, restarts included
         self.port = port
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
@@ -77,7 +115,8 @@ class SmlocalEmulator:
         log = open(self.data_dir / "emulator.out", "ab")  # noqa: SIM115 - the child owns it
         args = [
             sys.executable, "-m", "emulator.cli", "up", "--port", str(self.port),
-            "--data-dir", str(self.data_dir), "--ready-file", str(ready), *extra_args,
+            "--data-dir", str(self.data_dir), "--ready-file", str(ready), *self.args,
+            *extra_args,
         ]  # fmt: skip
         env = {**os.environ, **CREDENTIALS, **TEST_ENVIRONMENT, **self.extra_env}
         env.pop("AWS_ENDPOINT_URL", None)
@@ -151,24 +190,30 @@ def smlocal_flush_captures(smlocal: SmlocalEmulator) -> Callable[[str], dict[str
 
 
 @pytest.fixture(scope="session")
-def smlocal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmlocalEmulator]:
-    """An emulator for the whole test session."""
-    emulator = SmlocalEmulator(tmp_path_factory.mktemp("smlocal")).start()
+def smlocal(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[SmlocalEmulator]:
+    """An emulator for the whole test session (lenient model servers if the project opted in)."""
+    emulator = SmlocalEmulator(tmp_path_factory.mktemp("smlocal"), args=_opted_in(pytestconfig))
+    emulator.start()
     yield emulator
     emulator.stop()
 
 
 @pytest.fixture
 def smlocal_factory(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
 ) -> Iterator[Callable[..., SmlocalEmulator]]:
-    """Start extra emulators with their own environment (`factory(env={...}, args=[...])`)."""
+    """Start extra emulators with their own environment (`factory(env={...}, args=[...])`);
+    lenient model servers too if the project opted in."""
+    opted_in = _opted_in(pytestconfig)
     started: list[SmlocalEmulator] = []
 
     def factory(
         env: Mapping[str, str] | None = None, args: tuple[str, ...] = ()
     ) -> SmlocalEmulator:
-        emulator = SmlocalEmulator(tmp_path_factory.mktemp("smlocal"), env).start(*args)
+        emulator = SmlocalEmulator(tmp_path_factory.mktemp("smlocal"), env, args=opted_in)
+        emulator.start(*args)
         started.append(emulator)
         return emulator
 

@@ -7,7 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model_server.environment import DEFAULT_MAX_MODEL_BYTES, max_model_bytes
+from model_server.environment import (
+    DEFAULT_MAX_MODEL_BYTES,
+    SMLOCAL_LENIENT_CONTAINERS,
+    max_model_bytes,
+)
 
 DEFAULT_PORT = 4599
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account, so ARNs agree across services
@@ -35,7 +39,15 @@ class EmulatorSettings:
     allowed_hosts: tuple[str, ...] = ()  # host names served besides IPs and loopback names
     allowed_origins: tuple[str, ...] = ()  # web origins allowed to call the emulator
     moto_api: bool = False  # moto's /moto-api/ (dashboard, data, reset)
+    # model servers kinder than SageMaker's containers (SMLOCAL_LENIENT_CONTAINERS, or
+    # --lenient-containers); the backends pass it on, a model's Environment cannot
+    lenient_containers: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def model_server_switches(self) -> dict[str, str]:
+        """The variables every model server gets from the emulator's own configuration."""
+        return {SMLOCAL_LENIENT_CONTAINERS: "1" if self.lenient_containers else "0"}
 
     @property
     def edge_url(self) -> str:
@@ -70,6 +82,7 @@ class EmulatorSettings:
         values["allowed_hosts"] = _names(env.get("SMLOCAL_ALLOWED_HOSTS", ""))
         values["allowed_origins"] = _names(env.get("SMLOCAL_ALLOWED_ORIGINS", ""))
         values["moto_api"] = _flag(env, "SMLOCAL_MOTO_API")
+        values["lenient_containers"] = _flag(env, SMLOCAL_LENIENT_CONTAINERS)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.backend not in BACKENDS:

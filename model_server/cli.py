@@ -26,6 +26,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--workers", type=int, help="worker processes (SAGEMAKER_MODEL_SERVER_WORKERS)")
     p.add_argument("--threads", type=int, help="threads per worker (SMLOCAL_WORKER_THREADS)")
     p.add_argument(
+        "--lenient-containers",
+        action="store_true",
+        default=None,
+        help="accept what SageMaker's containers refuse (JSON for XGBoost, one CSV row for "
+        "scikit-learn); off by default (SMLOCAL_LENIENT_CONTAINERS=1)",
+    )
+    p.add_argument(
         "--example",
         action="store_true",
         help="serve the bundled iris XGBoost example (trained into a temporary folder)",
@@ -47,6 +54,7 @@ def serve(args: argparse.Namespace) -> int:
         "bind": args.bind,
         "workers": args.workers,
         "threads": args.threads,
+        "lenient": args.lenient_containers,
     }
     if args.example:
         from model_server.example import train_iris_in_subprocess

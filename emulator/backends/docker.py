@@ -103,7 +103,6 @@ class DockerBackend:
         """Run the container with the (already unpacked) model mounted read-only."""
         model_dir = plan.unpacked_model
         port = _free_port()
-        edge = f"http://host.docker.internal:{self.settings.port}"
         capture = capture_environment(self.settings, plan)
         volumes = {str(model_dir): {"bind": "/opt/ml/model", "mode": "ro"}}
         if capture:
@@ -113,28 +112,36 @@ class DockerBackend:
             }
             Path(capture["SMLOCAL_CAPTURE_SPOOL_DIR"]).mkdir(parents=True, exist_ok=True)
             capture["SMLOCAL_CAPTURE_SPOOL_DIR"] = SPOOL_IN_CONTAINER
-        environment = {
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": self.settings.region,
-            "AWS_ENDPOINT_URL": edge,
-            "AWS_ENDPOINT_URL_S3": self.settings.s3_endpoint or edge,
-            "SAGEMAKER_MODEL_SERVER_WORKERS": str(plan.workers),
-            **plan.environment,
-            **capture,
-            "SMLOCAL_IMAGE": plan.image,
-        }
         container = self.client.containers.run(
             self.image_for(plan),
             command="serve",
             detach=True,
-            environment=environment,
+            environment=container_environment(self.settings, plan, capture),
             volumes=volumes,
             ports={"8080/tcp": ("127.0.0.1", port)},
             extra_hosts={"host.docker.internal": "host-gateway"},
             labels={"smlocal.endpoint": plan.endpoint, "smlocal.variant": plan.variant},
         )
         return DockerServer(container, port, log_path(self.settings, plan))
+
+
+def container_environment(
+    settings: EmulatorSettings, plan: VariantPlan, capture: dict[str, str]
+) -> dict[str, str]:
+    """The container's environment: the model's, then smlocal's own, which it cannot change."""
+    edge = f"http://host.docker.internal:{settings.port}"
+    return {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_ENDPOINT_URL": edge,
+        "AWS_ENDPOINT_URL_S3": settings.s3_endpoint or edge,
+        "SAGEMAKER_MODEL_SERVER_WORKERS": str(plan.workers),
+        **plan.environment,
+        **capture,
+        "SMLOCAL_IMAGE": plan.image,
+        **settings.model_server_switches,
+    }
 
 
 def _free_port() -> int:

@@ -106,6 +106,7 @@ class ProcessBackend:
             "SMLOCAL_ENDPOINT_NAME": plan.endpoint,
             "SMLOCAL_VARIANT_NAME": plan.variant,
             "SMLOCAL_IMAGE": plan.image,
+            **self.settings.model_server_switches,
             "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ in the user's code folder
             **capture_environment(self.settings, plan),
         }
