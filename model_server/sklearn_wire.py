@@ -6,8 +6,9 @@ with sagemaker-containers 2.8.6.post2 `_encoders.py`, `_worker.py`, `_transforme
 
 - the decoder is looked up by the exact Content-Type string, so `text/csv; charset=utf-8` is
   not text/csv; a request without one is JSON;
-- CSV rows go through `np.array(rows).squeeze()`, so one row (or one column) comes out 1-D and
-  scikit-learn's `predict` refuses it ("Expected 2D array, got 1D array instead");
+- CSV rows go through `np.array(rows).squeeze()` (`np.genfromtxt` in the 0.20.0 images), so
+  one row (or one column) comes out 1-D and scikit-learn's `predict` refuses it ("Expected 2D
+  array, got 1D array instead");
 - CSV and JSON are then cast to float32; .npy is used as sent;
 - the encoder is looked up by the exact Accept (missing or `*/*`: the default accept);
 - the toolkit wraps input_fn, predict_fn and output_fn so that whatever they raise becomes a
@@ -55,6 +56,14 @@ def _csv(body: bytes) -> Array:
     return np.array(rows).squeeze().astype(np.float64).astype(np.float32)
 
 
+def _csv_genfromtxt(body: bytes) -> Array:
+    # sagemaker-containers before 2.5.10 (the 0.20.0 images): a missing or non-numeric field
+    # is NaN, and columns are typed one by one, so integers next to decimals make a record
+    # that cannot be cast to float32
+    rows = np.genfromtxt(io.StringIO(_text(body)), dtype=None, delimiter=",", encoding="utf-8")
+    return np.asarray(rows).astype(np.float32)
+
+
 def _json(body: bytes) -> Array:
     return np.array(json.loads(_text(body))).astype(np.float32)
 
@@ -65,16 +74,24 @@ def _npy(body: bytes) -> Array:
     return array
 
 
-_DECODERS = {CSV: _csv, JSON: _json, NPY: _npy}
+Decoder = Callable[[bytes], Array]
+_DECODERS: dict[str, Decoder] = {CSV: _csv, JSON: _json, NPY: _npy}
+_DECODERS_0_20: dict[str, Decoder] = {**_DECODERS, CSV: _csv_genfromtxt}
 
 
-def decode(body: bytes, content_type: str | None) -> Array:
-    """The container's default input_fn: the array predict_fn gets, 1-D for one CSV row."""
-    chosen = content_type or JSON
-    decoder = _DECODERS.get(chosen)
-    if decoder is None:
-        raise UnsupportedFormat(chosen, "Content-Type")
-    return decoder(body)
+def input_fn(image: FrameworkImage | None) -> Callable[[bytes, str | None], Array]:
+    """The image's default input_fn: the array predict_fn gets, 1-D for one CSV row."""
+    old = image is not None and not image.at_least(0, 23)
+    decoders = _DECODERS_0_20 if old else _DECODERS
+
+    def decode(body: bytes, content_type: str | None) -> Array:
+        chosen = content_type or JSON
+        decoder = decoders.get(chosen)
+        if decoder is None:
+            raise UnsupportedFormat(chosen, "Content-Type")
+        return decoder(body)
+
+    return decode
 
 
 def _to_list(value: Any) -> Any:

@@ -95,7 +95,7 @@ def handlers(settings: ServerSettings) -> Handlers:
         return ErrorPage(f"{type(exc).__name__}: {exc}", image)
 
     return Handlers(
-        input_fn=sklearn_wire.decode,
+        input_fn=sklearn_wire.input_fn(image),
         predict_fn=predict_fn,
         output_fn=sklearn_wire.encode,
         default_accept=default_accept,

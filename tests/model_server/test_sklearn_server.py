@@ -170,6 +170,14 @@ def test_the_page_is_the_one_the_image_version_sends(
         assert response.status_code == 500
         assert response.headers["Content-Type"] == content_type
         assert response.text == PAGE.replace("request. Either", f"request.{gap}Either")
+        # 0.20.0's np.genfromtxt types each column: whole numbers beside decimals make a
+        # record that float32 cannot hold; the later csv.reader decoder reads them
+        mixed = post(server, "6,2.9,4.3,1.3\n7,3,6,2", {"Content-Type": "text/csv"})
+        if tag.startswith("0.20"):
+            assert mixed.status_code == 500
+            logged(server, "TypeError: Cannot cast array data from dtype([('f0', '<i8')")
+        else:
+            assert (mixed.status_code, len(mixed.json())) == (200, 2)
 
 
 def test_lenient_serves_one_csv_row(lenient: ServerProcess) -> None:
