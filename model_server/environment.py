@@ -67,6 +67,16 @@ def max_model_bytes(env: Mapping[str, str]) -> int:
     return _int(env, SMLOCAL_MAX_MODEL_BYTES, DEFAULT_MAX_MODEL_BYTES, 1)
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """A strict boolean: 1/true/yes/on or 0/false/no/off; unset or empty is false."""
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={env[name]!r} is not a boolean; use true or false")
+
+
 def _log_level(env: Mapping[str, str]) -> int:
     raw = env.get(SAGEMAKER_CONTAINER_LOG_LEVEL, "").strip()
     if not raw:
@@ -151,5 +161,5 @@ class ServerSettings:
             max_model_bytes=max_model_bytes(env),
             image=env.get(SMLOCAL_IMAGE) or None,
             inference_output=env.get(SAGEMAKER_INFERENCE_OUTPUT),
-            lenient=env.get(SMLOCAL_LENIENT_CONTAINERS, "").strip().lower() in {"1", "true", "yes"},
+            lenient=_flag(env, SMLOCAL_LENIENT_CONTAINERS),
         )

@@ -57,6 +57,10 @@ def test_sagemaker_variables_are_honoured() -> None:
         ),
         ({"SMLOCAL_MAX_MODEL_BYTES": "10G"}, "SMLOCAL_MAX_MODEL_BYTES='10G' is not an integer"),
         ({"SMLOCAL_MAX_MODEL_BYTES": "0"}, "SMLOCAL_MAX_MODEL_BYTES=0 must be at least 1"),
+        (
+            {"SMLOCAL_LENIENT_CONTAINERS": "maybe"},
+            "SMLOCAL_LENIENT_CONTAINERS='maybe' is not a boolean; use true or false",
+        ),
     ],
 )
 def test_bad_values_say_which_variable(env: dict[str, str], message: str) -> None:
@@ -69,3 +73,11 @@ def test_the_model_size_cap_is_10_gib_unless_set() -> None:
     assert ServerSettings.from_env({}).max_model_bytes == 10 * 1024**3
     settings = ServerSettings.from_env({"SMLOCAL_MAX_MODEL_BYTES": "1048576"})
     assert settings.max_model_bytes == 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("raw", "lenient"),
+    [("", False), ("0", False), ("false", False), ("Off", False), ("1", True), ("on", True)],
+)
+def test_the_lenient_switch_is_a_strict_boolean(raw: str, lenient: bool) -> None:
+    assert ServerSettings.from_env({"SMLOCAL_LENIENT_CONTAINERS": raw}).lenient is lenient
