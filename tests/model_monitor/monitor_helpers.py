@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -150,3 +151,35 @@ def churn_traffic(path: Path, *, rows: int = 400, faults: bool = True) -> Path:
     with path.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows(out)
     return path
+
+
+# The seed workshop's monitoring data (aws-samples/amazon-sagemaker-from-idea-to-production):
+# the bank-marketing rows one-hot encoded into 59 integer columns, no header, no label.
+ONE_HOT_GROUPS = (12, 4, 8, 3, 3, 3, 2, 10, 5, 3)  # job, marital, ..., poutcome: 53 columns
+
+# The workshop's record preprocessor does this: floats for the first three columns, integers
+# for the rest, input only (written here afresh).
+WORKSHOP_PREPROCESSOR = """\
+def preprocess_handler(inference_record):
+    values = inference_record.endpoint_input.data.split(",")
+    return {f"_c{i}": float(v) if i < 3 else int(float(v)) for i, v in enumerate(values)}
+"""
+
+
+def bank_row(rng: random.Random) -> list[int]:
+    """age, campaign, pdays, previous, no_previous_contact, not_working, one-hot groups."""
+    contacted = rng.random() < 0.04
+    pdays = rng.randrange(0, 27) if contacted else 999
+    row = [
+        min(98, max(17, round(rng.gauss(40, 10.4)))),
+        min(56, 1 + int(rng.expovariate(0.5))),
+        pdays,
+        rng.randrange(1, 7) if contacted else int(rng.random() < 0.1),
+        int(pdays == 999),
+        int(rng.random() < 0.07),
+    ]
+    for size in ONE_HOT_GROUPS:
+        weights = [1 + (i * 7) % 5 for i in range(size)]
+        chosen = rng.choices(range(size), weights)[0]
+        row += [int(i == chosen) for i in range(size)]
+    return row

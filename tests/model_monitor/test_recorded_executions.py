@@ -20,47 +20,26 @@ from __future__ import annotations
 
 import json
 import random
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from monitor_helpers import Runner, capture_record, violations, write_captures, write_csv
+from monitor_helpers import (
+    WORKSHOP_PREPROCESSOR,
+    Runner,
+    bank_row,
+    capture_record,
+    violations,
+    write_captures,
+    write_csv,
+)
 
 from model_monitor.jackson import java_double
 
 NO_HEADER = json.dumps({"csv": {"header": False, "output_columns_position": "START"}})
-ONE_HOT_GROUPS = (12, 4, 8, 3, 3, 3, 2, 10, 5, 3)  # job, marital, ..., poutcome: 53 columns
 NOT_INTEGRAL = (
     "Data type match requirement is not met. Expected data type: Integral, "
     "Expected match: 100.0%. Observed: Only 0.0% of data is Integral."
 )
-
-
-def _bank_row(rng: random.Random) -> list[int]:
-    """age, campaign, pdays, previous, no_previous_contact, not_working, then one-hot groups."""
-    contacted = rng.random() < 0.04
-    pdays = rng.randrange(0, 27) if contacted else 999
-    row = [
-        min(98, max(17, round(rng.gauss(40, 10.4)))),
-        min(56, 1 + int(rng.expovariate(0.5))),
-        pdays,
-        rng.randrange(1, 7) if contacted else int(rng.random() < 0.1),
-        int(pdays == 999),
-        int(rng.random() < 0.07),
-    ]
-    for size in ONE_HOT_GROUPS:
-        weights = [1 + (i * 7) % 5 for i in range(size)]
-        chosen = rng.choices(range(size), weights)[0]
-        row += [int(i == chosen) for i in range(size)]
-    return row
-
-
-WORKSHOP_PREPROCESSOR = """
-    def preprocess_handler(inference_record):
-        values = inference_record.endpoint_input.data.split(",")
-        # the workshop's: floats for the first three columns, integers for the rest
-        return {f"_c{i}": float(v) if i < 3 else int(float(v)) for i, v in enumerate(values)}
-"""
 
 
 def _workshop_execution(
@@ -79,12 +58,12 @@ def test_the_seed_workshop_reports_three_data_type_violations(
     tmp_path: Path, baseline: Runner, monitor: Runner
 ) -> None:
     rng = random.Random(1729)
-    rows = [_bank_row(rng) for _ in range(8000)]
+    rows = [bank_row(rng) for _ in range(8000)]
     assert len(rows[0]) == 59
     write_csv(tmp_path / "baseline.csv", rows)
     assert baseline(tmp_path / "baseline.csv", NO_HEADER).status == "Completed"
     script = tmp_path / "record_preprocessor.py"
-    script.write_text(textwrap.dedent(WORKSHOP_PREPROCESSOR), encoding="utf-8")
+    script.write_text(WORKSHOP_PREPROCESSOR, encoding="utf-8")
     test_x = rng.sample(rows, 100)
     expected = [
         {"feature_name": name, "constraint_check_type": "data_type_check", "description": text}
