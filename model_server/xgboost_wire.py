@@ -100,11 +100,8 @@ class ContainerError(InvocationError):
         self.status = status
 
     @property
-    def body(self) -> bytes:
-        return self.message.encode()
-
-    @property
     def content_type(self) -> str:
+        """What flask.Response(text, status) sends: its default mimetype, text/html."""
         return "text/html; charset=utf-8"
 
 

@@ -79,6 +79,7 @@ def test_json_requests_are_refused_as_the_container_refuses_them(
     """aws/sagemaker-xgboost-container data_utils.get_content_type, every tag 0.90-1 to 3.0-5."""
     response = post(softmax_server, "[[5.1, 3.5, 1.4, 0.2]]", Content_Type="application/json")
     assert (response.status_code, response.text) == (415, JSON_REFUSED)
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"  # flask.Response's
 
 
 @pytest.mark.parametrize(
