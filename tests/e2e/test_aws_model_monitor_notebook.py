@@ -14,7 +14,8 @@ folder. What the harness changes, and nothing else:
   kernel had pandas 1); the harness points it at `pd.json_normalize`;
 - warnings are shown, as a kernel shows them, not raised as this suite's settings raise them
   (cell 37's `predictor.endpoint` is deprecated in SDK v2);
-- the invoking thread of cell 39 ("stop the kernel to stop the invocations") ends with the test.
+- the invoking thread of cell 39 ("stop the kernel to stop the invocations") ends with the test
+  (at its next sleep or invocation).
 """
 
 from __future__ import annotations
@@ -86,9 +87,19 @@ class Harness:
         }
 
     def sleep(self, seconds: float) -> None:
+        self.stop_point()
+        _real_sleep(min(seconds, 0.05))
+
+    def stop_point(self, **_: Any) -> None:
+        """Where the notebook's own threads end once the test is over."""
         if self.stop.is_set() and threading.current_thread() is not self.main:
             raise _HarnessStop
-        _real_sleep(min(seconds, 0.05))
+
+    def watch_invocations(self, session: Any) -> None:
+        """Invocations are stop points too: once the endpoint is deleted, the invoking thread
+        of cell 39 loops on ValidationError without ever sleeping."""
+        events = session.sagemaker_runtime_client.meta.events
+        events.register("before-call.sagemaker-runtime.InvokeEndpoint", self.stop_point)
 
     def system(self, command: str) -> None:
         subprocess.run(command, shell=True, cwd=self.folder, check=False)
@@ -145,6 +156,7 @@ def test_the_model_monitor_introduction_runs_as_written(
     if not hasattr(pd.io.json, "json_normalize"):
         monkeypatch.setattr(pd.io.json, "json_normalize", pd.json_normalize, raising=False)
     harness = Harness(notebook_folder, smlocal_sagemaker_session)
+    harness.watch_invocations(smlocal_sagemaker_session)
     monkeypatch.setattr(time, "sleep", harness.sleep)
     cells = code_cells()
     first, source = cells[0]
