@@ -121,14 +121,21 @@ class Responder:
 
     def __call__(self, predictions: Any, accept: str) -> tuple[bytes, str]:
         if isinstance(predictions, Selected):
-            return self._selected(predictions, parse_accept(accept, self.default_accept))
+            return self._selected(predictions, self._accept(accept))
         if self.wire.joined_csv:
             return joined_csv(predictions), "text/csv; charset=utf-8"
-        chosen = parse_accept(accept, self.default_accept)
+        chosen = self._accept(accept)
         if self.lenient and chosen == JSONLINES:
             rows = np.asarray(predictions, dtype=np.float64).tolist()
             return "".join(json.dumps({"score": p}) + "\n" for p in rows).encode(), JSONLINES
         return encoded(predictions, chosen), response_type(chosen)
+
+    def _accept(self, accept: str) -> str:
+        """The Accept to encode for; the default (none or */* was sent) is used unchecked, as
+        _parse_accept returns SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT as it is."""
+        return (
+            accept if accept == self.default_accept else parse_accept(accept, self.default_accept)
+        )
 
     def _selected(self, selected: Selected, accept: str) -> tuple[bytes, str]:
         keys = self.selected_keys or []

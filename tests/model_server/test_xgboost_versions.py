@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 from collections.abc import Iterator
@@ -138,3 +139,15 @@ def test_an_objective_selectable_output_does_not_know_answers_500(tmp_path: Path
             500,
             "Objective `count:poisson` unsupported for selectable inference predictions.",
         )
+
+
+def test_the_default_accept_is_used_as_set(regression: Path, tmp_path: Path) -> None:
+    """_parse_accept returns SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT unchecked: .npy encodes."""
+    env = {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "application/x-npy"}
+    for server in serve(regression, tmp_path, "1.5-1", **env):
+        response = post(server, "5.1,3.5,1.4", Content_Type="text/csv")
+        assert response.headers["Content-Type"] == "application/x-npy"
+        assert np.load(io.BytesIO(response.content)).shape == (1,)
+        asked = "application/x-npy; q=1"  # sent by the client (not as the default), it is checked
+        refused = post(server, "5.1,3.5,1.4", Content_Type="text/csv", Accept=asked)
+        assert refused.status_code == 406
