@@ -32,8 +32,11 @@ def test_registry_deploy_capture_good_and_bad_inputs(smlocal_sagemaker_session) 
     assert result["good"] == b"2.0\n"
     bad = result["bad"]
     assert bad["Error"]["Code"] == "ModelError"
-    assert bad["OriginalStatusCode"] == 400
-    assert bad["OriginalMessage"] == "CSV row 1, column 3: 'not-a-number' is not a number"
+    assert bad["OriginalStatusCode"] == 415  # the XGBoost container's answer to unreadable CSV
+    assert bad["OriginalMessage"] == (
+        "Loading csv data failed with Exception, please ensure data is in csv format:\n"
+        " <class 'ValueError'>\n CSV row 1, column 3: 'not-a-number' is not a number"
+    )
     assert result["capture"]["CaptureStatus"] == "Started"
     assert result["capture"]["CurrentSamplingPercentage"] == 100
     assert [r["captureData"]["endpointInput"]["data"] for r in result["captured"]] == [
