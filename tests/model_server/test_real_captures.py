@@ -19,8 +19,8 @@ import requests
 
 from capture_sink.validate import check_lines
 from model_server.xgboost_wire import encoded, joined_csv, wire_for
-from tests.model_server.conftest import running
-from tests.support import ROOT, ServerProcess
+from tests.model_server.conftest import LEGACY_ARTIFACT, running
+from tests.support import ROOT, ServerProcess, deploy, unique
 
 CAPTURES = ROOT / "tests" / "data" / "real-captures"
 FILES = sorted(CAPTURES.glob("*.jsonl"))
@@ -119,3 +119,46 @@ def test_each_captured_answer_is_what_its_version_writes_for_the_float32_predict
         assert wire.joined_csv is joined
         written = joined_csv(prediction) if joined else encoded(prediction, "text/csv")
         assert written.decode() == (text if joined else text + "\n")
+
+
+def test_an_emulated_090_1_endpoint_captures_what_aws_captured(smlocal) -> None:  # type: ignore[no-untyped-def]
+    """boto3 → emulator → 0.90-1 model server → capture in S3: each side of each record equal
+    to the real one (data, observedContentType, mode, encoding); only ids and times differ."""
+    s3 = smlocal.client("s3")
+    bucket = unique("golden").lower()
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(LEGACY_ARTIFACT), bucket, "churn/model.tar.gz")
+    name = unique("Churn-0901")
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": f"s3://{bucket}/datacapture",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {
+            "CsvContentTypes": ["text/csv"],
+            "JsonContentTypes": ["application/json"],
+        },
+    }
+    variant = {"name": "AllTraffic", "model_data": f"s3://{bucket}/churn/model.tar.gz"}
+    described = deploy(
+        smlocal.client("sagemaker"), name, [{**variant, "image": IMAGE_0901}], capture=capture
+    )
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    runtime = smlocal.client("sagemaker-runtime")
+    real = records(CHURN_0901)
+    for record in real:
+        sent = record["endpointInput"]
+        runtime.invoke_endpoint(
+            EndpointName=name, ContentType=sent["observedContentType"], Body=sent["data"].encode()
+        )
+    smlocal.flush_captures(name)
+    captured = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="datacapture/"):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+            captured.extend(json.loads(line)["captureData"] for line in body.splitlines())
+    assert sorted(captured, key=sent_data) == sorted(real, key=sent_data)
+
+
+def sent_data(record: dict[str, dict[str, str]]) -> str:
+    return record["endpointInput"]["data"]
