@@ -59,3 +59,35 @@ class ModelLoadError(Exception):
 
 class ArtifactError(ModelLoadError):
     """The model artifact cannot be fetched or unpacked safely."""
+
+
+class NoModelFn(ModelLoadError):
+    """The scikit-learn container found no model_fn: every request fails, as in SageMaker.
+
+    Its serving.py builds the WSGI app on the first request by importing SAGEMAKER_PROGRAM and
+    calling its model_fn; with no program, importlib.import_module(None) raises AttributeError
+    (logged first as "Encountered an unexpected error."), and a program without model_fn gets
+    sagemaker-containers' default_model_fn, which raises NotImplementedError. Either escapes
+    into gunicorn, which logs "Error handling request <path>" and answers its 500 page.
+    """
+
+    def __init__(self, error: Exception, *, unexpected: bool) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+        self.unexpected = unexpected
+
+
+def no_program() -> NoModelFn:
+    """What the scikit-learn container raises when SAGEMAKER_PROGRAM is unset."""
+    return NoModelFn(
+        AttributeError("'NoneType' object has no attribute 'startswith'"), unexpected=True
+    )
+
+
+def program_without_model_fn() -> NoModelFn:
+    """What sagemaker-containers' default_model_fn raises."""
+    text = (
+        "\nPlease provide a model_fn implementation.\n"
+        "See documentation for model_fn at https://github.com/aws/sagemaker-python-sdk\n"
+    )
+    return NoModelFn(NotImplementedError(text), unexpected=False)

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from model_server.environment import ServerSettings
-from model_server.errors import ModelLoadError, ModelNotReady
-from model_server.predictors import detect, user_script, xgboost_model
+from model_server.errors import ModelLoadError, ModelNotReady, NoModelFn
+from model_server.predictors import detect, sklearn_model, user_script, xgboost_model
 from model_server.predictors.base import HandlerPredictor, regular_files
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ def load_predictor(settings: ServerSettings) -> HandlerPredictor:
             + ": expected xgboost-model for XGBoost, model.joblib or a .pkl for scikit-learn, "
             "or SAGEMAKER_PROGRAM naming an inference.py with a model_fn"
         )
+    if framework is sklearn_model:
+        sklearn_model.require_model_fn(settings, framework, program=False)
     return HandlerPredictor(framework.load_model(model_dir), framework.handlers(settings))
 
 
@@ -57,6 +59,7 @@ class ModelState:
         self.settings = settings
         self.predictor: HandlerPredictor | None = None
         self.error: str | None = artifact_error
+        self.crash: NoModelFn | None = None  # every request fails out of the WSGI app
         self._lock = threading.Lock()
 
     @property
@@ -72,6 +75,10 @@ class ModelState:
             started = time.perf_counter()
             try:
                 self.predictor = load_predictor(self.settings)
+            except NoModelFn as exc:
+                self.crash = exc
+                self.error = str(exc)
+                return
             except ModelLoadError as exc:
                 self.error = str(exc)
                 log.error("model failed to load: %s", self.error)

@@ -21,6 +21,7 @@ from gunicorn.app.base import BaseApplication
 
 from model_server.app import create_app
 from model_server.artifacts import prepare
+from model_server.crash import failing_without_model_fn
 from model_server.environment import ServerSettings, SettingsError
 from model_server.errors import ArtifactError
 from model_server.loading import ModelState, scratch_dir
@@ -105,7 +106,7 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> WSGIApp:
         """Build this worker's app (called in the worker, after fork)."""
         self.state = ModelState(self.settings, self.artifact_error)
-        return self.hooks.wrap(create_app(self.state))
+        return self.hooks.wrap(failing_without_model_fn(create_app(self.state), self.state))
 
     def _when_ready(self, _arbiter: Any) -> None:
         if self.settings.parent_pid:

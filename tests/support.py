@@ -278,3 +278,25 @@ def engine_answers() -> str | None:
     if probe.returncode != 0:
         return "no Docker engine answers (`docker info` failed)"
     return None
+
+
+# What the SageMaker SDK's SKLearnModel deploys: the model plus code/inference.py with a
+# model_fn (the scikit-learn container has no default one), named by these variables.
+SKLEARN_MODEL_FN = (
+    "import os\n\nimport joblib\n\n\n"
+    "def model_fn(model_dir):\n"
+    '    return joblib.load(os.path.join(model_dir, "model.joblib"))\n'
+)
+SKLEARN_SCRIPT_ENV = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+}
+
+
+def add_sklearn_script(model_dir: Path, source: str = SKLEARN_MODEL_FN) -> Path:
+    """Write code/inference.py (a model_fn loading model.joblib) into a model folder."""
+    code = model_dir / "code"
+    code.mkdir(exist_ok=True)
+    script = code / "inference.py"
+    script.write_text(source)
+    return script

@@ -16,7 +16,7 @@ from model_server.codecs import (
     encode_npy,
 )
 from model_server.environment import ServerSettings
-from model_server.errors import ModelLoadError
+from model_server.errors import ModelLoadError, no_program, program_without_model_fn
 from model_server.images import parse_image
 from model_server.predictors.base import Handlers, regular_files
 from model_server.sklearn_wire import ErrorPage
@@ -72,6 +72,25 @@ def output_fn(predictions: Any, accept: str) -> tuple[bytes, str]:
     """Lenient: JSON list, CSV one value per line, or .npy."""
     content_type = "text/csv; charset=utf-8" if accept == CSV else accept
     return _ENCODERS[accept](predictions), content_type
+
+
+def serves(settings: ServerSettings, framework: object) -> bool:
+    """True when the scikit-learn container serves: its image, or its files under no known image."""
+    image = parse_image(settings.image) if settings.image else None
+    if image is not None:
+        return image.framework == "scikit-learn"
+    return getattr(framework, "__name__", None) == __name__
+
+
+def require_model_fn(settings: ServerSettings, framework: object, *, program: bool) -> None:
+    """Raise what SageMaker's scikit-learn container raises without a model_fn (not lenient).
+
+    Its default_model_fn is sagemaker-containers' transformer.default_model_fn, which raises
+    (aws/sagemaker-scikit-learn-container serving.py, v0.20.0 to v1.4-2-py312).
+    """
+    if settings.lenient or not serves(settings, framework):
+        return
+    raise program_without_model_fn() if program else no_program()
 
 
 def handlers(settings: ServerSettings) -> Handlers:

@@ -68,6 +68,8 @@ def load(model_dir: Path, settings: ServerSettings) -> HandlerPredictor:
             "transform_fn or input_fn/predict_fn/output_fn, as SageMaker's containers require"
         )
     framework = detect(model_dir)
+    if getattr(module, "model_fn", None) is None:
+        sklearn_model.require_model_fn(settings, framework, program=True)
     model_fn = getattr(module, "model_fn", None) or (framework.load_model if framework else None)
     if model_fn is None:
         raise ModelLoadError(

@@ -15,7 +15,7 @@ import xgboost as xgb
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from tests.support import ROOT, ServerProcess, model_server
+from tests.support import ROOT, ServerProcess, add_sklearn_script, model_server
 
 LEGACY_ARTIFACT = ROOT / "tests" / "data" / "churn-xgboost-0.90-model.tar.gz"
 
@@ -76,12 +76,16 @@ def regression(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def sklearn_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A scikit-learn LogisticRegression on iris as model.joblib."""
+    """A scikit-learn LogisticRegression on iris as model.joblib, with code/inference.py's model_fn.
+
+    Serve it with SKLEARN_SCRIPT_ENV (as the SDK's SKLearnModel does), or lenient containers.
+    """
     import joblib
 
     folder = tmp_path_factory.mktemp("sklearn")
     features, labels = iris()
     joblib.dump(LogisticRegression(max_iter=500).fit(features, labels), folder / "model.joblib")
+    add_sklearn_script(folder)
     return folder
 
 

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from tests.model_server.conftest import running
-from tests.support import ServerProcess
+from tests.support import SKLEARN_SCRIPT_ENV, ServerProcess
 
 IRIS_TWO = [[5.1, 3.5, 1.4, 0.2], [7.7, 3.0, 6.1, 2.3]]
 ONE_ROW = "6.2,2.9,4.3,1.3"
@@ -39,7 +39,8 @@ IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:{ta
 def server(
     sklearn_classifier: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    yield from running(sklearn_classifier, tmp_path_factory.mktemp("sklearn-log"))
+    log_dir = tmp_path_factory.mktemp("sklearn-log")
+    yield from running(sklearn_classifier, log_dir, env=SKLEARN_SCRIPT_ENV)
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +165,7 @@ def test_every_failure_is_the_same_page_and_the_reason_is_logged(
 def test_the_page_is_the_one_the_image_version_sends(
     sklearn_classifier: Path, tmp_path: Path, tag: str, gap: str, content_type: str
 ) -> None:
-    env = {"SMLOCAL_IMAGE": IMAGE.format(tag=tag)}
+    env = {"SMLOCAL_IMAGE": IMAGE.format(tag=tag), **SKLEARN_SCRIPT_ENV}
     for server in running(sklearn_classifier, tmp_path, env=env):
         response = post(server, ONE_ROW, {"Content-Type": "text/csv"})
         assert response.status_code == 500
