@@ -200,9 +200,11 @@ def wait_healthy(plan: VariantPlan, server: VariantServer, cancel: threading.Eve
         if status == 200:
             return None
         if status == 500 and body:
+            # SageMaker's words; the reason is in the endpoint's log (CloudWatch Logs), as there
+            # (aws/sagemaker-python-sdk#787, awslabs/llm-hosting-container#18).
             return (
                 f"The primary container for production variant {plan.variant} did not pass the "
-                f"ping health check: {body}"
+                "ping health check. Please check CloudWatch logs for this endpoint."
             )
         last = f"HTTP {status}" if status else last
         cancel.wait(0.1)

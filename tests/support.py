@@ -300,3 +300,24 @@ def add_sklearn_script(model_dir: Path, source: str = SKLEARN_MODEL_FN) -> Path:
     script = code / "inference.py"
     script.write_text(source)
     return script
+
+
+def sklearn_archive(model: object) -> bytes:
+    """A model.tar.gz as SKLearnModel packs it: model.joblib and code/inference.py (model_fn)."""
+    import io
+    import tarfile
+
+    import joblib
+
+    dumped = io.BytesIO()
+    joblib.dump(model, dumped)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name, data in (
+            ("model.joblib", dumped.getvalue()),
+            ("code/inference.py", SKLEARN_MODEL_FN.encode()),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return archive.getvalue()

@@ -20,6 +20,10 @@ from botocore.exceptions import ClientError
 from tests.support import SKLEARN_IMAGE, deploy, unique
 
 FAILING_SCRIPT = b"""
+import os
+import joblib
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
 def predict_fn(data, model):
     if data[0][0] > 100:
         raise ValueError("smlocal-marker: the model refuses %s" % data[0][0])
@@ -158,3 +162,36 @@ def test_the_aws_cli_reads_the_endpoint_log(smlocal, tmp_path) -> None:
     events = json.loads(out)["events"]
     assert any("ValueError: smlocal-marker" in e["message"] for e in events)
     assert all(STREAM.match(e["logStreamName"]) for e in events)
+
+
+def test_a_scikit_learn_model_without_model_fn_fails_its_ping_as_in_sagemaker(
+    smlocal, tmp_path
+) -> None:
+    """No SAGEMAKER_PROGRAM: the container's lazy app raises on GET /ping, so creation fails."""
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = load_iris(return_X_y=True)
+    joblib.dump(LogisticRegression(max_iter=300).fit(features, labels), tmp_path / "model.joblib")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        tar.add(tmp_path / "model.joblib", arcname="model.joblib")
+    bucket = unique("bare").lower()
+    s3 = smlocal.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="model.tar.gz", Body=archive.getvalue())
+    name = unique("bare")
+    variant = {"name": "AllTraffic", "model_data": f"s3://{bucket}/model.tar.gz"}
+    variant["image"] = SKLEARN_IMAGE
+    described = deploy(smlocal.client("sagemaker"), name, [variant])
+    assert described["EndpointStatus"] == "Failed"
+    assert described["FailureReason"] == (
+        "The primary container for production variant AllTraffic did not pass the ping "
+        "health check. Please check CloudWatch logs for this endpoint."
+    )
+    group = f"/aws/sagemaker/Endpoints/{name}"
+    events = events_until(smlocal.client("logs"), group, "Error handling request")
+    text = "\n".join(e["message"] for e in events)
+    assert "Encountered an unexpected error." in text
+    assert "AttributeError: 'NoneType' object has no attribute 'startswith'" in text

@@ -8,11 +8,9 @@ the row is predicted. A model's own Environment cannot switch it on.
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
-import tarfile
 import textwrap
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from emulator.backends import VariantPlan
 from emulator.backends.docker import container_environment
 from emulator.backends.process import ProcessBackend
 from emulator.settings import EmulatorSettings
-from tests.support import SKLEARN_IMAGE, deploy, unique
+from tests.support import SKLEARN_IMAGE, SKLEARN_SCRIPT_ENV, deploy, sklearn_archive, unique
 
 ONE_ROW = b"6.2,2.9,4.3,1.3"
 TWO_ROWS = b"6.2,2.9,4.3,1.3\n7.7,3.0,6.1,2.3"
@@ -38,26 +36,22 @@ PAGE = (
 
 
 def sklearn_endpoint(emulator, tmp_path: Path, env: dict[str, str] | None = None) -> str:  # type: ignore[no-untyped-def]
-    """An iris LogisticRegression (model.joblib, no script) on the scikit-learn image."""
-    import joblib
+    """An iris LogisticRegression on the scikit-learn image, with SKLearnModel's inference.py."""
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
     features, labels = load_iris(return_X_y=True)
-    joblib.dump(LogisticRegression(max_iter=300).fit(features, labels), tmp_path / "model.joblib")
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        tar.add(tmp_path / "model.joblib", arcname="model.joblib")
+    archive = sklearn_archive(LogisticRegression(max_iter=300).fit(features, labels))
     bucket = unique("lenient").lower()
     s3 = emulator.client("s3")
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="model.tar.gz", Body=archive.getvalue())
+    s3.put_object(Bucket=bucket, Key="model.tar.gz", Body=archive)
     name = unique("lenient")
     variant = {
         "name": "AllTraffic",
         "model_data": f"s3://{bucket}/model.tar.gz",
         "image": SKLEARN_IMAGE,
-        "env": env or {},
+        "env": {**SKLEARN_SCRIPT_ENV, **(env or {})},
     }
     described = deploy(emulator.client("sagemaker"), name, [variant])
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
@@ -144,6 +138,10 @@ def test_one_row(smlocal, tmp_path):
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         tar.add(tmp_path / "model.joblib", arcname="model.joblib")
+        script = b"import os, joblib\\ndef model_fn(d):\\n    return joblib.load(os.path.join(d, 'model.joblib'))\\n"
+        info = tarfile.TarInfo("code/inference.py")
+        info.size = len(script)
+        tar.addfile(info, io.BytesIO(script))
     s3, sm = smlocal.client("s3"), smlocal.client("sagemaker")
     s3.create_bucket(Bucket="models")
     s3.put_object(Bucket="models", Key="m.tar.gz", Body=archive.getvalue())
@@ -151,7 +149,14 @@ def test_one_row(smlocal, tmp_path):
     sm.create_model(
         ModelName=name,
         ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
-        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://models/m.tar.gz"},
+        PrimaryContainer={
+            "Image": IMAGE,
+            "ModelDataUrl": "s3://models/m.tar.gz",
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            },
+        },
     )
     variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
                "InstanceType": "ml.m5.large"}

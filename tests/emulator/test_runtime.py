@@ -201,6 +201,10 @@ def test_weights_split_traffic_and_target_variant_pins_it(sm, runtime, iris_mode
 
 
 SLOW_SCRIPT = b"""
+import os
+import joblib
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
 import time
 def predict_fn(data, model):
     if data[0][0] > 100:
