@@ -199,12 +199,17 @@ def wait_healthy(plan: VariantPlan, server: VariantServer, cancel: threading.Eve
         status, body = _ping(server.port)
         if status == 200:
             return None
-        if status == 500 and body:
-            # SageMaker's words; the reason is in the endpoint's log (CloudWatch Logs), as there
-            # (aws/sagemaker-python-sdk#787, awslabs/llm-hosting-container#18).
+        if status == 500 and body.startswith("<"):
+            # A container's own error page: SageMaker's words, the reason is in the endpoint's
+            # log (aws/sagemaker-python-sdk#787, awslabs/llm-hosting-container#18).
             return (
                 f"The primary container for production variant {plan.variant} did not pass the "
                 "ping health check. Please check CloudWatch logs for this endpoint."
+            )
+        if status == 500 and body:  # smlocal's server says why it could not load the model
+            return (
+                f"The primary container for production variant {plan.variant} did not pass the "
+                f"ping health check: {body}"
             )
         last = f"HTTP {status}" if status else last
         cancel.wait(0.1)
