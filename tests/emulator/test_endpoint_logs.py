@@ -164,10 +164,8 @@ def test_the_aws_cli_reads_the_endpoint_log(smlocal, tmp_path) -> None:
     assert all(STREAM.match(e["logStreamName"]) for e in events)
 
 
-def test_a_scikit_learn_model_without_model_fn_fails_its_ping_as_in_sagemaker(
-    smlocal, tmp_path
-) -> None:
-    """No SAGEMAKER_PROGRAM: the container's lazy app raises on GET /ping, so creation fails."""
+def bare_sklearn_endpoint(emulator, tmp_path: Path) -> dict:  # type: ignore[no-untyped-def]
+    """model.joblib alone (no inference.py, no SAGEMAKER_PROGRAM) on the scikit-learn image."""
     import joblib
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
@@ -178,20 +176,40 @@ def test_a_scikit_learn_model_without_model_fn_fails_its_ping_as_in_sagemaker(
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         tar.add(tmp_path / "model.joblib", arcname="model.joblib")
     bucket = unique("bare").lower()
-    s3 = smlocal.client("s3")
+    s3 = emulator.client("s3")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="model.tar.gz", Body=archive.getvalue())
-    name = unique("bare")
-    variant = {"name": "AllTraffic", "model_data": f"s3://{bucket}/model.tar.gz"}
-    variant["image"] = SKLEARN_IMAGE
-    described = deploy(smlocal.client("sagemaker"), name, [variant])
+    variant = {
+        "name": "AllTraffic",
+        "model_data": f"s3://{bucket}/model.tar.gz",
+        "image": SKLEARN_IMAGE,
+    }
+    return deploy(emulator.client("sagemaker"), unique("bare"), [variant])
+
+
+def test_a_scikit_learn_model_without_model_fn_fails_its_ping_as_in_sagemaker(
+    smlocal, tmp_path
+) -> None:
+    """No SAGEMAKER_PROGRAM: the container's lazy app raises on GET /ping, so creation fails."""
+    described = bare_sklearn_endpoint(smlocal, tmp_path)
     assert described["EndpointStatus"] == "Failed"
     assert described["FailureReason"] == (
         "The primary container for production variant AllTraffic did not pass the ping "
         "health check. Please check CloudWatch logs for this endpoint."
     )
-    group = f"/aws/sagemaker/Endpoints/{name}"
+    group = f"/aws/sagemaker/Endpoints/{described['EndpointName']}"
     events = events_until(smlocal.client("logs"), group, "Error handling request")
     text = "\n".join(e["message"] for e in events)
     assert "Encountered an unexpected error." in text
     assert "AttributeError: 'NoneType' object has no attribute 'startswith'" in text
+
+
+def test_a_lenient_emulator_loads_model_joblib_itself(smlocal_factory, tmp_path) -> None:
+    emulator = smlocal_factory(args=("--lenient-containers",))
+    described = bare_sklearn_endpoint(emulator, tmp_path)
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    runtime = emulator.client("sagemaker-runtime", config=Config(retries={"max_attempts": 1}))
+    answer = runtime.invoke_endpoint(
+        EndpointName=described["EndpointName"], ContentType="text/csv", Body=TWO_ROWS
+    )
+    assert answer["Body"].read() == b"[1, 0]"
