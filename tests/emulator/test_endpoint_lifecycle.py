@@ -191,7 +191,8 @@ def lifecycle_emulator(tmp_path_factory, iris_tar):
 def test_random_call_sequences_keep_listed_routed_and_running_in_step(lifecycle_emulator) -> None:
     """Hypothesis drives random Create/Update/Delete/Invoke sequences on three names, with
     and without waiting in between; after each wait, what is listed InService is exactly
-    what answers and exactly what runs, and a deleted endpoint never answers."""
+    what answers and exactly what runs, and a deleted endpoint never answers. Derandomized:
+    a fixed draw of sequences, so the counts asserted at the end cannot miss by chance."""
     from hypothesis import HealthCheck, settings
     from hypothesis import strategies as st
     from hypothesis.stateful import (
@@ -230,12 +231,13 @@ def test_random_call_sequences_keep_listed_routed_and_running_in_step(lifecycle_
                 assert invoke_status(runtime, name) == "ValidationError"
                 stats["deleted"] += 1
 
-        @rule(name=names, settle=st.booleans())
-        def invoke(self, name: str, settle: bool) -> None:
-            if settle:
-                check_in_step(emulator, sm, runtime)
-                stats["settled"] += 1
-                return
+        @rule()
+        def settle(self) -> None:
+            check_in_step(emulator, sm, runtime)
+            stats["settled"] += 1
+
+        @rule(name=names)
+        def invoke(self, name: str) -> None:
             listed = {e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]}
             status = invoke_status(runtime, name)
             if name not in listed:
@@ -255,6 +257,7 @@ def test_random_call_sequences_keep_listed_routed_and_running_in_step(lifecycle_
             stateful_step_count=12,
             deadline=None,
             database=None,
+            derandomize=True,  # the same sequences on every run: CI cannot flake on a draw
             suppress_health_check=list(HealthCheck),
         ),
     )
