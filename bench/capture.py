@@ -133,7 +133,7 @@ def run_rounds(
 def main(argv: list[str] | None = None) -> int:
     args = load_options(__doc__, rounds=16, requests=1500).parse_args(argv)
 
-    from model_server.example import train_iris_in_subprocess
+    from smlocal.model_server.example import train_iris_in_subprocess
 
     work = Path(tempfile.mkdtemp(prefix="smlocal-bench-capture-"))
     model = train_iris_in_subprocess(work / "iris", rounds=10)

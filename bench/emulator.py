@@ -18,7 +18,7 @@ import psutil
 
 from bench.load import measure_round
 from bench.report import Comparison, load_options, machine, print_comparison
-from emulator.pytest_plugin import SmlocalEmulator
+from smlocal.emulator.pytest_plugin import SmlocalEmulator
 from tests.conftest import train_iris_tar
 from tests.support import deploy, unique, wait_for_status
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bench.report import machine
-from emulator.pytest_plugin import SmlocalEmulator
+from smlocal.emulator.pytest_plugin import SmlocalEmulator
 from tests.faults import s3_kill_trial, store_kill_trial
 
 

@@ -46,7 +46,7 @@ def measure(server: ServerProcess, args: argparse.Namespace) -> LoadResult:
 def main(argv: list[str] | None = None) -> Comparison:
     args = load_options(__doc__, rounds=7, requests=3000).parse_args(argv)
 
-    from model_server.example import train_iris_in_subprocess
+    from smlocal.model_server.example import train_iris_in_subprocess
 
     work = Path(tempfile.mkdtemp(prefix="smlocal-bench-"))
     model = train_iris_in_subprocess(work / "iris", rounds=10)

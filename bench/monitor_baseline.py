@@ -126,7 +126,7 @@ def _child(argv: list[str]) -> None:
         described = frame.describe()
         detail = f"describe() of {frame.shape[0]:,} x {frame.shape[1]}, {described.shape}"
     else:
-        from model_monitor.job import run_analysis
+        from smlocal.model_monitor.job import run_analysis
 
         env = json.loads(args[0])
         result = run_analysis(env, log=lambda line: None)

@@ -23,7 +23,7 @@ def in_process(rounds: int, count: int) -> dict[int, tuple[list[float], list[flo
     """Per size: seconds per write with fsync and without, one figure per round."""
     from moto.s3.models import s3_backends
 
-    from emulator.s3_persistence import S3Persistence, Scope
+    from smlocal.emulator.s3_persistence import S3Persistence, Scope
 
     backend = s3_backends["123456789012"]["aws"]
     backend.create_bucket("bench-durability", "us-east-1")
@@ -54,7 +54,7 @@ def in_process(rounds: int, count: int) -> dict[int, tuple[list[float], list[flo
 
 def end_to_end(requests: int, clients: int) -> tuple[float, float, float]:
     """PutObject through a real emulator: requests/s, p50 and p99 latency in ms (1 KiB)."""
-    from emulator.pytest_plugin import SmlocalEmulator
+    from smlocal.emulator.pytest_plugin import SmlocalEmulator
 
     latencies: list[float] = []
     lock = threading.Lock()

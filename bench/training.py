@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.report import machine
-from emulator.pytest_plugin import SmlocalEmulator
+from smlocal.emulator.pytest_plugin import SmlocalEmulator
 from tests.support import ROLE, XGBOOST_IMAGE, unique
 
 TARGET_SECONDS = 3.0

@@ -14,10 +14,10 @@ import urllib.request
 from datetime import datetime
 from pathlib import Path
 
-from capture_sink.listing import list_capture_files
-from capture_sink.reader import export as export_frame
-from capture_sink.reader import iter_records, read_dataframe
-from capture_sink.validate import check_lines
+from smlocal.capture_sink.listing import list_capture_files
+from smlocal.capture_sink.reader import export as export_frame
+from smlocal.capture_sink.reader import iter_records, read_dataframe
+from smlocal.capture_sink.validate import check_lines
 
 SOURCE_HELP = "s3://bucket/prefix, a folder or a .jsonl file (S3 via AWS_ENDPOINT_URL)"
 

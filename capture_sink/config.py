@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from capture_sink.keys import parse_s3_uri
-from capture_sink.shapes import sagemaker_shape, show, validate
+from smlocal.capture_sink.keys import parse_s3_uri
+from smlocal.capture_sink.shapes import sagemaker_shape, show, validate
 
 ROOT_PATH = "dataCaptureConfig"
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from capture_sink.private import open_file
+from smlocal.capture_sink.private import open_file
 
 FIELDS = ("sampled", "spooled", "uploaded", "retried", "dropped", "files_uploaded")
 _SLOT = struct.Struct("<q")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from capture_sink.keys import parse_s3_uri
+from smlocal.capture_sink.keys import parse_s3_uri
 
 # A file is named after its first record; its last may come up to a roll interval later,
 # so a window also looks into the hour folder before its start.
@@ -170,7 +170,7 @@ def list_capture_files(
     if text.startswith("s3://"):
         where = parse_s3_uri(text)
         if s3_client is None:
-            from capture_sink.s3 import s3_client as make_client
+            from smlocal.capture_sink.s3 import s3_client as make_client
 
             s3_client = make_client()
         store: _Store = _S3(s3_client, where.bucket)

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
-from capture_sink.config import CaptureConfig
-from capture_sink.record import LineBuilder, Payload, new_event_id
-from capture_sink.sampler import Sampler
+from smlocal.capture_sink.config import CaptureConfig
+from smlocal.capture_sink.record import LineBuilder, Payload, new_event_id
+from smlocal.capture_sink.sampler import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ class CaptureMiddleware:
         return _json(start_response, "404 Not Found", {"error": f"no capture action {action!r}"})
 
     def _flush(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
-        from capture_sink.runtime import FlushTimeout
+        from smlocal.capture_sink.runtime import FlushTimeout
 
         query = parse_qs(environ.get("QUERY_STRING", ""))
         raw = (query.get("timeout") or ["30"])[0]

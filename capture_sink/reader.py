@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from capture_sink.keys import utc
-from capture_sink.listing import CaptureFile, list_capture_files
+from smlocal.capture_sink.keys import utc
+from smlocal.capture_sink.listing import CaptureFile, list_capture_files
 
 if TYPE_CHECKING:
     import pandas as pd

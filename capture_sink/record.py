@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from capture_sink.config import CaptureConfig
-from capture_sink.keys import utc
+from smlocal.capture_sink.config import CaptureConfig
+from smlocal.capture_sink.keys import utc
 
 Encoding = Literal["CSV", "JSON", "BASE64"]
 

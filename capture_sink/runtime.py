@@ -12,10 +12,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from capture_sink.counters import Counters, read_counters, total
-from capture_sink.private import write_file
-from capture_sink.session import Session
-from capture_sink.spool import (
+from smlocal.capture_sink.counters import Counters, read_counters, total
+from smlocal.capture_sink.private import write_file
+from smlocal.capture_sink.session import Session
+from smlocal.capture_sink.spool import (
     DiskGauge,
     Spool,
     SpoolFile,
@@ -23,7 +23,7 @@ from capture_sink.spool import (
     Target,
     sweep_unfinished,
 )
-from capture_sink.uploader import Backoff, PutObject, Uploader
+from smlocal.capture_sink.uploader import Backoff, PutObject, Uploader
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from capture_sink.keys import S3Location
+from smlocal.capture_sink.keys import S3Location
 
 DEFAULT_REGION = "us-east-1"
 

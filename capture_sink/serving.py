@@ -11,16 +11,20 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from capture_sink.keys import capture_prefix
-from capture_sink.middleware import CaptureMiddleware, WSGIApp
-from capture_sink.private import make_folders
-from capture_sink.runtime import CaptureWorker, WorkerOptions
-from capture_sink.s3 import S3Put
-from capture_sink.sampler import NeverSampler, PercentageSampler, Sampler
-from capture_sink.session import Session
-from capture_sink.settings import SMLOCAL_CAPTURE_SPOOL_DIR, CaptureSettings, CaptureSettingsError
-from capture_sink.spool import Target
-from capture_sink.uploader import PutObject
+from smlocal.capture_sink.keys import capture_prefix
+from smlocal.capture_sink.middleware import CaptureMiddleware, WSGIApp
+from smlocal.capture_sink.private import make_folders
+from smlocal.capture_sink.runtime import CaptureWorker, WorkerOptions
+from smlocal.capture_sink.s3 import S3Put
+from smlocal.capture_sink.sampler import NeverSampler, PercentageSampler, Sampler
+from smlocal.capture_sink.session import Session
+from smlocal.capture_sink.settings import (
+    SMLOCAL_CAPTURE_SPOOL_DIR,
+    CaptureSettings,
+    CaptureSettingsError,
+)
+from smlocal.capture_sink.spool import Target
+from smlocal.capture_sink.uploader import PutObject
 
 log = logging.getLogger(__name__)
 

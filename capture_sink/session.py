@@ -19,7 +19,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from capture_sink.private import make_folders, open_file, write_file
+from smlocal.capture_sink.private import make_folders, open_file, write_file
 
 
 def lock_is_free(path: Path) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from capture_sink.config import CaptureConfig, load_capture_config
+from smlocal.capture_sink.config import CaptureConfig, load_capture_config
 
 SMLOCAL_CAPTURE_CONFIG = "SMLOCAL_CAPTURE_CONFIG"  # the DataCaptureConfig, as JSON
 SMLOCAL_ENDPOINT_NAME = "SMLOCAL_ENDPOINT_NAME"

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from capture_sink.counters import Counters
-from capture_sink.keys import (
+from smlocal.capture_sink.counters import Counters
+from smlocal.capture_sink.keys import (
     S3Location,
     hour_start,
     name_from_spool,
@@ -36,7 +36,7 @@ from capture_sink.keys import (
     object_name,
     spool_name,
 )
-from capture_sink.private import make_folders, open_file, write_file
+from smlocal.capture_sink.private import make_folders, open_file, write_file
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from capture_sink.counters import Counters
-from capture_sink.keys import S3Location
-from capture_sink.spool import SpoolFile
+from smlocal.capture_sink.counters import Counters
+from smlocal.capture_sink.keys import S3Location
+from smlocal.capture_sink.spool import SpoolFile
 
 log = logging.getLogger(__name__)
 

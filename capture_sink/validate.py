@@ -16,7 +16,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from capture_sink.record import TIME_FORMAT
+from smlocal.capture_sink.record import TIME_FORMAT
 
 SCHEMA_FILE = "capture-record.schema.json"
 

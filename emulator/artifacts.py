@@ -2,7 +2,7 @@
 
 With the embedded S3 the bytes are read straight from moto in this process (no HTTP, and
 the model server never needs boto3); an external S3 or a local path goes through
-`model_server.artifacts`. Archives are unpacked with the same safety checks either way.
+`smlocal.model_server.artifacts`. Archives are unpacked with the same safety checks either way.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from emulator.settings import EmulatorSettings
-from model_server.artifacts import extract_archive, is_archive, materialize, split_s3_uri
-from model_server.errors import ArtifactError
-from model_server.s3_urls import S3UrlError, to_s3_uri
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.model_server.artifacts import extract_archive, is_archive, materialize, split_s3_uri
+from smlocal.model_server.errors import ArtifactError
+from smlocal.model_server.s3_urls import S3UrlError, to_s3_uri
 
 
 def embedded_object(account: str, uri: str) -> bytes:

@@ -5,7 +5,7 @@ capture files are already in S3. A model server here holds records in its spool 
 file rolls (60 s by default), so an execution (or a test) that reads captures right after
 the traffic flushes first. One POST to a model server's `/_smlocal/capture/flush` reaches
 one gunicorn worker, which starts a flush round that every worker of that server answers
-(capture_sink.session), and returns only once every spooled record is uploaded.
+(smlocal.capture_sink.session), and returns only once every spooled record is uploaded.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from emulator.context import Context
-from emulator.errors import AWSError
+from smlocal.emulator.context import Context
+from smlocal.emulator.errors import AWSError
 
 FLUSH_PATH = "/_smlocal/capture/flush"
 DEFAULT_TIMEOUT = 30.0

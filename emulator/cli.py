@@ -7,10 +7,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from capture_sink import cli as capture_cli
-from model_monitor import cli as model_monitor_cli
-from model_server import cli as model_server_cli
-from model_server.environment import SettingsError
+import smlocal
+from smlocal.capture_sink import cli as capture_cli
+from smlocal.model_monitor import cli as model_monitor_cli
+from smlocal.model_server import cli as model_server_cli
+from smlocal.model_server.environment import SettingsError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -19,6 +20,7 @@ def parser() -> argparse.ArgumentParser:
         prog="smlocal",
         description="Amazon SageMaker endpoints, Data Capture and Model Monitor on one machine.",
     )
+    top.add_argument("--version", action="version", version=f"smlocal {smlocal.__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     model_server_cli.register(commands)
     capture_cli.register(commands)
@@ -53,8 +55,8 @@ def register_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def up(args: argparse.Namespace) -> int:
     """Run the emulator until SIGTERM or Ctrl-C."""
-    from emulator.server import Emulator, configure_logging
-    from emulator.settings import EmulatorSettings
+    from smlocal.emulator.server import Emulator, configure_logging
+    from smlocal.emulator.settings import EmulatorSettings
 
     settings = EmulatorSettings.from_env(
         host=args.host,

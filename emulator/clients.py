@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from capture_sink.keys import parse_s3_uri
-from emulator.settings import EmulatorSettings
-from model_server.s3_urls import to_s3_uri
+from smlocal.capture_sink.keys import parse_s3_uri
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.model_server.s3_urls import to_s3_uri
 
 # Dummy credentials for the embedded services; an external S3 uses the environment's.
 _TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}

@@ -8,8 +8,8 @@ import threading
 import time
 from typing import Any
 
-from emulator.clients import client
-from emulator.settings import EmulatorSettings
+from smlocal.emulator.clients import client
+from smlocal.emulator.settings import EmulatorSettings
 
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.5

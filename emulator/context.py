@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.errors import ValidationException
-from emulator.settings import EmulatorSettings
-from emulator.store import Store
+from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.store import Store
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from emulator.context import Context
-from emulator.errors import UnknownOperationException
-from emulator.resources import (
+from smlocal.emulator.context import Context
+from smlocal.emulator.errors import UnknownOperationException
+from smlocal.emulator.resources import (
     endpoint_configs,
     endpoints,
     job_definitions,

@@ -6,9 +6,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from emulator.clients import client
-from emulator.context import Context
-from emulator.resources import endpoint_configs, endpoints, models
+from smlocal.emulator.clients import client
+from smlocal.emulator.context import Context
+from smlocal.emulator.resources import endpoint_configs, endpoints, models
 
 ENDPOINT = "iris-example"
 BUCKET = "smlocal-example"
@@ -64,8 +64,8 @@ def snippet(
 
 def upload_model(s3: Any) -> str:
     """Train the iris model in a fresh process, package it like SageMaker training, upload it."""
-    from model_server.artifacts import pack_archive
-    from model_server.example import train_iris_in_subprocess
+    from smlocal.model_server.artifacts import pack_archive
+    from smlocal.model_server.example import train_iris_in_subprocess
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = train_iris_in_subprocess(Path(tmp) / "model")

@@ -19,14 +19,14 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from emulator.capture_flush import flush_endpoint
-from emulator.context import Context
-from emulator.errors import AWSError
-from emulator.http_limits import Answer, BodyLimit, RawHeaders
-from emulator.http_server import Request, Respond
-from emulator.runtime import Runtime
-from emulator.transport import HttpRequest
-from emulator.wire import Handler, handle_json, new_request_id, rest_error
+from smlocal.emulator.capture_flush import flush_endpoint
+from smlocal.emulator.context import Context
+from smlocal.emulator.errors import AWSError
+from smlocal.emulator.http_limits import Answer, BodyLimit, RawHeaders
+from smlocal.emulator.http_server import Request, Respond
+from smlocal.emulator.runtime import Runtime
+from smlocal.emulator.transport import HttpRequest
+from smlocal.emulator.wire import Handler, handle_json, new_request_id, rest_error
 
 HEALTH_PATH = "/_smlocal/health"
 FLUSH_ROUTE = re.compile(r"^/_smlocal/endpoints/([A-Za-z0-9-]{1,63})/capture/flush$")

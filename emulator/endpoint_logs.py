@@ -15,8 +15,8 @@ import secrets
 import threading
 from pathlib import Path
 
-from emulator.backends import VariantPlan
-from emulator.cloudwatch import LogShipper, LogStream
+from smlocal.emulator.backends import VariantPlan
+from smlocal.emulator.cloudwatch import LogShipper, LogStream
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2

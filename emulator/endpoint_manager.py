@@ -21,15 +21,15 @@ from dataclasses import dataclass, field, replace
 from types import EllipsisType
 from typing import Any
 
-from emulator.backends import VariantPlan
-from emulator.context import Context
-from emulator.endpoint_shapes import capture_summary, summaries
-from emulator.fleet import Cancelled, DeployError, Hosting, RunningVariant
-from emulator.lifecycle import check_transition
-from emulator.routing import EndpointRoute, RoutingTable, VariantRoute
-from emulator.scratch import Scratch
-from emulator.serial import SerialQueues, Work
-from emulator.upstream import UpstreamPool
+from smlocal.emulator.backends import VariantPlan
+from smlocal.emulator.context import Context
+from smlocal.emulator.endpoint_shapes import capture_summary, summaries
+from smlocal.emulator.fleet import Cancelled, DeployError, Hosting, RunningVariant
+from smlocal.emulator.lifecycle import check_transition
+from smlocal.emulator.routing import EndpointRoute, RoutingTable, VariantRoute
+from smlocal.emulator.scratch import Scratch
+from smlocal.emulator.serial import SerialQueues, Work
+from smlocal.emulator.upstream import UpstreamPool
 
 log = logging.getLogger(__name__)
 KIND = "endpoint"
@@ -226,7 +226,7 @@ class EndpointManager:
             if doc is None:
                 return
             self.ctx.store.delete(KIND, work.key)
-            from emulator.resources.tags import drop_tags
+            from smlocal.emulator.resources.tags import drop_tags
 
             drop_tags(self.ctx, doc["EndpointArn"])
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from emulator.clients import client
-from emulator.settings import EmulatorSettings
+from smlocal.emulator.clients import client
+from smlocal.emulator.settings import EmulatorSettings
 
 log = logging.getLogger(__name__)
 NAMESPACE = "AWS/SageMaker"

@@ -13,15 +13,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from emulator.artifacts import fetch
-from emulator.backends import Backend, VariantPlan, VariantServer, is_framework_image, log_path
-from emulator.backends.process import ProcessBackend
-from emulator.cloudwatch import LogShipper
-from emulator.endpoint_logs import EndpointLogs, instance_id
-from emulator.scratch import Scratch
-from emulator.settings import EmulatorSettings
-from model_server.artifacts import is_archive
-from model_server.errors import ArtifactError
+from smlocal.emulator.artifacts import fetch
+from smlocal.emulator.backends import (
+    Backend,
+    VariantPlan,
+    VariantServer,
+    is_framework_image,
+    log_path,
+)
+from smlocal.emulator.backends.process import ProcessBackend
+from smlocal.emulator.cloudwatch import LogShipper
+from smlocal.emulator.endpoint_logs import EndpointLogs, instance_id
+from smlocal.emulator.scratch import Scratch
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.model_server.artifacts import is_archive
+from smlocal.model_server.errors import ArtifactError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +66,7 @@ class Hosting:
         """The process backend for SageMaker's framework images, Docker for anything else."""
         if self.settings.backend == "docker":
             if "docker" not in self.backends:
-                from emulator.backends.docker import DockerBackend
+                from smlocal.emulator.backends.docker import DockerBackend
 
                 self.backends["docker"] = DockerBackend(self.settings)
             return self.backends["docker"]

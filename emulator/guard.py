@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from emulator.errors import AWSError
-from emulator.http_server import Handler, Headers, Request, Respond
-from emulator.runtime import Runtime
-from emulator.settings import EmulatorSettings
-from emulator.wire import json_error, new_request_id, rest_error
+from smlocal.emulator.errors import AWSError
+from smlocal.emulator.http_server import Handler, Headers, Request, Respond
+from smlocal.emulator.runtime import Runtime
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.wire import json_error, new_request_id, rest_error
 
 _LOOPBACK_NAMES = ("localhost", "host.docker.internal")
 _PREFLIGHT_MAX_AGE = "600"

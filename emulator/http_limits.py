@@ -1,5 +1,5 @@
 """Limits of the edge's HTTP server: how long it waits for a client, how many clients it
-keeps, and how large a body it takes (`emulator.http_server` applies them).
+keeps, and how large a body it takes (`smlocal.emulator.http_server` applies them).
 
 Slow or idle clients (`ConnectionLimits`) are found by one sweep over the connections a few
 times a second, not by a timer per request (the runtime's hot path counts microseconds): a

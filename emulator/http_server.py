@@ -12,7 +12,7 @@ exactly once, on the loop thread (`WSGIBridge` hops back there for threaded apps
 of pipelined requests are written in request order.
 
 Slow, idle and too many clients, and bodies above a route's limit, are refused as
-`emulator.http_limits` describes. A refused body is answered before more of it is buffered
+`smlocal.emulator.http_limits` describes. A refused body is answered before more of it is buffered
 (with `Connection: close`); the rest of it is then read and dropped, because closing with it
 unread would reset the connection and lose the answer, until the client closes, for at most
 `body_timeout`.
@@ -36,7 +36,7 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
-from emulator.http_limits import (
+from smlocal.emulator.http_limits import (
     DEFAULT_BODY_LIMIT,
     MAX_BODY,
     SMALL_BODY,

@@ -16,14 +16,13 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emulator.cloudwatch import LogShipper
+from smlocal.emulator.cloudwatch import LogShipper
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +164,6 @@ def syslog_escape(line: str) -> str:
     if all(ch >= " " for ch in line):
         return line
     return "".join(f"#{ord(ch):03o}" if ch < " " else ch for ch in line)
-
-
-def python_module(module: str, *args: str) -> list[str]:
-    """argv running a module of ours with this interpreter."""
-    return [sys.executable, "-m", module, *args]
 
 
 def summary_lines(lines: list[str], count: int = 5) -> str:

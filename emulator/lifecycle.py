@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.errors import ValidationException
+from smlocal.emulator.errors import ValidationException
 
 # status -> statuses it may move to (the endpoint manager drives every move)
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from emulator.errors import ValidationException
+from smlocal.emulator.errors import ValidationException
 
 Document = dict[str, Any]
 

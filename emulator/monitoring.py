@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from emulator.context import Context
-from emulator.errors import ValidationException
-from emulator.resources import processing_jobs
-from emulator.resources.job_definitions import get_definition
-from emulator.scheduler import SCHEDULE, is_now
-from model_monitor.contract import dataset_format, status_of
+from smlocal.emulator.context import Context
+from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.resources import processing_jobs
+from smlocal.emulator.resources.job_definitions import get_definition
+from smlocal.emulator.scheduler import SCHEDULE, is_now
+from smlocal.model_monitor.contract import dataset_format, status_of
 
 EXECUTION = "monitoring-execution"
 _DURATION = re.compile(r"^([+-])?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")

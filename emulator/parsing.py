@@ -19,9 +19,9 @@ import json
 import re
 from typing import Any
 
-from emulator.errors import SerializationException, UnknownOperationException
-from emulator.transport import HttpRequest
-from emulator.validation import quoted, type_problem, validate
+from smlocal.emulator.errors import SerializationException, UnknownOperationException
+from smlocal.emulator.transport import HttpRequest
+from smlocal.emulator.validation import quoted, type_problem, validate
 
 Params = dict[str, Any]
 

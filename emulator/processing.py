@@ -2,7 +2,7 @@
 
 The job's folder stands in for the container's filesystem: `/opt/ml/processing/input/x`
 is `{folder}/opt/ml/processing/input/x`. Inputs are downloaded there, container paths in
-the environment are rewritten to it, `model_monitor.analyze` runs as a child process, then
+the environment are rewritten to it, `smlocal.model_monitor.analyze` runs as a child process, then
 outputs are uploaded and any CloudWatch metrics the analyzer wrote are published.
 """
 
@@ -19,12 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from emulator.capture_flush import flush_quietly
-from emulator.clients import client, download, no_objects_message, upload_folder
-from emulator.context import Context
-from emulator.jobs import JobProcess, JobRunner, python_module, summary_lines
-from emulator.resources import processing_jobs as jobs
-from model_monitor.contract import STATISTICS
+from smlocal.emulator.capture_flush import flush_quietly
+from smlocal.emulator.clients import client, download, no_objects_message, upload_folder
+from smlocal.emulator.context import Context
+from smlocal.emulator.interpreter import python_module
+from smlocal.emulator.jobs import JobProcess, JobRunner, summary_lines
+from smlocal.emulator.resources import processing_jobs as jobs
+from smlocal.model_monitor.contract import STATISTICS
 
 log = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -138,7 +139,7 @@ class Processing:
             JobProcess(
                 name=doc["ProcessingJobName"],
                 argv=python_module(
-                    "model_monitor.analyze", str(config), "--message-file", str(message)
+                    "smlocal.model_monitor.analyze", str(config), "--message-file", str(message)
                 ),
                 folder=folder,
                 log_group=LOG_GROUP,
@@ -235,7 +236,7 @@ class Processing:
 
 def download_captures(s3: Any, uri: str, dest: Path, window: dict[str, str]) -> None:
     """Only the capture files whose hour folders can hold records of the window."""
-    from capture_sink.listing import list_capture_files
+    from smlocal.capture_sink.listing import list_capture_files
 
     start, end = (
         datetime.fromisoformat(window[k].replace("Z", "+00:00")) for k in ("start", "end")

@@ -27,13 +27,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from smlocal.emulator.interpreter import python_module
 
 READY_TIMEOUT = 60.0
 # Tests want captures in S3 within a second, not SageMaker's minute (override with env=).
@@ -114,7 +115,7 @@ class SmlocalEmulator:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "emulator.out", "ab")  # noqa: SIM115 - the child owns it
         args = [
-            sys.executable, "-m", "emulator.cli", "up", "--port", str(self.port),
+            *python_module("smlocal.emulator.cli"), "up", "--port", str(self.port),
             "--data-dir", str(self.data_dir), "--ready-file", str(ready), *self.args,
             *extra_args,
         ]  # fmt: skip

@@ -10,7 +10,7 @@ import bisect
 import random
 from dataclasses import dataclass, field
 
-from emulator.upstream import UpstreamPool
+from smlocal.emulator.upstream import UpstreamPool
 
 
 @dataclass(frozen=True)

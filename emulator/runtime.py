@@ -3,7 +3,7 @@
 This is the emulator's hot path and runs on the event loop without a thread or task per
 request. Well-formed requests are checked by `InvokeParser` against the same botocore
 constraints the full parser uses, compiled once; anything that fails a check goes through
-the full parser (`emulator.parsing`) so the error is worded exactly like every other one.
+the full parser (`smlocal.emulator.parsing`) so the error is worded exactly like every other one.
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from emulator.endpoint_metrics import EndpointMetrics
-from emulator.errors import AWSError, ModelError, ServiceUnavailable, ValidationError
-from emulator.http_limits import Answer, BodyLimit, RawHeaders
-from emulator.http_server import Headers, Request, Respond
-from emulator.parsing import parse_rest_request, payload_limit
-from emulator.patterns import compile_pattern
-from emulator.routing import EndpointRoute, RoutingTable, VariantRoute
-from emulator.settings import EmulatorSettings
-from emulator.transport import HttpRequest
-from emulator.upstream import UpstreamResponse, UpstreamTimeout
-from emulator.wire import new_request_id, rest_error
+from smlocal.emulator.endpoint_metrics import EndpointMetrics
+from smlocal.emulator.errors import AWSError, ModelError, ServiceUnavailable, ValidationError
+from smlocal.emulator.http_limits import Answer, BodyLimit, RawHeaders
+from smlocal.emulator.http_server import Headers, Request, Respond
+from smlocal.emulator.parsing import parse_rest_request, payload_limit
+from smlocal.emulator.patterns import compile_pattern
+from smlocal.emulator.routing import EndpointRoute, RoutingTable, VariantRoute
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.transport import HttpRequest
+from smlocal.emulator.upstream import UpstreamResponse, UpstreamTimeout
+from smlocal.emulator.wire import new_request_id, rest_error
 
 PATH_PREFIX = "/endpoints/"
 PATH_SUFFIX = "/invocations"

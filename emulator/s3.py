@@ -1,5 +1,5 @@
 """The embedded AWS services (moto), with S3 writes that are on disk before they are
-acknowledged (`emulator.s3_persistence`) and that survive a restart or a crash.
+acknowledged (`smlocal.emulator.s3_persistence`) and that survive a restart or a crash.
 
 `DurableWrites` is a WSGI middleware around moto: it runs each request in a persistence
 scope, so the buckets and objects the request changed are written before its answer leaves.
@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from emulator.http_server import call_wsgi, reason
-from emulator.s3_persistence import NotPersisted, S3Persistence
+from smlocal.emulator.http_server import call_wsgi, reason
+from smlocal.emulator.s3_persistence import NotPersisted, S3Persistence
 
 __all__ = ["DurableWrites", "S3Persistence", "moto_app"]
 

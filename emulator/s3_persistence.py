@@ -3,7 +3,7 @@
 The backend methods that change a bucket or an object are wrapped: each notes, in the
 calling thread's *scope* (one per request), what it touched and what that looked like before.
 When the scope ends, every touched bucket and object is written as moto now holds it
-(`emulator.durable`: temporary file, fsync, rename, folder fsync). If a write fails, moto is
+(`smlocal.emulator.durable`: temporary file, fsync, rename, folder fsync). If a write fails, moto is
 put back the way it was before the request — the object's versions, the bucket, the
 multipart upload a CompleteMultipartUpload consumed — and NotPersisted is raised, so the
 request answers 500 InternalError and can be retried.
@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from emulator.durable import durable_unlink, durable_write, ensure_dir, sweep_temporaries
+from smlocal.emulator.durable import durable_unlink, durable_write, ensure_dir, sweep_temporaries
 
 log = logging.getLogger(__name__)
 

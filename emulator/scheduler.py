@@ -17,8 +17,8 @@ from typing import Any
 
 from croniter import croniter
 
-from emulator.context import Context
-from emulator.errors import ValidationException
+from smlocal.emulator.context import Context
+from smlocal.emulator.errors import ValidationException
 
 log = logging.getLogger(__name__)
 SCHEDULE = "monitoring-schedule"

@@ -26,28 +26,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from emulator.cloudwatch import LogShipper
-from emulator.context import Context
-from emulator.control_plane import ControlPlane
-from emulator.durable import durable_write
-from emulator.edge import ControlBridge, Edge, FlushBridge
-from emulator.endpoint_manager import EndpointManager
-from emulator.endpoint_metrics import EndpointMetrics
-from emulator.guard import LocalOnly, trust_from_settings
-from emulator.http_server import Handler, HttpServer, WSGIBridge, serve
-from emulator.jobs import JobRunner
-from emulator.monitoring import execution_finished, start_execution
-from emulator.processing import Processing
-from emulator.routing import RoutingTable
-from emulator.runtime import Runtime
-from emulator.s3 import DurableWrites, S3Persistence, moto_app
-from emulator.scheduler import Scheduler
-from emulator.service_models import runtime_model, sagemaker_model
-from emulator.settings import EmulatorSettings
-from emulator.store import Store
-from emulator.supervisor import Supervisor
-from emulator.training.manager import TrainingManager
-from model_server.environment import SettingsError
+from smlocal.emulator.cloudwatch import LogShipper
+from smlocal.emulator.context import Context
+from smlocal.emulator.control_plane import ControlPlane
+from smlocal.emulator.durable import durable_write
+from smlocal.emulator.edge import ControlBridge, Edge, FlushBridge
+from smlocal.emulator.endpoint_manager import EndpointManager
+from smlocal.emulator.endpoint_metrics import EndpointMetrics
+from smlocal.emulator.guard import LocalOnly, trust_from_settings
+from smlocal.emulator.http_server import Handler, HttpServer, WSGIBridge, serve
+from smlocal.emulator.jobs import JobRunner
+from smlocal.emulator.monitoring import execution_finished, start_execution
+from smlocal.emulator.processing import Processing
+from smlocal.emulator.routing import RoutingTable
+from smlocal.emulator.runtime import Runtime
+from smlocal.emulator.s3 import DurableWrites, S3Persistence, moto_app
+from smlocal.emulator.scheduler import Scheduler
+from smlocal.emulator.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.store import Store
+from smlocal.emulator.supervisor import Supervisor
+from smlocal.emulator.training.manager import TrainingManager
+from smlocal.model_server.environment import SettingsError
 
 log = logging.getLogger("smlocal")
 
@@ -186,7 +186,7 @@ class Emulator:
     async def _serve_containers(self, edge: Handler) -> list[HttpServer]:
         """With --backend docker, containers reach the edge through the Docker bridge's
         gateway (`host.docker.internal`): listen there too, on the same port."""
-        from emulator.backends.docker import bridge_gateway
+        from smlocal.emulator.backends.docker import bridge_gateway
 
         gateway = bridge_gateway()
         if gateway is None or self.settings.host in ("0.0.0.0", "::", gateway):
@@ -198,7 +198,7 @@ class Emulator:
         training.restore()
         manager.restore()
         if self.settings.example:
-            from emulator.demo import create_example_endpoint
+            from smlocal.emulator.demo import create_example_endpoint
 
             assert self.ctx is not None
             self.health.detail = create_example_endpoint(self.ctx, manager)

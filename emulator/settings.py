@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model_server.environment import (
+from smlocal.model_server.environment import (
     DEFAULT_MAX_MODEL_BYTES,
     SMLOCAL_LENIENT_CONTAINERS,
     max_model_bytes,

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.validation import type_problem
+from smlocal.emulator.validation import type_problem
 
 
 class OutputShapeError(Exception):

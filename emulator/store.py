@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from emulator.documents import problem
+from smlocal.emulator.documents import problem
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from emulator.endpoint_manager import EndpointManager
+from smlocal.emulator.endpoint_manager import EndpointManager
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from emulator.http_server import reason
+from smlocal.emulator.http_server import reason
 
 StartResponse = Callable[..., Any]
 

@@ -1,6 +1,6 @@
 """Pooled keep-alive HTTP/1.1 connections from the edge to model servers, on the event loop.
 
-Callback-based on purpose (see emulator.http_server): a request is one `transport.write`,
+Callback-based on purpose (see smlocal.emulator.http_server): a request is one `transport.write`,
 the answer is parsed by httptools and handed to a callback, with no task per request.
 """
 

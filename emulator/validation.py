@@ -25,8 +25,8 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from emulator.errors import SerializationException, validation_error_class
-from emulator.patterns import matches
+from smlocal.emulator.errors import SerializationException, validation_error_class
+from smlocal.emulator.patterns import matches
 
 MAX_REPORTED = 10
 # The most characters of a value an error message quotes. Values that fit are quoted whole,

@@ -15,10 +15,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from emulator.errors import AWSError, InternalFailure
-from emulator.parsing import parse_json_request, parse_rest_request
-from emulator.shapes import shape_output, shape_rest_output
-from emulator.transport import HttpRequest, HttpResponse
+from smlocal.emulator.errors import AWSError, InternalFailure
+from smlocal.emulator.parsing import parse_json_request, parse_rest_request
+from smlocal.emulator.shapes import shape_output, shape_rest_output
+from smlocal.emulator.transport import HttpRequest, HttpResponse
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 REST_CONTENT_TYPE = "application/json"

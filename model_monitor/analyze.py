@@ -1,4 +1,4 @@
-"""`python -m model_monitor.analyze CONFIG`: the analyzer container's program, on local paths.
+"""`python -m smlocal.model_monitor.analyze CONFIG`: the analyzer container's program, locally.
 
 Like the real image's `/opt/program/analyze`, it takes its parameters from the
 `Environment` of a processing job configuration (`processingjobconfig.json`), writes the
@@ -15,15 +15,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from model_monitor.contract import FAILED
-from model_monitor.job import run_analysis
+from smlocal.model_monitor.contract import FAILED
+from smlocal.model_monitor.job import run_analysis
 
 FAILURE_EXIT = 255
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the analysis a processing job configuration describes."""
-    parser = argparse.ArgumentParser(prog="python -m model_monitor.analyze")
+    parser = argparse.ArgumentParser(prog="python -m smlocal.model_monitor.analyze")
     parser.add_argument("config", type=Path, help="processingjobconfig.json")
     parser.add_argument("--message-file", type=Path, required=True)
     args = parser.parse_args(argv)

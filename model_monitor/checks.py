@@ -35,18 +35,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from model_monitor import distance
-from model_monitor.constraints import (
+from smlocal.model_monitor import distance
+from smlocal.model_monitor.constraints import (
     CHI_SQUARED,
     ROBUST,
     BaselineConstraints,
     FeatureConstraints,
     MonitoringConfig,
 )
-from model_monitor.jackson import java_double as jd
-from model_monitor.kll import SketchRanks
-from model_monitor.profile import DatasetProfile, FeatureProfile
-from model_monitor.statistics import BaselineFeatureStatistics
+from smlocal.model_monitor.jackson import java_double as jd
+from smlocal.model_monitor.kll import SketchRanks
+from smlocal.model_monitor.profile import DatasetProfile, FeatureProfile
+from smlocal.model_monitor.statistics import BaselineFeatureStatistics
 
 CHECK_ORDER = (
     "data_type_check",

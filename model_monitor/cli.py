@@ -17,12 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from model_monitor.contract import FAILED, WITH_VIOLATIONS, dataset_format
+from smlocal.model_monitor.contract import FAILED, WITH_VIOLATIONS, dataset_format
 
 if TYPE_CHECKING:
-    from model_monitor.job import JobResult
-    from model_monitor.report import ReportSources
-    from model_monitor.report_data import ExecutionInfo
+    from smlocal.model_monitor.job import JobResult
+    from smlocal.model_monitor.report import ReportSources
+    from smlocal.model_monitor.report_data import ExecutionInfo
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -158,8 +158,8 @@ def _progress(env: dict[str, str]) -> Iterator[Callable[[int], None] | None]:
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from model_monitor.environment import AnalyzerInput
-    from model_monitor.sources import input_size
+    from smlocal.model_monitor.environment import AnalyzerInput
+    from smlocal.model_monitor.sources import input_size
 
     try:
         total = input_size(AnalyzerInput.from_environment(env))
@@ -173,7 +173,7 @@ def _progress(env: dict[str, str]) -> Iterator[Callable[[int], None] | None]:
 
 
 def _execute(args: argparse.Namespace, env: dict[str, str]) -> JobResult:
-    from model_monitor.job import run_analysis
+    from smlocal.model_monitor.job import run_analysis
 
     log = (lambda line: print(line, file=sys.stderr)) if args.verbose else (lambda line: None)
     with _progress(env) as progress:
@@ -214,8 +214,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report_inputs(args: argparse.Namespace) -> tuple[ReportSources, ExecutionInfo]:
-    from model_monitor.readers import parse_time
-    from model_monitor.report import ReportSources, execution_info
+    from smlocal.model_monitor.readers import parse_time
+    from smlocal.model_monitor.report import ReportSources, execution_info
 
     if args.execution:
         found = ReportSources.from_execution(
@@ -244,8 +244,8 @@ def _report_inputs(args: argparse.Namespace) -> tuple[ReportSources, ExecutionIn
 
 
 def _render_report(args: argparse.Namespace) -> int:
-    from model_monitor.errors import AnalysisError
-    from model_monitor.report import render_report
+    from smlocal.model_monitor.errors import AnalysisError
+    from smlocal.model_monitor.report import render_report
 
     try:
         sources, info = _report_inputs(args)

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from model_monitor.datatypes import DataType
-from model_monitor.errors import AnalysisError
-from model_monitor.profile import DatasetProfile, FeatureProfile
+from smlocal.model_monitor.datatypes import DataType
+from smlocal.model_monitor.errors import AnalysisError
+from smlocal.model_monitor.profile import DatasetProfile, FeatureProfile
 
 ENABLED, DISABLED = "Enabled", "Disabled"
 ROBUST, SIMPLE = "Robust", "Simple"

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from model_monitor.kll import SketchRanks
+from smlocal.model_monitor.kll import SketchRanks
 
 C_ALPHA = 1.8
 # Deequ's profiler keeps a histogram up to 120 distinct values; a numeric current column with

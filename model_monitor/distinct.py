@@ -29,8 +29,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from model_monitor.datatypes import classify, numbers_where
-from model_monitor.hll import NumberSketch
+from smlocal.model_monitor.datatypes import classify, numbers_where
+from smlocal.model_monitor.hll import NumberSketch
 
 CARDINALITY_THRESHOLD = 120
 HLL_LG_K = 12

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from model_monitor import files
-from model_monitor.errors import MAX_COLUMNS, AnalysisError
-from model_monitor.preprocessing import Preprocessor
-from model_monitor.readers import csv_fields, json_text
-from model_monitor.state import Chunk, DatasetState
+from smlocal.model_monitor import files
+from smlocal.model_monitor.errors import MAX_COLUMNS, AnalysisError
+from smlocal.model_monitor.preprocessing import Preprocessor
+from smlocal.model_monitor.readers import csv_fields, json_text
+from smlocal.model_monitor.state import Chunk, DatasetState
 
 PARTITION_BYTES = 4 * 1024 * 1024
 PARTITION_ROWS = 65_536

@@ -17,15 +17,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from model_monitor.constraints import categorical_drift_method
-from model_monitor.errors import (
+from smlocal.model_monitor.constraints import categorical_drift_method
+from smlocal.model_monitor.errors import (
     DATASET_FORMAT_MISSING,
     INVALID_OUTPUT_COLUMNS_POSITION,
     MAX_COLUMNS,
     MAX_COLUMNS_KEY,
     AnalysisError,
 )
-from model_monitor.readers import DEFAULT_INDEX_NAMES, parse_time
+from smlocal.model_monitor.readers import DEFAULT_INDEX_NAMES, parse_time
 
 CSV, JSON, CAPTURE = "csv", "json", "sagemakerCaptureJson"
 DATA_QUALITY = "DATA_QUALITY"

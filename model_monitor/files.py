@@ -26,8 +26,8 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from model_monitor.errors import MAX_COLUMNS, AnalysisError, too_many_columns
-from model_monitor.readers import json_wider_than
+from smlocal.model_monitor.errors import MAX_COLUMNS, AnalysisError, too_many_columns
+from smlocal.model_monitor.readers import json_wider_than
 
 
 @dataclass(frozen=True)

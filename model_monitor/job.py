@@ -27,14 +27,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from model_monitor import checks, jackson, log_lines, sources
-from model_monitor.constraints import (
+from smlocal.model_monitor import checks, jackson, log_lines, sources
+from smlocal.model_monitor.constraints import (
     BaselineConstraints,
     MonitoringConfig,
     parse_constraints,
     suggest_constraints,
 )
-from model_monitor.contract import (
+from smlocal.model_monitor.contract import (
     COMPLETED,
     CONSTRAINTS,
     FAILED,
@@ -43,12 +43,12 @@ from model_monitor.contract import (
     WITH_VIOLATIONS,
     exit_message,
 )
-from model_monitor.environment import AnalyzerInput
-from model_monitor.errors import NO_DATA, AnalysisError
-from model_monitor.metrics import MetricRecord, feature_metrics
-from model_monitor.preprocessing import postprocess_handler
-from model_monitor.profile import DatasetProfile, build_profile
-from model_monitor.statistics import (
+from smlocal.model_monitor.environment import AnalyzerInput
+from smlocal.model_monitor.errors import NO_DATA, AnalysisError
+from smlocal.model_monitor.metrics import MetricRecord, feature_metrics
+from smlocal.model_monitor.preprocessing import postprocess_handler
+from smlocal.model_monitor.profile import DatasetProfile, build_profile
+from smlocal.model_monitor.statistics import (
     BaselineFeatureStatistics,
     parse_statistics,
     statistics_document,
@@ -70,7 +70,7 @@ class JobLog:
     """Log lines shaped like the real job's: the Python wrapper's and the Spark analyzer's."""
 
     def __init__(self, sink: Callable[[str], None] | None) -> None:
-        self._sink = sink or logging.getLogger("model_monitor.job").info
+        self._sink = sink or logging.getLogger("smlocal.model_monitor.job").info
 
     def wrapper(self, message: str, level: str = "INFO") -> None:
         """A line of the container's Python wrapper (`DefaultDataAnalyzer`)."""

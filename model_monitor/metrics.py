@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from model_monitor.profile import DatasetProfile
+from smlocal.model_monitor.profile import DatasetProfile
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from model_monitor.kll import KllSketch
+from smlocal.model_monitor.kll import KllSketch
 
 Floats = npt.NDArray[np.float64]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from model_monitor.errors import (
+from smlocal.model_monitor.errors import (
     MAX_COLUMNS,
     POSTPROCESS_HANDLER_MISSING,
     PREPROCESS_HANDLER_MISSING,
@@ -32,7 +32,7 @@ from model_monitor.errors import (
     exit_call,
     too_many_columns,
 )
-from model_monitor.readers import json_text
+from smlocal.model_monitor.readers import json_text
 
 KeyedRow = dict[str, str | None]
 

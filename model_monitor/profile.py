@@ -6,10 +6,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from model_monitor.datatypes import DataType, TypeCounts
-from model_monitor.distinct import DistinctState
-from model_monitor.numeric import NumericState
-from model_monitor.state import ColumnState, DatasetState
+from smlocal.model_monitor.datatypes import DataType, TypeCounts
+from smlocal.model_monitor.distinct import DistinctState
+from smlocal.model_monitor.numeric import NumericState
+from smlocal.model_monitor.state import ColumnState, DatasetState
 
 NUMERIC_TYPES = (DataType.INTEGRAL, DataType.FRACTIONAL)
 _POSITIONAL = re.compile(r"_c(\d+)")

@@ -31,11 +31,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from model_monitor.errors import MAX_COLUMNS, AnalysisError, encoding_mismatch, too_many_columns
-from model_monitor.jackson import java_double
+from smlocal.model_monitor.errors import (
+    MAX_COLUMNS,
+    AnalysisError,
+    encoding_mismatch,
+    too_many_columns,
+)
+from smlocal.model_monitor.jackson import java_double
 
 if TYPE_CHECKING:
-    from capture_sink.reader import Located
+    from smlocal.capture_sink.reader import Located
 
 INPUT, OUTPUT = "endpointInput", "endpointOutput"
 DEFAULT_INDEX_NAMES = (INPUT, OUTPUT)
@@ -355,7 +360,7 @@ def iter_capture_records(
     capture_sink's reader does the listing and parsing, streaming (one file in memory); a
     broken line, or a field of the wrong JSON type, fails the job.
     """
-    from capture_sink.reader import iter_located
+    from smlocal.capture_sink.reader import iter_located
 
     try:
         for found in iter_located(folder, start, end):

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from capture_sink.keys import parse_s3_uri
-from model_monitor.contract import CONSTRAINTS, STATISTICS, VIOLATIONS
-from model_monitor.errors import AnalysisError
-from model_monitor.report_data import ExecutionInfo, build_report
-from model_monitor.report_html import render_html
+from smlocal.capture_sink.keys import parse_s3_uri
+from smlocal.model_monitor.contract import CONSTRAINTS, STATISTICS, VIOLATIONS
+from smlocal.model_monitor.errors import AnalysisError
+from smlocal.model_monitor.report_data import ExecutionInfo, build_report
+from smlocal.model_monitor.report_html import render_html
 
 REPORT = "report.html"
 DEFAULT_TITLE = "Model Monitor report"

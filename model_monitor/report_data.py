@@ -18,18 +18,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from model_monitor import distance
-from model_monitor.constraints import (
+from smlocal.model_monitor import distance
+from smlocal.model_monitor.constraints import (
     CHI_SQUARED,
     ROBUST,
     BaselineConstraints,
     MonitoringConfig,
     parse_constraints,
 )
-from model_monitor.contract import COMPLETED, WITH_VIOLATIONS, exit_message
-from model_monitor.errors import AnalysisError
-from model_monitor.kll import SketchRanks
-from model_monitor.statistics import BaselineFeatureStatistics, parse_statistics
+from smlocal.model_monitor.contract import COMPLETED, WITH_VIOLATIONS, exit_message
+from smlocal.model_monitor.errors import AnalysisError
+from smlocal.model_monitor.kll import SketchRanks
+from smlocal.model_monitor.statistics import BaselineFeatureStatistics, parse_statistics
 
 _DRIFT_VALUE = re.compile(r"(?:distance|p-value): (\S+) (?:exceeds|is below)")
 

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from html import escape
 
-from model_monitor import report_svg as svg
-from model_monitor.report_data import FeatureView, Report, Side
+from smlocal.model_monitor import report_svg as svg
+from smlocal.model_monitor.report_data import FeatureView, Report, Side
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from model_monitor import engine, files
-from model_monitor.environment import CAPTURE, CSV, AnalyzerInput
-from model_monitor.preprocessing import CapturedData, KeyedRow, Preprocessor
-from model_monitor.profile import column_order
-from model_monitor.readers import SHADOW, capture_items, event_id, iter_capture_records
-from model_monitor.state import DatasetState
+from smlocal.model_monitor import engine, files
+from smlocal.model_monitor.environment import CAPTURE, CSV, AnalyzerInput
+from smlocal.model_monitor.preprocessing import CapturedData, KeyedRow, Preprocessor
+from smlocal.model_monitor.profile import column_order
+from smlocal.model_monitor.readers import SHADOW, capture_items, event_id, iter_capture_records
+from smlocal.model_monitor.state import DatasetState
 
 
 @dataclass(frozen=True)

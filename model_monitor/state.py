@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from model_monitor.datatypes import TypeCounts, classify, numbers_where
-from model_monitor.distinct import DistinctState
-from model_monitor.numeric import NumericState
+from smlocal.model_monitor.datatypes import TypeCounts, classify, numbers_where
+from smlocal.model_monitor.distinct import DistinctState
+from smlocal.model_monitor.numeric import NumericState
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from model_monitor.errors import AnalysisError
-from model_monitor.kll import Floats
-from model_monitor.profile import DatasetProfile, FeatureProfile
+from smlocal.model_monitor.errors import AnalysisError
+from smlocal.model_monitor.kll import Floats
+from smlocal.model_monitor.profile import DatasetProfile, FeatureProfile
 
 
 def _numerical(feature: FeatureProfile) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import os
 from flask import Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from model_server.errors import InvocationError
-from model_server.loading import ModelState
+from smlocal.model_server.errors import InvocationError
+from smlocal.model_server.loading import ModelState
 
 log = logging.getLogger(__name__)
 

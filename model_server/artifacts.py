@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from capture_sink.keys import parse_s3_uri
-from model_server.environment import (
+from smlocal.capture_sink.keys import parse_s3_uri
+from smlocal.model_server.environment import (
     DEFAULT_MAX_MODEL_BYTES,
     SMLOCAL_MAX_MODEL_BYTES,
     ServerSettings,
 )
-from model_server.errors import ArtifactError
-from model_server.s3_urls import S3UrlError, to_s3_uri
+from smlocal.model_server.errors import ArtifactError
+from smlocal.model_server.s3_urls import S3UrlError, to_s3_uri
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from model_server import convert
-from model_server.environment import ServerSettings
+from smlocal.model_server import convert
+from smlocal.model_server.environment import ServerSettings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,7 +43,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def serve(args: argparse.Namespace) -> int:
     """Run the server with the environment's settings, overridden by the options given."""
-    from model_server.serving import capture_hooks, run
+    from smlocal.model_server.serving import capture_hooks, run
 
     settings = ServerSettings.from_env()
     options = {
@@ -57,8 +57,8 @@ def serve(args: argparse.Namespace) -> int:
         "lenient": args.lenient_containers,
     }
     if args.example:
-        from model_server.example import train_iris_in_subprocess
-        from model_server.loading import scratch_dir
+        from smlocal.model_server.example import train_iris_in_subprocess
+        from smlocal.model_server.loading import scratch_dir
 
         options["model_dir"] = train_iris_in_subprocess(scratch_dir() / "iris-xgboost")
     settings = replace(settings, **{k: v for k, v in options.items() if v is not None})

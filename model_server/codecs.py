@@ -18,7 +18,7 @@ import numpy as np
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header, parse_options_header
 
-from model_server.errors import PayloadError, UnsupportedAccept, UnsupportedContentType
+from smlocal.model_server.errors import PayloadError, UnsupportedAccept, UnsupportedContentType
 
 CSV = "text/csv"
 JSON = "application/json"

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model_server.errors import ModelLoadError
-from model_server.xgboost_files import MODEL_FILE
-from model_server.xgboost_legacy import SERIALISATION_HEADER, written_by
+from smlocal.model_server.errors import ModelLoadError
+from smlocal.model_server.xgboost_files import MODEL_FILE
+from smlocal.model_server.xgboost_legacy import SERIALISATION_HEADER, written_by
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ def default_output(artifact: Path) -> Path:
 
 def convert_artifact(artifact: Path, output: Path) -> Conversion:
     """Write output as a model.tar.gz holding the artifact's model as XGBoost JSON."""
-    from model_server.artifacts import extract_archive, pack_archive
-    from model_server.predictors.xgboost_model import load_booster, model_file
+    from smlocal.model_server.artifacts import extract_archive, pack_archive
+    from smlocal.model_server.predictors.xgboost_model import load_booster, model_file
 
     if not artifact.exists():
         raise ModelLoadError(f"{artifact} does not exist")
@@ -117,7 +117,7 @@ def _ignored(directory: str, names: list[str], skip: Path) -> list[str]:
 
 def describe(path: Path) -> str:
     """The model file's format, in words."""
-    from model_server.predictors.xgboost_model import pickled_state
+    from smlocal.model_server.predictors.xgboost_model import pickled_state
 
     state = pickled_state(path)
     raw = bytes(state["handle"]) if state is not None else path.read_bytes()

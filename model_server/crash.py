@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from model_server.loading import ModelState
+from smlocal.model_server.loading import ModelState
 
 # The container's logger: logging.getLogger(__name__) in sagemaker_sklearn_container/serving.py.
 container_log = logging.getLogger("sagemaker_sklearn_container.serving")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model_server.xgboost_files import save_booster
+from smlocal.model_server.xgboost_files import save_booster
 
 
 def train_iris_in_subprocess(dest: Path, rounds: int = 10) -> Path:

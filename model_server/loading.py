@@ -8,10 +8,10 @@ import threading
 import time
 from pathlib import Path
 
-from model_server.environment import ServerSettings
-from model_server.errors import ModelLoadError, ModelNotReady, NoModelFn
-from model_server.predictors import detect, sklearn_model, user_script, xgboost_model
-from model_server.predictors.base import HandlerPredictor, regular_files
+from smlocal.model_server.environment import ServerSettings
+from smlocal.model_server.errors import ModelLoadError, ModelNotReady, NoModelFn
+from smlocal.model_server.predictors import detect, sklearn_model, user_script, xgboost_model
+from smlocal.model_server.predictors.base import HandlerPredictor, regular_files
 
 log = logging.getLogger(__name__)
 

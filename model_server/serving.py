@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from gunicorn.app.base import BaseApplication
 
-from model_server.app import create_app
-from model_server.artifacts import prepare
-from model_server.crash import failing_without_model_fn
-from model_server.environment import ServerSettings, SettingsError
-from model_server.errors import ArtifactError
-from model_server.loading import ModelState, scratch_dir
+from smlocal.model_server.app import create_app
+from smlocal.model_server.artifacts import prepare
+from smlocal.model_server.crash import failing_without_model_fn
+from smlocal.model_server.environment import ServerSettings, SettingsError
+from smlocal.model_server.errors import ArtifactError
+from smlocal.model_server.loading import ModelState, scratch_dir
 
 if TYPE_CHECKING:
-    from capture_sink.serving import CaptureServing
+    from smlocal.capture_sink.serving import CaptureServing
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,8 @@ class NoHooks:
 
 def capture_hooks() -> CaptureServing | None:
     """Data capture when the environment configures it (SMLOCAL_CAPTURE_CONFIG), else None."""
-    from capture_sink.serving import capture_from_env
-    from capture_sink.settings import CaptureSettingsError
+    from smlocal.capture_sink.serving import capture_from_env
+    from smlocal.capture_sink.settings import CaptureSettingsError
 
     try:
         return capture_from_env()

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from model_server.errors import InvocationError
-from model_server.images import FrameworkImage
+from smlocal.model_server.errors import InvocationError
+from smlocal.model_server.images import FrameworkImage
 
 CSV = "text/csv"
 JSON = "application/json"

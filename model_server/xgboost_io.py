@@ -13,11 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from model_server.codecs import JSON, decode_csv, decode_json, decode_libsvm, media_type
-from model_server.errors import PayloadError
-from model_server.recordio_protobuf import RecordIOError, feature_rows
-from model_server.xgboost_selectable import SelectableError, encode_selected, selected_predictions
-from model_server.xgboost_wire import (
+from smlocal.model_server.codecs import JSON, decode_csv, decode_json, decode_libsvm, media_type
+from smlocal.model_server.errors import PayloadError
+from smlocal.model_server.recordio_protobuf import RecordIOError, feature_rows
+from smlocal.model_server.xgboost_selectable import (
+    SelectableError,
+    encode_selected,
+    selected_predictions,
+)
+from smlocal.model_server.xgboost_wire import (
     JSONLINES,
     ContainerError,
     XGBoostWire,

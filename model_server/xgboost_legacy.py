@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from model_server.errors import ModelLoadError
-from model_server.xgboost_objectives import base_score_for, objective_config, start_margin
+from smlocal.model_server.errors import ModelLoadError
+from smlocal.model_server.xgboost_objectives import base_score_for, objective_config, start_margin
 
 SERIALISATION_HEADER = b"CONFIG-offset:"
 NOT_A_MODEL = "it is not an XGBoost model: neither JSON, UBJSON nor XGBoost's legacy binary format"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from model_server.errors import ModelLoadError
+from smlocal.model_server.errors import ModelLoadError
 
 _REG_LOSS = {"reg_loss_param": {"scale_pos_weight": "1"}}
 _LAMBDARANK = {

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from model_server.recordio_protobuf import frame, label_record
-from model_server.xgboost_wire import CSV, JSON, JSONLINES, RECORDIO
+from smlocal.model_server.recordio_protobuf import frame, label_record
+from smlocal.model_server.xgboost_wire import CSV, JSON, JSONLINES, RECORDIO
 
 PREDICTED_LABEL = "predicted_label"
 LABELS = "labels"

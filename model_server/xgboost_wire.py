@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from model_server.errors import InvocationError
-from model_server.images import FrameworkImage, ImageVersion, parse_image
+from smlocal.model_server.errors import InvocationError
+from smlocal.model_server.images import FrameworkImage, ImageVersion, parse_image
 
 CSV = "text/csv"
 JSON = "application/json"

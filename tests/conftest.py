@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from model_server.artifacts import pack_archive
-from model_server.xgboost_files import save_booster
+from smlocal.model_server.artifacts import pack_archive
+from smlocal.model_server.xgboost_files import save_booster
 from tests.support import XGBOOST_IMAGE  # noqa: F401 - re-exported for tests
 
 # The SageMaker SDK v2 warns on import that v3 exists; the flows we test are v2's.

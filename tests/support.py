@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 ROOT = Path(__file__).resolve().parents[1]
-SMLOCAL = [sys.executable, "-m", "emulator.cli"]
+SMLOCAL = [sys.executable, "-m", "smlocal.emulator.cli"]
 
 
 def listening_socket() -> socket.socket:

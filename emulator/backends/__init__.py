@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from emulator.settings import EmulatorSettings
+from smlocal.emulator.settings import EmulatorSettings
 
 # SageMaker's framework images (any registry, region, account, tag) that our own model
 # server answers for, without Docker.

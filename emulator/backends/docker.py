@@ -14,8 +14,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from emulator.backends import VariantPlan, capture_environment, is_framework_image, log_path
-from emulator.settings import EmulatorSettings
+from smlocal.emulator.backends import VariantPlan, capture_environment, is_framework_image, log_path
+from smlocal.emulator.settings import EmulatorSettings
 
 log = logging.getLogger(__name__)
 MODEL_SERVER_IMAGE = "smlocal-model-server:latest"

@@ -7,12 +7,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from emulator.backends import VariantPlan, capture_environment, log_path
-from emulator.settings import EmulatorSettings
+from smlocal.emulator.backends import VariantPlan, capture_environment, log_path
+from smlocal.emulator.interpreter import python_module
+from smlocal.emulator.settings import EmulatorSettings
 
 
 class ProcessServer:
@@ -119,7 +119,7 @@ class ProcessBackend:
         sock.set_inheritable(True)
         log = log_path(self.settings, plan)
         args = [
-            sys.executable, "-m", "emulator.cli", "serve",
+            *python_module("smlocal.emulator.cli"), "serve",
             "--bind", f"fd://{sock.fileno()}", "--workers", str(plan.workers),
             "--model-dir", str(plan.unpacked_model),
         ]  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.context import Context
+from smlocal.emulator.context import Context
 
 Document = dict[str, Any]
 

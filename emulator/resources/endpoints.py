@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.context import Context, already_exists, not_found
-from emulator.endpoint_manager import KIND, EndpointManager
-from emulator.endpoint_shapes import capture_summary
-from emulator.errors import ValidationException
-from emulator.lifecycle import require
-from emulator.listing import filtered, page, sort
-from emulator.resources import pick
-from emulator.resources.endpoint_configs import get_endpoint_config
-from emulator.resources.models import get_model
-from emulator.resources.monitoring_schedules import refuse_deleting_a_monitored_endpoint
-from emulator.resources.tags import set_tags
+from smlocal.emulator.context import Context, already_exists, not_found
+from smlocal.emulator.endpoint_manager import KIND, EndpointManager
+from smlocal.emulator.endpoint_shapes import capture_summary
+from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.lifecycle import require
+from smlocal.emulator.listing import filtered, page, sort
+from smlocal.emulator.resources import pick
+from smlocal.emulator.resources.endpoint_configs import get_endpoint_config
+from smlocal.emulator.resources.models import get_model
+from smlocal.emulator.resources.monitoring_schedules import refuse_deleting_a_monitored_endpoint
+from smlocal.emulator.resources.tags import set_tags
 
 DESCRIBE_KEYS = (
     "EndpointName",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.context import Context
-from emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
-from emulator.listing import filtered, page, sort
-from emulator.resources import pick
-from emulator.resources.tags import drop_tags, set_tags
-from emulator.scheduler import SCHEDULE
+from smlocal.emulator.context import Context
+from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
+from smlocal.emulator.listing import filtered, page, sort
+from smlocal.emulator.resources import pick
+from smlocal.emulator.resources.tags import drop_tags, set_tags
+from smlocal.emulator.scheduler import SCHEDULE
 
 KIND = "data-quality-job-definition"
 DESCRIBE_KEYS = (

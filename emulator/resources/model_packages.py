@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.context import Context, already_exists, not_found
-from emulator.errors import ValidationException
-from emulator.listing import filtered, page, sort
-from emulator.resources import pick
-from emulator.resources.tags import drop_tags, set_tags
+from smlocal.emulator.context import Context, already_exists, not_found
+from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.listing import filtered, page, sort
+from smlocal.emulator.resources import pick
+from smlocal.emulator.resources.tags import drop_tags, set_tags
 
 GROUP = "model-package-group"
 PACKAGE = "model-package"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from emulator.context import Context, not_found
-from emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
-from emulator.listing import filtered, page, sort
-from emulator.monitoring import EXECUTION, parse_duration, spec_of
-from emulator.resources import pick
-from emulator.resources.tags import drop_tags, set_tags
-from emulator.scheduler import SCHEDULE, SETTLES_AT, is_now, pending, settle, to_croniter
+from smlocal.emulator.context import Context, not_found
+from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
+from smlocal.emulator.listing import filtered, page, sort
+from smlocal.emulator.monitoring import EXECUTION, parse_duration, spec_of
+from smlocal.emulator.resources import pick
+from smlocal.emulator.resources.tags import drop_tags, set_tags
+from smlocal.emulator.scheduler import SCHEDULE, SETTLES_AT, is_now, pending, settle, to_croniter
 
 DESCRIBE_KEYS = (
     "MonitoringScheduleArn",

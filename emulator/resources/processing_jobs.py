@@ -1,15 +1,15 @@
-"""Processing jobs: create, describe, list, stop (run by emulator.processing)."""
+"""Processing jobs: create, describe, list, stop (run by smlocal.emulator.processing)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from emulator.context import Context, already_exists
-from emulator.errors import ValidationException
-from emulator.listing import filtered, page, sort
-from emulator.resources import pick
-from emulator.resources.tags import set_tags
+from smlocal.emulator.context import Context, already_exists
+from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.listing import filtered, page, sort
+from smlocal.emulator.resources import pick
+from smlocal.emulator.resources.tags import set_tags
 
 KIND = "processing-job"
 ANALYZER_IMAGE = re.compile(

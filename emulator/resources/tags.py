@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.context import Context
-from emulator.errors import ValidationException
-from emulator.listing import page
+from smlocal.emulator.context import Context
+from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.listing import page
 
 KIND = "tags"
 MAX_TAGS = 50
@@ -37,7 +37,7 @@ def drop_tags(ctx: Context, arn: str) -> None:
 
 
 def _require_resource(ctx: Context, arn: str) -> None:
-    from emulator.resources import find_by_arn
+    from smlocal.emulator.resources import find_by_arn
 
     if find_by_arn(ctx, arn) is None:
         raise ValidationException(f'Could not find resource "{arn}".')

@@ -1,21 +1,21 @@
 """Training jobs: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs, StopTrainingJob.
 
 The control plane records the job and hands it to the training manager, which moves it
-through its statuses (`emulator.training.statuses`) while the algorithm runs.
+through its statuses (`smlocal.emulator.training.statuses`) while the algorithm runs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from emulator.context import Context
-from emulator.errors import ResourceInUse, ValidationException
-from emulator.listing import filtered, page, sort
-from emulator.resources import pick
-from emulator.resources.tags import set_tags
-from emulator.training.manager import KIND
-from emulator.training.statuses import advance, initial
-from emulator.training.workspace import artifact_uri
+from smlocal.emulator.context import Context
+from smlocal.emulator.errors import ResourceInUse, ValidationException
+from smlocal.emulator.listing import filtered, page, sort
+from smlocal.emulator.resources import pick
+from smlocal.emulator.resources.tags import set_tags
+from smlocal.emulator.training.manager import KIND
+from smlocal.emulator.training.statuses import advance, initial
+from smlocal.emulator.training.workspace import artifact_uri
 
 # Request members DescribeTrainingJob answers with as they were given.
 ECHOED = (

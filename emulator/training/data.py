@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from emulator.training import UserError
+from smlocal.emulator.training import UserError
 
 CSV, LIBSVM = "csv", "libsvm"
 CONTENT_TYPES = {"csv": CSV, "text/csv": CSV, "libsvm": LIBSVM, "text/libsvm": LIBSVM,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.training import UserError
+from smlocal.emulator.training import UserError
 
 
 @dataclass(frozen=True)

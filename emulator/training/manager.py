@@ -18,14 +18,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import emulator
-from emulator.clients import client
-from emulator.context import Context
-from emulator.jobs import JobExit, JobProcess, JobRunner, python_module, summary_lines
-from emulator.training import is_xgboost_image
-from emulator.training.metrics import MetricCollector
-from emulator.training.statuses import TERMINAL, advance, ending
-from emulator.training.workspace import (
+import smlocal
+from smlocal.emulator.clients import client
+from smlocal.emulator.context import Context
+from smlocal.emulator.interpreter import python_module
+from smlocal.emulator.jobs import JobExit, JobProcess, JobRunner, summary_lines
+from smlocal.emulator.training import is_xgboost_image
+from smlocal.emulator.training.metrics import MetricCollector
+from smlocal.emulator.training.statuses import TERMINAL, advance, ending
+from smlocal.emulator.training.workspace import (
     JobFailure,
     Workspace,
     check_channels,
@@ -34,12 +35,12 @@ from emulator.training.workspace import (
     missing_input,
     upload_model,
 )
-from model_server.environment import SMLOCAL_IMAGE
+from smlocal.model_server.environment import SMLOCAL_IMAGE
 
 log = logging.getLogger(__name__)
 KIND = "training-job"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-ALGORITHM = "emulator.training.xgboost_algorithm"
+ALGORITHM = "smlocal.emulator.training.xgboost_algorithm"
 FAILURE_REASON_MAX = 1024
 INTERRUPTED = (
     "InternalServerError: The training job was interrupted: smlocal stopped while it was in "
@@ -276,6 +277,6 @@ def _failure(workspace: Workspace, outcome: JobExit) -> str:
 
 def _python_path() -> str:
     """PYTHONPATH that lets the child import this very emulator package."""
-    ours = str(Path(emulator.__file__).resolve().parents[1])
+    ours = str(Path(smlocal.__file__).parents[1])
     inherited = os.environ.get("PYTHONPATH")
     return f"{ours}{os.pathsep}{inherited}" if inherited else ours

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from model_server.images import ImageVersion, parse_image
+from smlocal.model_server.images import ImageVersion, parse_image
 
 # Hyperparameters the newest image knows that older ones refuse as extraneous (the names in
 # algorithm_mode/hyperparameter_validation.py at each tag).

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.clients import download, no_objects_message, split_uri
-from model_server.artifacts import pack_archive
+from smlocal.emulator.clients import download, no_objects_message, split_uri
+from smlocal.model_server.artifacts import pack_archive
 
 
 class JobFailure(Exception):

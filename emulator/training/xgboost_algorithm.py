@@ -1,4 +1,4 @@
-"""`python -m emulator.training.xgboost_algorithm ROOT`: the XGBoost container, algorithm mode.
+"""`python -m smlocal.emulator.training.xgboost_algorithm ROOT`: XGBoost algorithm mode.
 
 ROOT is laid out like `/opt/ml`: `input/config/hyperparameters.json` and
 `inputdataconfig.json`, `input/data/{channel}/`, `model/`, `output/`. The process exits 0
@@ -20,8 +20,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from emulator.training import AlgorithmError, UserError
-from emulator.training.data import (
+from smlocal.emulator.training import AlgorithmError, UserError
+from smlocal.emulator.training.data import (
     CSV,
     Table,
     content_type,
@@ -29,11 +29,11 @@ from emulator.training.data import (
     read_channel,
     sniff_delimiter,
 )
-from emulator.training.hyperparameters import TrainingPlan, training_plan, validate
-from emulator.training.metrics import round_line
-from emulator.training.versions import default_eval_metric, training_behaviour
-from model_server.environment import SMLOCAL_IMAGE
-from model_server.xgboost_files import MODEL_FILE, save_booster, xgboost_message
+from smlocal.emulator.training.hyperparameters import TrainingPlan, training_plan, validate
+from smlocal.emulator.training.metrics import round_line
+from smlocal.emulator.training.versions import default_eval_metric, training_behaviour
+from smlocal.model_server.environment import SMLOCAL_IMAGE
+from smlocal.model_server.xgboost_files import MODEL_FILE, save_booster, xgboost_message
 
 CHANNELS = {"train": True, "validation": False, "code": False}  # name -> required
 

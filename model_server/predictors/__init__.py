@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from model_server.predictors import sklearn_model, xgboost_model
+from smlocal.model_server.predictors import sklearn_model, xgboost_model
 
 FRAMEWORKS: tuple[ModuleType, ...] = (xgboost_model, sklearn_model)
 

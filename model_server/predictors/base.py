@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from model_server.codecs import media_type, negotiate
-from model_server.errors import InvocationError, PredictionError
+from smlocal.model_server.codecs import media_type, negotiate
+from smlocal.model_server.errors import InvocationError, PredictionError
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from model_server import sklearn_wire
-from model_server.codecs import (
+from smlocal.model_server import sklearn_wire
+from smlocal.model_server.codecs import (
     CSV,
     JSON,
     NPY,
@@ -15,11 +15,11 @@ from model_server.codecs import (
     encode_json_list,
     encode_npy,
 )
-from model_server.environment import ServerSettings
-from model_server.errors import ModelLoadError, no_program, program_without_model_fn
-from model_server.images import parse_image
-from model_server.predictors.base import Handlers, regular_files
-from model_server.sklearn_wire import ErrorPage
+from smlocal.model_server.environment import ServerSettings
+from smlocal.model_server.errors import ModelLoadError, no_program, program_without_model_fn
+from smlocal.model_server.images import parse_image
+from smlocal.model_server.predictors.base import Handlers, regular_files
+from smlocal.model_server.sklearn_wire import ErrorPage
 
 MODEL_FILE = "model.joblib"
 SUFFIXES = (".joblib", ".pkl", ".pickle")

@@ -9,10 +9,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from model_server.environment import SAGEMAKER_PROGRAM, ServerSettings
-from model_server.errors import ModelLoadError
-from model_server.predictors import detect, sklearn_model
-from model_server.predictors.base import HandlerPredictor
+from smlocal.model_server.environment import SAGEMAKER_PROGRAM, ServerSettings
+from smlocal.model_server.errors import ModelLoadError
+from smlocal.model_server.predictors import detect, sklearn_model
+from smlocal.model_server.predictors.base import HandlerPredictor
 
 HANDLER_NAMES = ("input_fn", "predict_fn", "output_fn", "transform_fn")
 
@@ -21,7 +21,7 @@ def code_dir(settings: ServerSettings, model_dir: Path) -> Path:
     """Where the user's code is: SAGEMAKER_SUBMIT_DIRECTORY, else {model}/code, else /opt/ml/code.
 
     An s3:// or archive submit directory has been unpacked to a folder by then (see
-    `model_server.artifacts.prepare`); a container path (/opt/ml/model/code, as the SDK
+    `smlocal.model_server.artifacts.prepare`); a container path (/opt/ml/model/code, as the SDK
     sets for repacked models) names the same folder in this server's model directory.
     """
     if settings.submit_directory is not None:

@@ -10,23 +10,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from model_server.codecs import (
+from smlocal.model_server.codecs import (
     CSV,
 )
-from model_server.environment import ServerSettings
-from model_server.errors import (
+from smlocal.model_server.environment import ServerSettings
+from smlocal.model_server.errors import (
     ModelLoadError,
     PredictionError,
 )
-from model_server.predictors.base import Handlers, regular_files
-from model_server.xgboost_files import MODEL_FILE, xgboost_message
-from model_server.xgboost_io import Responder, Selected, fit_width, read_request
-from model_server.xgboost_legacy import is_legacy_binary, to_json_bytes
-from model_server.xgboost_selectable import (
+from smlocal.model_server.predictors.base import Handlers, regular_files
+from smlocal.model_server.xgboost_files import MODEL_FILE, xgboost_message
+from smlocal.model_server.xgboost_io import Responder, Selected, fit_width, read_request
+from smlocal.model_server.xgboost_legacy import is_legacy_binary, to_json_bytes
+from smlocal.model_server.xgboost_selectable import (
     objective_of,
     selected_keys,
 )
-from model_server.xgboost_wire import (
+from smlocal.model_server.xgboost_wire import (
     wire_for,
 )
 

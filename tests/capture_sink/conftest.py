@@ -66,6 +66,6 @@ def bucket(s3: Any) -> str:
 @pytest.fixture(scope="session")
 def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An iris XGBoost model (2 rounds), trained in a separate process."""
-    from model_server.example import train_iris_in_subprocess
+    from smlocal.model_server.example import train_iris_in_subprocess
 
     return train_iris_in_subprocess(tmp_path_factory.mktemp("iris"), rounds=2)

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from capture_sink.config import CaptureConfigError, load_capture_config, parse_capture_config
-from capture_sink.settings import CaptureSettings, CaptureSettingsError, default_spool_dir
+from smlocal.capture_sink.config import (
+    CaptureConfigError,
+    load_capture_config,
+    parse_capture_config,
+)
+from smlocal.capture_sink.settings import CaptureSettings, CaptureSettingsError, default_spool_dir
 
 SDK_REQUEST = {  # what sagemaker 2.257 sends by default (spec section 3)
     "EnableCapture": True,

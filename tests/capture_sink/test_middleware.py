@@ -11,10 +11,10 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from capture_sink.config import CaptureConfig
-from capture_sink.middleware import CaptureMiddleware
-from capture_sink.runtime import FlushTimeout
-from capture_sink.sampler import PercentageSampler
+from smlocal.capture_sink.config import CaptureConfig
+from smlocal.capture_sink.middleware import CaptureMiddleware
+from smlocal.capture_sink.runtime import FlushTimeout
+from smlocal.capture_sink.sampler import PercentageSampler
 
 ARRIVAL = datetime(2024, 1, 19, 19, 27, 57, tzinfo=UTC)
 CONFIG = CaptureConfig(

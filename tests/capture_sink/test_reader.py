@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from capture_sink.reader import iter_records, read_dataframe
-from capture_sink.validate import check_lines, record_schema
-from emulator.cli import main
+from smlocal.capture_sink.reader import iter_records, read_dataframe
+from smlocal.capture_sink.validate import check_lines, record_schema
+from smlocal.emulator.cli import main
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = sorted(DATA.glob("*.jsonl"))

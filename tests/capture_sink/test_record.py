@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from capture_sink.config import CaptureConfig
-from capture_sink.keys import (
+from smlocal.capture_sink.config import CaptureConfig
+from smlocal.capture_sink.keys import (
     capture_prefix,
     name_from_spool,
     name_time,
@@ -20,7 +20,7 @@ from capture_sink.keys import (
     object_name,
     spool_name,
 )
-from capture_sink.record import (
+from smlocal.capture_sink.record import (
     LineBuilder,
     Payload,
     build_record,
@@ -30,7 +30,7 @@ from capture_sink.record import (
     new_event_id,
     serialize,
 )
-from capture_sink.sampler import NeverSampler, PercentageSampler
+from smlocal.capture_sink.sampler import NeverSampler, PercentageSampler
 
 DATA = Path(__file__).parent / "data"
 SDK = CaptureConfig(

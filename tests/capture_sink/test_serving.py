@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 
 from bench.load import run_load
-from capture_sink.reader import iter_records
-from capture_sink.validate import check_lines
-from model_server.recordio_protobuf import dense_feature_records
+from smlocal.capture_sink.reader import iter_records
+from smlocal.capture_sink.validate import check_lines
+from smlocal.model_server.recordio_protobuf import dense_feature_records
 from tests.capture_sink.conftest import s3_client
 from tests.capture_sink.helpers import (
     IRIS_ROW,
@@ -219,8 +219,8 @@ def test_output_only(s3_server, s3, bucket, iris_model, tmp_path):
 
 
 def test_uploads_ask_for_sse_kms_with_the_key(s3_server, s3, bucket, monkeypatch):
-    from capture_sink.keys import S3Location
-    from capture_sink.s3 import S3Put
+    from smlocal.capture_sink.keys import S3Location
+    from smlocal.capture_sink.s3 import S3Put
     from tests.capture_sink.conftest import CREDENTIALS
 
     for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL_S3": s3_server.url}.items():

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from capture_sink.counters import Counters
-from capture_sink.keys import S3Location
-from capture_sink.runtime import CaptureWorker, FlushTimeout, WorkerOptions
-from capture_sink.session import Session
-from capture_sink.spool import DiskGauge, Spool, SpoolWriter, Target
-from capture_sink.uploader import Outcome, Uploader
+from smlocal.capture_sink.counters import Counters
+from smlocal.capture_sink.keys import S3Location
+from smlocal.capture_sink.runtime import CaptureWorker, FlushTimeout, WorkerOptions
+from smlocal.capture_sink.session import Session
+from smlocal.capture_sink.spool import DiskGauge, Spool, SpoolWriter, Target
+from smlocal.capture_sink.uploader import Outcome, Uploader
 
 TARGET = Target("bucket", "capture/Ep/AllTraffic")
 T0 = datetime(2024, 1, 19, 12, 59, 59, 900000, tzinfo=UTC)
@@ -240,7 +240,7 @@ def test_a_write_error_drops_the_record_without_raising(tmp_path, monkeypatch):
     def full(_fd, _data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("capture_sink.spool.os.write", full)
+    monkeypatch.setattr("smlocal.capture_sink.spool.os.write", full)
     assert writer.append(line(1), T0) is False
     assert counters.snapshot()["dropped"] == 1
 
@@ -345,7 +345,7 @@ def test_a_new_session_forgets_dead_sessions(tmp_path):
 def test_half_made_files_are_swept_and_empty_files_need_no_upload(tmp_path):
     import os
 
-    from capture_sink.spool import sweep_unfinished
+    from smlocal.capture_sink.spool import sweep_unfinished
 
     spool = Spool(tmp_path)
     folder = spool.folder(TARGET)
@@ -377,9 +377,9 @@ def test_spooled_records_and_state_are_private_whatever_the_umask(tmp_path):
     from werkzeug.test import Client
     from werkzeug.wrappers import Response
 
-    from capture_sink.config import load_capture_config
-    from capture_sink.serving import CaptureServing
-    from capture_sink.settings import CaptureSettings
+    from smlocal.capture_sink.config import load_capture_config
+    from smlocal.capture_sink.serving import CaptureServing
+    from smlocal.capture_sink.settings import CaptureSettings
 
     home = tmp_path / "home"  # the user's, not ours: its mode is left alone
     home.mkdir(mode=0o755)

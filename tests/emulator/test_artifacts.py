@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.artifacts import fetch
-from emulator.settings import EmulatorSettings
-from model_server.errors import ArtifactError
+from smlocal.emulator.artifacts import fetch
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.model_server.errors import ArtifactError
 from tests.support import deploy, unique
 
 MiB = 1024 * 1024

@@ -26,7 +26,7 @@ CAPTURE = {
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory, iris_tar):
-    from emulator.pytest_plugin import SmlocalEmulator
+    from smlocal.emulator.pytest_plugin import SmlocalEmulator
 
     folder = tmp_path_factory.mktemp("flush")
     started = SmlocalEmulator(folder, {"SMLOCAL_CAPTURE_ROLL_SECONDS": "60"}).start()

@@ -34,7 +34,7 @@ def test_the_emulator_service_runs_smlocal_up_with_the_s3_service_and_the_exampl
     assert emulator["depends_on"] == ["s3"]
     assert "/_smlocal/health" in " ".join(emulator["healthcheck"]["test"])
     # every option given to `smlocal up` is one it knows
-    from emulator.cli import parser
+    from smlocal.emulator.cli import parser
 
     parsed = parser().parse_args(
         [str(c).replace("${S3_URL:-http://s3:5000}", "http://s3:5000") for c in command]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from emulator.demo import snippet, write_sdk_config
+from smlocal.emulator.demo import snippet, write_sdk_config
 
 
 def test_the_snippet_points_the_sdk_at_a_config_that_opts_out_of_telemetry(

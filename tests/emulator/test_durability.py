@@ -75,7 +75,7 @@ def test_a_full_disk_refuses_s3_writes_and_capture_waits_for_space(
 ) -> None:
     data = tmp_path / "data"
     with small_filesystem(data / "s3", "4m") as s3_root:
-        from emulator.pytest_plugin import SmlocalEmulator
+        from smlocal.emulator.pytest_plugin import SmlocalEmulator
 
         emulator = SmlocalEmulator(data).start()
         try:
@@ -148,7 +148,7 @@ def test_a_full_disk_refuses_s3_writes_and_capture_waits_for_space(
 def test_a_full_disk_keeps_versions_and_multipart_uploads_retryable(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with small_filesystem(data / "s3", "2m") as s3_root:
-        from emulator.pytest_plugin import SmlocalEmulator
+        from smlocal.emulator.pytest_plugin import SmlocalEmulator
 
         emulator = SmlocalEmulator(data).start()
         try:
@@ -197,7 +197,7 @@ def test_a_refused_write_undoes_only_itself(tmp_path: Path) -> None:
     a refused overwrite or CreateBucket leaves the old object and the name usable."""
     data = tmp_path / "data"
     with small_filesystem(data / "s3", "4m") as s3_root:
-        from emulator.pytest_plugin import SmlocalEmulator
+        from smlocal.emulator.pytest_plugin import SmlocalEmulator
 
         emulator = SmlocalEmulator(data).start()
         try:
@@ -296,7 +296,7 @@ def test_what_an_object_carries_survives_a_restart(smlocal_factory) -> None:
 def test_a_full_disk_leaves_no_phantom_resource(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with small_filesystem(data, "6m"):
-        from emulator.pytest_plugin import SmlocalEmulator
+        from smlocal.emulator.pytest_plugin import SmlocalEmulator
 
         emulator = SmlocalEmulator(data).start()
         try:

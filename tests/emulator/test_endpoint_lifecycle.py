@@ -177,7 +177,7 @@ NAMES = ("prop-a", "prop-b", "prop-c")
 
 @pytest.fixture(scope="module")
 def lifecycle_emulator(tmp_path_factory, iris_tar):
-    from emulator.pytest_plugin import SmlocalEmulator
+    from smlocal.emulator.pytest_plugin import SmlocalEmulator
 
     emulator = SmlocalEmulator(tmp_path_factory.mktemp("lifecycle")).start()
     data = upload_model(emulator, iris_tar, "prop-models")

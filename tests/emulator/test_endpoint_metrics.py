@@ -11,8 +11,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from emulator.endpoint_metrics import EndpointMetrics
-from emulator.settings import EmulatorSettings
+from smlocal.emulator.endpoint_metrics import EndpointMetrics
+from smlocal.emulator.settings import EmulatorSettings
 from tests.support import XGBOOST_IMAGE, deploy, unique
 
 ROW = b"7.7,3.0,6.1,2.3"

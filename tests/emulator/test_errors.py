@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from emulator import errors
-from emulator.errors import AWSError, ModelError, validation_error_class
-from emulator.service_models import runtime_model, sagemaker_model
-from emulator.transport import HttpRequest
-from emulator.validation import QUOTE_LIMIT
-from emulator.wire import handle_json
+from smlocal.emulator import errors
+from smlocal.emulator.errors import AWSError, ModelError, validation_error_class
+from smlocal.emulator.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.transport import HttpRequest
+from smlocal.emulator.validation import QUOTE_LIMIT
+from smlocal.emulator.wire import handle_json
 
 CLASSES = {
     cls.code: cls

@@ -20,8 +20,22 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from emulator.http_limits import MAX_BODY, SMALL_BODY, BodyLimit, ConnectionLimits, RawHeaders
-from emulator.http_server import Handler, Headers, HttpServer, Request, Respond, WSGIBridge, serve
+from smlocal.emulator.http_limits import (
+    MAX_BODY,
+    SMALL_BODY,
+    BodyLimit,
+    ConnectionLimits,
+    RawHeaders,
+)
+from smlocal.emulator.http_server import (
+    Handler,
+    Headers,
+    HttpServer,
+    Request,
+    Respond,
+    WSGIBridge,
+    serve,
+)
 from tests.support import ROLE, ROOT, XGBOOST_IMAGE, http_status, listening_socket
 
 
@@ -340,7 +354,7 @@ def test_a_pipelining_client_is_read_only_as_fast_as_it_is_answered(server) -> N
 CHILD_SERVER = """
 import asyncio, resource, socket, sys
 import uvloop
-from emulator.http_server import serve
+from smlocal.emulator.http_server import serve
 resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 sock = socket.socket(fileno=int(sys.argv[1]))
 def handler(request, respond):

@@ -18,10 +18,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from emulator.backends import VariantPlan
-from emulator.backends.docker import container_environment
-from emulator.backends.process import ProcessBackend
-from emulator.settings import EmulatorSettings
+from smlocal.emulator.backends import VariantPlan
+from smlocal.emulator.backends.docker import container_environment
+from smlocal.emulator.backends.process import ProcessBackend
+from smlocal.emulator.settings import EmulatorSettings
 from tests.support import SKLEARN_IMAGE, SKLEARN_SCRIPT_ENV, deploy, sklearn_archive, unique
 
 ONE_ROW = b"6.2,2.9,4.3,1.3"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.listing import filtered
+from smlocal.emulator.listing import filtered
 
 DOCS = [
     {"Name": "alpha", "Status": "InService", "Kind": "A", "CreationTime": 1.0},

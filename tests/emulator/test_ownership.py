@@ -109,7 +109,7 @@ def test_a_local_model_folder_and_its_neighbours_survive_every_stop_path(
 
 
 def test_scratch_refuses_to_remove_what_it_did_not_create(tmp_path: Path) -> None:
-    from emulator.scratch import NotOurs, Scratch
+    from smlocal.emulator.scratch import NotOurs, Scratch
 
     scratch = Scratch(tmp_path / "data")
     mine = scratch.create("models", "ep", "AllTraffic")
@@ -147,7 +147,7 @@ def test_the_data_directory_smlocal_creates_is_private(tmp_path: Path) -> None:
     previous = os.umask(0o022)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator.cli", "up", "--port", "0", "--data-dir", str(data),
+            [sys.executable, "-m", "smlocal.emulator.cli", "up", "--port", "0", "--data-dir", str(data),
              "--ready-file", str(ready)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -167,7 +167,7 @@ def test_the_data_directory_smlocal_creates_is_private(tmp_path: Path) -> None:
 
 
 def test_a_second_emulator_on_the_same_data_directory_refuses_to_start(smlocal_factory) -> None:
-    from emulator.pytest_plugin import SmlocalEmulator
+    from smlocal.emulator.pytest_plugin import SmlocalEmulator
 
     first = smlocal_factory()
     second = SmlocalEmulator(first.data_dir)

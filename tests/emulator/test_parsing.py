@@ -9,21 +9,21 @@ from typing import Any
 
 import pytest
 
-from emulator.errors import (
+from smlocal.emulator.errors import (
     AWSError,
     SerializationException,
     UnknownOperationException,
     ValidationError,
     ValidationException,
 )
-from emulator.parsing import (
+from smlocal.emulator.parsing import (
     parse_json_request,
     parse_rest_request,
     payload_limit,
     route,
 )
-from emulator.service_models import runtime_model, sagemaker_model
-from emulator.transport import HttpRequest
+from smlocal.emulator.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.transport import HttpRequest
 
 
 def json_request(target: str | None, body: Any) -> HttpRequest:
@@ -273,7 +273,7 @@ def test_http_request_from_a_wsgi_environ():
 
 
 def test_blob_members_of_json_bodies_are_base64():
-    from emulator.parsing import decode_json
+    from smlocal.emulator.parsing import decode_json
 
     shape = runtime_model().operation_model("InvokeEndpoint").input_shape.members["Body"]
     assert decode_json(shape, base64.b64encode(b"\x00\x01").decode()) == b"\x00\x01"

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from emulator.patterns import UnsupportedPattern, compile_pattern, matches, translate
-from emulator.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.patterns import UnsupportedPattern, compile_pattern, matches, translate
+from smlocal.emulator.service_models import runtime_model, sagemaker_model
 
 
 def model_patterns() -> set[str]:

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from emulator.service_models import runtime_model, sagemaker_model
-from emulator.shapes import OutputShapeError, shape_output, shape_rest_output
+from smlocal.emulator.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.shapes import OutputShapeError, shape_output, shape_rest_output
 
 CREATED = dt.datetime(2018, 6, 24, 19, 59, 29, 986000, tzinfo=dt.UTC)
 

@@ -9,17 +9,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emulator.context import Context
-from emulator.jobs import syslog_escape
-from emulator.settings import EmulatorSettings
-from emulator.store import Store
-from emulator.training import UserError, is_xgboost_image
-from emulator.training.data import CSV, LIBSVM, concatenate, content_type, read_csv, read_libsvm
-from emulator.training.hyperparameters import training_plan, validate
-from emulator.training.manager import KIND, TrainingManager
-from emulator.training.metrics import MetricCollector, round_line
-from emulator.training.statuses import IllegalTransition, advance, ending, initial
-from emulator.training.xgboost_algorithm import StopFlag, train
+from smlocal.emulator.context import Context
+from smlocal.emulator.jobs import syslog_escape
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.store import Store
+from smlocal.emulator.training import UserError, is_xgboost_image
+from smlocal.emulator.training.data import (
+    CSV,
+    LIBSVM,
+    concatenate,
+    content_type,
+    read_csv,
+    read_libsvm,
+)
+from smlocal.emulator.training.hyperparameters import training_plan, validate
+from smlocal.emulator.training.manager import KIND, TrainingManager
+from smlocal.emulator.training.metrics import MetricCollector, round_line
+from smlocal.emulator.training.statuses import IllegalTransition, advance, ending, initial
+from smlocal.emulator.training.xgboost_algorithm import StopFlag, train
 from tests.support import SKLEARN_IMAGE, XGBOOST_IMAGE
 
 # -- hyperparameters ----------------------------------------------------------------------
@@ -320,9 +327,9 @@ class _NoTraining:
 
 
 def test_descriptions_fit_botocore_output_shapes(tmp_path: Path) -> None:
-    from emulator.resources import training_jobs
-    from emulator.service_models import sagemaker_model
-    from emulator.shapes import shape_output
+    from smlocal.emulator.resources import training_jobs
+    from smlocal.emulator.service_models import sagemaker_model
+    from smlocal.emulator.shapes import shape_output
 
     ctx = Context(
         Store(), EmulatorSettings(data_dir=tmp_path), services={"training": _NoTraining()}

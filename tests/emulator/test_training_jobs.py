@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from examples.train_deploy_capture import iris_csv
-from model_server.predictors.xgboost_model import load_booster
+from smlocal.model_server.predictors.xgboost_model import load_booster
 from tests.support import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, unique
 
 BUCKET = "training-data"

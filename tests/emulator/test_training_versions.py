@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from emulator.training.versions import BEHAVIOURS, default_eval_metric, training_behaviour
-from model_server.images import ImageVersion
+from smlocal.emulator.training.versions import BEHAVIOURS, default_eval_metric, training_behaviour
+from smlocal.model_server.images import ImageVersion
 from tests.emulator.test_training_jobs import BUCKET, create, log_lines, s3, sm, wait  # noqa: F401
 from tests.support import unique
 

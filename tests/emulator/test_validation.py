@@ -7,9 +7,14 @@ from typing import Any
 
 import pytest
 
-from emulator.errors import AWSError, SerializationException, ValidationError, ValidationException
-from emulator.service_models import runtime_model, sagemaker_model
-from emulator.validation import QUOTE_LIMIT, java_double, java_string, validate
+from smlocal.emulator.errors import (
+    AWSError,
+    SerializationException,
+    ValidationError,
+    ValidationException,
+)
+from smlocal.emulator.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.validation import QUOTE_LIMIT, java_double, java_string, validate
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -476,7 +481,7 @@ def test_a_long_string_given_for_a_boolean_is_cut():
 
 
 def test_an_invalid_base64_blob_is_cut():
-    from emulator.parsing import decode_json
+    from smlocal.emulator.parsing import decode_json
 
     shape = runtime_model().operation_model("InvokeEndpoint").input_shape.members["Body"]
     with pytest.raises(SerializationException) as caught:

@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from emulator.errors import (
+from smlocal.emulator.errors import (
     ModelError,
     ResourceInUse,
     ResourceNotFound,
@@ -22,9 +22,9 @@ from emulator.errors import (
     ValidationError,
     ValidationException,
 )
-from emulator.service_models import runtime_model, sagemaker_model
-from emulator.transport import HttpRequest
-from emulator.wire import handle_json, handle_rest, json_error, rest_error
+from smlocal.emulator.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.transport import HttpRequest
+from smlocal.emulator.wire import handle_json, handle_rest, json_error, rest_error
 from tests.emulator.conftest import serving
 
 CREATED = dt.datetime(2018, 6, 24, 19, 59, 29, 986000, tzinfo=dt.UTC)
@@ -373,6 +373,6 @@ def test_rest_error_body_and_headers():
 
 
 def test_status_line_of_a_status_python_does_not_know():
-    from emulator.errors import InternalDependencyException
+    from smlocal.emulator.errors import InternalDependencyException
 
     assert rest_error(InternalDependencyException("x"), "r").status_line == "530 Unknown"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from monitor_helpers import CAPTURE, CSV_WITH_HEADER, Runner
 
-from model_monitor.job import JobResult, run_analysis
+from smlocal.model_monitor.job import JobResult, run_analysis
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from model_monitor.job import JobResult
+from smlocal.model_monitor.job import JobResult
 
 DATA = Path(__file__).parent / "data"
 CHURN = DATA / "churn-training-dataset-with-header.csv"
@@ -109,7 +109,7 @@ def classic_captures(folder: Path) -> Path:
 def run_job(dataset: Path, output: Path, baseline: Path | None = None, **env: str) -> JobResult:
     """A baseline job on a CSV with a header, or with `baseline` (a baseline job's output
     folder) a monitoring execution against it."""
-    from model_monitor.job import run_analysis
+    from smlocal.model_monitor.job import run_analysis
 
     environment = {
         "dataset_source": str(dataset),

@@ -18,7 +18,7 @@ from monitor_helpers import (
     write_csv,
 )
 
-from model_monitor.job import run_analysis
+from smlocal.model_monitor.job import run_analysis
 
 
 def _outputs(folder: Path) -> list[str]:

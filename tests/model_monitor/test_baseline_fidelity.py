@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from monitor_helpers import CHURN, DATA, Runner
 
-from model_monitor.jackson import dumps
+from smlocal.model_monitor.jackson import dumps
 
 
 def _golden(name: str) -> str:

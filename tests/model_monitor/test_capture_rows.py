@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from monitor_helpers import Runner, capture_record, classic_baseline, write_captures, write_csv
 
-from model_monitor import files
-from model_monitor.errors import AnalysisError
-from model_monitor.readers import capture_rows, iter_capture_records, record_rows
+from smlocal.model_monitor import files
+from smlocal.model_monitor.errors import AnalysisError
+from smlocal.model_monitor.readers import capture_rows, iter_capture_records, record_rows
 
 
 def test_csv_capture_is_output_then_input() -> None:

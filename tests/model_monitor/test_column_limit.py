@@ -16,8 +16,8 @@ from monitor_helpers import (
     write_csv,
 )
 
-from model_monitor.errors import MAX_COLUMNS
-from model_monitor.job import run_analysis
+from smlocal.model_monitor.errors import MAX_COLUMNS
+from smlocal.model_monitor.job import run_analysis
 
 HOUR = "2022/04/18/00"
 JSON_LINES = json.dumps({"json": {"lines": True}})

@@ -7,7 +7,7 @@ import math
 import pyarrow as pa
 import pytest
 
-from model_monitor.datatypes import DataType, TypeCounts, classify, parse_numbers
+from smlocal.model_monitor.datatypes import DataType, TypeCounts, classify, parse_numbers
 
 
 @pytest.mark.parametrize(

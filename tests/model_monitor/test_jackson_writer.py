@@ -7,7 +7,7 @@ import json
 import pytest
 from monitor_helpers import DATA
 
-from model_monitor.jackson import dumps, java_double
+from smlocal.model_monitor.jackson import dumps, java_double
 
 
 @pytest.mark.parametrize(

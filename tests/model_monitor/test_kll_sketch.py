@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from monitor_helpers import CHURN, DATA
 
-from model_monitor.kll import KllSketch, SketchRanks, capacity, java_sorted
+from smlocal.model_monitor.kll import KllSketch, SketchRanks, capacity, java_sorted
 
 
 def _one_by_one(values: np.ndarray) -> KllSketch:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from monitor_helpers import CHURN, classic_captures, write_csv
 
-from emulator.cli import main
+from smlocal.emulator.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,7 +73,7 @@ def test_console_script_runs_as_a_process(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "emulator.cli",
+            "smlocal.emulator.cli",
             "monitor",
             "baseline",
             str(CHURN),

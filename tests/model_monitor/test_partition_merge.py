@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from monitor_helpers import CHURN, write_csv
 
-from model_monitor import engine, files
-from model_monitor.profile import build_profile
-from model_monitor.state import DatasetState
-from model_monitor.statistics import statistics_document
+from smlocal.model_monitor import engine, files
+from smlocal.model_monitor.profile import build_profile
+from smlocal.model_monitor.state import DatasetState
+from smlocal.model_monitor.statistics import statistics_document
 
 
 def _statistics(path: Path, partition_bytes: int, workers: int = 1) -> dict[str, Any]:

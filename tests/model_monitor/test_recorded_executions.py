@@ -33,7 +33,7 @@ from monitor_helpers import (
     write_csv,
 )
 
-from model_monitor.jackson import java_double
+from smlocal.model_monitor.jackson import java_double
 
 NO_HEADER = json.dumps({"csv": {"header": False, "output_columns_position": "START"}})
 NOT_INTEGRAL = (

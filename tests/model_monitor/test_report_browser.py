@@ -17,7 +17,7 @@ import pytest
 from monitor_helpers import CHURN, CHURN_FAULTS, churn_traffic, run_job, write_csv
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
-from model_monitor.report import write_report
+from smlocal.model_monitor.report import write_report
 from tests.support import CHROMIUM, CHROMIUM_ARGS
 
 HOSTILE = "<script>alert('x')</script>"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from monitor_helpers import CHURN, CHURN_FAULTS, churn_traffic, run_job, write_csv
 
-from emulator.cli import main
-from model_monitor import report_svg
-from model_monitor.report import (
+from smlocal.emulator.cli import main
+from smlocal.model_monitor import report_svg
+from smlocal.model_monitor.report import (
     DEFAULT_TITLE,
     ReportSources,
     default_title,
@@ -23,7 +23,7 @@ from model_monitor.report import (
     render_report,
     write_report,
 )
-from model_monitor.report_data import build_report
+from smlocal.model_monitor.report_data import build_report
 
 HOSTILE = ("<script>alert(1)</script>", 'a "quoted" & <b>bold</b> name')
 # Tags the page is made of: anything else (script, img, link, b, ...) came from the data.
@@ -335,7 +335,7 @@ def test_inputs_on_s3(churn: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_odd_statistics_still_render() -> None:
     """Any valid JSON: NaN numbers, no buckets, strings without categories, unknown keys."""
-    from model_monitor.report_html import render_html
+    from smlocal.model_monitor.report_html import render_html
 
     numeric = {"common": {"num_present": 0, "num_missing": 5}, "mean": float("nan")}
     baseline = {
@@ -365,7 +365,7 @@ def test_odd_statistics_still_render() -> None:
 
 
 def test_unreadable_inputs_are_reported(tmp_path: Path) -> None:
-    from model_monitor.errors import AnalysisError
+    from smlocal.model_monitor.errors import AnalysisError
 
     (tmp_path / "statistics.json").write_text('{"features": 3}', encoding="utf-8")
     (tmp_path / "constraint_violations.json").write_text('{"violations": []}', encoding="utf-8")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from monitor_helpers import Runner, capture_record, write_captures, write_csv
 
-from model_monitor.constraints import parse_constraints
+from smlocal.model_monitor.constraints import parse_constraints
 
 
 @pytest.fixture

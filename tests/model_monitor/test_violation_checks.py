@@ -20,7 +20,7 @@ from monitor_helpers import (
     write_csv,
 )
 
-from model_monitor.jackson import java_double
+from smlocal.model_monitor.jackson import java_double
 
 HOUR = "2022/04/18/00"
 

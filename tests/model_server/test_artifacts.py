@@ -12,8 +12,8 @@ import boto3
 import pytest
 import requests
 
-from model_server.artifacts import extract_archive, materialize, pack_archive
-from model_server.errors import ArtifactError
+from smlocal.model_server.artifacts import extract_archive, materialize, pack_archive
+from smlocal.model_server.errors import ArtifactError
 from tests.model_server.conftest import running
 from tests.support import ROOT, ServerProcess, free_port
 
@@ -233,7 +233,7 @@ def test_the_count_while_extracting_refuses_what_the_header_check_missed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     archive = bomb(tmp_path / "model.tar.gz", 3 * MiB)
-    monkeypatch.setattr("model_server.artifacts._check_headers", lambda *_args: None)
+    monkeypatch.setattr("smlocal.model_server.artifacts._check_headers", lambda *_args: None)
     with pytest.raises(ArtifactError, match=r"^refusing to extract .*model.tar.gz: it unpacks to"):
         extract_archive(archive, tmp_path / "out", max_bytes=MiB)
     assert leftovers(tmp_path, "model.tar.gz") == []
@@ -255,13 +255,13 @@ def test_an_archive_larger_than_the_free_space_is_refused(
 ) -> None:
     import shutil
 
-    from model_server.artifacts import FREE_SPACE_MARGIN
+    from smlocal.model_server.artifacts import FREE_SPACE_MARGIN
 
     archive = bomb(tmp_path / "model.tar.gz", 20 * MiB)
     free = FREE_SPACE_MARGIN + 10 * MiB
     real_usage = shutil.disk_usage
     monkeypatch.setattr(
-        "model_server.artifacts.shutil.disk_usage",
+        "smlocal.model_server.artifacts.shutil.disk_usage",
         lambda path: real_usage(path)._replace(free=free),
     )
     with pytest.raises(ArtifactError) as caught:
@@ -294,8 +294,8 @@ def test_errors_name_the_source_not_the_local_copy(tmp_path: Path) -> None:
 
 
 def test_serve_applies_its_cap_to_model_data(tmp_path: Path) -> None:
-    from model_server.artifacts import prepare
-    from model_server.environment import ServerSettings
+    from smlocal.model_server.artifacts import prepare
+    from smlocal.model_server.environment import ServerSettings
 
     archive = bomb(tmp_path / "model.tar.gz", 2 * MiB)
     settings = ServerSettings(model_data=str(archive), max_model_bytes=MiB)
@@ -348,7 +348,7 @@ def test_serve_removes_the_folder_it_unpacked_into_and_makes_none_it_does_not_ne
 def test_huge_extended_headers_and_too_many_members_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from model_server import artifacts
+    from smlocal.model_server import artifacts
 
     pax = tmp_path / "pax.tar.gz"
     with tarfile.open(pax, "w:gz", format=tarfile.PAX_FORMAT) as tar:

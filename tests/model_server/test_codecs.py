@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from model_server.codecs import decode_csv, decode_libsvm, encode_csv, media_type, negotiate
-from model_server.errors import PayloadError, UnsupportedAccept
+from smlocal.model_server.codecs import decode_csv, decode_libsvm, encode_csv, media_type, negotiate
+from smlocal.model_server.errors import PayloadError, UnsupportedAccept
 
 
 @pytest.mark.parametrize(

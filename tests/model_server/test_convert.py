@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from model_server.predictors.xgboost_model import load_booster
+from smlocal.model_server.predictors.xgboost_model import load_booster
 from tests.model_server.conftest import LEGACY_ARTIFACT, running
 from tests.model_server.test_xgboost_legacy import EXPECTED, FIXTURES, INPUTS, captured, numbers
 from tests.support import SMLOCAL

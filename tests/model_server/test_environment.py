@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from model_server.environment import ServerSettings, SettingsError
+from smlocal.model_server.environment import ServerSettings, SettingsError
 
 
 def test_defaults_follow_the_container_contract() -> None:

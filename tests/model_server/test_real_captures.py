@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import requests
 
-from capture_sink.validate import check_lines
-from model_server.xgboost_wire import encoded, joined_csv, wire_for
+from smlocal.capture_sink.validate import check_lines
+from smlocal.model_server.xgboost_wire import encoded, joined_csv, wire_for
 from tests.model_server.conftest import LEGACY_ARTIFACT, running
 from tests.support import ROOT, ServerProcess, deploy, unique
 

@@ -14,7 +14,7 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.message_factory import GetMessageClass
 
-from model_server.recordio_protobuf import (
+from smlocal.model_server.recordio_protobuf import (
     MAGIC,
     RecordIOError,
     dense_feature_records,

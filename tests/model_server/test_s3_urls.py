@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from model_server.environment import ServerSettings
-from model_server.s3_urls import S3UrlError, to_s3_uri
+from smlocal.model_server.environment import ServerSettings
+from smlocal.model_server.s3_urls import S3UrlError, to_s3_uri
 
 
 @pytest.mark.parametrize(

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import requests
 
-from model_server.errors import ModelLoadError
-from model_server.predictors.xgboost_model import (
+from smlocal.model_server.errors import ModelLoadError
+from smlocal.model_server.predictors.xgboost_model import (
     load_booster,
     load_model,
     pickled_state,
     predict_fn,
 )
-from model_server.xgboost_legacy import to_json_bytes, to_json_model
+from smlocal.model_server.xgboost_legacy import to_json_bytes, to_json_model
 from tests.model_server.conftest import running
 from tests.support import ROOT
 

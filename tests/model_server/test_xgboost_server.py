@@ -11,7 +11,7 @@ import pytest
 import requests
 import xgboost as xgb
 
-from model_server.xgboost_wire import FLASK_500
+from smlocal.model_server.xgboost_wire import FLASK_500
 from tests.model_server.conftest import iris, running
 from tests.support import ServerProcess
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 import xgboost as xgb
 
-from model_server.recordio_protobuf import dense_feature_records, feature_rows, records
+from smlocal.model_server.recordio_protobuf import dense_feature_records, feature_rows, records
 from tests.model_server.conftest import iris, running, train
 from tests.support import ServerProcess
 
