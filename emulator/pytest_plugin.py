@@ -12,7 +12,10 @@ a temporary data directory); `smlocal_factory` starts more with their own settin
 `smlocal_sagemaker_session` is a SageMaker Python SDK session wired to it, with the SDK's
 30-second status polls shortened and its telemetry off (in the test, never in the product);
 `smlocal_flush_captures(endpoint)` (or `smlocal.flush_captures`) puts the endpoint's spooled
-capture records into S3 before a test reads them.
+capture records into S3 before a test reads them; `smlocal.captures(endpoint)` flushes and
+returns the endpoint's capture records as dicts; `smlocal.reset()` deletes what tests
+created (endpoints and their model servers, configs, models, schedules, buckets, ...), so one
+session emulator serves many tests cleanly.
 
 Model servers answer as SageMaker's containers do, refusals included. A project whose tests
 rely on smlocal's kinder behaviour (JSON for XGBoost, one CSV row for scikit-learn) opts in
@@ -183,6 +186,39 @@ class SmlocalEmulator:
             answer: dict[str, Any] = json.loads(response.read())
         return answer
 
+    def captures(self, endpoint: str, *, decode_base64: bool = False) -> list[dict[str, Any]]:
+        """The endpoint's capture records, flushed first: SageMaker's JSON Lines records as
+        dicts, from every capture file under the endpoint's current DataCaptureConfig
+        destination (all variants), in inferenceTime order (whole seconds; within one
+        second, file by file). With decode_base64, BASE64 payloads hold their decoded text
+        (`encoding` still says BASE64).
+
+        Raises botocore's ClientError for an unknown endpoint, ValueError for an endpoint
+        without data capture."""
+        from smlocal.capture_sink.keys import capture_prefix
+        from smlocal.capture_sink.reader import iter_records
+
+        described = self.client("sagemaker").describe_endpoint(EndpointName=endpoint)
+        capture = described.get("DataCaptureConfig")
+        if not capture:
+            raise ValueError(f"endpoint {endpoint} has no DataCaptureConfig")
+        self.flush_captures(endpoint)
+        where = capture_prefix(capture["DestinationS3Uri"], described["EndpointName"], "")
+        records = iter_records(
+            where.uri + "/", decode_base64=decode_base64, s3_client=self.client("s3")
+        )
+        return list(records)
+
+    def reset(self, timeout: float = 120.0) -> None:
+        """Forget what tests created: monitoring schedules, endpoints (returns once their
+        model servers are stopped), endpoint configs, models, the model registry, data
+        quality job definitions, every S3 bucket and CloudWatch log group; running training
+        and processing jobs are stopped. Finished jobs stay listed: SageMaker cannot delete
+        them either."""
+        from smlocal.emulator.account_reset import reset_account
+
+        reset_account(self.client, timeout)
+
 
 @pytest.fixture
 def smlocal_flush_captures(smlocal: SmlocalEmulator) -> Callable[[str], dict[str, Any]]:
@@ -251,11 +287,13 @@ class _FastTime:
 def smlocal_sagemaker_session(smlocal: SmlocalEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A `sagemaker.Session` on the emulator, default bucket created, polls shortened."""
     import boto3
+
+    # before the import: SDK v2 warns on import that v3 exists, an error under `-W error`
+    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     import sagemaker.session
 
     for key, value in smlocal.env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     monkeypatch.setattr(sagemaker.session, "time", _FastTime())
     bucket = "smlocal-sagemaker"
     s3 = smlocal.client("s3")

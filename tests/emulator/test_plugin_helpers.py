@@ -1,0 +1,219 @@
+"""The pytest plugin's helpers for test writers (issue 11, section 4): captures(), reset(),
+and the SDK session fixture under `-W error`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.support import ROLE, deploy
+
+ANALYZER = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+ROWS = ["5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3", "7.7,3.0,6.1,2.3"]
+CAPTURE = {
+    "EnableCapture": True,
+    "InitialSamplingPercentage": 100,
+    "DestinationS3Uri": "s3://helpers/capture",
+    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+    "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+}
+MODEL_DATA = "s3://helpers/model/model.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory, iris_tar):
+    """An emulator of this module's own (reset() empties it), spools rolling at SageMaker's
+    60 s, so only a flush puts the records in S3."""
+    from smlocal.emulator.pytest_plugin import SmlocalEmulator
+
+    started = SmlocalEmulator(
+        tmp_path_factory.mktemp("helpers"), {"SMLOCAL_CAPTURE_ROLL_SECONDS": "60"}
+    ).start()
+    yield started
+    started.stop()
+
+
+def upload_model(emulator, iris_tar: Path) -> None:
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="helpers")
+    s3.upload_file(str(iris_tar), "helpers", "model/model.tar.gz")
+
+
+def invoke(emulator, endpoint: str) -> list[str]:
+    runtime = emulator.client("sagemaker-runtime")
+    return [
+        runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=row.encode())[
+            "Body"
+        ]
+        .read()
+        .decode()
+        for row in ROWS
+    ]
+
+
+def model_servers(pid: int) -> list[int]:
+    """The emulator's child processes that are model servers (`smlocal serve`)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += (task / "children").read_text().split()
+    found = []
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if b"serve" in command:
+            found.append(int(child))
+    return found
+
+
+def test_captures_flushes_and_returns_every_record_of_the_endpoint(emulator, iris_tar) -> None:
+    upload_model(emulator, iris_tar)
+    sm = emulator.client("sagemaker")
+    variants = [{"name": v, "model_data": MODEL_DATA, "weight": 1.0} for v in ("A", "B")]
+    deploy(sm, "captured", variants, capture=CAPTURE)
+    # a neighbour whose name starts with the same letters: its records are not ours
+    deploy(sm, "captured-too", [{"name": "A", "model_data": MODEL_DATA}], capture=CAPTURE)
+    answers = invoke(emulator, "captured")
+    invoke(emulator, "captured-too")
+
+    records = emulator.captures("captured")
+
+    # inferenceTime has whole seconds: records of one second come file by file, so the
+    # two variants' records may interleave in any order within it
+    pairs = sorted(
+        (r["captureData"]["endpointInput"]["data"], r["captureData"]["endpointOutput"]["data"])
+        for r in records
+    )
+    assert pairs == sorted(zip(ROWS, answers, strict=True))
+    assert {r["captureData"]["endpointInput"]["encoding"] for r in records} == {"CSV"}
+    times = [r["eventMetadata"]["inferenceTime"] for r in records]
+    assert times == sorted(times)
+    assert len(emulator.captures("captured-too")) == len(ROWS)
+    emulator.reset()
+
+
+def test_captures_refuses_unknown_endpoints_and_endpoints_without_capture(
+    emulator, iris_tar
+) -> None:
+    upload_model(emulator, iris_tar)
+    sm = emulator.client("sagemaker")
+    with pytest.raises(ClientError) as caught:
+        emulator.captures("nowhere")
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "Could not find endpoint" in caught.value.response["Error"]["Message"]
+    deploy(sm, "uncaptured", [{"name": "A", "model_data": MODEL_DATA}])
+    with pytest.raises(ValueError, match="endpoint uncaptured has no DataCaptureConfig"):
+        emulator.captures("uncaptured")
+    emulator.reset()
+
+
+def monitored(emulator, endpoint: str) -> None:
+    """A data-quality job definition and an hourly schedule watching the endpoint."""
+    sm = emulator.client("sagemaker")
+    baseline = {
+        "ConstraintsResource": {"S3Uri": "s3://helpers/baseline/constraints.json"},
+        "StatisticsResource": {"S3Uri": "s3://helpers/baseline/statistics.json"},
+    }
+    endpoint_input = {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input/endpoint"}
+    output = {"MonitoringOutputs": [{"S3Output": {"S3Uri": "s3://helpers/reports", "LocalPath": "/opt/ml/processing/output"}}]}  # fmt: skip
+    resources = {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}}  # fmt: skip
+    sm.create_data_quality_job_definition(
+        JobDefinitionName="helpers-dq",
+        DataQualityBaselineConfig=baseline,
+        DataQualityAppSpecification={"ImageUri": ANALYZER},
+        DataQualityJobInput={"EndpointInput": endpoint_input},
+        DataQualityJobOutputConfig=output,
+        JobResources=resources,
+        RoleArn=ROLE,
+    )
+    sm.create_monitoring_schedule(
+        MonitoringScheduleName="helpers-hourly",
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+            "MonitoringJobDefinitionName": "helpers-dq",
+            "MonitoringType": "DataQuality",
+        },
+    )
+
+
+def everything(emulator) -> dict[str, list]:
+    sm, s3, logs = (emulator.client(s) for s in ("sagemaker", "s3", "logs"))
+    return {
+        "endpoints": sm.list_endpoints()["Endpoints"],
+        "configs": sm.list_endpoint_configs()["EndpointConfigs"],
+        "models": sm.list_models()["Models"],
+        "schedules": sm.list_monitoring_schedules()["MonitoringScheduleSummaries"],
+        "definitions": sm.list_data_quality_job_definitions()["JobDefinitionSummaries"],
+        "groups": sm.list_model_package_groups()["ModelPackageGroupSummaryList"],
+        "packages": sm.list_model_packages(ModelPackageType="Both")["ModelPackageSummaryList"],
+        "buckets": s3.list_buckets()["Buckets"],
+        "log groups": logs.describe_log_groups()["logGroups"],
+    }
+
+
+def test_reset_forgets_everything_and_the_emulator_serves_on(emulator, iris_tar) -> None:
+    upload_model(emulator, iris_tar)
+    sm = emulator.client("sagemaker")
+    deploy(sm, "kept", [{"name": "A", "model_data": MODEL_DATA, "count": 2}], capture=CAPTURE)
+    invoke(emulator, "kept")
+    monitored(emulator, "kept")
+    sm.create_model_package_group(ModelPackageGroupName="helpers-group")
+    sm.create_model_package(
+        ModelPackageGroupName="helpers-group",
+        InferenceSpecification={
+            "Containers": [{"Image": ANALYZER, "ModelDataUrl": MODEL_DATA}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )
+    before = everything(emulator)
+    assert all(before[k] for k in before if k != "log groups"), before
+    assert model_servers(emulator.proc.pid)
+
+    emulator.reset()
+
+    assert everything(emulator) == {key: [] for key in before}
+    assert model_servers(emulator.proc.pid) == []
+    # the same names again, on a clean account
+    upload_model(emulator, iris_tar)
+    deploy(sm, "kept", [{"name": "A", "model_data": MODEL_DATA}], capture=CAPTURE)
+    invoke(emulator, "kept")
+    assert len(emulator.captures("kept")) == len(ROWS)
+    emulator.reset()
+
+
+INNER_TEST = """
+
+
+def test_the_session_fixture(smlocal_sagemaker_session, smlocal):
+    import sagemaker
+
+    assert smlocal_sagemaker_session.default_bucket() == "smlocal-sagemaker"
+    assert sagemaker.__version__
+    print("SMLOCAL-OUTCOME: session ready")
+"""
+
+
+def test_the_sdk_session_fixture_sets_up_under_w_error(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_inner.py").write_text(textwrap.dedent(INNER_TEST))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "SMLOCAL_", "SAGEMAKER_", "AWS_"))
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-W", "error",
+         "-p", "no:randomly", "-p", "no:cacheprovider"],
+        check=False, cwd=project, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SMLOCAL-OUTCOME: session ready\n" in done.stdout, done.stdout
