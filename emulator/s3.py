@@ -15,10 +15,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from smlocal.emulator.embedded_errors import AwsShapedErrors
 from smlocal.emulator.http_server import call_wsgi, reason
+from smlocal.emulator.iam_simulation import IamSimulation
 from smlocal.emulator.s3_persistence import NotPersisted, S3Persistence
 
-__all__ = ["DurableWrites", "S3Persistence", "moto_app"]
+__all__ = ["DurableWrites", "S3Persistence", "embedded_services", "moto_app"]
 
 WSGIApp = Callable[..., Iterable[bytes]]
 _INTERNAL_ERROR = (
@@ -33,6 +35,13 @@ def moto_app() -> WSGIApp:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     return DomainDispatcherApplication(create_backend_app)
+
+
+def embedded_services(persistence: S3Persistence) -> WSGIApp:
+    """moto as the edge serves it: S3 writes durable, IAM's policy simulator answered
+    (`smlocal.emulator.iam_simulation`), every error in its service's shape
+    (`smlocal.emulator.embedded_errors`)."""
+    return AwsShapedErrors(IamSimulation(DurableWrites(moto_app(), persistence)))
 
 
 class DurableWrites:

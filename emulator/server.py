@@ -11,6 +11,7 @@ then close the edge and write what is left to disk.
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import json
 import logging
@@ -26,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from smlocal.cli_common import CommandFailed, port_in_use
 from smlocal.emulator.cloudwatch import LogShipper
 from smlocal.emulator.context import Context
 from smlocal.emulator.control_plane import ControlPlane
@@ -40,14 +42,13 @@ from smlocal.emulator.monitoring import execution_finished, start_execution
 from smlocal.emulator.processing import Processing
 from smlocal.emulator.routing import RoutingTable
 from smlocal.emulator.runtime import Runtime
-from smlocal.emulator.s3 import DurableWrites, S3Persistence, moto_app
+from smlocal.emulator.s3 import S3Persistence, embedded_services
 from smlocal.emulator.scheduler import Scheduler
 from smlocal.emulator.service_models import runtime_model, sagemaker_model
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.store import Store
 from smlocal.emulator.supervisor import Supervisor
 from smlocal.emulator.training.manager import TrainingManager
-from smlocal.model_server.environment import SettingsError
 
 log = logging.getLogger("smlocal")
 
@@ -92,7 +93,16 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandFailed(port_in_use(port)) from None
+        raise CommandFailed(
+            f"cannot listen on {host} port {port} ({exc.strerror or exc}); choose another "
+            "address with --host or SMLOCAL_HOST"
+        ) from None
     sock.listen(1024)
     return sock
 
@@ -151,7 +161,7 @@ class Emulator:
         edge = Edge(
             Runtime(runtime_model(), table, self.settings, manager.status_of, metrics=metrics),
             ControlBridge(sagemaker_model(), ControlPlane(ctx), loop, executor),
-            WSGIBridge(DurableWrites(moto_app(), persistence), loop, executor, self.settings.port),
+            WSGIBridge(embedded_services(persistence), loop, executor, self.settings.port),
             lambda: self.health.answer(ctx),
             FlushBridge(ctx, loop, executor),
         )
@@ -226,7 +236,7 @@ def hold_data_dir(data_dir: Path) -> int:
     except BlockingIOError:
         holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
         os.close(fd)
-        raise SettingsError(
+        raise CommandFailed(
             f"the data directory {data_dir.resolve()} is in use by another smlocal (pid "
             f"{holder}); stop that one, or give this one another --data-dir"
         ) from None
@@ -245,16 +255,22 @@ def make_private_dir(folder: Path) -> None:
 
 def configure_logging(settings: EmulatorSettings, level: int = logging.INFO) -> None:
     """Log to stderr and to {data_dir}/logs/emulator.log."""
-    logs = settings.data_dir / "logs"
+    data_dir = settings.data_dir.resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise CommandFailed(
+            f"the data directory {data_dir} is not a folder; give another with --data-dir or "
+            "SMLOCAL_DATA_DIR"
+        )
+    logs = data_dir / "logs"
     try:
-        make_private_dir(settings.data_dir)
+        make_private_dir(data_dir)
         logs.mkdir(exist_ok=True)
         handlers: list[logging.Handler] = [
             logging.StreamHandler(sys.stderr),
             logging.FileHandler(logs / "emulator.log"),
         ]
     except OSError as exc:
-        raise SettingsError(
+        raise CommandFailed(
             f"cannot keep logs in {logs} ({exc.strerror or exc}); use another --data-dir or "
             "make that a folder smlocal can write"
         ) from None

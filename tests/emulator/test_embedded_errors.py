@@ -1,0 +1,238 @@
+"""Every answer of the embedded services parses in botocore: an operation moto lacks, or one
+it crashes on, is an AWS error in the service's own protocol; IAM's simulator says allowed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from smlocal.emulator.embedded_errors import (
+    Call,
+    EmbeddedError,
+    cbor_text_map,
+    classify,
+    is_shaped,
+    render,
+)
+
+ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})  # InternalFailure is retried by default
+
+
+def client(smlocal, service):
+    return smlocal.client(service, config=ONE_ATTEMPT)
+
+
+def error_of(call) -> dict:
+    with pytest.raises(ClientError) as raised:
+        call()
+    return raised.value.response
+
+
+def test_cloudformation_operation_moto_lacks_is_a_query_error(smlocal):
+    """CloudFormation speaks the query protocol: <ErrorResponse><Error><Code>."""
+    cloudformation = client(smlocal, "cloudformation")
+    answer = error_of(lambda: cloudformation.estimate_template_cost(TemplateBody="{}"))
+    # moto has no EstimateTemplateCost (501); without moto's CloudFormation extras it fails
+    # to import at all (500): either way an error botocore reads, naming the operation
+    error = answer["Error"]
+    assert (error["Code"], answer["ResponseMetadata"]["HTTPStatusCode"]) in {
+        ("NotImplemented", 501),
+        ("InternalFailure", 500),
+    }
+    assert "cloudformation EstimateTemplateCost" in error["Message"]
+    assert "smlocal does not emulate" in error["Message"]
+
+
+def test_cloudformation_create_stack_without_motos_extras_is_internal_failure(smlocal):
+    """smlocal installs moto[s3]: moto's CloudFormation fails to import (it needs
+    openapi_spec_validator), and CreateStack answers a query-protocol InternalFailure."""
+    if importlib.util.find_spec("openapi_spec_validator") is not None:
+        pytest.skip("moto's CloudFormation extras are installed here: CreateStack works")
+    cloudformation = client(smlocal, "cloudformation")
+    answer = error_of(
+        lambda: cloudformation.create_stack(StackName="s", TemplateBody='{"Resources": {}}')
+    )
+    assert answer["Error"]["Code"] == "InternalFailure"
+    assert answer["Error"]["Message"].startswith(
+        "smlocal's embedded moto failed on cloudformation CreateStack (ModuleNotFoundError:"
+    )
+
+
+def test_a_crash_inside_moto_is_internal_failure_in_the_query_shape(smlocal):
+    """STS AssumeRole with a DurationSeconds moto cannot read: moto raises ValueError."""
+    sts = client(smlocal, "sts")
+
+    def corrupt(request, **_):
+        request.body = request.body.replace("DurationSeconds=900", "DurationSeconds=abc")
+
+    sts.meta.events.register("before-send.sts.AssumeRole", corrupt)
+    answer = error_of(
+        lambda: sts.assume_role(
+            RoleArn="arn:aws:iam::123456789012:role/some-role",
+            RoleSessionName="session",
+            DurationSeconds=900,
+        )
+    )
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert answer["Error"]["Code"] == "InternalFailure"
+    assert answer["Error"]["Type"] == "Receiver"
+    message = answer["Error"]["Message"]
+    assert message.startswith("smlocal's embedded moto failed on sts AssumeRole (ValueError:")
+    assert message.endswith("smlocal does not emulate this request")
+
+
+def test_json_protocol_operation_moto_lacks(smlocal):
+    logs = client(smlocal, "logs")
+    arn = "arn:aws:logs:us-east-1:123456789012:anomaly-detector:abc"
+    answer = error_of(lambda: logs.get_log_anomaly_detector(anomalyDetectorArn=arn))
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "NotImplemented"
+    assert answer["Error"] == {
+        "Code": "NotImplemented",
+        "Message": "smlocal does not emulate logs GetLogAnomalyDetector",
+    }
+
+
+def test_cloudwatch_operation_moto_lacks(smlocal):
+    """CloudWatch's protocol is whatever botocore picked (JSON 1.0, CBOR or query)."""
+    cloudwatch = client(smlocal, "cloudwatch")
+    answer = error_of(
+        lambda: cloudwatch.get_insight_rule_report(
+            RuleName="rule", StartTime=0, EndTime=60, Period=60
+        )
+    )
+    assert answer["Error"]["Code"] == "NotImplemented"
+    assert answer["Error"]["Message"] == (
+        "smlocal does not emulate cloudwatch GetInsightRuleReport"
+    )
+
+
+def test_ec2_operation_moto_lacks_is_an_ec2_error(smlocal):
+    ec2 = client(smlocal, "ec2")
+    answer = error_of(ec2.describe_capacity_block_extension_history)
+    assert answer["Error"]["Code"] == "NotImplemented"
+    assert "ec2 DescribeCapacityBlockExtensionHistory" in answer["Error"]["Message"]
+
+
+def test_rest_json_path_moto_has_no_route_for(smlocal):
+    """Flask's HTML 404 becomes a REST-JSON error with x-amzn-ErrorType."""
+    lambda_ = client(smlocal, "lambda")
+    answer = error_of(lambda: lambda_.get_runtime_management_config(FunctionName="f"))
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert answer["Error"]["Code"] == "NotImplemented"
+    assert answer["Error"]["Message"].startswith(
+        "smlocal does not emulate lambda GET /2021-07-20/functions/f/runtime-management-config"
+    )
+
+
+def test_modeled_moto_errors_pass_through(smlocal):
+    iam = client(smlocal, "iam")
+    answer = error_of(lambda: iam.get_role(RoleName="no-such-role"))
+    assert answer["Error"]["Code"] == "NoSuchEntity"
+    s3 = client(smlocal, "s3")
+    answer = error_of(lambda: s3.get_object(Bucket="no-such-bucket-here", Key="k"))
+    assert answer["Error"]["Code"] == "NoSuchBucket"
+
+
+# ---- IAM's policy simulator -------------------------------------------------------------
+
+
+def test_simulate_principal_policy_allows_every_action(smlocal):
+    iam = client(smlocal, "iam")
+    answer = iam.simulate_principal_policy(
+        PolicySourceArn="arn:aws:iam::123456789012:role/not-created-locally",
+        ActionNames=["s3:GetObject", "sagemaker:CreateEndpoint"],
+    )
+    assert answer["IsTruncated"] is False
+    assert [
+        (r["EvalActionName"], r["EvalResourceName"], r["EvalDecision"])
+        for r in answer["EvaluationResults"]
+    ] == [("s3:GetObject", "*", "allowed"), ("sagemaker:CreateEndpoint", "*", "allowed")]
+    assert answer["EvaluationResults"][0]["MatchedStatements"] == []
+
+
+def test_simulate_custom_policy_pages_per_action_and_resource(smlocal):
+    iam = client(smlocal, "iam")
+    request = {
+        "PolicyInputList": [json.dumps({"Version": "2012-10-17", "Statement": []})],
+        "ActionNames": ["s3:GetObject", "s3:PutObject"],
+        "ResourceArns": ["arn:aws:s3:::a/*", "arn:aws:s3:::b/*"],
+    }
+    first = iam.simulate_custom_policy(**request, MaxItems=3)
+    assert first["IsTruncated"] is True
+    rest = iam.simulate_custom_policy(**request, MaxItems=3, Marker=first["Marker"])
+    assert rest["IsTruncated"] is False
+    pairs = [
+        (r["EvalActionName"], r["EvalResourceName"])
+        for r in first["EvaluationResults"] + rest["EvaluationResults"]
+    ]
+    assert pairs == [
+        ("s3:GetObject", "arn:aws:s3:::a/*"),
+        ("s3:GetObject", "arn:aws:s3:::b/*"),
+        ("s3:PutObject", "arn:aws:s3:::a/*"),
+        ("s3:PutObject", "arn:aws:s3:::b/*"),
+    ]
+    assert {r["EvalDecision"] for r in first["EvaluationResults"]} == {"allowed"}
+    paginator = iam.get_paginator("simulate_custom_policy")
+    pages = list(paginator.paginate(**request, PaginationConfig={"PageSize": 1}))
+    assert len(pages) == 4
+
+
+def test_simulate_without_action_names_is_a_validation_error(smlocal):
+    iam = client(smlocal, "iam")
+
+    def drop_actions(request, **_):  # a parameter IAM does not know, of the same length
+        request.body = request.body.replace("ActionNames.member.1=", "ActionNamez.member.1=")
+
+    iam.meta.events.register("before-send.iam.SimulatePrincipalPolicy", drop_actions)
+    answer = error_of(
+        lambda: iam.simulate_principal_policy(
+            PolicySourceArn="arn:aws:iam::123456789012:role/r", ActionNames=["s3:GetObject"]
+        )
+    )
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert answer["Error"]["Code"] == "ValidationError"
+    assert "'actionNames'" in answer["Error"]["Message"]
+
+
+# ---- the pieces, without a server ---------------------------------------------------------
+
+
+def test_classify_reads_the_protocol_from_the_request():
+    auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{}/aws4_request, Signed..."
+    json_call = {"HTTP_X_AMZ_TARGET": "Logs_20140328.PutLogEvents",
+                 "HTTP_AUTHORIZATION": auth.format("logs")}  # fmt: skip
+    assert classify(json_call, {}) == Call("json", "logs", "PutLogEvents")
+    query = {"HTTP_AUTHORIZATION": auth.format("iam")}
+    assert classify(query, {"Action": ["GetRole"]}) == Call("query", "iam", "GetRole")
+    assert classify({"HTTP_AUTHORIZATION": auth.format("ec2")}, {"Action": ["X"]}).protocol == "ec2"
+    rest = {"HTTP_AUTHORIZATION": auth.format("lambda"), "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/2015-03-31/functions"}  # fmt: skip
+    assert classify(rest, {}) == Call("rest-json", "lambda", "GET /2015-03-31/functions")
+    assert classify({"PATH_INFO": "/bucket/key"}, {}).protocol == "rest-xml"
+    cbor = {"HTTP_SMITHY_PROTOCOL": "rpc-v2-cbor", "PATH_INFO": "/service/X/operation/PutData"}
+    assert classify(cbor, {}).operation == "PutData"
+
+
+def test_html_and_text_are_not_error_shapes():
+    rest_json, s3 = Call("rest-json", "lambda", "GET /"), Call("rest-xml", "s3", "GET /")
+    assert not is_shaped(rest_json, 404, [], b"<!doctype html><title>404 Not Found</title>")
+    assert not is_shaped(s3, 500, [], b"internal error")
+    assert is_shaped(s3, 404, [], b"")  # HEAD answers carry no body
+    assert is_shaped(s3, 404, [], b"<Error><Code>NoSuchKey</Code></Error>")
+    assert is_shaped(rest_json, 400, [], b'{"message": "bad"}')
+
+
+def test_cbor_error_body_is_a_text_map():
+    assert cbor_text_map({"a": "b"}) == bytes([0xA1, 0x61]) + b"a" + bytes([0x61]) + b"b"
+    long = "x" * 300
+    assert cbor_text_map({"m": long})[3:6] == bytes([0x79, 0x01, 0x2C])
+    status, headers, _ = render(
+        Call("rpc-v2-cbor", "monitoring", "Op"), EmbeddedError(501, "NotImplemented", "no"), "r"
+    )
+    assert status == 501
+    assert ("smithy-protocol", "rpc-v2-cbor") in headers
