@@ -78,6 +78,9 @@ class JobRunner:
         )
         with self.lock:
             self.running[job.name] = proc
+            stop_first = job.name in self.stop_requested
+        if stop_first:  # stopped while its inputs were downloading
+            _terminate(proc)
         timer = _timeout_timer(proc, job.max_runtime)
         lines: list[str] = []
         stream = self.shipper.stream(job.log_group, job.log_stream)
@@ -103,12 +106,13 @@ class JobRunner:
         return JobExit(returncode, stopped, timed_out, lines)
 
     def stop(self, name: str) -> bool:
-        """SIGTERM a running job (SIGKILL 10 s later); False if it is not running."""
+        """SIGTERM a running job (SIGKILL 10 s later); False if it is not running yet, in
+        which case its process is stopped as soon as `run` starts it."""
         with self.lock:
+            self.stop_requested.add(name)
             proc = self.running.get(name)
             if proc is None:
                 return False
-            self.stop_requested.add(name)
         _terminate(proc)
         return True
 

@@ -189,6 +189,33 @@ def test_reset_forgets_everything_and_the_emulator_serves_on(emulator, iris_tar)
     emulator.reset()
 
 
+def test_reset_stops_a_running_processing_job(emulator) -> None:
+    from tests.emulator.test_monitoring_jobs import BASELINE_CSV, baseline_request
+
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="mon")
+    s3.put_object(Bucket="mon", Key="data/baseline.csv", Body=BASELINE_CSV.encode())
+    s3.put_object(Bucket="mon", Key="code/slow_post.py",
+                  Body=b"import time\n\ndef postprocess_handler():\n    time.sleep(600)\n")  # fmt: skip
+    request = baseline_request("slow-at-reset", post_analytics_processor_script="/opt/ml/processing/input/post/slow_post.py")  # fmt: skip
+    request["ProcessingInputs"].append({"InputName": "post_analytics_processor_script_input", "S3Input": {
+        "S3Uri": "s3://mon/code/slow_post.py", "LocalPath": "/opt/ml/processing/input/post",
+        "S3DataType": "S3Prefix", "S3InputMode": "File"}})  # fmt: skip
+    sm = emulator.client("sagemaker")
+    sm.create_processing_job(**request)
+    assert (
+        sm.describe_processing_job(ProcessingJobName="slow-at-reset")["ProcessingJobStatus"]
+        == "InProgress"
+    )
+
+    emulator.reset()
+
+    # SageMaker cannot delete a job: it stays listed, stopped
+    job = sm.describe_processing_job(ProcessingJobName="slow-at-reset")
+    assert job["ProcessingJobStatus"] == "Stopped"
+    assert emulator.client("s3").list_buckets()["Buckets"] == []
+
+
 INNER_TEST = """
 
 
