@@ -1,0 +1,263 @@
+"""The SageMaker Python SDK v3 flow, run by tests/e2e/test_sdk_v3.py in its own venv
+(v3 cannot share smlocal's, which holds v2): ModelTrainer with the built-in XGBoost
+image, deploy with Data Capture, an invocation, then data-quality monitoring.
+
+    python sdk_v3_flow.py DATA_DIR RESULT_JSON      # AWS_ENDPOINT_URL etc. from the env
+
+Every SDK sleep is cut to 0.2 s here (the harness), never in smlocal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+_sleep = time.sleep
+time.sleep = lambda seconds: _sleep(min(seconds, 0.2))  # before the SDK imports it
+
+import boto3  # noqa: E402
+
+REGION = "us-east-1"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+BUCKET = "smlocal-sdk-v3"
+HYPERPARAMETERS = {
+    "objective": "multi:softmax",
+    "num_class": "3",
+    "num_round": "2",
+    "max_depth": "3",
+    "eval_metric": "merror",
+}
+ENDPOINT = "sdk-v3-iris"
+SCHEDULE = "sdk-v3-data-quality"
+ROWS = ["5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3", "7.7,3.0,6.1,2.3"]
+
+
+def execution_role() -> None:
+    """The role, created once as in AWS: v3 reads its trust policy before each job
+    (and simulates its permissions, which smlocal answers as allowed)."""
+    iam = boto3.client("iam", region_name=REGION)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(trust))
+
+
+def session() -> Any:
+    """v3's Session on the emulator, with its own default bucket."""
+    from sagemaker.core.helper.session_helper import Session
+
+    return Session(boto_session=boto3.Session(region_name=REGION), default_bucket=BUCKET)
+
+
+def train(sm_session: Any, data: Path, result: dict[str, Any]) -> Any:
+    """ModelTrainer, algorithm mode: the built-in XGBoost image and hyperparameters."""
+    from sagemaker.core.image_uris import retrieve
+    from sagemaker.train import ModelTrainer
+    from sagemaker.train.configs import Compute, InputData, OutputDataConfig
+
+    s3 = boto3.client("s3", region_name=REGION)
+    for name in ("train", "validation"):
+        s3.upload_file(str(data / f"{name}.csv"), BUCKET, f"data/{name}/{name}.csv")
+    image = retrieve("xgboost", REGION, "1.7-1")
+    trainer = ModelTrainer(
+        training_image=image,
+        compute=Compute(instance_type="ml.m5.large", instance_count=1),
+        hyperparameters=HYPERPARAMETERS,
+        role=ROLE,
+        sagemaker_session=sm_session,
+        base_job_name="sdk-v3-xgboost",
+        output_data_config=OutputDataConfig(s3_output_path=f"s3://{BUCKET}/output"),
+    )
+    trainer.train(
+        input_data_config=[
+            InputData(
+                channel_name=name,
+                data_source=f"s3://{BUCKET}/data/{name}/",
+                content_type="text/csv",
+            )
+            for name in ("train", "validation")
+        ],
+        wait=True,
+        logs=True,
+    )
+    job = trainer._latest_training_job
+    job.refresh()
+    result["training_job"] = {
+        "name": job.training_job_name,
+        "status": job.training_job_status,
+        "model_artifacts": job.model_artifacts.s3_model_artifacts,
+        "image": image,
+    }
+    return trainer
+
+
+def deploy(sm_session: Any, trainer: Any, result: dict[str, Any]) -> Any:
+    """ModelBuilder from the trainer, deployed with Data Capture at 100 %."""
+    from sagemaker.core.model_monitor import DataCaptureConfig
+    from sagemaker.serve.model_builder import ModelBuilder
+
+    builder = ModelBuilder(
+        model=trainer,
+        role_arn=ROLE,
+        sagemaker_session=sm_session,
+        image_uri=result["training_job"]["image"],
+        instance_type="ml.m5.large",
+    )
+    builder.build(model_name="sdk-v3-model")
+    capture = DataCaptureConfig(
+        enable_capture=True,
+        sampling_percentage=100,
+        destination_s3_uri=f"s3://{BUCKET}/datacapture",
+        sagemaker_session=sm_session,
+    )
+    endpoint = builder.deploy(
+        endpoint_name=ENDPOINT,
+        initial_instance_count=1,
+        instance_type="ml.m5.large",
+        data_capture_config=capture,
+    )
+    result["endpoint"] = {"name": endpoint.endpoint_name, "status": endpoint.endpoint_status}
+    return endpoint
+
+
+def invoke(endpoint: Any, result: dict[str, Any]) -> None:
+    """sagemaker-core's Endpoint.invoke, one CSV row at a time."""
+    answers = []
+    for row in ROWS:
+        response = endpoint.invoke(body=row, content_type="text/csv", accept="text/csv")
+        answers.append(response.body.read().decode())
+    result["predictions"] = answers
+
+
+def captures(endpoint: Any, result: dict[str, Any]) -> None:
+    """What Data Capture wrote: the describe as v3 reads it, then the records in S3 (after
+    asking smlocal to upload its spool now, which AWS does within minutes by itself)."""
+    import urllib.request
+
+    endpoint.refresh()
+    config = endpoint.data_capture_config
+    result["data_capture"] = {
+        "enable_capture": config.enable_capture,
+        "destination": config.destination_s3_uri,
+        "current_sampling_percentage": config.current_sampling_percentage,
+    }
+    url = f"{os.environ['AWS_ENDPOINT_URL']}/_smlocal/endpoints/{ENDPOINT}/capture/flush"
+    urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=60)
+    s3 = boto3.client("s3", region_name=REGION)
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"datacapture/{ENDPOINT}/")
+    records = []
+    for item in listed.get("Contents", []):
+        body = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read().decode()
+        records += [json.loads(line) for line in body.splitlines() if line]
+    result["captured_inputs"] = sorted(r["captureData"]["endpointInput"]["data"] for r in records)
+    result["capture_keys"] = [item["Key"] for item in listed.get("Contents", [])]
+
+
+def monitor(sm_session: Any, data: Path, result: dict[str, Any]) -> None:
+    """Data quality as v3 offers it: DefaultModelMonitor (sagemaker.core.model_monitor)
+    baselines, then a one-off (NOW) schedule on the endpoint; read back through
+    sagemaker-core's MonitoringSchedule resource too."""
+    from sagemaker.core.model_monitor import CronExpressionGenerator, DefaultModelMonitor
+    from sagemaker.core.model_monitor.dataset_format import DatasetFormat
+    from sagemaker.core.resources import MonitoringSchedule
+
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.upload_file(str(data / "baseline.csv"), BUCKET, "baseline/baseline.csv")
+    data_monitor = DefaultModelMonitor(
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        volume_size_in_gb=20,
+        max_runtime_in_seconds=1800,
+        sagemaker_session=sm_session,
+    )
+    data_monitor.suggest_baseline(
+        baseline_dataset=f"s3://{BUCKET}/baseline/baseline.csv",
+        dataset_format=DatasetFormat.csv(header=False),
+        output_s3_uri=f"s3://{BUCKET}/baseline/results",
+        wait=True,
+        logs=False,
+    )
+    baseline = data_monitor.latest_baselining_job
+    result["baseline_features"] = [
+        f["name"] for f in baseline.baseline_statistics().body_dict["features"]
+    ]
+    result["stages"].append("baseline")
+    data_monitor.create_monitoring_schedule(
+        monitor_schedule_name=SCHEDULE,
+        endpoint_input=ENDPOINT,
+        output_s3_uri=f"s3://{BUCKET}/reports",
+        statistics=data_monitor.baseline_statistics(),
+        constraints=data_monitor.suggested_constraints(),
+        schedule_cron_expression=CronExpressionGenerator.now(),
+        data_analysis_start_time="-PT1H",
+        data_analysis_end_time="-PT0H",
+        enable_cloudwatch_metrics=True,
+    )
+    result["stages"].append("schedule")
+    deadline = time.monotonic() + 300
+    status = None
+    while time.monotonic() < deadline:
+        summary = data_monitor.describe_schedule().get("LastMonitoringExecutionSummary", {})
+        status = summary.get("MonitoringExecutionStatus")
+        if status in ("Completed", "CompletedWithViolations", "Failed", "Stopped"):
+            break
+        _sleep(0.5)
+    executions = data_monitor.list_executions()
+    latest = executions[-1]
+    described = latest.describe()
+    result["execution"] = {
+        "status": status,
+        "processing_job_status": described.get("ProcessingJobStatus"),
+        "exit_message": described.get("ExitMessage"),
+        "violations": [
+            v["constraint_check_type"]
+            for v in latest.constraint_violations().body_dict["violations"]
+        ],
+    }
+    schedule = MonitoringSchedule.get(monitoring_schedule_name=SCHEDULE)
+    result["schedule"] = {
+        "status": schedule.monitoring_schedule_status,
+        "type": schedule.monitoring_type,
+        "last_execution": schedule.last_monitoring_execution_summary.monitoring_execution_status,
+    }
+
+
+def main(data: Path, out: Path) -> None:
+    """Each stage records what it saw; the first failure is recorded and stops the flow."""
+    result: dict[str, Any] = {"stages": []}
+    try:
+        execution_role()
+        sm_session = session()
+        result["stages"].append("session")
+        trainer = train(sm_session, data, result)
+        result["stages"].append("train")
+        endpoint = deploy(sm_session, trainer, result)
+        result["stages"].append("deploy")
+        invoke(endpoint, result)
+        result["stages"].append("invoke")
+        captures(endpoint, result)
+        result["stages"].append("capture")
+        monitor(sm_session, data, result)
+        result["stages"].append("monitor")
+    except Exception:
+        result["error"] = traceback.format_exc()
+    out.write_text(json.dumps(result, default=str, indent=1))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
