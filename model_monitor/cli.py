@@ -183,6 +183,8 @@ def _execute(args: argparse.Namespace, env: dict[str, str]) -> JobResult:
 def _report(result: JobResult) -> None:
     stream = sys.stderr if result.status == FAILED else sys.stdout
     print(result.message, file=stream)
+    for warning in result.warnings:  # e.g. the baseline's columns not lining up
+        print(f"warning: {warning}", file=sys.stderr)
     for path in result.files:
         print(f"  wrote {path}")
 

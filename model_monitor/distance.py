@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,10 +28,22 @@ FEW_VALUES = 120
 _YATES_MIN_EXPECTED, _YATES_SHARE_BELOW, _COCHRAN_MIN_EXPECTED = 5, 0.2, 10
 
 
-def _robust(linf: float, n: float, m: float, robust: bool) -> float:
-    if not robust:
-        return linf
-    return max(0.0, linf - C_ALPHA * math.sqrt((n + m) / (n * m)))
+@dataclass(frozen=True)
+class Distance:
+    """A distance and how it was reached: the raw L-infinity distance, the small-sample
+    allowance subtracted from it (0 for Simple), and the value compared with the threshold."""
+
+    raw: float
+    allowance: float
+
+    @property
+    def value(self) -> float:
+        """The distance compared with the threshold: raw minus the allowance, floored at 0."""
+        return max(0.0, self.raw - self.allowance) if self.allowance else self.raw
+
+
+def _robust(linf: float, n: float, m: float, robust: bool) -> Distance:
+    return Distance(linf, C_ALPHA * math.sqrt((n + m) / (n * m)) if robust else 0.0)
 
 
 def is_compared(current: SketchRanks) -> bool:
@@ -42,6 +55,11 @@ def is_compared(current: SketchRanks) -> bool:
 
 def numerical_distance(baseline: SketchRanks, current: SketchRanks, *, robust: bool) -> float:
     """Deequ's `numericalDistance(baseline, current, correctForLowNumberOfSamples=!robust)`."""
+    return numerical_breakdown(baseline, current, robust=robust).value
+
+
+def numerical_breakdown(baseline: SketchRanks, current: SketchRanks, *, robust: bool) -> Distance:
+    """`numerical_distance` with its raw distance and allowance."""
     n, m = float(baseline.total), float(current.total)
     keys = np.union1d(baseline.items, current.items)
     cdf_baseline = baseline.ranks_at(keys) / n
@@ -54,6 +72,13 @@ def categorical_distance(
     baseline: Mapping[str, int], current: Mapping[str, int], *, robust: bool
 ) -> float:
     """Deequ's `categoricalLInfinityDistance` over category counts."""
+    return categorical_breakdown(baseline, current, robust=robust).value
+
+
+def categorical_breakdown(
+    baseline: Mapping[str, int], current: Mapping[str, int], *, robust: bool
+) -> Distance:
+    """`categorical_distance` with its raw distance and allowance."""
     n, m = float(sum(baseline.values())), float(sum(current.values()))
     linf = 0.0
     for key in set(baseline) | set(current):

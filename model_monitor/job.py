@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from smlocal.model_monitor import checks, jackson, log_lines, sources
+from smlocal.model_monitor import checks, jackson, layout, log_lines, sources
 from smlocal.model_monitor.constraints import (
     BaselineConstraints,
     MonitoringConfig,
@@ -64,6 +64,7 @@ class JobResult:
     violation_count: int = 0
     files: tuple[Path, ...] = ()
     metrics: tuple[MetricRecord, ...] = ()
+    warnings: tuple[str, ...] = ()  # smlocal's own explanations (e.g. `layout`), not files
 
 
 class JobLog:
@@ -213,6 +214,17 @@ def violations_document(evaluation: checks.Evaluation) -> dict[str, Any]:
     return {"violations": [v.document() for v in evaluation.ordered()]}
 
 
+def _explain_layout(
+    job: AnalyzerInput, names: list[str], profile: DatasetProfile, log: JobLog
+) -> tuple[str, ...]:
+    """smlocal's note when the baseline's columns do not line up with the rows (`layout`)."""
+    note = layout.explain(job, len(names), len(profile.features)) if names else None
+    if note is None:
+        return ()
+    log.analyzer(layout.LOG_SOURCE, note, "WARN")
+    return (note,)
+
+
 def _analyse(
     job: AnalyzerInput,
     log: JobLog,
@@ -231,6 +243,7 @@ def _analyse(
             log_lines.USING_BASELINE_COLUMNS, f"Using baseline columns: {', '.join(names)}"
         )
     profile = build_profile(analysed.state, analysed.order, names)
+    warnings = _explain_layout(job, names, profile, log)
     config = MonitoringConfig()
     if job.categorical_drift_method:  # the one monitoring_config value the environment sets
         config = MonitoringConfig(categorical_drift_method=job.categorical_drift_method)
@@ -252,7 +265,7 @@ def _analyse(
     metrics = _metrics(job, profile, baseline, evaluation.drift)
     count = len(evaluation.violations)
     status = WITH_VIOLATIONS if count else COMPLETED
-    return JobResult(status, exit_message(count), count, written, metrics)
+    return JobResult(status, exit_message(count), count, written, metrics, warnings)
 
 
 def _write(output: Path, documents: Mapping[str, Any], log: JobLog) -> tuple[Path, ...]:

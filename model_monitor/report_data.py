@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from smlocal.model_monitor import distance
+from smlocal.model_monitor import distance, layout
 from smlocal.model_monitor.constraints import (
     CHI_SQUARED,
     ROBUST,
@@ -68,6 +68,10 @@ class Drift:
     value: float
     threshold: float | None
     method: str
+    # For a distance: the raw L-infinity distance and the small-sample allowance the Robust
+    # method subtracts from it (value = max(0, raw - allowance)); None when not known.
+    raw: float | None = None
+    allowance: float | None = None
 
     @property
     def exceeded(self) -> bool:
@@ -119,6 +123,7 @@ class Report:
     current_items: int | None
     violations: tuple[ViolationRow, ...]
     features: tuple[FeatureView, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()  # smlocal's explanations, e.g. columns not lining up
 
     @property
     def status(self) -> str:
@@ -239,16 +244,20 @@ def computed_drift(
     if base is not None and now is not None:
         if not distance.is_compared(now):
             return None
-        value = distance.numerical_distance(base, now, robust=robust)
-        return Drift("distance", value, config.comparison_threshold, config.comparison_method)
+        found = distance.numerical_breakdown(base, now, robust=robust)
+        return _distance(found, config.comparison_threshold, config.comparison_method)
     if not (baseline.categorical and current.categorical):
         return None
     threshold = config.categorical_comparison_threshold
     if config.categorical_drift_method == CHI_SQUARED:
         p_value = distance.chi_squared_p_value(baseline.categorical, current.categorical)
         return None if math.isnan(p_value) else Drift("p-value", p_value, threshold, CHI_SQUARED)
-    value = distance.categorical_distance(baseline.categorical, current.categorical, robust=robust)
-    return Drift("distance", value, threshold, f"LInfinity, {config.comparison_method}")
+    found = distance.categorical_breakdown(baseline.categorical, current.categorical, robust=robust)
+    return _distance(found, threshold, f"LInfinity, {config.comparison_method}")
+
+
+def _distance(found: distance.Distance, threshold: float, method: str) -> Drift:
+    return Drift("distance", found.value, threshold, method, found.raw, found.allowance)
 
 
 def _reported_drift(rows: Sequence[ViolationRow], computed: Drift | None) -> Drift | None:
@@ -261,6 +270,8 @@ def _reported_drift(rows: Sequence[ViolationRow], computed: Drift | None) -> Dri
             except ValueError:
                 continue
             kind = "p-value" if "p-value" in match.group(0) else "distance"
+            if computed is not None and computed.kind == kind:
+                return replace(computed, value=value)  # the reported value, computed parts
             threshold = computed.threshold if computed else None
             method = computed.method if computed else "as reported"
             return Drift(kind, value, threshold, method)
@@ -306,11 +317,12 @@ def build_report(
     items, sides = _features(statistics, "current")
     rows = parse_violations(violations)
     constraints = None if baseline_constraints is None else parse_constraints(baseline_constraints)
+    base_features = parse_statistics(baseline_statistics, "baseline statistics")
+    current_features = parse_statistics(statistics, "statistics")
     drifts = _Drifts(
-        {f.name: f for f in parse_statistics(baseline_statistics, "baseline statistics")},
-        {f.name: f for f in parse_statistics(statistics, "statistics")},
-        constraints,
+        {f.name: f for f in base_features}, {f.name: f for f in current_features}, constraints
     )
+    note = layout.mismatch(len(base_features), len(current_features))
     names = _order(list(dict.fromkeys([*base_sides, *sides])), rows)
     features = []
     for name in names:
@@ -327,4 +339,5 @@ def build_report(
                 required_completeness=limits.completeness if limits else None,
             )
         )
-    return Report(title, info or ExecutionInfo(), base_items, items, rows, tuple(features))
+    notes = (note,) if note else ()
+    return Report(title, info or ExecutionInfo(), base_items, items, rows, tuple(features), notes)

@@ -12,7 +12,7 @@ from datetime import datetime
 from html import escape
 
 from smlocal.model_monitor import report_svg as svg
-from smlocal.model_monitor.report_data import FeatureView, Report, Side
+from smlocal.model_monitor.report_data import Drift, FeatureView, Report, Side
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -61,6 +61,8 @@ article.feature.flagged { border-left: 6px solid var(--bad); }
   color: #fff; background: var(--bad); font-size: .8rem; font-weight: 600; }
 ul.problems { margin: 4px 0 8px; padding-left: 18px; font-size: .9rem; }
 ul.problems li { overflow-wrap: anywhere; }
+p.warning { padding: 10px 12px; border: 1px solid var(--bad); border-radius: 6px;
+  color: var(--bad); background: var(--bad-bg); }
 p.drift { margin: 4px 0 8px; font-size: .9rem; }
 p.drift.exceeded { color: var(--bad); font-weight: 600; }
 .plots { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
@@ -133,8 +135,13 @@ def _header(report: Report) -> str:
     return (
         f"<header><h1>{_e(report.title)}</h1>"
         f'<p class="status {tone}" role="status">{_e(report.message)}</p>'
-        f"{_facts(report)}</header>"
+        f"{_facts(report)}{_notes(report)}</header>"
     )
+
+
+def _notes(report: Report) -> str:
+    """smlocal's explanations (not in the analyzer's files), e.g. columns not lining up."""
+    return "".join(f'<p class="warning" role="note">⚠ {_e(n)}</p>' for n in report.notes)
 
 
 def _violations(report: Report) -> str:
@@ -177,12 +184,22 @@ def _drift(feature: FeatureView) -> str:
             return '<p class="drift">No drift distance: the inferred types differ.</p>'
         return ""
     what = "Drift p-value (chi-squared)" if drift.kind == "p-value" else "Drift distance"
-    text = f"{what}: {drift.value:.4g}"
+    text = f"{what}: {drift.value:.4g}{_breakdown(drift)}"
     if drift.threshold is not None:
         text += f" · threshold {drift.threshold:g}"
     text += f" · {drift.method}"
     css = "drift exceeded" if drift.exceeded else "drift"
     return f'<p class="{css}">{_e(text)}</p>'
+
+
+def _breakdown(drift: Drift) -> str:
+    """How a distance was reached: raw distance minus the small-sample allowance."""
+    if drift.raw is None or drift.allowance is None:
+        return ""
+    if not drift.allowance:
+        return f" (raw distance {drift.raw:.4g}, no small-sample allowance)"
+    parts = f"raw distance {drift.raw:.4g} minus small-sample allowance {drift.allowance:.4g}"
+    return f" = max(0, {parts})" if drift.raw < drift.allowance else f" = {parts}"
 
 
 def _types(feature: FeatureView) -> str:

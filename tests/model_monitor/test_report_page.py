@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from html import escape
@@ -156,6 +157,22 @@ def test_drift_distances_are_the_ones_the_checks_computed(churn: Path) -> None:
     assert day.drift is not None
     assert day.drift.exceeded
     assert f"Baseline drift distance: {day.drift.value!r} exceeds" in day.violations[0].description
+    # The distance compared is the raw one minus Robust's small-sample allowance, shown with
+    # both: 1.8 * sqrt((n + m) / (n * m)) for the baseline's n and the current m values.
+    assert day.baseline is not None
+    assert day.current is not None
+    n, m = day.baseline.present, day.current.present
+    assert day.drift.allowance == pytest.approx(1.8 * math.sqrt((n + m) / (n * m)))
+    assert day.drift.raw is not None
+    assert day.drift.value == pytest.approx(day.drift.raw - day.drift.allowance)
+    assert (
+        '<p class="drift exceeded">Drift distance: 0.7396 = raw distance 0.837 minus small-sample '
+        "allowance 0.09741 · threshold 0.1 · Robust</p>"
+    ) in _article(_churn_page(churn), "Day Mins")
+    for drift in shown.values():
+        assert drift.raw is not None
+        assert drift.allowance is not None
+        assert drift.value == pytest.approx(max(0.0, drift.raw - drift.allowance))
     account = next(f for f in report.features if f.name == "Account Length")
     assert account.drift is None  # Integral in the baseline, Fractional now: not compared
     assert "No drift distance: the inferred types differ." in _churn_page(churn)
