@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
@@ -35,6 +36,7 @@ HYPERPARAMETERS = {
 }
 ENDPOINT = "sdk-v3-iris"
 SCHEDULE = "sdk-v3-data-quality"
+CORE_ENDPOINT = "sdk-v3-core"
 ROWS = ["5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3", "7.7,3.0,6.1,2.3"]
 
 
@@ -54,6 +56,17 @@ def execution_role() -> None:
     }
     with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
         iam.create_role(RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(trust))
+
+
+class LogLines(logging.Handler):
+    """What the SDK logs while it waits (the job's CloudWatch lines among it)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def session() -> Any:
@@ -82,6 +95,10 @@ def train(sm_session: Any, data: Path, result: dict[str, Any]) -> Any:
         base_job_name="sdk-v3-xgboost",
         output_data_config=OutputDataConfig(s3_output_path=f"s3://{BUCKET}/output"),
     )
+    lines = LogLines()
+    waiter_log = logging.getLogger("sagemaker.core.resources")
+    waiter_log.addHandler(lines)
+    waiter_log.setLevel(logging.INFO)
     trainer.train(
         input_data_config=[
             InputData(
@@ -94,6 +111,8 @@ def train(sm_session: Any, data: Path, result: dict[str, Any]) -> Any:
         wait=True,
         logs=True,
     )
+    waiter_log.removeHandler(lines)
+    result["training_log"] = lines.messages
     job = trainer._latest_training_job
     job.refresh()
     result["training_job"] = {
@@ -144,10 +163,7 @@ def invoke(endpoint: Any, result: dict[str, Any]) -> None:
 
 
 def captures(endpoint: Any, result: dict[str, Any]) -> None:
-    """What Data Capture wrote: the describe as v3 reads it, then the records in S3 (after
-    asking smlocal to upload its spool now, which AWS does within minutes by itself)."""
-    import urllib.request
-
+    """What Data Capture wrote: the describe as v3 reads it, then the records in S3."""
     endpoint.refresh()
     config = endpoint.data_capture_config
     result["data_capture"] = {
@@ -155,8 +171,7 @@ def captures(endpoint: Any, result: dict[str, Any]) -> None:
         "destination": config.destination_s3_uri,
         "current_sampling_percentage": config.current_sampling_percentage,
     }
-    url = f"{os.environ['AWS_ENDPOINT_URL']}/_smlocal/endpoints/{ENDPOINT}/capture/flush"
-    urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=60)
+    flush(ENDPOINT)
     s3 = boto3.client("s3", region_name=REGION)
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"datacapture/{ENDPOINT}/")
     records = []
@@ -237,6 +252,133 @@ def monitor(sm_session: Any, data: Path, result: dict[str, Any]) -> None:
     }
 
 
+def core_deploy(result: dict[str, Any]) -> Any:
+    """The same model through sagemaker-core's resources: Model, EndpointConfig with a
+    DataCaptureConfig, Endpoint; three invocations."""
+    from sagemaker.core import shapes
+    from sagemaker.core.resources import Endpoint, EndpointConfig, Model
+
+    Model.create(
+        model_name="sdk-v3-core-model",
+        primary_container=shapes.ContainerDefinition(
+            image=result["training_job"]["image"],
+            model_data_url=result["training_job"]["model_artifacts"],
+        ),
+        execution_role_arn=ROLE,
+    )
+    capture = shapes.DataCaptureConfig(
+        enable_capture=True,
+        initial_sampling_percentage=100,
+        destination_s3_uri=f"s3://{BUCKET}/core-capture",
+        capture_options=[
+            shapes.CaptureOption(capture_mode="Input"),
+            shapes.CaptureOption(capture_mode="Output"),
+        ],
+        capture_content_type_header=shapes.CaptureContentTypeHeader(csv_content_types=["text/csv"]),
+    )
+    EndpointConfig.create(
+        endpoint_config_name=CORE_ENDPOINT,
+        production_variants=[
+            shapes.ProductionVariant(
+                variant_name="AllTraffic",
+                model_name="sdk-v3-core-model",
+                instance_type="ml.m5.large",
+                initial_instance_count=1,
+            )
+        ],
+        data_capture_config=capture,
+    )
+    endpoint = Endpoint.create(endpoint_name=CORE_ENDPOINT, endpoint_config_name=CORE_ENDPOINT)
+    endpoint.wait_for_status("InService")
+    answers = [
+        endpoint.invoke(body=row, content_type="text/csv").body.read().decode() for row in ROWS
+    ]
+    result["core_endpoint"] = {"status": endpoint.endpoint_status, "predictions": answers}
+    flush(CORE_ENDPOINT)
+    return endpoint
+
+
+def core_monitor(result: dict[str, Any]) -> None:
+    """Data quality through sagemaker-core's resources: a DataQualityJobDefinition on the
+    DefaultModelMonitor baseline, and a one-off MonitoringSchedule that runs it."""
+    from sagemaker.core import shapes
+    from sagemaker.core.image_uris import retrieve
+    from sagemaker.core.resources import DataQualityJobDefinition, MonitoringSchedule
+
+    definition = DataQualityJobDefinition.create(
+        job_definition_name="sdk-v3-core-data-quality",
+        data_quality_app_specification=shapes.DataQualityAppSpecification(
+            image_uri=retrieve("model-monitor", REGION)
+        ),
+        data_quality_job_input=shapes.DataQualityJobInput(
+            endpoint_input=shapes.EndpointInput(
+                endpoint_name=CORE_ENDPOINT, local_path="/opt/ml/processing/input/endpoint"
+            )
+        ),
+        data_quality_job_output_config=shapes.MonitoringOutputConfig(
+            monitoring_outputs=[
+                shapes.MonitoringOutput(
+                    s3_output=shapes.MonitoringS3Output(
+                        s3_uri=f"s3://{BUCKET}/core-reports",
+                        local_path="/opt/ml/processing/output",
+                    )
+                )
+            ]
+        ),
+        job_resources=shapes.MonitoringResources(
+            cluster_config=shapes.MonitoringClusterConfig(
+                instance_count=1, instance_type="ml.m5.xlarge", volume_size_in_gb=20
+            )
+        ),
+        data_quality_baseline_config=shapes.DataQualityBaselineConfig(
+            constraints_resource=shapes.MonitoringConstraintsResource(
+                s3_uri=f"s3://{BUCKET}/baseline/results/constraints.json"
+            ),
+            statistics_resource=shapes.MonitoringStatisticsResource(
+                s3_uri=f"s3://{BUCKET}/baseline/results/statistics.json"
+            ),
+        ),
+        role_arn=ROLE,
+    )
+    schedule = MonitoringSchedule.create(
+        monitoring_schedule_name="sdk-v3-core-schedule",
+        monitoring_schedule_config=shapes.MonitoringScheduleConfig(
+            schedule_config=shapes.ScheduleConfig(
+                schedule_expression="NOW",
+                data_analysis_start_time="-PT1H",
+                data_analysis_end_time="-PT0H",
+            ),
+            monitoring_job_definition_name=definition.job_definition_name,
+            monitoring_type="DataQuality",
+        ),
+    )
+    deadline = time.monotonic() + 300
+    status = None
+    while time.monotonic() < deadline:
+        schedule.refresh()
+        summary = schedule.last_monitoring_execution_summary
+        status = getattr(summary, "monitoring_execution_status", None)
+        if status in ("Completed", "CompletedWithViolations", "Failed", "Stopped"):
+            break
+        _sleep(0.5)
+    result["core_schedule"] = {
+        "status": schedule.monitoring_schedule_status,
+        "last_execution": status,
+        "definition": DataQualityJobDefinition.get(
+            definition.job_definition_name
+        ).job_definition_arn,
+    }
+
+
+def flush(endpoint: str) -> None:
+    """Ask smlocal to upload the endpoint's spooled captures now (AWS does so within
+    minutes by itself; the SDK has no call for it)."""
+    import urllib.request
+
+    url = f"{os.environ['AWS_ENDPOINT_URL']}/_smlocal/endpoints/{endpoint}/capture/flush"
+    urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=60)
+
+
 def main(data: Path, out: Path) -> None:
     """Each stage records what it saw; the first failure is recorded and stops the flow."""
     result: dict[str, Any] = {"stages": []}
@@ -254,6 +396,10 @@ def main(data: Path, out: Path) -> None:
         result["stages"].append("capture")
         monitor(sm_session, data, result)
         result["stages"].append("monitor")
+        core_deploy(result)
+        result["stages"].append("core-deploy")
+        core_monitor(result)
+        result["stages"].append("core-monitor")
     except Exception:
         result["error"] = traceback.format_exc()
     out.write_text(json.dumps(result, default=str, indent=1))

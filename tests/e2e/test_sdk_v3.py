@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -106,6 +107,7 @@ def test_train_deploy_capture_and_monitor_with_sdk_v3(sdk_v3_python, smlocal_fac
     assert "error" not in result, result["error"] + "\n" + emulator.log()[-3000:]
     assert result["stages"] == [
         "session", "train", "deploy", "invoke", "capture", "baseline", "schedule", "monitor",
+        "core-deploy", "core-monitor",
     ]  # fmt: skip
 
     job = result["training_job"]
@@ -113,6 +115,12 @@ def test_train_deploy_capture_and_monitor_with_sdk_v3(sdk_v3_python, smlocal_fac
     assert job["model_artifacts"] == (
         f"s3://smlocal-sdk-v3/output/{job['name']}/output/model.tar.gz"
     )
+    # TrainingJob.wait(logs=True) read the job's CloudWatch stream, as in AWS
+    log = result["training_log"]
+    assert any(
+        re.search(r"\n\[1\]#011train-merror:\d\.\d{5}#011validation-merror", line) for line in log
+    )
+    assert log[-1] == "Final Resource Status: [bold]Completed"
     assert result["endpoint"] == {"name": "sdk-v3-iris", "status": "InService"}
     assert result["predictions"] == ["0.0\n", "1.0\n", "2.0\n"]
 
@@ -136,3 +144,17 @@ def test_train_deploy_capture_and_monitor_with_sdk_v3(sdk_v3_python, smlocal_fac
         "type": "DataQuality",
         "last_execution": execution["status"],
     }
+
+    # the same through sagemaker-core's resources: Model, EndpointConfig with capture,
+    # Endpoint; DataQualityJobDefinition and a NOW MonitoringSchedule
+    assert result["core_endpoint"] == {
+        "status": "InService",
+        "predictions": ["0.0\n", "1.0\n", "2.0\n"],
+    }
+    core = result["core_schedule"]
+    assert core["status"] == "Scheduled"
+    assert core["last_execution"] in ("Completed", "CompletedWithViolations")
+    assert core["definition"] == (
+        "arn:aws:sagemaker:us-east-1:123456789012:data-quality-job-definition/"
+        "sdk-v3-core-data-quality"
+    )
