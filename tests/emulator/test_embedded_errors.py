@@ -236,3 +236,21 @@ def test_cbor_error_body_is_a_text_map():
     )
     assert status == 501
     assert ("smithy-protocol", "rpc-v2-cbor") in headers
+
+
+def test_s3_request_moto_cannot_handle_is_an_s3_error(smlocal):
+    """REST-XML S3: <Error><Code>NotImplemented</Code>, with x-amz-request-id."""
+    s3 = client(smlocal, "s3")
+    s3.create_bucket(Bucket="embedded-errors")
+
+    def patch(request, **_):  # a method moto's S3 has no branch for
+        request.method = "PATCH"
+
+    s3.meta.events.register("before-send.s3.GetObject", patch)
+    answer = error_of(lambda: s3.get_object(Bucket="embedded-errors", Key="k"))
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    assert answer["Error"] == {
+        "Code": "NotImplemented",
+        "Message": "smlocal does not emulate s3 PATCH /embedded-errors/k",
+    }
