@@ -20,7 +20,9 @@ def create_app(state: ModelState) -> Flask:
     """Build the app around one worker's model state."""
     app = Flask("model_server")
     limit = state.settings.max_payload_bytes
-    app.config["MAX_CONTENT_LENGTH"] = limit
+    # One byte more than the limit: werkzeug stops reading a chunked body (no Content-Length)
+    # at MAX_CONTENT_LENGTH without a word, so the check below must see a byte too many.
+    app.config["MAX_CONTENT_LENGTH"] = limit + 1
 
     @app.get("/ping")
     def ping() -> Response:
@@ -33,8 +35,11 @@ def create_app(state: ModelState) -> Flask:
     @app.post("/invocations")
     def invocations() -> Response:
         predictor = state.require()
+        body = request.get_data(cache=False)
+        if len(body) > limit:
+            raise RequestEntityTooLarge()
         answer = predictor.invoke(
-            request.get_data(cache=False),
+            body,
             request.headers.get("Content-Type"),
             request.headers.get("Accept"),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -27,6 +28,8 @@ LIBSVM = "text/libsvm"
 NPY = "application/x-npy"
 
 Array = np.ndarray[Any, Any]
+# A libsvm feature index: ASCII digits that fit int64 (str.isdigit also takes "²").
+_INDEX = re.compile(r"[0-9]{1,18}")
 
 
 @lru_cache(maxsize=256)
@@ -72,7 +75,12 @@ def _number(value: str, where: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise PayloadError(f"{where}: {value.strip()!r} is not a number") from None
+        raise PayloadError(f"{where}: {_shown(value.strip())} is not a number") from None
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A field quoted for an error message, cut short: bodies can be megabytes."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def decode_csv(body: bytes) -> Array:
@@ -112,8 +120,8 @@ def decode_libsvm(body: bytes) -> Any:
             tokens = tokens[1:]  # the label, which inference ignores
         for token in tokens:
             index, sep, value = token.partition(":")
-            if not sep or not index.isdigit():
-                raise PayloadError(f"libsvm row {r}: {token!r} is not index:value")
+            if not sep or not _INDEX.fullmatch(index):
+                raise PayloadError(f"libsvm row {r}: {_shown(token)} is not index:value")
             indices.append(int(index))
             values.append(_number(value, f"libsvm row {r}, feature {index}"))
         indptr.append(len(indices))

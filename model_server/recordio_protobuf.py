@@ -39,7 +39,10 @@ def records(body: bytes) -> Iterator[bytes]:
         magic, size = struct.unpack_from("<II", body, at)
         if magic != MAGIC:
             raise RecordIOError(f"no RecordIO magic at byte {at}")
-        size &= (1 << 29) - 1  # the top 3 bits are the continuation flag, 0 for whole records
+        if size >> 29:  # the top 3 bits flag the parts of a split record
+            raise RecordIOError(
+                f"RecordIO record at byte {at}: continuation records are not supported"
+            )
         start = at + 8
         if start + size > len(body):
             raise RecordIOError(f"RecordIO record at byte {at} runs past the end of the body")
@@ -58,10 +61,12 @@ def _varint(data: bytes, at: int) -> tuple[int, int]:
         if byte < 0x80:
             return value, at
         shift += 7
+        if shift >= 70:
+            raise RecordIOError("protobuf varint longer than 10 bytes")
 
 
 def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
-    """(field number, wire type, value) of a protobuf message: ints, or bytes for type 2."""
+    """(field number, wire type, value) of a protobuf message: ints, or bytes for types 1, 2, 5."""
     at = 0
     while at < len(data):
         key, at = _varint(data, at)
@@ -69,57 +74,89 @@ def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
         value: Any
         if wire == 0:
             value, at = _varint(data, at)
-        elif wire == 2:
+            yield number, wire, value
+            continue
+        if wire == 2:
             size, at = _varint(data, at)
-            value, at = data[at : at + size], at + size
         elif wire in (1, 5):
-            width = 8 if wire == 1 else 4
-            value, at = data[at : at + width], at + width
+            size = 8 if wire == 1 else 4
         else:
             raise RecordIOError(f"unsupported protobuf wire type {wire}")
-        yield number, wire, value
+        if at + size > len(data):
+            raise RecordIOError(f"protobuf field {number} runs past the end of its message")
+        yield number, wire, data[at : at + size]
+        at += size
 
 
-def _numbers(chunks: list[tuple[int, Any]], dtype: str | None) -> list[float]:
-    """Packed (wire type 2) or unpacked repeated numbers of one field."""
+def _bytes_field(number: int, wire: int, value: Any, message: str) -> bytes:
+    """A length-delimited field's bytes; any other wire type is not the Record schema."""
+    if wire != 2:
+        raise RecordIOError(f"field {number} of a {message} has wire type {wire}, not 2")
+    payload: bytes = value
+    return payload
+
+
+def _numbers(chunks: list[tuple[int, Any]], dtype: str | None, what: str) -> list[float]:
+    """Packed (wire type 2) or unpacked repeated numbers of one field: floats of the dtype,
+    or varints (int32, sign-extended) when dtype is None."""
     out: list[float] = []
     for wire, value in chunks:
-        if dtype is None:  # int32 / uint64 varints
-            if wire == 2:
-                at = 0
-                while at < len(value):
-                    number, at = _varint(value, at)
-                    out.append(float(number - (1 << 64) if number >= 1 << 63 else number))
-            else:
-                out.append(float(value))
-        else:
-            out.extend(np.frombuffer(value, dtype=dtype).tolist())
+        if dtype is None:
+            for number in _varints(wire, value, what):
+                out.append(float(number - (1 << 64) if number >= 1 << 63 else number))
+            continue
+        width = np.dtype(dtype).itemsize
+        if wire not in (2, 1 if width == 8 else 5):
+            raise RecordIOError(f"the tensor's {what} have wire type {wire}")
+        if len(value) % width:
+            raise RecordIOError(f"the tensor holds {len(value)} bytes of {what}")
+        out.extend(np.frombuffer(value, dtype=dtype).tolist())
     return out
 
 
-def _tensor(value_message: bytes) -> tuple[list[float], list[float], list[float]]:
+def _varints(wire: int, value: Any, what: str) -> list[int]:
+    """Unsigned varints, packed or one by one."""
+    if wire == 0:
+        return [value]
+    if wire != 2:
+        raise RecordIOError(f"the tensor's {what} have wire type {wire}")
+    out = []
+    at = 0
+    while at < len(value):
+        number, at = _varint(value, at)
+        out.append(number)
+    return out
+
+
+_Tensor = tuple[list[float], list[int], list[int]]
+_NAMES = {_FLOAT32_TENSOR: "float32 values", _FLOAT64_TENSOR: "float64 values"}
+
+
+def _tensor(value_message: bytes) -> _Tensor:
     """(values, keys, shape) of a `Value` message's tensor."""
-    for number, _wire, payload in _fields(value_message):
+    for number, wire, payload in _fields(value_message):
         if number in _TENSOR_DTYPES:
             parts: dict[int, list[tuple[int, Any]]] = {1: [], 2: [], 3: []}
-            for field, wire, chunk in _fields(payload):
+            for field, field_wire, chunk in _fields(_bytes_field(number, wire, payload, "Value")):
                 if field in parts:
-                    parts[field].append((wire, chunk))
-            return (
-                _numbers(parts[1], _TENSOR_DTYPES[number]),
-                _numbers(parts[2], None),
-                _numbers(parts[3], None),
-            )
+                    parts[field].append((field_wire, chunk))
+            keys = [k for wire, chunk in parts[2] for k in _varints(wire, chunk, "keys")]
+            shape = [s for wire, chunk in parts[3] for s in _varints(wire, chunk, "shape")]
+            values = _numbers(parts[1], _TENSOR_DTYPES[number], _NAMES.get(number, "values"))
+            return values, keys, shape
     raise RecordIOError("the Value holds no float32, float64 or int32 tensor")
 
 
 def _map_entry(entry: bytes) -> tuple[str, bytes]:
     key, value = "", b""
-    for number, _wire, payload in _fields(entry):
+    for number, wire, payload in _fields(entry):
         if number == 1:
-            key = payload.decode("utf-8")
+            try:
+                key = _bytes_field(number, wire, payload, "map entry").decode("utf-8")
+            except UnicodeDecodeError:
+                raise RecordIOError("a Record's map key is not UTF-8") from None
         elif number == 2:
-            value = payload
+            value = _bytes_field(number, wire, payload, "map entry")
     return key, value
 
 
@@ -129,12 +166,12 @@ def feature_rows(body: bytes) -> Any:
     Dense when the first record's tensor has no keys (as mlio's reader decides), else sparse
     with the width the records' shape gives. Labels are ignored, as the container ignores them.
     """
-    rows: list[tuple[list[float], list[float], list[float]]] = []
+    rows: list[_Tensor] = []
     for payload in records(body):
         found = None
-        for number, _wire, entry in _fields(payload):
+        for number, wire, entry in _fields(payload):
             if number == 1:
-                name, value = _map_entry(entry)
+                name, value = _map_entry(_bytes_field(number, wire, entry, "Record"))
                 if name == "values":
                     found = _tensor(value)
         if found is None:
@@ -150,22 +187,43 @@ def feature_rows(body: bytes) -> Any:
     return _sparse(rows)
 
 
-def _sparse(rows: list[tuple[list[float], list[float], list[float]]]) -> Any:
+_INT64_END = 1 << 63
+
+
+def _sparse(rows: list[_Tensor]) -> Any:
     from scipy.sparse import csr_matrix
 
     indptr: list[int] = [0]
     indices: list[int] = []
     values: list[float] = []
     width = 0
-    for row_values, keys, shape in rows:
-        indices.extend(int(k) for k in keys)
+    for r, (row_values, keys, shape) in enumerate(rows, start=1):
+        _check_sparse(r, row_values, keys, shape)
+        indices.extend(keys)
         values.extend(row_values)
         indptr.append(len(indices))
-        width = max(width, int(shape[0]) if shape else 0, int(max(keys, default=-1)) + 1)
+        width = max(width, shape[0] if shape else 0, max(keys, default=-1) + 1)
     return csr_matrix(
-        (np.asarray(values, dtype=np.float32), np.asarray(indices), np.asarray(indptr)),
+        (
+            np.asarray(values, dtype=np.float32),
+            np.asarray(indices, dtype=np.int64),
+            np.asarray(indptr, dtype=np.int64),
+        ),
         shape=(len(rows), width),
     )
+
+
+def _check_sparse(r: int, values: list[float], keys: list[int], shape: list[int]) -> None:
+    """Keys that match the values one to one and lie inside the row's shape (and int64)."""
+    if len(keys) != len(values):
+        raise RecordIOError(f"record {r} has {len(values)} values but {len(keys)} keys")
+    if shape and shape[0] >= _INT64_END:
+        raise RecordIOError(f"record {r} has a shape of {shape[0]}, beyond int64")
+    end = shape[0] if shape else _INT64_END
+    outside = next((k for k in keys if k >= end), None)
+    if outside is not None:
+        where = f"its shape of {end}" if shape else "int64"
+        raise RecordIOError(f"record {r} has a sparse key {outside} outside {where}")
 
 
 def _key(number: int, wire: int) -> bytes:

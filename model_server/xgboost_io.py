@@ -50,6 +50,8 @@ def read_request(body: bytes, content_type: str | None, *, lenient: bool) -> Any
             return feature_rows(body)
     except (PayloadError, RecordIOError) as exc:
         raise ContainerError(_load_failed(kind, exc), 415) from None
+    except _DECODER_SLIPS as exc:  # parse_content_data answers 415 for any exception
+        raise ContainerError(_load_failed(kind, exc), 415) from None
     raise ContainerError(f"Content-type {content_type} is not supported.", 415)
 
 
@@ -60,16 +62,24 @@ def _lenient_json(body: bytes) -> Any:
         raise ContainerError(exc.message, 400) from None
 
 
+# What a decoder could raise on input it failed to check: still the container's 415, not a 500.
+_DECODER_SLIPS = (ValueError, TypeError, AttributeError, OverflowError, IndexError, KeyError)
+
+
 def _load_failed(kind: str, exc: Exception) -> str:
-    cause = "UnicodeDecodeError" if "UTF-8" in str(exc) else "ValueError"
+    text = str(exc)
+    if isinstance(exc, PayloadError | RecordIOError):
+        cause = "UnicodeDecodeError" if "UTF-8" in text else "ValueError"
+    else:
+        cause, text = type(exc).__name__, text[:200]
     if kind == "recordio-protobuf":
         return (
             "Loading recordio-protobuf data failed with Exception, please ensure data is in "
-            f"recordio-protobuf format: <class '{cause}'> {exc}"
+            f"recordio-protobuf format: <class '{cause}'> {text}"
         )
     return (
         f"Loading {kind} data failed with Exception, please ensure data is in {kind} format:"
-        f"\n <class '{cause}'>\n {exc}"
+        f"\n <class '{cause}'>\n {text}"
     )
 
 

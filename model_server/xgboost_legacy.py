@@ -151,6 +151,8 @@ def to_json_model(
     attributes = _attributes(reader) if learner["contain_extra_attrs"] else {}
     groups = max(learner["num_class"], 1)
     if booster != "gblinear":
+        _check_groups(gbm, groups)
+    if booster != "gblinear":
         _keep_first(gbm, _tree_limit(ntree_limit, attributes.get("best_ntree_limit")) * groups)
     version = (learner["major_version"], learner["minor_version"])
     margin = start_margin(objective, learner["base_score"], version)
@@ -199,7 +201,7 @@ def _gbtree(reader: _Reader, name: str, num_feature: int) -> dict[str, Any]:
     reader.take(160 - 8, "GBTreeModelParam")
     if num_trees < 0:
         raise ModelLoadError(f"the legacy model says it has {num_trees} trees")
-    trees = [_tree(reader, i) for i in range(num_trees)]
+    trees = [_tree(reader, i, num_feature) for i in range(num_trees)]
     tree_info = reader.records(np.dtype("<i4"), num_trees, "tree_info").tolist()
     model = {
         # Before 1.0 this slot was num_roots (always 1); from 1.0 on, num_parallel_tree.
@@ -220,7 +222,7 @@ def _gbtree(reader: _Reader, name: str, num_feature: int) -> dict[str, Any]:
     }
 
 
-def _tree(reader: _Reader, index: int) -> dict[str, Any]:
+def _tree(reader: _Reader, index: int, model_features: int) -> dict[str, Any]:
     what = f"tree {index}"
     num_roots, num_nodes, num_deleted, _depth, num_feature, size_leaf_vector = reader.unpack(
         "6i", what
@@ -237,6 +239,11 @@ def _tree(reader: _Reader, index: int) -> dict[str, Any]:
     deleted = int(np.count_nonzero(nodes["sindex"][1:] == 0xFFFFFFFF))
     if deleted != num_deleted:
         raise ModelLoadError(f"tree {index} of the legacy model is inconsistent (deleted nodes)")
+    if not _is_tree(nodes, model_features):
+        raise ModelLoadError(
+            f"tree {index} of the legacy model is inconsistent "
+            "(child or feature indices out of range, or not a tree)"
+        )
     return {
         "base_weights": _floats(stats["base_weight"]),
         "categories": [],
@@ -262,10 +269,43 @@ def _tree(reader: _Reader, index: int) -> dict[str, Any]:
     }
 
 
+def _is_tree(nodes: np.ndarray, num_feature: int) -> bool:
+    """True when XGBoost can walk the nodes from node 0 without leaving them or looping.
+
+    A node is a leaf when both children are -1; any other node splits on a feature below
+    num_feature and has two children in range. No node but the root may be nobody's child,
+    and none may be a child twice: then every walk from the root ends at a leaf.
+    """
+    left, right = nodes["left"].astype(np.int64), nodes["right"].astype(np.int64)
+    leaf = left == -1
+    if np.any(leaf != (right == -1)):
+        return False
+    children = np.concatenate([left[~leaf], right[~leaf]])
+    if np.any((children < 1) | (children >= len(nodes))):
+        return False
+    if len(np.unique(children)) != len(children):
+        return False
+    return bool(np.all((nodes["sindex"][~leaf] & _LOW_31) < num_feature))
+
+
 def _tree_limit(pickled: int | None, attribute: str | None) -> int:
     if pickled is not None:
         return pickled
     return int(attribute) if attribute is not None and attribute.isdigit() else 0
+
+
+def _check_groups(gbm: dict[str, Any], groups: int) -> None:
+    """Every tree is for one of the output groups, and there are no more groups than trees
+    (each would get a constant tree below)."""
+    model = gbm["gbtree"]["model"] if gbm["name"] == "dart" else gbm["model"]
+    trees = len(model["trees"])
+    if groups > max(trees, 1):
+        raise ModelLoadError(f"the legacy model claims {groups} output groups for {trees} trees")
+    for index, group in enumerate(model["tree_info"]):
+        if not 0 <= group < groups:
+            raise ModelLoadError(
+                f"the legacy model's tree {index} is for output group {group} of {groups}"
+            )
 
 
 def _keep_first(gbm: dict[str, Any], count: int) -> None:
@@ -369,7 +409,11 @@ def _features(
     XGBoost 0.90 named every unnamed DMatrix column fN and pickled those names; kept, they
     would make XGBoost 3 refuse a DMatrix without names that 0.90 accepted.
     """
-    if not names or names == [f"f{i}" for i in range(num_feature)]:
+    if not names:
+        return [], []
+    if len(names) != num_feature:
+        raise ModelLoadError(f"the pickle names {len(names)} features; the model has {num_feature}")
+    if names == [f"f{i}" for i in range(num_feature)]:
         return [], []
     return list(names), list(types) if types and len(types) == len(names) else []
 

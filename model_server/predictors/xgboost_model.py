@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from smlocal.model_server.codecs import (
     CSV,
@@ -72,23 +72,51 @@ def model_file(model_dir: Path) -> Path:
 
 
 class _PickledBooster:
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: Any) -> None:
         self.state = state
+
+
+def _bytearray(*args: Any) -> bytearray:
+    """bytearray as a Booster's pickled handle calls it: from bytes, or empty; never from a
+    size, which would allocate that many bytes before anything else is checked."""
+    if not args:
+        return bytearray()
+    if len(args) == 1 and isinstance(args[0], bytes | bytearray):
+        return bytearray(args[0])
+    raise ModelLoadError("the pickle calls bytearray with something other than bytes")
+
+
+# Whatever a malformed pickle makes the unpickler raise (a bad protocol, a bad memo, bad
+# UTF-8, a huge length, ...): the model cannot be read.
+_PICKLE_ERRORS = (
+    pickle.UnpicklingError,
+    EOFError,
+    AttributeError,
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    MemoryError,
+    RecursionError,
+)
 
 
 class _BoosterPeek(pickle.Unpickler):
     """Reads a pickled Booster's state without running any code from the pickle."""
 
-    _ALLOWED = frozenset(
-        {("builtins", "bytearray"), ("copyreg", "_reconstructor"), ("builtins", "object")}
-    )
+    # All a pickled Booster names (protocols 2 to 5; 0 and 1 start without 0x80 and are not
+    # read as pickles). copyreg._reconstructor and object went: no Booster pickle needs them.
+    _ALLOWED: ClassVar[dict[tuple[str, str], Any]] = {
+        ("xgboost.core", "Booster"): _PickledBooster,
+        ("builtins", "bytearray"): _bytearray,
+    }
 
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == ("xgboost.core", "Booster"):
-            return _PickledBooster
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise ModelLoadError(f"it is a pickle of {module}.{name}, not of an xgboost Booster")
+        found = self._ALLOWED.get((module, name))
+        if found is None:
+            raise ModelLoadError(f"it is a pickle of {module}.{name}, not of an xgboost Booster")
+        return found
 
 
 def pickled_state(path: Path) -> dict[str, Any] | None:
@@ -101,12 +129,19 @@ def pickled_state(path: Path) -> dict[str, Any] | None:
             peeked = _BoosterPeek(f).load()
         except ModelLoadError as exc:
             raise ModelLoadError(f"cannot load {path.name}: {exc}") from None
-        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
-            message = f"cannot load {path.name}: not a readable pickle ({exc})"
+        except _PICKLE_ERRORS as exc:
+            detail = (str(exc) or type(exc).__name__)[:200]
+            message = f"cannot load {path.name}: not a readable pickle ({detail})"
             raise ModelLoadError(message) from None
-    state: dict[str, Any] = getattr(peeked, "state", {})
-    if not isinstance(state.get("handle"), bytes | bytearray):
+    state = getattr(peeked, "state", None) if isinstance(peeked, _PickledBooster) else None
+    if not isinstance(state, dict) or not isinstance(state.get("handle"), bytes | bytearray):
         raise ModelLoadError(f"cannot load {path.name}: the pickled Booster holds no model")
+    for key in ("feature_names", "feature_types"):
+        value = state.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            raise ModelLoadError(f"cannot load {path.name}: the pickled {key} are not strings")
     return state
 
 

@@ -17,6 +17,8 @@ from google.protobuf.message_factory import GetMessageClass
 from smlocal.model_server.recordio_protobuf import (
     MAGIC,
     RecordIOError,
+    _encode_varint,
+    _length_delimited,
     dense_feature_records,
     feature_rows,
     frame,
@@ -136,3 +138,68 @@ def test_framing_is_little_endian_magic_length_and_padding() -> None:
 def test_bad_bodies_say_what_is_wrong(body: bytes, message: str) -> None:
     with pytest.raises(RecordIOError, match=message):
         feature_rows(body)
+
+
+def _values_record(tensor_number: int, tensor: bytes) -> bytes:
+    """One framed record whose 'values' feature holds the given tensor message."""
+    value = _length_delimited(tensor_number, tensor)
+    entry = _length_delimited(1, b"values") + _length_delimited(2, value)
+    return frame(_length_delimited(1, entry))
+
+
+def _sparse_record(values: bytes, keys: list[int], shape: list[int]) -> bytes:
+    packed_keys = b"".join(_encode_varint(k) for k in keys)
+    packed_shape = b"".join(_encode_varint(s) for s in shape)
+    tensor = (
+        _length_delimited(1, values)
+        + _length_delimited(2, packed_keys)
+        + _length_delimited(3, packed_shape)
+    )
+    return _values_record(2, tensor)
+
+
+ONE = struct.pack("<f", 1.0)
+
+
+HOSTILE = {
+    # uint64 2**64-1 once became column -1, and XGBoost read out of bounds (SIGSEGV)
+    "key-2**64-1": (_sparse_record(ONE, [2**64 - 1], [68]), "key 18446744073709551615 outside"),
+    "key-2**63": (_sparse_record(ONE, [2**63], [68]), "key 9223372036854775808 outside"),
+    "key-at-shape": (_sparse_record(ONE, [68], [68]), "key 68 outside its shape of 68"),
+    "more-values-than-keys": (_sparse_record(ONE * 2, [1], [68]), "2 values but 1 keys"),
+    "fewer-values-than-keys": (_values_record(2, b"\x12\x01\x05"), "0 values but 1 keys"),
+    "shape-2**64-1": (_sparse_record(ONE, [1], [2**64 - 1, 3]), "a shape of 18446744073709551615"),
+    "long-varint": (frame(b"\x0a" + b"\xff" * 20 + b"\x01"), "varint longer than 10 bytes"),
+    "record-field-wire-0": (frame(b"\x08\x05"), "field 1 of a Record has wire type 0"),
+    "map-key-wire-0": (
+        frame(_length_delimited(1, b"\x08\x05")),
+        "field 1 of a map entry has wire type 0",
+    ),
+    "map-key-not-utf8": (
+        frame(_length_delimited(1, _length_delimited(1, b"\xff\xfe"))),
+        "map key is not UTF-8",
+    ),
+    "map-value-wire-0": (
+        frame(_length_delimited(1, _length_delimited(1, b"values") + b"\x10\x05")),
+        "field 2 of a map entry has wire type 0",
+    ),
+    "float64-odd-length": (
+        _values_record(3, _length_delimited(1, b"\x00" * 7)),
+        "7 bytes of float64",
+    ),
+    "float64-as-fixed32": (_values_record(3, b"\x0d" + ONE), "float64 values have wire type 5"),
+    "field-past-end": (frame(b"\x0a\xa0\x1f" + b"\x00" * 8), "field 1 runs past the end"),
+    "fixed32-past-end": (frame(b"\x0d\x00\x00"), "field 1 runs past the end"),
+    "continuation": (struct.pack("<II", MAGIC, 1 << 31), "continuation records are not supported"),
+}
+
+
+@pytest.mark.parametrize(("body", "message"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_bodies_are_refused_as_recordio_errors(body: bytes, message: str) -> None:
+    with pytest.raises(RecordIOError, match=message):
+        feature_rows(body)
+
+
+def test_a_6_mb_varint_is_refused_without_reading_it_all() -> None:
+    with pytest.raises(RecordIOError, match="longer than 10 bytes"):
+        feature_rows(frame(b"\x0a" + b"\xff" * 6_000_000 + b"\x01"))

@@ -243,3 +243,110 @@ def test_a_gblinear_model_with_feature_names_predicts_unnamed_rows(tmp_path: Pat
     assert booster.feature_names == list("abcde")
     expected = EXPECTED["models"]["1.2.1/gblinear.pkl"]["predictions"]
     assert predict_fn(INPUTS.copy(), booster).tolist() == np.float32(expected).tolist()
+
+
+def _tree_nodes_at(raw: bytes) -> int:
+    """Offset of the first tree's nodes (20 bytes each: parent, left, right, sindex, info)."""
+    return raw.index(_string("gbtree")) + 14 + 160 + 148
+
+
+def _with(raw: bytes, offset: int, fmt: str, value: int) -> bytes:
+    out = bytearray(raw)
+    struct.pack_into(fmt, out, offset, value)
+    return bytes(out)
+
+
+# One int32 of node 0 or 1 changed: each once loaded, then segfaulted XGBoost on every predict.
+CORRUPT_NODES = {
+    "left-child-1e6": (0, 4, "<i", 1_000_000),
+    "right-child--5": (0, 8, "<i", -5),
+    "left-child-self-loop": (0, 4, "<i", 0),
+    "right-child-shared": (0, 8, "<i", 1),
+    "leaf-with-one-child": (0, 8, "<i", -1),
+    "split-index-2**31-1": (0, 12, "<I", 0x7FFFFFFF),
+    "split-index-1e6": (0, 12, "<I", 1_000_000),
+}
+
+
+@pytest.mark.parametrize(
+    ("node", "field", "fmt", "value"), CORRUPT_NODES.values(), ids=CORRUPT_NODES
+)
+def test_trees_with_children_or_features_out_of_range_are_refused(
+    tmp_path: Path, node: int, field: int, fmt: str, value: int
+) -> None:
+    raw = (FIXTURES / "1.7.6" / "regression.bin").read_bytes()
+    corrupt = _with(raw, _tree_nodes_at(raw) + 20 * node + field, fmt, value)
+    assert _refused(tmp_path, corrupt) == (
+        "cannot load xgboost-model: tree 0 of the legacy model is inconsistent "
+        "(child or feature indices out of range, or not a tree)"
+    )
+
+
+def _learner_int(raw: bytes, offset: int, value: int) -> bytes:
+    start = 4 if raw[:4] == b"binf" else 0
+    return _with(raw, start + offset, "<i", value)
+
+
+def test_more_output_groups_than_trees_are_refused_before_building_them(tmp_path: Path) -> None:
+    """A 0.90 model's num_class once made one constant tree per class: 2e6 took 67 s, 5 GB."""
+    raw = (FIXTURES / "0.90" / "regression-base.bin").read_bytes()
+    assert _refused(tmp_path, _learner_int(raw, 8, 100_000)) == (
+        "cannot load xgboost-model: the legacy model claims 100000 output groups for 4 trees"
+    )
+    assert _refused(tmp_path, _learner_int(raw, 8, 2**31 - 1)).endswith(
+        "claims 2147483647 output groups for 4 trees"
+    )
+    softmax = (FIXTURES / "0.90" / "multi-softmax.bin").read_bytes()
+    tree_info = softmax.index(struct.pack("<3i", 0, 1, 2))
+    assert _refused(tmp_path, _with(softmax, tree_info, "<i", 7)) == (
+        "cannot load xgboost-model: the legacy model's tree 0 is for output group 7 of 3"
+    )
+
+
+def test_feature_names_must_match_the_feature_count(tmp_path: Path) -> None:
+    """Checked before any list is built: num_feature 2**32-1 once grew past 12 GB."""
+    raw = (FIXTURES / "0.90" / "regression.bin").read_bytes()
+    with pytest.raises(ModelLoadError, match=r"^the pickle names 1 features; the model has 5$"):
+        to_json_model(raw, feature_names=["f0"])
+    huge = _learner_int(raw, 4, -1)  # num_feature is a uint32
+    with pytest.raises(ModelLoadError, match=r"names 1 features; the model has 4294967295$"):
+        to_json_model(huge, feature_names=["f0"])
+
+
+def _pickle_with(state: dict[str, object]) -> bytes:
+    """A pickled xgboost.core.Booster with the given state, as pickle protocol 4 writes it."""
+    class_ref = b"\x8c\x0cxgboost.core\x94\x8c\x07Booster\x94\x93\x94)\x81\x94"
+    return b"\x80\x04" + class_ref + pickle.dumps(state, protocol=4)[2:-1] + b"b."
+
+
+def test_malformed_pickles_are_refused_without_allocating(tmp_path: Path) -> None:
+    handle = (FIXTURES / "0.90" / "regression.bin").read_bytes()
+    assert _refused(tmp_path, b"\x80\x04cbuiltins\nbytearray\nJ\x00\x00\x00\x01\x85R.") == (
+        "cannot load xgboost-model: the pickle calls bytearray with something other than bytes"
+    )
+    reconstruct = b"\x80\x02ccopyreg\n_reconstructor\n."
+    assert _refused(tmp_path, reconstruct) == (
+        "cannot load xgboost-model: it is a pickle of copyreg._reconstructor, not of an "
+        "xgboost Booster"
+    )
+    assert _refused(tmp_path, b"\x80\x09.") == (
+        "cannot load xgboost-model: not a readable pickle (unsupported pickle protocol: 9)"
+    )
+    bad_utf8 = b"\x80\x04\x8c\x02\xff\xfe."
+    assert _refused(tmp_path, bad_utf8).startswith(
+        "cannot load xgboost-model: not a readable pickle ('utf-8' codec can't decode"
+    )
+    assert _refused(tmp_path, _pickle_with({"handle": handle, "feature_names": 7})) == (
+        "cannot load xgboost-model: the pickled feature_names are not strings"
+    )
+    listed = _pickle_with({"handle": handle, "feature_names": list("abcde")})
+    assert pickled_state(_write(tmp_path, listed)) == {
+        "handle": handle,
+        "feature_names": list("abcde"),
+    }
+
+
+def _write(tmp_path: Path, raw: bytes) -> Path:
+    path = tmp_path / "xgboost-model"
+    path.write_bytes(raw)
+    return path
