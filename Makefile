@@ -29,8 +29,10 @@ browser:
 	    echo "note: $(CHROMIUM) is missing; the report's browser test will be skipped"; \
 	  fi; }
 
+# make run PORT=4600 (default 4599, or SMLOCAL_PORT); the snippet it prints works in any shell
 run: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" SMLOCAL_CAPTURE_ROLL_SECONDS=5 $(BIN)/smlocal up --example
+	PATH="$(CURDIR)/$(BIN):$$PATH" SMLOCAL_CAPTURE_ROLL_SECONDS=5 \
+	  $(BIN)/smlocal up --example $(if $(PORT),--port $(PORT))
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

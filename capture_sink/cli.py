@@ -12,12 +12,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime
-from pathlib import Path
 
 from smlocal.capture_sink.listing import list_capture_files
 from smlocal.capture_sink.reader import export as export_frame
 from smlocal.capture_sink.reader import iter_records, read_dataframe
 from smlocal.capture_sink.validate import check_lines
+from smlocal.cli_common import DEFAULT_URL, CommandFailed, local_path, unreachable
 
 SOURCE_HELP = "s3://bucket/prefix, a folder or a .jsonl file (S3 via AWS_ENDPOINT_URL)"
 
@@ -59,7 +59,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     check.set_defaults(handler=validate_command)
     exp = sub.add_parser("export", help="write records as one flat CSV or Parquet table")
     exp.add_argument("source", help=SOURCE_HELP)
-    exp.add_argument("--output", "-o", type=Path, required=True, help="file to write")
+    exp.add_argument("--output", "-o", type=local_path, required=True, help="file to write")
     exp.add_argument("--format", choices=("csv", "parquet"), help="default: by --output suffix")
     _window(exp)
     exp.set_defaults(handler=export_command)
@@ -135,13 +135,9 @@ def export_command(args: argparse.Namespace) -> int:
 
 def flush_command(args: argparse.Namespace) -> int:
     """POST /_smlocal/endpoints/{name}/capture/flush and print the emulator's answer."""
-    base = args.url or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4599"
-    name = urllib.parse.quote(args.endpoint, safe="")
-    url = f"{base.rstrip('/')}/_smlocal/endpoints/{name}/capture/flush"
-    request = urllib.request.Request(url, data=b"", method="POST")
+    base = args.url or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_URL
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            print(response.read().decode())
+        print(flush_endpoint(base, args.endpoint))
     except urllib.error.HTTPError as exc:
         body = exc.read().decode(errors="replace")
         with contextlib.suppress(ValueError, AttributeError):
@@ -150,3 +146,21 @@ def flush_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(args, exc)
     return 0
+
+
+def flush_endpoint(base: str, endpoint: str) -> str:
+    """Have the emulator at `base` upload `endpoint`'s spooled records; its JSON answer.
+
+    CommandFailed when nothing answers there; HTTPError when the emulator refuses."""
+    name = urllib.parse.quote(endpoint, safe="")
+    url = f"{base.rstrip('/')}/_smlocal/endpoints/{name}/capture/flush"
+    request = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return str(response.read().decode())
+    except urllib.error.HTTPError:
+        raise
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ConnectionError | TimeoutError):
+            raise CommandFailed(unreachable(base)) from None
+        raise

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import smlocal
 from smlocal.capture_sink import cli as capture_cli
+from smlocal.cli_common import local_path, plain_failure, port_number
 from smlocal.model_monitor import cli as model_monitor_cli
 from smlocal.model_server import cli as model_server_cli
 from smlocal.model_server.environment import SettingsError
@@ -37,9 +38,15 @@ def register_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="Serve the SageMaker control plane, runtime, S3 and the other AWS services "
         "the flows need on one URL. Point clients at it with AWS_ENDPOINT_URL.",
     )
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=4599, help="port (default 4599; 0 picks one)")
-    p.add_argument("--data-dir", type=Path, help="state, S3 objects, logs (default ./.smlocal)")
+    p.add_argument("--host", help="bind address (default 127.0.0.1, SMLOCAL_HOST)")
+    p.add_argument(
+        "--port", type=port_number, help="port (default 4599, SMLOCAL_PORT; 0 picks a free one)"
+    )
+    p.add_argument(
+        "--data-dir",
+        type=local_path,
+        help="state, S3 objects, logs (default ./.smlocal, SMLOCAL_DATA_DIR)",
+    )
     p.add_argument("--backend", choices=["process", "docker"], help="how model servers run")
     p.add_argument("--s3-endpoint", help="an external S3 (MinIO, AWS) instead of the embedded one")
     p.add_argument("--example", action="store_true", help="create the iris example endpoint")
@@ -58,15 +65,18 @@ def up(args: argparse.Namespace) -> int:
     from smlocal.emulator.server import Emulator, configure_logging
     from smlocal.emulator.settings import EmulatorSettings
 
-    settings = EmulatorSettings.from_env(
-        host=args.host,
-        port=args.port,
-        data_dir=args.data_dir,
-        backend=args.backend,
-        s3_endpoint=args.s3_endpoint,
-        example=args.example or None,
-        lenient_containers=args.lenient_containers or None,
-    )
+    try:  # flags win over SMLOCAL_* variables, which win over the defaults
+        settings = EmulatorSettings.from_env(
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            backend=args.backend,
+            s3_endpoint=args.s3_endpoint,
+            example=args.example or None,
+            lenient_containers=args.lenient_containers or None,
+        )
+    except ValueError as exc:  # a bad SMLOCAL_* value: a usage error
+        raise SettingsError(str(exc)) from None
     configure_logging(settings)
     return Emulator(settings, args.ready_file).run()
 
@@ -79,7 +89,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"smlocal {args.command}: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        line = plain_failure(exc)
+        if line is None:
+            raise
+        print(f"{command_name(args)}: {line}", file=sys.stderr)
+        return 1
     return status
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """`smlocal captures ls`: the command and its action, for the start of a message."""
+    action = getattr(args, "action", None) or getattr(args, "monitor_command", None)
+    return " ".join(part for part in ("smlocal", args.command, action) if part)
 
 
 if __name__ == "__main__":

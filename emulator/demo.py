@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ ENDPOINT = "iris-example"
 BUCKET = "smlocal-example"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+CAPTURE_URI = f"s3://{BUCKET}/datacapture"
 
 
 # The SageMaker SDK's defaults file with telemetry off: the SDK sends telemetry to a fixed
@@ -34,31 +37,62 @@ def write_sdk_config(data_dir: Path) -> Path:
     return path
 
 
+def shell_commands() -> tuple[str, str]:
+    """How a second terminal runs this installation's tools: an activation line (empty when
+    not in a virtual environment) and the smlocal command (an absolute path without one)."""
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if sys.prefix != sys.base_prefix and activate.is_file():
+        return f"source {shlex.quote(str(activate))}  # aws and smlocal on PATH\n", "smlocal"
+    script = Path(sys.executable).parent / "smlocal"
+    if script.is_file():
+        return "", shlex.quote(str(script))
+    return "", f"{shlex.quote(sys.executable)} -m smlocal.emulator.cli"
+
+
 def snippet(
-    url: str, region: str, roll_seconds: float | None = None, sdk_config: Path | None = None
+    url: str,
+    region: str,
+    roll_seconds: float | None = None,
+    sdk_config: Path | None = None,
+    s3_endpoint: str | None = None,
 ) -> str:
-    """Copy-paste commands to invoke the example endpoint and list its captures."""
+    """Copy-paste commands, for a second terminal, to invoke the example endpoint and list
+    its captures."""
     roll = roll_seconds or 60
+    activate, smlocal = shell_commands()
     sdk = (
         "# SageMaker SDK: no telemetry to AWS (SAGEMAKER_USER_CONFIG_OVERRIDE replaces "
         "~/.config/sagemaker/config.yaml;\n# or put SageMaker.PythonSDK.Modules."
         "TelemetryOptOut: true in that file yourself)\n"
-        f"export SAGEMAKER_USER_CONFIG_OVERRIDE={sdk_config}\n"
+        f"export SAGEMAKER_USER_CONFIG_OVERRIDE={shlex.quote(str(sdk_config))}\n"
         if sdk_config
         else ""
     )
+    if s3_endpoint:  # S3 is elsewhere, with its own credentials: never printed here
+        where = (
+            f"export AWS_ENDPOINT_URL={url} AWS_ENDPOINT_URL_S3={s3_endpoint} "
+            f"AWS_DEFAULT_REGION={region}\n"
+            f"# with the credentials of {s3_endpoint} (AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)\n"
+        )
+    else:
+        where = (
+            f"export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+            f"AWS_DEFAULT_REGION={region}\n"
+        )
     return (
-        f"export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
-        f"AWS_DEFAULT_REGION={region}\n"
-        f"{sdk}"
-        "# AWS CLI v1 (in .venv/bin); with v2 add --cli-binary-format raw-in-base64-out\n"
+        f"{activate}{where}{sdk}"
+        f"curl -s {url}/_smlocal/health  # ready when its status is ready\n"
+        "# AWS CLI v1 (installed with smlocal); with v2 add --cli-binary-format "
+        "raw-in-base64-out\n"
         f"aws sagemaker-runtime invoke-endpoint --endpoint-name {ENDPOINT} "
         "--content-type text/csv --body 5.1,3.5,1.4,0.2 /dev/stdout\n"
         f"# captures reach S3 up to {roll:g} s after the first record of a file "
         "(SMLOCAL_CAPTURE_ROLL_SECONDS)\n"
         f"aws s3 ls --recursive s3://{BUCKET}/datacapture/\n"
-        f"smlocal captures ls s3://{BUCKET}/datacapture/{ENDPOINT}/\n"
-        f"# or upload what is spooled now: smlocal captures flush {ENDPOINT}"
+        f"{smlocal} captures ls s3://{BUCKET}/datacapture/{ENDPOINT}/\n"
+        f"# or upload what is spooled now: {smlocal} captures flush {ENDPOINT}\n"
+        f"# the whole walk (traffic, baseline, monitoring, report): {smlocal} demo"
     )
 
 
@@ -77,45 +111,58 @@ def upload_model(s3: Any) -> str:
     return f"s3://{BUCKET}/iris/model.tar.gz"
 
 
-def create_example_endpoint(ctx: Context, manager: Any) -> str:
-    """Create (once) and wait for the example endpoint; return the snippet to use it."""
-    sdk_config = write_sdk_config(ctx.settings.data_dir)
-    text = snippet(ctx.settings.edge_url, ctx.region, ctx.settings.capture_roll_seconds, sdk_config)
-    if ctx.store.get("endpoint", ENDPOINT) is not None:
-        return text
-    model_data = upload_model(client(ctx.settings, "s3"))
-    models.create_model(
-        ctx,
-        {
-            "ModelName": f"{ENDPOINT}-model",
-            "ExecutionRoleArn": ROLE,
-            "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": model_data},
-        },
-    )
-    endpoint_configs.create_endpoint_config(
-        ctx,
-        {
-            "EndpointConfigName": ENDPOINT,
-            "ProductionVariants": [
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": f"{ENDPOINT}-model",
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "ml.m5.large",
-                }
-            ],
-            "DataCaptureConfig": {
-                "EnableCapture": True,
-                "InitialSamplingPercentage": 100,
-                "DestinationS3Uri": f"s3://{BUCKET}/datacapture",
-                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-                "CaptureContentTypeHeader": {
-                    "CsvContentTypes": ["text/csv"],
-                    "JsonContentTypes": ["application/json"],
-                },
+def model_request(model_data: str) -> dict[str, Any]:
+    """CreateModel of the example: SageMaker's XGBoost 1.7-1 image with the iris model."""
+    return {
+        "ModelName": f"{ENDPOINT}-model",
+        "ExecutionRoleArn": ROLE,
+        "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": model_data},
+    }
+
+
+def endpoint_config_request() -> dict[str, Any]:
+    """CreateEndpointConfig of the example: one instance, every request captured."""
+    return {
+        "EndpointConfigName": ENDPOINT,
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{ENDPOINT}-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        "DataCaptureConfig": {
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": CAPTURE_URI,
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {
+                "CsvContentTypes": ["text/csv"],
+                "JsonContentTypes": ["application/json"],
             },
         },
-    )
-    endpoints.create_endpoint(ctx, {"EndpointName": ENDPOINT, "EndpointConfigName": ENDPOINT})
+    }
+
+
+def endpoint_request() -> dict[str, Any]:
+    """CreateEndpoint of the example."""
+    return {"EndpointName": ENDPOINT, "EndpointConfigName": ENDPOINT}
+
+
+def create_example_endpoint(ctx: Context, manager: Any) -> str:
+    """Create (once) and wait for the example endpoint; return the snippet to use it."""
+    settings = ctx.settings
+    sdk_config = write_sdk_config(settings.data_dir)
+    text = snippet(
+        settings.edge_url, ctx.region, settings.capture_roll_seconds, sdk_config,
+        settings.s3_endpoint,
+    )  # fmt: skip
+    if ctx.store.get("endpoint", ENDPOINT) is not None:
+        return text
+    model_data = upload_model(client(settings, "s3"))
+    models.create_model(ctx, model_request(model_data))
+    endpoint_configs.create_endpoint_config(ctx, endpoint_config_request())
+    endpoints.create_endpoint(ctx, endpoint_request())
     manager.wait()
     return text

@@ -253,14 +253,23 @@ def make_private_dir(folder: Path) -> None:
         folder.mkdir(mode=0o700, exist_ok=True)
 
 
+def check_data_dir(data_dir: Path) -> None:
+    """CommandFailed, naming the path, when the data directory is a file or cannot be made
+    (a file where one of its parents should be)."""
+    hint = "give another with --data-dir or SMLOCAL_DATA_DIR"
+    if data_dir.exists() and not data_dir.is_dir():
+        raise CommandFailed(f"the data directory {data_dir} is not a folder; {hint}")
+    blocking = next((p for p in data_dir.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise CommandFailed(
+            f"the data directory {data_dir} cannot be made: {blocking} is a file; {hint}"
+        )
+
+
 def configure_logging(settings: EmulatorSettings, level: int = logging.INFO) -> None:
     """Log to stderr and to {data_dir}/logs/emulator.log."""
     data_dir = settings.data_dir.resolve()
-    if data_dir.exists() and not data_dir.is_dir():
-        raise CommandFailed(
-            f"the data directory {data_dir} is not a folder; give another with --data-dir or "
-            "SMLOCAL_DATA_DIR"
-        )
+    check_data_dir(data_dir)
     logs = data_dir / "logs"
     try:
         make_private_dir(data_dir)

@@ -71,14 +71,20 @@ class EmulatorSettings:
             "max_model_bytes": max_model_bytes(env),  # SMLOCAL_MAX_MODEL_BYTES
             "env": dict(env),
         }
-        if env.get("SMLOCAL_DATA_DIR"):
-            values["data_dir"] = Path(env["SMLOCAL_DATA_DIR"])
-        if env.get("SMLOCAL_INVOCATION_TIMEOUT"):
-            values["invocation_timeout"] = float(env["SMLOCAL_INVOCATION_TIMEOUT"])
-        if env.get("SMLOCAL_CAPTURE_ROLL_SECONDS"):
-            values["capture_roll_seconds"] = float(env["SMLOCAL_CAPTURE_ROLL_SECONDS"])
-        if env.get("SMLOCAL_METRICS_PERIOD_SECONDS"):
-            values["metrics_period_seconds"] = float(env["SMLOCAL_METRICS_PERIOD_SECONDS"])
+        given = {key for key, value in overrides.items() if value is not None}
+        if env.get("SMLOCAL_HOST", "").strip() and "host" not in given:
+            values["host"] = env["SMLOCAL_HOST"].strip()
+        if env.get("SMLOCAL_PORT", "").strip() and "port" not in given:
+            values["port"] = _port(env, "SMLOCAL_PORT")
+        if env.get("SMLOCAL_DATA_DIR") and "data_dir" not in given:
+            values["data_dir"] = _folder(env, "SMLOCAL_DATA_DIR")
+        for key, name in (
+            ("SMLOCAL_INVOCATION_TIMEOUT", "invocation_timeout"),
+            ("SMLOCAL_CAPTURE_ROLL_SECONDS", "capture_roll_seconds"),
+            ("SMLOCAL_METRICS_PERIOD_SECONDS", "metrics_period_seconds"),
+        ):
+            if env.get(key):
+                values[name] = _seconds(env, key)
         values["allowed_hosts"] = _names(env.get("SMLOCAL_ALLOWED_HOSTS", ""))
         values["allowed_origins"] = _names(env.get("SMLOCAL_ALLOWED_ORIGINS", ""))
         values["moto_api"] = _flag(env, "SMLOCAL_MOTO_API")
@@ -88,6 +94,32 @@ class EmulatorSettings:
         if settings.backend not in BACKENDS:
             raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}")
         return settings
+
+
+def _port(env: Mapping[str, str], key: str) -> int:
+    """A TCP port, 0 (any free one) to 65535."""
+    raw = env[key].strip()
+    if not raw.isdigit() or int(raw) > 65535:
+        raise ValueError(f"{key}={env[key]!r} is not a port number (0 to 65535)")
+    return int(raw)
+
+
+def _folder(env: Mapping[str, str], key: str) -> Path:
+    """A local folder (a URI would be mangled by Path: s3://b/k becomes s3:/b/k)."""
+    if "://" in env[key]:
+        raise ValueError(f"{key}={env[key]!r} is a URI; give a local folder")
+    return Path(env[key])
+
+
+def _seconds(env: Mapping[str, str], key: str) -> float:
+    """A positive number of seconds."""
+    try:
+        value = float(env[key])
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{key}={env[key]!r} is not a positive number of seconds")
+    return value
 
 
 def _names(raw: str) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from smlocal.cli_common import local_path
 from smlocal.model_monitor.contract import FAILED, WITH_VIOLATIONS, dataset_format
 
 if TYPE_CHECKING:
@@ -26,15 +27,17 @@ if TYPE_CHECKING:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", type=Path, required=True, help="folder for the output files")
+    parser.add_argument(
+        "--output", type=local_path, required=True, help="folder for the output files"
+    )
     parser.add_argument(
         "--header",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="whether CSV files start with a header line (default: yes)",
     )
-    parser.add_argument("--preprocessor", type=Path, help="record preprocessor script (.py)")
-    parser.add_argument("--postprocessor", type=Path, help="post-analytics processor script")
+    parser.add_argument("--preprocessor", type=local_path, help="record preprocessor script (.py)")
+    parser.add_argument("--postprocessor", type=local_path, help="post-analytics processor script")
     parser.add_argument("--workers", type=int, help="processes for large files (default: CPUs)")
     parser.add_argument("--verbose", "-v", action="store_true", help="print the analyzer's log")
 
@@ -46,7 +49,7 @@ def _baseline_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser
         description="Profile a dataset (a file or a folder of files) like "
         "DefaultModelMonitor.suggest_baseline().",
     )
-    baseline.add_argument("dataset", type=Path, help="CSV or JSON Lines file, or a folder")
+    baseline.add_argument("dataset", type=local_path, help="CSV or JSON Lines file, or a folder")
     baseline.add_argument("--format", choices=("csv", "json"), default="csv")
     baseline.add_argument(
         "--categorical-drift-method",
@@ -61,13 +64,16 @@ def _run_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run = actions.add_parser(
         "run",
         help="a monitoring execution: statistics and constraint violations",
-        description="Check captured endpoint data (a Data Capture folder) or a dataset "
-        "against a baseline, like one execution of a monitoring schedule.",
+        description="Check captured endpoint data (a Data Capture folder or s3:// prefix) or "
+        "a dataset against a baseline, like one execution of a monitoring schedule. S3 is read "
+        "with the environment's AWS settings (AWS_ENDPOINT_URL), as `smlocal captures` does.",
     )
-    run.add_argument("data", type=Path, help="Data Capture folder, or a CSV/JSON dataset")
+    run.add_argument(
+        "data", help="Data Capture folder or s3:// prefix, or a local CSV/JSON dataset"
+    )
     run.add_argument("--format", choices=("capture", "csv", "json"), help="default: guessed")
-    run.add_argument("--baseline-statistics", type=Path, help="baseline statistics.json")
-    run.add_argument("--baseline-constraints", type=Path, help="baseline constraints.json")
+    run.add_argument("--baseline-statistics", help="baseline statistics.json (path or s3:// URI)")
+    run.add_argument("--baseline-constraints", help="baseline constraints.json (path or s3://)")
     run.add_argument("--start", help="window start (ISO 8601, UTC), captures only")
     run.add_argument("--end", help="window end, exclusive (ISO 8601, UTC), captures only")
     run.add_argument("--endpoint-name", help="sagemaker_endpoint_name (for metrics)")
@@ -98,7 +104,7 @@ def _report_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser])
         "--baseline-statistics", required=True, help="the baseline's statistics.json"
     )
     report.add_argument("--baseline-constraints", help="the baseline's constraints.json")
-    report.add_argument("--output", type=Path, required=True, help="the HTML file to write")
+    report.add_argument("--output", type=local_path, required=True, help="the HTML file to write")
     report.add_argument("--title", help="page title (default: from endpoint, schedule, hour)")
     report.add_argument("--endpoint-name", help="shown in the header")
     report.add_argument("--schedule-name", help="shown in the header")
@@ -121,7 +127,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _report_parser(actions)
 
 
-def _guess_format(data: Path) -> str:
+def _guess_format(source: str) -> str:
+    if source.startswith("s3://"):
+        return "capture"
+    data = Path(source)
     if data.is_dir():
         if next(data.rglob("*.jsonl"), None) is not None:
             return "capture"
@@ -129,7 +138,7 @@ def _guess_format(data: Path) -> str:
     return "json" if data.suffix.lower() in (".json", ".jsonl") else "csv"
 
 
-def _environment(args: argparse.Namespace, kind: str, source: Path) -> dict[str, str]:
+def _environment(args: argparse.Namespace, kind: str, source: str | Path) -> dict[str, str]:
     env = {
         "dataset_source": str(source),
         "dataset_format": dataset_format(kind, args.header),
@@ -203,6 +212,15 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 2
     kind = args.format or _guess_format(args.data)
+    if args.data.startswith("s3://"):
+        if kind != "capture":
+            print(
+                f"smlocal monitor run: {args.data} is in S3: only Data Capture is read from S3; "
+                "copy a CSV or JSON dataset to a local folder",
+                file=sys.stderr,
+            )
+            return 2
+        _reach(args.data)
     result = _execute(args, _environment(args, kind, args.data))
     _report(result)
     violations = args.output / "constraint_violations.json"
@@ -213,6 +231,14 @@ def _run(args: argparse.Namespace) -> int:
     if result.status == FAILED:
         return 1
     return 3 if args.fail_on_violations and result.status == WITH_VIOLATIONS else 0
+
+
+def _reach(source: str) -> None:
+    """List the captures first, with the code `smlocal captures ls` uses, so an S3 that does
+    not answer or missing credentials fail here, in plain words, not inside the job."""
+    from smlocal.capture_sink.listing import list_capture_files
+
+    list_capture_files(source)
 
 
 def _report_inputs(args: argparse.Namespace) -> tuple[ReportSources, ExecutionInfo]:

@@ -94,9 +94,24 @@ def _data_quality_only(env: Mapping[str, str]) -> None:
         )
 
 
+# A local path, or an s3:// URI kept as written (Path would turn s3://b/k into s3:/b/k):
+# `smlocal monitor run` reads captures and baseline files from S3 where they are.
+Location = Path | str
+
+
+def location(value: str) -> Location:
+    """A local path, or the s3:// URI itself."""
+    return value if value.startswith("s3://") else Path(value)
+
+
 def _path(env: Mapping[str, str], key: str) -> Path | None:
     value = env.get(key)
     return Path(value) if value else None
+
+
+def _location(env: Mapping[str, str], key: str) -> Location | None:
+    value = env.get(key)
+    return location(value) if value else None
 
 
 def _time(env: Mapping[str, str], key: str) -> datetime | None:
@@ -126,12 +141,12 @@ def _positive(env: Mapping[str, str], key: str, default: int) -> int:
 class AnalyzerInput:
     """Everything a job needs, parsed."""
 
-    dataset_source: Path
+    dataset_source: Location
     output_path: Path
     dataset_format: DatasetFormat
     format_document: Any
-    baseline_statistics: Path | None = None
-    baseline_constraints: Path | None = None
+    baseline_statistics: Location | None = None
+    baseline_constraints: Location | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
     metric_time: datetime | None = None
@@ -166,12 +181,12 @@ class AnalyzerInput:
         dataset_format, document = DatasetFormat.parse(raw_format)
         drift = env.get("categorical_drift_method")
         return cls(
-            dataset_source=Path(source),
+            dataset_source=location(source),
             output_path=Path(output),
             dataset_format=dataset_format,
             format_document=document,
-            baseline_statistics=_path(env, "baseline_statistics"),
-            baseline_constraints=_path(env, "baseline_constraints"),
+            baseline_statistics=_location(env, "baseline_statistics"),
+            baseline_constraints=_location(env, "baseline_constraints"),
             start_time=_time(env, "start_time"),
             end_time=_time(env, "end_time"),
             metric_time=_time(env, "metric_time"),

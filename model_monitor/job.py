@@ -43,7 +43,7 @@ from smlocal.model_monitor.contract import (
     WITH_VIOLATIONS,
     exit_message,
 )
-from smlocal.model_monitor.environment import AnalyzerInput
+from smlocal.model_monitor.environment import AnalyzerInput, Location
 from smlocal.model_monitor.errors import NO_DATA, AnalysisError
 from smlocal.model_monitor.metrics import MetricRecord, feature_metrics
 from smlocal.model_monitor.preprocessing import postprocess_handler
@@ -84,11 +84,15 @@ class JobLog:
         self._sink(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {level:<5} {source} - {message}")
 
 
-def _load_json(path: Path, what: str) -> Any:
+def _load_json(path: Location, what: str) -> Any:
+    from smlocal.model_monitor.report import read_text  # a local file or an s3:// object
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(str(path))
     except FileNotFoundError:
         raise AnalysisError(f"Baseline {what} file {path} does not exist") from None
+    except OSError as exc:
+        raise AnalysisError(f"Baseline {what} file {path} cannot be read: {exc}") from None
     try:
         return json.loads(text)
     except ValueError as exc:

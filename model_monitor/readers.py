@@ -352,7 +352,7 @@ def check_capture_fields(record: Mapping[str, Any], where: str) -> None:
 
 
 def iter_capture_records(
-    folder: Path, start: datetime | None, end: datetime | None
+    folder: Path | str, start: datetime | None, end: datetime | None
 ) -> Iterator[Located]:
     """Capture records under `folder` whose `inferenceTime` is in [start, end), file by file,
     each with its file and line.

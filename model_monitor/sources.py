@@ -20,7 +20,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from smlocal.model_monitor import engine, files
-from smlocal.model_monitor.environment import CAPTURE, CSV, AnalyzerInput
+from smlocal.model_monitor.environment import CAPTURE, CSV, AnalyzerInput, Location
+from smlocal.model_monitor.errors import AnalysisError
 from smlocal.model_monitor.preprocessing import CapturedData, KeyedRow, Preprocessor
 from smlocal.model_monitor.profile import column_order
 from smlocal.model_monitor.readers import SHADOW, capture_items, event_id, iter_capture_records
@@ -55,8 +56,9 @@ def _captures(
     progress: engine.Progress | None,
     logger: logging.Logger | None,
 ) -> DatasetState:
-    if not job.dataset_source.is_dir():
-        raise FileNotFoundError(f"Capture folder {job.dataset_source} does not exist")
+    source = job.dataset_source  # a folder, or an s3:// prefix that capture_sink lists
+    if isinstance(source, Path) and not source.is_dir():
+        raise FileNotFoundError(f"Capture folder {source} does not exist")
     rows: Iterator[engine.Item]
     if job.record_preprocessor_script:
         script = Preprocessor(job.record_preprocessor_script, logger, job.max_columns)
@@ -70,7 +72,7 @@ def _captures(
 def file_tasks(job: AnalyzerInput, watch: tuple[str, ...] | None) -> list[engine.FileTask]:
     """The partitions of a CSV or JSON dataset."""
     fmt = job.dataset_format
-    paths = files.list_files(job.dataset_source)
+    paths = files.list_files(_local(job.dataset_source))
     script = str(job.record_preprocessor_script) if job.record_preprocessor_script else None
     if fmt.kind == CSV:
         ranges = files.plan_ranges(paths, engine.PARTITION_BYTES)
@@ -124,4 +126,14 @@ def input_size(job: AnalyzerInput) -> int | None:
     """Bytes to read, when known up front (for progress bars)."""
     if job.dataset_format.kind == CAPTURE:
         return None
-    return sum(p.stat().st_size for p in files.list_files(Path(job.dataset_source)))
+    return sum(p.stat().st_size for p in files.list_files(_local(job.dataset_source)))
+
+
+def _local(source: Location) -> Path:
+    """A CSV or JSON dataset's folder or file: only Data Capture is read from S3 here."""
+    if isinstance(source, str):
+        raise AnalysisError(
+            f"Dataset source {source} is in S3: only Data Capture is read from S3; copy a CSV "
+            "or JSON dataset to a local folder"
+        )
+    return source

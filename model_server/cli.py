@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from pathlib import Path
 
+from smlocal.cli_common import local_path
 from smlocal.model_server import convert
 from smlocal.model_server.environment import ServerSettings
 
@@ -18,7 +18,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Serve a model over GET /ping and POST /invocations with gunicorn. "
         "Settings come from SageMaker's environment variables; options override them.",
     )
-    p.add_argument("--model-dir", type=Path, help="model folder (default /opt/ml/model)")
+    p.add_argument("--model-dir", type=local_path, help="model folder (default /opt/ml/model)")
     p.add_argument("--model-data", help="a model.tar.gz or s3:// URI to unpack and serve")
     p.add_argument("--host", help="bind address (default 127.0.0.1, SMLOCAL_BIND_HOST)")
     p.add_argument("--port", type=int, help="port (default 8080, SAGEMAKER_BIND_TO_PORT)")

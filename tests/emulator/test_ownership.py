@@ -171,7 +171,7 @@ def test_a_second_emulator_on_the_same_data_directory_refuses_to_start(smlocal_f
 
     first = smlocal_factory()
     second = SmlocalEmulator(first.data_dir)
-    with pytest.raises(RuntimeError, match="exited with 2") as refused:
+    with pytest.raises(RuntimeError, match="exited with 1") as refused:
         second.start()
     assert f"is in use by another smlocal (pid {first.proc.pid})" in str(refused.value)
     assert first.client("sagemaker").list_models()["Models"] == []  # the first one carries on
