@@ -10,6 +10,7 @@ from pathlib import Path
 import smlocal
 from smlocal.capture_sink import cli as capture_cli
 from smlocal.cli_common import local_path, plain_failure, port_number
+from smlocal.emulator import walk
 from smlocal.model_monitor import cli as model_monitor_cli
 from smlocal.model_server import cli as model_server_cli
 from smlocal.model_server.environment import SettingsError
@@ -27,6 +28,7 @@ def parser() -> argparse.ArgumentParser:
     capture_cli.register(commands)
     model_monitor_cli.register(commands)
     register_up(commands)
+    walk.register(commands)
     return top
 
 

@@ -1,0 +1,326 @@
+"""The CLI speaks plainly (issue 11 §3): an expected failure is one line on stderr and exit
+status 1, a usage error exit status 2, never a traceback; `smlocal up` takes its address and
+data directory from SMLOCAL_* variables (flags win); `monitor run` reads captures in S3 and
+keeps every URI whole; the example's snippet works in a second terminal as printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.support import SMLOCAL, free_port
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+START = "is the emulator running? start it with `smlocal up` (or point AWS_ENDPOINT_URL at a running one)"
+NO_CREDENTIALS = (
+    "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (any values do "
+    "for the emulator's own S3), or AWS_PROFILE"
+)
+
+
+def run(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None):
+    """The real CLI in a child process, with a clean AWS and SMLOCAL environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMLOCAL_"))}
+    base.update(AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
+    base.update(AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent")
+    return subprocess.run(
+        [*SMLOCAL, *args], env={**base, **(env or {})}, cwd=cwd,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def last_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port another process (this one) listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def other_busy_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        yield sock.getsockname()[1]
+
+
+# -- smlocal up: the port, the host, the data directory ------------------------------------
+
+
+def test_a_port_in_use_is_one_line_naming_it(busy_port, tmp_path) -> None:
+    done = run("up", "--port", str(busy_port), "--data-dir", str(tmp_path / "d"))
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"smlocal up: port {busy_port} is in use; choose another with --port or SMLOCAL_PORT\n"
+    )
+
+
+def test_smlocal_port_is_the_default_and_the_flag_wins(busy_port, other_busy_port, tmp_path):
+    env = {"SMLOCAL_PORT": str(busy_port), "SMLOCAL_DATA_DIR": str(tmp_path / "d")}
+    from_env = run("up", env=env)
+    assert from_env.returncode == 1
+    assert last_line(from_env) == (
+        f"smlocal up: port {busy_port} is in use; choose another with --port or SMLOCAL_PORT"
+    )
+    flag = run("up", "--port", str(other_busy_port), env=env)
+    assert flag.returncode == 1
+    assert last_line(flag) == (
+        f"smlocal up: port {other_busy_port} is in use; choose another with --port or SMLOCAL_PORT"
+    )
+    # a flag wins even over a variable that would be refused
+    flag_over_bad = run("up", "--port", str(busy_port), env={**env, "SMLOCAL_PORT": "soon"})
+    assert (flag_over_bad.returncode, last_line(flag_over_bad)) == (
+        1,
+        f"smlocal up: port {busy_port} is in use; choose another with --port or SMLOCAL_PORT",
+    )
+
+
+def test_smlocal_host_is_the_default_and_the_flag_wins(busy_port, tmp_path) -> None:
+    env = {"SMLOCAL_HOST": "192.0.2.7", "SMLOCAL_DATA_DIR": str(tmp_path / "d")}
+    elsewhere = run("up", "--port", "0", env=env)
+    assert elsewhere.returncode == 1
+    assert last_line(elsewhere) == (
+        "smlocal up: cannot listen on 192.0.2.7 port 0 (Cannot assign requested address); "
+        "choose another address with --host or SMLOCAL_HOST"
+    )
+    flag = run("up", "--host", "127.0.0.1", "--port", str(busy_port), env=env)
+    assert (flag.returncode, last_line(flag)) == (
+        1,
+        f"smlocal up: port {busy_port} is in use; choose another with --port or SMLOCAL_PORT",
+    )
+
+
+def test_a_data_directory_that_is_a_file_is_named(tmp_path) -> None:
+    data = tmp_path / "data"
+    data.write_text("not a folder")
+    for done in (
+        run("up", "--port", "0", "--data-dir", str(data)),
+        run("up", "--port", "0", env={"SMLOCAL_DATA_DIR": str(data)}),
+        run("up", "--port", "0", "--data-dir", str(data), env={"SMLOCAL_DATA_DIR": "/x"}),
+    ):
+        assert done.returncode == 1
+        assert done.stderr == (
+            f"smlocal up: the data directory {data} is not a folder; give another with "
+            "--data-dir or SMLOCAL_DATA_DIR\n"
+        )
+
+
+def test_a_data_directory_inside_a_file_is_named(tmp_path) -> None:
+    (tmp_path / "file").write_text("")
+    done = run("up", "--port", "0", "--data-dir", str(tmp_path / "file" / "data"))
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"smlocal up: the data directory {tmp_path}/file/data cannot be made: {tmp_path}/file "
+        "is a file; give another with --data-dir or SMLOCAL_DATA_DIR\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SMLOCAL_PORT": "soon"}, "SMLOCAL_PORT='soon' is not a port number (0 to 65535)"),
+        ({"SMLOCAL_PORT": "70000"}, "SMLOCAL_PORT='70000' is not a port number (0 to 65535)"),
+        (
+            {"SMLOCAL_DATA_DIR": "s3://b/k"},
+            "SMLOCAL_DATA_DIR='s3://b/k' is a URI; give a local folder",
+        ),
+        (
+            {"SMLOCAL_CAPTURE_ROLL_SECONDS": "soon"},
+            "SMLOCAL_CAPTURE_ROLL_SECONDS='soon' is not a positive number of seconds",
+        ),
+        (
+            {"SMLOCAL_MOTO_API": "maybe"},
+            "SMLOCAL_MOTO_API='maybe' is not a boolean; use true or false",
+        ),
+    ],
+)
+def test_bad_variables_are_usage_errors(env, message, tmp_path) -> None:
+    done = run("up", env=env, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (2, f"smlocal up: {message}\n")
+
+
+def test_bad_flags_are_argparse_usage_errors(tmp_path) -> None:
+    port = run("up", "--port", "70000")
+    assert port.returncode == 2
+    assert last_line(port) == (
+        "smlocal up: error: argument --port: '70000' is not a port number (0 to 65535)"
+    )
+    uri = run("up", "--data-dir", "s3://bucket/state")
+    assert uri.returncode == 2
+    assert last_line(uri) == (
+        "smlocal up: error: argument --data-dir: s3://bucket/state is a URI; give a local path here"
+    )
+
+
+# -- commands that talk to an emulator that is not running ---------------------------------
+
+
+def test_an_emulator_that_is_down_is_named_with_how_to_start_it(tmp_path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {**CREDENTIALS, "AWS_ENDPOINT_URL": url}
+    for args, command in [
+        (("captures", "ls", "s3://bucket/datacapture/"), "captures ls"),
+        (("captures", "show", "s3://bucket/datacapture/"), "captures show"),
+        (("captures", "flush", "some-endpoint"), "captures flush"),
+        (("demo",), "demo"),
+        (
+            ("monitor", "run", "s3://bucket/datacapture/ep/", "--baseline-statistics",
+             "s3://bucket/baseline/statistics.json", "--output", str(tmp_path / "out")),
+            "monitor run",
+        ),
+    ]:  # fmt: skip
+        done = run(*args, env=env)
+        assert (done.returncode, done.stderr) == (
+            1,
+            f"smlocal {command}: nothing answers at {url}: {START}\n",
+        ), args
+    flag = run("captures", "flush", "ep", "--url", url)
+    assert (flag.returncode, flag.stderr) == (
+        1,
+        f"smlocal captures flush: nothing answers at {url}: {START}\n",
+    )
+
+
+def test_missing_credentials_name_the_variables(tmp_path) -> None:
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    done = run("captures", "ls", "s3://bucket/datacapture/", env=env)
+    assert (done.returncode, done.stderr) == (1, f"smlocal captures ls: {NO_CREDENTIALS}\n")
+
+
+def test_missing_credentials_with_an_external_s3_stop_up_plainly(tmp_path) -> None:
+    s3 = f"http://127.0.0.1:{free_port()}"
+    done = run(
+        "up", "--port", "0", "--data-dir", str(tmp_path / "d"), "--s3-endpoint", s3, "--example"
+    )
+    assert done.returncode == 1
+    assert last_line(done) == f"smlocal up: {NO_CREDENTIALS}"
+
+
+# -- monitor run: S3 sources, URIs kept whole ----------------------------------------------
+
+
+def test_monitor_run_refuses_what_it_cannot_read_from_s3_with_the_uri_whole(tmp_path) -> None:
+    out = str(tmp_path / "out")
+    dataset = run(
+        "monitor", "run", "s3://bucket/data/", "--format", "csv",
+        "--baseline-statistics", "s3://bucket/b/statistics.json", "--output", out,
+    )  # fmt: skip
+    assert (dataset.returncode, dataset.stderr) == (
+        2,
+        "smlocal monitor run: s3://bucket/data/ is in S3: only Data Capture is read from S3; "
+        "copy a CSV or JSON dataset to a local folder\n",
+    )
+    baseline = run("monitor", "baseline", "s3://bucket/data.csv", "--output", out)
+    assert baseline.returncode == 2
+    assert last_line(baseline) == (
+        "smlocal monitor baseline: error: argument dataset: s3://bucket/data.csv is a URI; "
+        "give a local path here"
+    )
+    output = run(
+        "monitor", "run", str(tmp_path), "--baseline-statistics", "x", "--output", "s3://b/o"
+    )
+    assert output.returncode == 2
+    assert last_line(output).endswith(
+        "argument --output: s3://b/o is a URI; give a local path here"
+    )
+
+
+def _capture_line(i: int, b: str) -> str:
+    record = {
+        "captureData": {
+            "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
+                              "data": f"{i % 5},{b}", "encoding": "CSV"},
+            "endpointOutput": {"observedContentType": "text/csv; charset=utf-8", "mode": "OUTPUT",
+                               "data": f"{i}.5", "encoding": "CSV"},
+        },
+        "eventMetadata": {"eventId": f"e-{i}", "inferenceTime": f"2024-01-19T19:{i:02d}:00Z"},
+        "eventVersion": "0",
+    }  # fmt: skip
+    return json.dumps(record) + "\n"
+
+
+def test_monitor_run_reads_captures_and_baseline_files_in_s3(smlocal, tmp_path) -> None:
+    s3 = smlocal.client("s3")
+    s3.create_bucket(Bucket="cli-messages")
+    lines = "".join(_capture_line(i, "3.50" if i % 2 else "3") for i in range(10))
+    s3.put_object(
+        Bucket="cli-messages",
+        Key="capture/ep/AllTraffic/2024/01/19/19/00-00-000-x.jsonl",
+        Body=lines.encode(),
+    )
+    baseline = tmp_path / "baseline.csv"
+    baseline.write_text("".join(f"{a}.5,{a},{b}\n" for a in range(5) for b in range(4)))
+    made = run("monitor", "baseline", str(baseline), "--no-header", "--output", str(tmp_path / "b"))
+    assert made.returncode == 0, made.stderr
+    for name in ("statistics.json", "constraints.json"):
+        s3.upload_file(str(tmp_path / "b" / name), "cli-messages", f"baseline/{name}")
+    env = {**CREDENTIALS, "AWS_ENDPOINT_URL": smlocal.url}
+    done = run(
+        "monitor", "run", "s3://cli-messages/capture/ep/",
+        "--baseline-statistics", "s3://cli-messages/baseline/statistics.json",
+        "--baseline-constraints", "s3://cli-messages/baseline/constraints.json",
+        "--output", str(tmp_path / "run"), "--verbose", env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert '"dataset_source": "s3://cli-messages/capture/ep/"' in done.stderr
+    assert "_c2: data_type_check" in done.stdout
+    statistics = json.loads((tmp_path / "run" / "statistics.json").read_text())
+    assert statistics["dataset"]["item_count"] == 10
+    missing = run(
+        "monitor", "run", "s3://cli-messages/capture/ep/",
+        "--baseline-statistics", "s3://cli-messages/baseline/none.json",
+        "--output", str(tmp_path / "run2"), env=env,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert missing.stderr == (
+        "Baseline statistics file s3://cli-messages/baseline/none.json does not exist\n"
+    )
+
+
+# -- the example's snippet, in a second terminal ---------------------------------------------
+
+
+def test_the_example_snippet_works_in_a_fresh_shell_as_printed(smlocal_factory, tmp_path):
+    emulator = smlocal_factory(args=("--example",))
+    with urllib.request.urlopen(f"{emulator.url}/_smlocal/health", timeout=10) as answer:
+        text = json.load(answer)["detail"]
+    assert f"curl -s {emulator.url}/_smlocal/health" in text
+    assert text.splitlines()[0].startswith("source /")  # the tests run in a virtual env
+    shell = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # nothing of smlocal's on PATH
+    script = text.replace("/dev/stdout", str(tmp_path / "answer"))
+    done = subprocess.run(
+        ["bash", "-c", script], env=shell, capture_output=True, text=True, timeout=120,
+        check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert "not found" not in done.stderr, done.stderr
+    assert "1 file(s)\n" in done.stderr or "0 file(s)\n" in done.stderr  # smlocal captures ls
+    health, _ = json.JSONDecoder().raw_decode(done.stdout)
+    assert health["status"] == "ready"
+    assert (tmp_path / "answer").read_text() == "0.0\n"
+    assert '"ContentType": "text/csv; charset=utf-8"' in done.stdout
+
+
+def test_the_snippet_of_an_external_s3_points_s3_clients_there() -> None:
+    from smlocal.emulator.demo import snippet
+
+    text = snippet("http://127.0.0.1:4599", "us-east-1", s3_endpoint="http://127.0.0.1:9000")
+    assert (
+        "export AWS_ENDPOINT_URL=http://127.0.0.1:4599 AWS_ENDPOINT_URL_S3=http://127.0.0.1:9000 "
+        "AWS_DEFAULT_REGION=us-east-1\n"
+    ) in text
+    assert "AWS_ACCESS_KEY_ID=test" not in text  # that S3's own credentials are needed
+    assert "curl -s http://127.0.0.1:4599/_smlocal/health" in text
