@@ -254,3 +254,29 @@ def test_s3_request_moto_cannot_handle_is_an_s3_error(smlocal):
         "Code": "NotImplemented",
         "Message": "smlocal does not emulate s3 PATCH /embedded-errors/k",
     }
+
+
+@pytest.mark.parametrize(
+    ("protocol", "parser_name", "service"),
+    [
+        ("json", "json", "logs"),
+        ("rest-json", "rest-json", "lambda"),
+        ("rpc-v2-cbor", "smithy-rpc-v2-cbor", "monitoring"),
+        ("query", "query", "iam"),
+        ("ec2", "ec2", "ec2"),
+        ("rest-xml", "rest-xml", "s3"),
+        ("rest-xml", "rest-xml", "route53"),
+    ],
+)
+def test_every_shape_parses_in_botocores_own_parser(protocol, parser_name, service):
+    from botocore.parsers import create_parser
+
+    error = EmbeddedError(501, "NotImplemented", "smlocal does not emulate <it> & more")
+    status, headers, body = render(Call(protocol, service, "Op"), error, "request-1")
+    parsed = create_parser(parser_name).parse(
+        {"status_code": status, "headers": {k.lower(): v for k, v in headers}, "body": body},
+        None,
+    )
+    assert parsed["Error"]["Code"] == "NotImplemented"
+    assert parsed["Error"]["Message"] == "smlocal does not emulate <it> & more"
+    assert parsed["ResponseMetadata"]["RequestId"] == "request-1"
