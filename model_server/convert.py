@@ -8,11 +8,14 @@ Other files of the artifact (code/, ...) are kept as they are.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,17 +55,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "--output", "-o", type=Path, help="archive to write (default: ARTIFACT-converted.tar.gz)"
     )
+    p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
     p.set_defaults(handler=convert_command)
 
 
 def convert_command(args: argparse.Namespace) -> int:
-    """Run the conversion; exit 2 with the reason when the artifact cannot be read."""
+    """Run the conversion; exit 1 with one line saying why when it cannot be done."""
     output = args.output or default_output(args.artifact)
     try:
-        done = convert_artifact(args.artifact, output)
+        done = convert_artifact(args.artifact, output, force=args.force)
     except ModelLoadError as exc:
         print(f"smlocal models convert: {exc}", file=sys.stderr)
-        return 2
+        return 1
+    except OSError as exc:  # reading the artifact, or the scratch folder
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"smlocal models convert: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(f"read {args.artifact}: {done.model_file} is {done.source_format}")
     print(f"model: {done.summary}")
     kept = ", ".join(done.kept) if done.kept else "no other files"
@@ -76,8 +84,11 @@ def default_output(artifact: Path) -> Path:
     return artifact.with_name(f"{name or 'model'}-converted.tar.gz")
 
 
-def convert_artifact(artifact: Path, output: Path) -> Conversion:
-    """Write output as a model.tar.gz holding the artifact's model as XGBoost JSON."""
+def convert_artifact(artifact: Path, output: Path, *, force: bool = False) -> Conversion:
+    """Write output as a model.tar.gz holding the artifact's model as XGBoost JSON.
+
+    An existing output is replaced only with force, and only once the new archive is whole.
+    """
     from smlocal.model_server.artifacts import extract_archive, pack_archive
     from smlocal.model_server.predictors.xgboost_model import load_booster, model_file
 
@@ -85,6 +96,10 @@ def convert_artifact(artifact: Path, output: Path) -> Conversion:
         raise ModelLoadError(f"{artifact} does not exist")
     if output.resolve() == artifact.resolve():
         raise ModelLoadError(f"the output {output} would overwrite the artifact; choose another")
+    if output.exists() and not output.is_file():  # a rename would replace a folder or device
+        raise ModelLoadError(f"cannot write {output}: it is not a regular file")
+    if output.exists() and not force:
+        raise ModelLoadError(f"{output} exists; pass --force to overwrite it")
     with tempfile.TemporaryDirectory(prefix="smlocal-convert-") as scratch:
         work = Path(scratch)
         folder: Path | None = artifact
@@ -100,9 +115,21 @@ def convert_artifact(artifact: Path, output: Path) -> Conversion:
         kept = _copy_others(folder, staged, skip=source) if folder is not None else []
         staged.mkdir(exist_ok=True)
         (staged / MODEL_FILE).write_bytes(bytes(booster.save_raw("json")))
-        output.parent.mkdir(parents=True, exist_ok=True)
-        pack_archive(staged, output)
+        _write_archive(staged, output, pack_archive)
     return Conversion(source.name, source_format, summarise(booster), output, kept)
+
+
+def _write_archive(staged: Path, output: Path, pack: Callable[[Path, Path], Path]) -> None:
+    """Pack into a partial file next to the output, then rename it into place."""
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        pack(staged, partial)
+        os.replace(partial, output)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise ModelLoadError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def _copy_others(folder: Path, staged: Path, skip: Path) -> list[str]:

@@ -82,11 +82,11 @@ def test_a_single_model_file_and_a_folder_convert_too(tmp_path: Path) -> None:
     assert (tmp_path / "folder-converted.tar.gz").is_file()
 
 
-def test_what_cannot_be_read_exits_2_with_the_reason(tmp_path: Path) -> None:
+def test_what_cannot_be_read_exits_1_with_the_reason(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("label,feature\n" * 20)
     done = convert(text)
-    assert (done.returncode, done.stdout) == (2, "")
+    assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
         "smlocal models convert: cannot load notes.txt: it is not an XGBoost model: neither "
         "JSON, UBJSON nor XGBoost's legacy binary format (its header is not one XGBoost "
@@ -94,18 +94,70 @@ def test_what_cannot_be_read_exits_2_with_the_reason(tmp_path: Path) -> None:
     )
     missing = convert(tmp_path / "absent.tar.gz")
     assert (missing.returncode, missing.stderr) == (
-        2,
+        1,
         f"smlocal models convert: {tmp_path / 'absent.tar.gz'} does not exist\n",
     )
     empty = tmp_path / "empty"
     empty.mkdir()
     nothing = convert(empty)
     assert (nothing.returncode, nothing.stderr) == (
-        2,
+        1,
         "smlocal models convert: expected one XGBoost model file named xgboost-model in "
         f"{empty}, found: none\n",
     )
     same = convert(FIXTURES / "0.90" / "dart.bin", "--output", FIXTURES / "0.90" / "dart.bin")
-    assert same.returncode == 2
+    assert same.returncode == 1
     assert "would overwrite the artifact" in same.stderr
     assert not (tmp_path / "notes-converted.tar.gz").exists()
+
+
+def test_an_existing_output_is_kept_unless_forced(tmp_path: Path) -> None:
+    model = FIXTURES / "0.90" / "regression.bin"
+    output = tmp_path / "out.tar.gz"
+    output.write_bytes(b"the old archive")
+    kept = convert(model, "-o", output)
+    assert (kept.returncode, kept.stdout, kept.stderr) == (
+        1,
+        "",
+        f"smlocal models convert: {output} exists; pass --force to overwrite it\n",
+    )
+    assert output.read_bytes() == b"the old archive"
+    forced = convert(model, "-o", output, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert tarfile.is_tarfile(output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tar.gz"]  # no partial file left
+
+
+def test_outputs_that_cannot_be_written_fail_in_one_line(tmp_path: Path) -> None:
+    model = FIXTURES / "0.90" / "regression.bin"
+    folder = tmp_path / "outdir"
+    folder.mkdir()
+    for special in (folder, Path("/dev/full")):  # renaming over either would replace it
+        refused = convert(model, "-o", special, "--force")
+        assert (refused.returncode, refused.stderr) == (
+            1,
+            f"smlocal models convert: cannot write {special}: it is not a regular file\n",
+        )
+    a_file = tmp_path / "file.tar.gz"
+    a_file.write_bytes(b"x")
+    under_file = convert(model, "-o", a_file / "x.tar.gz")
+    assert under_file.returncode == 1
+    assert under_file.stderr.startswith(
+        f"smlocal models convert: cannot write {a_file / 'x.tar.gz'}: "
+    )
+    assert len(under_file.stderr.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.tar.gz", "outdir"]
+
+
+def test_hostile_pickles_fail_in_one_line(tmp_path: Path) -> None:
+    for name, raw in [
+        ("protocol.pkl", b"\x80\x09."),
+        ("alloc.pkl", b"\x80\x04cbuiltins\nbytearray\nJ\x00\x00\x00\x01\x85R."),
+        ("utf8.pkl", b"\x80\x04\x8c\x02\xff\xfe."),
+    ]:
+        (tmp_path / name).write_bytes(raw)
+        done = convert(tmp_path / name, "-o", tmp_path / f"{name}.tar.gz")
+        assert done.returncode == 1, name
+        assert done.stderr.startswith(f"smlocal models convert: cannot load {name}: "), name
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+        assert not (tmp_path / f"{name}.tar.gz").exists()
