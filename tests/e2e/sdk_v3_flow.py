@@ -182,7 +182,7 @@ def captures(endpoint: Any, result: dict[str, Any]) -> None:
     result["capture_keys"] = [item["Key"] for item in listed.get("Contents", [])]
 
 
-def monitor(sm_session: Any, data: Path, result: dict[str, Any]) -> None:
+def monitor(sm_session: Any, data: Path, result: dict[str, Any]) -> Any:
     """Data quality as v3 offers it: DefaultModelMonitor (sagemaker.core.model_monitor)
     baselines, then a one-off (NOW) schedule on the endpoint; read back through
     sagemaker-core's MonitoringSchedule resource too."""
@@ -250,6 +250,7 @@ def monitor(sm_session: Any, data: Path, result: dict[str, Any]) -> None:
         "type": schedule.monitoring_type,
         "last_execution": schedule.last_monitoring_execution_summary.monitoring_execution_status,
     }
+    return data_monitor
 
 
 def core_deploy(result: dict[str, Any]) -> Any:
@@ -370,6 +371,33 @@ def core_monitor(result: dict[str, Any]) -> None:
     }
 
 
+def clean_up(data_monitor: Any, endpoints: list[Any], result: dict[str, Any]) -> None:
+    """Delete what the flow made, as a notebook's last cells do, through both APIs."""
+    from sagemaker.core.resources import (
+        DataQualityJobDefinition,
+        Endpoint,
+        EndpointConfig,
+        Model,
+        MonitoringSchedule,
+    )
+
+    data_monitor.delete_monitoring_schedule()
+    MonitoringSchedule.get("sdk-v3-core-schedule").delete()
+    DataQualityJobDefinition.get("sdk-v3-core-data-quality").delete()
+    for endpoint in endpoints:
+        config_name = endpoint.endpoint_config_name
+        endpoint.delete()
+        endpoint.wait_for_delete()
+        EndpointConfig.get(config_name).delete()
+    for model in Model.get_all():
+        model.delete()
+    result["left"] = {
+        "endpoints": [e.endpoint_name for e in Endpoint.get_all()],
+        "schedules": [m.monitoring_schedule_name for m in MonitoringSchedule.get_all()],
+        "models": [m.model_name for m in Model.get_all()],
+    }
+
+
 def flush(endpoint: str) -> None:
     """Ask smlocal to upload the endpoint's spooled captures now (AWS does so within
     minutes by itself; the SDK has no call for it)."""
@@ -394,12 +422,14 @@ def main(data: Path, out: Path) -> None:
         result["stages"].append("invoke")
         captures(endpoint, result)
         result["stages"].append("capture")
-        monitor(sm_session, data, result)
+        data_monitor = monitor(sm_session, data, result)
         result["stages"].append("monitor")
-        core_deploy(result)
+        core_endpoint = core_deploy(result)
         result["stages"].append("core-deploy")
         core_monitor(result)
         result["stages"].append("core-monitor")
+        clean_up(data_monitor, [endpoint, core_endpoint], result)
+        result["stages"].append("clean-up")
     except Exception:
         result["error"] = traceback.format_exc()
     out.write_text(json.dumps(result, default=str, indent=1))

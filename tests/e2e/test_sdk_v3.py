@@ -107,7 +107,7 @@ def test_train_deploy_capture_and_monitor_with_sdk_v3(sdk_v3_python, smlocal_fac
     assert "error" not in result, result["error"] + "\n" + emulator.log()[-3000:]
     assert result["stages"] == [
         "session", "train", "deploy", "invoke", "capture", "baseline", "schedule", "monitor",
-        "core-deploy", "core-monitor",
+        "core-deploy", "core-monitor", "clean-up",
     ]  # fmt: skip
 
     job = result["training_job"]
@@ -158,3 +158,5 @@ def test_train_deploy_capture_and_monitor_with_sdk_v3(sdk_v3_python, smlocal_fac
         "arn:aws:sagemaker:us-east-1:123456789012:data-quality-job-definition/"
         "sdk-v3-core-data-quality"
     )
+    # deleted through DefaultModelMonitor and the resources' delete(): nothing is left
+    assert result["left"] == {"endpoints": [], "schedules": [], "models": []}
