@@ -35,7 +35,12 @@ def read_text(location: str) -> str:
     if not location.startswith("s3://"):
         return Path(location).read_text(encoding="utf-8")
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+    )
 
     where = parse_s3_uri(location)
     try:
@@ -46,7 +51,9 @@ def read_text(location: str) -> str:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchBucket", "404"):
             raise FileNotFoundError(f"No such object: {location}") from None
         raise OSError(f"Cannot read {location}: {exc}") from None
-    except BotoCoreError as exc:  # no credentials, no endpoint, ...
+    except (EndpointConnectionError, NoCredentialsError):
+        raise  # the command line says these plainly, as for every command (cli_common)
+    except BotoCoreError as exc:
         raise OSError(f"Cannot read {location}: {exc}") from None
     return data.decode("utf-8")
 

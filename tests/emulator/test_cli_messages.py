@@ -176,6 +176,14 @@ def test_an_emulator_that_is_down_is_named_with_how_to_start_it(tmp_path) -> Non
         (("captures", "ls", "s3://bucket/datacapture/"), "captures ls"),
         (("captures", "show", "s3://bucket/datacapture/"), "captures show"),
         (("captures", "flush", "some-endpoint"), "captures flush"),
+        (("captures", "validate", "s3://bucket/datacapture/"), "captures validate"),
+        (("captures", "export", "s3://bucket/d/", "-o", str(tmp_path / "x.csv")), "captures export"),
+        (
+            ("monitor", "report", "s3://bucket/reports/ep/s/2024/01/19/19/",
+             "--baseline-statistics", "s3://bucket/baseline/statistics.json",
+             "--output", str(tmp_path / "report.html")),
+            "monitor report",
+        ),
         (("demo",), "demo"),
         (
             ("monitor", "run", "s3://bucket/datacapture/ep/", "--baseline-statistics",
@@ -199,6 +207,14 @@ def test_missing_credentials_name_the_variables(tmp_path) -> None:
     env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     done = run("captures", "ls", "s3://bucket/datacapture/", env=env)
     assert (done.returncode, done.stderr) == (1, f"smlocal captures ls: {NO_CREDENTIALS}\n")
+    report = run(
+        "monitor", "report", "s3://bucket/reports/", "--baseline-statistics",
+        "s3://bucket/statistics.json", "--output", str(tmp_path / "r.html"), env=env,
+    )  # fmt: skip
+    assert (report.returncode, report.stderr) == (
+        1,
+        f"smlocal monitor report: {NO_CREDENTIALS}\n",
+    )
 
 
 def test_missing_credentials_with_an_external_s3_stop_up_plainly(tmp_path) -> None:
