@@ -189,9 +189,11 @@ def _execute(args: argparse.Namespace, env: dict[str, str]) -> JobResult:
         return run_analysis(env, log=log, progress=progress, workers=args.workers)
 
 
-def _report(result: JobResult) -> None:
-    stream = sys.stderr if result.status == FAILED else sys.stdout
-    print(result.message, file=stream)
+def _report(result: JobResult, action: str) -> None:
+    if result.status == FAILED:  # one line, like every command's failure
+        print(f"smlocal monitor {action}: {result.message}", file=sys.stderr)
+    else:
+        print(result.message)
     for warning in result.warnings:  # e.g. the baseline's columns not lining up
         print(f"warning: {warning}", file=sys.stderr)
     for path in result.files:
@@ -200,7 +202,7 @@ def _report(result: JobResult) -> None:
 
 def _baseline(args: argparse.Namespace) -> int:
     result = _execute(args, _environment(args, args.format, args.dataset))
-    _report(result)
+    _report(result, "baseline")
     return 1 if result.status == FAILED else 0
 
 
@@ -222,7 +224,7 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         _reach(args.data)
     result = _execute(args, _environment(args, kind, args.data))
-    _report(result)
+    _report(result, "run")
     violations = args.output / "constraint_violations.json"
     if result.status == WITH_VIOLATIONS and violations.exists():
         for entry in json.loads(violations.read_text(encoding="utf-8"))["violations"]:

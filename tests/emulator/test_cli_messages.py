@@ -303,7 +303,17 @@ def test_monitor_run_reads_captures_and_baseline_files_in_s3(smlocal, tmp_path) 
     )  # fmt: skip
     assert missing.returncode == 1
     assert missing.stderr == (
-        "Baseline statistics file s3://cli-messages/baseline/none.json does not exist\n"
+        "smlocal monitor run: Baseline statistics file s3://cli-messages/baseline/none.json "
+        "does not exist\n"
+    )
+    empty = run(
+        "monitor", "run", "s3://cli-messages/capture/nothing-here/",
+        "--baseline-statistics", "s3://cli-messages/baseline/statistics.json",
+        "--output", str(tmp_path / "run3"), env=env,
+    )  # fmt: skip
+    assert (empty.returncode, empty.stderr) == (
+        1,
+        "smlocal monitor run: Job inputs had no data\n",
     )
 
 
