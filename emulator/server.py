@@ -230,7 +230,14 @@ def hold_data_dir(data_dir: Path) -> int:
     two emulators on one directory would remove each other's scratch folders and serve each
     other's endpoints twice."""
     make_private_dir(data_dir)
-    fd = os.open(data_dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    lock = data_dir / ".lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise CommandFailed(
+            f"cannot lock the data directory with {lock.resolve()} ({exc.strerror or exc}); "
+            "remove what is there, or give another --data-dir"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -259,6 +266,12 @@ def check_data_dir(data_dir: Path) -> None:
     hint = "give another with --data-dir or SMLOCAL_DATA_DIR"
     if data_dir.exists() and not data_dir.is_dir():
         raise CommandFailed(f"the data directory {data_dir} is not a folder; {hint}")
+    for folder in (data_dir / "logs", data_dir / "s3"):
+        if folder.exists() and not folder.is_dir():
+            raise CommandFailed(
+                f"the data directory {data_dir} is damaged: {folder} should be a folder; move "
+                f"that file away, or {hint}"
+            )
     blocking = next((p for p in data_dir.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         raise CommandFailed(

@@ -129,6 +129,49 @@ def test_a_data_directory_inside_a_file_is_named(tmp_path) -> None:
     )
 
 
+def test_a_damaged_data_directory_is_named(tmp_path) -> None:
+    hint = "give another with --data-dir or SMLOCAL_DATA_DIR"
+    for name in ("logs", "s3"):
+        data = tmp_path / name
+        data.mkdir()
+        (data / name).write_text("a file where a folder belongs")
+        done = run("up", "--port", "0", "--data-dir", str(data))
+        assert (done.returncode, done.stderr) == (
+            1,
+            f"smlocal up: the data directory {data} is damaged: {data / name} should be a "
+            f"folder; move that file away, or {hint}\n",
+        )
+    locked = tmp_path / "lock"
+    (locked / ".lock").mkdir(parents=True)
+    done = run("up", "--port", "0", "--data-dir", str(locked))
+    assert done.returncode == 1
+    assert last_line(done) == (
+        f"smlocal up: cannot lock the data directory with {locked / '.lock'} (Is a directory); "
+        "remove what is there, or give another --data-dir"
+    )
+
+
+def test_a_state_database_that_is_not_one_is_set_aside_with_one_line(tmp_path) -> None:
+    from smlocal.emulator.pytest_plugin import SmlocalEmulator
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "state.db").write_bytes(b"not SQLite at all" * 100)
+    emulator = SmlocalEmulator(data).start()
+    try:
+        assert emulator.client("sagemaker").list_models()["Models"] == []
+    finally:
+        emulator.stop()
+    (aside,) = data.glob("state.db.corrupt-*")
+    log = emulator.log()
+    assert "Traceback" not in log
+    assert (
+        f"ERROR smlocal.emulator.store: {data / 'state.db'} is not a readable SQLite database "
+        f"(file is not a database); it was renamed to {aside} and smlocal starts with no "
+        "models, endpoints or jobs\n"
+    ) in log
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
