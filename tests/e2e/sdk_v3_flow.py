@@ -211,6 +211,9 @@ def monitor(sm_session: Any, data: Path, result: dict[str, Any]) -> Any:
     result["baseline_features"] = [
         f["name"] for f in baseline.baseline_statistics().body_dict["features"]
     ]
+    result["constraint_features"] = [
+        f["name"] for f in baseline.suggested_constraints().body_dict["features"]
+    ]
     result["stages"].append("baseline")
     data_monitor.create_monitoring_schedule(
         monitor_schedule_name=SCHEDULE,
@@ -234,11 +237,18 @@ def monitor(sm_session: Any, data: Path, result: dict[str, Any]) -> Any:
         _sleep(0.5)
     executions = data_monitor.list_executions()
     latest = executions[-1]
+    # as the seed workshop reads its latest execution; v3 3.27 builds it without
+    # ProcessingResources, so wait() fails with AttributeError before any request (in AWS
+    # too) unless refresh() described it first
+    latest.refresh()
+    latest.wait(logs=False)
     described = latest.describe()
     result["execution"] = {
         "status": status,
         "processing_job_status": described.get("ProcessingJobStatus"),
         "exit_message": described.get("ExitMessage"),
+        # the workshop's `output.destination` is v2's; v3's output is a ProcessingOutput shape
+        "report_uri": latest.output.s3_output.s3_uri,
         "violations": [
             v["constraint_check_type"]
             for v in latest.constraint_violations().body_dict["violations"]

@@ -135,10 +135,15 @@ def test_train_deploy_capture_and_monitor_with_sdk_v3(sdk_v3_python, smlocal_fac
     )
 
     assert result["baseline_features"] == ["_c0", "_c1", "_c2", "_c3"]
+    assert result["constraint_features"] == ["_c0", "_c1", "_c2", "_c3"]
     execution = result["execution"]
     assert execution["processing_job_status"] == "Completed"
     assert execution["status"] in ("Completed", "CompletedWithViolations")
     assert execution["exit_message"].startswith(execution["status"])
+    assert re.fullmatch(
+        r"s3://smlocal-sdk-v3/reports/sdk-v3-iris/sdk-v3-data-quality/\d{4}/\d\d/\d\d/\d\d",
+        execution["report_uri"],
+    )
     assert result["schedule"] == {
         "status": "Scheduled",
         "type": "DataQuality",
