@@ -35,7 +35,7 @@ run: $(STAMP)
 	  $(BIN)/smlocal up --example $(if $(PORT),--port $(PORT))
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
