@@ -9,7 +9,7 @@ from pathlib import Path
 
 import smlocal
 from smlocal.capture_sink import cli as capture_cli
-from smlocal.cli_common import local_path, plain_failure, port_number
+from smlocal.cli_common import local_path, plain_failure, port_number, require_credentials
 from smlocal.emulator import walk
 from smlocal.model_monitor import cli as model_monitor_cli
 from smlocal.model_server import cli as model_server_cli
@@ -79,6 +79,8 @@ def up(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:  # a bad SMLOCAL_* value: a usage error
         raise SettingsError(str(exc)) from None
+    if settings.s3_endpoint:  # say so now, not at the first request that reaches S3
+        require_credentials()
     configure_logging(settings)
     return Emulator(settings, args.ready_file).run()
 
@@ -92,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"smlocal {args.command}: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
-        line = plain_failure(exc)
+        line = plain_failure(exc, args.command)
         if line is None:
             raise
         print(f"{command_name(args)}: {line}", file=sys.stderr)

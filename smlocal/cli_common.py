@@ -40,8 +40,11 @@ def port_in_use(port: int) -> str:
     return f"port {port} is in use; choose another with --port or SMLOCAL_PORT"
 
 
-def plain_failure(exc: BaseException) -> str | None:
-    """The one line for an expected failure, or None for a bug (which keeps its traceback)."""
+def plain_failure(exc: BaseException, command: str = "") -> str | None:
+    """The one line for an expected failure, or None for a bug (which keeps its traceback).
+
+    For `up` an endpoint that does not answer is the external S3 (--s3-endpoint): the
+    emulator's own clients only talk to the emulator itself."""
     if isinstance(exc, CommandFailed):
         return str(exc)
     from botocore.exceptions import EndpointConnectionError, NoCredentialsError
@@ -49,8 +52,19 @@ def plain_failure(exc: BaseException) -> str | None:
     if isinstance(exc, NoCredentialsError):
         return CREDENTIALS_HINT
     if isinstance(exc, EndpointConnectionError):
-        return unreachable(str(exc.kwargs.get("endpoint_url", "")))
+        url = base_url(str(exc.kwargs.get("endpoint_url", "")))
+        if command == "up":
+            return f"nothing answers at {url}: start that S3, or leave out --s3-endpoint"
+        return unreachable(url)
     return None
+
+
+def require_credentials() -> None:
+    """CommandFailed unless boto3 finds credentials (for an S3 of its own, --s3-endpoint)."""
+    import boto3
+
+    if boto3.session.Session().get_credentials() is None:
+        raise CommandFailed(CREDENTIALS_HINT)
 
 
 def port_number(text: str) -> int:

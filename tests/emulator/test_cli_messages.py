@@ -260,13 +260,17 @@ def test_missing_credentials_name_the_variables(tmp_path) -> None:
     )
 
 
-def test_missing_credentials_with_an_external_s3_stop_up_plainly(tmp_path) -> None:
+def test_an_external_s3_without_credentials_or_answer_stops_up_plainly(tmp_path) -> None:
     s3 = f"http://127.0.0.1:{free_port()}"
-    done = run(
-        "up", "--port", "0", "--data-dir", str(tmp_path / "d"), "--s3-endpoint", s3, "--example"
+    up = ("up", "--port", "0", "--data-dir", str(tmp_path / "d"), "--s3-endpoint", s3)
+    for args in (up, (*up, "--example")):
+        done = run(*args)
+        assert (done.returncode, done.stderr) == (1, f"smlocal up: {NO_CREDENTIALS}\n")
+    down = run(*up, "--example", env=CREDENTIALS)
+    assert down.returncode == 1
+    assert last_line(down) == (
+        f"smlocal up: nothing answers at {s3}: start that S3, or leave out --s3-endpoint"
     )
-    assert done.returncode == 1
-    assert last_line(done) == f"smlocal up: {NO_CREDENTIALS}"
 
 
 # -- monitor run: S3 sources, URIs kept whole ----------------------------------------------
