@@ -14,6 +14,7 @@ AWS_ENDPOINT_URL fails the flow instead of reaching AWS.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -45,27 +46,32 @@ def cache_root() -> Path:
 
 @pytest.fixture(scope="session")
 def sdk_v3_python() -> Path:
-    """The venv's interpreter, built the first time (its install time and size recorded)."""
+    """The venv's interpreter, built the first time (its install time and size recorded);
+    a lock keeps two test sessions from building it at once."""
     digest = hashlib.sha256(REQUIREMENTS.encode()).hexdigest()[:12]
     venv = cache_root() / f"sdk-v3-{digest}"
-    python = venv / "bin" / "python"
-    if (venv / READY).exists():
-        return python
-    shutil.rmtree(venv, ignore_errors=True)
     venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f"sdk-v3-{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / READY).exists():
+            build_venv(venv)
+    return venv / "bin" / "python"
+
+
+def build_venv(venv: Path) -> None:
+    shutil.rmtree(venv, ignore_errors=True)
     base = getattr(sys, "_base_executable", sys.executable)
     subprocess.run([base, "-m", "venv", str(venv)], check=True, timeout=300)
     (venv / "requirements.txt").write_text(REQUIREMENTS)
     started = time.monotonic()
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-r", str(venv / "requirements.txt")],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+         "--disable-pip-version-check", "-r", str(venv / "requirements.txt")],
         check=True, timeout=INSTALL_TIMEOUT,
     )  # fmt: skip
     seconds = time.monotonic() - started
     size = sum(p.stat().st_size for p in venv.rglob("*") if p.is_file() and not p.is_symlink())
     (venv / READY).write_text(json.dumps({"seconds": round(seconds), "bytes": size}))
-    return python
 
 
 def iris_files(folder: Path) -> None:
