@@ -5,7 +5,10 @@ bug (or a missing optional dependency, such as CloudFormation's) by raising what
 raised; unrouted paths get Flask's HTML 404. None of that is something botocore can parse.
 `AwsShapedErrors` wraps moto once: an exception, or an error answer whose body is not the
 protocol's error shape, becomes the error a service of that protocol sends, with a message
-that says smlocal does not emulate the operation.
+that says smlocal does not emulate the operation: 501 `NotImplemented` for what moto lacks
+(an operation, a route, a service it cannot import), not retried by botocore; 500
+`InternalFailure` (S3: `InternalError`) for a crash, which botocore retries as it would
+AWS's.
 
 The protocol is read from the request itself, as botocore chose it: `smithy-protocol:
 rpc-v2-cbor`, then `X-Amz-Target` (JSON 1.0/1.1), then a form with `Action` (query; EC2's
@@ -204,9 +207,12 @@ def is_shaped(call: Call, status: int, headers: Headers, body: bytes) -> bool:
 
 
 def not_emulated(call: Call, exc: BaseException | None = None, detail: str = "") -> EmbeddedError:
-    """The error for an operation moto lacks (501 NotImplemented) or failed on (500)."""
+    """The error for an operation moto lacks (501 NotImplemented: not implemented, or a
+    service whose optional dependencies are not installed) or failed on (500)."""
     service = SIGNING_NAMES.get(call.service, call.service) or "s3"
-    if exc is None or isinstance(exc, NotImplementedError):
+    if isinstance(exc, ImportError):
+        detail = f"its embedded moto cannot load the service: {type(exc).__name__}: {exc}"
+    if exc is None or isinstance(exc, NotImplementedError | ImportError):
         why = f" ({detail})" if detail else ""
         message = f"smlocal does not emulate {service} {call.operation}{why}"
         return EmbeddedError(501, "NotImplemented", message)

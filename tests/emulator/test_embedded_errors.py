@@ -36,29 +36,28 @@ def test_cloudformation_operation_moto_lacks_is_a_query_error(smlocal):
     """CloudFormation speaks the query protocol: <ErrorResponse><Error><Code>."""
     cloudformation = client(smlocal, "cloudformation")
     answer = error_of(lambda: cloudformation.estimate_template_cost(TemplateBody="{}"))
-    # moto has no EstimateTemplateCost (501); without moto's CloudFormation extras it fails
-    # to import at all (500): either way an error botocore reads, naming the operation
-    error = answer["Error"]
-    assert (error["Code"], answer["ResponseMetadata"]["HTTPStatusCode"]) in {
-        ("NotImplemented", 501),
-        ("InternalFailure", 500),
-    }
-    assert "cloudformation EstimateTemplateCost" in error["Message"]
-    assert "smlocal does not emulate" in error["Message"]
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert answer["Error"]["Code"] == "NotImplemented"
+    assert answer["Error"]["Type"] == "Receiver"
+    assert answer["Error"]["Message"].startswith(
+        "smlocal does not emulate cloudformation EstimateTemplateCost"
+    )
 
 
-def test_cloudformation_create_stack_without_motos_extras_is_internal_failure(smlocal):
-    """smlocal installs moto[s3]: moto's CloudFormation fails to import (it needs
-    openapi_spec_validator), and CreateStack answers a query-protocol InternalFailure."""
+def test_cloudformation_create_stack_without_motos_extras_is_not_implemented(smlocal):
+    """smlocal installs moto[s3]: moto's CloudFormation cannot be imported (it needs
+    openapi_spec_validator), so even CreateStack is an operation smlocal does not emulate."""
     if importlib.util.find_spec("openapi_spec_validator") is not None:
         pytest.skip("moto's CloudFormation extras are installed here: CreateStack works")
     cloudformation = client(smlocal, "cloudformation")
     answer = error_of(
         lambda: cloudformation.create_stack(StackName="s", TemplateBody='{"Resources": {}}')
     )
-    assert answer["Error"]["Code"] == "InternalFailure"
-    assert answer["Error"]["Message"].startswith(
-        "smlocal's embedded moto failed on cloudformation CreateStack (ModuleNotFoundError:"
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert answer["Error"]["Code"] == "NotImplemented"
+    assert answer["Error"]["Message"] == (
+        "smlocal does not emulate cloudformation CreateStack (its embedded moto cannot load "
+        "the service: ModuleNotFoundError: No module named 'openapi_spec_validator')"
     )
 
 
