@@ -3,8 +3,9 @@
 OPT-IN (`SMLOCAL_SDK_V3=1`): v3 (`sagemaker>=3,<4` with sagemaker-core, -train, -serve,
 -mlops, and mlflow, pyarrow, scipy, ...) cannot share smlocal's venv, which holds v2, so the
 test builds a venv of its own, once, under ~/.cache/smlocal-tests/sdk-v3-<hash of the
-requirements>. That install took 330 s and 1.0 GB here, too much for every `make test`;
-later runs reuse it (`SMLOCAL_SDK_V3_CACHE` moves the cache).
+requirements>. That install takes 0.96 GB and, on this 2-core machine, 330 s with a cold
+pip cache (126 s with pip's downloads cached): too much for every `make test`. Later runs
+reuse it (`SMLOCAL_SDK_V3_CACHE` moves the cache); the flow itself takes about 30 s.
 
 tests/e2e/sdk_v3_flow.py runs in that venv against an emulator of its own, pointed at it
 by the environment only, with every sleep of the SDK cut short there (the harness).
@@ -36,7 +37,7 @@ READY = "installed.json"
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("SMLOCAL_SDK_V3") != "1",
-    reason="SDK v3 needs its own 1 GB venv (5.5 min to install): set SMLOCAL_SDK_V3=1",
+    reason="SDK v3 needs its own 1 GB venv (2 to 6 min to install once): set SMLOCAL_SDK_V3=1",
 )
 
 
