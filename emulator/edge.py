@@ -26,7 +26,13 @@ from smlocal.emulator.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.http_server import Request, Respond
 from smlocal.emulator.runtime import Runtime
 from smlocal.emulator.transport import HttpRequest
-from smlocal.emulator.wire import Handler, handle_json, new_request_id, rest_error
+from smlocal.emulator.wire import (
+    Handler,
+    handle_json,
+    internal_failure,
+    new_request_id,
+    rest_error,
+)
 
 HEALTH_PATH = "/_smlocal/health"
 FLUSH_ROUTE = re.compile(r"^/_smlocal/endpoints/([A-Za-z0-9-]{1,63})/capture/flush$")
@@ -103,6 +109,10 @@ class FlushBridge:
                 answer = (200, [("Content-Type", "application/json")], json.dumps(result).encode())
             except AWSError as exc:
                 error = rest_error(exc, new_request_id())
+                answer = (error.status, list(error.headers), error.body)
+            except Exception as exc:  # a bug: still answer, or the client waits forever
+                request_id = new_request_id()
+                error = rest_error(internal_failure(exc, request_id), request_id)
                 answer = (error.status, list(error.headers), error.body)
         self.loop.call_soon_threadsafe(respond, *answer)
 

@@ -123,10 +123,10 @@ def _handle(
     except AWSError as error:
         return error_response(error, request_id)
     except Exception as exc:
-        return error_response(_internal_failure(exc, request_id), request_id)
+        return error_response(internal_failure(exc, request_id), request_id)
 
 
-def _internal_failure(exc: Exception, request_id: str) -> InternalFailure:
+def internal_failure(exc: Exception, request_id: str) -> InternalFailure:
     """An unexpected exception is a bug: log it, answer 500 with its type in the message."""
     log.exception("request %s failed", request_id)
     return InternalFailure(f"{INTERNAL_FAILURE_MESSAGE} ({type(exc).__name__}: {exc})")

@@ -159,3 +159,33 @@ def test_flushing_an_unknown_endpoint_is_a_404(emulator) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.startswith("smlocal captures flush: 404: Could not find endpoint")
+
+
+def test_a_bug_in_a_flush_still_answers_the_client() -> None:
+    """An unexpected exception in the flush thread is a 500 InternalFailure, not a request
+    left without an answer (a pure unit: the edge's bridge with a store that fails)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smlocal.emulator.edge import FlushBridge
+    from smlocal.emulator.http_server import Request
+
+    class BrokenStore:
+        def get(self, kind: str, name: str) -> None:
+            raise RuntimeError("the store broke")
+
+    class Ctx:
+        store = BrokenStore()
+
+    loop = asyncio.new_event_loop()
+    answered: asyncio.Future = loop.create_future()
+    with ThreadPoolExecutor(1) as executor:
+        bridge = FlushBridge(Ctx(), loop, executor)  # type: ignore[arg-type]
+        request = Request("POST", "/_smlocal/endpoints/iris/capture/flush", "", [], b"",
+                          "1.1", True, "127.0.0.1")  # fmt: skip
+        bridge(request, lambda *answer: answered.set_result(answer))
+        status, headers, body = loop.run_until_complete(asyncio.wait_for(answered, 10))
+    loop.close()
+    assert status == 500
+    assert dict(headers).get("x-amzn-ErrorType", "").startswith("InternalFailure"), headers
+    assert b"RuntimeError: the store broke" in body
