@@ -270,22 +270,37 @@ def _tree(reader: _Reader, index: int, model_features: int) -> dict[str, Any]:
 
 
 def _is_tree(nodes: np.ndarray, num_feature: int) -> bool:
-    """True when XGBoost can walk the nodes from node 0 without leaving them or looping.
+    """True when XGBoost can walk the nodes down from node 0, and up from any node, safely.
 
     A node is a leaf when both children are -1; any other node splits on a feature below
-    num_feature and has two children in range. No node but the root may be nobody's child,
-    and none may be a child twice: then every walk from the root ends at a leaf.
+    num_feature and has two children in range whose parent it is. No node but the root may be
+    nobody's child, and none may be a child twice: then every walk down ends at a leaf. Every
+    parent chain must end at the root (XGBoost walks them for depths), and leaves still name
+    a feature in range (deleted nodes aside, as XGBoost wrote them).
     """
+    count = len(nodes)
     left, right = nodes["left"].astype(np.int64), nodes["right"].astype(np.int64)
+    parent = (nodes["parent"].astype("<u4") & _LOW_31).astype(np.int64)
     leaf = left == -1
-    if np.any(leaf != (right == -1)):
+    if np.any(leaf != (right == -1)) or parent[0] != _LOW_31 or np.any(parent[1:] >= count):
         return False
-    children = np.concatenate([left[~leaf], right[~leaf]])
-    if np.any((children < 1) | (children >= len(nodes))):
+    inner = np.flatnonzero(~leaf)
+    children = np.concatenate([left[inner], right[inner]])
+    if np.any((children < 1) | (children >= count)) or len(np.unique(children)) != len(children):
         return False
-    if len(np.unique(children)) != len(children):
+    if np.any(parent[children] != np.concatenate([inner, inner])):
         return False
-    return bool(np.all((nodes["sindex"][~leaf] & _LOW_31) < num_feature))
+    up = parent.copy()
+    up[0] = 0
+    for _ in range(count.bit_length()):  # pointer jumping: 2**k-th ancestors
+        up = up[up]
+    features = nodes["sindex"] & _LOW_31
+    live_leaf = leaf & (nodes["sindex"] != 0xFFFFFFFF)
+    return bool(
+        np.all(up == 0)
+        and np.all(features[~leaf] < num_feature)
+        and np.all(features[live_leaf] < max(num_feature, 1))
+    )
 
 
 def _tree_limit(pickled: int | None, attribute: str | None) -> int:
@@ -420,5 +435,6 @@ def _features(
 
 def _floats(values: np.ndarray) -> list[float]:
     """float32 values as Python floats: each converts back to the same float32."""
-    floats: list[float] = values.astype(np.float64).tolist()
+    with np.errstate(invalid="ignore"):  # a signalling NaN stays a NaN, without a warning
+        floats: list[float] = values.astype(np.float64).tolist()
     return floats

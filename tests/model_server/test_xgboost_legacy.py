@@ -256,7 +256,7 @@ def _with(raw: bytes, offset: int, fmt: str, value: int) -> bytes:
     return bytes(out)
 
 
-# One int32 of node 0 or 1 changed: each once loaded, then segfaulted XGBoost on every predict.
+# One int32 of a node changed: each once loaded, and most then segfaulted XGBoost's predict.
 CORRUPT_NODES = {
     "left-child-1e6": (0, 4, "<i", 1_000_000),
     "right-child--5": (0, 8, "<i", -5),
@@ -265,6 +265,10 @@ CORRUPT_NODES = {
     "leaf-with-one-child": (0, 8, "<i", -1),
     "split-index-2**31-1": (0, 12, "<I", 0x7FFFFFFF),
     "split-index-1e6": (0, 12, "<I", 1_000_000),
+    "parent-out-of-range": (8, 0, "<i", 234881027),  # XGBoost 3 walks parents: SIGSEGV
+    "parent-not-the-splitting-node": (8, 0, "<i", 2),
+    "root-with-a-parent": (0, 0, "<i", 1),
+    "leaf-split-index-1e6": (4, 12, "<I", 1_000_000),
 }
 
 
@@ -350,3 +354,13 @@ def _write(tmp_path: Path, raw: bytes) -> Path:
     path = tmp_path / "xgboost-model"
     path.write_bytes(raw)
     return path
+
+
+def test_a_signalling_nan_leaf_converts_without_a_warning() -> None:
+    raw = (FIXTURES / "1.7.6" / "regression.bin").read_bytes()
+    at = _tree_nodes_at(raw)
+    left = [struct.unpack_from("<i", raw, at + 20 * i + 4)[0] for i in range(13)]
+    leaf = left.index(-1)
+    snan = _with(raw, at + 20 * leaf + 16, "<I", 0x7FA00000)
+    tree = to_json_model(snan)["learner"]["gradient_booster"]["model"]["trees"][0]
+    assert np.isnan(tree["split_conditions"][leaf])
