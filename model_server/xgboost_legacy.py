@@ -215,6 +215,10 @@ def _gbtree(reader: _Reader, name: str, num_feature: int) -> dict[str, Any]:
     if name == "gbtree":
         return {"model": model, "name": "gbtree"}
     weight_drop = reader.floats("dart's weight_drop").tolist() if num_trees else []
+    if num_trees and len(weight_drop) != num_trees:  # XGBoost 3 would fail every prediction
+        raise ModelLoadError(
+            f"the legacy dart model has {len(weight_drop)} tree weights for {num_trees} trees"
+        )
     return {
         "gbtree": {"model": model, "name": "gbtree"},
         "name": "dart",

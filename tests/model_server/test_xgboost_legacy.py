@@ -364,3 +364,16 @@ def test_a_signalling_nan_leaf_converts_without_a_warning() -> None:
     snan = _with(raw, at + 20 * leaf + 16, "<I", 0x7FA00000)
     tree = to_json_model(snan)["learner"]["gradient_booster"]["model"]["trees"][0]
     assert np.isnan(tree["split_conditions"][leaf])
+
+
+def test_a_dart_model_needs_a_weight_per_tree(tmp_path: Path) -> None:
+    raw = (FIXTURES / "1.7.6" / "dart.bin").read_bytes()
+    count = raw.index(struct.pack("<Q", 4) + struct.pack("<4f", *_dart_weights(raw)))
+    assert _refused(tmp_path, _with(raw, count, "<Q", 3)) == (
+        "cannot load xgboost-model: the legacy dart model has 3 tree weights for 4 trees"
+    )
+
+
+def _dart_weights(raw: bytes) -> list[float]:
+    weights: list[float] = to_json_model(raw)["learner"]["gradient_booster"]["weight_drop"]
+    return weights
