@@ -232,11 +232,16 @@ def _tree(reader: _Reader, index: int, model_features: int) -> dict[str, Any]:
         "6i", what
     )
     reader.take(148 - 24, what)
-    if num_roots != 1 or size_leaf_vector > 1 or num_nodes < 1:
+    if num_roots != 1 or not 0 <= size_leaf_vector <= 1 or num_nodes < 1:
         raise ModelLoadError(
             f"tree {index} of the legacy model has {num_roots} roots, {num_nodes} nodes and "
             f"leaf vectors of {size_leaf_vector}; only single-root trees with scalar leaves "
             "are supported"
+        )
+    if not 0 <= num_feature <= model_features:  # fewer: trees from before wider data came
+        raise ModelLoadError(
+            f"tree {index} of the legacy model has {num_feature} features; "
+            f"the model has {model_features}"
         )
     nodes = reader.records(_NODE, num_nodes, what)
     stats = reader.records(_STAT, num_nodes, what)

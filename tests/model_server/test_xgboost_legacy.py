@@ -377,3 +377,15 @@ def test_a_dart_model_needs_a_weight_per_tree(tmp_path: Path) -> None:
 def _dart_weights(raw: bytes) -> list[float]:
     weights: list[float] = to_json_model(raw)["learner"]["gradient_booster"]["weight_drop"]
     return weights
+
+
+def test_tree_params_out_of_range_are_refused(tmp_path: Path) -> None:
+    raw = (FIXTURES / "1.7.6" / "regression.bin").read_bytes()
+    param = _tree_nodes_at(raw) - 148  # num_roots, num_nodes, num_deleted, depth, features, leaf
+    assert _refused(tmp_path, _with(raw, param + 20, "<i", -452984832)) == (
+        "cannot load xgboost-model: tree 0 of the legacy model has 1 roots, 13 nodes and leaf "
+        "vectors of -452984832; only single-root trees with scalar leaves are supported"
+    )
+    assert _refused(tmp_path, _with(raw, param + 16, "<i", 6)) == (
+        "cannot load xgboost-model: tree 0 of the legacy model has 6 features; the model has 5"
+    )
