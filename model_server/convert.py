@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smlocal.cli_common import local_path
 from smlocal.model_server.errors import ModelLoadError
 from smlocal.model_server.xgboost_files import MODEL_FILE
 from smlocal.model_server.xgboost_legacy import SERIALISATION_HEADER, written_by
@@ -51,9 +52,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "(legacy binary, pickled Booster, JSON or UBJSON) and write a model.tar.gz whose "
         "xgboost-model is XGBoost JSON; other files in the artifact are kept.",
     )
-    p.add_argument("artifact", type=Path, help="model.tar.gz, model folder or model file")
+    p.add_argument("artifact", type=local_path, help="model.tar.gz, model folder or model file")
     p.add_argument(
-        "--output", "-o", type=Path, help="archive to write (default: ARTIFACT-converted.tar.gz)"
+        "--output",
+        "-o",
+        type=local_path,
+        help="archive to write (default: ARTIFACT-converted.tar.gz)",
     )
     p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
     p.set_defaults(handler=convert_command)

@@ -161,3 +161,16 @@ def test_hostile_pickles_fail_in_one_line(tmp_path: Path) -> None:
         assert done.stderr.startswith(f"smlocal models convert: cannot load {name}: "), name
         assert len(done.stderr.splitlines()) == 1, done.stderr
         assert not (tmp_path / f"{name}.tar.gz").exists()
+
+
+def test_a_uri_is_refused_whole_as_a_usage_error(tmp_path: Path) -> None:
+    for args in (
+        ["s3://bucket/model.tar.gz"],
+        [str(tmp_path / "m.tar.gz"), "-o", "s3://b/out.tar.gz"],
+    ):
+        done = subprocess.run(
+            [*SMLOCAL, "models", "convert", *args], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 2, done.stderr
+        uri = next(a for a in args if a.startswith("s3://"))
+        assert done.stderr.splitlines()[-1].endswith(f"{uri} is a URI; give a local path here")
