@@ -8,12 +8,16 @@ protocol's error shape, becomes the error a service of that protocol sends, with
 that says smlocal does not emulate the operation: 501 `NotImplemented` for what moto lacks
 (an operation, a route, a service it cannot import), not retried by botocore; 500
 `InternalFailure` (S3: `InternalError`) for a crash, which botocore retries as it would
-AWS's.
+AWS's. A body moto cannot read (JSON that is not an object, CBOR or XML that does not
+parse, base64 that is not) is the client's fault: 400 in the protocol's code for it
+(`SerializationException`, `MalformedXML`, `InvalidParameterValue`), so no SDK retries it.
+A query action the service does not have is 400 `InvalidAction`, a query with no action
+400 `MissingAction`, as AWS's query services answer.
 
 The protocol is read from the request itself, as botocore chose it: `smithy-protocol:
 rpc-v2-cbor`, then `X-Amz-Target` (JSON 1.0/1.1), then a form with `Action` (query; EC2's
-own variant for `ec2`), else REST, XML or JSON as the botocore model of the service the
-request is signed for says.
+own variant for `ec2`), else the protocol botocore's model of the service the request is
+signed for names (an unsigned request: STS's or Cognito's, read from its version or target).
 
 | protocol | code read by botocore from | body |
 |---|---|---|
@@ -27,6 +31,7 @@ request is signed for says.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import io
 import json
@@ -37,7 +42,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 from xml.etree import ElementTree
+from xml.parsers.expat import ExpatError
 from xml.sax.saxutils import escape
+
+from moto.core.parse import RequestParserError
 
 from smlocal.emulator.http_server import call_wsgi, reason
 
@@ -58,6 +66,17 @@ SIGNING_NAMES = {
 _FORM = "application/x-www-form-urlencoded"
 _JSON_1_1 = "application/x-amz-json-1.1"
 _XML_PROTOCOLS = ("query", "ec2", "rest-xml")
+# AWS serves only STS's AssumeRoleWithSAML/AssumeRoleWithWebIdentity unsigned over the query
+# protocol, and Cognito's identity operations unsigned over JSON: unsigned, these name the
+# service an error is about.
+UNSIGNED_QUERY_VERSIONS = {"2011-06-15": "sts"}
+UNSIGNED_TARGET_PREFIXES = {
+    "AWSCognitoIdentityService": "cognito-identity",
+    "AWSCognitoIdentityProviderService": "cognito-idp",
+}
+# What moto raises when it cannot read a request's body (the client's fault, not a crash).
+_UNREADABLE = (json.JSONDecodeError, ElementTree.ParseError, ExpatError, binascii.Error,
+               UnicodeDecodeError, RequestParserError)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,7 @@ class Call:
     service: str  # the signing name ("" when unsigned)
     operation: str  # the operation, or "METHOD /path" for REST
     json_content_type: str = _JSON_1_1
+    by_action: bool = False  # a query request that named its Action
 
 
 @dataclass(frozen=True)
@@ -90,11 +110,15 @@ def classify(environ: dict[str, Any], form: dict[str, list[str]]) -> Call:
     if target:
         content_type = environ.get("CONTENT_TYPE", "")
         json_type = content_type if content_type.startswith("application/x-amz-json") else ""
-        return Call("json", service, target.rsplit(".", 1)[-1], json_type or _JSON_1_1)
+        prefix, _, operation = target.rpartition(".")
+        service = service or UNSIGNED_TARGET_PREFIXES.get(prefix, "")
+        return Call("json", service, operation, json_type or _JSON_1_1)
     if "Action" in form:
-        return Call("ec2" if service == "ec2" else "query", service, form["Action"][0])
+        service = service or UNSIGNED_QUERY_VERSIONS.get(form.get("Version", [""])[0], "")
+        protocol = "ec2" if service == "ec2" else "query"
+        return Call(protocol, service, form["Action"][0], by_action=True)
     operation = f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '/')}"
-    return Call(rest_protocol(service), service, operation)
+    return Call(model_protocol(service), service, operation)
 
 
 def signing_name(environ: dict[str, Any]) -> str:
@@ -111,20 +135,27 @@ def signing_name(environ: dict[str, Any]) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def rest_protocol(service: str) -> str:
-    """rest-xml or rest-json, as botocore's model of the service says (unsigned: S3's XML)."""
+def model_protocol(service: str) -> str:
+    """The error protocol of a request with no target or action: rest-xml, query or ec2 as
+    botocore's model of the service says, else rest-json (unsigned: S3's XML)."""
     if not service or service == "s3":
         return "rest-xml"
+    model = service_model(service)
+    protocol = str(model.protocol) if model is not None else ""
+    return protocol if protocol in ("rest-xml", "query", "ec2") else "rest-json"
+
+
+@functools.lru_cache(maxsize=64)
+def service_model(service: str) -> Any:
+    """botocore's model of the service a request is signed for (None if it has none)."""
     import botocore.session
     from botocore.exceptions import UnknownServiceError
 
     try:
         name = SIGNING_NAMES.get(service, service)
-        model = botocore.session.get_session().get_service_model(name)
+        return botocore.session.get_session().get_service_model(name)
     except UnknownServiceError:
-        return "rest-json"
-    protocol = str(model.protocol)
-    return protocol if protocol in ("rest-xml", "rest-json") else "rest-json"
+        return None
 
 
 def render(call: Call, error: EmbeddedError, request_id: str) -> tuple[int, Headers, bytes]:
@@ -208,8 +239,11 @@ def is_shaped(call: Call, status: int, headers: Headers, body: bytes) -> bool:
 
 def not_emulated(call: Call, exc: BaseException | None = None, detail: str = "") -> EmbeddedError:
     """The error for an operation moto lacks (501 NotImplemented: not implemented, or a
-    service whose optional dependencies are not installed) or failed on (500)."""
+    service whose optional dependencies are not installed), a request it cannot read (400)
+    or one it failed on (500)."""
     service = SIGNING_NAMES.get(call.service, call.service) or "s3"
+    if isinstance(exc, _UNREADABLE):
+        return unreadable(call, f"{type(exc).__name__}: {exc}", xml=_is_xml_error(exc))
     if isinstance(exc, ImportError):
         detail = f"its embedded moto cannot load the service: {type(exc).__name__}: {exc}"
     if exc is None or isinstance(exc, NotImplementedError | ImportError):
@@ -222,15 +256,68 @@ def not_emulated(call: Call, exc: BaseException | None = None, detail: str = "")
     return EmbeddedError(500, code, message)
 
 
+def unreadable(call: Call, detail: str, xml: bool = False) -> EmbeddedError:
+    """400 for a request whose body the service cannot read, in its protocol's code."""
+    service = SIGNING_NAMES.get(call.service, call.service) or "s3"
+    message = f"smlocal could not read the request to {service} {call.operation}: {detail}"
+    if call.protocol in ("query", "ec2"):
+        return EmbeddedError(400, "InvalidParameterValue", message, sender=True)
+    if call.protocol == "rest-xml":
+        code = "MalformedXML" if xml else "InvalidRequest" if service == "s3" else "InvalidInput"
+        return EmbeddedError(400, code, message, sender=True)
+    return EmbeddedError(400, "SerializationException", message, sender=True)
+
+
+def _is_xml_error(exc: BaseException) -> bool:
+    return isinstance(exc, ElementTree.ParseError | ExpatError)
+
+
+def unknown_action(call: Call) -> EmbeddedError | None:
+    """A query request with no Action (400 MissingAction), or one naming an action the
+    service does not have (400 InvalidAction); None for other requests."""
+    if call.protocol not in ("query", "ec2"):
+        return None
+    if not call.by_action:
+        message = "The request is missing an action or a required parameter."
+        return EmbeddedError(400, "MissingAction", message, sender=True)
+    model = service_model(call.service) if call.service else None
+    if model is None or call.operation in model.operation_names:
+        return None
+    message = f"The action {call.operation} is not valid for this web service."
+    return EmbeddedError(400, "InvalidAction", message, sender=True)
+
+
+def json_body_error(call: Call, environ: dict[str, Any]) -> EmbeddedError | None:
+    """A JSON-protocol body that is not a JSON object (botocore always sends one)."""
+    if call.protocol != "json":
+        return None
+    body = request_body(environ)
+    if not body.strip():
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        return unreadable(call, str(exc))
+    if not isinstance(document, dict):
+        return unreadable(call, f"the body is a JSON {type(document).__name__}, not an object")
+    return None
+
+
+def request_body(environ: dict[str, Any]) -> bytes:
+    """The request's body, read whole and put back for the app."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return bytes(body)
+
+
 def request_form(environ: dict[str, Any]) -> dict[str, list[str]]:
     """The request's query string and form body as parse_qs reads them; a form body that is
     read is put back for the app."""
     form = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     if not environ.get("CONTENT_TYPE", "").startswith(_FORM):
         return form
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
+    body = request_body(environ)
     for key, values in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items():
         form.setdefault(key, []).extend(values)
     return form
@@ -244,24 +331,35 @@ class AwsShapedErrors:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         call = classify(environ, request_form(environ))
+        refused = json_body_error(call, environ)
+        if refused is not None:
+            status, headers, body = render(call, refused, new_request_id())
+            start_response(f"{status} {reason(status)}", headers)
+            return [body]
         try:
             status, headers, body = call_wsgi(self.app, environ)
         except Exception as exc:
-            log.exception("the embedded services failed on %s %s", call.service, call.operation)
+            if not isinstance(exc, _UNREADABLE):
+                log.exception("the embedded services failed on %s %s", call.service, call.operation)
             status, headers, body = render(call, not_emulated(call, exc), new_request_id())
         else:
-            if not is_shaped(call, status, headers, body):
+            # An empty 404/405 (not to HEAD) is moto's "no such action" answer.
+            unrouted = status in (404, 405) and environ.get("REQUEST_METHOD") != "HEAD"
+            if not is_shaped(call, status, headers, body) or (unrouted and not body.strip()):
                 status, headers, body = self._reshape(call, status, body)
         start_response(f"{status} {reason(status)}", headers)
         return [body]
 
     def _reshape(self, call: Call, status: int, body: bytes) -> tuple[int, Headers, bytes]:
-        """An unparseable error answer: an unrouted path (404, 405) is an operation moto
-        lacks; anything else a failure, with moto's text in the message."""
+        """An unparseable error answer: an unrouted path (404, 405) is a query action the
+        service lacks or an operation moto lacks; anything else a failure, with moto's text
+        in the message."""
         text = body[:200].decode("utf-8", "replace").strip()
         log.warning("the embedded services answered %d with no AWS error: %r", status, text)
         if status in (404, 405):
-            error = not_emulated(call, None, "the embedded moto has no route for it")
+            error = unknown_action(call) or not_emulated(
+                call, None, "the embedded moto has no route for it"
+            )
         else:
             error = not_emulated(call, RuntimeError(f"HTTP {status}: {text}"))
         return render(call, error, new_request_id())

@@ -207,7 +207,13 @@ def test_classify_reads_the_protocol_from_the_request():
                  "HTTP_AUTHORIZATION": auth.format("logs")}  # fmt: skip
     assert classify(json_call, {}) == Call("json", "logs", "PutLogEvents")
     query = {"HTTP_AUTHORIZATION": auth.format("iam")}
-    assert classify(query, {"Action": ["GetRole"]}) == Call("query", "iam", "GetRole")
+    assert classify(query, {"Action": ["GetRole"]}) == Call("query", "iam", "GetRole",
+                                                            by_action=True)  # fmt: skip
+    assert classify(query, {}).protocol == "query"  # no Action: still IAM's protocol
+    unsigned = {"Action": ["AssumeRoleWithSAML"], "Version": ["2011-06-15"]}
+    assert classify({}, unsigned).service == "sts"
+    cognito = {"HTTP_X_AMZ_TARGET": "AWSCognitoIdentityService.GetId"}
+    assert classify(cognito, {}).service == "cognito-identity"
     assert classify({"HTTP_AUTHORIZATION": auth.format("ec2")}, {"Action": ["X"]}).protocol == "ec2"
     rest = {"HTTP_AUTHORIZATION": auth.format("lambda"), "REQUEST_METHOD": "GET",
             "PATH_INFO": "/2015-03-31/functions"}  # fmt: skip
@@ -279,3 +285,130 @@ def test_every_shape_parses_in_botocores_own_parser(protocol, parser_name, servi
     assert parsed["Error"]["Code"] == "NotImplemented"
     assert parsed["Error"]["Message"] == "smlocal does not emulate <it> & more"
     assert parsed["ResponseMetadata"]["RequestId"] == "request-1"
+
+
+# ---- requests moto cannot read: the client's fault, 400 (botocore does not retry them) ----
+
+
+def corrupt_body(client_, event, body):
+    def replace(request, **_):
+        request.body = body
+        request.headers["Content-Length"] = str(len(body))
+
+    client_.meta.events.register(f"before-send.{event}", replace)
+
+
+def test_json_body_that_does_not_parse_is_a_serialization_exception(smlocal):
+    kms = client(smlocal, "kms")
+    corrupt_body(kms, "kms.ListKeys", b"{not json")
+    answer = error_of(kms.list_keys)
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert answer["Error"]["Code"] == "SerializationException"
+    assert answer["Error"]["Message"].startswith(
+        "smlocal could not read the request to kms ListKeys: Expecting property name"
+    )
+
+
+def test_json_body_that_is_not_an_object_is_a_serialization_exception(smlocal):
+    dynamodb = client(smlocal, "dynamodb")
+    corrupt_body(dynamodb, "dynamodb.ListTables", b"[]")
+    answer = error_of(dynamodb.list_tables)
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert answer["Error"] == {
+        "Code": "SerializationException",
+        "Message": "smlocal could not read the request to dynamodb ListTables: "
+        "the body is a JSON list, not an object",
+    }
+
+
+def test_cbor_body_that_does_not_parse_is_a_serialization_exception(smlocal):
+    """Sent by hand: botocore may prefer CloudWatch's JSON protocol over its CBOR one."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from botocore.parsers import create_parser
+
+    url = f"{smlocal.url}/service/GraniteServiceVersion20100801/operation/ListMetrics"
+    headers = {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor"}
+    request = AWSRequest("POST", url, data=bytes([0xBF, 0x7F, 0xFF, 0x1C]), headers=headers)
+    SigV4Auth(Credentials("testing", "testing"), "monitoring", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    sent = urllib.request.Request(url, prepared.body, dict(prepared.headers), method="POST")
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(sent, timeout=30)
+    answer = raised.value
+    parsed = create_parser("smithy-rpc-v2-cbor").parse(
+        {"status_code": answer.code, "headers": dict(answer.headers), "body": answer.read()},
+        None,
+    )
+    assert answer.code == 400
+    assert parsed["Error"]["Code"] == "SerializationException"
+    assert parsed["Error"]["Message"].startswith(
+        "smlocal could not read the request to cloudwatch ListMetrics: RequestParserError:"
+    )
+
+
+def test_s3_xml_that_does_not_parse_is_malformed_xml(smlocal):
+    s3 = client(smlocal, "s3")
+    s3.create_bucket(Bucket="malformed-xml")
+    corrupt_body(s3, "s3.PutBucketTagging", b"<Tagging><TagSet><Tag>")
+    answer = error_of(
+        lambda: s3.put_bucket_tagging(
+            Bucket="malformed-xml", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+        )
+    )
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert answer["Error"]["Code"] == "MalformedXML"
+    assert answer["Error"]["Message"].startswith(
+        "smlocal could not read the request to s3 PUT /malformed-xml"
+    )
+
+
+def test_unsigned_sts_request_with_bad_base64_is_a_sender_error_naming_sts(smlocal):
+    """AssumeRoleWithSAML is sent unsigned: the form's Version says it is STS."""
+    sts = client(smlocal, "sts")
+    answer = error_of(
+        lambda: sts.assume_role_with_saml(
+            RoleArn="arn:aws:iam::123456789012:role/r",
+            PrincipalArn="arn:aws:iam::123456789012:saml-provider/p",
+            SAMLAssertion="xxxxxxxxxx",
+        )
+    )
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert answer["Error"]["Code"] == "InvalidParameterValue"
+    assert answer["Error"]["Type"] == "Sender"
+    assert answer["Error"]["Message"].startswith(
+        "smlocal could not read the request to sts AssumeRoleWithSAML: Error:"
+    )
+
+
+def test_query_action_the_service_lacks_is_invalid_action(smlocal):
+    iam = client(smlocal, "iam")
+
+    def rename(request, **_):  # an action IAM has never had, of the same length
+        request.body = request.body.replace("Action=ListRoles", "Action=FrobRoles")
+        request.headers["Content-Length"] = str(len(request.body))
+
+    iam.meta.events.register("before-send.iam.ListRoles", rename)
+    answer = error_of(iam.list_roles)
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert answer["Error"] == {
+        "Code": "InvalidAction",
+        "Message": "The action FrobRoles is not valid for this web service.",
+        "Type": "Sender",
+    }
+
+
+def test_query_request_without_a_form_is_missing_action(smlocal):
+    iam = client(smlocal, "iam")
+
+    def as_json(request, **_):
+        request.headers["Content-Type"] = "application/json"
+
+    iam.meta.events.register("before-send.iam.ListRoles", as_json)
+    answer = error_of(iam.list_roles)
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert answer["Error"]["Code"] == "MissingAction"
