@@ -14,10 +14,17 @@ import urllib.request
 from datetime import datetime
 
 from smlocal.capture_sink.listing import list_capture_files
+from smlocal.capture_sink.reader import UnreadableRecord, iter_records, read_dataframe
 from smlocal.capture_sink.reader import export as export_frame
-from smlocal.capture_sink.reader import iter_records, read_dataframe
 from smlocal.capture_sink.validate import check_lines
-from smlocal.cli_common import DEFAULT_URL, CommandFailed, local_path, unreachable
+from smlocal.cli_common import (
+    DEFAULT_URL,
+    CommandFailed,
+    cannot_write,
+    local_path,
+    unreachable,
+    write_blocker,
+)
 
 SOURCE_HELP = "s3://bucket/prefix, a folder or a .jsonl file (S3 via AWS_ENDPOINT_URL)"
 
@@ -75,8 +82,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _fail(args: argparse.Namespace, exc: Exception) -> int:
+    """One line; exit 2 for what the command line asked wrong (a source that is not there),
+    1 for bad data (a file that is not captures)."""
     print(f"smlocal captures {args.action}: {exc}", file=sys.stderr)
-    return 2
+    return 1 if isinstance(exc, UnreadableRecord) else 2
 
 
 def ls_command(args: argparse.Namespace) -> int:
@@ -124,11 +133,17 @@ def validate_command(args: argparse.Namespace) -> int:
 def export_command(args: argparse.Namespace) -> int:
     """Write the flat table of the records."""
     fmt = args.format or ("parquet" if args.output.suffix == ".parquet" else "csv")
+    blocker = write_blocker(args.output, parents=False)
+    if blocker:  # before reading what may be a lot of S3
+        raise CommandFailed(f"cannot write {args.output}: {blocker}")
     try:
         frame = read_dataframe(args.source, args.start, args.end)
-        export_frame(frame, args.output, fmt)
     except (OSError, ValueError) as exc:
         return _fail(args, exc)
+    try:
+        export_frame(frame, args.output, fmt)
+    except OSError as exc:
+        raise CommandFailed(cannot_write(args.output, exc, parents=False)) from None
     print(f"{len(frame)} record(s) written to {args.output}", file=sys.stderr)
     return 0
 

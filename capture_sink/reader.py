@@ -56,6 +56,10 @@ def decode_sides(record: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+class UnreadableRecord(ValueError):
+    """A line of a capture file that is not a capture record: bad data, not a bad request."""
+
+
 @dataclass(frozen=True)
 class Located:
     """A record and where it was read: its file's URI and line (1-based)."""
@@ -94,12 +98,12 @@ def _located(file: CaptureFile) -> Iterator[Located]:
         try:
             record = json.loads(line)
         except ValueError as exc:  # not JSON, or not UTF-8
-            raise ValueError(
+            raise UnreadableRecord(
                 f"{file.uri}:{number}: not a capture record ({exc}); "
                 "`smlocal captures validate` lists every problem"
             ) from None
         if not isinstance(record, dict):
-            raise ValueError(f"{file.uri}:{number}: not a capture record (not a JSON object)")
+            raise UnreadableRecord(f"{file.uri}:{number}: not a capture record (not a JSON object)")
         yield Located(record, file.uri, number)
 
 

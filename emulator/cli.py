@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import smlocal
 from smlocal.capture_sink import cli as capture_cli
-from smlocal.cli_common import local_path, plain_failure, port_number, require_credentials
+from smlocal.cli_common import (
+    CommandFailed,
+    local_path,
+    plain_failure,
+    port_number,
+    require_credentials,
+    write_blocker,
+)
 from smlocal.emulator import walk
 from smlocal.model_monitor import cli as model_monitor_cli
 from smlocal.model_server import cli as model_server_cli
@@ -52,7 +58,7 @@ def register_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--backend", choices=["process", "docker"], help="how model servers run")
     p.add_argument("--s3-endpoint", help="an external S3 (MinIO, AWS) instead of the embedded one")
     p.add_argument("--example", action="store_true", help="create the iris example endpoint")
-    p.add_argument("--ready-file", type=Path, help="write {url, pid} here once ready")
+    p.add_argument("--ready-file", type=local_path, help="write {url, pid} here once ready")
     p.add_argument(
         "--lenient-containers",
         action="store_true",
@@ -81,6 +87,9 @@ def up(args: argparse.Namespace) -> int:
         raise SettingsError(str(exc)) from None
     if settings.s3_endpoint:  # say so now, not at the first request that reaches S3
         require_credentials()
+    blocker = args.ready_file and write_blocker(args.ready_file, parents=False)
+    if blocker:  # say so now, not once the emulator is listening
+        raise CommandFailed(f"cannot write the ready file {args.ready_file}: {blocker}")
     configure_logging(settings)
     return Emulator(settings, args.ready_file).run()
 

@@ -260,11 +260,15 @@ def make_private_dir(folder: Path) -> None:
         folder.mkdir(mode=0o700, exist_ok=True)
 
 
-def check_data_dir(data_dir: Path) -> None:
-    """CommandFailed, naming the path, when the data directory is a file or cannot be made
-    (a file where one of its parents should be)."""
+def check_data_dir(given: Path) -> Path:
+    """The data directory, resolved; CommandFailed, naming the path, when it is a file or a
+    symlink loop, or cannot be made (a file where one of its parents should be)."""
     hint = "give another with --data-dir or SMLOCAL_DATA_DIR"
-    if data_dir.exists() and not data_dir.is_dir():
+    try:
+        data_dir = given.resolve()
+    except RuntimeError:  # a symlink loop (Python 3.13 leaves it unresolved instead)
+        data_dir = given
+    if data_dir.is_symlink() or (data_dir.exists() and not data_dir.is_dir()):
         raise CommandFailed(f"the data directory {data_dir} is not a folder; {hint}")
     for folder in (data_dir / "logs", data_dir / "s3"):
         if folder.exists() and not folder.is_dir():
@@ -277,12 +281,12 @@ def check_data_dir(data_dir: Path) -> None:
         raise CommandFailed(
             f"the data directory {data_dir} cannot be made: {blocking} is a file; {hint}"
         )
+    return data_dir
 
 
 def configure_logging(settings: EmulatorSettings, level: int = logging.INFO) -> None:
     """Log to stderr and to {data_dir}/logs/emulator.log."""
-    data_dir = settings.data_dir.resolve()
-    check_data_dir(data_dir)
+    data_dir = check_data_dir(settings.data_dir)
     logs = data_dir / "logs"
     try:
         make_private_dir(data_dir)

@@ -12,12 +12,12 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smlocal.cli_common import local_path
+from smlocal.cli_common import CommandFailed, cannot_write, local_path, positive_int
 from smlocal.model_monitor.contract import FAILED, WITH_VIOLATIONS, dataset_format
 
 if TYPE_CHECKING:
@@ -38,7 +38,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--preprocessor", type=local_path, help="record preprocessor script (.py)")
     parser.add_argument("--postprocessor", type=local_path, help="post-analytics processor script")
-    parser.add_argument("--workers", type=int, help="processes for large files (default: CPUs)")
+    parser.add_argument(
+        "--workers", type=positive_int, help="processes for large files (default: CPUs)"
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="print the analyzer's log")
 
 
@@ -214,15 +216,14 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 2
     kind = args.format or _guess_format(args.data)
-    if args.data.startswith("s3://"):
-        if kind != "capture":
-            print(
-                f"smlocal monitor run: {args.data} is in S3: only Data Capture is read from S3; "
-                "copy a CSV or JSON dataset to a local folder",
-                file=sys.stderr,
-            )
-            return 2
-        _reach(args.data)
+    if args.data.startswith("s3://") and kind != "capture":
+        print(
+            f"smlocal monitor run: {args.data} is in S3: only Data Capture is read from S3; "
+            "copy a CSV or JSON dataset to a local folder",
+            file=sys.stderr,
+        )
+        return 2
+    _reach(args)
     result = _execute(args, _environment(args, kind, args.data))
     _report(result, "run")
     violations = args.output / "constraint_violations.json"
@@ -235,12 +236,19 @@ def _run(args: argparse.Namespace) -> int:
     return 3 if args.fail_on_violations and result.status == WITH_VIOLATIONS else 0
 
 
-def _reach(source: str) -> None:
-    """List the captures first, with the code `smlocal captures ls` uses, so an S3 that does
-    not answer or missing credentials fail here, in plain words, not inside the job."""
+def _reach(args: argparse.Namespace) -> None:
+    """Read the S3 inputs first (captures listed as `smlocal captures ls` does, baselines read
+    as `monitor report` does), so an S3 that does not answer or missing credentials fail here,
+    in plain words, not inside the job; anything else wrong is the job's to report."""
     from smlocal.capture_sink.listing import list_capture_files
+    from smlocal.model_monitor.report import read_text
 
-    list_capture_files(source)
+    if args.data.startswith("s3://"):
+        list_capture_files(args.data)
+    for baseline in (args.baseline_statistics, args.baseline_constraints):
+        if baseline and baseline.startswith("s3://"):
+            with suppress(OSError, ValueError):
+                read_text(baseline)
 
 
 def _report_inputs(args: argparse.Namespace) -> tuple[ReportSources, ExecutionInfo]:
@@ -283,7 +291,10 @@ def _render_report(args: argparse.Namespace) -> int:
     except (ValueError, AnalysisError, OSError) as exc:
         print(f"smlocal monitor report: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(page, encoding="utf-8")
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise CommandFailed(cannot_write(args.output, exc)) from None
     print(f"wrote {args.output}")
     return 0

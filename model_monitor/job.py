@@ -151,7 +151,9 @@ class _Baseline:
     def load(cls, job: AnalyzerInput) -> _Baseline:
         stats = constraints = None
         if job.baseline_statistics:
-            stats = parse_statistics(_load_json(job.baseline_statistics, "statistics"), "stats")
+            path = job.baseline_statistics
+            document = _load_json(path, "statistics")
+            stats = parse_statistics(document, f"Baseline statistics file {path}")
         if job.baseline_constraints:
             constraints = parse_constraints(_load_json(job.baseline_constraints, "constraints"))
         return cls(stats, constraints)

@@ -24,6 +24,7 @@ from smlocal.model_monitor.contract import CONSTRAINTS, STATISTICS, VIOLATIONS
 from smlocal.model_monitor.errors import AnalysisError
 from smlocal.model_monitor.report_data import ExecutionInfo, build_report
 from smlocal.model_monitor.report_html import render_html
+from smlocal.model_monitor.statistics import statistics_problem
 
 REPORT = "report.html"
 DEFAULT_TITLE = "Model Monitor report"
@@ -121,6 +122,16 @@ def _document(location: str | None, what: str, *, may_be_absent: bool = False) -
         raise AnalysisError(f"The {what} file {location} is not valid JSON: {exc}") from None
 
 
+def _statistics(location: str, what: str) -> Any:
+    """A parsed statistics.json; AnalysisError naming the file and what in it is of the
+    wrong JSON type."""
+    document = _document(location, what)
+    problem = statistics_problem(document)
+    if problem:
+        raise AnalysisError(f"The {what} file {location}: {problem}")
+    return document
+
+
 def execution_info(folder: str | Path) -> ExecutionInfo:
     """Endpoint, schedule and hour from a `.../{endpoint}/{schedule}/yyyy/mm/dd/hh` folder."""
     match = _HOUR_FOLDER.search(str(folder).replace("\\", "/"))
@@ -147,9 +158,9 @@ def render_report(
 ) -> str:
     """The report page for the files in `sources` (AnalysisError if one is missing or bad)."""
     documents = {
-        "statistics": _document(sources.statistics, "statistics"),
+        "statistics": _statistics(sources.statistics, "statistics"),
         "violations": _document(sources.violations, "constraint violations"),
-        "baseline_statistics": _document(sources.baseline_statistics, "baseline statistics"),
+        "baseline_statistics": _statistics(sources.baseline_statistics, "baseline statistics"),
         "baseline_constraints": _document(sources.baseline_constraints, "baseline constraints"),
     }
     # The execution's own constraints.json (suggested from the current data) adds nothing the

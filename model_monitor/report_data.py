@@ -29,7 +29,11 @@ from smlocal.model_monitor.constraints import (
 from smlocal.model_monitor.contract import COMPLETED, WITH_VIOLATIONS, exit_message
 from smlocal.model_monitor.errors import AnalysisError
 from smlocal.model_monitor.kll import SketchRanks
-from smlocal.model_monitor.statistics import BaselineFeatureStatistics, parse_statistics
+from smlocal.model_monitor.statistics import (
+    BaselineFeatureStatistics,
+    parse_statistics,
+    statistics_problem,
+)
 
 _DRIFT_VALUE = re.compile(r"(?:distance|p-value): (\S+) (?:exceeds|is below)")
 
@@ -153,7 +157,7 @@ def _finite(value: Any) -> float | None:
 
 
 def _buckets(body: Mapping[str, Any]) -> tuple[tuple[float, float, float], ...]:
-    raw = body.get("distribution", {}).get("kll", {}).get("buckets") or []
+    raw = ((body.get("distribution") or {}).get("kll") or {}).get("buckets") or []
     rows = []
     for bucket in raw:
         low, high = _finite(bucket.get("lower_bound")), _finite(bucket.get("upper_bound"))
@@ -164,7 +168,7 @@ def _buckets(body: Mapping[str, Any]) -> tuple[tuple[float, float, float], ...]:
 
 
 def _categories(body: Mapping[str, Any]) -> tuple[tuple[str, int], ...] | None:
-    raw = body.get("distribution", {}).get("categorical", {}).get("buckets")
+    raw = ((body.get("distribution") or {}).get("categorical") or {}).get("buckets")
     if not isinstance(raw, list):
         return None
     pairs = ((str(b.get("value")), _count(b.get("count"))) for b in raw)
@@ -202,12 +206,11 @@ def _side(entry: Mapping[str, Any]) -> Side:
 
 def _features(document: Any, what: str) -> tuple[int | None, dict[str, Side]]:
     """Item count and features by name, in file order."""
-    try:
-        entries = document["features"]
-        sides = {str(entry["name"]): _side(entry) for entry in entries}
-        items = document.get("dataset", {}).get("item_count")
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise AnalysisError(f"Invalid {what} statistics: {exc!r}") from exc
+    problem = statistics_problem(document)
+    if problem:
+        raise AnalysisError(f"Invalid {what} statistics: {problem}")
+    sides = {str(entry["name"]): _side(entry) for entry in document["features"]}
+    items = (document.get("dataset") or {}).get("item_count")
     number = _number(items)
     return (int(number) if number is not None else None), sides
 

@@ -6,6 +6,8 @@ bucket counts are integers; every other number, `version` included, is a double.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -91,34 +93,109 @@ class BaselineFeatureStatistics:
 
 
 def _sketch(body: Mapping[str, Any]) -> list[Floats] | None:
-    data = body.get("distribution", {}).get("kll", {}).get("sketch", {}).get("data")
+    kll = (body.get("distribution") or {}).get("kll") or {}
+    data = (kll.get("sketch") or {}).get("data")
     if not isinstance(data, list):
         return None
     return [np.asarray(level, dtype=np.float64) for level in data]
 
 
 def _categorical(body: Mapping[str, Any]) -> dict[str, int] | None:
-    buckets = body.get("distribution", {}).get("categorical", {}).get("buckets")
+    buckets = ((body.get("distribution") or {}).get("categorical") or {}).get("buckets")
     if not isinstance(buckets, list):
         return None
     return {str(b["value"]): int(b["count"]) for b in buckets}
 
 
+@dataclass(frozen=True)
+class _Required:
+    shape: Any
+
+
+# The JSON types of what smlocal reads from `statistics.json`. Other keys may hold anything,
+# and a null is taken as absent. Doubles may be "NaN", "Infinity" or "-Infinity" (Jackson).
+NUMBER, COUNT, ANY = "a number", "a whole number", "anything"
+_DISTRIBUTION = {
+    "kll": {
+        "buckets": [{"lower_bound": NUMBER, "upper_bound": NUMBER, "count": NUMBER}],
+        "sketch": {"parameters": {"c": NUMBER, "k": NUMBER}, "data": [[NUMBER]]},
+    },
+    "categorical": {"buckets": [{"value": _Required(ANY), "count": _Required(COUNT)}]},
+}
+_COMMON = {"num_present": COUNT, "num_missing": COUNT}
+_NUMBERS = {key: NUMBER for key in ("mean", "sum", "std_dev", "min", "max", "distinct_count")}
+_BODY = {"common": _COMMON, **_NUMBERS, "distribution": _DISTRIBUTION}
+_FEATURE = {"name": _Required(ANY), "numerical_statistics": _BODY, "string_statistics": _BODY}
+_SHAPE = {"dataset": {"item_count": COUNT}, "features": _Required([_FEATURE])}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a JSON object"
+    if isinstance(value, list):
+        return "a JSON array"
+    text = json.dumps(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _is_number(value: Any, whole: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    if whole:
+        return not isinstance(value, str) and math.isfinite(value) and value == int(value)
+    return not isinstance(value, str) or value in ("NaN", "Infinity", "-Infinity")
+
+
+def _problem(value: Any, shape: Any, where: str) -> str | None:
+    """The first value not of its shape's type, said in plain words (None: all is well)."""
+    if shape in (NUMBER, COUNT):
+        ok = _is_number(value, whole=shape == COUNT)
+        return None if ok else f"{where} must be {shape}, not {_shown(value)}"
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"{where} must be a JSON array, not {_shown(value)}"
+        found = (_problem(item, shape[0], f"{where}[{i}]") for i, item in enumerate(value))
+        return next((problem for problem in found if problem), None)
+    return _object_problem(value, shape, where) if isinstance(shape, Mapping) else None
+
+
+def _object_problem(value: Any, shape: Mapping[str, Any], where: str) -> str | None:
+    if not isinstance(value, Mapping):
+        return f"{where or 'it'} must be a JSON object, not {_shown(value)}"
+    for key, inner in shape.items():
+        inside = f"{where}.{key}" if where else key
+        if value.get(key) is None:
+            if isinstance(inner, _Required):
+                return f"{inside} is missing"
+            continue
+        problem = _problem(value[key], getattr(inner, "shape", inner), inside)
+        if problem:
+            return problem
+    return None
+
+
+def statistics_problem(document: Any) -> str | None:
+    """What is of the wrong JSON type in a parsed `statistics.json`, in plain words, or None
+    (e.g. `features[2].numerical_statistics.mean must be a number, not "q"`)."""
+    return _problem(document, _SHAPE, "")
+
+
 def parse_statistics(document: Any, source: str) -> list[BaselineFeatureStatistics]:
-    """Baseline features from a parsed `statistics.json` (any valid JSON layout)."""
-    try:
-        features = []
-        for entry in document["features"]:
-            numeric = entry.get("numerical_statistics")
-            strings = entry.get("string_statistics")
-            features.append(
-                BaselineFeatureStatistics(
-                    name=str(entry["name"]),
-                    inferred_type=entry.get("inferred_type"),
-                    sketch_levels=_sketch(numeric) if isinstance(numeric, Mapping) else None,
-                    categorical=_categorical(strings) if isinstance(strings, Mapping) else None,
-                )
+    """Baseline features from a parsed `statistics.json` (any valid JSON layout); AnalysisError
+    naming `source` (e.g. `Baseline statistics file x.json`) and what is wrong in it."""
+    problem = statistics_problem(document)
+    if problem:
+        raise AnalysisError(f"{source}: {problem}")
+    features = []
+    for entry in document["features"]:
+        numeric = entry.get("numerical_statistics")
+        strings = entry.get("string_statistics")
+        features.append(
+            BaselineFeatureStatistics(
+                name=str(entry["name"]),
+                inferred_type=entry.get("inferred_type"),
+                sketch_levels=_sketch(numeric) if isinstance(numeric, Mapping) else None,
+                categorical=_categorical(strings) if isinstance(strings, Mapping) else None,
             )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise AnalysisError(f"Invalid baseline statistics file {source}: {exc!r}") from exc
+        )
     return features

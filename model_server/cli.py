@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from smlocal.cli_common import local_path
+from smlocal.cli_common import local_path, port_number, positive_int
 from smlocal.model_server import convert
 from smlocal.model_server.environment import ServerSettings
 
@@ -21,10 +21,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--model-dir", type=local_path, help="model folder (default /opt/ml/model)")
     p.add_argument("--model-data", help="a model.tar.gz or s3:// URI to unpack and serve")
     p.add_argument("--host", help="bind address (default 127.0.0.1, SMLOCAL_BIND_HOST)")
-    p.add_argument("--port", type=int, help="port (default 8080, SAGEMAKER_BIND_TO_PORT)")
+    p.add_argument("--port", type=port_number, help="port (default 8080, SAGEMAKER_BIND_TO_PORT)")
     p.add_argument("--bind", help="gunicorn bind string replacing host:port, e.g. fd://3")
-    p.add_argument("--workers", type=int, help="worker processes (SAGEMAKER_MODEL_SERVER_WORKERS)")
-    p.add_argument("--threads", type=int, help="threads per worker (SMLOCAL_WORKER_THREADS)")
+    p.add_argument(
+        "--workers", type=positive_int, help="worker processes (SAGEMAKER_MODEL_SERVER_WORKERS)"
+    )
+    p.add_argument(
+        "--threads", type=positive_int, help="threads per worker (SMLOCAL_WORKER_THREADS)"
+    )
     p.add_argument(
         "--lenient-containers",
         action="store_true",

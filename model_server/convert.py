@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smlocal.cli_common import local_path
+from smlocal.cli_common import cannot_write, local_path
 from smlocal.model_server.errors import ModelLoadError
 from smlocal.model_server.xgboost_files import MODEL_FILE
 from smlocal.model_server.xgboost_legacy import SERIALISATION_HEADER, written_by
@@ -133,7 +133,7 @@ def _write_archive(staged: Path, output: Path, pack: Callable[[Path, Path], Path
     except OSError as exc:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
-        raise ModelLoadError(f"cannot write {output}: {exc.strerror or exc}") from None
+        raise ModelLoadError(cannot_write(output, exc)) from None
 
 
 def _copy_others(folder: Path, staged: Path, skip: Path) -> list[str]:

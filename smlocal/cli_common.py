@@ -78,6 +78,38 @@ def port_number(text: str) -> int:
     return port
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (processes, threads)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return number
+
+
+def write_blocker(path: Path, *, parents: bool = True) -> str | None:
+    """Why the file `path` cannot be written, as the disk shows it before trying, or None: it
+    is a folder, or its folder is a file (or is missing, when parents are not made)."""
+    if path.is_dir():
+        return "it is a folder"
+    for folder in path.parents:
+        if folder.is_dir():
+            return None
+        if folder.exists() or folder.is_symlink():
+            return f"{folder} is not a folder"
+        if not parents:
+            return f"{folder} does not exist"
+    return None
+
+
+def cannot_write(path: Path, exc: OSError, *, parents: bool = True) -> str:
+    """The line for an output file that could not be written: `cannot write PATH: why`."""
+    reason = write_blocker(path, parents=parents) or exc.strerror or str(exc)
+    return f"cannot write {path}: {reason}"
+
+
 def local_path(text: str) -> Path:
     """An argparse type: a local file or folder; an s3:// URI is refused whole (Path() would
     quietly turn `s3://b/k` into `s3:/b/k`)."""

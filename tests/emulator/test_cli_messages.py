@@ -151,6 +151,33 @@ def test_a_damaged_data_directory_is_named(tmp_path) -> None:
     )
 
 
+def test_a_data_directory_that_is_a_symlink_loop_is_named(tmp_path) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    done = run("up", "--port", "0", "--data-dir", str(loop))
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"smlocal up: the data directory {loop} is not a folder; give another with "
+        "--data-dir or SMLOCAL_DATA_DIR\n",
+    )
+
+
+def test_a_ready_file_that_cannot_be_written_stops_up_before_it_listens(tmp_path) -> None:
+    (tmp_path / "file").write_text("")
+    data = tmp_path / "data"
+    for ready, reason in [
+        (tmp_path / "missing" / "r.json", f"{tmp_path / 'missing'} does not exist"),
+        (tmp_path, "it is a folder"),
+        (tmp_path / "file" / "r.json", f"{tmp_path / 'file'} is not a folder"),
+    ]:
+        done = run("up", "--port", "0", "--data-dir", str(data), "--ready-file", str(ready))
+        assert (done.returncode, done.stderr) == (
+            1,
+            f"smlocal up: cannot write the ready file {ready}: {reason}\n",
+        )
+    assert not data.exists()  # refused before anything was made
+
+
 def test_a_state_database_that_is_not_one_is_set_aside_with_one_line(tmp_path) -> None:
     from smlocal.emulator.pytest_plugin import SmlocalEmulator
 
@@ -215,6 +242,8 @@ def test_bad_flags_are_argparse_usage_errors(tmp_path) -> None:
 def test_an_emulator_that_is_down_is_named_with_how_to_start_it(tmp_path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     env = {**CREDENTIALS, "AWS_ENDPOINT_URL": url}
+    dataset = tmp_path / "data.csv"
+    dataset.write_text("a,b\n1,2\n")
     for args, command in [
         (("captures", "ls", "s3://bucket/datacapture/"), "captures ls"),
         (("captures", "show", "s3://bucket/datacapture/"), "captures show"),
@@ -231,6 +260,16 @@ def test_an_emulator_that_is_down_is_named_with_how_to_start_it(tmp_path) -> Non
         (
             ("monitor", "run", "s3://bucket/datacapture/ep/", "--baseline-statistics",
              "s3://bucket/baseline/statistics.json", "--output", str(tmp_path / "out")),
+            "monitor run",
+        ),
+        (
+            ("monitor", "run", str(dataset), "--baseline-statistics",
+             "s3://bucket/baseline/statistics.json", "--output", str(tmp_path / "out")),
+            "monitor run",
+        ),
+        (
+            ("monitor", "run", str(dataset), "--baseline-constraints",
+             "s3://bucket/baseline/constraints.json", "--output", str(tmp_path / "out")),
             "monitor run",
         ),
     ]:  # fmt: skip
@@ -362,6 +401,145 @@ def test_monitor_run_reads_captures_and_baseline_files_in_s3(smlocal, tmp_path) 
         1,
         "smlocal monitor run: Job inputs had no data\n",
     )
+
+
+# -- files in the wrong place or of the wrong shape, counts that are not counts ------------
+
+
+def _execution(folder: Path) -> Path:
+    """The three files of a monitoring execution, and a baseline's statistics beside them."""
+    folder.mkdir()
+    (folder / "statistics.json").write_text('{"features": []}')
+    (folder / "constraint_violations.json").write_text('{"violations": []}')
+    (folder / "base.json").write_text('{"features": []}')
+    return folder
+
+
+def test_outputs_that_cannot_be_written_are_one_line(tmp_path) -> None:
+    execution = _execution(tmp_path / "ex")
+    captures = tmp_path / "captures"
+    captures.mkdir()
+    (captures / "a.jsonl").write_text(_capture_line(1, "3"))
+    (tmp_path / "file").write_text("")
+    report = ("monitor", "report", str(execution), "--baseline-statistics",
+              str(execution / "base.json"), "--output")  # fmt: skip
+    export = ("captures", "export", str(captures), "--output")
+    for command, output, reason in [
+        (report, tmp_path, "it is a folder"),
+        (report, tmp_path / "file" / "r.html", f"{tmp_path / 'file'} is not a folder"),
+        (export, tmp_path, "it is a folder"),
+        (export, tmp_path / "file" / "c.csv", f"{tmp_path / 'file'} is not a folder"),
+        (export, tmp_path / "missing" / "c.csv", f"{tmp_path / 'missing'} does not exist"),
+    ]:
+        done = run(*command, str(output))
+        assert (done.returncode, done.stderr) == (
+            1,
+            f"smlocal {command[0]} {command[1]}: cannot write {output}: {reason}\n",
+        ), (command, output)
+    written = run(*report, str(tmp_path / "new" / "r.html"))  # a missing folder is made
+    assert written.returncode == 0, written.stderr
+
+
+def test_worker_and_thread_counts_below_one_are_usage_errors(tmp_path) -> None:
+    dataset = tmp_path / "data.csv"
+    dataset.write_text("a,b\n1,2\n")
+    output = ("--output", str(tmp_path / "o"))
+    for name, command, flag, value in [
+        ("monitor baseline", ("monitor", "baseline", str(dataset), *output), "--workers", "0"),
+        ("monitor baseline", ("monitor", "baseline", str(dataset), *output), "--workers", "-3"),
+        ("monitor run", ("monitor", "run", str(dataset), "--baseline-statistics", "s.json",
+                         *output), "--workers", "0"),
+        ("serve", ("serve", "--model-dir", str(tmp_path)), "--workers", "0"),
+        ("serve", ("serve", "--model-dir", str(tmp_path)), "--threads", "x"),
+    ]:  # fmt: skip
+        done = run(*command, flag, value)
+        assert (done.returncode, last_line(done)) == (
+            2,
+            f"smlocal {name}: error: argument {flag}: {value!r} is not a whole number of at least 1",
+        )
+    assert not (tmp_path / "o").exists()
+
+
+def _numerical(statistics: dict) -> dict:
+    return statistics["features"][0]["numerical_statistics"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda s: s["dataset"].update(item_count="x"), 'dataset.item_count must be a whole number, not "x"'),
+        (lambda s: _numerical(s).update(mean="q"), 'features[0].numerical_statistics.mean must be a number, not "q"'),
+        (lambda s: _numerical(s).update(common=[]), "features[0].numerical_statistics.common must be a JSON object, not a JSON array"),
+        (lambda s: s["features"][0].pop("name"), "features[0].name is missing"),
+        (lambda s: s.update(features="a"), 'features must be a JSON array, not "a"'),
+        (lambda s: s.update(features=None), "features is missing"),
+    ],
+)  # fmt: skip
+def test_baseline_statistics_of_the_wrong_json_types_say_what_is_wrong(
+    edit, problem, tmp_path
+) -> None:
+    execution = _execution(tmp_path / "ex")
+    dataset = tmp_path / "data.csv"
+    dataset.write_text("a\n1\n2\n")
+    made = run("monitor", "baseline", str(dataset), "--output", str(tmp_path / "b"))
+    assert made.returncode == 0, made.stderr
+    statistics = json.loads((tmp_path / "b" / "statistics.json").read_text())
+    edit(statistics)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(statistics))
+    monitored = run("monitor", "run", str(dataset), "--baseline-statistics", str(bad),
+                    "--output", str(tmp_path / "run"))  # fmt: skip
+    assert (monitored.returncode, monitored.stderr) == (
+        1,
+        f"smlocal monitor run: Baseline statistics file {bad}: {problem}\n",
+    )
+    reported = run("monitor", "report", str(execution), "--baseline-statistics", str(bad),
+                   "--output", str(tmp_path / "r.html"))  # fmt: skip
+    assert (reported.returncode, reported.stderr) == (
+        1,
+        f"smlocal monitor report: The baseline statistics file {bad}: {problem}\n",
+    )
+
+
+def test_baseline_statistics_with_jacksons_words_for_doubles_are_read(tmp_path) -> None:
+    dataset = tmp_path / "data.csv"
+    dataset.write_text("a\n1\n2\n")
+    made = run("monitor", "baseline", str(dataset), "--output", str(tmp_path / "b"))
+    assert made.returncode == 0, made.stderr
+    statistics = json.loads((tmp_path / "b" / "statistics.json").read_text())
+    _numerical(statistics).update(std_dev="NaN", min="-Infinity", max="Infinity", sum=None)
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(statistics))
+    done = run("monitor", "run", str(dataset), "--baseline-statistics", str(edited),
+               "--output", str(tmp_path / "run"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_corrupt_capture_files_are_bad_data_and_a_missing_source_a_usage_error(tmp_path):
+    captures = tmp_path / "captures"
+    captures.mkdir()
+    (captures / "a.jsonl").write_text(_capture_line(1, "3") + "not JSON\n")
+    where = f"{captures / 'a.jsonl'}:2"
+    for action, extra in (("show", ()), ("export", ("-o", str(tmp_path / "c.csv")))):
+        done = run("captures", action, str(captures), *extra)
+        assert (done.returncode, done.stderr) == (
+            1,
+            f"smlocal captures {action}: {where}: not a capture record (Expecting value: line 1 "
+            "column 1 (char 0)); `smlocal captures validate` lists every problem\n",
+        )
+        missing = run("captures", action, str(tmp_path / "none"), *extra)
+        assert (missing.returncode, missing.stderr) == (
+            2,
+            f"smlocal captures {action}: no capture file or folder at {tmp_path / 'none'}\n",
+        )
+    (captures / "a.jsonl").write_text("[1]\n")
+    array = run("captures", "show", str(captures))
+    assert (array.returncode, array.stderr) == (
+        1,
+        f"smlocal captures show: {captures / 'a.jsonl'}:1: not a capture record (not a JSON "
+        "object)\n",
+    )
+    assert not (tmp_path / "c.csv").exists()
 
 
 # -- the example's snippet, in a second terminal ---------------------------------------------

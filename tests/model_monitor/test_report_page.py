@@ -387,8 +387,11 @@ def test_unreadable_inputs_are_reported(tmp_path: Path) -> None:
     (tmp_path / "statistics.json").write_text('{"features": 3}', encoding="utf-8")
     (tmp_path / "constraint_violations.json").write_text('{"violations": []}', encoding="utf-8")
     (tmp_path / "base.json").write_text('{"features": []}', encoding="utf-8")
-    with pytest.raises(AnalysisError, match="Invalid current statistics"):
+    with pytest.raises(AnalysisError) as caught:
         write_report(tmp_path, tmp_path / "base.json", tmp_path / "r.html")
+    assert str(caught.value) == (
+        f"The statistics file {tmp_path / 'statistics.json'}: features must be a JSON array, not 3"
+    )
     (tmp_path / "statistics.json").write_text('{"features": []}', encoding="utf-8")
     (tmp_path / "constraint_violations.json").write_text("[]", encoding="utf-8")
     with pytest.raises(AnalysisError, match="Invalid constraint violations"):
