@@ -2,8 +2,9 @@
 
 Routing by request: `X-Amz-Target: SageMaker.*` is the control plane; a POST to
 /endpoints/{name}/invocations signed for `sagemaker` (or not signed) is the runtime;
-/_smlocal/health and POST /_smlocal/endpoints/{name}/capture/flush are ours; everything
-else (S3, STS, IAM, CloudWatch, Logs) goes to moto.
+/_smlocal/health and POST /_smlocal/endpoints/{name}/capture/flush are ours, and so is every
+other path under /_smlocal (404; no S3 bucket name can start with `_`); everything else
+(S3, STS, IAM, CloudWatch, Logs) goes to moto.
 
 Each route has its own body limit (`Edge.body_limit`, asked by the server before a body is
 read): InvokeEndpoint its model's 6 MB, the control plane `CONTROL_PLANE_MAX_BODY`, moto the
@@ -21,11 +22,13 @@ from typing import Any
 
 from smlocal.emulator.capture_flush import flush_endpoint
 from smlocal.emulator.context import Context
-from smlocal.emulator.errors import AWSError
+from smlocal.emulator.errors import AWSError, UnknownOperationException
 from smlocal.emulator.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.http_server import Request, Respond
 from smlocal.emulator.runtime import Runtime
+from smlocal.emulator.service_models import sagemaker_model
 from smlocal.emulator.transport import HttpRequest
+from smlocal.emulator.validation import validate
 from smlocal.emulator.wire import (
     Handler,
     handle_json,
@@ -34,8 +37,9 @@ from smlocal.emulator.wire import (
     rest_error,
 )
 
+OWN_PREFIX = "/_smlocal"
 HEALTH_PATH = "/_smlocal/health"
-FLUSH_ROUTE = re.compile(r"^/_smlocal/endpoints/([A-Za-z0-9-]{1,63})/capture/flush$")
+FLUSH_ROUTE = re.compile(r"^/_smlocal/endpoints/([^/]*)/capture/flush$")
 _SIGNED_FOR_SAGEMAKER = b"/sagemaker/aws4_request"
 # SageMaker documents no request size for its JSON API. AWS's front end refuses a request
 # above its service's limit itself, before the service sees it: HTTP 413 with the text
@@ -100,12 +104,14 @@ class FlushBridge:
     def _run(self, request: Request, respond: Respond) -> None:
         found = FLUSH_ROUTE.match(request.path)
         assert found is not None
+        name = found.group(1)
         if request.method != "POST":
             answer = (405, [("Content-Type", "application/json"), ("Allow", "POST")],
                       b'{"Message": "use POST"}')  # fmt: skip
         else:
-            try:
-                result = flush_endpoint(self.ctx, found.group(1))
+            try:  # the name as DescribeEndpoint would check it
+                validate(sagemaker_model(), "DescribeEndpoint", {"EndpointName": name})
+                result = flush_endpoint(self.ctx, name)
                 answer = (200, [("Content-Type", "application/json")], json.dumps(result).encode())
             except AWSError as exc:
                 error = rest_error(exc, new_request_id())
@@ -150,6 +156,10 @@ class Edge:
         if self.flush is not None and FLUSH_ROUTE.match(request.path):
             self.flush(request, respond)
             return
+        if request.path == OWN_PREFIX or request.path.startswith(OWN_PREFIX + "/"):
+            error = rest_error(no_such_route(request.method, request.path), new_request_id())
+            respond(error.status, list(error.headers), error.body)
+            return
         self.aws(request, respond)
 
     def body_limit(self, method: str, path: str, headers: RawHeaders) -> BodyLimit | None:
@@ -162,6 +172,21 @@ class Edge:
         if target is not None and target.startswith(b"SageMaker."):
             return CONTROL_PLANE_LIMIT
         return None
+
+
+class NoSuchRoute(UnknownOperationException):
+    """A path under /_smlocal that smlocal does not serve (404, as REST services answer)."""
+
+    code = "UnknownOperationException"
+    status = 404
+
+
+def no_such_route(method: str, path: str) -> NoSuchRoute:
+    """The error naming the paths smlocal does serve."""
+    return NoSuchRoute(
+        f"smlocal has no route {method} {path[:200]}; it serves GET {HEALTH_PATH} and "
+        "POST /_smlocal/endpoints/{name}/capture/flush"
+    )
 
 
 def _for_sagemaker(request: Request) -> bool:

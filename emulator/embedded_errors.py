@@ -48,6 +48,7 @@ from xml.sax.saxutils import escape
 from moto.core.parse import RequestParserError
 
 from smlocal.emulator.http_server import call_wsgi, reason
+from smlocal.emulator.service_models import service_model
 
 log = logging.getLogger(__name__)
 
@@ -140,20 +141,17 @@ def model_protocol(service: str) -> str:
     botocore's model of the service says, else rest-json (unsigned: S3's XML)."""
     if not service or service == "s3":
         return "rest-xml"
-    model = service_model(service)
+    model = signed_service_model(service)
     protocol = str(model.protocol) if model is not None else ""
     return protocol if protocol in ("rest-xml", "query", "ec2") else "rest-json"
 
 
-@functools.lru_cache(maxsize=64)
-def service_model(service: str) -> Any:
+def signed_service_model(service: str) -> Any:
     """botocore's model of the service a request is signed for (None if it has none)."""
-    import botocore.session
     from botocore.exceptions import UnknownServiceError
 
     try:
-        name = SIGNING_NAMES.get(service, service)
-        return botocore.session.get_session().get_service_model(name)
+        return service_model(SIGNING_NAMES.get(service, service))
     except UnknownServiceError:
         return None
 
@@ -280,7 +278,7 @@ def unknown_action(call: Call) -> EmbeddedError | None:
     if not call.by_action:
         message = "The request is missing an action or a required parameter."
         return EmbeddedError(400, "MissingAction", message, sender=True)
-    model = service_model(call.service) if call.service else None
+    model = signed_service_model(call.service) if call.service else None
     if model is None or call.operation in model.operation_names:
         return None
     message = f"The action {call.operation} is not valid for this web service."

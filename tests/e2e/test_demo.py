@@ -4,6 +4,7 @@ running emulator or one it starts (and stops) itself."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -34,10 +35,12 @@ def test_the_walk_against_a_running_emulator(smlocal_factory, tmp_path) -> None:
         [line for line in lines if line.startswith("[")], STEPS, strict=True
     )] == [True] * 6  # fmt: skip
     assert "[2/6] traffic: 200 invocations, 80 with sepal length +3 cm" in lines
-    assert (
-        "[3/6] capture: 200 records in 1 file(s) under "
-        "s3://smlocal-example/datacapture/iris-example/"
-    ) in lines
+    # Files roll every minute, per worker and per hour: a slow machine may write several.
+    capture = re.compile(
+        r"\[3/6\] capture: 200 records in [1-9][0-9]* file\(s\) under "
+        r"s3://smlocal-example/datacapture/iris-example/"
+    )
+    assert any(capture.fullmatch(line) for line in lines), lines
     drift = [line for line in lines if "Baseline drift distance" in line]
     assert len(drift) == 1
     assert drift[0].strip().startswith("_c1: Baseline drift distance: ")  # the sepal length
