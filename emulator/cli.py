@@ -102,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"smlocal {args.command}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what the command started is stopped on the way out
+        print(f"{command_name(args)}: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
         line = plain_failure(exc, args.command)
         if line is None:

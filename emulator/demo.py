@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shlex
 import sys
 import tempfile
@@ -10,6 +11,7 @@ from typing import Any
 
 from smlocal.emulator.clients import client
 from smlocal.emulator.context import Context
+from smlocal.emulator.errors import AWSError
 from smlocal.emulator.resources import endpoint_configs, endpoints, models
 
 ENDPOINT = "iris-example"
@@ -17,6 +19,9 @@ BUCKET = "smlocal-example"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 CAPTURE_URI = f"s3://{BUCKET}/datacapture"
+BROKEN = ("Failed", "UpdateRollbackFailed")  # statuses the example is built again from
+
+log = logging.getLogger("smlocal")
 
 
 # The SageMaker SDK's defaults file with telemetry off: the SDK sends telemetry to a fixed
@@ -150,19 +155,50 @@ def endpoint_request() -> dict[str, Any]:
     return {"EndpointName": ENDPOINT, "EndpointConfigName": ENDPOINT}
 
 
+class ExampleUnavailable(Exception):
+    """The example endpoint cannot serve: the message says why, in one line."""
+
+
 def create_example_endpoint(ctx: Context, manager: Any) -> str:
-    """Create (once) and wait for the example endpoint; return the snippet to use it."""
+    """Create the example endpoint, or build it again when it was deleted or is Failed; wait
+    for it and return the snippet to use it (ExampleUnavailable when it cannot serve)."""
     settings = ctx.settings
     sdk_config = write_sdk_config(settings.data_dir)
     text = snippet(
         settings.edge_url, ctx.region, settings.capture_roll_seconds, sdk_config,
         settings.s3_endpoint,
     )  # fmt: skip
-    if ctx.store.get("endpoint", ENDPOINT) is not None:
-        return text
-    model_data = upload_model(client(settings, "s3"))
+    doc = ctx.store.get("endpoint", ENDPOINT)
+    if doc is not None and doc["EndpointStatus"] in BROKEN:
+        log.info("the example endpoint %s is %s (%s); building it again", ENDPOINT,
+                 doc["EndpointStatus"], doc.get("FailureReason", "no reason given"))  # fmt: skip
+        # not DeleteEndpoint, which monitoring schedules of it refuse (`smlocal demo` leaves
+        # one): they go on watching the endpoint built again under the same name
+        with ctx.store.transaction():
+            manager.delete(ENDPOINT)
+        manager.wait()
+        doc = None
+    if doc is None:
+        try:
+            _build(ctx, upload_model(client(settings, "s3")))
+        except AWSError as exc:
+            raise ExampleUnavailable(f"cannot create {ENDPOINT}: {exc.message}") from None
+        manager.wait()
+        doc = ctx.store.get("endpoint", ENDPOINT)
+    status = doc["EndpointStatus"] if doc is not None else "gone"
+    if status != "InService":
+        reason = doc.get("FailureReason", "") if doc is not None else ""
+        raise ExampleUnavailable(f"{ENDPOINT} is {status}" + (f": {reason}" if reason else ""))
+    return text
+
+
+def _build(ctx: Context, model_data: str) -> None:
+    """The example's model, endpoint config and endpoint; a model or config left over under
+    the example's names (its endpoint was deleted) is replaced."""
+    if ctx.store.get(models.KIND, f"{ENDPOINT}-model") is not None:
+        models.delete_model(ctx, {"ModelName": f"{ENDPOINT}-model"})
     models.create_model(ctx, model_request(model_data))
+    if ctx.store.get(endpoint_configs.KIND, ENDPOINT) is not None:
+        endpoint_configs.delete_endpoint_config(ctx, {"EndpointConfigName": ENDPOINT})
     endpoint_configs.create_endpoint_config(ctx, endpoint_config_request())
     endpoints.create_endpoint(ctx, endpoint_request())
-    manager.wait()
-    return text

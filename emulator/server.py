@@ -207,11 +207,7 @@ class Emulator:
     def _start_services(self, manager: EndpointManager, training: TrainingManager) -> None:
         training.restore()
         manager.restore()
-        if self.settings.example:
-            from smlocal.emulator.demo import create_example_endpoint
-
-            assert self.ctx is not None
-            self.health.detail = create_example_endpoint(self.ctx, manager)
+        example = self._example(manager) if self.settings.example else ""
         self.health.state = "ready"
         url = self.settings.edge_url
         if self.ready_file is not None:
@@ -219,10 +215,20 @@ class Emulator:
             document = json.dumps({"url": url, "pid": os.getpid()}).encode()
             durable_write(self.ready_file, [document], sync=False)
         print(f"smlocal is ready at {url}", file=sys.stderr, flush=True)
-        if self.health.detail:
-            print(
-                f"\nTry the example endpoint:\n{self.health.detail}\n", file=sys.stderr, flush=True
-            )
+        if example:
+            print(f"\n{example}\n", file=sys.stderr, flush=True)
+
+    def _example(self, manager: EndpointManager) -> str:
+        """Bring up the example endpoint; what to print about it (health's detail too)."""
+        from smlocal.emulator.demo import ExampleUnavailable, create_example_endpoint
+
+        assert self.ctx is not None
+        try:
+            self.health.detail = create_example_endpoint(self.ctx, manager)
+        except ExampleUnavailable as exc:
+            self.health.detail = f"the example endpoint cannot serve: {exc}"
+            return f"The example endpoint cannot serve: {exc}"
+        return f"Try the example endpoint:\n{self.health.detail}"
 
 
 def hold_data_dir(data_dir: Path) -> int:

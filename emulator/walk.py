@@ -104,10 +104,10 @@ def _own_emulator() -> Iterator[str]:
     ready = data / "ready.json"
     command = [sys.executable, "-m", "smlocal.emulator.cli", "up", "--port", "0"]
     command += ["--data-dir", str(data / "data"), "--ready-file", str(ready)]
-    print(f"starting an emulator for the walk (data and log in {data})", flush=True)
     with (data / "emulator.log").open("wb") as log:
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    try:  # whatever ends the walk from here on (Ctrl-C too) stops it
+        print(f"starting an emulator for the walk (data and log in {data})", flush=True)
         url = _wait_ready(child, ready, data / "emulator.log")
         print(f"emulator ready at {url}", flush=True)
         yield url

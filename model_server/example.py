@@ -13,11 +13,20 @@ def train_iris_in_subprocess(dest: Path, rounds: int = 10) -> Path:
     A process that forks workers (the gunicorn master) must not have used OpenMP: a child
     forked from it would deadlock on XGBoost's first call.
     """
+    import signal
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(train_iris, dest, rounds).result()
+        # The worker is born with SIGINT blocked (as multiprocessing's resource tracker is): a
+        # terminal's Ctrl-C reaches the whole process group, and this process answers it; a
+        # worker still importing would print a KeyboardInterrupt traceback of its own.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            future = pool.submit(train_iris, dest, rounds)  # starts the worker
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        return future.result()
 
 
 def train_iris(dest: Path, rounds: int = 10) -> Path:
