@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -174,7 +174,13 @@ def _deploy(sm: Any, s3: Any) -> None:
         status = None
     if status is None:
         _say(1, f"deploy: endpoint {demo.ENDPOINT} (SageMaker's XGBoost iris model, capture 100 %)")
-        sm.create_model(**demo.model_request(demo.upload_model(s3)))
+        model_data = demo.upload_model(s3)
+        # a model or config kept under the example's names when its endpoint was deleted
+        with suppress(sm.exceptions.ClientError):
+            sm.delete_model(ModelName=demo.model_request(model_data)["ModelName"])
+        with suppress(sm.exceptions.ClientError):
+            sm.delete_endpoint_config(EndpointConfigName=demo.ENDPOINT)
+        sm.create_model(**demo.model_request(model_data))
         sm.create_endpoint_config(**demo.endpoint_config_request())
         sm.create_endpoint(**demo.endpoint_request())
     else:

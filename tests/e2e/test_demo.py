@@ -58,6 +58,18 @@ def test_the_walk_against_a_running_emulator(smlocal_factory, tmp_path) -> None:
     assert "[1/6] deploy: endpoint iris-example exists (InService)" in again.stdout
     assert (tmp_path / "r.html").exists()
 
+    # the endpoint deleted (its schedule first), its model and config kept: built again
+    sm = emulator.client("sagemaker")
+    for schedule in sm.list_monitoring_schedules(EndpointName="iris-example")[
+        "MonitoringScheduleSummaries"
+    ]:
+        sm.delete_monitoring_schedule(MonitoringScheduleName=schedule["MonitoringScheduleName"])
+    sm.delete_endpoint(EndpointName="iris-example")
+    rebuilt = demo("--url", emulator.url, "--invocations", "5", "--output", "r.html", cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "[1/6] deploy: endpoint iris-example (SageMaker's XGBoost iris model" in rebuilt.stdout
+    assert len(sm.list_models(NameContains="iris-example")["Models"]) == 1
+
 
 def test_the_walk_starts_its_own_emulator_when_none_answers(tmp_path) -> None:
     if http_status("http://127.0.0.1:4599/_smlocal/health") is not None:
