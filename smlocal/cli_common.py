@@ -47,10 +47,12 @@ def plain_failure(exc: BaseException, command: str = "") -> str | None:
     emulator's own clients only talk to the emulator itself."""
     if isinstance(exc, CommandFailed):
         return str(exc)
-    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
     if isinstance(exc, NoCredentialsError):
         return CREDENTIALS_HINT
+    if isinstance(exc, ClientError):  # the service's answer, as the AWS CLI prints it
+        return str(exc)
     if isinstance(exc, EndpointConnectionError):
         url = base_url(str(exc.kwargs.get("endpoint_url", "")))
         if command == "up":

@@ -575,3 +575,13 @@ def test_the_snippet_of_an_external_s3_points_s3_clients_there() -> None:
     ) in text
     assert "AWS_ACCESS_KEY_ID=test" not in text  # that S3's own credentials are needed
     assert "curl -s http://127.0.0.1:4599/_smlocal/health" in text
+
+
+def test_an_aws_error_is_one_line_as_the_aws_cli_prints_it(smlocal) -> None:
+    env = {**CREDENTIALS, "AWS_ENDPOINT_URL": smlocal.url}
+    done = run("captures", "ls", "s3://no-such-bucket-here/datacapture/", env=env)
+    assert (done.returncode, done.stderr) == (
+        1,
+        "smlocal captures ls: An error occurred (NoSuchBucket) when calling the ListObjectsV2 "
+        "operation: The specified bucket does not exist\n",
+    )
