@@ -8,10 +8,17 @@ groups, so nothing a stopping server writes comes back after its bucket is gone.
 
 SageMaker has no delete for training and processing jobs (nor for monitoring executions), so
 finished jobs stay listed; the SDK names its jobs uniquely, so they do not collide.
+
+Two resets may run at once (two test threads): a delete of something the other one deleted
+first counts as done (`_already_done`, the one place that says what "already gone" looks like).
+Objects under S3 Object Lock are deleted as an account owner would: GOVERNANCE retention
+bypassed, legal holds lifted. What nobody can delete (COMPLIANCE retention that has not ended)
+keeps its bucket; the reset finishes everything else first, then raises ResetIncomplete.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,6 +28,28 @@ from botocore.exceptions import ClientError
 ClientFactory = Callable[[str], Any]
 POLL_SECONDS = 0.1
 _RUNNING = ("InProgress", "Stopping")
+# What AWS answers for a resource that is already gone. SageMaker says ValidationException
+# both for "Could not find ..." and for a job that already stopped, so that counts too.
+_GONE_CODES = frozenset({
+    "NoSuchBucket", "NoSuchKey", "NoSuchVersion",  # S3
+    "ResourceNotFound",  # SageMaker schedules and job definitions
+    "ResourceNotFoundException",  # CloudWatch Logs
+    "ValidationException",  # SageMaker endpoints, configs, models, packages, jobs
+})  # fmt: skip
+
+
+class ResetIncomplete(RuntimeError):
+    """The reset deleted everything else, but S3 Object Lock keeps these objects (and buckets)."""
+
+    def __init__(self, kept: dict[str, list[str]]) -> None:
+        self.kept = kept
+        lines = "".join(
+            f"\n  s3://{bucket}: " + "; ".join(objects) for bucket, objects in kept.items()
+        )
+        super().__init__(
+            f"smlocal reset: {len(kept)} bucket(s) stay, S3 Object Lock keeps their objects "
+            f"(COMPLIANCE retention cannot be bypassed; it ends at its RetainUntilDate):{lines}"
+        )
 
 
 def reset_account(client: ClientFactory, timeout: float = 120.0) -> None:
@@ -30,19 +59,20 @@ def reset_account(client: ClientFactory, timeout: float = 120.0) -> None:
     _delete_schedules(sm, deadline)
     _stop_jobs(sm, deadline)
     for definition in _items(sm, "list_data_quality_job_definitions", "JobDefinitionSummaries"):
-        sm.delete_data_quality_job_definition(
-            JobDefinitionName=definition["MonitoringJobDefinitionName"]
-        )
+        _ignore_finished(sm.delete_data_quality_job_definition,
+                         JobDefinitionName=definition["MonitoringJobDefinitionName"])  # fmt: skip
     _delete_endpoints(sm, deadline)
     for config in _items(sm, "list_endpoint_configs", "EndpointConfigs"):
-        sm.delete_endpoint_config(EndpointConfigName=config["EndpointConfigName"])
+        _ignore_finished(sm.delete_endpoint_config, EndpointConfigName=config["EndpointConfigName"])
     for model in _items(sm, "list_models", "Models"):
-        sm.delete_model(ModelName=model["ModelName"])
+        _ignore_finished(sm.delete_model, ModelName=model["ModelName"])
     _delete_registry(sm)
-    _delete_buckets(client("s3"))
+    kept = _delete_buckets(client("s3"))
     logs = client("logs")
     for group in _items(logs, "describe_log_groups", "logGroups", token="nextToken"):
-        logs.delete_log_group(logGroupName=group["logGroupName"])
+        _ignore_finished(logs.delete_log_group, logGroupName=group["logGroupName"])
+    if kept:
+        raise ResetIncomplete(kept)
 
 
 def _items(
@@ -70,7 +100,8 @@ def _delete_schedules(sm: Any, deadline: float) -> None:
         for schedule in _items(sm, "list_monitoring_schedules", "MonitoringScheduleSummaries"):
             if schedule["MonitoringScheduleStatus"] == "Pending":
                 continue  # refused while Pending, as in AWS: try again on the next round
-            sm.delete_monitoring_schedule(MonitoringScheduleName=schedule["MonitoringScheduleName"])
+            _ignore_finished(sm.delete_monitoring_schedule,
+                             MonitoringScheduleName=schedule["MonitoringScheduleName"])  # fmt: skip
         return not any(_items(sm, "list_monitoring_schedules", "MonitoringScheduleSummaries"))
 
     _until(deadline, remaining, "deleting monitoring schedules")
@@ -96,13 +127,20 @@ def _stop_jobs(sm: Any, deadline: float) -> None:
     _until(deadline, stopped, "stopping training and processing jobs")
 
 
-def _ignore_finished(call: Callable[..., Any], **params: Any) -> None:
-    """A stop or delete that may lose a race with the resource finishing on its own."""
+def _already_done(exc: ClientError) -> bool:
+    """The error of a stop or delete whose resource is gone or has finished on its own."""
+    return exc.response["Error"]["Code"] in _GONE_CODES
+
+
+def _ignore_finished(call: Callable[..., Any], **params: Any) -> Any:
+    """A stop or delete that may lose a race with the resource finishing or another reset
+    deleting it: the answer, or None when there was nothing left to do."""
     try:
-        call(**params)
+        return call(**params)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ValidationException":
+        if not _already_done(exc):
             raise
+    return None
 
 
 def _delete_endpoints(sm: Any, deadline: float) -> None:
@@ -122,21 +160,62 @@ def _delete_registry(sm: Any) -> None:
         listed = _items(sm, "list_model_packages", "ModelPackageSummaryList",
                         ModelPackageGroupName=name, ModelPackageType="Both")  # fmt: skip
         for package in listed:
-            sm.delete_model_package(ModelPackageName=package["ModelPackageArn"])
-        sm.delete_model_package_group(ModelPackageGroupName=name)
+            _ignore_finished(sm.delete_model_package, ModelPackageName=package["ModelPackageArn"])
+        _ignore_finished(sm.delete_model_package_group, ModelPackageGroupName=name)
     for package in _items(sm, "list_model_packages", "ModelPackageSummaryList"):
-        sm.delete_model_package(ModelPackageName=package["ModelPackageArn"])
+        _ignore_finished(sm.delete_model_package, ModelPackageName=package["ModelPackageArn"])
 
 
-def _delete_buckets(s3: Any) -> None:
+def _delete_buckets(s3: Any) -> dict[str, list[str]]:
+    """Delete every bucket; return the objects Object Lock keeps, by bucket (those stay)."""
+    kept: dict[str, list[str]] = {}
     for bucket in s3.list_buckets().get("Buckets", []):
         name = bucket["Name"]
-        doomed = [
+        refused = _delete_versions(s3, name)
+        if refused:  # Object Lock: lift the legal holds, then try once more
+            keys = {error["Key"] for error in refused}
+            for version in _versions(s3, name):
+                if version["Key"] in keys:
+                    _lift_legal_hold(s3, name, version)
+            refused = _delete_versions(s3, name)
+        if refused:
+            kept[name] = [f"{e['Key']} ({e.get('Code')}: {e.get('Message')})" for e in refused]
+            continue
+        _ignore_finished(s3.delete_bucket, Bucket=name)
+    return kept
+
+
+def _versions(s3: Any, bucket: str) -> list[dict[str, str]]:
+    """Every object version and delete marker of a bucket ([] once the bucket is gone)."""
+    try:
+        return [
             {"Key": v["Key"], "VersionId": v["VersionId"]}
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=name)
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
             for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
         ]
-        for start in range(0, len(doomed), 1000):  # DeleteObjects takes 1000 keys at most
-            chunk = doomed[start : start + 1000]
-            s3.delete_objects(Bucket=name, Delete={"Objects": chunk, "Quiet": True})
-        s3.delete_bucket(Bucket=name)
+    except ClientError as exc:
+        if not _already_done(exc):
+            raise
+    return []
+
+
+def _delete_versions(s3: Any, bucket: str) -> list[dict[str, str]]:
+    """Delete every version (GOVERNANCE retention bypassed); return S3's refusals."""
+    doomed = _versions(s3, bucket)
+    refused: list[dict[str, str]] = []
+    for start in range(0, len(doomed), 1000):  # DeleteObjects takes 1000 keys at most
+        chunk = doomed[start : start + 1000]
+        answer = _ignore_finished(s3.delete_objects, Bucket=bucket, BypassGovernanceRetention=True,
+                                  Delete={"Objects": chunk, "Quiet": True})  # fmt: skip
+        for error in (answer or {}).get("Errors", []):
+            if error.get("Code") not in _GONE_CODES:
+                refused.append(error)
+    return refused
+
+
+def _lift_legal_hold(s3: Any, bucket: str, version: dict[str, str]) -> None:
+    """Best effort: a version S3 still refuses to delete afterwards is reported then (no hold
+    to lift: no Object Lock on the bucket, a policy refusal, gone already)."""
+    with contextlib.suppress(ClientError):
+        s3.put_object_legal_hold(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"],
+                                 LegalHold={"Status": "OFF"})  # fmt: skip
