@@ -44,7 +44,8 @@ class CaptureControl(Protocol):
     """The flush and stats behind /_smlocal/capture/*."""
 
     def flush(self, timeout: float) -> dict[str, Any]:
-        """Deliver everything spooled so far, or raise after `timeout` seconds."""
+        """Deliver everything spooled so far; raise FlushRefused when S3 refuses for a reason
+        waiting does not cure, FlushTimeout after `timeout` seconds."""
         ...
 
     def stats(self) -> dict[str, Any]:
@@ -227,7 +228,7 @@ class CaptureMiddleware:
         return _json(start_response, "404 Not Found", {"error": f"no capture action {action!r}"})
 
     def _flush(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
-        from smlocal.capture_sink.runtime import FlushTimeout
+        from smlocal.capture_sink.runtime import FlushRefused, FlushTimeout
 
         query = parse_qs(environ.get("QUERY_STRING", ""))
         raw = (query.get("timeout") or ["30"])[0]
@@ -243,6 +244,8 @@ class CaptureMiddleware:
             result = self.control.flush(timeout)
         except FlushTimeout as exc:
             return _json(start_response, "504 Gateway Timeout", {"error": str(exc)})
+        except FlushRefused as exc:
+            return _json(start_response, "502 Bad Gateway", {"error": str(exc)})
         return _json(start_response, "200 OK", result)
 
 

@@ -28,8 +28,16 @@ from smlocal.capture_sink.uploader import Backoff, PutObject, Uploader
 log = logging.getLogger(__name__)
 
 
-class FlushTimeout(Exception):
-    """A flush could not get every record into S3 in time; the message says what is left."""
+class FlushError(Exception):
+    """A flush could not get every record into S3; the message says what is left and why."""
+
+
+class FlushTimeout(FlushError):
+    """A flush could not get every record into S3 in time."""
+
+
+class FlushRefused(FlushError):
+    """S3 refused a capture file for a reason waiting does not cure (NoSuchBucket, ...)."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +216,13 @@ class CaptureWorker:
             files = sorted(result.busy + result.failed, key=lambda f: f.name)
             if not files:
                 break
+            if result.refused:  # the background uploader keeps retrying; the caller learns now
+                self._publish_error()
+                raise FlushRefused(
+                    f"S3 refused {len(result.failed)} capture file(s), "
+                    f"which stay in the spool and are retried in the background: "
+                    f"{result.refused}"
+                )
             if self._monotonic() > deadline:
                 raise FlushTimeout(
                     f"capture flush timed out after {timeout:g} s: {len(files)} capture "
@@ -238,7 +253,8 @@ class CaptureWorker:
         }
 
     def close(self) -> None:
-        """Stop: roll, upload what can be uploaded within the shutdown time, keep the rest."""
+        """Stop: roll, upload what can be uploaded within the shutdown time, keep the rest
+        (at once when S3 refuses for a reason waiting does not cure, such as NoSuchBucket)."""
         self._stop.set()
         for thread in self._threads:
             thread.join(5)
@@ -247,7 +263,7 @@ class CaptureWorker:
         backoff = Backoff(base=0.1, cap=2.0)
         while True:
             result = self.uploader.upload_all(self.spool.files())
-            if not result.failed or self._monotonic() > deadline:
+            if not result.failed or result.refused or self._monotonic() > deadline:
                 break
             time.sleep(backoff.next_delay())
         if result.failed:

@@ -17,6 +17,13 @@ log = logging.getLogger(__name__)
 
 # put(location, body, kms_key_id): store one object, raising on any failure.
 PutObject = Callable[[S3Location, bytes, str | None], None]
+# S3 refusals that retrying in a few seconds does not cure (someone must create the bucket,
+# grant access, enable the key): a flush says so at once, a stopping server stops trying.
+# The files stay spooled and are retried all the same; nothing is dropped for them.
+REFUSALS = frozenset({
+    "NoSuchBucket", "InvalidBucketName", "AccessDenied", "AllAccessDisabled",
+    "InvalidAccessKeyId", "KMS.NotFoundException", "KMS.DisabledException",
+})  # fmt: skip
 
 
 class Outcome(enum.Enum):
@@ -25,7 +32,8 @@ class Outcome(enum.Enum):
     UPLOADED = "uploaded"
     BUSY = "busy"  # its writer or another uploader holds it
     GONE = "gone"  # someone else uploaded it meanwhile
-    FAILED = "failed"  # S3 refused or did not answer; it stays in the spool
+    FAILED = "failed"  # S3 failed or did not answer; it stays in the spool
+    REFUSED = "refused"  # S3 refused it for a reason in REFUSALS; it stays in the spool
 
 
 @dataclass
@@ -35,6 +43,7 @@ class PassResult:
     uploaded: int = 0
     busy: list[SpoolFile] = field(default_factory=list)
     failed: list[SpoolFile] = field(default_factory=list)
+    refused: str | None = None  # the error, when the pass stopped at a refusal (REFUSALS)
 
 
 class Uploader:
@@ -77,7 +86,7 @@ class Uploader:
                 self._put(file.location, body, file.target.kms_key_id)
             except Exception as exc:  # any failure of S3 or the network: keep it, retry later
                 self._failed(file, records, exc)
-                return Outcome.FAILED
+                return Outcome.REFUSED if _error_code(exc) in REFUSALS else Outcome.FAILED
         os.unlink(file.path)
         if records:
             self.counters.add("uploaded", records)
@@ -104,10 +113,21 @@ class Uploader:
                 result.uploaded += 1
             elif outcome is Outcome.BUSY:
                 result.busy.append(file)
-            elif outcome is Outcome.FAILED:
+            elif outcome in (Outcome.FAILED, Outcome.REFUSED):
                 result.failed.extend(pending[index:])
+                if outcome is Outcome.REFUSED:
+                    result.refused = self.last_error
                 break
         return result
+
+
+def _error_code(exc: Exception) -> str | None:
+    """The AWS error code of a botocore ClientError (None for any other failure)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return code if isinstance(code, str) else None
 
 
 def _read_all(fd: int) -> bytes:

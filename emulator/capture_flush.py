@@ -66,8 +66,18 @@ def _flush_server(port: int, variant: str, timeout: float) -> dict[str, Any]:
         with urllib.request.urlopen(request, timeout=timeout + 10) as response:
             answer: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        reason = exc.read().decode(errors="replace")
-        raise FlushFailed(f"Capture flush of variant {variant} failed: {reason}") from None
+        raise FlushFailed(f"Capture flush of variant {variant} failed: {_reason(exc)}") from None
     except (OSError, ValueError) as exc:
         raise FlushFailed(f"Capture flush of variant {variant} failed: {exc}") from None
     return {"Files": answer.get("files", 0), "Seconds": answer.get("seconds")}
+
+
+def _reason(exc: urllib.error.HTTPError) -> str:
+    """The model server's own words: the `error` of its JSON answer, else the body as is."""
+    body = exc.read().decode(errors="replace")
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    error = doc.get("error") if isinstance(doc, dict) else None
+    return error if isinstance(error, str) else body

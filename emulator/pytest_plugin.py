@@ -33,11 +33,14 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from smlocal.emulator.interpreter import python_module
+
+if TYPE_CHECKING:
+    import urllib.error
 
 READY_TIMEOUT = 60.0
 # Tests want captures in S3 within a second, not SageMaker's minute (override with env=).
@@ -175,15 +178,22 @@ class SmlocalEmulator:
     def flush_captures(self, endpoint: str) -> dict[str, Any]:
         """Upload the endpoint's spooled capture records to S3 now; return what was flushed.
 
-        Raises urllib.error.HTTPError (404 for an unknown endpoint)."""
+        Raises botocore's ClientError with the emulator's error code and message:
+        ValidationException for an unknown endpoint, InternalFailure when a model server
+        could not get its records into S3 (the message says why, e.g. NoSuchBucket; the
+        records stay spooled and are uploaded once S3 takes them)."""
+        import urllib.error
         import urllib.parse
         import urllib.request
 
         name = urllib.parse.quote(endpoint, safe="")
         url = f"{self.url}/_smlocal/endpoints/{name}/capture/flush"
         request = urllib.request.Request(url, data=b"", method="POST")
-        with urllib.request.urlopen(request, timeout=120) as response:
-            answer: dict[str, Any] = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                answer: dict[str, Any] = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise _client_error(exc, "FlushCaptures") from None
         return answer
 
     def captures(self, endpoint: str, *, decode_base64: bool = False) -> list[dict[str, Any]]:
@@ -218,6 +228,27 @@ class SmlocalEmulator:
         from smlocal.emulator.account_reset import reset_account
 
         reset_account(self.client, timeout)
+
+
+def _client_error(exc: urllib.error.HTTPError, operation: str) -> Exception:
+    """botocore's ClientError for an error answer of an /_smlocal route (x-amzn-ErrorType
+    and a JSON `{"Message": ...}`), as a boto3 call would raise it."""
+    from botocore.exceptions import ClientError
+
+    body = exc.read().decode(errors="replace")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        document = {"Message": body}
+    code = exc.headers.get("x-amzn-ErrorType") or document.get("__type") or str(exc.code)
+    message = document.get("Message") or document.get("message") or exc.reason
+    error = {"Code": str(code).split(":")[0], "Message": str(message)}
+    raised: Exception = ClientError(
+        {"Error": error, "ResponseMetadata": {"HTTPStatusCode": exc.code}}, operation
+    )
+    return raised
 
 
 @pytest.fixture

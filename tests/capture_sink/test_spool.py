@@ -10,7 +10,12 @@ import pytest
 
 from smlocal.capture_sink.counters import Counters
 from smlocal.capture_sink.keys import S3Location
-from smlocal.capture_sink.runtime import CaptureWorker, FlushTimeout, WorkerOptions
+from smlocal.capture_sink.runtime import (
+    CaptureWorker,
+    FlushRefused,
+    FlushTimeout,
+    WorkerOptions,
+)
 from smlocal.capture_sink.session import Session
 from smlocal.capture_sink.spool import DiskGauge, Spool, SpoolWriter, Target
 from smlocal.capture_sink.uploader import Outcome, Uploader
@@ -290,6 +295,63 @@ def test_flush_times_out_while_s3_is_down_and_says_why(tmp_path):
         assert list(s3.objects.values()) == [line(1)]
     finally:
         a.close()
+
+
+class NoSuchBucketS3(MemoryS3):
+    """S3 whose bucket was deleted: every PutObject is refused, and counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+
+    def __call__(self, location: S3Location, body: bytes, kms: str | None) -> None:
+        from botocore.exceptions import ClientError
+
+        if not self.failing:
+            return super().__call__(location, body, kms)
+        with self.lock:
+            self.refused += 1
+        error = {"Code": "NoSuchBucket", "Message": "The specified bucket does not exist"}
+        raise ClientError({"Error": error}, "PutObject")
+
+
+def test_a_refusal_fails_the_flush_at_once_and_the_records_stay(tmp_path):
+    session = Session.create(tmp_path)
+    s3 = NoSuchBucketS3()
+    s3.failing = True
+    a = worker(tmp_path, session, s3)
+    try:
+        a.write(line(1), T0)
+        with pytest.raises(FlushRefused, match=r"S3 refused 1 capture file\(s\).*NoSuchBucket"):
+            a.flush(timeout=300)  # not waited out: the first refusal answers
+        assert "NoSuchBucket" in a.stats()["upload_errors"][a.worker_id]
+        assert a.stats()["pending_files"] == 1
+        s3.failing = False  # the bucket is back: the same records go up
+        a.flush(timeout=10)
+        assert list(s3.objects.values()) == [line(1)]
+    finally:
+        a.close()
+
+
+def test_a_refusal_stops_the_uploads_at_shutdown_and_the_records_stay(tmp_path):
+    session = Session.create(tmp_path)
+    s3 = NoSuchBucketS3()
+    s3.failing = True
+    opts = WorkerOptions(tick_seconds=3600, shutdown_seconds=3600)  # no background retries
+    a = CaptureWorker(tmp_path, session, TARGET, s3, options=opts).start()
+    a.write(line(1), T0)
+
+    a.close()  # one try, not an hour of them
+
+    assert s3.refused == 1
+    assert len(Spool(tmp_path).files()) == 1
+    s3.failing = False
+    b = worker(tmp_path, Session.create(tmp_path), s3)  # the next start uploads them
+    try:
+        b.flush(timeout=10)
+        assert list(s3.objects.values()) == [line(1)]
+    finally:
+        b.close()
 
 
 def test_a_dead_workers_file_is_uploaded_by_another(tmp_path):

@@ -244,3 +244,42 @@ def test_the_sdk_session_fixture_sets_up_under_w_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SMLOCAL-OUTCOME: session ready\n" in done.stdout, done.stdout
+
+
+def spooled_records(emulator) -> int:
+    """Capture records waiting in the emulator's spools on disk."""
+    found = [p for p in emulator.data_dir.rglob("spool/*/*") if p.name != "target.json"]
+    return sum(len(p.read_bytes().splitlines()) for p in found)
+
+
+def test_a_flush_into_a_deleted_bucket_says_why_and_keeps_the_records(emulator, iris_tar) -> None:
+    upload_model(emulator, iris_tar)
+    s3, sm = emulator.client("s3"), emulator.client("sagemaker")
+    s3.create_bucket(Bucket="helpers-gone")
+    capture = {**CAPTURE, "DestinationS3Uri": "s3://helpers-gone/capture"}
+    deploy(sm, "orphaned", [{"name": "A", "model_data": MODEL_DATA}], capture=capture)
+    invoke(emulator, "orphaned")
+    s3.delete_bucket(Bucket="helpers-gone")  # still empty: the spool rolls at 60 s
+
+    with pytest.raises(ClientError) as caught:
+        emulator.flush_captures("orphaned")
+
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InternalFailure"
+    assert error["Message"] == (
+        "Capture flush of variant A failed: S3 refused 1 capture file(s), which stay in the "
+        "spool and are retried in the background: NoSuchBucket: An error occurred "
+        "(NoSuchBucket) when calling the PutObject operation: The specified bucket does not exist"
+    )
+    with pytest.raises(ClientError, match="NoSuchBucket"):
+        emulator.captures("orphaned")
+    s3.create_bucket(Bucket="helpers-gone")  # nothing was lost meanwhile
+    assert len(emulator.captures("orphaned")) == len(ROWS)
+
+    # stopped while S3 refuses: the model server keeps its records on disk, for a next start
+    invoke(emulator, "orphaned")
+    for stored in s3.list_objects_v2(Bucket="helpers-gone")["Contents"]:
+        s3.delete_object(Bucket="helpers-gone", Key=stored["Key"])
+    s3.delete_bucket(Bucket="helpers-gone")
+    emulator.reset()
+    assert spooled_records(emulator) == len(ROWS)
