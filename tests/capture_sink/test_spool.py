@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -342,6 +343,8 @@ def test_a_refusal_stops_the_uploads_at_shutdown_and_the_records_stay(tmp_path):
     a.write(line(1), T0)
 
     a.close()  # one try, not an hour of them
+    assert session.lock_fd is not None
+    os.close(session.lock_fd)  # the server has gone: its files are orphans now
 
     assert s3.refused == 1
     assert len(Spool(tmp_path).files()) == 1
@@ -395,8 +398,6 @@ def test_close_uploads_what_is_left(tmp_path):
 
 def test_a_new_session_forgets_dead_sessions(tmp_path):
     first = Session.create(tmp_path)
-    import os
-
     assert first.lock_fd is not None
     os.close(first.lock_fd)
     second = Session.create(tmp_path)
