@@ -93,7 +93,17 @@ def positive_int(text: str) -> int:
 
 def write_blocker(path: Path, *, parents: bool = True) -> str | None:
     """Why the file `path` cannot be written, as the disk shows it before trying, or None: it
-    is a folder, or its folder is a file (or is missing, when parents are not made)."""
+    is a folder, or its folder is a file (or is missing, when parents are not made).
+
+    Never raises: a path the disk refuses to look at (a folder without search permission, a
+    name too long) is itself the reason, as its strerror says ("Permission denied")."""
+    try:
+        return _write_blocker(path, parents=parents)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+
+
+def _write_blocker(path: Path, *, parents: bool) -> str | None:
     if path.is_dir():
         return "it is a folder"
     for folder in path.parents:

@@ -440,6 +440,53 @@ def test_outputs_that_cannot_be_written_are_one_line(tmp_path) -> None:
     assert written.returncode == 0, written.stderr
 
 
+def test_outputs_the_disk_refuses_to_look_at_are_one_line(tmp_path) -> None:
+    """A name too long for the file system (ENAMETOOLONG, even as root) makes looking at the
+    path fail too: the strerror is the reason, not a traceback."""
+    execution = _execution(tmp_path / "ex")
+    captures = tmp_path / "captures"
+    captures.mkdir()
+    (captures / "a.jsonl").write_text(_capture_line(1, "3"))
+    too_long = tmp_path / ("n" * 300)
+    report = ("monitor", "report", str(execution), "--baseline-statistics",
+              str(execution / "base.json"), "--output", str(too_long / "r.html"))  # fmt: skip
+    export = ("captures", "export", str(captures), "--output", str(too_long / "c.csv"))
+    for command in (report, export):
+        done = run(*command)
+        assert (done.returncode, done.stderr) == (
+            1,
+            f"smlocal {command[0]} {command[1]}: cannot write {command[-1]}: File name too long\n",
+        ), command
+    ready = too_long / "r.json"
+    data = tmp_path / "data"
+    done = run("up", "--port", "0", "--data-dir", str(data), "--ready-file", str(ready))
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"smlocal up: cannot write the ready file {ready}: File name too long\n",
+    )
+    assert not data.exists()
+
+
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root may enter a folder of mode 000, so nothing is refused",
+)
+def test_an_output_under_a_folder_without_permission_is_one_line(tmp_path) -> None:
+    execution = _execution(tmp_path / "ex")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o000)
+    try:
+        output = locked / "sub" / "r.html"
+        done = run("monitor", "report", str(execution), "--baseline-statistics",
+                   str(execution / "base.json"), "--output", str(output))  # fmt: skip
+    finally:
+        locked.chmod(0o700)
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"smlocal monitor report: cannot write {output}: Permission denied\n",
+    )
+
+
 def test_worker_and_thread_counts_below_one_are_usage_errors(tmp_path) -> None:
     dataset = tmp_path / "data.csv"
     dataset.write_text("a,b\n1,2\n")
