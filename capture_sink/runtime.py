@@ -138,7 +138,7 @@ class CaptureWorker:
         if now < self._next_attempt:
             return
         result = self.uploader.upload_all(self.spool.files())
-        if result.failed:
+        if result.failed or result.refused:
             self._next_attempt = self._monotonic() + self._backoff.next_delay()
         else:
             self._backoff.reset()
@@ -210,19 +210,24 @@ class CaptureWorker:
         return [f for f in files if not alive[f.session]]
 
     def _upload_until(self, files: list[SpoolFile], deadline: float, timeout: float) -> None:
+        """Upload `files` (the flush's) until none is left; raise at once when S3 refuses this
+        server's target, or at the deadline. Another target's refused files (a dead server's,
+        with a bucket since deleted) stay for the background uploader: they do not fail the
+        flush of this server."""
         backoff = Backoff(base=0.05, cap=1.0)
         while files:
             result = self.uploader.upload_all(files)
             files = sorted(result.busy + result.failed, key=lambda f: f.name)
+            if self.target in result.refusals:  # the background keeps retrying; say so now
+                self._publish_error()
+                kept = sum(1 for f in result.refused if f.target == self.target)
+                raise FlushRefused(
+                    f"S3 refused the capture upload to {self.target.location('').uri}; "
+                    f"{kept} capture file(s) stay in the spool and are retried in the "
+                    f"background: {result.refusals[self.target]}"
+                )
             if not files:
                 break
-            if result.refused:  # the background uploader keeps retrying; the caller learns now
-                self._publish_error()
-                raise FlushRefused(
-                    f"S3 refused {len(result.failed)} capture file(s), "
-                    f"which stay in the spool and are retried in the background: "
-                    f"{result.refused}"
-                )
             if self._monotonic() > deadline:
                 raise FlushTimeout(
                     f"capture flush timed out after {timeout:g} s: {len(files)} capture "
@@ -261,9 +266,9 @@ class CaptureWorker:
         self.writer.roll()
         deadline = self._monotonic() + self.options.shutdown_seconds
         backoff = Backoff(base=0.1, cap=2.0)
-        while True:
+        while True:  # refusals are not waited out: they stay for the next start
             result = self.uploader.upload_all(self.spool.files())
-            if not result.failed or result.refused or self._monotonic() > deadline:
+            if not result.failed or self._monotonic() > deadline:
                 break
             time.sleep(backoff.next_delay())
         if result.failed:
@@ -272,6 +277,15 @@ class CaptureWorker:
                 len(result.failed),
                 self.spool.root,
                 self.uploader.last_error,
+            )
+        for target, error in result.refusals.items():
+            log.warning(
+                "capture: %d file(s) for %s stay in the spool %s (S3 refused: %s); "
+                "the next start uploads them",
+                sum(1 for f in result.refused if f.target == target),
+                target.location("").uri,
+                self.spool.root,
+                error,
             )
         self._log_counters()
         self._publish_error()

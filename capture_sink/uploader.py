@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from smlocal.capture_sink.counters import Counters
 from smlocal.capture_sink.keys import S3Location
-from smlocal.capture_sink.spool import SpoolFile
+from smlocal.capture_sink.spool import SpoolFile, Target
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,12 @@ class PassResult:
 
     uploaded: int = 0
     busy: list[SpoolFile] = field(default_factory=list)
+    # S3 failed, or the pass stopped before trying them (S3 is likely down): retry soon.
     failed: list[SpoolFile] = field(default_factory=list)
-    refused: str | None = None  # the error, when the pass stopped at a refusal (REFUSALS)
+    # Their target was refused (REFUSALS): one refused file stands for its whole target,
+    # the others of that target are not tried in this pass; other targets carry on.
+    refused: list[SpoolFile] = field(default_factory=list)
+    refusals: dict[Target, str] = field(default_factory=dict)  # each refused target's error
 
 
 class Uploader:
@@ -52,29 +56,34 @@ class Uploader:
     def __init__(self, put: PutObject, counters: Counters) -> None:
         self._put = put
         self.counters = counters
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # for the logs and stats; may lag other threads
 
     def upload(self, file: SpoolFile) -> Outcome:
         """Upload one file if it is closed, then delete it."""
+        return self._attempt(file)[0]
+
+    def _attempt(self, file: SpoolFile) -> tuple[Outcome, str | None]:
+        """Upload one file; the outcome, with S3's error when it failed (this call's own,
+        not `last_error`, which another thread may have changed meanwhile)."""
         try:
             fd = os.open(file.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            return Outcome.GONE
+            return Outcome.GONE, None
         try:
             return self._upload_locked(fd, file)
         finally:
             os.close(fd)
 
-    def _upload_locked(self, fd: int, file: SpoolFile) -> Outcome:
+    def _upload_locked(self, fd: int, file: SpoolFile) -> tuple[Outcome, str | None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return Outcome.BUSY
+            return Outcome.BUSY, None
         try:
             if os.stat(file.path).st_ino != os.fstat(fd).st_ino:
-                return Outcome.GONE  # uploaded and deleted between our open and our lock
+                return Outcome.GONE, None  # uploaded and deleted between our open and our lock
         except FileNotFoundError:
-            return Outcome.GONE
+            return Outcome.GONE, None
         data = _read_all(fd)
         body = data[: data.rfind(b"\n") + 1]
         if len(body) < len(data):  # a record cut short by a full disk: never half a line
@@ -85,8 +94,9 @@ class Uploader:
             try:
                 self._put(file.location, body, file.target.kms_key_id)
             except Exception as exc:  # any failure of S3 or the network: keep it, retry later
-                self._failed(file, records, exc)
-                return Outcome.REFUSED if _error_code(exc) in REFUSALS else Outcome.FAILED
+                message = self._failed(file, records, exc)
+                refused = _error_code(exc) in REFUSALS
+                return (Outcome.REFUSED if refused else Outcome.FAILED), message
         os.unlink(file.path)
         if records:
             self.counters.add("uploaded", records)
@@ -94,29 +104,38 @@ class Uploader:
         if self.last_error is not None:
             log.info("capture uploads work again (%s)", file.location.uri)
             self.last_error = None
-        return Outcome.UPLOADED
+        return Outcome.UPLOADED, None
 
-    def _failed(self, file: SpoolFile, records: int, exc: Exception) -> None:
+    def _failed(self, file: SpoolFile, records: int, exc: Exception) -> str:
         self.counters.add("retried", records)
         message = f"{type(exc).__name__}: {exc}"
         if message != self.last_error:
             log.warning("capture upload of %s failed, will retry: %s", file.location.uri, message)
         self.last_error = message
+        return message
 
     def upload_all(self, files: Iterable[SpoolFile]) -> PassResult:
-        """One pass over `files`; stops at the first failure (S3 is likely down)."""
+        """One pass over `files`. A failure stops it (S3 is likely down); a refusal skips the
+        rest of that file's target only (one deleted bucket must not hold up the others)."""
         result = PassResult()
         pending = list(files)
         for index, file in enumerate(pending):
-            outcome = self.upload(file)
+            if file.target in result.refusals:
+                result.refused.append(file)
+                continue
+            outcome, error = self._attempt(file)
             if outcome is Outcome.UPLOADED:
                 result.uploaded += 1
             elif outcome is Outcome.BUSY:
                 result.busy.append(file)
-            elif outcome in (Outcome.FAILED, Outcome.REFUSED):
-                result.failed.extend(pending[index:])
-                if outcome is Outcome.REFUSED:
-                    result.refused = self.last_error
+            elif outcome is Outcome.REFUSED:
+                result.refusals[file.target] = error or "refused"
+                result.refused.append(file)
+            elif outcome is Outcome.FAILED:
+                for rest in pending[index:]:
+                    (result.refused if rest.target in result.refusals else result.failed).append(
+                        rest
+                    )
                 break
         return result
 

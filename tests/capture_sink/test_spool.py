@@ -60,13 +60,15 @@ def never_full(_path: Path) -> tuple[int, int, int]:
     return 100, 10, 90
 
 
-def make_writer(tmp_path: Path, clock: Clock, roll: float = 60.0, usage=never_full):
+def make_writer(
+    tmp_path: Path, clock: Clock, roll: float = 60.0, usage=never_full, target: Target = TARGET
+):
     spool = Spool(tmp_path)
     counters = Counters(tmp_path / "counters")
     disk = DiskGauge(tmp_path, 75, usage=usage, clock=clock)
     writer = SpoolWriter(
         spool,
-        TARGET,
+        target,
         counters,
         disk,
         session_id="s1",
@@ -255,7 +257,7 @@ def test_a_write_error_drops_the_record_without_raising(tmp_path, monkeypatch):
 
 
 def worker(tmp_path, session, s3, **options):
-    opts = WorkerOptions(tick_seconds=0.02, shutdown_seconds=2, **options)
+    opts = WorkerOptions(**{"tick_seconds": 0.02, "shutdown_seconds": 2, **options})
     return CaptureWorker(tmp_path, session, TARGET, s3, options=opts).start()
 
 
@@ -299,16 +301,18 @@ def test_flush_times_out_while_s3_is_down_and_says_why(tmp_path):
 
 
 class NoSuchBucketS3(MemoryS3):
-    """S3 whose bucket was deleted: every PutObject is refused, and counted."""
+    """S3 where buckets were deleted (all of them while `failing`): each PutObject into one is
+    refused, and counted."""
 
-    def __init__(self) -> None:
+    def __init__(self, *gone: str) -> None:
         super().__init__()
+        self.gone = set(gone)
         self.refused = 0
 
     def __call__(self, location: S3Location, body: bytes, kms: str | None) -> None:
         from botocore.exceptions import ClientError
 
-        if not self.failing:
+        if not self.failing and location.bucket not in self.gone:
             return super().__call__(location, body, kms)
         with self.lock:
             self.refused += 1
@@ -323,8 +327,14 @@ def test_a_refusal_fails_the_flush_at_once_and_the_records_stay(tmp_path):
     a = worker(tmp_path, session, s3)
     try:
         a.write(line(1), T0)
-        with pytest.raises(FlushRefused, match=r"S3 refused 1 capture file\(s\).*NoSuchBucket"):
+        with pytest.raises(FlushRefused) as refused:
             a.flush(timeout=300)  # not waited out: the first refusal answers
+        assert str(refused.value) == (
+            "S3 refused the capture upload to s3://bucket/capture/Ep/AllTraffic/; 1 capture "
+            "file(s) stay in the spool and are retried in the background: ClientError: An "
+            "error occurred (NoSuchBucket) when calling the PutObject operation: The specified "
+            "bucket does not exist"
+        )
         assert "NoSuchBucket" in a.stats()["upload_errors"][a.worker_id]
         assert a.stats()["pending_files"] == 1
         s3.failing = False  # the bucket is back: the same records go up
@@ -338,8 +348,7 @@ def test_a_refusal_stops_the_uploads_at_shutdown_and_the_records_stay(tmp_path):
     session = Session.create(tmp_path)
     s3 = NoSuchBucketS3()
     s3.failing = True
-    opts = WorkerOptions(tick_seconds=3600, shutdown_seconds=3600)  # no background retries
-    a = CaptureWorker(tmp_path, session, TARGET, s3, options=opts).start()
+    a = worker(tmp_path, session, s3, tick_seconds=3600, shutdown_seconds=3600)  # no retries
     a.write(line(1), T0)
 
     a.close()  # one try, not an hour of them
@@ -355,6 +364,41 @@ def test_a_refusal_stops_the_uploads_at_shutdown_and_the_records_stay(tmp_path):
         assert list(s3.objects.values()) == [line(1)]
     finally:
         b.close()
+
+
+def test_a_refused_bucket_holds_up_only_its_own_files(tmp_path):
+    gone = Target("gone", "capture/Old/AllTraffic")
+    clock = Clock()
+    spool, counters, old = make_writer(tmp_path, clock, target=gone)  # a dead server's
+    for n in range(3):
+        old.append(line(n), T0)
+        old.roll()
+    _, _, new = make_writer(tmp_path, clock)
+    new.append(line(9), T0)
+    new.roll()
+    s3 = NoSuchBucketS3("gone")
+
+    result = Uploader(s3, counters).upload_all(spool.files())
+
+    assert (result.uploaded, result.failed, s3.refused) == (1, [], 1)  # tried once, not thrice
+    assert [f.target for f in result.refused] == [gone] * 3
+    assert "NoSuchBucket" in result.refusals[gone]
+    assert list(s3.objects.values()) == [line(9)]
+
+
+def test_another_targets_refusal_does_not_fail_this_servers_flush(tmp_path):
+    _, _, old = make_writer(tmp_path, Clock(), target=Target("gone", "capture/Old/AllTraffic"))
+    old.append(line(1), T0)  # left by a server that is gone, for a bucket since deleted
+    old.roll()
+    s3 = NoSuchBucketS3("gone")
+    a = worker(tmp_path, Session.create(tmp_path), s3, tick_seconds=3600)
+    try:
+        a.write(line(2), T0)
+        assert a.flush(timeout=10)["files"] == 2
+        assert list(s3.objects.values()) == [line(2)]
+        assert len(Spool(tmp_path).files()) == 1  # the refused one stays, for later
+    finally:
+        a.close()
 
 
 def test_a_dead_workers_file_is_uploaded_by_another(tmp_path):

@@ -267,8 +267,9 @@ def test_a_flush_into_a_deleted_bucket_says_why_and_keeps_the_records(emulator, 
     error = caught.value.response["Error"]
     assert error["Code"] == "InternalFailure"
     assert error["Message"] == (
-        "Capture flush of variant A failed: S3 refused 1 capture file(s), which stay in the "
-        "spool and are retried in the background: NoSuchBucket: An error occurred "
+        "Capture flush of variant A failed: S3 refused the capture upload to "
+        "s3://helpers-gone/capture/orphaned/A/; 1 capture file(s) stay in the spool and are "
+        "retried in the background: NoSuchBucket: An error occurred "
         "(NoSuchBucket) when calling the PutObject operation: The specified bucket does not exist"
     )
     with pytest.raises(ClientError, match="NoSuchBucket"):
