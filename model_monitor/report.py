@@ -24,7 +24,7 @@ from smlocal.model_monitor.contract import CONSTRAINTS, STATISTICS, VIOLATIONS
 from smlocal.model_monitor.errors import AnalysisError
 from smlocal.model_monitor.report_data import ExecutionInfo, build_report
 from smlocal.model_monitor.report_html import render_html
-from smlocal.model_monitor.statistics import statistics_problem
+from smlocal.model_monitor.statistics import CheckedStatistics, check_statistics
 
 REPORT = "report.html"
 DEFAULT_TITLE = "Model Monitor report"
@@ -122,14 +122,10 @@ def _document(location: str | None, what: str, *, may_be_absent: bool = False) -
         raise AnalysisError(f"The {what} file {location} is not valid JSON: {exc}") from None
 
 
-def _statistics(location: str, what: str) -> Any:
-    """A parsed statistics.json; AnalysisError naming the file and what in it is of the
-    wrong JSON type."""
-    document = _document(location, what)
-    problem = statistics_problem(document)
-    if problem:
-        raise AnalysisError(f"The {what} file {location}: {problem}")
-    return document
+def _statistics(location: str, what: str) -> CheckedStatistics:
+    """A parsed statistics.json, checked (build_report does not check it again); AnalysisError
+    naming the file and what in it is of the wrong JSON type."""
+    return check_statistics(_document(location, what), f"The {what} file {location}")
 
 
 def execution_info(folder: str | Path) -> ExecutionInfo:

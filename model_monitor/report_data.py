@@ -31,8 +31,9 @@ from smlocal.model_monitor.errors import AnalysisError
 from smlocal.model_monitor.kll import SketchRanks
 from smlocal.model_monitor.statistics import (
     BaselineFeatureStatistics,
+    CheckedStatistics,
+    check_statistics,
     parse_statistics,
-    statistics_problem,
 )
 
 _DRIFT_VALUE = re.compile(r"(?:distance|p-value): (\S+) (?:exceeds|is below)")
@@ -204,11 +205,9 @@ def _side(entry: Mapping[str, Any]) -> Side:
     )
 
 
-def _features(document: Any, what: str) -> tuple[int | None, dict[str, Side]]:
+def _features(checked: CheckedStatistics) -> tuple[int | None, dict[str, Side]]:
     """Item count and features by name, in file order."""
-    problem = statistics_problem(document)
-    if problem:
-        raise AnalysisError(f"Invalid {what} statistics: {problem}")
+    document = checked.document
     sides = {str(entry["name"]): _side(entry) for entry in document["features"]}
     items = (document.get("dataset") or {}).get("item_count")
     number = _number(items)
@@ -315,13 +314,17 @@ def build_report(
     title: str,
     info: ExecutionInfo | None = None,
 ) -> Report:
-    """The report's content from the parsed documents."""
-    base_items, base_sides = _features(baseline_statistics, "baseline")
-    items, sides = _features(statistics, "current")
+    """The report's content from the parsed documents. The two statistics documents may come
+    as CheckedStatistics (render_report checks them as it reads them); others are checked here,
+    once each."""
+    baseline = check_statistics(baseline_statistics, "Invalid baseline statistics")
+    current = check_statistics(statistics, "Invalid current statistics")
+    base_items, base_sides = _features(baseline)
+    items, sides = _features(current)
     rows = parse_violations(violations)
     constraints = None if baseline_constraints is None else parse_constraints(baseline_constraints)
-    base_features = parse_statistics(baseline_statistics, "baseline statistics")
-    current_features = parse_statistics(statistics, "statistics")
+    base_features = parse_statistics(baseline, "baseline statistics")
+    current_features = parse_statistics(current, "statistics")
     drifts = _Drifts(
         {f.name: f for f in base_features}, {f.name: f for f in current_features}, constraints
     )

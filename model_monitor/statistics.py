@@ -180,14 +180,33 @@ def statistics_problem(document: Any) -> str | None:
     return _problem(document, _SHAPE, "")
 
 
-def parse_statistics(document: Any, source: str) -> list[BaselineFeatureStatistics]:
-    """Baseline features from a parsed `statistics.json` (any valid JSON layout); AnalysisError
-    naming `source` (e.g. `Baseline statistics file x.json`) and what is wrong in it."""
+@dataclass(frozen=True)
+class CheckedStatistics:
+    """A parsed `statistics.json` that statistics_problem has passed. The report checks each
+    document once, where it is read (so its message names the file), and hands this on: its
+    later readers take it as checked instead of walking a large document again."""
+
+    document: Any
+
+
+def check_statistics(document: Any, source: str) -> CheckedStatistics:
+    """`document` as checked; AnalysisError `{source}: {problem}` if something in it is of the
+    wrong JSON type. A document already checked is returned as it is."""
+    if isinstance(document, CheckedStatistics):
+        return document
     problem = statistics_problem(document)
     if problem:
         raise AnalysisError(f"{source}: {problem}")
+    return CheckedStatistics(document)
+
+
+def parse_statistics(
+    document: Any | CheckedStatistics, source: str
+) -> list[BaselineFeatureStatistics]:
+    """Baseline features from a parsed `statistics.json` (any valid JSON layout); AnalysisError
+    naming `source` (e.g. `Baseline statistics file x.json`) and what is wrong in it."""
     features = []
-    for entry in document["features"]:
+    for entry in check_statistics(document, source).document["features"]:
         numeric = entry.get("numerical_statistics")
         strings = entry.get("string_statistics")
         features.append(

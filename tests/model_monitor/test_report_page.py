@@ -381,6 +381,53 @@ def test_odd_statistics_still_render() -> None:
     assert "<dd>unknown</dd>" in page  # the baseline's item count
 
 
+def test_each_statistics_document_is_checked_once(
+    churn: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report checks a statistics document where it reads it, and its later readers
+    (features, drift) take it as checked: a large document is walked once, not three times."""
+    from smlocal.model_monitor import statistics
+
+    checked: list[int] = []
+    walk = statistics._problem
+
+    def counting(value: Any, shape: Any, where: str) -> str | None:
+        if where == "":  # the whole document, not a part of it
+            checked.append(id(value))
+        return walk(value, shape, where)
+
+    monkeypatch.setattr(statistics, "_problem", counting)
+    write_report(churn / "run", churn / "baseline" / "statistics.json", tmp_path / "r.html")
+    assert len(checked) == 2  # the current statistics and the baseline's, once each
+    assert len(set(checked)) == 2
+    checked.clear()
+    document = _load(churn / "baseline" / "statistics.json")
+    build_report(
+        statistics=document,
+        violations={"violations": []},
+        baseline_statistics=_load(churn / "baseline" / "statistics.json"),
+        title="t",
+    )
+    assert len(checked) == 2  # build_report on its own checks what it is given, once each
+
+
+def test_build_report_names_the_statistics_of_the_wrong_type() -> None:
+    from smlocal.model_monitor.errors import AnalysisError
+
+    good = {"features": []}
+    for baseline, current, message in [
+        ({"features": 3}, {"features": 4}, "Invalid baseline statistics: features must be"),
+        (good, {"features": 4}, "Invalid current statistics: features must be a JSON array, not 4"),
+    ]:
+        with pytest.raises(AnalysisError, match=f"^{re.escape(message)}"):
+            build_report(
+                statistics=current,
+                violations={"violations": []},
+                baseline_statistics=baseline,
+                title="t",
+            )
+
+
 def test_unreadable_inputs_are_reported(tmp_path: Path) -> None:
     from smlocal.model_monitor.errors import AnalysisError
 
