@@ -12,7 +12,15 @@ AWS's. A body moto cannot read (JSON that is not an object, CBOR or XML that doe
 parse, base64 that is not) is the client's fault: 400 in the protocol's code for it
 (`SerializationException`, `MalformedXML`, `InvalidParameterValue`), so no SDK retries it.
 A query action the service does not have is 400 `InvalidAction`, a query with no action
-400 `MissingAction`, as AWS's query services answer.
+400 `MissingAction`, as AWS's query services answer. Each 400 for an unreadable body is
+logged (warning) with the service, operation and reason.
+
+moto's empty 404 is ambiguous: its generic dispatcher answers it to a request it cannot map
+to an operation (not emulated: 501), while S3's handlers answer it to a request of an
+operation they implement but cannot act on (PutBucketVersioning with no `<Status>`). The
+request is matched against botocore's model of the service (moto's router): an empty 404
+for a modeled operation came from moto's implementation of it (an operation moto lacks
+raises `NotImplementedError` before answering), so it stays a 404, in the service's shape.
 
 The protocol is read from the request itself, as botocore chose it: `smithy-protocol:
 rpc-v2-cbor`, then `X-Amz-Target` (JSON 1.0/1.1), then a form with `Action` (query; EC2's
@@ -301,6 +309,42 @@ def json_body_error(call: Call, environ: dict[str, Any]) -> EmbeddedError | None
     return None
 
 
+def moto_operation(call: Call, environ: dict[str, Any]) -> str | None:
+    """The operation of botocore's model a REST request maps to, as moto's router matches
+    it (None: none, or not a REST request)."""
+    if call.protocol not in ("rest-json", "rest-xml"):
+        return None
+    try:
+        router = _router(SIGNING_NAMES.get(call.service, call.service) or "s3")
+        operation, _ = router.match(_routing_request(dict(environ)))
+    except Exception:  # no route (werkzeug's NotFound), or a service moto's router lacks
+        return None
+    return str(operation.name)
+
+
+@functools.lru_cache(maxsize=16)
+def _router(service: str) -> Any:
+    from moto.core.routing import get_service_router
+
+    return get_service_router(service)
+
+
+def _routing_request(environ: dict[str, Any]) -> Any:
+    from moto.core.request import Request
+
+    environ["wsgi.input"] = io.BytesIO(b"")  # routing reads the method, path, query, headers
+    return Request(environ)
+
+
+def implemented_but_refused(call: Call, operation: str, status: int) -> EmbeddedError:
+    """The error for an empty 404/405 moto answered to an operation it implements."""
+    service = SIGNING_NAMES.get(call.service, call.service) or "s3"
+    message = (f"smlocal's embedded moto could not act on {service} {operation} "
+               f"({call.operation}) as sent; it answered {status} with no error")  # fmt: skip
+    code = "NotFound" if status == 404 else "MethodNotAllowed"
+    return EmbeddedError(status, code, message, sender=True)
+
+
 def request_body(environ: dict[str, Any]) -> bytes:
     """The request's body, read whole and put back for the app."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -331,36 +375,53 @@ class AwsShapedErrors:
         call = classify(environ, request_form(environ))
         refused = json_body_error(call, environ)
         if refused is not None:
+            log_refusal(refused)
             status, headers, body = render(call, refused, new_request_id())
             start_response(f"{status} {reason(status)}", headers)
             return [body]
         try:
             status, headers, body = call_wsgi(self.app, environ)
         except Exception as exc:
-            if not isinstance(exc, _UNREADABLE):
+            error = not_emulated(call, exc)
+            if isinstance(exc, _UNREADABLE):
+                log_refusal(error)
+            else:
                 log.exception("the embedded services failed on %s %s", call.service, call.operation)
-            status, headers, body = render(call, not_emulated(call, exc), new_request_id())
+            status, headers, body = render(call, error, new_request_id())
         else:
-            # An empty 404/405 (not to HEAD) is moto's "no such action" answer.
+            # An empty 404/405 (not to HEAD) is moto's "no such action" answer, or an
+            # implemented operation's refusal (see _reshape).
             unrouted = status in (404, 405) and environ.get("REQUEST_METHOD") != "HEAD"
             if not is_shaped(call, status, headers, body) or (unrouted and not body.strip()):
-                status, headers, body = self._reshape(call, status, body)
+                status, headers, body = self._reshape(call, status, body, environ)
         start_response(f"{status} {reason(status)}", headers)
         return [body]
 
-    def _reshape(self, call: Call, status: int, body: bytes) -> tuple[int, Headers, bytes]:
+    def _reshape(
+        self, call: Call, status: int, body: bytes, environ: dict[str, Any]
+    ) -> tuple[int, Headers, bytes]:
         """An unparseable error answer: an unrouted path (404, 405) is a query action the
-        service lacks or an operation moto lacks; anything else a failure, with moto's text
-        in the message."""
+        service lacks or an operation moto lacks, unless moto answered it empty for an
+        operation it implements; anything else a failure, with moto's text in the message."""
         text = body[:200].decode("utf-8", "replace").strip()
         log.warning("the embedded services answered %d with no AWS error: %r", status, text)
         if status in (404, 405):
-            error = unknown_action(call) or not_emulated(
-                call, None, "the embedded moto has no route for it"
-            )
+            operation = None if text else moto_operation(call, environ)
+            if operation is not None:
+                error = implemented_but_refused(call, operation, status)
+            else:
+                error = unknown_action(call) or not_emulated(
+                    call, None, "the embedded moto has no route for it"
+                )
         else:
             error = not_emulated(call, RuntimeError(f"HTTP {status}: {text}"))
         return render(call, error, new_request_id())
+
+
+def log_refusal(error: EmbeddedError) -> None:
+    """One warning line for a request refused as unreadable: why the user's call failed."""
+    message = " ".join(error.message.split())  # names the service, operation and reason
+    log.warning("answered %d %s: %s", error.status, error.code, message)
 
 
 def new_request_id() -> str:

@@ -3,6 +3,7 @@ it crashes on, is an AWS error in the service's own protocol; IAM's simulator sa
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import json
 
@@ -412,3 +413,83 @@ def test_query_request_without_a_form_is_missing_action(smlocal):
     answer = error_of(iam.list_roles)
     assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert answer["Error"]["Code"] == "MissingAction"
+
+
+def test_unreadable_bodies_are_logged_with_service_operation_and_reason(smlocal):
+    """The 400 is the client's fault, but the user reads the emulator's log to see why."""
+    dynamodb = client(smlocal, "dynamodb")  # refused before moto (the JSON check)
+    corrupt_body(dynamodb, "dynamodb.ListTables", b'["logged"]')
+    assert error_of(dynamodb.list_tables)["Error"]["Code"] == "SerializationException"
+    s3 = client(smlocal, "s3")  # refused by moto's XML parser
+    s3.create_bucket(Bucket="logged-malformed-xml")
+    corrupt_body(s3, "s3.PutBucketTagging", b"<Tagging><TagSet><Tag>")
+    tagging = {"TagSet": [{"Key": "k", "Value": "v"}]}
+    answer = error_of(lambda: s3.put_bucket_tagging(Bucket="logged-malformed-xml", Tagging=tagging))
+    assert answer["Error"]["Code"] == "MalformedXML"
+    lines = smlocal.log().splitlines()
+    prefix = "WARNING smlocal.emulator.embedded_errors: answered 400"
+    assert any(
+        line.endswith(
+            f"{prefix} SerializationException: smlocal could not read the request to dynamodb "
+            "ListTables: the body is a JSON list, not an object"
+        )
+        for line in lines
+    )
+    assert any(
+        f"{prefix} MalformedXML: smlocal could not read the request to s3 "
+        "PUT /logged-malformed-xml: ExpatError: no element found" in line
+        for line in lines
+    )
+
+
+# ---- what moto reads that the checks here must let through --------------------------------
+
+
+def test_gzipped_json_put_metric_data_reaches_moto(smlocal):
+    """boto3 gzips a CloudWatch PutMetricData body above 10 KB (botocore's request
+    compression); the JSON check must not read the gzip bytes as malformed JSON."""
+    cloudwatch = client(smlocal, "cloudwatch")
+    assert cloudwatch.meta.config.request_min_compression_size_bytes == 10240
+    sent: dict = {}
+
+    def record(request, **_):
+        headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+        sent.update(headers=headers, body=request.body)
+
+    cloudwatch.meta.events.register("before-send.cloudwatch.PutMetricData", record)
+    data = [
+        {"MetricName": "Gzipped", "Dimensions": [{"Name": "Shard", "Value": f"shard-{i}"}],
+         "Value": float(i), "Unit": "Count"}
+        for i in range(200)
+    ]  # fmt: skip
+    cloudwatch.put_metric_data(Namespace="smlocal/gzip", MetricData=data)
+    assert sent["headers"]["Content-Encoding"] == "gzip"
+    assert "X-Amz-Target" in sent["headers"]  # the JSON protocol, which the check reads
+    document = json.loads(gzip.decompress(sent["body"]))
+    assert len(document["MetricData"]) == 200
+    pages = cloudwatch.get_paginator("list_metrics").paginate(
+        Namespace="smlocal/gzip", MetricName="Gzipped"
+    )
+    shards = {m["Dimensions"][0]["Value"] for page in pages for m in page["Metrics"]}
+    assert shards == {f"shard-{i}" for i in range(200)}
+
+
+def test_empty_404_moto_answers_an_implemented_operation_stays_a_404(smlocal):
+    """moto's S3 answers PutBucketVersioning with no <Status> by an empty 404: the operation
+    is implemented, so it is a 404 in S3's shape, not 501 NotImplemented."""
+    s3 = client(smlocal, "s3")
+    s3.create_bucket(Bucket="versioning-without-status")
+    answer = error_of(
+        lambda: s3.put_bucket_versioning(
+            Bucket="versioning-without-status", VersioningConfiguration={}
+        )
+    )
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    assert answer["Error"] == {
+        "Code": "NotFound",
+        "Message": "smlocal's embedded moto could not act on s3 PutBucketVersioning "
+        "(PUT /versioning-without-status) as sent; it answered 404 with no error",
+    }
+    status = s3.get_bucket_versioning(Bucket="versioning-without-status")
+    assert "Status" not in status
