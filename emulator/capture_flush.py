@@ -10,6 +10,7 @@ one gunicorn worker, which starts a flush round that every worker of that server
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -67,14 +68,26 @@ def _flush_server(port: int, variant: str, timeout: float) -> dict[str, Any]:
             answer: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise FlushFailed(f"Capture flush of variant {variant} failed: {_reason(exc)}") from None
-    except (OSError, ValueError) as exc:
+    except urllib.error.URLError as exc:  # nothing listens (any more) on the model server's port
+        where = f"http://127.0.0.1:{port}"
+        raise FlushFailed(
+            f"Capture flush of variant {variant} failed: its model server at {where} did not "
+            f"answer ({getattr(exc.reason, 'strerror', None) or exc.reason})"
+        ) from None
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise FlushFailed(f"Capture flush of variant {variant} failed: {exc}") from None
     return {"Files": answer.get("files", 0), "Seconds": answer.get("seconds")}
 
 
 def _reason(exc: urllib.error.HTTPError) -> str:
-    """The model server's own words: the `error` of its JSON answer, else the body as is."""
-    body = exc.read().decode(errors="replace")
+    """The model server's own words: the `error` of its JSON answer, else the body as is (a
+    body cut short: the HTTP status). The answer is read and closed here."""
+    try:
+        body = exc.read().decode(errors="replace")
+    except (OSError, http.client.HTTPException):
+        return f"HTTP {exc.code} {exc.reason} (its body was cut short)"
+    finally:
+        exc.close()
     try:
         doc = json.loads(body)
     except ValueError:

@@ -181,7 +181,10 @@ class SmlocalEmulator:
         Raises botocore's ClientError with the emulator's error code and message:
         ValidationException for an unknown endpoint, InternalFailure when a model server
         could not get its records into S3 (the message says why, e.g. NoSuchBucket; the
-        records stay spooled and are uploaded once S3 takes them)."""
+        records stay spooled and are uploaded once S3 takes them). When the emulator does
+        not answer, botocore's error naming the URL, as a boto3 call (captures(), reset())
+        raises it: EndpointConnectionError (nothing listens), ConnectionClosedError (it
+        closed the connection without an answer), ReadTimeoutError (no answer in 120 s)."""
         import urllib.error
         import urllib.parse
         import urllib.request
@@ -194,6 +197,8 @@ class SmlocalEmulator:
                 answer: dict[str, Any] = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             raise _client_error(exc, "FlushCaptures") from None
+        except OSError as exc:  # URLError, or the connection lost while the answer was read
+            raise _unanswered(exc, url) from None
         return answer
 
     def captures(self, endpoint: str, *, decode_base64: bool = False) -> list[dict[str, Any]]:
@@ -232,10 +237,19 @@ class SmlocalEmulator:
 
 def _client_error(exc: urllib.error.HTTPError, operation: str) -> Exception:
     """botocore's ClientError for an error answer of an /_smlocal route (x-amzn-ErrorType
-    and a JSON `{"Message": ...}`), as a boto3 call would raise it."""
+    and a JSON `{"Message": ...}`), as a boto3 call would raise it. Reads and closes the
+    answer (unread, its connection would be left to the garbage collector); a body cut short
+    still gives the error, with the HTTP reason as its message."""
+    import http.client
+
     from botocore.exceptions import ClientError
 
-    body = exc.read().decode(errors="replace")
+    try:
+        body = exc.read().decode(errors="replace")
+    except (OSError, http.client.HTTPException):
+        body = ""
+    finally:
+        exc.close()
     try:
         document = json.loads(body)
     except ValueError:
@@ -248,6 +262,28 @@ def _client_error(exc: urllib.error.HTTPError, operation: str) -> Exception:
     raised: Exception = ClientError(
         {"Error": error, "ResponseMetadata": {"HTTPStatusCode": exc.code}}, operation
     )
+    return raised
+
+
+def _unanswered(exc: OSError, url: str) -> Exception:
+    """botocore's error for a request to `url` that got no HTTP answer, as a boto3 call to an
+    emulator that is not running (or stopped mid-request) raises it: the URL in its message."""
+    import urllib.error
+
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    raised: Exception
+    if isinstance(reason, TimeoutError):
+        raised = ReadTimeoutError(endpoint_url=url, error=reason)
+    elif isinstance(exc, ConnectionError):  # it accepted, then closed without an answer
+        raised = ConnectionClosedError(endpoint_url=url, error=reason)
+    else:
+        raised = EndpointConnectionError(endpoint_url=url, error=reason)
     return raised
 
 

@@ -3,16 +3,26 @@ and the SDK session fixture under `-W error`."""
 
 from __future__ import annotations
 
+import gc
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+)
 
-from tests.support import ROLE, deploy
+from tests.support import ROLE, deploy, free_port
 
 ANALYZER = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 ROWS = ["5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3", "7.7,3.0,6.1,2.3"]
@@ -284,3 +294,92 @@ def test_a_flush_into_a_deleted_bucket_says_why_and_keeps_the_records(emulator, 
     s3.delete_bucket(Bucket="helpers-gone")
     emulator.reset()
     assert spooled_records(emulator) == len(ROWS)
+
+
+# -- an emulator that does not answer, or answers badly -------------------------------------
+
+
+@contextmanager
+def raw_server(answer: bytes) -> Iterator[str]:
+    """http://127.0.0.1:PORT of a real server that answers each request's head with `answer`
+    as it is (a cut-short body, or nothing at all) and closes the connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stopped = threading.Event()
+
+    def serve() -> None:
+        while not stopped.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                head = b""
+                while b"\r\n\r\n" not in head and (chunk := conn.recv(65536)):
+                    head += chunk
+                conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stopped.set()
+        thread.join(10)
+        listener.close()
+
+
+def unstarted(tmp_path: Path, url: str):
+    from smlocal.emulator.pytest_plugin import SmlocalEmulator
+
+    emulator = SmlocalEmulator(tmp_path / "data")
+    emulator.url = url
+    return emulator
+
+
+def test_helpers_name_the_url_when_nothing_answers(tmp_path: Path) -> None:
+    """flush_captures() raises what captures() and reset() raise (boto3's calls do), with the
+    URL, not urllib's bare `<urlopen error [Errno 111] Connection refused>`."""
+    base = f"http://127.0.0.1:{free_port()}"  # free, and nothing listens on it
+    down = unstarted(tmp_path, base)
+    url = f"{base}/_smlocal/endpoints/a%2Fb/capture/flush"
+    with pytest.raises(EndpointConnectionError) as caught:
+        down.flush_captures("a/b")
+    assert str(caught.value) == f'Could not connect to the endpoint URL: "{url}"'
+    for helper in (lambda: down.captures("a/b"), lambda: down.reset(5)):
+        with pytest.raises(EndpointConnectionError, match=f'"{base}/'):
+            helper()
+
+
+def test_a_flush_the_emulator_drops_without_an_answer_names_the_url(tmp_path: Path) -> None:
+    with raw_server(b"") as base, pytest.raises(ConnectionClosedError) as caught:
+        unstarted(tmp_path, base).flush_captures("x")
+    assert f'"{base}/_smlocal/endpoints/x/capture/flush"' in str(caught.value)
+
+
+def test_an_error_answer_cut_short_is_still_a_client_error(tmp_path: Path) -> None:
+    """The body is read (and the answer closed) even when it stops before its Content-Length:
+    ClientError with the code of the header, the HTTP reason as its message."""
+    answer = (
+        b"HTTP/1.1 404 Not Found\r\nx-amzn-ErrorType: ValidationException\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        b'{"Message": "Could not'
+    )
+    with raw_server(answer) as base, pytest.raises(ClientError) as caught:
+        unstarted(tmp_path, base).flush_captures("x")
+    assert caught.value.response["Error"] == {"Code": "ValidationException", "Message": "Not Found"}
+
+
+def test_an_error_answer_is_read_and_closed(emulator) -> None:
+    """No ResourceWarning (the suite's own filter hides unclosed sockets: look here)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ClientError) as caught:
+            emulator.flush_captures("nowhere-at-all")
+        error = caught.value.response["Error"]
+        del caught
+        gc.collect()
+    assert error["Code"] == "ValidationException"
+    assert "Could not find endpoint" in error["Message"]
+    assert [w for w in seen if issubclass(w.category, ResourceWarning)] == []
