@@ -11,9 +11,12 @@ finished jobs stay listed; the SDK names its jobs uniquely, so they do not colli
 
 Two resets may run at once (two test threads): a delete of something the other one deleted
 first counts as done (`_already_done`, the one place that says what "already gone" looks like).
+SageMaker answers ValidationException both for that and for a refusal with a real reason (a
+model package group that still holds packages), so its message decides; a refusal raises.
 Objects under S3 Object Lock are deleted as an account owner would: GOVERNANCE retention
-bypassed, legal holds lifted. What nobody can delete (COMPLIANCE retention that has not ended)
-keeps its bucket; the reset finishes everything else first, then raises ResetIncomplete.
+bypassed, legal holds lifted. What S3 still refuses to delete (COMPLIANCE retention that has
+not ended, a bucket policy that denies s3:DeleteObject) keeps its bucket; the reset finishes
+everything else first, then raises ResetIncomplete naming each object and S3's reason.
 """
 
 from __future__ import annotations
@@ -28,18 +31,28 @@ from botocore.exceptions import ClientError
 ClientFactory = Callable[[str], Any]
 POLL_SECONDS = 0.1
 _RUNNING = ("InProgress", "Stopping")
-# What AWS answers for a resource that is already gone. SageMaker says ValidationException
-# both for "Could not find ..." and for a job that already stopped, so that counts too.
+# What AWS answers for a resource that is already gone.
 _GONE_CODES = frozenset({
     "NoSuchBucket", "NoSuchKey", "NoSuchVersion",  # S3
     "ResourceNotFound",  # SageMaker schedules and job definitions
     "ResourceNotFoundException",  # CloudWatch Logs
-    "ValidationException",  # SageMaker endpoints, configs, models, packages, jobs
 })  # fmt: skip
+# SageMaker's ValidationException messages (lowercased) for an endpoint, config, model,
+# package or job that is gone, or a job that is no longer in progress (stopped, finished).
+_GONE_MESSAGES = (
+    "could not find",  # 'Could not find model "arn..."', '... requested job with name ...'
+    "does not exist",
+    "requested resource not found",  # DescribeTrainingJob/StopTrainingJob of an unknown job
+    "the request was rejected because the training job is in status",  # StopTrainingJob
+    "only a job in progress can be stopped",  # StopProcessingJob
+)
+# DeleteEndpoint of an endpoint being created, updated or deleted: the loop tries again.
+_IN_PROGRESS = "cannot delete in-progress endpoint"
 
 
 class ResetIncomplete(RuntimeError):
-    """The reset deleted everything else, but S3 Object Lock keeps these objects (and buckets)."""
+    """The reset deleted everything else, but S3 refused to delete these objects (Object Lock,
+    a bucket policy, ...), so their buckets stay. `kept`: bucket -> "key (Code: Message)"."""
 
     def __init__(self, kept: dict[str, list[str]]) -> None:
         self.kept = kept
@@ -47,8 +60,8 @@ class ResetIncomplete(RuntimeError):
             f"\n  s3://{bucket}: " + "; ".join(objects) for bucket, objects in kept.items()
         )
         super().__init__(
-            f"smlocal reset: {len(kept)} bucket(s) stay, S3 Object Lock keeps their objects "
-            f"(COMPLIANCE retention cannot be bypassed; it ends at its RetainUntilDate):{lines}"
+            f"smlocal reset: {len(kept)} bucket(s) stay, S3 refused to delete these objects "
+            f"(its code and reason for each):{lines}"
         )
 
 
@@ -129,7 +142,11 @@ def _stop_jobs(sm: Any, deadline: float) -> None:
 
 def _already_done(exc: ClientError) -> bool:
     """The error of a stop or delete whose resource is gone or has finished on its own."""
-    return exc.response["Error"]["Code"] in _GONE_CODES
+    error = exc.response["Error"]
+    if error.get("Code") == "ValidationException":
+        message = str(error.get("Message", "")).lower()
+        return any(words in message for words in _GONE_MESSAGES)
+    return error.get("Code") in _GONE_CODES
 
 
 def _ignore_finished(call: Callable[..., Any], **params: Any) -> Any:
@@ -148,7 +165,11 @@ def _delete_endpoints(sm: Any, deadline: float) -> None:
         endpoints = list(_items(sm, "list_endpoints", "Endpoints"))
         for endpoint in endpoints:
             if endpoint["EndpointStatus"] != "Deleting":
-                _ignore_finished(sm.delete_endpoint, EndpointName=endpoint["EndpointName"])
+                try:
+                    _ignore_finished(sm.delete_endpoint, EndpointName=endpoint["EndpointName"])
+                except ClientError as exc:  # being created or updated (or just deleted)
+                    if _IN_PROGRESS not in str(exc.response["Error"].get("Message")).lower():
+                        raise
         return not endpoints
 
     _until(deadline, gone, "deleting endpoints")
@@ -167,7 +188,7 @@ def _delete_registry(sm: Any) -> None:
 
 
 def _delete_buckets(s3: Any) -> dict[str, list[str]]:
-    """Delete every bucket; return the objects Object Lock keeps, by bucket (those stay)."""
+    """Delete every bucket; return the objects S3 refuses to delete, by bucket (those stay)."""
     kept: dict[str, list[str]] = {}
     for bucket in s3.list_buckets().get("Buckets", []):
         name = bucket["Name"]
@@ -179,10 +200,19 @@ def _delete_buckets(s3: Any) -> dict[str, list[str]]:
                     _lift_legal_hold(s3, name, version)
             refused = _delete_versions(s3, name)
         if refused:
-            kept[name] = [f"{e['Key']} ({e.get('Code')}: {e.get('Message')})" for e in refused]
+            kept[name] = [_refusal(error) for error in refused]
             continue
         _ignore_finished(s3.delete_bucket, Bucket=name)
     return kept
+
+
+def _refusal(error: dict[str, str]) -> str:
+    """A kept object and S3's reason, as DeleteObjects' Errors give it; Object Lock's own
+    refusal says what is left of the lock once GOVERNANCE is bypassed and holds are lifted."""
+    reason = f"{error.get('Code')}: {error.get('Message')}"
+    if "object lock" in reason.lower():
+        reason += "; COMPLIANCE retention cannot be bypassed, it ends at its RetainUntilDate"
+    return f"{error['Key']} ({reason})"
 
 
 def _versions(s3: Any, bucket: str) -> list[dict[str, str]]:

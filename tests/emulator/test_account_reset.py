@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from smlocal.emulator.account_reset import ResetIncomplete, reset_account
 from tests.support import ROLE, XGBOOST_IMAGE, deploy
@@ -86,6 +88,7 @@ def test_compliance_retention_keeps_its_bucket_and_the_rest_is_reset(tmp_path) -
 
         message = str(caught.value)
         assert "s3://b-compliant: locked.txt (AccessDenied:" in message
+        assert "COMPLIANCE retention cannot be bypassed" in message  # S3 named Object Lock
         assert "plain.txt" not in message  # deleted: only what the lock keeps is named
         assert list(caught.value.kept) == ["b-compliant"]
         assert leftovers(emulator) == {**EMPTY, "buckets": ["b-compliant"]}
@@ -168,4 +171,73 @@ def test_two_resets_at_once_both_succeed(emulator, iris_tar) -> None:
         thread.join()
 
     assert failures == []
+    assert leftovers(emulator) == EMPTY
+
+
+class RegisteringLate:
+    """A SageMaker client whose DeleteModelPackageGroup finds a package registered into the
+    group after reset listed it (another test thread still at work)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self.client, name)
+        if name != "delete_model_package_group":
+            return call
+
+        def after_a_registration(**params: Any) -> Any:
+            self.client.create_model_package(
+                ModelPackageGroupName=params["ModelPackageGroupName"],
+                InferenceSpecification={
+                    "Containers": [{"Image": XGBOOST_IMAGE, "ModelDataUrl": MODEL_DATA}],
+                    "SupportedContentTypes": ["text/csv"],
+                    "SupportedResponseMIMETypes": ["text/csv"],
+                },
+            )
+            return call(**params)
+
+        return after_a_registration
+
+
+def test_a_validation_exception_for_a_real_reason_is_raised(emulator) -> None:
+    """ValidationException is "already gone" only by its message: a group that still holds
+    a model package is refused, and reset says so instead of claiming success."""
+    emulator.client("sagemaker").create_model_package_group(ModelPackageGroupName="late")
+
+    def client(service: str) -> Any:
+        made = emulator.client(service)
+        return RegisteringLate(made) if service == "sagemaker" else made
+
+    with pytest.raises(ClientError) as caught:
+        reset_account(client)
+
+    assert caught.value.response["Error"] == {
+        "Code": "ValidationException",
+        "Message": "Model package group late still holds model packages; delete them first.",
+    }
+    emulator.reset()  # nothing registers late now
+    assert leftovers(emulator) == EMPTY
+
+
+def test_objects_kept_by_a_bucket_policy_are_named_with_s3s_reason(emulator) -> None:
+    """Not only Object Lock keeps objects: a policy denying s3:DeleteObject does too, and
+    ResetIncomplete says what S3 said (AccessDenied), not that Object Lock keeps them."""
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="policy-kept")
+    s3.put_object(Bucket="policy-kept", Key="k", Body=b"x")
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
+            "Resource": "arn:aws:s3:::policy-kept/*"}  # fmt: skip
+    s3.put_bucket_policy(
+        Bucket="policy-kept", Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+    )
+    try:
+        with pytest.raises(ResetIncomplete) as caught:
+            emulator.reset()
+        assert caught.value.kept == {"policy-kept": ["k (AccessDenied: Access Denied)"]}
+        assert "Object Lock" not in str(caught.value)
+        assert "s3://policy-kept: k (AccessDenied: Access Denied)" in str(caught.value)
+    finally:
+        s3.delete_bucket_policy(Bucket="policy-kept")
+    emulator.reset()
     assert leftovers(emulator) == EMPTY
