@@ -36,6 +36,7 @@ ENDPOINT_INPUT = "/opt/ml/processing/input/endpoint"
 CLUSTER = {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}
 STEPS = 6
 MAX_INVOCATIONS = 500
+STOP_SECONDS = 120.0  # the emulator's own shutdown, before it is killed
 SHIFT_CM = 3.0  # added to the sepal length of the shifted requests
 Row = tuple[int, list[float]]  # an iris flower: its class, its four measurements
 
@@ -112,9 +113,26 @@ def _own_emulator() -> Iterator[str]:
         print(f"emulator ready at {url}", flush=True)
         yield url
     finally:
+        try:
+            _stop(child)
+        finally:
+            print(f"emulator stopped; `smlocal up --data-dir {data / 'data'}` brings it back")
+
+
+def _stop(child: subprocess.Popen[bytes], grace: float = STOP_SECONDS) -> None:
+    """SIGTERM (the emulator stops its model servers and flushes captures), then SIGKILL if it
+    is still running after `grace` seconds, or if the wait is cut short (a second Ctrl-C): it
+    is never left running. Its model servers stop on their own once it is gone."""
+    try:
         child.terminate()
-        child.wait(120)
-        print(f"emulator stopped; `smlocal up --data-dir {data / 'data'}` brings it back")
+        child.wait(grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+    except BaseException:
+        child.kill()
+        child.wait()
+        raise
 
 
 def _wait_ready(child: subprocess.Popen[bytes], ready: Path, log: Path) -> str:
