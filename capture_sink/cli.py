@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import sys
@@ -154,10 +155,16 @@ def flush_command(args: argparse.Namespace) -> int:
     try:
         print(flush_endpoint(base, args.endpoint))
     except urllib.error.HTTPError as exc:
-        body = exc.read().decode(errors="replace")
+        with exc:  # read and closed: its socket is not left to the garbage collector
+            try:
+                body = exc.read().decode(errors="replace")
+            except (OSError, http.client.HTTPException):  # an answer cut short
+                body = str(exc.reason)
         with contextlib.suppress(ValueError, AttributeError):
             body = json.loads(body).get("Message", body)
-        return _fail(args, ValueError(f"{exc.code}: {body}"))
+        code = (exc.headers.get("x-amzn-ErrorType") or str(exc.code)).split(":")[0]
+        print(f"smlocal captures flush: {code}: {body}", file=sys.stderr)
+        return 2 if exc.code < 500 else 1  # an unknown endpoint is the caller's; S3's is not
     except OSError as exc:
         return _fail(args, exc)
     return 0

@@ -159,7 +159,9 @@ def test_flushing_an_unknown_endpoint_is_a_404(emulator) -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.startswith("smlocal captures flush: 404: Could not find endpoint")
+    assert done.stderr.startswith(
+        "smlocal captures flush: ValidationException: Could not find endpoint"
+    )
 
 
 def test_a_bug_in_a_flush_still_answers_the_client() -> None:

@@ -22,7 +22,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
 )
 
-from tests.support import ROLE, deploy, free_port
+from tests.support import ROLE, SMLOCAL, deploy, free_port
 
 ANALYZER = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 ROWS = ["5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3", "7.7,3.0,6.1,2.3"]
@@ -284,6 +284,14 @@ def test_a_flush_into_a_deleted_bucket_says_why_and_keeps_the_records(emulator, 
     )
     with pytest.raises(ClientError, match="NoSuchBucket"):
         emulator.captures("orphaned")
+    done = subprocess.run(
+        [*SMLOCAL, "captures", "flush", "orphaned", "--url", emulator.url],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"smlocal captures flush: InternalFailure: {error['Message']}\n",
+    )
     s3.create_bucket(Bucket="helpers-gone")  # nothing was lost meanwhile
     assert len(emulator.captures("orphaned")) == len(ROWS)
 
