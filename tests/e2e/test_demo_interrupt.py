@@ -7,12 +7,21 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support import SMLOCAL, http_status
+
+# Ctrl-C as a terminal's foreground job gets it: a suite started in the background (`make test &`,
+# nohup, some CI runners) has SIGINT ignored, and an ignored SIGINT is inherited across exec.
+AS_FROM_A_TERMINAL = [
+    sys.executable, "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])",
+]  # fmt: skip
 
 
 def alive_in_group(pgid: int) -> list[int]:
@@ -51,7 +60,8 @@ def interrupt_demo(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMLOCAL_"))}
     env.update(AWS_EC2_METADATA_DISABLED="true", TMPDIR=str(cwd), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [*SMLOCAL, "demo", "--invocations", "20", *args], cwd=cwd, env=env, text=True,
+        [*AS_FROM_A_TERMINAL, *SMLOCAL, "demo", "--invocations", "20", *args],
+        cwd=cwd, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     assert proc.stdout is not None
