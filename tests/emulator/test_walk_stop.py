@@ -44,6 +44,8 @@ def test_an_emulator_that_ignores_sigterm_is_killed_after_the_grace(stubborn) ->
 
 
 def test_ctrl_c_while_waiting_for_the_emulator_kills_it_and_is_raised(stubborn) -> None:
+    # interrupt_main does nothing while SIGINT is ignored (a suite run in the background)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)  # a second Ctrl-C, as Python sees it
     timer.start()
     try:
@@ -51,6 +53,7 @@ def test_ctrl_c_while_waiting_for_the_emulator_kills_it_and_is_raised(stubborn) 
             _stop(stubborn, grace=60)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert stubborn.returncode == -signal.SIGKILL
 
 
