@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from typing import Any
 
 from smlocal.emulator.embedded_errors import AwsShapedErrors
@@ -46,15 +47,17 @@ def embedded_services(persistence: S3Persistence) -> WSGIApp:
 
 class DurableWrites:
     """WSGI middleware around moto: a request's S3 changes are on disk before it is answered,
-    or it answers 500 InternalError and changes nothing."""
+    or it answers 500 InternalError and changes nothing; a GET or HEAD never sees a change
+    before it is on disk."""
 
     def __init__(self, app: WSGIApp, persistence: S3Persistence) -> None:
         self.app = app
         self.persistence = persistence
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        reads = environ.get("REQUEST_METHOD") in ("GET", "HEAD")
         try:
-            with self.persistence.scope():
+            with self.persistence.reading() if reads else nullcontext(), self.persistence.scope():
                 status, headers, body = call_wsgi(self.app, environ)
         except NotPersisted:
             body = _INTERNAL_ERROR.format(request_id=uuid.uuid4().hex[:16].upper()).encode()

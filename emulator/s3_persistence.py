@@ -11,6 +11,8 @@ request answers 500 InternalError and can be retried.
 A request holds the write lock from its first change until its scope ends, so no other
 request changes S3 between a change, its write to disk and, if that fails, its undoing (S3
 writes are serialized; moto handles a request in milliseconds, an fsync costs half of one).
+Reads (GET, HEAD) hold it too (`reading`): none sees a change that may still be undone, as a
+list that showed an object whose PUT then answered 500 would.
 Versions a request replaces are not freed (moto closes their buffers) until its outcome is
 known, so an undone overwrite puts back an object that can still be read.
 
@@ -127,6 +129,12 @@ class S3Persistence:
 
         wrapper.__wrapped__ = method  # type: ignore[attr-defined]
         return wrapper
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Read S3 as stored: wait for a write in flight to be on disk or undone."""
+        with self._write_lock:
+            yield
 
     def _lock(self, scope: Scope) -> None:
         """Hold the write lock until the scope ends (from its first change on)."""
