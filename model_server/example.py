@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from smlocal.model_server.xgboost_files import save_booster
@@ -11,22 +13,23 @@ def train_iris_in_subprocess(dest: Path, rounds: int = 10) -> Path:
     """train_iris in a fresh process, so this one never starts XGBoost's OpenMP threads.
 
     A process that forks workers (the gunicorn master) must not have used OpenMP: a child
-    forked from it would deadlock on XGBoost's first call.
+    forked from it would deadlock on XGBoost's first call. The child's stderr is kept, and
+    shown only if it fails: a terminal's Ctrl-C reaches the whole process group, and this
+    process answers it (the child is killed and waited for), so no traceback of a child cut
+    short mid-start reaches the terminal.
     """
-    import signal
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        # The worker is born with SIGINT blocked (as multiprocessing's resource tracker is): a
-        # terminal's Ctrl-C reaches the whole process group, and this process answers it; a
-        # worker still importing would print a KeyboardInterrupt traceback of its own.
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            future = pool.submit(train_iris, dest, rounds)  # starts the worker
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        return future.result()
+    command = [sys.executable, "-P", "-m", __name__, str(dest), str(rounds)]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, errors = child.communicate()
+    except BaseException:
+        child.kill()
+        child.communicate()
+        raise
+    if child.returncode != 0:
+        lines = errors.decode(errors="replace").strip().splitlines() or ["no error printed"]
+        raise RuntimeError(f"training the example model failed ({child.returncode}): {lines[-1]}")
+    return dest
 
 
 def train_iris(dest: Path, rounds: int = 10) -> Path:
@@ -42,3 +45,7 @@ def train_iris(dest: Path, rounds: int = 10) -> Path:
     )
     save_booster(booster, dest)
     return dest
+
+
+if __name__ == "__main__":  # train_iris_in_subprocess's child: DEST ROUNDS
+    train_iris(Path(sys.argv[1]), int(sys.argv[2]))

@@ -105,7 +105,11 @@ def test_ctrl_c_on_the_walk_with_its_own_emulator(after, tmp_path) -> None:
 def test_ctrl_c_on_the_walk_against_a_running_emulator(smlocal_factory, tmp_path) -> None:
     emulator = smlocal_factory()  # no example endpoint: the demo deploys it (trains the model)
     done = interrupt_demo(  # while the worker that trains the model is starting
-        "--url", emulator.url, after="[1/6] deploy:", running="spawn_main", cwd=tmp_path
+        "--url",
+        emulator.url,
+        after="[1/6] deploy:",
+        running="smlocal.model_server.example",
+        cwd=tmp_path,
     )
     assert (done.returncode, done.stderr) == (130, "smlocal demo: interrupted\n"), done.stdout
     with open(emulator.data_dir / "ready.json") as ready:  # not the demo's: it serves on
