@@ -229,6 +229,7 @@ class CaptureWorker:
             if not files:
                 break
             if self._monotonic() > deadline:
+                self._publish_error()  # stats show why at once, not after the next tick
                 raise FlushTimeout(
                     f"capture flush timed out after {timeout:g} s: {len(files)} capture "
                     f"file(s) are not in S3 yet (last upload error: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -11,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -34,6 +35,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port where connections are refused for the whole `with` block.
+
+    The socket is bound and held but never listens: on Linux a connect to it gets
+    ECONNREFUSED, and while it is held no one else can bind the port (without SO_REUSEADDR
+    here, SO_REUSEADDR elsewhere does not help) nor get it as an ephemeral port, unlike a
+    `free_port()` that another test may take meanwhile."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def http_status(url: str, timeout: float = 2.0) -> int | None:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.emulator.test_monitoring_jobs import ANALYZER, baseline_request, wait_execution, wait_job
 from tests.emulator.test_plugin_helpers import raw_server
-from tests.support import ROLE, SMLOCAL, deploy, free_port, unique
+from tests.support import ROLE, SMLOCAL, deploy, refused_port, unique
 
 IRIS_ROWS = ["5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3", "7.7,3.0,6.1,2.3", "5.0,3.4,1.5,0.2"]
 BASELINE = "prediction,f0,f1,f2,f3\n" + "".join(f"0,{row}\n" for row in IRIS_ROWS * 5)
@@ -199,8 +199,7 @@ def test_a_model_server_that_does_not_answer_a_flush_is_named() -> None:
     (the edge's InternalFailure) saying so, not urllib's or http.client's bare exception."""
     from smlocal.emulator.capture_flush import FlushFailed, _flush_server
 
-    port = free_port()  # free, and nothing listens on it
-    with pytest.raises(FlushFailed) as caught:
+    with refused_port() as port, pytest.raises(FlushFailed) as caught:
         _flush_server(port, "A", 1.0)
     assert caught.value.message == (
         f"Capture flush of variant A failed: its model server at http://127.0.0.1:{port} did "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import SMLOCAL, free_port
+from tests.support import SMLOCAL, refused_port
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 START = "is the emulator running? start it with `smlocal up` (or point AWS_ENDPOINT_URL at a running one)"
@@ -240,76 +240,79 @@ def test_bad_flags_are_argparse_usage_errors(tmp_path) -> None:
 
 
 def test_an_emulator_that_is_down_is_named_with_how_to_start_it(tmp_path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    env = {**CREDENTIALS, "AWS_ENDPOINT_URL": url}
-    dataset = tmp_path / "data.csv"
-    dataset.write_text("a,b\n1,2\n")
-    for args, command in [
-        (("captures", "ls", "s3://bucket/datacapture/"), "captures ls"),
-        (("captures", "show", "s3://bucket/datacapture/"), "captures show"),
-        (("captures", "flush", "some-endpoint"), "captures flush"),
-        (("captures", "validate", "s3://bucket/datacapture/"), "captures validate"),
-        (("captures", "export", "s3://bucket/d/", "-o", str(tmp_path / "x.csv")), "captures export"),
-        (
-            ("monitor", "report", "s3://bucket/reports/ep/s/2024/01/19/19/",
-             "--baseline-statistics", "s3://bucket/baseline/statistics.json",
-             "--output", str(tmp_path / "report.html")),
-            "monitor report",
-        ),
-        (("demo",), "demo"),
-        (
-            ("monitor", "run", "s3://bucket/datacapture/ep/", "--baseline-statistics",
-             "s3://bucket/baseline/statistics.json", "--output", str(tmp_path / "out")),
-            "monitor run",
-        ),
-        (
-            ("monitor", "run", str(dataset), "--baseline-statistics",
-             "s3://bucket/baseline/statistics.json", "--output", str(tmp_path / "out")),
-            "monitor run",
-        ),
-        (
-            ("monitor", "run", str(dataset), "--baseline-constraints",
-             "s3://bucket/baseline/constraints.json", "--output", str(tmp_path / "out")),
-            "monitor run",
-        ),
-    ]:  # fmt: skip
-        done = run(*args, env=env)
-        assert (done.returncode, done.stderr) == (
+    with refused_port() as port:  # nothing listens on it all along
+        url = f"http://127.0.0.1:{port}"
+        env = {**CREDENTIALS, "AWS_ENDPOINT_URL": url}
+        dataset = tmp_path / "data.csv"
+        dataset.write_text("a,b\n1,2\n")
+        for args, command in [
+            (("captures", "ls", "s3://bucket/datacapture/"), "captures ls"),
+            (("captures", "show", "s3://bucket/datacapture/"), "captures show"),
+            (("captures", "flush", "some-endpoint"), "captures flush"),
+            (("captures", "validate", "s3://bucket/datacapture/"), "captures validate"),
+            (("captures", "export", "s3://bucket/d/", "-o", str(tmp_path / "x.csv")), "captures export"),
+            (
+                ("monitor", "report", "s3://bucket/reports/ep/s/2024/01/19/19/",
+                 "--baseline-statistics", "s3://bucket/baseline/statistics.json",
+                 "--output", str(tmp_path / "report.html")),
+                "monitor report",
+            ),
+            (("demo",), "demo"),
+            (
+                ("monitor", "run", "s3://bucket/datacapture/ep/", "--baseline-statistics",
+                 "s3://bucket/baseline/statistics.json", "--output", str(tmp_path / "out")),
+                "monitor run",
+            ),
+            (
+                ("monitor", "run", str(dataset), "--baseline-statistics",
+                 "s3://bucket/baseline/statistics.json", "--output", str(tmp_path / "out")),
+                "monitor run",
+            ),
+            (
+                ("monitor", "run", str(dataset), "--baseline-constraints",
+                 "s3://bucket/baseline/constraints.json", "--output", str(tmp_path / "out")),
+                "monitor run",
+            ),
+        ]:  # fmt: skip
+            done = run(*args, env=env)
+            assert (done.returncode, done.stderr) == (
+                1,
+                f"smlocal {command}: nothing answers at {url}: {START}\n",
+            ), args
+        flag = run("captures", "flush", "ep", "--url", url)
+        assert (flag.returncode, flag.stderr) == (
             1,
-            f"smlocal {command}: nothing answers at {url}: {START}\n",
-        ), args
-    flag = run("captures", "flush", "ep", "--url", url)
-    assert (flag.returncode, flag.stderr) == (
-        1,
-        f"smlocal captures flush: nothing answers at {url}: {START}\n",
-    )
+            f"smlocal captures flush: nothing answers at {url}: {START}\n",
+        )
 
 
 def test_missing_credentials_name_the_variables(tmp_path) -> None:
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
-    done = run("captures", "ls", "s3://bucket/datacapture/", env=env)
-    assert (done.returncode, done.stderr) == (1, f"smlocal captures ls: {NO_CREDENTIALS}\n")
-    report = run(
-        "monitor", "report", "s3://bucket/reports/", "--baseline-statistics",
-        "s3://bucket/statistics.json", "--output", str(tmp_path / "r.html"), env=env,
-    )  # fmt: skip
-    assert (report.returncode, report.stderr) == (
-        1,
-        f"smlocal monitor report: {NO_CREDENTIALS}\n",
-    )
+    with refused_port() as port:
+        env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+        done = run("captures", "ls", "s3://bucket/datacapture/", env=env)
+        assert (done.returncode, done.stderr) == (1, f"smlocal captures ls: {NO_CREDENTIALS}\n")
+        report = run(
+            "monitor", "report", "s3://bucket/reports/", "--baseline-statistics",
+            "s3://bucket/statistics.json", "--output", str(tmp_path / "r.html"), env=env,
+        )  # fmt: skip
+        assert (report.returncode, report.stderr) == (
+            1,
+            f"smlocal monitor report: {NO_CREDENTIALS}\n",
+        )
 
 
 def test_an_external_s3_without_credentials_or_answer_stops_up_plainly(tmp_path) -> None:
-    s3 = f"http://127.0.0.1:{free_port()}"
-    up = ("up", "--port", "0", "--data-dir", str(tmp_path / "d"), "--s3-endpoint", s3)
-    for args in (up, (*up, "--example")):
-        done = run(*args)
-        assert (done.returncode, done.stderr) == (1, f"smlocal up: {NO_CREDENTIALS}\n")
-    down = run(*up, "--example", env=CREDENTIALS)
-    assert down.returncode == 1
-    assert last_line(down) == (
-        f"smlocal up: nothing answers at {s3}: start that S3, or leave out --s3-endpoint"
-    )
+    with refused_port() as port:  # nothing listens on it all along
+        s3 = f"http://127.0.0.1:{port}"
+        up = ("up", "--port", "0", "--data-dir", str(tmp_path / "d"), "--s3-endpoint", s3)
+        for args in (up, (*up, "--example")):
+            done = run(*args)
+            assert (done.returncode, done.stderr) == (1, f"smlocal up: {NO_CREDENTIALS}\n")
+        down = run(*up, "--example", env=CREDENTIALS)
+        assert down.returncode == 1
+        assert last_line(down) == (
+            f"smlocal up: nothing answers at {s3}: start that S3, or leave out --s3-endpoint"
+        )
 
 
 # -- monitor run: S3 sources, URIs kept whole ----------------------------------------------

@@ -190,6 +190,7 @@ def test_http_10_closes_after_the_answer(server: Server) -> None:
 # ---- connection limits: timeouts and a cap on connections -------------------------------
 
 QUICK = 0.5  # the timeouts of the `impatient` server, in seconds
+PATIENT = 2.0  # the body timeout of the `patient_body` server, in seconds
 DEADLINE = 10.0  # how long a test waits for the server to act, far above any timeout
 
 
@@ -210,8 +211,19 @@ def impatient() -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
+def patient_body() -> Iterator[Server]:
+    """A server whose body timeout is far above the gaps of a body that keeps arriving."""
+    srv = Server(ConnectionLimits(body_timeout=PATIENT))
+    thread = start(srv)
+    yield srv
+    srv.loop.call_soon_threadsafe(srv.loop.stop)
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
 def capped() -> Iterator[Server]:
-    srv = Server(ConnectionLimits(max_connections=50))
+    # timeouts far above any test's length: only the cap closes connections here
+    srv = Server(ConnectionLimits(max_connections=50, header_timeout=300, body_timeout=300))
     thread = start(srv)
     yield srv
     srv.loop.call_soon_threadsafe(srv.loop.stop)
@@ -255,17 +267,20 @@ def test_a_stalled_body_is_answered_408_and_closed(impatient) -> None:
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
 
 
-def test_a_body_that_keeps_arriving_is_not_cut(impatient) -> None:
-    chunks = 8
-    with socket.create_connection(("127.0.0.1", impatient.port), timeout=5) as s:
+def test_a_body_that_keeps_arriving_is_not_cut(patient_body) -> None:
+    chunks = 30
+    began = time.monotonic()
+    with socket.create_connection(("127.0.0.1", patient_body.port), timeout=DEADLINE) as s:
         s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")
         s.sendall(b"Content-Length: %d\r\n\r\n" % chunks)
-        for _ in range(chunks):  # longer in all than every timeout, never a gap as long as one
-            time.sleep(QUICK / 3)
+        for _ in range(chunks):  # gaps of 0.1 s against a body timeout of 2 s
+            time.sleep(0.1)
             s.sendall(b"x")
         answer = read_until_closed(s)
+    # the body took longer in all than one body timeout: the timeout is per gap, not in total
+    assert time.monotonic() - began > PATIENT
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert b"X-Len: 8\r\n" in answer
+    assert b"X-Len: 30\r\n" in answer
 
 
 def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(impatient) -> None:

@@ -22,7 +22,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
 )
 
-from tests.support import ROLE, SMLOCAL, deploy, free_port
+from tests.support import ROLE, SMLOCAL, deploy, refused_port
 
 ANALYZER = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 ROWS = ["5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3", "7.7,3.0,6.1,2.3"]
@@ -349,15 +349,16 @@ def unstarted(tmp_path: Path, url: str):
 def test_helpers_name_the_url_when_nothing_answers(tmp_path: Path) -> None:
     """flush_captures() raises what captures() and reset() raise (boto3's calls do), with the
     URL, not urllib's bare `<urlopen error [Errno 111] Connection refused>`."""
-    base = f"http://127.0.0.1:{free_port()}"  # free, and nothing listens on it
-    down = unstarted(tmp_path, base)
-    url = f"{base}/_smlocal/endpoints/a%2Fb/capture/flush"
-    with pytest.raises(EndpointConnectionError) as caught:
-        down.flush_captures("a/b")
-    assert str(caught.value) == f'Could not connect to the endpoint URL: "{url}"'
-    for helper in (lambda: down.captures("a/b"), lambda: down.reset(5)):
-        with pytest.raises(EndpointConnectionError, match=f'"{base}/'):
-            helper()
+    with refused_port() as port:  # nothing listens on it all along
+        base = f"http://127.0.0.1:{port}"
+        down = unstarted(tmp_path, base)
+        url = f"{base}/_smlocal/endpoints/a%2Fb/capture/flush"
+        with pytest.raises(EndpointConnectionError) as caught:
+            down.flush_captures("a/b")
+        assert str(caught.value) == f'Could not connect to the endpoint URL: "{url}"'
+        for helper in (lambda: down.captures("a/b"), lambda: down.reset(5)):
+            with pytest.raises(EndpointConnectionError, match=f'"{base}/'):
+                helper()
 
 
 def test_a_flush_the_emulator_drops_without_an_answer_names_the_url(tmp_path: Path) -> None:
