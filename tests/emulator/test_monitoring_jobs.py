@@ -291,15 +291,29 @@ def test_now_schedules_empty_windows_and_schedule_errors(sm, s3) -> None:
     sm.delete_data_quality_job_definition(JobDefinitionName=definition)
 
 
-def test_an_hourly_cron_schedule_fires_at_the_hour(smlocal_factory) -> None:
-    start = datetime.now(UTC).replace(minute=59, second=50, microsecond=0)
+# How long before the hour the hourly test's emulator clock starts: the test must create its
+# schedule before the hour strikes (a handful of requests, and the emulator's start-up once
+# its clock runs), and it waits for the hour itself, so this is slack for a loaded machine.
+HOURLY_SLACK = timedelta(seconds=40)
+
+
+def test_an_hourly_cron_schedule_fires_at_the_hour(smlocal_factory, sm, s3) -> None:
+    # The baseline job runs on the shared emulator, before this test's clock starts: only
+    # quick requests stand between the clock's start and the hourly schedule's creation.
+    statistics, constraints = baseline_files(sm, s3)
+    baselines = {uri: s3.get_object(Bucket="mon", Key=uri.removeprefix("s3://mon/"))["Body"].read()
+                 for uri in (statistics, constraints)}  # fmt: skip
+    start = datetime.now(UTC).replace(minute=59, second=0, microsecond=0)
+    start += timedelta(minutes=1) - HOURLY_SLACK
     emulator = smlocal_factory(env={"SMLOCAL_CLOCK_START": start.strftime("%Y-%m-%dT%H:%M:%SZ")})
     sm, s3 = emulator.client("sagemaker"), emulator.client("s3")
     s3.create_bucket(Bucket="mon")
-    s3.put_object(Bucket="mon", Key="data/baseline.csv", Body=BASELINE_CSV.encode())
+    for uri, body in baselines.items():
+        s3.put_object(Bucket="mon", Key=uri.removeprefix("s3://mon/"), Body=body)
     endpoint = unique("Hourly")
     failed_endpoint_with_capture(sm, endpoint, "s3://mon/capture")
     hour = start.replace(minute=0, second=0)
+    next_hour = hour + timedelta(hours=1)
     lines = "".join(
         capture_line(hour + timedelta(minutes=10 + i), i, "3.50" if i % 2 else "3")
         for i in range(10)
@@ -309,7 +323,6 @@ def test_an_hourly_cron_schedule_fires_at_the_hour(smlocal_factory) -> None:
         Key=f"capture/{endpoint}/AllTraffic/{hour:%Y/%m/%d/%H}/10-00-000-abc.jsonl",
         Body=lines.encode(),
     )
-    statistics, constraints = baseline_files(sm, s3)
     inline = {
         "BaselineConfig": {"ConstraintsResource": {"S3Uri": constraints}, "StatisticsResource": {"S3Uri": statistics}},
         "MonitoringInputs": [{"EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input/endpoint"}}],
@@ -325,7 +338,6 @@ def test_an_hourly_cron_schedule_fires_at_the_hour(smlocal_factory) -> None:
         MonitoringScheduleName="padded-now",
         MonitoringScheduleConfig={"ScheduleConfig": padded, "MonitoringJobDefinition": inline},
     )
-    assert wait_execution(sm, "padded-now")["ScheduledTime"] < hour + timedelta(hours=1)
     sm.create_monitoring_schedule(
         MonitoringScheduleName="hourly",
         MonitoringScheduleConfig={
@@ -333,8 +345,16 @@ def test_an_hourly_cron_schedule_fires_at_the_hour(smlocal_factory) -> None:
             "MonitoringJobDefinition": inline,
         },
     )
-    execution = wait_execution(sm, "hourly", timeout=90)
-    next_hour = hour + timedelta(hours=1)
+    created = sm.describe_monitoring_schedule(MonitoringScheduleName="hourly")["CreationTime"]
+    assert created < next_hour, (
+        f"the hourly schedule was created at {created:%H:%M:%S} on the emulator's clock, after "
+        f"the hour it should fire at ({next_hour:%H:%M}): this run took longer than the "
+        f"{HOURLY_SLACK.seconds} s of slack (HOURLY_SLACK) to get there"
+    )
+    assert wait_execution(sm, "padded-now")["ScheduledTime"] < next_hour
+    # the rest of the hour on the emulator's clock, then the monitoring job's run
+    execution = wait_execution(sm, "hourly", timeout=(next_hour - created).seconds + 120)
+    assert execution["CreationTime"] >= next_hour  # it fired at the hour, not when created
     assert execution["ScheduledTime"] == next_hour
     assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations"
     prefix = f"reports/{endpoint}/hourly/{next_hour:%Y/%m/%d/%H}/"
