@@ -28,19 +28,19 @@ _DAY_NUMBER = re.compile(r"\d+")
 Fire = Callable[[dict[str, Any], datetime], Any]
 # A new or updated schedule is Pending, then Scheduled, as SageMaker reports it (the SDK
 # waits for it to leave Pending after an update). How long AWS stays Pending is not
-# published; a second is enough for a client to see it without slowing the SDK's waits.
-PENDING_SECONDS = 1.0
+# published; a second (the default of SMLOCAL_SCHEDULE_PENDING_SECONDS, the settings'
+# schedule_pending_seconds) is enough for a client to see it without slowing the SDK's waits.
 SETTLES_AT = "_SettlesAt"
 
 
 NOW_DUE = "_NowDue"
 
 
-def pending(doc: dict[str, Any], now: float) -> None:
-    """Mark a schedule Pending until PENDING_SECONDS after `now`; a NOW schedule runs its
+def pending(doc: dict[str, Any], now: float, seconds: float) -> None:
+    """Mark a schedule Pending until `seconds` after `now`; a NOW schedule runs its
     execution once it is Scheduled (the next tick)."""
     doc["MonitoringScheduleStatus"] = "Pending"
-    doc[SETTLES_AT] = now + PENDING_SECONDS
+    doc[SETTLES_AT] = now + seconds
     if is_now(doc["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"]):
         doc[NOW_DUE] = True
 

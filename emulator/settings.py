@@ -34,6 +34,8 @@ class EmulatorSettings:
     startup_timeout: float = 300.0
     capture_roll_seconds: float | None = None
     metrics_period_seconds: float | None = None  # tests: publish endpoint metrics this often
+    # how long a new or updated monitoring schedule stays Pending before it is Scheduled
+    schedule_pending_seconds: float = 1.0
     example: bool = False
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES  # the most model data may unpack to
     allowed_hosts: tuple[str, ...] = ()  # host names served besides IPs and loopback names
@@ -82,6 +84,7 @@ class EmulatorSettings:
             ("SMLOCAL_INVOCATION_TIMEOUT", "invocation_timeout"),
             ("SMLOCAL_CAPTURE_ROLL_SECONDS", "capture_roll_seconds"),
             ("SMLOCAL_METRICS_PERIOD_SECONDS", "metrics_period_seconds"),
+            ("SMLOCAL_SCHEDULE_PENDING_SECONDS", "schedule_pending_seconds"),
         ):
             if env.get(key):
                 values[name] = _seconds(env, key)

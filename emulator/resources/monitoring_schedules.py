@@ -95,7 +95,7 @@ def create_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str
             "EndpointName": endpoint,
             "MonitoringJobDefinitionName": config.get("MonitoringJobDefinitionName"),
         }
-        pending(doc, now)
+        pending(doc, now, ctx.settings.schedule_pending_seconds)
         ctx.store.put(SCHEDULE, name, doc)
         set_tags(ctx, arn, params.get("Tags", []))
     return {"MonitoringScheduleArn": arn}
@@ -165,7 +165,7 @@ def update_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str
                 "LastModifiedTime": ctx.now(),
             }
         )
-        pending(doc, ctx.now())
+        pending(doc, ctx.now(), ctx.settings.schedule_pending_seconds)
         ctx.store.put(SCHEDULE, name, doc)
     return {"MonitoringScheduleArn": doc["MonitoringScheduleArn"]}
 

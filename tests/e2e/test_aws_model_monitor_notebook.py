@@ -7,8 +7,12 @@ folder. What the harness changes, and nothing else:
   and a dummy role (the "Session/role lines");
 - `time.sleep` is cut to 0.05 s while the notebook runs (its 1 s pauses between requests,
   60 s waits, the SDK's polls);
+- the emulator keeps a new or updated schedule Pending for PENDING_SECONDS
+  (SMLOCAL_SCHEDULE_PENDING_SECONDS, 1 s by default), so that cell 41 sees the schedule
+  cell 37 created still Pending, as AWS did, however loaded the machine;
 - before the cell that waits for the hourly schedule's first execution, the harness makes the
-  schedule run now (UpdateMonitoringSchedule to `NOW`), instead of waiting for the hour;
+  schedule run now (UpdateMonitoringSchedule to `NOW`), instead of waiting for the hour; the
+  SDK's wait for that update to leave Pending sleeps up to 1 s a poll (36 polls);
 - IPython's `!command` lines run through the shell, as IPython runs them;
 - pandas 2 removed `pd.io.json.json_normalize` that cells 31, 32 and 51 call (the notebook's
   kernel had pandas 1); the harness points it at `pd.json_normalize`;
@@ -41,6 +45,7 @@ SESSION_LINES = {
     "role = get_execution_role()": f'role = "{ROLE}"',
 }
 WAITS_FOR_FIRST_EXECUTION = "Waiting for the first execution to happen..."
+PENDING_SECONDS = 10
 _real_sleep = time.sleep
 
 
@@ -79,6 +84,7 @@ class Harness:
         self.folder = folder
         self.stop = threading.Event()
         self.main = threading.current_thread()
+        self.longest_sleep = 0.05  # of the notebook's own thread
         self.before = set(threading.enumerate())
         self.namespace: dict[str, Any] = {
             "__name__": "__main__",
@@ -88,7 +94,8 @@ class Harness:
 
     def sleep(self, seconds: float) -> None:
         self.stop_point()
-        _real_sleep(min(seconds, 0.05))
+        main = threading.current_thread() is self.main
+        _real_sleep(min(seconds, self.longest_sleep if main else 0.05))
 
     def stop_point(self, **_: Any) -> None:
         """Where the notebook's own threads end once the test is over."""
@@ -117,17 +124,27 @@ class Harness:
     def run_schedule_now(self) -> None:
         """The hourly schedule's first execution, now (the notebook waits up to an hour)."""
         monitor = self.namespace["my_default_monitor"]
-        monitor.update_monitoring_schedule(
-            schedule_cron_expression="NOW",
-            data_analysis_start_time="-PT1H",
-            data_analysis_end_time="-PT0H",
-        )
+        self.longest_sleep = 1.0  # the SDK polls 36 times for the end of Pending
+        try:
+            monitor.update_monitoring_schedule(
+                schedule_cron_expression="NOW",
+                data_analysis_start_time="-PT1H",
+                data_analysis_end_time="-PT0H",
+            )
+        finally:
+            self.longest_sleep = 0.05
 
     def end_threads(self) -> None:
         self.stop.set()
         for thread in set(threading.enumerate()) - self.before:
             if not thread.daemon:
                 thread.join(10)
+
+
+@pytest.fixture
+def smlocal(smlocal_factory):
+    """This test's own emulator (the session's keeps schedules Pending for 1 s)."""
+    return smlocal_factory(env={"SMLOCAL_SCHEDULE_PENDING_SECONDS": str(PENDING_SECONDS)})
 
 
 @pytest.fixture
