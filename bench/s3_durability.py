@@ -23,7 +23,7 @@ def in_process(rounds: int, count: int) -> dict[int, tuple[list[float], list[flo
     """Per size: seconds per write with fsync and without, one figure per round."""
     from moto.s3.models import s3_backends
 
-    from smlocal.emulator.s3_persistence import S3Persistence, Scope
+    from smlocal.emulator.embedded.s3_persistence import S3Persistence, Scope
 
     backend = s3_backends["123456789012"]["aws"]
     backend.create_bucket("bench-durability", "us-east-1")

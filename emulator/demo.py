@@ -9,10 +9,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from smlocal.emulator.clients import client
-from smlocal.emulator.context import Context
+from smlocal.emulator.control import endpoint_configs, endpoints, models
+from smlocal.emulator.control.context import Context
 from smlocal.emulator.errors import AWSError
-from smlocal.emulator.resources import endpoint_configs, endpoints, models
+from smlocal.emulator.support.clients import client
 
 ENDPOINT = "iris-example"
 BUCKET = "smlocal-example"

@@ -1,9 +1,9 @@
 """AWS errors: one base class carrying the AWS code, HTTP status and message.
 
-Each subclass is named after the AWS error code it stands for; `smlocal.emulator.wire` is the only
-place that turns one into an HTTP response. The statuses follow the botocore service models
-(a modeled error shape without `httpStatusCode` is a 400); `tests/emulator/test_errors.py`
-keeps them in step.
+Each subclass is named after the AWS error code it stands for; `smlocal.emulator.wire.responses`
+is the only place that turns one into an HTTP response. The statuses follow the botocore service
+models (a modeled error shape without `httpStatusCode` is a 400);
+`tests/emulator/test_errors.py` keeps them in step.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from smlocal.emulator.interpreter import python_module
+from smlocal.emulator.support.interpreter import python_module
 
 if TYPE_CHECKING:
     import urllib.error

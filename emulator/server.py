@@ -28,27 +28,27 @@ from pathlib import Path
 from typing import Any
 
 from smlocal.cli_common import CommandFailed, port_in_use
-from smlocal.emulator.cloudwatch import LogShipper
-from smlocal.emulator.context import Context
-from smlocal.emulator.control_plane import ControlPlane
-from smlocal.emulator.durable import durable_write
-from smlocal.emulator.edge import ControlBridge, Edge, FlushBridge
-from smlocal.emulator.endpoint_manager import EndpointManager
-from smlocal.emulator.endpoint_metrics import EndpointMetrics
-from smlocal.emulator.guard import LocalOnly, trust_from_settings
-from smlocal.emulator.http_server import Handler, HttpServer, WSGIBridge, serve
-from smlocal.emulator.jobs import JobRunner
-from smlocal.emulator.monitoring import execution_finished, start_execution
-from smlocal.emulator.processing import Processing
-from smlocal.emulator.routing import RoutingTable
-from smlocal.emulator.runtime import Runtime
-from smlocal.emulator.s3 import S3Persistence, embedded_services
-from smlocal.emulator.scheduler import Scheduler
-from smlocal.emulator.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.operations import ControlPlane
+from smlocal.emulator.control.store import Store
+from smlocal.emulator.embedded.services import S3Persistence, embedded_services
+from smlocal.emulator.hosting.endpoint_manager import EndpointManager
+from smlocal.emulator.hosting.routing import RoutingTable
+from smlocal.emulator.hosting.supervisor import Supervisor
+from smlocal.emulator.jobs.monitoring import execution_finished, start_execution
+from smlocal.emulator.jobs.processing import Processing
+from smlocal.emulator.jobs.runner import JobRunner
+from smlocal.emulator.jobs.scheduler import Scheduler
+from smlocal.emulator.jobs.training.manager import TrainingManager
+from smlocal.emulator.runtime.invoke import Runtime
+from smlocal.emulator.runtime.metrics import EndpointMetrics
 from smlocal.emulator.settings import EmulatorSettings
-from smlocal.emulator.store import Store
-from smlocal.emulator.supervisor import Supervisor
-from smlocal.emulator.training.manager import TrainingManager
+from smlocal.emulator.support.cloudwatch import LogShipper
+from smlocal.emulator.support.durable import durable_write
+from smlocal.emulator.wire.edge import ControlBridge, Edge, FlushBridge
+from smlocal.emulator.wire.guard import LocalOnly, trust_from_settings
+from smlocal.emulator.wire.http_server import Handler, HttpServer, WSGIBridge, serve
+from smlocal.emulator.wire.service_models import runtime_model, sagemaker_model
 
 log = logging.getLogger("smlocal")
 
@@ -196,7 +196,7 @@ class Emulator:
     async def _serve_containers(self, edge: Handler) -> list[HttpServer]:
         """With --backend docker, containers reach the edge through the Docker bridge's
         gateway (`host.docker.internal`): listen there too, on the same port."""
-        from smlocal.emulator.backends.docker import bridge_gateway
+        from smlocal.emulator.hosting.backends.docker import bridge_gateway
 
         gateway = bridge_gateway()
         if gateway is None or self.settings.host in ("0.0.0.0", "::", gateway):

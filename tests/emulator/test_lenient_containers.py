@@ -18,9 +18,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from smlocal.emulator.backends import VariantPlan
-from smlocal.emulator.backends.docker import container_environment
-from smlocal.emulator.backends.process import ProcessBackend
+from smlocal.emulator.hosting.backends import VariantPlan
+from smlocal.emulator.hosting.backends.docker import container_environment
+from smlocal.emulator.hosting.backends.process import ProcessBackend
 from smlocal.emulator.settings import EmulatorSettings
 from tests.support import SKLEARN_IMAGE, SKLEARN_SCRIPT_ENV, deploy, sklearn_archive, unique
 

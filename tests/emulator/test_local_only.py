@@ -12,7 +12,7 @@ import botocore.exceptions
 import pytest
 import requests
 
-from smlocal.emulator.guard import Trust
+from smlocal.emulator.wire.guard import Trust
 from tests.support import CHROMIUM, CHROMIUM_ARGS, ROLE, XGBOOST_IMAGE, unique
 
 EVIL = "http://evil.example"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator.test_capture_flush import post
+from tests.emulator.hosting.test_capture_flush import post
 
 ROUTES = "it serves GET /_smlocal/health and POST /_smlocal/endpoints/{name}/capture/flush"
 

@@ -109,7 +109,7 @@ def test_a_local_model_folder_and_its_neighbours_survive_every_stop_path(
 
 
 def test_scratch_refuses_to_remove_what_it_did_not_create(tmp_path: Path) -> None:
-    from smlocal.emulator.scratch import NotOurs, Scratch
+    from smlocal.emulator.support.scratch import NotOurs, Scratch
 
     scratch = Scratch(tmp_path / "data")
     mine = scratch.create("models", "ep", "AllTraffic")

@@ -200,7 +200,7 @@ def test_reset_forgets_everything_and_the_emulator_serves_on(emulator, iris_tar)
 
 
 def test_reset_stops_a_running_processing_job(emulator) -> None:
-    from tests.emulator.test_monitoring_jobs import BASELINE_CSV, baseline_request
+    from tests.emulator.jobs.test_monitoring_jobs import BASELINE_CSV, baseline_request
 
     s3 = emulator.client("s3")
     s3.create_bucket(Bucket="mon")

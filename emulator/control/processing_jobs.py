@@ -1,0 +1,172 @@
+"""Processing jobs: create, describe, list, stop (run by smlocal.emulator.jobs.processing)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from smlocal.emulator.control.context import Context, already_exists
+from smlocal.emulator.control.kinds import pick
+from smlocal.emulator.control.pagination import filtered, page, sort
+from smlocal.emulator.control.tags import set_tags
+from smlocal.emulator.errors import ValidationException
+
+KIND = "processing-job"
+ANALYZER_IMAGE = re.compile(
+    r"(?:^|/)sagemaker-model-monitor-analyzer(?::[\w.\-]+)?(?:@sha256:\w+)?$"
+)
+DESCRIBE_KEYS = (
+    "ProcessingInputs",
+    "ProcessingOutputConfig",
+    "ProcessingJobName",
+    "ProcessingResources",
+    "StoppingCondition",
+    "AppSpecification",
+    "Environment",
+    "NetworkConfig",
+    "RoleArn",
+    "ExperimentConfig",
+    "ProcessingJobArn",
+    "ProcessingJobStatus",
+    "ExitMessage",
+    "FailureReason",
+    "ProcessingEndTime",
+    "ProcessingStartTime",
+    "LastModifiedTime",
+    "CreationTime",
+    "MonitoringScheduleArn",
+)
+SUMMARY_KEYS = (
+    "ProcessingJobName",
+    "ProcessingJobArn",
+    "CreationTime",
+    "ProcessingEndTime",
+    "LastModifiedTime",
+    "ProcessingJobStatus",
+    "FailureReason",
+    "ExitMessage",
+)
+# status -> statuses it may move to
+TRANSITIONS = {
+    "InProgress": frozenset({"Completed", "Failed", "Stopping"}),
+    "Stopping": frozenset({"Stopped", "Completed", "Failed"}),
+}
+
+
+def is_analyzer_image(image: str) -> bool:
+    """The sagemaker-model-monitor-analyzer image of any region or account."""
+    return ANALYZER_IMAGE.search(image) is not None
+
+
+def new_job(
+    ctx: Context,
+    params: dict[str, Any],
+    schedule_arn: str | None = None,
+    private: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Store a new InProgress job (from the API or from a monitoring schedule).
+
+    `private` holds what only the emulator reads (keys starting with `_`), such as the
+    capture window of a monitoring execution.
+    """
+    name = params["ProcessingJobName"]
+    arn = ctx.arn(KIND, name)
+    with ctx.store.transaction():
+        if ctx.store.get(KIND, name) is not None:
+            raise already_exists("processing job", arn)
+        now = ctx.now()
+        doc = {key: params[key] for key in DESCRIBE_KEYS if key in params}
+        doc.update(
+            {
+                "ProcessingJobName": name,
+                "ProcessingJobArn": arn,
+                "ProcessingJobStatus": "InProgress",
+                "CreationTime": now,
+                "LastModifiedTime": now,
+                "ProcessingStartTime": now,
+                "MonitoringScheduleArn": schedule_arn,
+                **(private or {}),
+            }
+        )
+        ctx.store.put(KIND, name, doc)
+        set_tags(ctx, arn, params.get("Tags", []))
+    return doc
+
+
+def create_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """CreateProcessingJob: runs at once, in the background."""
+    for item in params.get("ProcessingInputs", []):
+        if "S3Input" not in item:
+            raise ValidationException(
+                f"Processing input {item['InputName']} has no S3Input; smlocal reads inputs from "
+                "S3 only (dataset definitions are not emulated)."
+            )
+    doc = new_job(ctx, params)
+    ctx.service("processing").start(doc["ProcessingJobName"])
+    return {"ProcessingJobArn": doc["ProcessingJobArn"]}
+
+
+def get_job(ctx: Context, name: str) -> dict[str, Any]:
+    """A job's stored document, or SageMaker's error for an unknown job."""
+    doc = ctx.store.get(KIND, name)
+    if doc is None:
+        raise ValidationException(f"Could not find requested job with name {name}")
+    return doc
+
+
+def describe_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """DescribeProcessingJob."""
+    return pick(get_job(ctx, params["ProcessingJobName"]), DESCRIBE_KEYS)
+
+
+def list_processing_jobs(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """ListProcessingJobs."""
+    docs = filtered(
+        ctx.store.all(KIND),
+        params,
+        "ProcessingJobName",
+        equals={"StatusEquals": "ProcessingJobStatus"},
+    )
+    docs = sort(
+        docs,
+        params,
+        {
+            "Name": "ProcessingJobName",
+            "CreationTime": "CreationTime",
+            "Status": "ProcessingJobStatus",
+        },
+    )
+    chunk, token = page(docs, params)
+    return {"ProcessingJobSummaries": [pick(d, SUMMARY_KEYS) for d in chunk], "NextToken": token}
+
+
+def stop_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """StopProcessingJob: only a job in progress can be stopped."""
+    name = params["ProcessingJobName"]
+    with ctx.store.transaction():
+        doc = get_job(ctx, name)
+        if doc["ProcessingJobStatus"] != "InProgress":
+            raise ValidationException(
+                f"The processing job {name} is {doc['ProcessingJobStatus']}; only a job in "
+                "progress can be stopped."
+            )
+        set_status(ctx, name, "Stopping")
+    ctx.service("processing").stop(name)
+    return {}
+
+
+def set_status(ctx: Context, name: str, status: str, **changes: Any) -> dict[str, Any]:
+    """Move a job to a status its transitions allow; return the updated document."""
+    with ctx.store.transaction():
+        doc = get_job(ctx, name)
+        if status not in TRANSITIONS.get(doc["ProcessingJobStatus"], frozenset()):
+            raise RuntimeError(
+                f"processing job cannot go from {doc['ProcessingJobStatus']} to {status}"
+            )
+        doc.update(changes)
+        doc["ProcessingJobStatus"] = status
+        doc["LastModifiedTime"] = ctx.now()
+        if status in ("Completed", "Failed", "Stopped"):
+            doc["ProcessingEndTime"] = ctx.now()
+        ctx.store.put(KIND, name, doc)
+    return doc

@@ -1,0 +1,1 @@
+"""Endpoints' model servers: fleets, backends, routing, supervision, logs, capture flushes."""

@@ -1,0 +1,138 @@
+"""The default backend: `smlocal serve` as a child process on a loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from smlocal.emulator.hosting.backends import VariantPlan, capture_environment, log_path
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.support.interpreter import python_module
+
+
+class ProcessServer:
+    """A gunicorn model server in its own process group."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path, workers: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.log_path = log
+        self.workers = workers
+
+    def alive(self) -> bool:
+        """True while the gunicorn master runs."""
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 40.0) -> None:
+        """SIGTERM (gunicorn drains requests, workers flush captures), SIGKILL to the whole
+        group after the timeout; also kills the workers a killed master left behind."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        kill_orphans(self.proc)
+
+    def scale(self, instances: int, wait: float = 10.0) -> None:
+        """gunicorn adds a worker per SIGTTIN and removes one per SIGTTOU. Signals of one
+        kind that arrive together count once, so each is sent after the last one showed."""
+        step = signal.SIGTTIN if instances > self.workers else signal.SIGTTOU
+        for _ in range(abs(instances - self.workers)):
+            before = self.worker_count()
+            self.proc.send_signal(step)
+            deadline = time.monotonic() + wait
+            while self.worker_count() == before and time.monotonic() < deadline:
+                time.sleep(0.02)
+        self.workers = instances
+
+    def worker_count(self) -> int:
+        """How many children the gunicorn master has now (from /proc)."""
+        count = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            count += int(fields[1]) == self.proc.pid  # fields[1] is the parent pid
+        return count
+
+
+def kill_orphans(leader: subprocess.Popen[bytes]) -> None:
+    """SIGKILL what is left of a reaped leader's process group (workers of a killed master).
+
+    While any member is alive, Linux keeps the group's id from being reused; once the leader
+    is reaped, a live process with its pid would be a stranger, so the group is left alone.
+    """
+    if leader.poll() is None:
+        return
+    try:
+        os.kill(leader.pid, 0)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(leader.pid, signal.SIGKILL)
+    # else: the pid is in use by a new process (a stranger): leave it alone
+
+
+class ProcessBackend:
+    """Starts variant servers as child processes."""
+
+    def __init__(self, settings: EmulatorSettings) -> None:
+        self.settings = settings
+
+    def environment(self, plan: VariantPlan) -> dict[str, str]:
+        """The child's environment: SageMaker's variables, S3 at the edge, capture settings."""
+        base = dict(self.settings.env or os.environ)
+        return {
+            **base,
+            "AWS_ACCESS_KEY_ID": base.get("AWS_ACCESS_KEY_ID", "test"),
+            "AWS_SECRET_ACCESS_KEY": base.get("AWS_SECRET_ACCESS_KEY", "test"),
+            "AWS_DEFAULT_REGION": self.settings.region,
+            "AWS_ENDPOINT_URL": self.settings.edge_url,
+            "AWS_ENDPOINT_URL_S3": self.settings.s3_url,
+            "SAGEMAKER_REGION": self.settings.region,
+            **plan.environment,
+            # smlocal's own, after the model's: a model cannot turn them off or point them
+            "SMLOCAL_PARENT_PID": str(os.getpid()),
+            "SMLOCAL_ENDPOINT_NAME": plan.endpoint,
+            "SMLOCAL_VARIANT_NAME": plan.variant,
+            "SMLOCAL_IMAGE": plan.image,
+            **self.settings.model_server_switches,
+            "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ in the user's code folder
+            **capture_environment(self.settings, plan),
+        }
+
+    def start(self, plan: VariantPlan) -> ProcessServer:
+        """Spawn `smlocal serve` bound to a socket we hold (so no other process takes the port)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1024)
+        sock.set_inheritable(True)
+        log = log_path(self.settings, plan)
+        args = [
+            *python_module("smlocal.emulator.cli"), "serve",
+            "--bind", f"fd://{sock.fileno()}", "--workers", str(plan.workers),
+            "--model-dir", str(plan.unpacked_model),
+        ]  # fmt: skip
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.environment(plan),
+                pass_fds=[sock.fileno()],
+                start_new_session=True,  # our signals decide when it stops, not the terminal's
+            )
+        port = sock.getsockname()[1]
+        sock.close()
+        return ProcessServer(proc, port, log, plan.workers)

@@ -1,0 +1,480 @@
+"""Brings endpoints up, updates them blue/green, heals them and takes them down, each change
+as one transaction.
+
+The control plane accepts a call by writing the endpoint's new status together with a fresh
+operation token (`_Op`), then queues the work on the endpoint's own serial queue, so work on
+one endpoint never overlaps. Work that started model servers commits under the store's lock:
+it writes the new status to the store first and only then publishes the route and the fleet,
+and only while the document still holds its token. DeleteEndpoint writes a new token, takes
+the route down before it returns, and cancels the work in progress; superseded work finds
+its token gone and stops the servers it started instead of publishing them. Hence, whatever
+the order of calls: listed ⇔ routed ⇔ running, and a deleted endpoint answers nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from types import EllipsisType
+from typing import Any
+
+from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.endpoint_shapes import capture_summary, summaries
+from smlocal.emulator.control.lifecycle import check_transition
+from smlocal.emulator.hosting.backends import VariantPlan
+from smlocal.emulator.hosting.fleet import Cancelled, DeployError, Hosting, RunningVariant
+from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
+from smlocal.emulator.hosting.upstream import UpstreamPool
+from smlocal.emulator.support.scratch import Scratch
+from smlocal.emulator.support.serial import SerialQueues, Work
+
+log = logging.getLogger(__name__)
+KIND = "endpoint"
+DRAIN_SECONDS = 30.0
+MAX_RESTARTS = 3  # a variant that dies more often than this within RESTART_WINDOW ends Failed
+RESTART_WINDOW = 600.0
+SERVING = ("Creating", "Updating", "RollingBack", "InService")  # brought back after a restart
+Fleet = dict[str, RunningVariant]  # variant name -> its running server
+
+
+@dataclass
+class Retiring:
+    """A route and fleet taken out of service: drained, then stopped."""
+
+    route: EndpointRoute | None = None
+    fleet: Fleet = field(default_factory=dict)
+
+
+class EndpointManager:
+    """Runs the model servers of every endpoint and keeps the routing table in step."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        table: RoutingTable,
+        loop: asyncio.AbstractEventLoop,
+        hosting: Hosting | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.table = table
+        self.loop = loop
+        self.scratch = Scratch(ctx.settings.data_dir)
+        self.hosting = hosting or Hosting(ctx.settings, self.scratch)
+        self.fleets: dict[str, Fleet] = {}  # by lower-cased name; changed under the store lock
+        self.queues = SerialQueues()
+
+    # -- what the control plane calls, inside its store transaction -------------------------
+
+    def create(self, doc: dict[str, Any]) -> None:
+        """Record a new endpoint as Creating and bring it up in the background."""
+        token = self._accept(doc, "Creating", new=True)
+        self._submit(doc, "deploy", token, self._deploy)
+
+    def update(self, name: str, **changes: Any) -> None:
+        """Move an InService endpoint to Updating (with its pending plan) and deploy it."""
+        doc = self._doc(name)
+        token = self._accept(doc, "Updating", **changes)
+        self._submit(doc, "update", token, self._update)
+
+    def reweigh(self, name: str, plan: dict[str, Any]) -> None:
+        """Apply new desired weights and instance counts."""
+        doc = self._doc(name)
+        token = self._accept(doc, "Updating", _Plan=plan)
+        self._submit(doc, "reweigh", token, self._reweigh)
+
+    def delete(self, name: str) -> None:
+        """Mark Deleting and stop routing at once (when the write has committed); stop the
+        servers and forget the endpoint in the background."""
+        doc = self._doc(name)
+        token = self._accept(doc, "Deleting")
+        key = doc["EndpointName"].lower()
+
+        def committed() -> None:
+            route = self.table.withdraw(doc["EndpointName"])
+            self.queues.cancel(key)
+            self.queues.submit(Work(key, "delete", token, lambda w: self._delete(w, route)))
+
+        self.ctx.store.after_commit(committed)
+
+    def status_of(self, name: str) -> str | None:
+        """The status of an endpoint by its exact name (for the runtime's error messages)."""
+        doc = self.ctx.store.get(KIND, name)
+        return doc["EndpointStatus"] if doc and doc["EndpointName"] == name else None
+
+    # -- start, stop, wait ------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """After a start: remove the scratch of the last run, bring back what was serving."""
+        swept = self.scratch.sweep()
+        if swept:
+            log.info("removed %d scratch folders of the previous run", swept)
+        for doc in self.ctx.store.all(KIND):
+            if doc["EndpointStatus"] == "Deleting":
+                token = self._force(doc, "Deleting")
+                route = self.table.withdraw(doc["EndpointName"])
+                self._submit(doc, "delete", token, lambda w, r=route: self._delete(w, r))
+            elif doc["EndpointStatus"] in SERVING:
+                token = self._force(doc, doc["EndpointStatus"])
+                self._submit(doc, "restore", token, self._restore)
+        self.wait()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for background work (tests, the example endpoint, shutdown)."""
+        return self.queues.wait(timeout)
+
+    def shutdown(self, timeout: float = 60.0) -> None:
+        """Cancel work in progress, then stop every model server (captures are flushed)."""
+        self.queues.cancel_all()
+        self.queues.wait(timeout)
+        with self.ctx.store.transaction():
+            fleets, self.fleets = self.fleets, {}
+            for route in list(self.table.routes.values()):
+                self.table.withdraw(route.name)
+        self.hosting.stop(v for fleet in fleets.values() for v in fleet.values())
+
+    # -- the work ---------------------------------------------------------------------------
+
+    def _submit(self, doc: dict[str, Any], kind: str, token: str, run: Any) -> None:
+        """Queue work once the write that accepted it has committed."""
+        work = Work(doc["EndpointName"].lower(), kind, token, run)
+        self.ctx.store.after_commit(lambda: self.queues.submit(work))
+
+    def _deploy(self, work: Work) -> None:
+        doc = self._current(work)
+        if doc is None:
+            return
+        try:
+            started = self.hosting.start(self.plans(doc, doc["_Plan"]), work.cancel)
+        except Cancelled:
+            return
+        except DeployError as exc:
+            self._commit(work, "Failed", failure_reason=str(exc))
+            return
+        self._go_live(work, "InService", started, doc["_Plan"])
+
+    def _restore(self, work: Work) -> None:
+        doc = self._current(work)
+        if doc is None:
+            return
+        plan = doc["_Plan"]
+        try:
+            started = self.hosting.start(self.plans(doc, plan), work.cancel)
+        except Cancelled:
+            return
+        except DeployError as exc:
+            self._commit(work, "Failed", force=True, failure_reason=str(exc))
+            return
+        if doc["EndpointStatus"] == "Updating" and doc.get("_PendingPlan"):
+            # an UpdateEndpoint that was accepted before the stop: serve the old plan, then
+            # carry on with the update, as if smlocal had never stopped
+            self._go_live(work, "Updating", started, plan, force=True)
+            if self._current(work) is not None:
+                self.queues.submit(Work(work.key, "update", work.token, self._update))
+            return
+        cleared = {"_PendingPlan": None, "PendingDeploymentSummary": None}
+        self._go_live(work, "InService", started, plan, force=True, **cleared)
+
+    def _update(self, work: Work) -> None:
+        doc = self._current(work)
+        if doc is None:
+            return
+        new_plan = doc["_PendingPlan"]
+        try:
+            started = self.hosting.start(self.plans(doc, new_plan), work.cancel)
+        except Cancelled:
+            return
+        except DeployError as exc:
+            self._commit(work, "RollingBack", failure_reason=f"Update failed: {exc}")
+            self._commit(
+                work, "InService", _PendingPlan=None, PendingDeploymentSummary=None,
+                failure_reason=f"The update was rolled back: {exc}",
+            )  # fmt: skip
+            return
+        self._go_live(
+            work, "InService", started, new_plan, failure_reason=None,
+            _Plan=new_plan, _PendingPlan=None, PendingDeploymentSummary=None,
+            EndpointConfigName=new_plan["EndpointConfigName"],
+            DataCaptureConfig=capture_summary(new_plan.get("DataCaptureConfig")),
+        )  # fmt: skip
+
+    def _reweigh(self, work: Work) -> None:
+        doc = self._current(work)
+        if doc is None:
+            return
+        plan = doc["_Plan"]
+        fleet = dict(self.fleets.get(work.key, {}))
+        for variant in plan["Variants"]:
+            running = fleet.get(variant["VariantName"])
+            if running is not None:
+                running.server.scale(variant["InstanceCount"])
+                running.plan = replace(running.plan, instance_count=variant["InstanceCount"])
+        with self.ctx.store.transaction():
+            if self._commit(work, "InService", variants=summaries(plan, self.ctx.now())):
+                self.ctx.store.after_commit(
+                    lambda: self._publish(doc["EndpointName"], plan, self.fleets.get(work.key, {}))
+                )
+
+    def _delete(self, work: Work, route: EndpointRoute | None) -> None:
+        with self.ctx.store.transaction():
+            fleet = self.fleets.pop(work.key, {})
+        self._retire(Retiring(route, fleet))
+        with self.ctx.store.transaction():
+            doc = self._current(work)
+            if doc is None:
+                return
+            self.ctx.store.delete(KIND, work.key)
+            from smlocal.emulator.control.tags import drop_tags
+
+            drop_tags(self.ctx, doc["EndpointArn"])
+
+    # -- healing (called by the supervisor) -------------------------------------------------
+
+    def live_variants(self) -> list[tuple[str, str, RunningVariant]]:
+        """(endpoint key, variant name, running variant) of every serving fleet."""
+        with self.ctx.store.transaction():
+            return [
+                (key, name, running)
+                for key, fleet in self.fleets.items()
+                for name, running in fleet.items()
+            ]
+
+    def report_dead(self, key: str, variant: str, dead: RunningVariant) -> None:
+        """A serving variant's server is gone: replace it (once per dead server)."""
+        with self.ctx.store.transaction():
+            if self.fleets.get(key, {}).get(variant) is not dead or dead.healing:
+                return
+            dead.healing = True  # on the object: a heal that never runs cannot mark another
+        run = lambda w: self._heal(w, variant, dead)  # noqa: E731
+        self.queues.submit(Work(key, "heal", "", run))
+
+    def _heal(self, work: Work, variant: str, dead: RunningVariant) -> None:
+        """Start a new server on the dead one's files and move the route to it; an endpoint
+        whose variant keeps dying, or whose new server does not come up, ends Failed.
+        Healing does not depend on the endpoint's token: a re-weigh or a queued update does
+        not make a dead server any less dead; only a fleet that no longer holds it does."""
+        try:
+            if self.fleets.get(work.key, {}).get(variant) is not dead:
+                return
+            reason = (
+                f"The model server of production variant {variant} stopped unexpectedly; its "
+                f"log is {dead.server.log_path}"
+            )
+            dead.server.stop(timeout=5)
+            self.hosting.logs.unfollow(dead.server)  # its last lines, the crash's included
+            fresh = self._restart(work, dead, reason)
+            if fresh is None:
+                return
+            with self.ctx.store.transaction():
+                doc = self.ctx.store.get(KIND, work.key)
+                swapped = doc is not None and self.fleets.get(work.key, {}).get(variant) is dead
+                if swapped and doc is not None:
+                    fleet = self.fleets[work.key] = {**self.fleets[work.key], variant: fresh}
+                    self._publish(doc["EndpointName"], doc["_Plan"], fleet)
+            if not swapped:
+                self.hosting.stop([fresh], keep_scratch=True)  # the fleet's scratch is not ours
+        finally:
+            dead.healing = False
+
+    def _restart(self, work: Work, dead: RunningVariant, reason: str) -> RunningVariant | None:
+        """A new server for a dead one; each failed start counts as one more death, and more
+        than MAX_RESTARTS deaths within RESTART_WINDOW end the endpoint Failed."""
+        deaths = dead.deaths
+        failure = ""
+        while True:
+            now = time.monotonic()
+            deaths = (*[t for t in deaths if now - t < RESTART_WINDOW], now)
+            if len(deaths) > MAX_RESTARTS:
+                self._fail(
+                    work,
+                    f"{reason} (it stopped {len(deaths)} times within {RESTART_WINDOW:.0f} s, "
+                    f"so it is not started again){failure}",
+                )
+                return None
+            log.warning("endpoint %s: %s; starting a new one", work.key, reason)
+            try:
+                fresh = self.hosting.restart(dead, work.cancel)
+            except Cancelled:
+                return None
+            except DeployError as exc:
+                failure = f"; the last new model server did not come up: {exc}"
+                continue
+            fresh.deaths = deaths
+            return fresh
+
+    def _fail(self, work: Work, reason: str) -> None:
+        """An InService endpoint that cannot serve any more: Failed, route and fleet gone.
+        (One that is Updating keeps its fleet: the queued update replaces it.)"""
+        retiring: list[Retiring] = []
+
+        def committed() -> None:
+            name = self._doc(work.key)["EndpointName"]
+            retiring.append(Retiring(self.table.withdraw(name), self.fleets.pop(work.key, {})))
+
+        with self.ctx.store.transaction():
+            doc = self.ctx.store.get(KIND, work.key)
+            if doc is None or doc["EndpointStatus"] != "InService" or work.cancel.is_set():
+                return
+            self._commit(work, "Failed", any_token=True, failure_reason=reason)
+            self.ctx.store.after_commit(committed)
+        for old in retiring:
+            self._retire(old)
+
+    # -- fleets -----------------------------------------------------------------------------
+
+    def plans(self, doc: dict[str, Any], plan: dict[str, Any]) -> list[VariantPlan]:
+        """The endpoint plan's variants as backend plans."""
+        return [
+            VariantPlan(
+                endpoint=doc["EndpointName"],
+                variant=v["VariantName"],
+                image=v["Image"],
+                model_data_url=v.get("ModelDataUrl"),
+                environment=model_environment(doc["EndpointName"], v),
+                instance_count=v["InstanceCount"],
+                serverless=bool(v.get("Serverless")),
+                capture=plan.get("DataCaptureConfig"),
+                startup_timeout=v.get("StartupTimeout", self.ctx.settings.startup_timeout),
+            )
+            for v in plan["Variants"]
+        ]
+
+    def _go_live(
+        self,
+        work: Work,
+        status: str,
+        started: list[RunningVariant],
+        plan: dict[str, Any],
+        **changes: Any,
+    ) -> None:
+        """Commit a started fleet with its status, or stop it if the work was superseded."""
+        fleet = {v.plan.variant: v for v in started}
+        retiring: list[Retiring] = []
+        try:
+            with self.ctx.store.transaction():
+                if self._commit(work, status, variants=summaries(plan, self.ctx.now()), **changes):
+                    self.ctx.store.after_commit(
+                        lambda: retiring.append(self._swap(work.key, fleet, plan))
+                    )
+        finally:
+            if not retiring:
+                self.hosting.stop(started)
+        for old in retiring:
+            self._retire(old)
+
+    def _swap(self, key: str, fleet: Fleet, plan: dict[str, Any]) -> Retiring:
+        """Make a fleet live (under the store lock); return what it replaces."""
+        name = self._doc(key)["EndpointName"]
+        old = Retiring(self.table.get(name), self.fleets.get(key, {}))
+        self.fleets[key] = fleet
+        self._publish(name, plan, fleet)
+        return old
+
+    def _publish(self, name: str, plan: dict[str, Any], fleet: Fleet) -> None:
+        old = self.table.get(name)
+        variants = []
+        for v in plan["Variants"]:
+            server = fleet[v["VariantName"]].server
+            pool = None
+            if old is not None:
+                previous = old.variant(v["VariantName"])
+                pool = previous.pool if previous and previous.pool.port == server.port else None
+            variants.append(
+                VariantRoute(
+                    v["VariantName"],
+                    v["Weight"],
+                    pool or UpstreamPool(self.loop, server.port),
+                    fleet[v["VariantName"]].plan.instance_count,
+                )
+            )
+        self.table.publish(EndpointRoute(name, tuple(variants)))
+
+    def _retire(self, old: Retiring) -> None:
+        """Let an old fleet finish its in-flight requests, then stop it."""
+        if old.route is not None:
+            deadline = time.monotonic() + DRAIN_SECONDS
+            live = {v.pool for r in self.table.routes.values() for v in r.variants}
+            pools = [v.pool for v in old.route.variants if v.pool not in live]
+            while any(p.busy for p in pools) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for pool in pools:
+                self.loop.call_soon_threadsafe(pool.close)
+        self.hosting.stop(old.fleet.values())
+
+    # -- documents and statuses -------------------------------------------------------------
+
+    def _doc(self, name: str) -> dict[str, Any]:
+        doc = self.ctx.store.get(KIND, name)
+        if doc is None:
+            raise KeyError(name)
+        return doc
+
+    def _current(self, work: Work) -> dict[str, Any] | None:
+        """The endpoint's document while the work still holds its token, else None."""
+        doc = self.ctx.store.get(KIND, work.key)
+        if doc is None or doc.get("_Op") != work.token or work.cancel.is_set():
+            return None
+        return doc
+
+    def _accept(self, doc: dict[str, Any], status: str, new: bool = False, **changes: Any) -> str:
+        """Write a status the control plane moves to, with a new token; return the token."""
+        if not new:
+            check_transition(doc["EndpointStatus"], status)
+        return self._write(doc, status, changes)
+
+    def _force(self, doc: dict[str, Any], status: str) -> str:
+        """A new token on restore, outside the usual transitions (the process just started)."""
+        return self._write(doc, status, {})
+
+    def _write(self, doc: dict[str, Any], status: str, changes: dict[str, Any]) -> str:
+        token = uuid.uuid4().hex
+        doc.update(changes)
+        doc.update(EndpointStatus=status, LastModifiedTime=self.ctx.now(), _Op=token)
+        self.ctx.store.put(KIND, doc["EndpointName"], doc)
+        log.info("endpoint %s is %s", doc["EndpointName"], status)
+        return token
+
+    def _commit(
+        self,
+        work: Work,
+        status: str,
+        *,
+        force: bool = False,
+        any_token: bool = False,
+        failure_reason: str | EllipsisType | None = ...,
+        variants: list[dict[str, Any]] | None = None,
+        **changes: Any,
+    ) -> bool:
+        """Write the work's outcome if the work still holds the endpoint's token."""
+        with self.ctx.store.transaction():
+            doc = self.ctx.store.get(KIND, work.key) if any_token else self._current(work)
+            if doc is None:
+                return False
+            if not force:
+                check_transition(doc["EndpointStatus"], status)
+            doc.update(changes)
+            doc["EndpointStatus"] = status
+            doc["LastModifiedTime"] = self.ctx.now()
+            if failure_reason is not ...:
+                doc["FailureReason"] = failure_reason
+            if variants is not None:
+                doc["ProductionVariants"] = variants
+            self.ctx.store.put(KIND, doc["EndpointName"], doc)
+        log.info("endpoint %s is %s", doc["EndpointName"], status)
+        return True
+
+
+def model_environment(endpoint: str, variant: dict[str, Any]) -> dict[str, str]:
+    """A variant's Environment without smlocal's own SMLOCAL_* variables, which steer where
+    captures are spooled and when a model server stops: a model does not get to set them."""
+    environment = dict(variant.get("Environment") or {})
+    ours = sorted(k for k in environment if k.upper().startswith("SMLOCAL_"))
+    if ours:
+        log.warning(
+            "endpoint %s, variant %s: the model's Environment sets %s; smlocal's own variables "
+            "are ignored there",
+            endpoint, variant["VariantName"], ", ".join(ours),
+        )  # fmt: skip
+    return {k: v for k, v in environment.items() if k not in ours}

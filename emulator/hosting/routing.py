@@ -1,0 +1,75 @@
+"""Which model servers answer an endpoint's invocations, read by the runtime on the loop.
+
+The endpoint manager publishes a whole new `EndpointRoute` when anything changes (a blue/
+green update, new weights), so the runtime never sees a half-updated endpoint.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass, field
+
+from smlocal.emulator.hosting.upstream import UpstreamPool
+
+
+@dataclass(frozen=True)
+class VariantRoute:
+    """One production variant: its weight and the model server behind it."""
+
+    name: str
+    weight: float
+    pool: UpstreamPool
+    instances: int = 1  # its instance count (InvocationsPerInstance)
+
+
+@dataclass(frozen=True)
+class EndpointRoute:
+    """The serving variants of one endpoint."""
+
+    name: str
+    variants: tuple[VariantRoute, ...]
+    _bounds: tuple[float, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        total, bounds = 0.0, []
+        for variant in self.variants:
+            total += max(variant.weight, 0.0)
+            bounds.append(total)
+        object.__setattr__(self, "_bounds", tuple(bounds))
+
+    def choose(self, rng: random.Random) -> VariantRoute | None:
+        """A variant drawn with probability weight / total weight (None if all are 0)."""
+        if not self._bounds or self._bounds[-1] <= 0:
+            return None
+        draw = rng.random() * self._bounds[-1]
+        return self.variants[bisect.bisect_right(self._bounds, draw)]
+
+    def variant(self, name: str) -> VariantRoute | None:
+        """The variant of that name (TargetVariant)."""
+        for variant in self.variants:
+            if variant.name == name:
+                return variant
+        return None
+
+
+class RoutingTable:
+    """Endpoint name (exact case, as InvokeEndpoint requires) -> route."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, EndpointRoute] = {}
+
+    def publish(self, route: EndpointRoute) -> None:
+        """Make a route live, replacing the endpoint's previous one at once."""
+        self.routes = {**self.routes, route.name: route}
+
+    def withdraw(self, name: str) -> EndpointRoute | None:
+        """Stop routing to an endpoint; return its last route."""
+        routes = dict(self.routes)
+        old = routes.pop(name, None)
+        self.routes = routes
+        return old
+
+    def get(self, name: str) -> EndpointRoute | None:
+        """The live route of an endpoint."""
+        return self.routes.get(name)

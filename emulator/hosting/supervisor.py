@@ -1,0 +1,58 @@
+"""Watches every serving model server and reports dead ones to the endpoint manager, which
+replaces them as SageMaker replaces an unhealthy instance (or, for a variant that keeps dying,
+takes the endpoint to Failed).
+
+Once a second each live variant's server is asked whether it still runs: the gunicorn master
+of the process backend, the container of the Docker one (gunicorn itself replaces workers
+that die). A server is reported every round until it is replaced: the manager heals each dead
+server once, and if that heal was superseded it is reported, and healed, again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from smlocal.emulator.hosting.endpoint_manager import EndpointManager
+
+log = logging.getLogger(__name__)
+INTERVAL = 1.0
+
+
+class Supervisor:
+    """A thread that checks every serving variant's server once per interval."""
+
+    def __init__(self, manager: EndpointManager, interval: float = INTERVAL) -> None:
+        self.manager = manager
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start watching."""
+        self._thread = threading.Thread(target=self._loop, name="supervisor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching (before the servers are stopped on purpose)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def check(self) -> None:
+        """One round: report every dead server to the manager."""
+        for key, variant, running in self.manager.live_variants():
+            try:
+                alive = running.server.alive()
+            except Exception:  # a backend that cannot tell counts as dead
+                log.exception("cannot tell whether %s/%s runs", key, variant)
+                alive = False
+            if not alive:
+                self.manager.report_dead(key, variant, running)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.check()
+            except Exception:
+                log.exception("the supervisor's check failed")

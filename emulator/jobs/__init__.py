@@ -1,0 +1,1 @@
+"""Jobs: training, processing, monitoring executions, and the scheduler that starts them."""

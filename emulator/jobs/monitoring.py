@@ -1,0 +1,305 @@
+"""Monitoring executions: when a schedule fires, a processing job analyses the captures.
+
+A schedule's job definition (named, or inline in the schedule) becomes a `MonitoringSpec`;
+each execution is a processing job of the analyzer image whose inputs are the endpoint's
+captures for the window, the baseline files and the scripts, and whose output goes to
+`{output}/{endpoint}/{schedule}/yyyy/mm/dd/hh/` of the scheduled hour, as SageMaker does.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from smlocal.emulator.control import processing_jobs
+from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.job_definitions import get_definition
+from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.jobs.scheduler import SCHEDULE, is_now
+from smlocal.model_monitor.contract import dataset_format, status_of
+
+EXECUTION = "monitoring-execution"
+_DURATION = re.compile(r"^([+-])?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+# (input name, container folder, analyzer environment key) of the files an execution reads
+FILE_INPUTS = (
+    ("baseline", "/opt/ml/processing/baseline/stats", "baseline_statistics"),
+    ("constraints", "/opt/ml/processing/baseline/constraints", "baseline_constraints"),
+    ("pre_processor_script", "/opt/ml/processing/code/preprocessing", "record_preprocessor_script"),
+    (
+        "post_processor_script",
+        "/opt/ml/processing/code/postprocessing",
+        "post_analytics_processor_script",
+    ),
+)
+# monitoring execution status from the first word of the analyzer's message
+
+
+@dataclass(frozen=True)
+class MonitoringSpec:
+    """What an execution of a schedule runs, whichever way the job was defined."""
+
+    endpoint: str
+    local_path: str
+    image: str
+    output_uri: str
+    output_local_path: str
+    environment: dict[str, str]
+    statistics_uri: str | None = None
+    constraints_uri: str | None = None
+    preprocessor_uri: str | None = None
+    postprocessor_uri: str | None = None
+    start_offset: str | None = None
+    end_offset: str | None = None
+    max_runtime: int | None = None
+    role: str | None = None
+    definition_name: str | None = None
+    resources: dict[str, Any] | None = None
+
+
+def parse_duration(text: str) -> timedelta:
+    """An ISO 8601 duration such as -PT1H or -P1DT2H30M."""
+    found = _DURATION.match(text.strip())
+    if found is None or text.strip() in ("P", "-P", "+P", "PT", "-PT"):
+        raise ValidationException(f"{text!r} is not an ISO 8601 duration such as -PT1H.")
+    sign, days, hours, minutes, seconds = found.groups()
+    delta = timedelta(
+        days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0),
+        seconds=int(seconds or 0),
+    )  # fmt: skip
+    return -delta if sign == "-" else delta
+
+
+def spec_of(ctx: Context, config: dict[str, Any]) -> MonitoringSpec:
+    """The spec of a MonitoringScheduleConfig (named or inline job definition)."""
+    if config.get("MonitoringType", "DataQuality") != "DataQuality":
+        raise ValidationException(
+            f"smlocal emulates DataQuality monitoring only, not {config['MonitoringType']}."
+        )
+    if "MonitoringJobDefinitionName" in config:
+        return _from_definition(get_definition(ctx, config["MonitoringJobDefinitionName"]))
+    inline = config.get("MonitoringJobDefinition")
+    if inline is None:
+        raise ValidationException(
+            "MonitoringScheduleConfig needs MonitoringJobDefinitionName or MonitoringJobDefinition."
+        )
+    inputs = inline["MonitoringInputs"][0]
+    if "EndpointInput" not in inputs:
+        raise ValidationException("smlocal monitors endpoints: give an EndpointInput.")
+    app = inline["MonitoringAppSpecification"]
+    return _spec(
+        endpoint_input=inputs["EndpointInput"],
+        app=app,
+        baseline=inline.get("BaselineConfig") or {},
+        outputs=inline["MonitoringOutputConfig"],
+        environment=inline.get("Environment") or {},
+        stopping=inline.get("StoppingCondition"),
+        role=inline.get("RoleArn"),
+        definition=None,
+        resources=inline.get("MonitoringResources"),
+    )
+
+
+def _from_definition(doc: dict[str, Any]) -> MonitoringSpec:
+    app = doc["DataQualityAppSpecification"]
+    return _spec(
+        endpoint_input=doc["DataQualityJobInput"]["EndpointInput"],
+        app=app,
+        baseline=doc.get("DataQualityBaselineConfig") or {},
+        outputs=doc["DataQualityJobOutputConfig"],
+        environment=app.get("Environment") or {},
+        stopping=doc.get("StoppingCondition"),
+        role=doc.get("RoleArn"),
+        definition=doc["JobDefinitionName"],
+        resources=doc.get("JobResources"),
+    )
+
+
+def _spec(
+    *,
+    endpoint_input: dict[str, Any],
+    app: dict[str, Any],
+    baseline: dict[str, Any],
+    outputs: dict[str, Any],
+    environment: dict[str, str],
+    stopping: dict[str, Any] | None,
+    role: str | None,
+    definition: str | None,
+    resources: dict[str, Any] | None,
+) -> MonitoringSpec:
+    output = outputs["MonitoringOutputs"][0]["S3Output"]
+    return MonitoringSpec(
+        endpoint=endpoint_input["EndpointName"],
+        local_path=endpoint_input["LocalPath"],
+        image=app["ImageUri"],
+        output_uri=output["S3Uri"],
+        output_local_path=output["LocalPath"],
+        environment=dict(environment),
+        statistics_uri=(baseline.get("StatisticsResource") or {}).get("S3Uri"),
+        constraints_uri=(baseline.get("ConstraintsResource") or {}).get("S3Uri"),
+        preprocessor_uri=app.get("RecordPreprocessorSourceUri"),
+        postprocessor_uri=app.get("PostAnalyticsProcessorSourceUri"),
+        start_offset=endpoint_input.get("StartTimeOffset"),
+        end_offset=endpoint_input.get("EndTimeOffset"),
+        max_runtime=(stopping or {}).get("MaxRuntimeInSeconds"),
+        role=role,
+        definition_name=definition,
+        resources=resources,
+    )
+
+
+def window_of(
+    schedule: dict[str, Any], spec: MonitoringSpec, fired: datetime
+) -> tuple[datetime, datetime]:
+    """The analysed window: NOW's offsets, the input's offsets, or the previous hour."""
+    schedule_config = schedule["MonitoringScheduleConfig"]["ScheduleConfig"]
+    if is_now(schedule_config["ScheduleExpression"]):
+        start = fired + parse_duration(schedule_config["DataAnalysisStartTime"])
+        return start, fired + parse_duration(schedule_config["DataAnalysisEndTime"])
+    hour = fired.replace(minute=0, second=0, microsecond=0)
+    if spec.start_offset and spec.end_offset:
+        return hour + parse_duration(spec.start_offset), hour + parse_duration(spec.end_offset)
+    return hour - timedelta(hours=1), hour
+
+
+def capture_prefix(ctx: Context, endpoint: str) -> str | None:
+    """s3://… where the endpoint's captures are, or None if it captures nothing."""
+    doc = ctx.store.get("endpoint", endpoint)
+    capture = (doc or {}).get("DataCaptureConfig") or {}
+    destination = capture.get("DestinationS3Uri")
+    return f"{destination.rstrip('/')}/{doc['EndpointName']}" if doc and destination else None
+
+
+def _z(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _input(name: str, uri: str, local: str) -> dict[str, Any]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+            "S3CompressionType": "None",
+        },
+    }
+
+
+def execution_job(
+    ctx: Context, schedule: dict[str, Any], spec: MonitoringSpec, fired: datetime
+) -> dict[str, Any]:
+    """The CreateProcessingJob request of one execution (a service-made job)."""
+    start, end = window_of(schedule, spec, fired)
+    hour = fired.replace(minute=0, second=0, microsecond=0)
+    name = f"model-monitoring-{fired:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}"
+    schedule_name = schedule["MonitoringScheduleName"]
+    env = {
+        "publish_cloudwatch_metrics": "Enabled",
+        **spec.environment,
+        "dataset_format": dataset_format("capture"),
+        "dataset_source": spec.local_path,
+        "output_path": spec.output_local_path,
+        "sagemaker_endpoint_name": spec.endpoint,
+        "sagemaker_monitoring_schedule_name": schedule_name,
+        "start_time": _z(start),
+        "end_time": _z(end),
+        "metric_time": _z(hour),
+    }
+    inputs = []
+    prefix = capture_prefix(ctx, spec.endpoint)
+    if prefix:
+        inputs.append(_input("endpoint_input_1", prefix, f"{spec.local_path}/{spec.endpoint}"))
+    uris = (
+        spec.statistics_uri,
+        spec.constraints_uri,
+        spec.preprocessor_uri,
+        spec.postprocessor_uri,
+    )
+    for (input_name, local, key), uri in zip(FILE_INPUTS, uris, strict=True):
+        if uri:
+            inputs.append(_input(input_name, uri, local))
+            env[key] = f"{local}/{uri.rstrip('/').rsplit('/', 1)[-1]}"
+    request: dict[str, Any] = {
+        "ProcessingJobName": name,
+        "ProcessingInputs": inputs,
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "monitoring_output",
+                    "S3Output": {
+                        "S3Uri": f"{spec.output_uri.rstrip('/')}/{spec.endpoint}/{schedule_name}"
+                        f"/{hour:%Y/%m/%d/%H}",
+                        "LocalPath": spec.output_local_path,
+                        "S3UploadMode": "Continuous",
+                    },
+                }
+            ]
+        },
+        "AppSpecification": {"ImageUri": spec.image},
+        "Environment": env,
+        "RoleArn": spec.role,
+        "ProcessingResources": spec.resources,
+        "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime}
+        if spec.max_runtime
+        else None,
+        "_CaptureWindow": {"start": _z(start), "end": _z(end)} if prefix else None,
+    }
+    return {k: v for k, v in request.items() if v is not None}
+
+
+def start_execution(ctx: Context, schedule: dict[str, Any], fired: datetime) -> dict[str, Any]:
+    """Record an execution and start its processing job; return the execution record."""
+    spec = spec_of(ctx, schedule["MonitoringScheduleConfig"])
+    request = execution_job(ctx, schedule, spec, fired)
+    window = request.pop("_CaptureWindow", None)
+    job = processing_jobs.new_job(
+        ctx, request, schedule["MonitoringScheduleArn"], {"_CaptureWindow": window}
+    )
+    now = ctx.now()
+    execution = {
+        "MonitoringScheduleName": schedule["MonitoringScheduleName"],
+        "ScheduledTime": fired.timestamp(),
+        "CreationTime": now,
+        "LastModifiedTime": now,
+        "MonitoringExecutionStatus": "InProgress",
+        "ProcessingJobArn": job["ProcessingJobArn"],
+        "EndpointName": spec.endpoint,
+        "MonitoringJobDefinitionName": spec.definition_name,
+        "MonitoringType": "DataQuality",
+    }
+    ctx.store.put(EXECUTION, job["ProcessingJobName"], execution)
+    _remember_last(ctx, schedule["MonitoringScheduleName"], execution)
+    ctx.service("processing").start(job["ProcessingJobName"])
+    return execution
+
+
+def execution_finished(ctx: Context, job: dict[str, Any]) -> None:
+    """A processing job ended: if it was an execution, record the execution's outcome."""
+    name = job["ProcessingJobName"]
+    with ctx.store.transaction():
+        execution = ctx.store.get(EXECUTION, name)
+        if execution is None:
+            return
+        status = job["ProcessingJobStatus"]
+        if status == "Completed":
+            execution["MonitoringExecutionStatus"] = status_of(job.get("ExitMessage") or "")
+        else:
+            execution["MonitoringExecutionStatus"] = status  # Failed or Stopped
+            if job.get("FailureReason"):
+                execution["FailureReason"] = job["FailureReason"]
+        execution["LastModifiedTime"] = ctx.now()
+        ctx.store.put(EXECUTION, name, execution)
+        _remember_last(ctx, execution["MonitoringScheduleName"], execution)
+
+
+def _remember_last(ctx: Context, schedule_name: str, execution: dict[str, Any]) -> None:
+    with ctx.store.transaction():
+        schedule = ctx.store.get(SCHEDULE, schedule_name)
+        if schedule is not None:
+            schedule["LastMonitoringExecutionSummary"] = dict(execution)
+            ctx.store.put(SCHEDULE, schedule_name, schedule)

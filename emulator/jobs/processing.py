@@ -1,0 +1,252 @@
+"""Running processing jobs: the Model Monitor analyzer image, on the job's own folders.
+
+The job's folder stands in for the container's filesystem: `/opt/ml/processing/input/x`
+is `{folder}/opt/ml/processing/input/x`. Inputs are downloaded there, container paths in
+the environment are rewritten to it, `smlocal.model_monitor.analyze` runs as a child process, then
+outputs are uploaded and any CloudWatch metrics the analyzer wrote are published.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from smlocal.emulator.control import processing_jobs as jobs
+from smlocal.emulator.control.context import Context
+from smlocal.emulator.hosting.capture_flush import flush_quietly
+from smlocal.emulator.jobs.runner import JobProcess, JobRunner, summary_lines
+from smlocal.emulator.support.clients import client, download, no_objects_message, upload_folder
+from smlocal.emulator.support.interpreter import python_module
+from smlocal.model_monitor.contract import STATISTICS
+
+log = logging.getLogger(__name__)
+LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+CONTAINER_ROOT = "/opt/ml/"
+MESSAGE_FILE = "/opt/ml/output/message"
+METRICS_DIR = "/opt/ml/output/metrics/cloudwatch"
+
+Finished = Callable[[dict[str, Any]], None]
+
+
+# the analyzer's settings that name files it reads or writes
+PATH_KEYS = frozenset(
+    {
+        "dataset_source", "output_path", "baseline_statistics", "baseline_constraints",
+        "record_preprocessor_script", "post_analytics_processor_script",
+        "CLOUDWATCH_METRICS_DIRECTORY", "output_message_file",
+    }
+)  # fmt: skip
+
+
+def in_job(folder: Path, container_path: str, what: str) -> Path:
+    """Where a container path of a job lives in the job's folder. A path that does not stay
+    under /opt/ml (`..`, or another absolute path) fails the job: smlocal runs the job on
+    this machine, where such a path would be the user's own files."""
+    normalized = posixpath.normpath(container_path)
+    if not normalized.startswith(CONTAINER_ROOT):
+        raise JobFailed(
+            f"{what} {container_path!r} is not a path under {CONTAINER_ROOT}: smlocal runs "
+            "processing jobs on this machine and maps only container paths under /opt/ml "
+            "into the job's own folder."
+        )
+    return folder / normalized.lstrip("/")
+
+
+class JobFailed(Exception):
+    """The platform side of a job failed (inputs, image); the message is the FailureReason."""
+
+
+class Processing:
+    """Starts processing jobs in threads and tells listeners when one ends."""
+
+    def __init__(self, ctx: Context, runner: JobRunner) -> None:
+        self.ctx = ctx
+        self.runner = runner
+        self.listeners: list[Finished] = []
+        self.threads: list[threading.Thread] = []
+
+    def start(self, name: str) -> None:
+        """Run a stored InProgress job in the background."""
+        thread = threading.Thread(target=self._run, args=(name,), daemon=True)
+        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def stop(self, name: str) -> None:
+        """Stop a running job (its status moves to Stopped when the process ends)."""
+        self.runner.stop(name)
+
+    def abandon_unfinished(self) -> None:
+        """After a restart: jobs that were running when the emulator stopped have failed."""
+        for doc in self.ctx.store.all(jobs.KIND):
+            if doc["ProcessingJobStatus"] in ("InProgress", "Stopping"):
+                final = "Stopped" if doc["ProcessingJobStatus"] == "Stopping" else "Failed"
+                reason = "The emulator stopped while the job was running; run it again."
+                finished = jobs.set_status(
+                    self.ctx, doc["ProcessingJobName"], final, FailureReason=reason
+                )
+                for listener in self.listeners:
+                    listener(finished)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for running jobs (tests, shutdown)."""
+        for thread in list(self.threads):
+            thread.join(timeout)
+
+    def _run(self, name: str) -> None:
+        doc = jobs.get_job(self.ctx, name)
+        folder = self.ctx.settings.data_dir.resolve() / "jobs" / "processing" / name
+        try:
+            status, changes = self._execute(doc, folder)
+        except JobFailed as exc:
+            status, changes = "Failed", {"FailureReason": str(exc)}
+        except Exception as exc:
+            log.exception("processing job %s failed", name)
+            status, changes = "Failed", {"FailureReason": f"smlocal could not run the job: {exc}"}
+        current = jobs.get_job(self.ctx, name)["ProcessingJobStatus"]
+        if current == "Stopping" and status != "Stopped":
+            status = "Stopped"
+        finished = jobs.set_status(self.ctx, name, status, **changes)
+        for listener in self.listeners:
+            listener(finished)
+
+    def _execute(self, doc: dict[str, Any], folder: Path) -> tuple[str, dict[str, Any]]:
+        image = doc["AppSpecification"]["ImageUri"]
+        if not jobs.is_analyzer_image(image):
+            raise JobFailed(
+                f"smlocal runs processing jobs of the sagemaker-model-monitor-analyzer image "
+                f"only; {image} is not emulated."
+            )
+        shutil.rmtree(folder, ignore_errors=True)
+        s3 = client(self.ctx.settings, "s3")
+        self._download_inputs(s3, doc, folder)
+        environment = self._environment(doc, folder)
+        for key in ("dataset_source", "output_path"):  # they exist in a container, even empty
+            if environment.get(key, "").startswith(str(folder)):
+                Path(environment[key]).mkdir(parents=True, exist_ok=True)
+        config = folder / "opt/ml/config/processingjobconfig.json"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(json.dumps({**_public(doc), "Environment": environment}))
+        message = folder / MESSAGE_FILE.lstrip("/")
+        exit_ = self.runner.run(
+            JobProcess(
+                name=doc["ProcessingJobName"],
+                argv=python_module(
+                    "smlocal.model_monitor.analyze", str(config), "--message-file", str(message)
+                ),
+                folder=folder,
+                log_group=LOG_GROUP,
+                log_stream=f"{doc['ProcessingJobName']}/algo-1-{int(time.time())}",
+                max_runtime=(doc.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"),
+            )
+        )
+        # The analyzer names files by where they are here; say where they are in a container.
+        text = message.read_text().strip().replace(str(folder), "") if message.exists() else ""
+        if exit_.stopped:
+            return "Stopped", {"ExitMessage": text or None}
+        if exit_.timed_out:
+            return "Failed", {"FailureReason": "The job exceeded its MaxRuntimeInSeconds."}
+        if exit_.returncode != 0:
+            return "Failed", {"FailureReason": text or summary_lines(exit_.lines)}
+        output = Path(environment.get("output_path", folder))
+        if not (output / STATISTICS).exists():  # e.g. a user script ended the process early
+            where = str(output).replace(str(folder), "")
+            reason = f"The analyzer exited with code 0 but wrote no {STATISTICS} to {where}"
+            return "Failed", {"FailureReason": f"{reason}: the job has no results."}
+        self._upload_outputs(s3, doc, folder)
+        self._publish_metrics(folder / METRICS_DIR.lstrip("/"))
+        return "Completed", {"ExitMessage": text}
+
+    def _download_inputs(self, s3: Any, doc: dict[str, Any], folder: Path) -> None:
+        window = doc.get("_CaptureWindow")
+        for item in doc.get("ProcessingInputs", []):
+            source = item["S3Input"]
+            local = in_job(folder, source["LocalPath"], "LocalPath")
+            try:
+                if window and item["InputName"] == "endpoint_input_1":
+                    self._flush_captures(doc)
+                    download_captures(s3, source["S3Uri"], local, window)
+                    continue  # an empty window is the analyzer's to report
+                found = download(s3, source["S3Uri"], local)
+            except Exception as exc:
+                raise JobFailed(
+                    f"Could not download input {item['InputName']} from {source['S3Uri']}: {exc}"
+                ) from None
+            if not found:
+                message = no_objects_message(source["S3Uri"], self.ctx.region, doc["RoleArn"])
+                raise JobFailed(f"ClientError: {message}")
+
+    def _flush_captures(self, doc: dict[str, Any]) -> None:
+        """Get the endpoint's spooled records into S3 first: on AWS an execution starts after
+        its window closed and its capture files were written."""
+        endpoint = (doc.get("Environment") or {}).get("sagemaker_endpoint_name")
+        if endpoint and (problem := flush_quietly(self.ctx, endpoint)):
+            log.warning("job %s reads the captures in S3: %s", doc["ProcessingJobName"], problem)
+
+    @staticmethod
+    def _environment(doc: dict[str, Any], folder: Path) -> dict[str, str]:
+        """The job's environment with container paths moved into the job's folder."""
+        environment = {
+            "CLOUDWATCH_METRICS_DIRECTORY": METRICS_DIR,
+            "output_message_file": MESSAGE_FILE,
+            **(doc.get("Environment") or {}),
+        }
+        mapped = {}
+        for key, value in environment.items():
+            if value.startswith(CONTAINER_ROOT) or (key in PATH_KEYS and value.startswith("/")):
+                value = str(in_job(folder, value, key))  # noqa: PLW2901
+            mapped[key] = value
+        return mapped
+
+    @staticmethod
+    def _upload_outputs(s3: Any, doc: dict[str, Any], folder: Path) -> None:
+        for output in (doc.get("ProcessingOutputConfig") or {}).get("Outputs", []):
+            target = output.get("S3Output")
+            if target is None:
+                continue
+            local = in_job(folder, target["LocalPath"], "LocalPath")
+            if local.is_dir():
+                try:
+                    upload_folder(s3, local, target["S3Uri"])
+                except Exception as exc:
+                    raise JobFailed(
+                        f"Could not upload output {output['OutputName']} to {target['S3Uri']}: "
+                        f"{exc}"
+                    ) from None
+
+    def _publish_metrics(self, folder: Path) -> None:
+        path = folder / "metrics.jsonl"
+        if not path.exists():
+            return
+        cloudwatch = client(self.ctx.settings, "cloudwatch")
+        for line in path.read_text().splitlines():
+            metric = json.loads(line)
+            namespace = metric.pop("Namespace")
+            if "Timestamp" in metric:
+                metric["Timestamp"] = metric["Timestamp"].replace("Z", "+00:00")
+            cloudwatch.put_metric_data(Namespace=namespace, MetricData=[metric])
+
+
+def download_captures(s3: Any, uri: str, dest: Path, window: dict[str, str]) -> None:
+    """Only the capture files whose hour folders can hold records of the window."""
+    from smlocal.capture_sink.listing import list_capture_files
+
+    start, end = (
+        datetime.fromisoformat(window[k].replace("Z", "+00:00")) for k in ("start", "end")
+    )
+    root = uri.rstrip("/") + "/"
+    for found in list_capture_files(uri, start, end, s3_client=s3):
+        target = dest / found.uri[len(root) :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(found.read())
+
+
+def _public(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if not k.startswith("_")}

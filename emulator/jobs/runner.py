@@ -1,0 +1,176 @@
+"""Running training and processing jobs: a child process per job, its log in CloudWatch Logs.
+
+Like SageMaker, the platform (this module and its callers) moves data: inputs are
+downloaded into the job's folder before the child starts, outputs uploaded after it exits.
+The child only sees local folders. Its stdout and stderr lines go, as they come, to the
+job's log file and to CloudWatch Logs (`/aws/sagemaker/TrainingJobs`,
+`/aws/sagemaker/ProcessingJobs`), where the SDK's `wait(logs=True)` reads them. Like
+SageMaker's log agent, the CloudWatch copy has control characters escaped as `#` and three
+octal digits (a tab is `#011`), which metric definitions' regular expressions rely on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smlocal.emulator.support.cloudwatch import LogShipper
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobProcess:
+    """What to run for a job, and where its log goes."""
+
+    name: str
+    argv: Sequence[str]
+    folder: Path
+    log_group: str
+    log_stream: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    max_runtime: float | None = None
+
+
+@dataclass
+class JobExit:
+    """How a job's process ended."""
+
+    returncode: int
+    stopped: bool  # StopTrainingJob / StopProcessingJob asked for it
+    timed_out: bool  # MaxRuntimeInSeconds passed
+    lines: list[str]
+
+
+class JobRunner:
+    """Starts job processes and remembers them so they can be stopped."""
+
+    def __init__(self, shipper: LogShipper) -> None:
+        self.shipper = shipper
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.stop_requested: set[str] = set()
+        self.lock = threading.Lock()
+
+    def run(self, job: JobProcess, on_line: Callable[[str], None] | None = None) -> JobExit:
+        """Run a job's process to the end (in the caller's thread); ship its output.
+
+        `on_line` gets each line as CloudWatch holds it (escaped), as SageMaker's metric
+        definitions see it.
+        """
+        job.folder.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+        proc = subprocess.Popen(
+            list(job.argv),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=job.folder,
+            env=env,
+            start_new_session=True,
+        )
+        with self.lock:
+            self.running[job.name] = proc
+            stop_first = job.name in self.stop_requested
+        if stop_first:  # stopped while its inputs were downloading
+            _terminate(proc)
+        timer = _timeout_timer(proc, job.max_runtime)
+        lines: list[str] = []
+        stream = self.shipper.stream(job.log_group, job.log_stream)
+        with open(job.folder / "job.log", "a") as logfile:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                lines.append(line)
+                logfile.write(line + "\n")
+                shipped = syslog_escape(line)
+                stream.append(shipped)
+                if on_line is not None:
+                    on_line(shipped)
+        returncode = proc.wait()
+        stream.close()
+        timed_out = timer is not None and timer.fired
+        if timer is not None:
+            timer.cancel()
+        with self.lock:
+            self.running.pop(job.name, None)
+            stopped = job.name in self.stop_requested
+            self.stop_requested.discard(job.name)
+        return JobExit(returncode, stopped, timed_out, lines)
+
+    def stop(self, name: str) -> bool:
+        """SIGTERM a running job (SIGKILL 10 s later); False if it is not running yet, in
+        which case its process is stopped as soon as `run` starts it."""
+        with self.lock:
+            self.stop_requested.add(name)
+            proc = self.running.get(name)
+            if proc is None:
+                return False
+        _terminate(proc)
+        return True
+
+    def stop_all(self) -> None:
+        """Stop every running job (the emulator is stopping)."""
+        with self.lock:
+            names = list(self.running)
+        for name in names:
+            self.stop(name)
+
+
+class _Timer:
+    def __init__(self, proc: subprocess.Popen[bytes], seconds: float) -> None:
+        self.fired = False
+        self.proc = proc
+        self.timer = threading.Timer(seconds, self._fire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        _terminate(self.proc)
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
+def _timeout_timer(proc: subprocess.Popen[bytes], seconds: float | None) -> _Timer | None:
+    return _Timer(proc, seconds) if seconds else None
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the job's process group, SIGKILL it if it is still there 10 s later."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+
+    def kill_later() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    threading.Thread(target=kill_later, daemon=True).start()
+
+
+def syslog_escape(line: str) -> str:
+    """Control characters as SageMaker's log agent writes them: `#` and three octal digits."""
+    if all(ch >= " " for ch in line):
+        return line
+    return "".join(f"#{ord(ch):03o}" if ch < " " else ch for ch in line)
+
+
+def summary_lines(lines: list[str], count: int = 5) -> str:
+    """The last few lines of a job's output, for a FailureReason."""
+    tail = [line for line in lines if line.strip()][-count:]
+    return " | ".join(tail)

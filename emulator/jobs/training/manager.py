@@ -1,0 +1,282 @@
+"""Runs training jobs in the background, moving each through its statuses in the store.
+
+One thread per job: Starting (image and output bucket checked) -> Downloading (channels
+into the job folder) -> Training (the algorithm in a child process, through the JobRunner,
+its output in CloudWatch Logs) -> Uploading (model.tar.gz) -> Completed; Failed with the
+algorithm's FailureReason; Stopping -> Stopped on StopTrainingJob; MaxRuntimeExceeded when
+StoppingCondition.MaxRuntimeInSeconds passes. A job that was running when smlocal stopped
+(or was killed) ends Failed with a reason saying so: it is not re-run, because a re-run
+would train on data that may have changed since CreateTrainingJob returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import smlocal
+from smlocal.emulator.control.context import Context
+from smlocal.emulator.jobs.runner import JobExit, JobProcess, JobRunner, summary_lines
+from smlocal.emulator.jobs.training import is_xgboost_image
+from smlocal.emulator.jobs.training.metrics import MetricCollector
+from smlocal.emulator.jobs.training.statuses import TERMINAL, advance, ending
+from smlocal.emulator.jobs.training.workspace import (
+    JobFailure,
+    Workspace,
+    check_channels,
+    check_output_bucket,
+    download_channels,
+    missing_input,
+    upload_model,
+)
+from smlocal.emulator.support.clients import client
+from smlocal.emulator.support.interpreter import python_module
+from smlocal.model_server.environment import SMLOCAL_IMAGE
+
+log = logging.getLogger(__name__)
+KIND = "training-job"
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+ALGORITHM = "smlocal.emulator.jobs.training.xgboost_algorithm"
+FAILURE_REASON_MAX = 1024
+INTERRUPTED = (
+    "InternalServerError: The training job was interrupted: smlocal stopped while it was in "
+    "secondary status {status}. Create the training job again, with a new name."
+)
+
+
+class _Halt(Exception):
+    """The job is being stopped (StopTrainingJob) or smlocal is shutting down."""
+
+
+class TrainingManager:
+    """Starts, stops and restores training jobs; the control plane's `training` service."""
+
+    def __init__(self, ctx: Context, runner: JobRunner) -> None:
+        self.ctx = ctx
+        self.runner = runner
+        self.threads: dict[str, threading.Thread] = {}
+        self.lock = threading.Lock()
+        self.shutting_down = False
+        self._s3: Any = None
+
+    @property
+    def s3(self) -> Any:
+        """The S3 client the emulator moves data with (made on first use)."""
+        if self._s3 is None:
+            self._s3 = client(self.ctx.settings, "s3")
+        return self._s3
+
+    def workspace(self, name: str) -> Workspace:
+        """A job's folder."""
+        return Workspace(self.ctx.settings.data_dir.resolve() / "training-jobs" / name)
+
+    # -- what the control plane calls ------------------------------------------------------
+
+    def missing_input(self, params: dict[str, Any]) -> str | None:
+        """SageMaker's message when a channel's S3 URI has no objects, else None."""
+        return missing_input(
+            self.s3, params.get("InputDataConfig", []), self.ctx.region, params["RoleArn"]
+        )
+
+    def start(self, name: str) -> None:
+        """Run a Starting job in the background."""
+        thread = threading.Thread(target=self._run, args=(name,), name=f"train-{name}", daemon=True)
+        with self.lock:
+            self.threads[name.lower()] = thread
+        thread.start()
+
+    def stop(self, name: str) -> None:
+        """Signal a Stopping job's algorithm (now, or as soon as it has started)."""
+        with self.lock:
+            thread = self.threads.get(name.lower())
+        if thread is not None:
+            threading.Thread(target=self._signal, args=(name, thread), daemon=True).start()
+
+    def restore(self) -> None:
+        """After a restart: jobs that were running end Failed; those being stopped, Stopped."""
+        for doc in self.ctx.store.all(KIND):
+            status = doc["SecondaryStatus"]
+            if status in TERMINAL:
+                continue
+            if status == "Stopping":
+                self._end(doc["TrainingJobName"], "Stopped", {})
+            else:
+                reason = INTERRUPTED.format(status=status)
+                self._end(doc["TrainingJobName"], "Failed", {"FailureReason": reason})
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for every job thread (tests and shutdown)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.lock:
+            threads = list(self.threads.values())
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every running algorithm; its job ends Failed (interrupted), as after a crash."""
+        self.shutting_down = True
+        self.runner.stop_all()
+        self.wait(timeout)
+
+    # -- one job ---------------------------------------------------------------------------
+
+    def _signal(self, name: str, thread: threading.Thread) -> None:
+        """SIGTERM the algorithm; if it has not started yet, retry until it has or the job ends."""
+        while thread.is_alive() and not self.runner.stop(name):
+            time.sleep(0.05)
+
+    def _run(self, name: str) -> None:
+        workspace = self.workspace(name)
+        try:
+            self._train(name, workspace)
+        except _Halt:
+            self._halted(name)
+        except JobFailure as exc:
+            self._end(name, "Failed", {"FailureReason": str(exc)})
+        except Exception as exc:
+            log.exception("training job %s failed in smlocal", name)
+            reason = f"InternalServerError: smlocal could not run the training job: {exc}"
+            self._end(name, "Failed", {"FailureReason": reason})
+        finally:
+            workspace.clean()
+            with self.lock:
+                self.threads.pop(name.lower(), None)
+
+    def _train(self, name: str, workspace: Workspace) -> None:
+        doc = self._doc(name)
+        _check_algorithm(doc)
+        check_channels(doc)
+        check_output_bucket(self.s3, doc["OutputDataConfig"]["S3OutputPath"])
+        self._advance(name, "Downloading", TrainingStartTime=self.ctx.now())
+        workspace.prepare(doc)
+        download_channels(self.s3, doc, workspace)
+        self._advance(name, "Training")
+        doc = self._doc(name)
+        collector = MetricCollector(doc["AlgorithmSpecification"].get("MetricDefinitions") or [])
+        outcome = self._run_algorithm(doc, workspace, collector)
+        metrics = {"FinalMetricDataList": collector.final() or None}
+        if self.shutting_down:
+            raise _Halt
+        if outcome.stopped or outcome.timed_out:
+            self._keep_model(doc, workspace)
+            self._end(name, "Stopped" if outcome.stopped else "MaxRuntimeExceeded", metrics)
+            return
+        if outcome.returncode != 0 or not workspace.has_model():
+            self._end(name, "Failed", {**metrics, "FailureReason": _failure(workspace, outcome)})
+            return
+        self._advance(name, "Uploading")
+        self._keep_model(doc, workspace)
+        self._end(name, "Completed", metrics)
+
+    def _run_algorithm(
+        self, doc: dict[str, Any], workspace: Workspace, collector: MetricCollector
+    ) -> JobExit:
+        name = doc["TrainingJobName"]
+        limit = (doc.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        elapsed = self.ctx.now() - doc["TrainingStartTime"]
+        process = JobProcess(
+            name=name,
+            argv=python_module(ALGORITHM, str(workspace.root)),
+            folder=workspace.root,
+            log_group=LOG_GROUP,
+            log_stream=f"{name}/algo-1-{int(time.time())}",
+            env={
+                **(doc.get("Environment") or {}),
+                "PYTHONPATH": _python_path(),
+                SMLOCAL_IMAGE: doc["AlgorithmSpecification"].get("TrainingImage") or "",
+            },
+            max_runtime=max(0.01, limit - elapsed) if limit else None,
+        )
+        return self.runner.run(process, lambda line: collector.feed(line, self.ctx.now()))
+
+    def _keep_model(self, doc: dict[str, Any], workspace: Workspace) -> None:
+        """Upload model/ (when there is one) to ModelArtifacts.S3ModelArtifacts."""
+        if workspace.has_model():
+            upload_model(self.s3, workspace, doc["ModelArtifacts"]["S3ModelArtifacts"])
+
+    def _halted(self, name: str) -> None:
+        doc = self._doc(name)
+        if self.shutting_down and doc["SecondaryStatus"] != "Stopping":
+            reason = INTERRUPTED.format(status=doc["SecondaryStatus"])
+            self._end(name, "Failed", {"FailureReason": reason})
+        else:
+            self._end(name, "Stopped", {})
+
+    # -- documents -------------------------------------------------------------------------
+
+    def _doc(self, name: str) -> dict[str, Any]:
+        doc = self.ctx.store.get(KIND, name)
+        if doc is None:
+            raise KeyError(name)
+        return doc
+
+    def _advance(self, name: str, status: str, **changes: Any) -> None:
+        """Move an InProgress job on; _Halt when it is being stopped or smlocal is stopping."""
+        with self.ctx.store.transaction():
+            doc = self._doc(name)
+            if doc["TrainingJobStatus"] != "InProgress" or self.shutting_down:
+                raise _Halt
+            doc.update(changes)
+            self.ctx.store.put(KIND, name, advance(doc, status, self.ctx.now()))
+        log.info("training job %s: %s", name, status)
+
+    def _end(self, name: str, status: str, changes: dict[str, Any]) -> None:
+        """Move a job to the end it reaches, with its end time, durations and results."""
+        with self.ctx.store.transaction():
+            doc = self._doc(name)
+            if doc["SecondaryStatus"] in TERMINAL:
+                return
+            now = self.ctx.now()
+            doc.update({k: v for k, v in changes.items() if v is not None})
+            if "FailureReason" in doc:
+                doc["FailureReason"] = doc["FailureReason"][:FAILURE_REASON_MAX]
+            if "TrainingStartTime" in doc:
+                seconds = max(1, round(now - doc["TrainingStartTime"]))
+                doc.update(TrainingEndTime=now, TrainingTimeInSeconds=seconds,
+                           BillableTimeInSeconds=seconds)  # fmt: skip
+            self.ctx.store.put(
+                KIND, name, advance(doc, ending(doc["SecondaryStatus"], status), now)
+            )
+        log.info("training job %s ended %s", name, status)
+
+
+def _check_algorithm(doc: dict[str, Any]) -> None:
+    """JobFailure unless the job runs SageMaker's XGBoost image."""
+    spec = doc["AlgorithmSpecification"]
+    image = spec.get("TrainingImage")
+    if image is None:
+        raise JobFailure(
+            f"ClientError: Algorithm {spec.get('AlgorithmName')} is not emulated by smlocal; it "
+            "trains only SageMaker's built-in XGBoost algorithm (TrainingImage of the "
+            "sagemaker-xgboost repository)."
+        )
+    if not is_xgboost_image(image):
+        raise JobFailure(
+            f"ClientError: Training image {image} is not emulated by smlocal: it trains only "
+            "SageMaker's built-in XGBoost algorithm (images of the sagemaker-xgboost "
+            "repository). Training with other images or algorithms is not emulated."
+        )
+
+
+def _failure(workspace: Workspace, outcome: JobExit) -> str:
+    """The algorithm's output/failure, else what its exit status and last lines say."""
+    written = workspace.failure()
+    if written:
+        return written
+    if outcome.returncode == 0:
+        return "AlgorithmError: The algorithm exited without writing a model to /opt/ml/model."
+    return (
+        f"AlgorithmError: The algorithm exited with status {outcome.returncode}: "
+        f"{summary_lines(outcome.lines)}"
+    )
+
+
+def _python_path() -> str:
+    """PYTHONPATH that lets the child import this very emulator package."""
+    ours = str(Path(smlocal.__file__).parents[1])
+    inherited = os.environ.get("PYTHONPATH")
+    return f"{ours}{os.pathsep}{inherited}" if inherited else ours

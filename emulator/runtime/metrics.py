@@ -1,0 +1,242 @@
+"""Endpoint invocation metrics into CloudWatch (moto's, at the edge), as SageMaker publishes
+them: namespace `AWS/SageMaker`, dimensions EndpointName and VariantName, one-minute periods.
+
+The runtime calls `record` on the event loop: it only adds numbers to the current minute's
+statistics (one small object per endpoint variant and minute). A thread closes each minute
+and sends it with `put_metric_data` StatisticValues, so no invocation waits on the network.
+`SMLOCAL_METRICS_PERIOD_SECONDS` makes that thread send more often (tests); data points keep
+their minute's timestamp, and a minute sent twice adds up in CloudWatch as in one send.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.support.clients import client
+
+log = logging.getLogger(__name__)
+NAMESPACE = "AWS/SageMaker"
+MAX_KEYS = 10_000  # endpoint variant minutes held at most; older minutes are sent first
+
+
+class Stat:
+    """SampleCount, Sum, Minimum and Maximum of one metric."""
+
+    __slots__ = ("count", "high", "low", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.low = float("inf")
+        self.high = float("-inf")
+
+    def add(self, value: float) -> None:
+        """Fold in one sample."""
+        self.count += 1
+        self.total += value
+        self.low = value if value < self.low else self.low
+        self.high = value if value > self.high else self.high
+
+    def values(self) -> dict[str, float]:
+        """As put_metric_data's StatisticValues."""
+        return {"SampleCount": self.count, "Sum": self.total, "Minimum": self.low,
+                "Maximum": self.high}  # fmt: skip
+
+
+class Minute:
+    """One endpoint variant's invocations in one minute."""
+
+    __slots__ = (
+        "client_errors",
+        "instances",
+        "invocations",
+        "model",
+        "overhead",
+        "server_errors",
+        "setup",
+    )
+
+    def __init__(self) -> None:
+        self.invocations = 0
+        self.instances = 1
+        self.model = Stat()
+        self.overhead = Stat()
+        self.setup = Stat()  # ModelSetupTime: serverless variants' server starts
+        self.client_errors = 0
+        self.server_errors = 0
+
+    def data(self) -> list[tuple[str, str, dict[str, float]]]:
+        """(metric, unit, statistic values) to publish."""
+        n, instances = self.invocations, self.instances
+        out = []
+        if n:  # a minute that only saw a server start has no invocation counts
+            out += [
+                ("Invocations", "None", _counted(n, n)),
+                ("InvocationsPerInstance", "None", _per_instance(n, max(instances, 1))),
+                ("Invocation4XXErrors", "None", _counted(n, self.client_errors)),
+                ("Invocation5XXErrors", "None", _counted(n, self.server_errors)),
+            ]
+        stats = (("ModelLatency", self.model), ("OverheadLatency", self.overhead),
+                 ("ModelSetupTime", self.setup))  # fmt: skip
+        for name, stat in stats:
+            if stat.count:
+                out.append((name, "Microseconds", stat.values()))
+        return out
+
+
+def _counted(samples: int, total: float) -> dict[str, float]:
+    """A count metric: one sample per invocation, 1 when it counts and else 0 (AWS's docs
+    for the error metrics), so Average is a rate."""
+    high = 1.0 if total else 0.0
+    return {"SampleCount": samples, "Sum": total, "Minimum": 0.0 if samples > total else high,
+            "Maximum": high}  # fmt: skip
+
+
+def _per_instance(samples: int, instances: int) -> dict[str, float]:
+    """1/instances per invocation, as SageMaker sends it (ScalingPolicyMetric's docs)."""
+    share = 1.0 / instances
+    return {"SampleCount": samples, "Sum": samples * share, "Minimum": share, "Maximum": share}
+
+
+Key = tuple[str, str, int]  # endpoint, variant, minute (epoch seconds)
+
+
+class EndpointMetrics:
+    """Per-minute aggregation of invocations and the thread that publishes it."""
+
+    def __init__(
+        self,
+        settings: EmulatorSettings,
+        clock: Callable[[], float] = time.time,
+        send: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.minutes: dict[Key, Minute] = {}
+        self.lock = threading.Lock()
+        self.send = send or self._put
+        self._cloudwatch: Any = None
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def record(
+        self,
+        endpoint: str,
+        variant: str,
+        instances: int,
+        status: int,
+        *,
+        model_us: float | None,
+        overhead_us: float,
+    ) -> None:
+        """One invocation forwarded to a variant (status 0: the container did not answer)."""
+        with self.lock:  # uncontended but for the moment a minute is taken
+            minute = self._minute(endpoint, variant)
+            if minute is None:
+                return
+            minute.invocations += 1
+            minute.instances = instances
+            if model_us is not None:
+                minute.model.add(model_us)
+            minute.overhead.add(overhead_us)
+            if 400 <= status < 500:
+                minute.client_errors += 1
+            elif not 200 <= status < 300:
+                minute.server_errors += 1
+
+    def setup(self, endpoint: str, variant: str, seconds: float) -> None:
+        """A serverless variant's model server came up after `seconds` (download, unpack and
+        start): its ModelSetupTime, in the minute it became ready."""
+        with self.lock:
+            minute = self._minute(endpoint, variant)
+            if minute is not None:
+                minute.setup.add(seconds * 1e6)
+
+    def _minute(self, endpoint: str, variant: str) -> Minute | None:
+        """The variant's current minute (under the lock); None when the publisher is so far
+        behind that MAX_KEYS minutes are held: drop rather than grow."""
+        key = (endpoint, variant, int(self.clock()) // 60 * 60)
+        minute = self.minutes.get(key)
+        if minute is None and len(self.minutes) < MAX_KEYS:
+            minute = self.minutes[key] = Minute()
+        return minute
+
+    def start(self) -> None:
+        """Publish every closed minute (every period when the settings give one)."""
+        self.thread = threading.Thread(target=self._run, daemon=True, name="endpoint metrics")
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Publish everything held, including the open minute, and stop."""
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(10)
+        self.flush(everything=True)
+
+    def flush(self, everything: bool = False) -> None:
+        """Send the closed minutes (all minutes when `everything`) and forget them."""
+        now_minute = int(self.clock()) // 60 * 60
+        with self.lock:
+            held, self.minutes = self.minutes, {}
+            keep = {k: m for k, m in held.items() if not everything and k[2] >= now_minute}
+            for key, minute in keep.items():  # the open minute goes back, merged if it reopened
+                self._merge(key, minute)
+        data = [
+            self._datum(key, name, unit, values)
+            for key, minute in held.items()
+            if key not in keep
+            for name, unit, values in minute.data()
+        ]
+        for start in range(0, len(data), 1000):
+            try:
+                self.send(data[start : start + 1000])
+            except Exception:  # metrics must never fail an endpoint
+                log.exception("could not publish %d endpoint metric data", len(data))
+
+    def _merge(self, key: Key, old: Minute) -> None:
+        new = self.minutes.get(key)
+        if new is None:
+            self.minutes[key] = old
+            return
+        new.invocations += old.invocations
+        new.client_errors += old.client_errors
+        new.server_errors += old.server_errors
+        pairs = ((new.model, old.model), (new.overhead, old.overhead), (new.setup, old.setup))
+        for mine, theirs in pairs:
+            mine.count += theirs.count
+            mine.total += theirs.total
+            mine.low = min(mine.low, theirs.low)
+            mine.high = max(mine.high, theirs.high)
+
+    @staticmethod
+    def _datum(key: Key, name: str, unit: str, values: dict[str, float]) -> dict[str, Any]:
+        endpoint, variant, minute = key
+        return {
+            "MetricName": name,
+            "Dimensions": [
+                {"Name": "EndpointName", "Value": endpoint},
+                {"Name": "VariantName", "Value": variant},
+            ],
+            "Timestamp": datetime.fromtimestamp(minute, UTC),
+            "StatisticValues": values,
+            "Unit": unit,
+        }
+
+    def _put(self, data: list[dict[str, Any]]) -> None:
+        if self._cloudwatch is None:
+            self._cloudwatch = client(self.settings, "cloudwatch")
+        self._cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data)
+
+    def _run(self) -> None:
+        period = self.settings.metrics_period_seconds
+        while True:
+            wait = period if period else 60 - self.clock() % 60 + 0.5
+            if self.stopped.wait(wait):
+                return
+            self.flush(everything=bool(period))

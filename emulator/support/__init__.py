@@ -1,0 +1,1 @@
+"""Plumbing any room may use: durable files, scratch folders, serial work, children, clients."""
