@@ -6,10 +6,12 @@ import logging
 import sys
 import threading
 import time
+from importlib import import_module
 from pathlib import Path
 
 from smlocal.model_server.environment import ServerSettings
 from smlocal.model_server.errors import ModelLoadError, ModelNotReady, NoModelFn
+from smlocal.model_server.images import Role, with_role
 from smlocal.model_server.predictors import detect, sklearn_model, user_script, xgboost_model
 from smlocal.model_server.predictors.base import HandlerPredictor, regular_files
 
@@ -44,12 +46,22 @@ def load_predictor(settings: ServerSettings) -> HandlerPredictor:
         raise ModelLoadError(
             f"no model found in {model_dir}"
             + (f" (it holds: {found})" if found else " (missing or empty)")
-            + ": expected xgboost-model for XGBoost, model.joblib or a .pkl for scikit-learn, "
-            "or SAGEMAKER_PROGRAM naming an inference.py with a model_fn"
+            + f": expected {_expected_files()}, or SAGEMAKER_PROGRAM naming an inference.py "
+            "with a model_fn"
         )
     if framework is sklearn_model:
         sklearn_model.require_model_fn(settings, framework, program=False)
     return HandlerPredictor(framework.load_model(model_dir), framework.handlers(settings))
+
+
+def _expected_files() -> str:
+    """`xgboost-model for XGBoost, model.joblib or a .pkl for scikit-learn`, from the registry."""
+    expected = []
+    for repository in with_role(Role.SERVED):
+        if repository.predictor is not None:
+            files = import_module(repository.predictor).EXPECTED_FILES
+            expected.append(f"{files} for {repository.label}")
+    return ", ".join(expected)
 
 
 class ModelState:

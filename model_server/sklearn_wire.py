@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from smlocal.model_server.errors import InvocationError
-from smlocal.model_server.images import FrameworkImage
+from smlocal.model_server.images import ImageUri
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -79,7 +79,7 @@ _DECODERS: dict[str, Decoder] = {CSV: _csv, JSON: _json, NPY: _npy}
 _DECODERS_0_20: dict[str, Decoder] = {**_DECODERS, CSV: _csv_genfromtxt}
 
 
-def input_fn(image: FrameworkImage | None) -> Callable[[bytes, str | None], Array]:
+def input_fn(image: ImageUri | None) -> Callable[[bytes, str | None], Array]:
     """The image's default input_fn: the array predict_fn gets, 1-D for one CSV row."""
     old = image is not None and not image.at_least(0, 23)
     decoders = _DECODERS_0_20 if old else _DECODERS
@@ -153,7 +153,7 @@ class ErrorPage(InvocationError):
 
     status = 500
 
-    def __init__(self, reason: str, image: FrameworkImage | None) -> None:
+    def __init__(self, reason: str, image: ImageUri | None) -> None:
         super().__init__(reason)
         old = image is not None and not image.at_least(0, 23)
         self.page = _PAGE.format(gap="  " if old else " ").encode()

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from smlocal.model_server.errors import InvocationError
-from smlocal.model_server.images import FrameworkImage, ImageVersion, parse_image
+from smlocal.model_server.images import ImageVersion, parse_image
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -81,8 +81,7 @@ VERSIONS: list[tuple[ImageVersion, XGBoostWire]] = [
 
 def wire_for(image: str | None) -> XGBoostWire:
     """The behaviour of the image a model names; unversioned or unknown: the newest."""
-    parsed = parse_image(image) if image else None
-    version = parsed.version if isinstance(parsed, FrameworkImage) else None
+    version = parse_image(image).version if image else None
     if version is None:
         return VERSIONS[-1][1]
     chosen = VERSIONS[0][1]  # anything older than 0.90-1 answers as 0.90-1

@@ -17,12 +17,13 @@ from smlocal.model_server.codecs import (
 )
 from smlocal.model_server.environment import ServerSettings
 from smlocal.model_server.errors import ModelLoadError, no_program, program_without_model_fn
-from smlocal.model_server.images import parse_image
+from smlocal.model_server.images import SKLEARN, parse_image
 from smlocal.model_server.predictors.base import Handlers, regular_files
 from smlocal.model_server.sklearn_wire import ErrorPage
 
 MODEL_FILE = "model.joblib"
 SUFFIXES = (".joblib", ".pkl", ".pickle")
+EXPECTED_FILES = f"{MODEL_FILE} or a .pkl"  # what the no-model message says this framework loads
 CONTENT_TYPES = (CSV, JSON, NPY)
 ACCEPTS = (JSON, CSV, NPY)
 _ENCODERS = {JSON: encode_json_list, CSV: encode_csv, NPY: encode_npy}
@@ -76,9 +77,9 @@ def output_fn(predictions: Any, accept: str) -> tuple[bytes, str]:
 
 def serves(settings: ServerSettings, framework: object) -> bool:
     """True when the scikit-learn container serves: its image, or its files under no known image."""
-    image = parse_image(settings.image) if settings.image else None
-    if image is not None:
-        return image.framework == "scikit-learn"
+    served_as = parse_image(settings.image).framework if settings.image else None
+    if served_as is not None:
+        return served_as == SKLEARN
     return getattr(framework, "__name__", None) == __name__
 
 

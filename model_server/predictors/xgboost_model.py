@@ -31,6 +31,7 @@ from smlocal.model_server.xgboost_wire import (
 )
 
 SUFFIXES = (".ubj", ".bst", ".xgb")
+EXPECTED_FILES = MODEL_FILE  # what the no-model message says this framework loads
 
 
 def candidates(model_dir: Path) -> list[Path]:

@@ -58,8 +58,7 @@ BEHAVIOURS = (  # oldest first
 
 def training_behaviour(image: str | None) -> TrainingBehaviour:
     """The row for an image URI; the newest for an unversioned or unknown image."""
-    parsed = parse_image(image) if image else None
-    version = parsed.version if parsed else None
+    version = parse_image(image).version if image else None
     if version is None:
         return BEHAVIOURS[-1]
     rows = [row for row in BEHAVIOURS if row.since <= version]
