@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from smlocal.model_server.images import parse_image
+
 
 def summaries(plan: dict[str, Any], now: float) -> list[dict[str, Any]]:
     """ProductionVariantSummary of each variant of a plan."""
@@ -29,8 +31,7 @@ def summaries(plan: dict[str, Any], now: float) -> list[dict[str, Any]]:
 
 def resolved_image(image: str) -> str:
     """The image pinned to a digest, as DescribeEndpoint shows it."""
-    name = image.split("@", 1)[0]
-    repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    repository = parse_image(image).repository
     return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
 
 

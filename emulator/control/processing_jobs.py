@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from smlocal.emulator.control.context import Context, already_exists
@@ -12,9 +11,6 @@ from smlocal.emulator.control.tags import set_tags
 from smlocal.emulator.errors import ValidationException
 
 KIND = "processing-job"
-ANALYZER_IMAGE = re.compile(
-    r"(?:^|/)sagemaker-model-monitor-analyzer(?::[\w.\-]+)?(?:@sha256:\w+)?$"
-)
 DESCRIBE_KEYS = (
     "ProcessingInputs",
     "ProcessingOutputConfig",
@@ -51,11 +47,6 @@ TRANSITIONS = {
     "InProgress": frozenset({"Completed", "Failed", "Stopping"}),
     "Stopping": frozenset({"Stopped", "Completed", "Failed"}),
 }
-
-
-def is_analyzer_image(image: str) -> bool:
-    """The sagemaker-model-monitor-analyzer image of any region or account."""
-    return ANALYZER_IMAGE.search(image) is not None
 
 
 def new_job(

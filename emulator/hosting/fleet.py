@@ -17,7 +17,6 @@ from smlocal.emulator.hosting.backends import (
     Backend,
     VariantPlan,
     VariantServer,
-    is_framework_image,
     log_path,
 )
 from smlocal.emulator.hosting.backends.process import ProcessBackend
@@ -28,6 +27,7 @@ from smlocal.emulator.support.cloudwatch import LogShipper
 from smlocal.emulator.support.scratch import Scratch
 from smlocal.model_server.artifacts import is_archive
 from smlocal.model_server.errors import ArtifactError
+from smlocal.model_server.images import Role, labels, names, parse_image
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +70,12 @@ class Hosting:
 
                 self.backends["docker"] = DockerBackend(self.settings)
             return self.backends["docker"]
-        if is_framework_image(plan.image):
+        if parse_image(plan.image).has(Role.SERVED):
             return self.backends["process"]
         raise DeployError(
             f"Image {plan.image} of production variant {plan.variant} needs Docker: without it "
-            "smlocal runs only SageMaker's XGBoost and scikit-learn images (repositories "
-            "sagemaker-xgboost and sagemaker-scikit-learn). Start smlocal with --backend docker "
-            "to run other images."
+            f"smlocal runs only SageMaker's {labels(Role.SERVED)} images (repositories "
+            f"{names(Role.SERVED)}). Start smlocal with --backend docker to run other images."
         )
 
     def prepare(self, plan: VariantPlan) -> tuple[VariantPlan, Path]:

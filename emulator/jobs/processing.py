@@ -26,6 +26,7 @@ from smlocal.emulator.jobs.runner import JobProcess, JobRunner, summary_lines
 from smlocal.emulator.support.clients import client, download, no_objects_message, upload_folder
 from smlocal.emulator.support.interpreter import python_module
 from smlocal.model_monitor.contract import STATISTICS
+from smlocal.model_server.images import Role, names, parse_image
 
 log = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -119,10 +120,10 @@ class Processing:
 
     def _execute(self, doc: dict[str, Any], folder: Path) -> tuple[str, dict[str, Any]]:
         image = doc["AppSpecification"]["ImageUri"]
-        if not jobs.is_analyzer_image(image):
+        if not parse_image(image).has(Role.ANALYZER):
             raise JobFailed(
-                f"smlocal runs processing jobs of the sagemaker-model-monitor-analyzer image "
-                f"only; {image} is not emulated."
+                f"smlocal runs processing jobs of the {names(Role.ANALYZER)} image only; "
+                f"{image} is not emulated."
             )
         shutil.rmtree(folder, ignore_errors=True)
         s3 = client(self.ctx.settings, "s3")

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from smlocal.emulator.settings import EmulatorSettings
-
-# SageMaker's framework images (any registry, region, account, tag) that our own model
-# server answers for, without Docker.
-FRAMEWORK_IMAGE = re.compile(
-    r"(?:^|/)(?:sagemaker-xgboost|sagemaker-scikit-learn)(?::[\w.\-]+)?(?:@sha256:[0-9a-f]+)?$"
-)
-
-
-def is_framework_image(image: str) -> bool:
-    """True for SageMaker's XGBoost and scikit-learn images, which smlocal serves itself."""
-    return FRAMEWORK_IMAGE.search(image) is not None
 
 
 @dataclass(frozen=True)

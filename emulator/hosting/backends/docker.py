@@ -1,6 +1,7 @@
 """`--backend docker`: each variant in a container, through the Docker SDK.
 
-SageMaker's XGBoost and scikit-learn images run as our model server image (built from
+The images smlocal serves itself (SageMaker's XGBoost and scikit-learn: Role.SERVED in
+smlocal.model_server.images) run as our model server image (built from
 model_server/Dockerfile when missing); any other image runs as given, with SageMaker's
 contract: `serve` as the argument, the model unpacked into /opt/ml/model, port 8080.
 Containers reach the edge (for S3 uploads of captures) through `host.docker.internal`, which
@@ -17,10 +18,10 @@ from typing import Any
 from smlocal.emulator.hosting.backends import (
     VariantPlan,
     capture_environment,
-    is_framework_image,
     log_path,
 )
 from smlocal.emulator.settings import EmulatorSettings
+from smlocal.model_server.images import Role, parse_image
 
 log = logging.getLogger(__name__)
 MODEL_SERVER_IMAGE = "smlocal-model-server:latest"
@@ -92,7 +93,7 @@ class DockerBackend:
 
     def image_for(self, plan: VariantPlan) -> str:
         """Our model server image for SageMaker's framework images, else the image as given."""
-        if not is_framework_image(plan.image):
+        if not parse_image(plan.image).has(Role.SERVED):
             return plan.image
         try:
             self.client.images.get(MODEL_SERVER_IMAGE)

@@ -12,16 +12,6 @@ This module stays light: the child imports it before anything else.
 
 from __future__ import annotations
 
-import re
-
-# SageMaker's XGBoost images, any registry, region, account and tag.
-XGBOOST_IMAGE = re.compile(r"(?:^|/)sagemaker-xgboost(?::[\w.\-]+)?(?:@sha256:[0-9a-f]+)?$")
-
-
-def is_xgboost_image(image: str) -> bool:
-    """True for an image of SageMaker's `sagemaker-xgboost` repository."""
-    return XGBOOST_IMAGE.search(image) is not None
-
 
 class UserError(Exception):
     """A problem with the job's input (hyperparameters, channels, data): a ClientError."""

@@ -21,7 +21,6 @@ from typing import Any
 import smlocal
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.jobs.runner import JobExit, JobProcess, JobRunner, summary_lines
-from smlocal.emulator.jobs.training import is_xgboost_image
 from smlocal.emulator.jobs.training.metrics import MetricCollector
 from smlocal.emulator.jobs.training.statuses import TERMINAL, advance, ending
 from smlocal.emulator.jobs.training.workspace import (
@@ -36,6 +35,7 @@ from smlocal.emulator.jobs.training.workspace import (
 from smlocal.emulator.support.clients import client
 from smlocal.emulator.support.interpreter import python_module
 from smlocal.model_server.environment import SMLOCAL_IMAGE
+from smlocal.model_server.images import Role, labels, parse_image, repositories, with_role
 
 log = logging.getLogger(__name__)
 KIND = "training-job"
@@ -251,15 +251,20 @@ def _check_algorithm(doc: dict[str, Any]) -> None:
     if image is None:
         raise JobFailure(
             f"ClientError: Algorithm {spec.get('AlgorithmName')} is not emulated by smlocal; it "
-            "trains only SageMaker's built-in XGBoost algorithm (TrainingImage of the "
-            "sagemaker-xgboost repository)."
+            f"trains only {_algorithms()} (TrainingImage of {repositories(Role.TRAINED)})."
         )
-    if not is_xgboost_image(image):
+    if not parse_image(image).has(Role.TRAINED):
         raise JobFailure(
             f"ClientError: Training image {image} is not emulated by smlocal: it trains only "
-            "SageMaker's built-in XGBoost algorithm (images of the sagemaker-xgboost "
-            "repository). Training with other images or algorithms is not emulated."
+            f"{_algorithms()} (images of {repositories(Role.TRAINED)}). Training with other "
+            "images or algorithms is not emulated."
         )
+
+
+def _algorithms() -> str:
+    """`SageMaker's built-in XGBoost algorithm`, from the registry's trained repositories."""
+    plural = "s" if len(with_role(Role.TRAINED)) > 1 else ""
+    return f"SageMaker's built-in {labels(Role.TRAINED)} algorithm{plural}"
 
 
 def _failure(workspace: Workspace, outcome: JobExit) -> str:

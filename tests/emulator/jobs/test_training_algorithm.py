@@ -12,7 +12,7 @@ import pytest
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.store import Store
 from smlocal.emulator.jobs.runner import syslog_escape
-from smlocal.emulator.jobs.training import UserError, is_xgboost_image
+from smlocal.emulator.jobs.training import UserError
 from smlocal.emulator.jobs.training.data import (
     CSV,
     LIBSVM,
@@ -27,7 +27,7 @@ from smlocal.emulator.jobs.training.metrics import MetricCollector, round_line
 from smlocal.emulator.jobs.training.statuses import IllegalTransition, advance, ending, initial
 from smlocal.emulator.jobs.training.xgboost_algorithm import StopFlag, train
 from smlocal.emulator.settings import EmulatorSettings
-from tests.support import SKLEARN_IMAGE, XGBOOST_IMAGE
+from tests.support import XGBOOST_IMAGE
 
 # -- hyperparameters ----------------------------------------------------------------------
 
@@ -261,13 +261,6 @@ def test_statuses_move_only_as_the_table_says() -> None:
         ("Starting", 1.0, 2.0), ("Downloading", 2.0, 3.0), ("Training", 3.0, 4.0),
         ("Stopping", 4.0, 5.0), ("Stopped", 5.0, 5.0),
     ]  # fmt: skip
-
-
-def test_only_sagemaker_xgboost_images_are_trained() -> None:
-    assert is_xgboost_image(XGBOOST_IMAGE)
-    assert is_xgboost_image("sagemaker-xgboost:1.7-1-cpu-py3")
-    assert not is_xgboost_image(SKLEARN_IMAGE)
-    assert not is_xgboost_image("123.dkr.ecr.us-east-1.amazonaws.com/my-sagemaker-xgboost:1")
 
 
 def test_restore_ends_jobs_that_were_running(tmp_path: Path) -> None:
