@@ -22,12 +22,13 @@ from smlocal.emulator.jobs.training.data import (
     read_libsvm,
 )
 from smlocal.emulator.jobs.training.hyperparameters import training_plan, validate
-from smlocal.emulator.jobs.training.manager import KIND, TrainingManager
+from smlocal.emulator.jobs.training.manager import KIND, TrainingManager, _check_algorithm
 from smlocal.emulator.jobs.training.metrics import MetricCollector, round_line
 from smlocal.emulator.jobs.training.statuses import IllegalTransition, advance, ending, initial
+from smlocal.emulator.jobs.training.workspace import JobFailure
 from smlocal.emulator.jobs.training.xgboost_algorithm import StopFlag, train
 from smlocal.emulator.settings import EmulatorSettings
-from tests.support import XGBOOST_IMAGE
+from tests.support import SKLEARN_IMAGE, XGBOOST_IMAGE
 
 # -- hyperparameters ----------------------------------------------------------------------
 
@@ -261,6 +262,24 @@ def test_statuses_move_only_as_the_table_says() -> None:
         ("Starting", 1.0, 2.0), ("Downloading", 2.0, 3.0), ("Training", 3.0, 4.0),
         ("Stopping", 4.0, 5.0), ("Stopped", 5.0, 5.0),
     ]  # fmt: skip
+
+
+def test_only_the_registry_s_trained_images_are_accepted() -> None:
+    _check_algorithm({"AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE}})
+    with pytest.raises(JobFailure) as refused:
+        _check_algorithm({"AlgorithmSpecification": {"TrainingImage": SKLEARN_IMAGE}})
+    assert str(refused.value) == (
+        f"ClientError: Training image {SKLEARN_IMAGE} is not emulated by smlocal: it trains "
+        "only SageMaker's built-in XGBoost algorithm (images of the sagemaker-xgboost "
+        "repository). Training with other images or algorithms is not emulated."
+    )
+    with pytest.raises(JobFailure) as by_name:
+        _check_algorithm({"AlgorithmSpecification": {"AlgorithmName": "my-algorithm"}})
+    assert str(by_name.value) == (
+        "ClientError: Algorithm my-algorithm is not emulated by smlocal; it trains only "
+        "SageMaker's built-in XGBoost algorithm (TrainingImage of the sagemaker-xgboost "
+        "repository)."
+    )
 
 
 def test_restore_ends_jobs_that_were_running(tmp_path: Path) -> None:
