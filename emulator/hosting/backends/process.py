@@ -13,6 +13,13 @@ from pathlib import Path
 from smlocal.emulator.hosting.backends import VariantPlan, capture_environment, log_path
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.support.interpreter import python_module
+from smlocal.model_server.environment import (
+    SAGEMAKER_REGION,
+    SMLOCAL_ENDPOINT_NAME,
+    SMLOCAL_IMAGE,
+    SMLOCAL_PARENT_PID,
+    SMLOCAL_VARIANT_NAME,
+)
 
 
 class ProcessServer:
@@ -99,13 +106,13 @@ class ProcessBackend:
             "AWS_DEFAULT_REGION": self.settings.region,
             "AWS_ENDPOINT_URL": self.settings.edge_url,
             "AWS_ENDPOINT_URL_S3": self.settings.s3_url,
-            "SAGEMAKER_REGION": self.settings.region,
+            SAGEMAKER_REGION: self.settings.region,
             **plan.environment,
             # smlocal's own, after the model's: a model cannot turn them off or point them
-            "SMLOCAL_PARENT_PID": str(os.getpid()),
-            "SMLOCAL_ENDPOINT_NAME": plan.endpoint,
-            "SMLOCAL_VARIANT_NAME": plan.variant,
-            "SMLOCAL_IMAGE": plan.image,
+            SMLOCAL_PARENT_PID: str(os.getpid()),
+            SMLOCAL_ENDPOINT_NAME: plan.endpoint,
+            SMLOCAL_VARIANT_NAME: plan.variant,
+            SMLOCAL_IMAGE: plan.image,
             **self.settings.model_server_switches,
             "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ in the user's code folder
             **capture_environment(self.settings, plan),
