@@ -1,4 +1,5 @@
-"""The default backend: `smlocal serve` as a child process on a loopback port."""
+"""The default backend: the model server (`python -m smlocal.model_server serve`, which imports
+neither the emulator nor Model Monitor) as a child process on a loopback port."""
 
 from __future__ import annotations
 
@@ -119,14 +120,14 @@ class ProcessBackend:
         }
 
     def start(self, plan: VariantPlan) -> ProcessServer:
-        """Spawn `smlocal serve` bound to a socket we hold (so no other process takes the port)."""
+        """Spawn the model server bound to a socket we hold (so no other process takes the port)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         sock.listen(1024)
         sock.set_inheritable(True)
         log = log_path(self.settings, plan)
         args = [
-            *python_module("smlocal.emulator.cli"), "serve",
+            *python_module("smlocal.model_server"), "serve",
             "--bind", f"fd://{sock.fileno()}", "--workers", str(plan.workers),
             "--model-dir", str(plan.unpacked_model),
         ]  # fmt: skip
