@@ -42,7 +42,7 @@ def test_python_m_runs_it() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train"], "argument mode: invalid choice: 'train' (choose from 'serve')"),
+        (["train"], "argument serve: invalid choice: 'train' (choose from 'serve')"),
         (["--workers", "0"], "argument --workers: '0' is not a whole number of at least 1"),
         (
             ["--model-dir", "s3://b/m"],
