@@ -38,13 +38,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from smlocal.emulator.support.interpreter import python_module
+from smlocal.model_server.environment import SMLOCAL_CAPTURE_ROLL_SECONDS
 
 if TYPE_CHECKING:
     import urllib.error
 
 READY_TIMEOUT = 60.0
 # Tests want captures in S3 within a second, not SageMaker's minute (override with env=).
-TEST_ENVIRONMENT = {"SMLOCAL_CAPTURE_ROLL_SECONDS": "1"}
+TEST_ENVIRONMENT = {SMLOCAL_CAPTURE_ROLL_SECONDS: "1"}
 # The SDK's own settings in tests: no telemetry calls to AWS (tests stay on loopback).
 SDK_CONFIG = {
     "SchemaVersion": "1.0",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from smlocal.model_server.environment import (
     DEFAULT_MAX_MODEL_BYTES,
+    SMLOCAL_CAPTURE_ROLL_SECONDS,
     SMLOCAL_LENIENT_CONTAINERS,
     max_model_bytes,
 )
@@ -82,7 +83,7 @@ class EmulatorSettings:
             values["data_dir"] = _folder(env, "SMLOCAL_DATA_DIR")
         for key, name in (
             ("SMLOCAL_INVOCATION_TIMEOUT", "invocation_timeout"),
-            ("SMLOCAL_CAPTURE_ROLL_SECONDS", "capture_roll_seconds"),
+            (SMLOCAL_CAPTURE_ROLL_SECONDS, "capture_roll_seconds"),  # passed on to captures
             ("SMLOCAL_METRICS_PERIOD_SECONDS", "metrics_period_seconds"),
             ("SMLOCAL_SCHEDULE_PENDING_SECONDS", "schedule_pending_seconds"),
         ):

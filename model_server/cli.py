@@ -1,23 +1,59 @@
-"""The `smlocal serve` and `smlocal models` subcommands."""
+"""The model server's command line: `smlocal serve` and `smlocal models` as subcommands of
+smlocal, and `smlocal-serve` (`python -m smlocal.model_server`) on its own.
+
+`smlocal-serve` imports only the model server and data capture, so a model server (a child of
+the emulator, or the model server image) starts without the emulator or Model Monitor.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 from dataclasses import replace
 
-from smlocal.cli_common import local_path, port_number, positive_int
+from smlocal.cli_common import local_path, plain_failure, port_number, positive_int
 from smlocal.model_server import convert
-from smlocal.model_server.environment import ServerSettings
+from smlocal.model_server.environment import ServerSettings, SettingsError
+
+PROG = "smlocal-serve"
+DESCRIPTION = (
+    "Serve a model over GET /ping and POST /invocations with gunicorn. "
+    "Settings come from SageMaker's environment variables; options override them."
+)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `serve` to the smlocal command line."""
+    """Add `serve` and `models` to the smlocal command line."""
     p = commands.add_parser(
         "serve",
         help="run the model server (the SageMaker inference container's `serve`)",
-        description="Serve a model over GET /ping and POST /invocations with gunicorn. "
-        "Settings come from SageMaker's environment variables; options override them.",
+        description=DESCRIPTION,
     )
+    add_serve_options(p)
+    p.set_defaults(handler=serve)
+    convert.register(commands)
+
+
+def parser() -> argparse.ArgumentParser:
+    """`smlocal-serve`'s parser: the options of `smlocal serve`, after an optional `serve`.
+
+    SageMaker starts an inference container as `docker run IMAGE serve`: the image's entry
+    point is this command, so it takes that word (and refuses `train`)."""
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    p.add_argument(
+        "mode",
+        nargs="?",
+        choices=["serve"],
+        metavar="serve",
+        help="what SageMaker asks a container to do; only `serve` is offered (the default)",
+    )
+    add_serve_options(p)
+    return p
+
+
+def add_serve_options(p: argparse.ArgumentParser) -> None:
+    """The options of `smlocal serve` and `smlocal-serve`."""
     p.add_argument("--model-dir", type=local_path, help="model folder (default /opt/ml/model)")
     p.add_argument("--model-data", help="a model.tar.gz or s3:// URI to unpack and serve")
     p.add_argument("--host", help="bind address (default 127.0.0.1, SMLOCAL_BIND_HOST)")
@@ -41,8 +77,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="serve the bundled iris XGBoost example (trained into a temporary folder)",
     )
-    p.set_defaults(handler=serve)
-    convert.register(commands)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -68,3 +102,23 @@ def serve(args: argparse.Namespace) -> int:
     settings = replace(settings, **{k: v for k, v in options.items() if v is not None})
     run(settings, capture_hooks())
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`smlocal-serve`: run the model server; failures end as `smlocal serve`'s do (a bad
+    setting exits 2, an expected failure 1 with one line, Ctrl-C 130)."""
+    args = parser().parse_args(argv)
+    try:
+        return serve(args)
+    except SettingsError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        line = plain_failure(exc, "serve")
+        if line is None:
+            raise
+        print(f"{PROG}: {line}", file=sys.stderr)
+        return 1

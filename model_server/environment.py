@@ -1,4 +1,10 @@
-"""The model server's settings, read once from the environment with SageMaker's own names."""
+"""The model server's settings, read once from the environment with SageMaker's own names.
+
+This module is also the environment contract between the emulator and the model servers it
+starts: every SAGEMAKER_* and SMLOCAL_* variable a model server reads is named here, and the
+emulator's backends set them by these names. Data capture's own variables are defined in
+`capture_sink.settings` (capture_sink imports nothing of ours) and named here again.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from smlocal.capture_sink import settings as capture_settings
 
 # SageMaker's container contract (the names its containers and the Python SDK use).
 SAGEMAKER_BIND_TO_PORT = "SAGEMAKER_BIND_TO_PORT"
@@ -33,6 +41,18 @@ SMLOCAL_IMAGE = "SMLOCAL_IMAGE"  # the image the variant names: its tag picks th
 # "1": accept what the real container refuses (JSON for XGBoost, one CSV row for scikit-learn);
 # off by default, so local tests fail where AWS would (docs/fidelity.md lists what it changes)
 SMLOCAL_LENIENT_CONTAINERS = "SMLOCAL_LENIENT_CONTAINERS"
+# The prefix of smlocal's own variables: the emulator sets them, a model's Environment cannot.
+SMLOCAL_PREFIX = "SMLOCAL_"
+
+# Data capture's, which capture_sink.settings reads as the model server starts.
+SMLOCAL_CAPTURE_CONFIG = capture_settings.SMLOCAL_CAPTURE_CONFIG  # JSON; unset: no capture
+SMLOCAL_ENDPOINT_NAME = capture_settings.SMLOCAL_ENDPOINT_NAME
+SMLOCAL_VARIANT_NAME = capture_settings.SMLOCAL_VARIANT_NAME
+SMLOCAL_CAPTURE_SPOOL_DIR = capture_settings.SMLOCAL_CAPTURE_SPOOL_DIR
+SMLOCAL_CAPTURE_ROLL_SECONDS = capture_settings.SMLOCAL_CAPTURE_ROLL_SECONDS
+SMLOCAL_CAPTURE_DISK_THRESHOLD = capture_settings.SMLOCAL_CAPTURE_DISK_THRESHOLD
+SMLOCAL_CAPTURE_FAILED = capture_settings.SMLOCAL_CAPTURE_FAILED
+SMLOCAL_CAPTURE_SEED = capture_settings.SMLOCAL_CAPTURE_SEED
 
 DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PORT = 8080

@@ -30,6 +30,7 @@ from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, Varian
 from smlocal.emulator.hosting.upstream import UpstreamPool
 from smlocal.emulator.support.scratch import Scratch
 from smlocal.emulator.support.serial import SerialQueues, Work
+from smlocal.model_server.environment import SMLOCAL_PREFIX
 
 log = logging.getLogger(__name__)
 KIND = "endpoint"
@@ -470,7 +471,7 @@ def model_environment(endpoint: str, variant: dict[str, Any]) -> dict[str, str]:
     """A variant's Environment without smlocal's own SMLOCAL_* variables, which steer where
     captures are spooled and when a model server stops: a model does not get to set them."""
     environment = dict(variant.get("Environment") or {})
-    ours = sorted(k for k in environment if k.upper().startswith("SMLOCAL_"))
+    ours = sorted(k for k in environment if k.upper().startswith(SMLOCAL_PREFIX))
     if ours:
         log.warning(
             "endpoint %s, variant %s: the model's Environment sets %s; smlocal's own variables "

@@ -26,6 +26,7 @@ from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.support.cloudwatch import LogShipper
 from smlocal.emulator.support.scratch import Scratch
 from smlocal.model_server.artifacts import is_archive
+from smlocal.model_server.environment import SAGEMAKER_SUBMIT_DIRECTORY
 from smlocal.model_server.errors import ArtifactError
 from smlocal.model_server.images import Role, labels, names, parse_image
 
@@ -89,10 +90,10 @@ class Hosting:
                 model_dir = fetch(self.settings, plan.model_data_url, model_dir)
             else:
                 model_dir.mkdir()
-            code = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+            code = environment.get(SAGEMAKER_SUBMIT_DIRECTORY, "")
             if code.startswith("s3://") or is_archive(code):
                 code_dir = fetch(self.settings, code, folder / "code")
-                environment["SAGEMAKER_SUBMIT_DIRECTORY"] = str(code_dir)
+                environment[SAGEMAKER_SUBMIT_DIRECTORY] = str(code_dir)
         except ArtifactError as exc:
             self.scratch.discard(folder)
             raise DeployError(

@@ -143,6 +143,14 @@ def test_the_cli_runs_from_a_project_with_packages_named_like_ours(project: Path
     )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout == version.stdout
+    # the model server's own entry point, as a console script and as `python -m`
+    for command in (["smlocal-serve"], ["python", "-m", "smlocal.model_server"]):
+        usage = run(
+            [str(project / "project-venv" / "bin" / command[0]), *command[1:], "--help"],
+            cwd=project,
+        )
+        assert usage.returncode == 0, usage.stderr
+        assert usage.stdout.startswith("usage: smlocal-serve"), usage.stdout
 
 
 def test_the_plugin_and_its_children_serve_beside_the_projects_packages(project: Path) -> None:

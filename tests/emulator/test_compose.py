@@ -46,6 +46,15 @@ def test_images_are_pinned_and_profiles_keep_minio_apart() -> None:
         assert (ROOT / found[name]["build"]["dockerfile"]).is_file()
 
 
+def test_the_emulators_image_holds_all_of_smlocal_and_runs_it() -> None:
+    for name in EMULATORS:
+        dockerfile = (ROOT / services()[name]["build"]["dockerfile"]).read_text()
+        assert 'ENTRYPOINT ["smlocal"]' in dockerfile
+        assert "RUN pip install --no-cache-dir ." in dockerfile  # the distribution, every library
+        for package in ("smlocal", "emulator", "model_server", "capture_sink", "model_monitor"):
+            assert f"COPY {package} ./{package}" in dockerfile, package
+
+
 def test_ports_are_published_on_the_hosts_loopback_only_and_never_twice() -> None:
     published = []
     for service in services().values():

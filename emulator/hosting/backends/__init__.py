@@ -8,6 +8,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from smlocal.emulator.settings import EmulatorSettings
+from smlocal.model_server.environment import (
+    SAGEMAKER_MODEL_SERVER_WORKERS,
+    SMLOCAL_CAPTURE_CONFIG,
+    SMLOCAL_CAPTURE_ROLL_SECONDS,
+    SMLOCAL_CAPTURE_SPOOL_DIR,
+    SMLOCAL_ENDPOINT_NAME,
+    SMLOCAL_VARIANT_NAME,
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,7 @@ class VariantPlan:
     @property
     def workers(self) -> int:
         """gunicorn workers: SAGEMAKER_MODEL_SERVER_WORKERS, else one per instance."""
-        return int(self.environment.get("SAGEMAKER_MODEL_SERVER_WORKERS") or self.instance_count)
+        return int(self.environment.get(SAGEMAKER_MODEL_SERVER_WORKERS) or self.instance_count)
 
 
 class VariantServer(Protocol):
@@ -71,13 +79,13 @@ def capture_environment(settings: EmulatorSettings, plan: VariantPlan) -> dict[s
     if not plan.capture:
         return {}
     env = {
-        "SMLOCAL_CAPTURE_CONFIG": json.dumps(plan.capture),
-        "SMLOCAL_ENDPOINT_NAME": plan.endpoint,
-        "SMLOCAL_VARIANT_NAME": plan.variant,
-        "SMLOCAL_CAPTURE_SPOOL_DIR": str(spool_dir(settings, plan.endpoint, plan.variant)),
+        SMLOCAL_CAPTURE_CONFIG: json.dumps(plan.capture),
+        SMLOCAL_ENDPOINT_NAME: plan.endpoint,
+        SMLOCAL_VARIANT_NAME: plan.variant,
+        SMLOCAL_CAPTURE_SPOOL_DIR: str(spool_dir(settings, plan.endpoint, plan.variant)),
     }
     if settings.capture_roll_seconds is not None:
-        env["SMLOCAL_CAPTURE_ROLL_SECONDS"] = str(settings.capture_roll_seconds)
+        env[SMLOCAL_CAPTURE_ROLL_SECONDS] = str(settings.capture_roll_seconds)
     return env
 
 

@@ -21,6 +21,11 @@ from smlocal.emulator.hosting.backends import (
     log_path,
 )
 from smlocal.emulator.settings import EmulatorSettings
+from smlocal.model_server.environment import (
+    SAGEMAKER_MODEL_SERVER_WORKERS,
+    SMLOCAL_CAPTURE_SPOOL_DIR,
+    SMLOCAL_IMAGE,
+)
 from smlocal.model_server.images import Role, parse_image
 
 log = logging.getLogger(__name__)
@@ -112,12 +117,12 @@ class DockerBackend:
         capture = capture_environment(self.settings, plan)
         volumes = {str(model_dir): {"bind": "/opt/ml/model", "mode": "ro"}}
         if capture:
-            volumes[capture["SMLOCAL_CAPTURE_SPOOL_DIR"]] = {
+            volumes[capture[SMLOCAL_CAPTURE_SPOOL_DIR]] = {
                 "bind": SPOOL_IN_CONTAINER,
                 "mode": "rw",
             }
-            Path(capture["SMLOCAL_CAPTURE_SPOOL_DIR"]).mkdir(parents=True, exist_ok=True)
-            capture["SMLOCAL_CAPTURE_SPOOL_DIR"] = SPOOL_IN_CONTAINER
+            Path(capture[SMLOCAL_CAPTURE_SPOOL_DIR]).mkdir(parents=True, exist_ok=True)
+            capture[SMLOCAL_CAPTURE_SPOOL_DIR] = SPOOL_IN_CONTAINER
         container = self.client.containers.run(
             self.image_for(plan),
             command="serve",
@@ -142,10 +147,10 @@ def container_environment(
         "AWS_DEFAULT_REGION": settings.region,
         "AWS_ENDPOINT_URL": edge,
         "AWS_ENDPOINT_URL_S3": settings.s3_endpoint or edge,
-        "SAGEMAKER_MODEL_SERVER_WORKERS": str(plan.workers),
+        SAGEMAKER_MODEL_SERVER_WORKERS: str(plan.workers),
         **plan.environment,
         **capture,
-        "SMLOCAL_IMAGE": plan.image,
+        SMLOCAL_IMAGE: plan.image,
         **settings.model_server_switches,
     }
 

@@ -1,4 +1,5 @@
-"""The default backend: `smlocal serve` as a child process on a loopback port."""
+"""The default backend: the model server (`python -m smlocal.model_server serve`, which imports
+neither the emulator nor Model Monitor) as a child process on a loopback port."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ from pathlib import Path
 from smlocal.emulator.hosting.backends import VariantPlan, capture_environment, log_path
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.support.interpreter import python_module
+from smlocal.model_server.environment import (
+    SAGEMAKER_REGION,
+    SMLOCAL_ENDPOINT_NAME,
+    SMLOCAL_IMAGE,
+    SMLOCAL_PARENT_PID,
+    SMLOCAL_VARIANT_NAME,
+)
 
 
 class ProcessServer:
@@ -99,27 +107,27 @@ class ProcessBackend:
             "AWS_DEFAULT_REGION": self.settings.region,
             "AWS_ENDPOINT_URL": self.settings.edge_url,
             "AWS_ENDPOINT_URL_S3": self.settings.s3_url,
-            "SAGEMAKER_REGION": self.settings.region,
+            SAGEMAKER_REGION: self.settings.region,
             **plan.environment,
             # smlocal's own, after the model's: a model cannot turn them off or point them
-            "SMLOCAL_PARENT_PID": str(os.getpid()),
-            "SMLOCAL_ENDPOINT_NAME": plan.endpoint,
-            "SMLOCAL_VARIANT_NAME": plan.variant,
-            "SMLOCAL_IMAGE": plan.image,
+            SMLOCAL_PARENT_PID: str(os.getpid()),
+            SMLOCAL_ENDPOINT_NAME: plan.endpoint,
+            SMLOCAL_VARIANT_NAME: plan.variant,
+            SMLOCAL_IMAGE: plan.image,
             **self.settings.model_server_switches,
             "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ in the user's code folder
             **capture_environment(self.settings, plan),
         }
 
     def start(self, plan: VariantPlan) -> ProcessServer:
-        """Spawn `smlocal serve` bound to a socket we hold (so no other process takes the port)."""
+        """Spawn the model server bound to a socket we hold (so no other process takes the port)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         sock.listen(1024)
         sock.set_inheritable(True)
         log = log_path(self.settings, plan)
         args = [
-            *python_module("smlocal.emulator.cli"), "serve",
+            *python_module("smlocal.model_server"), "serve",
             "--bind", f"fd://{sock.fileno()}", "--workers", str(plan.workers),
             "--model-dir", str(plan.unpacked_model),
         ]  # fmt: skip
