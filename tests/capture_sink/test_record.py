@@ -29,6 +29,7 @@ from smlocal.capture_sink.record import (
     choose_encoding,
     encode_payload,
     format_inference_time,
+    media_type,
     new_event_id,
     serialize,
 )
@@ -88,6 +89,14 @@ def test_json_line_is_reproduced_byte_for_byte():
 )
 def test_encoding_rule(content_type, config, expected):
     assert choose_encoding(content_type, config) == expected
+
+
+def test_media_type_drops_parameters_and_case() -> None:
+    assert media_type("Text/CSV; charset=utf-8") == "text/csv"
+    assert media_type(" application/JSON\t;q=1") == "application/json"
+    assert media_type("") is None
+    assert media_type(None) is None
+    assert media_type(";charset=utf-8") is None
 
 
 def test_text_is_kept_exactly_and_base64_is_standard():
