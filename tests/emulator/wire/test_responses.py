@@ -27,11 +27,12 @@ from smlocal.emulator.errors import (
 from smlocal.emulator.hosting.upstream import UpstreamResponse
 from smlocal.emulator.runtime.invoke import Runtime
 from smlocal.emulator.wire.guard import AccessDeniedException
+from smlocal.emulator.wire.http_server import reason
 from smlocal.emulator.wire.parsing import parse_rest_request
 from smlocal.emulator.wire.responses import handle_json, json_error, new_request_id, rest_error
 from smlocal.emulator.wire.service_models import runtime_model, sagemaker_model
 from smlocal.emulator.wire.transport import HttpRequest, HttpResponse
-from tests.emulator.conftest import serving
+from tests.emulator.conftest import serving, wsgi
 
 CREATED = dt.datetime(2018, 6, 24, 19, 59, 29, 986000, tzinfo=dt.UTC)
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/{}"
@@ -121,15 +122,12 @@ def runtime() -> ToyModel:
 def endpoint_url(runtime: ToyModel) -> Iterator[str]:
     control_model, runtime_service = sagemaker_model(), runtime_model()
 
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        request = HttpRequest.from_environ(environ)
+    def answer(request: HttpRequest) -> HttpResponse:
         if request.header("X-Amz-Target") is not None:
-            response = handle_json(control_model, request, control_plane, strict=True)
-        else:
-            response = invoke(runtime_service, request, runtime)
-        return response.wsgi(start_response)
+            return handle_json(control_model, request, control_plane, strict=True)
+        return invoke(runtime_service, request, runtime)
 
-    with serving(app) as url:
+    with serving(wsgi(answer)) as url:
         yield url
 
 
@@ -384,7 +382,7 @@ def test_json_error_body_and_headers():
 def test_rest_error_body_and_headers():
     error = ModelError("m", original_status_code=500, error_code="SERVER_ERROR_FROM_MODEL")
     response = rest_error(error, "req-2")
-    assert (response.status, response.status_line) == (424, "424 Failed Dependency")
+    assert (response.status, reason(response.status)) == (424, "Failed Dependency")
     assert json.loads(response.body) == {
         "Message": "m",
         "OriginalStatusCode": 500,
@@ -394,8 +392,8 @@ def test_rest_error_body_and_headers():
     assert response.header("x-amzn-RequestId") == "req-2"
 
 
-def test_status_line_of_a_status_python_does_not_know():
+def test_reason_of_a_status_python_does_not_know():
     class Unknown(AWSError):
         status = 530
 
-    assert rest_error(Unknown("x"), "r").status_line == "530 Unknown"
+    assert reason(rest_error(Unknown("x"), "r").status) == "Unknown"
