@@ -39,16 +39,6 @@ class CaptureConfig:
     csv_content_types: tuple[str, ...] | None = None
     json_content_types: tuple[str, ...] | None = None
 
-    @property
-    def bucket(self) -> str:
-        """The destination bucket."""
-        return parse_s3_uri(self.destination_s3_uri).bucket
-
-    @property
-    def prefix(self) -> str:
-        """The key prefix inside the bucket, without leading or trailing slashes."""
-        return parse_s3_uri(self.destination_s3_uri).key.strip("/")
-
     def describe(self) -> dict[str, Any]:
         """The configuration in the API's shape."""
         modes = (["Input"] if self.capture_input else []) + (
@@ -112,10 +102,13 @@ def load_capture_config(text: str) -> CaptureConfig:
 def _destination_errors(uri: str) -> list[str]:
     if not uri.startswith("s3://"):
         constraint = "smlocal delivers captures to s3:// destinations only"
-    elif not uri[len("s3://") :].split("/", 1)[0]:
-        constraint = "Member must name a bucket (s3://bucket/prefix)"
     else:
-        return []
+        try:
+            parse_s3_uri(uri)
+        except ValueError:  # s3:// with no bucket
+            constraint = "Member must name a bucket (s3://bucket/prefix)"
+        else:
+            return []
     return [
         f"Value {show(uri)} at '{ROOT_PATH}.destinationS3Uri' failed to satisfy constraint: "
         + constraint

@@ -34,7 +34,15 @@ class S3Location:
 
 
 def parse_s3_uri(uri: str) -> S3Location:
-    """Split s3://bucket/key; the key may be empty."""
+    """Split s3://bucket/key; the key may be empty. ValueError when it is not one.
+
+    The one S3 URI parser of smlocal. The key is everything after the first `/` behind the
+    bucket, exactly as written: a leading `/` stays (`s3://b//k` names the object `/k`, as
+    S3, the AWS CLI and the SageMaker API's own pattern `(https|s3)://([^/]+)/?(.*)` read
+    it), and so do `#` and `?`, which S3 keys may hold. The SageMaker Python SDK's
+    `parse_s3_url` goes through urlparse, which strips a leading `/` and cuts the key at
+    `#` or `?`: both would name another object than the one the URI does.
+    """
     if not uri.startswith("s3://"):
         raise ValueError(f"{uri!r} is not an s3:// URI")
     bucket, _, key = uri[len("s3://") :].partition("/")

@@ -32,11 +32,17 @@ class Payload:
     body: bytes
 
 
+@functools.lru_cache(maxsize=256)
 def media_type(content_type: str | None) -> str | None:
-    """`type/subtype` of a Content-Type, lower case, without parameters."""
-    if content_type is None:
+    """`type/subtype` of a Content-Type, lower case, without parameters; None if there is none.
+
+    The one reading of a media type in smlocal: the capture record picks its encoding with
+    it and the model server its decoder, so both agree on what a header names. Only HTTP's
+    own whitespace (spaces, tabs) is trimmed. Cached: clients send the same few headers.
+    """
+    if not content_type:
         return None
-    return content_type.split(";", 1)[0].strip().lower()
+    return content_type.partition(";")[0].strip(" \t").lower() or None
 
 
 @functools.cache

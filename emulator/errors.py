@@ -56,12 +56,6 @@ class UnknownOperationException(AWSError):
     status = 400
 
 
-class ThrottlingException(AWSError):
-    """Too many requests; botocore retries it with back-off."""
-
-    status = 400
-
-
 # ---- control plane (`sagemaker`, JSON 1.1) ----------------------------------------------
 
 
@@ -80,27 +74,6 @@ class ResourceNotFound(AWSError):
 
 class ResourceInUse(AWSError):
     """The resource is being used by another resource or is in a state that forbids the call."""
-
-    status = 400
-    modeled = True
-
-
-class ResourceLimitExceeded(AWSError):
-    """An account quota would be exceeded."""
-
-    status = 400
-    modeled = True
-
-
-class ResourceAlreadyExists(AWSError):
-    """A resource with this name already exists."""
-
-    status = 400
-    modeled = True
-
-
-class ConflictException(AWSError):
-    """The request conflicts with the current state of the resource."""
 
     status = 400
     modeled = True
@@ -140,24 +113,10 @@ class ModelError(AWSError):
         )
 
 
-class ModelNotReadyException(AWSError):
-    """The model is not ready to serve yet (serverless still provisioning, MME still loading)."""
-
-    status = 429
-    modeled = True
-
-
 class ServiceUnavailable(AWSError):
     """The service is unavailable; try again."""
 
     status = 503
-    modeled = True
-
-
-class InternalDependencyException(AWSError):
-    """A dependency of the service failed (HTTP 530)."""
-
-    status = 530
     modeled = True
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from smlocal.capture_sink.keys import parse_s3_uri
+from smlocal.capture_sink.keys import S3Location, parse_s3_uri
 from smlocal.model_server.environment import (
     DEFAULT_MAX_MODEL_BYTES,
     SMLOCAL_MAX_MODEL_BYTES,
@@ -268,23 +268,20 @@ def materialize(
     raise ArtifactError(f"model artifact {path} does not exist")
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """Split s3://bucket/key into (bucket, key); ArtifactError when it is not one.
-
-    The key is everything after the bucket, `#` and `?` included: S3 keys may hold both.
-    """
+def model_data_location(uri: str) -> S3Location:
+    """The bucket and key of an s3:// model data URI (parse_s3_uri); ArtifactError if none."""
     try:
-        where = parse_s3_uri(uri)
+        return parse_s3_uri(uri)
     except ValueError:
         raise ArtifactError(f"{uri!r} is not an s3://bucket/key URI") from None
-    return where.bucket, where.key.lstrip("/")
 
 
 def _from_s3(uri: str, dest: Path, endpoint_url: str | None, max_bytes: int) -> Path:
     import boto3  # imported here: only s3:// artifacts need it, and it is slow to import
     from botocore.exceptions import BotoCoreError, ClientError
 
-    bucket, key = split_s3_uri(uri)
+    where = model_data_location(uri)
+    bucket, key = where.bucket, where.key
     s3 = boto3.client("s3", endpoint_url=endpoint_url)
     try:
         if is_archive(key):

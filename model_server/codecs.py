@@ -1,4 +1,4 @@
-"""Content types in and out: media-type parsing, Accept negotiation, payload decoders, encoders.
+"""Content types in and out: Accept negotiation, payload decoders, encoders.
 
 Decoders turn a request body into a 2-D array (or a CSR matrix for libsvm) and say exactly
 which row or field they could not read. Encoders turn predictions into the bytes SageMaker's
@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header, parse_options_header
+from werkzeug.http import parse_accept_header
 
+from smlocal.capture_sink.record import media_type
 from smlocal.model_server.errors import PayloadError, UnsupportedAccept, UnsupportedContentType
 
 CSV = "text/csv"
@@ -30,14 +31,6 @@ NPY = "application/x-npy"
 Array = np.ndarray[Any, Any]
 # A libsvm feature index: ASCII digits that fit int64 (str.isdigit also takes "²").
 _INDEX = re.compile(r"[0-9]{1,18}")
-
-
-@lru_cache(maxsize=256)
-def media_type(content_type: str | None) -> str | None:
-    """The bare, lower-cased media type of a Content-Type header (parameters dropped)."""
-    if not content_type:
-        return None
-    return parse_options_header(content_type)[0].lower() or None
 
 
 @lru_cache(maxsize=256)

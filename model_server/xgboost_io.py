@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from smlocal.model_server.codecs import JSON, decode_csv, decode_json, decode_libsvm, media_type
+from smlocal.capture_sink.record import media_type
+from smlocal.model_server.codecs import JSON, decode_csv, decode_json, decode_libsvm
 from smlocal.model_server.errors import PayloadError
 from smlocal.model_server.recordio_protobuf import RecordIOError, feature_rows
 from smlocal.model_server.xgboost_selectable import (

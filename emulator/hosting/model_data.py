@@ -11,7 +11,12 @@ import tempfile
 from pathlib import Path
 
 from smlocal.emulator.settings import EmulatorSettings
-from smlocal.model_server.artifacts import extract_archive, is_archive, materialize, split_s3_uri
+from smlocal.model_server.artifacts import (
+    extract_archive,
+    is_archive,
+    materialize,
+    model_data_location,
+)
 from smlocal.model_server.errors import ArtifactError
 from smlocal.model_server.s3_urls import S3UrlError, to_s3_uri
 
@@ -21,9 +26,9 @@ def embedded_object(account: str, uri: str) -> bytes:
     from moto.s3.exceptions import MissingBucket, MissingKey
     from moto.s3.models import s3_backends
 
-    bucket, key = split_s3_uri(uri)
+    where = model_data_location(uri)
     try:
-        found = s3_backends[account]["aws"].get_object(bucket, key)
+        found = s3_backends[account]["aws"].get_object(where.bucket, where.key)
     except (MissingBucket, MissingKey):
         found = None
     if found is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from smlocal.capture_sink.keys import capture_prefix
 from smlocal.emulator.control import processing_jobs
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.job_definitions import get_definition
@@ -164,12 +165,14 @@ def window_of(
     return hour - timedelta(hours=1), hour
 
 
-def capture_prefix(ctx: Context, endpoint: str) -> str | None:
+def _captures_of(ctx: Context, endpoint: str) -> str | None:
     """s3://… where the endpoint's captures are, or None if it captures nothing."""
     doc = ctx.store.get("endpoint", endpoint)
     capture = (doc or {}).get("DataCaptureConfig") or {}
     destination = capture.get("DestinationS3Uri")
-    return f"{destination.rstrip('/')}/{doc['EndpointName']}" if doc and destination else None
+    if not (doc and destination):
+        return None
+    return capture_prefix(destination, doc["EndpointName"], "").uri
 
 
 def _z(moment: datetime) -> str:
@@ -211,7 +214,7 @@ def execution_job(
         "metric_time": _z(hour),
     }
     inputs = []
-    prefix = capture_prefix(ctx, spec.endpoint)
+    prefix = _captures_of(ctx, spec.endpoint)
     if prefix:
         inputs.append(_input("endpoint_input_1", prefix, f"{spec.local_path}/{spec.endpoint}"))
     uris = (

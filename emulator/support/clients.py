@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from smlocal.capture_sink.keys import parse_s3_uri
+from smlocal.capture_sink.keys import S3Location, parse_s3_uri
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.model_server.s3_urls import to_s3_uri
 
@@ -26,15 +26,15 @@ def client(settings: EmulatorSettings, service: str) -> Any:
     )
 
 
-def split_uri(uri: str) -> tuple[str, str]:
-    """s3://bucket/key (or an https S3 URL) -> (bucket, key); ValueError when it is not one."""
-    where = parse_s3_uri(to_s3_uri(uri))
-    return where.bucket, where.key
+def s3_location(uri: str) -> S3Location:
+    """The bucket and key of an S3 URI in a form SageMaker takes (s3:// or an https S3 URL),
+    read by parse_s3_uri; ValueError when it is not one."""
+    return parse_s3_uri(to_s3_uri(uri))
 
 
 def no_objects_message(uri: str, region: str, role: str) -> str:
     """SageMaker's words for an input S3 URI with no objects under it (training, processing)."""
-    bucket, _ = split_uri(uri)
+    bucket = s3_location(uri).bucket
     return (
         f'No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure '
         f"that the bucket exists in the selected region ({region}), that objects exist under "
@@ -45,7 +45,8 @@ def no_objects_message(uri: str, region: str, role: str) -> str:
 
 def download(s3: Any, uri: str, dest: Path) -> list[Path]:
     """Download an object, or every object under a prefix, into dest; return the files."""
-    bucket, key = split_uri(uri)
+    where = s3_location(uri)
+    bucket, key = where.bucket, where.key
     dest.mkdir(parents=True, exist_ok=True)
     files = []
     paginator = s3.get_paginator("list_objects_v2")
@@ -67,7 +68,8 @@ def download(s3: Any, uri: str, dest: Path) -> list[Path]:
 
 def upload_folder(s3: Any, folder: Path, uri: str) -> list[str]:
     """Upload every file under folder to the prefix uri; return the object URIs."""
-    bucket, prefix = split_uri(uri.rstrip("/"))
+    where = s3_location(uri.rstrip("/"))
+    bucket, prefix = where.bucket, where.key
     uploaded = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         key = "/".join(part for part in (prefix, path.relative_to(folder).as_posix()) if part)

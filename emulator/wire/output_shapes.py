@@ -3,11 +3,11 @@
 The control plane returns plain dicts keyed by AWS member names (PascalCase), with
 datetimes for timestamps and bytes for blobs; `None` means "absent" and is dropped.
 `shape_output` makes the JSON 1.1 document (timestamps as epoch seconds with milliseconds,
-`1529870369.986`); `shape_rest_output` splits a REST-JSON result into status, headers and
-body as the model's `location`/`payload` traits say. With `strict=True` (tests, debug) a
-key the output shape does not declare, a value of the wrong type or a value outside its
-enum raises `OutputShapeError`, so the emulator cannot drift from what botocore parses;
-without it unknown keys are dropped, as botocore would ignore them.
+`1529870369.986`). With `strict=True` (tests, debug) a key the output shape does not
+declare, a value of the wrong type or a value outside its enum raises `OutputShapeError`,
+so the emulator cannot drift from what botocore parses; without it unknown keys are
+dropped, as botocore would ignore them. (The runtime's REST-JSON answers are written by
+`smlocal.emulator.runtime.invoke` itself: a model's bytes and a few headers.)
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from smlocal.emulator.wire.validation import type_problem
@@ -105,72 +103,3 @@ def _timestamp(value: Any, timestamp_format: str) -> Any:
     if timestamp_format == "rfc822":
         return email.utils.format_datetime(moment.astimezone(dt.UTC), usegmt=True)
     return round(moment.timestamp(), 3)
-
-
-# ---- REST-JSON --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RestOutput:
-    """A REST-JSON result split as the model says: status, headers and body."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-def shape_rest_output(
-    service_model: Any, operation_name: str, result: Mapping[str, Any], *, strict: bool = False
-) -> RestOutput:
-    """Header members to headers, the payload member (or the other members) to the body."""
-    operation = service_model.operation_model(operation_name)
-    shape = operation.output_shape
-    status = int(operation.http.get("responseCode", 200))
-    if shape is None:
-        return RestOutput(status, (), b"")
-    payload = shape.serialization.get("payload")
-    headers: list[tuple[str, str]] = []
-    body, in_body = b"", {}
-    for key, item in result.items():
-        member = shape.members.get(key)
-        if item is None or (member is None and not strict):
-            continue
-        if member is None:
-            raise OutputShapeError(f"{operation_name}.{key} is not a member of {shape.name}")
-        if strict:
-            _check_type(member, item, f"{operation_name}.{key}")
-        location = member.serialization.get("location")
-        wire_name = member.serialization.get("name", key)
-        if location == "header":
-            headers.append((wire_name, _header_text(member, item)))
-        elif location == "headers":
-            headers.extend((f"{wire_name}{k}", str(v)) for k, v in item.items())
-        elif location == "statusCode":
-            status = int(item)
-        elif key == payload:
-            body = _payload_bytes(member, item, f"{operation_name}.{key}", strict)
-        else:
-            in_body[key] = item
-    if payload is None and in_body:
-        body = json.dumps(_shape(shape, in_body, operation_name, strict)).encode("utf-8")
-        if not any(name.lower() == "content-type" for name, _ in headers):
-            headers.append(("Content-Type", "application/json"))
-    return RestOutput(status, tuple(headers), body)
-
-
-def _header_text(shape: Any, value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if shape.type_name == "timestamp":
-        return str(_timestamp(value, shape.serialization.get("timestampFormat", "rfc822")))
-    if isinstance(value, list | tuple):
-        return ",".join(_header_text(shape.member, item) for item in value)
-    return str(value)
-
-
-def _payload_bytes(shape: Any, value: Any, path: str, strict: bool) -> bytes:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value)
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    return json.dumps(_shape(shape, value, path, strict)).encode("utf-8")

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from smlocal.emulator.errors import AWSError, InternalFailure
-from smlocal.emulator.wire.output_shapes import shape_output, shape_rest_output
-from smlocal.emulator.wire.parsing import parse_json_request, parse_rest_request
+from smlocal.emulator.wire.output_shapes import shape_output
+from smlocal.emulator.wire.parsing import parse_json_request
 from smlocal.emulator.wire.transport import HttpRequest, HttpResponse
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -65,20 +65,6 @@ def json_success(
     return HttpResponse(200, _headers(JSON_CONTENT_TYPE, request_id), _json(document))
 
 
-def rest_success(
-    service_model: Any,
-    operation_name: str,
-    result: Mapping[str, Any],
-    request_id: str,
-    *,
-    strict: bool = False,
-) -> HttpResponse:
-    """A REST-JSON success: status, header members and payload as the model places them."""
-    output = shape_rest_output(service_model, operation_name, result, strict=strict)
-    headers = (*output.headers, ("x-amzn-RequestId", request_id))
-    return HttpResponse(output.status, headers, output.body)
-
-
 def handle_json(
     service_model: Any,
     request: HttpRequest,
@@ -88,42 +74,15 @@ def handle_json(
     strict: bool = False,
 ) -> HttpResponse:
     """Parse and validate a JSON 1.1 request, call handler(operation, params), answer."""
-    protocol = (parse_json_request, json_success, json_error)
-    return _handle(service_model, request, handler, protocol, request_id=request_id, strict=strict)
-
-
-def handle_rest(
-    service_model: Any,
-    request: HttpRequest,
-    handler: Handler,
-    *,
-    request_id: str | None = None,
-    strict: bool = False,
-) -> HttpResponse:
-    """Parse and validate a REST-JSON request, call handler(operation, params), answer."""
-    protocol = (parse_rest_request, rest_success, rest_error)
-    return _handle(service_model, request, handler, protocol, request_id=request_id, strict=strict)
-
-
-def _handle(
-    service_model: Any,
-    request: HttpRequest,
-    handler: Handler,
-    protocol: tuple[Callable[..., Any], Callable[..., HttpResponse], Callable[..., HttpResponse]],
-    *,
-    request_id: str | None,
-    strict: bool,
-) -> HttpResponse:
-    parse, success, error_response = protocol
     request_id = request_id or new_request_id()
     try:
-        operation_name, params = parse(service_model, request)
+        operation_name, params = parse_json_request(service_model, request)
         result = handler(operation_name, params)
-        return success(service_model, operation_name, result, request_id, strict=strict)
+        return json_success(service_model, operation_name, result, request_id, strict=strict)
     except AWSError as error:
-        return error_response(error, request_id)
+        return json_error(error, request_id)
     except Exception as exc:
-        return error_response(internal_failure(exc, request_id), request_id)
+        return json_error(internal_failure(exc, request_id), request_id)
 
 
 def internal_failure(exc: Exception, request_id: str) -> InternalFailure:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from smlocal.model_server.codecs import media_type, negotiate
+from smlocal.capture_sink.record import media_type
+from smlocal.model_server.codecs import negotiate
 from smlocal.model_server.errors import InvocationError, PredictionError
 
 log = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ def test_the_sdk_request_is_understood():
     config = parse_capture_config(SDK_REQUEST)
     assert config.enable_capture
     assert config.initial_sampling_percentage == 100
-    assert (config.bucket, config.prefix) == ("capture-bucket", "datacapture")
+    assert config.destination_s3_uri == "s3://capture-bucket/datacapture"
     assert config.capture_input
     assert config.capture_output
     assert config.csv_content_types == ("text/csv",)

@@ -13,11 +13,13 @@ import pytest
 
 from smlocal.capture_sink.config import CaptureConfig
 from smlocal.capture_sink.keys import (
+    S3Location,
     capture_prefix,
     name_from_spool,
     name_time,
     object_key,
     object_name,
+    parse_s3_uri,
     spool_name,
 )
 from smlocal.capture_sink.record import (
@@ -27,6 +29,7 @@ from smlocal.capture_sink.record import (
     choose_encoding,
     encode_payload,
     format_inference_time,
+    media_type,
     new_event_id,
     serialize,
 )
@@ -86,6 +89,14 @@ def test_json_line_is_reproduced_byte_for_byte():
 )
 def test_encoding_rule(content_type, config, expected):
     assert choose_encoding(content_type, config) == expected
+
+
+def test_media_type_drops_parameters_and_case() -> None:
+    assert media_type("Text/CSV; charset=utf-8") == "text/csv"
+    assert media_type(" application/JSON\t;q=1") == "application/json"
+    assert media_type("") is None
+    assert media_type(None) is None
+    assert media_type(";charset=utf-8") is None
 
 
 def test_text_is_kept_exactly_and_base64_is_standard():
@@ -206,6 +217,36 @@ def test_key_layout():
 )
 def test_trailing_slash_does_not_double(dest, key):
     assert capture_prefix(dest, "Ep", "AllTraffic").key == key
+
+
+@pytest.mark.parametrize(
+    ("uri", "bucket", "key"),
+    [
+        ("s3://bucket/a/b.tar.gz", "bucket", "a/b.tar.gz"),
+        ("s3://bucket", "bucket", ""),
+        ("s3://bucket/", "bucket", ""),
+        ("s3://bucket/prefix/", "bucket", "prefix/"),
+        ("s3://bucket//model.tar.gz", "bucket", "/model.tar.gz"),  # the key "/model.tar.gz"
+        ("s3://bucket/iris#2?v=1/model.tar.gz", "bucket", "iris#2?v=1/model.tar.gz"),
+    ],
+)
+def test_an_s3_uri_keeps_its_key_exactly(uri, bucket, key):
+    assert parse_s3_uri(uri) == S3Location(bucket, key)
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("bucket/key", "'bucket/key' is not an s3:// URI"),
+        ("https://bucket.s3.amazonaws.com/key", "is not an s3:// URI"),
+        ("S3://bucket/key", "is not an s3:// URI"),
+        ("s3:///key", "'s3:///key' names no bucket"),
+        ("s3://", "names no bucket"),
+    ],
+)
+def test_what_is_not_an_s3_uri(uri, message):
+    with pytest.raises(ValueError, match=message):
+        parse_s3_uri(uri)
 
 
 def test_file_names_use_utc_and_a_fresh_uuid4():

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from smlocal.model_server.codecs import decode_csv, decode_libsvm, encode_csv, media_type, negotiate
+from smlocal.model_server.codecs import decode_csv, decode_libsvm, encode_csv, negotiate
 from smlocal.model_server.errors import PayloadError, UnsupportedAccept
 
 
@@ -29,11 +29,6 @@ def test_negotiation(header: str | None, expected: str) -> None:
 def test_negotiation_refuses_what_nobody_writes() -> None:
     with pytest.raises(UnsupportedAccept):
         negotiate("image/png", ("text/csv",), "text/csv")
-
-
-def test_media_type_drops_parameters_and_case() -> None:
-    assert media_type("Text/CSV; charset=utf-8") == "text/csv"
-    assert media_type("") is None
 
 
 def test_csv_trailing_newline_crlf_and_missing_values() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smlocal.emulator.support.clients import download, no_objects_message, split_uri
+from smlocal.emulator.support.clients import download, no_objects_message, s3_location
 from smlocal.model_server.artifacts import pack_archive
 
 
@@ -110,9 +110,10 @@ def missing_input(s3: Any, channels: list[dict[str, Any]], region: str, role: st
         uri = _s3_source(channel).get("S3Uri")
         if not uri:
             continue
-        bucket, key = split_uri(uri)
+        where = s3_location(uri)
         try:
-            found = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("KeyCount", 0)
+            listed = s3.list_objects_v2(Bucket=where.bucket, Prefix=where.key, MaxKeys=1)
+            found = listed.get("KeyCount", 0)
         except s3.exceptions.ClientError:
             found = 0
         if not found:
@@ -148,7 +149,7 @@ def download_channels(s3: Any, doc: dict[str, Any], workspace: Workspace) -> Non
 
 def check_output_bucket(s3: Any, output_path: str) -> None:
     """JobFailure when the bucket of S3OutputPath does not exist."""
-    bucket, _ = split_uri(output_path)
+    bucket = s3_location(output_path).bucket
     try:
         s3.head_bucket(Bucket=bucket)
     except s3.exceptions.ClientError:
@@ -167,9 +168,9 @@ def artifact_uri(output_path: str, job_name: str) -> str:
 def upload_model(s3: Any, workspace: Workspace, uri: str) -> None:
     """Tar model/ and upload it to uri."""
     archive = workspace.pack()
-    bucket, key = split_uri(uri)
+    where = s3_location(uri)
     try:
-        s3.upload_file(str(archive), bucket, key)
+        s3.upload_file(str(archive), where.bucket, where.key)
     except Exception as exc:  # boto3's transfer wraps ClientError in its own errors
         raise JobFailure(
             f"ClientError: Failed to upload the model artifacts to {uri}: {exc}"

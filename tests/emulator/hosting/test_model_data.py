@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from smlocal.emulator.hosting.model_data import fetch
-from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.hosting.model_data import embedded_object, fetch
+from smlocal.emulator.settings import DEFAULT_ACCOUNT, EmulatorSettings
 from smlocal.model_server.errors import ArtifactError
 from tests.support import deploy, unique
 
@@ -79,3 +79,22 @@ def test_fetch_from_the_embedded_s3_applies_the_cap_and_names_the_uri(tmp_path: 
         "refusing to extract s3://bombs/big/model.tar.gz: it unpacks to at least 5.0 MiB"
     )
     assert not dest.exists()
+
+
+def test_the_key_is_read_as_written_a_leading_slash_included() -> None:
+    """s3://b//m.tar.gz names the object "/m.tar.gz" (S3 and SageMaker's S3Uri pattern)."""
+    import boto3
+    from moto import mock_aws
+
+    account = DEFAULT_ACCOUNT
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="lead")
+        s3.put_object(Bucket="lead", Key="/m.tar.gz", Body=b"with the slash")
+        s3.put_object(Bucket="lead", Key="m.tar.gz", Body=b"without")
+        assert embedded_object(account, "s3://lead//m.tar.gz") == b"with the slash"
+        assert embedded_object(account, "s3://lead/m.tar.gz") == b"without"
+        with pytest.raises(
+            ArtifactError, match=r"^'s3:///m.tar.gz' is not an s3://bucket/key URI$"
+        ):
+            embedded_object(account, "s3:///m.tar.gz")

@@ -497,3 +497,22 @@ def test_job_paths_cannot_leave_the_jobs_folder(sm, s3, tmp_path) -> None:
         assert "is not a path under /opt/ml/" in job["FailureReason"], (case, job["FailureReason"])
     assert sorted(p.name for p in outside.iterdir()) == ["statistics.json"]
     assert (outside / "statistics.json").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "destination",
+    ["s3://mon/capture", "s3://mon/capture/", "s3://mon", "s3://mon//capture"],
+)
+def test_an_execution_reads_the_captures_where_the_sink_writes_them(destination) -> None:
+    from types import SimpleNamespace
+
+    from smlocal.capture_sink.keys import capture_prefix
+    from smlocal.emulator.jobs.monitoring import _captures_of
+
+    doc = {"EndpointName": "Ep", "DataCaptureConfig": {"DestinationS3Uri": destination}}
+    docs = {("endpoint", "Ep"): doc, ("endpoint", "quiet"): {"EndpointName": "quiet"}}
+    ctx = SimpleNamespace(store=SimpleNamespace(get=lambda kind, name: docs.get((kind, name))))
+    written = capture_prefix(destination, "Ep", "AllTraffic")  # the sink's variant folder
+    assert f"{_captures_of(ctx, 'Ep')}/AllTraffic" == written.uri
+    assert _captures_of(ctx, "quiet") is None
+    assert _captures_of(ctx, "gone") is None

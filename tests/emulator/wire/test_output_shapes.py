@@ -1,4 +1,4 @@
-"""Results into output documents: JSON 1.1 bodies and REST-JSON status/headers/body."""
+"""Results into JSON 1.1 output documents, shaped by the botocore service model."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from smlocal.emulator.wire.output_shapes import OutputShapeError, shape_output, shape_rest_output
-from smlocal.emulator.wire.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.wire.output_shapes import OutputShapeError, shape_output
+from smlocal.emulator.wire.service_models import sagemaker_model
 
 CREATED = dt.datetime(2018, 6, 24, 19, 59, 29, 986000, tzinfo=dt.UTC)
 
@@ -112,49 +112,3 @@ def test_lenient_mode_drops_unknown_keys():
     assert "Status" not in document
     assert "_internal" not in document
     assert shape_output(sagemaker_model(), "DeleteModel", {}) == {}
-
-
-def test_rest_output_puts_header_members_in_headers_and_the_payload_in_the_body():
-    output = shape_rest_output(
-        runtime_model(),
-        "InvokeEndpoint",
-        {
-            "Body": b"0.97\n",
-            "ContentType": "text/csv; charset=utf-8",
-            "InvokedProductionVariant": "AllTraffic",
-            "CustomAttributes": "trace=1",
-            "NewSessionId": None,
-        },
-        strict=True,
-    )
-    assert output.status == 200
-    assert output.body == b"0.97\n"
-    assert output.headers == (
-        ("Content-Type", "text/csv; charset=utf-8"),
-        ("x-Amzn-Invoked-Production-Variant", "AllTraffic"),
-        ("X-Amzn-SageMaker-Custom-Attributes", "trace=1"),
-    )
-
-
-def test_rest_output_status_and_json_body_from_the_model():
-    output = shape_rest_output(
-        runtime_model(),
-        "InvokeEndpointAsync",
-        {"InferenceId": "abc", "OutputLocation": "s3://b/out"},
-        strict=True,
-    )
-    assert output.status == 202
-    assert json.loads(output.body) == {"InferenceId": "abc"}
-    assert output.headers == (
-        ("X-Amzn-SageMaker-OutputLocation", "s3://b/out"),
-        ("Content-Type", "application/json"),
-    )
-
-
-def test_rest_output_strictness():
-    with pytest.raises(OutputShapeError, match="is not a member"):
-        shape_rest_output(
-            runtime_model(), "InvokeEndpoint", {"Body": b"", "Variant": "x"}, strict=True
-        )
-    lenient = shape_rest_output(runtime_model(), "InvokeEndpoint", {"Body": "text", "Variant": "x"})
-    assert (lenient.body, lenient.headers) == (b"text", ())

@@ -252,26 +252,6 @@ def test_payload_limit_comes_from_the_model():
     assert payload_limit(sagemaker_model(), "ListModels") is None
 
 
-def test_http_request_from_a_wsgi_environ():
-    import io
-
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/endpoints/d\xc3\xa9mo/invocations",  # PEP 3333: UTF-8 bytes as latin-1
-        "QUERY_STRING": "a=1&a=2&b=",
-        "CONTENT_TYPE": "",
-        "CONTENT_LENGTH": "5",
-        "HTTP_X_AMZN_SAGEMAKER_TARGET_VARIANT": "AllTraffic",
-        "wsgi.input": io.BytesIO(b"1,2,3tail"),
-    }
-    request = HttpRequest.from_environ(environ)
-    assert request.path == "/endpoints/démo/invocations"
-    assert request.body == b"1,2,3"
-    assert request.header("content-type") is None
-    assert request.header("X-Amzn-SageMaker-Target-Variant") == "AllTraffic"
-    assert request.query == {"a": ["1", "2"], "b": [""]}
-
-
 def test_blob_members_of_json_bodies_are_base64():
     from smlocal.emulator.wire.parsing import decode_json
 

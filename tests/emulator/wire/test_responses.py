@@ -7,6 +7,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -15,17 +16,23 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from smlocal.emulator.errors import (
+    AWSError,
     ModelError,
     ResourceInUse,
     ResourceNotFound,
-    ThrottlingException,
+    ServiceUnavailable,
     ValidationError,
     ValidationException,
 )
-from smlocal.emulator.wire.responses import handle_json, handle_rest, json_error, rest_error
+from smlocal.emulator.hosting.upstream import UpstreamResponse
+from smlocal.emulator.runtime.invoke import Runtime
+from smlocal.emulator.wire.guard import AccessDeniedException
+from smlocal.emulator.wire.http_server import reason
+from smlocal.emulator.wire.parsing import parse_rest_request
+from smlocal.emulator.wire.responses import handle_json, json_error, new_request_id, rest_error
 from smlocal.emulator.wire.service_models import runtime_model, sagemaker_model
-from smlocal.emulator.wire.transport import HttpRequest
-from tests.emulator.conftest import serving
+from smlocal.emulator.wire.transport import HttpRequest, HttpResponse
+from tests.emulator.conftest import serving, wsgi
 
 CREATED = dt.datetime(2018, 6, 24, 19, 59, 29, 986000, tzinfo=dt.UTC)
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/{}"
@@ -46,8 +53,8 @@ def control_plane(operation: str, params: dict[str, Any]) -> Mapping[str, Any]:
         raise ValidationException(f'Could not find endpoint "{ARN.format(name)}".')
     if name == "busy":
         raise ResourceInUse(f"Endpoint {name} is being updated.")
-    if name == "throttled":
-        raise ThrottlingException("Rate exceeded")
+    if name == "denied":
+        raise AccessDeniedException("Requests from https://example.com are not served.")
     if name == "crash":
         raise RuntimeError("a bug")
     if operation == "DescribeEndpoint":
@@ -63,19 +70,19 @@ def control_plane(operation: str, params: dict[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-class Runtime:
-    """A toy runtime that records what it was asked and echoes the payload."""
+class ToyModel:
+    """A toy model behind the runtime: records what it was asked and echoes the payload."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, operation: str, params: dict[str, Any]) -> Mapping[str, Any]:
+    def __call__(self, params: dict[str, Any]) -> UpstreamResponse:
         self.calls.append(params)
         name = params["EndpointName"]
         if name == "missing":
             raise ValidationError(f"Endpoint {name} of account 123456789012 not found.")
-        if name == "throttled":
-            raise ThrottlingException("Rate exceeded")
+        if name == "restarting":
+            raise ServiceUnavailable(f"Endpoint {name} is being brought back.")
         if name == "broken":
             raise ModelError(
                 MODEL_ERROR_MESSAGE,
@@ -84,32 +91,43 @@ class Runtime:
                 log_stream_arn=LOG_STREAM,
                 error_code="CLIENT_ERROR_FROM_MODEL",
             )
-        return {
-            "Body": params["Body"][::-1],
-            "ContentType": "text/csv; charset=utf-8",
-            "InvokedProductionVariant": params.get("TargetVariant", "AllTraffic"),
-            "CustomAttributes": params.get("CustomAttributes"),
-        }
+        headers = [(b"content-type", b"text/csv; charset=utf-8")]
+        if "CustomAttributes" in params:
+            custom = params["CustomAttributes"].encode("latin-1")
+            headers.append((b"x-amzn-sagemaker-custom-attributes", custom))
+        return UpstreamResponse(200, headers, params["Body"][::-1])
+
+
+def invoke(service_model: Any, request: HttpRequest, model: ToyModel) -> HttpResponse:
+    """InvokeEndpoint's wire as smlocal.emulator.runtime.invoke writes it, around a toy model:
+    the request read by parse_rest_request, errors by rest_error, the model's answer with
+    the runtime's own headers."""
+    request_id = new_request_id()
+    try:
+        _, params = parse_rest_request(service_model, request)
+        answer = model(params)
+    except AWSError as error:
+        return rest_error(error, request_id)
+    variant = SimpleNamespace(name=params.get("TargetVariant", "AllTraffic"))
+    headers = Runtime._headers(answer, variant, request_id)  # type: ignore[arg-type]
+    return HttpResponse(answer.status, tuple(headers), answer.body)
 
 
 @pytest.fixture(scope="module")
-def runtime() -> Runtime:
-    return Runtime()
+def runtime() -> ToyModel:
+    return ToyModel()
 
 
 @pytest.fixture(scope="module")
-def endpoint_url(runtime: Runtime) -> Iterator[str]:
+def endpoint_url(runtime: ToyModel) -> Iterator[str]:
     control_model, runtime_service = sagemaker_model(), runtime_model()
 
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        request = HttpRequest.from_environ(environ)
+    def answer(request: HttpRequest) -> HttpResponse:
         if request.header("X-Amz-Target") is not None:
-            response = handle_json(control_model, request, control_plane, strict=True)
-        else:
-            response = handle_rest(runtime_service, request, runtime, strict=True)
-        return response.wsgi(start_response)
+            return handle_json(control_model, request, control_plane, strict=True)
+        return invoke(runtime_service, request, runtime)
 
-    with serving(app) as url:
+    with serving(wsgi(answer)) as url:
         yield url
 
 
@@ -172,13 +190,14 @@ def test_modeled_error_is_its_own_exception_class(sagemaker: Any):
         sagemaker.delete_model(ModelName="m")
 
 
-def test_throttling(sagemaker: Any):
+def test_an_unmodeled_error_keeps_its_own_status(sagemaker: Any):
     with pytest.raises(ClientError) as caught:
-        sagemaker.describe_endpoint(EndpointName="throttled")
+        sagemaker.describe_endpoint(EndpointName="denied")
     assert caught.value.response["Error"] == {
-        "Code": "ThrottlingException",
-        "Message": "Rate exceeded",
+        "Code": "AccessDeniedException",
+        "Message": "Requests from https://example.com are not served.",
     }
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
 def test_unexpected_exception_is_an_internal_failure(sagemaker: Any):
@@ -253,7 +272,7 @@ def test_unknown_operation_and_malformed_json_over_raw_http(endpoint_url: str):
 # ---- runtime ----------------------------------------------------------------------------
 
 
-def test_invoke_endpoint_maps_headers_both_ways(sagemaker_runtime: Any, runtime: Runtime):
+def test_invoke_endpoint_maps_headers_both_ways(sagemaker_runtime: Any, runtime: ToyModel):
     response = sagemaker_runtime.invoke_endpoint(
         EndpointName="demo-ep",
         Body=b"1,2,3",
@@ -279,7 +298,7 @@ def test_invoke_endpoint_maps_headers_both_ways(sagemaker_runtime: Any, runtime:
     }
 
 
-def test_invoke_without_optional_headers(sagemaker_runtime: Any, runtime: Runtime):
+def test_invoke_without_optional_headers(sagemaker_runtime: Any, runtime: ToyModel):
     response = sagemaker_runtime.invoke_endpoint(EndpointName="demo-ep", Body=b"ab")
     assert response["InvokedProductionVariant"] == "AllTraffic"
     assert "CustomAttributes" not in response
@@ -307,7 +326,7 @@ def test_model_error_members(sagemaker_runtime: Any):
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 424
 
 
-def test_oversize_body_is_rejected_before_the_handler(sagemaker_runtime: Any, runtime: Runtime):
+def test_oversize_body_is_rejected_before_the_handler(sagemaker_runtime: Any, runtime: ToyModel):
     calls = len(runtime.calls)
     with pytest.raises(ClientError) as caught:
         sagemaker_runtime.invoke_endpoint(EndpointName="demo-ep", Body=b"x" * (6291456 + 1))
@@ -319,13 +338,14 @@ def test_oversize_body_is_rejected_before_the_handler(sagemaker_runtime: Any, ru
     assert len(runtime.calls) == calls
 
 
-def test_unmodeled_runtime_error(sagemaker_runtime: Any):
-    with pytest.raises(ClientError) as caught:
-        sagemaker_runtime.invoke_endpoint(EndpointName="throttled", Body=b"1")
+def test_service_unavailable(sagemaker_runtime: Any):
+    with pytest.raises(sagemaker_runtime.exceptions.ServiceUnavailable) as caught:
+        sagemaker_runtime.invoke_endpoint(EndpointName="restarting", Body=b"1")
     assert caught.value.response["Error"] == {
-        "Code": "ThrottlingException",
-        "Message": "Rate exceeded",
+        "Code": "ServiceUnavailable",
+        "Message": "Endpoint restarting is being brought back.",
     }
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
 
 
 def test_runtime_errors_carry_the_code_in_a_header(endpoint_url: str):
@@ -362,7 +382,7 @@ def test_json_error_body_and_headers():
 def test_rest_error_body_and_headers():
     error = ModelError("m", original_status_code=500, error_code="SERVER_ERROR_FROM_MODEL")
     response = rest_error(error, "req-2")
-    assert (response.status, response.status_line) == (424, "424 Failed Dependency")
+    assert (response.status, reason(response.status)) == (424, "Failed Dependency")
     assert json.loads(response.body) == {
         "Message": "m",
         "OriginalStatusCode": 500,
@@ -372,7 +392,8 @@ def test_rest_error_body_and_headers():
     assert response.header("x-amzn-RequestId") == "req-2"
 
 
-def test_status_line_of_a_status_python_does_not_know():
-    from smlocal.emulator.errors import InternalDependencyException
+def test_reason_of_a_status_python_does_not_know():
+    class Unknown(AWSError):
+        status = 530
 
-    assert rest_error(InternalDependencyException("x"), "r").status_line == "530 Unknown"
+    assert reason(rest_error(Unknown("x"), "r").status) == "Unknown"
