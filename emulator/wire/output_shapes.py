@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from smlocal.emulator.wire.validation import type_problem
+from smlocal.capture_sink.aws_shapes.type_checks import type_problem
 
 
 class OutputShapeError(Exception):
