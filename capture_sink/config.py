@@ -1,4 +1,11 @@
-"""The capture configuration: SageMaker's DataCaptureConfig, validated as the API does."""
+"""The capture configuration: SageMaker's DataCaptureConfig, validated as the API does.
+
+A model server reads it from SMLOCAL_CAPTURE_CONFIG, written by the emulator (from a
+CreateEndpointConfig it has validated already) or by a person running `smlocal serve`
+alone. Either way it is checked here, with the code the emulator checks requests with
+(`aws_shapes`), as a hand-written document: a wrong type or a misspelt member is named
+with its path, which AWS's deserializer would not do.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,17 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from smlocal.capture_sink.aws_shapes.constraints import (
+    Rules,
+    constraint_failures,
+    validation_message,
+)
+from smlocal.capture_sink.aws_shapes.java_text import quoted
+from smlocal.capture_sink.aws_shapes.models import SAGEMAKER, sagemaker_shape
 from smlocal.capture_sink.keys import parse_s3_uri
-from smlocal.capture_sink.shapes import sagemaker_shape, show, validate
 
 ROOT_PATH = "dataCaptureConfig"
+RULES = Rules.of(SAGEMAKER, hand_written=True)  # a document a person may have written
 
 
 class CaptureConfigError(ValueError):
@@ -20,9 +34,7 @@ class CaptureConfigError(ValueError):
 
     def __init__(self, errors: list[str]) -> None:
         self.errors = list(errors)
-        count = len(self.errors)
-        noun = "error" if count == 1 else "errors"
-        super().__init__(f"{count} validation {noun} detected: " + "; ".join(self.errors))
+        super().__init__(validation_message(self.errors))
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,8 @@ class CaptureConfig:
 
 def parse_capture_config(document: Any) -> CaptureConfig:
     """Validate a DataCaptureConfig document (API shape) and return the config it describes."""
-    errors = validate(document, sagemaker_shape("DataCaptureConfig"), ROOT_PATH)
+    shape = sagemaker_shape("DataCaptureConfig")
+    errors = list(constraint_failures(shape, document, ROOT_PATH, RULES))
     uri = document.get("DestinationS3Uri") if isinstance(document, dict) else None
     if isinstance(uri, str) and not any(".destinationS3Uri'" in e for e in errors):
         errors += _destination_errors(uri)
@@ -92,7 +105,7 @@ def load_capture_config(text: str) -> CaptureConfig:
     except json.JSONDecodeError as exc:
         raise CaptureConfigError(
             [
-                f"Value {show(text)} at '{ROOT_PATH}' failed to satisfy constraint: "
+                f"Value {quoted(text)} at '{ROOT_PATH}' failed to satisfy constraint: "
                 f"Member must be a JSON object ({exc.msg} at line {exc.lineno} column {exc.colno})"
             ]
         ) from None
@@ -110,6 +123,6 @@ def _destination_errors(uri: str) -> list[str]:
         else:
             return []
     return [
-        f"Value {show(uri)} at '{ROOT_PATH}.destinationS3Uri' failed to satisfy constraint: "
+        f"Value {quoted(uri)} at '{ROOT_PATH}.destinationS3Uri' failed to satisfy constraint: "
         + constraint
     ]

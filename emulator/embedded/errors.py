@@ -55,8 +55,8 @@ from xml.sax.saxutils import escape
 
 from moto.core.parse import RequestParserError
 
+from smlocal.capture_sink.aws_shapes.models import service_model
 from smlocal.emulator.wire.http_server import call_wsgi, reason
-from smlocal.emulator.wire.service_models import service_model
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from smlocal.capture_sink.aws_shapes.patterns import compile_pattern
 from smlocal.emulator.errors import AWSError, ModelError, ServiceUnavailable, ValidationError
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import UpstreamResponse, UpstreamTimeout
@@ -22,7 +23,6 @@ from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.wire.http_server import Headers, Request, Respond
 from smlocal.emulator.wire.parsing import parse_rest_request, payload_limit
-from smlocal.emulator.wire.patterns import compile_pattern
 from smlocal.emulator.wire.responses import new_request_id, rest_error
 from smlocal.emulator.wire.transport import HttpRequest
 

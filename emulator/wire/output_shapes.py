@@ -18,7 +18,7 @@ import email.utils
 from collections.abc import Mapping
 from typing import Any
 
-from smlocal.emulator.wire.validation import type_problem
+from smlocal.capture_sink.aws_shapes.type_checks import type_problem
 
 
 class OutputShapeError(Exception):

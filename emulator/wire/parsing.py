@@ -19,9 +19,11 @@ import json
 import re
 from typing import Any
 
+from smlocal.capture_sink.aws_shapes.java_text import quoted
+from smlocal.capture_sink.aws_shapes.type_checks import type_problem
 from smlocal.emulator.errors import SerializationException, UnknownOperationException
 from smlocal.emulator.wire.transport import HttpRequest
-from smlocal.emulator.wire.validation import quoted, type_problem, validate
+from smlocal.emulator.wire.validation import validate
 
 Params = dict[str, Any]
 

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-SAGEMAKER = "sagemaker"
+from smlocal.capture_sink.aws_shapes.models import SAGEMAKER, service_model
+
 SAGEMAKER_RUNTIME = "sagemaker-runtime"
-
-
-@functools.cache
-def service_model(name: str) -> Any:
-    """botocore's model of one service (`sagemaker`, `sagemaker-runtime`), cached."""
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model(name)
 
 
 def sagemaker_model() -> Any:

@@ -24,7 +24,14 @@ SDK_REQUEST = {  # what sagemaker 2.257 sends by default (spec section 3)
         "JsonContentTypes": ["application/json"],
     },
 }
-PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9])*\/[a-zA-Z0-9](-*[a-zA-Z0-9.])*"
+# SageMaker prints its patterns anchored (botocore's copy of the model has them stripped).
+PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*\/[a-zA-Z0-9](-*[a-zA-Z0-9.])*$"
+# A list of strings is reported once, at the list, with every rule of its members.
+CONTENT_TYPE_RULES = (
+    "Member must satisfy constraint: [Member must have length less than or equal to 256, "
+    "Member must have length greater than or equal to 1, Member must satisfy regular "
+    f"expression pattern: {PATTERN}]"
+)
 
 
 def with_(**changes):
@@ -106,7 +113,7 @@ BAD_FIELDS = [
         {"DestinationS3Uri": "capture-bucket/datacapture"},
         "Value 'capture-bucket/datacapture' at 'dataCaptureConfig.destinationS3Uri' failed to "
         "satisfy constraint: Member must satisfy regular expression pattern: "
-        "(https|s3)://([^/])/?(.*)",
+        "^(https|s3)://([^/])/?(.*)$",
     ),
     (
         {"DestinationS3Uri": "s3://b/" + "x" * 510},
@@ -121,7 +128,7 @@ BAD_FIELDS = [
     (
         {"KmsKeyId": "alias/my key"},
         "Value 'alias/my key' at 'dataCaptureConfig.kmsKeyId' failed to satisfy constraint: "
-        "Member must satisfy regular expression pattern: [a-zA-Z0-9:/_-]*",
+        "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]*$",
     ),
     (
         {"CaptureOptions": []},
@@ -155,14 +162,14 @@ BAD_FIELDS = [
     ),
     (
         {"CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv; charset=utf-8"]}},
-        "Value 'text/csv; charset=utf-8' at "
-        "'dataCaptureConfig.captureContentTypeHeader.csvContentTypes.1.member' failed to "
-        f"satisfy constraint: Member must satisfy regular expression pattern: {PATTERN}",
+        "Value '[text/csv; charset=utf-8]' at "
+        "'dataCaptureConfig.captureContentTypeHeader.csvContentTypes' failed to satisfy "
+        f"constraint: {CONTENT_TYPE_RULES}",
     ),
     (
         {"CaptureContentTypeHeader": {"JsonContentTypes": ["a/" + "b" * 300]}},
-        "at 'dataCaptureConfig.captureContentTypeHeader.jsonContentTypes.1.member' failed to "
-        "satisfy constraint: Member must have length less than or equal to 256",
+        "]' at 'dataCaptureConfig.captureContentTypeHeader.jsonContentTypes' failed to "
+        f"satisfy constraint: {CONTENT_TYPE_RULES}",
     ),
     (
         {"InitalSamplingPercentage": 20},  # mlflow's documented typo
@@ -187,6 +194,15 @@ def test_every_bad_field_is_reported_at_once():
         parse_capture_config(with_(InitialSamplingPercentage=200, CaptureOptions=[]))
     assert str(caught.value).startswith("2 validation errors detected: ")
     assert len(caught.value.errors) == 2
+
+
+def test_the_message_lists_at_most_ten_as_aws_does_the_errors_keep_all():
+    options = [{"CaptureMode": f"Mode{n}"} for n in range(12)]
+    with pytest.raises(CaptureConfigError) as caught:
+        parse_capture_config(with_(CaptureOptions=options))
+    assert str(caught.value).startswith("10 validation errors detected: ")
+    assert str(caught.value).count("failed to satisfy constraint") == 10
+    assert len(caught.value.errors) == 12
 
 
 def test_not_json_and_not_an_object():

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+from smlocal.capture_sink.aws_shapes.java_text import QUOTE_LIMIT
 from smlocal.emulator import errors
 from smlocal.emulator.errors import AWSError, ModelError, validation_error_class
 from smlocal.emulator.wire.responses import handle_json
 from smlocal.emulator.wire.service_models import runtime_model, sagemaker_model
 from smlocal.emulator.wire.transport import HttpRequest
-from smlocal.emulator.wire.validation import QUOTE_LIMIT
 
 CLASSES = {
     cls.code: cls

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from smlocal.capture_sink.aws_shapes.java_text import QUOTE_LIMIT
+from smlocal.capture_sink.config import CaptureConfigError, parse_capture_config
 from smlocal.emulator.errors import (
     AWSError,
     SerializationException,
@@ -14,7 +16,7 @@ from smlocal.emulator.errors import (
     ValidationException,
 )
 from smlocal.emulator.wire.service_models import runtime_model, sagemaker_model
-from smlocal.emulator.wire.validation import QUOTE_LIMIT, java_double, java_string, validate
+from smlocal.emulator.wire.validation import validate
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -237,6 +239,38 @@ def test_enum_and_list_length():
         "Value 'Both' at 'dataCaptureConfig.captureOptions.1.member.captureMode' failed to "
         "satisfy constraint: Member must satisfy enum value set: [Input, Output, InputAndOutput]"
     )
+
+
+CAPTURE = {
+    "InitialSamplingPercentage": 5,
+    "DestinationS3Uri": "s3://b/p",
+    "CaptureOptions": [{"CaptureMode": "Input"}],
+}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"InitialSamplingPercentage": 101},
+        {"DestinationS3Uri": "bucket/prefix"},
+        {"KmsKeyId": "alias/my key"},
+        {"CaptureOptions": []},
+        {"CaptureOptions": [{"CaptureMode": "Both"}, {}]},
+        {"CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv; charset=utf-8"]}},
+        {"CaptureContentTypeHeader": {"JsonContentTypes": ["a/b"] * 11}},
+        {"InitialSamplingPercentage": -1, "DestinationS3Uri": "s3://b/" + "x" * 510},
+    ],
+)
+def test_a_model_server_words_a_bad_data_capture_config_as_the_emulator_does(changes):
+    """One validator: what `smlocal serve` says of its SMLOCAL_CAPTURE_CONFIG is what
+    CreateEndpointConfig answers for the same DataCaptureConfig."""
+    capture = {**CAPTURE, **changes}
+    params = {"EndpointConfigName": "c", "ProductionVariants": [variant()]}
+    error = error_of("CreateEndpointConfig", {**params, "DataCaptureConfig": capture})
+    with pytest.raises(CaptureConfigError) as caught:
+        parse_capture_config(capture)
+    assert error.code == caught.value.code == "ValidationException"
+    assert error.message == str(caught.value)
 
 
 def test_list_too_long_and_too_short():
@@ -490,34 +524,3 @@ def test_an_invalid_base64_blob_is_cut():
         f"'{'!' * QUOTE_LIMIT}…' (1000000 characters) can not be converted to a Blob: "
         "invalid Base64"
     )
-
-
-# ---- how Java prints values -------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (1.0, "1.0"),
-        (0.5, "0.5"),
-        (100.0, "100.0"),
-        (1e7, "1.0E7"),
-        (1.25e-4, "1.25E-4"),
-        (12345678.9, "1.23456789E7"),
-        (-2.0, "-2.0"),
-        (float("nan"), "NaN"),
-        (float("inf"), "Infinity"),
-    ],
-)
-def test_java_double(value: float, text: str):
-    assert java_double(value) == text
-
-
-def test_java_string():
-    assert java_string(True) == "true"
-    assert java_string([1, "a", None]) == "[1, a, null]"
-    assert java_string({"A": 1.5, "B": [False]}) == "{A=1.5, B=[false]}"
-    assert java_string(b"abc") == "java.nio.HeapByteBuffer[pos=0 lim=3 cap=3]"
-    assert java_string(3, "float") == "3.0"
-    moment = dt.datetime(2018, 6, 24, 19, 59, 29, tzinfo=dt.UTC)
-    assert java_string(moment) == "Sun Jun 24 19:59:29 UTC 2018"

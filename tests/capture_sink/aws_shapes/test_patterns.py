@@ -6,13 +6,18 @@ import re
 
 import pytest
 
-from smlocal.emulator.wire.patterns import UnsupportedPattern, compile_pattern, matches, translate
-from smlocal.emulator.wire.service_models import runtime_model, sagemaker_model
+from smlocal.capture_sink.aws_shapes.models import service_model
+from smlocal.capture_sink.aws_shapes.patterns import (
+    UnsupportedPattern,
+    compile_pattern,
+    matches,
+    translate,
+)
 
 
 def model_patterns() -> set[str]:
     found: set[str] = set()
-    for model in (sagemaker_model(), runtime_model()):
+    for model in (service_model("sagemaker"), service_model("sagemaker-runtime")):
         for name in model.shape_names:
             pattern = model.shape_for(name).metadata.get("pattern")
             if pattern is not None:
