@@ -7,7 +7,7 @@ instead, through an ASGI adapter that hands each request to the very same edge h
 alternate between the two; each arm gets `--seconds` in all, and the figures are
 InvokeEndpoint's throughput and latency from `--clients` keep-alive clients, and the edge
 process's own CPU per request (its model server, a child process, is not counted).
-Run: python -m bench.edge_server [--seconds 20] [--rounds 4] [--clients 4]
+Run: python -m bench.edge_server [--seconds 20] [--rounds 4] [--clients 4] [--instances 1]
 """
 
 from __future__ import annotations
@@ -166,6 +166,7 @@ class Arm:
 def main(argv: list[str] | None = None) -> Comparison:
     parser = load_options(__doc__, rounds=4, requests=0)
     parser.add_argument("--seconds", type=float, default=20.0, help="load seconds per arm")
+    parser.add_argument("--instances", type=int, default=1, help="instances (gunicorn workers)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="smlocal-bench-edge-"))
     model_tar = train_iris_tar(work / "iris")
@@ -179,9 +180,8 @@ def main(argv: list[str] | None = None) -> Comparison:
             s3, sm = arm.emulator.client("s3"), arm.emulator.client("sagemaker")
             s3.create_bucket(Bucket="models")
             s3.upload_file(str(model_tar), "models", "iris/model.tar.gz")
-            deploy(
-                sm, "bench", [{"name": "AllTraffic", "model_data": "s3://models/iris/model.tar.gz"}]
-            )
+            variant = {"name": "AllTraffic", "model_data": "s3://models/iris/model.tar.gz"}
+            deploy(sm, "bench", [{**variant, "count": args.instances}])
             run_load(
                 arm.emulator.port, PATH, ONE_ROW, CSV_HEADERS, clients=args.clients, requests=300
             )
@@ -201,8 +201,8 @@ def main(argv: list[str] | None = None) -> Comparison:
     comparison.a, comparison.b = arms[0].results, arms[1].results
     print_comparison(
         comparison,
-        extra=f"iris XGBoost, 1 instance, {args.clients} clients, {args.rounds} alternating "
-        f"rounds, {args.seconds:.0f} s per arm",
+        extra=f"iris XGBoost, {args.instances} instance(s), {args.clients} clients, "
+        f"{args.rounds} alternating rounds, {args.seconds:.0f} s per arm",
     )
     for name, arm in (("smlocal's server", arms[0]), ("uvicorn", arms[1])):
         rounds = ", ".join(f"{c:.0f}" for c in arm.cpu_us)
