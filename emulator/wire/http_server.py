@@ -1,11 +1,15 @@
 """The edge's HTTP/1.1 server: asyncio (uvloop) with httptools parsing, and a WSGI bridge.
 
 Why not a stock server: the runtime forwards every invocation to a model server, and on a
-2-core machine each request's CPU on this hop eats directly into throughput. Measured per
-request here: waitress ≈ 850 µs, uvicorn with an ASGI app ≈ 310 µs, this callback design
-≈ 160 µs, against ≈ 1.3 ms for the model server itself. So the hot path (`Handler`s answer
-on the event loop, without a task or thread per request) stays on the loop, and everything
-else (the control plane, the embedded moto) runs as WSGI apps in a thread pool.
+2-core machine each request's CPU on this hop eats into throughput. The edge's CPU per
+InvokeEndpoint (`python -m bench.edge_server`, 2026-12-06): this callback design ≈ 170 µs,
+the same edge handler on uvicorn (httptools) ≈ 215 µs (waitress was ≈ 850 µs), against
+≈ 1.3 ms for the model server itself; end to end the two measured the same throughput. The
+parser is llhttp either way; uvicorn lacks what this server adds: a header timeout, body
+limits decided before a body is read, answers for half-closed clients, trailers kept out of
+the headers. So the hot path (`Handler`s answer on the event loop, without a task or thread
+per request) stays on the loop, and everything else (the control plane, the embedded moto)
+runs as WSGI apps in a thread pool.
 
 Handlers get a `Request` and a `respond(status, headers, body)` callable that must be called
 exactly once, on the loop thread (`WSGIBridge` hops back there for threaded apps). Responses
