@@ -9,6 +9,7 @@ BENCHMARKS = [
     "bench.model_server",
     "bench.capture",
     "bench.emulator",
+    "bench.edge_server",
     "bench.monitor_baseline",
     "bench.training",
     "bench.s3_durability",

@@ -1,21 +1,27 @@
 """The edge's HTTP/1.1 server: asyncio (uvloop) with httptools parsing, and a WSGI bridge.
 
 Why not a stock server: the runtime forwards every invocation to a model server, and on a
-2-core machine each request's CPU on this hop eats directly into throughput. Measured per
-request here: waitress ≈ 850 µs, uvicorn with an ASGI app ≈ 310 µs, this callback design
-≈ 160 µs, against ≈ 1.3 ms for the model server itself. So the hot path (`Handler`s answer
-on the event loop, without a task or thread per request) stays on the loop, and everything
-else (the control plane, the embedded moto) runs as WSGI apps in a thread pool.
+2-core machine each request's CPU on this hop eats into throughput. The edge's CPU per
+InvokeEndpoint (`python -m bench.edge_server`, 2026-12-06): this callback design ≈ 170 µs,
+the same edge handler on uvicorn (httptools) ≈ 215 µs (waitress was ≈ 850 µs), against
+≈ 1.3 ms for the model server itself; end to end the two measured the same throughput. The
+parser is llhttp either way; uvicorn lacks what this server adds: a header timeout, body
+limits decided before a body is read, answers for half-closed clients, trailers kept out of
+the headers. So the hot path (`Handler`s answer on the event loop, without a task or thread
+per request) stays on the loop, and everything else (the control plane, the embedded moto)
+runs as WSGI apps in a thread pool.
 
 Handlers get a `Request` and a `respond(status, headers, body)` callable that must be called
 exactly once, on the loop thread (`WSGIBridge` hops back there for threaded apps). Responses
 of pipelined requests are written in request order.
 
 Slow, idle and too many clients, and bodies above a route's limit, are refused as
-`smlocal.emulator.wire.http_limits` describes. A refused body is answered before more of it is
-buffered (with `Connection: close`); the rest of it is then read and dropped, because closing
-with it unread would reset the connection and lose the answer, until the client closes, for at
-most `body_timeout`.
+`smlocal.emulator.wire.http_limits` describes; heads that no request may have, as
+`smlocal.emulator.wire.http_framing` describes (llhttp refuses ambiguous framing itself). A
+refused body is answered before more of it is buffered (with `Connection: close`); the rest
+of it is then read and dropped, because closing with it unread would reset the connection
+and lose the answer, until the client closes, for at most `body_timeout`. A client that
+half-closes after its requests still gets their answers.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
+from smlocal.emulator.wire.http_framing import Refusal, check_head, request_target, with_host
 from smlocal.emulator.wire.http_limits import (
     DEFAULT_BODY_LIMIT,
     MAX_BODY,
@@ -95,9 +102,16 @@ def reason(status: int) -> str:
 
 
 def encode_response(
-    status: int, headers: Headers, body: bytes, *, head_only: bool, keep_alive: bool
+    status: int,
+    headers: Headers,
+    body: bytes,
+    *,
+    head_only: bool,
+    keep_alive: bool,
+    http10: bool = False,
 ) -> bytes:
-    """Status line, headers and body, with Content-Length set from the body we send."""
+    """Status line, headers and body, with Content-Length set from the body we send (an
+    HTTP/1.0 client is told when its connection stays open: it assumes it closes)."""
     out = [f"HTTP/1.1 {status} {reason(status)}\r\n".encode()]
     length_given = False
     for name, value in headers:
@@ -113,6 +127,8 @@ def encode_response(
         out.append(b"Content-Length: %d\r\n" % len(body))
     if not keep_alive:
         out.append(b"Connection: close\r\n")
+    elif http10:
+        out.append(b"Connection: keep-alive\r\n")
     out.append(b"\r\n")
     if not head_only and status not in _NO_BODY_STATUSES:
         out.append(body)
@@ -131,8 +147,14 @@ class _BodyTooLarge(Exception):
     """Raised inside the parser's callbacks to stop it at a body above its limit."""
 
 
+class _AfterLast(Exception):
+    """Raised at the start of a request that follows one the connection closes after (llhttp
+    would read it as its own request: HTTP/1.0 with Transfer-Encoding keeps it parsing)."""
+
+
 class _HeadTooLarge(Exception):
-    """Raised inside the parser's callbacks at a head above MAX_HEAD or MAX_HEADERS."""
+    """Raised inside the parser's callbacks at a head above MAX_HEAD or MAX_HEADERS (or
+    trailers above them)."""
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -156,7 +178,9 @@ class HttpProtocol(asyncio.Protocol):
         self.phase = _WAIT
         self.stamp = time.monotonic()  # when the current wait began
         self.served = False  # answered a request: waiting for the next is idle, not a head
-        self._method = self._path = self._query = ""
+        self._eof = False  # the client half-closed: close once every answer is written
+        self._method = self._path = self._query = self._version = ""
+        self._last = False  # the connection closes after this request's answer
         self._url = b""
         self._headers: RawHeaders = []
         self._body: list[bytes] = []
@@ -191,11 +215,19 @@ class HttpProtocol(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(400, "protocol upgrades are not supported")
+            if not self._last:  # pragma: no cover - check_head marks every upgrade request
+                self._fail(400, "protocol upgrades are not supported")
+            # the request asking for it is answered (see http_framing.check_head), and then
+            # the connection closes: llhttp reads nothing after it
+            self.phase = _DRAIN
         except httptools.HttpParserError as exc:
             cause = exc.__context__  # what a callback of ours raised, if one did
             if isinstance(cause, _BodyTooLarge):
                 self._refuse()
+            elif isinstance(cause, _AfterLast):
+                self.phase = _DRAIN  # dropped unread; the last answer closes the connection
+            elif isinstance(cause, Refusal):
+                self._enqueue(_answer_bytes(cause.status, cause.message), _LINGER)
             elif isinstance(cause, _HeadTooLarge):
                 self._fail(
                     431, f"request heads are limited to {MAX_HEAD} bytes and {MAX_HEADERS} headers"
@@ -205,6 +237,12 @@ class HttpProtocol(asyncio.Protocol):
                 self._fail(500, "internal error")
             else:
                 self._fail(400, f"malformed HTTP request: {exc}")
+
+    def eof_received(self) -> bool | None:
+        """The client half-closed: still answer what it asked for, then close (asyncio
+        closes the transport when this returns a false value)."""
+        self._eof = True
+        return True if self.pending or self._queued else None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -244,6 +282,8 @@ class HttpProtocol(asyncio.Protocol):
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self._last:
+            raise _AfterLast
         self._url, self._headers, self._body, self._size, self._head = b"", [], [], 0, 0
         if self._limit is not None:
             self._limit = None
@@ -259,8 +299,12 @@ class HttpProtocol(asyncio.Protocol):
             raise _HeadTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.lower(), value))
         self._head += len(name) + len(value) + 4
+        if self.phase == _BODY:  # a trailer: counted, never merged (RFC 9110 §6.5.1)
+            if self._head > MAX_HEAD:
+                raise _HeadTooLarge
+            return
+        self._headers.append((name.lower(), value))
         if self._head > MAX_HEAD or len(self._headers) > MAX_HEADERS:
             raise _HeadTooLarge
 
@@ -268,14 +312,25 @@ class HttpProtocol(asyncio.Protocol):
         self.phase = _BODY
         self.stamp = time.monotonic()
         self._method = self.parser.get_method().decode("ascii")
-        self._path, _, self._query = self._url.decode("latin-1").partition("?")
-        expect = False
+        self._version = self.parser.get_http_version()
+        self._path, self._query, authority = request_target(self._method, self._url)
+        if authority is not None:
+            self._headers = with_host(self._headers, authority)
+        expect = coded = False
+        hosts = 0
         for name, value in self._headers:
             if name == b"content-length" and value.strip().isdigit():
                 if int(value) > self._max and int(value) > self._ask_limit():
                     raise _BodyTooLarge
+            elif name == b"host":
+                hosts += 1
+            elif name == b"transfer-encoding":
+                coded = True
             elif name == b"expect" and value.lower() == b"100-continue":
                 expect = True
+        upgrade = self.parser.should_upgrade()
+        if coded or upgrade or hosts > 1 or self._version != "1.1":
+            self._last = check_head(self._version, upgrade, self._method, self._headers)
         if expect and self.transport:
             self.transport.write(_CONTINUE)
 
@@ -303,8 +358,8 @@ class HttpProtocol(asyncio.Protocol):
             query=self._query,
             headers=self._headers,
             body=b"".join(self._body),
-            http_version=self.parser.get_http_version(),
-            keep_alive=self.parser.should_keep_alive(),
+            http_version=self._version,
+            keep_alive=self.parser.should_keep_alive() and not self._last,
             client=self.client,
         )
         if self._queued or len(self.pending) >= MAX_PIPELINE:
@@ -343,6 +398,7 @@ class HttpProtocol(asyncio.Protocol):
             body,
             head_only=request.method == "HEAD",
             keep_alive=request.keep_alive,
+            http10=request.http_version == "1.0",
         )
         slot.after = _KEEP if request.keep_alive else _CLOSE
         self._flush()
@@ -363,6 +419,9 @@ class HttpProtocol(asyncio.Protocol):
         if self._paused and not self._queued and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
+        if self._eof and not self.pending and not self._queued:
+            self._close()  # the client half-closed and has every answer
+            return
         if not self.pending:
             self.served = True
             self.stamp = time.monotonic()
