@@ -3,7 +3,8 @@
 A kind's module declares a record (a dataclass that converts to and from the JSON document
 the store keeps, and lists the AWS keys of its Describe output and List item) and one
 `Kind` naming how it is stored, found, listed and worded in errors; its operations are then
-a few lines each. `pick` and `find_by_arn` serve the kinds still kept as plain documents.
+a few lines each. `pick` serves the kinds still kept as plain documents, `find_by_arn` the
+tag operations.
 """
 
 from __future__ import annotations
@@ -80,11 +81,14 @@ class Kind(Generic[R]):
     name_key: str  # the document key NameContains and SortBy=Name look at
     list_key: str  # "Models": the List output's key of the items
     equals: Mapping[str, str] = field(default_factory=dict)  # StatusEquals -> document key
+    sort_keys: Mapping[str, str] = field(default_factory=dict)  # SortBy values besides Name
     default_order: str = "Descending"  # SortOrder when not given
     key_of: Callable[[str], str] = _same  # the store key of a name (or ARN, where accepted)
     quotes_arns: bool = False  # not-found quotes an ARN given as it was given
     missing: type[AWSError] = ValidationException
+    missing_text: str = 'Could not find {noun} "{arn}".'  # may also use {name}, as given
     duplicate: type[AWSError] = ValidationException
+    duplicate_text: str = 'Cannot create already existing {noun} "{arn}".'
 
     def find(self, ctx: Context, name_or_arn: str) -> R | None:
         """The record, or None."""
@@ -104,7 +108,7 @@ class Kind(Generic[R]):
             arn = name_or_arn
         else:
             arn = ctx.arn(self.resource, self.key_of(name_or_arn))
-        return self.missing(f'Could not find {self.noun} "{arn}".')
+        return self.missing(self.missing_text.format(noun=self.noun, arn=arn, name=name_or_arn))
 
     def records(self, ctx: Context) -> list[R]:
         """Every record of the kind, in the order they were created."""
@@ -114,7 +118,8 @@ class Kind(Generic[R]):
         """Store a new record and its tags, refusing a name already taken."""
         with ctx.store.transaction():
             if ctx.store.get(self.resource, record.key) is not None:
-                raise self.duplicate(f'Cannot create already existing {self.noun} "{record.arn}".')
+                text = self.duplicate_text.format(noun=self.noun, arn=record.arn)
+                raise self.duplicate(text)
             self.save(ctx, record)
             set_tags(ctx, record.arn, tags)
 
@@ -134,7 +139,7 @@ class Kind(Generic[R]):
         docs = sort(
             filtered(docs, params, self.name_key, equals=self.equals),
             params,
-            {"Name": self.name_key, "CreationTime": "CreationTime"},
+            {"Name": self.name_key, "CreationTime": "CreationTime", **self.sort_keys},
             default_order=self.default_order,
         )
         chunk, token = page(docs, params)

@@ -11,6 +11,7 @@ import pytest
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.endpoint_configs import ENDPOINT_CONFIGS, EndpointConfig
 from smlocal.emulator.control.job_definitions import DEFINITIONS, DataQualityJobDefinition
+from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.model_package_records import ModelPackage, ModelPackageGroup
 from smlocal.emulator.control.model_packages import GROUPS, PACKAGES
 from smlocal.emulator.control.models import MODELS, Model, get_model
@@ -283,3 +284,35 @@ def test_listing_filters_sorts_and_pages_the_records_keep_accepts(ctx: Context) 
         {"ModelName": "A", "ModelArn": f"{ARN}:model/a", "CreationTime": 1700000001.0},
         {"ModelName": "b", "ModelArn": f"{ARN}:model/b", "CreationTime": 1700000000.0},
     ]
+
+
+def test_a_kind_may_word_its_errors_its_own_way_and_sort_by_more_keys(ctx: Context) -> None:
+    jobs = Kind(
+        resource="model",
+        load=Model.from_document,
+        noun="job",
+        name_key="ModelName",
+        list_key="Jobs",
+        sort_keys={"Role": "ExecutionRoleArn"},
+        missing_text="Could not find requested job with name {name}",
+        duplicate=ResourceInUse,
+        duplicate_text="A job with this name already exists ({arn})",
+    )
+    with pytest.raises(ValidationException) as missing:
+        jobs.get(ctx, "Nope")
+    assert missing.value.message == "Could not find requested job with name Nope"
+    for name, role in (("x", "role/b"), ("y", "role/a")):
+        doc = {
+            **MODEL,
+            "ModelName": name,
+            "ModelArn": f"{ARN}:model/{name}",
+            "ExecutionRoleArn": role,
+        }
+        jobs.add(ctx, Model.from_document(doc), [])
+    with pytest.raises(ResourceInUse) as taken:
+        jobs.add(
+            ctx, Model.from_document({**MODEL, "ModelName": "X", "ModelArn": f"{ARN}:model/x"}), []
+        )
+    assert taken.value.message == f"A job with this name already exists ({ARN}:model/x)"
+    by_role = jobs.listing(ctx, {"SortBy": "Role", "SortOrder": "Ascending"})
+    assert [j["ModelName"] for j in by_role["Jobs"]] == ["y", "x"]
