@@ -2,37 +2,124 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Required, TypedDict
 
-from smlocal.emulator.control.context import Context, already_exists, not_found
-from smlocal.emulator.control.kinds import pick
-from smlocal.emulator.control.models import get_model
-from smlocal.emulator.control.pagination import filtered, page, sort
-from smlocal.emulator.control.tags import drop_tags, set_tags
+from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.kinds import Document, Kind, Nested, shown
+from smlocal.emulator.control.models import MODELS
 from smlocal.emulator.errors import ValidationException
 
 KIND = "endpoint-config"
-DESCRIBE_KEYS = (
-    "EndpointConfigName",
-    "EndpointConfigArn",
-    "ProductionVariants",
-    "DataCaptureConfig",
-    "KmsKeyId",
-    "CreationTime",
-    "AsyncInferenceConfig",
-    "ExplainerConfig",
-    "ShadowProductionVariants",
-    "ExecutionRoleArn",
-    "VpcConfig",
-    "EnableNetworkIsolation",
+
+
+class ProductionVariant(TypedDict, total=False):
+    """The members of a ProductionVariant smlocal reads (the others are kept as given)."""
+
+    VariantName: Required[str]
+    ModelName: str
+    InitialInstanceCount: int
+    InitialVariantWeight: float
+    InstanceType: str
+    ServerlessConfig: Nested
+    ContainerStartupHealthCheckTimeoutInSeconds: int
+
+
+class DataCaptureConfig(TypedDict, total=False):
+    """An endpoint config's DataCaptureConfig."""
+
+    EnableCapture: bool
+    InitialSamplingPercentage: Required[int]
+    DestinationS3Uri: Required[str]
+    KmsKeyId: str
+    CaptureOptions: list[Nested]
+    CaptureContentTypeHeader: Nested
+
+
+@dataclass
+class EndpointConfig:
+    """An endpoint config as CreateEndpointConfig recorded it (variants with defaults)."""
+
+    name: str
+    arn: str
+    creation_time: float
+    production_variants: list[ProductionVariant]
+    data_capture_config: DataCaptureConfig | None = None
+    kms_key_id: str | None = None
+    async_inference_config: Nested | None = None
+    explainer_config: Nested | None = None
+    shadow_production_variants: list[Nested] | None = None
+    execution_role_arn: str | None = None
+    vpc_config: Nested | None = None
+    enable_network_isolation: bool | None = None
+
+    @property
+    def key(self) -> str:
+        """Its store key."""
+        return self.name
+
+    @classmethod
+    def from_document(cls, doc: Document) -> EndpointConfig:
+        """The endpoint config of a stored document."""
+        return cls(
+            name=doc["EndpointConfigName"],
+            arn=doc["EndpointConfigArn"],
+            creation_time=doc["CreationTime"],
+            production_variants=doc["ProductionVariants"],
+            data_capture_config=doc.get("DataCaptureConfig"),
+            kms_key_id=doc.get("KmsKeyId"),
+            async_inference_config=doc.get("AsyncInferenceConfig"),
+            explainer_config=doc.get("ExplainerConfig"),
+            shadow_production_variants=doc.get("ShadowProductionVariants"),
+            execution_role_arn=doc.get("ExecutionRoleArn"),
+            vpc_config=doc.get("VpcConfig"),
+            enable_network_isolation=doc.get("EnableNetworkIsolation"),
+        )
+
+    def to_document(self) -> Document:
+        """The stored document: what DescribeEndpointConfig returns."""
+        return self.describe()
+
+    def describe(self) -> dict[str, object]:
+        """DescribeEndpointConfig's output."""
+        return shown(
+            (
+                ("EndpointConfigName", self.name),
+                ("EndpointConfigArn", self.arn),
+                ("ProductionVariants", self.production_variants),
+                ("DataCaptureConfig", self.data_capture_config),
+                ("KmsKeyId", self.kms_key_id),
+                ("CreationTime", self.creation_time),
+                ("AsyncInferenceConfig", self.async_inference_config),
+                ("ExplainerConfig", self.explainer_config),
+                ("ShadowProductionVariants", self.shadow_production_variants),
+                ("ExecutionRoleArn", self.execution_role_arn),
+                ("VpcConfig", self.vpc_config),
+                ("EnableNetworkIsolation", self.enable_network_isolation),
+            )
+        )
+
+    def summary(self) -> dict[str, object]:
+        """ListEndpointConfigs' item."""
+        return {
+            "EndpointConfigName": self.name,
+            "EndpointConfigArn": self.arn,
+            "CreationTime": self.creation_time,
+        }
+
+
+ENDPOINT_CONFIGS = Kind(
+    resource=KIND,
+    load=EndpointConfig.from_document,
+    noun="endpoint configuration",
+    name_key="EndpointConfigName",
+    list_key="EndpointConfigs",
 )
-SUMMARY_KEYS = ("EndpointConfigName", "EndpointConfigArn", "CreationTime")
 
 
 def create_endpoint_config(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """CreateEndpointConfig: every variant's model must exist and variant names be unique."""
     name = params["EndpointConfigName"]
-    arn = ctx.arn(KIND, name)
     variants = [_variant(ctx, v) for v in params["ProductionVariants"]]
     names = [v["VariantName"].lower() for v in variants]
     if len(set(names)) != len(names):
@@ -43,31 +130,32 @@ def create_endpoint_config(ctx: Context, params: dict[str, Any]) -> dict[str, An
         raise ValidationException("smlocal does not emulate asynchronous inference endpoints yet.")
     if any("ServerlessConfig" in v for v in variants) and params.get("DataCaptureConfig"):
         raise ValidationException("Data capture is not supported for serverless endpoints.")
-    with ctx.store.transaction():
-        if ctx.store.get(KIND, name) is not None:
-            raise already_exists("endpoint configuration", arn)
-        doc = {key: params[key] for key in DESCRIBE_KEYS if key in params}
-        doc.update(
-            {
-                "EndpointConfigName": name,
-                "EndpointConfigArn": arn,
-                "ProductionVariants": variants,
-                "CreationTime": ctx.now(),
-            }
-        )
-        ctx.store.put(KIND, name, doc)
-        set_tags(ctx, arn, params.get("Tags", []))
-    return {"EndpointConfigArn": arn}
+    config = EndpointConfig(
+        name=name,
+        arn=ctx.arn(KIND, name),
+        creation_time=ctx.now(),
+        production_variants=variants,
+        data_capture_config=params.get("DataCaptureConfig"),
+        kms_key_id=params.get("KmsKeyId"),
+        async_inference_config=params.get("AsyncInferenceConfig"),
+        explainer_config=params.get("ExplainerConfig"),
+        shadow_production_variants=params.get("ShadowProductionVariants"),
+        execution_role_arn=params.get("ExecutionRoleArn"),
+        vpc_config=params.get("VpcConfig"),
+        enable_network_isolation=params.get("EnableNetworkIsolation"),
+    )
+    ENDPOINT_CONFIGS.add(ctx, config, params.get("Tags", []))
+    return {"EndpointConfigArn": config.arn}
 
 
-def _variant(ctx: Context, variant: dict[str, Any]) -> dict[str, Any]:
+def _variant(ctx: Context, variant: ProductionVariant) -> ProductionVariant:
     if "ModelName" not in variant:
         raise ValidationException(
             f"Production variant {variant['VariantName']} needs a ModelName "
             "(inference components are not emulated)."
         )
-    get_model(ctx, variant["ModelName"])
-    out = dict(variant)
+    MODELS.get(ctx, variant["ModelName"])
+    out = variant.copy()
     out.setdefault("InitialVariantWeight", 1.0)
     if "ServerlessConfig" not in out:
         out.setdefault("InitialInstanceCount", 1)
@@ -76,32 +164,19 @@ def _variant(ctx: Context, variant: dict[str, Any]) -> dict[str, Any]:
 
 def get_endpoint_config(ctx: Context, name: str) -> dict[str, Any]:
     """An endpoint config's stored document, or the not-found error."""
-    doc = ctx.store.get(KIND, name)
-    if doc is None:
-        raise not_found("endpoint configuration", ctx.arn(KIND, name))
-    return doc
+    return ENDPOINT_CONFIGS.get(ctx, name).to_document()
 
 
 def describe_endpoint_config(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeEndpointConfig."""
-    return pick(get_endpoint_config(ctx, params["EndpointConfigName"]), DESCRIBE_KEYS)
+    return ENDPOINT_CONFIGS.describe(ctx, params["EndpointConfigName"])
 
 
 def list_endpoint_configs(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListEndpointConfigs."""
-    docs = sort(
-        filtered(ctx.store.all(KIND), params, "EndpointConfigName"),
-        params,
-        {"Name": "EndpointConfigName", "CreationTime": "CreationTime"},
-    )
-    chunk, token = page(docs, params)
-    return {"EndpointConfigs": [pick(d, SUMMARY_KEYS) for d in chunk], "NextToken": token}
+    return ENDPOINT_CONFIGS.listing(ctx, params)
 
 
 def delete_endpoint_config(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DeleteEndpointConfig (allowed while endpoints use it, as in AWS)."""
-    with ctx.store.transaction():
-        doc = get_endpoint_config(ctx, params["EndpointConfigName"])
-        ctx.store.delete(KIND, doc["EndpointConfigName"])
-        drop_tags(ctx, doc["EndpointConfigArn"])
-    return {}
+    return ENDPOINT_CONFIGS.delete(ctx, params["EndpointConfigName"])

@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Required, TypedDict
 
 from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.kinds import pick
-from smlocal.emulator.control.pagination import filtered, page, sort
-from smlocal.emulator.control.tags import drop_tags, set_tags
+from smlocal.emulator.control.kinds import Document, Kind, Nested, shown
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from smlocal.emulator.jobs.scheduler import SCHEDULE
 
 KIND = "data-quality-job-definition"
-DESCRIBE_KEYS = (
-    "JobDefinitionArn",
-    "JobDefinitionName",
-    "CreationTime",
-    "DataQualityBaselineConfig",
-    "DataQualityAppSpecification",
-    "DataQualityJobInput",
-    "DataQualityJobOutputConfig",
-    "JobResources",
-    "NetworkConfig",
-    "RoleArn",
-    "StoppingCondition",
-)
 
 
-def endpoint_of(job_input: dict[str, Any]) -> str:
+class EndpointInput(TypedDict, total=False):
+    """The members of an EndpointInput smlocal reads (the others are kept as given)."""
+
+    EndpointName: Required[str]
+    LocalPath: str
+
+
+class DataQualityJobInput(TypedDict, total=False):
+    """A job definition's input: an endpoint's captures (batch transform is refused)."""
+
+    EndpointInput: EndpointInput
+    BatchTransformInput: Nested
+
+
+def endpoint_of(job_input: DataQualityJobInput) -> str:
     """The monitored endpoint; batch transform inputs are refused."""
     if "EndpointInput" not in job_input:
         raise ValidationException(
@@ -37,60 +37,136 @@ def endpoint_of(job_input: dict[str, Any]) -> str:
     return str(job_input["EndpointInput"]["EndpointName"])
 
 
+@dataclass
+class DataQualityJobDefinition:
+    """A data-quality job definition as CreateDataQualityJobDefinition recorded it."""
+
+    name: str
+    arn: str
+    creation_time: float
+    app_specification: Nested
+    job_input: DataQualityJobInput
+    output_config: Nested
+    job_resources: Nested
+    role_arn: str
+    baseline_config: Nested | None = None
+    network_config: Nested | None = None
+    stopping_condition: Nested | None = None
+
+    @property
+    def key(self) -> str:
+        """Its store key."""
+        return self.name
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint it monitors."""
+        return endpoint_of(self.job_input)
+
+    @classmethod
+    def from_document(cls, doc: Document) -> DataQualityJobDefinition:
+        """The job definition of a stored document."""
+        return cls(
+            name=doc["JobDefinitionName"],
+            arn=doc["JobDefinitionArn"],
+            creation_time=doc["CreationTime"],
+            app_specification=doc["DataQualityAppSpecification"],
+            job_input=doc["DataQualityJobInput"],
+            output_config=doc["DataQualityJobOutputConfig"],
+            job_resources=doc["JobResources"],
+            role_arn=doc["RoleArn"],
+            baseline_config=doc.get("DataQualityBaselineConfig"),
+            network_config=doc.get("NetworkConfig"),
+            stopping_condition=doc.get("StoppingCondition"),
+        )
+
+    def to_document(self) -> Document:
+        """The stored document: what DescribeDataQualityJobDefinition returns."""
+        return self.describe()
+
+    def describe(self) -> dict[str, object]:
+        """DescribeDataQualityJobDefinition's output."""
+        return shown(
+            (
+                ("JobDefinitionArn", self.arn),
+                ("JobDefinitionName", self.name),
+                ("CreationTime", self.creation_time),
+                ("DataQualityBaselineConfig", self.baseline_config),
+                ("DataQualityAppSpecification", self.app_specification),
+                ("DataQualityJobInput", self.job_input),
+                ("DataQualityJobOutputConfig", self.output_config),
+                ("JobResources", self.job_resources),
+                ("NetworkConfig", self.network_config),
+                ("RoleArn", self.role_arn),
+                ("StoppingCondition", self.stopping_condition),
+            )
+        )
+
+    def summary(self) -> dict[str, object]:
+        """ListDataQualityJobDefinitions' item."""
+        return {
+            "MonitoringJobDefinitionName": self.name,
+            "MonitoringJobDefinitionArn": self.arn,
+            "CreationTime": self.creation_time,
+            "EndpointName": self.endpoint,
+        }
+
+
+DEFINITIONS = Kind(
+    resource=KIND,
+    load=DataQualityJobDefinition.from_document,
+    noun="job definition",
+    name_key="JobDefinitionName",
+    list_key="JobDefinitionSummaries",
+    missing=ResourceNotFound,
+    duplicate=ResourceInUse,
+)
+
+
 def create_data_quality_job_definition(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """CreateDataQualityJobDefinition."""
     name = params["JobDefinitionName"]
-    arn = ctx.arn(KIND, name)
     endpoint_of(params["DataQualityJobInput"])
-    with ctx.store.transaction():
-        if ctx.store.get(KIND, name) is not None:
-            raise ResourceInUse(f'Cannot create already existing job definition "{arn}".')
-        doc = {key: params[key] for key in DESCRIBE_KEYS if key in params}
-        doc.update({"JobDefinitionName": name, "JobDefinitionArn": arn, "CreationTime": ctx.now()})
-        ctx.store.put(KIND, name, doc)
-        set_tags(ctx, arn, params.get("Tags", []))
-    return {"JobDefinitionArn": arn}
+    definition = DataQualityJobDefinition(
+        name=name,
+        arn=ctx.arn(KIND, name),
+        creation_time=ctx.now(),
+        app_specification=params["DataQualityAppSpecification"],
+        job_input=params["DataQualityJobInput"],
+        output_config=params["DataQualityJobOutputConfig"],
+        job_resources=params["JobResources"],
+        role_arn=params["RoleArn"],
+        baseline_config=params.get("DataQualityBaselineConfig"),
+        network_config=params.get("NetworkConfig"),
+        stopping_condition=params.get("StoppingCondition"),
+    )
+    DEFINITIONS.add(ctx, definition, params.get("Tags", []))
+    return {"JobDefinitionArn": definition.arn}
 
 
 def get_definition(ctx: Context, name: str) -> dict[str, Any]:
-    """A job definition, or ResourceNotFound."""
-    doc = ctx.store.get(KIND, name)
-    if doc is None:
-        raise ResourceNotFound(f'Could not find job definition "{ctx.arn(KIND, name)}".')
-    return doc
+    """A job definition's stored document, or ResourceNotFound."""
+    return DEFINITIONS.get(ctx, name).to_document()
 
 
 def describe_data_quality_job_definition(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeDataQualityJobDefinition."""
-    return pick(get_definition(ctx, params["JobDefinitionName"]), DESCRIBE_KEYS)
+    return DEFINITIONS.describe(ctx, params["JobDefinitionName"])
 
 
 def list_data_quality_job_definitions(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListDataQualityJobDefinitions."""
-    docs = filtered(ctx.store.all(KIND), params, "JobDefinitionName")
-    if "EndpointName" in params:
-        docs = [d for d in docs if endpoint_of(d["DataQualityJobInput"]) == params["EndpointName"]]
-    docs = sort(docs, params, {"Name": "JobDefinitionName", "CreationTime": "CreationTime"})
-    chunk, token = page(docs, params)
-    return {
-        "JobDefinitionSummaries": [
-            {
-                "MonitoringJobDefinitionName": d["JobDefinitionName"],
-                "MonitoringJobDefinitionArn": d["JobDefinitionArn"],
-                "CreationTime": d["CreationTime"],
-                "EndpointName": endpoint_of(d["DataQualityJobInput"]),
-            }
-            for d in chunk
-        ],
-        "NextToken": token,
-    }
+    endpoint = params.get("EndpointName")
+    return DEFINITIONS.listing(
+        ctx, params, keep=lambda d: endpoint is None or d.endpoint == endpoint
+    )
 
 
 def delete_data_quality_job_definition(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DeleteDataQualityJobDefinition: refused while a schedule uses it."""
-    name = params["JobDefinitionName"]
-    with ctx.store.transaction():
-        doc = get_definition(ctx, name)
+
+    def refuse_while_scheduled(definition: DataQualityJobDefinition) -> None:
+        name = params["JobDefinitionName"]
         users = [
             s["MonitoringScheduleName"]
             for s in ctx.store.all(SCHEDULE)
@@ -102,6 +178,5 @@ def delete_data_quality_job_definition(ctx: Context, params: dict[str, Any]) -> 
                 f"Job definition {name} is used by monitoring schedule(s) {', '.join(users)}; "
                 "delete them first."
             )
-        ctx.store.delete(KIND, name)
-        drop_tags(ctx, doc["JobDefinitionArn"])
-    return {}
+
+    return DEFINITIONS.delete(ctx, params["JobDefinitionName"], refuse_while_scheduled)

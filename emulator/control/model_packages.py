@@ -4,89 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from smlocal.emulator.control.context import Context, already_exists, not_found
-from smlocal.emulator.control.kinds import pick
-from smlocal.emulator.control.pagination import filtered, page, sort
-from smlocal.emulator.control.tags import drop_tags, set_tags
+from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.kinds import Kind
+from smlocal.emulator.control.model_package_records import (
+    GROUP,
+    PACKAGE,
+    ModelPackage,
+    ModelPackageGroup,
+    group_name,
+    package_key,
+)
+from smlocal.emulator.control.tags import set_tags
 from smlocal.emulator.errors import ValidationException
 
-GROUP = "model-package-group"
-PACKAGE = "model-package"
-ARN_MARKER = ":model-package/"
-
-GROUP_KEYS = (
-    "ModelPackageGroupName",
-    "ModelPackageGroupArn",
-    "ModelPackageGroupDescription",
-    "CreationTime",
-    "CreatedBy",
-    "ModelPackageGroupStatus",
+GROUPS = Kind(
+    resource=GROUP,
+    load=ModelPackageGroup.from_document,
+    noun="model package group",
+    name_key="ModelPackageGroupName",
+    list_key="ModelPackageGroupSummaryList",
+    key_of=group_name,
 )
-PACKAGE_KEYS = (
-    "ModelPackageName",
-    "ModelPackageGroupName",
-    "ModelPackageVersion",
-    "ModelPackageArn",
-    "ModelPackageDescription",
-    "CreationTime",
-    "InferenceSpecification",
-    "SourceAlgorithmSpecification",
-    "ValidationSpecification",
-    "ModelPackageStatus",
-    "ModelPackageStatusDetails",
-    "CertifyForMarketplace",
-    "ModelApprovalStatus",
-    "CreatedBy",
-    "MetadataProperties",
-    "ModelMetrics",
-    "LastModifiedTime",
-    "ApprovalDescription",
-    "Domain",
-    "Task",
-    "SamplePayloadUrl",
-    "CustomerMetadataProperties",
-    "DriftCheckBaselines",
-    "AdditionalInferenceSpecifications",
-    "SkipModelValidation",
-    "SourceUri",
+PACKAGES = Kind(
+    resource=PACKAGE,
+    load=ModelPackage.from_document,
+    noun="model package",
+    name_key="ModelPackageName",
+    list_key="ModelPackageSummaryList",
+    equals={"ModelApprovalStatus": "ModelApprovalStatus"},
+    default_order="Ascending",
+    key_of=package_key,
+    quotes_arns=True,
 )
-SUMMARY_KEYS = (
-    "ModelPackageName",
-    "ModelPackageGroupName",
-    "ModelPackageVersion",
-    "ModelPackageArn",
-    "ModelPackageDescription",
-    "CreationTime",
-    "ModelPackageStatus",
-    "ModelApprovalStatus",
-)
-# Members of CreateModelPackage stored as given and described back.
-COPIED = (
-    "ModelPackageDescription",
-    "InferenceSpecification",
-    "SourceAlgorithmSpecification",
-    "ValidationSpecification",
-    "CertifyForMarketplace",
-    "MetadataProperties",
-    "ModelMetrics",
-    "Domain",
-    "Task",
-    "SamplePayloadUrl",
-    "CustomerMetadataProperties",
-    "DriftCheckBaselines",
-    "AdditionalInferenceSpecifications",
-    "SkipModelValidation",
-    "SourceUri",
-)
-
-
-def _group_name(name_or_arn: str) -> str:
-    return name_or_arn.rsplit("/", 1)[-1] if ":model-package-group/" in name_or_arn else name_or_arn
-
-
-def package_key(name_or_arn: str) -> str:
-    """The store key of a package named by name or ARN (`group/3` for version 3)."""
-    return name_or_arn.split(ARN_MARKER, 1)[1] if ARN_MARKER in name_or_arn else name_or_arn
 
 
 # ---- groups -----------------------------------------------------------------------------
@@ -95,61 +44,36 @@ def package_key(name_or_arn: str) -> str:
 def create_model_package_group(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """CreateModelPackageGroup."""
     name = params["ModelPackageGroupName"]
-    arn = ctx.arn(GROUP, name)
-    with ctx.store.transaction():
-        if ctx.store.get(GROUP, name) is not None:
-            raise already_exists("model package group", arn)
-        ctx.store.put(
-            GROUP,
-            name,
-            {
-                "ModelPackageGroupName": name,
-                "ModelPackageGroupArn": arn,
-                "ModelPackageGroupDescription": params.get("ModelPackageGroupDescription"),
-                "CreationTime": ctx.now(),
-                "CreatedBy": {},
-                "ModelPackageGroupStatus": "Completed",
-            },
-        )
-        set_tags(ctx, arn, params.get("Tags", []))
-    return {"ModelPackageGroupArn": arn}
-
-
-def _group(ctx: Context, name_or_arn: str) -> dict[str, Any]:
-    name = _group_name(name_or_arn)
-    doc = ctx.store.get(GROUP, name)
-    if doc is None:
-        raise not_found("model package group", ctx.arn(GROUP, name))
-    return doc
+    group = ModelPackageGroup(
+        name=name,
+        arn=ctx.arn(GROUP, name),
+        description=params.get("ModelPackageGroupDescription"),
+        creation_time=ctx.now(),
+    )
+    GROUPS.add(ctx, group, params.get("Tags", []))
+    return {"ModelPackageGroupArn": group.arn}
 
 
 def describe_model_package_group(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeModelPackageGroup."""
-    return pick(_group(ctx, params["ModelPackageGroupName"]), GROUP_KEYS)
+    return GROUPS.describe(ctx, params["ModelPackageGroupName"])
 
 
 def list_model_package_groups(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListModelPackageGroups."""
-    docs = filtered(ctx.store.all(GROUP), params, "ModelPackageGroupName")
-    docs = sort(docs, params, {"Name": "ModelPackageGroupName", "CreationTime": "CreationTime"})
-    chunk, token = page(docs, params)
-    summary = ("ModelPackageGroupName", "ModelPackageGroupArn", "ModelPackageGroupDescription",
-               "CreationTime", "ModelPackageGroupStatus")  # fmt: skip
-    return {"ModelPackageGroupSummaryList": [pick(d, summary) for d in chunk], "NextToken": token}
+    return GROUPS.listing(ctx, params)
 
 
 def delete_model_package_group(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DeleteModelPackageGroup: only once its versions are deleted, as AWS requires."""
-    with ctx.store.transaction():
-        doc = _group(ctx, params["ModelPackageGroupName"])
-        name = doc["ModelPackageGroupName"]
-        if any(p.get("ModelPackageGroupName") == name for p in ctx.store.all(PACKAGE)):
+
+    def refuse_while_it_holds_packages(group: ModelPackageGroup) -> None:
+        if any(p.group_name == group.name for p in PACKAGES.records(ctx)):
             raise ValidationException(
-                f"Model package group {name} still holds model packages; delete them first."
+                f"Model package group {group.name} still holds model packages; delete them first."
             )
-        ctx.store.delete(GROUP, name)
-        drop_tags(ctx, doc["ModelPackageGroupArn"])
-    return {}
+
+    return GROUPS.delete(ctx, params["ModelPackageGroupName"], refuse_while_it_holds_packages)
 
 
 # ---- packages ---------------------------------------------------------------------------
@@ -160,123 +84,137 @@ def create_model_package(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
     token = params.get("ClientToken")
     with ctx.store.transaction():
         if token:
-            for existing in ctx.store.all(PACKAGE):
-                if existing.get("_ClientToken") == token:
-                    return {"ModelPackageArn": existing["ModelPackageArn"]}
+            for existing in PACKAGES.records(ctx):
+                if existing.client_token == token:
+                    return {"ModelPackageArn": existing.arn}
         if params.get("ModelPackageGroupName") and params.get("ModelPackageName"):
             raise ValidationException(
                 "Specify either ModelPackageName (unversioned) or ModelPackageGroupName "
                 "(versioned), not both."
             )
         if params.get("ModelPackageGroupName"):
-            doc = _new_version(ctx, params)
+            package = _new_version(ctx, params)
         elif params.get("ModelPackageName"):
-            doc = _new_unversioned(ctx, params)
+            package = _new_unversioned(ctx, params)
         else:
             raise ValidationException("ModelPackageName or ModelPackageGroupName is required.")
-        now = ctx.now()
-        doc.update({k: params[k] for k in COPIED if k in params})
-        doc.update(
-            {
-                "CreationTime": now,
-                "LastModifiedTime": now,
-                "ModelPackageStatus": "Completed",
-                "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
-                "CreatedBy": {},
-                "_ClientToken": token,
-            }
-        )
-        ctx.store.put(PACKAGE, package_key(doc["ModelPackageArn"]), doc)
-        set_tags(ctx, doc["ModelPackageArn"], params.get("Tags", []))
-    return {"ModelPackageArn": doc["ModelPackageArn"]}
+        # Versions share their group's name, so Kind.add's check by name does not apply.
+        PACKAGES.save(ctx, package)
+        set_tags(ctx, package.arn, params.get("Tags", []))
+    return {"ModelPackageArn": package.arn}
 
 
-def _new_version(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    group = _group(ctx, params["ModelPackageGroupName"])["ModelPackageGroupName"]
-    versions = [
-        p["ModelPackageVersion"]
-        for p in ctx.store.all(PACKAGE)
-        if p.get("ModelPackageGroupName") == group
-    ]
+def _new_version(ctx: Context, params: dict[str, Any]) -> ModelPackage:
+    group = GROUPS.get(ctx, params["ModelPackageGroupName"]).name
+    versions = [p.version or 0 for p in PACKAGES.records(ctx) if p.group_name == group]
     version = max(versions, default=0) + 1
-    return {
-        "ModelPackageName": group,
-        "ModelPackageGroupName": group,
-        "ModelPackageVersion": version,
-        "ModelPackageArn": f"{ctx.arn(PACKAGE, group)}/{version}",
-        "ModelApprovalStatus": params.get("ModelApprovalStatus", "PendingManualApproval"),
-    }
+    return _package(
+        ctx,
+        params,
+        name=group,
+        arn=f"{ctx.arn(PACKAGE, group)}/{version}",
+        approval_status=params.get("ModelApprovalStatus", "PendingManualApproval"),
+        group_name=group,
+        version=version,
+    )
 
 
-def _new_unversioned(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+def _new_unversioned(ctx: Context, params: dict[str, Any]) -> ModelPackage:
     name = params["ModelPackageName"]
     arn = ctx.arn(PACKAGE, name)
-    if ctx.store.get(PACKAGE, package_key(arn)) is not None:
+    if PACKAGES.find(ctx, arn) is not None:
         raise ValidationException(f'ModelPackage already exists: "{arn}".')
-    return {
-        "ModelPackageName": name,
-        "ModelPackageArn": arn,
-        "ModelApprovalStatus": params.get("ModelApprovalStatus"),
-    }
+    return _package(
+        ctx, params, name=name, arn=arn, approval_status=params.get("ModelApprovalStatus")
+    )
+
+
+def _package(
+    ctx: Context,
+    params: dict[str, Any],
+    *,
+    name: str,
+    arn: str,
+    approval_status: str | None,
+    group_name: str | None = None,
+    version: int | None = None,
+) -> ModelPackage:
+    """A new package: the members of CreateModelPackage stored as given and described back."""
+    now = ctx.now()
+    return ModelPackage(
+        name=name,
+        arn=arn,
+        creation_time=now,
+        last_modified_time=now,
+        approval_status=approval_status,
+        client_token=params.get("ClientToken"),
+        group_name=group_name,
+        version=version,
+        description=params.get("ModelPackageDescription"),
+        inference_specification=params.get("InferenceSpecification"),
+        source_algorithm_specification=params.get("SourceAlgorithmSpecification"),
+        validation_specification=params.get("ValidationSpecification"),
+        certify_for_marketplace=params.get("CertifyForMarketplace"),
+        metadata_properties=params.get("MetadataProperties"),
+        model_metrics=params.get("ModelMetrics"),
+        domain=params.get("Domain"),
+        task=params.get("Task"),
+        sample_payload_url=params.get("SamplePayloadUrl"),
+        customer_metadata=params.get("CustomerMetadataProperties"),
+        drift_check_baselines=params.get("DriftCheckBaselines"),
+        additional_inference_specifications=params.get("AdditionalInferenceSpecifications"),
+        skip_model_validation=params.get("SkipModelValidation"),
+        source_uri=params.get("SourceUri"),
+    )
 
 
 def get_package(ctx: Context, name_or_arn: str) -> dict[str, Any]:
-    """A package by name or ARN, or the not-found error."""
-    doc = ctx.store.get(PACKAGE, package_key(name_or_arn))
-    if doc is None:
-        arn = name_or_arn if ARN_MARKER in name_or_arn else ctx.arn(PACKAGE, name_or_arn)
-        raise not_found("model package", arn)
-    return doc
+    """A package's stored document, by name or ARN, or the not-found error."""
+    return PACKAGES.get(ctx, name_or_arn).to_document()
 
 
 def describe_model_package(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeModelPackage."""
-    return pick(get_package(ctx, params["ModelPackageName"]), PACKAGE_KEYS)
+    return PACKAGES.describe(ctx, params["ModelPackageName"])
 
 
 def update_model_package(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """UpdateModelPackage: approval, description, customer metadata, inference spec."""
     with ctx.store.transaction():
-        doc = get_package(ctx, params["ModelPackageArn"])
-        for key in ("ModelApprovalStatus", "ApprovalDescription", "InferenceSpecification",
-                    "SourceUri", "ModelCard"):  # fmt: skip
-            if key in params:
-                doc[key] = params[key]
-        metadata = dict(doc.get("CustomerMetadataProperties") or {})
+        package = PACKAGES.get(ctx, params["ModelPackageArn"])
+        if "ModelApprovalStatus" in params:
+            package.approval_status = params["ModelApprovalStatus"]
+        if "ApprovalDescription" in params:
+            package.approval_description = params["ApprovalDescription"]
+        if "InferenceSpecification" in params:
+            package.inference_specification = params["InferenceSpecification"]
+        if "SourceUri" in params:
+            package.source_uri = params["SourceUri"]
+        if "ModelCard" in params:
+            package.model_card = params["ModelCard"]
+        metadata = dict(package.customer_metadata or {})
         metadata.update(params.get("CustomerMetadataProperties", {}))
         for key in params.get("CustomerMetadataPropertiesToRemove", []):
             metadata.pop(key, None)
-        doc["CustomerMetadataProperties"] = metadata or None
-        doc["LastModifiedTime"] = ctx.now()
-        ctx.store.put(PACKAGE, package_key(doc["ModelPackageArn"]), doc)
-    return {"ModelPackageArn": doc["ModelPackageArn"]}
+        package.customer_metadata = metadata or None
+        package.last_modified_time = ctx.now()
+        PACKAGES.save(ctx, package)
+    return {"ModelPackageArn": package.arn}
 
 
 def list_model_packages(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListModelPackages: a group's versions, or unversioned packages (the API's default)."""
-    docs = ctx.store.all(PACKAGE)
-    group = params.get("ModelPackageGroupName")
-    kind = params.get("ModelPackageType", "Versioned" if group else "Unversioned")
-    if group:
-        docs = [d for d in docs if d.get("ModelPackageGroupName") == _group_name(group)]
-    if kind != "Both":
-        docs = [d for d in docs if ("ModelPackageVersion" in d) == (kind == "Versioned")]
-    docs = sort(
-        filtered(
-            docs, params, "ModelPackageName", equals={"ModelApprovalStatus": "ModelApprovalStatus"}
-        ),
-        params,
-        {"Name": "ModelPackageName", "CreationTime": "CreationTime"},
-        default_order="Ascending",
-    )
-    chunk, token = page(docs, params)
-    return {"ModelPackageSummaryList": [pick(d, SUMMARY_KEYS) for d in chunk], "NextToken": token}
+    group: str | None = params.get("ModelPackageGroupName")
+    kind: str = params.get("ModelPackageType", "Versioned" if group else "Unversioned")
+
+    def keep(package: ModelPackage) -> bool:
+        if group and package.group_name != group_name(group):
+            return False
+        return kind == "Both" or (package.version is not None) == (kind == "Versioned")
+
+    return PACKAGES.listing(ctx, params, keep)
 
 
 def delete_model_package(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DeleteModelPackage."""
-    with ctx.store.transaction():
-        doc = get_package(ctx, params["ModelPackageName"])
-        ctx.store.delete(PACKAGE, package_key(doc["ModelPackageArn"]))
-        drop_tags(ctx, doc["ModelPackageArn"])
-    return {}
+    return PACKAGES.delete(ctx, params["ModelPackageName"])

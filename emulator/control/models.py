@@ -2,116 +2,183 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
-from smlocal.emulator.control.context import Context, already_exists, not_found
-from smlocal.emulator.control.kinds import pick
-from smlocal.emulator.control.model_packages import get_package
-from smlocal.emulator.control.pagination import filtered, page, sort
-from smlocal.emulator.control.tags import drop_tags, set_tags
+from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.kinds import Document, Kind, Nested, shown
+from smlocal.emulator.control.model_packages import PACKAGES
 from smlocal.emulator.errors import ValidationException
 
 KIND = "model"
-DESCRIBE_KEYS = (
-    "ModelName",
-    "PrimaryContainer",
-    "Containers",
-    "InferenceExecutionConfig",
-    "ExecutionRoleArn",
-    "VpcConfig",
-    "CreationTime",
-    "ModelArn",
-    "EnableNetworkIsolation",
+
+
+class ContainerDefinition(TypedDict, total=False):
+    """The members of a ContainerDefinition smlocal reads (the others are kept as given)."""
+
+    Image: str
+    ModelDataUrl: str
+    Environment: dict[str, str]
+    ModelPackageName: str
+
+
+@dataclass
+class Runnable:
+    """What a container runs: image, model data and environment, a package's spec filled in.
+
+    Stored under the model's private `_Runnable` key; endpoints plan from it."""
+
+    image: str
+    model_data_url: str | None
+    environment: dict[str, str]
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Runnable:
+        """The runnable of its stored form."""
+        return cls(doc["Image"], doc.get("ModelDataUrl"), doc.get("Environment") or {})
+
+    def to_document(self) -> Document:
+        """Its stored form."""
+        return {
+            "Image": self.image,
+            "ModelDataUrl": self.model_data_url,
+            "Environment": self.environment,
+        }
+
+
+@dataclass
+class Model:
+    """A model as CreateModel recorded it."""
+
+    name: str
+    arn: str
+    creation_time: float
+    runnable: list[Runnable]
+    enable_network_isolation: bool = False
+    primary_container: ContainerDefinition | None = None
+    containers: list[ContainerDefinition] | None = None
+    inference_execution_config: Nested | None = None
+    execution_role_arn: str | None = None
+    vpc_config: Nested | None = None
+
+    @property
+    def key(self) -> str:
+        """Its store key."""
+        return self.name
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Model:
+        """The model of a stored document."""
+        return cls(
+            name=doc["ModelName"],
+            arn=doc["ModelArn"],
+            creation_time=doc["CreationTime"],
+            runnable=[Runnable.from_document(r) for r in doc["_Runnable"]],
+            enable_network_isolation=doc.get("EnableNetworkIsolation", False),
+            primary_container=doc.get("PrimaryContainer"),
+            containers=doc.get("Containers"),
+            inference_execution_config=doc.get("InferenceExecutionConfig"),
+            execution_role_arn=doc.get("ExecutionRoleArn"),
+            vpc_config=doc.get("VpcConfig"),
+        )
+
+    def to_document(self) -> Document:
+        """The stored document: the Describe output and the private `_Runnable`."""
+        return {**self.describe(), "_Runnable": [r.to_document() for r in self.runnable]}
+
+    def describe(self) -> dict[str, object]:
+        """DescribeModel's output."""
+        return shown(
+            (
+                ("ModelName", self.name),
+                ("PrimaryContainer", self.primary_container),
+                ("Containers", self.containers),
+                ("InferenceExecutionConfig", self.inference_execution_config),
+                ("ExecutionRoleArn", self.execution_role_arn),
+                ("VpcConfig", self.vpc_config),
+                ("CreationTime", self.creation_time),
+                ("ModelArn", self.arn),
+                ("EnableNetworkIsolation", self.enable_network_isolation),
+            )
+        )
+
+    def summary(self) -> dict[str, object]:
+        """ListModels' item."""
+        return {"ModelName": self.name, "ModelArn": self.arn, "CreationTime": self.creation_time}
+
+
+MODELS = Kind(
+    resource=KIND, load=Model.from_document, noun="model", name_key="ModelName", list_key="Models"
 )
-SUMMARY_KEYS = ("ModelName", "ModelArn", "CreationTime")
 
 
 def create_model(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """CreateModel; containers naming a model package are resolved to what they run."""
     name = params["ModelName"]
-    arn = ctx.arn(KIND, name)
     if ("PrimaryContainer" in params) == ("Containers" in params):
         raise ValidationException("Either PrimaryContainer or Containers must be specified.")
     containers = (
         [params["PrimaryContainer"]] if "PrimaryContainer" in params else params["Containers"]
     )
-    runnable = [_runnable(ctx, c) for c in containers]
-    with ctx.store.transaction():
-        if ctx.store.get(KIND, name) is not None:
-            raise already_exists("model", arn)
-        doc = {key: params.get(key) for key in DESCRIBE_KEYS if key in params}
-        doc.update(
-            {
-                "ModelName": name,
-                "ModelArn": arn,
-                "CreationTime": ctx.now(),
-                "EnableNetworkIsolation": params.get("EnableNetworkIsolation", False),
-                "_Runnable": runnable,
-            }
-        )
-        ctx.store.put(KIND, name, doc)
-        set_tags(ctx, arn, params.get("Tags", []))
-    return {"ModelArn": arn}
+    model = Model(
+        name=name,
+        arn=ctx.arn(KIND, name),
+        creation_time=ctx.now(),
+        runnable=[_runnable(ctx, c) for c in containers],
+        enable_network_isolation=params.get("EnableNetworkIsolation", False),
+        primary_container=params.get("PrimaryContainer"),
+        containers=params.get("Containers"),
+        inference_execution_config=params.get("InferenceExecutionConfig"),
+        execution_role_arn=params.get("ExecutionRoleArn"),
+        vpc_config=params.get("VpcConfig"),
+    )
+    MODELS.add(ctx, model, params.get("Tags", []))
+    return {"ModelArn": model.arn}
 
 
-def _runnable(ctx: Context, container: dict[str, Any]) -> dict[str, Any]:
+def _runnable(ctx: Context, container: ContainerDefinition) -> Runnable:
     """Image, model data and environment to run, with a model package's spec filled in."""
     if "ModelPackageName" not in container:
         if "Image" not in container:
             raise ValidationException("A container must specify Image or ModelPackageName.")
-        return {
-            "Image": container["Image"],
-            "ModelDataUrl": container.get("ModelDataUrl"),
-            "Environment": container.get("Environment", {}),
-        }
-    package = get_package(ctx, container["ModelPackageName"])
-    if "ModelPackageVersion" in package and package.get("ModelApprovalStatus") != "Approved":
+        return Runnable(
+            container["Image"], container.get("ModelDataUrl"), container.get("Environment", {})
+        )
+    package = PACKAGES.get(ctx, container["ModelPackageName"])
+    if package.version is not None and package.approval_status != "Approved":
         raise ValidationException(
-            f"Model package {package['ModelPackageArn']} has ModelApprovalStatus "
-            f"{package.get('ModelApprovalStatus')}; versioned model packages must be Approved "
+            f"Model package {package.arn} has ModelApprovalStatus "
+            f"{package.approval_status}; versioned model packages must be Approved "
             "before a model can be created from them."
         )
-    spec = (package.get("InferenceSpecification") or {}).get("Containers") or []
+    spec = package.inference_containers()
     if not spec:
         raise ValidationException(
-            f"Model package {package['ModelPackageArn']} has no InferenceSpecification containers."
+            f"Model package {package.arn} has no InferenceSpecification containers."
         )
     source = spec[0]
-    return {
-        "Image": source["Image"],
-        "ModelDataUrl": source.get("ModelDataUrl"),
-        "Environment": {**source.get("Environment", {}), **container.get("Environment", {})},
-    }
+    return Runnable(
+        source["Image"],
+        source.get("ModelDataUrl"),
+        {**source.get("Environment", {}), **container.get("Environment", {})},
+    )
 
 
 def get_model(ctx: Context, name: str) -> dict[str, Any]:
     """A model's stored document, or the not-found error."""
-    doc = ctx.store.get(KIND, name)
-    if doc is None:
-        raise not_found("model", ctx.arn(KIND, name))
-    return doc
+    return MODELS.get(ctx, name).to_document()
 
 
 def describe_model(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeModel."""
-    return pick(get_model(ctx, params["ModelName"]), DESCRIBE_KEYS)
+    return MODELS.describe(ctx, params["ModelName"])
 
 
 def list_models(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListModels."""
-    docs = sort(
-        filtered(ctx.store.all(KIND), params, "ModelName"),
-        params,
-        {"Name": "ModelName", "CreationTime": "CreationTime"},
-    )
-    chunk, token = page(docs, params)
-    return {"Models": [pick(d, SUMMARY_KEYS) for d in chunk], "NextToken": token}
+    return MODELS.listing(ctx, params)
 
 
 def delete_model(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DeleteModel."""
-    with ctx.store.transaction():
-        doc = get_model(ctx, params["ModelName"])
-        ctx.store.delete(KIND, doc["ModelName"])
-        drop_tags(ctx, doc["ModelArn"])
-    return {}
+    return MODELS.delete(ctx, params["ModelName"])
