@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
+import re
 import shutil
 import threading
 import time
@@ -19,12 +20,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from smlocal.emulator.control import processing_jobs as jobs
-from smlocal.emulator.control.context import Context
-from smlocal.emulator.hosting.capture_flush import flush_quietly
+from smlocal.emulator.jobs import processing_records as jobs
 from smlocal.emulator.jobs.runner import JobProcess, JobRunner, summary_lines
 from smlocal.emulator.support.clients import client, download, no_objects_message, upload_folder
 from smlocal.emulator.support.interpreter import python_module
+from smlocal.emulator.support.state import State
 from smlocal.model_monitor.contract import STATISTICS
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,13 @@ CONTAINER_ROOT = "/opt/ml/"
 MESSAGE_FILE = "/opt/ml/output/message"
 METRICS_DIR = "/opt/ml/output/metrics/cloudwatch"
 
+ANALYZER_IMAGE = re.compile(
+    r"(?:^|/)sagemaker-model-monitor-analyzer(?::[\w.\-]+)?(?:@sha256:\w+)?$"
+)
+
 Finished = Callable[[dict[str, Any]], None]
+# Flush an endpoint's captures into S3: None, or why it failed (hosting's flush_quietly)
+FlushCaptures = Callable[[str], "str | None"]
 
 
 # the analyzer's settings that name files it reads or writes
@@ -64,12 +70,18 @@ class JobFailed(Exception):
     """The platform side of a job failed (inputs, image); the message is the FailureReason."""
 
 
+def is_analyzer_image(image: str) -> bool:
+    """The sagemaker-model-monitor-analyzer image of any region or account."""
+    return ANALYZER_IMAGE.search(image) is not None
+
+
 class Processing:
     """Starts processing jobs in threads and tells listeners when one ends."""
 
-    def __init__(self, ctx: Context, runner: JobRunner) -> None:
+    def __init__(self, ctx: State, runner: JobRunner, flush: FlushCaptures) -> None:
         self.ctx = ctx
         self.runner = runner
+        self.flush = flush
         self.listeners: list[Finished] = []
         self.threads: list[threading.Thread] = []
 
@@ -119,7 +131,7 @@ class Processing:
 
     def _execute(self, doc: dict[str, Any], folder: Path) -> tuple[str, dict[str, Any]]:
         image = doc["AppSpecification"]["ImageUri"]
-        if not jobs.is_analyzer_image(image):
+        if not is_analyzer_image(image):
             raise JobFailed(
                 f"smlocal runs processing jobs of the sagemaker-model-monitor-analyzer image "
                 f"only; {image} is not emulated."
@@ -187,7 +199,7 @@ class Processing:
         """Get the endpoint's spooled records into S3 first: on AWS an execution starts after
         its window closed and its capture files were written."""
         endpoint = (doc.get("Environment") or {}).get("sagemaker_endpoint_name")
-        if endpoint and (problem := flush_quietly(self.ctx, endpoint)):
+        if endpoint and (problem := self.flush(endpoint)):
             log.warning("job %s reads the captures in S3: %s", doc["ProcessingJobName"], problem)
 
     @staticmethod
