@@ -265,7 +265,7 @@ def _checked(module: str, source: str) -> list[str]:
         ("smlocal.emulator.jobs.example", "from smlocal.emulator.control.context import Context"),
         ("smlocal.emulator.jobs.example", "from smlocal.emulator.hosting import fleet"),
         ("smlocal.emulator.hosting.example", "import smlocal.emulator.wire.edge"),
-        ("smlocal.emulator.support.example", "from smlocal.emulator.errors import AWSError"),
+        ("smlocal.emulator.errors", "from smlocal.emulator.support import durable"),
         ("smlocal.emulator.runtime.example", "from smlocal.emulator.wire.edge import Edge"),
         ("smlocal.capture_sink.example", "from smlocal.model_server import errors"),
         ("smlocal.model_monitor.example", "from smlocal.emulator.settings import X"),
