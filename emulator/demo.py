@@ -12,6 +12,7 @@ from typing import Any
 from smlocal.emulator.control import endpoint_configs, endpoints, models
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.errors import AWSError
+from smlocal.emulator.hosting.endpoint_manager import EndpointManager
 from smlocal.emulator.support.clients import client
 
 ENDPOINT = "iris-example"
@@ -159,7 +160,7 @@ class ExampleUnavailable(Exception):
     """The example endpoint cannot serve: the message says why, in one line."""
 
 
-def create_example_endpoint(ctx: Context, manager: Any) -> str:
+def create_example_endpoint(ctx: Context, manager: EndpointManager) -> str:
     """Create the example endpoint, or build it again when it was deleted or is Failed; wait
     for it and return the snippet to use it (ExampleUnavailable when it cannot serve)."""
     settings = ctx.settings

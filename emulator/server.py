@@ -28,14 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from smlocal.cli_common import CommandFailed, port_in_use
-from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.context import Context, Managers
+from smlocal.emulator.control.endpoints import EndpointDocuments
+from smlocal.emulator.control.monitoring_executions import execution_finished, start_execution
 from smlocal.emulator.control.operations import ControlPlane
-from smlocal.emulator.control.store import Store
 from smlocal.emulator.embedded.services import S3Persistence, embedded_services
+from smlocal.emulator.hosting.capture_flush import flush_quietly
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
 from smlocal.emulator.hosting.routing import RoutingTable
 from smlocal.emulator.hosting.supervisor import Supervisor
-from smlocal.emulator.jobs.monitoring import execution_finished, start_execution
 from smlocal.emulator.jobs.processing import Processing
 from smlocal.emulator.jobs.runner import JobRunner
 from smlocal.emulator.jobs.scheduler import Scheduler
@@ -45,6 +46,7 @@ from smlocal.emulator.runtime.metrics import EndpointMetrics
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.support.cloudwatch import LogShipper
 from smlocal.emulator.support.durable import durable_write
+from smlocal.emulator.support.store import Store
 from smlocal.emulator.wire.edge import ControlBridge, Edge, FlushBridge
 from smlocal.emulator.wire.guard import LocalOnly, trust_from_settings
 from smlocal.emulator.wire.http_server import Handler, HttpServer, WSGIBridge, serve
@@ -144,11 +146,11 @@ class Emulator:
         restored = persistence.restore()
         ctx = self.ctx = Context(Store(data_dir / "state.db"), self.settings, clock_from_env())
         table = RoutingTable()
-        manager = EndpointManager(ctx, table, loop)
-        ctx.services["endpoints"] = manager
+        manager = EndpointManager(ctx, EndpointDocuments(ctx), table, loop)
         runner = JobRunner(LogShipper(self.settings))
-        training = ctx.services["training"] = TrainingManager(ctx, runner)
-        processing = ctx.services["processing"] = Processing(ctx, runner)
+        training = TrainingManager(ctx, runner)
+        processing = Processing(ctx, runner, lambda name: flush_quietly(manager, name))
+        ctx.managers = Managers(endpoints=manager, training=training, processing=processing)
         processing.listeners.append(lambda job: execution_finished(ctx, job))
         scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
         supervisor = Supervisor(manager)
@@ -163,7 +165,7 @@ class Emulator:
             ControlBridge(sagemaker_model(), ControlPlane(ctx), loop, executor),
             WSGIBridge(embedded_services(persistence), loop, executor, self.settings.port),
             lambda: self.health.answer(ctx),
-            FlushBridge(ctx, loop, executor),
+            FlushBridge(manager, loop, executor),
         )
         guarded = LocalOnly(edge, trust_from_settings(self.settings))
         servers = [await serve(guarded, sock)]

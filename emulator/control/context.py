@@ -1,47 +1,52 @@
-"""What every control-plane operation works with: the store, the settings, the clock."""
+"""What every control-plane operation works with: the state, and the managers that do the
+work in the background (bringing endpoints up, running training and processing jobs).
+
+Each manager's type is a Protocol that the resource module calling it defines, holding
+exactly the methods that module calls; `server.py` wires the concrete managers in. An
+operation that needs a manager nobody wired in fails with `ManagerMissing`, naming it.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
-from smlocal.emulator.control.store import Store
 from smlocal.emulator.errors import ValidationException
-from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.support.state import State
+
+if TYPE_CHECKING:
+    from smlocal.emulator.control.endpoints import EndpointHosting
+    from smlocal.emulator.control.processing_jobs import ProcessingRunner
+    from smlocal.emulator.control.training_jobs import TrainingRunner
+
+M = TypeVar("M")
+
+
+class ManagerMissing(RuntimeError):
+    """An operation needs a manager this Context was built without (a wiring bug)."""
 
 
 @dataclass
-class Context:
+class Managers:
+    """The background managers, each typed by the Protocol its resource module defines."""
+
+    endpoints: EndpointHosting | None = None
+    training: TrainingRunner | None = None
+    processing: ProcessingRunner | None = None
+
+
+@dataclass
+class Context(State):
     """State and collaborators injected into the operations (never module globals)."""
 
-    store: Store
-    settings: EmulatorSettings
-    clock: Callable[[], float] = time.time
-    services: dict[str, Any] = field(default_factory=dict)  # endpoint manager, job runner, ...
+    managers: Managers = field(default_factory=Managers)
 
-    @property
-    def region(self) -> str:
-        """The region every resource lives in."""
-        return self.settings.region
 
-    @property
-    def account(self) -> str:
-        """The account id in every ARN."""
-        return self.settings.account
-
-    def arn(self, resource: str, name: str) -> str:
-        """arn:aws:sagemaker:{region}:{account}:{resource}/{name}, name lower-cased as AWS does."""
-        return f"arn:aws:sagemaker:{self.region}:{self.account}:{resource}/{name.lower()}"
-
-    def now(self) -> float:
-        """Epoch seconds, millisecond precision like SageMaker's timestamps."""
-        return round(self.clock(), 3)
-
-    def service(self, name: str) -> Any:
-        """A collaborator registered under a name (the endpoint manager, the job runner)."""
-        return self.services[name]
+def wired(manager: M | None, role: str) -> M:
+    """The manager, or ManagerMissing if none was wired in for this role."""
+    if manager is None:
+        raise ManagerMissing(f"no {role} manager is wired into the control plane's Context")
+    return manager
 
 
 def not_found(kind: str, arn: str) -> ValidationException:

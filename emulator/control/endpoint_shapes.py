@@ -49,3 +49,11 @@ def capture_summary(config: dict[str, Any] | None) -> dict[str, Any] | None:
     if config.get("KmsKeyId"):
         summary["KmsKeyId"] = config["KmsKeyId"]
     return summary
+
+
+def live_fields(plan: dict[str, Any], now: float) -> dict[str, Any]:
+    """What DescribeEndpoint shows of a plan once it serves: its variants and its capture."""
+    return {
+        "ProductionVariants": summaries(plan, now),
+        "DataCaptureConfig": capture_summary(plan.get("DataCaptureConfig")),
+    }

@@ -7,19 +7,20 @@ to the endpoint manager, which moves the endpoint through its statuses.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from smlocal.emulator.control.context import Context, already_exists, not_found
+from smlocal.emulator.control.context import Context, already_exists, not_found, wired
 from smlocal.emulator.control.endpoint_configs import get_endpoint_config
-from smlocal.emulator.control.endpoint_shapes import capture_summary
+from smlocal.emulator.control.endpoint_shapes import capture_summary, live_fields
 from smlocal.emulator.control.kinds import pick
-from smlocal.emulator.control.lifecycle import require
 from smlocal.emulator.control.models import get_model
 from smlocal.emulator.control.monitoring_schedules import refuse_deleting_a_monitored_endpoint
 from smlocal.emulator.control.pagination import filtered, page, sort
-from smlocal.emulator.control.tags import set_tags
+from smlocal.emulator.control.tags import drop_tags, set_tags
 from smlocal.emulator.errors import ValidationException
-from smlocal.emulator.hosting.endpoint_manager import KIND, EndpointManager
+from smlocal.emulator.hosting.endpoint_manager import KIND
+from smlocal.emulator.hosting.lifecycle import require
+from smlocal.emulator.support.store import Document
 
 DESCRIBE_KEYS = (
     "EndpointName",
@@ -34,6 +35,40 @@ DESCRIBE_KEYS = (
     "PendingDeploymentSummary",
 )
 SUMMARY_KEYS = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
+
+
+class EndpointHosting(Protocol):
+    """What the endpoint operations ask of the endpoint manager. Each call is made inside
+    the operation's store transaction: the manager writes the endpoint's new status itself
+    and starts its work only once that write has committed."""
+
+    def create(self, doc: Document) -> None:
+        """Record a new endpoint as Creating and bring it up."""
+
+    def update(self, name: str, pending_plan: Document, pending_summary: Document) -> None:
+        """Move an InService endpoint to Updating and deploy its pending plan."""
+
+    def reweigh(self, name: str, plan: Document) -> None:
+        """Apply new desired weights and instance counts."""
+
+    def delete(self, name: str) -> None:
+        """Mark Deleting, stop routing, and take the endpoint down."""
+
+
+class EndpointDocuments:
+    """What the endpoint manager asks of the control plane (its `EndpointRecords`):
+    DescribeEndpoint's shaping of a plan that went live, and the tags of a deleted endpoint."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def live(self, plan: Document, now: float) -> Document:
+        """ProductionVariants and DataCaptureConfig as DescribeEndpoint shows them."""
+        return live_fields(plan, now)
+
+    def forget(self, doc: Document) -> None:
+        """A deleted endpoint's tags go with it."""
+        drop_tags(self.ctx, doc["EndpointArn"])
 
 
 def plan(ctx: Context, config: dict[str, Any]) -> dict[str, Any]:
@@ -92,9 +127,9 @@ def create_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {"EndpointArn": arn}
 
 
-def manager(ctx: Context) -> EndpointManager:
+def manager(ctx: Context) -> EndpointHosting:
     """The endpoint manager."""
-    return ctx.service("endpoints")  # type: ignore[no-any-return]
+    return wired(ctx.managers.endpoints, "endpoint")
 
 
 def get_endpoint(ctx: Context, name: str) -> dict[str, Any]:
@@ -136,8 +171,8 @@ def update_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             _retain(doc["_Plan"], new_plan, params.get("ExcludeRetainedVariantProperties", []))
         manager(ctx).update(
             name,
-            _PendingPlan=new_plan,
-            PendingDeploymentSummary={
+            new_plan,
+            {
                 "EndpointConfigName": config["EndpointConfigName"],
                 "StartTime": ctx.now(),
                 "ProductionVariants": [

@@ -3,8 +3,7 @@
 A kind's module declares a record (a dataclass that converts to and from the JSON document
 the store keeps, and lists the AWS keys of its Describe output and List item) and one
 `Kind` naming how it is stored, found, listed and worded in errors; its operations are then
-a few lines each. `pick` serves the kinds still kept as plain documents, `find_by_arn` the
-tag operations.
+a few lines each. `pick` serves the kinds still kept as plain documents.
 """
 
 from __future__ import annotations
@@ -31,15 +30,6 @@ def pick(doc: Document, keys: tuple[str, ...]) -> Document:
 def shown(members: Iterable[tuple[str, object]]) -> dict[str, object]:
     """An output document of (AWS key, value) pairs: the set ones, in that order."""
     return {key: value for key, value in members if value is not None}
-
-
-def find_by_arn(ctx: Context, arn: str) -> Document | None:
-    """The stored document an ARN names, in any resource kind, or None."""
-    prefix = f"arn:aws:sagemaker:{ctx.region}:{ctx.account}:"
-    if not arn.startswith(prefix) or "/" not in arn:
-        return None
-    kind, _, name = arn[len(prefix) :].partition("/")
-    return ctx.store.get(kind, name)
 
 
 class Record(Protocol):

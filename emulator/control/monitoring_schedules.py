@@ -7,10 +7,10 @@ from typing import Any
 
 from smlocal.emulator.control.context import Context, not_found
 from smlocal.emulator.control.kinds import pick
+from smlocal.emulator.control.monitoring_executions import EXECUTION, parse_duration, spec_of
 from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.tags import drop_tags, set_tags
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
-from smlocal.emulator.jobs.monitoring import EXECUTION, parse_duration, spec_of
 from smlocal.emulator.jobs.scheduler import (
     SCHEDULE,
     SETTLES_AT,

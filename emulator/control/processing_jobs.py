@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from smlocal.emulator.control.context import Context, already_exists
+from smlocal.emulator.control.context import Context, already_exists, wired
 from smlocal.emulator.control.kinds import pick
 from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.tags import set_tags
 from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.jobs.processing_records import KIND, get_job, set_status
 
-KIND = "processing-job"
 DESCRIBE_KEYS = (
     "ProcessingInputs",
     "ProcessingOutputConfig",
@@ -42,11 +42,21 @@ SUMMARY_KEYS = (
     "FailureReason",
     "ExitMessage",
 )
-# status -> statuses it may move to
-TRANSITIONS = {
-    "InProgress": frozenset({"Completed", "Failed", "Stopping"}),
-    "Stopping": frozenset({"Stopped", "Completed", "Failed"}),
-}
+
+
+class ProcessingRunner(Protocol):
+    """What the processing operations (and monitoring executions) ask of the job runner."""
+
+    def start(self, name: str) -> None:
+        """Run a stored InProgress job in the background."""
+
+    def stop(self, name: str) -> None:
+        """Stop a running job; its status moves to Stopped when the process ends."""
+
+
+def runner(ctx: Context) -> ProcessingRunner:
+    """The processing job runner."""
+    return wired(ctx.managers.processing, "processing")
 
 
 def new_job(
@@ -93,16 +103,8 @@ def create_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any
                 "S3 only (dataset definitions are not emulated)."
             )
     doc = new_job(ctx, params)
-    ctx.service("processing").start(doc["ProcessingJobName"])
+    runner(ctx).start(doc["ProcessingJobName"])
     return {"ProcessingJobArn": doc["ProcessingJobArn"]}
-
-
-def get_job(ctx: Context, name: str) -> dict[str, Any]:
-    """A job's stored document, or SageMaker's error for an unknown job."""
-    doc = ctx.store.get(KIND, name)
-    if doc is None:
-        raise ValidationException(f"Could not find requested job with name {name}")
-    return doc
 
 
 def describe_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -142,22 +144,5 @@ def stop_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 "progress can be stopped."
             )
         set_status(ctx, name, "Stopping")
-    ctx.service("processing").stop(name)
+    runner(ctx).stop(name)
     return {}
-
-
-def set_status(ctx: Context, name: str, status: str, **changes: Any) -> dict[str, Any]:
-    """Move a job to a status its transitions allow; return the updated document."""
-    with ctx.store.transaction():
-        doc = get_job(ctx, name)
-        if status not in TRANSITIONS.get(doc["ProcessingJobStatus"], frozenset()):
-            raise RuntimeError(
-                f"processing job cannot go from {doc['ProcessingJobStatus']} to {status}"
-            )
-        doc.update(changes)
-        doc["ProcessingJobStatus"] = status
-        doc["LastModifiedTime"] = ctx.now()
-        if status in ("Completed", "Failed", "Stopped"):
-            doc["ProcessingEndTime"] = ctx.now()
-        ctx.store.put(KIND, name, doc)
-    return doc

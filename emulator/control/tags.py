@@ -36,9 +36,16 @@ def drop_tags(ctx: Context, arn: str) -> None:
     ctx.store.delete(KIND, arn)
 
 
-def _require_resource(ctx: Context, arn: str) -> None:
-    from smlocal.emulator.control.kinds import find_by_arn
+def find_by_arn(ctx: Context, arn: str) -> dict[str, Any] | None:
+    """The stored document an ARN names, in any resource kind, or None."""
+    prefix = f"arn:aws:sagemaker:{ctx.region}:{ctx.account}:"
+    if not arn.startswith(prefix) or "/" not in arn:
+        return None
+    kind, _, name = arn[len(prefix) :].partition("/")
+    return ctx.store.get(kind, name)
 
+
+def _require_resource(ctx: Context, arn: str) -> None:
     if find_by_arn(ctx, arn) is None:
         raise ValidationException(f'Could not find resource "{arn}".')
 

@@ -6,9 +6,9 @@ through its statuses (`smlocal.emulator.jobs.training.statuses`) while the algor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.context import Context, wired
 from smlocal.emulator.control.kinds import pick
 from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.tags import set_tags
@@ -16,6 +16,7 @@ from smlocal.emulator.errors import ResourceInUse, ValidationException
 from smlocal.emulator.jobs.training.manager import KIND
 from smlocal.emulator.jobs.training.statuses import advance, initial
 from smlocal.emulator.jobs.training.workspace import artifact_uri
+from smlocal.emulator.support.store import Document
 
 # Request members DescribeTrainingJob answers with as they were given.
 ECHOED = (
@@ -98,9 +99,22 @@ SUMMARY_KEYS = (
 NOT_FOUND = "Requested resource not found."
 
 
-def training(ctx: Context) -> Any:
+class TrainingRunner(Protocol):
+    """What the training operations ask of the training manager."""
+
+    def missing_input(self, params: Document) -> str | None:
+        """Why a CreateTrainingJob request's S3 input cannot be read, or None."""
+
+    def start(self, name: str) -> None:
+        """Run a stored job in the background."""
+
+    def stop(self, name: str) -> None:
+        """Stop a running job; the algorithm gets SIGTERM and keeps what it trained."""
+
+
+def training(ctx: Context) -> TrainingRunner:
     """The training manager."""
-    return ctx.service("training")
+    return wired(ctx.managers.training, "training")
 
 
 def create_training_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

@@ -16,8 +16,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from smlocal.emulator.control.context import Context
 from smlocal.emulator.errors import AWSError
+from smlocal.emulator.hosting.endpoint_manager import KIND, EndpointManager
 
 FLUSH_PATH = "/_smlocal/capture/flush"
 DEFAULT_TIMEOUT = 30.0
@@ -37,24 +37,29 @@ class FlushFailed(AWSError):
     status = 500
 
 
-def flush_endpoint(ctx: Context, name: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+def flush_endpoint(
+    endpoints: EndpointManager, name: str, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, Any]:
     """Flush every capturing variant of a live endpoint; return what each variant flushed."""
-    doc = ctx.store.get("endpoint", name)
+    state = endpoints.ctx
+    doc = state.store.get(KIND, name)
     if doc is None:
-        raise EndpointNotFound(f'Could not find endpoint "{ctx.arn("endpoint", name)}".')
+        raise EndpointNotFound(f'Could not find endpoint "{state.arn(KIND, name)}".')
     variants: dict[str, Any] = {}
-    for endpoint, variant, running in ctx.service("endpoints").live_variants():
+    for endpoint, variant, running in endpoints.live_variants():
         if endpoint != name.lower() or not running.plan.capture:
             continue
         variants[variant] = _flush_server(running.server.port, variant, timeout)
     return {"EndpointName": doc["EndpointName"], "Variants": variants}
 
 
-def flush_quietly(ctx: Context, name: str, timeout: float = DEFAULT_TIMEOUT) -> str | None:
+def flush_quietly(
+    endpoints: EndpointManager, name: str, timeout: float = DEFAULT_TIMEOUT
+) -> str | None:
     """flush_endpoint for a job about to read captures: None, or why a flush failed (the
     job then reads what is in S3, as it would on AWS)."""
     try:
-        flush_endpoint(ctx, name, timeout)
+        flush_endpoint(endpoints, name, timeout)
     except AWSError as exc:
         return exc.message
     return None

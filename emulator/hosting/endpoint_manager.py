@@ -19,17 +19,17 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from types import EllipsisType
-from typing import Any
+from typing import Any, Protocol
 
-from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.endpoint_shapes import capture_summary, summaries
-from smlocal.emulator.control.lifecycle import check_transition
 from smlocal.emulator.hosting.backends import VariantPlan
 from smlocal.emulator.hosting.fleet import Cancelled, DeployError, Hosting, RunningVariant
+from smlocal.emulator.hosting.lifecycle import check_transition
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import UpstreamPool
 from smlocal.emulator.support.scratch import Scratch
 from smlocal.emulator.support.serial import SerialQueues, Work
+from smlocal.emulator.support.state import State
+from smlocal.emulator.support.store import Document
 from smlocal.model_server.environment import SMLOCAL_PREFIX
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,16 @@ MAX_RESTARTS = 3  # a variant that dies more often than this within RESTART_WIND
 RESTART_WINDOW = 600.0
 SERVING = ("Creating", "Updating", "RollingBack", "InService")  # brought back after a restart
 Fleet = dict[str, RunningVariant]  # variant name -> its running server
+
+
+class EndpointRecords(Protocol):
+    """What the manager asks of the control plane about an endpoint's document."""
+
+    def live(self, plan: Document, now: float) -> Document:
+        """The fields DescribeEndpoint shows once a plan serves (its variants, its capture)."""
+
+    def forget(self, doc: Document) -> None:
+        """Drop what the control plane keeps beside an endpoint that is gone (its tags)."""
 
 
 @dataclass
@@ -54,12 +64,14 @@ class EndpointManager:
 
     def __init__(
         self,
-        ctx: Context,
+        ctx: State,
+        records: EndpointRecords,
         table: RoutingTable,
         loop: asyncio.AbstractEventLoop,
         hosting: Hosting | None = None,
     ) -> None:
         self.ctx = ctx
+        self.records = records
         self.table = table
         self.loop = loop
         self.scratch = Scratch(ctx.settings.data_dir)
@@ -74,10 +86,12 @@ class EndpointManager:
         token = self._accept(doc, "Creating", new=True)
         self._submit(doc, "deploy", token, self._deploy)
 
-    def update(self, name: str, **changes: Any) -> None:
+    def update(self, name: str, pending_plan: Document, pending_summary: Document) -> None:
         """Move an InService endpoint to Updating (with its pending plan) and deploy it."""
         doc = self._doc(name)
-        token = self._accept(doc, "Updating", **changes)
+        token = self._accept(
+            doc, "Updating", _PendingPlan=pending_plan, PendingDeploymentSummary=pending_summary
+        )
         self._submit(doc, "update", token, self._update)
 
     def reweigh(self, name: str, plan: dict[str, Any]) -> None:
@@ -198,7 +212,6 @@ class EndpointManager:
             work, "InService", started, new_plan, failure_reason=None,
             _Plan=new_plan, _PendingPlan=None, PendingDeploymentSummary=None,
             EndpointConfigName=new_plan["EndpointConfigName"],
-            DataCaptureConfig=capture_summary(new_plan.get("DataCaptureConfig")),
         )  # fmt: skip
 
     def _reweigh(self, work: Work) -> None:
@@ -213,7 +226,7 @@ class EndpointManager:
                 running.server.scale(variant["InstanceCount"])
                 running.plan = replace(running.plan, instance_count=variant["InstanceCount"])
         with self.ctx.store.transaction():
-            if self._commit(work, "InService", variants=summaries(plan, self.ctx.now())):
+            if self._commit(work, "InService", shown=self.records.live(plan, self.ctx.now())):
                 self.ctx.store.after_commit(
                     lambda: self._publish(doc["EndpointName"], plan, self.fleets.get(work.key, {}))
                 )
@@ -227,9 +240,7 @@ class EndpointManager:
             if doc is None:
                 return
             self.ctx.store.delete(KIND, work.key)
-            from smlocal.emulator.control.tags import drop_tags
-
-            drop_tags(self.ctx, doc["EndpointArn"])
+            self.records.forget(doc)
 
     # -- healing (called by the supervisor) -------------------------------------------------
 
@@ -355,7 +366,8 @@ class EndpointManager:
         retiring: list[Retiring] = []
         try:
             with self.ctx.store.transaction():
-                if self._commit(work, status, variants=summaries(plan, self.ctx.now()), **changes):
+                shown = self.records.live(plan, self.ctx.now())
+                if self._commit(work, status, shown=shown, **changes):
                     self.ctx.store.after_commit(
                         lambda: retiring.append(self._swap(work.key, fleet, plan))
                     )
@@ -445,10 +457,11 @@ class EndpointManager:
         force: bool = False,
         any_token: bool = False,
         failure_reason: str | EllipsisType | None = ...,
-        variants: list[dict[str, Any]] | None = None,
+        shown: Document | None = None,
         **changes: Any,
     ) -> bool:
-        """Write the work's outcome if the work still holds the endpoint's token."""
+        """Write the work's outcome if the work still holds the endpoint's token; `shown` is
+        what DescribeEndpoint shows of a plan that went live (the control plane's shaping)."""
         with self.ctx.store.transaction():
             doc = self.ctx.store.get(KIND, work.key) if any_token else self._current(work)
             if doc is None:
@@ -460,8 +473,8 @@ class EndpointManager:
             doc["LastModifiedTime"] = self.ctx.now()
             if failure_reason is not ...:
                 doc["FailureReason"] = failure_reason
-            if variants is not None:
-                doc["ProductionVariants"] = variants
+            if shown is not None:
+                doc.update(shown)
             self.ctx.store.put(KIND, doc["EndpointName"], doc)
         log.info("endpoint %s is %s", doc["EndpointName"], status)
         return True

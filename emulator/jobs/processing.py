@@ -19,12 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from smlocal.emulator.control import processing_jobs as jobs
-from smlocal.emulator.control.context import Context
-from smlocal.emulator.hosting.capture_flush import flush_quietly
+from smlocal.emulator.jobs import processing_records as jobs
 from smlocal.emulator.jobs.runner import JobProcess, JobRunner, summary_lines
 from smlocal.emulator.support.clients import client, download, no_objects_message, upload_folder
 from smlocal.emulator.support.interpreter import python_module
+from smlocal.emulator.support.state import State
 from smlocal.model_monitor.contract import STATISTICS
 from smlocal.model_server.images import Role, names, parse_image
 
@@ -35,6 +34,8 @@ MESSAGE_FILE = "/opt/ml/output/message"
 METRICS_DIR = "/opt/ml/output/metrics/cloudwatch"
 
 Finished = Callable[[dict[str, Any]], None]
+# Flush an endpoint's captures into S3: None, or why it failed (hosting's flush_quietly)
+FlushCaptures = Callable[[str], "str | None"]
 
 
 # the analyzer's settings that name files it reads or writes
@@ -68,9 +69,10 @@ class JobFailed(Exception):
 class Processing:
     """Starts processing jobs in threads and tells listeners when one ends."""
 
-    def __init__(self, ctx: Context, runner: JobRunner) -> None:
+    def __init__(self, ctx: State, runner: JobRunner, flush: FlushCaptures) -> None:
         self.ctx = ctx
         self.runner = runner
+        self.flush = flush
         self.listeners: list[Finished] = []
         self.threads: list[threading.Thread] = []
 
@@ -188,7 +190,7 @@ class Processing:
         """Get the endpoint's spooled records into S3 first: on AWS an execution starts after
         its window closed and its capture files were written."""
         endpoint = (doc.get("Environment") or {}).get("sagemaker_endpoint_name")
-        if endpoint and (problem := flush_quietly(self.ctx, endpoint)):
+        if endpoint and (problem := self.flush(endpoint)):
             log.warning("job %s reads the captures in S3: %s", doc["ProcessingJobName"], problem)
 
     @staticmethod

@@ -17,8 +17,8 @@ from typing import Any
 
 from croniter import croniter
 
-from smlocal.emulator.control.context import Context
 from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.support.state import State
 
 log = logging.getLogger(__name__)
 SCHEDULE = "monitoring-schedule"
@@ -45,7 +45,7 @@ def pending(doc: dict[str, Any], now: float, seconds: float) -> None:
         doc[NOW_DUE] = True
 
 
-def settle(ctx: Context, doc: dict[str, Any]) -> dict[str, Any]:
+def settle(ctx: State, doc: dict[str, Any]) -> dict[str, Any]:
     """The schedule with Pending turned Scheduled once its time has come (stored too)."""
     if doc.get("MonitoringScheduleStatus") != "Pending" or ctx.now() < doc.get(SETTLES_AT, 0):
         return doc
@@ -109,7 +109,7 @@ def due(expression: str, after: datetime, now: datetime) -> datetime | None:
 class Scheduler:
     """Fires due cron schedules once a second (on the context's clock)."""
 
-    def __init__(self, ctx: Context, fire: Fire, interval: float = 1.0) -> None:
+    def __init__(self, ctx: State, fire: Fire, interval: float = 1.0) -> None:
         self.ctx = ctx
         self.fire = fire
         self.interval = interval

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from smlocal.emulator.control.context import Context
 from smlocal.emulator.errors import AWSError, UnknownOperationException
 from smlocal.emulator.hosting.capture_flush import flush_endpoint
+from smlocal.emulator.hosting.endpoint_manager import EndpointManager
 from smlocal.emulator.runtime.invoke import Runtime
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.wire.http_server import Request, Respond
@@ -93,8 +93,10 @@ class ControlBridge:
 class FlushBridge:
     """POST /_smlocal/endpoints/{name}/capture/flush: flush in a worker thread, answer JSON."""
 
-    def __init__(self, ctx: Context, loop: asyncio.AbstractEventLoop, executor: Executor) -> None:
-        self.ctx = ctx
+    def __init__(
+        self, endpoints: EndpointManager, loop: asyncio.AbstractEventLoop, executor: Executor
+    ) -> None:
+        self.endpoints = endpoints
         self.loop = loop
         self.executor = executor
 
@@ -111,7 +113,7 @@ class FlushBridge:
         else:
             try:  # the name as DescribeEndpoint would check it
                 validate(sagemaker_model(), "DescribeEndpoint", {"EndpointName": name})
-                result = flush_endpoint(self.ctx, name)
+                result = flush_endpoint(self.endpoints, name)
                 answer = (200, [("Content-Type", "application/json")], json.dumps(result).encode())
             except AWSError as exc:
                 error = rest_error(exc, new_request_id())

@@ -193,7 +193,7 @@ def test_a_state_database_that_is_not_one_is_set_aside_with_one_line(tmp_path) -
     log = emulator.log()
     assert "Traceback" not in log
     assert (
-        f"ERROR smlocal.emulator.control.store: {data / 'state.db'} is not a readable SQLite database "
+        f"ERROR smlocal.emulator.support.store: {data / 'state.db'} is not a readable SQLite database "
         f"(file is not a database); it was renamed to {aside} and smlocal starts with no "
         "models, endpoints or jobs\n"
     ) in log

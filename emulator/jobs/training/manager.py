@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import smlocal
-from smlocal.emulator.control.context import Context
 from smlocal.emulator.jobs.runner import JobExit, JobProcess, JobRunner, summary_lines
 from smlocal.emulator.jobs.training.metrics import MetricCollector
 from smlocal.emulator.jobs.training.statuses import TERMINAL, advance, ending
@@ -34,6 +33,7 @@ from smlocal.emulator.jobs.training.workspace import (
 )
 from smlocal.emulator.support.clients import client
 from smlocal.emulator.support.interpreter import python_module
+from smlocal.emulator.support.state import State
 from smlocal.model_server.environment import SMLOCAL_IMAGE
 from smlocal.model_server.images import Role, labels, parse_image, repositories, with_role
 
@@ -55,7 +55,7 @@ class _Halt(Exception):
 class TrainingManager:
     """Starts, stops and restores training jobs; the control plane's `training` service."""
 
-    def __init__(self, ctx: Context, runner: JobRunner) -> None:
+    def __init__(self, ctx: State, runner: JobRunner) -> None:
         self.ctx = ctx
         self.runner = runner
         self.threads: dict[str, threading.Thread] = {}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from smlocal.emulator.control.store import Store
 
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.endpoint_configs import ENDPOINT_CONFIGS, EndpointConfig
@@ -16,7 +17,6 @@ from smlocal.emulator.control.model_package_records import ModelPackage, ModelPa
 from smlocal.emulator.control.model_packages import GROUPS, PACKAGES
 from smlocal.emulator.control.models import MODELS, Model, get_model
 from smlocal.emulator.control.operations import ControlPlane
-from smlocal.emulator.control.store import Store
 from smlocal.emulator.control.tags import tags_of
 from smlocal.emulator.errors import (
     AWSError,

@@ -182,13 +182,16 @@ def test_a_bug_in_a_flush_still_answers_the_client() -> None:
         def get(self, kind: str, name: str) -> None:
             raise RuntimeError("the store broke")
 
-    class Ctx:
+    class State:
         store = BrokenStore()
+
+    class Manager:  # the endpoint manager, as far as the flush reads it
+        ctx = State()
 
     loop = asyncio.new_event_loop()
     answered: asyncio.Future = loop.create_future()
     with ThreadPoolExecutor(1) as executor:
-        bridge = FlushBridge(Ctx(), loop, executor)  # type: ignore[arg-type]
+        bridge = FlushBridge(Manager(), loop, executor)  # type: ignore[arg-type]
         request = Request("POST", "/_smlocal/endpoints/iris/capture/flush", "", [], b"",
                           "1.1", True, "127.0.0.1")  # fmt: skip
         bridge(request, lambda *answer: answered.set_result(answer))

@@ -506,8 +506,9 @@ def test_job_paths_cannot_leave_the_jobs_folder(sm, s3, tmp_path) -> None:
 def test_an_execution_reads_the_captures_where_the_sink_writes_them(destination) -> None:
     from types import SimpleNamespace
 
-    from smlocal.capture_sink.keys import capture_prefix
     from smlocal.emulator.jobs.monitoring import _captures_of
+
+    from smlocal.capture_sink.keys import capture_prefix
 
     doc = {"EndpointName": "Ep", "DataCaptureConfig": {"DestinationS3Uri": destination}}
     docs = {("endpoint", "Ep"): doc, ("endpoint", "quiet"): {"EndpointName": "quiet"}}

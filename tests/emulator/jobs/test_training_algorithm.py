@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.store import Store
+from smlocal.emulator.control.context import Context, Managers
 from smlocal.emulator.jobs.runner import syslog_escape
 from smlocal.emulator.jobs.training import UserError
 from smlocal.emulator.jobs.training.data import (
@@ -28,6 +27,7 @@ from smlocal.emulator.jobs.training.statuses import IllegalTransition, advance, 
 from smlocal.emulator.jobs.training.workspace import JobFailure
 from smlocal.emulator.jobs.training.xgboost_algorithm import StopFlag, train
 from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.support.store import Store
 from tests.support import SKLEARN_IMAGE, XGBOOST_IMAGE
 
 # -- hyperparameters ----------------------------------------------------------------------
@@ -344,7 +344,7 @@ def test_descriptions_fit_botocore_output_shapes(tmp_path: Path) -> None:
     from smlocal.emulator.wire.service_models import sagemaker_model
 
     ctx = Context(
-        Store(), EmulatorSettings(data_dir=tmp_path), services={"training": _NoTraining()}
+        Store(), EmulatorSettings(data_dir=tmp_path), managers=Managers(training=_NoTraining())
     )
     params = {
         "TrainingJobName": "shape-check",

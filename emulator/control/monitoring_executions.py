@@ -277,7 +277,7 @@ def start_execution(ctx: Context, schedule: dict[str, Any], fired: datetime) -> 
     }
     ctx.store.put(EXECUTION, job["ProcessingJobName"], execution)
     _remember_last(ctx, schedule["MonitoringScheduleName"], execution)
-    ctx.service("processing").start(job["ProcessingJobName"])
+    processing_jobs.runner(ctx).start(job["ProcessingJobName"])
     return execution
 
 

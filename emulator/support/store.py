@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from smlocal.emulator.control.documents import problem
+from smlocal.emulator.support.documents import problem
 
 log = logging.getLogger(__name__)
 
