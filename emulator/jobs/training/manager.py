@@ -23,7 +23,6 @@ from smlocal.emulator.control.context import Context
 from smlocal.emulator.jobs.runner import JobExit, JobProcess, JobRunner, summary_lines
 from smlocal.emulator.jobs.training import is_xgboost_image
 from smlocal.emulator.jobs.training.metrics import MetricCollector
-from smlocal.emulator.jobs.training.statuses import TERMINAL, advance, ending
 from smlocal.emulator.jobs.training.workspace import (
     JobFailure,
     Workspace,
@@ -33,6 +32,7 @@ from smlocal.emulator.jobs.training.workspace import (
     missing_input,
     upload_model,
 )
+from smlocal.emulator.statuses.training_jobs import TERMINAL, advance, ending
 from smlocal.emulator.support.clients import client
 from smlocal.emulator.support.interpreter import python_module
 from smlocal.model_server.environment import SMLOCAL_IMAGE
