@@ -10,6 +10,7 @@ from smlocal.emulator.control.kinds import pick
 from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.tags import set_tags
 from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.statuses.processing_jobs import PROCESSING_JOB
 
 KIND = "processing-job"
 ANALYZER_IMAGE = re.compile(
@@ -46,11 +47,6 @@ SUMMARY_KEYS = (
     "FailureReason",
     "ExitMessage",
 )
-# status -> statuses it may move to
-TRANSITIONS = {
-    "InProgress": frozenset({"Completed", "Failed", "Stopping"}),
-    "Stopping": frozenset({"Stopped", "Completed", "Failed"}),
-}
 
 
 def is_analyzer_image(image: str) -> bool:
@@ -80,7 +76,6 @@ def new_job(
             {
                 "ProcessingJobName": name,
                 "ProcessingJobArn": arn,
-                "ProcessingJobStatus": "InProgress",
                 "CreationTime": now,
                 "LastModifiedTime": now,
                 "ProcessingStartTime": now,
@@ -88,6 +83,7 @@ def new_job(
                 **(private or {}),
             }
         )
+        PROCESSING_JOB.move(doc, "InProgress")
         ctx.store.put(KIND, name, doc)
         set_tags(ctx, arn, params.get("Tags", []))
     return doc
@@ -145,11 +141,7 @@ def stop_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     name = params["ProcessingJobName"]
     with ctx.store.transaction():
         doc = get_job(ctx, name)
-        if doc["ProcessingJobStatus"] != "InProgress":
-            raise ValidationException(
-                f"The processing job {name} is {doc['ProcessingJobStatus']}; only a job in "
-                "progress can be stopped."
-            )
+        PROCESSING_JOB.require("StopProcessingJob", doc["ProcessingJobStatus"], name)
         set_status(ctx, name, "Stopping")
     ctx.service("processing").stop(name)
     return {}
@@ -159,14 +151,10 @@ def set_status(ctx: Context, name: str, status: str, **changes: Any) -> dict[str
     """Move a job to a status its transitions allow; return the updated document."""
     with ctx.store.transaction():
         doc = get_job(ctx, name)
-        if status not in TRANSITIONS.get(doc["ProcessingJobStatus"], frozenset()):
-            raise RuntimeError(
-                f"processing job cannot go from {doc['ProcessingJobStatus']} to {status}"
-            )
+        PROCESSING_JOB.move(doc, status)
         doc.update(changes)
-        doc["ProcessingJobStatus"] = status
         doc["LastModifiedTime"] = ctx.now()
-        if status in ("Completed", "Failed", "Stopped"):
+        if status in PROCESSING_JOB.terminal:
             doc["ProcessingEndTime"] = ctx.now()
         ctx.store.put(KIND, name, doc)
     return doc
