@@ -33,7 +33,7 @@ class StatusMachine:
     moves: Mapping[str, frozenset[str]]  # status -> the statuses it may move to
     first: str | None = None  # the status of a resource just created (None: none is)
     accepts: Mapping[str, frozenset[str]] = field(default_factory=dict)  # operation -> statuses
-    refuse: Refusal | None = None  # required when some operation is accepted only in some
+    refuse: Refusal | None = None  # the error `require` raises; needed once `accepts` is given
 
     def __post_init__(self) -> None:
         if self.accepts and self.refuse is None:
