@@ -19,7 +19,7 @@ from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.tags import drop_tags, set_tags
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.hosting.endpoint_manager import KIND
-from smlocal.emulator.hosting.lifecycle import require
+from smlocal.emulator.statuses.endpoints import ENDPOINT
 from smlocal.emulator.support.store import Document
 
 DESCRIBE_KEYS = (
@@ -165,7 +165,7 @@ def update_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     config = get_endpoint_config(ctx, params["EndpointConfigName"])
     with ctx.store.transaction():
         doc = get_endpoint(ctx, name)
-        require("UpdateEndpoint", doc["EndpointStatus"], doc["EndpointArn"])
+        ENDPOINT.require("UpdateEndpoint", doc["EndpointStatus"], doc["EndpointArn"])
         new_plan = plan(ctx, config)
         if params.get("RetainAllVariantProperties"):
             _retain(doc["_Plan"], new_plan, params.get("ExcludeRetainedVariantProperties", []))
@@ -209,7 +209,9 @@ def update_endpoint_weights_and_capacities(ctx: Context, params: dict[str, Any])
     name = params["EndpointName"]
     with ctx.store.transaction():
         doc = get_endpoint(ctx, name)
-        require("UpdateEndpointWeightsAndCapacities", doc["EndpointStatus"], doc["EndpointArn"])
+        ENDPOINT.require(
+            "UpdateEndpointWeightsAndCapacities", doc["EndpointStatus"], doc["EndpointArn"]
+        )
         variants = {v["VariantName"]: v for v in doc["_Plan"]["Variants"]}
         for desired in params["DesiredWeightsAndCapacities"]:
             variant = variants.get(desired["VariantName"])
@@ -236,7 +238,7 @@ def delete_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     name = params["EndpointName"]
     with ctx.store.transaction():
         doc = get_endpoint(ctx, name)
-        require("DeleteEndpoint", doc["EndpointStatus"], doc["EndpointArn"])
+        ENDPOINT.require("DeleteEndpoint", doc["EndpointStatus"], doc["EndpointArn"])
         refuse_deleting_a_monitored_endpoint(ctx, doc)
         manager(ctx).delete(name)
     return {}

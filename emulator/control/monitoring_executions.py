@@ -20,6 +20,7 @@ from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.job_definitions import get_definition
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.jobs.scheduler import SCHEDULE, is_now
+from smlocal.emulator.statuses.monitoring import MONITORING_EXECUTION
 from smlocal.model_monitor.contract import dataset_format, status_of
 
 EXECUTION = "monitoring-execution"
@@ -269,12 +270,12 @@ def start_execution(ctx: Context, schedule: dict[str, Any], fired: datetime) -> 
         "ScheduledTime": fired.timestamp(),
         "CreationTime": now,
         "LastModifiedTime": now,
-        "MonitoringExecutionStatus": "InProgress",
         "ProcessingJobArn": job["ProcessingJobArn"],
         "EndpointName": spec.endpoint,
         "MonitoringJobDefinitionName": spec.definition_name,
         "MonitoringType": "DataQuality",
     }
+    MONITORING_EXECUTION.move(execution, "InProgress")
     ctx.store.put(EXECUTION, job["ProcessingJobName"], execution)
     _remember_last(ctx, schedule["MonitoringScheduleName"], execution)
     processing_jobs.runner(ctx).start(job["ProcessingJobName"])
@@ -290,9 +291,9 @@ def execution_finished(ctx: Context, job: dict[str, Any]) -> None:
             return
         status = job["ProcessingJobStatus"]
         if status == "Completed":
-            execution["MonitoringExecutionStatus"] = status_of(job.get("ExitMessage") or "")
+            MONITORING_EXECUTION.move(execution, status_of(job.get("ExitMessage") or ""))
         else:
-            execution["MonitoringExecutionStatus"] = status  # Failed or Stopped
+            MONITORING_EXECUTION.move(execution, status)  # Failed or Stopped
             if job.get("FailureReason"):
                 execution["FailureReason"] = job["FailureReason"]
         execution["LastModifiedTime"] = ctx.now()

@@ -19,6 +19,7 @@ from smlocal.emulator.jobs.scheduler import (
     settle,
     to_croniter,
 )
+from smlocal.emulator.statuses.monitoring import MONITORING_SCHEDULE
 
 DESCRIBE_KEYS = (
     "MonitoringScheduleArn",
@@ -180,7 +181,8 @@ def update_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str
 def _set_status(ctx: Context, name: str, status: str) -> dict[str, Any]:
     with ctx.store.transaction():
         doc = get_schedule(ctx, name)
-        doc.update({"MonitoringScheduleStatus": status, "LastModifiedTime": ctx.now()})
+        MONITORING_SCHEDULE.move(doc, status)
+        doc["LastModifiedTime"] = ctx.now()
         doc.pop(SETTLES_AT, None)
         ctx.store.put(SCHEDULE, name, doc)
     return {}
@@ -200,8 +202,11 @@ def delete_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str
     """DeleteMonitoringSchedule (its executions stay listed)."""
     with ctx.store.transaction():
         doc = get_schedule(ctx, params["MonitoringScheduleName"])
-        if doc["MonitoringScheduleStatus"] == "Pending":
-            raise ValidationException("Monitoring schedule in status Pending")
+        MONITORING_SCHEDULE.require(
+            "DeleteMonitoringSchedule",
+            doc["MonitoringScheduleStatus"],
+            doc["MonitoringScheduleName"],
+        )
         ctx.store.delete(SCHEDULE, doc["MonitoringScheduleName"])
         drop_tags(ctx, doc["MonitoringScheduleArn"])
     return {}

@@ -10,6 +10,7 @@ from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.tags import set_tags
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.jobs.processing_records import KIND, get_job, set_status
+from smlocal.emulator.statuses.processing_jobs import PROCESSING_JOB
 
 DESCRIBE_KEYS = (
     "ProcessingInputs",
@@ -81,7 +82,6 @@ def new_job(
             {
                 "ProcessingJobName": name,
                 "ProcessingJobArn": arn,
-                "ProcessingJobStatus": "InProgress",
                 "CreationTime": now,
                 "LastModifiedTime": now,
                 "ProcessingStartTime": now,
@@ -89,6 +89,7 @@ def new_job(
                 **(private or {}),
             }
         )
+        PROCESSING_JOB.move(doc, "InProgress")
         ctx.store.put(KIND, name, doc)
         set_tags(ctx, arn, params.get("Tags", []))
     return doc
@@ -138,11 +139,7 @@ def stop_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     name = params["ProcessingJobName"]
     with ctx.store.transaction():
         doc = get_job(ctx, name)
-        if doc["ProcessingJobStatus"] != "InProgress":
-            raise ValidationException(
-                f"The processing job {name} is {doc['ProcessingJobStatus']}; only a job in "
-                "progress can be stopped."
-            )
+        PROCESSING_JOB.require("StopProcessingJob", doc["ProcessingJobStatus"], name)
         set_status(ctx, name, "Stopping")
     runner(ctx).stop(name)
     return {}

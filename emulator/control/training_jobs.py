@@ -1,7 +1,7 @@
 """Training jobs: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs, StopTrainingJob.
 
 The control plane records the job and hands it to the training manager, which moves it
-through its statuses (`smlocal.emulator.jobs.training.statuses`) while the algorithm runs.
+through its statuses (`smlocal.emulator.statuses.training_jobs`) while the algorithm runs.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.tags import set_tags
 from smlocal.emulator.errors import ResourceInUse, ValidationException
 from smlocal.emulator.jobs.training.manager import KIND
-from smlocal.emulator.jobs.training.statuses import advance, initial
 from smlocal.emulator.jobs.training.workspace import artifact_uri
+from smlocal.emulator.statuses.training_jobs import TRAINING_JOB, advance, initial
 from smlocal.emulator.support.store import Document
 
 # Request members DescribeTrainingJob answers with as they were given.
@@ -201,11 +201,7 @@ def stop_training_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     name = params["TrainingJobName"]
     with ctx.store.transaction():
         doc = get_training_job(ctx, name)
-        status = doc["TrainingJobStatus"]
-        if status != "InProgress":
-            raise ValidationException(
-                f"The request was rejected because the training job is in status {status}."
-            )
+        TRAINING_JOB.require("StopTrainingJob", doc["SecondaryStatus"], name)
         ctx.store.put(KIND, name, advance(doc, "Stopping", ctx.now()))
     training(ctx).stop(name)
     return {}

@@ -23,9 +23,9 @@ from typing import Any, Protocol
 
 from smlocal.emulator.hosting.backends import VariantPlan
 from smlocal.emulator.hosting.fleet import Cancelled, DeployError, Hosting, RunningVariant
-from smlocal.emulator.hosting.lifecycle import check_transition
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import UpstreamPool
+from smlocal.emulator.statuses.endpoints import ENDPOINT, RESTORED_ENDPOINT
 from smlocal.emulator.support.scratch import Scratch
 from smlocal.emulator.support.serial import SerialQueues, Work
 from smlocal.emulator.support.state import State
@@ -433,12 +433,12 @@ class EndpointManager:
 
     def _accept(self, doc: dict[str, Any], status: str, new: bool = False, **changes: Any) -> str:
         """Write a status the control plane moves to, with a new token; return the token."""
-        if not new:
-            check_transition(doc["EndpointStatus"], status)
+        ENDPOINT.check(None if new else doc["EndpointStatus"], status)
         return self._write(doc, status, changes)
 
     def _force(self, doc: dict[str, Any], status: str) -> str:
-        """A new token on restore, outside the usual transitions (the process just started)."""
+        """A new token on restore, by the moves of a restore (the process just started)."""
+        RESTORED_ENDPOINT.check(doc["EndpointStatus"], status)
         return self._write(doc, status, {})
 
     def _write(self, doc: dict[str, Any], status: str, changes: dict[str, Any]) -> str:
@@ -466,10 +466,8 @@ class EndpointManager:
             doc = self.ctx.store.get(KIND, work.key) if any_token else self._current(work)
             if doc is None:
                 return False
-            if not force:
-                check_transition(doc["EndpointStatus"], status)
+            (RESTORED_ENDPOINT if force else ENDPOINT).move(doc, status)
             doc.update(changes)
-            doc["EndpointStatus"] = status
             doc["LastModifiedTime"] = self.ctx.now()
             if failure_reason is not ...:
                 doc["FailureReason"] = failure_reason

@@ -9,15 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.statuses.processing_jobs import PROCESSING_JOB
 from smlocal.emulator.support.state import State
 from smlocal.emulator.support.store import Document
 
 KIND = "processing-job"
-# status -> statuses it may move to
-TRANSITIONS = {
-    "InProgress": frozenset({"Completed", "Failed", "Stopping"}),
-    "Stopping": frozenset({"Stopped", "Completed", "Failed"}),
-}
 
 
 def get_job(state: State, name: str) -> Document:
@@ -32,14 +28,10 @@ def set_status(state: State, name: str, status: str, **changes: Any) -> Document
     """Move a job to a status its transitions allow; return the updated document."""
     with state.store.transaction():
         doc = get_job(state, name)
-        if status not in TRANSITIONS.get(doc["ProcessingJobStatus"], frozenset()):
-            raise RuntimeError(
-                f"processing job cannot go from {doc['ProcessingJobStatus']} to {status}"
-            )
+        PROCESSING_JOB.move(doc, status)
         doc.update(changes)
-        doc["ProcessingJobStatus"] = status
         doc["LastModifiedTime"] = state.now()
-        if status in ("Completed", "Failed", "Stopped"):
+        if status in PROCESSING_JOB.terminal:
             doc["ProcessingEndTime"] = state.now()
         state.store.put(KIND, name, doc)
     return doc

@@ -18,6 +18,7 @@ from typing import Any
 from croniter import croniter
 
 from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.statuses.monitoring import MONITORING_SCHEDULE
 from smlocal.emulator.support.state import State
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ NOW_DUE = "_NowDue"
 def pending(doc: dict[str, Any], now: float, seconds: float) -> None:
     """Mark a schedule Pending until `seconds` after `now`; a NOW schedule runs its
     execution once it is Scheduled (the next tick)."""
-    doc["MonitoringScheduleStatus"] = "Pending"
+    MONITORING_SCHEDULE.move(doc, "Pending")
     doc[SETTLES_AT] = now + seconds
     if is_now(doc["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"]):
         doc[NOW_DUE] = True
@@ -53,7 +54,7 @@ def settle(ctx: State, doc: dict[str, Any]) -> dict[str, Any]:
         current = ctx.store.get(SCHEDULE, doc["MonitoringScheduleName"])
         if current is None or current.get("MonitoringScheduleStatus") != "Pending":
             return current or doc
-        current["MonitoringScheduleStatus"] = "Scheduled"
+        MONITORING_SCHEDULE.move(current, "Scheduled")
         current.pop(SETTLES_AT, None)
         ctx.store.put(SCHEDULE, current["MonitoringScheduleName"], current)
         return current

@@ -17,6 +17,7 @@ Imports under `if TYPE_CHECKING:` count: they are coupling all the same.
     3      protocols      the rest of emulator.wire: HTTP framing, AWS       levels 0-2
                           parsing/validation/responses, service models
     2      support        emulator.support.*                                 levels 0-1
+    2      statuses       emulator.statuses.* (each kind's status machine)   levels 0-1
     1      errors         emulator.errors                                    level 0
     1      settings       emulator.settings                                  level 0
     0      libraries      model_server, model_monitor, capture_sink          see below
@@ -58,6 +59,7 @@ LEVELS = {
     "jobs": 3,
     "protocols": 3,
     "support": 2,
+    "statuses": 2,
     "errors": 1,
     "settings": 1,
 }

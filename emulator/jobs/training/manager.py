@@ -21,7 +21,6 @@ from typing import Any
 import smlocal
 from smlocal.emulator.jobs.runner import JobExit, JobProcess, JobRunner, summary_lines
 from smlocal.emulator.jobs.training.metrics import MetricCollector
-from smlocal.emulator.jobs.training.statuses import TERMINAL, advance, ending
 from smlocal.emulator.jobs.training.workspace import (
     JobFailure,
     Workspace,
@@ -31,6 +30,7 @@ from smlocal.emulator.jobs.training.workspace import (
     missing_input,
     upload_model,
 )
+from smlocal.emulator.statuses.training_jobs import TERMINAL, advance, ending
 from smlocal.emulator.support.clients import client
 from smlocal.emulator.support.interpreter import python_module
 from smlocal.emulator.support.state import State

@@ -85,13 +85,20 @@ def create_endpoint_with_a_config(ctx: Context) -> None:
     ctx.store.put(
         "model",
         "m",
-        {"ModelName": "m", "_Runnable": [{"Image": IMAGE, "ModelDataUrl": "s3://b/model.tar.gz"}]},
+        {
+            "ModelName": "m",
+            "ModelArn": ctx.arn("model", "m"),
+            "CreationTime": 0.0,
+            "_Runnable": [{"Image": IMAGE, "ModelDataUrl": "s3://b/model.tar.gz"}],
+        },
     )
     ctx.store.put(
         "endpoint-config",
         "c",
         {
             "EndpointConfigName": "c",
+            "EndpointConfigArn": ctx.arn("endpoint-config", "c"),
+            "CreationTime": 0.0,
             "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "m"}],
         },
     )

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from smlocal.emulator.control.store import Store
 
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.endpoint_configs import ENDPOINT_CONFIGS, EndpointConfig
@@ -25,6 +24,7 @@ from smlocal.emulator.errors import (
     ValidationException,
 )
 from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.support.store import Store
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"

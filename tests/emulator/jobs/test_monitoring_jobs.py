@@ -506,9 +506,8 @@ def test_job_paths_cannot_leave_the_jobs_folder(sm, s3, tmp_path) -> None:
 def test_an_execution_reads_the_captures_where_the_sink_writes_them(destination) -> None:
     from types import SimpleNamespace
 
-    from smlocal.emulator.jobs.monitoring import _captures_of
-
     from smlocal.capture_sink.keys import capture_prefix
+    from smlocal.emulator.control.monitoring_executions import _captures_of
 
     doc = {"EndpointName": "Ep", "DataCaptureConfig": {"DestinationS3Uri": destination}}
     docs = {("endpoint", "Ep"): doc, ("endpoint", "quiet"): {"EndpointName": "quiet"}}

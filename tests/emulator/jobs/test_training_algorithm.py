@@ -23,10 +23,11 @@ from smlocal.emulator.jobs.training.data import (
 from smlocal.emulator.jobs.training.hyperparameters import training_plan, validate
 from smlocal.emulator.jobs.training.manager import KIND, TrainingManager, _check_algorithm
 from smlocal.emulator.jobs.training.metrics import MetricCollector, round_line
-from smlocal.emulator.jobs.training.statuses import IllegalTransition, advance, ending, initial
 from smlocal.emulator.jobs.training.workspace import JobFailure
 from smlocal.emulator.jobs.training.xgboost_algorithm import StopFlag, train
 from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.statuses.machine import IllegalTransition
+from smlocal.emulator.statuses.training_jobs import advance, ending, initial
 from smlocal.emulator.support.store import Store
 from tests.support import SKLEARN_IMAGE, XGBOOST_IMAGE
 

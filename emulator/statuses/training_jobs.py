@@ -1,9 +1,13 @@
-"""Training job statuses as data: each secondary status, its primary status, its message,
-and the secondary statuses it may move to. `advance` applies one move to a job document."""
+"""Training job statuses: the machine moves the secondary status; each secondary status has
+its primary status (TrainingJobStatus) and its message. `advance` applies one move to a job
+document, keeping SecondaryStatusTransitions as the SDK's fit() prints them."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from smlocal.emulator.errors import AWSError, ValidationException
+from smlocal.emulator.statuses.machine import StatusMachine
 
 # secondary status -> TrainingJobStatus
 PRIMARY: dict[str, str] = {
@@ -16,19 +20,6 @@ PRIMARY: dict[str, str] = {
     "Failed": "Failed",
     "Stopped": "Stopped",
     "MaxRuntimeExceeded": "Stopped",
-}
-
-# secondary status -> the secondary statuses it may move to
-NEXT: dict[str, frozenset[str]] = {
-    "Starting": frozenset({"Downloading", "Failed", "Stopping"}),
-    "Downloading": frozenset({"Training", "Failed", "Stopping", "MaxRuntimeExceeded"}),
-    "Training": frozenset({"Uploading", "Failed", "Stopping", "MaxRuntimeExceeded"}),
-    "Uploading": frozenset({"Completed", "Failed", "Stopping"}),
-    "Stopping": frozenset({"Stopped", "Failed"}),
-    "Completed": frozenset(),
-    "Failed": frozenset(),
-    "Stopped": frozenset(),
-    "MaxRuntimeExceeded": frozenset(),
 }
 
 # The StatusMessage of each secondary status, as the SDK's fit() prints them.
@@ -44,23 +35,46 @@ MESSAGES: dict[str, str] = {
     "MaxRuntimeExceeded": "Training job stopped: it ran longer than MaxRuntimeInSeconds",
 }
 
-TERMINAL = frozenset(s for s, moves in NEXT.items() if not moves)
+
+def _refuse(operation: str, status: str, name: str) -> AWSError:
+    """StopTrainingJob on a job that is not InProgress (AWS names the primary status)."""
+    return ValidationException(
+        f"The request was rejected because the training job is in status {PRIMARY[status]}."
+    )
 
 
-class IllegalTransition(RuntimeError):
-    """A move the table does not allow (a bug in the manager, not a user error)."""
+TRAINING_JOB = StatusMachine(
+    kind="training job",
+    key="SecondaryStatus",
+    moves={
+        "Starting": frozenset({"Downloading", "Failed", "Stopping"}),
+        "Downloading": frozenset({"Training", "Failed", "Stopping", "MaxRuntimeExceeded"}),
+        "Training": frozenset({"Uploading", "Failed", "Stopping", "MaxRuntimeExceeded"}),
+        "Uploading": frozenset({"Completed", "Failed", "Stopping"}),
+        "Stopping": frozenset({"Stopped", "Failed"}),
+        "Completed": frozenset(),
+        "Failed": frozenset(),
+        "Stopped": frozenset(),
+        "MaxRuntimeExceeded": frozenset(),
+    },
+    first="Starting",
+    accepts={"StopTrainingJob": frozenset(s for s, p in PRIMARY.items() if p == "InProgress")},
+    refuse=_refuse,
+)
+TERMINAL = TRAINING_JOB.terminal
 
 
 def initial(now: float) -> dict[str, Any]:
     """The status fields of a job just created."""
-    return {
-        "TrainingJobStatus": PRIMARY["Starting"],
-        "SecondaryStatus": "Starting",
-        "SecondaryStatusTransitions": [
+    doc = TRAINING_JOB.move({}, "Starting")
+    doc.update(
+        TrainingJobStatus=PRIMARY["Starting"],
+        SecondaryStatusTransitions=[
             {"Status": "Starting", "StartTime": now, "StatusMessage": MESSAGES["Starting"]}
         ],
-        "LastModifiedTime": now,
-    }
+        LastModifiedTime=now,
+    )
+    return doc
 
 
 def ending(current: str, wanted: str) -> str:
@@ -72,9 +86,7 @@ def ending(current: str, wanted: str) -> str:
 
 def advance(doc: dict[str, Any], status: str, now: float) -> dict[str, Any]:
     """Move a job document to a secondary status (the primary status follows)."""
-    current = doc["SecondaryStatus"]
-    if status not in NEXT[current]:
-        raise IllegalTransition(f"training job cannot go from {current} to {status}")
+    TRAINING_JOB.move(doc, status)
     transitions = doc.setdefault("SecondaryStatusTransitions", [])
     if transitions and "EndTime" not in transitions[-1]:
         transitions[-1]["EndTime"] = now
@@ -82,5 +94,5 @@ def advance(doc: dict[str, Any], status: str, now: float) -> dict[str, Any]:
     if status in TERMINAL:
         entry["EndTime"] = now
     transitions.append(entry)
-    doc.update(TrainingJobStatus=PRIMARY[status], SecondaryStatus=status, LastModifiedTime=now)
+    doc.update(TrainingJobStatus=PRIMARY[status], LastModifiedTime=now)
     return doc
