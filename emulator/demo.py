@@ -169,26 +169,26 @@ def create_example_endpoint(ctx: Context, manager: EndpointManager) -> str:
         settings.edge_url, ctx.region, settings.capture_roll_seconds, sdk_config,
         settings.s3_endpoint,
     )  # fmt: skip
-    doc = ctx.store.get("endpoint", ENDPOINT)
-    if doc is not None and doc["EndpointStatus"] in BROKEN:
+    endpoint = endpoints.ENDPOINTS.find(ctx, ENDPOINT)
+    if endpoint is not None and endpoint.status in BROKEN:
         log.info("the example endpoint %s is %s (%s); building it again", ENDPOINT,
-                 doc["EndpointStatus"], doc.get("FailureReason", "no reason given"))  # fmt: skip
+                 endpoint.status, endpoint.failure_reason or "no reason given")  # fmt: skip
         # not DeleteEndpoint, which monitoring schedules of it refuse (`smlocal demo` leaves
         # one): they go on watching the endpoint built again under the same name
         with ctx.store.transaction():
             manager.delete(ENDPOINT)
         manager.wait()
-        doc = None
-    if doc is None:
+        endpoint = None
+    if endpoint is None:
         try:
             _build(ctx, upload_model(client(settings, "s3")))
         except AWSError as exc:
             raise ExampleUnavailable(f"cannot create {ENDPOINT}: {exc.message}") from None
         manager.wait()
-        doc = ctx.store.get("endpoint", ENDPOINT)
-    status = doc["EndpointStatus"] if doc is not None else "gone"
+        endpoint = endpoints.ENDPOINTS.find(ctx, ENDPOINT)
+    status = endpoint.status if endpoint is not None else "gone"
     if status != "InService":
-        reason = doc.get("FailureReason", "") if doc is not None else ""
+        reason = endpoint.failure_reason if endpoint is not None else None
         raise ExampleUnavailable(f"{ENDPOINT} is {status}" + (f": {reason}" if reason else ""))
     return text
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from typing import Any, Required, TypedDict
 
 from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.kinds import Document, Kind, Nested, shown
+from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.models import MODELS
 from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.hosting.endpoint_records import DataCaptureConfig
+from smlocal.emulator.support.records import Document, Nested, shown
 
 KIND = "endpoint-config"
 
@@ -23,17 +25,6 @@ class ProductionVariant(TypedDict, total=False):
     InstanceType: str
     ServerlessConfig: Nested
     ContainerStartupHealthCheckTimeoutInSeconds: int
-
-
-class DataCaptureConfig(TypedDict, total=False):
-    """An endpoint config's DataCaptureConfig."""
-
-    EnableCapture: bool
-    InitialSamplingPercentage: Required[int]
-    DestinationS3Uri: Required[str]
-    KmsKeyId: str
-    CaptureOptions: list[Nested]
-    CaptureContentTypeHeader: Nested
 
 
 @dataclass
@@ -160,11 +151,6 @@ def _variant(ctx: Context, variant: ProductionVariant) -> ProductionVariant:
     if "ServerlessConfig" not in out:
         out.setdefault("InitialInstanceCount", 1)
     return out
-
-
-def get_endpoint_config(ctx: Context, name: str) -> dict[str, Any]:
-    """An endpoint config's stored document, or the not-found error."""
-    return ENDPOINT_CONFIGS.get(ctx, name).to_document()
 
 
 def describe_endpoint_config(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

@@ -3,29 +3,34 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
+from smlocal.emulator.hosting.endpoint_records import (
+    CaptureSummary,
+    DataCaptureConfig,
+    Plan,
+    VariantSummary,
+)
 from smlocal.model_server.images import parse_image
 
 
-def summaries(plan: dict[str, Any], now: float) -> list[dict[str, Any]]:
+def summaries(plan: Plan, now: float) -> list[VariantSummary]:
     """ProductionVariantSummary of each variant of a plan."""
     return [
         {
-            "VariantName": v["VariantName"],
+            "VariantName": v.name,
             "DeployedImages": [
                 {
-                    "SpecifiedImage": v["Image"],
-                    "ResolvedImage": resolved_image(v["Image"]),
+                    "SpecifiedImage": v.image,
+                    "ResolvedImage": resolved_image(v.image),
                     "ResolutionTime": now,
                 }
             ],
-            "CurrentWeight": v["Weight"],
-            "DesiredWeight": v["Weight"],
-            "CurrentInstanceCount": v["InstanceCount"],
-            "DesiredInstanceCount": v["InstanceCount"],
+            "CurrentWeight": v.weight,
+            "DesiredWeight": v.weight,
+            "CurrentInstanceCount": v.instance_count,
+            "DesiredInstanceCount": v.instance_count,
         }
-        for v in plan["Variants"]
+        for v in plan.variants
     ]
 
 
@@ -35,12 +40,12 @@ def resolved_image(image: str) -> str:
     return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
 
 
-def capture_summary(config: dict[str, Any] | None) -> dict[str, Any] | None:
+def capture_summary(config: DataCaptureConfig | None) -> CaptureSummary | None:
     """DescribeEndpoint's DataCaptureConfig summary of an endpoint config's DataCaptureConfig."""
     if not config:
         return None
     enabled = config.get("EnableCapture", True)
-    summary = {
+    summary: CaptureSummary = {
         "EnableCapture": enabled,
         "CaptureStatus": "Started" if enabled else "Stopped",
         "CurrentSamplingPercentage": config["InitialSamplingPercentage"],
@@ -49,11 +54,3 @@ def capture_summary(config: dict[str, Any] | None) -> dict[str, Any] | None:
     if config.get("KmsKeyId"):
         summary["KmsKeyId"] = config["KmsKeyId"]
     return summary
-
-
-def live_fields(plan: dict[str, Any], now: float) -> dict[str, Any]:
-    """What DescribeEndpoint shows of a plan once it serves: its variants and its capture."""
-    return {
-        "ProductionVariants": summaries(plan, now),
-        "DataCaptureConfig": capture_summary(plan.get("DataCaptureConfig")),
-    }

@@ -9,32 +9,34 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from smlocal.emulator.control.context import Context, already_exists, not_found, wired
-from smlocal.emulator.control.endpoint_configs import get_endpoint_config
-from smlocal.emulator.control.endpoint_shapes import capture_summary, live_fields
-from smlocal.emulator.control.kinds import pick
-from smlocal.emulator.control.models import get_model
+from smlocal.emulator.control.context import Context, wired
+from smlocal.emulator.control.endpoint_configs import ENDPOINT_CONFIGS, EndpointConfig
+from smlocal.emulator.control.endpoint_shapes import capture_summary, summaries
+from smlocal.emulator.control.kinds import Kind
+from smlocal.emulator.control.models import MODELS
 from smlocal.emulator.control.monitoring_schedules import refuse_deleting_a_monitored_endpoint
-from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.tags import drop_tags, set_tags
 from smlocal.emulator.errors import ValidationException
-from smlocal.emulator.hosting.endpoint_manager import KIND
-from smlocal.emulator.statuses.endpoints import ENDPOINT
-from smlocal.emulator.support.store import Document
-
-DESCRIBE_KEYS = (
-    "EndpointName",
-    "EndpointArn",
-    "EndpointConfigName",
-    "ProductionVariants",
-    "DataCaptureConfig",
-    "EndpointStatus",
-    "FailureReason",
-    "CreationTime",
-    "LastModifiedTime",
-    "PendingDeploymentSummary",
+from smlocal.emulator.hosting.endpoint_records import (
+    KIND,
+    CaptureSummary,
+    Endpoint,
+    PendingDeploymentSummary,
+    Plan,
+    PlannedVariant,
+    VariantSummary,
 )
-SUMMARY_KEYS = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
+from smlocal.emulator.statuses.endpoints import ENDPOINT
+
+ENDPOINTS = Kind(
+    resource=KIND,
+    load=Endpoint.from_document,
+    noun="endpoint",
+    name_key="EndpointName",
+    list_key="Endpoints",
+    equals={"StatusEquals": "EndpointStatus"},
+    sort_keys={"Status": "EndpointStatus"},
+)
 
 
 class EndpointHosting(Protocol):
@@ -42,13 +44,13 @@ class EndpointHosting(Protocol):
     the operation's store transaction: the manager writes the endpoint's new status itself
     and starts its work only once that write has committed."""
 
-    def create(self, doc: Document) -> None:
+    def create(self, endpoint: Endpoint) -> None:
         """Record a new endpoint as Creating and bring it up."""
 
-    def update(self, name: str, pending_plan: Document, pending_summary: Document) -> None:
+    def update(self, name: str, pending_plan: Plan, pending: PendingDeploymentSummary) -> None:
         """Move an InService endpoint to Updating and deploy its pending plan."""
 
-    def reweigh(self, name: str, plan: Document) -> None:
+    def reweigh(self, name: str, plan: Plan) -> None:
         """Apply new desired weights and instance counts."""
 
     def delete(self, name: str) -> None:
@@ -62,69 +64,43 @@ class EndpointDocuments:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def live(self, plan: Document, now: float) -> Document:
+    def live(self, plan: Plan, now: float) -> tuple[list[VariantSummary], CaptureSummary | None]:
         """ProductionVariants and DataCaptureConfig as DescribeEndpoint shows them."""
-        return live_fields(plan, now)
+        return summaries(plan, now), capture_summary(plan.data_capture_config)
 
-    def forget(self, doc: Document) -> None:
+    def forget(self, endpoint: Endpoint) -> None:
         """A deleted endpoint's tags go with it."""
-        drop_tags(self.ctx, doc["EndpointArn"])
+        drop_tags(self.ctx, endpoint.arn)
 
 
-def plan(ctx: Context, config: dict[str, Any]) -> dict[str, Any]:
+def plan(ctx: Context, config: EndpointConfig) -> Plan:
     """What each variant of an endpoint config runs, resolved now (configs and models may be
     deleted while the endpoint lives on, as in AWS)."""
     variants = []
-    for v in config["ProductionVariants"]:
-        runnable = get_model(ctx, v["ModelName"])["_Runnable"]
+    for v in config.production_variants:
+        model_name = v["ModelName"]
+        runnable = MODELS.get(ctx, model_name).runnable
         if len(runnable) != 1:
             raise ValidationException(
-                f"Model {v['ModelName']} has {len(runnable)} containers; smlocal serves models "
+                f"Model {model_name} has {len(runnable)} containers; smlocal serves models "
                 "with one container (inference pipelines are not emulated)."
             )
         variants.append(
-            {
-                "VariantName": v["VariantName"],
-                "ModelName": v["ModelName"],
-                "Image": runnable[0]["Image"],
-                "ModelDataUrl": runnable[0].get("ModelDataUrl"),
-                "Environment": runnable[0].get("Environment") or {},
-                "InstanceCount": v.get("InitialInstanceCount", 1),
-                "Serverless": "ServerlessConfig" in v,
-                "Weight": float(v.get("InitialVariantWeight", 1.0)),
-                "StartupTimeout": v.get(
+            PlannedVariant(
+                name=v["VariantName"],
+                model_name=model_name,
+                image=runnable[0].image,
+                model_data_url=runnable[0].model_data_url,
+                environment=runnable[0].environment,
+                instance_count=v.get("InitialInstanceCount", 1),
+                serverless="ServerlessConfig" in v,
+                weight=float(v.get("InitialVariantWeight", 1.0)),
+                startup_timeout=v.get(
                     "ContainerStartupHealthCheckTimeoutInSeconds", ctx.settings.startup_timeout
                 ),
-            }
+            )
         )
-    return {
-        "EndpointConfigName": config["EndpointConfigName"],
-        "Variants": variants,
-        "DataCaptureConfig": config.get("DataCaptureConfig"),
-    }
-
-
-def create_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """CreateEndpoint: recorded as Creating; the manager brings it up."""
-    name = params["EndpointName"]
-    arn = ctx.arn(KIND, name)
-    config = get_endpoint_config(ctx, params["EndpointConfigName"])
-    with ctx.store.transaction():
-        if ctx.store.get(KIND, name) is not None:
-            raise already_exists("endpoint", arn)
-        the_plan = plan(ctx, config)
-        set_tags(ctx, arn, params.get("Tags", []))
-        manager(ctx).create(
-            {
-                "EndpointName": name,
-                "EndpointArn": arn,
-                "EndpointConfigName": config["EndpointConfigName"],
-                "CreationTime": ctx.now(),
-                "DataCaptureConfig": capture_summary(config.get("DataCaptureConfig")),
-                "_Plan": the_plan,
-            }
-        )
-    return {"EndpointArn": arn}
+    return Plan(config.name, variants, config.data_capture_config)
 
 
 def manager(ctx: Context) -> EndpointHosting:
@@ -132,113 +108,118 @@ def manager(ctx: Context) -> EndpointHosting:
     return wired(ctx.managers.endpoints, "endpoint")
 
 
-def get_endpoint(ctx: Context, name: str) -> dict[str, Any]:
-    """An endpoint's stored document, or the not-found error."""
-    doc = ctx.store.get(KIND, name)
-    if doc is None:
-        raise not_found("endpoint", ctx.arn(KIND, name))
-    return doc
+def create_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """CreateEndpoint: recorded as Creating; the manager brings it up."""
+    name = params["EndpointName"]
+    config = ENDPOINT_CONFIGS.get(ctx, params["EndpointConfigName"])
+    with ctx.store.transaction():
+        ENDPOINTS.refuse_taken(ctx, name)
+        endpoint = Endpoint(
+            name=name,
+            arn=ctx.arn(KIND, name),
+            config_name=config.name,
+            creation_time=ctx.now(),
+            plan=plan(ctx, config),
+            data_capture_config=capture_summary(config.data_capture_config),
+        )
+        set_tags(ctx, endpoint.arn, params.get("Tags", []))
+        manager(ctx).create(endpoint)
+    return {"EndpointArn": endpoint.arn}
 
 
 def describe_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeEndpoint."""
-    return pick(get_endpoint(ctx, params["EndpointName"]), DESCRIBE_KEYS)
+    return ENDPOINTS.describe(ctx, params["EndpointName"])
 
 
 def list_endpoints(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListEndpoints."""
-    docs = filtered(
-        ctx.store.all(KIND), params, "EndpointName", equals={"StatusEquals": "EndpointStatus"}
-    )
-    docs = sort(
-        docs,
-        params,
-        {"Name": "EndpointName", "CreationTime": "CreationTime", "Status": "EndpointStatus"},
-    )
-    chunk, token = page(docs, params)
-    return {"Endpoints": [pick(d, SUMMARY_KEYS) for d in chunk], "NextToken": token}
+    return ENDPOINTS.listing(ctx, params)
 
 
 def update_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """UpdateEndpoint: blue/green to a new endpoint config."""
     name = params["EndpointName"]
-    config = get_endpoint_config(ctx, params["EndpointConfigName"])
+    config = ENDPOINT_CONFIGS.get(ctx, params["EndpointConfigName"])
     with ctx.store.transaction():
-        doc = get_endpoint(ctx, name)
-        ENDPOINT.require("UpdateEndpoint", doc["EndpointStatus"], doc["EndpointArn"])
+        endpoint = ENDPOINTS.get(ctx, name)
+        _require(endpoint, "UpdateEndpoint")
         new_plan = plan(ctx, config)
         if params.get("RetainAllVariantProperties"):
-            _retain(doc["_Plan"], new_plan, params.get("ExcludeRetainedVariantProperties", []))
+            _retain(endpoint.plan, new_plan, params.get("ExcludeRetainedVariantProperties", []))
         manager(ctx).update(
             name,
             new_plan,
             {
-                "EndpointConfigName": config["EndpointConfigName"],
+                "EndpointConfigName": config.name,
                 "StartTime": ctx.now(),
                 "ProductionVariants": [
                     {
-                        "VariantName": v["VariantName"],
-                        "DesiredWeight": v["Weight"],
-                        "DesiredInstanceCount": v["InstanceCount"],
+                        "VariantName": v.name,
+                        "DesiredWeight": v.weight,
+                        "DesiredInstanceCount": v.instance_count,
                     }
-                    for v in new_plan["Variants"]
+                    for v in new_plan.variants
                 ],
             },
         )
-    return {"EndpointArn": doc["EndpointArn"]}
+    return {"EndpointArn": endpoint.arn}
 
 
-def _retain(old: dict[str, Any], new: dict[str, Any], excluded: list[dict[str, str]]) -> None:
+def _require(endpoint: Endpoint, operation: str) -> None:
+    """The endpoint's status must accept the operation (AWS's error if not)."""
+    ENDPOINT.require(operation, endpoint.status or "Creating", endpoint.arn)
+
+
+def _retain(old: Plan, new: Plan, excluded: list[dict[str, str]]) -> None:
     """RetainAllVariantProperties: keep weights, counts and capture unless excluded."""
     skip = {e["VariantPropertyType"] for e in excluded}
-    previous = {v["VariantName"]: v for v in old["Variants"]}
-    for variant in new["Variants"]:
-        before = previous.get(variant["VariantName"])
+    previous = {v.name: v for v in old.variants}
+    for variant in new.variants:
+        before = previous.get(variant.name)
         if before is None:
             continue
         if "DesiredWeight" not in skip:
-            variant["Weight"] = before["Weight"]
+            variant.weight = before.weight
         if "DesiredInstanceCount" not in skip:
-            variant["InstanceCount"] = before["InstanceCount"]
+            variant.instance_count = before.instance_count
     if "DataCaptureConfig" not in skip:
-        new["DataCaptureConfig"] = old.get("DataCaptureConfig")
+        new.data_capture_config = old.data_capture_config
 
 
 def update_endpoint_weights_and_capacities(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """UpdateEndpointWeightsAndCapacities: new weights move traffic at once."""
     name = params["EndpointName"]
     with ctx.store.transaction():
-        doc = get_endpoint(ctx, name)
-        ENDPOINT.require(
-            "UpdateEndpointWeightsAndCapacities", doc["EndpointStatus"], doc["EndpointArn"]
-        )
-        variants = {v["VariantName"]: v for v in doc["_Plan"]["Variants"]}
+        endpoint = ENDPOINTS.get(ctx, name)
+        _require(endpoint, "UpdateEndpointWeightsAndCapacities")
+        variants = {v.name: v for v in endpoint.plan.variants}
         for desired in params["DesiredWeightsAndCapacities"]:
             variant = variants.get(desired["VariantName"])
             if variant is None:
                 raise ValidationException(
                     f"Variant {desired['VariantName']} does not exist for endpoint "
-                    f'"{doc["EndpointArn"]}".'
+                    f'"{endpoint.arn}".'
                 )
             if "DesiredWeight" in desired:
-                variant["Weight"] = float(desired["DesiredWeight"])
+                variant.weight = float(desired["DesiredWeight"])
             if "DesiredInstanceCount" in desired:
                 if desired["DesiredInstanceCount"] < 1:  # zero only with inference components
                     raise ValidationException(
                         f"The desired instance count of variant {desired['VariantName']} must "
                         "be at least 1 for an endpoint without inference components."
                     )
-                variant["InstanceCount"] = desired["DesiredInstanceCount"]
-        manager(ctx).reweigh(name, doc["_Plan"])
-    return {"EndpointArn": doc["EndpointArn"]}
+                variant.instance_count = desired["DesiredInstanceCount"]
+        manager(ctx).reweigh(name, endpoint.plan)
+    return {"EndpointArn": endpoint.arn}
 
 
 def delete_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DeleteEndpoint: refused while a monitoring schedule uses the endpoint, as in AWS."""
     name = params["EndpointName"]
     with ctx.store.transaction():
-        doc = get_endpoint(ctx, name)
-        ENDPOINT.require("DeleteEndpoint", doc["EndpointStatus"], doc["EndpointArn"])
-        refuse_deleting_a_monitored_endpoint(ctx, doc)
+        endpoint = ENDPOINTS.get(ctx, name)
+        _require(endpoint, "DeleteEndpoint")
+        refuse_deleting_a_monitored_endpoint(ctx, endpoint.name, endpoint.arn)
         manager(ctx).delete(name)
     return {}

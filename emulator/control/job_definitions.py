@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any, Required, TypedDict
 
 from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.kinds import Document, Kind, Nested, shown
+from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from smlocal.emulator.jobs.scheduler import SCHEDULE
+from smlocal.emulator.support.records import Document, Nested, shown
 
 KIND = "data-quality-job-definition"
 

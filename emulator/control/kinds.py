@@ -3,12 +3,13 @@
 A kind's module declares a record (a dataclass that converts to and from the JSON document
 the store keeps, and lists the AWS keys of its Describe output and List item) and one
 `Kind` naming how it is stored, found, listed and worded in errors; its operations are then
-a few lines each. `pick` serves the kinds still kept as plain documents.
+a few lines each. `pick` serves the kinds still kept as plain documents. What records of
+every room share (`Document`, `Nested`, `shown`) is in `smlocal.emulator.support.records`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -16,20 +17,12 @@ from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.tags import drop_tags, set_tags
 from smlocal.emulator.errors import AWSError, ValidationException
-
-Document = dict[str, Any]
-# An AWS-shaped member the API stores and describes back unchanged (VpcConfig, ...).
-Nested = dict[str, object]
+from smlocal.emulator.support.records import Document
 
 
 def pick(doc: Document, keys: tuple[str, ...]) -> Document:
     """The listed AWS keys of a stored document (those that are set), in that order."""
     return {k: doc[k] for k in keys if doc.get(k) is not None}
-
-
-def shown(members: Iterable[tuple[str, object]]) -> dict[str, object]:
-    """An output document of (AWS key, value) pairs: the set ones, in that order."""
-    return {key: value for key, value in members if value is not None}
 
 
 class Record(Protocol):
@@ -107,11 +100,15 @@ class Kind(Generic[R]):
     def add(self, ctx: Context, record: R, tags: list[dict[str, str]]) -> None:
         """Store a new record and its tags, refusing a name already taken."""
         with ctx.store.transaction():
-            if ctx.store.get(self.resource, record.key) is not None:
-                text = self.duplicate_text.format(noun=self.noun, arn=record.arn)
-                raise self.duplicate(text)
+            self.refuse_taken(ctx, record.key)
             self.save(ctx, record)
             set_tags(ctx, record.arn, tags)
+
+    def refuse_taken(self, ctx: Context, key: str) -> None:
+        """The kind's already-exists error if a record is stored under that key."""
+        if ctx.store.get(self.resource, key) is not None:
+            arn = ctx.arn(self.resource, key)
+            raise self.duplicate(self.duplicate_text.format(noun=self.noun, arn=arn, name=key))
 
     def save(self, ctx: Context, record: R) -> None:
         """Insert or replace a record."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from smlocal.emulator.control.kinds import Document, Nested, shown
+from smlocal.emulator.support.records import Document, Nested, shown
 
 GROUP = "model-package-group"
 PACKAGE = "model-package"

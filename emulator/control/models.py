@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.kinds import Document, Kind, Nested, shown
+from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.model_packages import PACKAGES
 from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.support.records import Document, Nested, shown
 
 KIND = "model"
 
@@ -162,11 +163,6 @@ def _runnable(ctx: Context, container: ContainerDefinition) -> Runnable:
         source.get("ModelDataUrl"),
         {**source.get("Environment", {}), **container.get("Environment", {})},
     )
-
-
-def get_model(ctx: Context, name: str) -> dict[str, Any]:
-    """A model's stored document, or the not-found error."""
-    return MODELS.get(ctx, name).to_document()
 
 
 def describe_model(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from smlocal.emulator.control import processing_jobs
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.job_definitions import get_definition
 from smlocal.emulator.errors import ValidationException
+from smlocal.emulator.hosting.endpoint_records import stored
 from smlocal.emulator.jobs.scheduler import SCHEDULE, is_now
 from smlocal.emulator.statuses.monitoring import MONITORING_EXECUTION
 from smlocal.model_monitor.contract import dataset_format, status_of
@@ -168,12 +169,11 @@ def window_of(
 
 def _captures_of(ctx: Context, endpoint: str) -> str | None:
     """s3://… where the endpoint's captures are, or None if it captures nothing."""
-    doc = ctx.store.get("endpoint", endpoint)
-    capture = (doc or {}).get("DataCaptureConfig") or {}
-    destination = capture.get("DestinationS3Uri")
-    if not (doc and destination):
+    found = stored(ctx, endpoint)
+    if found is None or found.data_capture_config is None:
         return None
-    return capture_prefix(destination, doc["EndpointName"], "").uri
+    destination = found.data_capture_config["DestinationS3Uri"]
+    return capture_prefix(destination, found.name, "").uri
 
 
 def _z(moment: datetime) -> str:

@@ -246,15 +246,15 @@ def list_monitoring_executions(ctx: Context, params: dict[str, Any]) -> dict[str
     }
 
 
-def refuse_deleting_a_monitored_endpoint(ctx: Context, endpoint: dict[str, Any]) -> None:
+def refuse_deleting_a_monitored_endpoint(ctx: Context, name: str, arn: str) -> None:
     """DeleteEndpoint is refused while a monitoring schedule uses the endpoint, as in AWS."""
     users = [
         s["MonitoringScheduleName"]
         for s in ctx.store.all(SCHEDULE)
-        if s.get("EndpointName", "").lower() == endpoint["EndpointName"].lower()
+        if s.get("EndpointName", "").lower() == name.lower()
     ]
     if users:
         raise ValidationException(
-            f'Cannot delete endpoint "{endpoint["EndpointArn"]}": monitoring schedule(s) '
+            f'Cannot delete endpoint "{arn}": monitoring schedule(s) '
             f"{', '.join(users)} use it. Delete the monitoring schedules first."
         )

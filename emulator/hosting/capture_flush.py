@@ -17,7 +17,8 @@ import urllib.request
 from typing import Any
 
 from smlocal.emulator.errors import AWSError
-from smlocal.emulator.hosting.endpoint_manager import KIND, EndpointManager
+from smlocal.emulator.hosting.endpoint_manager import EndpointManager
+from smlocal.emulator.hosting.endpoint_records import KIND, stored
 
 FLUSH_PATH = "/_smlocal/capture/flush"
 DEFAULT_TIMEOUT = 30.0
@@ -42,15 +43,15 @@ def flush_endpoint(
 ) -> dict[str, Any]:
     """Flush every capturing variant of a live endpoint; return what each variant flushed."""
     state = endpoints.ctx
-    doc = state.store.get(KIND, name)
-    if doc is None:
+    found = stored(state, name)
+    if found is None:
         raise EndpointNotFound(f'Could not find endpoint "{state.arn(KIND, name)}".')
     variants: dict[str, Any] = {}
     for endpoint, variant, running in endpoints.live_variants():
         if endpoint != name.lower() or not running.plan.capture:
             continue
         variants[variant] = _flush_server(running.server.port, variant, timeout)
-    return {"EndpointName": doc["EndpointName"], "Variants": variants}
+    return {"EndpointName": found.name, "Variants": variants}
 
 
 def flush_quietly(

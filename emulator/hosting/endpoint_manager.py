@@ -17,11 +17,24 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from types import EllipsisType
-from typing import Any, Protocol
+from typing import Protocol
 
 from smlocal.emulator.hosting.backends import VariantPlan
+from smlocal.emulator.hosting.endpoint_records import (
+    KIND,
+    CaptureSummary,
+    Endpoint,
+    PendingDeploymentSummary,
+    Plan,
+    PlannedVariant,
+    VariantSummary,
+    save,
+    stored,
+)
 from smlocal.emulator.hosting.fleet import Cancelled, DeployError, Hosting, RunningVariant
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import UpstreamPool
@@ -29,11 +42,9 @@ from smlocal.emulator.statuses.endpoints import ENDPOINT, RESTORED_ENDPOINT
 from smlocal.emulator.support.scratch import Scratch
 from smlocal.emulator.support.serial import SerialQueues, Work
 from smlocal.emulator.support.state import State
-from smlocal.emulator.support.store import Document
 from smlocal.model_server.environment import SMLOCAL_PREFIX
 
 log = logging.getLogger(__name__)
-KIND = "endpoint"
 DRAIN_SECONDS = 30.0
 MAX_RESTARTS = 3  # a variant that dies more often than this within RESTART_WINDOW ends Failed
 RESTART_WINDOW = 600.0
@@ -41,13 +52,16 @@ SERVING = ("Creating", "Updating", "RollingBack", "InService")  # brought back a
 Fleet = dict[str, RunningVariant]  # variant name -> its running server
 
 
+Change = Callable[[Endpoint], None]  # what a status write changes besides the status
+
+
 class EndpointRecords(Protocol):
-    """What the manager asks of the control plane about an endpoint's document."""
+    """What the manager asks of the control plane about an endpoint."""
 
-    def live(self, plan: Document, now: float) -> Document:
-        """The fields DescribeEndpoint shows once a plan serves (its variants, its capture)."""
+    def live(self, plan: Plan, now: float) -> tuple[list[VariantSummary], CaptureSummary | None]:
+        """What DescribeEndpoint shows once a plan serves: its variants and its capture."""
 
-    def forget(self, doc: Document) -> None:
+    def forget(self, endpoint: Endpoint) -> None:
         """Drop what the control plane keeps beside an endpoint that is gone (its tags)."""
 
 
@@ -81,34 +95,34 @@ class EndpointManager:
 
     # -- what the control plane calls, inside its store transaction -------------------------
 
-    def create(self, doc: dict[str, Any]) -> None:
+    def create(self, endpoint: Endpoint) -> None:
         """Record a new endpoint as Creating and bring it up in the background."""
-        token = self._accept(doc, "Creating", new=True)
-        self._submit(doc, "deploy", token, self._deploy)
+        token = self._accept(endpoint, "Creating", new=True)
+        self._submit(endpoint, "deploy", token, self._deploy)
 
-    def update(self, name: str, pending_plan: Document, pending_summary: Document) -> None:
+    def update(self, name: str, pending_plan: Plan, pending: PendingDeploymentSummary) -> None:
         """Move an InService endpoint to Updating (with its pending plan) and deploy it."""
-        doc = self._doc(name)
-        token = self._accept(
-            doc, "Updating", _PendingPlan=pending_plan, PendingDeploymentSummary=pending_summary
-        )
-        self._submit(doc, "update", token, self._update)
+        endpoint = self._endpoint(name)
+        endpoint.pending_plan, endpoint.pending_summary = pending_plan, pending
+        token = self._accept(endpoint, "Updating")
+        self._submit(endpoint, "update", token, self._update)
 
-    def reweigh(self, name: str, plan: dict[str, Any]) -> None:
+    def reweigh(self, name: str, plan: Plan) -> None:
         """Apply new desired weights and instance counts."""
-        doc = self._doc(name)
-        token = self._accept(doc, "Updating", _Plan=plan)
-        self._submit(doc, "reweigh", token, self._reweigh)
+        endpoint = self._endpoint(name)
+        endpoint.plan = plan
+        token = self._accept(endpoint, "Updating")
+        self._submit(endpoint, "reweigh", token, self._reweigh)
 
     def delete(self, name: str) -> None:
         """Mark Deleting and stop routing at once (when the write has committed); stop the
         servers and forget the endpoint in the background."""
-        doc = self._doc(name)
-        token = self._accept(doc, "Deleting")
-        key = doc["EndpointName"].lower()
+        endpoint = self._endpoint(name)
+        token = self._accept(endpoint, "Deleting")
+        key = endpoint.name.lower()
 
         def committed() -> None:
-            route = self.table.withdraw(doc["EndpointName"])
+            route = self.table.withdraw(endpoint.name)
             self.queues.cancel(key)
             self.queues.submit(Work(key, "delete", token, lambda w: self._delete(w, route)))
 
@@ -116,8 +130,8 @@ class EndpointManager:
 
     def status_of(self, name: str) -> str | None:
         """The status of an endpoint by its exact name (for the runtime's error messages)."""
-        doc = self.ctx.store.get(KIND, name)
-        return doc["EndpointStatus"] if doc and doc["EndpointName"] == name else None
+        endpoint = stored(self.ctx, name)
+        return endpoint.status if endpoint is not None and endpoint.name == name else None
 
     # -- start, stop, wait ------------------------------------------------------------------
 
@@ -126,14 +140,14 @@ class EndpointManager:
         swept = self.scratch.sweep()
         if swept:
             log.info("removed %d scratch folders of the previous run", swept)
-        for doc in self.ctx.store.all(KIND):
-            if doc["EndpointStatus"] == "Deleting":
-                token = self._force(doc, "Deleting")
-                route = self.table.withdraw(doc["EndpointName"])
-                self._submit(doc, "delete", token, lambda w, r=route: self._delete(w, r))
-            elif doc["EndpointStatus"] in SERVING:
-                token = self._force(doc, doc["EndpointStatus"])
-                self._submit(doc, "restore", token, self._restore)
+        for endpoint in map(Endpoint.from_document, self.ctx.store.all(KIND)):
+            if endpoint.status == "Deleting":
+                token = self._force(endpoint, "Deleting")
+                route = self.table.withdraw(endpoint.name)
+                self._submit(endpoint, "delete", token, partial(self._delete, route=route))
+            elif endpoint.status in SERVING:
+                token = self._force(endpoint, endpoint.status)
+                self._submit(endpoint, "restore", token, self._restore)
         self.wait()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -152,83 +166,83 @@ class EndpointManager:
 
     # -- the work ---------------------------------------------------------------------------
 
-    def _submit(self, doc: dict[str, Any], kind: str, token: str, run: Any) -> None:
+    def _submit(
+        self, endpoint: Endpoint, kind: str, token: str, run: Callable[[Work], None]
+    ) -> None:
         """Queue work once the write that accepted it has committed."""
-        work = Work(doc["EndpointName"].lower(), kind, token, run)
+        work = Work(endpoint.name.lower(), kind, token, run)
         self.ctx.store.after_commit(lambda: self.queues.submit(work))
 
     def _deploy(self, work: Work) -> None:
-        doc = self._current(work)
-        if doc is None:
+        endpoint = self._current(work)
+        if endpoint is None:
             return
         try:
-            started = self.hosting.start(self.plans(doc, doc["_Plan"]), work.cancel)
+            started = self.hosting.start(self.plans(endpoint.name, endpoint.plan), work.cancel)
         except Cancelled:
             return
         except DeployError as exc:
             self._commit(work, "Failed", failure_reason=str(exc))
             return
-        self._go_live(work, "InService", started, doc["_Plan"])
+        self._go_live(work, "InService", started, endpoint.plan)
 
     def _restore(self, work: Work) -> None:
-        doc = self._current(work)
-        if doc is None:
+        endpoint = self._current(work)
+        if endpoint is None:
             return
-        plan = doc["_Plan"]
+        plan = endpoint.plan
         try:
-            started = self.hosting.start(self.plans(doc, plan), work.cancel)
+            started = self.hosting.start(self.plans(endpoint.name, plan), work.cancel)
         except Cancelled:
             return
         except DeployError as exc:
             self._commit(work, "Failed", force=True, failure_reason=str(exc))
             return
-        if doc["EndpointStatus"] == "Updating" and doc.get("_PendingPlan"):
+        if endpoint.status == "Updating" and endpoint.pending_plan is not None:
             # an UpdateEndpoint that was accepted before the stop: serve the old plan, then
             # carry on with the update, as if smlocal had never stopped
             self._go_live(work, "Updating", started, plan, force=True)
             if self._current(work) is not None:
                 self.queues.submit(Work(work.key, "update", work.token, self._update))
             return
-        cleared = {"_PendingPlan": None, "PendingDeploymentSummary": None}
-        self._go_live(work, "InService", started, plan, force=True, **cleared)
+        self._go_live(work, "InService", started, plan, force=True, change=Endpoint.clear_pending)
 
     def _update(self, work: Work) -> None:
-        doc = self._current(work)
-        if doc is None:
+        endpoint = self._current(work)
+        if endpoint is None or endpoint.pending_plan is None:
             return
-        new_plan = doc["_PendingPlan"]
+        new_plan = endpoint.pending_plan
         try:
-            started = self.hosting.start(self.plans(doc, new_plan), work.cancel)
+            started = self.hosting.start(self.plans(endpoint.name, new_plan), work.cancel)
         except Cancelled:
             return
         except DeployError as exc:
             self._commit(work, "RollingBack", failure_reason=f"Update failed: {exc}")
             self._commit(
-                work, "InService", _PendingPlan=None, PendingDeploymentSummary=None,
+                work, "InService", change=Endpoint.clear_pending,
                 failure_reason=f"The update was rolled back: {exc}",
             )  # fmt: skip
             return
         self._go_live(
             work, "InService", started, new_plan, failure_reason=None,
-            _Plan=new_plan, _PendingPlan=None, PendingDeploymentSummary=None,
-            EndpointConfigName=new_plan["EndpointConfigName"],
+            change=Endpoint.promote_pending,
         )  # fmt: skip
 
     def _reweigh(self, work: Work) -> None:
-        doc = self._current(work)
-        if doc is None:
+        endpoint = self._current(work)
+        if endpoint is None:
             return
-        plan = doc["_Plan"]
+        plan = endpoint.plan
         fleet = dict(self.fleets.get(work.key, {}))
-        for variant in plan["Variants"]:
-            running = fleet.get(variant["VariantName"])
+        for variant in plan.variants:
+            running = fleet.get(variant.name)
             if running is not None:
-                running.server.scale(variant["InstanceCount"])
-                running.plan = replace(running.plan, instance_count=variant["InstanceCount"])
+                running.server.scale(variant.instance_count)
+                running.plan = replace(running.plan, instance_count=variant.instance_count)
         with self.ctx.store.transaction():
-            if self._commit(work, "InService", shown=self.records.live(plan, self.ctx.now())):
+            if self._commit(work, "InService", live=plan):
                 self.ctx.store.after_commit(
-                    lambda: self._publish(doc["EndpointName"], plan, self.fleets.get(work.key, {}))
+                    lambda: self._publish(endpoint.name, plan, self.fleets.get(work.key, {}))
                 )
 
     def _delete(self, work: Work, route: EndpointRoute | None) -> None:
@@ -236,11 +250,11 @@ class EndpointManager:
             fleet = self.fleets.pop(work.key, {})
         self._retire(Retiring(route, fleet))
         with self.ctx.store.transaction():
-            doc = self._current(work)
-            if doc is None:
+            endpoint = self._current(work)
+            if endpoint is None:
                 return
             self.ctx.store.delete(KIND, work.key)
-            self.records.forget(doc)
+            self.records.forget(endpoint)
 
     # -- healing (called by the supervisor) -------------------------------------------------
 
@@ -280,11 +294,13 @@ class EndpointManager:
             if fresh is None:
                 return
             with self.ctx.store.transaction():
-                doc = self.ctx.store.get(KIND, work.key)
-                swapped = doc is not None and self.fleets.get(work.key, {}).get(variant) is dead
-                if swapped and doc is not None:
+                endpoint = stored(self.ctx, work.key)
+                swapped = (
+                    endpoint is not None and self.fleets.get(work.key, {}).get(variant) is dead
+                )
+                if swapped and endpoint is not None:
                     fleet = self.fleets[work.key] = {**self.fleets[work.key], variant: fresh}
-                    self._publish(doc["EndpointName"], doc["_Plan"], fleet)
+                    self._publish(endpoint.name, endpoint.plan, fleet)
             if not swapped:
                 self.hosting.stop([fresh], keep_scratch=True)  # the fleet's scratch is not ours
         finally:
@@ -322,12 +338,12 @@ class EndpointManager:
         retiring: list[Retiring] = []
 
         def committed() -> None:
-            name = self._doc(work.key)["EndpointName"]
+            name = self._endpoint(work.key).name
             retiring.append(Retiring(self.table.withdraw(name), self.fleets.pop(work.key, {})))
 
         with self.ctx.store.transaction():
-            doc = self.ctx.store.get(KIND, work.key)
-            if doc is None or doc["EndpointStatus"] != "InService" or work.cancel.is_set():
+            endpoint = stored(self.ctx, work.key)
+            if endpoint is None or endpoint.status != "InService" or work.cancel.is_set():
                 return
             self._commit(work, "Failed", any_token=True, failure_reason=reason)
             self.ctx.store.after_commit(committed)
@@ -336,21 +352,25 @@ class EndpointManager:
 
     # -- fleets -----------------------------------------------------------------------------
 
-    def plans(self, doc: dict[str, Any], plan: dict[str, Any]) -> list[VariantPlan]:
+    def plans(self, endpoint: str, plan: Plan) -> list[VariantPlan]:
         """The endpoint plan's variants as backend plans."""
         return [
             VariantPlan(
-                endpoint=doc["EndpointName"],
-                variant=v["VariantName"],
-                image=v["Image"],
-                model_data_url=v.get("ModelDataUrl"),
-                environment=model_environment(doc["EndpointName"], v),
-                instance_count=v["InstanceCount"],
-                serverless=bool(v.get("Serverless")),
-                capture=plan.get("DataCaptureConfig"),
-                startup_timeout=v.get("StartupTimeout", self.ctx.settings.startup_timeout),
+                endpoint=endpoint,
+                variant=v.name,
+                image=v.image,
+                model_data_url=v.model_data_url,
+                environment=model_environment(endpoint, v),
+                instance_count=v.instance_count,
+                serverless=v.serverless,
+                capture=plan.data_capture_config,
+                startup_timeout=(
+                    self.ctx.settings.startup_timeout
+                    if v.startup_timeout is None
+                    else v.startup_timeout
+                ),
             )
-            for v in plan["Variants"]
+            for v in plan.variants
         ]
 
     def _go_live(
@@ -358,16 +378,22 @@ class EndpointManager:
         work: Work,
         status: str,
         started: list[RunningVariant],
-        plan: dict[str, Any],
-        **changes: Any,
+        plan: Plan,
+        *,
+        force: bool = False,
+        failure_reason: str | EllipsisType | None = ...,
+        change: Change | None = None,
     ) -> None:
         """Commit a started fleet with its status, or stop it if the work was superseded."""
         fleet = {v.plan.variant: v for v in started}
         retiring: list[Retiring] = []
         try:
             with self.ctx.store.transaction():
-                shown = self.records.live(plan, self.ctx.now())
-                if self._commit(work, status, shown=shown, **changes):
+                committed = self._commit(
+                    work, status, force=force, failure_reason=failure_reason, change=change,
+                    live=plan,
+                )  # fmt: skip
+                if committed:
                     self.ctx.store.after_commit(
                         lambda: retiring.append(self._swap(work.key, fleet, plan))
                     )
@@ -377,29 +403,29 @@ class EndpointManager:
         for old in retiring:
             self._retire(old)
 
-    def _swap(self, key: str, fleet: Fleet, plan: dict[str, Any]) -> Retiring:
+    def _swap(self, key: str, fleet: Fleet, plan: Plan) -> Retiring:
         """Make a fleet live (under the store lock); return what it replaces."""
-        name = self._doc(key)["EndpointName"]
+        name = self._endpoint(key).name
         old = Retiring(self.table.get(name), self.fleets.get(key, {}))
         self.fleets[key] = fleet
         self._publish(name, plan, fleet)
         return old
 
-    def _publish(self, name: str, plan: dict[str, Any], fleet: Fleet) -> None:
+    def _publish(self, name: str, plan: Plan, fleet: Fleet) -> None:
         old = self.table.get(name)
         variants = []
-        for v in plan["Variants"]:
-            server = fleet[v["VariantName"]].server
+        for v in plan.variants:
+            server = fleet[v.name].server
             pool = None
             if old is not None:
-                previous = old.variant(v["VariantName"])
+                previous = old.variant(v.name)
                 pool = previous.pool if previous and previous.pool.port == server.port else None
             variants.append(
                 VariantRoute(
-                    v["VariantName"],
-                    v["Weight"],
+                    v.name,
+                    v.weight,
                     pool or UpstreamPool(self.loop, server.port),
-                    fleet[v["VariantName"]].plan.instance_count,
+                    fleet[v.name].plan.instance_count,
                 )
             )
         self.table.publish(EndpointRoute(name, tuple(variants)))
@@ -416,37 +442,36 @@ class EndpointManager:
                 self.loop.call_soon_threadsafe(pool.close)
         self.hosting.stop(old.fleet.values())
 
-    # -- documents and statuses -------------------------------------------------------------
+    # -- records and statuses ---------------------------------------------------------------
 
-    def _doc(self, name: str) -> dict[str, Any]:
-        doc = self.ctx.store.get(KIND, name)
-        if doc is None:
+    def _endpoint(self, name: str) -> Endpoint:
+        endpoint = stored(self.ctx, name)
+        if endpoint is None:
             raise KeyError(name)
-        return doc
+        return endpoint
 
-    def _current(self, work: Work) -> dict[str, Any] | None:
-        """The endpoint's document while the work still holds its token, else None."""
-        doc = self.ctx.store.get(KIND, work.key)
-        if doc is None or doc.get("_Op") != work.token or work.cancel.is_set():
+    def _current(self, work: Work) -> Endpoint | None:
+        """The endpoint while the work still holds its token, else None."""
+        endpoint = stored(self.ctx, work.key)
+        if endpoint is None or endpoint.op != work.token or work.cancel.is_set():
             return None
-        return doc
+        return endpoint
 
-    def _accept(self, doc: dict[str, Any], status: str, new: bool = False, **changes: Any) -> str:
+    def _accept(self, endpoint: Endpoint, status: str, new: bool = False) -> str:
         """Write a status the control plane moves to, with a new token; return the token."""
-        ENDPOINT.check(None if new else doc["EndpointStatus"], status)
-        return self._write(doc, status, changes)
+        ENDPOINT.check(None if new else endpoint.status, status)
+        return self._write(endpoint, status)
 
-    def _force(self, doc: dict[str, Any], status: str) -> str:
+    def _force(self, endpoint: Endpoint, status: str) -> str:
         """A new token on restore, by the moves of a restore (the process just started)."""
-        RESTORED_ENDPOINT.check(doc["EndpointStatus"], status)
-        return self._write(doc, status, {})
+        RESTORED_ENDPOINT.check(endpoint.status, status)
+        return self._write(endpoint, status)
 
-    def _write(self, doc: dict[str, Any], status: str, changes: dict[str, Any]) -> str:
+    def _write(self, endpoint: Endpoint, status: str) -> str:
         token = uuid.uuid4().hex
-        doc.update(changes)
-        doc.update(EndpointStatus=status, LastModifiedTime=self.ctx.now(), _Op=token)
-        self.ctx.store.put(KIND, doc["EndpointName"], doc)
-        log.info("endpoint %s is %s", doc["EndpointName"], status)
+        endpoint.status, endpoint.last_modified_time, endpoint.op = status, self.ctx.now(), token
+        save(self.ctx, endpoint)
+        log.info("endpoint %s is %s", endpoint.name, status)
         return token
 
     def _commit(
@@ -457,36 +482,39 @@ class EndpointManager:
         force: bool = False,
         any_token: bool = False,
         failure_reason: str | EllipsisType | None = ...,
-        shown: Document | None = None,
-        **changes: Any,
+        change: Change | None = None,
+        live: Plan | None = None,
     ) -> bool:
-        """Write the work's outcome if the work still holds the endpoint's token; `shown` is
-        what DescribeEndpoint shows of a plan that went live (the control plane's shaping)."""
+        """Write the work's outcome if the work still holds the endpoint's token; `live` is a
+        plan that went live, which DescribeEndpoint shows as the control plane shapes it."""
         with self.ctx.store.transaction():
-            doc = self.ctx.store.get(KIND, work.key) if any_token else self._current(work)
-            if doc is None:
+            endpoint = stored(self.ctx, work.key) if any_token else self._current(work)
+            if endpoint is None:
                 return False
-            (RESTORED_ENDPOINT if force else ENDPOINT).move(doc, status)
-            doc.update(changes)
-            doc["LastModifiedTime"] = self.ctx.now()
+            (RESTORED_ENDPOINT if force else ENDPOINT).check(endpoint.status, status)
+            endpoint.status = status
+            if change is not None:
+                change(endpoint)
+            endpoint.last_modified_time = self.ctx.now()
             if failure_reason is not ...:
-                doc["FailureReason"] = failure_reason
-            if shown is not None:
-                doc.update(shown)
-            self.ctx.store.put(KIND, doc["EndpointName"], doc)
-        log.info("endpoint %s is %s", doc["EndpointName"], status)
+                endpoint.failure_reason = failure_reason
+            if live is not None:
+                variants, capture = self.records.live(live, self.ctx.now())
+                endpoint.production_variants, endpoint.data_capture_config = variants, capture
+            save(self.ctx, endpoint)
+        log.info("endpoint %s is %s", endpoint.name, status)
         return True
 
 
-def model_environment(endpoint: str, variant: dict[str, Any]) -> dict[str, str]:
+def model_environment(endpoint: str, variant: PlannedVariant) -> dict[str, str]:
     """A variant's Environment without smlocal's own SMLOCAL_* variables, which steer where
     captures are spooled and when a model server stops: a model does not get to set them."""
-    environment = dict(variant.get("Environment") or {})
+    environment = dict(variant.environment)
     ours = sorted(k for k in environment if k.upper().startswith(SMLOCAL_PREFIX))
     if ours:
         log.warning(
             "endpoint %s, variant %s: the model's Environment sets %s; smlocal's own variables "
             "are ignored there",
-            endpoint, variant["VariantName"], ", ".join(ours),
+            endpoint, variant.name, ", ".join(ours),
         )  # fmt: skip
     return {k: v for k, v in environment.items() if k not in ours}

@@ -13,7 +13,14 @@ from collections.abc import Mapping
 Number = (int, float)
 
 REQUIRED: Mapping[str, Mapping[str, type | tuple[type, ...]]] = {
-    "endpoint": {"EndpointName": str, "EndpointArn": str, "EndpointStatus": str, "_Plan": dict},
+    "endpoint": {
+        "EndpointName": str,
+        "EndpointArn": str,
+        "EndpointConfigName": str,
+        "CreationTime": Number,
+        "EndpointStatus": str,
+        "_Plan": dict,
+    },
     "training-job": {"TrainingJobName": str, "SecondaryStatus": str},
     "processing-job": {"ProcessingJobName": str, "ProcessingJobStatus": str},
     "monitoring-schedule": {

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from smlocal.emulator.hosting.endpoint_records import DataCaptureConfig
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.model_server.environment import (
     SAGEMAKER_MODEL_SERVER_WORKERS,
@@ -28,7 +29,7 @@ class VariantPlan:
     model_data_url: str | None
     environment: dict[str, str]
     instance_count: int
-    capture: dict[str, Any] | None = None
+    capture: DataCaptureConfig | None = None
     startup_timeout: float = 300.0
     model_dir: Path | None = None  # set once the emulator has fetched and unpacked the model
     instance_id: str = ""  # the instance this start of the server is (its log stream and file)

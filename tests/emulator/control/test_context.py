@@ -9,9 +9,9 @@ import pytest
 
 from smlocal.emulator.control import processing_jobs, training_jobs
 from smlocal.emulator.control.context import Context, ManagerMissing, Managers, wired
-from smlocal.emulator.control.endpoint_shapes import capture_summary, summaries
 from smlocal.emulator.control.endpoints import EndpointDocuments, create_endpoint
 from smlocal.emulator.control.tags import set_tags, tags_of
+from smlocal.emulator.hosting.endpoint_records import Endpoint, Plan
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.support.store import Store
 
@@ -55,20 +55,34 @@ def test_a_wired_manager_is_returned(tmp_path: Path) -> None:
 
 
 def test_endpoint_documents_shape_a_live_plan_as_describe_shows_it(tmp_path: Path) -> None:
-    plan = {
-        "EndpointConfigName": "config",
-        "Variants": [
-            {"VariantName": "AllTraffic", "Image": IMAGE, "Weight": 1.0, "InstanceCount": 2}
-        ],
-        "DataCaptureConfig": CAPTURE,
+    plan = Plan.from_document(
+        {
+            "EndpointConfigName": "config",
+            "Variants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "m",
+                    "Image": IMAGE,
+                    "Weight": 1.0,
+                    "InstanceCount": 2,
+                }
+            ],
+            "DataCaptureConfig": CAPTURE,
+        }
+    )
+    variants, capture = EndpointDocuments(_context(tmp_path)).live(plan, 123.0)
+    assert [
+        (v["VariantName"], v["CurrentInstanceCount"], v["DesiredWeight"]) for v in variants
+    ] == [("AllTraffic", 2, 1.0)]
+    image = variants[0]["DeployedImages"][0]
+    assert (image["SpecifiedImage"], image["ResolutionTime"]) == (IMAGE, 123.0)
+    assert image["ResolvedImage"].startswith(IMAGE.split(":", maxsplit=1)[0] + "@sha256:")
+    assert capture == {
+        "EnableCapture": True,
+        "CaptureStatus": "Started",
+        "CurrentSamplingPercentage": 50,
+        "DestinationS3Uri": "s3://bucket/capture",
     }
-    shown = EndpointDocuments(_context(tmp_path)).live(plan, 123.0)
-    assert shown == {
-        "ProductionVariants": summaries(plan, 123.0),
-        "DataCaptureConfig": capture_summary(CAPTURE),
-    }
-    assert shown["ProductionVariants"][0]["CurrentInstanceCount"] == 2
-    assert shown["DataCaptureConfig"]["CaptureStatus"] == "Started"
 
 
 def test_endpoint_documents_forget_a_deleted_endpoints_tags(tmp_path: Path) -> None:
@@ -76,7 +90,8 @@ def test_endpoint_documents_forget_a_deleted_endpoints_tags(tmp_path: Path) -> N
     arn = ctx.arn("endpoint", "gone")
     set_tags(ctx, arn, [{"Key": "team", "Value": "ml"}])
     assert tags_of(ctx, arn) == [{"Key": "team", "Value": "ml"}]
-    EndpointDocuments(ctx).forget({"EndpointName": "gone", "EndpointArn": arn})
+    gone = Endpoint("gone", arn, "config", 1.0, Plan("config", []))
+    EndpointDocuments(ctx).forget(gone)
     assert tags_of(ctx, arn) == []
 
 

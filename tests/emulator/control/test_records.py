@@ -14,7 +14,7 @@ from smlocal.emulator.control.job_definitions import DEFINITIONS, DataQualityJob
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.model_package_records import ModelPackage, ModelPackageGroup
 from smlocal.emulator.control.model_packages import GROUPS, PACKAGES
-from smlocal.emulator.control.models import MODELS, Model, get_model
+from smlocal.emulator.control.models import MODELS, Model
 from smlocal.emulator.control.operations import ControlPlane
 from smlocal.emulator.control.tags import tags_of
 from smlocal.emulator.errors import (
@@ -183,7 +183,7 @@ def test_a_data_directory_written_before_the_records_is_served(tmp_path: Path) -
     assert definitions["JobDefinitionSummaries"] == [
         DataQualityJobDefinition.from_document(DEFINITION).summary()
     ]
-    assert get_model(ctx, "from-pkg")["_Runnable"] == MODEL_FROM_PACKAGE["_Runnable"]
+    assert MODELS.get(ctx, "from-pkg").to_document()["_Runnable"] == MODEL_FROM_PACKAGE["_Runnable"]
 
 
 @pytest.fixture

@@ -85,6 +85,8 @@ def restored(tmp_path: Path, loop: asyncio.AbstractEventLoop, hosting: FakeHosti
         doc: dict[str, Any] = {
             "EndpointName": status,
             "EndpointArn": ctx.arn(KIND, status),
+            "EndpointConfigName": "config",
+            "CreationTime": 50.0,
             "EndpointStatus": status,
             "_Plan": PLAN,
             "_Op": "before the restart",

@@ -1,0 +1,250 @@
+"""An endpoint as the store keeps it: its plan (what each variant runs), its status and the
+fields DescribeEndpoint shows.
+
+Both sides use the record: the control plane creates and describes endpoints, the endpoint
+manager moves them through their statuses. The stored document is DescribeEndpoint's
+output plus private keys only smlocal reads: `_Plan` (what serves), `_PendingPlan` (what an
+accepted UpdateEndpoint will serve) and `_Op` (the token of the work that may write next).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Required, TypedDict
+
+from smlocal.emulator.support.records import Document, Nested, shown
+from smlocal.emulator.support.state import State
+
+KIND = "endpoint"
+
+
+class DataCaptureConfig(TypedDict, total=False):
+    """An endpoint config's DataCaptureConfig (the plan keeps it for the model servers)."""
+
+    EnableCapture: bool
+    InitialSamplingPercentage: Required[int]
+    DestinationS3Uri: Required[str]
+    KmsKeyId: str
+    CaptureOptions: list[Nested]
+    CaptureContentTypeHeader: Nested
+
+
+class CaptureSummary(TypedDict, total=False):
+    """DescribeEndpoint's DataCaptureConfig."""
+
+    EnableCapture: Required[bool]
+    CaptureStatus: Required[str]
+    CurrentSamplingPercentage: Required[int]
+    DestinationS3Uri: Required[str]
+    KmsKeyId: str
+
+
+class DeployedImage(TypedDict):
+    """One image of a ProductionVariantSummary."""
+
+    SpecifiedImage: str
+    ResolvedImage: str
+    ResolutionTime: float
+
+
+class VariantSummary(TypedDict):
+    """DescribeEndpoint's ProductionVariantSummary."""
+
+    VariantName: str
+    DeployedImages: list[DeployedImage]
+    CurrentWeight: float
+    DesiredWeight: float
+    CurrentInstanceCount: int
+    DesiredInstanceCount: int
+
+
+class PendingVariant(TypedDict):
+    """A variant of PendingDeploymentSummary."""
+
+    VariantName: str
+    DesiredWeight: float
+    DesiredInstanceCount: int
+
+
+class PendingDeploymentSummary(TypedDict, total=False):
+    """What DescribeEndpoint shows of an update in progress."""
+
+    EndpointConfigName: Required[str]
+    StartTime: float
+    ProductionVariants: list[PendingVariant]
+
+
+@dataclass
+class PlannedVariant:
+    """What one production variant runs, resolved from its model when it was planned."""
+
+    name: str
+    model_name: str
+    image: str
+    model_data_url: str | None
+    environment: dict[str, str]
+    instance_count: int
+    serverless: bool
+    weight: float
+    startup_timeout: float | None  # None: the emulator's default (plans before it was kept)
+
+    @classmethod
+    def from_document(cls, doc: Document) -> PlannedVariant:
+        """The variant of its stored form (a `_Plan`'s `Variants` item)."""
+        return cls(
+            name=doc["VariantName"],
+            model_name=doc["ModelName"],
+            image=doc["Image"],
+            model_data_url=doc.get("ModelDataUrl"),
+            environment=doc.get("Environment") or {},
+            instance_count=doc["InstanceCount"],
+            serverless=bool(doc.get("Serverless")),
+            weight=doc["Weight"],
+            startup_timeout=doc.get("StartupTimeout"),
+        )
+
+    def to_document(self) -> Document:
+        """Its stored form."""
+        return {
+            "VariantName": self.name,
+            "ModelName": self.model_name,
+            "Image": self.image,
+            "ModelDataUrl": self.model_data_url,
+            "Environment": self.environment,
+            "InstanceCount": self.instance_count,
+            "Serverless": self.serverless,
+            "Weight": self.weight,
+            "StartupTimeout": self.startup_timeout,
+        }
+
+
+@dataclass
+class Plan:
+    """What an endpoint runs: the config it came from, its variants and their capture."""
+
+    endpoint_config_name: str
+    variants: list[PlannedVariant]
+    data_capture_config: DataCaptureConfig | None = None
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Plan:
+        """The plan of its stored form (`_Plan`, `_PendingPlan`)."""
+        return cls(
+            endpoint_config_name=doc["EndpointConfigName"],
+            variants=[PlannedVariant.from_document(v) for v in doc["Variants"]],
+            data_capture_config=doc.get("DataCaptureConfig") or None,
+        )
+
+    def to_document(self) -> Document:
+        """Its stored form."""
+        return {
+            "EndpointConfigName": self.endpoint_config_name,
+            "Variants": [v.to_document() for v in self.variants],
+            "DataCaptureConfig": self.data_capture_config,
+        }
+
+
+@dataclass
+class Endpoint:
+    """An endpoint as the store keeps it."""
+
+    name: str
+    arn: str
+    config_name: str
+    creation_time: float
+    plan: Plan
+    status: str | None = None  # None until the endpoint manager accepts it
+    last_modified_time: float | None = None
+    data_capture_config: CaptureSummary | None = None
+    production_variants: list[VariantSummary] | None = None
+    failure_reason: str | None = None
+    pending_plan: Plan | None = None
+    pending_summary: PendingDeploymentSummary | None = None
+    op: str | None = None  # the token of the work that may write next
+
+    @property
+    def key(self) -> str:
+        """Its store key."""
+        return self.name
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Endpoint:
+        """The endpoint of a stored document."""
+        pending = doc.get("_PendingPlan")
+        return cls(
+            name=doc["EndpointName"],
+            arn=doc["EndpointArn"],
+            config_name=doc["EndpointConfigName"],
+            creation_time=doc["CreationTime"],
+            plan=Plan.from_document(doc["_Plan"]),
+            status=doc.get("EndpointStatus"),
+            last_modified_time=doc.get("LastModifiedTime"),
+            data_capture_config=doc.get("DataCaptureConfig") or None,
+            production_variants=doc.get("ProductionVariants") or None,
+            failure_reason=doc.get("FailureReason"),
+            pending_plan=Plan.from_document(pending) if pending else None,
+            pending_summary=doc.get("PendingDeploymentSummary") or None,
+            op=doc.get("_Op"),
+        )
+
+    def to_document(self) -> Document:
+        """The stored document: DescribeEndpoint's output and the private keys."""
+        return {
+            **self.describe(),
+            "_Plan": self.plan.to_document(),
+            "_PendingPlan": None if self.pending_plan is None else self.pending_plan.to_document(),
+            "_Op": self.op,
+        }
+
+    def describe(self) -> dict[str, object]:
+        """DescribeEndpoint's output."""
+        return shown(
+            (
+                ("EndpointName", self.name),
+                ("EndpointArn", self.arn),
+                ("EndpointConfigName", self.config_name),
+                ("ProductionVariants", self.production_variants),
+                ("DataCaptureConfig", self.data_capture_config),
+                ("EndpointStatus", self.status),
+                ("FailureReason", self.failure_reason),
+                ("CreationTime", self.creation_time),
+                ("LastModifiedTime", self.last_modified_time),
+                ("PendingDeploymentSummary", self.pending_summary),
+            )
+        )
+
+    def summary(self) -> dict[str, object]:
+        """ListEndpoints' item."""
+        return shown(
+            (
+                ("EndpointName", self.name),
+                ("EndpointArn", self.arn),
+                ("CreationTime", self.creation_time),
+                ("LastModifiedTime", self.last_modified_time),
+                ("EndpointStatus", self.status),
+            )
+        )
+
+    def clear_pending(self) -> None:
+        """The update in progress is over (done, rolled back or given up)."""
+        self.pending_plan = None
+        self.pending_summary = None
+
+    def promote_pending(self) -> None:
+        """The update went live: its plan and config are the endpoint's now."""
+        if self.pending_plan is None:
+            raise ValueError(f"endpoint {self.name} has no update in progress")
+        self.plan = self.pending_plan
+        self.config_name = self.pending_plan.endpoint_config_name
+        self.clear_pending()
+
+
+def stored(state: State, name: str) -> Endpoint | None:
+    """The endpoint stored under a name (any case), or None."""
+    doc = state.store.get(KIND, name)
+    return None if doc is None else Endpoint.from_document(doc)
+
+
+def save(state: State, endpoint: Endpoint) -> None:
+    """Insert or replace an endpoint's document."""
+    state.store.put(KIND, endpoint.key, endpoint.to_document())
