@@ -20,6 +20,7 @@ from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.job_definitions import get_definition
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.hosting.endpoint_records import stored
+from smlocal.emulator.jobs.processing_records import CaptureWindow, ProcessingJob
 from smlocal.emulator.jobs.scheduler import SCHEDULE, is_now
 from smlocal.emulator.statuses.monitoring import MONITORING_EXECUTION
 from smlocal.model_monitor.contract import dataset_format, status_of
@@ -251,7 +252,7 @@ def execution_job(
         "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime}
         if spec.max_runtime
         else None,
-        "_CaptureWindow": {"start": _z(start), "end": _z(end)} if prefix else None,
+        "_CaptureWindow": CaptureWindow(_z(start), _z(end)) if prefix else None,
     }
     return {k: v for k, v in request.items() if v is not None}
 
@@ -261,41 +262,39 @@ def start_execution(ctx: Context, schedule: dict[str, Any], fired: datetime) -> 
     spec = spec_of(ctx, schedule["MonitoringScheduleConfig"])
     request = execution_job(ctx, schedule, spec, fired)
     window = request.pop("_CaptureWindow", None)
-    job = processing_jobs.new_job(
-        ctx, request, schedule["MonitoringScheduleArn"], {"_CaptureWindow": window}
-    )
+    job = processing_jobs.new_job(ctx, request, schedule["MonitoringScheduleArn"], window)
     now = ctx.now()
     execution = {
         "MonitoringScheduleName": schedule["MonitoringScheduleName"],
         "ScheduledTime": fired.timestamp(),
         "CreationTime": now,
         "LastModifiedTime": now,
-        "ProcessingJobArn": job["ProcessingJobArn"],
+        "ProcessingJobArn": job.arn,
         "EndpointName": spec.endpoint,
         "MonitoringJobDefinitionName": spec.definition_name,
         "MonitoringType": "DataQuality",
     }
     MONITORING_EXECUTION.move(execution, "InProgress")
-    ctx.store.put(EXECUTION, job["ProcessingJobName"], execution)
+    ctx.store.put(EXECUTION, job.name, execution)
     _remember_last(ctx, schedule["MonitoringScheduleName"], execution)
-    processing_jobs.runner(ctx).start(job["ProcessingJobName"])
+    processing_jobs.runner(ctx).start(job.name)
     return execution
 
 
-def execution_finished(ctx: Context, job: dict[str, Any]) -> None:
+def execution_finished(ctx: Context, job: ProcessingJob) -> None:
     """A processing job ended: if it was an execution, record the execution's outcome."""
-    name = job["ProcessingJobName"]
+    name = job.name
     with ctx.store.transaction():
         execution = ctx.store.get(EXECUTION, name)
         if execution is None:
             return
-        status = job["ProcessingJobStatus"]
+        status = job.status
         if status == "Completed":
-            MONITORING_EXECUTION.move(execution, status_of(job.get("ExitMessage") or ""))
+            MONITORING_EXECUTION.move(execution, status_of(job.exit_message or ""))
         else:
             MONITORING_EXECUTION.move(execution, status)  # Failed or Stopped
-            if job.get("FailureReason"):
-                execution["FailureReason"] = job["FailureReason"]
+            if job.failure_reason:
+                execution["FailureReason"] = job.failure_reason
         execution["LastModifiedTime"] = ctx.now()
         ctx.store.put(EXECUTION, name, execution)
         _remember_last(ctx, execution["MonitoringScheduleName"], execution)

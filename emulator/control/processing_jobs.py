@@ -4,44 +4,26 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from smlocal.emulator.control.context import Context, already_exists, wired
-from smlocal.emulator.control.kinds import pick
-from smlocal.emulator.control.pagination import filtered, page, sort
-from smlocal.emulator.control.tags import set_tags
+from smlocal.emulator.control.context import Context, wired
+from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ValidationException
-from smlocal.emulator.jobs.processing_records import KIND, get_job, set_status
+from smlocal.emulator.jobs.processing_records import (
+    KIND,
+    CaptureWindow,
+    ProcessingJob,
+    set_status,
+)
 from smlocal.emulator.statuses.processing_jobs import PROCESSING_JOB
 
-DESCRIBE_KEYS = (
-    "ProcessingInputs",
-    "ProcessingOutputConfig",
-    "ProcessingJobName",
-    "ProcessingResources",
-    "StoppingCondition",
-    "AppSpecification",
-    "Environment",
-    "NetworkConfig",
-    "RoleArn",
-    "ExperimentConfig",
-    "ProcessingJobArn",
-    "ProcessingJobStatus",
-    "ExitMessage",
-    "FailureReason",
-    "ProcessingEndTime",
-    "ProcessingStartTime",
-    "LastModifiedTime",
-    "CreationTime",
-    "MonitoringScheduleArn",
-)
-SUMMARY_KEYS = (
-    "ProcessingJobName",
-    "ProcessingJobArn",
-    "CreationTime",
-    "ProcessingEndTime",
-    "LastModifiedTime",
-    "ProcessingJobStatus",
-    "FailureReason",
-    "ExitMessage",
+PROCESSING_JOBS = Kind(
+    resource=KIND,
+    load=ProcessingJob.from_document,
+    noun="processing job",
+    name_key="ProcessingJobName",
+    list_key="ProcessingJobSummaries",
+    equals={"StatusEquals": "ProcessingJobStatus"},
+    sort_keys={"Status": "ProcessingJobStatus"},
+    missing_text="Could not find requested job with name {name}",
 )
 
 
@@ -64,35 +46,34 @@ def new_job(
     ctx: Context,
     params: dict[str, Any],
     schedule_arn: str | None = None,
-    private: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Store a new InProgress job (from the API or from a monitoring schedule).
-
-    `private` holds what only the emulator reads (keys starting with `_`), such as the
-    capture window of a monitoring execution.
-    """
+    capture_window: CaptureWindow | None = None,
+) -> ProcessingJob:
+    """Store a new InProgress job (from the API, or a monitoring schedule's execution with
+    the window of captures it reads)."""
     name = params["ProcessingJobName"]
-    arn = ctx.arn(KIND, name)
-    with ctx.store.transaction():
-        if ctx.store.get(KIND, name) is not None:
-            raise already_exists("processing job", arn)
-        now = ctx.now()
-        doc = {key: params[key] for key in DESCRIBE_KEYS if key in params}
-        doc.update(
-            {
-                "ProcessingJobName": name,
-                "ProcessingJobArn": arn,
-                "CreationTime": now,
-                "LastModifiedTime": now,
-                "ProcessingStartTime": now,
-                "MonitoringScheduleArn": schedule_arn,
-                **(private or {}),
-            }
-        )
-        PROCESSING_JOB.move(doc, "InProgress")
-        ctx.store.put(KIND, name, doc)
-        set_tags(ctx, arn, params.get("Tags", []))
-    return doc
+    now = ctx.now()
+    PROCESSING_JOB.check(None, "InProgress")
+    job = ProcessingJob(
+        name=name,
+        arn=ctx.arn(KIND, name),
+        creation_time=now,
+        last_modified_time=now,
+        start_time=now,
+        app_specification=params["AppSpecification"],
+        status="InProgress",
+        inputs=params.get("ProcessingInputs"),
+        output_config=params.get("ProcessingOutputConfig"),
+        resources=params.get("ProcessingResources"),
+        stopping_condition=params.get("StoppingCondition"),
+        environment=params.get("Environment"),
+        network_config=params.get("NetworkConfig"),
+        role_arn=params.get("RoleArn"),
+        experiment_config=params.get("ExperimentConfig"),
+        monitoring_schedule_arn=schedule_arn,
+        capture_window=capture_window,
+    )
+    PROCESSING_JOBS.add(ctx, job, params.get("Tags", []))
+    return job
 
 
 def create_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -103,43 +84,27 @@ def create_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any
                 f"Processing input {item['InputName']} has no S3Input; smlocal reads inputs from "
                 "S3 only (dataset definitions are not emulated)."
             )
-    doc = new_job(ctx, params)
-    runner(ctx).start(doc["ProcessingJobName"])
-    return {"ProcessingJobArn": doc["ProcessingJobArn"]}
+    job = new_job(ctx, params)
+    runner(ctx).start(job.name)
+    return {"ProcessingJobArn": job.arn}
 
 
 def describe_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeProcessingJob."""
-    return pick(get_job(ctx, params["ProcessingJobName"]), DESCRIBE_KEYS)
+    return PROCESSING_JOBS.describe(ctx, params["ProcessingJobName"])
 
 
 def list_processing_jobs(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListProcessingJobs."""
-    docs = filtered(
-        ctx.store.all(KIND),
-        params,
-        "ProcessingJobName",
-        equals={"StatusEquals": "ProcessingJobStatus"},
-    )
-    docs = sort(
-        docs,
-        params,
-        {
-            "Name": "ProcessingJobName",
-            "CreationTime": "CreationTime",
-            "Status": "ProcessingJobStatus",
-        },
-    )
-    chunk, token = page(docs, params)
-    return {"ProcessingJobSummaries": [pick(d, SUMMARY_KEYS) for d in chunk], "NextToken": token}
+    return PROCESSING_JOBS.listing(ctx, params)
 
 
 def stop_processing_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """StopProcessingJob: only a job in progress can be stopped."""
     name = params["ProcessingJobName"]
     with ctx.store.transaction():
-        doc = get_job(ctx, name)
-        PROCESSING_JOB.require("StopProcessingJob", doc["ProcessingJobStatus"], name)
+        job = PROCESSING_JOBS.get(ctx, name)
+        PROCESSING_JOB.require("StopProcessingJob", job.status, name)
         set_status(ctx, name, "Stopping")
     runner(ctx).stop(name)
     return {}

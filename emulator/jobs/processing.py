@@ -15,11 +15,12 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smlocal.emulator.jobs import processing_records as jobs
+from smlocal.emulator.jobs.processing_records import CaptureWindow, ProcessingJob
 from smlocal.emulator.jobs.runner import JobProcess, JobRunner, summary_lines
 from smlocal.emulator.support.clients import client, download, no_objects_message, upload_folder
 from smlocal.emulator.support.interpreter import python_module
@@ -33,7 +34,7 @@ CONTAINER_ROOT = "/opt/ml/"
 MESSAGE_FILE = "/opt/ml/output/message"
 METRICS_DIR = "/opt/ml/output/metrics/cloudwatch"
 
-Finished = Callable[[dict[str, Any]], None]
+Finished = Callable[[ProcessingJob], None]
 # Flush an endpoint's captures into S3: None, or why it failed (hosting's flush_quietly)
 FlushCaptures = Callable[[str], "str | None"]
 
@@ -66,6 +67,15 @@ class JobFailed(Exception):
     """The platform side of a job failed (inputs, image); the message is the FailureReason."""
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How a job's run ended: its final status, and its FailureReason or ExitMessage."""
+
+    status: str
+    failure_reason: str | None = None
+    exit_message: str | None = None
+
+
 class Processing:
     """Starts processing jobs in threads and tells listeners when one ends."""
 
@@ -88,13 +98,11 @@ class Processing:
 
     def abandon_unfinished(self) -> None:
         """After a restart: jobs that were running when the emulator stopped have failed."""
-        for doc in self.ctx.store.all(jobs.KIND):
-            if doc["ProcessingJobStatus"] in ("InProgress", "Stopping"):
-                final = "Stopped" if doc["ProcessingJobStatus"] == "Stopping" else "Failed"
+        for job in jobs.all_jobs(self.ctx):
+            if job.status in ("InProgress", "Stopping"):
+                final = "Stopped" if job.status == "Stopping" else "Failed"
                 reason = "The emulator stopped while the job was running; run it again."
-                finished = jobs.set_status(
-                    self.ctx, doc["ProcessingJobName"], final, FailureReason=reason
-                )
+                finished = jobs.set_status(self.ctx, job.name, final, failure_reason=reason)
                 for listener in self.listeners:
                     listener(finished)
 
@@ -104,24 +112,30 @@ class Processing:
             thread.join(timeout)
 
     def _run(self, name: str) -> None:
-        doc = jobs.get_job(self.ctx, name)
+        job = jobs.get_job(self.ctx, name)
         folder = self.ctx.settings.data_dir.resolve() / "jobs" / "processing" / name
         try:
-            status, changes = self._execute(doc, folder)
+            ending = self._execute(job, folder)
         except JobFailed as exc:
-            status, changes = "Failed", {"FailureReason": str(exc)}
+            ending = Ending("Failed", failure_reason=str(exc))
         except Exception as exc:
             log.exception("processing job %s failed", name)
-            status, changes = "Failed", {"FailureReason": f"smlocal could not run the job: {exc}"}
-        current = jobs.get_job(self.ctx, name)["ProcessingJobStatus"]
-        if current == "Stopping" and status != "Stopped":
+            ending = Ending("Failed", failure_reason=f"smlocal could not run the job: {exc}")
+        status = ending.status
+        if jobs.get_job(self.ctx, name).status == "Stopping" and status != "Stopped":
             status = "Stopped"
-        finished = jobs.set_status(self.ctx, name, status, **changes)
+        finished = jobs.set_status(
+            self.ctx,
+            name,
+            status,
+            failure_reason=ending.failure_reason,
+            exit_message=ending.exit_message,
+        )
         for listener in self.listeners:
             listener(finished)
 
-    def _execute(self, doc: dict[str, Any], folder: Path) -> tuple[str, dict[str, Any]]:
-        image = doc["AppSpecification"]["ImageUri"]
+    def _execute(self, job: ProcessingJob, folder: Path) -> Ending:
+        image = job.app_specification["ImageUri"]
         if not parse_image(image).has(Role.ANALYZER):
             raise JobFailed(
                 f"smlocal runs processing jobs of the {names(Role.ANALYZER)} image only; "
@@ -129,52 +143,52 @@ class Processing:
             )
         shutil.rmtree(folder, ignore_errors=True)
         s3 = client(self.ctx.settings, "s3")
-        self._download_inputs(s3, doc, folder)
-        environment = self._environment(doc, folder)
+        self._download_inputs(s3, job, folder)
+        environment = self._environment(job, folder)
         for key in ("dataset_source", "output_path"):  # they exist in a container, even empty
             if environment.get(key, "").startswith(str(folder)):
                 Path(environment[key]).mkdir(parents=True, exist_ok=True)
         config = folder / "opt/ml/config/processingjobconfig.json"
         config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(json.dumps({**_public(doc), "Environment": environment}))
+        config.write_text(json.dumps({**job.public(), "Environment": environment}))
         message = folder / MESSAGE_FILE.lstrip("/")
         exit_ = self.runner.run(
             JobProcess(
-                name=doc["ProcessingJobName"],
+                name=job.name,
                 argv=python_module(
                     "smlocal.model_monitor.analyze", str(config), "--message-file", str(message)
                 ),
                 folder=folder,
                 log_group=LOG_GROUP,
-                log_stream=f"{doc['ProcessingJobName']}/algo-1-{int(time.time())}",
-                max_runtime=(doc.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"),
+                log_stream=f"{job.name}/algo-1-{int(time.time())}",
+                max_runtime=job.max_runtime,
             )
         )
         # The analyzer names files by where they are here; say where they are in a container.
         text = message.read_text().strip().replace(str(folder), "") if message.exists() else ""
         if exit_.stopped:
-            return "Stopped", {"ExitMessage": text or None}
+            return Ending("Stopped", exit_message=text or None)
         if exit_.timed_out:
-            return "Failed", {"FailureReason": "The job exceeded its MaxRuntimeInSeconds."}
+            return Ending("Failed", failure_reason="The job exceeded its MaxRuntimeInSeconds.")
         if exit_.returncode != 0:
-            return "Failed", {"FailureReason": text or summary_lines(exit_.lines)}
+            return Ending("Failed", failure_reason=text or summary_lines(exit_.lines))
         output = Path(environment.get("output_path", folder))
         if not (output / STATISTICS).exists():  # e.g. a user script ended the process early
             where = str(output).replace(str(folder), "")
             reason = f"The analyzer exited with code 0 but wrote no {STATISTICS} to {where}"
-            return "Failed", {"FailureReason": f"{reason}: the job has no results."}
-        self._upload_outputs(s3, doc, folder)
+            return Ending("Failed", failure_reason=f"{reason}: the job has no results.")
+        self._upload_outputs(s3, job, folder)
         self._publish_metrics(folder / METRICS_DIR.lstrip("/"))
-        return "Completed", {"ExitMessage": text}
+        return Ending("Completed", exit_message=text)
 
-    def _download_inputs(self, s3: Any, doc: dict[str, Any], folder: Path) -> None:
-        window = doc.get("_CaptureWindow")
-        for item in doc.get("ProcessingInputs", []):
+    def _download_inputs(self, s3: Any, job: ProcessingJob, folder: Path) -> None:
+        window = job.capture_window
+        for item in job.inputs or []:
             source = item["S3Input"]
             local = in_job(folder, source["LocalPath"], "LocalPath")
             try:
                 if window and item["InputName"] == "endpoint_input_1":
-                    self._flush_captures(doc)
+                    self._flush_captures(job)
                     download_captures(s3, source["S3Uri"], local, window)
                     continue  # an empty window is the analyzer's to report
                 found = download(s3, source["S3Uri"], local)
@@ -183,23 +197,23 @@ class Processing:
                     f"Could not download input {item['InputName']} from {source['S3Uri']}: {exc}"
                 ) from None
             if not found:
-                message = no_objects_message(source["S3Uri"], self.ctx.region, doc["RoleArn"])
+                message = no_objects_message(source["S3Uri"], self.ctx.region, job.role_arn or "")
                 raise JobFailed(f"ClientError: {message}")
 
-    def _flush_captures(self, doc: dict[str, Any]) -> None:
+    def _flush_captures(self, job: ProcessingJob) -> None:
         """Get the endpoint's spooled records into S3 first: on AWS an execution starts after
         its window closed and its capture files were written."""
-        endpoint = (doc.get("Environment") or {}).get("sagemaker_endpoint_name")
+        endpoint = (job.environment or {}).get("sagemaker_endpoint_name")
         if endpoint and (problem := self.flush(endpoint)):
-            log.warning("job %s reads the captures in S3: %s", doc["ProcessingJobName"], problem)
+            log.warning("job %s reads the captures in S3: %s", job.name, problem)
 
     @staticmethod
-    def _environment(doc: dict[str, Any], folder: Path) -> dict[str, str]:
+    def _environment(job: ProcessingJob, folder: Path) -> dict[str, str]:
         """The job's environment with container paths moved into the job's folder."""
         environment = {
             "CLOUDWATCH_METRICS_DIRECTORY": METRICS_DIR,
             "output_message_file": MESSAGE_FILE,
-            **(doc.get("Environment") or {}),
+            **(job.environment or {}),
         }
         mapped = {}
         for key, value in environment.items():
@@ -209,8 +223,8 @@ class Processing:
         return mapped
 
     @staticmethod
-    def _upload_outputs(s3: Any, doc: dict[str, Any], folder: Path) -> None:
-        for output in (doc.get("ProcessingOutputConfig") or {}).get("Outputs", []):
+    def _upload_outputs(s3: Any, job: ProcessingJob, folder: Path) -> None:
+        for output in (job.output_config or {}).get("Outputs", []):
             target = output.get("S3Output")
             if target is None:
                 continue
@@ -237,19 +251,13 @@ class Processing:
             cloudwatch.put_metric_data(Namespace=namespace, MetricData=[metric])
 
 
-def download_captures(s3: Any, uri: str, dest: Path, window: dict[str, str]) -> None:
+def download_captures(s3: Any, uri: str, dest: Path, window: CaptureWindow) -> None:
     """Only the capture files whose hour folders can hold records of the window."""
     from smlocal.capture_sink.listing import list_capture_files
 
-    start, end = (
-        datetime.fromisoformat(window[k].replace("Z", "+00:00")) for k in ("start", "end")
-    )
+    start, end = window.moments()
     root = uri.rstrip("/") + "/"
     for found in list_capture_files(uri, start, end, s3_client=s3):
         target = dest / found.uri[len(root) :]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(found.read())
-
-
-def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if not k.startswith("_")}
