@@ -49,8 +49,9 @@ from smlocal.emulator.support.durable import durable_write
 from smlocal.emulator.support.store import Store
 from smlocal.emulator.wire.edge import ControlBridge, Edge, FlushBridge
 from smlocal.emulator.wire.guard import LocalOnly, trust_from_settings
-from smlocal.emulator.wire.http_server import Handler, HttpServer, WSGIBridge, serve
+from smlocal.emulator.wire.http_server import Handler, HttpServer, serve
 from smlocal.emulator.wire.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.wire.wsgi_bridge import WSGIBridge
 
 log = logging.getLogger("smlocal")
 

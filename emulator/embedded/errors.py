@@ -45,7 +45,7 @@ import io
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -56,11 +56,11 @@ from xml.sax.saxutils import escape
 from moto.core.parse import RequestParserError
 
 from smlocal.capture_sink.aws_shapes.models import service_model
-from smlocal.emulator.wire.http_server import call_wsgi, reason
+from smlocal.emulator.wire.http_server import reason
+from smlocal.emulator.wire.wsgi_bridge import WSGIApp, call_wsgi
 
 log = logging.getLogger(__name__)
 
-WSGIApp = Callable[..., Iterable[bytes]]
 Headers = list[tuple[str, str]]
 
 # Signing names whose botocore service name differs (the model is looked up by the latter).

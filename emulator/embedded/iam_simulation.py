@@ -10,7 +10,7 @@ The principal is not looked up: a role that exists only in AWS is allowed too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -23,8 +23,8 @@ from smlocal.emulator.embedded.errors import (
     signing_name,
 )
 from smlocal.emulator.wire.http_server import reason
+from smlocal.emulator.wire.wsgi_bridge import WSGIApp
 
-WSGIApp = Callable[..., Iterable[bytes]]
 XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
 # The parameter each operation requires besides ActionNames (botocore's IAM model).
 REQUIRED = {

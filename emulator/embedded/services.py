@@ -12,18 +12,18 @@ listed in docs/fidelity.md.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
 from smlocal.emulator.embedded.errors import AwsShapedErrors
 from smlocal.emulator.embedded.iam_simulation import IamSimulation
 from smlocal.emulator.embedded.s3_persistence import NotPersisted, S3Persistence
-from smlocal.emulator.wire.http_server import call_wsgi, reason
+from smlocal.emulator.wire.http_server import reason
+from smlocal.emulator.wire.wsgi_bridge import WSGIApp, call_wsgi
 
 __all__ = ["DurableWrites", "S3Persistence", "embedded_services", "moto_app"]
 
-WSGIApp = Callable[..., Iterable[bytes]]
 _INTERNAL_ERROR = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>We '
     "encountered an internal error. Please try again.</Message><RequestId>{request_id}"

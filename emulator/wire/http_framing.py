@@ -55,7 +55,7 @@ def check_head(version: str, upgrade: bool, method: str, headers: RawHeaders) ->
     """Refuse what no request may be; True when the connection must close after answering.
 
     - Only HTTP/1.x is spoken (505 otherwise; llhttp parses `HTTP/2.0` and HTTP/0.9 lines).
-    - At most one Host header (RFC 9112 §3.2: 400).
+    - Exactly one Host header in HTTP/1.1, at most one in HTTP/1.0 (RFC 9112 §3.2: 400).
     - A Transfer-Encoding whose last coding is not chunked leaves the body's length unknown
       (RFC 9112 §6.3: 400 and close; llhttp would refuse it too, after this check); other
       codings before chunked are not implemented (RFC 9112 §6.1: 501 for `gzip, chunked`).
@@ -81,6 +81,8 @@ def check_head(version: str, upgrade: bool, method: str, headers: RawHeaders) ->
             has_body = has_body or value.strip() != b"0"
     if hosts > 1:
         raise Refusal(400, "a request may have one Host header")
+    if hosts == 0 and version != "1.0":
+        raise Refusal(400, "an HTTP/1.1 request must have a Host header")
     if codings and codings[-1] != b"chunked":
         raise Refusal(400, "the body's length is unknown: chunked must be the last coding")
     if codings and codings != [b"chunked"]:

@@ -12,8 +12,8 @@ per request) stays on the loop, and everything else (the control plane, the embe
 runs as WSGI apps in a thread pool.
 
 Handlers get a `Request` and a `respond(status, headers, body)` callable that must be called
-exactly once, on the loop thread (`WSGIBridge` hops back there for threaded apps). Responses
-of pipelined requests are written in request order.
+exactly once, on the loop thread (`wsgi_bridge.WSGIBridge` hops back there for threaded
+apps). Responses of pipelined requests are written in request order.
 
 Slow, idle and too many clients, and bodies above a route's limit, are refused as
 `smlocal.emulator.wire.http_limits` describes; heads that no request may have, as
@@ -28,17 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import http
-import io
 import logging
 import socket
-import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import unquote_to_bytes
 
 import httptools
 
@@ -69,7 +64,6 @@ MAX_PIPELINE = 16  # answers owed on one connection before it is read again
 Headers = list[tuple[str, str]]
 Respond = Callable[[int, Headers, bytes], None]
 Handler = Callable[["Request", Respond], None]
-WSGIApp = Callable[..., Iterable[bytes]]
 
 
 @dataclass(slots=True)
@@ -329,7 +323,7 @@ class HttpProtocol(asyncio.Protocol):
             elif name == b"expect" and value.lower() == b"100-continue":
                 expect = True
         upgrade = self.parser.should_upgrade()
-        if coded or upgrade or hosts > 1 or self._version != "1.1":
+        if coded or upgrade or hosts != 1 or self._version != "1.1":
             self._last = check_head(self._version, upgrade, self._method, self._headers)
         if expect and self.transport:
             self.transport.write(_CONTINUE)
@@ -481,90 +475,6 @@ def _answer_bytes(status: int, message: str) -> bytes:
     """A plain-text answer of the server's own, closing the connection."""
     headers = [("Content-Type", "text/plain; charset=utf-8")]
     return encode_response(status, headers, message.encode(), head_only=False, keep_alive=False)
-
-
-class WSGIBridge:
-    """Runs a WSGI app for a request in a thread pool and answers back on the loop."""
-
-    def __init__(
-        self,
-        app: WSGIApp,
-        loop: asyncio.AbstractEventLoop,
-        executor: Executor,
-        server_port: int,
-        after: Callable[[], None] | None = None,
-    ) -> None:
-        self.app = app
-        self.loop = loop
-        self.executor = executor
-        self.server_port = server_port
-        self.after = after  # runs in the worker thread after each request (S3 persistence)
-
-    def __call__(self, request: Request, respond: Respond) -> None:
-        self.executor.submit(self._run, request, respond)
-
-    def _run(self, request: Request, respond: Respond) -> None:
-        try:
-            status, headers, body = call_wsgi(self.app, self.environ(request))
-        except Exception:
-            log.exception("WSGI app failed for %s %s", request.method, request.path)
-            status, headers, body = 500, [("Content-Type", "text/plain")], b"internal error"
-        if self.after is not None:
-            self.after()
-        self.loop.call_soon_threadsafe(respond, status, headers, body)
-
-    def environ(self, request: Request) -> dict[str, Any]:
-        """The PEP 3333 environ of a request."""
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": request.method,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": unquote_to_bytes(request.path).decode("latin-1"),
-            "QUERY_STRING": request.query,
-            "RAW_URI": request.path + (f"?{request.query}" if request.query else ""),
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": str(self.server_port),
-            "SERVER_PROTOCOL": f"HTTP/{request.http_version}",
-            "REMOTE_ADDR": request.client,
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(request.body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "wsgi.input_terminated": True,
-        }
-        environ["REQUEST_URI"] = environ["RAW_URI"]
-        for name, value in request.headers:
-            text = value.decode("latin-1")
-            if name == b"content-type":
-                environ["CONTENT_TYPE"] = text
-            elif name == b"content-length":
-                continue
-            else:
-                key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-                environ[key] = f"{environ[key]},{text}" if key in environ else text
-        environ["CONTENT_LENGTH"] = str(len(request.body))
-        return environ
-
-
-def call_wsgi(app: WSGIApp, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
-    """Call a WSGI app and collect its whole answer."""
-    started: list[Any] = []
-
-    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
-        started[:] = [status, headers]
-        return lambda data: None
-
-    result = app(environ, start_response)
-    try:
-        body = b"".join(result)
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
-    status_text, headers = started
-    return int(status_text.split(" ", 1)[0]), list(headers), body
 
 
 class HttpServer:

@@ -24,7 +24,8 @@ import uvloop
 
 from smlocal.emulator.wire.http_framing import Refusal, check_head, request_target, with_host
 from smlocal.emulator.wire.http_limits import ConnectionLimits
-from smlocal.emulator.wire.http_server import Request, Respond, WSGIBridge, serve
+from smlocal.emulator.wire.http_server import Request, Respond, serve
+from smlocal.emulator.wire.wsgi_bridge import WSGIBridge
 from tests.support import listening_socket
 
 DEADLINE = 10.0  # how long a test waits for the server to answer or close
@@ -407,6 +408,15 @@ def test_more_than_one_host_is_refused(server) -> None:
     refused(server, b"GET /a HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n", 400)
 
 
+def test_an_http_1_1_request_without_host_is_refused_and_1_0_is_not(server) -> None:
+    """RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request that lacks Host."""
+    answer = refused(server, b"GET /a HTTP/1.1\r\nX-Other: 1\r\n\r\n", 400)
+    assert b"must have a Host header" in answer.body
+    with socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE) as s:
+        [answer] = converse(s, b"GET /a HTTP/1.0\r\n\r\n", 1)
+    assert answer.status == 200
+
+
 def test_obs_text_in_a_value_is_kept(server) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE) as s:
         [answer] = converse(s, b"GET /a HTTP/1.1\r\n" + H + b"X-Name: caf\xe9\r\n\r\n", 1)
@@ -665,10 +675,16 @@ def test_check_head_says_when_the_connection_closes_after_the_answer(
     [
         ("2.0", False, [], 505),
         ("1.1", False, [(b"host", b"a"), (b"host", b"a")], 400),
-        ("1.1", False, [(b"transfer-encoding", b"gzip")], 400),
-        ("1.1", False, [(b"transfer-encoding", b"gzip"), (b"transfer-encoding", b"chunked")], 501),
-        ("1.1", True, [(b"content-length", b"3")], 400),
-        ("1.1", True, [(b"transfer-encoding", b"chunked")], 400),
+        ("1.1", False, [], 400),
+        ("1.1", False, [(b"host", b"x"), (b"transfer-encoding", b"gzip")], 400),
+        (
+            "1.1",
+            False,
+            [(b"host", b"x"), (b"transfer-encoding", b"gzip"), (b"transfer-encoding", b"chunked")],
+            501,
+        ),
+        ("1.1", True, [(b"host", b"x"), (b"content-length", b"3")], 400),
+        ("1.1", True, [(b"host", b"x"), (b"transfer-encoding", b"chunked")], 400),
     ],
 )
 def test_check_head_refuses(version, upgrade, headers, status) -> None:

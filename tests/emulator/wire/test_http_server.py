@@ -33,9 +33,9 @@ from smlocal.emulator.wire.http_server import (
     HttpServer,
     Request,
     Respond,
-    WSGIBridge,
     serve,
 )
+from smlocal.emulator.wire.wsgi_bridge import WSGIBridge
 from tests.support import ROLE, ROOT, XGBOOST_IMAGE, http_status, listening_socket
 
 
@@ -343,12 +343,18 @@ def test_a_flood_of_slow_uploads_cannot_lock_others_out(capped) -> None:
 
 def test_request_heads_are_capped_in_size_and_count(server) -> None:
     long_url = b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
-    many = b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(300)) + b"\r\n"
-    big = b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n"
+    many = (
+        b"GET / HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-%d: 1\r\n" % n for n in range(300))
+        + b"\r\n"
+    )
+    big = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n"
     for head in (long_url, many, big):
         answer = raw(server.port, head)
         assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), answer[:80]
-    fine = b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(100)) + b"\r\n"
+    fine = (
+        b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(99)) + b"\r\n"
+    )
     assert raw(server.port, fine + b"", expect_close=False).startswith(b"HTTP/1.1 200 OK\r\n")
 
 
