@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from smlocal.capture_sink.aws_shapes.java_text import java_double as jd
 from smlocal.model_monitor import distance
 from smlocal.model_monitor.constraints import (
     CHI_SQUARED,
@@ -43,7 +44,6 @@ from smlocal.model_monitor.constraints import (
     FeatureConstraints,
     MonitoringConfig,
 )
-from smlocal.model_monitor.jackson import java_double as jd
 from smlocal.model_monitor.kll import SketchRanks
 from smlocal.model_monitor.profile import DatasetProfile, FeatureProfile
 from smlocal.model_monitor.statistics import BaselineFeatureStatistics

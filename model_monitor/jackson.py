@@ -11,38 +11,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
+from smlocal.capture_sink.aws_shapes.java_text import java_double
+
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f"}
 _SHORT_ESCAPES["\r"] = "\\r"
-
-
-def java_double(value: float) -> str:
-    """`java.lang.Double.toString`: shortest round-trip digits, plain between 1e-3 and 1e7."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0.0:
-        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
-    magnitude = abs(value)
-    if 1e-3 <= magnitude < 1e7:
-        # Python's repr is plain (with a ".0" for whole numbers) over this whole range.
-        return repr(value)
-    shortest = repr(magnitude)
-    two_digits = f"{magnitude:.1e}"
-    if len(Decimal(shortest).normalize().as_tuple().digits) == 1 and float(two_digits) == magnitude:
-        # Java picks the decimal closest to the value among those of length 2 when one digit
-        # would do (only ever differs for subnormals: 4.9E-324, not 5.0E-324).
-        shortest = two_digits
-    _, digits, exponent = Decimal(shortest).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    text = "".join(map(str, digits))
-    scientific = exponent + len(digits) - 1
-    return f"{'-' if value < 0 else ''}{text[0]}.{text[1:] or '0'}E{scientific}"
 
 
 def _string(text: str) -> str:

@@ -31,13 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from smlocal.capture_sink.aws_shapes.java_text import java_double
 from smlocal.model_monitor.errors import (
     MAX_COLUMNS,
     AnalysisError,
     encoding_mismatch,
     too_many_columns,
 )
-from smlocal.model_monitor.jackson import java_double
 
 if TYPE_CHECKING:
     from smlocal.capture_sink.reader import Located

@@ -48,16 +48,26 @@ def _java_scalar(value: Any, type_name: str) -> str:
 
 
 def java_double(value: float) -> str:
-    """Java's `Double.toString`: `1.0`, `0.5`, `1.0E7`, `1.0E-4`, `NaN`, `Infinity`."""
+    """Java's `Double.toString` (in AWS's messages and the analyzer's JSON): shortest
+    round-trip digits, plain between 1e-3 and 1e7: `1.0`, `0.5`, `1.0E7`, `1.0E-4`, `NaN`."""
     if math.isnan(value):
         return "NaN"
-    if value in (float("inf"), float("-inf")):
+    if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
-    if value == 0 or 1e-3 <= abs(value) < 1e7:
-        return repr(value)  # Python's shortest repr is Java's in this range
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    if value == 0.0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e7:
+        # Python's repr is plain (with a ".0" for whole numbers) over this whole range.
+        return repr(value)
+    shortest = repr(magnitude)
+    two_digits = f"{magnitude:.1e}"
+    if len(Decimal(shortest).normalize().as_tuple().digits) == 1 and float(two_digits) == magnitude:
+        # Java picks the decimal closest to the value among those of length 2 when one digit
+        # would do (only ever differs for subnormals: 4.9E-324, not 5.0E-324).
+        shortest = two_digits
+    _, digits, exponent = Decimal(shortest).normalize().as_tuple()
     assert isinstance(exponent, int)
-    mantissa = "".join(map(str, digits))
-    power = exponent + len(mantissa) - 1
-    fraction = mantissa[1:] or "0"
-    return f"{'-' if sign else ''}{mantissa[0]}.{fraction}E{power}"
+    text = "".join(map(str, digits))
+    scientific = exponent + len(digits) - 1
+    return f"{'-' if value < 0 else ''}{text[0]}.{text[1:] or '0'}E{scientific}"

@@ -7,7 +7,8 @@ import json
 import pytest
 from monitor_helpers import DATA
 
-from smlocal.model_monitor.jackson import dumps, java_double
+from smlocal.capture_sink.aws_shapes.java_text import java_double
+from smlocal.model_monitor.jackson import dumps
 
 
 @pytest.mark.parametrize(
