@@ -8,7 +8,7 @@ from typing import Any, Required, TypedDict
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
-from smlocal.emulator.jobs.scheduler import SCHEDULE
+from smlocal.emulator.jobs.schedule_records import stored_schedules
 from smlocal.emulator.support.records import Document, Nested, shown
 
 KIND = "data-quality-job-definition"
@@ -169,10 +169,9 @@ def delete_data_quality_job_definition(ctx: Context, params: dict[str, Any]) -> 
     def refuse_while_scheduled(definition: DataQualityJobDefinition) -> None:
         name = params["JobDefinitionName"]
         users = [
-            s["MonitoringScheduleName"]
-            for s in ctx.store.all(SCHEDULE)
-            if (s["MonitoringScheduleConfig"].get("MonitoringJobDefinitionName") or "").lower()
-            == name.lower()
+            s.name
+            for s in stored_schedules(ctx)
+            if (s.config.get("MonitoringJobDefinitionName") or "").lower() == name.lower()
         ]
         if users:
             raise ResourceInUse(

@@ -9,7 +9,7 @@ every room share (`Document`, `Nested`, `shown`) is in `smlocal.emulator.support
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -119,10 +119,16 @@ class Kind(Generic[R]):
         return self.get(ctx, name_or_arn).describe()
 
     def listing(
-        self, ctx: Context, params: dict[str, Any], keep: Callable[[R], bool] | None = None
+        self,
+        ctx: Context,
+        params: dict[str, Any],
+        keep: Callable[[R], bool] | None = None,
+        records: Iterable[R] | None = None,
     ) -> dict[str, object]:
-        """ListX: the records `keep` accepts, filtered, sorted and paged as the params say."""
-        docs = [r.to_document() for r in self.records(ctx) if keep is None or keep(r)]
+        """ListX: the records `keep` accepts, filtered, sorted and paged as the params say;
+        `records` lists those instead of the stored ones (e.g. brought up to date first)."""
+        listed = self.records(ctx) if records is None else records
+        docs = [r.to_document() for r in listed if keep is None or keep(r)]
         docs = sort(
             filtered(docs, params, self.name_key, equals=self.equals),
             params,

@@ -18,14 +18,22 @@ from smlocal.capture_sink.keys import capture_prefix
 from smlocal.emulator.control import processing_jobs
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.job_definitions import get_definition
+from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.hosting.endpoint_records import stored
 from smlocal.emulator.jobs.processing_records import CaptureWindow, ProcessingJob
-from smlocal.emulator.jobs.scheduler import SCHEDULE, is_now
+from smlocal.emulator.jobs.schedule_records import (
+    EXECUTION,
+    MonitoringExecution,
+    MonitoringSchedule,
+    MonitoringScheduleConfig,
+    find_schedule,
+    save_schedule,
+)
+from smlocal.emulator.jobs.scheduler import is_now
 from smlocal.emulator.statuses.monitoring import MONITORING_EXECUTION
 from smlocal.model_monitor.contract import dataset_format, status_of
 
-EXECUTION = "monitoring-execution"
 _DURATION = re.compile(r"^([+-])?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 # (input name, container folder, analyzer environment key) of the files an execution reads
 FILE_INPUTS = (
@@ -63,6 +71,23 @@ class MonitoringSpec:
     resources: dict[str, Any] | None = None
 
 
+EXECUTIONS = Kind(
+    resource=EXECUTION,
+    load=MonitoringExecution.from_document,
+    noun="monitoring execution",
+    name_key="MonitoringScheduleName",
+    list_key="MonitoringExecutionSummaries",
+    equals={
+        "MonitoringScheduleName": "MonitoringScheduleName",
+        "EndpointName": "EndpointName",
+        "StatusEquals": "MonitoringExecutionStatus",
+        "MonitoringJobDefinitionName": "MonitoringJobDefinitionName",
+        "MonitoringTypeEquals": "MonitoringType",
+    },
+    sort_keys={"ScheduledTime": "ScheduledTime", "Status": "MonitoringExecutionStatus"},
+)
+
+
 def parse_duration(text: str) -> timedelta:
     """An ISO 8601 duration such as -PT1H or -P1DT2H30M."""
     found = _DURATION.match(text.strip())
@@ -76,7 +101,7 @@ def parse_duration(text: str) -> timedelta:
     return -delta if sign == "-" else delta
 
 
-def spec_of(ctx: Context, config: dict[str, Any]) -> MonitoringSpec:
+def spec_of(ctx: Context, config: MonitoringScheduleConfig) -> MonitoringSpec:
     """The spec of a MonitoringScheduleConfig (named or inline job definition)."""
     if config.get("MonitoringType", "DataQuality") != "DataQuality":
         raise ValidationException(
@@ -89,6 +114,11 @@ def spec_of(ctx: Context, config: dict[str, Any]) -> MonitoringSpec:
         raise ValidationException(
             "MonitoringScheduleConfig needs MonitoringJobDefinitionName or MonitoringJobDefinition."
         )
+    return _from_inline(inline)
+
+
+def _from_inline(inline: dict[str, Any]) -> MonitoringSpec:
+    """The spec of a MonitoringJobDefinition given inline (a request member, as given)."""
     inputs = inline["MonitoringInputs"][0]
     if "EndpointInput" not in inputs:
         raise ValidationException("smlocal monitors endpoints: give an EndpointInput.")
@@ -155,10 +185,10 @@ def _spec(
 
 
 def window_of(
-    schedule: dict[str, Any], spec: MonitoringSpec, fired: datetime
+    schedule: MonitoringSchedule, spec: MonitoringSpec, fired: datetime
 ) -> tuple[datetime, datetime]:
     """The analysed window: NOW's offsets, the input's offsets, or the previous hour."""
-    schedule_config = schedule["MonitoringScheduleConfig"]["ScheduleConfig"]
+    schedule_config = schedule.config["ScheduleConfig"]
     if is_now(schedule_config["ScheduleExpression"]):
         start = fired + parse_duration(schedule_config["DataAnalysisStartTime"])
         return start, fired + parse_duration(schedule_config["DataAnalysisEndTime"])
@@ -196,13 +226,13 @@ def _input(name: str, uri: str, local: str) -> dict[str, Any]:
 
 
 def execution_job(
-    ctx: Context, schedule: dict[str, Any], spec: MonitoringSpec, fired: datetime
+    ctx: Context, schedule: MonitoringSchedule, spec: MonitoringSpec, fired: datetime
 ) -> dict[str, Any]:
     """The CreateProcessingJob request of one execution (a service-made job)."""
     start, end = window_of(schedule, spec, fired)
     hour = fired.replace(minute=0, second=0, microsecond=0)
     name = f"model-monitoring-{fired:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}"
-    schedule_name = schedule["MonitoringScheduleName"]
+    schedule_name = schedule.name
     env = {
         "publish_cloudwatch_metrics": "Enabled",
         **spec.environment,
@@ -257,26 +287,29 @@ def execution_job(
     return {k: v for k, v in request.items() if v is not None}
 
 
-def start_execution(ctx: Context, schedule: dict[str, Any], fired: datetime) -> dict[str, Any]:
+def start_execution(
+    ctx: Context, schedule: MonitoringSchedule, fired: datetime
+) -> MonitoringExecution:
     """Record an execution and start its processing job; return the execution record."""
-    spec = spec_of(ctx, schedule["MonitoringScheduleConfig"])
+    spec = spec_of(ctx, schedule.config)
     request = execution_job(ctx, schedule, spec, fired)
     window = request.pop("_CaptureWindow", None)
-    job = processing_jobs.new_job(ctx, request, schedule["MonitoringScheduleArn"], window)
+    job = processing_jobs.new_job(ctx, request, schedule.arn, window)
     now = ctx.now()
-    execution = {
-        "MonitoringScheduleName": schedule["MonitoringScheduleName"],
-        "ScheduledTime": fired.timestamp(),
-        "CreationTime": now,
-        "LastModifiedTime": now,
-        "ProcessingJobArn": job.arn,
-        "EndpointName": spec.endpoint,
-        "MonitoringJobDefinitionName": spec.definition_name,
-        "MonitoringType": "DataQuality",
-    }
-    MONITORING_EXECUTION.move(execution, "InProgress")
-    ctx.store.put(EXECUTION, job.name, execution)
-    _remember_last(ctx, schedule["MonitoringScheduleName"], execution)
+    MONITORING_EXECUTION.check(None, "InProgress")
+    execution = MonitoringExecution(
+        schedule_name=schedule.name,
+        scheduled_time=fired.timestamp(),
+        creation_time=now,
+        last_modified_time=now,
+        processing_job_arn=job.arn,
+        endpoint_name=spec.endpoint,
+        job_definition_name=spec.definition_name,
+        monitoring_type="DataQuality",
+        status="InProgress",
+    )
+    EXECUTIONS.save(ctx, execution)
+    _remember_last(ctx, execution)
     processing_jobs.runner(ctx).start(job.name)
     return execution
 
@@ -285,24 +318,24 @@ def execution_finished(ctx: Context, job: ProcessingJob) -> None:
     """A processing job ended: if it was an execution, record the execution's outcome."""
     name = job.name
     with ctx.store.transaction():
-        execution = ctx.store.get(EXECUTION, name)
+        execution = EXECUTIONS.find(ctx, name)
         if execution is None:
             return
         status = job.status
         if status == "Completed":
-            MONITORING_EXECUTION.move(execution, status_of(job.exit_message or ""))
+            execution.move(status_of(job.exit_message or ""))
         else:
-            MONITORING_EXECUTION.move(execution, status)  # Failed or Stopped
+            execution.move(status)  # Failed or Stopped
             if job.failure_reason:
-                execution["FailureReason"] = job.failure_reason
-        execution["LastModifiedTime"] = ctx.now()
-        ctx.store.put(EXECUTION, name, execution)
-        _remember_last(ctx, execution["MonitoringScheduleName"], execution)
+                execution.failure_reason = job.failure_reason
+        execution.last_modified_time = ctx.now()
+        EXECUTIONS.save(ctx, execution)
+        _remember_last(ctx, execution)
 
 
-def _remember_last(ctx: Context, schedule_name: str, execution: dict[str, Any]) -> None:
+def _remember_last(ctx: Context, execution: MonitoringExecution) -> None:
     with ctx.store.transaction():
-        schedule = ctx.store.get(SCHEDULE, schedule_name)
+        schedule = find_schedule(ctx, execution.schedule_name)
         if schedule is not None:
-            schedule["LastMonitoringExecutionSummary"] = dict(execution)
-            ctx.store.put(SCHEDULE, schedule_name, schedule)
+            schedule.last_execution = execution
+            save_schedule(ctx, schedule)

@@ -6,59 +6,38 @@ from datetime import timedelta
 from typing import Any
 
 from smlocal.emulator.control.context import Context, not_found
-from smlocal.emulator.control.kinds import pick
-from smlocal.emulator.control.monitoring_executions import EXECUTION, parse_duration, spec_of
-from smlocal.emulator.control.pagination import filtered, page, sort
-from smlocal.emulator.control.tags import drop_tags, set_tags
+from smlocal.emulator.control.kinds import Kind
+from smlocal.emulator.control.monitoring_executions import EXECUTIONS, parse_duration, spec_of
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
-from smlocal.emulator.jobs.scheduler import (
+from smlocal.emulator.jobs.schedule_records import (
     SCHEDULE,
-    SETTLES_AT,
-    is_now,
-    pending,
-    settle,
-    to_croniter,
+    MonitoringExecution,
+    MonitoringSchedule,
+    MonitoringScheduleConfig,
 )
+from smlocal.emulator.jobs.scheduler import is_now, pending, settle, to_croniter
 from smlocal.emulator.statuses.monitoring import MONITORING_SCHEDULE
 
-DESCRIBE_KEYS = (
-    "MonitoringScheduleArn",
-    "MonitoringScheduleName",
-    "MonitoringScheduleStatus",
-    "MonitoringType",
-    "FailureReason",
-    "CreationTime",
-    "LastModifiedTime",
-    "MonitoringScheduleConfig",
-    "EndpointName",
-    "LastMonitoringExecutionSummary",
-)
-SUMMARY_KEYS = (
-    "MonitoringScheduleName",
-    "MonitoringScheduleArn",
-    "CreationTime",
-    "LastModifiedTime",
-    "MonitoringScheduleStatus",
-    "EndpointName",
-    "MonitoringJobDefinitionName",
-    "MonitoringType",
-)
-EXECUTION_KEYS = (
-    "MonitoringScheduleName",
-    "ScheduledTime",
-    "CreationTime",
-    "LastModifiedTime",
-    "MonitoringExecutionStatus",
-    "ProcessingJobArn",
-    "EndpointName",
-    "FailureReason",
-    "MonitoringJobDefinitionName",
-    "MonitoringType",
+SCHEDULES = Kind(
+    resource=SCHEDULE,
+    load=MonitoringSchedule.from_document,
+    noun="monitoring schedule",
+    name_key="MonitoringScheduleName",
+    list_key="MonitoringScheduleSummaries",
+    equals={
+        "EndpointName": "EndpointName",
+        "StatusEquals": "MonitoringScheduleStatus",
+        "MonitoringJobDefinitionName": "MonitoringJobDefinitionName",
+        "MonitoringTypeEquals": "MonitoringType",
+    },
+    sort_keys={"Status": "MonitoringScheduleStatus"},
+    missing=ResourceNotFound,
+    duplicate=ResourceInUse,
 )
 MAX_NOW_WINDOW = timedelta(hours=24)
 
 
-def _check_schedule(ctx: Context, config: dict[str, Any]) -> str:
+def _check_schedule(ctx: Context, config: MonitoringScheduleConfig) -> str:
     """Validate a MonitoringScheduleConfig; return the monitored endpoint."""
     spec = spec_of(ctx, config)
     if ctx.store.get("endpoint", spec.endpoint) is None:
@@ -86,105 +65,64 @@ def create_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str
     """CreateMonitoringSchedule: Pending, then Scheduled; a NOW schedule then runs its one
     execution (the scheduler starts it)."""
     name = params["MonitoringScheduleName"]
-    arn = ctx.arn(SCHEDULE, name)
-    config = params["MonitoringScheduleConfig"]
+    config: MonitoringScheduleConfig = params["MonitoringScheduleConfig"]
     endpoint = _check_schedule(ctx, config)
-    with ctx.store.transaction():
-        if ctx.store.get(SCHEDULE, name) is not None:
-            raise ResourceInUse(f'Cannot create already existing monitoring schedule "{arn}".')
-        now = ctx.now()
-        doc = {
-            "MonitoringScheduleArn": arn,
-            "MonitoringScheduleName": name,
-            "MonitoringType": config.get("MonitoringType", "DataQuality"),
-            "CreationTime": now,
-            "LastModifiedTime": now,
-            "MonitoringScheduleConfig": config,
-            "EndpointName": endpoint,
-            "MonitoringJobDefinitionName": config.get("MonitoringJobDefinitionName"),
-        }
-        pending(doc, now, ctx.settings.schedule_pending_seconds)
-        ctx.store.put(SCHEDULE, name, doc)
-        set_tags(ctx, arn, params.get("Tags", []))
-    return {"MonitoringScheduleArn": arn}
+    now = ctx.now()
+    schedule = MonitoringSchedule(
+        name=name,
+        arn=ctx.arn(SCHEDULE, name),
+        monitoring_type=config.get("MonitoringType", "DataQuality"),
+        creation_time=now,
+        last_modified_time=now,
+        config=config,
+        endpoint_name=endpoint,
+        job_definition_name=config.get("MonitoringJobDefinitionName"),
+        status="Pending",
+    )
+    pending(schedule, now, ctx.settings.schedule_pending_seconds)
+    SCHEDULES.add(ctx, schedule, params.get("Tags", []))
+    return {"MonitoringScheduleArn": schedule.arn}
 
 
-def get_schedule(ctx: Context, name: str) -> dict[str, Any]:
-    """A schedule, or ResourceNotFound (which the SDK waits for after a delete)."""
-    doc = ctx.store.get(SCHEDULE, name)
-    if doc is None:
-        raise ResourceNotFound(f'Could not find monitoring schedule "{ctx.arn(SCHEDULE, name)}".')
-    return settle(ctx, doc)
+def get_schedule(ctx: Context, name: str) -> MonitoringSchedule:
+    """A schedule, settled, or ResourceNotFound (which the SDK waits for after a delete)."""
+    return settle(ctx, SCHEDULES.get(ctx, name))
 
 
 def describe_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeMonitoringSchedule."""
-    doc = get_schedule(ctx, params["MonitoringScheduleName"])
-    out = pick(doc, DESCRIBE_KEYS)
-    if "LastMonitoringExecutionSummary" in out:
-        out["LastMonitoringExecutionSummary"] = pick(
-            out["LastMonitoringExecutionSummary"], EXECUTION_KEYS
-        )
-    return out
+    return get_schedule(ctx, params["MonitoringScheduleName"]).describe()
 
 
 def list_monitoring_schedules(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """ListMonitoringSchedules."""
-    docs = filtered(
-        [settle(ctx, doc) for doc in ctx.store.all(SCHEDULE)],
-        params,
-        "MonitoringScheduleName",
-        equals={
-            "EndpointName": "EndpointName",
-            "StatusEquals": "MonitoringScheduleStatus",
-            "MonitoringJobDefinitionName": "MonitoringJobDefinitionName",
-            "MonitoringTypeEquals": "MonitoringType",
-        },
-    )
-    docs = sort(
-        docs,
-        params,
-        {
-            "Name": "MonitoringScheduleName",
-            "CreationTime": "CreationTime",
-            "Status": "MonitoringScheduleStatus",
-        },
-    )
-    chunk, token = page(docs, params)
-    return {
-        "MonitoringScheduleSummaries": [pick(d, SUMMARY_KEYS) for d in chunk],
-        "NextToken": token,
-    }
+    """ListMonitoringSchedules (of the schedules as settled now)."""
+    settled = [settle(ctx, schedule) for schedule in SCHEDULES.records(ctx)]
+    return SCHEDULES.listing(ctx, params, records=settled)
 
 
 def update_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """UpdateMonitoringSchedule: a new config, Pending again (a NOW config runs again)."""
-    name = params["MonitoringScheduleName"]
-    config = params["MonitoringScheduleConfig"]
+    config: MonitoringScheduleConfig = params["MonitoringScheduleConfig"]
     endpoint = _check_schedule(ctx, config)
     with ctx.store.transaction():
-        doc = get_schedule(ctx, name)
-        doc.update(
-            {
-                "MonitoringScheduleConfig": config,
-                "EndpointName": endpoint,
-                "MonitoringJobDefinitionName": config.get("MonitoringJobDefinitionName"),
-                "MonitoringType": config.get("MonitoringType", "DataQuality"),
-                "LastModifiedTime": ctx.now(),
-            }
-        )
-        pending(doc, ctx.now(), ctx.settings.schedule_pending_seconds)
-        ctx.store.put(SCHEDULE, name, doc)
-    return {"MonitoringScheduleArn": doc["MonitoringScheduleArn"]}
+        schedule = get_schedule(ctx, params["MonitoringScheduleName"])
+        schedule.config = config
+        schedule.endpoint_name = endpoint
+        schedule.job_definition_name = config.get("MonitoringJobDefinitionName")
+        schedule.monitoring_type = config.get("MonitoringType", "DataQuality")
+        schedule.last_modified_time = ctx.now()
+        pending(schedule, ctx.now(), ctx.settings.schedule_pending_seconds)
+        SCHEDULES.save(ctx, schedule)
+    return {"MonitoringScheduleArn": schedule.arn}
 
 
 def _set_status(ctx: Context, name: str, status: str) -> dict[str, Any]:
     with ctx.store.transaction():
-        doc = get_schedule(ctx, name)
-        MONITORING_SCHEDULE.move(doc, status)
-        doc["LastModifiedTime"] = ctx.now()
-        doc.pop(SETTLES_AT, None)
-        ctx.store.put(SCHEDULE, name, doc)
+        schedule = get_schedule(ctx, name)
+        schedule.move(status)
+        schedule.last_modified_time = ctx.now()
+        schedule.settles_at = None
+        SCHEDULES.save(ctx, schedule)
     return {}
 
 
@@ -199,60 +137,34 @@ def stop_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str, 
 
 
 def delete_monitoring_schedule(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """DeleteMonitoringSchedule (its executions stay listed)."""
+    """DeleteMonitoringSchedule (its executions stay listed); refused while Pending."""
+
+    def refuse_while_pending(schedule: MonitoringSchedule) -> None:
+        MONITORING_SCHEDULE.require("DeleteMonitoringSchedule", schedule.status, schedule.name)
+
+    name = params["MonitoringScheduleName"]
     with ctx.store.transaction():
-        doc = get_schedule(ctx, params["MonitoringScheduleName"])
-        MONITORING_SCHEDULE.require(
-            "DeleteMonitoringSchedule",
-            doc["MonitoringScheduleStatus"],
-            doc["MonitoringScheduleName"],
-        )
-        ctx.store.delete(SCHEDULE, doc["MonitoringScheduleName"])
-        drop_tags(ctx, doc["MonitoringScheduleArn"])
-    return {}
+        get_schedule(ctx, name)  # settled first: a schedule whose Pending time is over may go
+        return SCHEDULES.delete(ctx, name, refuse_while_pending)
 
 
 def list_monitoring_executions(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListMonitoringExecutions (the SDK sorts by ScheduledTime, newest first)."""
-    docs = filtered(
-        ctx.store.all(EXECUTION),
-        params,
-        "MonitoringScheduleName",
-        equals={
-            "MonitoringScheduleName": "MonitoringScheduleName",
-            "EndpointName": "EndpointName",
-            "StatusEquals": "MonitoringExecutionStatus",
-            "MonitoringJobDefinitionName": "MonitoringJobDefinitionName",
-            "MonitoringTypeEquals": "MonitoringType",
-        },
-    )
-    for param, after in (("ScheduledTimeAfter", True), ("ScheduledTimeBefore", False)):
-        if param in params:
-            bound = params[param].timestamp()
-            docs = [d for d in docs if (d["ScheduledTime"] > bound) == after]
-    docs = sort(
-        docs,
-        params,
-        {
-            "CreationTime": "CreationTime",
-            "ScheduledTime": "ScheduledTime",
-            "Status": "MonitoringExecutionStatus",
-        },
-    )
-    chunk, token = page(docs, params)
-    return {
-        "MonitoringExecutionSummaries": [pick(d, EXECUTION_KEYS) for d in chunk],
-        "NextToken": token,
-    }
+    bounds = [
+        (params[param].timestamp(), after)
+        for param, after in (("ScheduledTimeAfter", True), ("ScheduledTimeBefore", False))
+        if param in params
+    ]
+
+    def in_bounds(execution: MonitoringExecution) -> bool:
+        return all((execution.scheduled_time > bound) == after for bound, after in bounds)
+
+    return EXECUTIONS.listing(ctx, params, keep=in_bounds)
 
 
 def refuse_deleting_a_monitored_endpoint(ctx: Context, name: str, arn: str) -> None:
     """DeleteEndpoint is refused while a monitoring schedule uses the endpoint, as in AWS."""
-    users = [
-        s["MonitoringScheduleName"]
-        for s in ctx.store.all(SCHEDULE)
-        if s.get("EndpointName", "").lower() == name.lower()
-    ]
+    users = [s.name for s in SCHEDULES.records(ctx) if s.endpoint_name.lower() == name.lower()]
     if users:
         raise ValidationException(
             f'Cannot delete endpoint "{arn}": monitoring schedule(s) '

@@ -13,50 +13,49 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from croniter import croniter
 
 from smlocal.emulator.errors import ValidationException
-from smlocal.emulator.statuses.monitoring import MONITORING_SCHEDULE
+from smlocal.emulator.jobs.schedule_records import (
+    MonitoringSchedule,
+    find_schedule,
+    save_schedule,
+    stored_schedules,
+)
 from smlocal.emulator.support.state import State
 
 log = logging.getLogger(__name__)
-SCHEDULE = "monitoring-schedule"
 _CRON = re.compile(r"^cron\((.+)\)$", re.IGNORECASE)
 _DAY_NUMBER = re.compile(r"\d+")
 
-Fire = Callable[[dict[str, Any], datetime], Any]
+Fire = Callable[[MonitoringSchedule, datetime], object]
 # A new or updated schedule is Pending, then Scheduled, as SageMaker reports it (the SDK
 # waits for it to leave Pending after an update). How long AWS stays Pending is not
 # published; a second (the default of SMLOCAL_SCHEDULE_PENDING_SECONDS, the settings'
 # schedule_pending_seconds) is enough for a client to see it without slowing the SDK's waits.
-SETTLES_AT = "_SettlesAt"
 
 
-NOW_DUE = "_NowDue"
-
-
-def pending(doc: dict[str, Any], now: float, seconds: float) -> None:
+def pending(schedule: MonitoringSchedule, now: float, seconds: float) -> None:
     """Mark a schedule Pending until `seconds` after `now`; a NOW schedule runs its
     execution once it is Scheduled (the next tick)."""
-    MONITORING_SCHEDULE.move(doc, "Pending")
-    doc[SETTLES_AT] = now + seconds
-    if is_now(doc["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"]):
-        doc[NOW_DUE] = True
+    schedule.move("Pending")
+    schedule.settles_at = now + seconds
+    if is_now(schedule.expression):
+        schedule.now_due = True
 
 
-def settle(ctx: State, doc: dict[str, Any]) -> dict[str, Any]:
+def settle(ctx: State, schedule: MonitoringSchedule) -> MonitoringSchedule:
     """The schedule with Pending turned Scheduled once its time has come (stored too)."""
-    if doc.get("MonitoringScheduleStatus") != "Pending" or ctx.now() < doc.get(SETTLES_AT, 0):
-        return doc
+    if schedule.status != "Pending" or ctx.now() < (schedule.settles_at or 0):
+        return schedule
     with ctx.store.transaction():
-        current = ctx.store.get(SCHEDULE, doc["MonitoringScheduleName"])
-        if current is None or current.get("MonitoringScheduleStatus") != "Pending":
-            return current or doc
-        MONITORING_SCHEDULE.move(current, "Scheduled")
-        current.pop(SETTLES_AT, None)
-        ctx.store.put(SCHEDULE, current["MonitoringScheduleName"], current)
+        current = find_schedule(ctx, schedule.name)
+        if current is None or current.status != "Pending":
+            return current or schedule
+        current.move("Scheduled")
+        current.settles_at = None
+        save_schedule(ctx, current)
         return current
 
 
@@ -140,41 +139,40 @@ class Scheduler:
     def tick(self) -> None:
         """Fire every Scheduled cron schedule whose time has come since its last tick."""
         now = self._now()
-        for stored in self.ctx.store.all(SCHEDULE):
+        for stored in stored_schedules(self.ctx):
             schedule = settle(self.ctx, stored)
-            expression = schedule["MonitoringScheduleConfig"]["ScheduleConfig"][
-                "ScheduleExpression"
-            ]
-            if schedule["MonitoringScheduleStatus"] != "Scheduled":
+            expression = schedule.expression
+            if schedule.status != "Scheduled":
                 continue
             if is_now(expression):
                 self._run_now(schedule, now)
                 continue
-            last = schedule.get("_LastTick")
+            last = schedule.last_tick
             after = max(
                 datetime.fromtimestamp(last, UTC) if last else self.started,
-                datetime.fromtimestamp(schedule["CreationTime"], UTC),
+                datetime.fromtimestamp(schedule.creation_time, UTC),
             )
             fired = due(expression, after, now)
             if fired is None:
                 continue
             with self.ctx.store.transaction():
-                current = self.ctx.store.get(SCHEDULE, schedule["MonitoringScheduleName"])
+                current = find_schedule(self.ctx, schedule.name)
                 if current is None:
                     continue
-                current["_LastTick"] = fired.timestamp()
-                self.ctx.store.put(SCHEDULE, current["MonitoringScheduleName"], current)
-            log.info("schedule %s fires for %s", schedule["MonitoringScheduleName"], fired)
+                current.last_tick = fired.timestamp()
+                save_schedule(self.ctx, current)
+            log.info("schedule %s fires for %s", schedule.name, fired)
             self.fire(current, fired)
 
-    def _run_now(self, schedule: dict[str, Any], now: datetime) -> None:
+    def _run_now(self, schedule: MonitoringSchedule, now: datetime) -> None:
         """The one execution of a NOW schedule that has become Scheduled."""
-        if not schedule.get(NOW_DUE):
+        if not schedule.now_due:
             return
         with self.ctx.store.transaction():
-            current = self.ctx.store.get(SCHEDULE, schedule["MonitoringScheduleName"])
-            if current is None or not current.pop(NOW_DUE, False):
+            current = find_schedule(self.ctx, schedule.name)
+            if current is None or not current.now_due:
                 return
-            self.ctx.store.put(SCHEDULE, current["MonitoringScheduleName"], current)
-        log.info("NOW schedule %s runs its execution", current["MonitoringScheduleName"])
+            current.now_due = False
+            save_schedule(self.ctx, current)
+        log.info("NOW schedule %s runs its execution", current.name)
         self.fire(current, now)

@@ -1,7 +1,8 @@
 """What a stored document must hold for smlocal to start with it.
 
 At start-up the store checks each document of these kinds for the fields that the start
-reads (restoring endpoints, ending interrupted jobs, ticking schedules); a document that
+reads (restoring endpoints, ending interrupted jobs, ticking schedules: the members their
+typed records cannot be loaded without); a document that
 lacks one, or holds a value of the wrong type, is quarantined with a warning instead of
 stopping the start. Other kinds are read only when asked for.
 """
@@ -22,12 +23,24 @@ REQUIRED: Mapping[str, Mapping[str, type | tuple[type, ...]]] = {
         "_Plan": dict,
     },
     "training-job": {"TrainingJobName": str, "SecondaryStatus": str},
-    "processing-job": {"ProcessingJobName": str, "ProcessingJobStatus": str},
+    "processing-job": {
+        "ProcessingJobName": str,
+        "ProcessingJobArn": str,
+        "ProcessingJobStatus": str,
+        "AppSpecification": dict,
+        "CreationTime": Number,
+        "LastModifiedTime": Number,
+        "ProcessingStartTime": Number,
+    },
     "monitoring-schedule": {
         "MonitoringScheduleName": str,
+        "MonitoringScheduleArn": str,
         "MonitoringScheduleStatus": str,
         "MonitoringScheduleConfig": dict,
+        "MonitoringType": str,
+        "EndpointName": str,
         "CreationTime": Number,
+        "LastModifiedTime": Number,
     },
 }
 NAME_FIELDS = {

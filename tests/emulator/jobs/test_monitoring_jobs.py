@@ -508,9 +508,17 @@ def test_an_execution_reads_the_captures_where_the_sink_writes_them(destination)
 
     from smlocal.capture_sink.keys import capture_prefix
     from smlocal.emulator.control.monitoring_executions import _captures_of
+    from smlocal.emulator.hosting.endpoint_records import Endpoint, Plan
 
-    doc = {"EndpointName": "Ep", "DataCaptureConfig": {"DestinationS3Uri": destination}}
-    docs = {("endpoint", "Ep"): doc, ("endpoint", "quiet"): {"EndpointName": "quiet"}}
+    capture = {
+        "EnableCapture": True,
+        "CaptureStatus": "Started",
+        "CurrentSamplingPercentage": 100,
+        "DestinationS3Uri": destination,
+    }
+    capturing = Endpoint("Ep", "arn:ep", "c", 1.0, Plan("c", []), data_capture_config=capture)  # type: ignore[arg-type]
+    quiet = Endpoint("quiet", "arn:quiet", "c", 1.0, Plan("c", []))
+    docs = {("endpoint", "Ep"): capturing.to_document(), ("endpoint", "quiet"): quiet.to_document()}
     ctx = SimpleNamespace(store=SimpleNamespace(get=lambda kind, name: docs.get((kind, name))))
     written = capture_prefix(destination, "Ep", "AllTraffic")  # the sink's variant folder
     assert f"{_captures_of(ctx, 'Ep')}/AllTraffic" == written.uri
