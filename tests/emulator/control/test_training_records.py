@@ -284,3 +284,29 @@ def test_the_manager_ends_an_old_stopping_job_stopped_after_a_restart(tmp_path: 
         ],
         "LastModifiedTime": 1700000040.0,
     }
+
+
+def test_create_keeps_the_request_members_it_kept_before() -> None:
+    from smlocal.emulator.wire.service_models import sagemaker_model
+
+    members = sagemaker_model().operation_model("CreateTrainingJob").input_shape.members
+    request: dict[str, Any] = {name: {"given": name} for name in members}
+    request.update(
+        {k: TRAINING_JOB[k] for k in ("TrainingJobName", "RoleArn", "OutputDataConfig")},
+        EnableNetworkIsolation=True,
+    )
+    job = TrainingJob.requested(
+        request, arn=TRAINING_JOB["TrainingJobArn"], now=1.0, artifacts="s3://b/m"
+    )
+    kept = {k: v for k, v in job.to_document().items() if k in members}
+    # The version before the records echoed these request members (its ECHOED), and the name.
+    assert sorted(kept) == sorted(
+        ["TrainingJobName", "HyperParameters", "AlgorithmSpecification", "RoleArn",
+         "InputDataConfig", "OutputDataConfig", "ResourceConfig", "VpcConfig",
+         "StoppingCondition", "EnableNetworkIsolation", "EnableInterContainerTrafficEncryption",
+         "EnableManagedSpotTraining", "CheckpointConfig", "DebugHookConfig", "ExperimentConfig",
+         "DebugRuleConfigurations", "TensorBoardOutputConfig", "ProfilerConfig",
+         "ProfilerRuleConfigurations", "Environment", "RetryStrategy", "RemoteDebugConfig",
+         "InfraCheckConfig"]
+    )  # fmt: skip
+    assert all(kept[k] == request[k] for k in kept)
