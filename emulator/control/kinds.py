@@ -8,7 +8,7 @@ a few lines each. `pick` serves the kinds still kept as plain documents.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -16,15 +16,20 @@ from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.tags import drop_tags, set_tags
 from smlocal.emulator.errors import AWSError, ValidationException
-from smlocal.emulator.support.records import Nested, shown
 
 Document = dict[str, Any]
-__all__ = ["Document", "Kind", "Nested", "Record", "pick", "shown"]
+# An AWS-shaped member the API stores and describes back unchanged (VpcConfig, ...).
+Nested = dict[str, object]
 
 
 def pick(doc: Document, keys: tuple[str, ...]) -> Document:
     """The listed AWS keys of a stored document (those that are set), in that order."""
     return {k: doc[k] for k in keys if doc.get(k) is not None}
+
+
+def shown(members: Iterable[tuple[str, object]]) -> dict[str, object]:
+    """An output document of (AWS key, value) pairs: the set ones, in that order."""
+    return {key: value for key, value in members if value is not None}
 
 
 class Record(Protocol):
@@ -102,21 +107,15 @@ class Kind(Generic[R]):
     def add(self, ctx: Context, record: R, tags: list[dict[str, str]]) -> None:
         """Store a new record and its tags, refusing a name already taken."""
         with ctx.store.transaction():
-            if ctx.store.get(self.resource, record.key) is not None:
-                raise self.already_exists(record.arn)
+            self.refuse_taken(ctx, record.key)
             self.save(ctx, record)
             set_tags(ctx, record.arn, tags)
 
-    def already_exists(self, arn: str) -> AWSError:
-        """The kind's error for a name already taken."""
-        return self.duplicate(self.duplicate_text.format(noun=self.noun, arn=arn))
-
-    def refuse_taken(self, ctx: Context, name: str) -> None:
-        """The already-exists error if the name is taken: a check before slow work that
-        must not run for a duplicate (`add` checks again under the store's lock)."""
-        key = self.key_of(name)
+    def refuse_taken(self, ctx: Context, key: str) -> None:
+        """The kind's already-exists error if a record is stored under that key."""
         if ctx.store.get(self.resource, key) is not None:
-            raise self.already_exists(ctx.arn(self.resource, key))
+            arn = ctx.arn(self.resource, key)
+            raise self.duplicate(self.duplicate_text.format(noun=self.noun, arn=arn, name=key))
 
     def save(self, ctx: Context, record: R) -> None:
         """Insert or replace a record."""

@@ -1,15 +1,13 @@
-"""What the typed records of every level share: kept AWS members and the output of set ones.
-
-A record lives with the code that reads it: the control plane's kinds in `control/`, the
-records a manager moves through its statuses beside the manager (`jobs/training/records.py`).
-"""
+"""What every typed record shares, whichever room keeps it: the stored document's type and
+how an AWS output document is built from (key, value) pairs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-# An AWS-shaped member the API stores and describes back unchanged (VpcConfig, ...).
-Nested = dict[str, object]
+Document = dict[str, Any]  # a document as the store keeps it (JSON)
+Nested = dict[str, object]  # an AWS member the API stores and describes back unchanged
 
 
 def shown(members: Iterable[tuple[str, object]]) -> dict[str, object]:

@@ -20,8 +20,7 @@ from smlocal.emulator.statuses.training_jobs import (
     advance,
     initial,
 )
-from smlocal.emulator.support.records import Nested, shown
-from smlocal.emulator.support.store import Document
+from smlocal.emulator.support.records import Document, Nested, shown
 
 KIND = "training-job"
 
