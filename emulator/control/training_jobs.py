@@ -9,94 +9,28 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from smlocal.emulator.control.context import Context, wired
-from smlocal.emulator.control.kinds import pick
-from smlocal.emulator.control.pagination import filtered, page, sort
-from smlocal.emulator.control.tags import set_tags
+from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ResourceInUse, ValidationException
-from smlocal.emulator.jobs.training.manager import KIND
+from smlocal.emulator.jobs.training.records import KIND, TrainingJob
 from smlocal.emulator.jobs.training.workspace import artifact_uri
-from smlocal.emulator.statuses.training_jobs import TRAINING_JOB, advance, initial
+from smlocal.emulator.statuses.training_jobs import TRAINING_JOB
 from smlocal.emulator.support.store import Document
 
-# Request members DescribeTrainingJob answers with as they were given.
-ECHOED = (
-    "HyperParameters",
-    "AlgorithmSpecification",
-    "RoleArn",
-    "InputDataConfig",
-    "OutputDataConfig",
-    "ResourceConfig",
-    "VpcConfig",
-    "StoppingCondition",
-    "EnableNetworkIsolation",
-    "EnableInterContainerTrafficEncryption",
-    "EnableManagedSpotTraining",
-    "CheckpointConfig",
-    "DebugHookConfig",
-    "ExperimentConfig",
-    "DebugRuleConfigurations",
-    "TensorBoardOutputConfig",
-    "ProfilerConfig",
-    "ProfilerRuleConfigurations",
-    "Environment",
-    "RetryStrategy",
-    "RemoteDebugConfig",
-    "InfraCheckConfig",
+TRAINING_JOBS = Kind(
+    resource=KIND,
+    load=TrainingJob.from_document,
+    noun="training job",
+    name_key="TrainingJobName",
+    list_key="TrainingJobSummaries",
+    equals={"StatusEquals": "TrainingJobStatus"},
+    sort_keys={"Status": "TrainingJobStatus"},
+    missing_text="Requested resource not found.",
+    duplicate=ResourceInUse,
+    duplicate_text=(
+        "Training job names must be unique within an AWS account and region, and a training "
+        "job with this name already exists ({arn})"
+    ),
 )
-DESCRIBE_KEYS = (
-    "TrainingJobName",
-    "TrainingJobArn",
-    "ModelArtifacts",
-    "TrainingJobStatus",
-    "SecondaryStatus",
-    "FailureReason",
-    "HyperParameters",
-    "AlgorithmSpecification",
-    "RoleArn",
-    "InputDataConfig",
-    "OutputDataConfig",
-    "ResourceConfig",
-    "VpcConfig",
-    "StoppingCondition",
-    "CreationTime",
-    "TrainingStartTime",
-    "TrainingEndTime",
-    "LastModifiedTime",
-    "SecondaryStatusTransitions",
-    "FinalMetricDataList",
-    "EnableNetworkIsolation",
-    "EnableInterContainerTrafficEncryption",
-    "EnableManagedSpotTraining",
-    "CheckpointConfig",
-    "TrainingTimeInSeconds",
-    "BillableTimeInSeconds",
-    "DebugHookConfig",
-    "ExperimentConfig",
-    "DebugRuleConfigurations",
-    "TensorBoardOutputConfig",
-    "ProfilerConfig",
-    "ProfilerRuleConfigurations",
-    "Environment",
-    "RetryStrategy",
-    "RemoteDebugConfig",
-    "InfraCheckConfig",
-)
-# Flags DescribeTrainingJob always answers with (false unless the request set them).
-FLAGS = (
-    "EnableNetworkIsolation",
-    "EnableInterContainerTrafficEncryption",
-    "EnableManagedSpotTraining",
-)
-SUMMARY_KEYS = (
-    "TrainingJobName",
-    "TrainingJobArn",
-    "CreationTime",
-    "TrainingEndTime",
-    "LastModifiedTime",
-    "TrainingJobStatus",
-    "SecondaryStatus",
-)
-NOT_FOUND = "Requested resource not found."
 
 
 class TrainingRunner(Protocol):
@@ -120,30 +54,20 @@ def training(ctx: Context) -> TrainingRunner:
 def create_training_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """CreateTrainingJob: recorded as InProgress/Starting; the manager runs it."""
     name = params["TrainingJobName"]
-    arn = ctx.arn(KIND, name)
     _check_request(params)
-    _refuse_duplicate(ctx, name, arn)
+    TRAINING_JOBS.refuse_taken(ctx, name)
     missing = training(ctx).missing_input(params)  # S3, outside the store's lock
     if missing:
         raise ValidationException(missing)
-    with ctx.store.transaction():
-        _refuse_duplicate(ctx, name, arn)
-        now = ctx.now()
-        doc = {key: params[key] for key in ECHOED if key in params}
-        doc.update(
-            TrainingJobName=name,
-            TrainingJobArn=arn,
-            CreationTime=now,
-            ModelArtifacts={
-                "S3ModelArtifacts": artifact_uri(params["OutputDataConfig"]["S3OutputPath"], name)
-            },
-            **{key: params.get(key, False) for key in FLAGS},
-            **initial(now),
-        )
-        ctx.store.put(KIND, name, doc)
-        set_tags(ctx, arn, params.get("Tags", []))
+    job = TrainingJob.requested(
+        params,
+        arn=ctx.arn(KIND, name),
+        now=ctx.now(),
+        artifacts=artifact_uri(params["OutputDataConfig"]["S3OutputPath"], name),
+    )
+    TRAINING_JOBS.add(ctx, job, params.get("Tags", []))
     training(ctx).start(name)
-    return {"TrainingJobArn": arn}
+    return {"TrainingJobArn": job.arn}
 
 
 def _check_request(params: dict[str, Any]) -> None:
@@ -161,47 +85,28 @@ def _check_request(params: dict[str, Any]) -> None:
         )
 
 
-def _refuse_duplicate(ctx: Context, name: str, arn: str) -> None:
-    if ctx.store.get(KIND, name) is not None:
-        raise ResourceInUse(
-            "Training job names must be unique within an AWS account and region, and a training "
-            f"job with this name already exists ({arn})"
-        )
-
-
 def get_training_job(ctx: Context, name: str) -> dict[str, Any]:
     """A training job's stored document, or SageMaker's not-found error."""
-    doc = ctx.store.get(KIND, name)
-    if doc is None:
-        raise ValidationException(NOT_FOUND)
-    return doc
+    return TRAINING_JOBS.get(ctx, name).to_document()
 
 
 def describe_training_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeTrainingJob."""
-    return pick(get_training_job(ctx, params["TrainingJobName"]), DESCRIBE_KEYS)
+    return TRAINING_JOBS.describe(ctx, params["TrainingJobName"])
 
 
 def list_training_jobs(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListTrainingJobs."""
-    docs = filtered(
-        ctx.store.all(KIND), params, "TrainingJobName", equals={"StatusEquals": "TrainingJobStatus"}
-    )
-    docs = sort(
-        docs,
-        params,
-        {"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"},
-    )
-    chunk, token = page(docs, params)
-    return {"TrainingJobSummaries": [pick(d, SUMMARY_KEYS) for d in chunk], "NextToken": token}
+    return TRAINING_JOBS.listing(ctx, params)
 
 
 def stop_training_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """StopTrainingJob: Stopping now; the algorithm gets SIGTERM and keeps what it trained."""
     name = params["TrainingJobName"]
     with ctx.store.transaction():
-        doc = get_training_job(ctx, name)
-        TRAINING_JOB.require("StopTrainingJob", doc["SecondaryStatus"], name)
-        ctx.store.put(KIND, name, advance(doc, "Stopping", ctx.now()))
+        job = TRAINING_JOBS.get(ctx, name)
+        TRAINING_JOB.require("StopTrainingJob", job.secondary_status, name)
+        job.advance("Stopping", ctx.now())
+        TRAINING_JOBS.save(ctx, job)
     training(ctx).stop(name)
     return {}

@@ -1,10 +1,11 @@
 """Training job statuses: the machine moves the secondary status; each secondary status has
-its primary status (TrainingJobStatus) and its message. `advance` applies one move to a job
-document, keeping SecondaryStatusTransitions as the SDK's fit() prints them."""
+its primary status (TrainingJobStatus) and its message. `advance` checks one move and adds
+it to SecondaryStatusTransitions as the SDK's fit() prints them; the job's record
+(`smlocal.emulator.jobs.training.records`) keeps the statuses."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Required, TypedDict
 
 from smlocal.emulator.errors import AWSError, ValidationException
 from smlocal.emulator.statuses.machine import StatusMachine
@@ -43,6 +44,7 @@ def _refuse(operation: str, status: str, name: str) -> AWSError:
     )
 
 
+FIRST = "Starting"  # the secondary status of a job just created
 TRAINING_JOB = StatusMachine(
     kind="training job",
     key="SecondaryStatus",
@@ -57,24 +59,25 @@ TRAINING_JOB = StatusMachine(
         "Stopped": frozenset(),
         "MaxRuntimeExceeded": frozenset(),
     },
-    first="Starting",
+    first=FIRST,
     accepts={"StopTrainingJob": frozenset(s for s, p in PRIMARY.items() if p == "InProgress")},
     refuse=_refuse,
 )
 TERMINAL = TRAINING_JOB.terminal
 
 
-def initial(now: float) -> dict[str, Any]:
-    """The status fields of a job just created."""
-    doc = TRAINING_JOB.move({}, "Starting")
-    doc.update(
-        TrainingJobStatus=PRIMARY["Starting"],
-        SecondaryStatusTransitions=[
-            {"Status": "Starting", "StartTime": now, "StatusMessage": MESSAGES["Starting"]}
-        ],
-        LastModifiedTime=now,
-    )
-    return doc
+class StatusTransition(TypedDict, total=False):
+    """One entry of SecondaryStatusTransitions."""
+
+    Status: Required[str]
+    StartTime: Required[float]
+    StatusMessage: Required[str]
+    EndTime: float
+
+
+def initial(now: float) -> list[StatusTransition]:
+    """The SecondaryStatusTransitions of a job just created (secondary status FIRST)."""
+    return advance([], None, FIRST, now)
 
 
 def ending(current: str, wanted: str) -> str:
@@ -84,15 +87,16 @@ def ending(current: str, wanted: str) -> str:
     return wanted
 
 
-def advance(doc: dict[str, Any], status: str, now: float) -> dict[str, Any]:
-    """Move a job document to a secondary status (the primary status follows)."""
-    TRAINING_JOB.move(doc, status)
-    transitions = doc.setdefault("SecondaryStatusTransitions", [])
+def advance(
+    transitions: list[StatusTransition], current: str | None, status: str, now: float
+) -> list[StatusTransition]:
+    """Check a move of the secondary status from `current` and add it to the transitions
+    (the one it leaves ends now; a terminal one ends as it starts)."""
+    TRAINING_JOB.check(current, status)
     if transitions and "EndTime" not in transitions[-1]:
         transitions[-1]["EndTime"] = now
-    entry: dict[str, Any] = {"Status": status, "StartTime": now, "StatusMessage": MESSAGES[status]}
+    entry = StatusTransition(Status=status, StartTime=now, StatusMessage=MESSAGES[status])
     if status in TERMINAL:
         entry["EndTime"] = now
     transitions.append(entry)
-    doc.update(TrainingJobStatus=PRIMARY[status], LastModifiedTime=now)
-    return doc
+    return transitions

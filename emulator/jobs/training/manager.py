@@ -20,7 +20,8 @@ from typing import Any
 
 import smlocal
 from smlocal.emulator.jobs.runner import JobExit, JobProcess, JobRunner, summary_lines
-from smlocal.emulator.jobs.training.metrics import MetricCollector
+from smlocal.emulator.jobs.training.metrics import MetricCollector, MetricData
+from smlocal.emulator.jobs.training.records import KIND, AlgorithmSpecification, TrainingJob
 from smlocal.emulator.jobs.training.workspace import (
     JobFailure,
     Workspace,
@@ -30,7 +31,7 @@ from smlocal.emulator.jobs.training.workspace import (
     missing_input,
     upload_model,
 )
-from smlocal.emulator.statuses.training_jobs import TERMINAL, advance, ending
+from smlocal.emulator.statuses.training_jobs import TERMINAL, ending
 from smlocal.emulator.support.clients import client
 from smlocal.emulator.support.interpreter import python_module
 from smlocal.emulator.support.state import State
@@ -38,7 +39,6 @@ from smlocal.model_server.environment import SMLOCAL_IMAGE
 from smlocal.model_server.images import Role, labels, parse_image, repositories, with_role
 
 log = logging.getLogger(__name__)
-KIND = "training-job"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ALGORITHM = "smlocal.emulator.jobs.training.xgboost_algorithm"
 FAILURE_REASON_MAX = 1024
@@ -99,14 +99,14 @@ class TrainingManager:
     def restore(self) -> None:
         """After a restart: jobs that were running end Failed; those being stopped, Stopped."""
         for doc in self.ctx.store.all(KIND):
-            status = doc["SecondaryStatus"]
-            if status in TERMINAL:
+            job = TrainingJob.from_document(doc)
+            if job.secondary_status in TERMINAL:
                 continue
-            if status == "Stopping":
-                self._end(doc["TrainingJobName"], "Stopped", {})
+            if job.secondary_status == "Stopping":
+                self._end(job.name, "Stopped")
             else:
-                reason = INTERRUPTED.format(status=status)
-                self._end(doc["TrainingJobName"], "Failed", {"FailureReason": reason})
+                reason = INTERRUPTED.format(status=job.secondary_status)
+                self._end(job.name, "Failed", reason=reason)
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for every job thread (tests and shutdown)."""
@@ -136,48 +136,49 @@ class TrainingManager:
         except _Halt:
             self._halted(name)
         except JobFailure as exc:
-            self._end(name, "Failed", {"FailureReason": str(exc)})
+            self._end(name, "Failed", reason=str(exc))
         except Exception as exc:
             log.exception("training job %s failed in smlocal", name)
             reason = f"InternalServerError: smlocal could not run the training job: {exc}"
-            self._end(name, "Failed", {"FailureReason": reason})
+            self._end(name, "Failed", reason=reason)
         finally:
             workspace.clean()
             with self.lock:
                 self.threads.pop(name.lower(), None)
 
     def _train(self, name: str, workspace: Workspace) -> None:
-        doc = self._doc(name)
-        _check_algorithm(doc)
-        check_channels(doc)
-        check_output_bucket(self.s3, doc["OutputDataConfig"]["S3OutputPath"])
-        self._advance(name, "Downloading", TrainingStartTime=self.ctx.now())
-        workspace.prepare(doc)
-        download_channels(self.s3, doc, workspace)
-        self._advance(name, "Training")
-        doc = self._doc(name)
-        collector = MetricCollector(doc["AlgorithmSpecification"].get("MetricDefinitions") or [])
-        outcome = self._run_algorithm(doc, workspace, collector)
-        metrics = {"FinalMetricDataList": collector.final() or None}
+        job = self._job(name)
+        _check_algorithm(job.algorithm_specification)
+        check_channels(job.channels)
+        check_output_bucket(self.s3, job.output_data_config["S3OutputPath"])
+        self._advance(name, "Downloading", started=self.ctx.now())
+        workspace.prepare(job)
+        download_channels(self.s3, job.channels, workspace)
+        job = self._advance(name, "Training")
+        collector = MetricCollector(job.algorithm_specification.get("MetricDefinitions") or [])
+        outcome = self._run_algorithm(job, workspace, collector)
+        metrics = collector.final() or None
         if self.shutting_down:
             raise _Halt
         if outcome.stopped or outcome.timed_out:
-            self._keep_model(doc, workspace)
-            self._end(name, "Stopped" if outcome.stopped else "MaxRuntimeExceeded", metrics)
+            self._keep_model(job, workspace)
+            end = "Stopped" if outcome.stopped else "MaxRuntimeExceeded"
+            self._end(name, end, metrics=metrics)
             return
         if outcome.returncode != 0 or not workspace.has_model():
-            self._end(name, "Failed", {**metrics, "FailureReason": _failure(workspace, outcome)})
+            self._end(name, "Failed", metrics=metrics, reason=_failure(workspace, outcome))
             return
         self._advance(name, "Uploading")
-        self._keep_model(doc, workspace)
-        self._end(name, "Completed", metrics)
+        self._keep_model(job, workspace)
+        self._end(name, "Completed", metrics=metrics)
 
     def _run_algorithm(
-        self, doc: dict[str, Any], workspace: Workspace, collector: MetricCollector
+        self, job: TrainingJob, workspace: Workspace, collector: MetricCollector
     ) -> JobExit:
-        name = doc["TrainingJobName"]
-        limit = (doc.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-        elapsed = self.ctx.now() - doc["TrainingStartTime"]
+        name = job.name
+        limit = job.max_runtime
+        assert job.training_start_time is not None  # set on Downloading
+        elapsed = self.ctx.now() - job.training_start_time
         process = JobProcess(
             name=name,
             argv=python_module(ALGORITHM, str(workspace.root)),
@@ -185,68 +186,81 @@ class TrainingManager:
             log_group=LOG_GROUP,
             log_stream=f"{name}/algo-1-{int(time.time())}",
             env={
-                **(doc.get("Environment") or {}),
+                **(job.environment or {}),
                 "PYTHONPATH": _python_path(),
-                SMLOCAL_IMAGE: doc["AlgorithmSpecification"].get("TrainingImage") or "",
+                SMLOCAL_IMAGE: job.algorithm_specification.get("TrainingImage") or "",
             },
             max_runtime=max(0.01, limit - elapsed) if limit else None,
         )
         return self.runner.run(process, lambda line: collector.feed(line, self.ctx.now()))
 
-    def _keep_model(self, doc: dict[str, Any], workspace: Workspace) -> None:
+    def _keep_model(self, job: TrainingJob, workspace: Workspace) -> None:
         """Upload model/ (when there is one) to ModelArtifacts.S3ModelArtifacts."""
         if workspace.has_model():
-            upload_model(self.s3, workspace, doc["ModelArtifacts"]["S3ModelArtifacts"])
+            upload_model(self.s3, workspace, job.model_artifacts["S3ModelArtifacts"])
 
     def _halted(self, name: str) -> None:
-        doc = self._doc(name)
-        if self.shutting_down and doc["SecondaryStatus"] != "Stopping":
-            reason = INTERRUPTED.format(status=doc["SecondaryStatus"])
-            self._end(name, "Failed", {"FailureReason": reason})
+        job = self._job(name)
+        if self.shutting_down and job.secondary_status != "Stopping":
+            self._end(name, "Failed", reason=INTERRUPTED.format(status=job.secondary_status))
         else:
-            self._end(name, "Stopped", {})
+            self._end(name, "Stopped")
 
-    # -- documents -------------------------------------------------------------------------
+    # -- records ---------------------------------------------------------------------------
 
-    def _doc(self, name: str) -> dict[str, Any]:
+    def _job(self, name: str) -> TrainingJob:
         doc = self.ctx.store.get(KIND, name)
         if doc is None:
             raise KeyError(name)
-        return doc
+        return TrainingJob.from_document(doc)
 
-    def _advance(self, name: str, status: str, **changes: Any) -> None:
-        """Move an InProgress job on; _Halt when it is being stopped or smlocal is stopping."""
+    def _save(self, job: TrainingJob) -> None:
+        self.ctx.store.put(KIND, job.key, job.to_document())
+
+    def _advance(self, name: str, status: str, started: float | None = None) -> TrainingJob:
+        """Move an InProgress job on (`started`: its TrainingStartTime); _Halt when it is being
+        stopped or smlocal is stopping."""
         with self.ctx.store.transaction():
-            doc = self._doc(name)
-            if doc["TrainingJobStatus"] != "InProgress" or self.shutting_down:
+            job = self._job(name)
+            if job.status != "InProgress" or self.shutting_down:
                 raise _Halt
-            doc.update(changes)
-            self.ctx.store.put(KIND, name, advance(doc, status, self.ctx.now()))
+            if started is not None:
+                job.training_start_time = started
+            job.advance(status, self.ctx.now())
+            self._save(job)
         log.info("training job %s: %s", name, status)
+        return job
 
-    def _end(self, name: str, status: str, changes: dict[str, Any]) -> None:
+    def _end(
+        self,
+        name: str,
+        status: str,
+        metrics: list[MetricData] | None = None,
+        reason: str | None = None,
+    ) -> None:
         """Move a job to the end it reaches, with its end time, durations and results."""
         with self.ctx.store.transaction():
-            doc = self._doc(name)
-            if doc["SecondaryStatus"] in TERMINAL:
+            job = self._job(name)
+            if job.secondary_status in TERMINAL:
                 return
             now = self.ctx.now()
-            doc.update({k: v for k, v in changes.items() if v is not None})
-            if "FailureReason" in doc:
-                doc["FailureReason"] = doc["FailureReason"][:FAILURE_REASON_MAX]
-            if "TrainingStartTime" in doc:
-                seconds = max(1, round(now - doc["TrainingStartTime"]))
-                doc.update(TrainingEndTime=now, TrainingTimeInSeconds=seconds,
-                           BillableTimeInSeconds=seconds)  # fmt: skip
-            self.ctx.store.put(
-                KIND, name, advance(doc, ending(doc["SecondaryStatus"], status), now)
-            )
+            if metrics is not None:
+                job.final_metric_data_list = metrics
+            if reason is not None:
+                job.failure_reason = reason
+            if job.failure_reason is not None:
+                job.failure_reason = job.failure_reason[:FAILURE_REASON_MAX]
+            if job.training_start_time is not None:
+                seconds = max(1, round(now - job.training_start_time))
+                job.training_end_time = now
+                job.training_time_in_seconds = job.billable_time_in_seconds = seconds
+            job.advance(ending(job.secondary_status, status), now)
+            self._save(job)
         log.info("training job %s ended %s", name, status)
 
 
-def _check_algorithm(doc: dict[str, Any]) -> None:
+def _check_algorithm(spec: AlgorithmSpecification) -> None:
     """JobFailure unless the job runs SageMaker's XGBoost image."""
-    spec = doc["AlgorithmSpecification"]
     image = spec.get("TrainingImage")
     if image is None:
         raise JobFailure(

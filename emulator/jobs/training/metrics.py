@@ -13,12 +13,28 @@ import contextlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 # The built-in definitions: `train:merror`, `validation:auc`, ... (any metric of a `train`
 # or `validation` evaluation) read from a round line.
 BUILT_IN = re.compile(r"^\[[0-9]+\]")
 _ENTRY = re.compile(r"#011(train|validation)-([A-Za-z0-9_@.\-]+?):" + NUMBER)
+
+
+class MetricDefinition(TypedDict):
+    """One of AlgorithmSpecification.MetricDefinitions: a metric read from the log."""
+
+    Name: str
+    Regex: str
+
+
+class MetricData(TypedDict):
+    """One entry of FinalMetricDataList."""
+
+    MetricName: str
+    Value: float
+    Timestamp: float
 
 
 def round_line(iteration: int, results: Iterable[tuple[str, str, float]]) -> str:
@@ -32,7 +48,7 @@ def round_line(iteration: int, results: Iterable[tuple[str, str, float]]) -> str
 class MetricCollector:
     """Last value and time of each metric seen in a job's CloudWatch lines."""
 
-    definitions: list[dict[str, str]] = field(default_factory=list)
+    definitions: list[MetricDefinition] = field(default_factory=list)
     values: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -52,14 +68,14 @@ class MetricCollector:
         with contextlib.suppress(ValueError):
             self.values[name] = (float(text), timestamp)
 
-    def final(self) -> list[dict[str, object]]:
+    def final(self) -> list[MetricData]:
         """FinalMetricDataList: each metric's last value, in the order first seen."""
         return final_metrics(self.values)
 
 
-def final_metrics(values: Mapping[str, tuple[float, float]]) -> list[dict[str, object]]:
+def final_metrics(values: Mapping[str, tuple[float, float]]) -> list[MetricData]:
     """MetricData entries for metric name -> (value, epoch seconds)."""
     return [
-        {"MetricName": name, "Value": value, "Timestamp": timestamp}
+        MetricData(MetricName=name, Value=value, Timestamp=timestamp)
         for name, (value, timestamp) in values.items()
     ]

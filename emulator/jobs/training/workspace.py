@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smlocal.emulator.jobs.training.records import (
+    Channel,
+    DataSource,
+    S3DataSource,
+    TrainingJob,
+)
 from smlocal.emulator.support.clients import download, no_objects_message, s3_location
 from smlocal.model_server.artifacts import pack_archive
 
@@ -44,19 +50,17 @@ class Workspace:
         """input/data/{name}."""
         return self.root / "input" / "data" / name
 
-    def prepare(self, doc: dict[str, Any]) -> None:
+    def prepare(self, job: TrainingJob) -> None:
         """Empty folders and the config files the container reads."""
         shutil.rmtree(self.root / "input", ignore_errors=True)
         shutil.rmtree(self.model, ignore_errors=True)
         shutil.rmtree(self.root / "output", ignore_errors=True)
         for folder in (self.config, self.model, self.root / "output" / "data"):
             folder.mkdir(parents=True, exist_ok=True)
-        mode = doc["AlgorithmSpecification"].get("TrainingInputMode", "File")
-        channels = {
-            c["ChannelName"]: _channel_config(c, mode) for c in doc.get("InputDataConfig", [])
-        }
-        files = {
-            "hyperparameters.json": doc.get("HyperParameters") or {},
+        mode = job.algorithm_specification.get("TrainingInputMode", "File")
+        channels = {c["ChannelName"]: _channel_config(c, mode) for c in job.channels}
+        files: dict[str, object] = {
+            "hyperparameters.json": job.hyper_parameters or {},
             "inputdataconfig.json": channels,
             "resourceconfig.json": {
                 "current_host": "algo-1",
@@ -88,7 +92,7 @@ class Workspace:
         (self.root / "model.tar.gz").unlink(missing_ok=True)
 
 
-def _channel_config(channel: dict[str, Any], mode: str) -> dict[str, Any]:
+def _channel_config(channel: Channel, mode: str) -> dict[str, str]:
     """A channel's entry in inputdataconfig.json."""
     config = {
         "TrainingInputMode": channel.get("InputMode", mode),
@@ -100,11 +104,11 @@ def _channel_config(channel: dict[str, Any], mode: str) -> dict[str, Any]:
     return config
 
 
-def _s3_source(channel: dict[str, Any]) -> dict[str, Any]:
-    return dict((channel.get("DataSource") or {}).get("S3DataSource") or {})
+def _s3_source(channel: Channel) -> S3DataSource:
+    return (channel.get("DataSource") or DataSource()).get("S3DataSource") or S3DataSource()
 
 
-def missing_input(s3: Any, channels: list[dict[str, Any]], region: str, role: str) -> str | None:
+def missing_input(s3: Any, channels: list[Channel], region: str, role: str) -> str | None:
     """SageMaker's message for the first S3 channel with no objects under its URI, if any."""
     for channel in channels:
         uri = _s3_source(channel).get("S3Uri")
@@ -121,9 +125,9 @@ def missing_input(s3: Any, channels: list[dict[str, Any]], region: str, role: st
     return None
 
 
-def check_channels(doc: dict[str, Any]) -> None:
+def check_channels(channels: list[Channel]) -> None:
     """JobFailure for a channel whose data source smlocal cannot read."""
-    for channel in doc.get("InputDataConfig", []):
+    for channel in channels:
         source = _s3_source(channel)
         if not source:
             raise JobFailure(
@@ -137,9 +141,9 @@ def check_channels(doc: dict[str, Any]) -> None:
             )
 
 
-def download_channels(s3: Any, doc: dict[str, Any], workspace: Workspace) -> None:
+def download_channels(s3: Any, channels: list[Channel], workspace: Workspace) -> None:
     """Every channel's objects into input/data/{channel}, as SageMaker's File mode does."""
-    for channel in doc.get("InputDataConfig", []):
+    for channel in channels:
         uri = _s3_source(channel)["S3Uri"]
         try:
             download(s3, uri, workspace.channel(channel["ChannelName"]))

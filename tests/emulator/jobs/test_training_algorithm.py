@@ -21,13 +21,14 @@ from smlocal.emulator.jobs.training.data import (
     read_libsvm,
 )
 from smlocal.emulator.jobs.training.hyperparameters import training_plan, validate
-from smlocal.emulator.jobs.training.manager import KIND, TrainingManager, _check_algorithm
+from smlocal.emulator.jobs.training.manager import TrainingManager, _check_algorithm
 from smlocal.emulator.jobs.training.metrics import MetricCollector, round_line
+from smlocal.emulator.jobs.training.records import KIND, TrainingJob
 from smlocal.emulator.jobs.training.workspace import JobFailure
 from smlocal.emulator.jobs.training.xgboost_algorithm import StopFlag, train
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.statuses.machine import IllegalTransition
-from smlocal.emulator.statuses.training_jobs import advance, ending, initial
+from smlocal.emulator.statuses.training_jobs import ending
 from smlocal.emulator.support.store import Store
 from tests.support import SKLEARN_IMAGE, XGBOOST_IMAGE
 
@@ -249,33 +250,56 @@ def test_syslog_escape_writes_control_characters_as_octal() -> None:
     assert syslog_escape("plain") == "plain"
 
 
+REQUEST = {
+    "RoleArn": "arn:aws:iam::123456789012:role/R",
+    "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+    "OutputDataConfig": {"S3OutputPath": "s3://bucket/out/"},
+    "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+}
+
+
+def _job(name: str, now: float) -> TrainingJob:
+    """A job as CreateTrainingJob records it."""
+    return TrainingJob.requested(
+        {**REQUEST, "TrainingJobName": name},
+        arn=f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+        now=now,
+        artifacts=f"s3://bucket/out/{name}/output/model.tar.gz",
+    )
+
+
 def test_statuses_move_only_as_the_table_says() -> None:
-    doc = initial(1.0)
+    job = _job("moves", 1.0)
     for status, when in (("Downloading", 2.0), ("Training", 3.0), ("Stopping", 4.0)):
-        advance(doc, status, when)
-    assert (doc["TrainingJobStatus"], doc["SecondaryStatus"]) == ("Stopping", "Stopping")
+        job.advance(status, when)
+    assert (job.status, job.secondary_status, job.last_modified_time) == (
+        "Stopping",
+        "Stopping",
+        4.0,
+    )
     with pytest.raises(IllegalTransition):
-        advance(doc, "Completed", 5.0)
-    advance(doc, ending("Stopping", "Completed"), 5.0)
-    assert doc["TrainingJobStatus"] == "Stopped"
+        job.advance("Completed", 5.0)
+    job.advance(ending("Stopping", "Completed"), 5.0)
+    assert job.to_document()["TrainingJobStatus"] == "Stopped"
     assert [(t["Status"], t["StartTime"], t.get("EndTime")) for t in
-            doc["SecondaryStatusTransitions"]] == [
+            job.to_document()["SecondaryStatusTransitions"]] == [
         ("Starting", 1.0, 2.0), ("Downloading", 2.0, 3.0), ("Training", 3.0, 4.0),
         ("Stopping", 4.0, 5.0), ("Stopped", 5.0, 5.0),
     ]  # fmt: skip
 
 
 def test_only_the_registry_s_trained_images_are_accepted() -> None:
-    _check_algorithm({"AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE}})
+    _check_algorithm({"TrainingImage": XGBOOST_IMAGE})
     with pytest.raises(JobFailure) as refused:
-        _check_algorithm({"AlgorithmSpecification": {"TrainingImage": SKLEARN_IMAGE}})
+        _check_algorithm({"TrainingImage": SKLEARN_IMAGE})
     assert str(refused.value) == (
         f"ClientError: Training image {SKLEARN_IMAGE} is not emulated by smlocal: it trains "
         "only SageMaker's built-in XGBoost algorithm (images of the sagemaker-xgboost "
         "repository). Training with other images or algorithms is not emulated."
     )
     with pytest.raises(JobFailure) as by_name:
-        _check_algorithm({"AlgorithmSpecification": {"AlgorithmName": "my-algorithm"}})
+        _check_algorithm({"AlgorithmName": "my-algorithm"})
     assert str(by_name.value) == (
         "ClientError: Algorithm my-algorithm is not emulated by smlocal; it trains only "
         "SageMaker's built-in XGBoost algorithm (TrainingImage of the sagemaker-xgboost "
@@ -285,11 +309,13 @@ def test_only_the_registry_s_trained_images_are_accepted() -> None:
 
 def test_restore_ends_jobs_that_were_running(tmp_path: Path) -> None:
     ctx = Context(Store(), EmulatorSettings(data_dir=tmp_path), clock=lambda: 100.0)
-    running = {"TrainingJobName": "running", **initial(1.0), "TrainingStartTime": 2.0}
-    advance(advance(running, "Downloading", 2.0), "Training", 3.0)
-    stopping = advance({"TrainingJobName": "stopping", **initial(1.0)}, "Stopping", 2.0)
-    for doc in (running, stopping):
-        ctx.store.put(KIND, doc["TrainingJobName"], doc)
+    running, stopping = _job("running", 1.0), _job("stopping", 1.0)
+    running.training_start_time = 2.0
+    running.advance("Downloading", 2.0)
+    running.advance("Training", 3.0)
+    stopping.advance("Stopping", 2.0)
+    for job in (running, stopping):
+        ctx.store.put(KIND, job.key, job.to_document())
     TrainingManager(ctx, runner=None).restore()  # type: ignore[arg-type]
     failed = ctx.store.get(KIND, "running")
     assert (failed["TrainingJobStatus"], failed["TrainingTimeInSeconds"]) == ("Failed", 98)
@@ -358,15 +384,15 @@ def test_descriptions_fit_botocore_output_shapes(tmp_path: Path) -> None:
         "DebugHookConfig": {"S3OutputPath": "s3://bucket/out", "CollectionConfigurations": []},
     }
     training_jobs.create_training_job(ctx, params)
-    doc = ctx.store.get(KIND, "shape-check")
+    job = TrainingJob.from_document(ctx.store.get(KIND, "shape-check"))
     for status in ("Downloading", "Training", "Uploading", "Completed"):
-        advance(doc, status, ctx.now())
-    doc.update(
-        TrainingStartTime=ctx.now(), TrainingEndTime=ctx.now(), TrainingTimeInSeconds=1,
-        BillableTimeInSeconds=1,
-        FinalMetricDataList=[{"MetricName": "train:rmse", "Value": 0.5, "Timestamp": ctx.now()}],
-    )  # fmt: skip
-    ctx.store.put(KIND, "shape-check", doc)
+        job.advance(status, ctx.now())
+    job.training_start_time = job.training_end_time = ctx.now()
+    job.training_time_in_seconds = job.billable_time_in_seconds = 1
+    job.final_metric_data_list = [
+        {"MetricName": "train:rmse", "Value": 0.5, "Timestamp": ctx.now()}
+    ]
+    ctx.store.put(KIND, "shape-check", job.to_document())
     model = sagemaker_model()
     described = training_jobs.describe_training_job(ctx, {"TrainingJobName": "shape-check"})
     shaped = shape_output(model, "DescribeTrainingJob", described, strict=True)
