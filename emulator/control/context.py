@@ -52,8 +52,3 @@ def wired(manager: M | None, role: str) -> M:
 def not_found(kind: str, arn: str) -> ValidationException:
     """SageMaker's not-found error; the SDK relies on "Could not find" in it."""
     return ValidationException(f'Could not find {kind} "{arn}".')
-
-
-def already_exists(kind: str, arn: str) -> ValidationException:
-    """SageMaker's duplicate-name error; the SDK relies on "Cannot create already existing"."""
-    return ValidationException(f'Cannot create already existing {kind} "{arn}".')

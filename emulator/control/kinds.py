@@ -3,8 +3,8 @@
 A kind's module declares a record (a dataclass that converts to and from the JSON document
 the store keeps, and lists the AWS keys of its Describe output and List item) and one
 `Kind` naming how it is stored, found, listed and worded in errors; its operations are then
-a few lines each. `pick` serves the kinds still kept as plain documents. What records of
-every room share (`Document`, `Nested`, `shown`) is in `smlocal.emulator.support.records`.
+a few lines each. What records of every room share (`Document`, `Nested`, `shown`) is in
+`smlocal.emulator.support.records`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,6 @@ from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.tags import drop_tags, set_tags
 from smlocal.emulator.errors import AWSError, ValidationException
 from smlocal.emulator.support.records import Document
-
-
-def pick(doc: Document, keys: tuple[str, ...]) -> Document:
-    """The listed AWS keys of a stored document (those that are set), in that order."""
-    return {k: doc[k] for k in keys if doc.get(k) is not None}
 
 
 class Record(Protocol):

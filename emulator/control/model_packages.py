@@ -168,11 +168,6 @@ def _package(
     )
 
 
-def get_package(ctx: Context, name_or_arn: str) -> dict[str, Any]:
-    """A package's stored document, by name or ARN, or the not-found error."""
-    return PACKAGES.get(ctx, name_or_arn).to_document()
-
-
 def describe_model_package(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeModelPackage."""
     return PACKAGES.describe(ctx, params["ModelPackageName"])

@@ -9,6 +9,8 @@ from smlocal.emulator.control.context import Context, not_found
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.monitoring_executions import EXECUTIONS, parse_duration, spec_of
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
+from smlocal.emulator.hosting.endpoint_records import KIND as ENDPOINT
+from smlocal.emulator.hosting.endpoint_records import stored
 from smlocal.emulator.jobs.schedule_records import (
     SCHEDULE,
     MonitoringExecution,
@@ -40,8 +42,8 @@ MAX_NOW_WINDOW = timedelta(hours=24)
 def _check_schedule(ctx: Context, config: MonitoringScheduleConfig) -> str:
     """Validate a MonitoringScheduleConfig; return the monitored endpoint."""
     spec = spec_of(ctx, config)
-    if ctx.store.get("endpoint", spec.endpoint) is None:
-        raise not_found("endpoint", ctx.arn("endpoint", spec.endpoint))
+    if stored(ctx, spec.endpoint) is None:
+        raise not_found("endpoint", ctx.arn(ENDPOINT, spec.endpoint))
     schedule = config["ScheduleConfig"]
     if not is_now(schedule["ScheduleExpression"]):
         to_croniter(schedule["ScheduleExpression"])

@@ -85,11 +85,6 @@ def _check_request(params: dict[str, Any]) -> None:
         )
 
 
-def get_training_job(ctx: Context, name: str) -> dict[str, Any]:
-    """A training job's stored document, or SageMaker's not-found error."""
-    return TRAINING_JOBS.get(ctx, name).to_document()
-
-
 def describe_training_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeTrainingJob."""
     return TRAINING_JOBS.describe(ctx, params["TrainingJobName"])

@@ -13,6 +13,7 @@ import pytest
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.operations import ControlPlane
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
+from smlocal.emulator.hosting.endpoint_records import Endpoint, Plan
 from smlocal.emulator.jobs.schedule_records import (
     EXECUTION,
     SCHEDULE,
@@ -271,7 +272,8 @@ def test_errors_are_worded_as_before(plane: ControlPlane) -> None:
     with pytest.raises(ValidationException) as pending:
         plane("DeleteMonitoringSchedule", {"MonitoringScheduleName": "later"})
     assert pending.value.message == "Monitoring schedule in status Pending"
-    plane.ctx.store.put("endpoint", "churn", {"EndpointName": "churn"})
+    churn = Endpoint("churn", f"{ARN}:endpoint/churn", "config", 1.0, Plan("config", []))
+    plane.ctx.store.put("endpoint", "churn", churn.to_document())
     with pytest.raises(ResourceInUse) as taken:
         plane(
             "CreateMonitoringSchedule",
