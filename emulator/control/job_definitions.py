@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Required, TypedDict
+from typing import Any, TypedDict
 
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
-from smlocal.emulator.jobs.schedule_records import stored_schedules
+from smlocal.emulator.jobs.schedule_records import (
+    AppSpecification,
+    BaselineConfig,
+    EndpointInput,
+    OutputConfig,
+    StoppingCondition,
+    stored_schedules,
+)
 from smlocal.emulator.support.records import Document, Nested, shown
 
 KIND = "data-quality-job-definition"
-
-
-class EndpointInput(TypedDict, total=False):
-    """The members of an EndpointInput smlocal reads (the others are kept as given)."""
-
-    EndpointName: Required[str]
-    LocalPath: str
 
 
 class DataQualityJobInput(TypedDict, total=False):
@@ -45,14 +45,14 @@ class DataQualityJobDefinition:
     name: str
     arn: str
     creation_time: float
-    app_specification: Nested
+    app_specification: AppSpecification
     job_input: DataQualityJobInput
-    output_config: Nested
+    output_config: OutputConfig
     job_resources: Nested
     role_arn: str
-    baseline_config: Nested | None = None
+    baseline_config: BaselineConfig | None = None
     network_config: Nested | None = None
-    stopping_condition: Nested | None = None
+    stopping_condition: StoppingCondition | None = None
 
     @property
     def key(self) -> str:
@@ -143,11 +143,6 @@ def create_data_quality_job_definition(ctx: Context, params: dict[str, Any]) -> 
     )
     DEFINITIONS.add(ctx, definition, params.get("Tags", []))
     return {"JobDefinitionArn": definition.arn}
-
-
-def get_definition(ctx: Context, name: str) -> dict[str, Any]:
-    """A job definition's stored document, or ResourceNotFound."""
-    return DEFINITIONS.get(ctx, name).to_document()
 
 
 def describe_data_quality_job_definition(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

@@ -17,21 +17,28 @@ from typing import Any
 from smlocal.capture_sink.keys import capture_prefix
 from smlocal.emulator.control import processing_jobs
 from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.job_definitions import get_definition
+from smlocal.emulator.control.job_definitions import DEFINITIONS, DataQualityJobDefinition
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.hosting.endpoint_records import stored
 from smlocal.emulator.jobs.processing_records import CaptureWindow, ProcessingJob
 from smlocal.emulator.jobs.schedule_records import (
     EXECUTION,
+    AppSpecification,
+    BaselineConfig,
+    EndpointInput,
     MonitoringExecution,
+    MonitoringJobDefinition,
     MonitoringSchedule,
     MonitoringScheduleConfig,
+    OutputConfig,
+    StoppingCondition,
     find_schedule,
     save_schedule,
 )
 from smlocal.emulator.jobs.scheduler import is_now
 from smlocal.emulator.statuses.monitoring import MONITORING_EXECUTION
+from smlocal.emulator.support.records import Nested
 from smlocal.model_monitor.contract import dataset_format, status_of
 
 _DURATION = re.compile(r"^([+-])?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
@@ -68,7 +75,7 @@ class MonitoringSpec:
     max_runtime: int | None = None
     role: str | None = None
     definition_name: str | None = None
-    resources: dict[str, Any] | None = None
+    resources: Nested | None = None
 
 
 EXECUTIONS = Kind(
@@ -108,7 +115,7 @@ def spec_of(ctx: Context, config: MonitoringScheduleConfig) -> MonitoringSpec:
             f"smlocal emulates DataQuality monitoring only, not {config['MonitoringType']}."
         )
     if "MonitoringJobDefinitionName" in config:
-        return _from_definition(get_definition(ctx, config["MonitoringJobDefinitionName"]))
+        return _from_definition(DEFINITIONS.get(ctx, config["MonitoringJobDefinitionName"]))
     inline = config.get("MonitoringJobDefinition")
     if inline is None:
         raise ValidationException(
@@ -117,15 +124,14 @@ def spec_of(ctx: Context, config: MonitoringScheduleConfig) -> MonitoringSpec:
     return _from_inline(inline)
 
 
-def _from_inline(inline: dict[str, Any]) -> MonitoringSpec:
-    """The spec of a MonitoringJobDefinition given inline (a request member, as given)."""
+def _from_inline(inline: MonitoringJobDefinition) -> MonitoringSpec:
+    """The spec of a MonitoringJobDefinition given inline."""
     inputs = inline["MonitoringInputs"][0]
     if "EndpointInput" not in inputs:
         raise ValidationException("smlocal monitors endpoints: give an EndpointInput.")
-    app = inline["MonitoringAppSpecification"]
     return _spec(
         endpoint_input=inputs["EndpointInput"],
-        app=app,
+        app=inline["MonitoringAppSpecification"],
         baseline=inline.get("BaselineConfig") or {},
         outputs=inline["MonitoringOutputConfig"],
         environment=inline.get("Environment") or {},
@@ -136,32 +142,35 @@ def _from_inline(inline: dict[str, Any]) -> MonitoringSpec:
     )
 
 
-def _from_definition(doc: dict[str, Any]) -> MonitoringSpec:
-    app = doc["DataQualityAppSpecification"]
+def _from_definition(definition: DataQualityJobDefinition) -> MonitoringSpec:
+    app = definition.app_specification
+    endpoint_input = definition.job_input.get("EndpointInput")
+    if endpoint_input is None:  # refused when the definition was created
+        raise ValidationException("smlocal monitors endpoints: give an EndpointInput.")
     return _spec(
-        endpoint_input=doc["DataQualityJobInput"]["EndpointInput"],
+        endpoint_input=endpoint_input,
         app=app,
-        baseline=doc.get("DataQualityBaselineConfig") or {},
-        outputs=doc["DataQualityJobOutputConfig"],
+        baseline=definition.baseline_config or {},
+        outputs=definition.output_config,
         environment=app.get("Environment") or {},
-        stopping=doc.get("StoppingCondition"),
-        role=doc.get("RoleArn"),
-        definition=doc["JobDefinitionName"],
-        resources=doc.get("JobResources"),
+        stopping=definition.stopping_condition,
+        role=definition.role_arn,
+        definition=definition.name,
+        resources=definition.job_resources,
     )
 
 
 def _spec(
     *,
-    endpoint_input: dict[str, Any],
-    app: dict[str, Any],
-    baseline: dict[str, Any],
-    outputs: dict[str, Any],
+    endpoint_input: EndpointInput,
+    app: AppSpecification,
+    baseline: BaselineConfig,
+    outputs: OutputConfig,
     environment: dict[str, str],
-    stopping: dict[str, Any] | None,
+    stopping: StoppingCondition | None,
     role: str | None,
     definition: str | None,
-    resources: dict[str, Any] | None,
+    resources: Nested | None,
 ) -> MonitoringSpec:
     output = outputs["MonitoringOutputs"][0]["S3Output"]
     return MonitoringSpec(
@@ -177,7 +186,7 @@ def _spec(
         postprocessor_uri=app.get("PostAnalyticsProcessorSourceUri"),
         start_offset=endpoint_input.get("StartTimeOffset"),
         end_offset=endpoint_input.get("EndTimeOffset"),
-        max_runtime=(stopping or {}).get("MaxRuntimeInSeconds"),
+        max_runtime=None if stopping is None else stopping["MaxRuntimeInSeconds"],
         role=role,
         definition_name=definition,
         resources=resources,

@@ -28,13 +28,94 @@ class ScheduleConfig(TypedDict, total=False):
     DataAnalysisEndTime: str
 
 
+class EndpointInput(TypedDict, total=False):
+    """The members of an EndpointInput smlocal reads (the others are kept as given)."""
+
+    EndpointName: Required[str]
+    LocalPath: str
+    StartTimeOffset: str
+    EndTimeOffset: str
+
+
+class MonitoringInput(TypedDict, total=False):
+    """A monitoring job's input: an endpoint's captures (batch transform is refused)."""
+
+    EndpointInput: EndpointInput
+    BatchTransformInput: Nested
+
+
+class AppSpecification(TypedDict, total=False):
+    """A MonitoringAppSpecification (inline) or DataQualityAppSpecification (a definition)."""
+
+    ImageUri: Required[str]
+    Environment: dict[str, str]
+    RecordPreprocessorSourceUri: str
+    PostAnalyticsProcessorSourceUri: str
+    ContainerEntrypoint: list[str]
+    ContainerArguments: list[str]
+
+
+class S3Resource(TypedDict, total=False):
+    """A baseline file's location."""
+
+    S3Uri: str
+
+
+class BaselineConfig(TypedDict, total=False):
+    """The baseline an execution compares with."""
+
+    BaseliningJobName: str
+    ConstraintsResource: S3Resource
+    StatisticsResource: S3Resource
+
+
+class MonitoringS3Output(TypedDict, total=False):
+    """Where an execution's reports go."""
+
+    S3Uri: Required[str]
+    LocalPath: Required[str]
+    S3UploadMode: str
+
+
+class MonitoringOutput(TypedDict):
+    """One output of a monitoring job."""
+
+    S3Output: MonitoringS3Output
+
+
+class OutputConfig(TypedDict, total=False):
+    """A MonitoringOutputConfig (inline) or DataQualityJobOutputConfig (a definition)."""
+
+    MonitoringOutputs: Required[list[MonitoringOutput]]
+    KmsKeyId: str
+
+
+class StoppingCondition(TypedDict):
+    """How long an execution may run."""
+
+    MaxRuntimeInSeconds: int
+
+
+class MonitoringJobDefinition(TypedDict, total=False):
+    """A job definition given inline in a MonitoringScheduleConfig."""
+
+    MonitoringInputs: Required[list[MonitoringInput]]
+    MonitoringAppSpecification: Required[AppSpecification]
+    BaselineConfig: BaselineConfig
+    MonitoringOutputConfig: Required[OutputConfig]
+    MonitoringResources: Required[Nested]
+    Environment: dict[str, str]
+    StoppingCondition: StoppingCondition
+    RoleArn: Required[str]
+    NetworkConfig: Nested
+
+
 class MonitoringScheduleConfig(TypedDict, total=False):
-    """The members of a MonitoringScheduleConfig smlocal reads (an inline job definition is
-    read by the control plane as a request member)."""
+    """The members of a MonitoringScheduleConfig smlocal reads."""
 
     ScheduleConfig: ScheduleConfig
     MonitoringJobDefinitionName: str
-    MonitoringJobDefinition: Nested
+    MonitoringJobDefinition: MonitoringJobDefinition
     MonitoringType: str
 
 
