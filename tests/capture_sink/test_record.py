@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -328,6 +330,35 @@ def test_line_builder_matches_the_dict_builder(
 def test_fast_event_ids_are_uuid4():
     ids = {new_event_id() for _ in range(1000)}
     assert len(ids) == 1000
-    for text in list(ids)[:50]:
+    for text in ids:
         parsed = uuid.UUID(text)
         assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+
+
+def test_event_ids_are_unique_across_threads_and_a_fork():
+    """Each thread and each forked child draws its own batch: none hands out another's ids."""
+    new_event_id()  # this thread now holds a batch a forked child would inherit
+    by_thread: list[list[str]] = [[] for _ in range(4)]
+
+    def draw(into: list[str]) -> None:
+        into.extend(new_event_id() for _ in range(700))
+
+    threads = [threading.Thread(target=draw, args=(ids,)) for ids in by_thread]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: report 300 ids and leave at once
+        os.close(read)
+        os.write(write, "\n".join(new_event_id() for _ in range(300)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        from_child = pipe.read().split("\n")
+    os.waitpid(child, 0)
+    in_parent = [new_event_id() for _ in range(300)]
+    everything = [*from_child, *in_parent, *(i for ids in by_thread for i in ids)]
+    assert len(from_child) == 300
+    assert len(set(everything)) == len(everything) == 300 + 300 + 4 * 700
