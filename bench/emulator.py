@@ -2,25 +2,33 @@
 
 (1) `smlocal up` to a healthy /_smlocal/health (target < 2 s) and CreateEndpoint to
     InService for the iris model (target < 3 s), each over several fresh runs.
-(2) Invocations through the emulator's runtime against the same model server called
-    directly, alternating in one run (target: at least 0.90 of the direct throughput).
-Run: python -m bench.emulator [--rounds N] [--requests N] [--clients N]
+(2) Invocations through the emulator's runtime against the same model servers called
+    directly, alternating in one run, at 1 and 2 instances (target: at least 0.90 of the
+    direct throughput); with the CPU each instance used through the emulator.
+(3) The per-instance distribution: how many requests each instance of a 2-instance endpoint
+    served through the emulator (counted by each instance's capture at 100 %).
+Run: python -m bench.emulator [--rounds N] [--requests N] [--clients N] [--instances 1,2]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
 
-from bench.load import measure_round
+from bench.load import LoadResult, measure_round
 from bench.report import Comparison, load_options, machine, print_comparison
 from smlocal.emulator.pytest_plugin import SmlocalEmulator
 from tests.conftest import train_iris_tar
 from tests.support import deploy, unique, wait_for_status
+
+MODEL = "s3://models/iris/model.tar.gz"
 
 
 def start_times(work: Path, runs: int, model_tar: Path) -> tuple[list[float], list[float]]:
@@ -48,20 +56,112 @@ def start_times(work: Path, runs: int, model_tar: Path) -> tuple[list[float], li
     return ups, deploys
 
 
-def model_server_port(emulator: SmlocalEmulator) -> int:
-    """The loopback port the endpoint's model server (a child of the emulator) listens on."""
+def instance_servers(emulator: SmlocalEmulator, endpoint: str) -> list[psutil.Process]:
+    """The endpoint's model servers (gunicorn masters, one per instance), children of the
+    emulator."""
     assert emulator.proc is not None
-    for child in psutil.Process(emulator.proc.pid).children(recursive=True):
-        for conn in child.net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN:
-                return int(conn.laddr.port)
-    raise RuntimeError("no model server found")
+    found = []
+    for child in psutil.Process(emulator.proc.pid).children():
+        try:
+            if child.environ().get("SMLOCAL_ENDPOINT_NAME") == endpoint:
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
 
 
-def main(argv: list[str] | None = None) -> Comparison:
+def listening_port(server: psutil.Process) -> int:
+    """The loopback port a model server listens on."""
+    for conn in server.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN:
+            return int(conn.laddr.port)
+    raise RuntimeError(f"model server {server.pid} listens on no port")
+
+
+def cpu_seconds(server: psutil.Process) -> float:
+    """CPU time used so far by a model server: its master and its workers."""
+    total = 0.0
+    for process in (server, *server.children()):
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def captured(port: int) -> int:
+    """Invocations a model server has captured (at 100 %: the requests it served)."""
+    url = f"http://127.0.0.1:{port}/_smlocal/capture/stats"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return int(json.loads(response.read())["sampled"])
+
+
+def runtime_hop(
+    emulator: SmlocalEmulator, instances: int, args: argparse.Namespace
+) -> tuple[Comparison, list[float]]:
+    """Through the emulator against the instances' servers called directly (the clients
+    spread evenly over their ports), alternating rounds; and the CPU seconds each instance
+    used during the through-emulator rounds."""
+    sm = emulator.client("sagemaker")
+    name = f"bench-{instances}"
+    variant = {"name": "AllTraffic", "model_data": MODEL, "count": instances}
+    deploy(sm, name, [variant])
+    servers = instance_servers(emulator, name)
+    ports = [listening_port(s) for s in servers]
+    path = f"/endpoints/{name}/invocations"
+    comparison = Comparison(
+        f"runtime: InvokeEndpoint through the emulator vs the model servers directly, "
+        f"{instances} instance(s)",
+        "through emulator",
+        "direct",
+        target_ratio=0.90,
+    )
+    used = [0.0] * len(servers)
+    arms: list[tuple[int | list[int], str, list[LoadResult]]] = [
+        (emulator.port, path, comparison.a),
+        (ports, "/invocations", comparison.b),
+    ]
+    for target, route, _ in arms:
+        measure_round(target, route, args.clients, 300)
+    for i in range(args.rounds):
+        for target, route, results in arms if i % 2 == 0 else reversed(arms):
+            before = [cpu_seconds(s) for s in servers]
+            results.append(measure_round(target, route, args.clients, args.requests))
+            if results is comparison.a:
+                used = [
+                    u + cpu_seconds(s) - b for u, s, b in zip(used, servers, before, strict=True)
+                ]
+    sm.delete_endpoint(EndpointName=name)
+    return comparison, used
+
+
+def distribution(emulator: SmlocalEmulator, args: argparse.Namespace) -> list[int]:
+    """Requests each instance of a 2-instance endpoint served through the emulator, counted by
+    each instance's own capture (at 100 %)."""
+    sm = emulator.client("sagemaker")
+    name = "bench-spread"
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": "s3://models/capture",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+    }
+    deploy(sm, name, [{"name": "AllTraffic", "model_data": MODEL, "count": 2}], capture=capture)
+    ports = [listening_port(s) for s in instance_servers(emulator, name)]
+    before = [captured(port) for port in ports]
+    measure_round(emulator.port, f"/endpoints/{name}/invocations", args.clients, args.requests)
+    served = [captured(port) - b for port, b in zip(ports, before, strict=True)]
+    sm.delete_endpoint(EndpointName=name)
+    return served
+
+
+def main(argv: list[str] | None = None) -> list[Comparison]:
     parser = load_options(__doc__, rounds=7, requests=3000)
     parser.add_argument("--start-runs", type=int, default=3)
-    parser.add_argument("--instances", type=int, default=1, help="instances (gunicorn workers)")
+    parser.add_argument(
+        "--instances", default="1,2", help="instance counts of the runtime hop, comma-separated"
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="smlocal-bench-"))
@@ -79,37 +179,36 @@ def main(argv: list[str] | None = None) -> Comparison:
     )
 
     emulator = SmlocalEmulator(work / "throughput").start()
+    comparisons = []
     try:
-        s3, sm = emulator.client("s3"), emulator.client("sagemaker")
+        s3 = emulator.client("s3")
         s3.create_bucket(Bucket="models")
         s3.upload_file(str(model_tar), "models", "iris/model.tar.gz")
-        variant = {"name": "AllTraffic", "model_data": "s3://models/iris/model.tar.gz"}
-        deploy(sm, "bench", [{**variant, "count": args.instances}])
-        direct_port = model_server_port(emulator)
-        path = "/endpoints/bench/invocations"
-        comparison = Comparison(
-            "runtime: InvokeEndpoint through the emulator vs the model server directly",
-            "through emulator",
-            "direct",
-            target_ratio=0.90,
-        )
-        for port, route in ((emulator.port, path), (direct_port, "/invocations")):
-            measure_round(port, route, args.clients, 300)
-        for i in range(args.rounds):
-            arms = [
-                (emulator.port, path, comparison.a),
-                (direct_port, "/invocations", comparison.b),
-            ]
-            for port, route, results in arms if i % 2 == 0 else reversed(arms):
-                results.append(measure_round(port, route, args.clients, args.requests))
+        for count in (int(n) for n in args.instances.split(",")):
+            comparison, used = runtime_hop(emulator, count, args)
+            comparisons.append(comparison)
+            print_comparison(
+                comparison,
+                extra=f"iris XGBoost, {count} instance(s) (a model server of 1 gunicorn worker "
+                f"each), {args.clients} clients, {args.requests} requests per round",
+            )
+            shares = ", ".join(f"{u:.2f} s" for u in used)
+            print(f"   CPU of each instance during the through-emulator rounds: {shares}")
+        served = distribution(emulator, args)
     finally:
         emulator.stop()
-    print_comparison(
-        comparison,
-        extra=f"iris XGBoost, {args.instances} instance(s) (gunicorn workers), "
-        f"{args.clients} clients, {args.requests} requests per round",
+    total = sum(served)
+    least = min(served) / total if total else 0.0
+    print("\n== per-instance distribution: a 2-instance endpoint through the emulator")
+    print(
+        f"   {args.clients} clients, {args.requests} requests, counted by each instance's "
+        "capture (100 %)"
     )
-    return comparison
+    for i, n in enumerate(served):
+        print(f"   instance {i}: {n} requests ({n / total:.1%})" if total else f"   {i}: 0")
+    verdict = "meets" if least >= 0.40 else "MISSES"
+    print(f"   least-served share {least:.3f} ({verdict} target >= 0.40; all {total} counted)")
+    return comparisons
 
 
 if __name__ == "__main__":

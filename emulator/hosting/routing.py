@@ -15,12 +15,31 @@ from smlocal.emulator.hosting.upstream import UpstreamPool
 
 @dataclass(frozen=True)
 class VariantRoute:
-    """One production variant: its weight and the model server behind it."""
+    """One production variant: its weight and its instances' model servers (a pool each)."""
 
     name: str
     weight: float
-    pool: UpstreamPool
+    pools: tuple[UpstreamPool, ...]
     instances: int = 1  # its instance count (InvocationsPerInstance)
+
+    def pick(self, rng: random.Random, avoid: UpstreamPool | None = None) -> UpstreamPool:
+        """The instance with the fewest outstanding requests, ties drawn at random (SageMaker's
+        LEAST_OUTSTANDING_REQUESTS routing); `avoid` one that could not be reached, if there
+        is another."""
+        pools = self.pools
+        if len(pools) == 1:
+            return pools[0]
+        fewest, ties = -1, []
+        for pool in pools:
+            if pool is avoid:
+                continue
+            if pool.busy < fewest or fewest < 0:
+                fewest, ties = pool.busy, [pool]
+            elif pool.busy == fewest:
+                ties.append(pool)
+        if not ties:
+            return pools[0]
+        return ties[0] if len(ties) == 1 else ties[int(rng.random() * len(ties))]
 
 
 @dataclass(frozen=True)
