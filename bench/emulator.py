@@ -136,11 +136,12 @@ def runtime_hop(
     return comparison, used
 
 
-def distribution(emulator: SmlocalEmulator, args: argparse.Namespace) -> list[int]:
+def distribution(
+    emulator: SmlocalEmulator, args: argparse.Namespace, name: str = "bench-spread"
+) -> list[int]:
     """Requests each instance of a 2-instance endpoint served through the emulator, counted by
     each instance's own capture (at 100 %)."""
     sm = emulator.client("sagemaker")
-    name = "bench-spread"
     capture = {
         "EnableCapture": True,
         "InitialSamplingPercentage": 100,
