@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import threading
 import time
 import urllib.request
@@ -17,7 +19,6 @@ import pytest
 from tests.emulator.test_endpoint_lifecycle import invoke_status, upload_model
 from tests.support import deploy, unique, wait_for_status
 
-ROW = b"5.1,3.5,1.4,0.2"
 CAPTURE = {
     "EnableCapture": True,
     "InitialSamplingPercentage": 100,
@@ -175,5 +176,31 @@ def test_instance_counts_start_and_stop_instances_and_a_dead_one_is_replaced_alo
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 1
     assert len(settled(emulator, name, 1)) == 1
     assert [invoke_status(runtime, name) for _ in range(10)] == ["OK"] * 10
+    sm.delete_endpoint(EndpointName=name)
+    assert settled(emulator, name, 0) == []
+
+
+def test_instances_that_do_not_come_up_leave_the_running_ones_serving(
+    emulator, iris_tar, tmp_path
+) -> None:
+    model = tmp_path / "model"  # a local folder is read in place: remove it after the deploy
+    model.mkdir()
+    subprocess.run(["tar", "-xzf", str(iris_tar), "-C", str(model)], check=True)
+    sm, runtime = emulator.client("sagemaker"), emulator.client("sagemaker-runtime")
+    name = unique("noscale")
+    assert (
+        deploy(sm, name, [{"name": "AllTraffic", "model_data": str(model)}])["EndpointStatus"]
+        == "InService"
+    )
+    [running] = settled(emulator, name, 1)
+    shutil.rmtree(model)
+    model.mkdir()  # the model is gone: a new instance cannot load it
+
+    described = scale(sm, name, 2)
+    assert described["EndpointStatus"] == "InService"
+    assert described["FailureReason"].startswith("Update failed: "), described["FailureReason"]
+    assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 1
+    assert [s.pid for s in settled(emulator, name, 1)] == [running.pid]
+    assert [invoke_status(runtime, name) for _ in range(5)] == ["OK"] * 5
     sm.delete_endpoint(EndpointName=name)
     assert settled(emulator, name, 0) == []
