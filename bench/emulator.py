@@ -4,7 +4,7 @@
     InService for the iris model (target < 3 s), each over several fresh runs.
 (2) Invocations through the emulator's runtime against the same model servers called
     directly, alternating in one run, at 1 and 2 instances (target: at least 0.90 of the
-    direct throughput); with the CPU each instance used through the emulator.
+    direct throughput); with the CPU per request of the edge and of each instance, per arm.
 (3) The per-instance distribution: how many requests each instance of a 2-instance endpoint
     served through the emulator (counted by each instance's capture at 100 %).
 Run: python -m bench.emulator [--rounds N] [--requests N] [--clients N] [--instances 1,2]
@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -97,18 +98,48 @@ def captured(port: int) -> int:
         return int(json.loads(response.read())["sampled"])
 
 
+@dataclass
+class CpuUse:
+    """CPU seconds used during one arm's rounds: the edge (the emulator's own process) and
+    each instance's model server; and the requests those rounds completed."""
+
+    instances: list[float]
+    edge: float = 0.0
+    requests: int = 0
+
+    def per_request_us(self, seconds: float) -> float:
+        """Microseconds of CPU per completed request."""
+        return seconds / self.requests * 1e6 if self.requests else float("nan")
+
+    def summary(self) -> str:
+        """A one-line account of where the CPU went."""
+        split = " + ".join(f"{u:.2f}" for u in self.instances)
+        return (
+            f"edge {self.per_request_us(self.edge):.0f} us, model servers "
+            f"{self.per_request_us(sum(self.instances)):.0f} us per request "
+            f"(instances: {split} s over {self.requests} requests)"
+        )
+
+
+def cpu_now(edge: psutil.Process, servers: list[psutil.Process]) -> list[float]:
+    """The CPU seconds used so far by the edge (first) and each model server."""
+    times = edge.cpu_times()
+    return [times.user + times.system, *(cpu_seconds(s) for s in servers)]
+
+
 def runtime_hop(
     emulator: SmlocalEmulator, instances: int, args: argparse.Namespace
-) -> tuple[Comparison, list[float]]:
+) -> tuple[Comparison, CpuUse, CpuUse]:
     """Through the emulator against the instances' servers called directly (the clients
-    spread evenly over their ports), alternating rounds; and the CPU seconds each instance
-    used during the through-emulator rounds."""
+    spread evenly over their ports), alternating rounds; and where the CPU went in each arm."""
+    assert emulator.proc is not None
     sm = emulator.client("sagemaker")
     name = f"bench-{instances}"
     variant = {"name": "AllTraffic", "model_data": MODEL, "count": instances}
     deploy(sm, name, [variant])
     servers = instance_servers(emulator, name)
     ports = [listening_port(s) for s in servers]
+    edge = psutil.Process(emulator.proc.pid)
     path = f"/endpoints/{name}/invocations"
     comparison = Comparison(
         f"runtime: InvokeEndpoint through the emulator vs the model servers directly, "
@@ -117,7 +148,10 @@ def runtime_hop(
         "direct",
         target_ratio=0.90,
     )
-    used = [0.0] * len(servers)
+    use = {
+        id(comparison.a): CpuUse([0.0] * len(servers)),
+        id(comparison.b): CpuUse([0.0] * len(servers)),
+    }
     arms: list[tuple[int | list[int], str, list[LoadResult]]] = [
         (emulator.port, path, comparison.a),
         (ports, "/invocations", comparison.b),
@@ -126,14 +160,15 @@ def runtime_hop(
         measure_round(target, route, args.clients, 300)
     for i in range(args.rounds):
         for target, route, results in arms if i % 2 == 0 else reversed(arms):
-            before = [cpu_seconds(s) for s in servers]
+            before = cpu_now(edge, servers)
             results.append(measure_round(target, route, args.clients, args.requests))
-            if results is comparison.a:
-                used = [
-                    u + cpu_seconds(s) - b for u, s, b in zip(used, servers, before, strict=True)
-                ]
+            spent = [a - b for a, b in zip(cpu_now(edge, servers), before, strict=True)]
+            arm = use[id(results)]
+            arm.edge += spent[0]
+            arm.instances = [u + d for u, d in zip(arm.instances, spent[1:], strict=True)]
+            arm.requests += results[-1].requests
     sm.delete_endpoint(EndpointName=name)
-    return comparison, used
+    return comparison, use[id(comparison.a)], use[id(comparison.b)]
 
 
 def distribution(
@@ -186,15 +221,15 @@ def main(argv: list[str] | None = None) -> list[Comparison]:
         s3.create_bucket(Bucket="models")
         s3.upload_file(str(model_tar), "models", "iris/model.tar.gz")
         for count in (int(n) for n in args.instances.split(",")):
-            comparison, used = runtime_hop(emulator, count, args)
+            comparison, through, direct = runtime_hop(emulator, count, args)
             comparisons.append(comparison)
             print_comparison(
                 comparison,
                 extra=f"iris XGBoost, {count} instance(s) (a model server of 1 gunicorn worker "
                 f"each), {args.clients} clients, {args.requests} requests per round",
             )
-            shares = ", ".join(f"{u:.2f} s" for u in used)
-            print(f"   CPU of each instance during the through-emulator rounds: {shares}")
+            print(f"   CPU through the emulator: {through.summary()}")
+            print(f"   CPU direct: {direct.summary()}")
         served = distribution(emulator, args)
     finally:
         emulator.stop()
