@@ -31,6 +31,7 @@ from typing import Protocol
 from smlocal.emulator.hosting.backends import VariantPlan
 from smlocal.emulator.hosting.endpoint_records import (
     KIND,
+    RANDOM,
     CaptureSummary,
     Endpoint,
     PendingDeploymentSummary,
@@ -512,7 +513,8 @@ class EndpointManager:
                 known.get(i.server.port) or UpstreamPool(self.loop, i.server.port)
                 for i in instances
             )
-            variants.append(VariantRoute(v.name, v.weight, pools, len(instances)))
+            strategy = v.routing or RANDOM
+            variants.append(VariantRoute(v.name, v.weight, pools, len(instances), strategy))
         self.table.publish(EndpointRoute(name, tuple(variants)))
 
     def _retire(self, old: Retiring) -> None:

@@ -93,9 +93,14 @@ def capture_environment(settings: EmulatorSettings, plan: VariantPlan) -> dict[s
 def spool_dir(settings: EmulatorSettings, plan: VariantPlan) -> Path:
     """Where an instance's captured records wait for upload: one folder per place among the
     variant's instances, so instances never share files, kept across restarts (an instance
-    that replaces another, or a restarted smlocal's, uploads what its predecessor left)."""
+    that replaces another, or a restarted smlocal's, uploads what its predecessor left).
+
+    The first instance keeps the variant's folder, where every variant spooled before
+    instances were separate servers, so records spooled by an older smlocal are uploaded
+    too; the others spool in `instance-{place}` below it (a spool reads only its own
+    `spool/` and `sessions/` folders)."""
     root = settings.data_dir.resolve() / "capture-spool" / plan.endpoint / plan.variant
-    return root / f"instance-{plan.instance}"
+    return root if plan.instance == 0 else root / f"instance-{plan.instance}"
 
 
 def log_path(settings: EmulatorSettings, plan: VariantPlan) -> Path:

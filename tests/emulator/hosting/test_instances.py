@@ -154,11 +154,14 @@ def test_instance_counts_start_and_stop_instances_and_a_dead_one_is_replaced_alo
     assert invoke_status(runtime, name) == "OK"
 
     # one instance's host goes away (its gunicorn master and workers, SIGKILL): the other
-    # answers every invocation meanwhile, and the dead one is replaced
+    # answers every invocation meanwhile, and the dead one is replaced. The one invocation
+    # before the kill may have left a keep-alive connection to the victim; a request sent on
+    # it before the edge has seen it close fails as sent (never retried: the model may have
+    # run it); every other one cannot reach the victim and goes to the survivor.
     victim, survivor = servers
     os.killpg(victim.pid, signal.SIGKILL)
     answers = [invoke_status(runtime, name) for _ in range(30)]
-    assert answers == ["OK"] * 30
+    assert answers.count("OK") >= 29, answers
     deadline = time.monotonic() + 60
     while True:
         now = instances(emulator, name)

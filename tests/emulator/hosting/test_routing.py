@@ -1,4 +1,5 @@
-"""A variant's instances are picked by least outstanding requests, ties drawn at random."""
+"""A variant's instances are picked as its RoutingConfig says: at random (SageMaker's default),
+or by least outstanding requests with ties drawn at random."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from smlocal.emulator.hosting.routing import VariantRoute
+from smlocal.emulator.hosting.routing import LEAST_OUTSTANDING_REQUESTS, VariantRoute
 from smlocal.emulator.hosting.upstream import UpstreamPool
 
 
@@ -20,13 +21,15 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop.close()
 
 
-def route(loop: asyncio.AbstractEventLoop, *busy: int) -> VariantRoute:
+def route(
+    loop: asyncio.AbstractEventLoop, *busy: int, strategy: str = LEAST_OUTSTANDING_REQUESTS
+) -> VariantRoute:
     pools = []
     for port, outstanding in enumerate(busy, 9000):
         pool = UpstreamPool(loop, port)
         pool.busy = outstanding
         pools.append(pool)
-    return VariantRoute("AllTraffic", 1.0, tuple(pools), len(pools))
+    return VariantRoute("AllTraffic", 1.0, tuple(pools), len(pools), strategy)
 
 
 def test_the_instance_with_the_fewest_outstanding_requests_is_picked(loop) -> None:
@@ -49,3 +52,39 @@ def test_an_unreachable_instance_is_avoided_when_there_is_another(loop) -> None:
     assert variant.pick(random.Random(1), avoid=unreachable).port == 9001
     single = route(loop, 0)
     assert single.pick(random.Random(1), avoid=single.pools[0]) is single.pools[0]
+
+
+def test_random_routing_draws_every_instance_whatever_it_has_in_flight(loop) -> None:
+    variant = route(loop, 5, 0, 9, strategy="RANDOM")
+    rng = random.Random(3)
+    drawn = Counter(variant.pick(rng).port for _ in range(3000))
+    assert set(drawn) == {9000, 9001, 9002}
+    assert min(drawn.values()) > 800  # about 1000 each
+    assert variant.pick(random.Random(1), avoid=variant.pools[1]) is not variant.pools[1]
+
+
+def test_a_variant_plans_its_routing_config_and_defaults_to_random(tmp_path) -> None:
+    from smlocal.emulator.control.context import Context
+    from smlocal.emulator.control.endpoint_configs import EndpointConfig
+    from smlocal.emulator.control.endpoints import plan
+    from smlocal.emulator.control.models import MODELS, Model, Runnable
+    from smlocal.emulator.settings import EmulatorSettings
+    from smlocal.emulator.support.store import Store
+
+    ctx = Context(Store(), EmulatorSettings(data_dir=tmp_path), lambda: 1.0)
+    runnable = [Runnable("image:1", None, {})]
+    MODELS.save(ctx, Model("m", ctx.arn("model", "m"), 1.0, runnable))
+    config = EndpointConfig(
+        "c",
+        ctx.arn("endpoint-config", "c"),
+        1.0,
+        [
+            {"VariantName": "a", "ModelName": "m"},
+            {
+                "VariantName": "b",
+                "ModelName": "m",
+                "RoutingConfig": {"RoutingStrategy": LEAST_OUTSTANDING_REQUESTS},
+            },
+        ],
+    )
+    assert [v.routing for v in plan(ctx, config).variants] == [None, LEAST_OUTSTANDING_REQUESTS]
