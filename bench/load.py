@@ -11,7 +11,7 @@ import http.client
 import statistics
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -50,7 +50,7 @@ class LoadResult:
 
 
 def run_load(
-    port: int,
+    port: int | Sequence[int],
     path: str,
     body: bytes,
     headers: Mapping[str, str],
@@ -60,9 +60,11 @@ def run_load(
     max_seconds: float = 30.0,
     host: str = "127.0.0.1",
 ) -> LoadResult:
-    """Send `requests` POSTs from `clients` threads (stopping early at max_seconds)."""
+    """Send `requests` POSTs from `clients` threads (stopping early at max_seconds); with
+    several ports, client i sends to port i modulo their number."""
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("load tests only ever target loopback")
+    ports = [port] if isinstance(port, int) else list(port)
     lock = threading.Lock()
     remaining = [requests]
     latencies: list[float] = []
@@ -77,7 +79,7 @@ def run_load(
             remaining[0] -= 1
             return True
 
-    def client() -> None:
+    def client(port: int) -> None:
         conn = http.client.HTTPConnection(host, port, timeout=30)
         mine: list[float] = []
         while take():
@@ -100,7 +102,10 @@ def run_load(
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    threads = [
+        threading.Thread(target=client, args=(ports[i % len(ports)],), daemon=True)
+        for i in range(clients)
+    ]
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -114,7 +119,7 @@ ONE_ROW = b"5.1,3.5,1.4,0.2"  # the iris row every serving benchmark sends
 CSV_HEADERS = {"Content-Type": "text/csv", "Accept": "text/csv"}
 
 
-def measure_round(port: int, path: str, clients: int, requests: int) -> LoadResult:
+def measure_round(port: int | Sequence[int], path: str, clients: int, requests: int) -> LoadResult:
     """One benchmark round of one-row CSV invocations; any failed request stops the run."""
     result = run_load(
         port, path, ONE_ROW, CSV_HEADERS, clients=clients, requests=requests, max_seconds=60

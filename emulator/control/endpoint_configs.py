@@ -15,6 +15,12 @@ from smlocal.emulator.support.records import Document, Nested, shown
 KIND = "endpoint-config"
 
 
+class RoutingConfig(TypedDict):
+    """How a variant's traffic is spread over its instances."""
+
+    RoutingStrategy: str
+
+
 class ProductionVariant(TypedDict, total=False):
     """The members of a ProductionVariant smlocal reads (the others are kept as given)."""
 
@@ -25,6 +31,7 @@ class ProductionVariant(TypedDict, total=False):
     InstanceType: str
     ServerlessConfig: Nested
     ContainerStartupHealthCheckTimeoutInSeconds: int
+    RoutingConfig: RoutingConfig
 
 
 @dataclass

@@ -98,6 +98,7 @@ def plan(ctx: Context, config: EndpointConfig) -> Plan:
                 startup_timeout=v.get(
                     "ContainerStartupHealthCheckTimeoutInSeconds", ctx.settings.startup_timeout
                 ),
+                routing=v["RoutingConfig"]["RoutingStrategy"] if "RoutingConfig" in v else None,
             )
         )
     return Plan(config.name, variants, config.data_capture_config)

@@ -3,9 +3,10 @@
 SageMaker runs an hourly monitoring execution once the hour has closed, when that hour's
 capture files are already in S3. A model server here holds records in its spool until the
 file rolls (60 s by default), so an execution (or a test) that reads captures right after
-the traffic flushes first. One POST to a model server's `/_smlocal/capture/flush` reaches
-one gunicorn worker, which starts a flush round that every worker of that server answers
-(smlocal.capture_sink.session), and returns only once every spooled record is uploaded.
+the traffic flushes first. Each instance is its own model server with its own spool; one POST
+to an instance's `/_smlocal/capture/flush` reaches one gunicorn worker, which starts a flush
+round that every worker of that server answers (smlocal.capture_sink.session), and returns
+only once every spooled record is uploaded. A variant is flushed instance by instance.
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ def flush_endpoint(
     for endpoint, variant, running in endpoints.live_variants():
         if endpoint != name.lower() or not running.plan.capture:
             continue
-        variants[variant] = _flush_server(running.server.port, variant, timeout)
+        flushed = [_flush_server(i.server.port, variant, timeout) for i in running.instances]
+        variants[variant] = {
+            "Files": sum(f["Files"] for f in flushed),
+            "Seconds": round(sum(f["Seconds"] or 0 for f in flushed), 3),
+            "Instances": len(flushed),
+        }
     return {"EndpointName": found.name, "Variants": variants}
 
 

@@ -9,6 +9,11 @@ and only while the document still holds its token. DeleteEndpoint writes a new t
 the route down before it returns, and cancels the work in progress; superseded work finds
 its token gone and stops the servers it started instead of publishing them. Hence, whatever
 the order of calls: listed ⇔ routed ⇔ running, and a deleted endpoint answers nothing.
+
+Each instance of a variant is its own model server; the route holds a pool per instance.
+An instance that dies is healed alone (its variant's other instances keep serving), and new
+instance counts start or stop whole instances: new ones join the route once healthy, removed
+ones leave it first and are drained, then stopped.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Protocol
 from smlocal.emulator.hosting.backends import VariantPlan
 from smlocal.emulator.hosting.endpoint_records import (
     KIND,
+    RANDOM,
     CaptureSummary,
     Endpoint,
     PendingDeploymentSummary,
@@ -35,7 +41,13 @@ from smlocal.emulator.hosting.endpoint_records import (
     save,
     stored,
 )
-from smlocal.emulator.hosting.fleet import Cancelled, DeployError, Hosting, RunningVariant
+from smlocal.emulator.hosting.fleet import (
+    Cancelled,
+    DeployError,
+    Hosting,
+    RunningInstance,
+    RunningVariant,
+)
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import UpstreamPool
 from smlocal.emulator.statuses.endpoints import ENDPOINT, RESTORED_ENDPOINT
@@ -46,10 +58,11 @@ from smlocal.model_server.environment import SMLOCAL_PREFIX
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 30.0
-MAX_RESTARTS = 3  # a variant that dies more often than this within RESTART_WINDOW ends Failed
+MAX_RESTARTS = 3  # an instance (its place) dying more often than this within RESTART_WINDOW
+# ends its endpoint Failed
 RESTART_WINDOW = 600.0
 SERVING = ("Creating", "Updating", "RollingBack", "InService")  # brought back after a restart
-Fleet = dict[str, RunningVariant]  # variant name -> its running server
+Fleet = dict[str, RunningVariant]  # variant name -> its running instances
 
 
 Change = Callable[[Endpoint], None]  # what a status write changes besides the status
@@ -67,10 +80,21 @@ class EndpointRecords(Protocol):
 
 @dataclass
 class Retiring:
-    """A route and fleet taken out of service: drained, then stopped."""
+    """A route and fleet (or some instances) taken out of service: drained, then stopped."""
 
     route: EndpointRoute | None = None
     fleet: Fleet = field(default_factory=dict)
+    instances: list[RunningInstance] = field(default_factory=list)  # of variants that stay
+
+
+@dataclass
+class Resized:
+    """What a change of instance counts did: instances started, instances to stop, and why
+    instances that were asked for did not come up."""
+
+    started: list[RunningInstance] = field(default_factory=list)
+    leaving: list[RunningInstance] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
 
 class EndpointManager:
@@ -229,21 +253,67 @@ class EndpointManager:
         )  # fmt: skip
 
     def _reweigh(self, work: Work) -> None:
+        """New weights, and new instance counts as whole instances started (they join the
+        route once healthy) or stopped (they leave the route, then are drained)."""
         endpoint = self._current(work)
         if endpoint is None:
             return
         plan = endpoint.plan
         fleet = dict(self.fleets.get(work.key, {}))
+        resized = Resized()
+        retiring: list[Retiring] = []
+        try:
+            if not self._resize(work, plan, fleet, resized):
+                return
+
+            def committed() -> None:
+                name = self._endpoint(work.key).name
+                retiring.append(Retiring(self.table.get(name), instances=resized.leaving))
+                self.fleets[work.key] = fleet
+                self._publish(name, plan, fleet)
+
+            failures = " ".join(resized.failures)
+            with self.ctx.store.transaction():
+                done = self._commit(
+                    work, "InService", live=plan,
+                    change=lambda e: setattr(e, "plan", plan),
+                    failure_reason=f"Update failed: {failures}" if failures else ...,
+                )  # fmt: skip
+                if done:
+                    self.ctx.store.after_commit(committed)
+        finally:
+            if not retiring:
+                self.hosting.stop_instances(resized.started)
+        for old in retiring:
+            self._retire(old)
+
+    def _resize(self, work: Work, plan: Plan, fleet: Fleet, resized: Resized) -> bool:
+        """Give each variant of `fleet` (a copy) the plan's instance count: new instances
+        started and healthy, or the last ones set aside to leave. A variant whose new
+        instances do not come up keeps its count (in `plan` too). False when cancelled."""
         for variant in plan.variants:
             running = fleet.get(variant.name)
-            if running is not None:
-                running.server.scale(variant.instance_count)
-                running.plan = replace(running.plan, instance_count=variant.instance_count)
-        with self.ctx.store.transaction():
-            if self._commit(work, "InService", live=plan):
-                self.ctx.store.after_commit(
-                    lambda: self._publish(endpoint.name, plan, self.fleets.get(work.key, {}))
-                )
+            if running is None or variant.instance_count == len(running.instances):
+                continue
+            have, count = len(running.instances), variant.instance_count
+            if count > have:
+                try:
+                    added = self.hosting.add(running, range(have, count), work.cancel)
+                except Cancelled:
+                    return False
+                except DeployError as exc:
+                    resized.failures.append(str(exc))
+                    variant.instance_count = have  # what runs is what DescribeEndpoint shows
+                    continue
+                resized.started.extend(added)
+                instances = running.instances + tuple(added)
+            else:
+                instances = running.instances[:count]
+                resized.leaving.extend(running.instances[count:])
+            fleet[variant.name] = replace(
+                running, plan=replace(running.plan, instance_count=count), instances=instances
+            )
+        return True
 
     def _delete(self, work: Work, route: EndpointRoute | None) -> None:
         with self.ctx.store.transaction():
@@ -267,26 +337,42 @@ class EndpointManager:
                 for name, running in fleet.items()
             ]
 
-    def report_dead(self, key: str, variant: str, dead: RunningVariant) -> None:
-        """A serving variant's server is gone: replace it (once per dead server)."""
+    def live_instances(self) -> list[tuple[str, str, RunningInstance]]:
+        """(endpoint key, variant name, instance) of every serving instance."""
+        return [
+            (key, name, instance)
+            for key, name, running in self.live_variants()
+            for instance in running.instances
+        ]
+
+    def _holds(self, key: str, variant: str, instance: RunningInstance) -> bool:
+        """True while the endpoint's fleet serves that very instance (under the store lock)."""
+        running = self.fleets.get(key, {}).get(variant)
+        return running is not None and running.holds(instance)
+
+    def report_dead(self, key: str, variant: str, dead: RunningInstance) -> None:
+        """A serving instance's server is gone: replace it (once per dead server)."""
         with self.ctx.store.transaction():
-            if self.fleets.get(key, {}).get(variant) is not dead or dead.healing:
+            if not self._holds(key, variant, dead) or dead.healing:
                 return
             dead.healing = True  # on the object: a heal that never runs cannot mark another
         run = lambda w: self._heal(w, variant, dead)  # noqa: E731
         self.queues.submit(Work(key, "heal", "", run))
 
-    def _heal(self, work: Work, variant: str, dead: RunningVariant) -> None:
-        """Start a new server on the dead one's files and move the route to it; an endpoint
-        whose variant keeps dying, or whose new server does not come up, ends Failed.
-        Healing does not depend on the endpoint's token: a re-weigh or a queued update does
-        not make a dead server any less dead; only a fleet that no longer holds it does."""
+    def _heal(self, work: Work, variant: str, dead: RunningInstance) -> None:
+        """Start a new instance in the dead one's place, on its files, and move the route to
+        it; the variant's other instances serve meanwhile (the runtime sends to another
+        instance what cannot reach the dead one). An endpoint whose instance keeps dying, or
+        whose new instance does not come up, ends Failed. Healing does not depend on the
+        endpoint's token: a re-weigh or a queued update does not make a dead server any less
+        dead; only a fleet that no longer holds it does."""
         try:
-            if self.fleets.get(work.key, {}).get(variant) is not dead:
+            if not self._holds(work.key, variant, dead):
                 return
             reason = (
-                f"The model server of production variant {variant} stopped unexpectedly; its "
-                f"log is {dead.server.log_path}"
+                f"The model server of production variant {variant} (instance "
+                f"{dead.plan.instance_id}) stopped unexpectedly; its log is "
+                f"{dead.server.log_path}"
             )
             dead.server.stop(timeout=5)
             self.hosting.logs.unfollow(dead.server)  # its last lines, the crash's included
@@ -295,20 +381,23 @@ class EndpointManager:
                 return
             with self.ctx.store.transaction():
                 endpoint = stored(self.ctx, work.key)
-                swapped = (
-                    endpoint is not None and self.fleets.get(work.key, {}).get(variant) is dead
-                )
+                swapped = endpoint is not None and self._holds(work.key, variant, dead)
                 if swapped and endpoint is not None:
-                    fleet = self.fleets[work.key] = {**self.fleets[work.key], variant: fresh}
+                    running = self.fleets[work.key][variant]
+                    instances = tuple(fresh if i is dead else i for i in running.instances)
+                    fleet = self.fleets[work.key] = {
+                        **self.fleets[work.key],
+                        variant: replace(running, instances=instances),
+                    }
                     self._publish(endpoint.name, endpoint.plan, fleet)
             if not swapped:
-                self.hosting.stop([fresh], keep_scratch=True)  # the fleet's scratch is not ours
+                self.hosting.stop_instances([fresh])  # the fleet's scratch is not ours
         finally:
             dead.healing = False
 
-    def _restart(self, work: Work, dead: RunningVariant, reason: str) -> RunningVariant | None:
-        """A new server for a dead one; each failed start counts as one more death, and more
-        than MAX_RESTARTS deaths within RESTART_WINDOW end the endpoint Failed."""
+    def _restart(self, work: Work, dead: RunningInstance, reason: str) -> RunningInstance | None:
+        """A new instance for a dead one; each failed start counts as one more death, and more
+        than MAX_RESTARTS deaths in its place within RESTART_WINDOW end the endpoint Failed."""
         deaths = dead.deaths
         failure = ""
         while True:
@@ -412,35 +501,34 @@ class EndpointManager:
         return old
 
     def _publish(self, name: str, plan: Plan, fleet: Fleet) -> None:
+        """Route to the fleet's instances, keeping the pools (and their connections) of
+        instances the previous route already had."""
         old = self.table.get(name)
         variants = []
         for v in plan.variants:
-            server = fleet[v.name].server
-            pool = None
-            if old is not None:
-                previous = old.variant(v.name)
-                pool = previous.pool if previous and previous.pool.port == server.port else None
-            variants.append(
-                VariantRoute(
-                    v.name,
-                    v.weight,
-                    pool or UpstreamPool(self.loop, server.port),
-                    fleet[v.name].plan.instance_count,
-                )
+            previous = old.variant(v.name) if old is not None else None
+            known = {p.port: p for p in previous.pools} if previous is not None else {}
+            instances = fleet[v.name].instances
+            pools = tuple(
+                known.get(i.server.port) or UpstreamPool(self.loop, i.server.port)
+                for i in instances
             )
+            strategy = v.routing or RANDOM
+            variants.append(VariantRoute(v.name, v.weight, pools, len(instances), strategy))
         self.table.publish(EndpointRoute(name, tuple(variants)))
 
     def _retire(self, old: Retiring) -> None:
-        """Let an old fleet finish its in-flight requests, then stop it."""
+        """Let an old fleet (or old instances) finish in-flight requests, then stop it."""
         if old.route is not None:
             deadline = time.monotonic() + DRAIN_SECONDS
-            live = {v.pool for r in self.table.routes.values() for v in r.variants}
-            pools = [v.pool for v in old.route.variants if v.pool not in live]
+            live = {p for r in self.table.routes.values() for v in r.variants for p in v.pools}
+            pools = [p for v in old.route.variants for p in v.pools if p not in live]
             while any(p.busy for p in pools) and time.monotonic() < deadline:
                 time.sleep(0.05)
             for pool in pools:
                 self.loop.call_soon_threadsafe(pool.close)
         self.hosting.stop(old.fleet.values())
+        self.hosting.stop_instances(old.instances)
 
     # -- records and statuses ---------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from smlocal.emulator.support.records import Document, Nested, shown
 from smlocal.emulator.support.state import State
 
 KIND = "endpoint"
+RANDOM = "RANDOM"  # SageMaker's routing across a variant's instances when none is asked for
 
 
 class DataCaptureConfig(TypedDict, total=False):
@@ -87,6 +88,7 @@ class PlannedVariant:
     serverless: bool
     weight: float
     startup_timeout: float | None  # None: the emulator's default (plans before it was kept)
+    routing: str | None = None  # its RoutingConfig's RoutingStrategy; None: RANDOM, the default
 
     @classmethod
     def from_document(cls, doc: Document) -> PlannedVariant:
@@ -101,6 +103,7 @@ class PlannedVariant:
             serverless=bool(doc.get("Serverless")),
             weight=doc["Weight"],
             startup_timeout=doc.get("StartupTimeout"),
+            routing=doc.get("RoutingStrategy"),
         )
 
     def to_document(self) -> Document:
@@ -115,6 +118,7 @@ class PlannedVariant:
             "Serverless": self.serverless,
             "Weight": self.weight,
             "StartupTimeout": self.startup_timeout,
+            **({} if self.routing is None else {"RoutingStrategy": self.routing}),
         }
 
 

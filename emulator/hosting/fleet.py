@@ -1,5 +1,7 @@
-"""A variant's model server from files to health and back: fetch its artifacts into a scratch
-folder, start it, wait for /ping, stop it, and remove only the scratch folder it was given.
+"""A variant's instances from files to health and back: fetch its artifacts into a scratch
+folder, start one model server per instance (each on its own port, as SageMaker's instances
+are separate hosts), wait for their /ping, stop them, and remove only the scratch folder the
+variant was given. Instances of a variant share its unpacked model, read-only.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ import http.client
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,15 +43,28 @@ class Cancelled(DeployError):
     """The deployment was superseded (DeleteEndpoint, shutdown) before it finished."""
 
 
-@dataclass
-class RunningVariant:
-    """A started variant: its prepared plan, its server, and the scratch folder it reads."""
+@dataclass(eq=False)  # compared by identity: the supervisor reports this very instance
+class RunningInstance:
+    """One started instance: its plan (with its instance id and place) and its server."""
 
     plan: VariantPlan
     server: VariantServer
+    deaths: tuple[float, ...] = ()  # when the predecessors in its place died (time.monotonic)
+    healing: bool = False  # a heal of this (dead) instance is queued or running
+
+
+@dataclass(frozen=True)
+class RunningVariant:
+    """A started variant: its prepared plan, its instances in the order of their places, and
+    the scratch folder they read. A change of instances is a new RunningVariant."""
+
+    plan: VariantPlan
+    instances: tuple[RunningInstance, ...]
     scratch: Path | None  # removed with the variant; None when nothing had to be unpacked
-    deaths: tuple[float, ...] = ()  # when its predecessors died (time.monotonic)
-    healing: bool = False  # a heal of this (dead) server is queued or running
+
+    def holds(self, instance: RunningInstance) -> bool:
+        """True while this very instance is one of the variant's."""
+        return any(i is instance for i in self.instances)
 
 
 class Hosting:
@@ -60,7 +75,7 @@ class Hosting:
         self.scratch = scratch
         self.backends: dict[str, Backend] = {"process": ProcessBackend(settings)}
         self.logs = EndpointLogs(LogShipper(settings))
-        # told (plan, seconds from launch to a healthy /ping) after each server comes up
+        # told (plan, seconds from launch to a healthy /ping) after each variant comes up
         self.setup_listeners: list[Callable[[VariantPlan, float], None]] = []
 
     def backend_for(self, plan: VariantPlan) -> Backend:
@@ -102,8 +117,9 @@ class Hosting:
         return replace(plan, model_dir=model_dir, environment=environment), folder
 
     def start(self, plans: list[VariantPlan], cancel: threading.Event) -> list[RunningVariant]:
-        """Start every variant and wait until all answer /ping; on any failure (or a cancel)
-        stop what was started, remove its scratch folders, and raise DeployError."""
+        """Start every instance of every variant and wait until all answer /ping; on any
+        failure (or a cancel) stop what was started, remove its scratch folders, and raise
+        DeployError."""
         started: list[RunningVariant] = []
         launched: list[float] = []
         try:
@@ -113,13 +129,17 @@ class Hosting:
                 launched.append(time.monotonic())  # setup counts the model's download too
                 backend = self.backend_for(plan)
                 prepared, folder = self.prepare(plan)
+                instances: list[RunningInstance] = []
                 try:
-                    server = self._start_one(backend, prepared)
+                    for place in range(plan.instance_count):
+                        instances.append(self._start_one(backend, prepared, place))
                 except BaseException:
+                    self.stop_instances(instances)
                     self.scratch.discard(folder)
                     raise
-                started.append(RunningVariant(prepared, server, folder))
-            self._wait_all(started, cancel, launched)
+                started.append(RunningVariant(prepared, tuple(instances), folder))
+            groups = [(v.plan, v.instances, t) for v, t in zip(started, launched, strict=True)]
+            self._wait_all(groups, cancel)
         except DeployError:
             self.stop(started)
             raise
@@ -128,25 +148,37 @@ class Hosting:
             raise DeployError(f"Starting the model servers failed: {exc}") from exc
         return started
 
-    def restart(self, variant: RunningVariant, cancel: threading.Event) -> RunningVariant:
-        """A new server for a variant whose server died, on the same unpacked files."""
+    def add(
+        self, variant: RunningVariant, places: Iterable[int], cancel: threading.Event
+    ) -> list[RunningInstance]:
+        """New instances of a running variant, in those places, on its unpacked files, once
+        healthy; on a failure (or a cancel) they are stopped and DeployError raised."""
         launched = time.monotonic()
         backend = self.backend_for(variant.plan)
-        server = self._start_one(backend, variant.plan)
-        fresh = RunningVariant(variant.plan, server, variant.scratch)
+        fresh: list[RunningInstance] = []
         try:
-            self._wait_all([fresh], cancel, [launched])
-        except BaseException:
-            self.stop_server(server)
+            for place in places:
+                fresh.append(self._start_one(backend, variant.plan, place))
+            self._wait_all([(variant.plan, fresh, launched)], cancel)
+        except DeployError:
+            self.stop_instances(fresh)
             raise
+        except BaseException as exc:
+            self.stop_instances(fresh)
+            raise DeployError(f"Starting the model servers failed: {exc}") from exc
         return fresh
 
-    def _start_one(self, backend: Backend, plan: VariantPlan) -> VariantServer:
-        """Start a server and ship what it writes from now on to a new instance log stream."""
-        plan = replace(plan, instance_id=instance_id())
+    def restart(self, dead: RunningInstance, cancel: threading.Event) -> RunningInstance:
+        """A new instance in the place of one whose server died, on the same unpacked files."""
+        [fresh] = self.add(RunningVariant(dead.plan, (), None), [dead.plan.instance], cancel)
+        return fresh
+
+    def _start_one(self, backend: Backend, plan: VariantPlan, place: int) -> RunningInstance:
+        """Start an instance's server and ship what it writes to a new log stream."""
+        plan = replace(plan, instance_id=instance_id(), instance=place)
         server = backend.start(plan)
         self.logs.follow(plan, server, log_path(self.settings, plan))
-        return server
+        return RunningInstance(plan, server)
 
     def stop_server(self, server: VariantServer) -> None:
         """Stop a server, whatever state it is in, then send its last log lines."""
@@ -156,40 +188,52 @@ class Hosting:
             self.logs.unfollow(server)
 
     def _wait_all(
-        self, variants: list[RunningVariant], cancel: threading.Event, launched: list[float]
+        self,
+        groups: Sequence[tuple[VariantPlan, Sequence[RunningInstance], float]],
+        cancel: threading.Event,
     ) -> None:
-        """Wait until every variant is healthy, then tell the setup listeners how long each
-        took from its launch (`launched`, time.monotonic, in the order of `variants`)."""
-        if not variants:
+        """Wait until every instance is healthy, then tell the setup listeners how long each
+        variant (plan, its instances, when it was launched: time.monotonic) took to serve."""
+        waits = [(group, i) for group, (_, instances, _) in enumerate(groups) for i in instances]
+        if not waits:
             return
 
-        def wait(variant: RunningVariant) -> tuple[str | None, float]:
-            return wait_healthy(variant.plan, variant.server, cancel), time.monotonic()
+        def wait(item: tuple[int, RunningInstance]) -> tuple[str | None, float]:
+            instance = item[1]
+            return wait_healthy(instance.plan, instance.server, cancel), time.monotonic()
 
-        with ThreadPoolExecutor(len(variants)) as pool:
-            results = list(pool.map(wait, variants))
+        with ThreadPoolExecutor(len(waits)) as pool:
+            results = list(pool.map(wait, waits))
         if cancel.is_set():
             raise Cancelled("the deployment was superseded")
-        failures = [error for error, _ in results if error]
+        failures: dict[int, str] = {}  # the first of each variant: its instances fail alike
+        ready: dict[int, float] = {}
+        for (group, _), (error, at) in zip(waits, results, strict=True):
+            if error:
+                failures.setdefault(group, error)
+            ready[group] = max(ready.get(group, at), at)
         if failures:
-            raise DeployError(" ".join(failures))
-        for variant, (_, ready), start in zip(variants, results, launched, strict=True):
+            raise DeployError(" ".join(failures.values()))
+        for group, (plan, _, launched) in enumerate(groups):
             for listener in self.setup_listeners:
                 try:
-                    listener(variant.plan, ready - start)
+                    listener(plan, ready[group] - launched)
                 except Exception:  # a listener (metrics) must never fail a deployment
-                    log.exception("setup listener failed for %s", variant.plan.variant)
+                    log.exception("setup listener failed for %s", plan.variant)
 
-    def stop(self, variants: Iterable[RunningVariant], keep_scratch: bool = False) -> None:
-        """Stop the servers (in parallel), then remove their scratch folders."""
+    def stop_instances(self, instances: Iterable[RunningInstance]) -> None:
+        """Stop instances' servers, in parallel."""
+        instances = list(instances)
+        if instances:
+            with ThreadPoolExecutor(len(instances)) as pool:
+                list(pool.map(lambda i: self.stop_server(i.server), instances))
+
+    def stop(self, variants: Iterable[RunningVariant]) -> None:
+        """Stop the variants' instances (in parallel), then remove their scratch folders."""
         variants = list(variants)
-        if not variants:
-            return
-        with ThreadPoolExecutor(len(variants)) as pool:
-            list(pool.map(lambda v: self.stop_server(v.server), variants))
-        if not keep_scratch:
-            for variant in variants:
-                self.scratch.discard(variant.scratch)
+        self.stop_instances(i for v in variants for i in v.instances)
+        for variant in variants:
+            self.scratch.discard(variant.scratch)
 
 
 def wait_healthy(plan: VariantPlan, server: VariantServer, cancel: threading.Event) -> str | None:

@@ -10,17 +10,35 @@ import bisect
 import random
 from dataclasses import dataclass, field
 
+from smlocal.emulator.hosting.endpoint_records import RANDOM
 from smlocal.emulator.hosting.upstream import UpstreamPool
+
+LEAST_OUTSTANDING_REQUESTS = "LEAST_OUTSTANDING_REQUESTS"
 
 
 @dataclass(frozen=True)
 class VariantRoute:
-    """One production variant: its weight and the model server behind it."""
+    """One production variant: its weight and its instances' model servers (a pool each)."""
 
     name: str
     weight: float
-    pool: UpstreamPool
+    pools: tuple[UpstreamPool, ...]
     instances: int = 1  # its instance count (InvocationsPerInstance)
+    strategy: str = RANDOM  # its RoutingConfig's RoutingStrategy
+
+    def pick(self, rng: random.Random, avoid: UpstreamPool | None = None) -> UpstreamPool:
+        """The instance to send to, as the variant's routing strategy says: RANDOM (SageMaker's
+        default) draws one; LEAST_OUTSTANDING_REQUESTS takes the one with the fewest requests
+        in flight, ties drawn at random. `avoid` one that could not be reached, if there is
+        another."""
+        pools = self.pools
+        if len(pools) == 1:
+            return pools[0]
+        candidates = [pool for pool in pools if pool is not avoid] or list(pools)
+        if self.strategy == LEAST_OUTSTANDING_REQUESTS:
+            fewest = min(pool.busy for pool in candidates)
+            candidates = [pool for pool in candidates if pool.busy == fewest]
+        return candidates[int(rng.random() * len(candidates))]
 
 
 @dataclass(frozen=True)

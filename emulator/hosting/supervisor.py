@@ -1,11 +1,12 @@
-"""Watches every serving model server and reports dead ones to the endpoint manager, which
-replaces them as SageMaker replaces an unhealthy instance (or, for a variant that keeps dying,
-takes the endpoint to Failed).
+"""Watches every serving instance's model server and reports dead ones to the endpoint
+manager, which replaces each alone as SageMaker replaces an unhealthy instance (or, for an
+instance that keeps dying, takes the endpoint to Failed).
 
-Once a second each live variant's server is asked whether it still runs: the gunicorn master
-of the process backend, the container of the Docker one (gunicorn itself replaces workers
-that die). A server is reported every round until it is replaced: the manager heals each dead
-server once, and if that heal was superseded it is reported, and healed, again.
+Once a second each live instance's server is asked whether it still runs: the gunicorn
+master of the process backend, the container of the Docker one (gunicorn itself replaces
+workers that die). An instance is reported every round until it is replaced: the manager
+heals each dead instance once, and if that heal was superseded it is reported, and healed,
+again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ INTERVAL = 1.0
 
 
 class Supervisor:
-    """A thread that checks every serving variant's server once per interval."""
+    """A thread that checks every serving instance's server once per interval."""
 
     def __init__(self, manager: EndpointManager, interval: float = INTERVAL) -> None:
         self.manager = manager
@@ -40,15 +41,17 @@ class Supervisor:
             self._thread.join(10)
 
     def check(self) -> None:
-        """One round: report every dead server to the manager."""
-        for key, variant, running in self.manager.live_variants():
+        """One round: report every dead instance to the manager."""
+        for key, variant, instance in self.manager.live_instances():
             try:
-                alive = running.server.alive()
+                alive = instance.server.alive()
             except Exception:  # a backend that cannot tell counts as dead
-                log.exception("cannot tell whether %s/%s runs", key, variant)
+                log.exception(
+                    "cannot tell whether %s/%s/%s runs", key, variant, instance.plan.instance_id
+                )
                 alive = False
             if not alive:
-                self.manager.report_dead(key, variant, running)
+                self.manager.report_dead(key, variant, instance)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

@@ -35,6 +35,11 @@ class UpstreamTimeout(Exception):
     """The model server took longer than the invocation timeout."""
 
 
+class Unreachable(ConnectionError):
+    """No connection to the model server could be made: the request was never sent, so
+    another instance may take it."""
+
+
 Done = Callable[[UpstreamResponse | None, Exception | None], None]
 
 
@@ -155,7 +160,7 @@ class UpstreamPool:
             )
         except OSError as exc:
             self.busy -= 1
-            done(None, ConnectionError(f"cannot connect to the model server: {exc}"))
+            done(None, Unreachable(f"cannot connect to the model server: {exc}"))
             return
         conn.send(request, done, timeout)
 

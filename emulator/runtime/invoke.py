@@ -1,4 +1,5 @@
-"""InvokeEndpoint: pick a variant, forward to its model server, answer as SageMaker does.
+"""InvokeEndpoint: pick a variant and one of its instances (the one with the fewest outstanding
+requests), forward to its model server, answer as SageMaker does.
 
 This is the emulator's hot path and runs on the event loop without a thread or task per
 request. Well-formed requests are checked by `InvokeParser` against the same botocore
@@ -17,7 +18,7 @@ from typing import Any
 from smlocal.capture_sink.aws_shapes.patterns import compile_pattern
 from smlocal.emulator.errors import AWSError, ModelError, ServiceUnavailable, ValidationError
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
-from smlocal.emulator.hosting.upstream import UpstreamResponse, UpstreamTimeout
+from smlocal.emulator.hosting.upstream import Unreachable, UpstreamResponse, UpstreamTimeout
 from smlocal.emulator.runtime.metrics import EndpointMetrics
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
@@ -149,7 +150,17 @@ class Runtime:
             self._error(respond, error, request_id)
             return
 
+        pool = variant.pick(self.rng)
+        retried = False
+
         def done(response: UpstreamResponse | None, failure: Exception | None) -> None:
+            nonlocal pool, retried
+            if isinstance(failure, Unreachable) and not retried and len(variant.pools) > 1:
+                # an instance that is gone (its replacement is on the way): the request was
+                # never sent, so another instance takes it
+                retried, pool = True, variant.pick(self.rng, avoid=pool)
+                pool.send(upstream, done, self.settings.invocation_timeout)
+                return
             answered = time.perf_counter()
             if response is not None and 200 <= response.status < 300:
                 respond(200, self._headers(response, variant, request_id), response.body)
@@ -169,7 +180,7 @@ class Runtime:
 
         upstream = self._upstream_request(request)
         sent = time.perf_counter()
-        variant.pool.send(upstream, done, self.settings.invocation_timeout)
+        pool.send(upstream, done, self.settings.invocation_timeout)
 
     def _full_parse(self, request: Request) -> dict[str, Any]:
         http_request = HttpRequest.from_raw("POST", request.path, request.headers, request.body)

@@ -1,4 +1,5 @@
-"""How a production variant's model server runs: a child process, or a Docker container."""
+"""How a production variant's instances run: each instance its own model server (a child
+process, or a Docker container) on its own port, as SageMaker's instances are separate hosts."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class VariantPlan:
     startup_timeout: float = 300.0
     model_dir: Path | None = None  # set once the emulator has fetched and unpacked the model
     instance_id: str = ""  # the instance this start of the server is (its log stream and file)
+    instance: int = 0  # its place among the variant's instances (0, 1, ...): its capture spool
     serverless: bool = False  # a ServerlessConfig variant: its starts publish ModelSetupTime
 
     @property
@@ -44,12 +46,14 @@ class VariantPlan:
 
     @property
     def workers(self) -> int:
-        """gunicorn workers: SAGEMAKER_MODEL_SERVER_WORKERS, else one per instance."""
-        return int(self.environment.get(SAGEMAKER_MODEL_SERVER_WORKERS) or self.instance_count)
+        """gunicorn workers of each instance's server: SAGEMAKER_MODEL_SERVER_WORKERS, else one
+        (smlocal's default since before instances were separate servers: one worker per
+        instance; `smlocal serve` on its own defaults to one per core, as the container)."""
+        return int(self.environment.get(SAGEMAKER_MODEL_SERVER_WORKERS) or 1)
 
 
 class VariantServer(Protocol):
-    """A running model server for one variant."""
+    """A running model server: one instance of a variant."""
 
     port: int
     log_path: Path
@@ -62,16 +66,12 @@ class VariantServer(Protocol):
         """Stop gracefully (captures are flushed), forcefully after the timeout."""
         ...
 
-    def scale(self, instances: int) -> None:
-        """Serve with this many instances (workers)."""
-        ...
-
 
 class Backend(Protocol):
-    """Starts variant servers."""
+    """Starts the model servers of instances."""
 
     def start(self, plan: VariantPlan) -> VariantServer:
-        """Start the server (it may not be healthy yet)."""
+        """Start the server of the plan's instance (it may not be healthy yet)."""
         ...
 
 
@@ -83,16 +83,24 @@ def capture_environment(settings: EmulatorSettings, plan: VariantPlan) -> dict[s
         SMLOCAL_CAPTURE_CONFIG: json.dumps(plan.capture),
         SMLOCAL_ENDPOINT_NAME: plan.endpoint,
         SMLOCAL_VARIANT_NAME: plan.variant,
-        SMLOCAL_CAPTURE_SPOOL_DIR: str(spool_dir(settings, plan.endpoint, plan.variant)),
+        SMLOCAL_CAPTURE_SPOOL_DIR: str(spool_dir(settings, plan)),
     }
     if settings.capture_roll_seconds is not None:
         env[SMLOCAL_CAPTURE_ROLL_SECONDS] = str(settings.capture_roll_seconds)
     return env
 
 
-def spool_dir(settings: EmulatorSettings, endpoint: str, variant: str) -> Path:
-    """Where a variant's captured records wait for upload; kept across restarts."""
-    return settings.data_dir.resolve() / "capture-spool" / endpoint / variant
+def spool_dir(settings: EmulatorSettings, plan: VariantPlan) -> Path:
+    """Where an instance's captured records wait for upload: one folder per place among the
+    variant's instances, so instances never share files, kept across restarts (an instance
+    that replaces another, or a restarted smlocal's, uploads what its predecessor left).
+
+    The first instance keeps the variant's folder, where every variant spooled before
+    instances were separate servers, so records spooled by an older smlocal are uploaded
+    too; the others spool in `instance-{place}` below it (a spool reads only its own
+    `spool/` and `sessions/` folders)."""
+    root = settings.data_dir.resolve() / "capture-spool" / plan.endpoint / plan.variant
+    return root if plan.instance == 0 else root / f"instance-{plan.instance}"
 
 
 def log_path(settings: EmulatorSettings, plan: VariantPlan) -> Path:

@@ -1,4 +1,4 @@
-"""`--backend docker`: each variant in a container, through the Docker SDK.
+"""`--backend docker`: each instance of a variant in its own container, through the Docker SDK.
 
 The images smlocal serves itself (SageMaker's XGBoost and scikit-learn: Role.SERVED in
 smlocal.model_server.images) run as our model server image (built from
@@ -60,7 +60,7 @@ def bridge_gateway() -> str | None:
 
 
 class DockerServer:
-    """A running variant container."""
+    """A running instance container."""
 
     def __init__(self, container: Any, port: int, log: Path) -> None:
         self.container = container
@@ -84,13 +84,9 @@ class DockerServer:
         except Exception:
             log.exception("could not stop container %s", getattr(self.container, "id", "?"))
 
-    def scale(self, instances: int) -> None:
-        """One container per variant; the instance count is recorded, not applied."""
-        log.warning("the docker backend keeps one container per variant (asked: %d)", instances)
-
 
 class DockerBackend:
-    """Starts variant containers."""
+    """Starts a container per instance."""
 
     def __init__(self, settings: EmulatorSettings) -> None:
         self.settings = settings
@@ -131,7 +127,11 @@ class DockerBackend:
             volumes=volumes,
             ports={"8080/tcp": ("127.0.0.1", port)},
             extra_hosts={"host.docker.internal": "host-gateway"},
-            labels={"smlocal.endpoint": plan.endpoint, "smlocal.variant": plan.variant},
+            labels={
+                "smlocal.endpoint": plan.endpoint,
+                "smlocal.variant": plan.variant,
+                "smlocal.instance": plan.instance_id,
+            },
         )
         return DockerServer(container, port, log_path(self.settings, plan))
 

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from smlocal.emulator.hosting.backends import VariantPlan, capture_environment, log_path
@@ -24,7 +23,7 @@ from smlocal.model_server.environment import (
 
 
 class ProcessServer:
-    """A gunicorn model server in its own process group."""
+    """One instance: a gunicorn model server in its own process group, on its own port."""
 
     def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path, workers: int) -> None:
         self.proc = proc
@@ -48,32 +47,6 @@ class ProcessServer:
                 self.proc.wait(10)
         kill_orphans(self.proc)
 
-    def scale(self, instances: int, wait: float = 10.0) -> None:
-        """gunicorn adds a worker per SIGTTIN and removes one per SIGTTOU. Signals of one
-        kind that arrive together count once, so each is sent after the last one showed."""
-        step = signal.SIGTTIN if instances > self.workers else signal.SIGTTOU
-        for _ in range(abs(instances - self.workers)):
-            before = self.worker_count()
-            self.proc.send_signal(step)
-            deadline = time.monotonic() + wait
-            while self.worker_count() == before and time.monotonic() < deadline:
-                time.sleep(0.02)
-        self.workers = instances
-
-    def worker_count(self) -> int:
-        """How many children the gunicorn master has now (from /proc)."""
-        count = 0
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                    fields = stat.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            count += int(fields[1]) == self.proc.pid  # fields[1] is the parent pid
-        return count
-
 
 def kill_orphans(leader: subprocess.Popen[bytes]) -> None:
     """SIGKILL what is left of a reaped leader's process group (workers of a killed master).
@@ -92,7 +65,7 @@ def kill_orphans(leader: subprocess.Popen[bytes]) -> None:
 
 
 class ProcessBackend:
-    """Starts variant servers as child processes."""
+    """Starts the model server of each instance as a child process."""
 
     def __init__(self, settings: EmulatorSettings) -> None:
         self.settings = settings

@@ -16,7 +16,7 @@ from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.endpoints import EndpointDocuments
 from smlocal.emulator.hosting.backends import VariantPlan
 from smlocal.emulator.hosting.endpoint_manager import KIND, EndpointManager
-from smlocal.emulator.hosting.fleet import DeployError, RunningVariant
+from smlocal.emulator.hosting.fleet import DeployError, RunningInstance, RunningVariant
 from smlocal.emulator.hosting.routing import RoutingTable
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.support.store import Store
@@ -52,9 +52,6 @@ class FakeServer:
     def stop(self, timeout: float = 40.0) -> None:
         pass
 
-    def scale(self, instances: int) -> None:
-        pass
-
 
 class FakeHosting:
     def __init__(self, failure: str | None = None) -> None:
@@ -65,9 +62,15 @@ class FakeHosting:
         if self.failure:
             raise DeployError(self.failure)
         self.started += 1
-        return [RunningVariant(p, FakeServer(9000 + self.started), None) for p in plans]
+        return [
+            RunningVariant(p, (RunningInstance(p, FakeServer(9000 + self.started)),), None)
+            for p in plans
+        ]
 
-    def stop(self, variants: Iterable[RunningVariant], keep_scratch: bool = False) -> None:
+    def stop(self, variants: Iterable[RunningVariant]) -> None:
+        pass
+
+    def stop_instances(self, instances: Iterable[RunningInstance]) -> None:
         pass
 
 
