@@ -7,8 +7,17 @@ Every non-null value is Fractional, Integral, Boolean or String by the first of 
 * Integral   `^(-|\\+)? ?\\d+$`
 * Boolean    `^(true|false)$`
 
-RE2 (through Arrow) runs the patterns; plain digit strings, the bulk of most numeric data, are
-recognised by a cheaper Arrow kernel first and only the rest go through the expressions.
+Most chunks of numeric data are classified without the expressions: Arrow casts the whole
+chunk to doubles (its cast is all or nothing), and a value that casts to a finite double is
+Integral or Fractional by the patterns exactly when each `.` in it has a digit on both sides:
+the cast accepts `[+-]?(D+(.D*)?|.D+)([eE][+-]?D+)?` and the words `nan`, `inf`, `infinity`,
+so the only finite values it takes that the patterns refuse are `1.`, `.5`, `1.e5` and their
+signed forms. Without `.`, `e` or `E` such a value is Integral, otherwise Fractional. The few
+values this does not settle (non-finite ones, a `.` without a digit beside it) go through the
+expressions, and so does every value of a chunk the cast refuses (spaces, words, empty
+strings); there plain digit strings are recognised by a cheaper Arrow kernel first. RE2
+(through Arrow) runs the patterns. The doubles of the cast are kept for the numeric
+statistics: they are what `parse_numbers` gives for each value.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ INTEGRAL_PATTERN = r"^(-|\+)? ?\d+$"
 BOOLEAN_PATTERN = r"^(true|false)$"
 
 Mask = npt.NDArray[np.bool_]
+Floats = npt.NDArray[np.float64]
 
 
 class DataType(StrEnum):
@@ -93,6 +103,7 @@ class Classified:
 
     counts: TypeCounts
     numeric: Mask  # Integral or Fractional
+    numbers: Floats | None = None  # `numbers_where(values, numeric)`, when already known
 
 
 def as_mask(flags: pa.Array) -> Mask:
@@ -109,8 +120,8 @@ def _matches(values: pa.Array, pattern: str) -> Mask:
     return as_mask(pc.match_substring_regex(values, pattern))
 
 
-def classify(values: pa.Array) -> Classified:
-    """Classify non-null string values."""
+def by_patterns(values: pa.Array) -> Classified:
+    """Classify non-null string values by the patterns, value by value."""
     digits = as_mask(pc.ascii_is_decimal(values))
     integral = digits.copy()
     fractional = np.zeros(len(values), dtype=bool)
@@ -136,7 +147,64 @@ def classify(values: pa.Array) -> Classified:
     return Classified(counts, integral | fractional)
 
 
-def parse_numbers(values: pa.Array) -> npt.NDArray[np.float64]:
+def _digit(codes: npt.NDArray[np.uint8]) -> Mask:
+    return (codes >= ord("0")) & (codes <= ord("9"))
+
+
+def _digits_around_dots(values: pa.Array) -> tuple[Mask, Mask]:
+    """Which values hold a `.`, and which have a digit on both sides of their first `.`.
+
+    Only for values the float cast accepted: ASCII (so bytes are characters) and at most one
+    `.` each; the characters beside it are read straight from the Arrow buffers.
+    """
+    dot = np.asarray(pc.find_substring(values, ".").to_numpy(zero_copy_only=False))
+    dotted = dot >= 0
+    around = np.zeros(len(values), dtype=bool)
+    which = np.flatnonzero(dotted)
+    if len(which):
+        _, offsets_buffer, data_buffer = values.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset :]
+        data = np.frombuffer(data_buffer, dtype=np.uint8)
+        at = offsets[which] + dot[which]  # the dot's byte in the data buffer
+        inside = (dot[which] > 0) & (at + 1 < offsets[which + 1])
+        before = data[np.where(inside, at - 1, 0)]
+        after = data[np.where(inside, at + 1, 0)]
+        around[which] = inside & _digit(before) & _digit(after)
+    return dotted, around
+
+
+def _by_cast(values: pa.Array) -> Classified | None:
+    """Classify by Arrow's float cast when it takes the whole array (None when it does not)."""
+    if values.type != pa.string() or values.null_count:
+        return None
+    try:
+        cast = pc.cast(values, pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    numbers = np.asarray(cast.to_numpy(zero_copy_only=False), dtype=np.float64)
+    dotted, around = _digits_around_dots(values)
+    exponent = as_mask(pc.match_substring(values, "e")) | as_mask(pc.match_substring(values, "E"))
+    settled = np.isfinite(numbers) & (~dotted | around)
+    integral = settled & ~dotted & ~exponent
+    fractional = settled & ~integral
+    counts = TypeCounts(fractional=int(fractional.sum()), integral=int(integral.sum()))
+    numeric = settled
+    unsettled = np.flatnonzero(~settled)
+    if len(unsettled):
+        rest = by_patterns(values.take(pa.array(unsettled)))
+        counts = counts.merge(rest.counts)
+        numeric = settled.copy()
+        numeric[unsettled[rest.numeric]] = True
+    # The cast's doubles are what parse_numbers gives each value; NaN where not numeric.
+    return Classified(counts, numeric, np.where(numeric, numbers, np.nan))
+
+
+def classify(values: pa.Array) -> Classified:
+    """Classify non-null string values (as `by_patterns` does, faster for numeric chunks)."""
+    return _by_cast(values) or by_patterns(values)
+
+
+def parse_numbers(values: pa.Array) -> Floats:
     """Doubles of values classified numeric, NaN where Spark's cast yields null.
 
     Spark trims surrounding whitespace, so `" 5"` is 5.0, but `"- 5"` (a sign, then the one
@@ -153,7 +221,7 @@ def parse_numbers(values: pa.Array) -> npt.NDArray[np.float64]:
     return np.asarray(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def numbers_where(values: pa.Array, numeric: Mask) -> npt.NDArray[np.float64]:
+def numbers_where(values: pa.Array, numeric: Mask) -> Floats:
     """Every value's double where `numeric` (and it parses), NaN elsewhere."""
     if numeric.all():
         return parse_numbers(values)
@@ -161,3 +229,10 @@ def numbers_where(values: pa.Array, numeric: Mask) -> npt.NDArray[np.float64]:
     if numeric.any():
         parsed[numeric] = parse_numbers(values.filter(pa.array(numeric)))
     return parsed
+
+
+def numbers_of(values: pa.Array, classified: Classified) -> Floats:
+    """Every value's double where `classified` found a number, NaN elsewhere."""
+    if classified.numbers is not None:
+        return classified.numbers
+    return numbers_where(values, classified.numeric)

@@ -29,7 +29,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smlocal.model_monitor.datatypes import classify, numbers_where
+from smlocal.model_monitor.datatypes import classify, numbers_of
 from smlocal.model_monitor.hll import NumberSketch
 
 CARDINALITY_THRESHOLD = 120
@@ -94,7 +94,7 @@ class DistinctState:
         self.counts = None
         self.strings = datasketches.hll_sketch(HLL_LG_K)
         self.numbers = NumberSketch()
-        self._sketch(seen, numbers_where(seen, classify(seen).numeric))
+        self._sketch(seen, numbers_of(seen, classify(seen)))
 
     def _as_sketches(self) -> DistinctState:
         """This state in sketch form (a converted copy when it is still exact)."""
