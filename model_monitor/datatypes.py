@@ -30,12 +30,12 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from smlocal.model_monitor import arrays
+from smlocal.model_monitor.arrays import Floats, Mask, floats, indices, int32s, picked
+
 FRACTIONAL_PATTERN = r"^(-|\+)? ?\d+((\.\d+)|((?:\.\d+)?[Ee][-+]?\d+))$"
 INTEGRAL_PATTERN = r"^(-|\+)? ?\d+$"
 BOOLEAN_PATTERN = r"^(true|false)$"
-
-Mask = npt.NDArray[np.bool_]
-Floats = npt.NDArray[np.float64]
 
 
 class DataType(StrEnum):
@@ -107,13 +107,8 @@ class Classified:
 
 
 def as_mask(flags: pa.Array) -> Mask:
-    """An Arrow boolean array as numpy booleans (null as False).
-
-    Through uint8, because Arrow's own boolean-to-numpy conversion is about a hundred times
-    slower (it unpacks bit by bit in Python-facing code).
-    """
-    bytes_ = pc.cast(flags.fill_null(False), pa.uint8()).to_numpy(zero_copy_only=False)
-    return np.asarray(bytes_).view(np.bool_)
+    """An Arrow boolean array as numpy booleans (null as False)."""
+    return arrays.mask(flags)
 
 
 def _matches(values: pa.Array, pattern: str) -> Mask:
@@ -135,7 +130,7 @@ def by_patterns(values: pa.Array) -> Classified:
     ):
         if not len(rest):
             break
-        matched = _matches(values.take(pa.array(rest)), pattern)
+        matched = _matches(values.take(indices(rest)), pattern)
         mask[rest[matched]] = True
         rest = rest[~matched]
     counts = TypeCounts(
@@ -147,8 +142,13 @@ def by_patterns(values: pa.Array) -> Classified:
     return Classified(counts, integral | fractional)
 
 
-def _digit(codes: npt.NDArray[np.uint8]) -> Mask:
-    return (codes >= ord("0")) & (codes <= ord("9"))
+def _is_digit(codes: npt.NDArray[np.uint8]) -> Mask:
+    return (codes - np.uint8(ord("0"))) < 10  # unsigned: below "0" wraps round to large
+
+
+def _found(values: pa.Array, text: str) -> npt.NDArray[np.int32]:
+    """Where `text` first starts in each value (-1 where it does not occur)."""
+    return int32s(pc.find_substring(values, text))
 
 
 def _digits_around_dots(values: pa.Array) -> tuple[Mask, Mask]:
@@ -157,46 +157,53 @@ def _digits_around_dots(values: pa.Array) -> tuple[Mask, Mask]:
     Only for values the float cast accepted: ASCII (so bytes are characters) and at most one
     `.` each; the characters beside it are read straight from the Arrow buffers.
     """
-    dot = np.asarray(pc.find_substring(values, ".").to_numpy(zero_copy_only=False))
-    dotted = dot >= 0
-    around = np.zeros(len(values), dtype=bool)
-    which = np.flatnonzero(dotted)
-    if len(which):
-        _, offsets_buffer, data_buffer = values.buffers()
-        offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset :]
-        data = np.frombuffer(data_buffer, dtype=np.uint8)
-        at = offsets[which] + dot[which]  # the dot's byte in the data buffer
-        inside = (dot[which] > 0) & (at + 1 < offsets[which + 1])
-        before = data[np.where(inside, at - 1, 0)]
-        after = data[np.where(inside, at + 1, 0)]
-        around[which] = inside & _digit(before) & _digit(after)
-    return dotted, around
+    dot = _found(values, ".")
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset :][: len(values) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    at = offsets[:-1] + dot  # the dot's byte in the data buffer (meaningless without a dot)
+    inside = (dot > 0) & (at + 1 < offsets[1:])
+    before = np.take(data, at - 1, mode="clip")
+    after = np.take(data, at + 1, mode="clip")
+    return dot >= 0, inside & _is_digit(before) & _is_digit(after)
+
+
+def _shapes(values: pa.Array, finite: Mask) -> tuple[Mask, Mask]:
+    """Which of these values (all taken by the cast) the patterns take as Integral, and which
+    as Fractional; neither means not settled here (`1.`, `.5`, `NaN`, `1e999`, ...)."""
+    dotted, around = _digits_around_dots(values)
+    exponent = _found(pc.ascii_lower(values), "e") >= 0
+    settled = finite & (~dotted | around)
+    integral = settled & ~dotted & ~exponent
+    return integral, settled & ~integral
 
 
 def _by_cast(values: pa.Array) -> Classified | None:
     """Classify by Arrow's float cast when it takes the whole array (None when it does not)."""
-    if values.type != pa.string() or values.null_count:
+    if not len(values) or values.type != pa.string() or values.null_count:
         return None
     try:
         cast = pc.cast(values, pa.float64())
     except pa.ArrowInvalid:
         return None
-    numbers = np.asarray(cast.to_numpy(zero_copy_only=False), dtype=np.float64)
-    dotted, around = _digits_around_dots(values)
-    exponent = as_mask(pc.match_substring(values, "e")) | as_mask(pc.match_substring(values, "E"))
-    settled = np.isfinite(numbers) & (~dotted | around)
-    integral = settled & ~dotted & ~exponent
-    fractional = settled & ~integral
+    numbers = floats(cast)
+    integral = as_mask(pc.ascii_is_decimal(values)).copy()  # plain digits: most integer data
+    fractional = np.zeros(len(values), dtype=bool)
+    if not integral.all():
+        # The other values: all of them (a slice, no copies) or those picked out.
+        rest = slice(None) if not integral.any() else np.flatnonzero(~integral)
+        others = values if isinstance(rest, slice) else values.take(indices(rest))
+        integral[rest], fractional[rest] = _shapes(others, np.isfinite(numbers[rest]))
+    numeric = integral | fractional
     counts = TypeCounts(fractional=int(fractional.sum()), integral=int(integral.sum()))
-    numeric = settled
-    unsettled = np.flatnonzero(~settled)
-    if len(unsettled):
-        rest = by_patterns(values.take(pa.array(unsettled)))
-        counts = counts.merge(rest.counts)
-        numeric = settled.copy()
-        numeric[unsettled[rest.numeric]] = True
+    if not numeric.all():
+        unsettled = np.flatnonzero(~numeric)
+        left = by_patterns(values.take(indices(unsettled)))
+        numeric[unsettled] = left.numeric
+        counts = counts.merge(left.counts)
+        numbers = np.where(numeric, numbers, np.nan)
     # The cast's doubles are what parse_numbers gives each value; NaN where not numeric.
-    return Classified(counts, numeric, np.where(numeric, numbers, np.nan))
+    return Classified(counts, numeric, numbers)
 
 
 def classify(values: pa.Array) -> Classified:
@@ -212,13 +219,13 @@ def parse_numbers(values: pa.Array) -> Floats:
     type but not towards the numeric statistics.
     """
     try:
-        floats = pc.cast(values, pa.float64())
+        cast = pc.cast(values, pa.float64())
     except pa.ArrowInvalid:
         trimmed = pc.utf8_trim_whitespace(values)
         spaced = pc.match_substring(trimmed, " ")
-        trimmed = pc.if_else(spaced, pa.scalar(None, pa.string()), trimmed)
-        floats = pc.cast(trimmed, pa.float64())
-    return np.asarray(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
+        trimmed = pc.if_else(spaced, pa.nulls(len(trimmed), pa.string()), trimmed)
+        cast = pc.cast(trimmed, pa.float64())
+    return floats(cast)
 
 
 def numbers_where(values: pa.Array, numeric: Mask) -> Floats:
@@ -227,7 +234,7 @@ def numbers_where(values: pa.Array, numeric: Mask) -> Floats:
         return parse_numbers(values)
     parsed = np.full(len(values), np.nan)
     if numeric.any():
-        parsed[numeric] = parse_numbers(values.filter(pa.array(numeric)))
+        parsed[numeric] = parse_numbers(picked(values, numeric))
     return parsed
 
 

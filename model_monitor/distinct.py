@@ -29,6 +29,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from smlocal.model_monitor.arrays import picked, strings
 from smlocal.model_monitor.datatypes import classify, numbers_of
 from smlocal.model_monitor.hll import NumberSketch
 
@@ -80,7 +81,7 @@ class DistinctState:
         assert self.numbers is not None
         is_number = ~np.isnan(parsed)
         self.numbers.update(parsed[is_number])
-        others = values.filter(pa.array(~is_number)) if is_number.any() else values
+        others = picked(values, ~is_number) if is_number.any() else values
         add = self.strings.update
         for value in pc.unique(others).to_pylist():
             add(value)
@@ -90,7 +91,7 @@ class DistinctState:
         assert self.counts is not None
         keep = set(watch.to_pylist()) if watch is not None else set()
         self.watched.update({v: c for v, c in self.counts.items() if v in keep})
-        seen = pa.array(list(self.counts), pa.string())
+        seen = strings(list(self.counts))
         self.counts = None
         self.strings = datasketches.hll_sketch(HLL_LG_K)
         self.numbers = NumberSketch()

@@ -28,6 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from smlocal.model_monitor import files
+from smlocal.model_monitor.arrays import strings
 from smlocal.model_monitor.errors import MAX_COLUMNS, AnalysisError
 from smlocal.model_monitor.preprocessing import Preprocessor
 from smlocal.model_monitor.readers import csv_fields, json_text
@@ -179,7 +180,7 @@ def _task_chunks(task: FileTask) -> Iterator[Chunk]:
 
 def run_task(task: FileTask) -> DatasetState:
     """Analyse one partition (runs in a worker process)."""
-    watch = None if task.watch is None else pa.array(task.watch, pa.string())
+    watch = None if task.watch is None else strings(task.watch)
     state = DatasetState()
     for chunk in _task_chunks(task):
         state.update(chunk, exact=task.exact, watch=watch)
