@@ -39,7 +39,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preprocessor", type=local_path, help="record preprocessor script (.py)")
     parser.add_argument("--postprocessor", type=local_path, help="post-analytics processor script")
     parser.add_argument(
-        "--workers", type=positive_int, help="processes for large files (default: CPUs)"
+        "--workers",
+        type=positive_int,
+        help="processes for CSV/JSON datasets (default: 1 below 24 MiB, else the CPUs)",
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="print the analyzer's log")
 

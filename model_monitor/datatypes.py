@@ -7,8 +7,17 @@ Every non-null value is Fractional, Integral, Boolean or String by the first of 
 * Integral   `^(-|\\+)? ?\\d+$`
 * Boolean    `^(true|false)$`
 
-RE2 (through Arrow) runs the patterns; plain digit strings, the bulk of most numeric data, are
-recognised by a cheaper Arrow kernel first and only the rest go through the expressions.
+Most chunks of numeric data are classified without the expressions: Arrow casts the whole
+chunk to doubles (its cast is all or nothing), and a value that casts to a finite double is
+Integral or Fractional by the patterns exactly when each `.` in it has a digit on both sides:
+the cast accepts `[+-]?(D+(.D*)?|.D+)([eE][+-]?D+)?` and the words `nan`, `inf`, `infinity`,
+so the only finite values it takes that the patterns refuse are `1.`, `.5`, `1.e5` and their
+signed forms. Without `.`, `e` or `E` such a value is Integral, otherwise Fractional. The few
+values this does not settle (non-finite ones, a `.` without a digit beside it) go through the
+expressions, and so does every value of a chunk the cast refuses (spaces, words, empty
+strings). Either way plain digit strings are recognised by a cheaper Arrow kernel first. RE2
+(through Arrow) runs the patterns. The doubles of the cast are kept for the numeric
+statistics: they are what `parse_numbers` gives for each value.
 """
 
 from __future__ import annotations
@@ -21,11 +30,12 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from smlocal.model_monitor import arrays
+from smlocal.model_monitor.arrays import Floats, Mask, floats, indices, int32s, picked
+
 FRACTIONAL_PATTERN = r"^(-|\+)? ?\d+((\.\d+)|((?:\.\d+)?[Ee][-+]?\d+))$"
 INTEGRAL_PATTERN = r"^(-|\+)? ?\d+$"
 BOOLEAN_PATTERN = r"^(true|false)$"
-
-Mask = npt.NDArray[np.bool_]
 
 
 class DataType(StrEnum):
@@ -93,24 +103,20 @@ class Classified:
 
     counts: TypeCounts
     numeric: Mask  # Integral or Fractional
+    numbers: Floats | None = None  # `numbers_where(values, numeric)`, when already known
 
 
 def as_mask(flags: pa.Array) -> Mask:
-    """An Arrow boolean array as numpy booleans (null as False).
-
-    Through uint8, because Arrow's own boolean-to-numpy conversion is about a hundred times
-    slower (it unpacks bit by bit in Python-facing code).
-    """
-    bytes_ = pc.cast(flags.fill_null(False), pa.uint8()).to_numpy(zero_copy_only=False)
-    return np.asarray(bytes_).view(np.bool_)
+    """An Arrow boolean array as numpy booleans (null as False)."""
+    return arrays.mask(flags)
 
 
 def _matches(values: pa.Array, pattern: str) -> Mask:
     return as_mask(pc.match_substring_regex(values, pattern))
 
 
-def classify(values: pa.Array) -> Classified:
-    """Classify non-null string values."""
+def by_patterns(values: pa.Array) -> Classified:
+    """Classify non-null string values by the patterns, value by value."""
     digits = as_mask(pc.ascii_is_decimal(values))
     integral = digits.copy()
     fractional = np.zeros(len(values), dtype=bool)
@@ -124,7 +130,7 @@ def classify(values: pa.Array) -> Classified:
     ):
         if not len(rest):
             break
-        matched = _matches(values.take(pa.array(rest)), pattern)
+        matched = _matches(values.take(indices(rest)), pattern)
         mask[rest[matched]] = True
         rest = rest[~matched]
     counts = TypeCounts(
@@ -136,7 +142,76 @@ def classify(values: pa.Array) -> Classified:
     return Classified(counts, integral | fractional)
 
 
-def parse_numbers(values: pa.Array) -> npt.NDArray[np.float64]:
+def _is_digit(codes: npt.NDArray[np.uint8]) -> Mask:
+    return (codes - np.uint8(ord("0"))) < 10  # unsigned: below "0" wraps round to large
+
+
+def _found(values: pa.Array, text: str) -> npt.NDArray[np.int32]:
+    """Where `text` first starts in each value (-1 where it does not occur)."""
+    return int32s(pc.find_substring(values, text))
+
+
+def _digits_around_dots(values: pa.Array) -> tuple[Mask, Mask]:
+    """Which values hold a `.`, and which have a digit on both sides of their first `.`.
+
+    Only for values the float cast accepted: ASCII (so bytes are characters) and at most one
+    `.` each; the characters beside it are read straight from the Arrow buffers.
+    """
+    dot = _found(values, ".")
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset :][: len(values) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    at = offsets[:-1] + dot  # the dot's byte in the data buffer (meaningless without a dot)
+    inside = (dot > 0) & (at + 1 < offsets[1:])
+    before = np.take(data, at - 1, mode="clip")
+    after = np.take(data, at + 1, mode="clip")
+    return dot >= 0, inside & _is_digit(before) & _is_digit(after)
+
+
+def _shapes(values: pa.Array, finite: Mask) -> tuple[Mask, Mask]:
+    """Which of these values (all taken by the cast) the patterns take as Integral, and which
+    as Fractional; neither means not settled here (`1.`, `.5`, `NaN`, `1e999`, ...)."""
+    dotted, around = _digits_around_dots(values)
+    exponent = _found(pc.ascii_lower(values), "e") >= 0
+    settled = finite & (~dotted | around)
+    integral = settled & ~dotted & ~exponent
+    return integral, settled & ~integral
+
+
+def _by_cast(values: pa.Array) -> Classified | None:
+    """Classify by Arrow's float cast when it takes the whole array (None when it does not)."""
+    if not len(values) or values.type != pa.string() or values.null_count:
+        return None
+    try:
+        cast = pc.cast(values, pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    numbers = floats(cast)
+    integral = as_mask(pc.ascii_is_decimal(values)).copy()  # plain digits: most integer data
+    fractional = np.zeros(len(values), dtype=bool)
+    if not integral.all():
+        # The other values: all of them (a slice, no copies) or those picked out.
+        rest = slice(None) if not integral.any() else np.flatnonzero(~integral)
+        others = values if isinstance(rest, slice) else values.take(indices(rest))
+        integral[rest], fractional[rest] = _shapes(others, np.isfinite(numbers[rest]))
+    numeric = integral | fractional
+    counts = TypeCounts(fractional=int(fractional.sum()), integral=int(integral.sum()))
+    if not numeric.all():
+        unsettled = np.flatnonzero(~numeric)
+        left = by_patterns(values.take(indices(unsettled)))
+        numeric[unsettled] = left.numeric
+        counts = counts.merge(left.counts)
+        numbers = np.where(numeric, numbers, np.nan)
+    # The cast's doubles are what parse_numbers gives each value; NaN where not numeric.
+    return Classified(counts, numeric, numbers)
+
+
+def classify(values: pa.Array) -> Classified:
+    """Classify non-null string values (as `by_patterns` does, faster for numeric chunks)."""
+    return _by_cast(values) or by_patterns(values)
+
+
+def parse_numbers(values: pa.Array) -> Floats:
     """Doubles of values classified numeric, NaN where Spark's cast yields null.
 
     Spark trims surrounding whitespace, so `" 5"` is 5.0, but `"- 5"` (a sign, then the one
@@ -144,20 +219,27 @@ def parse_numbers(values: pa.Array) -> npt.NDArray[np.float64]:
     type but not towards the numeric statistics.
     """
     try:
-        floats = pc.cast(values, pa.float64())
+        cast = pc.cast(values, pa.float64())
     except pa.ArrowInvalid:
         trimmed = pc.utf8_trim_whitespace(values)
         spaced = pc.match_substring(trimmed, " ")
-        trimmed = pc.if_else(spaced, pa.scalar(None, pa.string()), trimmed)
-        floats = pc.cast(trimmed, pa.float64())
-    return np.asarray(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
+        trimmed = pc.if_else(spaced, pa.nulls(len(trimmed), pa.string()), trimmed)
+        cast = pc.cast(trimmed, pa.float64())
+    return floats(cast)
 
 
-def numbers_where(values: pa.Array, numeric: Mask) -> npt.NDArray[np.float64]:
+def numbers_where(values: pa.Array, numeric: Mask) -> Floats:
     """Every value's double where `numeric` (and it parses), NaN elsewhere."""
     if numeric.all():
         return parse_numbers(values)
     parsed = np.full(len(values), np.nan)
     if numeric.any():
-        parsed[numeric] = parse_numbers(values.filter(pa.array(numeric)))
+        parsed[numeric] = parse_numbers(picked(values, numeric))
     return parsed
+
+
+def numbers_of(values: pa.Array, classified: Classified) -> Floats:
+    """Every value's double where `classified` found a number, NaN elsewhere."""
+    if classified.numbers is not None:
+        return classified.numbers
+    return numbers_where(values, classified.numeric)

@@ -29,7 +29,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smlocal.model_monitor.datatypes import classify, numbers_where
+from smlocal.model_monitor.arrays import picked, strings
+from smlocal.model_monitor.datatypes import classify, numbers_of
 from smlocal.model_monitor.hll import NumberSketch
 
 CARDINALITY_THRESHOLD = 120
@@ -80,7 +81,7 @@ class DistinctState:
         assert self.numbers is not None
         is_number = ~np.isnan(parsed)
         self.numbers.update(parsed[is_number])
-        others = values.filter(pa.array(~is_number)) if is_number.any() else values
+        others = picked(values, ~is_number) if is_number.any() else values
         add = self.strings.update
         for value in pc.unique(others).to_pylist():
             add(value)
@@ -90,11 +91,11 @@ class DistinctState:
         assert self.counts is not None
         keep = set(watch.to_pylist()) if watch is not None else set()
         self.watched.update({v: c for v, c in self.counts.items() if v in keep})
-        seen = pa.array(list(self.counts), pa.string())
+        seen = strings(list(self.counts))
         self.counts = None
         self.strings = datasketches.hll_sketch(HLL_LG_K)
         self.numbers = NumberSketch()
-        self._sketch(seen, numbers_where(seen, classify(seen).numeric))
+        self._sketch(seen, numbers_of(seen, classify(seen)))
 
     def _as_sketches(self) -> DistinctState:
         """This state in sketch form (a converted copy when it is still exact)."""

@@ -7,8 +7,11 @@ partition in input order. When the whole input is a single partition the numeric
 use Spark's exact per-value update (see `numeric`), which makes small inputs, such as the
 churn baseline, match the real analyzer bit for bit.
 
-File partitions run in worker processes (spawned, so safe next to threads); record streams
-are read in this process, holding at most two partitions of rows (as Arrow arrays) at once.
+File partitions of an input of `SERIAL_BYTES` or more run in worker processes (spawned, so
+safe next to threads) and in this process, which works while they start; smaller inputs are
+read in this process alone, as starting a worker (an interpreter importing numpy and Arrow)
+costs more than it saves. Record streams are read in this process, holding at most two
+partitions of rows (as Arrow arrays) at once.
 """
 
 from __future__ import annotations
@@ -18,19 +21,21 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
 from smlocal.model_monitor import files
+from smlocal.model_monitor.arrays import strings
 from smlocal.model_monitor.errors import MAX_COLUMNS, AnalysisError
 from smlocal.model_monitor.preprocessing import Preprocessor
 from smlocal.model_monitor.readers import csv_fields, json_text
 from smlocal.model_monitor.state import Chunk, DatasetState
 
 PARTITION_BYTES = 4 * 1024 * 1024
+SERIAL_BYTES = 24 * 1024 * 1024  # smaller inputs are analysed in this process alone
 PARTITION_ROWS = 65_536
 CHUNK_ROWS = 16_384
 
@@ -175,7 +180,7 @@ def _task_chunks(task: FileTask) -> Iterator[Chunk]:
 
 def run_task(task: FileTask) -> DatasetState:
     """Analyse one partition (runs in a worker process)."""
-    watch = None if task.watch is None else pa.array(task.watch, pa.string())
+    watch = None if task.watch is None else strings(task.watch)
     state = DatasetState()
     for chunk in _task_chunks(task):
         state.update(chunk, exact=task.exact, watch=watch)
@@ -190,38 +195,73 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _states(tasks: Sequence[FileTask], workers: int) -> Iterator[DatasetState]:
-    """Partition states in task order, computed in worker processes.
+def task_bytes(task: FileTask) -> int:
+    """The bytes a task reads."""
+    return sum(part.end - part.start for part in task.parts)
 
-    At most two tasks per worker are in flight, so finished states waiting for a slow earlier
-    partition do not pile up: memory stays bounded whatever the number of partitions.
+
+def plan_workers(tasks: Sequence[FileTask], workers: int | None = None) -> int:
+    """Processes to use for `tasks`: `workers` if given (at most one per task), else one
+    below `SERIAL_BYTES` of input (starting a worker costs more than it saves), else the CPUs.
+    """
+    if workers is None:
+        small = sum(task_bytes(task) for task in tasks) < SERIAL_BYTES
+        workers = 1 if small else default_workers()
+    return max(1, min(workers, len(tasks)))
+
+
+def _run_here(task: FileTask) -> Future[DatasetState]:
+    """A task run in this process, its state (or failure) held like a worker's."""
+    done: Future[DatasetState] = Future()
+    try:
+        done.set_result(run_task(task))
+    except Exception as exc:  # raised when its turn to be merged comes, as a worker's would be
+        done.set_exception(exc)
+    return done
+
+
+def _states(tasks: Sequence[FileTask], workers: int) -> Iterator[DatasetState]:
+    """Partition states in task order, from `workers - 1` worker processes and this one.
+
+    This process, which has its modules imported already, runs the next task itself whenever
+    the state due next is not ready, so it works while the workers start and no core waits
+    for it. At most `3 * workers` states are in flight or waiting to be merged, so memory
+    stays bounded whatever the number of partitions; failures surface in task order.
     """
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: deque[Future[DatasetState]] = deque()
-        queue = iter(tasks)
+    queue = iter(tasks)
+    slots: deque[Future[DatasetState]] = deque()
+    helpers, limit = workers - 1, 3 * workers
+    with ProcessPoolExecutor(max_workers=helpers, mp_context=context) as pool:
         try:
-            for task in itertools.islice(queue, 2 * workers):
-                pending.append(pool.submit(run_task, task))
-            while pending:
-                state = pending.popleft().result()
-                for task in itertools.islice(queue, 1):
-                    pending.append(pool.submit(run_task, task))
-                yield state
+            task = next(queue, None)
+            while slots or task is not None:
+                while slots and slots[0].done():
+                    yield slots.popleft().result()
+                busy = sum(not slot.done() for slot in slots)
+                while task is not None and busy < 2 * helpers and len(slots) < limit:
+                    slots.append(pool.submit(run_task, task))
+                    task, busy = next(queue, None), busy + 1
+                if task is not None and len(slots) < limit:
+                    slots.append(_run_here(task))
+                    task = None if slots[-1].exception() else next(queue, None)
+                elif slots:
+                    wait([slots[0]])
         finally:
-            for future in pending:
+            for future in slots:
                 future.cancel()
 
 
 def analyze_files(
     tasks: Sequence[FileTask], *, workers: int | None = None, progress: Progress | None = None
 ) -> DatasetState:
-    """The state of file partitions, merged in order; in parallel when there are several."""
-    workers = min(workers or default_workers(), len(tasks))
+    """The state of file partitions, merged in order; in parallel when the input is large or
+    `workers` asks for it (see `plan_workers`)."""
+    workers = plan_workers(tasks, workers)
     states = _states(tasks, workers) if workers > 1 else map(run_task, tasks)
     result = DatasetState()
     for task, state in zip(tasks, states, strict=True):
         result = result.merge(state)
         if progress:
-            progress(sum(part.end - part.start for part in task.parts))
+            progress(task_bytes(task))
     return result

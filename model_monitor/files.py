@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from smlocal.model_monitor.arrays import strings
 from smlocal.model_monitor.errors import MAX_COLUMNS, AnalysisError, too_many_columns
 from smlocal.model_monitor.readers import json_wider_than
 
@@ -178,8 +179,8 @@ def read_csv(
     raw = read_bytes(part)
     data = _drop_first_line(raw) if header and part.first else raw
     types = {name: pa.string() for name in names}
-    if not data.strip():
-        return pa.table({name: pa.array([], pa.string()) for name in names})
+    if not data or data.isspace():  # as `not data.strip()`, without copying the range
+        return pa.table({name: strings([]) for name in names})
     invalid: list[Any] = []
     wide: list[Any] = []
 
@@ -224,7 +225,7 @@ def _ragged_csv(data: bytes, names: Sequence[str]) -> pa.Table:
         if row
     ]
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    return pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, columns, strict=True)})
+    return pa.table({n: strings(c) for n, c in zip(names, columns, strict=True)})
 
 
 def csv_lines(part: FileRange, header: bool) -> Iterator[str]:

@@ -318,7 +318,8 @@ def run_analysis(
     """Run a baseline job or a monitoring execution as the analyzer container would.
 
     `progress` is called with each increment of work done: bytes for file datasets, rows for
-    captures; `workers` caps the processes used for file datasets (default: the CPUs).
+    captures; `workers` is the number of processes for file datasets (default: this one alone
+    below 24 MiB of input, the CPUs above; see `engine.plan_workers`).
     """
     journal = JobLog(log)
     try:

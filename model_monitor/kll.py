@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +39,7 @@ _INITIAL_MAX = float(-(2**31))
 _EMPTY: Floats = np.empty(0, dtype=np.float64)
 
 
+@cache  # asked for at every condensation, always of the same few heights
 def capacity(height: int, k: int = SKETCH_SIZE, c: float = SHRINKING_FACTOR) -> int:
     """Deequ's compactor capacity at a height."""
     return 2 * (math.ceil(k * c**height / 2) + 1)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from smlocal.model_monitor.datatypes import TypeCounts, classify, numbers_where
+from smlocal.model_monitor.datatypes import TypeCounts, classify, numbers_of
 from smlocal.model_monitor.distinct import DistinctState
 from smlocal.model_monitor.numeric import NumericState
 
@@ -47,7 +47,7 @@ class ColumnState:
         self.present += len(values)
         classified = classify(values)
         self.types = self.types.merge(classified.counts)
-        parsed = numbers_where(values, classified.numeric)
+        parsed = numbers_of(values, classified)
         if classified.numeric.any():
             self.numeric.update(parsed[classified.numeric], exact=exact)
         self.distinct.update(values, parsed, watch)

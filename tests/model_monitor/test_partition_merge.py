@@ -16,6 +16,7 @@ import pytest
 from monitor_helpers import CHURN, write_csv
 
 from smlocal.model_monitor import engine, files
+from smlocal.model_monitor.errors import AnalysisError
 from smlocal.model_monitor.profile import build_profile
 from smlocal.model_monitor.state import DatasetState
 from smlocal.model_monitor.statistics import statistics_document
@@ -131,3 +132,31 @@ def test_keyed_rows_with_different_columns_merge() -> None:
     state = engine.analyze_rows(rows, partition_rows=1)
     assert state.rows == 3
     assert {name: column.present for name, column in state.columns.items()} == {"a": 2, "b": 2}
+
+
+def _tasks(path: Path, partition_bytes: int, max_columns: int = 10_000) -> list[engine.FileTask]:
+    names = tuple(files.csv_names([path], header=True))
+    parts = files.pack(files.plan_ranges([path], partition_bytes), partition_bytes)
+    return [engine.FileTask(p, "csv", names, header=True, max_columns=max_columns) for p in parts]
+
+
+def test_small_inputs_stay_in_this_process_and_large_ones_use_every_cpu(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", [(i, i * 0.5) for i in range(4000)], ("a", "b"))
+    tasks = _tasks(path, 1000)
+    assert len(tasks) > 4
+    assert engine.plan_workers(tasks) == 1  # far below SERIAL_BYTES
+    assert engine.plan_workers(tasks, 3) == 3  # as asked
+    assert engine.plan_workers(tasks[:2], 3) == 2  # at most one per partition
+    large = engine.FileTask((files.FileRange(str(path), 0, engine.SERIAL_BYTES),), "csv")
+    assert engine.plan_workers([large, large]) == min(2, engine.default_workers())
+
+
+def test_a_failing_partition_fails_the_job_in_input_order(tmp_path: Path) -> None:
+    rows: list[tuple[object, ...]] = [(i, i % 7) for i in range(3000)]
+    rows[1200] = (1, 2, 3, 4)  # too wide, in an early partition
+    rows[2800] = (1, 2, 3, 4, 5)  # and in a late one
+    path = write_csv(tmp_path / "wide.csv", rows, ("a", "b"))
+    tasks = _tasks(path, 2000, max_columns=3)
+    for workers in (1, 2):
+        with pytest.raises(AnalysisError, match=f"{path}: line 1202 has 4 columns"):
+            engine.analyze_files(tasks, workers=workers)
