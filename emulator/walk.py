@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from smlocal.cli_common import DEFAULT_URL, CommandFailed, local_path, unreachable
-from smlocal.emulator import demo
 
 ANALYZER = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 ANALYZER_INPUT = "/opt/ml/processing/input/baseline_dataset_input"
@@ -186,6 +185,8 @@ def _iris_rows() -> list[Row]:
 
 
 def _deploy(sm: Any, s3: Any) -> None:
+    from smlocal.emulator import demo  # the control plane: only when the walk runs
+
     try:
         status = sm.describe_endpoint(EndpointName=demo.ENDPOINT)["EndpointStatus"]
     except sm.exceptions.ClientError:
@@ -215,6 +216,8 @@ def _deploy(sm: Any, s3: Any) -> None:
 def _traffic(runtime: Any, rows: list[Row], invocations: int) -> None:
     """Iris rows measured a little less roughly (a column with few distinct values is not
     compared for drift), the last 40 % with a longer sepal."""
+    from smlocal.emulator import demo  # the control plane: only when the walk runs
+
     shifted = invocations * 2 // 5
     _say(2, f"traffic: {invocations} invocations, {shifted} with sepal length +{SHIFT_CM:g} cm")
     noise = random.Random(0)
@@ -234,6 +237,7 @@ def _traffic(runtime: Any, rows: list[Row], invocations: int) -> None:
 def _capture(url: str, s3: Any) -> None:
     from smlocal.capture_sink.cli import flush_endpoint
     from smlocal.capture_sink.listing import list_capture_files
+    from smlocal.emulator import demo  # the control plane: only when the walk runs
 
     prefix = f"{demo.CAPTURE_URI}/{demo.ENDPOINT}/"
     flush_endpoint(url, demo.ENDPOINT)
@@ -245,6 +249,8 @@ def _capture(url: str, s3: Any) -> None:
 def _baseline(sm: Any, s3: Any, rows: list[Row], stamp: str) -> tuple[str, str]:
     """A baseline job on the iris rows, each with its class first (as the model answers it),
     laid out like the captures' rows."""
+    from smlocal.emulator import demo  # the control plane: only when the walk runs
+
     dataset = "".join(f"{label:.1f},{','.join(map(str, row))}\n" for label, row in rows)
     key = f"demo/baseline-data/{stamp}/iris.csv"
     s3.put_object(Bucket=demo.BUCKET, Key=key, Body=dataset.encode())
@@ -266,6 +272,8 @@ def _baseline(sm: Any, s3: Any, rows: list[Row], stamp: str) -> tuple[str, str]:
 def _baseline_job(name: str, dataset: str, results: str) -> dict[str, Any]:
     """What DefaultModelMonitor.suggest_baseline sends (a CSV without a header: columns
     `_c0` (the answer) then `_c1`...`_c4`, as the captures' rows are named)."""
+    from smlocal.emulator import demo  # the control plane: only when the walk runs
+
     header = {"csv": {"header": False, "output_columns_position": "START"}}
     return {
         "ProcessingJobName": name,
@@ -302,6 +310,8 @@ def _baseline_job(name: str, dataset: str, results: str) -> dict[str, Any]:
 
 def _monitor(sm: Any, statistics: str, constraints: str, stamp: str) -> str:
     """A NOW schedule over the last hour of captures; the execution's output folder."""
+    from smlocal.emulator import demo  # the control plane: only when the walk runs
+
     schedule = f"smlocal-demo-{stamp}"
     reports = f"s3://{demo.BUCKET}/demo/monitoring-reports"
     _say(5, f"monitoring execution: schedule {schedule} (NOW, the last hour of captures)")

@@ -22,8 +22,6 @@ from typing import Any
 
 from smlocal.cli_common import cannot_write, local_path
 from smlocal.model_server.errors import ModelLoadError
-from smlocal.model_server.xgboost_files import MODEL_FILE
-from smlocal.model_server.xgboost_legacy import SERIALISATION_HEADER, written_by
 
 
 @dataclass(frozen=True)
@@ -65,6 +63,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def convert_command(args: argparse.Namespace) -> int:
     """Run the conversion; exit 1 with one line saying why when it cannot be done."""
+    from smlocal.model_server.xgboost_files import MODEL_FILE  # numpy: only when it runs
+
     output = args.output or default_output(args.artifact)
     try:
         done = convert_artifact(args.artifact, output, force=args.force)
@@ -95,6 +95,7 @@ def convert_artifact(artifact: Path, output: Path, *, force: bool = False) -> Co
     """
     from smlocal.model_server.artifacts import extract_archive, pack_archive
     from smlocal.model_server.predictors.xgboost_model import load_booster, model_file
+    from smlocal.model_server.xgboost_files import MODEL_FILE
 
     if not artifact.exists():
         raise ModelLoadError(f"{artifact} does not exist")
@@ -149,6 +150,7 @@ def _ignored(directory: str, names: list[str], skip: Path) -> list[str]:
 def describe(path: Path) -> str:
     """The model file's format, in words."""
     from smlocal.model_server.predictors.xgboost_model import pickled_state
+    from smlocal.model_server.xgboost_legacy import SERIALISATION_HEADER, written_by
 
     state = pickled_state(path)
     raw = bytes(state["handle"]) if state is not None else path.read_bytes()

@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -635,3 +636,17 @@ def test_an_aws_error_is_one_line_as_the_aws_cli_prints_it(smlocal) -> None:
         "smlocal captures ls: An error occurred (NoSuchBucket) when calling the ListObjectsV2 "
         "operation: The specified bucket does not exist\n",
     )
+
+
+def test_the_command_line_starts_without_numpy_or_the_control_plane() -> None:
+    """`smlocal` imports what its commands need when they run: a spawned monitor worker
+    imports the command line's module again, and every command pays for its start-up."""
+    code = (
+        "import sys, smlocal.emulator.cli; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'pyarrow', 'xgboost', "
+        "'smlocal.emulator.control', 'smlocal.emulator.hosting') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert loaded.stdout.strip() == "[]"
