@@ -1,0 +1,210 @@
+"""Capture files folded into a dataset state: in this process, or split across processes.
+
+A monitoring execution's rows are the items of its capture files in file order (see
+`capture_files`), cut into chunks and partitions exactly as `engine.analyze_rows` cuts any
+record stream (16,384 rows a chunk, four chunks a partition). Each partition is analysed
+from a zero state and the result is zero merged with every partition in order. Worker
+processes change who does that work, not what is done: they read files (results taken in
+file order) and analyse partitions (states merged in partition order), so one process and
+several give the same state bit for bit, and so byte-identical outputs.
+
+A worker process costs an interpreter and its imports (about half a second of CPU), so runs
+with less than `PARALLEL_BYTES` of capture files are read in this process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyarrow as pa
+
+from smlocal.capture_sink.listing import CaptureFile, list_capture_files
+from smlocal.model_monitor import engine
+from smlocal.model_monitor.capture_files import (
+    CaptureSource,
+    Item,
+    ReadSpec,
+    Segment,
+    file_items,
+    file_segments,
+)
+from smlocal.model_monitor.errors import AnalysisError
+from smlocal.model_monitor.state import DatasetState
+
+PARALLEL_BYTES = 32 * 2**20  # capture files from which worker processes pay off
+READ_BYTES = 4 * 2**20  # capture files read by one task (consecutive small files together)
+READ_AHEAD_BYTES = 64 * 2**20  # capture files queued for reading at any time
+
+Result = TypeVar("Result")
+
+
+def capture_files(source: str | Path, spec: ReadSpec) -> list[CaptureFile]:
+    """The capture files that may hold the window's records, in reading order (by URI)."""
+    try:
+        found = list_capture_files(source, spec.start, spec.end)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
+    return sorted(found, key=lambda file: file.uri)
+
+
+def analyze_captures(
+    files: Sequence[CaptureFile],
+    spec: ReadSpec,
+    *,
+    workers: int | None = None,
+    watch: tuple[str, ...] | None = None,
+    progress: engine.Progress | None = None,
+    partition_rows: int = engine.PARTITION_ROWS,
+    parallel_bytes: int | None = None,
+) -> DatasetState:
+    """The state of the files' rows; in `workers` processes (default: the CPUs) when the
+    files hold `parallel_bytes` (default `PARALLEL_BYTES`) or more."""
+    count = min(workers or engine.default_workers(), len(files))
+    threshold = PARALLEL_BYTES if parallel_bytes is None else parallel_bytes
+    if count > 1 and sum(file.size for file in files) >= threshold:
+        plan = _Plan(spec, count, watch, partition_rows)
+        return _in_processes(files, plan, progress)
+    items = itertools.chain.from_iterable(file_items(CaptureSource.of(f), spec) for f in files)
+    array = None if watch is None else pa.array(watch, pa.string())
+    return engine.analyze_rows(items, watch=array, progress=progress, partition_rows=partition_rows)
+
+
+def read_files(sources: Sequence[CaptureSource], spec: ReadSpec) -> list[Segment]:
+    """The items of consecutive capture files (runs in a worker process)."""
+    return [segment for source in sources for segment in file_segments(source, spec)]
+
+
+def partition_state(
+    part: Sequence[Segment], exact: bool, watch: tuple[str, ...] | None
+) -> DatasetState:
+    """One partition's state as `engine.analyze_rows` builds it (runs in a worker process)."""
+    array = None if watch is None else pa.array(watch, pa.string())
+    state = DatasetState()
+    for chunk in engine.chunks(_items(part)):
+        state.update(chunk, exact=exact, watch=array)
+    return state
+
+
+def _items(part: Sequence[Segment]) -> Iterator[Item]:
+    for segment in part:
+        yield from segment.to_pylist() if isinstance(segment, pa.Array) else segment
+
+
+def partition_size(partition_rows: int) -> int:
+    """Items in a full partition: whole chunks up to `partition_rows`, as `analyze_rows` cuts."""
+    return engine.CHUNK_ROWS * max(1, math.ceil(partition_rows / engine.CHUNK_ROWS))
+
+
+def _read_tasks(files: Sequence[CaptureFile]) -> Iterator[tuple[list[CaptureSource], int]]:
+    """Consecutive files up to READ_BYTES a task, with their size (S3 objects read here)."""
+    batch: list[CaptureSource] = []
+    size = 0
+    for file in files:
+        if batch and size + file.size > READ_BYTES:
+            yield batch, size
+            batch, size = [], 0
+        batch.append(CaptureSource.of(file))
+        size += file.size
+    if batch:
+        yield batch, size
+
+
+@dataclass(frozen=True)
+class _Plan:
+    spec: ReadSpec
+    workers: int
+    watch: tuple[str, ...] | None
+    partition_rows: int
+
+
+def _in_processes(
+    files: Sequence[CaptureFile], plan: _Plan, progress: engine.Progress | None
+) -> DatasetState:
+    context = multiprocessing.get_context("spawn")  # safe next to threads
+    pool = ProcessPoolExecutor(max_workers=plan.workers, mp_context=context)
+    try:
+        reads = _ordered(
+            pool,
+            read_files,
+            (((batch, plan.spec), size) for batch, size in _read_tasks(files)),
+            READ_AHEAD_BYTES,
+        )
+        parts = cut(reads, partition_size(plan.partition_rows))
+        first, second = next(parts, None), next(parts, None)
+        exact = second is None  # one partition: exact moments, as analyze_rows decides
+        todo = itertools.chain([p for p in (first, second) if p is not None], parts)
+        tasks = (((part, exact, plan.watch), 1) for part in todo)
+        states = _ordered(pool, partition_state, tasks, plan.workers)
+        result = DatasetState()
+        for state in states:
+            result = result.merge(state)
+            if progress:
+                progress(state.rows)
+        return result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ordered(
+    pool: ProcessPoolExecutor,
+    function: Callable[..., Result],
+    tasks: Iterable[tuple[tuple[Any, ...], int]],
+    budget: int,
+) -> Iterator[Result]:
+    """`function` over (arguments, weight) tasks in the pool, results in task order. Tasks are
+    queued while those pending weigh less than `budget` (at least one is), so finished
+    results waiting for a slow earlier one do not pile up."""
+    pending: deque[tuple[Future[Result], int]] = deque()
+    load = 0
+    queue = iter(tasks)
+    while True:
+        while not pending or load < budget:
+            task = next(queue, None)
+            if task is None:
+                break
+            arguments, weight = task
+            pending.append((pool.submit(function, *arguments), weight))
+            load += weight
+        if not pending:
+            return
+        future, weight = pending.popleft()
+        load -= weight
+        yield future.result()
+
+
+def cut(reads: Iterable[Sequence[Segment]], size: int) -> Iterator[list[Segment]]:
+    """Segments regrouped into partitions of exactly `size` items (the last may be short),
+    each compacted so that it pickles without the rest of the arrays it was cut from."""
+    part: list[Segment] = []
+    count = 0
+    for segments in reads:
+        for segment in segments:
+            start = 0
+            while start < len(segment):
+                take = min(size - count, len(segment) - start)
+                part.append(segment[start : start + take])
+                count, start = count + take, start + take
+                if count == size:
+                    yield _compact(part)
+                    part, count = [], 0
+    if part:
+        yield _compact(part)
+
+
+def _compact(part: list[Segment]) -> list[Segment]:
+    """Neighbouring arrays concatenated (copied), neighbouring lists joined."""
+    compact: list[Segment] = []
+    for is_array, group in itertools.groupby(part, key=lambda s: isinstance(s, pa.Array)):
+        if is_array:
+            compact.append(pa.concat_arrays(list(group)))
+        else:
+            compact.append([item for segment in group for item in segment])
+    return compact
