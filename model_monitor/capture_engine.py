@@ -25,19 +25,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from smlocal.capture_sink.listing import CaptureFile, list_capture_files
-from smlocal.model_monitor import engine
+from smlocal.model_monitor import engine, files
 from smlocal.model_monitor.capture_files import (
     CaptureSource,
-    Item,
     ReadSpec,
     Segment,
     file_items,
     file_segments,
 )
 from smlocal.model_monitor.errors import AnalysisError
-from smlocal.model_monitor.state import DatasetState
+from smlocal.model_monitor.state import Chunk, DatasetState
 
 PARALLEL_BYTES = 32 * 2**20  # capture files from which worker processes pay off
 READ_BYTES = 4 * 2**20  # capture files read by one task (consecutive small files together)
@@ -88,14 +88,35 @@ def partition_state(
     """One partition's state as `engine.analyze_rows` builds it (runs in a worker process)."""
     array = None if watch is None else pa.array(watch, pa.string())
     state = DatasetState()
-    for chunk in engine.chunks(_items(part)):
-        state.update(chunk, exact=exact, watch=array)
+    for batch in cut([part], engine.CHUNK_ROWS):
+        state.update(_chunk(batch), exact=exact, watch=array)
     return state
 
 
-def _items(part: Sequence[Segment]) -> Iterator[Item]:
-    for segment in part:
-        yield from segment.to_pylist() if isinstance(segment, pa.Array) else segment
+def _chunk(batch: Sequence[Segment]) -> Chunk:
+    """The chunk `engine.chunks` makes of these items; CSV lines held in one array are split
+    without a detour through Python strings when they all hold as many commas."""
+    if len(batch) == 1 and isinstance(batch[0], pa.Array):
+        chunk = _lines_chunk(batch[0])
+        if chunk is not None:
+            return chunk
+    items = [i for s in batch for i in (s.to_pylist() if isinstance(s, pa.Array) else s)]
+    return next(engine.chunks(items, len(items)))
+
+
+def _lines_chunk(lines: pa.Array) -> Chunk | None:
+    """What `engine.chunks` makes of CSV lines of equal width, else None: the lines joined with
+    line breaks, split by Arrow on every comma into `_c<i>` string columns."""
+    low, high = pc.min_max(pc.count_substring(lines, ",")).values()
+    if lines.null_count or low.as_py() != high.as_py():
+        return None  # short lines are padded first: left to engine.chunks
+    names = [f"_c{i}" for i in range(high.as_py() + 1)]
+    ended = pc.binary_join_element_wise(lines, "", "\n")  # each line and its break
+    text = ended.buffers()[2][: pc.sum(pc.binary_length(ended)).as_py()]
+    table = files.parse_csv_text(text, names)
+    if table.num_rows != len(lines):
+        return None
+    return Chunk(names, [column.combine_chunks() for column in table.columns], table.num_rows)
 
 
 def partition_size(partition_rows: int) -> int:

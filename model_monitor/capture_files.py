@@ -20,8 +20,7 @@ paths give the same items, so the analysis does not depend on which one ran.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,8 +48,6 @@ from smlocal.model_monitor.readers import (
 Item: TypeAlias = "str | Row"  # a CSV line (`output,input`) or a row of values
 Segment: TypeAlias = "pa.Array | list[Item]"  # a string array holds CSV lines only
 
-# A line after the first that does not start a JSON object (blank lines included).
-_OTHER_LINE = re.compile(rb"\n(?!\{)")
 # The instants Arrow and datetime.fromisoformat read alike (others go record by record).
 _INSTANT = r"^[12]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
 _MICROS = pa.timestamp("us", tz="UTC")
@@ -136,8 +133,9 @@ def arrow_lines(data: bytes, spec: ReadSpec) -> pa.Array | None:
     source = _field(metadata, "invocationSource", len(table))
     keep = pc.and_(keep, pc.invert(pc.fill_null(pc.equal(source, SHADOW), False)))
     capture = _column(table, "captureData")
+    escapes = b"\\" in data  # without any, no payload holds a line break
     output, inputs = (
-        _side_line(capture, name, keep, len(table)) if name in spec.index_names else _blank(table)
+        _side_line(capture, name, keep, escapes) if name in spec.index_names else _blank(len(keep))
         for name in (OUTPUT, INPUT)
     )
     if output is None or inputs is None:
@@ -150,8 +148,9 @@ def _table(data: bytes) -> pa.Table | None:
     body = data[:-1] if data.endswith(b"\n") else data
     if not body:
         return pa.table({})
-    if not body.startswith(b"{") or b"\r" in body or _OTHER_LINE.search(body):
-        return None
+    lines = body.count(b"\n") + 1
+    if not body.startswith(b"{") or b"\r" in body or body.count(b"\n{") != lines - 1:
+        return None  # a line that does not start an object (a blank one, say)
     if not _utf8(data) or len(data) > _MAX_BLOCK:
         return None
     try:
@@ -162,8 +161,7 @@ def _table(data: bytes) -> pa.Table | None:
         )
     except (pa.ArrowException, ValueError):
         return None
-    one_per_line = table.num_rows == body.count(b"\n") + 1
-    return table if one_per_line and _plain(table.schema) else None
+    return table if table.num_rows == lines and _plain(table.schema) else None
 
 
 def _utf8(data: bytes) -> bool:
@@ -227,10 +225,6 @@ def _field(parent: pa.Array | None, name: str, rows: int) -> pa.Array:
     return pa.nulls(rows, pa.string()) if pa.types.is_null(child.type) else child
 
 
-def _blank(table: pa.Table) -> pa.Array:
-    return pa.array([""] * len(table), pa.string())
-
-
 def _in_window(table: pa.Table, spec: ReadSpec) -> pa.Array | None:
     """Which records are in [start, end) (as capture_sink's reader decides), or None when an
     inferenceTime is not in the one form read here alike."""
@@ -251,52 +245,49 @@ def _in_window(table: pa.Table, spec: ReadSpec) -> pa.Array | None:
     return pc.fill_null(keep, False)
 
 
-def _side_line(capture: pa.Array | None, name: str, keep: pa.Array, rows: int) -> pa.Array | None:
-    """A side's payload as one CSV line ("" when absent), or None when a kept record's side is
-    not a single CSV line."""
+def _side_line(
+    capture: pa.Array | None, name: str, keep: pa.Array, escapes: bool
+) -> pa.Array | None:
+    """A side's payload as one CSV line ("" when absent or not kept), or None when a kept
+    record's side is not a single CSV line."""
+    rows = len(keep)
     if capture is None or name not in _children(capture.type):
-        return pa.array([""] * rows, pa.string())
+        return _blank(rows)
     side = pc.struct_field(capture, name)
     if pa.types.is_null(side.type):
-        return pa.array([""] * rows, pa.string())
+        return _blank(rows)
     used = pc.and_(keep, pc.is_valid(side))
     encoding = _field(side, "encoding", rows)
     csv = pc.fill_null(pc.equal(pc.ascii_upper(encoding), "CSV"), False)
     if not _none(pc.and_(used, pc.invert(csv))):
         return None
     text = pc.fill_null(_field(side, "data", rows), "")
-    text = pc.replace_substring_regex(text, pattern=r"\r?\n\z", replacement="", max_replacements=1)
-    breaks = pc.match_substring_regex(text, r"[\r\n]")
-    if not _none(pc.and_(used, breaks)):
-        return None
+    if escapes:  # one trailing line break goes; any other makes several lines
+        text = pc.replace_substring_regex(
+            text, pattern=r"\r?\n\z", replacement="", max_replacements=1
+        )
+        if not _none(pc.and_(used, pc.match_substring_regex(text, r"[\r\n]"))):
+            return None
     return pc.if_else(used, text, "")
+
+
+def _blank(rows: int) -> pa.Array:
+    return pa.array([""] * rows, pa.string())
 
 
 def _none(mask: pa.Array) -> bool:
     return not pc.any(mask).as_py()
 
 
-def _width(lines: pa.Array) -> pa.Array:
-    """Values a captured CSV line holds (0 for none), as `readers` counts them."""
-    commas = pc.add(pc.count_substring(lines, ","), 1)
-    return pc.if_else(pc.equal(pc.binary_length(lines), 0), 0, commas)
-
-
 def _joined(output: pa.Array, inputs: pa.Array, keep: pa.Array, limit: int) -> pa.Array | None:
-    """`output,input` (or the one that is not empty) for kept records; None when a row is too
-    wide (record by record, the failure names it)."""
-    wide = pc.greater(pc.add(_width(output), _width(inputs)), limit)
-    if not _none(pc.and_(keep, wide)):
-        return None
+    """`output,input` (or the one that is not empty) for kept records; None when a row is
+    wider than `limit` (read record by record, the failure names it)."""
     both = pc.and_(pc.greater(pc.binary_length(output), 0), pc.greater(pc.binary_length(inputs), 0))
-    lines = pc.if_else(
-        both,
-        pc.binary_join_element_wise(output, inputs, ","),
-        pc.binary_join_element_wise(output, inputs, ""),
-    )
-    return pc.filter(lines, pc.and_(keep, pc.greater(pc.binary_length(lines), 0)))
-
-
-def segment_rows(segments: Sequence[Segment]) -> int:
-    """How many items segments hold."""
-    return sum(len(segment) for segment in segments)
+    lines = pc.binary_join_element_wise(output, inputs, pc.if_else(both, ",", ""))
+    lines = pc.filter(lines, pc.and_(keep, pc.greater(pc.binary_length(lines), 0)))
+    # A line holds its commas plus one values (`output,input`: those of both sides), so
+    # only a line at least `limit` long can hold more.
+    longest = pc.max(pc.binary_length(lines)).as_py() or 0
+    if longest >= limit and pc.max(pc.count_substring(lines, ",")).as_py() + 1 > limit:
+        return None
+    return lines

@@ -202,7 +202,7 @@ def _mixed_payloads(rng: random.Random, kind: str) -> tuple[str, str, str]:
         return "JSON", json.dumps({"a": int(rng.randrange(50)), "b": float(b), "c": c}), score
     if kind == "multi":
         return "CSV", f"{a},{b},{c},{d}\n{a},{c},{b},{d}\n", f"{score}\n0.5"
-    extra = f",{rng.randrange(9)}" if rng.random() < 0.0005 else ""
+    extra = f",{rng.randrange(9)}" if kind == "csv+" and rng.random() < 0.01 else ""
     return "CSV", f"{a},{b},{c},{d}{extra}", score + ("\n" if rng.random() < 0.5 else "")
 
 
@@ -226,13 +226,15 @@ def _mixed_record(rng: random.Random, kind: str, hour: str, index: int) -> dict[
 
 def mixed_captures(folder: Path, files: int, per_file: int, seed: int = 7) -> Path:
     """Deterministic captures in every layout a monitoring run reads, in `MIXED_HOURS`:
-    single-line CSV (empty fields, the odd word or extra column, a trailing newline or not),
+    single-line CSV (empty fields, the odd word, a trailing newline or not, an extra column
+    now and then in every thirteenth file),
     multi-line CSV (every eleventh file), JSON payloads (every seventh), shadow traffic, and
     records either side of `MIXED_WINDOW`."""
     rng = random.Random(seed)
     for number in range(files):
         hour = MIXED_HOURS[_MIXED_PATTERN[number % len(_MIXED_PATTERN)]]
         kind = "json" if number % 7 == 3 else "multi" if number % 11 == 5 else "csv"
+        kind += "+" if kind == "csv" and number % 13 == 0 else ""  # an extra column at times
         records = [_mixed_record(rng, kind, hour, i) for i in range(per_file)]
         target = folder / "endpoint" / "AllTraffic" / hour
         target.mkdir(parents=True, exist_ok=True)

