@@ -39,7 +39,7 @@ from smlocal.model_monitor.capture_files import (
 from smlocal.model_monitor.errors import AnalysisError
 from smlocal.model_monitor.state import Chunk, DatasetState
 
-PARALLEL_BYTES = 32 * 2**20  # capture files from which worker processes pay off
+PARALLEL_BYTES = 48 * 2**20  # capture files from which worker processes pay off (measured)
 READ_BYTES = 4 * 2**20  # capture files read by one task (consecutive small files together)
 READ_AHEAD_BYTES = 64 * 2**20  # capture files queued for reading at any time
 
@@ -67,7 +67,7 @@ def analyze_captures(
 ) -> DatasetState:
     """The state of the files' rows; in `workers` processes (default: the CPUs) when the
     files hold `parallel_bytes` (default `PARALLEL_BYTES`) or more."""
-    count = min(workers or engine.default_workers(), len(files))
+    count = workers or engine.default_workers()  # even one large file has many partitions
     threshold = PARALLEL_BYTES if parallel_bytes is None else parallel_bytes
     if count > 1 and sum(file.size for file in files) >= threshold:
         plan = _Plan(spec, count, watch, partition_rows)

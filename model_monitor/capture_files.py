@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -51,6 +52,7 @@ Segment: TypeAlias = "pa.Array | list[Item]"  # a string array holds CSV lines o
 # The instants Arrow and datetime.fromisoformat read alike (others go record by record).
 _INSTANT = r"^[12]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
 _MICROS = pa.timestamp("us", tz="UTC")
+_NEWLINE, _BRACE = ord("\n"), ord("{")
 _MAX_BLOCK = 1 << 30  # Arrow parses a file as one block; larger files go record by record
 _SIDE = pa.struct([(key, pa.string()) for key in SIDE_STRINGS])
 # The fields read here, typed so that Arrow does not take a time-like string for a timestamp;
@@ -145,13 +147,10 @@ def arrow_lines(data: bytes, spec: ReadSpec) -> pa.Array | None:
 
 def _table(data: bytes) -> pa.Table | None:
     """The records as a table, or None unless Arrow reads them as Python's json would."""
-    body = data[:-1] if data.endswith(b"\n") else data
-    if not body:
+    if data in (b"", b"\n"):
         return pa.table({})
-    lines = body.count(b"\n") + 1
-    if not body.startswith(b"{") or b"\r" in body or body.count(b"\n{") != lines - 1:
-        return None  # a line that does not start an object (a blank one, say)
-    if not _utf8(data) or len(data) > _MAX_BLOCK:
+    lines = _object_lines(data)
+    if lines is None or b"\r" in data or not _utf8(data) or len(data) > _MAX_BLOCK:
         return None
     try:
         table = pj.read_json(
@@ -162,6 +161,17 @@ def _table(data: bytes) -> pa.Table | None:
     except (pa.ArrowException, ValueError):
         return None
     return table if table.num_rows == lines and _plain(table.schema) else None
+
+
+def _object_lines(data: bytes) -> int | None:
+    """How many lines the text has (a last line break ends the last line), or None when one of
+    them does not start with `{` (a blank line, say)."""
+    text = np.frombuffer(data, np.uint8)
+    breaks = np.flatnonzero(text == _NEWLINE)
+    starts = breaks[breaks + 1 < len(text)] + 1
+    if text[0] != _BRACE or not (text[starts] == _BRACE).all():
+        return None
+    return len(starts) + 1
 
 
 def _utf8(data: bytes) -> bool:
