@@ -17,12 +17,13 @@ from __future__ import annotations
 import itertools
 import math
 import multiprocessing
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -77,18 +78,59 @@ def analyze_captures(
     return engine.analyze_rows(items, watch=array, progress=progress, partition_rows=partition_rows)
 
 
-def read_files(sources: Sequence[CaptureSource], spec: ReadSpec) -> list[Segment]:
-    """The items of consecutive capture files (runs in a worker process)."""
-    return [segment for source in sources for segment in file_segments(source, spec)]
+@dataclass(frozen=True)
+class StoredLines:
+    """CSV lines a worker wrote to an Arrow file: rows [start, stop) of its one column. They go
+    from the worker that reads a file to the one that analyses them through the file system
+    (the page cache), not through this process."""
+
+    path: str
+    start: int
+    stop: int
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, rows: slice) -> StoredLines:
+        begin, end, _ = rows.indices(len(self))
+        return StoredLines(self.path, self.start + begin, self.start + end)
+
+    @classmethod
+    def store(cls, lines: pa.Array, path: str) -> StoredLines:
+        """Write the lines to `path`."""
+        table = pa.table({"line": lines})
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        return cls(path, 0, len(lines))
+
+    def load(self) -> pa.Array:
+        """The lines, mapped from the file (which may be deleted once this returns)."""
+        table = pa.ipc.open_file(pa.memory_map(self.path)).read_all()
+        return table.column(0).combine_chunks().slice(self.start, len(self))
+
+
+Part: TypeAlias = "StoredLines | Segment"
+
+
+def read_files(sources: Sequence[CaptureSource], spec: ReadSpec, name: str) -> list[Part]:
+    """The items of consecutive capture files, CSV lines stored at `name`-<i>.arrow (runs in a
+    worker process)."""
+    segments = [segment for source in sources for segment in file_segments(source, spec)]
+    parts: list[Part] = []
+    for number, segment in enumerate(_compact(segments)):
+        array = isinstance(segment, pa.Array)
+        parts.append(StoredLines.store(segment, f"{name}-{number}.arrow") if array else segment)
+    return parts
 
 
 def partition_state(
-    part: Sequence[Segment], exact: bool, watch: tuple[str, ...] | None
+    part: Sequence[Part], exact: bool, watch: tuple[str, ...] | None
 ) -> DatasetState:
     """One partition's state as `engine.analyze_rows` builds it (runs in a worker process)."""
     array = None if watch is None else pa.array(watch, pa.string())
+    loaded = [p.load() if isinstance(p, StoredLines) else p for p in part]
     state = DatasetState()
-    for batch in cut([part], engine.CHUNK_ROWS):
+    for batch in cut([loaded], engine.CHUNK_ROWS):
         state.update(_chunk(batch), exact=exact, watch=array)
     return state
 
@@ -151,27 +193,46 @@ def _in_processes(
 ) -> DatasetState:
     context = multiprocessing.get_context("spawn")  # safe next to threads
     pool = ProcessPoolExecutor(max_workers=plan.workers, mp_context=context)
+    scratch = tempfile.TemporaryDirectory(prefix="smlocal-captures-")
     try:
         reads = _ordered(
             pool,
             read_files,
-            (((batch, plan.spec), size) for batch, size in _read_tasks(files)),
+            (
+                ((batch, plan.spec, str(Path(scratch.name) / f"{number:06d}")), size)
+                for number, (batch, size) in enumerate(_read_tasks(files))
+            ),
             READ_AHEAD_BYTES,
         )
         parts = cut(reads, partition_size(plan.partition_rows))
         first, second = next(parts, None), next(parts, None)
         exact = second is None  # one partition: exact moments, as analyze_rows decides
         todo = itertools.chain([p for p in (first, second) if p is not None], parts)
-        tasks = (((part, exact, plan.watch), 1) for part in todo)
-        states = _ordered(pool, partition_state, tasks, plan.workers)
+        held: deque[list[Part]] = deque()
+        tasks = (((_hold(held, part), exact, plan.watch), 1) for part in todo)
         result = DatasetState()
-        for state in states:
+        for state in _ordered(pool, partition_state, tasks, plan.workers):
             result = result.merge(state)
+            _release(held.popleft())
             if progress:
                 progress(state.rows)
         return result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        scratch.cleanup()
+
+
+def _hold(held: deque[list[Part]], part: list[Part]) -> list[Part]:
+    held.append(part)
+    return part
+
+
+def _release(part: list[Part]) -> None:
+    """Delete the stored lines an analysed partition used up (its last ones may go on into the
+    next partition)."""
+    last = part[-1].path if isinstance(part[-1], StoredLines) else None
+    for done in {p.path for p in part if isinstance(p, StoredLines)} - {last}:
+        Path(done).unlink(missing_ok=True)
 
 
 def _ordered(
@@ -201,10 +262,10 @@ def _ordered(
         yield future.result()
 
 
-def cut(reads: Iterable[Sequence[Segment]], size: int) -> Iterator[list[Segment]]:
+def cut(reads: Iterable[Sequence[Part]], size: int) -> Iterator[list[Part]]:
     """Segments regrouped into partitions of exactly `size` items (the last may be short),
     each compacted so that it pickles without the rest of the arrays it was cut from."""
-    part: list[Segment] = []
+    part: list[Part] = []
     count = 0
     for segments in reads:
         for segment in segments:
@@ -220,12 +281,14 @@ def cut(reads: Iterable[Sequence[Segment]], size: int) -> Iterator[list[Segment]
         yield _compact(part)
 
 
-def _compact(part: list[Segment]) -> list[Segment]:
-    """Neighbouring arrays concatenated (copied), neighbouring lists joined."""
-    compact: list[Segment] = []
-    for is_array, group in itertools.groupby(part, key=lambda s: isinstance(s, pa.Array)):
-        if is_array:
+def _compact(part: Sequence[Part]) -> list[Part]:
+    """Neighbouring arrays concatenated (copied), lists joined, stored lines kept."""
+    compact: list[Part] = []
+    for kind, group in itertools.groupby(part, key=type):
+        if kind is StoredLines:
+            compact.extend(group)
+        elif issubclass(kind, pa.Array):
             compact.append(pa.concat_arrays(list(group)))
         else:
-            compact.append([item for segment in group for item in segment])
+            compact.append([item for segment in group for item in segment])  # type: ignore[union-attr]
     return compact
