@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,7 +238,16 @@ def _document(state: DatasetState) -> str:
     return jackson.dumps(statistics_document(build_profile(state, order)))
 
 
-def test_partitions_in_processes_give_the_state_of_one_pass(mixed: Path) -> None:
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary folder, where workers leave the lines they read for each other."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_partitions_in_processes_give_the_state_of_one_pass(mixed: Path, scratch: Path) -> None:
     start, end = (datetime.fromisoformat(t) for t in MIXED_WINDOW.values())
     spec = ReadSpec(start, end)
     files = capture_files(mixed, spec)
@@ -254,6 +264,7 @@ def test_partitions_in_processes_give_the_state_of_one_pass(mixed: Path) -> None
     assert done == [rows] * full + ([rest] if rest else [])
     assert _document(one) == _document(before)
     assert _document(several) == _document(before)
+    assert not list(scratch.iterdir())  # the workers' files are gone
 
 
 @pytest.mark.parametrize(
@@ -301,7 +312,9 @@ def test_a_monitoring_run_writes_the_files_of_the_code_before(
     assert several == GOLDEN
 
 
-def test_a_failure_in_a_later_file_is_reported_as_one_process_reports_it(tmp_path: Path) -> None:
+def test_a_failure_in_a_later_file_is_reported_as_one_process_reports_it(
+    tmp_path: Path, scratch: Path
+) -> None:
     folder = mixed_captures(tmp_path / "c", 6, 300)
     files = sorted(folder.rglob("*.jsonl"))
     with files[2].open("a", encoding="utf-8") as out:
@@ -316,6 +329,7 @@ def test_a_failure_in_a_later_file_is_reported_as_one_process_reports_it(tmp_pat
         analyze_captures(found, spec, workers=2, partition_rows=300, parallel_bytes=0)
     assert str(several.value) == str(one.value)
     assert str(one.value).startswith("Encoding mismatch")
+    assert not list(scratch.iterdir())
 
 
 def test_small_runs_stay_in_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
