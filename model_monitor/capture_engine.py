@@ -5,8 +5,9 @@ A monitoring execution's rows are the items of its capture files in file order (
 record stream (16,384 rows a chunk, four chunks a partition). Each partition is analysed
 from a zero state and the result is zero merged with every partition in order. Worker
 processes change who does that work, not what is done: they read files (results taken in
-file order) and analyse partitions (states merged in partition order), so one process and
-several give the same state bit for bit, and so byte-identical outputs.
+file order) and analyse partitions (states merged in partition order) with the functions one
+process calls in turn, so one process and several give the same state bit for bit, and so
+byte-identical outputs.
 
 A worker process costs an interpreter and its imports (about 0.7 s of CPU), so runs with less
 than `PARALLEL_BYTES` of capture files are read in this process.
@@ -34,7 +35,6 @@ from smlocal.model_monitor.capture_files import (
     CaptureSource,
     ReadSpec,
     Segment,
-    file_items,
     file_segments,
 )
 from smlocal.model_monitor.errors import AnalysisError
@@ -77,9 +77,26 @@ def analyze_captures(
     if count > 1 and sum(file.size for file in files) >= threshold:
         plan = _Plan(spec, count, watch, partition_rows)
         return _in_processes(files, plan, progress)
-    items = itertools.chain.from_iterable(file_items(CaptureSource.of(f), spec) for f in files)
-    array = None if watch is None else pa.array(watch, pa.string())
-    return engine.analyze_rows(items, watch=array, progress=progress, partition_rows=partition_rows)
+    reads = (file_segments(CaptureSource.of(file), spec) for file in files)
+    exact, parts = _exactness(cut(reads, partition_size(partition_rows)))
+    return _merged((partition_state(part, exact, watch) for part in parts), progress)
+
+
+def _exactness(parts: Iterator[list[Part]]) -> tuple[bool, Iterator[list[Part]]]:
+    """Whether the input is one partition (exact moments, as `analyze_rows` decides), and the
+    partitions (the first two read ahead to know)."""
+    first, second = next(parts, None), next(parts, None)
+    return second is None, itertools.chain([p for p in (first, second) if p is not None], parts)
+
+
+def _merged(states: Iterable[DatasetState], progress: engine.Progress | None) -> DatasetState:
+    """Zero merged with each partition's state in turn."""
+    result = DatasetState()
+    for state in states:
+        result = result.merge(state)
+        if progress:
+            progress(state.rows)
+    return result
 
 
 @dataclass(frozen=True)
@@ -208,19 +225,11 @@ def _in_processes(
             ),
             READ_AHEAD_BYTES,
         )
-        parts = cut(reads, partition_size(plan.partition_rows))
-        first, second = next(parts, None), next(parts, None)
-        exact = second is None  # one partition: exact moments, as analyze_rows decides
-        todo = itertools.chain([p for p in (first, second) if p is not None], parts)
+        exact, parts = _exactness(cut(reads, partition_size(plan.partition_rows)))
         held: deque[list[Part]] = deque()
-        tasks = (((_hold(held, part), exact, plan.watch), 1) for part in todo)
-        result = DatasetState()
-        for state in _ordered(pool, partition_state, tasks, plan.workers):
-            result = result.merge(state)
-            _release(held.popleft())
-            if progress:
-                progress(state.rows)
-        return result
+        tasks = (((_hold(held, part), exact, plan.watch), 1) for part in parts)
+        states = _ordered(pool, partition_state, tasks, plan.workers)
+        return _merged((_release(held.popleft(), state) for state in states), progress)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         scratch.cleanup()
@@ -231,12 +240,13 @@ def _hold(held: deque[list[Part]], part: list[Part]) -> list[Part]:
     return part
 
 
-def _release(part: list[Part]) -> None:
-    """Delete the stored lines an analysed partition used up (its last ones may go on into the
-    next partition)."""
+def _release(part: list[Part], state: DatasetState) -> DatasetState:
+    """Delete the stored lines of an analysed partition (but its last ones, which may go on into
+    the next partition); its state passes through."""
     last = part[-1].path if isinstance(part[-1], StoredLines) else None
     for done in {p.path for p in part if isinstance(p, StoredLines)} - {last}:
         Path(done).unlink(missing_ok=True)
+    return state
 
 
 def _ordered(
