@@ -1,8 +1,8 @@
 """Model Monitor benchmark: baselines of 100k, 1M and 5M rows next to pandas (and whylogs
-where installed), and a 100k-record monitoring run.
+where installed), and `monitor run` at 100k and 1M captured records.
 
     python -m bench.monitor_baseline [--sizes 100000 1000000 5000000] [--rounds 3]
-                                     [--records 100000] [--keep DIR]
+                                     [--records 100000,1000000] [--monitor-only] [--keep DIR]
 
 Each measured step runs in its own child process, so the peak memory printed is that step's
 alone: the resident set of the child and all its descendants, sampled every 100 ms (listing
@@ -11,16 +11,21 @@ each size the tools run in alternating order, round after round, and the ratio p
 the median of the per-round ratios. The machine may be shared, so CPU seconds (user +
 system, children included) are printed next to the wall time, and the load average with
 them. Targets (2 cores): the 1M x 20 baseline within 1.0x pandas' `read_csv` + `describe()`
-wall time, under 500 MB at every size; monitoring execution < 10 s.
+wall time, under 500 MB at every size; `monitor run` over 1M captured records < 10 s,
+measured as the command (`smlocal monitor run`, imports included) with its default worker
+processes and with `--workers 1`, side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,15 +93,23 @@ def generate_churn_baseline(path: Path, rows: int) -> None:
 
 
 def generate_captures(folder: Path, records: int, per_file: int = 1000) -> None:
-    """Churn-shaped Data Capture records in one hour folder, 1000 per file."""
+    """Churn-shaped Data Capture records in one hour folder, 1000 per file (the payloads of
+    the first 100,000 records repeat after them, which keeps generating 1M records short)."""
     import numpy as np
 
     rng = np.random.default_rng(1)
     target = folder / "endpoint" / "AllTraffic" / "2022" / "04" / "18" / "00"
     target.mkdir(parents=True, exist_ok=True)
+    distinct: list[tuple[str, str]] = []
     for start in range(0, records, per_file):
         lines = []
-        pairs = _churn_like(rng, min(per_file, records - start))
+        count = min(per_file, records - start)
+        if len(distinct) < 100_000:
+            pairs = _churn_like(rng, count)
+            distinct += pairs
+        else:
+            first = start % len(distinct)
+            pairs = distinct[first : first + count]
         for i, (output, inputs) in enumerate(pairs, start):
             record = {
                 "captureData": {
@@ -140,6 +153,14 @@ def _child(argv: list[str]) -> None:
         frame = pd.read_csv(args[0])
         profile = whylogs.log(frame).view()
         detail = f"profile of {len(profile.get_columns())} columns"
+    elif kind == "monitor-run":  # the command, as a user runs it (its imports included)
+        from smlocal.emulator.cli import main as smlocal
+
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            status = smlocal(["monitor", "run", *args])
+        if status not in (0, 3):
+            raise SystemExit(f"smlocal monitor run failed ({status}): {printed.getvalue()}")
+        detail = printed.getvalue().splitlines()[0]
     else:
         from smlocal.model_monitor.job import run_analysis
 
@@ -179,7 +200,10 @@ def main(argv: list[str] | None = None) -> None:
         "--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 5_000_000], help="rows"
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per size")
-    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument(
+        "--records", type=_counts, default=(100_000, 1_000_000), help="e.g. 100000,1000000"
+    )
+    parser.add_argument("--monitor-only", action="store_true", help="only the monitoring runs")
     parser.add_argument("--keep", type=Path, help="keep generated data and outputs here")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -189,8 +213,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         work = options.keep or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
-        compare_baselines(work, options.sizes, options.rounds)
-        run(work, options.records)
+        if not options.monitor_only:
+            compare_baselines(work, options.sizes, options.rounds)
+        run_monitoring(work, options.records, rounds=options.rounds, keep=options.keep is not None)
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(","))
 
 
 def _row(label: str, m: Measured) -> None:
@@ -281,30 +310,68 @@ def compare_baselines(work: Path, sizes: list[int], rounds: int) -> None:
     )
 
 
-def run(work: Path, records: int) -> None:
-    """Generate the monitoring run's inputs, measure it, print the table."""
-    started = time.perf_counter()
-    generate_captures(work / "captures", records)
+def _median(runs: list[Measured]) -> Measured:
+    return Measured(
+        statistics.median(m.seconds for m in runs),
+        statistics.median(m.peak_mb for m in runs),
+        statistics.median(m.cpu_seconds for m in runs),
+        runs[0].detail,
+    )
+
+
+def _alternate(
+    command: list[str], rounds: int
+) -> tuple[Measured, Measured, list[tuple[float, float]]]:
+    """Default workers and one worker in alternating rounds: the medians of each, and each
+    round's (wall, cpu) ratio default / one."""
+    default, one = [], []
+    for _ in range(rounds):
+        default.append(measure("monitor-run", *command))
+        one.append(measure("monitor-run", *command, "--workers", "1"))
+    ratios = [
+        (d.seconds / o.seconds, d.cpu_seconds / o.cpu_seconds)
+        for d, o in zip(default, one, strict=True)
+    ]
+    return _median(default), _median(one), ratios
+
+
+def run_monitoring(
+    work: Path, counts: tuple[int, ...], *, rounds: int = 3, keep: bool = False
+) -> None:
+    """`smlocal monitor run` over captures of each size: default workers and one, alternating
+    rounds, medians."""
     generate_churn_baseline(work / "churn.csv", 5000)
-    print(f"generated {records:,} capture records in {time.perf_counter() - started:.1f} s\n")
-    print(f"{'step':<34} {'wall':>9} {'cpu':>10} {'peak RSS':>11}")
     churn = {
         "dataset_source": str(work / "churn.csv"),
         "dataset_format": CSV_FORMAT,
         "output_path": str(work / "cb"),
     }
+    print(f"\n{'step':<34} {'wall':>9} {'cpu':>10} {'peak RSS':>11}")
     _row("baseline of 5,000 churn-shaped rows", measure("job", json.dumps(churn)))
-    monitor_env = {
-        "dataset_source": str(work / "captures"),
-        "dataset_format": CAPTURE_FORMAT,
-        "output_path": str(work / "m"),
-        "baseline_statistics": str(work / "cb" / "statistics.json"),
-        "baseline_constraints": str(work / "cb" / "constraints.json"),
-        "start_time": "2022-04-18T00:00:00Z",
-        "end_time": "2022-04-18T01:00:00Z",
-    }
-    _row(f"monitoring run, {records:,} records", measure("job", json.dumps(monitor_env)))
-    print("\ntarget: monitoring run < 10 s")
+    for records in counts:
+        captures = work / f"captures-{records}"
+        started = time.perf_counter()
+        generate_captures(captures, records)
+        size = sum(p.stat().st_size for p in captures.rglob("*.jsonl")) / 2**20
+        print(
+            f"generated {records:,} capture records ({size:.0f} MB) "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        command = [
+            str(captures),
+            *("--baseline-statistics", str(work / "cb" / "statistics.json")),
+            *("--baseline-constraints", str(work / "cb" / "constraints.json")),
+            *("--start", "2022-04-18T00:00:00Z", "--end", "2022-04-18T01:00:00Z"),
+            *("--output", str(work / f"m-{records}")),
+        ]
+        default, one, ratios = _alternate(command, rounds)
+        _row(f"monitor run, {records:,} records", default)
+        _row(f"monitor run, {records:,}, --workers 1", one)
+        wall, cpu = (statistics.median(r) for r in zip(*ratios, strict=True))
+        print(f"{'ratio default / one worker':<34} {wall:7.2f} x {cpu:8.2f} x")
+        if not keep:
+            shutil.rmtree(captures)
+    print("\ntarget: monitor run over 1,000,000 records < 10 s")
 
 
 if __name__ == "__main__":

@@ -143,9 +143,17 @@ def iter_located(
     return _located_in_file_order(files, window)
 
 
+def located_in_window(
+    file: CaptureFile, start: datetime | None = None, end: datetime | None = None
+) -> Iterator[Located]:
+    """One capture file's records whose inferenceTime is in [start, end), with their lines."""
+    window = _Window(optional_utc(start), optional_utc(end))
+    return (r for r in _located(file) if window.holds(inference_time(r.record)))
+
+
 def _located_in_file_order(files: list[CaptureFile], window: _Window) -> Iterator[Located]:
     for file in sorted(files, key=lambda f: f.uri):
-        yield from (r for r in _located(file) if window.holds(inference_time(r.record)))
+        yield from located_in_window(file, window.start, window.end)
 
 
 def _in_file_order(files: list[CaptureFile], window: _Window) -> Iterator[dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 * CSV and JSON datasets (a file or a folder of files) are cut into file partitions;
   CSV columns keep the file's order, JSON keys are sorted (as Spark's JSON schema is).
-* Capture folders are read record by record for the `[start_time, end_time)` window; rows
-  are positional (`_c<i>`: outputs, then inputs).
+* Capture folders are read file by file for the `[start_time, end_time)` window (see
+  `capture_engine`, in worker processes when large); rows are positional (`_c<i>`: outputs,
+  then inputs).
 * With a record preprocessor, its dicts become rows and their keys, sorted, the columns.
 
 For a CSV dataset with a preprocessor the header line (when there is one) is not passed to
@@ -19,12 +20,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from smlocal.model_monitor import engine, files
+from smlocal.capture_sink.reader import optional_utc
+from smlocal.model_monitor import capture_engine, engine, files
+from smlocal.model_monitor.capture_files import ReadSpec
 from smlocal.model_monitor.environment import CAPTURE, CSV, AnalyzerInput, Location
 from smlocal.model_monitor.errors import AnalysisError
 from smlocal.model_monitor.preprocessing import CapturedData, KeyedRow, Preprocessor
 from smlocal.model_monitor.profile import column_order
-from smlocal.model_monitor.readers import SHADOW, capture_items, event_id, iter_capture_records
+from smlocal.model_monitor.readers import SHADOW, event_id, iter_capture_records
 from smlocal.model_monitor.state import DatasetState
 
 
@@ -52,21 +55,29 @@ def _preprocessed_captures(job: AnalyzerInput, script: Preprocessor) -> Iterator
 
 def _captures(
     job: AnalyzerInput,
-    watch: pa.Array | None,
+    watch: tuple[str, ...] | None,
+    workers: int | None,
     progress: engine.Progress | None,
     logger: logging.Logger | None,
 ) -> DatasetState:
     source = job.dataset_source  # a folder, or an s3:// prefix that capture_sink lists
     if isinstance(source, Path) and not source.is_dir():
         raise FileNotFoundError(f"Capture folder {source} does not exist")
-    rows: Iterator[engine.Item]
-    if job.record_preprocessor_script:
+    if job.record_preprocessor_script:  # the script sees each record, in this process
         script = Preprocessor(job.record_preprocessor_script, logger, job.max_columns)
+        array = None if watch is None else pa.array(watch, pa.string())
         rows = _preprocessed_captures(job, script)
-    else:
-        records = iter_capture_records(job.dataset_source, job.start_time, job.end_time)
-        rows = capture_items(records, job.dataset_format.index_names, max_columns=job.max_columns)
-    return engine.analyze_rows(rows, watch=watch, progress=progress)
+        return engine.analyze_rows(rows, watch=array, progress=progress)
+    spec = ReadSpec(
+        optional_utc(job.start_time),
+        optional_utc(job.end_time),
+        job.dataset_format.index_names,
+        job.max_columns,
+    )
+    files = capture_engine.capture_files(source, spec)
+    return capture_engine.analyze_captures(
+        files, spec, workers=workers, watch=watch, progress=progress
+    )
 
 
 def file_tasks(job: AnalyzerInput, watch: tuple[str, ...] | None) -> list[engine.FileTask]:
@@ -112,8 +123,7 @@ def analyse(
 ) -> Analysed:
     """Read and analyse the job's dataset."""
     if job.dataset_format.kind == CAPTURE:
-        array = None if watch is None else pa.array(watch, pa.string())
-        state = _captures(job, array, progress, logger)
+        state = _captures(job, watch, workers, progress, logger)
     else:
         if job.record_preprocessor_script:  # fail early, in this process, on a bad script
             Preprocessor(job.record_preprocessor_script, logger)

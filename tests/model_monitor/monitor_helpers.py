@@ -183,3 +183,61 @@ def bank_row(rng: random.Random) -> list[int]:
         chosen = rng.choices(range(size), weights)[0]
         row += [int(i == chosen) for i in range(size)]
     return row
+
+
+# Hour folders of `mixed_captures`, and which one each file goes to (by number, in turn):
+# one before the window 2022-04-18T00:00/02:00, two in it, one after.
+MIXED_HOURS = ("2022/04/17/23", "2022/04/18/00", "2022/04/18/01", "2022/04/18/02")
+_MIXED_PATTERN = (1, 1, 2, 2, 1, 2, 0, 3, 1, 2)
+MIXED_WINDOW = {"start_time": "2022-04-18T00:00:00Z", "end_time": "2022-04-18T02:00:00Z"}
+
+
+def _mixed_payloads(rng: random.Random, kind: str) -> tuple[str, str, str]:
+    """(encoding, input, output) of one record of a `mixed_captures` file."""
+    score = f"{rng.random():.6f}"
+    a = "n/a" if rng.random() < 0.001 else str(rng.randrange(50))
+    b, c = f"{rng.gauss(0, 1):.4f}", rng.choice(["red", "green", "blue"])
+    d = "" if rng.random() < 0.1 else str(rng.randrange(3))
+    if kind == "json":
+        return "JSON", json.dumps({"a": int(rng.randrange(50)), "b": float(b), "c": c}), score
+    if kind == "multi":
+        return "CSV", f"{a},{b},{c},{d}\n{a},{c},{b},{d}\n", f"{score}\n0.5"
+    extra = f",{rng.randrange(9)}" if kind == "csv+" and rng.random() < 0.01 else ""
+    return "CSV", f"{a},{b},{c},{d}{extra}", score + ("\n" if rng.random() < 0.5 else "")
+
+
+def _mixed_record(rng: random.Random, kind: str, hour: str, index: int) -> dict[str, Any]:
+    encoding, inputs, output = _mixed_payloads(rng, kind)
+    year, month, day, hh = hour.split("/")
+    minute = 59 if index % 97 == 0 else (index // 60) % 60  # the odd one runs past its hour
+    late = int(hh) + 1 if index % 97 == 0 and index % 2 else int(hh)
+    fraction = f".{index % 1000:03d}" if index % 3 else ""
+    when = f"{year}-{month}-{day}T{late:02d}:{minute:02d}:{index % 60:02d}{fraction}Z"
+    if hh == "23" and late == 24:
+        when = f"{year}-{month}-{int(day) + 1:02d}T00:00:{index % 60:02d}Z"
+    shadow = {"invocationSource": "ShadowExperiment"} if index % 53 == 0 else {}
+    mismatch = "JSON" if shadow and encoding == "CSV" else None  # shadow records are skipped
+    record = capture_record(
+        inputs, output, when=when, encoding=encoding, output_encoding=mismatch, **shadow
+    )
+    record["eventMetadata"]["eventId"] = f"{hour}-{index}"
+    return record
+
+
+def mixed_captures(folder: Path, files: int, per_file: int, seed: int = 7) -> Path:
+    """Deterministic captures in every layout a monitoring run reads, in `MIXED_HOURS`:
+    single-line CSV (empty fields, the odd word, a trailing newline or not, an extra column
+    now and then in every thirteenth file),
+    multi-line CSV (every eleventh file), JSON payloads (every seventh), shadow traffic, and
+    records either side of `MIXED_WINDOW`."""
+    rng = random.Random(seed)
+    for number in range(files):
+        hour = MIXED_HOURS[_MIXED_PATTERN[number % len(_MIXED_PATTERN)]]
+        kind = "json" if number % 7 == 3 else "multi" if number % 11 == 5 else "csv"
+        kind += "+" if kind == "csv" and number % 13 == 0 else ""  # an extra column at times
+        records = [_mixed_record(rng, kind, hour, i) for i in range(per_file)]
+        target = folder / "endpoint" / "AllTraffic" / hour
+        target.mkdir(parents=True, exist_ok=True)
+        lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        (target / f"{number:05d}.jsonl").write_text(lines, encoding="utf-8")
+    return folder
