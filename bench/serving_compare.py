@@ -21,8 +21,8 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -266,12 +266,12 @@ def competitors(model: Path, work: Path, args: argparse.Namespace) -> tuple[list
     return arms, skipped
 
 
-def start(arms: list[Arm], stack: ExitStack) -> tuple[list[Arm], list[str]]:
-    """Start every server (stopped when the stack closes) and check each competitor's
-    prediction against smlocal's (the first arm); drop a competitor that never gets ready or
-    answers differently, with the reason. smlocal failing stops the benchmark."""
+def start(arms: list[Arm]) -> tuple[list[Arm], list[str]]:
+    """Start every server and check each competitor's prediction against smlocal's (the
+    first arm); drop a competitor that never gets ready or answers differently, with the
+    reason. smlocal failing stops the benchmark."""
     for arm in arms:
-        stack.enter_context(arm.server)
+        arm.server.start()
     ours = arms[0]
     ours.server.wait_ready(ours.ready_path)
     expected = ours.request.prediction(post(ours.server.port, ours.request))
@@ -313,6 +313,16 @@ def run_rounds(arms: list[Arm], args: argparse.Namespace) -> tuple[list[Arm], li
             if i:
                 arm.results.append(result)
     return live, dropped
+
+
+def stop_all(arms: list[Arm]) -> None:
+    """Stop every server at once: each may take its grace period (uvicorn waits for the
+    connections of a round cut short by Ctrl-C)."""
+    stoppers = [threading.Thread(target=arm.server.stop) for arm in arms]
+    for t in stoppers:
+        t.start()
+    for t in stoppers:
+        t.join()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -361,12 +371,15 @@ def main(argv: list[str] | None = None) -> list[Arm]:
     model = train_iris_in_subprocess(work / "iris", rounds=10)
     print(f"\n   competitors' XGBoost: {xgboost_requirement()} ({cpu_wheel()}: no CUDA)")
     their_arms, skipped = competitors(model, work, args)
-    with ExitStack() as stack:
-        arms, not_started = start([smlocal_arm(model, work, args), *their_arms], stack)
+    everyone = [smlocal_arm(model, work, args), *their_arms]
+    try:
+        arms, not_started = start(everyone)
         skipped += not_started
         if len(arms) > 1:
             arms, dropped = run_rounds(arms, args)
             skipped += dropped
+    finally:
+        stop_all(everyone)
     if len(arms) == 1:
         print("\n== serving comparison: no competitor could run here")
         for line in skipped:
