@@ -7,6 +7,7 @@ import sys
 
 BENCHMARKS = [
     "bench.model_server",
+    "bench.serving_compare",
     "bench.capture",
     "bench.emulator",
     "bench.edge_server",
