@@ -128,14 +128,15 @@ def cpu_now(edge: psutil.Process, servers: list[psutil.Process]) -> list[float]:
 
 
 def runtime_hop(
-    emulator: SmlocalEmulator, instances: int, args: argparse.Namespace
+    emulator: SmlocalEmulator, instances: int, args: argparse.Namespace, routing: str
 ) -> tuple[Comparison, CpuUse, CpuUse]:
     """Through the emulator against the instances' servers called directly (the clients
-    spread evenly over their ports), alternating rounds; and where the CPU went in each arm."""
+    spread evenly over their ports), alternating rounds; and where the CPU went in each arm.
+    `routing` is the variant's RoutingStrategy (RANDOM is SageMaker's default)."""
     assert emulator.proc is not None
     sm = emulator.client("sagemaker")
-    name = f"bench-{instances}"
-    variant = {"name": "AllTraffic", "model_data": MODEL, "count": instances}
+    name = f"bench-{instances}-{routing.lower().replace('_', '-')}"
+    variant = {"name": "AllTraffic", "model_data": MODEL, "count": instances, "routing": routing}
     deploy(sm, name, [variant])
     servers = instance_servers(emulator, name)
     ports = [listening_port(s) for s in servers]
@@ -143,7 +144,7 @@ def runtime_hop(
     path = f"/endpoints/{name}/invocations"
     comparison = Comparison(
         f"runtime: InvokeEndpoint through the emulator vs the model servers directly, "
-        f"{instances} instance(s)",
+        f"{instances} instance(s)" + (f", routing {routing}" if instances > 1 else ""),
         "through emulator",
         "direct",
         target_ratio=0.90,
@@ -198,6 +199,11 @@ def main(argv: list[str] | None = None) -> list[Comparison]:
     parser.add_argument(
         "--instances", default="1,2", help="instance counts of the runtime hop, comma-separated"
     )
+    parser.add_argument(
+        "--routing",
+        default="RANDOM,LEAST_OUTSTANDING_REQUESTS",
+        help="routing strategies of the multi-instance hops, comma-separated",
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="smlocal-bench-"))
@@ -220,8 +226,13 @@ def main(argv: list[str] | None = None) -> list[Comparison]:
         s3 = emulator.client("s3")
         s3.create_bucket(Bucket="models")
         s3.upload_file(str(model_tar), "models", "iris/model.tar.gz")
-        for count in (int(n) for n in args.instances.split(",")):
-            comparison, through, direct = runtime_hop(emulator, count, args)
+        hops = [
+            (count, routing)
+            for count in (int(n) for n in args.instances.split(","))
+            for routing in (["RANDOM"] if count == 1 else args.routing.split(","))
+        ]
+        for count, routing in hops:
+            comparison, through, direct = runtime_hop(emulator, count, args, routing)
             comparisons.append(comparison)
             print_comparison(
                 comparison,

@@ -272,6 +272,7 @@ def deploy(
                 "InitialInstanceCount": v.get("count", 1),
                 "InstanceType": "ml.m5.large",
                 "InitialVariantWeight": v.get("weight", 1.0),
+                **({"RoutingConfig": {"RoutingStrategy": v["routing"]}} if "routing" in v else {}),
             }
         )
     config: dict[str, object] = {"EndpointConfigName": name, "ProductionVariants": production}
