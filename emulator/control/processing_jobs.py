@@ -9,6 +9,7 @@ from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.jobs.processing_records import (
     KIND,
+    MISSING,
     CaptureWindow,
     ProcessingJob,
     set_status,
@@ -23,7 +24,7 @@ PROCESSING_JOBS = Kind(
     list_key="ProcessingJobSummaries",
     equals={"StatusEquals": "ProcessingJobStatus"},
     sort_keys={"Status": "ProcessingJobStatus"},
-    missing_text="Could not find requested job with name {name}",
+    missing_text=MISSING,
 )
 
 

@@ -16,6 +16,7 @@ from smlocal.emulator.support.records import Document, Nested, shown
 from smlocal.emulator.support.state import State
 
 KIND = "processing-job"
+MISSING = "Could not find requested job with name {name}"  # SageMaker's words, the name as given
 
 
 class S3Input(TypedDict, total=False):
@@ -237,7 +238,7 @@ def get_job(state: State, name: str) -> ProcessingJob:
     """A job's record, or SageMaker's error for an unknown job."""
     doc = state.store.get(KIND, name)
     if doc is None:
-        raise ValidationException(f"Could not find requested job with name {name}")
+        raise ValidationException(MISSING.format(name=name))
     return ProcessingJob.from_document(doc)
 
 
