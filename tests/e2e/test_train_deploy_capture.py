@@ -34,3 +34,43 @@ def test_fit_deploy_predict_and_capture(smlocal_sagemaker_session, capsys) -> No
     assert inputs == ["5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3", "7.7,3.0,6.1,2.3"]
     outputs = sorted(r["captureData"]["endpointOutput"]["data"] for r in result["captured"])
     assert outputs == ["0.0\n", "1.0\n", "2.0\n"]
+
+
+def test_attach_and_training_job_analytics_read_the_job_back(smlocal_sagemaker_session) -> None:
+    """`Estimator.attach` rebuilds the estimator from DescribeTrainingJob, and
+    `training_job_analytics` lists the algorithm's metrics and reads their values from
+    CloudWatch, as on AWS."""
+    import sagemaker
+    from sagemaker.estimator import Estimator
+    from sagemaker.inputs import TrainingInput
+
+    session = smlocal_sagemaker_session
+    session.boto_session.client("s3").create_bucket(Bucket=train_deploy_capture.BUCKET)
+    data = train_deploy_capture.upload_data(session)
+    estimator = Estimator(
+        image_uri=sagemaker.image_uris.retrieve("xgboost", session.boto_region_name, "1.7-1"),
+        role=train_deploy_capture.ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=f"s3://{train_deploy_capture.BUCKET}/attach/output",
+        hyperparameters=train_deploy_capture.HYPERPARAMETERS,
+        sagemaker_session=session,
+    )
+    estimator.fit({"train": TrainingInput(data["train"], content_type="csv"),
+                   "validation": TrainingInput(data["validation"], content_type="csv")},
+                  logs=False)  # fmt: skip
+    name = estimator.latest_training_job.name
+
+    attached = Estimator.attach(name, sagemaker_session=session)
+    assert attached.model_data == estimator.model_data
+    assert attached.output_kms_key == ""
+    assert attached.hyperparameters()["num_round"] == "2"
+
+    frame = attached.training_job_analytics.dataframe()
+    merror = frame[frame["metric_name"] == "validation:merror"]
+    assert len(merror) >= 1
+    final = {m["MetricName"]: m["Value"] for m in
+             session.describe_training_job(name)["FinalMetricDataList"]}  # fmt: skip
+    assert 0 <= merror["value"].iloc[-1] <= 1
+    assert set(frame["metric_name"]) == {"train:merror", "validation:merror"}
+    assert set(final) == {"train:merror", "validation:merror"}

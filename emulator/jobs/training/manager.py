@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ALGORITHM = "smlocal.emulator.jobs.training.xgboost_algorithm"
 FAILURE_REASON_MAX = 1024
+METRICS_PER_CALL = 1000  # PutMetricData's limit of entries per call
 INTERRUPTED = (
     "InternalServerError: The training job was interrupted: smlocal stopped while it was in "
     "secondary status {status}. Create the training job again, with a new name."
@@ -157,6 +159,7 @@ class TrainingManager:
         job = self._advance(name, "Training")
         collector = MetricCollector(job.algorithm_specification.get("MetricDefinitions") or [])
         outcome = self._run_algorithm(job, workspace, collector)
+        self._publish(name, collector)
         metrics = collector.final() or None
         if self.shutting_down:
             raise _Halt
@@ -193,6 +196,28 @@ class TrainingManager:
             max_runtime=max(0.01, limit - elapsed) if limit else None,
         )
         return self.runner.run(process, lambda line: collector.feed(line, self.ctx.now()))
+
+    def _publish(self, name: str, collector: MetricCollector) -> None:
+        """The job's metric values into CloudWatch (namespace /aws/sagemaker/TrainingJobs,
+        dimension TrainingJobName), where the SDK's `training_job_analytics` reads them."""
+        data = [
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": "TrainingJobName", "Value": name}],
+                "Timestamp": datetime.fromtimestamp(moment, UTC),
+                "Value": value,
+                "Unit": "None",
+            }
+            for metric, value, moment in collector.points
+        ]
+        try:
+            cloudwatch = client(self.ctx.settings, "cloudwatch")
+            for start in range(0, len(data), METRICS_PER_CALL):
+                cloudwatch.put_metric_data(
+                    Namespace=LOG_GROUP, MetricData=data[start : start + METRICS_PER_CALL]
+                )
+        except Exception:  # metrics must never fail a job
+            log.exception("could not send the metrics of training job %s to CloudWatch", name)
 
     def _keep_model(self, job: TrainingJob, workspace: Workspace) -> None:
         """Upload model/ (when there is one) to ModelArtifacts.S3ModelArtifacts."""

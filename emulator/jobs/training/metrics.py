@@ -9,7 +9,6 @@ value of each for `FinalMetricDataList`.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,20 @@ NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 # or `validation` evaluation) read from a round line.
 BUILT_IN = re.compile(r"^\[[0-9]+\]")
 _ENTRY = re.compile(r"#011(train|validation)-([A-Za-z0-9_@.\-]+?):" + NUMBER)
+
+# The built-in XGBoost algorithm's own MetricDefinitions, which DescribeTrainingJob shows in
+# AlgorithmSpecification: this set and order are what AWS returned for the 0.90-1 image (a
+# real DescribeHyperParameterTuningJob output kept in a public tutorial).
+_ALGORITHM_METRICS = (
+    "train:mae", "validation:aucpr", "train:merror", "train:gamma-nloglik", "validation:mae",
+    "validation:logloss", "train:mlogloss", "validation:f1", "train:accuracy", "train:mse",
+    "validation:poisson-nloglik", "train:tweedie-nloglik", "train:error", "train:ndcg",
+    "validation:map", "validation:auc", "validation:gamma-deviance", "train:auc",
+    "validation:error", "validation:merror", "train:poisson-nloglik", "train:rmse",
+    "train:logloss", "validation:accuracy", "train:aucpr", "validation:tweedie-nloglik",
+    "validation:rmse", "train:gamma-deviance", "validation:mse", "validation:ndcg", "train:f1",
+    "validation:mlogloss", "train:map", "validation:gamma-nloglik",
+)  # fmt: skip
 
 
 class MetricDefinition(TypedDict):
@@ -37,6 +50,16 @@ class MetricData(TypedDict):
     Timestamp: float
 
 
+def algorithm_definitions() -> list[MetricDefinition]:
+    """The built-in algorithm's MetricDefinitions: `.*\\[[0-9]+\\].*#011train-mae:(number).*`."""
+    return [
+        MetricDefinition(
+            Name=name, Regex=r".*\[[0-9]+\].*#011" + name.replace(":", "-", 1) + ":" + NUMBER + ".*"
+        )
+        for name in _ALGORITHM_METRICS
+    ]
+
+
 def round_line(iteration: int, results: Iterable[tuple[str, str, float]]) -> str:
     """The line the container prints after a round: `[i]\\t{data}-{metric}:{value:.5f}...`."""
     return f"[{iteration}]" + "".join(
@@ -50,6 +73,8 @@ class MetricCollector:
 
     definitions: list[MetricDefinition] = field(default_factory=list)
     values: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Every value seen, in order: what SageMaker sends to CloudWatch as the job's metrics.
+    points: list[tuple[str, float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._compiled = [(d["Name"], re.compile(d["Regex"])) for d in self.definitions]
@@ -65,8 +90,13 @@ class MetricCollector:
                 self._keep(name, found.group(1), timestamp)
 
     def _keep(self, name: str, text: str, timestamp: float) -> None:
-        with contextlib.suppress(ValueError):
-            self.values[name] = (float(text), timestamp)
+        try:
+            value = float(text)
+        except ValueError:
+            return
+        if self.values.get(name) != (value, timestamp):  # a line matched twice counts once
+            self.points.append((name, value, timestamp))
+        self.values[name] = (value, timestamp)
 
     def final(self) -> list[MetricData]:
         """FinalMetricDataList: each metric's last value, in the order first seen."""

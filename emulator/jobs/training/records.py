@@ -12,7 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Required, TypedDict
 
-from smlocal.emulator.jobs.training.metrics import MetricData, MetricDefinition
+from smlocal.emulator.jobs.training.metrics import (
+    MetricData,
+    MetricDefinition,
+    algorithm_definitions,
+)
 from smlocal.emulator.statuses.training_jobs import (
     FIRST,
     PRIMARY,
@@ -63,6 +67,7 @@ class OutputDataConfig(TypedDict, total=False):
     """Where the model artifacts go."""
 
     S3OutputPath: Required[str]
+    KmsKeyId: str
 
 
 class StoppingCondition(TypedDict, total=False):
@@ -138,9 +143,15 @@ class TrainingJob:
     def requested(cls, request: Document, arn: str, now: float, artifacts: str) -> TrainingJob:
         """A job CreateTrainingJob records: the request's members as given, in status
         Starting, its model to be uploaded to `artifacts`."""
+        spec: AlgorithmSpecification = request["AlgorithmSpecification"]
+        if not spec.get("MetricDefinitions"):  # a built-in algorithm shows its own
+            spec = {**spec, "MetricDefinitions": algorithm_definitions()}
         return cls.from_document(
             {
                 **request,
+                "AlgorithmSpecification": spec,
+                # AWS answers KmsKeyId "" when none was given (the SDK's attach reads it)
+                "OutputDataConfig": {"KmsKeyId": "", **request["OutputDataConfig"]},
                 "TrainingJobArn": arn,
                 "CreationTime": now,
                 "ModelArtifacts": ModelArtifacts(S3ModelArtifacts=artifacts),

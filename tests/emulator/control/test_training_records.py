@@ -15,6 +15,7 @@ from smlocal.emulator.control.operations import ControlPlane
 from smlocal.emulator.control.training_jobs import TRAINING_JOBS
 from smlocal.emulator.errors import AWSError, ResourceInUse, ValidationException
 from smlocal.emulator.jobs.training.manager import TrainingManager
+from smlocal.emulator.jobs.training.metrics import algorithm_definitions
 from smlocal.emulator.jobs.training.records import KIND, TrainingJob
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.support.store import Store
@@ -309,4 +310,10 @@ def test_create_keeps_the_request_members_it_kept_before() -> None:
          "ProfilerRuleConfigurations", "Environment", "RetryStrategy", "RemoteDebugConfig",
          "InfraCheckConfig"]
     )  # fmt: skip
-    assert all(kept[k] == request[k] for k in kept)
+    # As given, but for what AWS adds: the algorithm's metric definitions, an empty KmsKeyId.
+    filled = {"AlgorithmSpecification", "OutputDataConfig"}
+    assert all(kept[k] == request[k] for k in kept if k not in filled)
+    assert kept["AlgorithmSpecification"] == {
+        "given": "AlgorithmSpecification", "MetricDefinitions": algorithm_definitions()
+    }  # fmt: skip
+    assert kept["OutputDataConfig"] == {"KmsKeyId": "", **TRAINING_JOB["OutputDataConfig"]}

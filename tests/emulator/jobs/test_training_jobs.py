@@ -6,6 +6,7 @@ import io
 import re
 import tarfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -67,14 +68,19 @@ IRIS_CHANNELS = [
 
 
 def create(sm, name: str, *, hyperparameters=None, channels=None, image=XGBOOST_IMAGE,
-           output=f"s3://{BUCKET}/output", max_runtime=3600) -> None:  # fmt: skip
+           output=f"s3://{BUCKET}/output", max_runtime=3600, metric_definitions=None,
+           kms_key=None) -> None:  # fmt: skip
+    spec = {"TrainingImage": image, "TrainingInputMode": "File"}
+    if metric_definitions:
+        spec["MetricDefinitions"] = metric_definitions
+    output_config = {"S3OutputPath": output} | ({"KmsKeyId": kms_key} if kms_key else {})
     sm.create_training_job(
         TrainingJobName=name,
         RoleArn=ROLE,
-        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+        AlgorithmSpecification=spec,
         HyperParameters=IRIS if hyperparameters is None else hyperparameters,
         InputDataConfig=IRIS_CHANNELS if channels is None else channels,
-        OutputDataConfig={"S3OutputPath": output},
+        OutputDataConfig=output_config,
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
         StoppingCondition={"MaxRuntimeInSeconds": max_runtime},
         Tags=[{"Key": "team", "Value": "ml"}],
@@ -173,6 +179,50 @@ def test_metrics_are_logged_per_round_like_the_container(smlocal, iris_job) -> N
     metrics = {m["MetricName"]: m["Value"] for m in iris_job["FinalMetricDataList"]}
     assert metrics["train:merror"] == float(last[1].split(":")[1])
     assert metrics["validation:merror"] == float(last[2].split(":")[1])
+
+
+def test_describe_shows_the_algorithm_metric_definitions_and_an_empty_kms_key(iris_job) -> None:
+    spec = iris_job["AlgorithmSpecification"]
+    definitions = {d["Name"]: d["Regex"] for d in spec["MetricDefinitions"]}
+    assert len(spec["MetricDefinitions"]) == len(definitions) == 34
+    assert {n.split(":")[0] for n in definitions} == {"train", "validation"}
+    number = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+    assert definitions["validation:merror"] == (
+        r".*\[[0-9]+\].*#011validation-merror:" + number + ".*"
+    )
+    line = "[1]#011train-merror:0.04000#011validation-merror:0.06000"
+    assert re.match(definitions["validation:merror"], line).group(1) == "0.06000"
+    assert iris_job["OutputDataConfig"] == {"S3OutputPath": f"s3://{BUCKET}/output", "KmsKeyId": ""}
+
+
+def test_a_jobs_own_metric_definitions_are_kept_as_given(sm, s3) -> None:
+    name = unique("own-metrics")
+    own = [{"Name": "merror", "Regex": r"validation-merror:([0-9.]+)"}]
+    create(sm, name, metric_definitions=own, kms_key="alias/mine")
+    job = wait(sm, name)
+    assert job["AlgorithmSpecification"]["MetricDefinitions"] == own
+    assert job["OutputDataConfig"]["KmsKeyId"] == "alias/mine"
+    metrics = {m["MetricName"] for m in job["FinalMetricDataList"]}
+    assert metrics == {"merror", "train:merror", "validation:merror"}
+
+
+def test_each_rounds_metrics_go_to_cloudwatch(smlocal, iris_job) -> None:
+    name = iris_job["TrainingJobName"]
+    per_round = [line.split("#011")[1:] for line in log_lines(smlocal, name)
+                 if re.match(r"\[\d+\]#011", line)]  # fmt: skip
+    sent = [float(entries[1].split(":")[1]) for entries in per_round]
+    points = smlocal.client("cloudwatch").get_metric_statistics(
+        Namespace="/aws/sagemaker/TrainingJobs",
+        MetricName="validation:merror",
+        Dimensions=[{"Name": "TrainingJobName", "Value": name}],
+        StartTime=iris_job["TrainingStartTime"] - timedelta(minutes=1),
+        EndTime=iris_job["TrainingEndTime"] + timedelta(minutes=1),
+        Period=60,
+        Statistics=["SampleCount", "Average"],
+    )["Datapoints"]
+    assert sum(p["SampleCount"] for p in points) == len(sent) == 2
+    mean = sum(p["Average"] * p["SampleCount"] for p in points) / 2
+    assert mean == pytest.approx(sum(sent) / 2)
 
 
 def test_list_describe_and_the_errors_aws_answers(sm, iris_job) -> None:
