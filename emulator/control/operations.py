@@ -13,6 +13,7 @@ from smlocal.emulator.control import (
     models,
     monitoring_schedules,
     processing_jobs,
+    search,
     tags,
     training_jobs,
 )
@@ -39,6 +40,7 @@ OPERATIONS: dict[str, Operation] = {
     "AddTags": tags.add_tags,
     "DeleteTags": tags.delete_tags,
     "ListTags": tags.list_tags,
+    "Search": search.search,
     "CreateModelPackageGroup": model_packages.create_model_package_group,
     "DescribeModelPackageGroup": model_packages.describe_model_package_group,
     "ListModelPackageGroups": model_packages.list_model_package_groups,
