@@ -36,10 +36,10 @@ def test_fit_deploy_predict_and_capture(smlocal_sagemaker_session, capsys) -> No
     assert outputs == ["0.0\n", "1.0\n", "2.0\n"]
 
 
-def test_attach_and_training_job_analytics_read_the_job_back(smlocal_sagemaker_session) -> None:
-    """`Estimator.attach` rebuilds the estimator from DescribeTrainingJob, and
+def test_attach_analytics_and_register_read_the_job_back(smlocal_sagemaker_session) -> None:
+    """`Estimator.attach` rebuilds the estimator from DescribeTrainingJob,
     `training_job_analytics` lists the algorithm's metrics and reads their values from
-    CloudWatch, as on AWS."""
+    CloudWatch, and `register` finds (Search) or creates the group, as on AWS."""
     import sagemaker
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
@@ -74,3 +74,19 @@ def test_attach_and_training_job_analytics_read_the_job_back(smlocal_sagemaker_s
     assert 0 <= merror["value"].iloc[-1] <= 1
     assert set(frame["metric_name"]) == {"train:merror", "validation:merror"}
     assert set(final) == {"train:merror", "validation:merror"}
+
+    group = f"iris-{name[-12:]}"
+    package = attached.register(
+        content_types=["text/csv"],
+        response_types=["text/csv"],
+        inference_instances=["ml.m5.large"],
+        transform_instances=["ml.m5.large"],
+        model_package_group_name=group,
+        approval_status="Approved",
+    )
+    described = session.sagemaker_client.describe_model_package(
+        ModelPackageName=package.model_package_arn
+    )
+    assert (described["ModelPackageGroupName"], described["ModelPackageVersion"]) == (group, 1)
+    container = described["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == estimator.model_data
