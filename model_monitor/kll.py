@@ -46,12 +46,16 @@ def capacity(height: int, k: int = SKETCH_SIZE, c: float = SHRINKING_FACTOR) -> 
 
 
 def java_sorted(values: Floats) -> Floats:
-    """Sort like `java.lang.Double.compare`: as numpy, but -0.0 strictly before 0.0."""
+    """Sort like `java.lang.Double.compare`: as numpy, but -0.0 strictly before 0.0.
+
+    The negative zeros are counted in the input: numpy's SIMD sorts (AVX2 here) may hand
+    back 0.0 for -0.0, since their min/max steps do not keep the sign of equal zeros.
+    """
     ordered = np.sort(values)
     low = int(np.searchsorted(ordered, 0.0, side="left"))
     high = int(np.searchsorted(ordered, 0.0, side="right"))
-    if high - low > 1:
-        negative = int(np.count_nonzero(np.signbit(ordered[low:high])))
+    if high > low:
+        negative = int(np.count_nonzero(np.signbit(values[values == 0])))
         ordered[low : low + negative] = -0.0
         ordered[low + negative : high] = 0.0
     return ordered

@@ -110,3 +110,15 @@ def test_ranks_from_statistics_levels_weigh_level_h_by_2_to_the_h() -> None:
 def test_java_sorted_orders_negative_zero_first() -> None:
     ordered = java_sorted(np.array([0.0, -0.0, 1.0, -1.0, 0.0, -0.0]))
     assert [str(v) for v in ordered] == ["-1.0", "-0.0", "-0.0", "0.0", "0.0", "1.0"]
+
+
+@pytest.mark.parametrize("size", [16, 64, 300, 2050])
+def test_java_sorted_keeps_every_zero_sign_where_numpy_simd_sorts_flip_them(size: int) -> None:
+    # numpy's AVX2 sort hands back 0.0 for some -0.0 (and -0.0 for some 0.0) at these sizes.
+    values = np.random.default_rng(0).integers(-5, 5, size).astype(float)
+    values[::7] = -0.0
+    negative = int(np.count_nonzero(np.signbit(values[values == 0])))
+    ordered = java_sorted(values)
+    zeros = ordered[ordered == 0]
+    assert np.signbit(zeros).tolist() == [True] * negative + [False] * (len(zeros) - negative)
+    assert np.array_equal(np.sort(values), ordered)
