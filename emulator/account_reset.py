@@ -74,6 +74,9 @@ def reset_account(client: ClientFactory, timeout: float = 120.0) -> None:
     for definition in _items(sm, "list_data_quality_job_definitions", "JobDefinitionSummaries"):
         _ignore_finished(sm.delete_data_quality_job_definition,
                          JobDefinitionName=definition["MonitoringJobDefinitionName"])  # fmt: skip
+    for definition in _items(sm, "list_model_quality_job_definitions", "JobDefinitionSummaries"):
+        _ignore_finished(sm.delete_model_quality_job_definition,
+                         JobDefinitionName=definition["MonitoringJobDefinitionName"])  # fmt: skip
     _delete_endpoints(sm, deadline)
     for config in _items(sm, "list_endpoint_configs", "EndpointConfigs"):
         _ignore_finished(sm.delete_endpoint_config, EndpointConfigName=config["EndpointConfigName"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -28,7 +29,7 @@ class DataQualityJobInput(TypedDict, total=False):
     BatchTransformInput: Nested
 
 
-def endpoint_of(job_input: DataQualityJobInput) -> str:
+def endpoint_of(job_input: Mapping[str, Any]) -> str:
     """The monitored endpoint; batch transform inputs are refused."""
     if "EndpointInput" not in job_input:
         raise ValidationException(
@@ -161,17 +162,19 @@ def list_data_quality_job_definitions(ctx: Context, params: dict[str, Any]) -> d
 def delete_data_quality_job_definition(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DeleteDataQualityJobDefinition: refused while a schedule uses it."""
 
-    def refuse_while_scheduled(definition: DataQualityJobDefinition) -> None:
-        name = params["JobDefinitionName"]
-        users = [
-            s.name
-            for s in stored_schedules(ctx)
-            if (s.config.get("MonitoringJobDefinitionName") or "").lower() == name.lower()
-        ]
-        if users:
-            raise ResourceInUse(
-                f"Job definition {name} is used by monitoring schedule(s) {', '.join(users)}; "
-                "delete them first."
-            )
+    name = params["JobDefinitionName"]
+    return DEFINITIONS.delete(ctx, name, lambda _: refuse_while_scheduled(ctx, name))
 
-    return DEFINITIONS.delete(ctx, params["JobDefinitionName"], refuse_while_scheduled)
+
+def refuse_while_scheduled(ctx: Context, name: str) -> None:
+    """ResourceInUse while a monitoring schedule names the job definition (any type)."""
+    users = [
+        s.name
+        for s in stored_schedules(ctx)
+        if (s.config.get("MonitoringJobDefinitionName") or "").lower() == name.lower()
+    ]
+    if users:
+        raise ResourceInUse(
+            f"Job definition {name} is used by monitoring schedule(s) {', '.join(users)}; "
+            "delete them first."
+        )

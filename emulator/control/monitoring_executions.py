@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from smlocal.emulator.control import processing_jobs
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.job_definitions import DEFINITIONS, DataQualityJobDefinition
 from smlocal.emulator.control.kinds import Kind
+from smlocal.emulator.control.model_quality_definitions import MODEL_QUALITY_DEFINITIONS
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.hosting.endpoint_records import stored
 from smlocal.emulator.jobs.processing_records import CaptureWindow, ProcessingJob
@@ -53,7 +54,7 @@ FILE_INPUTS = (
         "post_analytics_processor_script",
     ),
 )
-# monitoring execution status from the first word of the analyzer's message
+GROUND_TRUTH_PATH = "/opt/ml/processing/groundtruth"
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class MonitoringSpec:
     role: str | None = None
     definition_name: str | None = None
     resources: Nested | None = None
+    monitoring_type: str = "DataQuality"
+    ground_truth_uri: str | None = None  # ModelQuality: the labels' hour folders are under it
 
 
 EXECUTIONS = Kind(
@@ -110,9 +113,13 @@ def parse_duration(text: str) -> timedelta:
 
 def spec_of(ctx: Context, config: MonitoringScheduleConfig) -> MonitoringSpec:
     """The spec of a MonitoringScheduleConfig (named or inline job definition)."""
-    if config.get("MonitoringType", "DataQuality") != "DataQuality":
+    monitoring_type = config.get("MonitoringType", "DataQuality")
+    if monitoring_type == "ModelQuality":
+        return _model_quality(ctx, config)
+    if monitoring_type != "DataQuality":
         raise ValidationException(
-            f"smlocal emulates DataQuality monitoring only, not {config['MonitoringType']}."
+            "smlocal emulates DataQuality and ModelQuality monitoring, not "
+            f"{config['MonitoringType']}."
         )
     if "MonitoringJobDefinitionName" in config:
         return _from_definition(DEFINITIONS.get(ctx, config["MonitoringJobDefinitionName"]))
@@ -122,6 +129,43 @@ def spec_of(ctx: Context, config: MonitoringScheduleConfig) -> MonitoringSpec:
             "MonitoringScheduleConfig needs MonitoringJobDefinitionName or MonitoringJobDefinition."
         )
     return _from_inline(inline)
+
+
+def _model_quality(ctx: Context, config: MonitoringScheduleConfig) -> MonitoringSpec:
+    """A ModelQuality schedule's spec: its named job definition's (none inline, as in AWS),
+    with the analyzer's model-quality settings in the environment."""
+    if "MonitoringJobDefinitionName" not in config:
+        raise ValidationException(
+            "A ModelQuality monitoring schedule needs MonitoringJobDefinitionName."
+        )
+    definition = MODEL_QUALITY_DEFINITIONS.get(ctx, config["MonitoringJobDefinitionName"])
+    endpoint_input = definition.job_input["EndpointInput"]
+    attributes = (
+        ("inference_attribute", endpoint_input.get("InferenceAttribute")),
+        ("probability_attribute", endpoint_input.get("ProbabilityAttribute")),
+        ("probability_threshold_attribute", endpoint_input.get("ProbabilityThresholdAttribute")),
+    )
+    app = definition.app_specification
+    environment = {
+        **(app.get("Environment") or {}),
+        "analysis_type": "MODEL_QUALITY",
+        "problem_type": definition.problem_type,
+        **{key: str(value) for key, value in attributes if value is not None},
+    }
+    spec = _spec(
+        endpoint_input=endpoint_input,
+        app=app,
+        baseline=definition.baseline_config or {},
+        outputs=definition.output_config,
+        environment=environment,
+        stopping=definition.stopping_condition,
+        role=definition.role_arn,
+        definition=definition.name,
+        resources=definition.job_resources,
+    )
+    return replace(
+        spec, monitoring_type="ModelQuality", ground_truth_uri=definition.ground_truth_uri
+    )
 
 
 def _from_inline(inline: MonitoringJobDefinition) -> MonitoringSpec:
@@ -234,13 +278,29 @@ def _input(name: str, uri: str, local: str) -> dict[str, Any]:
     }
 
 
+def ground_truth_inputs(uri: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """One input per hour folder of the window (`groundtruth_input_1`, ...), as SageMaker's
+    merge job has them; an hour without labels is no error (the merge reports what is
+    missing)."""
+    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    inputs: list[dict[str, Any]] = []
+    while hour < end:
+        folder = f"{hour:%Y/%m/%d/%H}"
+        local = f"{GROUND_TRUTH_PATH}/{folder}"
+        item = _input(f"groundtruth_input_{len(inputs) + 1}", f"{uri.rstrip('/')}/{folder}", local)
+        inputs.append(item)
+        hour += timedelta(hours=1)
+    return inputs
+
+
 def execution_job(
     ctx: Context, schedule: MonitoringSchedule, spec: MonitoringSpec, fired: datetime
 ) -> dict[str, Any]:
     """The CreateProcessingJob request of one execution (a service-made job)."""
     start, end = window_of(schedule, spec, fired)
     hour = fired.replace(minute=0, second=0, microsecond=0)
-    name = f"model-monitoring-{fired:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}"
+    kind = "model-quality-monitoring" if spec.ground_truth_uri else "model-monitoring"
+    name = f"{kind}-{fired:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}"
     schedule_name = schedule.name
     env = {
         "publish_cloudwatch_metrics": "Enabled",
@@ -254,7 +314,7 @@ def execution_job(
         "end_time": _z(end),
         "metric_time": _z(hour),
     }
-    inputs = []
+    inputs: list[dict[str, Any]] = []
     prefix = _captures_of(ctx, spec.endpoint)
     if prefix:
         inputs.append(_input("endpoint_input_1", prefix, f"{spec.local_path}/{spec.endpoint}"))
@@ -264,6 +324,9 @@ def execution_job(
         spec.preprocessor_uri,
         spec.postprocessor_uri,
     )
+    if spec.ground_truth_uri:
+        inputs.extend(ground_truth_inputs(spec.ground_truth_uri, start, end))
+        env["ground_truth_source"] = GROUND_TRUTH_PATH
     for (input_name, local, key), uri in zip(FILE_INPUTS, uris, strict=True):
         if uri:
             inputs.append(_input(input_name, uri, local))
@@ -314,7 +377,7 @@ def start_execution(
         processing_job_arn=job.arn,
         endpoint_name=spec.endpoint,
         job_definition_name=spec.definition_name,
-        monitoring_type="DataQuality",
+        monitoring_type=spec.monitoring_type,
         status="InProgress",
     )
     EXECUTIONS.save(ctx, execution)

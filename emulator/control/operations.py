@@ -17,6 +17,7 @@ from smlocal.emulator.control import (
     tags,
     training_jobs,
 )
+from smlocal.emulator.control import model_quality_definitions as mq
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.errors import UnknownOperationException
 
@@ -58,6 +59,10 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeDataQualityJobDefinition": job_definitions.describe_data_quality_job_definition,
     "ListDataQualityJobDefinitions": job_definitions.list_data_quality_job_definitions,
     "DeleteDataQualityJobDefinition": job_definitions.delete_data_quality_job_definition,
+    "CreateModelQualityJobDefinition": mq.create_model_quality_job_definition,
+    "DescribeModelQualityJobDefinition": mq.describe_model_quality_job_definition,
+    "ListModelQualityJobDefinitions": mq.list_model_quality_job_definitions,
+    "DeleteModelQualityJobDefinition": mq.delete_model_quality_job_definition,
     "CreateMonitoringSchedule": monitoring_schedules.create_monitoring_schedule,
     "DescribeMonitoringSchedule": monitoring_schedules.describe_monitoring_schedule,
     "ListMonitoringSchedules": monitoring_schedules.list_monitoring_schedules,

@@ -33,6 +33,7 @@ LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 CONTAINER_ROOT = "/opt/ml/"
 MESSAGE_FILE = "/opt/ml/output/message"
 METRICS_DIR = "/opt/ml/output/metrics/cloudwatch"
+OPTIONAL_INPUT = "groundtruth_input_"  # an hour without labels: the merge counts them missing
 
 Finished = Callable[[ProcessingJob], None]
 # Flush an endpoint's captures into S3: None, or why it failed (hosting's flush_quietly)
@@ -196,7 +197,7 @@ class Processing:
                 raise JobFailed(
                     f"Could not download input {item['InputName']} from {source['S3Uri']}: {exc}"
                 ) from None
-            if not found:
+            if not found and not item["InputName"].startswith(OPTIONAL_INPUT):
                 message = no_objects_message(source["S3Uri"], self.ctx.region, job.role_arn or "")
                 raise JobFailed(f"ClientError: {message}")
 

@@ -35,6 +35,9 @@ class EndpointInput(TypedDict, total=False):
     LocalPath: str
     StartTimeOffset: str
     EndTimeOffset: str
+    InferenceAttribute: str
+    ProbabilityAttribute: str
+    ProbabilityThresholdAttribute: float
 
 
 class MonitoringInput(TypedDict, total=False):
@@ -45,12 +48,14 @@ class MonitoringInput(TypedDict, total=False):
 
 
 class AppSpecification(TypedDict, total=False):
-    """A MonitoringAppSpecification (inline) or DataQualityAppSpecification (a definition)."""
+    """A MonitoringAppSpecification (inline), or a definition's DataQualityAppSpecification or
+    ModelQualityAppSpecification (ProblemType)."""
 
     ImageUri: Required[str]
     Environment: dict[str, str]
     RecordPreprocessorSourceUri: str
     PostAnalyticsProcessorSourceUri: str
+    ProblemType: str
     ContainerEntrypoint: list[str]
     ContainerArguments: list[str]
 
