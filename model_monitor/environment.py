@@ -28,7 +28,7 @@ from smlocal.model_monitor.errors import (
 from smlocal.model_monitor.readers import DEFAULT_INDEX_NAMES, parse_time
 
 CSV, JSON, CAPTURE = "csv", "json", "sagemakerCaptureJson"
-DATA_QUALITY = "DATA_QUALITY"
+DATA_QUALITY, MODEL_QUALITY = "DATA_QUALITY", "MODEL_QUALITY"
 ANALYZER_KEYS = frozenset(
     {
         "dataset_source", "output_path", "dataset_format", "start_time", "end_time",
@@ -40,6 +40,7 @@ ANALYZER_KEYS = frozenset(
         "sagemaker_endpoint_name", "sagemaker_monitoring_schedule_name",
         "categorical_drift_method", "detect_outliers", "detect_drift", "image_data",
         "monitoring_input_type", "report_enabled", "CLOUDWATCH_METRICS_DIRECTORY",
+        "ground_truth_source",
         MAX_COLUMNS_KEY,
     }
 )  # fmt: skip
@@ -82,15 +83,14 @@ class DatasetFormat:
         raise AnalysisError(f"Dataset format {kind} is not supported by smlocal's analyzer")
 
 
-def _data_quality_only(env: Mapping[str, str]) -> None:
-    """Refuse the analyses this analyzer does not do (the real one also computes model
-    quality when `analysis_type` says MODEL_QUALITY, as ModelQualityMonitor sends): failing
-    is better than data-quality files under a model-quality job's name."""
+def _known_analysis(env: Mapping[str, str]) -> None:
+    """Refuse the analyses this analyzer does not do (model bias and explainability run in
+    Clarify's image): failing is better than data-quality files under another job's name."""
     analysis = env.get("analysis_type")
-    if analysis and analysis.strip().upper() != DATA_QUALITY:
+    if analysis and analysis.strip().upper() not in (DATA_QUALITY, MODEL_QUALITY):
         raise AnalysisError(
-            f"analysis_type={analysis!r}: smlocal's analyzer computes data quality only "
-            f"(no analysis_type, or {DATA_QUALITY}); {analysis} is not emulated."
+            f"analysis_type={analysis!r}: smlocal's analyzer computes data quality (no "
+            f"analysis_type, or {DATA_QUALITY}) and {MODEL_QUALITY}; {analysis} is not emulated."
         )
 
 
@@ -165,6 +165,11 @@ class AnalyzerInput:
         return bool(self.baseline_statistics or self.baseline_constraints)
 
     @property
+    def model_quality(self) -> bool:
+        """A model-quality job (`analysis_type` MODEL_QUALITY, as ModelQualityMonitor sends)."""
+        return self.raw.get("analysis_type", "").strip().upper() == MODEL_QUALITY
+
+    @property
     def user_environment(self) -> dict[str, str]:
         """Entries that are not analyzer keys, for the user's scripts."""
         return {k: v for k, v in self.raw.items() if k not in ANALYZER_KEYS}
@@ -172,7 +177,7 @@ class AnalyzerInput:
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> AnalyzerInput:
         """Parse the environment (KeyError for a missing required key, as the container)."""
-        _data_quality_only(env)
+        _known_analysis(env)
         source, output, raw_format = (
             env["dataset_source"],
             env["output_path"],

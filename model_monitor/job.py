@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from smlocal.model_monitor import checks, jackson, layout, log_lines, sources
+from smlocal.model_monitor import checks, jackson, layout, log_lines, quality_job, sources
 from smlocal.model_monitor.constraints import (
     BaselineConstraints,
     MonitoringConfig,
@@ -291,6 +291,15 @@ def _write(output: Path, documents: Mapping[str, Any], log: JobLog) -> tuple[Pat
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _analyse_model_quality(job: AnalyzerInput, log: JobLog) -> JobResult:
+    """A model-quality baseline or execution (see `quality_job`)."""
+    outcome = quality_job.analyse(job, lambda line: log.analyzer(log_lines.MODEL_QUALITY, line))
+    written = _write(job.output_path, outcome.documents, log)
+    count = outcome.violations
+    status = WITH_VIOLATIONS if count else COMPLETED
+    return JobResult(status, exit_message(count), count, written, outcome.metrics)
+
+
 def _run(
     job: AnalyzerInput,
     log: JobLog,
@@ -300,7 +309,10 @@ def _run(
     post = None
     if job.post_analytics_processor_script:
         post = postprocess_handler(job.post_analytics_processor_script)
-    result = _analyse(job, log, progress, workers)
+    if job.model_quality:
+        result = _analyse_model_quality(job, log)
+    else:
+        result = _analyse(job, log, progress, workers)
     if post is not None:
         log.wrapper("Invoking customer's post-processing script...")
         post()

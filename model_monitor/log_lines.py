@@ -21,3 +21,4 @@ VIOLATIONS = "DataAnalyzer:148"  # 2020
 COMPLETED = "Main:65"  # 2022 (47 in 2020)
 COMPLETED_WITH_VIOLATIONS = "Main:53"  # 2020 (no 2022 sample)
 WRITE_MESSAGE = "Main:141"  # 2022 (115 in 2020)
+MODEL_QUALITY = "ModelQualityAnalyzer"  # smlocal's: no real model-quality log is public

@@ -78,6 +78,25 @@ class ModelQualityJobDefinition:
         """The S3 prefix of the ground truth hour folders."""
         return str((self.job_input.get("GroundTruthS3Input") or {}).get("S3Uri", ""))
 
+    def analyzer_environment(self) -> dict[str, str]:
+        """What an execution's analyzer is told: the definition's Environment, the analysis,
+        the problem type and where the endpoint's output holds the prediction."""
+        endpoint_input = self.job_input.get("EndpointInput") or EndpointInput(EndpointName="")
+        attributes = (
+            ("inference_attribute", endpoint_input.get("InferenceAttribute")),
+            ("probability_attribute", endpoint_input.get("ProbabilityAttribute")),
+            (
+                "probability_threshold_attribute",
+                endpoint_input.get("ProbabilityThresholdAttribute"),
+            ),
+        )
+        return {
+            **(self.app_specification.get("Environment") or {}),
+            "analysis_type": "MODEL_QUALITY",
+            "problem_type": self.problem_type,
+            **{key: str(value) for key, value in attributes if value is not None},
+        }
+
     @classmethod
     def from_document(cls, doc: Document) -> ModelQualityJobDefinition:
         """The job definition of a stored document."""

@@ -139,25 +139,12 @@ def _model_quality(ctx: Context, config: MonitoringScheduleConfig) -> Monitoring
             "A ModelQuality monitoring schedule needs MonitoringJobDefinitionName."
         )
     definition = MODEL_QUALITY_DEFINITIONS.get(ctx, config["MonitoringJobDefinitionName"])
-    endpoint_input = definition.job_input["EndpointInput"]
-    attributes = (
-        ("inference_attribute", endpoint_input.get("InferenceAttribute")),
-        ("probability_attribute", endpoint_input.get("ProbabilityAttribute")),
-        ("probability_threshold_attribute", endpoint_input.get("ProbabilityThresholdAttribute")),
-    )
-    app = definition.app_specification
-    environment = {
-        **(app.get("Environment") or {}),
-        "analysis_type": "MODEL_QUALITY",
-        "problem_type": definition.problem_type,
-        **{key: str(value) for key, value in attributes if value is not None},
-    }
     spec = _spec(
-        endpoint_input=endpoint_input,
-        app=app,
+        endpoint_input=definition.job_input["EndpointInput"],
+        app=definition.app_specification,
         baseline=definition.baseline_config or {},
         outputs=definition.output_config,
-        environment=environment,
+        environment=definition.analyzer_environment(),
         stopping=definition.stopping_condition,
         role=definition.role_arn,
         definition=definition.name,
