@@ -103,7 +103,9 @@ def read_labels(folder: Path) -> tuple[dict[str, Payload], int]:
 
 def capture_key(record: dict[str, Any]) -> str | None:
     """The id a label names a captured record by: its inferenceId, else its eventId."""
-    metadata = record.get("eventMetadata") or {}
+    metadata = record.get("eventMetadata")
+    if not isinstance(metadata, dict):
+        return None
     key = metadata.get("inferenceId") or metadata.get("eventId")
     return str(key) if key is not None else None
 
@@ -121,7 +123,8 @@ def merge(captures: Iterator[tuple[dict[str, Any], str]], ground_truth: Path) ->
             merged.without_label += 1
             continue
         used.add(str(key))
-        output = (record.get("captureData") or {}).get("endpointOutput")
+        capture = record.get("captureData")
+        output = capture.get("endpointOutput") if isinstance(capture, dict) else None
         merged.outputs.append(Payload.of(output, f"Capture record {where} endpointOutput"))
         merged.labels.append(label)
     merged.unused_labels = len(labels.keys() - used)

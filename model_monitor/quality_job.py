@@ -202,10 +202,13 @@ def capture_values(
     job: AnalyzerInput, attributes: Attributes, source: Path, log: Log
 ) -> tuple[list[Any], ...]:
     """(labels, predictions, probabilities) of the window's captures merged with labels."""
-    from smlocal.model_monitor.readers import iter_capture_records
+    from smlocal.capture_sink.reader import iter_located
 
-    located = iter_capture_records(job.dataset_source, job.start_time, job.end_time)
-    merged = ground_truth.merge(((f.record, str(f)) for f in located), source)
+    located = iter_located(job.dataset_source, job.start_time, job.end_time)
+    try:  # only the ids and endpointOutput are read: those are checked as they are read
+        merged = ground_truth.merge(((f.record, str(f)) for f in located), source)
+    except ValueError as exc:  # a broken capture line
+        raise AnalysisError(str(exc)) from None
     log(merged.report())
     if not merged.labels:
         raise AnalysisError(

@@ -128,3 +128,34 @@ def test_a_model_quality_schedule_names_its_definition(sm, endpoint) -> None:
             MonitoringScheduleName=unique("x"), MonitoringScheduleConfig=missing
         )
     assert caught.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_an_execution_reads_the_ground_truth_hour_folders_of_its_window() -> None:
+    """Labels are read from the hours the window covers, as SageMaker's merge job reads them:
+    a label uploaded in a later hour (late) is not merged unless the window's offsets reach
+    it (EndTimeOffset)."""
+    from datetime import UTC, datetime
+
+    from smlocal.emulator.control.monitoring_executions import ground_truth_inputs
+
+    def folders(start: datetime, end: datetime) -> list[tuple[str, str, str]]:
+        return [
+            (i["InputName"], i["S3Input"]["S3Uri"], i["S3Input"]["LocalPath"])
+            for i in ground_truth_inputs("s3://b/gt/", start, end)
+        ]
+
+    hour = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert folders(hour, hour.replace(hour=11)) == [
+        (
+            "groundtruth_input_1",
+            "s3://b/gt/2026/03/01/10",
+            "/opt/ml/processing/groundtruth/2026/03/01/10",
+        )
+    ]
+    assert [
+        uri for _, uri, _ in folders(hour.replace(hour=8, minute=30), hour.replace(minute=5))
+    ] == [
+        "s3://b/gt/2026/03/01/08",
+        "s3://b/gt/2026/03/01/09",
+        "s3://b/gt/2026/03/01/10",
+    ]
