@@ -159,3 +159,81 @@ def test_an_execution_reads_the_ground_truth_hour_folders_of_its_window() -> Non
         "s3://b/gt/2026/03/01/09",
         "s3://b/gt/2026/03/01/10",
     ]
+
+
+def test_a_now_execution_merges_the_window_labels_and_not_late_ones(smlocal, sm, endpoint) -> None:
+    """Through the emulator: the execution's processing job downloads the window's capture
+    and ground-truth hours (an hour without labels is no error), merges, and records a
+    ModelQuality execution; a label in the hour after the window (late) is not merged."""
+    import json
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from tests.emulator.jobs.test_monitoring_jobs import capture_line
+
+    s3 = smlocal.client("s3")
+    now = datetime.now(UTC)
+    lines = [capture_line(now - timedelta(seconds=30 + i), i, "1") for i in range(6)]
+    s3.put_object(Bucket="mq-defs", Key=f"capture/{endpoint}/AllTraffic/{now:%Y/%m/%d/%H}/00-00-000-a.jsonl",
+                  Body="".join(lines).encode())  # fmt: skip
+    # capture_line's outputs are a + 2b = i + 2 (a regression); eventIds end in i
+    labels = [json.dumps({"groundTruthData": {"data": str(i + 2), "encoding": "CSV"},
+                          "eventMetadata": {"eventId": f"00000000-0000-4000-8000-{i:012d}"},
+                          "eventVersion": "0"}) for i in range(4)]  # fmt: skip
+    late = labels[3]
+    s3.put_object(Bucket="mq-defs", Key=f"ground-truth/{now:%Y/%m/%d/%H}/0000.jsonl",
+                  Body="\n".join(labels[:3]).encode())  # fmt: skip
+    next_hour = now + timedelta(hours=1)
+    s3.put_object(Bucket="mq-defs", Key=f"ground-truth/{next_hour:%Y/%m/%d/%H}/0000.jsonl",
+                  Body=late.encode())  # fmt: skip
+    definition = unique("mq-regression")
+    sm.create_model_quality_job_definition(**definition_request(definition, endpoint,
+        ModelQualityAppSpecification={"ImageUri": ANALYZER, "ProblemType": "Regression"},
+        ModelQualityBaselineConfig={},
+        ModelQualityJobInput={
+            "EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input_data",
+                              "InferenceAttribute": "0"},
+            "GroundTruthS3Input": {"S3Uri": "s3://mq-defs/ground-truth"}}))  # fmt: skip
+    schedule = unique("mq-now")
+    sm.create_monitoring_schedule(MonitoringScheduleName=schedule, MonitoringScheduleConfig={
+        "ScheduleConfig": {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H",
+                           "DataAnalysisEndTime": "-PT0H"},
+        "MonitoringJobDefinitionName": definition, "MonitoringType": "ModelQuality"})  # fmt: skip
+    deadline = time.monotonic() + 120
+    while True:
+        found = sm.describe_monitoring_schedule(MonitoringScheduleName=schedule).get(
+            "LastMonitoringExecutionSummary", {}
+        )
+        if found.get("MonitoringExecutionStatus") not in (None, "Pending", "InProgress"):
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert (found["MonitoringExecutionStatus"], found["MonitoringType"]) == (
+        "Completed",
+        "ModelQuality",
+    )
+    job = sm.describe_processing_job(ProcessingJobName=found["ProcessingJobArn"].rsplit("/", 1)[1])
+    hours = [
+        i["S3Input"]["S3Uri"]
+        for i in job["ProcessingInputs"]
+        if i["InputName"].startswith("groundtruth")
+    ]
+    before = now - timedelta(hours=1)
+    assert hours == [
+        f"s3://mq-defs/ground-truth/{before:%Y/%m/%d/%H}",
+        f"s3://mq-defs/ground-truth/{now:%Y/%m/%d/%H}",
+    ]
+    assert job["Environment"]["problem_type"] == "Regression"
+    assert job["Environment"]["inference_attribute"] == "0"
+    output = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    bucket, key = output.removeprefix("s3://").split("/", 1)
+    statistics = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"{key}/statistics.json")["Body"].read()
+    )
+    assert statistics["dataset"]["item_count"] == 3  # labels 0-2; 3 is late, 4 and 5 missing
+    assert statistics["regression_metrics"]["mae"]["value"] == 0.0
+    log = smlocal.client("logs").filter_log_events(logGroupName="/aws/sagemaker/ProcessingJobs",
+                                                   logStreamNamePrefix=job["ProcessingJobName"])  # fmt: skip
+    assert any(
+        "Merged 3 of 6 captured records with ground truth" in e["message"] for e in log["events"]
+    )
