@@ -14,6 +14,7 @@ from smlocal.emulator.control.job_definitions import DEFINITIONS, DataQualityJob
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.model_package_records import ModelPackage, ModelPackageGroup
 from smlocal.emulator.control.model_packages import GROUPS, PACKAGES
+from smlocal.emulator.control.model_quality_definitions import ModelQualityJobDefinition
 from smlocal.emulator.control.models import MODELS, Model
 from smlocal.emulator.control.operations import ControlPlane
 from smlocal.emulator.control.tags import tags_of
@@ -119,6 +120,20 @@ DEFINITION = {
     "JobDefinitionArn": f"{ARN}:data-quality-job-definition/dq",
     "CreationTime": 1700000007.0,
 }
+MODEL_QUALITY_DEFINITION = {
+    "JobDefinitionArn": f"{ARN}:model-quality-job-definition/mq",
+    "JobDefinitionName": "mq",
+    "CreationTime": 1700000008.0,
+    "ModelQualityBaselineConfig": {"ConstraintsResource": {"S3Uri": "s3://b/c.json"}},
+    "ModelQualityAppSpecification": {"ImageUri": "img", "ProblemType": "Regression"},
+    "ModelQualityJobInput": {
+        "EndpointInput": {"EndpointName": "ep", "LocalPath": "/opt/ml", "InferenceAttribute": "0"},
+        "GroundTruthS3Input": {"S3Uri": "s3://b/gt"},
+    },
+    "ModelQualityJobOutputConfig": {"MonitoringOutputs": []},
+    "JobResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large"}},
+    "RoleArn": "arn:aws:iam::123456789012:role/r",
+}
 STORED: list[tuple[str, str, dict[str, Any], Any]] = [
     ("model", "churn-model", MODEL, Model),
     ("model", "from-pkg", MODEL_FROM_PACKAGE, Model),
@@ -127,6 +142,7 @@ STORED: list[tuple[str, str, dict[str, Any], Any]] = [
     ("model-package", "grp/1", VERSION, ModelPackage),
     ("model-package", "solo", UNVERSIONED, ModelPackage),
     ("data-quality-job-definition", "dq", DEFINITION, DataQualityJobDefinition),
+    ("model-quality-job-definition", "mq", MODEL_QUALITY_DEFINITION, ModelQualityJobDefinition),
 ]
 
 
