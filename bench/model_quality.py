@@ -96,7 +96,7 @@ def generate(folder: Path, records: int, seed: int = 0) -> None:
         (captures / f"{start // 1000:04d}-00-000-x.jsonl").write_text("\n".join(lines) + "\n")
     labels = folder / "groundtruth" / f"{HOUR:%Y/%m/%d/%H}"
     labels.mkdir(parents=True)
-    kept = [i for i in range(records) if i % 10] + [i for i in range(0, records, 100)]
+    kept = [i for i in range(records) if i % 10] + [i for i in range(1, records, 100)]
     for start in range(0, len(kept), 10_000):
         lines = [
             json.dumps({"groundTruthData": {"data": str(truth[i]), "encoding": "CSV"},

@@ -23,7 +23,7 @@ from typing import Any
 from smlocal.model_monitor.errors import AnalysisError
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Payload:
     """One side's data as captured or labelled: the text and its encoding."""
 

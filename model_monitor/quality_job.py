@@ -119,8 +119,9 @@ def payload_value(payload: ground_truth.Payload, attribute: str | None, where: s
         except ValueError as exc:
             raise AnalysisError(f"{where}: data is not JSON: {exc}") from None
         return pick(value, attribute, where) if attribute else value
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return _column(next(csv.reader([line]), []), attribute, where)
+    line = text.strip().split("\n", 1)[0]
+    fields = line.split(",") if '"' not in line else next(csv.reader([line]), [])
+    return _column(fields, attribute, where)
 
 
 def _float(value: Any, what: str) -> float:
