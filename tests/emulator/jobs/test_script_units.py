@@ -74,3 +74,38 @@ def test_sourcedir_requirements_are_read_from_the_archive(tmp_path: Path) -> Non
     found = requirements_of(job, tmp_path)
     assert found is not None
     assert found.read_text() == "pandas\n"
+
+
+def test_hyperparameters_become_the_toolkit_s_arguments_and_variables() -> None:
+    from smlocal.emulator.jobs.training.script_mode import (
+        env_value,
+        split_hyperparameters,
+        to_cmd_args,
+    )
+
+    user, framework = split_hyperparameters({
+        "sagemaker_program": '"train.py"', "n_estimators": "10", "C": "0.5",
+        "name": '"abc"', "raw": "not json", "layers": "[1, 2]", "opts": '{"b": 2, "a": 1}',
+    })  # fmt: skip
+    assert framework == {"sagemaker_program": "train.py"}
+    assert to_cmd_args(user) == [
+        "-C", "0.5", "--layers", "[1, 2]", "--n_estimators", "10", "--name", "abc",
+        "--opts", "a=1,b=2", "--raw", "not json",
+    ]  # fmt: skip
+    assert env_value(user["opts"]) == '{"a":1,"b":2}'
+    assert env_value("abc") == "abc"
+    assert env_value(None) == ""
+
+
+def test_a_script_failure_reads_like_the_toolkit_s() -> None:
+    from smlocal.emulator.jobs.training.script_mode import error_message, script_failure
+
+    lines = ["loading", "Traceback (most recent call last):", '  File "train.py", line 3',
+             "    raise KeyError('label')", "KeyError: 'label'", "KeyError: 'label'"]  # fmt: skip
+    assert error_message(lines) == "raise KeyError('label')\n KeyError: 'label'"
+    assert script_failure(1, "python train.py", lines) == (
+        'AlgorithmError: ExecuteUserScriptError:\nExitCode 1\nErrorMessage "raise '
+        "KeyError('label')\n KeyError: 'label'\"\nCommand \"python train.py\", exit code: 1"
+    )
+    assert error_message(["usage: train.py", "train.py: error: unrecognized arguments"]) == ""
+    assert "OutOfMemory" in script_failure(137, "python train.py", [])
