@@ -126,7 +126,8 @@ class Processing:
         self._download_inputs(s3, job, folder)
         if parsed.has(Role.SCRIPTS):
             cache = self.ctx.settings.data_dir.resolve() / "environments"
-            return run_script(self.runner, s3, job, folder, cache)
+            namespace = self.ctx.settings.script_namespace
+            return run_script(self.runner, s3, job, folder, cache, namespace=namespace)
         environment = self._environment(job, folder)
         for key in ("dataset_source", "output_path"):  # they exist in a container, even empty
             if environment.get(key, "").startswith(str(folder)):

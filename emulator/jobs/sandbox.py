@@ -70,9 +70,10 @@ def isolation_available() -> bool:
     return probe.returncode == 0
 
 
-def mode() -> str:
-    """`isolated` or `mapped`: how scripts see /opt/ml on this machine."""
-    return "isolated" if isolation_available() else "mapped"
+def mode(allowed: bool = True) -> str:
+    """`isolated` or `mapped`: how scripts see /opt/ml here (`allowed`: the emulator's
+    setting script_namespace, SMLOCAL_SCRIPT_NAMESPACE)."""
+    return "isolated" if allowed and isolation_available() else "mapped"
 
 
 def to_host(root: Path, value: str) -> str:
@@ -86,11 +87,12 @@ def to_host(root: Path, value: str) -> str:
 
 
 def contained_command(
-    root: Path, argv: Sequence[str], cwd: str, env: Mapping[str, str]
+    root: Path, argv: Sequence[str], cwd: str, env: Mapping[str, str], namespace: bool = True
 ) -> tuple[list[str], dict[str, str]]:
     """The argv and environment that run `argv` in `cwd` (a container path) with `root` as
-    /opt/ml: in a private mount namespace when possible, else with paths rewritten."""
-    if isolation_available():
+    /opt/ml: in a private mount namespace when allowed and possible, else with paths
+    rewritten."""
+    if mode(namespace) == "isolated":
         scratch = root.parent / f"{root.name}{HOST_OPT}"
         scratch.mkdir(parents=True, exist_ok=True)
         unshare = shutil.which("unshare") or "unshare"

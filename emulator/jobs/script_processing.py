@@ -100,8 +100,17 @@ def script_environment(job: ProcessingJob, bin_folder: Path) -> dict[str, str]:
     return environment
 
 
-def run_script(runner: JobRunner, s3: Any, job: ProcessingJob, folder: Path, cache: Path) -> Ending:
-    """Run the job's command on its downloaded inputs; upload its outputs."""
+def run_script(
+    runner: JobRunner,
+    s3: Any,
+    job: ProcessingJob,
+    folder: Path,
+    cache: Path,
+    *,
+    namespace: bool = True,
+) -> Ending:
+    """Run the job's command on its downloaded inputs; upload its outputs. `namespace`:
+    a private mount namespace may be used (the emulator's script_namespace setting)."""
     root = folder / "opt" / "ml"
     argv = command(job)
     write_config(job, root)
@@ -113,7 +122,8 @@ def run_script(runner: JobRunner, s3: Any, job: ProcessingJob, folder: Path, cac
         bin_folder = environment_bin(cache, requirements_of(job, folder), job.environment)
     except RequirementsFailed as exc:
         raise JobFailed(f"ClientError: {exc}") from None
-    program, env = contained_command(root, argv, WORKDIR, script_environment(job, bin_folder))
+    environment = script_environment(job, bin_folder)
+    program, env = contained_command(root, argv, WORKDIR, environment, namespace)
     process = JobProcess(
         name=job.name,
         argv=program,

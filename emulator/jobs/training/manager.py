@@ -191,7 +191,7 @@ class TrainingManager:
         """The child's argv and environment, and the command a script failure names."""
         if script:
             cache = self.ctx.settings.data_dir.resolve() / "environments"
-            return launch(self.s3, job, workspace, cache)
+            return launch(self.s3, job, workspace, cache, self.ctx.settings.script_namespace)
         env = {
             **(job.environment or {}),
             "PYTHONPATH": _python_path(),

@@ -167,9 +167,10 @@ def fetch_code(s3: Any, job: TrainingJob, workspace: Workspace) -> Path:
 
 
 def launch(
-    s3: Any, job: TrainingJob, workspace: Workspace, cache: Path
+    s3: Any, job: TrainingJob, workspace: Workspace, cache: Path, namespace: bool = True
 ) -> tuple[list[str], dict[str, str], str]:
-    """(argv, environment, command as the toolkit reports it) running the job's program."""
+    """(argv, environment, command as the toolkit reports it) running the job's program;
+    `namespace`: a private mount namespace may be used."""
     code = fetch_code(s3, job, workspace)
     requirements = code / "requirements.txt"
     try:
@@ -187,7 +188,7 @@ def launch(
     }
     if "PIP_INDEX_URL" not in variables:
         variables.setdefault("PIP_NO_INDEX", "1")
-    program, mapped = contained_command(workspace.root, argv, CODE_DIR, variables)
+    program, mapped = contained_command(workspace.root, argv, CODE_DIR, variables, namespace)
     return program, mapped, " ".join(argv)
 
 
