@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bench.training",
     "bench.s3_durability",
     "bench.faults",
+    "bench.processing_scripts",
 ]
 
 

@@ -45,6 +45,9 @@ class EmulatorSettings:
     # model servers kinder than SageMaker's containers (SMLOCAL_LENIENT_CONTAINERS, or
     # --lenient-containers); the backends pass it on, a model's Environment cannot
     lenient_containers: bool = False
+    # user scripts see /opt/ml through a private mount namespace when one can be made
+    # (SMLOCAL_SCRIPT_NAMESPACE=0: container paths rewritten instead)
+    script_namespace: bool = True
     env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -93,6 +96,8 @@ class EmulatorSettings:
         values["allowed_origins"] = _names(env.get("SMLOCAL_ALLOWED_ORIGINS", ""))
         values["moto_api"] = _flag(env, "SMLOCAL_MOTO_API")
         values["lenient_containers"] = _flag(env, SMLOCAL_LENIENT_CONTAINERS)
+        if env.get("SMLOCAL_SCRIPT_NAMESPACE", "").strip():
+            values["script_namespace"] = _flag(env, "SMLOCAL_SCRIPT_NAMESPACE")
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.backend not in BACKENDS:

@@ -3,8 +3,9 @@
 One parse takes any image URI apart (registry, region and account do not matter; a tag, a
 digest or both may follow the repository). One table says which repositories smlocal knows
 and in what role: served by its own model server (and then where the predictor and the
-per-version wire behaviour live), trained by the built-in XGBoost algorithm, or run as the
-Model Monitor analyzer of a processing job. Backends, training, processing and every
+per-version wire behaviour live), trained by the built-in XGBoost algorithm, running user
+scripts (processing jobs, script-mode training), or run as the Model Monitor analyzer of a
+processing job. Backends, training, processing and every
 message that lists what is supported read the table, so a framework is added here once.
 
 The real containers changed behaviour between tags (XGBoost's CSV output, its default
@@ -30,6 +31,7 @@ class Role(Enum):
     SERVED = "served by smlocal's model server, without Docker"
     TRAINED = "trained by smlocal's emulation of SageMaker's built-in algorithm"
     ANALYZER = "run as the Model Monitor analyzer of a processing job"
+    SCRIPTS = "runs user scripts in processing jobs and script-mode training jobs"
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ REPOSITORIES: tuple[Repository, ...] = (  # served frameworks: the first wins an
     Repository(
         "sagemaker-xgboost",
         "XGBoost",
-        frozenset({Role.SERVED, Role.TRAINED}),
+        frozenset({Role.SERVED, Role.TRAINED, Role.SCRIPTS}),
         framework=XGBOOST,
         predictor="smlocal.model_server.predictors.xgboost_model",
         wire="smlocal.model_server.xgboost_wire",  # VERSIONS, wire_for
@@ -61,7 +63,7 @@ REPOSITORIES: tuple[Repository, ...] = (  # served frameworks: the first wins an
     Repository(
         "sagemaker-scikit-learn",
         "scikit-learn",
-        frozenset({Role.SERVED}),
+        frozenset({Role.SERVED, Role.SCRIPTS}),
         framework=SKLEARN,
         predictor="smlocal.model_server.predictors.sklearn_model",
         wire="smlocal.model_server.sklearn_wire",  # input_fn, ErrorPage: by at_least

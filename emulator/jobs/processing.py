@@ -1,4 +1,5 @@
-"""Running processing jobs: the Model Monitor analyzer image, on the job's own folders.
+"""Running processing jobs: the Model Monitor analyzer image, on the job's own folders
+(user scripts in the framework images: `script_processing`).
 
 The job's folder stands in for the container's filesystem: `/opt/ml/processing/input/x`
 is `{folder}/opt/ml/processing/input/x`. Inputs are downloaded there, container paths in
@@ -10,28 +11,33 @@ from __future__ import annotations
 
 import json
 import logging
-import posixpath
 import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smlocal.emulator.jobs import processing_records as jobs
+from smlocal.emulator.jobs.processing_io import (
+    CONTAINER_ROOT,
+    LOG_GROUP,
+    MESSAGE_FILE,
+    Ending,
+    JobFailed,
+    in_job,
+    upload_outputs,
+)
 from smlocal.emulator.jobs.processing_records import CaptureWindow, ProcessingJob
 from smlocal.emulator.jobs.runner import JobProcess, JobRunner, summary_lines
-from smlocal.emulator.support.clients import client, download, no_objects_message, upload_folder
+from smlocal.emulator.jobs.script_processing import run_script
+from smlocal.emulator.support.clients import client, download, no_objects_message
 from smlocal.emulator.support.interpreter import python_module
 from smlocal.emulator.support.state import State
 from smlocal.model_monitor.contract import STATISTICS
-from smlocal.model_server.images import Role, names, parse_image
+from smlocal.model_server.images import Role, names, parse_image, repositories
 
 log = logging.getLogger(__name__)
-LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
-CONTAINER_ROOT = "/opt/ml/"
-MESSAGE_FILE = "/opt/ml/output/message"
 METRICS_DIR = "/opt/ml/output/metrics/cloudwatch"
 OPTIONAL_INPUT = "groundtruth_input_"  # an hour without labels: the merge counts them missing
 
@@ -48,33 +54,6 @@ PATH_KEYS = frozenset(
         "CLOUDWATCH_METRICS_DIRECTORY", "output_message_file",
     }
 )  # fmt: skip
-
-
-def in_job(folder: Path, container_path: str, what: str) -> Path:
-    """Where a container path of a job lives in the job's folder. A path that does not stay
-    under /opt/ml (`..`, or another absolute path) fails the job: smlocal runs the job on
-    this machine, where such a path would be the user's own files."""
-    normalized = posixpath.normpath(container_path)
-    if not normalized.startswith(CONTAINER_ROOT):
-        raise JobFailed(
-            f"{what} {container_path!r} is not a path under {CONTAINER_ROOT}: smlocal runs "
-            "processing jobs on this machine and maps only container paths under /opt/ml "
-            "into the job's own folder."
-        )
-    return folder / normalized.lstrip("/")
-
-
-class JobFailed(Exception):
-    """The platform side of a job failed (inputs, image); the message is the FailureReason."""
-
-
-@dataclass(frozen=True)
-class Ending:
-    """How a job's run ended: its final status, and its FailureReason or ExitMessage."""
-
-    status: str
-    failure_reason: str | None = None
-    exit_message: str | None = None
 
 
 class Processing:
@@ -137,14 +116,19 @@ class Processing:
 
     def _execute(self, job: ProcessingJob, folder: Path) -> Ending:
         image = job.app_specification["ImageUri"]
-        if not parse_image(image).has(Role.ANALYZER):
+        parsed = parse_image(image)
+        if not parsed.has(Role.ANALYZER) and not parsed.has(Role.SCRIPTS):
             raise JobFailed(
-                f"smlocal runs processing jobs of the {names(Role.ANALYZER)} image only; "
-                f"{image} is not emulated."
+                f"smlocal runs processing jobs of the {names(Role.ANALYZER)} image, and user "
+                f"scripts in {repositories(Role.SCRIPTS)}; {image} is not emulated."
             )
         shutil.rmtree(folder, ignore_errors=True)
         s3 = client(self.ctx.settings, "s3")
         self._download_inputs(s3, job, folder)
+        if parsed.has(Role.SCRIPTS):
+            cache = self.ctx.settings.data_dir.resolve() / "environments"
+            namespace = self.ctx.settings.script_namespace
+            return run_script(self.runner, s3, job, folder, cache, namespace=namespace)
         environment = self._environment(job, folder)
         for key in ("dataset_source", "output_path"):  # they exist in a container, even empty
             if environment.get(key, "").startswith(str(folder)):
@@ -178,7 +162,7 @@ class Processing:
             where = str(output).replace(str(folder), "")
             reason = f"The analyzer exited with code 0 but wrote no {STATISTICS} to {where}"
             return Ending("Failed", failure_reason=f"{reason}: the job has no results.")
-        self._upload_outputs(s3, job, folder)
+        upload_outputs(s3, job, folder)
         self._publish_metrics(folder / METRICS_DIR.lstrip("/"))
         return Ending("Completed", exit_message=text)
 
@@ -222,22 +206,6 @@ class Processing:
                 value = str(in_job(folder, value, key))  # noqa: PLW2901
             mapped[key] = value
         return mapped
-
-    @staticmethod
-    def _upload_outputs(s3: Any, job: ProcessingJob, folder: Path) -> None:
-        for output in (job.output_config or {}).get("Outputs", []):
-            target = output.get("S3Output")
-            if target is None:
-                continue
-            local = in_job(folder, target["LocalPath"], "LocalPath")
-            if local.is_dir():
-                try:
-                    upload_folder(s3, local, target["S3Uri"])
-                except Exception as exc:
-                    raise JobFailed(
-                        f"Could not upload output {output['OutputName']} to {target['S3Uri']}: "
-                        f"{exc}"
-                    ) from None
 
     def _publish_metrics(self, folder: Path) -> None:
         path = folder / "metrics.jsonl"

@@ -4,9 +4,10 @@ One thread per job: Starting (image and output bucket checked) -> Downloading (c
 into the job folder) -> Training (the algorithm in a child process, through the JobRunner,
 its output in CloudWatch Logs) -> Uploading (model.tar.gz) -> Completed; Failed with the
 algorithm's FailureReason; Stopping -> Stopped on StopTrainingJob; MaxRuntimeExceeded when
-StoppingCondition.MaxRuntimeInSeconds passes. A job that was running when smlocal stopped
-(or was killed) ends Failed with a reason saying so: it is not re-run, because a re-run
-would train on data that may have changed since CreateTrainingJob returned.
+StoppingCondition.MaxRuntimeInSeconds passes. A job whose hyperparameters name a
+`sagemaker_program` runs the user's script instead (`script_mode`). A job that was running
+when smlocal stopped (or was killed) ends Failed with a reason saying so: it is not re-run,
+because a re-run would train on data that may have changed since CreateTrainingJob returned.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import smlocal
 from smlocal.emulator.jobs.runner import JobExit, JobProcess, JobRunner, summary_lines
 from smlocal.emulator.jobs.training.metrics import MetricCollector, MetricData
 from smlocal.emulator.jobs.training.records import KIND, AlgorithmSpecification, TrainingJob
+from smlocal.emulator.jobs.training.script_mode import is_script_mode, launch, script_failure
 from smlocal.emulator.jobs.training.workspace import (
     JobFailure,
     Workspace,
@@ -150,33 +152,61 @@ class TrainingManager:
 
     def _train(self, name: str, workspace: Workspace) -> None:
         job = self._job(name)
-        _check_algorithm(job.algorithm_specification)
+        script = is_script_mode(job.hyper_parameters)
+        _check_algorithm(job.algorithm_specification, script)
         check_channels(job.channels)
         check_output_bucket(self.s3, job.output_data_config["S3OutputPath"])
         self._advance(name, "Downloading", started=self.ctx.now())
         workspace.prepare(job)
         download_channels(self.s3, job.channels, workspace)
+        argv, env, command = self._command(job, workspace, script)
         job = self._advance(name, "Training")
-        collector = MetricCollector(job.algorithm_specification.get("MetricDefinitions") or [])
-        outcome = self._run_algorithm(job, workspace, collector)
+        definitions = job.algorithm_specification.get("MetricDefinitions") or []
+        collector = MetricCollector(definitions, built_in=not script)
+        outcome = self._run_algorithm(job, workspace, collector, argv, env)
         self._publish(name, collector)
         metrics = collector.final() or None
         if self.shutting_down:
             raise _Halt
         if outcome.stopped or outcome.timed_out:
-            self._keep_model(job, workspace)
+            self._keep_model(job, workspace, script)
             end = "Stopped" if outcome.stopped else "MaxRuntimeExceeded"
             self._end(name, end, metrics=metrics)
             return
-        if outcome.returncode != 0 or not workspace.has_model():
-            self._end(name, "Failed", metrics=metrics, reason=_failure(workspace, outcome))
+        if outcome.returncode != 0 or not (script or workspace.has_model()):
+            reason = (
+                script_failure(outcome.returncode, command, outcome.lines)
+                if script
+                else _failure(workspace, outcome)
+            )
+            self._end(name, "Failed", metrics=metrics, reason=reason)
             return
         self._advance(name, "Uploading")
-        self._keep_model(job, workspace)
+        self._keep_model(job, workspace, script)
         self._end(name, "Completed", metrics=metrics)
 
+    def _command(
+        self, job: TrainingJob, workspace: Workspace, script: bool
+    ) -> tuple[list[str], dict[str, str], str]:
+        """The child's argv and environment, and the command a script failure names."""
+        if script:
+            cache = self.ctx.settings.data_dir.resolve() / "environments"
+            return launch(self.s3, job, workspace, cache, self.ctx.settings.script_namespace)
+        env = {
+            **(job.environment or {}),
+            "PYTHONPATH": _python_path(),
+            SMLOCAL_IMAGE: job.algorithm_specification.get("TrainingImage") or "",
+        }
+        argv = python_module(ALGORITHM, str(workspace.root))
+        return argv, env, " ".join(argv)
+
     def _run_algorithm(
-        self, job: TrainingJob, workspace: Workspace, collector: MetricCollector
+        self,
+        job: TrainingJob,
+        workspace: Workspace,
+        collector: MetricCollector,
+        argv: list[str],
+        env: dict[str, str],
     ) -> JobExit:
         name = job.name
         limit = job.max_runtime
@@ -184,15 +214,11 @@ class TrainingManager:
         elapsed = self.ctx.now() - job.training_start_time
         process = JobProcess(
             name=name,
-            argv=python_module(ALGORITHM, str(workspace.root)),
+            argv=argv,
             folder=workspace.root,
             log_group=LOG_GROUP,
             log_stream=f"{name}/algo-1-{int(time.time())}",
-            env={
-                **(job.environment or {}),
-                "PYTHONPATH": _python_path(),
-                SMLOCAL_IMAGE: job.algorithm_specification.get("TrainingImage") or "",
-            },
+            env=env,
             max_runtime=max(0.01, limit - elapsed) if limit else None,
         )
         return self.runner.run(process, lambda line: collector.feed(line, self.ctx.now()))
@@ -219,9 +245,10 @@ class TrainingManager:
         except Exception:  # metrics must never fail a job
             log.exception("could not send the metrics of training job %s to CloudWatch", name)
 
-    def _keep_model(self, job: TrainingJob, workspace: Workspace) -> None:
-        """Upload model/ (when there is one) to ModelArtifacts.S3ModelArtifacts."""
-        if workspace.has_model():
+    def _keep_model(self, job: TrainingJob, workspace: Workspace, script: bool) -> None:
+        """Upload model/ to ModelArtifacts.S3ModelArtifacts (the built-in algorithm's only
+        when it wrote one; a script's always, as the toolkit packs /opt/ml/model as it is)."""
+        if script or workspace.has_model():
             upload_model(self.s3, workspace, job.model_artifacts["S3ModelArtifacts"])
 
     def _halted(self, name: str) -> None:
@@ -284,19 +311,24 @@ class TrainingManager:
         log.info("training job %s ended %s", name, status)
 
 
-def _check_algorithm(spec: AlgorithmSpecification) -> None:
-    """JobFailure unless the job runs SageMaker's XGBoost image."""
+def _check_algorithm(spec: AlgorithmSpecification, script: bool) -> None:
+    """JobFailure unless the job runs SageMaker's XGBoost algorithm, or a user's script
+    (hyperparameter sagemaker_program) in the XGBoost or scikit-learn image."""
     image = spec.get("TrainingImage")
     if image is None:
         raise JobFailure(
             f"ClientError: Algorithm {spec.get('AlgorithmName')} is not emulated by smlocal; it "
             f"trains only {_algorithms()} (TrainingImage of {repositories(Role.TRAINED)})."
         )
-    if not parse_image(image).has(Role.TRAINED):
+    parsed = parse_image(image)
+    if script and parsed.has(Role.SCRIPTS):
+        return
+    if not parsed.has(Role.TRAINED):
         raise JobFailure(
             f"ClientError: Training image {image} is not emulated by smlocal: it trains only "
-            f"{_algorithms()} (images of {repositories(Role.TRAINED)}). Training with other "
-            "images or algorithms is not emulated."
+            f"{_algorithms()} (images of {repositories(Role.TRAINED)}) and user scripts "
+            f"(hyperparameter sagemaker_program) in {repositories(Role.SCRIPTS)}. Training "
+            "with other images or algorithms is not emulated."
         )
 
 

@@ -72,6 +72,7 @@ class MetricCollector:
     """Last value and time of each metric seen in a job's CloudWatch lines."""
 
     definitions: list[MetricDefinition] = field(default_factory=list)
+    built_in: bool = True  # read the built-in algorithm's round lines (not in script mode)
     values: dict[str, tuple[float, float]] = field(default_factory=dict)
     # Every value seen, in order: what SageMaker sends to CloudWatch as the job's metrics.
     points: list[tuple[str, float, float]] = field(default_factory=list)
@@ -81,7 +82,7 @@ class MetricCollector:
 
     def feed(self, line: str, timestamp: float) -> None:
         """Read the metrics of one CloudWatch line."""
-        if BUILT_IN.match(line):
+        if self.built_in and BUILT_IN.match(line):
             for data, metric, value in _ENTRY.findall(line):
                 self._keep(f"{data}:{metric}", value, timestamp)
         for name, pattern in self._compiled:

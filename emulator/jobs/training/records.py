@@ -144,7 +144,8 @@ class TrainingJob:
         """A job CreateTrainingJob records: the request's members as given, in status
         Starting, its model to be uploaded to `artifacts`."""
         spec: AlgorithmSpecification = request["AlgorithmSpecification"]
-        if not spec.get("MetricDefinitions"):  # a built-in algorithm shows its own
+        script = "sagemaker_program" in (request.get("HyperParameters") or {})
+        if not spec.get("MetricDefinitions") and not script:  # the algorithm shows its own
             spec = {**spec, "MetricDefinitions": algorithm_definitions()}
         return cls.from_document(
             {

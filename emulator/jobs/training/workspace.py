@@ -58,7 +58,7 @@ class Workspace:
         for folder in (self.config, self.model, self.root / "output" / "data"):
             folder.mkdir(parents=True, exist_ok=True)
         mode = job.algorithm_specification.get("TrainingInputMode", "File")
-        channels = {c["ChannelName"]: _channel_config(c, mode) for c in job.channels}
+        channels = {c["ChannelName"]: channel_config(c, mode) for c in job.channels}
         files: dict[str, object] = {
             "hyperparameters.json": job.hyper_parameters or {},
             "inputdataconfig.json": channels,
@@ -92,7 +92,7 @@ class Workspace:
         (self.root / "model.tar.gz").unlink(missing_ok=True)
 
 
-def _channel_config(channel: Channel, mode: str) -> dict[str, str]:
+def channel_config(channel: Channel, mode: str) -> dict[str, str]:
     """A channel's entry in inputdataconfig.json."""
     config = {
         "TrainingInputMode": channel.get("InputMode", mode),

@@ -120,7 +120,8 @@ def test_processing_jobs_fail_with_the_reason(sm, s3) -> None:
     sm.create_processing_job(**request)
     job = wait_job(sm, other)
     assert job["FailureReason"] == (
-        "smlocal runs processing jobs of the sagemaker-model-monitor-analyzer image only; "
+        "smlocal runs processing jobs of the sagemaker-model-monitor-analyzer image, and user "
+        "scripts in the sagemaker-xgboost and sagemaker-scikit-learn repositories; "
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-processing:1 is not emulated."
     )
     with pytest.raises(ClientError) as caught:

@@ -290,16 +290,19 @@ def test_statuses_move_only_as_the_table_says() -> None:
 
 
 def test_only_the_registry_s_trained_images_are_accepted() -> None:
-    _check_algorithm({"TrainingImage": XGBOOST_IMAGE})
+    _check_algorithm({"TrainingImage": XGBOOST_IMAGE}, script=False)
+    _check_algorithm({"TrainingImage": SKLEARN_IMAGE}, script=True)
     with pytest.raises(JobFailure) as refused:
-        _check_algorithm({"TrainingImage": SKLEARN_IMAGE})
+        _check_algorithm({"TrainingImage": SKLEARN_IMAGE}, script=False)
     assert str(refused.value) == (
         f"ClientError: Training image {SKLEARN_IMAGE} is not emulated by smlocal: it trains "
         "only SageMaker's built-in XGBoost algorithm (images of the sagemaker-xgboost "
-        "repository). Training with other images or algorithms is not emulated."
+        "repository) and user scripts (hyperparameter sagemaker_program) in the "
+        "sagemaker-xgboost and sagemaker-scikit-learn repositories. Training with other "
+        "images or algorithms is not emulated."
     )
     with pytest.raises(JobFailure) as by_name:
-        _check_algorithm({"AlgorithmName": "my-algorithm"})
+        _check_algorithm({"AlgorithmName": "my-algorithm"}, script=False)
     assert str(by_name.value) == (
         "ClientError: Algorithm my-algorithm is not emulated by smlocal; it trains only "
         "SageMaker's built-in XGBoost algorithm (TrainingImage of the sagemaker-xgboost "

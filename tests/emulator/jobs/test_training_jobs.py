@@ -345,7 +345,9 @@ BAD = {
         {"image": SKLEARN_IMAGE},
         f"ClientError: Training image {SKLEARN_IMAGE} is not emulated by smlocal: it trains "
         "only SageMaker's built-in XGBoost algorithm (images of the sagemaker-xgboost "
-        "repository). Training with other images or algorithms is not emulated.",
+        "repository) and user scripts (hyperparameter sagemaker_program) in the "
+        "sagemaker-xgboost and sagemaker-scikit-learn repositories. Training with other "
+        "images or algorithms is not emulated.",
     ),
 }
 

@@ -1,0 +1,99 @@
+"""The Python a user's script runs with: a cached virtual environment per requirements.txt.
+
+SageMaker's framework containers install a job's `requirements.txt` with pip before the
+script starts. smlocal keeps one virtual environment per requirements hash under
+`{data_dir}/environments/{hash}`, made once and reused by every later job with the same
+requirements. Each environment sees the packages of the interpreter smlocal runs with (a
+`.pth` file lists its site folders after the environment's own), so requirements that the
+shared environment already satisfies install nothing and need no network. pip runs with
+`--no-index` unless the job's environment sets `PIP_INDEX_URL` (smlocal sends no traffic
+beyond loopback on its own). The environment's `bin` holds `python`, `python3` and a `pip`
+that runs this interpreter's pip inside it, which the SDK's `runproc.sh` calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import site
+import subprocess
+import sys
+import threading
+import venv
+from collections.abc import Mapping
+from pathlib import Path
+
+_LOCK = threading.Lock()
+PIP_SHIM = '#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n'
+
+
+class RequirementsFailed(Exception):
+    """pip could not install the requirements; the message has pip's last lines."""
+
+
+def requirements_hash(requirements: Path | None) -> str:
+    """The cache key: the requirements file's bytes (no file: `base`)."""
+    if requirements is None or not requirements.is_file():
+        return "base"
+    return hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+
+
+def parent_site_folders() -> list[str]:
+    """The site folders of the interpreter smlocal runs with, which environments inherit."""
+    folders = [*site.getsitepackages(), *[p for p in sys.path if p.endswith("site-packages")]]
+    return list(dict.fromkeys(f for f in folders if os.path.isdir(f)))
+
+
+def environment_bin(
+    cache: Path, requirements: Path | None, job_env: Mapping[str, str] | None = None
+) -> Path:
+    """The `bin` folder of the environment for these requirements (made on first use)."""
+    key = requirements_hash(requirements)
+    home = cache / key
+    ready = home / ".smlocal-ready"
+    with _LOCK:
+        if not ready.exists():
+            shutil.rmtree(home, ignore_errors=True)
+            _create(home)
+            if key != "base" and requirements is not None:
+                _install(home, requirements, job_env or {})
+            ready.write_text(key)
+    return home / "bin"
+
+
+def _create(home: Path) -> None:
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(home)
+    python = home / "bin" / "python"
+    found = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    purelib = Path(found.stdout.strip())
+    purelib.mkdir(parents=True, exist_ok=True)
+    (purelib / "_smlocal_parent.pth").write_text("\n".join(parent_site_folders()) + "\n")
+    shim = home / "bin" / "pip"
+    shim.write_text(PIP_SHIM)
+    shim.chmod(0o755)
+
+
+def _install(home: Path, requirements: Path, job_env: Mapping[str, str]) -> None:
+    offline = [] if job_env.get("PIP_INDEX_URL") else ["--no-index"]
+    argv = [str(home / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
+    done = subprocess.run(
+        [*argv, *offline, "-r", str(requirements)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=requirements.parent,
+        env={**os.environ, **job_env},
+    )
+    if done.returncode != 0:
+        shutil.rmtree(home, ignore_errors=True)
+        tail = " | ".join(line for line in [*done.stdout.splitlines()[-3:], done.stderr] if line)
+        raise RequirementsFailed(
+            f"pip could not install {requirements.name} (exit status {done.returncode}): "
+            f"{tail.strip()[-600:]}"
+        )
