@@ -69,8 +69,13 @@ def analyzer_step(session: Any, name: str, dataset: Any, output: str, **kwargs: 
     return ProcessingStep(name, step_args=args, property_files=[statistics], **kwargs)
 
 
-def training_step(session: Any, name: str, train: Any, output: str, **kwargs: Any) -> Any:
-    """A Training step of the built-in XGBoost algorithm on iris."""
+IRIS_HYPERPARAMETERS = {"objective": "multi:softmax", "num_class": 3, "num_round": 2}
+
+
+def training_step(
+    session: Any, name: str, train: Any, output: str, hyperparameters: Any = None, **kwargs: Any
+) -> Any:
+    """A Training step of the built-in XGBoost algorithm (on iris unless told otherwise)."""
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
     from sagemaker.workflow.steps import TrainingStep
@@ -82,7 +87,7 @@ def training_step(session: Any, name: str, train: Any, output: str, **kwargs: An
         instance_type="ml.m5.large",
         output_path=output,
         sagemaker_session=session,
-        hyperparameters={"objective": "multi:softmax", "num_class": 3, "num_round": 2},
+        hyperparameters=hyperparameters or IRIS_HYPERPARAMETERS,
     )
     args = step_args(estimator.fit, {"train": TrainingInput(train, content_type="text/csv")})
     return TrainingStep(name, step_args=args, **kwargs)
