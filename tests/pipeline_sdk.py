@@ -8,7 +8,9 @@ evaluate -> condition -> register pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +25,43 @@ OUTPUT = "/opt/ml/processing/output"
 
 
 def step_args(make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """A job call's step arguments, without the SDK's "no job is started" warning."""
+    """A job call's step arguments (or a step), without the SDK's warnings that no job is
+    started here and that ModelStep builds a CreateModelStep."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         return make(*args, **kwargs)
+
+
+def run(pipeline: Any, **parameters: Any) -> tuple[Any, dict[str, dict[str, Any]]]:
+    """Upsert and start a pipeline, wait; the execution and its steps by name (a Failed
+    execution is returned too: the caller looks at why)."""
+    from botocore.exceptions import WaiterError
+
+    pipeline.upsert(role_arn=ROLE)
+    execution = pipeline.start(parameters=parameters or None)
+    with contextlib.suppress(WaiterError):
+        execution.wait()
+    return execution, {step["StepName"]: step for step in execution.list_steps()}
+
+
+def pipeline_of(session: Any, *steps: Any, parameters: Any = ()) -> Any:
+    """A pipeline of these steps, with a name of its own."""
+    from sagemaker.workflow.pipeline import Pipeline
+
+    from tests.support import unique
+
+    return Pipeline(unique("pipe"), parameters=list(parameters), steps=list(steps),
+                    sagemaker_session=session)  # fmt: skip
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 120) -> Any:
+    """Poll check every 0.2 s until it returns something true; that."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return found
 
 
 def upload_iris(s3: Any, folder: Path, prefix: str) -> dict[str, str]:
@@ -105,7 +140,9 @@ def model(session: Any, training: Any) -> Any:
     )
 
 
-def register_step(session: Any, name: str, training: Any, group: str, **kwargs: Any) -> Any:
+def register_step(
+    session: Any, name: str, training: Any, group: str, approval: str = "Approved", **kwargs: Any
+) -> Any:
     """A ModelStep registering the Training step's model in a group (a RegisterModel step)."""
     from sagemaker.workflow.model_step import ModelStep
 
@@ -116,7 +153,7 @@ def register_step(session: Any, name: str, training: Any, group: str, **kwargs: 
         inference_instances=["ml.m5.large"],
         transform_instances=["ml.m5.large"],
         model_package_group_name=group,
-        approval_status="Approved",
+        approval_status=approval,
     )
     return ModelStep(name, step_args=args, **kwargs)
 

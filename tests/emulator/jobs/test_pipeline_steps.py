@@ -5,41 +5,19 @@ Training steps the built-in XGBoost algorithm."""
 
 from __future__ import annotations
 
-import contextlib
-import time
-import types
-
-import botocore.waiter
 import pytest
-from botocore.exceptions import WaiterError
 
 from tests.pipeline_sdk import (
     BUCKET,
     analyzer_step,
     iris_pipeline,
-    pipeline_session,
+    pipeline_of,
+    run,
     training_step,
-    upload_iris,
 )
 from tests.support import ROLE, unique
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
-
-
-@pytest.fixture
-def session(smlocal_sagemaker_session, monkeypatch):
-    """A PipelineSession; `execution.wait()` polls every 0.2 s instead of 30 s (tests only)."""
-    quick = types.SimpleNamespace(sleep=lambda seconds: time.sleep(min(seconds, 0.2)))
-    monkeypatch.setattr(botocore.waiter, "time", quick)
-    return pipeline_session(smlocal_sagemaker_session)
-
-
-@pytest.fixture(scope="module")
-def iris(smlocal, tmp_path_factory) -> dict[str, str]:
-    s3 = smlocal.client("s3")
-    if BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=BUCKET)
-    return upload_iris(s3, tmp_path_factory.mktemp("iris"), "pipeline-tests")
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +25,9 @@ def sm(smlocal):
     return smlocal.client("sagemaker")
 
 
-def run(pipeline, **parameters) -> tuple[object, dict[str, dict]]:
-    """Upsert and start a pipeline, wait; the execution and its steps by name."""
-    from sagemaker.workflow.pipeline import Pipeline
-
-    assert isinstance(pipeline, Pipeline)
-    pipeline.upsert(role_arn=ROLE)
-    execution = pipeline.start(parameters=parameters or None)
-    with contextlib.suppress(WaiterError):  # a Failed execution: the test looks at why
-        execution.wait()
-    return execution, {step["StepName"]: step for step in execution.list_steps()}
-
-
-def pipeline_of(session, *steps, parameters=()):
-    from sagemaker.workflow.pipeline import Pipeline
-
-    return Pipeline(unique("pipe"), parameters=list(parameters), steps=list(steps),
-                    sagemaker_session=session)  # fmt: skip
-
-
-def test_process_train_evaluate_condition_register(session, iris, sm) -> None:
+def test_process_train_evaluate_condition_register(pipelines_session, pipelines_iris, sm) -> None:
     group = unique("iris-group")
-    pipeline = iris_pipeline(session, unique("iris"), iris, group)
+    pipeline = iris_pipeline(pipelines_session, unique("iris"), pipelines_iris, group)
     execution, steps = run(pipeline)
     described = execution.describe()
     assert described["PipelineExecutionStatus"] == "Succeeded"
@@ -92,14 +51,18 @@ def test_process_train_evaluate_condition_register(session, iris, sm) -> None:
     processing = sm.describe_processing_job(
         ProcessingJobName=steps["Process"]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
     )
-    assert processing["ProcessingInputs"][0]["S3Input"]["S3Uri"] == iris["train"]  # a parameter
+    assert (
+        processing["ProcessingInputs"][0]["S3Input"]["S3Uri"] == pipelines_iris["train"]
+    )  # a parameter
     assert (
         pipeline.upsert(role_arn=ROLE)["PipelineArn"] == f"{ARN}:pipeline/{pipeline.name.lower()}"
     )
 
 
-def test_a_condition_that_does_not_hold_runs_the_fail_step(session, iris, sm) -> None:
-    pipeline = iris_pipeline(session, unique("iris"), iris, unique("group"))
+def test_a_condition_that_does_not_hold_runs_the_fail_step(
+    pipelines_session, pipelines_iris, sm
+) -> None:
+    pipeline = iris_pipeline(pipelines_session, unique("iris"), pipelines_iris, unique("group"))
     execution, steps = run(pipeline, LeastRows=1000)
     described = execution.describe()
     assert described["PipelineExecutionStatus"] == "Failed"
@@ -112,14 +75,14 @@ def test_a_condition_that_does_not_hold_runs_the_fail_step(session, iris, sm) ->
 
 
 def test_a_failed_processing_step_and_retry_after_the_data_arrives(
-    session, iris, sm, smlocal
+    pipelines_session, pipelines_iris, sm, smlocal
 ) -> None:
     from sagemaker.workflow.parameters import ParameterString
 
     prefix = f"s3://{BUCKET}/{unique('later')}"
     data = ParameterString("Data", default_value=prefix)
-    later = analyzer_step(session, "Profile", data, f"{prefix}-out")
-    pipeline = pipeline_of(session, later, parameters=[data])
+    later = analyzer_step(pipelines_session, "Profile", data, f"{prefix}-out")
+    pipeline = pipeline_of(pipelines_session, later, parameters=[data])
     execution, steps = run(pipeline)
     assert execution.describe()["PipelineExecutionStatus"] == "Failed"
     step = steps["Profile"]
@@ -139,10 +102,18 @@ def test_a_failed_processing_step_and_retry_after_the_data_arrives(
     assert "FailureReason" not in execution.describe()
 
 
-def test_a_failed_training_step_reports_the_jobs_failure(session, iris, sm) -> None:
+def test_a_failed_training_step_reports_the_jobs_failure(
+    pipelines_session, pipelines_iris, sm
+) -> None:
     bad = {"objective": "reg:nonsense", "num_round": 2}
-    step = training_step(session, "Train", iris["train"], f"s3://{BUCKET}/bad", hyperparameters=bad)
-    execution, steps = run(pipeline_of(session, step))
+    step = training_step(
+        pipelines_session,
+        "Train",
+        pipelines_iris["train"],
+        f"s3://{BUCKET}/bad",
+        hyperparameters=bad,
+    )
+    execution, steps = run(pipeline_of(pipelines_session, step))
     assert execution.describe()["PipelineExecutionStatus"] == "Failed"
     train = steps["Train"]
     name = train["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1]
