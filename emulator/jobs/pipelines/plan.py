@@ -71,8 +71,7 @@ def _collect(steps: Any, branch: tuple[str, bool] | None, found: dict[str, StepS
         name = str(step["Name"])
         if name in found:
             raise DefinitionError(f"the pipeline definition has more than one step named {name}")
-        needs = set(step.get("DependsOn") or []) | referenced_steps(step.get("Arguments", {}))
-        needs |= referenced_steps(step.get("PropertyFiles", []))
+        needs = set(step.get("DependsOn") or []) | _referenced(step)
         if branch is not None:
             needs.add(branch[0])
         needs.discard(name)
@@ -81,6 +80,15 @@ def _collect(steps: Any, branch: tuple[str, bool] | None, found: dict[str, StepS
             arguments = step.get("Arguments", {})
             _collect(arguments.get("IfSteps", []), (name, True), found)
             _collect(arguments.get("ElseSteps", []), (name, False), found)
+
+
+def _referenced(step: dict[str, Any]) -> set[str]:
+    """The steps a step's expressions read: in its arguments and its other members (a
+    QualityCheck's supplied baselines); a Condition's only in its conditions (its branches'
+    steps are steps of their own)."""
+    if step["Type"] == "Condition":
+        return referenced_steps(step.get("Arguments", {}).get("Conditions", []))
+    return referenced_steps({k: v for k, v in step.items() if k not in ("Name", "DependsOn")})
 
 
 def _refuse_cycles(steps: dict[str, StepSpec]) -> None:

@@ -194,3 +194,79 @@ def odd_data(smlocal) -> str:
     key = f"{unique('odd')}/rows.csv"
     smlocal.client("s3").put_object(Bucket=BUCKET, Key=key, Body=rows.encode())
     return f"s3://{BUCKET}/{key}"
+
+
+def quality_step(session, name: str, dataset: str, out: str, model_quality: bool = False, **kwargs):
+    from sagemaker.model_monitor.dataset_format import DatasetFormat
+    from sagemaker.workflow.check_job_config import CheckJobConfig
+    from sagemaker.workflow.quality_check_step import (
+        DataQualityCheckConfig,
+        ModelQualityCheckConfig,
+        QualityCheckStep,
+    )  # fmt: skip
+
+    job = CheckJobConfig(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                         sagemaker_session=session)  # fmt: skip
+    common = {"baseline_dataset": dataset, "dataset_format": DatasetFormat.csv(header=False),
+              "output_s3_uri": out}  # fmt: skip
+    config = (
+        ModelQualityCheckConfig(
+            problem_type="MulticlassClassification",
+            inference_attribute="_c0",
+            ground_truth_attribute="_c1",
+            **common,
+        )
+        if model_quality
+        else DataQualityCheckConfig(**common)
+    )
+    return step_args(QualityCheckStep, name, quality_check_config=config, check_job_config=job,
+                     **kwargs)  # fmt: skip
+
+
+def test_quality_check_baselines_then_finds_violations(
+    pipelines_session, pipelines_iris, odd_data, sm
+) -> None:
+    out, group = f"s3://{BUCKET}/{unique('quality')}", unique("quality-group")
+    baseline = quality_step(pipelines_session, "Baseline", pipelines_iris["train"], f"{out}/base",
+                            skip_check=True, register_new_baseline=True,
+                            model_package_group_name=group)  # fmt: skip
+    check = quality_step(
+        pipelines_session, "Check", odd_data, f"{out}/check", skip_check=False,
+        register_new_baseline=False, model_package_group_name=group,
+        supplied_baseline_statistics=baseline.properties.CalculatedBaselineStatistics,
+        supplied_baseline_constraints=baseline.properties.CalculatedBaselineConstraints,
+    )  # fmt: skip
+    execution, steps = run(pipeline_of(pipelines_session, baseline, check))
+    assert execution.describe()["PipelineExecutionStatus"] == "Failed"
+    made = steps["Baseline"]
+    assert made["StepStatus"] == "Succeeded"
+    metadata = made["Metadata"]["QualityCheck"]
+    assert metadata["CalculatedBaselineConstraints"] == f"{out}/base/constraints.json"
+    assert metadata["BaselineUsedForDriftCheckStatistics"] == f"{out}/base/statistics.json"
+    assert (metadata["CheckType"], metadata["SkipCheck"], metadata["RegisterNewBaseline"]) == (
+        "DATA_QUALITY", True, True)  # fmt: skip
+    job = sm.describe_processing_job(ProcessingJobName=metadata["CheckJobArn"].rsplit("/", 1)[1])
+    assert job["ProcessingJobStatus"] == "Completed"
+    checked = steps["Check"]
+    assert checked["StepStatus"] == "Failed"
+    assert checked["FailureReason"].startswith(
+        "ClientError: Quality check failed: CompletedWithViolations"
+    )
+    report = checked["Metadata"]["QualityCheck"]["ViolationReport"]
+    assert report == f"{out}/check/constraint_violations.json"
+    assert checked["Metadata"]["QualityCheck"]["BaselineUsedForDriftCheckConstraints"] == (
+        metadata["CalculatedBaselineConstraints"])  # fmt: skip
+
+
+def test_quality_checks_smlocal_cannot_run_fail(pipelines_session, pipelines_iris) -> None:
+    out = f"s3://{BUCKET}/{unique('quality')}"
+    unbased = quality_step(pipelines_session, "Unbased", pipelines_iris["train"], f"{out}/a",
+                           skip_check=False, model_package_group_name=unique("empty"))  # fmt: skip
+    model_quality = quality_step(pipelines_session, "ModelQuality", pipelines_iris["train"],
+                                 f"{out}/b", model_quality=True, skip_check=True)  # fmt: skip
+    execution, steps = run(pipeline_of(pipelines_session, unbased, model_quality))
+    assert execution.describe()["PipelineExecutionStatus"] == "Failed"
+    assert "has no baseline to check against" in steps["Unbased"]["FailureReason"]
+    assert steps["ModelQuality"]["FailureReason"] == (
+        "QualityCheck step ModelQuality has CheckType MODEL_QUALITY: smlocal's Model Monitor "
+        "computes data-quality baselines only (DATA_QUALITY).")  # fmt: skip
