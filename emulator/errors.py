@@ -79,6 +79,13 @@ class ResourceInUse(AWSError):
     modeled = True
 
 
+class ConflictException(AWSError):
+    """The resource is in a state that conflicts with the request (pipeline executions)."""
+
+    status = 400
+    modeled = True
+
+
 # ---- runtime (`sagemaker-runtime`, REST-JSON) -------------------------------------------
 
 

@@ -37,6 +37,7 @@ from smlocal.emulator.hosting.capture_flush import flush_quietly
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
 from smlocal.emulator.hosting.routing import RoutingTable
 from smlocal.emulator.hosting.supervisor import Supervisor
+from smlocal.emulator.jobs.pipelines.executor import PipelineExecutor
 from smlocal.emulator.jobs.processing import Processing
 from smlocal.emulator.jobs.runner import JobRunner
 from smlocal.emulator.jobs.scheduler import Scheduler
@@ -51,6 +52,7 @@ from smlocal.emulator.wire.edge import ControlBridge, Edge, FlushBridge
 from smlocal.emulator.wire.guard import LocalOnly, trust_from_settings
 from smlocal.emulator.wire.http_server import Handler, HttpServer, serve
 from smlocal.emulator.wire.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.wire.validation import validate
 from smlocal.emulator.wire.wsgi_bridge import WSGIBridge
 
 log = logging.getLogger("smlocal")
@@ -151,7 +153,12 @@ class Emulator:
         runner = JobRunner(LogShipper(self.settings))
         training = TrainingManager(ctx, runner)
         processing = Processing(ctx, runner, lambda name: flush_quietly(manager, name))
-        ctx.managers = Managers(endpoints=manager, training=training, processing=processing)
+        ctx.managers = Managers(
+            endpoints=manager,
+            training=training,
+            processing=processing,
+            pipelines=pipeline_executor(ctx),
+        )
         processing.listeners.append(lambda job: execution_finished(ctx, job))
         scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
         supervisor = Supervisor(manager)
@@ -232,6 +239,24 @@ class Emulator:
             self.health.detail = f"the example endpoint cannot serve: {exc}"
             return f"The example endpoint cannot serve: {exc}"
         return f"Try the example endpoint:\n{self.health.detail}"
+
+
+def pipeline_executor(ctx: Context) -> PipelineExecutor:
+    """The pipeline executor; executions that were running when smlocal stopped end first."""
+    executor = PipelineExecutor(ctx, validated(ControlPlane(ctx)))
+    executor.abandon_unfinished()
+    return executor
+
+
+def validated(plane: ControlPlane) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    """The control plane as a pipeline's steps call it: each request checked against
+    botocore's model first, as a request from a client is."""
+
+    def call(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        validate(sagemaker_model(), operation, params)
+        return plane(operation, params)
+
+    return call
 
 
 def hold_data_dir(data_dir: Path) -> int:

@@ -16,6 +16,7 @@ from smlocal.emulator.support.state import State
 
 if TYPE_CHECKING:
     from smlocal.emulator.control.endpoints import EndpointHosting
+    from smlocal.emulator.control.pipeline_executions import PipelineRunner
     from smlocal.emulator.control.processing_jobs import ProcessingRunner
     from smlocal.emulator.control.training_jobs import TrainingRunner
 
@@ -33,6 +34,7 @@ class Managers:
     endpoints: EndpointHosting | None = None
     training: TrainingRunner | None = None
     processing: ProcessingRunner | None = None
+    pipelines: PipelineRunner | None = None
 
 
 @dataclass

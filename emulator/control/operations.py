@@ -12,6 +12,8 @@ from smlocal.emulator.control import (
     model_packages,
     models,
     monitoring_schedules,
+    pipeline_executions,
+    pipelines,
     processing_jobs,
     search,
     tags,
@@ -75,6 +77,20 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeTrainingJob": training_jobs.describe_training_job,
     "ListTrainingJobs": training_jobs.list_training_jobs,
     "StopTrainingJob": training_jobs.stop_training_job,
+    "CreatePipeline": pipelines.create_pipeline,
+    "UpdatePipeline": pipelines.update_pipeline,
+    "DescribePipeline": pipelines.describe_pipeline,
+    "ListPipelines": pipelines.list_pipelines,
+    "DeletePipeline": pipelines.delete_pipeline,
+    "StartPipelineExecution": pipeline_executions.start_pipeline_execution,
+    "DescribePipelineExecution": pipeline_executions.describe_pipeline_execution,
+    "ListPipelineExecutions": pipeline_executions.list_pipeline_executions,
+    "ListPipelineExecutionSteps": pipeline_executions.list_pipeline_execution_steps,
+    "StopPipelineExecution": pipeline_executions.stop_pipeline_execution,
+    "RetryPipelineExecution": pipeline_executions.retry_pipeline_execution,
+    "DescribePipelineDefinitionForExecution": (
+        pipeline_executions.describe_pipeline_definition_for_execution
+    ),
 }
 
 

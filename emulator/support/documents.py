@@ -55,12 +55,23 @@ REQUIRED: Mapping[str, Mapping[str, type | tuple[type, ...]]] = {
         "CreationTime": Number,
         "LastModifiedTime": Number,
     },
+    "pipeline-execution": {
+        "PipelineExecutionArn": str,
+        "PipelineArn": str,
+        "PipelineExecutionStatus": str,
+        "CreationTime": Number,
+        "LastModifiedTime": Number,
+        "_PipelineName": str,
+        "_Definition": str,
+        "_Parameters": dict,
+    },
 }
 NAME_FIELDS = {
     "endpoint": "EndpointName",
     "training-job": "TrainingJobName",
     "processing-job": "ProcessingJobName",
     "monitoring-schedule": "MonitoringScheduleName",
+    "pipeline-execution": "PipelineExecutionArn",
 }
 
 

@@ -1,0 +1,1 @@
+"""SageMaker Pipelines: the executor that runs a pipeline definition's steps."""

@@ -1,0 +1,168 @@
+"""What each step type does: its jobs, models and packages are made by calling the control
+plane's own operations (CreateProcessingJob, CreateTrainingJob, CreateModel,
+CreateModelPackage), as SageMaker Pipelines calls the SageMaker API; the job steps then
+follow their job's Describe until it ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from smlocal.emulator.errors import AWSError
+from smlocal.emulator.jobs.pipelines.expressions import Scope, StepFailed, holds, resolve
+from smlocal.emulator.jobs.pipelines.plan import StepSpec
+from smlocal.emulator.support.records import Nested
+
+# The start of a job's FailureReason -> the retry policies' name for that failure.
+JOB_FAILURES = {
+    "InternalServerError": "SageMaker.JOB_INTERNAL_ERROR",
+    "CapacityError": "SageMaker.CAPACITY_ERROR",
+    "ResourceLimitExceeded": "SageMaker.RESOURCE_LIMIT",
+}
+
+
+# The control plane's operations, called by name as a client calls them (AWSError: refused).
+ControlCalls = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class StepStopped(Exception):
+    """StopPipelineExecution stopped the step."""
+
+
+@dataclass
+class StepWork:
+    """What a step's run works with."""
+
+    spec: StepSpec
+    call: ControlCalls
+    scope: Scope
+    resource_name: str  # the name of the job or model the step makes
+    stopping: threading.Event
+    note: Callable[[Nested], None]  # record the step's Metadata as soon as it is known
+    poll: float = 0.2
+
+
+@dataclass
+class StepResult:
+    """What a succeeded step leaves: its Metadata and its properties."""
+
+    metadata: Nested
+    properties: Nested
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """The operations and members of one kind of job."""
+
+    metadata: str  # "ProcessingJob": the Metadata member
+    noun: str  # "ProcessingJob": in the operation names and the request's members
+
+
+PROCESSING = JobKind("ProcessingJob", "ProcessingJob")
+TRAINING = JobKind("TrainingJob", "TrainingJob")
+
+
+def call(work: StepWork, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A control-plane call of a step; a refusal fails the step (a server fault or a
+    throttle as the retry policies' Step.SERVICE_FAULT / Step.THROTTLING)."""
+    try:
+        return work.call(operation, params)
+    except AWSError as exc:
+        kind = "Step.THROTTLING" if "Throttl" in exc.code else None
+        if exc.status >= 500:
+            kind = "Step.SERVICE_FAULT"
+        raise StepFailed(f"{exc.code}: {exc.message}", kind) from None
+
+
+def run_job(work: StepWork, kind: JobKind, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Create the job, follow it until it ends; its Describe output when it Completed."""
+    name_key = f"{kind.noun}Name"
+    created = call(work, f"Create{kind.noun}", {**arguments, name_key: work.resource_name})
+    work.note({kind.metadata: {"Arn": created[f"{kind.noun}Arn"]}})
+    stop_sent = False
+    while True:
+        described = call(work, f"Describe{kind.noun}", {name_key: work.resource_name})
+        status = described[f"{kind.noun}Status"]
+        if status in ("Completed", "Failed", "Stopped"):
+            break
+        if work.stopping.is_set() and not stop_sent:
+            stop_sent = True
+            call(work, f"Stop{kind.noun}", {name_key: work.resource_name})
+        time.sleep(work.poll)
+    if status == "Stopped":
+        raise StepStopped()
+    if status == "Failed":
+        reason = str(described.get("FailureReason") or f"The {kind.noun} failed.")
+        raise StepFailed(reason, JOB_FAILURES.get(reason.split(":", 1)[0]))
+    return described
+
+
+def processing(work: StepWork, arguments: Any) -> StepResult:
+    """A Processing step: one processing job."""
+    described = run_job(work, PROCESSING, arguments)
+    return StepResult({"ProcessingJob": {"Arn": described["ProcessingJobArn"]}}, described)
+
+
+def training(work: StepWork, arguments: Any) -> StepResult:
+    """A Training step: one training job."""
+    described = run_job(work, TRAINING, arguments)
+    return StepResult({"TrainingJob": {"Arn": described["TrainingJobArn"]}}, described)
+
+
+def model(work: StepWork, arguments: Any) -> StepResult:
+    """A Model (CreateModel) step: one model."""
+    call(work, "CreateModel", {**arguments, "ModelName": work.resource_name})
+    described = call(work, "DescribeModel", {"ModelName": work.resource_name})
+    return StepResult({"Model": {"Arn": described["ModelArn"]}}, described)
+
+
+def register_model(work: StepWork, arguments: Any) -> StepResult:
+    """A RegisterModel step: a model package, in its group (made first if missing)."""
+    group = arguments.get("ModelPackageGroupName")
+    if group:
+        try:
+            work.call("DescribeModelPackageGroup", {"ModelPackageGroupName": group})
+        except AWSError:
+            call(work, "CreateModelPackageGroup", {"ModelPackageGroupName": group})
+    arn = call(work, "CreateModelPackage", arguments)["ModelPackageArn"]
+    described = call(work, "DescribeModelPackage", {"ModelPackageName": arn})
+    return StepResult({"RegisterModel": {"Arn": arn}}, described)
+
+
+def condition(work: StepWork, arguments: Any) -> StepResult:
+    """A Condition step: True when every condition holds (its IfSteps run, else ElseSteps)."""
+    outcome = all(holds(c, work.scope) for c in work.spec.arguments.get("Conditions", []))
+    text = "True" if outcome else "False"
+    return StepResult({"Condition": {"Outcome": text}}, {"Outcome": text})
+
+
+def fail(work: StepWork, arguments: Any) -> StepResult:
+    """A Fail step: the execution fails with its ErrorMessage."""
+    message = str(arguments.get("ErrorMessage", ""))
+    work.note({"Fail": {"ErrorMessage": message}})
+    raise StepFailed(message)
+
+
+Handler = Callable[[StepWork, Any], StepResult]
+
+
+def arguments_of(spec: StepSpec, scope: Scope) -> Any:
+    """A step's arguments with their expressions resolved (a Condition step's are read as
+    it runs, its branches are steps of their own)."""
+    if spec.type == "Condition":
+        return {}
+    return resolve(spec.arguments, scope)
+
+
+HANDLERS: dict[str, Handler] = {
+    "Processing": processing,
+    "Training": training,
+    "Model": model,
+    "RegisterModel": register_model,
+    "Condition": condition,
+    "Fail": fail,
+}

@@ -1,0 +1,272 @@
+"""Pipeline features through the SDK: typed parameters, conditions, Join and execution
+variables, DependsOn and parallel steps, step caching, Model, RegisterModel and QualityCheck
+steps (success and failure), StopPipelineExecution."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.pipeline_sdk import (
+    BUCKET,
+    analyzer_step,
+    model,
+    pipeline_of,
+    register_step,
+    run,
+    step_args,
+    training_step,
+    wait_for,
+)
+from tests.support import ROLE, XGBOOST_IMAGE, unique
+
+
+@pytest.fixture(scope="module")
+def sm(smlocal):
+    return smlocal.client("sagemaker")
+
+
+LONG = {"objective": "multi:softmax", "num_class": 3, "num_round": 10_000_000}
+
+
+def test_typed_parameters_conditions_join_and_execution_variables(pipelines_session) -> None:
+    from sagemaker.workflow.condition_step import ConditionStep
+    from sagemaker.workflow.conditions import (
+        ConditionEquals,
+        ConditionGreaterThan,
+        ConditionGreaterThanOrEqualTo,
+        ConditionIn,
+        ConditionLessThan,
+        ConditionLessThanOrEqualTo,
+        ConditionNot,
+        ConditionOr,
+    )  # fmt: skip
+    from sagemaker.workflow.execution_variables import ExecutionVariables
+    from sagemaker.workflow.fail_step import FailStep
+    from sagemaker.workflow.functions import Join
+    from sagemaker.workflow.parameters import (
+        ParameterBoolean,
+        ParameterFloat,
+        ParameterInteger,
+        ParameterString,
+    )  # fmt: skip
+
+    count, ratio = (
+        ParameterInteger("Count", default_value=3),
+        ParameterFloat("Ratio", default_value=0.5),
+    )
+    flag, word = (
+        ParameterBoolean("Flag", default_value=True),
+        ParameterString("Word", default_value="blue"),
+    )
+    said = Join(
+        on="|", values=["yes", ExecutionVariables.PIPELINE_EXECUTION_ID, count, ratio, flag, word]
+    )
+    check = ConditionStep("Check", conditions=[
+        ConditionGreaterThan(count, 2), ConditionLessThanOrEqualTo(ratio, 0.5),
+        ConditionLessThan(ratio, 1), ConditionEquals(flag, True), ConditionIn(word, ["blue", "green"]),
+        ConditionNot(ConditionEquals(word, "red")),
+        ConditionOr([ConditionEquals(count, 100), ConditionGreaterThanOrEqualTo(ratio, 0.5)]),
+    ], if_steps=[FailStep("Yes", error_message=said)], else_steps=[])  # fmt: skip
+    pipeline = pipeline_of(pipelines_session, check, parameters=[count, ratio, flag, word])
+    execution, steps = run(pipeline)
+    execution_id = execution.arn.rsplit("/", 1)[1]
+    assert steps["Yes"]["FailureReason"] == f"yes|{execution_id}|3|0.5|true|blue"
+    for changed in ({"Count": 2}, {"Ratio": 0.75}, {"Flag": False}, {"Word": "red"}):
+        execution, steps = run(pipeline, **changed)
+        assert execution.describe()["PipelineExecutionStatus"] == "Succeeded", changed
+        assert steps["Check"]["Metadata"] == {"Condition": {"Outcome": "False"}}, changed
+        assert "Yes" not in steps
+    execution, steps = run(pipeline, Word="green", Ratio=0.25, Count=100)
+    assert steps["Yes"]["FailureReason"].endswith("|100|0.25|true|green")
+
+
+def test_independent_steps_run_in_parallel_and_depends_on_waits(
+    pipelines_session, pipelines_iris
+) -> None:
+    out = f"s3://{BUCKET}/{unique('parallel')}"
+    left = analyzer_step(pipelines_session, "Left", pipelines_iris["train"], f"{out}/left")
+    right = analyzer_step(pipelines_session, "Right", pipelines_iris["validation"], f"{out}/right")
+    after = analyzer_step(
+        pipelines_session,
+        "After",
+        pipelines_iris["train"],
+        f"{out}/after",
+        depends_on=[left, right],
+    )
+    execution, steps = run(pipeline_of(pipelines_session, left, right, after))
+    assert execution.describe()["PipelineExecutionStatus"] == "Succeeded"
+    left, right, after = steps["Left"], steps["Right"], steps["After"]
+    assert left["StartTime"] < right["EndTime"]
+    assert right["StartTime"] < left["EndTime"]
+    assert after["StartTime"] >= max(left["EndTime"], right["EndTime"])
+
+
+def test_step_caching(pipelines_session, pipelines_iris) -> None:
+    from sagemaker.workflow.parameters import ParameterString
+    from sagemaker.workflow.steps import CacheConfig
+
+    data = ParameterString("Data", default_value=pipelines_iris["train"])
+    cache = CacheConfig(enable_caching=True, expire_after="PT1H")
+    profile = analyzer_step(pipelines_session, "Profile", data, f"s3://{BUCKET}/{unique('cached')}",
+                            cache_config=cache)  # fmt: skip
+    pipeline = pipeline_of(pipelines_session, profile, parameters=[data])
+    first, steps = run(pipeline)
+    assert "CacheHitResult" not in steps["Profile"]
+    _, again = run(pipeline)
+    assert again["Profile"]["StepStatus"] == "Succeeded"
+    assert again["Profile"]["CacheHitResult"] == {"SourcePipelineExecutionArn": first.arn}
+    assert again["Profile"]["Metadata"] == steps["Profile"]["Metadata"]
+    _, other = run(pipeline, Data=pipelines_iris["validation"])
+    assert "CacheHitResult" not in other["Profile"]
+    assert other["Profile"]["Metadata"] != steps["Profile"]["Metadata"]
+
+
+def test_model_and_register_steps(pipelines_session, pipelines_iris, sm) -> None:
+    from sagemaker.workflow.model_step import ModelStep
+
+    train = training_step(
+        pipelines_session, "Train", pipelines_iris["train"], f"s3://{BUCKET}/{unique('models')}"
+    )
+    made = step_args(model(pipelines_session, train).create, instance_type="ml.m5.large")
+    create = step_args(ModelStep, "Create", step_args=made)
+    refused = register_step(pipelines_session, "Refused", train, unique("group"), approval="Bogus")
+    execution, steps = run(pipeline_of(pipelines_session, train, create, refused))
+    assert execution.describe()["PipelineExecutionStatus"] == "Failed"
+    made = steps["Create-CreateModel"]
+    assert made["StepStatus"] == "Succeeded"
+    described = sm.describe_model(ModelName=made["Metadata"]["Model"]["Arn"].rsplit("/", 1)[1])
+    training = sm.describe_training_job(
+        TrainingJobName=steps["Train"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1]
+    )
+    assert (
+        described["PrimaryContainer"]["ModelDataUrl"]
+        == training["ModelArtifacts"]["S3ModelArtifacts"]
+    )
+    failed = steps["Refused-RegisterModel"]
+    assert failed["StepStatus"] == "Failed"
+    assert failed["FailureReason"].startswith("ValidationException: ")
+    assert "Bogus" in failed["FailureReason"]
+
+
+def test_a_model_step_that_cannot_create_its_model_fails(pipelines_session) -> None:
+    from sagemaker.model import Model
+    from sagemaker.workflow.model_step import ModelStep
+
+    bad = Model(image_uri=XGBOOST_IMAGE, model_data=f"s3://{BUCKET}/none.tar.gz", role=ROLE,
+                env={"1-not-a-name": "x"}, sagemaker_session=pipelines_session)  # fmt: skip
+    made = step_args(bad.create, instance_type="ml.m5.large")
+    execution, steps = run(
+        pipeline_of(pipelines_session, step_args(ModelStep, "Bad", step_args=made))
+    )
+    assert execution.describe()["PipelineExecutionStatus"] == "Failed"
+    failed = steps["Bad-CreateModel"]
+    assert failed["StepStatus"] == "Failed"
+    assert failed["FailureReason"].startswith("ValidationException: ")
+    assert "1-not-a-name" in failed["FailureReason"]
+
+
+def test_stop_pipeline_execution_stops_the_running_job(
+    pipelines_session, pipelines_iris, sm
+) -> None:
+    train = training_step(
+        pipelines_session,
+        "Long",
+        pipelines_iris["train"],
+        f"s3://{BUCKET}/long",
+        hyperparameters=LONG,
+    )
+    pipeline = pipeline_of(pipelines_session, train)
+    pipeline.upsert(role_arn=ROLE)
+    execution = pipeline.start()
+    step = wait_for(lambda: next(iter(execution.list_steps()), {}).get("Metadata"))
+    sm.stop_pipeline_execution(PipelineExecutionArn=execution.arn)
+    assert execution.describe()["PipelineExecutionStatus"] in ("Stopping", "Stopped")
+    wait_for(lambda: execution.describe()["PipelineExecutionStatus"] == "Stopped")
+    assert execution.list_steps()[0]["StepStatus"] == "Stopped"
+    job = sm.describe_training_job(TrainingJobName=step["TrainingJob"]["Arn"].rsplit("/", 1)[1])
+    assert job["TrainingJobStatus"] == "Stopped"
+
+
+@pytest.fixture(scope="module")
+def odd_data(smlocal) -> str:
+    """Iris-shaped rows with text where numbers belong."""
+    rows = "\n".join(f"{i % 3},5.1,abc,1.4,0.2" for i in range(30)) + "\n"
+    key = f"{unique('odd')}/rows.csv"
+    smlocal.client("s3").put_object(Bucket=BUCKET, Key=key, Body=rows.encode())
+    return f"s3://{BUCKET}/{key}"
+
+
+def quality_step(session, name: str, dataset: str, out: str, model_quality: bool = False, **kwargs):
+    from sagemaker.model_monitor.dataset_format import DatasetFormat
+    from sagemaker.workflow.check_job_config import CheckJobConfig
+    from sagemaker.workflow.quality_check_step import (
+        DataQualityCheckConfig,
+        ModelQualityCheckConfig,
+        QualityCheckStep,
+    )  # fmt: skip
+
+    job = CheckJobConfig(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                         sagemaker_session=session)  # fmt: skip
+    common = {"baseline_dataset": dataset, "dataset_format": DatasetFormat.csv(header=False),
+              "output_s3_uri": out}  # fmt: skip
+    config = (
+        ModelQualityCheckConfig(
+            problem_type="MulticlassClassification",
+            inference_attribute="_c0",
+            ground_truth_attribute="_c1",
+            **common,
+        )
+        if model_quality
+        else DataQualityCheckConfig(**common)
+    )
+    return step_args(QualityCheckStep, name, quality_check_config=config, check_job_config=job,
+                     **kwargs)  # fmt: skip
+
+
+def test_quality_check_baselines_then_finds_violations(
+    pipelines_session, pipelines_iris, odd_data, sm
+) -> None:
+    out, group = f"s3://{BUCKET}/{unique('quality')}", unique("quality-group")
+    baseline = quality_step(pipelines_session, "Baseline", pipelines_iris["train"], f"{out}/base",
+                            skip_check=True, register_new_baseline=True,
+                            model_package_group_name=group)  # fmt: skip
+    check = quality_step(
+        pipelines_session, "Check", odd_data, f"{out}/check", skip_check=False,
+        register_new_baseline=False, model_package_group_name=group,
+        supplied_baseline_statistics=baseline.properties.CalculatedBaselineStatistics,
+        supplied_baseline_constraints=baseline.properties.CalculatedBaselineConstraints,
+    )  # fmt: skip
+    execution, steps = run(pipeline_of(pipelines_session, baseline, check))
+    assert execution.describe()["PipelineExecutionStatus"] == "Failed"
+    made = steps["Baseline"]
+    assert made["StepStatus"] == "Succeeded"
+    metadata = made["Metadata"]["QualityCheck"]
+    assert metadata["CalculatedBaselineConstraints"] == f"{out}/base/constraints.json"
+    assert metadata["BaselineUsedForDriftCheckStatistics"] == f"{out}/base/statistics.json"
+    assert (metadata["CheckType"], metadata["SkipCheck"], metadata["RegisterNewBaseline"]) == (
+        "DATA_QUALITY", True, True)  # fmt: skip
+    job = sm.describe_processing_job(ProcessingJobName=metadata["CheckJobArn"].rsplit("/", 1)[1])
+    assert job["ProcessingJobStatus"] == "Completed"
+    checked = steps["Check"]
+    assert checked["StepStatus"] == "Failed"
+    assert checked["FailureReason"].startswith(
+        "ClientError: Quality check failed: CompletedWithViolations"
+    )
+    report = checked["Metadata"]["QualityCheck"]["ViolationReport"]
+    assert report == f"{out}/check/constraint_violations.json"
+    assert checked["Metadata"]["QualityCheck"]["BaselineUsedForDriftCheckConstraints"] == (
+        metadata["CalculatedBaselineConstraints"])  # fmt: skip
+
+
+def test_quality_checks_smlocal_cannot_run_fail(pipelines_session, pipelines_iris) -> None:
+    out = f"s3://{BUCKET}/{unique('quality')}"
+    unbased = quality_step(pipelines_session, "Unbased", pipelines_iris["train"], f"{out}/a",
+                           skip_check=False, model_package_group_name=unique("empty"))  # fmt: skip
+    model_quality = quality_step(pipelines_session, "ModelQuality", pipelines_iris["train"],
+                                 f"{out}/b", model_quality=True, skip_check=True)  # fmt: skip
+    execution, steps = run(pipeline_of(pipelines_session, unbased, model_quality))
+    assert execution.describe()["PipelineExecutionStatus"] == "Failed"
+    assert "has no baseline to check against" in steps["Unbased"]["FailureReason"]
+    assert steps["ModelQuality"]["FailureReason"] == (
+        "QualityCheck step ModelQuality has CheckType MODEL_QUALITY: smlocal's Model Monitor "
+        "computes data-quality baselines only (DATA_QUALITY).")  # fmt: skip

@@ -1,0 +1,123 @@
+"""Pipelines as the SageMaker SDK builds and runs them: `Pipeline.upsert()`, `start()`,
+`execution.wait()` and `execution.list_steps()`, unmodified, against the emulator. Each
+step type succeeds and fails; Processing steps run the Model Monitor analyzer image and
+Training steps the built-in XGBoost algorithm."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.pipeline_sdk import (
+    BUCKET,
+    analyzer_step,
+    iris_pipeline,
+    pipeline_of,
+    run,
+    training_step,
+)
+from tests.support import ROLE, unique
+
+ARN = "arn:aws:sagemaker:us-east-1:123456789012"
+
+
+@pytest.fixture(scope="module")
+def sm(smlocal):
+    return smlocal.client("sagemaker")
+
+
+def test_process_train_evaluate_condition_register(pipelines_session, pipelines_iris, sm) -> None:
+    group = unique("iris-group")
+    pipeline = iris_pipeline(pipelines_session, unique("iris"), pipelines_iris, group)
+    execution, steps = run(pipeline)
+    described = execution.describe()
+    assert described["PipelineExecutionStatus"] == "Succeeded"
+    assert described["PipelineExperimentConfig"] == {
+        "ExperimentName": pipeline.name, "TrialName": execution.arn.rsplit("/", 1)[1]}  # fmt: skip
+    assert {name: step["StepStatus"] for name, step in steps.items()} == {
+        "Process": "Succeeded", "Train": "Succeeded", "Evaluate": "Succeeded",
+        "CheckRows": "Succeeded", "Register-RegisterModel": "Succeeded"}  # fmt: skip
+    assert steps["CheckRows"]["Metadata"] == {"Condition": {"Outcome": "True"}}
+    assert steps["Process"]["EndTime"] <= steps["Train"]["StartTime"]  # DependsOn
+    training = sm.describe_training_job(
+        TrainingJobName=steps["Train"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1]
+    )
+    package = sm.describe_model_package(
+        ModelPackageName=steps["Register-RegisterModel"]["Metadata"]["RegisterModel"]["Arn"]
+    )
+    assert package["ModelPackageGroupName"] == group
+    assert package["ModelApprovalStatus"] == "Approved"
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == training["ModelArtifacts"]["S3ModelArtifacts"]
+    processing = sm.describe_processing_job(
+        ProcessingJobName=steps["Process"]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
+    )
+    assert (
+        processing["ProcessingInputs"][0]["S3Input"]["S3Uri"] == pipelines_iris["train"]
+    )  # a parameter
+    assert (
+        pipeline.upsert(role_arn=ROLE)["PipelineArn"] == f"{ARN}:pipeline/{pipeline.name.lower()}"
+    )
+
+
+def test_a_condition_that_does_not_hold_runs_the_fail_step(
+    pipelines_session, pipelines_iris, sm
+) -> None:
+    pipeline = iris_pipeline(pipelines_session, unique("iris"), pipelines_iris, unique("group"))
+    execution, steps = run(pipeline, LeastRows=1000)
+    described = execution.describe()
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert described["FailureReason"] == "Step failure: One or multiple steps failed."
+    assert steps["CheckRows"]["Metadata"] == {"Condition": {"Outcome": "False"}}
+    assert "Register-RegisterModel" not in steps
+    assert steps["TooFewRows"]["StepStatus"] == "Failed"
+    assert steps["TooFewRows"]["FailureReason"] == "too few validation rows"
+    assert steps["TooFewRows"]["Metadata"] == {"Fail": {"ErrorMessage": "too few validation rows"}}
+
+
+def test_a_failed_processing_step_and_retry_after_the_data_arrives(
+    pipelines_session, pipelines_iris, sm, smlocal
+) -> None:
+    from sagemaker.workflow.parameters import ParameterString
+
+    prefix = f"s3://{BUCKET}/{unique('later')}"
+    data = ParameterString("Data", default_value=prefix)
+    later = analyzer_step(pipelines_session, "Profile", data, f"{prefix}-out")
+    pipeline = pipeline_of(pipelines_session, later, parameters=[data])
+    execution, steps = run(pipeline)
+    assert execution.describe()["PipelineExecutionStatus"] == "Failed"
+    step = steps["Profile"]
+    assert step["StepStatus"] == "Failed"
+    job = sm.describe_processing_job(
+        ProcessingJobName=step["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
+    )
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert step["FailureReason"] == job["FailureReason"]
+    assert "No S3 objects found" in step["FailureReason"]
+    smlocal.client("s3").copy_object(Bucket=BUCKET, Key=f"{prefix[len(f's3://{BUCKET}/'):]}/iris.csv",
+                                     CopySource=f"{BUCKET}/pipeline-tests/train/train.csv")  # fmt: skip
+    sm.retry_pipeline_execution(PipelineExecutionArn=execution.arn)
+    execution.wait()
+    retried = {s["StepName"]: s for s in execution.list_steps()}["Profile"]
+    assert (retried["StepStatus"], retried["AttemptCount"]) == ("Succeeded", 2)
+    assert "FailureReason" not in execution.describe()
+
+
+def test_a_failed_training_step_reports_the_jobs_failure(
+    pipelines_session, pipelines_iris, sm
+) -> None:
+    bad = {"objective": "reg:nonsense", "num_round": 2}
+    step = training_step(
+        pipelines_session,
+        "Train",
+        pipelines_iris["train"],
+        f"s3://{BUCKET}/bad",
+        hyperparameters=bad,
+    )
+    execution, steps = run(pipeline_of(pipelines_session, step))
+    assert execution.describe()["PipelineExecutionStatus"] == "Failed"
+    train = steps["Train"]
+    name = train["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1]
+    job = sm.describe_training_job(TrainingJobName=name)
+    assert job["TrainingJobStatus"] == "Failed"
+    assert train["FailureReason"] == job["FailureReason"]
+    assert name.startswith(f"pipelines-{execution.arn.rsplit('/', 1)[1]}-train-")
