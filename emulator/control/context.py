@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from smlocal.emulator.control.endpoints import EndpointHosting
     from smlocal.emulator.control.processing_jobs import ProcessingRunner
     from smlocal.emulator.control.training_jobs import TrainingRunner
+    from smlocal.emulator.control.transform_jobs import TransformRunner
 
 M = TypeVar("M")
 
@@ -33,6 +34,7 @@ class Managers:
     endpoints: EndpointHosting | None = None
     training: TrainingRunner | None = None
     processing: ProcessingRunner | None = None
+    transform: TransformRunner | None = None
 
 
 @dataclass

@@ -45,6 +45,18 @@ REQUIRED: Mapping[str, Mapping[str, type | tuple[type, ...]]] = {
         "LastModifiedTime": Number,
         "ProcessingStartTime": Number,
     },
+    "transform-job": {
+        "TransformJobName": str,
+        "TransformJobArn": str,
+        "TransformJobStatus": str,
+        "ModelName": str,
+        "TransformInput": dict,
+        "TransformOutput": dict,
+        "TransformResources": dict,
+        "CreationTime": Number,
+        "LastModifiedTime": Number,
+        "_Container": dict,
+    },
     "monitoring-schedule": {
         "MonitoringScheduleName": str,
         "MonitoringScheduleArn": str,
@@ -61,6 +73,7 @@ NAME_FIELDS = {
     "training-job": "TrainingJobName",
     "processing-job": "ProcessingJobName",
     "monitoring-schedule": "MonitoringScheduleName",
+    "transform-job": "TransformJobName",
 }
 
 
