@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from smlocal.capture_sink.record import format_inference_time, new_event_id
@@ -317,4 +317,4 @@ def plan_of(job: TransformJob, container: dict[str, Any]) -> Plan:
 
 
 def _started(job: TransformJob) -> str:
-    return format_inference_time(datetime.fromtimestamp(job.start_time or job.creation_time))
+    return format_inference_time(datetime.fromtimestamp(job.start_time or job.creation_time, UTC))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from smlocal.capture_sink.keys import hour_folder, parse_s3_uri
@@ -113,7 +113,7 @@ def write_captures(
     s3: Any, config: BatchDataCaptureConfig, job: TransformJob, inputs: Inputs, outputs: list[str]
 ) -> list[str]:
     """The job's two capture manifests, in the hour folder of its start; their URIs."""
-    started = datetime.fromtimestamp(job.start_time or job.creation_time).astimezone()
+    started = datetime.fromtimestamp(job.start_time or job.creation_time, UTC)
     folder = hour_folder(started)
     manifests = {
         "input": [{"prefix": inputs.prefix}, *(item.relative for item in inputs.objects)],

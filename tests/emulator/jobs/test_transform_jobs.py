@@ -6,7 +6,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import time
+from datetime import UTC
 
 import pytest
 import xgboost as xgb
@@ -333,3 +335,83 @@ def test_an_empty_prefix_fails_the_job(sm, model) -> None:
     job = run(sm, model, source=f"s3://{BUCKET}/nothing-here")
     assert job["TransformJobStatus"] == "Failed"
     assert job["FailureReason"].startswith('ClientError: No S3 objects found under S3 URL "s3://')
+
+
+CAPTURE_KEY = re.compile(
+    r"capture/(?P<job>[^/]+)/(?P<side>input|output)/(?P<hour>\d{4}/\d{2}/\d{2}/\d{2})/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.json"
+)
+
+
+def captures(s3, job: dict) -> dict[str, tuple[str, list]]:
+    """The job's capture files: side -> (key, parsed manifest)."""
+    prefix = f"capture/{job['TransformJobName']}/"
+    found = {}
+    for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []):
+        match = CAPTURE_KEY.fullmatch(item["Key"])
+        assert match, item["Key"]
+        body = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+        assert b"\n" not in body  # compact JSON, as the real files print back
+        assert match["side"] not in found
+        found[match["side"]] = (item["Key"], json.loads(body))
+    return found
+
+
+def capture_config(name: str, **extra) -> dict:
+    return {"DestinationS3Uri": f"s3://{BUCKET}/capture/{name}", **extra}
+
+
+def test_capture_writes_input_and_output_manifests_in_the_start_hour(sm, s3, model) -> None:
+    name = unique("cap")
+    job = run(sm, model, output={"AssembleWith": "Line"},
+              DataCaptureConfig={"DestinationS3Uri": f"s3://{BUCKET}/capture/{name}/"})  # fmt: skip
+    assert job["TransformJobStatus"] == "Completed"
+    job["TransformJobName"] = name  # the capture folder is named after `name` here
+    found = captures(s3, job)
+    assert set(found) == {"input", "output"}
+    hour = job["TransformStartTime"].astimezone(UTC).strftime("%Y/%m/%d/%H")
+    assert all(f"/{hour}/" in key for key, _ in found.values())
+    assert found["input"][1] == [{"prefix": f"s3://{BUCKET}/iris"}, "/part-a.csv", "/part-b.csv"]
+    output_path = job["TransformOutput"]["S3OutputPath"]
+    assert found["output"][1] == [{"prefix": f"{output_path}/"}, "part-a.csv.out", "part-b.csv.out"]
+    for _, (head, *items) in found.values():  # a prefix followed by an item names an object
+        for item in items:
+            where = (head["prefix"] + item).removeprefix(f"s3://{BUCKET}/")
+            s3.head_object(Bucket=BUCKET, Key=where)
+    assert job["DataCaptureConfig"] == {"DestinationS3Uri": f"s3://{BUCKET}/capture/{name}/"}
+
+
+def test_an_object_uri_is_captured_as_the_prefix_with_an_empty_item(sm, s3, model) -> None:
+    name = unique("cap")
+    job = run(sm, model, source=f"s3://{BUCKET}/iris/part-b.csv",
+              DataCaptureConfig={"DestinationS3Uri": f"s3://{BUCKET}/capture/{name}"})  # fmt: skip
+    job["TransformJobName"] = name
+    manifest = captures(s3, job)["input"][1]
+    assert manifest == [{"prefix": f"s3://{BUCKET}/iris/part-b.csv"}, ""]
+
+
+def test_generate_inference_id_appends_an_id_per_record_and_the_start_time(sm, s3, model) -> None:
+    name = unique("cap")
+    job = run(sm, model, output={"AssembleWith": "Line"}, DataProcessing={"JoinSource": "Input"},
+              DataCaptureConfig={"DestinationS3Uri": f"s3://{BUCKET}/capture/{name}",
+                                 "GenerateInferenceId": True})  # fmt: skip
+    assert job["TransformJobStatus"] == "Completed"
+    rows = [line.split(",") for line in out(s3, job, "part-a.csv.out").splitlines()]
+    started = job["TransformStartTime"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert {row[-1] for row in rows} == {started}
+    ids = [row[-2] for row in rows]
+    assert len(set(ids)) == 100
+    assert all(re.fullmatch(r"[0-9a-f-]{36}", i) for i in ids)
+    assert rows[0][:4] == ROWS[0].split(",")
+
+
+def test_capture_files_are_encrypted_with_the_kms_key(sm, s3, model) -> None:
+    name = unique("cap")
+    key_id = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    job = run(sm, model, DataCaptureConfig={"DestinationS3Uri": f"s3://{BUCKET}/capture/{name}",
+                                            "KmsKeyId": key_id})  # fmt: skip
+    job["TransformJobName"] = name
+    for key, _ in captures(s3, job).values():
+        head = s3.head_object(Bucket=BUCKET, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"] == key_id
