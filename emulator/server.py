@@ -33,6 +33,7 @@ from smlocal.emulator.control.endpoints import EndpointDocuments
 from smlocal.emulator.control.monitoring_executions import execution_finished, start_execution
 from smlocal.emulator.control.operations import ControlPlane
 from smlocal.emulator.embedded.services import S3Persistence, embedded_services
+from smlocal.emulator.hosting.batch_servers import BatchServers
 from smlocal.emulator.hosting.capture_flush import flush_quietly
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
 from smlocal.emulator.hosting.routing import RoutingTable
@@ -42,6 +43,7 @@ from smlocal.emulator.jobs.processing import Processing
 from smlocal.emulator.jobs.runner import JobRunner
 from smlocal.emulator.jobs.scheduler import Scheduler
 from smlocal.emulator.jobs.training.manager import TrainingManager
+from smlocal.emulator.jobs.transform import Transform
 from smlocal.emulator.runtime.invoke import Runtime
 from smlocal.emulator.runtime.metrics import EndpointMetrics
 from smlocal.emulator.settings import EmulatorSettings
@@ -81,6 +83,19 @@ class Health:
                 }
             )
         return (200 if self.state == "ready" else 503), document
+
+
+def transform_runner(ctx: Context, manager: EndpointManager) -> Transform:
+    """The transform job runner on hosting's fleet code; jobs a restart interrupted fail."""
+    transform = Transform(ctx, BatchServers(manager.hosting, ctx.settings.startup_timeout))
+    transform.abandon_unfinished()
+    return transform
+
+
+def wait_for_jobs(processing: Processing, transform: Transform) -> None:
+    """At shutdown: let processing jobs end, stop transform jobs (30 s each at most)."""
+    processing.wait(30.0)
+    transform.shutdown(30.0)
 
 
 def clock_from_env() -> Callable[[], float]:
@@ -153,11 +168,13 @@ class Emulator:
         runner = JobRunner(LogShipper(self.settings))
         training = TrainingManager(ctx, runner)
         processing = Processing(ctx, runner, lambda name: flush_quietly(manager, name))
+        transform = transform_runner(ctx, manager)
         ctx.managers = Managers(
             endpoints=manager,
             training=training,
             processing=processing,
             pipelines=pipeline_executor(ctx),
+            transform=transform,
         )
         processing.listeners.append(lambda job: execution_finished(ctx, job))
         scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
@@ -195,7 +212,7 @@ class Emulator:
         runner.stop_all()
         await loop.run_in_executor(executor, manager.shutdown)
         await loop.run_in_executor(executor, metrics.stop)
-        await loop.run_in_executor(executor, processing.wait, 30.0)
+        await loop.run_in_executor(executor, wait_for_jobs, processing, transform)
         for server in servers:
             server.close()
             await server.wait_closed()

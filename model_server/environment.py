@@ -29,6 +29,8 @@ SAGEMAKER_MAX_PAYLOAD_IN_MB = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
 SAGEMAKER_REGION = "SAGEMAKER_REGION"
 # the XGBoost container's selectable inference output, e.g. "predicted_label,probability"
 SAGEMAKER_INFERENCE_OUTPUT = "SAGEMAKER_INFERENCE_OUTPUT"
+# set by a batch transform job: the XGBoost container answers one line per prediction
+SAGEMAKER_BATCH = "SAGEMAKER_BATCH"
 
 # smlocal's own additions, for running outside a container.
 SMLOCAL_BIND_HOST = "SMLOCAL_BIND_HOST"
@@ -133,6 +135,8 @@ class ServerSettings:
     image: str | None = None  # the SageMaker image served as (None: the newest behaviour)
     lenient: bool = False  # kinder than the real container (SMLOCAL_LENIENT_CONTAINERS=1)
     inference_output: str | None = None  # SAGEMAKER_INFERENCE_OUTPUT; set even when empty
+    # SAGEMAKER_BATCH, read as the container reads it (os.getenv): any non-empty value is on
+    batch: bool = False
 
     def local_path(self, path: str) -> Path:
         """A container path as this server sees it: /opt/ml/model/... in the model folder,
@@ -182,4 +186,5 @@ class ServerSettings:
             image=env.get(SMLOCAL_IMAGE) or None,
             inference_output=env.get(SAGEMAKER_INFERENCE_OUTPUT),
             lenient=_flag(env, SMLOCAL_LENIENT_CONTAINERS),
+            batch=bool(env.get(SAGEMAKER_BATCH)),
         )

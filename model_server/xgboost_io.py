@@ -23,9 +23,11 @@ from smlocal.model_server.xgboost_selectable import (
     selected_predictions,
 )
 from smlocal.model_server.xgboost_wire import (
+    CSV,
     JSONLINES,
     ContainerError,
     XGBoostWire,
+    batch_lines,
     content_kind,
     encoded,
     joined_csv,
@@ -133,13 +135,17 @@ class Responder:
     default_accept: str
     lenient: bool
     selected_keys: list[str] | None = None
+    batch: bool = False  # SAGEMAKER_BATCH: serve.py answers one line per prediction
 
     def __call__(self, predictions: Any, accept: str) -> tuple[bytes, str]:
         if isinstance(predictions, Selected):
             return self._selected(predictions, self._accept(accept))
         if self.wire.joined_csv:
-            return joined_csv(predictions), "text/csv; charset=utf-8"
+            body = batch_lines(predictions) if self.batch else joined_csv(predictions)
+            return body, "text/csv; charset=utf-8"
         chosen = self._accept(accept)
+        if self.batch:  # Accept is parsed (a 406 stays a 406), then ignored for the body
+            return batch_lines(predictions), response_type(chosen)
         if self.lenient and chosen == JSONLINES:
             rows = np.asarray(predictions, dtype=np.float64).tolist()
             return "".join(json.dumps({"score": p}) + "\n" for p in rows).encode(), JSONLINES
@@ -162,6 +168,9 @@ class Responder:
                 selected.num_class,
                 absolute_error=self.wire.absolute_error_selectable,
             )
-            return encode_selected(rows, keys, accept), response_type(accept)
+            body = encode_selected(rows, keys, accept)
+            if self.batch and accept == CSV:  # encode_selected_predictions adds it in batch
+                body += b"\n"
+            return body, response_type(accept)
         except SelectableError as exc:
             raise ContainerError(str(exc), 500) from None

@@ -161,6 +161,11 @@ def joined_csv(predictions: Any) -> bytes:
     return ",".join(map(str, np.asarray(predictions).tolist())).encode()
 
 
+def batch_lines(predictions: Any) -> bytes:
+    """With SAGEMAKER_BATCH (every tag's serve.py): one prediction a line, each line ended."""
+    return "".join(f"{p}\n" for p in np.asarray(predictions).tolist()).encode()
+
+
 def encoded(predictions: Any, accept: str) -> bytes:
     """1.2-2 on: sagemaker-containers' encoders (v2.8.6.post2 `_encoders.py`) by Accept.
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from smlocal.emulator.control.pipeline_executions import PipelineRunner
     from smlocal.emulator.control.processing_jobs import ProcessingRunner
     from smlocal.emulator.control.training_jobs import TrainingRunner
+    from smlocal.emulator.control.transform_jobs import TransformRunner
 
 M = TypeVar("M")
 
@@ -35,6 +36,7 @@ class Managers:
     training: TrainingRunner | None = None
     processing: ProcessingRunner | None = None
     pipelines: PipelineRunner | None = None
+    transform: TransformRunner | None = None
 
 
 @dataclass

@@ -18,6 +18,7 @@ from smlocal.emulator.control import (
     search,
     tags,
     training_jobs,
+    transform_jobs,
 )
 from smlocal.emulator.control import model_quality_definitions as mq
 from smlocal.emulator.control.context import Context
@@ -57,6 +58,10 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeProcessingJob": processing_jobs.describe_processing_job,
     "ListProcessingJobs": processing_jobs.list_processing_jobs,
     "StopProcessingJob": processing_jobs.stop_processing_job,
+    "CreateTransformJob": transform_jobs.create_transform_job,
+    "DescribeTransformJob": transform_jobs.describe_transform_job,
+    "ListTransformJobs": transform_jobs.list_transform_jobs,
+    "StopTransformJob": transform_jobs.stop_transform_job,
     "CreateDataQualityJobDefinition": job_definitions.create_data_quality_job_definition,
     "DescribeDataQualityJobDefinition": job_definitions.describe_data_quality_job_definition,
     "ListDataQualityJobDefinitions": job_definitions.list_data_quality_job_definitions,

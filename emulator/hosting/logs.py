@@ -111,7 +111,8 @@ class EndpointLogs:
     def follow(self, plan: VariantPlan, server: object, path: Path) -> None:
         """Ship a newly started server's log file to its instance's stream."""
         stream = f"{plan.variant}/{plan.instance_id}"
-        follower = FileFollower(self.shipper, path, log_group(plan.endpoint), stream)
+        group = plan.log_group or log_group(plan.endpoint)
+        follower = FileFollower(self.shipper, path, group, stream)
         with self.lock:
             self.followers[id(server)] = follower
 

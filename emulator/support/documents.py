@@ -45,6 +45,18 @@ REQUIRED: Mapping[str, Mapping[str, type | tuple[type, ...]]] = {
         "LastModifiedTime": Number,
         "ProcessingStartTime": Number,
     },
+    "transform-job": {
+        "TransformJobName": str,
+        "TransformJobArn": str,
+        "TransformJobStatus": str,
+        "ModelName": str,
+        "TransformInput": dict,
+        "TransformOutput": dict,
+        "TransformResources": dict,
+        "CreationTime": Number,
+        "LastModifiedTime": Number,
+        "_Container": dict,
+    },
     "monitoring-schedule": {
         "MonitoringScheduleName": str,
         "MonitoringScheduleArn": str,
@@ -72,6 +84,7 @@ NAME_FIELDS = {
     "processing-job": "ProcessingJobName",
     "monitoring-schedule": "MonitoringScheduleName",
     "pipeline-execution": "PipelineExecutionArn",
+    "transform-job": "TransformJobName",
 }
 
 

@@ -298,7 +298,7 @@ def handlers(settings: ServerSettings) -> Handlers:
     return Handlers(
         input_fn=read,
         predict_fn=predict,
-        output_fn=Responder(wire, settings.default_accept or CSV, lenient, keys),
+        output_fn=Responder(wire, settings.default_accept or CSV, lenient, keys, settings.batch),
         default_accept=settings.default_accept or CSV,
         empty_body_status=204,
     )

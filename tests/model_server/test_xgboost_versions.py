@@ -151,3 +151,30 @@ def test_the_default_accept_is_used_as_set(regression: Path, tmp_path: Path) -> 
         asked = "application/x-npy; q=1"  # sent by the client (not as the default), it is checked
         refused = post(server, "5.1,3.5,1.4", Content_Type="text/csv", Accept=asked)
         assert refused.status_code == 406
+
+
+@pytest.mark.parametrize("tag", ["0.90-1-cpu-py3", "1.7-1"])
+def test_batch_mode_answers_one_line_per_prediction(
+    binary_logistic: Path, tmp_path: Path, tag: str
+) -> None:
+    """SAGEMAKER_BATCH (set by transform jobs): "\\n".join(preds) + "\\n" on every tag, JSON
+    Accept included (serve.py parses Accept, then writes the lines anyway)."""
+    low, high = probabilities(binary_logistic)
+    for server in serve(binary_logistic, tmp_path, tag, SAGEMAKER_BATCH="true"):
+        answer = post(server, ROWS, content_type="text/csv", accept="text/csv")
+        assert answer.status_code == 200
+        assert answer.text == f"{low}\n{high}\n"
+        if tag == "1.7-1":
+            as_json = post(server, ROWS, content_type="text/csv", accept="application/json")
+            assert as_json.text == f"{low}\n{high}\n"
+            assert as_json.headers["Content-Type"] == "application/json"
+
+
+def test_batch_mode_ends_selected_csv_with_a_newline(binary_logistic: Path, tmp_path: Path) -> None:
+    for server in serve(
+        binary_logistic, tmp_path, "1.7-1", SAGEMAKER_BATCH="1",
+        SAGEMAKER_INFERENCE_OUTPUT="predicted_label",
+    ):  # fmt: skip
+        answer = post(server, ROWS, content_type="text/csv", accept="text/csv")
+        assert answer.text.endswith("\n")
+        assert len(answer.text.splitlines()) == 2

@@ -36,6 +36,7 @@ class VariantPlan:
     instance_id: str = ""  # the instance this start of the server is (its log stream and file)
     instance: int = 0  # its place among the variant's instances (0, 1, ...): its capture spool
     serverless: bool = False  # a ServerlessConfig variant: its starts publish ModelSetupTime
+    log_group: str | None = None  # its servers' log group, if not the endpoint's (transform jobs)
 
     @property
     def unpacked_model(self) -> Path:

@@ -11,6 +11,7 @@ from smlocal.emulator.statuses.machine import StatusMachine
 from smlocal.emulator.statuses.monitoring import MONITORING_EXECUTION, MONITORING_SCHEDULE
 from smlocal.emulator.statuses.processing_jobs import PROCESSING_JOB
 from smlocal.emulator.statuses.training_jobs import MESSAGES, PRIMARY, TRAINING_JOB
+from smlocal.emulator.statuses.transform_jobs import TRANSFORM_JOB
 
 # (machine, the service model's enum shape of its statuses, the statuses it ends in)
 KINDS = pytest.mark.parametrize(
@@ -23,6 +24,7 @@ KINDS = pytest.mark.parametrize(
             frozenset({"Completed", "Failed", "Stopped", "MaxRuntimeExceeded"}),
         ),
         (PROCESSING_JOB, "ProcessingJobStatus", frozenset({"Completed", "Failed", "Stopped"})),
+        (TRANSFORM_JOB, "TransformJobStatus", frozenset({"Completed", "Failed", "Stopped"})),
         (MONITORING_SCHEDULE, "ScheduleStatus", frozenset()),
         (
             MONITORING_EXECUTION,
@@ -30,7 +32,7 @@ KINDS = pytest.mark.parametrize(
             frozenset({"Completed", "CompletedWithViolations", "Failed", "Stopped"}),
         ),
     ],
-    ids=["endpoint", "training job", "processing job", "schedule", "execution"],
+    ids=["endpoint", "training job", "processing job", "transform job", "schedule", "execution"],
 )
 
 
