@@ -130,7 +130,7 @@ class Console:
             ("Content-Type", page.content_type),
             ("Content-Security-Policy", page.csp),
             ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
+            ("Referrer-Policy", "same-origin"),  # no-referrer would make a form's Origin "null"
             ("Cache-Control", "no-store"),
         ]
         if page.location is not None:
