@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from smlocal.cli_common import CommandFailed, port_in_use
+from smlocal.emulator.console.app import Console
+from smlocal.emulator.console.sources import Sources
 from smlocal.emulator.control.context import Context, Managers
 from smlocal.emulator.control.endpoints import EndpointDocuments
 from smlocal.emulator.control.monitoring_executions import execution_finished, start_execution
@@ -185,12 +187,14 @@ class Emulator:
                 metrics.setup(plan.endpoint, plan.variant, seconds) if plan.serverless else None
             )
         )
+        control = ControlPlane(ctx)
         edge = Edge(
             Runtime(runtime_model(), table, self.settings, manager.status_of, metrics=metrics),
-            ControlBridge(sagemaker_model(), ControlPlane(ctx), loop, executor),
+            ControlBridge(sagemaker_model(), control, loop, executor),
             WSGIBridge(embedded_services(persistence), loop, executor, self.settings.port),
             lambda: self.health.answer(ctx),
             FlushBridge(manager, loop, executor),
+            console=Console(Sources(ctx, control, manager, metrics), loop, executor),
         )
         guarded = LocalOnly(edge, trust_from_settings(self.settings))
         servers = [await serve(guarded, sock)]
@@ -242,6 +246,7 @@ class Emulator:
             document = json.dumps({"url": url, "pid": os.getpid()}).encode()
             durable_write(self.ready_file, [document], sync=False)
         print(f"smlocal is ready at {url}", file=sys.stderr, flush=True)
+        print(f"console: {url}/_smlocal/", file=sys.stderr, flush=True)
         if example:
             print(f"\n{example}\n", file=sys.stderr, flush=True)
 

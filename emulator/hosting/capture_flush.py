@@ -106,3 +106,30 @@ def _reason(exc: urllib.error.HTTPError) -> str:
         return body
     error = doc.get("error") if isinstance(doc, dict) else None
     return error if isinstance(error, str) else body
+
+
+COUNTERS = ("sampled", "spooled", "uploaded", "dropped", "pending_files")
+STATS_PATH = "/_smlocal/capture/stats"
+
+
+def capture_stats(endpoints: EndpointManager, name: str, timeout: float = 5.0) -> dict[str, Any]:
+    """Each capturing variant's capture counters, added up over its instances (the model
+    servers' own GET /_smlocal/capture/stats); a variant whose servers do not answer gets
+    `Error` instead."""
+    variants: dict[str, Any] = {}
+    for endpoint, variant, running in endpoints.live_variants():
+        if endpoint != name.lower() or not running.plan.capture:
+            continue
+        totals: dict[str, Any] = dict.fromkeys(COUNTERS, 0)
+        try:
+            for instance in running.instances:
+                url = f"http://127.0.0.1:{instance.server.port}{STATS_PATH}"
+                with urllib.request.urlopen(url, timeout=timeout) as response:
+                    answer = json.loads(response.read())
+                for counter in COUNTERS:
+                    totals[counter] += int(answer.get(counter) or 0)
+                totals["Destination"] = answer.get("destination")
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            totals = {"Error": f"its model server did not answer ({exc})"}
+        variants[variant] = {**totals, "Instances": len(running.instances)}
+    return variants

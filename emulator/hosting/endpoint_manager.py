@@ -558,6 +558,7 @@ class EndpointManager:
     def _write(self, endpoint: Endpoint, status: str) -> str:
         token = uuid.uuid4().hex
         endpoint.status, endpoint.last_modified_time, endpoint.op = status, self.ctx.now(), token
+        endpoint.moved(status, endpoint.last_modified_time)
         save(self.ctx, endpoint)
         log.info("endpoint %s is %s", endpoint.name, status)
         return token
@@ -586,6 +587,8 @@ class EndpointManager:
             endpoint.last_modified_time = self.ctx.now()
             if failure_reason is not ...:
                 endpoint.failure_reason = failure_reason
+            reason = None if failure_reason is ... else failure_reason
+            endpoint.moved(status, endpoint.last_modified_time, reason)
             if live is not None:
                 variants, capture = self.records.live(live, self.ctx.now())
                 endpoint.production_variants, endpoint.data_capture_config = variants, capture

@@ -9,13 +9,14 @@ accepted UpdateEndpoint will serve) and `_Op` (the token of the work that may wr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Required, TypedDict
 
 from smlocal.emulator.support.records import Document, Nested, shown
 from smlocal.emulator.support.state import State
 
 KIND = "endpoint"
+HISTORY = 50  # status moves kept per endpoint
 RANDOM = "RANDOM"  # SageMaker's routing across a variant's instances when none is asked for
 
 
@@ -165,6 +166,7 @@ class Endpoint:
     pending_plan: Plan | None = None
     pending_summary: PendingDeploymentSummary | None = None
     op: str | None = None  # the token of the work that may write next
+    history: list[dict[str, object]] = field(default_factory=list)  # status moves (console)
 
     @property
     def key(self) -> str:
@@ -189,6 +191,7 @@ class Endpoint:
             pending_plan=Plan.from_document(pending) if pending else None,
             pending_summary=doc.get("PendingDeploymentSummary") or None,
             op=doc.get("_Op"),
+            history=list(doc.get("_StatusHistory") or []),
         )
 
     def to_document(self) -> Document:
@@ -198,6 +201,8 @@ class Endpoint:
             "_Plan": self.plan.to_document(),
             "_PendingPlan": None if self.pending_plan is None else self.pending_plan.to_document(),
             "_Op": self.op,
+            # only once there is one: a document stored before the history reads back as it was
+            **({"_StatusHistory": self.history[-HISTORY:]} if self.history else {}),
         }
 
     def describe(self) -> dict[str, object]:
@@ -228,6 +233,13 @@ class Endpoint:
                 ("EndpointStatus", self.status),
             )
         )
+
+    def moved(self, status: str, moment: float, reason: str | None = None) -> None:
+        """Note a status move (with the failure reason it came with) in the history."""
+        entry: dict[str, object] = {"Status": status, "Time": moment}
+        if reason:
+            entry["FailureReason"] = reason
+        self.history = [*self.history[-(HISTORY - 1) :], entry]
 
     def clear_pending(self) -> None:
         """The update in progress is over (done, rolled back or given up)."""

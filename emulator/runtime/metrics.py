@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,8 @@ from smlocal.emulator.support.clients import client
 log = logging.getLogger(__name__)
 NAMESPACE = "AWS/SageMaker"
 MAX_KEYS = 10_000  # endpoint variant minutes held at most; older minutes are sent first
+RECENT = 512  # the latest invocations kept per variant for the console's live figures
+LIVE_SECONDS = 60.0  # the window of the console's invocation rate
 
 
 class Stat:
@@ -47,6 +50,41 @@ class Stat:
         """As put_metric_data's StatisticValues."""
         return {"SampleCount": self.count, "Sum": self.total, "Minimum": self.low,
                 "Maximum": self.high}  # fmt: skip
+
+
+class Recent:
+    """A variant's invocations since the emulator started (counts) and the latest RECENT of
+    them (time, model latency in microseconds): what the console's live figures read."""
+
+    __slots__ = ("client_errors", "invocations", "latest", "server_errors")
+
+    def __init__(self) -> None:
+        self.invocations = 0
+        self.client_errors = 0
+        self.server_errors = 0
+        self.latest: deque[tuple[float, float]] = deque(maxlen=RECENT)
+
+    def live(self, now: float) -> dict[str, Any]:
+        """Totals, the rate over the last LIVE_SECONDS and latency percentiles (ms)."""
+        samples = list(self.latest)
+        window = [latency for moment, latency in samples if now - moment <= LIVE_SECONDS]
+        ordered = sorted(latency for _, latency in samples)
+        return {
+            "Invocations": self.invocations,
+            "Invocation4XXErrors": self.client_errors,
+            "Invocation5XXErrors": self.server_errors,
+            "PerSecond": round(len(window) / LIVE_SECONDS, 3),
+            "Samples": len(ordered),
+            **{f"P{q}": _percentile(ordered, q) for q in (50, 90, 99)},
+        }
+
+
+def _percentile(ordered: list[float], q: int) -> float | None:
+    """The nearest-rank percentile of sorted microseconds, in milliseconds."""
+    if not ordered:
+        return None
+    rank = max(1, -(-q * len(ordered) // 100))
+    return round(ordered[rank - 1] / 1000, 3)
 
 
 class Minute:
@@ -119,6 +157,7 @@ class EndpointMetrics:
         self.settings = settings
         self.clock = clock
         self.minutes: dict[Key, Minute] = {}
+        self.recent: dict[tuple[str, str], Recent] = {}
         self.lock = threading.Lock()
         self.send = send or self._put
         self._cloudwatch: Any = None
@@ -137,6 +176,16 @@ class EndpointMetrics:
     ) -> None:
         """One invocation forwarded to a variant (status 0: the container did not answer)."""
         with self.lock:  # uncontended but for the moment a minute is taken
+            recent = self.recent.get((endpoint, variant))
+            if recent is None and len(self.recent) < MAX_KEYS:
+                recent = self.recent[(endpoint, variant)] = Recent()
+            if recent is not None:
+                recent.invocations += 1
+                recent.latest.append((self.clock(), overhead_us + (model_us or 0.0)))
+                if 400 <= status < 500:
+                    recent.client_errors += 1
+                elif not 200 <= status < 300:
+                    recent.server_errors += 1
             minute = self._minute(endpoint, variant)
             if minute is None:
                 return
@@ -166,6 +215,13 @@ class EndpointMetrics:
         if minute is None and len(self.minutes) < MAX_KEYS:
             minute = self.minutes[key] = Minute()
         return minute
+
+    def live(self, endpoint: str) -> dict[str, dict[str, Any]]:
+        """Each variant's live figures (Recent.live) of an endpoint, by variant name."""
+        now, wanted = self.clock(), endpoint.lower()
+        with self.lock:
+            found = [(v, r) for (e, v), r in self.recent.items() if e.lower() == wanted]
+            return {variant: recent.live(now) for variant, recent in found}
 
     def start(self) -> None:
         """Publish every closed minute (every period when the settings give one)."""

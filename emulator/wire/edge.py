@@ -2,7 +2,8 @@
 
 Routing by request: `X-Amz-Target: SageMaker.*` is the control plane; a POST to
 /endpoints/{name}/invocations signed for `sagemaker` (or not signed) is the runtime;
-/_smlocal/health and POST /_smlocal/endpoints/{name}/capture/flush are ours, and so is every
+/_smlocal/health and POST /_smlocal/endpoints/{name}/capture/flush are ours, and so are the
+console's pages (GET /_smlocal/ and below, handed to the console server.py wires in) and every
 other path under /_smlocal (404; no S3 bucket name can start with `_`); everything else
 (S3, STS, IAM, CloudWatch, Logs) goes to moto.
 
@@ -18,7 +19,7 @@ import json
 import re
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, Protocol
 
 from smlocal.emulator.errors import AWSError, UnknownOperationException
 from smlocal.emulator.hosting.capture_flush import flush_endpoint
@@ -125,6 +126,18 @@ class FlushBridge:
         self.loop.call_soon_threadsafe(respond, *answer)
 
 
+class OwnPages(Protocol):
+    """The console: the paths under /_smlocal it serves, and its handler."""
+
+    def claims(self, method: str, path: str) -> bool:
+        """True for a path (and method) the console serves."""
+        ...
+
+    def __call__(self, request: Request, respond: Respond) -> None:
+        """Answer one of its requests."""
+        ...
+
+
 class Edge:
     """The edge's request handler."""
 
@@ -135,12 +148,15 @@ class Edge:
         aws: Callable[[Request, Respond], None],
         health: Callable[[], tuple[int, dict[str, Any]]],
         flush: Callable[[Request, Respond], None] | None = None,
+        *,
+        console: OwnPages | None = None,
     ) -> None:
         self.runtime = runtime
         self.control = control
         self.aws = aws
         self.health = health
         self.flush = flush
+        self.console = console
 
     def __call__(self, request: Request, respond: Respond) -> None:
         if Runtime.matches(request) and _for_sagemaker(request):
@@ -159,6 +175,9 @@ class Edge:
             self.flush(request, respond)
             return
         if request.path == OWN_PREFIX or request.path.startswith(OWN_PREFIX + "/"):
+            if self.console is not None and self.console.claims(request.method, request.path):
+                self.console(request, respond)
+                return
             error = rest_error(no_such_route(request.method, request.path), new_request_id())
             respond(error.status, list(error.headers), error.body)
             return
@@ -186,8 +205,8 @@ class NoSuchRoute(UnknownOperationException):
 def no_such_route(method: str, path: str) -> NoSuchRoute:
     """The error naming the paths smlocal does serve."""
     return NoSuchRoute(
-        f"smlocal has no route {method} {path[:200]}; it serves GET {HEALTH_PATH} and "
-        "POST /_smlocal/endpoints/{name}/capture/flush"
+        f"smlocal has no route {method} {path[:200]}; it serves GET {HEALTH_PATH}, "
+        "POST /_smlocal/endpoints/{name}/capture/flush and the console's pages at GET /_smlocal/"
     )
 
 

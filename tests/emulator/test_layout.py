@@ -9,6 +9,7 @@ Imports under `if TYPE_CHECKING:` count: they are coupling all the same.
     6      entry points   emulator.{cli, server, pytest_plugin,              anything
                           account_reset, demo, walk}, the emulator package
     5      edge           emulator.wire.edge, emulator.wire.guard            levels 0-4
+    5      console        emulator.console.* (the pages at /_smlocal/)       levels 0-4
     4      control        emulator.control.*                                 levels 0-3
     4      runtime        emulator.runtime.*                                 levels 0-3
     4      embedded       emulator.embedded.*                                levels 0-3
@@ -24,7 +25,9 @@ Imports under `if TYPE_CHECKING:` count: they are coupling all the same.
 
 `wire` is two rooms: the edge (who may call, and where each request goes) sits on top; the
 AWS protocols and the HTTP server sit below everything that speaks AWS on its own
-(InvokeEndpoint's hot path in `runtime`, moto's error shapes in `embedded`).
+(InvokeEndpoint's hot path in `runtime`, moto's error shapes in `embedded`). The console is
+the edge's peer: it reads the control plane, the managers and the runtime's counters, and
+the edge reaches it only through the handler `server.py` wires in.
 
 The libraries never import the emulator: `capture_sink` imports nothing of ours,
 `model_monitor` only `capture_sink`, `model_server` only `capture_sink`. `smlocal` (the
@@ -52,6 +55,7 @@ EDGE = ("smlocal.emulator.wire.edge", "smlocal.emulator.wire.guard")
 LEVELS = {
     "entry points": 6,
     "edge": 5,
+    "console": 5,
     "control": 4,
     "runtime": 4,
     "embedded": 4,
@@ -269,6 +273,8 @@ def _checked(module: str, source: str) -> list[str]:
         ("smlocal.emulator.hosting.example", "import smlocal.emulator.wire.edge"),
         ("smlocal.emulator.errors", "from smlocal.emulator.support import durable"),
         ("smlocal.emulator.runtime.example", "from smlocal.emulator.wire.edge import Edge"),
+        ("smlocal.emulator.console.example", "from smlocal.emulator.wire.edge import Edge"),
+        ("smlocal.emulator.wire.edge", "from smlocal.emulator.console.app import Console"),
         ("smlocal.capture_sink.example", "from smlocal.model_server import errors"),
         ("smlocal.model_monitor.example", "from smlocal.emulator.settings import X"),
         (
@@ -302,6 +308,9 @@ def test_an_import_that_points_up_is_named(module: str, source: str) -> None:
         ("smlocal.model_server.example", "from smlocal.capture_sink import keys"),
         ("smlocal.capture_sink.example", "from smlocal.cli_common import local_path"),
         ("smlocal.emulator.server", "from smlocal.emulator.wire.edge import Edge"),
+        ("smlocal.emulator.console.example", "from smlocal.emulator.control import operations"),
+        ("smlocal.emulator.console.example", "from smlocal.emulator.runtime import metrics"),
+        ("smlocal.emulator.server", "from smlocal.emulator.console.app import Console"),
     ],
 )
 def test_an_import_that_points_down_passes(module: str, source: str) -> None:

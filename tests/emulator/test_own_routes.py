@@ -7,7 +7,10 @@ import pytest
 
 from tests.emulator.hosting.test_capture_flush import post
 
-ROUTES = "it serves GET /_smlocal/health and POST /_smlocal/endpoints/{name}/capture/flush"
+ROUTES = (
+    "it serves GET /_smlocal/health, POST /_smlocal/endpoints/{name}/capture/flush and the "
+    "console's pages at GET /_smlocal/"
+)
 
 
 @pytest.mark.parametrize(

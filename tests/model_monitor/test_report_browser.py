@@ -7,8 +7,6 @@ these tests are skipped, with that reason.
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from monitor_helpers import CHURN, CHURN_FAULTS, churn_traffic, run_job, write_c
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from smlocal.model_monitor.report import write_report
+from tests.browser_support import no_horizontal_overflow, png_pixels
 from tests.support import CHROMIUM, CHROMIUM_ARGS
 
 HOSTILE = "<script>alert('x')</script>"
@@ -108,59 +107,8 @@ def _open(page: Page, path: Path) -> None:
     page.wait_for_load_state("load")
 
 
-def _no_horizontal_overflow(page: Page) -> None:
-    width = page.evaluate("document.documentElement.clientWidth")
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
-    wider = page.evaluate(
-        "[...document.querySelectorAll('body *')]"
-        ".filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)"
-        ".map(e => e.tagName + '.' + e.className)"
-    )
-    assert wider == []
-
-
-def _paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    return a if pa <= pb and pa <= pc else b if pb <= pc else c
-
-
-def _unfilter(kind: int, line: bytearray, previous: bytes, step: int) -> bytes:
-    """Undo a PNG scanline filter (None, Sub, Up, Average, Paeth)."""
-    for x in range(len(line)):
-        a = line[x - step] if x >= step else 0
-        b, c = previous[x], previous[x - step] if x >= step else 0
-        predictor = (0, a, b, (a + b) // 2, _paeth(a, b, c))[kind]
-        line[x] = (line[x] + predictor) & 0xFF
-    return bytes(line)
-
-
-def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
-    """Width, height and pixel rows of an 8-bit, non-interlaced RGB(A) PNG (no Pillow here)."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    chunks: dict[bytes, bytes] = {}
-    idat, position = b"", 8
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
-        chunks[kind] = body
-        idat += body if kind == b"IDAT" else b""
-        position += 12 + length
-    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
-    assert (depth, interlace) == (8, 0)
-    assert color in (2, 6)  # RGB or RGBA
-    step = 4 if color == 6 else 3
-    raw, stride = zlib.decompress(idat), width * step + 1
-    rows, previous = [], bytes(stride - 1)
-    for y in range(height):
-        line = raw[y * stride : (y + 1) * stride]
-        previous = _unfilter(line[0], bytearray(line[1:]), previous, step)
-        rows.append(previous)
-    return width, height, rows
-
-
 def _assert_not_blank(png: Path) -> None:
-    width, height, rows = _png_pixels(png.read_bytes())
+    width, height, rows = png_pixels(png.read_bytes())
     assert (width, height) == (1280, 900)
     step = len(rows[0]) // width
     pixels = [row[x : x + 3] for row in rows[::4] for x in range(0, len(row), step * 4)]
@@ -216,7 +164,7 @@ def test_a_report_with_violations(page: Page, reports: Reports, tmp_path: Path) 
     )
 
     page.evaluate("window.scrollTo(0, 0)")
-    _no_horizontal_overflow(page)
+    no_horizontal_overflow(page)
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot))
     _assert_not_blank(shot)
@@ -232,7 +180,7 @@ def test_a_report_without_violations(page: Page, reports: Reports) -> None:
     assert page.get_by_role("heading", name="Violations (0)").is_visible()
     assert page.locator("article.flagged").count() == 0
     assert max(_bar_heights(page, "Current distribution of Day Mins")) > 10
-    _no_horizontal_overflow(page)
+    no_horizontal_overflow(page)
 
 
 def test_hostile_names_are_text_and_a_narrow_window_still_fits(
@@ -253,5 +201,5 @@ def test_hostile_names_are_text_and_a_narrow_window_still_fits(
         == 1
     )
     page.set_viewport_size({"width": 400, "height": 900})
-    _no_horizontal_overflow(page)
+    no_horizontal_overflow(page)
     page.screenshot(path=str(tmp_path / "narrow.png"), full_page=True)

@@ -129,3 +129,22 @@ def test_an_update_in_progress_and_a_plan_from_before_startup_timeouts() -> None
         None,
     )
     assert endpoint.plan.endpoint_config_name == "config-3"
+
+
+def test_status_moves_are_kept_with_their_failure_reason_and_bounded() -> None:
+    from smlocal.emulator.hosting.endpoint_records import HISTORY
+
+    endpoint = Endpoint.from_document(STORED)
+    endpoint.moved("Updating", 1700000200.0)
+    endpoint.moved("InService", 1700000300.0, "The new config's model failed its health check.")
+    again = Endpoint.from_document(endpoint.to_document())
+    assert again.history == [
+        {"Status": "Updating", "Time": 1700000200.0},
+        {"Status": "InService", "Time": 1700000300.0,
+         "FailureReason": "The new config's model failed its health check."},
+    ]  # fmt: skip
+    assert "_StatusHistory" not in again.describe()
+    for i in range(HISTORY + 5):
+        again.moved("InService", float(i))
+    assert len(again.history) == HISTORY
+    assert again.history[-1]["Time"] == float(HISTORY + 4)

@@ -230,3 +230,32 @@ def test_serverless_variants_publish_model_setup_time(smlocal_factory, iris_tar)
     assert setup[0]["Unit"] == "Microseconds"
     assert 1_000 < setup[0]["Minimum"] < 600_000_000  # the start took ms to minutes, in µs
     assert statistics(cw, names["instance"], "AllTraffic", "ModelSetupTime", fields) == []
+
+
+def test_live_figures_count_since_start_and_keep_the_latest_latencies() -> None:
+    from smlocal.emulator.runtime.metrics import LIVE_SECONDS, RECENT
+
+    now = [1_000_000.0]
+    metrics = EndpointMetrics(EmulatorSettings(), clock=lambda: now[0], send=lambda data: None)
+    assert metrics.live("ep") == {}
+    for i in range(1, 101):  # 1 ms .. 100 ms, one per second
+        metrics.record("Ep", "A", 1, 200, model_us=i * 1000 - 100, overhead_us=100)
+        now[0] += 1
+    metrics.record("Ep", "A", 1, 400, model_us=50_000 - 100, overhead_us=100)
+    metrics.record("Ep", "A", 1, 0, model_us=None, overhead_us=100)  # no answer: a 5XX
+    metrics.record("other", "A", 1, 200, model_us=1000, overhead_us=0)
+    figures = metrics.live("ep")["A"]  # the name in any case, as the API takes it
+    assert figures == {
+        "Invocations": 102,
+        "Invocation4XXErrors": 1,
+        "Invocation5XXErrors": 1,
+        "PerSecond": round(62 / LIVE_SECONDS, 3),  # 60 s of the traffic and the 2 errors
+        "Samples": 102,
+        "P50": 50.0,  # nearest rank over 0.1 (the unanswered), 1..100 and the 50 of the 400
+        "P90": 90.0,
+        "P99": 99.0,
+    }
+    for _ in range(RECENT):
+        metrics.record("Ep", "A", 1, 200, model_us=1000, overhead_us=0)
+    assert metrics.live("ep")["A"]["Samples"] == RECENT
+    assert metrics.live("ep")["A"]["P99"] == 1.0
