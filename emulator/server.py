@@ -212,11 +212,14 @@ class Emulator:
         self.health.state = "stopping"
         scheduler.stop()
         supervisor.stop()
-        await loop.run_in_executor(executor, training.shutdown)
-        runner.stop_all()
-        await loop.run_in_executor(executor, manager.shutdown)
-        await loop.run_in_executor(executor, metrics.stop)
-        await loop.run_in_executor(executor, wait_for_jobs, processing, transform)
+        for step in (
+            training.shutdown,
+            runner.stop_all,
+            manager.shutdown,
+            metrics.stop,
+            lambda: wait_for_jobs(processing, transform),
+        ):
+            await loop.run_in_executor(executor, step)
         for server in servers:
             server.close()
             await server.wait_closed()
