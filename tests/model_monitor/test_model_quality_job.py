@@ -230,3 +230,16 @@ def test_data_quality_constraints_given_to_a_model_quality_execution(tmp_path: P
         "The baseline constraints have no binary_classification_constraints for problem type "
         "BinaryClassification",
     )
+
+
+def test_a_model_quality_statistics_file_where_data_quality_is_needed() -> None:
+    from smlocal.model_monitor.errors import AnalysisError
+    from smlocal.model_monitor.statistics import parse_statistics
+
+    document = {"version": 0.0, "regression_metrics": {}}
+    with pytest.raises(AnalysisError) as caught:
+        parse_statistics(document, "Baseline statistics file s.json")
+    assert str(caught.value) == (
+        "Baseline statistics file s.json: this is a model-quality statistics file "
+        "(regression_metrics); data-quality statistics (with features) are needed here"
+    )
