@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -248,7 +249,9 @@ def analyse(job: AnalyzerInput, log: Log) -> Outcome:
     if not len(data):
         raise AnalysisError(NO_DATA)
     problem = attributes.problem_type
-    metrics = COMPUTE[problem](data)
+    with warnings.catch_warnings():  # scikit-learn's notes (one label seen, ...) are no news
+        warnings.simplefilter("ignore")
+        metrics = COMPUTE[problem](data)
     log(f"Computed {SECTIONS[problem]} of {len(data)} records")
     evaluated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     documents: dict[str, Any] = {

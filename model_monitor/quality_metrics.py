@@ -125,15 +125,17 @@ def _binary_metrics() -> dict[str, Metric]:
     def rate(pick: Callable[[float, float, float, float], float]) -> Metric:
         return lambda t, p, _: pick(*_rates(t, p))
 
+    labels = {"labels": [0.0, 1.0], "pos_label": 1.0, "zero_division": 0.0}  # one label seen
+
     def fbeta(beta: float) -> Metric:
-        return lambda t, p, _: float(sk.fbeta_score(t, p, beta=beta, zero_division=0.0))
+        return lambda t, p, _: float(sk.fbeta_score(t, p, beta=beta, **labels))
 
     def auc(t: NDArray[Any], _: NDArray[Any], s: NDArray[Any]) -> float:
         return float(sk.roc_auc_score(t, s)) if len(np.unique(t)) == 2 else math.nan
 
     return {
-        "recall": lambda t, p, _: float(sk.recall_score(t, p, zero_division=0.0)),
-        "precision": lambda t, p, _: float(sk.precision_score(t, p, zero_division=0.0)),
+        "recall": lambda t, p, _: float(sk.recall_score(t, p, **labels)),
+        "precision": lambda t, p, _: float(sk.precision_score(t, p, **labels)),
         "accuracy": lambda t, p, _: float(sk.accuracy_score(t, p)),
         "true_positive_rate": rate(lambda tp, fn, tn, fp: _ratio(tp, tp + fn)),
         "true_negative_rate": rate(lambda tp, fn, tn, fp: _ratio(tn, tn + fp)),
@@ -212,7 +214,11 @@ def _multiclass_metrics() -> dict[str, Metric]:
     from sklearn import metrics as sk
 
     def weighted(score: Callable[..., Any], **options: Any) -> Metric:
-        return lambda t, p, _: float(score(t, p, average="weighted", zero_division=0.0, **options))
+        def metric(t: NDArray[Any], p: NDArray[Any], _: NDArray[Any]) -> float:
+            seen = np.unique(np.concatenate([t, p]))
+            return float(score(t, p, labels=seen, average="weighted", zero_division=0.0, **options))
+
+        return metric
 
     return {
         "accuracy": lambda t, p, _: float(sk.accuracy_score(t, p)),

@@ -17,6 +17,7 @@ import numpy as np
 from smlocal.model_monitor.errors import AnalysisError
 from smlocal.model_monitor.kll import Floats
 from smlocal.model_monitor.profile import DatasetProfile, FeatureProfile
+from smlocal.model_monitor.quality_metrics import SECTIONS as MODEL_QUALITY_SECTIONS
 
 
 def _numerical(feature: FeatureProfile) -> dict[str, Any]:
@@ -194,6 +195,13 @@ def check_statistics(document: Any, source: str) -> CheckedStatistics:
     wrong JSON type. A document already checked is returned as it is."""
     if isinstance(document, CheckedStatistics):
         return document
+    sections = MODEL_QUALITY_SECTIONS.values() if isinstance(document, Mapping) else ()
+    quality = [key for key in sections if key in document]
+    if quality and "features" not in document:
+        raise AnalysisError(
+            f"{source}: this is a model-quality statistics file ({quality[0]}); data-quality "
+            "statistics (with features) are needed here"
+        )
     problem = statistics_problem(document)
     if problem:
         raise AnalysisError(f"{source}: {problem}")

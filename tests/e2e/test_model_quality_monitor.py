@@ -183,6 +183,11 @@ def test_a_schedule_merges_ground_truth_and_the_sdk_reads_the_results(
     names = {m["MetricName"] for m in cloudwatch.list_metrics(
         Namespace="aws/sagemaker/Endpoints/model-metrics", Dimensions=dimensions)["Metrics"]}  # fmt: skip
     assert {"f2", "recall", "accuracy", "precision_best_constant_classifier"} <= names
+    from sagemaker.model_monitor import ModelQualityMonitor
+
+    attached = ModelQualityMonitor.attach(monitor.monitoring_schedule_name, session)
+    assert attached.job_definition_name == monitor.job_definition_name
+    assert len(attached.list_executions()) == 1
     monitor.delete_monitoring_schedule()
     predictor.delete_endpoint()
 

@@ -198,3 +198,48 @@ def test_a_regression_baseline_and_a_missing_problem_type(tmp_path: Path) -> Non
     assert result.status == "Completed", result.message
     statistics = json.loads((tmp_path / "out" / "statistics.json").read_text())
     assert statistics["regression_metrics"]["rmse"]["value"] == pytest.approx(0.75)
+
+
+def test_a_json_lines_baseline_by_jsonpath(tmp_path: Path) -> None:
+    dataset = tmp_path / "data.jsonl"
+    rows = [({"score": 0.9}, 1), ({"score": 0.2}, 0), ({"score": 0.6}, 0), ({"score": 0.4}, 1)]
+    dataset.write_text("".join(json.dumps({"output": o, "label": y}) + "\n" for o, y in rows))
+    result = run_analysis({
+        "dataset_source": str(dataset), "output_path": str(tmp_path / "out"),
+        "dataset_format": json.dumps({"json": {"lines": True}}), "analysis_type": "MODEL_QUALITY",
+        "problem_type": "BinaryClassification", "probability_attribute": "$.output.score",
+        "probability_threshold_attribute": "0.5", "ground_truth_attribute": "label",
+    })  # fmt: skip
+    assert result.status == "Completed", result.message
+    metrics = json.loads((tmp_path / "out" / "statistics.json").read_text())
+    section = metrics["binary_classification_metrics"]
+    # predicted 1 for 0.9 and 0.6 (at least the threshold): tp 1, fp 1, fn 1, tn 1
+    assert section["confusion_matrix"] == {"0": {"0": 1, "1": 1}, "1": {"0": 1, "1": 1}}
+    assert section["auc"]["value"] == 0.75  # 3 of the 4 (positive, negative) pairs ordered
+
+
+def test_data_quality_constraints_given_to_a_model_quality_execution(tmp_path: Path) -> None:
+    folder = tmp_path / "captures" / "ep" / "AllTraffic" / f"{HOUR:%Y/%m/%d/%H}"
+    write(folder / "00-00-000-a.jsonl", [capture(HOUR + timedelta(minutes=1), 1, 0.9)])
+    write(tmp_path / "groundtruth" / f"{HOUR:%Y/%m/%d/%H}" / "0.jsonl", [label("1", 1)])
+    wrong = tmp_path / "constraints.json"
+    wrong.write_text(json.dumps({"version": 0.0, "features": []}))
+    result, _ = execution(tmp_path, baseline_constraints=str(wrong))
+    assert (result.status, result.message) == (
+        "Failed",
+        "The baseline constraints have no binary_classification_constraints for problem type "
+        "BinaryClassification",
+    )
+
+
+def test_a_model_quality_statistics_file_where_data_quality_is_needed() -> None:
+    from smlocal.model_monitor.errors import AnalysisError
+    from smlocal.model_monitor.statistics import parse_statistics
+
+    document = {"version": 0.0, "regression_metrics": {}}
+    with pytest.raises(AnalysisError) as caught:
+        parse_statistics(document, "Baseline statistics file s.json")
+    assert str(caught.value) == (
+        "Baseline statistics file s.json: this is a model-quality statistics file "
+        "(regression_metrics); data-quality statistics (with features) are needed here"
+    )
