@@ -70,7 +70,7 @@ def _script(tmp_path: Path, name: str, text: str) -> str:
 
 
 def test_sklearn_processor_runs_the_script_on_container_paths(
-    smlocal_sagemaker_session: Any, data_uri: str, tmp_path: Path
+    smlocal_sagemaker_session: Any, data_uri: str, tmp_path: Path, capsys: Any
 ) -> None:
     from sagemaker.sklearn.processing import SKLearnProcessor
 
@@ -79,7 +79,8 @@ def test_sklearn_processor_runs_the_script_on_container_paths(
                                  instance_type="ml.m5.large", sagemaker_session=session)  # fmt: skip
     inputs, outputs = _io(data_uri)
     processor.run(code=_script(tmp_path, "preprocess.py", PREPROCESS), inputs=inputs,
-                  outputs=outputs, arguments=["--test-ratio", "0.3"], logs=False)  # fmt: skip
+                  outputs=outputs, arguments=["--test-ratio", "0.3"], logs=True)  # fmt: skip
+    assert "split 10 rows at 7 from /opt/ml/processing" in capsys.readouterr().out
     described = processor.latest_job.describe()
     assert described["ProcessingJobStatus"] == "Completed"
     assert described["AppSpecification"]["ContainerEntrypoint"] == [
