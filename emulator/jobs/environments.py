@@ -29,7 +29,13 @@ PIP_SHIM = '#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n'
 
 
 class RequirementsFailed(Exception):
-    """pip could not install the requirements; the message has pip's last lines."""
+    """pip could not install the requirements: its exit status, command and output."""
+
+    def __init__(self, returncode: int, command: str, output: str) -> None:
+        super().__init__(f"pip exited with status {returncode}: {output[-600:]}")
+        self.returncode = returncode
+        self.command = command
+        self.output = output
 
 
 def requirements_hash(requirements: Path | None) -> str:
@@ -82,8 +88,9 @@ def _create(home: Path) -> None:
 def _install(home: Path, requirements: Path, job_env: Mapping[str, str]) -> None:
     offline = [] if job_env.get("PIP_INDEX_URL") else ["--no-index"]
     argv = [str(home / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
+    command = [*argv, *offline, "-r", str(requirements)]
     done = subprocess.run(
-        [*argv, *offline, "-r", str(requirements)],
+        command,
         capture_output=True,
         text=True,
         check=False,
@@ -92,8 +99,5 @@ def _install(home: Path, requirements: Path, job_env: Mapping[str, str]) -> None
     )
     if done.returncode != 0:
         shutil.rmtree(home, ignore_errors=True)
-        tail = " | ".join(line for line in [*done.stdout.splitlines()[-3:], done.stderr] if line)
-        raise RequirementsFailed(
-            f"pip could not install {requirements.name} (exit status {done.returncode}): "
-            f"{tail.strip()[-600:]}"
-        )
+        output = (done.stdout + done.stderr).strip()
+        raise RequirementsFailed(done.returncode, " ".join(command), output)

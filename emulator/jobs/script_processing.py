@@ -118,10 +118,7 @@ def run_script(
         in_job(folder, output["S3Output"]["LocalPath"], "LocalPath").mkdir(
             parents=True, exist_ok=True
         )
-    try:
-        bin_folder = environment_bin(cache, requirements_of(job, folder), job.environment)
-    except RequirementsFailed as exc:
-        raise JobFailed(f"ClientError: {exc}") from None
+    bin_folder = _python(job, folder, cache)
     environment = script_environment(job, bin_folder)
     program, env = contained_command(root, argv, WORKDIR, environment, namespace)
     process = JobProcess(
@@ -146,6 +143,16 @@ def run_script(
         return Ending("Failed", failure_reason=ALGORITHM_ERROR, exit_message=written or tail)
     upload_outputs(s3, job, folder)
     return Ending("Completed", exit_message=written[:EXIT_MESSAGE_MAX] or None)
+
+
+def _python(job: ProcessingJob, folder: Path, cache: Path) -> Path:
+    """The environment for the code's requirements; the base one when pip cannot install
+    them, so that the job's own `pip install` (runproc.sh) fails in the log as on AWS."""
+    try:
+        return environment_bin(cache, requirements_of(job, folder), job.environment)
+    except RequirementsFailed as exc:
+        log.info("processing job %s: requirements not installed ahead: %s", job.name, exc)
+        return environment_bin(cache, None)
 
 
 class ContinuousUploads:

@@ -84,6 +84,7 @@ def _entry(tmp_path: Path, text: str) -> str:
     source = tmp_path / "src"
     source.mkdir(exist_ok=True)
     (source / "train.py").write_text(text)
+    (source / "requirements.txt").write_text("joblib\npandas\n")  # satisfied: nothing installed
     return str(source)
 
 
@@ -189,3 +190,22 @@ def _log_text(session: Any, group: str, prefix: str) -> str:
     name = streams["logStreams"][0]["logStreamName"]
     events = logs.get_log_events(logGroupName=group, logStreamName=name)["events"]
     return "\n".join(event["message"] for event in events)
+
+
+def test_requirements_pip_cannot_install_fail_as_the_toolkit_says(
+    smlocal_sagemaker_session: Any, train_uri: str, tmp_path: Path
+) -> None:
+    from sagemaker.exceptions import UnexpectedStatusException
+    from sagemaker.sklearn.estimator import SKLearn
+
+    source = _entry(tmp_path, "print('never runs')\n")
+    (Path(source) / "requirements.txt").write_text("smlocal-no-such-package==0.0.1\n")
+    estimator = SKLearn(entry_point="train.py", source_dir=source, framework_version="1.2-1",
+                        role=ROLE, instance_type="ml.m5.large", instance_count=1,
+                        sagemaker_session=smlocal_sagemaker_session)  # fmt: skip
+    with pytest.raises(UnexpectedStatusException, match="InstallRequirementsError"):
+        estimator.fit({"train": train_uri}, logs=False)
+    reason = estimator.latest_training_job.describe()["FailureReason"]
+    assert reason.startswith("AlgorithmError: InstallRequirementsError:\nExitCode 1\n")
+    assert "smlocal-no-such-package" in reason
+    assert "-m pip install" in reason

@@ -178,7 +178,11 @@ def launch(
             cache, requirements if requirements.is_file() else None, job.environment
         )
     except RequirementsFailed as exc:
-        raise JobFailure(f"AlgorithmError: InstallRequirementsError: {exc}") from None
+        output = error_message(exc.output.splitlines()) or exc.output[-600:]
+        raise JobFailure(
+            f"AlgorithmError: InstallRequirementsError:\nExitCode {exc.returncode}\n"
+            f'ErrorMessage "{output}"\nCommand "{exc.command}", exit code: {exc.returncode}'
+        ) from None
     env = training_environment(job)
     argv = [str(bin_folder / "python"), str(env["user_entry_point"]), *env["user_args"]]
     variables = {
