@@ -150,3 +150,60 @@ def test_rewritten_paths_mode_maps_arguments_and_environment(smlocal_factory: An
     assert body == b"3"
     folder = emulator.data_dir / "jobs" / "processing" / name / "opt" / "ml" / "processing"
     assert (folder / "n" / "n.txt").read_text() == "3"
+
+
+TRAIN_THEN_WAIT = """\
+import os, time
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "weights.txt"), "w") as out:
+    out.write("epoch 1")
+print("saved epoch 1", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_script_mode_training_job_stops_and_keeps_its_model(smlocal: Any, s3: Any) -> None:
+    import io
+    import json
+    import tarfile
+
+    sm = smlocal.client("sagemaker")
+    name = unique("script-stop")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        info = tarfile.TarInfo("train.py")
+        info.size = len(TRAIN_THEN_WAIT)
+        tar.addfile(info, io.BytesIO(TRAIN_THEN_WAIT.encode()))
+    s3.put_object(Bucket=BUCKET, Key=f"{name}/sourcedir.tar.gz", Body=archive.getvalue())
+    channel = {"ChannelName": "train", "DataSource": {"S3DataSource": {
+        "S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/in"}}}  # fmt: skip
+    sm.create_training_job(
+        TrainingJobName=name,
+        RoleArn=ROLE,
+        AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={
+            "sagemaker_program": json.dumps("train.py"),
+            "sagemaker_submit_directory": json.dumps(f"s3://{BUCKET}/{name}/sourcedir.tar.gz"),
+        },
+        InputDataConfig=[channel],
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/models"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    model = smlocal.data_dir / "training-jobs" / name / "model" / "weights.txt"
+    deadline = time.monotonic() + 60
+    while not model.exists():
+        assert time.monotonic() < deadline, sm.describe_training_job(TrainingJobName=name)
+        time.sleep(0.1)
+    sm.stop_training_job(TrainingJobName=name)
+    while (job := sm.describe_training_job(TrainingJobName=name))["TrainingJobStatus"] in (
+        "InProgress",
+        "Stopping",
+    ):
+        assert time.monotonic() < deadline + 30, job
+        time.sleep(0.1)
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert "MetricDefinitions" not in job["AlgorithmSpecification"]
+    key = f"models/{name}/output/model.tar.gz"
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        assert tar.getnames() == ["weights.txt"]
