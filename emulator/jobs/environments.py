@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import shutil
 import site
 import subprocess
@@ -22,10 +23,30 @@ import sys
 import threading
 import venv
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.support.clients import aws_environment
 
 _LOCK = threading.Lock()
 PIP_SHIM = '#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n'
+
+
+@dataclass(frozen=True)
+class ScriptHost:
+    """How this emulator runs users' scripts: the environments' cache folder, whether a
+    mount namespace may be used, and the variables pointing the script's AWS clients here."""
+
+    cache: Path
+    namespace: bool = True
+    aws: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: EmulatorSettings) -> ScriptHost:
+        """The emulator's: `{data_dir}/environments`, SMLOCAL_SCRIPT_NAMESPACE, its edge."""
+        cache = settings.data_dir.resolve() / "environments"
+        return cls(cache, settings.script_namespace, aws_environment(settings))
 
 
 class RequirementsFailed(Exception):
@@ -39,10 +60,12 @@ class RequirementsFailed(Exception):
 
 
 def requirements_hash(requirements: Path | None) -> str:
-    """The cache key: the requirements file's bytes (no file: `base`)."""
+    """The cache key: the interpreter smlocal runs with and the requirements file's bytes
+    (`base-...` without one), so a new interpreter gets new environments."""
+    interpreter = f"{sys.executable}\n{platform.python_version()}\n".encode()
     if requirements is None or not requirements.is_file():
-        return "base"
-    return hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+        return "base-" + hashlib.sha256(interpreter).hexdigest()[:12]
+    return hashlib.sha256(interpreter + requirements.read_bytes()).hexdigest()[:16]
 
 
 def parent_site_folders() -> list[str]:
@@ -62,7 +85,7 @@ def environment_bin(
         if not ready.exists():
             shutil.rmtree(home, ignore_errors=True)
             _create(home)
-            if key != "base" and requirements is not None:
+            if not key.startswith("base-") and requirements is not None:
                 _install(home, requirements, job_env or {})
             ready.write_text(key)
     return home / "bin"

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smlocal.emulator.jobs.environments import RequirementsFailed, environment_bin
+from smlocal.emulator.jobs.environments import RequirementsFailed, ScriptHost, environment_bin
 from smlocal.emulator.jobs.processing_io import (
     LOG_GROUP,
     MESSAGE_FILE,
@@ -105,12 +105,9 @@ def run_script(
     s3: Any,
     job: ProcessingJob,
     folder: Path,
-    cache: Path,
-    *,
-    namespace: bool = True,
+    host: ScriptHost,
 ) -> Ending:
-    """Run the job's command on its downloaded inputs; upload its outputs. `namespace`:
-    a private mount namespace may be used (the emulator's script_namespace setting)."""
+    """Run the job's command on its downloaded inputs; upload its outputs."""
     root = folder / "opt" / "ml"
     argv = command(job)
     write_config(job, root)
@@ -118,9 +115,9 @@ def run_script(
         in_job(folder, output["S3Output"]["LocalPath"], "LocalPath").mkdir(
             parents=True, exist_ok=True
         )
-    bin_folder = _python(job, folder, cache)
-    environment = script_environment(job, bin_folder)
-    program, env = contained_command(root, argv, WORKDIR, environment, namespace)
+    bin_folder = _python(job, folder, host.cache)
+    environment = {**host.aws, **script_environment(job, bin_folder)}
+    program, env = contained_command(root, argv, WORKDIR, environment, host.namespace)
     process = JobProcess(
         name=job.name,
         argv=program,

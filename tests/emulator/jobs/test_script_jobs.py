@@ -207,3 +207,21 @@ def test_a_script_mode_training_job_stops_and_keeps_its_model(smlocal: Any, s3: 
     body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         assert tar.getnames() == ["weights.txt"]
+
+
+USES_BOTO3 = """\
+import boto3
+body = boto3.client("s3").get_object(Bucket="script-jobs", Key="in/data.csv")["Body"].read()
+with open("/opt/ml/processing/n/rows.txt", "w") as out:
+    out.write(str(len(body.splitlines())))
+"""
+
+
+def test_a_script_s_own_aws_clients_reach_this_emulator(smlocal: Any, s3: Any) -> None:
+    sm = smlocal.client("sagemaker")
+    name = unique("boto3-inside")
+    outputs = {"Outputs": [output(name, "/opt/ml/processing/n")]}
+    sm.create_processing_job(**request(name, s3, USES_BOTO3, ProcessingOutputConfig=outputs))
+    job = wait_job(sm, name)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("ExitMessage")
+    assert s3.get_object(Bucket=BUCKET, Key=f"out/{name}/rows.txt")["Body"].read() == b"3"
