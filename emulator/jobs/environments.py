@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import shutil
 import site
 import subprocess
@@ -22,21 +23,49 @@ import sys
 import threading
 import venv
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.support.clients import aws_environment
 
 _LOCK = threading.Lock()
 PIP_SHIM = '#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n'
 
 
+@dataclass(frozen=True)
+class ScriptHost:
+    """How this emulator runs users' scripts: the environments' cache folder, whether a
+    mount namespace may be used, and the variables pointing the script's AWS clients here."""
+
+    cache: Path
+    namespace: bool = True
+    aws: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: EmulatorSettings) -> ScriptHost:
+        """The emulator's: `{data_dir}/environments`, SMLOCAL_SCRIPT_NAMESPACE, its edge."""
+        cache = settings.data_dir.resolve() / "environments"
+        return cls(cache, settings.script_namespace, aws_environment(settings))
+
+
 class RequirementsFailed(Exception):
-    """pip could not install the requirements; the message has pip's last lines."""
+    """pip could not install the requirements: its exit status, command and output."""
+
+    def __init__(self, returncode: int, command: str, output: str) -> None:
+        super().__init__(f"pip exited with status {returncode}: {output[-600:]}")
+        self.returncode = returncode
+        self.command = command
+        self.output = output
 
 
 def requirements_hash(requirements: Path | None) -> str:
-    """The cache key: the requirements file's bytes (no file: `base`)."""
+    """The cache key: the interpreter smlocal runs with and the requirements file's bytes
+    (`base-...` without one), so a new interpreter gets new environments."""
+    interpreter = f"{sys.executable}\n{platform.python_version()}\n".encode()
     if requirements is None or not requirements.is_file():
-        return "base"
-    return hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+        return "base-" + hashlib.sha256(interpreter).hexdigest()[:12]
+    return hashlib.sha256(interpreter + requirements.read_bytes()).hexdigest()[:16]
 
 
 def parent_site_folders() -> list[str]:
@@ -56,7 +85,7 @@ def environment_bin(
         if not ready.exists():
             shutil.rmtree(home, ignore_errors=True)
             _create(home)
-            if key != "base" and requirements is not None:
+            if not key.startswith("base-") and requirements is not None:
                 _install(home, requirements, job_env or {})
             ready.write_text(key)
     return home / "bin"
@@ -82,8 +111,9 @@ def _create(home: Path) -> None:
 def _install(home: Path, requirements: Path, job_env: Mapping[str, str]) -> None:
     offline = [] if job_env.get("PIP_INDEX_URL") else ["--no-index"]
     argv = [str(home / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
+    command = [*argv, *offline, "-r", str(requirements)]
     done = subprocess.run(
-        [*argv, *offline, "-r", str(requirements)],
+        command,
         capture_output=True,
         text=True,
         check=False,
@@ -92,8 +122,5 @@ def _install(home: Path, requirements: Path, job_env: Mapping[str, str]) -> None
     )
     if done.returncode != 0:
         shutil.rmtree(home, ignore_errors=True)
-        tail = " | ".join(line for line in [*done.stdout.splitlines()[-3:], done.stderr] if line)
-        raise RequirementsFailed(
-            f"pip could not install {requirements.name} (exit status {done.returncode}): "
-            f"{tail.strip()[-600:]}"
-        )
+        output = (done.stdout + done.stderr).strip()
+        raise RequirementsFailed(done.returncode, " ".join(command), output)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from smlocal.emulator.jobs import processing_records as jobs
+from smlocal.emulator.jobs.environments import ScriptHost
 from smlocal.emulator.jobs.processing_io import (
     CONTAINER_ROOT,
     LOG_GROUP,
@@ -126,9 +127,8 @@ class Processing:
         s3 = client(self.ctx.settings, "s3")
         self._download_inputs(s3, job, folder)
         if parsed.has(Role.SCRIPTS):
-            cache = self.ctx.settings.data_dir.resolve() / "environments"
-            namespace = self.ctx.settings.script_namespace
-            return run_script(self.runner, s3, job, folder, cache, namespace=namespace)
+            host = ScriptHost.from_settings(self.ctx.settings)
+            return run_script(self.runner, s3, job, folder, host)
         environment = self._environment(job, folder)
         for key in ("dataset_source", "output_path"):  # they exist in a container, even empty
             if environment.get(key, "").startswith(str(folder)):

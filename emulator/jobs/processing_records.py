@@ -64,7 +64,8 @@ class ProcessingOutputConfig(TypedDict, total=False):
 
 
 class AppSpecification(TypedDict, total=False):
-    """What the job runs: smlocal runs the Model Monitor analyzer image only."""
+    """What the job runs: the Model Monitor analyzer image, or a user's command in the
+    scikit-learn or XGBoost image."""
 
     ImageUri: Required[str]
     ContainerEntrypoint: list[str]

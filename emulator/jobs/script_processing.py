@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smlocal.emulator.jobs.environments import RequirementsFailed, environment_bin
+from smlocal.emulator.jobs.environments import RequirementsFailed, ScriptHost, environment_bin
 from smlocal.emulator.jobs.processing_io import (
     LOG_GROUP,
     MESSAGE_FILE,
@@ -105,12 +105,9 @@ def run_script(
     s3: Any,
     job: ProcessingJob,
     folder: Path,
-    cache: Path,
-    *,
-    namespace: bool = True,
+    host: ScriptHost,
 ) -> Ending:
-    """Run the job's command on its downloaded inputs; upload its outputs. `namespace`:
-    a private mount namespace may be used (the emulator's script_namespace setting)."""
+    """Run the job's command on its downloaded inputs; upload its outputs."""
     root = folder / "opt" / "ml"
     argv = command(job)
     write_config(job, root)
@@ -118,12 +115,9 @@ def run_script(
         in_job(folder, output["S3Output"]["LocalPath"], "LocalPath").mkdir(
             parents=True, exist_ok=True
         )
-    try:
-        bin_folder = environment_bin(cache, requirements_of(job, folder), job.environment)
-    except RequirementsFailed as exc:
-        raise JobFailed(f"ClientError: {exc}") from None
-    environment = script_environment(job, bin_folder)
-    program, env = contained_command(root, argv, WORKDIR, environment, namespace)
+    bin_folder = _python(job, folder, host.cache)
+    environment = {**host.aws, **script_environment(job, bin_folder)}
+    program, env = contained_command(root, argv, WORKDIR, environment, host.namespace)
     process = JobProcess(
         name=job.name,
         argv=program,
@@ -146,6 +140,16 @@ def run_script(
         return Ending("Failed", failure_reason=ALGORITHM_ERROR, exit_message=written or tail)
     upload_outputs(s3, job, folder)
     return Ending("Completed", exit_message=written[:EXIT_MESSAGE_MAX] or None)
+
+
+def _python(job: ProcessingJob, folder: Path, cache: Path) -> Path:
+    """The environment for the code's requirements; the base one when pip cannot install
+    them, so that the job's own `pip install` (runproc.sh) fails in the log as on AWS."""
+    try:
+        return environment_bin(cache, requirements_of(job, folder), job.environment)
+    except RequirementsFailed as exc:
+        log.info("processing job %s: requirements not installed ahead: %s", job.name, exc)
+        return environment_bin(cache, None)
 
 
 class ContinuousUploads:

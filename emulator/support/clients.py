@@ -26,6 +26,20 @@ def client(settings: EmulatorSettings, service: str) -> Any:
     )
 
 
+def aws_environment(settings: EmulatorSettings) -> dict[str, str]:
+    """The variables that point a job's own AWS clients at this emulator (S3 at the external
+    endpoint when one is set, with the credentials of the emulator's environment)."""
+    env = {
+        "AWS_ENDPOINT_URL": settings.edge_url,
+        "AWS_ENDPOINT_URL_S3": settings.s3_url,
+        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_REGION": settings.region,
+    }
+    if settings.s3_endpoint is None:
+        env.update({key.upper(): value for key, value in _TEST_CREDENTIALS.items()})
+    return env
+
+
 def s3_location(uri: str) -> S3Location:
     """The bucket and key of an S3 URI in a form SageMaker takes (s3:// or an https S3 URL),
     read by parse_s3_uri; ValueError when it is not one."""

@@ -70,7 +70,7 @@ def _script(tmp_path: Path, name: str, text: str) -> str:
 
 
 def test_sklearn_processor_runs_the_script_on_container_paths(
-    smlocal_sagemaker_session: Any, data_uri: str, tmp_path: Path
+    smlocal_sagemaker_session: Any, data_uri: str, tmp_path: Path, capsys: Any
 ) -> None:
     from sagemaker.sklearn.processing import SKLearnProcessor
 
@@ -79,7 +79,8 @@ def test_sklearn_processor_runs_the_script_on_container_paths(
                                  instance_type="ml.m5.large", sagemaker_session=session)  # fmt: skip
     inputs, outputs = _io(data_uri)
     processor.run(code=_script(tmp_path, "preprocess.py", PREPROCESS), inputs=inputs,
-                  outputs=outputs, arguments=["--test-ratio", "0.3"], logs=False)  # fmt: skip
+                  outputs=outputs, arguments=["--test-ratio", "0.3"], logs=True)  # fmt: skip
+    assert "split 10 rows at 7 from /opt/ml/processing" in capsys.readouterr().out
     described = processor.latest_job.describe()
     assert described["ProcessingJobStatus"] == "Completed"
     assert described["AppSpecification"]["ContainerEntrypoint"] == [
@@ -165,3 +166,27 @@ def test_a_failing_script_fails_the_job_as_sagemaker_words_it(
     assert described["FailureReason"] == "AlgorithmError: See job logs for more information"
     assert "ValueError: no such column: age" in described["ExitMessage"]
     assert "about to fail" in described["ExitMessage"]
+
+
+def test_requirements_pip_cannot_install_fail_the_job_in_the_log(
+    smlocal_sagemaker_session: Any, tmp_path: Path
+) -> None:
+    from sagemaker.exceptions import UnexpectedStatusException
+    from sagemaker.processing import FrameworkProcessor
+    from sagemaker.sklearn.estimator import SKLearn
+
+    session = smlocal_sagemaker_session
+    session.boto_session.client("s3").create_bucket(Bucket=BUCKET)
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "noop.py").write_text("print('never runs')\n")
+    (source / "requirements.txt").write_text("smlocal-no-such-package==0.0.1\n")
+    processor = FrameworkProcessor(estimator_cls=SKLearn, framework_version="1.2-1", role=ROLE,
+                                   instance_count=1, instance_type="ml.m5.large",
+                                   sagemaker_session=session)  # fmt: skip
+    with pytest.raises(UnexpectedStatusException, match="AlgorithmError"):
+        processor.run(code="noop.py", source_dir=str(source), logs=False)
+    described = processor.latest_job.describe()
+    assert described["FailureReason"] == "AlgorithmError: See job logs for more information"
+    assert "smlocal-no-such-package" in described["ExitMessage"]
+    assert "never runs" not in described["ExitMessage"]

@@ -52,16 +52,18 @@ XGBOOST_TRAIN = textwrap.dedent(
     import pandas as pd
     import xgboost as xgb
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--num_round", type=int, default=2)
-    parser.add_argument("--max_depth", type=int, default=2)
-    args = parser.parse_args()
-    frame = pd.read_csv(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "train.csv"), header=None)
-    data = xgb.DMatrix(frame.iloc[:, 1:], label=frame[0])
-    booster = xgb.train({"max_depth": args.max_depth, "objective": "multi:softmax",
-                         "num_class": 3, "eval_metric": "merror"}, data, args.num_round,
-                        evals=[(data, "train")])
-    booster.save_model(os.path.join(os.environ["SM_MODEL_DIR"], "xgboost-model"))
+    if __name__ == "__main__":  # the serving container imports this file too
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--num_round", type=int, default=2)
+        parser.add_argument("--max_depth", type=int, default=2)
+        args = parser.parse_args()
+        channel = os.environ["SM_CHANNEL_TRAIN"]
+        frame = pd.read_csv(os.path.join(channel, "train.csv"), header=None)
+        data = xgb.DMatrix(frame.iloc[:, 1:], label=frame[0])
+        params = {"max_depth": args.max_depth, "objective": "multi:softmax", "num_class": 3,
+                  "eval_metric": "merror"}
+        booster = xgb.train(params, data, args.num_round, evals=[(data, "train")])
+        booster.save_model(os.path.join(os.environ["SM_MODEL_DIR"], "xgboost-model"))
     """
 )
 
@@ -82,6 +84,7 @@ def _entry(tmp_path: Path, text: str) -> str:
     source = tmp_path / "src"
     source.mkdir(exist_ok=True)
     (source / "train.py").write_text(text)
+    (source / "requirements.txt").write_text("joblib\npandas\n")  # satisfied: nothing installed
     return str(source)
 
 
@@ -105,6 +108,8 @@ def test_sklearn_estimator_fits_with_the_toolkit_s_environment_and_deploys(
     assert 0 < job["FinalMetricDataList"][0]["Value"] <= 1
     assert job["AlgorithmSpecification"]["MetricDefinitions"] == [
         {"Name": "train:accuracy", "Regex": r"train_accuracy=([0-9.]+);"}]  # fmt: skip
+    frame = estimator.training_job_analytics.dataframe()
+    assert set(frame["metric_name"]) == {"train:accuracy"}
     logs = _log_text(session, "/aws/sagemaker/TrainingJobs", job["TrainingJobName"])
     seen = json.loads(logs.split("SEEN ", 1)[1].splitlines()[0])
     assert json.loads(seen["SM_HPS"]) == {"C": 0.5, "max-iter": 200}
@@ -149,6 +154,16 @@ def test_xgboost_estimator_runs_the_entry_point_in_script_mode(
     key = estimator.model_data.split(f"s3://{BUCKET}/", 1)[1]
     assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0
 
+    predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large")
+    try:
+        from sagemaker.serializers import CSVSerializer
+
+        predictor.serializer = CSVSerializer()
+        answer = predictor.predict([[5.1, 3.5], [7.7, 3.0]])  # CSV rows, one per line
+        assert [[float(v) for v in row] for row in answer] == [[0.0], [2.0]]
+    finally:
+        predictor.delete_endpoint()
+
 
 def test_a_failing_script_fails_the_job_with_the_toolkit_s_words(
     smlocal_sagemaker_session: Any, train_uri: str, tmp_path: Path
@@ -175,3 +190,22 @@ def _log_text(session: Any, group: str, prefix: str) -> str:
     name = streams["logStreams"][0]["logStreamName"]
     events = logs.get_log_events(logGroupName=group, logStreamName=name)["events"]
     return "\n".join(event["message"] for event in events)
+
+
+def test_requirements_pip_cannot_install_fail_as_the_toolkit_says(
+    smlocal_sagemaker_session: Any, train_uri: str, tmp_path: Path
+) -> None:
+    from sagemaker.exceptions import UnexpectedStatusException
+    from sagemaker.sklearn.estimator import SKLearn
+
+    source = _entry(tmp_path, "print('never runs')\n")
+    (Path(source) / "requirements.txt").write_text("smlocal-no-such-package==0.0.1\n")
+    estimator = SKLearn(entry_point="train.py", source_dir=source, framework_version="1.2-1",
+                        role=ROLE, instance_type="ml.m5.large", instance_count=1,
+                        sagemaker_session=smlocal_sagemaker_session)  # fmt: skip
+    with pytest.raises(UnexpectedStatusException, match="InstallRequirementsError"):
+        estimator.fit({"train": train_uri}, logs=False)
+    reason = estimator.latest_training_job.describe()["FailureReason"]
+    assert reason.startswith("AlgorithmError: InstallRequirementsError:\nExitCode 1\n")
+    assert "smlocal-no-such-package" in reason
+    assert "-m pip install" in reason

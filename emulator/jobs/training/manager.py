@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import smlocal
+from smlocal.emulator.jobs.environments import ScriptHost
 from smlocal.emulator.jobs.runner import JobExit, JobProcess, JobRunner, summary_lines
 from smlocal.emulator.jobs.training.metrics import MetricCollector, MetricData
 from smlocal.emulator.jobs.training.records import KIND, AlgorithmSpecification, TrainingJob
@@ -190,8 +191,7 @@ class TrainingManager:
     ) -> tuple[list[str], dict[str, str], str]:
         """The child's argv and environment, and the command a script failure names."""
         if script:
-            cache = self.ctx.settings.data_dir.resolve() / "environments"
-            return launch(self.s3, job, workspace, cache, self.ctx.settings.script_namespace)
+            return launch(self.s3, job, workspace, ScriptHost.from_settings(self.ctx.settings))
         env = {
             **(job.environment or {}),
             "PYTHONPATH": _python_path(),

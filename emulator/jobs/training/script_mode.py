@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from smlocal.emulator.jobs.environments import RequirementsFailed, environment_bin
+from smlocal.emulator.jobs.environments import RequirementsFailed, ScriptHost, environment_bin
 from smlocal.emulator.jobs.sandbox import contained_command
 from smlocal.emulator.jobs.training.records import TrainingJob
 from smlocal.emulator.jobs.training.workspace import JobFailure, Workspace, channel_config
@@ -167,28 +167,32 @@ def fetch_code(s3: Any, job: TrainingJob, workspace: Workspace) -> Path:
 
 
 def launch(
-    s3: Any, job: TrainingJob, workspace: Workspace, cache: Path, namespace: bool = True
+    s3: Any, job: TrainingJob, workspace: Workspace, host: ScriptHost
 ) -> tuple[list[str], dict[str, str], str]:
-    """(argv, environment, command as the toolkit reports it) running the job's program;
-    `namespace`: a private mount namespace may be used."""
+    """(argv, environment, command as the toolkit reports it) running the job's program."""
     code = fetch_code(s3, job, workspace)
     requirements = code / "requirements.txt"
     try:
         bin_folder = environment_bin(
-            cache, requirements if requirements.is_file() else None, job.environment
+            host.cache, requirements if requirements.is_file() else None, job.environment
         )
     except RequirementsFailed as exc:
-        raise JobFailure(f"AlgorithmError: InstallRequirementsError: {exc}") from None
+        output = error_message(exc.output.splitlines()) or exc.output[-600:]
+        raise JobFailure(
+            f"AlgorithmError: InstallRequirementsError:\nExitCode {exc.returncode}\n"
+            f'ErrorMessage "{output}"\nCommand "{exc.command}", exit code: {exc.returncode}'
+        ) from None
     env = training_environment(job)
     argv = [str(bin_folder / "python"), str(env["user_entry_point"]), *env["user_args"]]
     variables = {
+        **host.aws,
         **(job.environment or {}),
         **sm_environment(job),
         "PATH": f"{bin_folder}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
     }
     if "PIP_INDEX_URL" not in variables:
         variables.setdefault("PIP_NO_INDEX", "1")
-    program, mapped = contained_command(workspace.root, argv, CODE_DIR, variables, namespace)
+    program, mapped = contained_command(workspace.root, argv, CODE_DIR, variables, host.namespace)
     return program, mapped, " ".join(argv)
 
 

@@ -100,11 +100,7 @@ def train(root: Path, stop: StopFlag) -> None:
     config = root / "input" / "config"
     hyperparameters = json.loads((config / "hyperparameters.json").read_text())
     channels = validate_channels(json.loads((config / "inputdataconfig.json").read_text()))
-    if "sagemaker_program" in hyperparameters:
-        raise UserError(
-            "XGBoost script mode (an entry_point script, hyperparameter sagemaker_program) is "
-            "not emulated by smlocal; only the built-in algorithm (algorithm mode) is."
-        )
+    # a job with sagemaker_program runs the user's script instead (training.script_mode)
     log("Running XGBoost Sagemaker in algorithm mode")
     behaviour = training_behaviour(os.environ.get(SMLOCAL_IMAGE))
     plan = training_plan(validate(hyperparameters, behaviour.refused))
