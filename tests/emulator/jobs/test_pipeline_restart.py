@@ -63,3 +63,25 @@ def test_an_execution_interrupted_by_a_restart_fails_and_can_be_retried(smlocal_
     poll(lambda: sm.describe_pipeline_execution(
         PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Stopped")  # fmt: skip
     assert steps(sm, arn)[0]["StepStatus"] == "Stopped"
+
+
+def test_reset_stops_running_executions_and_deletes_pipelines(smlocal_factory) -> None:
+    emulator = smlocal_factory()
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="restart")
+    s3.put_object(
+        Bucket="restart", Key="iris/iris.csv", Body=b"0,5.1,3.5,1.4,0.2\n1,6.2,2.9,4.3,1.3\n"
+    )
+    sm = emulator.client("sagemaker")
+    sm.create_pipeline(PipelineName="reset-me", RoleArn=ROLE,
+                       PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": [TRAIN]}))  # fmt: skip
+    arn = sm.start_pipeline_execution(PipelineName="reset-me")["PipelineExecutionArn"]
+    poll(lambda: steps(sm, arn) and steps(sm, arn)[0]["StepStatus"] == "Executing")
+    emulator.reset()
+    assert sm.list_pipelines()["PipelineSummaries"] == []
+    assert (
+        sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+        == "Stopped"
+    )
+    job = steps(sm, arn)[0]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1]
+    assert sm.describe_training_job(TrainingJobName=job)["TrainingJobStatus"] == "Stopped"
