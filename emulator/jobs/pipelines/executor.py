@@ -146,7 +146,7 @@ class ExecutionRun:
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
                 for future in done:
                     spec = futures.pop(future)
-                    if future.result() == "Failed":
+                    if future.result() != "Succeeded":
                         failed.append(spec)
         self._finish(failed)
 

@@ -93,8 +93,10 @@ def run_job(work: StepWork, kind: JobKind, arguments: dict[str, Any]) -> dict[st
             stop_sent = True
             call(work, f"Stop{kind.noun}", {name_key: work.resource_name})
         time.sleep(work.poll)
-    if status == "Stopped":
+    if status == "Stopped" and work.stopping.is_set():
         raise StepStopped()
+    if status == "Stopped":  # by StopXJob, or smlocal stopping: the step did not succeed
+        raise StepFailed(f"{kind.noun} {work.resource_name} was stopped outside the pipeline.")
     if status == "Failed":
         reason = str(described.get("FailureReason") or f"The {kind.noun} failed.")
         raise StepFailed(reason, JOB_FAILURES.get(reason.split(":", 1)[0]))

@@ -38,9 +38,9 @@ class ScriptedJobs:
             self.jobs[name] = self.endings.pop(0)
             return {"TrainingJobArn": f"arn:training-job/{name}"}
         ending = self.jobs[name]
-        status = "Completed" if ending == "Completed" else "Failed"
+        status = ending if ending in ("Completed", "Stopped") else "Failed"
         described = {"TrainingJobArn": f"arn:training-job/{name}", "TrainingJobStatus": status}
-        return {**described, **({} if status == "Completed" else {"FailureReason": ending})}
+        return {**described, **({} if status != "Failed" else {"FailureReason": ending})}
 
 
 def run_training(tmp_path, jobs: ScriptedJobs, policies: list[dict]) -> dict[str, Any]:
@@ -98,6 +98,12 @@ def test_a_service_fault_is_retried_by_a_step_policy(tmp_path) -> None:
     unretried = run_training(tmp_path, ScriptedJobs(["Completed"], create_faults=1), [])
     assert unretried["FailureReason"] == (
         "InternalFailure: We encountered an internal error. Please try again.")  # fmt: skip
+
+
+def test_a_job_stopped_outside_the_pipeline_fails_its_step(tmp_path) -> None:
+    run = run_training(tmp_path, ScriptedJobs(["Stopped"]), [])
+    assert (run["status"], run["StepStatus"]) == ("Failed", "Failed")
+    assert run["FailureReason"].endswith("was stopped outside the pipeline.")
 
 
 def scope(properties: dict | None = None, files: dict | None = None) -> Scope:
