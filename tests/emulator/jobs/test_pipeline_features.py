@@ -270,3 +270,16 @@ def test_quality_checks_smlocal_cannot_run_fail(pipelines_session, pipelines_iri
     assert steps["ModelQuality"]["FailureReason"] == (
         "QualityCheck step ModelQuality has CheckType MODEL_QUALITY: smlocal's Model Monitor "
         "computes data-quality baselines only (DATA_QUALITY).")  # fmt: skip
+
+
+def test_a_custom_job_prefix_names_the_job(pipelines_session, pipelines_iris, sm) -> None:
+    from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConfig
+
+    step = training_step(pipelines_session, "Train", pipelines_iris["train"],
+                         f"s3://{BUCKET}/prefixed", base_job_name="my-prefix")  # fmt: skip
+    pipeline = pipeline_of(pipelines_session, step)
+    pipeline.pipeline_definition_config = PipelineDefinitionConfig(use_custom_job_prefix=True)
+    execution, steps = run(pipeline)
+    assert execution.describe()["PipelineExecutionStatus"] == "Succeeded"
+    name = steps["Train"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1]
+    assert name.startswith("my-prefix-")
