@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench.s3_durability",
     "bench.faults",
     "bench.processing_scripts",
+    "bench.pipelines",
 ]
 
 

@@ -1,7 +1,8 @@
 """Empty an emulator between tests through the AWS APIs, as a test writer's cleanup would.
 
 Order matters, as it does in AWS: monitoring schedules first (DeleteEndpoint is refused while
-one watches the endpoint), then running jobs are stopped, then endpoints are deleted and
+one watches the endpoint), then pipelines (their running executions stopped first, so no step
+starts another job), then running jobs are stopped, then endpoints are deleted and
 waited for (an endpoint leaves DescribeEndpoint only once its model servers are stopped and
 their last captures uploaded), then configs, models, the registry, and last S3 and the log
 groups, so nothing a stopping server writes comes back after its bucket is gone.
@@ -34,7 +35,8 @@ _RUNNING = ("InProgress", "Stopping")
 # What AWS answers for a resource that is already gone.
 _GONE_CODES = frozenset({
     "NoSuchBucket", "NoSuchKey", "NoSuchVersion",  # S3
-    "ResourceNotFound",  # SageMaker schedules and job definitions
+    "ResourceNotFound",  # SageMaker schedules, job definitions, pipelines
+    "ConflictException",  # StopPipelineExecution of an execution that has ended
     "ResourceNotFoundException",  # CloudWatch Logs
 })  # fmt: skip
 # SageMaker's ValidationException messages (lowercased) for an endpoint, config, model,
@@ -70,6 +72,7 @@ def reset_account(client: ClientFactory, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     sm = client("sagemaker")
     _delete_schedules(sm, deadline)
+    _delete_pipelines(sm, deadline)
     _stop_jobs(sm, deadline)
     for definition in _items(sm, "list_data_quality_job_definitions", "JobDefinitionSummaries"):
         _ignore_finished(sm.delete_data_quality_job_definition,
@@ -121,6 +124,30 @@ def _delete_schedules(sm: Any, deadline: float) -> None:
         return not any(_items(sm, "list_monitoring_schedules", "MonitoringScheduleSummaries"))
 
     _until(deadline, remaining, "deleting monitoring schedules")
+
+
+def _delete_pipelines(sm: Any, deadline: float) -> None:
+    """Stop every running pipeline execution (so no step starts another job), then delete
+    the pipelines; their finished executions stay describable, as in SageMaker."""
+    pipelines = [p["PipelineName"] for p in _items(sm, "list_pipelines", "PipelineSummaries")]
+
+    def stopped() -> bool:
+        running = 0
+        for name in pipelines:
+            for execution in _items(sm, "list_pipeline_executions",
+                                    "PipelineExecutionSummaries", PipelineName=name):  # fmt: skip
+                status = execution["PipelineExecutionStatus"]
+                if status not in ("Executing", "Stopping"):
+                    continue
+                running += 1
+                if status == "Executing":
+                    arn = execution["PipelineExecutionArn"]
+                    _ignore_finished(sm.stop_pipeline_execution, PipelineExecutionArn=arn)
+        return running == 0
+
+    _until(deadline, stopped, "stopping pipeline executions")
+    for name in pipelines:
+        _ignore_finished(sm.delete_pipeline, PipelineName=name)
 
 
 def _stop_jobs(sm: Any, deadline: float) -> None:

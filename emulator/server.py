@@ -3,7 +3,8 @@ moto, and serve.
 
 Start: restore S3 objects and the store from the data directory, listen, bring back the
 endpoints that were serving (training jobs that were running end Failed), then report ready
-on /_smlocal/health. Stop (SIGTERM or Ctrl-C): stop every training job and model server
+on /_smlocal/health. Stop (SIGTERM or Ctrl-C): end running pipeline executions (as a restart
+would: Failed, to be retried), stop every training job and model server
 while the edge still serves (their logs and captures reach CloudWatch and S3 through it),
 then close the edge and write what is left to disk.
 """
@@ -213,7 +214,7 @@ class Emulator:
         scheduler.stop()
         supervisor.stop()
         for step in (
-            training.shutdown,
+            lambda: stop_jobs(ctx, training),
             runner.stop_all,
             manager.shutdown,
             metrics.stop,
@@ -264,6 +265,14 @@ class Emulator:
             self.health.detail = f"the example endpoint cannot serve: {exc}"
             return f"The example endpoint cannot serve: {exc}"
         return f"Try the example endpoint:\n{self.health.detail}"
+
+
+def stop_jobs(ctx: Context, training: TrainingManager) -> None:
+    """Running pipeline executions end first (so no step starts a job or records the ones
+    being stopped), then the training jobs stop."""
+    if isinstance(ctx.managers.pipelines, PipelineExecutor):
+        ctx.managers.pipelines.shutdown()
+    training.shutdown()
 
 
 def pipeline_executor(ctx: Context) -> PipelineExecutor:

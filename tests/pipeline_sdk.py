@@ -108,7 +108,14 @@ IRIS_HYPERPARAMETERS = {"objective": "multi:softmax", "num_class": 3, "num_round
 
 
 def training_step(
-    session: Any, name: str, train: Any, output: str, hyperparameters: Any = None, **kwargs: Any
+    session: Any,
+    name: str,
+    train: Any,
+    output: str,
+    *,
+    hyperparameters: Any = None,
+    base_job_name: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """A Training step of the built-in XGBoost algorithm (on iris unless told otherwise)."""
     from sagemaker.estimator import Estimator
@@ -123,6 +130,7 @@ def training_step(
         output_path=output,
         sagemaker_session=session,
         hyperparameters=hyperparameters or IRIS_HYPERPARAMETERS,
+        base_job_name=base_job_name,
     )
     args = step_args(estimator.fit, {"train": TrainingInput(train, content_type="text/csv")})
     return TrainingStep(name, step_args=args, **kwargs)

@@ -7,8 +7,9 @@ not run do not run either, and are not listed. After a step fails no new step st
 the execution fails once the running ones end. StopPipelineExecution stops the running
 steps' jobs; RetryPipelineExecution runs the execution again from its failed steps.
 
-Executions do not outlive the emulator: one still Executing at start-up ends Failed (one
-Stopping ends Stopped), with a FailureReason saying so; RetryPipelineExecution resumes it.
+Executions do not outlive the emulator: one still Executing when smlocal stops (or at the
+next start, after a crash) ends Failed (one Stopping ends Stopped), with a FailureReason
+saying so; RetryPipelineExecution resumes it.
 """
 
 from __future__ import annotations
@@ -75,8 +76,16 @@ class PipelineExecutor:
         for thread in threads:
             thread.join(timeout)
 
+    def shutdown(self) -> None:
+        """smlocal is stopping: running executions end now, as they would at the next start
+        (their steps start nothing more and record nothing more)."""
+        self.abandon_unfinished()
+        with self.lock:
+            for _, stopping in self.running.values():
+                stopping.set()
+
     def abandon_unfinished(self) -> None:
-        """At start-up: executions that were running when smlocal stopped end now."""
+        """Executions still running (at start-up: when smlocal stopped) end now."""
         for execution in stored_executions(self.state):
             if execution.status not in ("Executing", "Stopping"):
                 continue
@@ -146,7 +155,7 @@ class ExecutionRun:
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
                 for future in done:
                     spec = futures.pop(future)
-                    if future.result() == "Failed":
+                    if future.result() != "Succeeded":
                         failed.append(spec)
         self._finish(failed)
 

@@ -37,11 +37,22 @@ def quality_check(work: StepWork, arguments: Any) -> StepResult:
             "SuppliedBaselineConstraints, register a model package with DriftCheckBaselines "
             f"in group {group}, or set SkipCheck."
         )
-    job = _with_baseline(arguments, baseline) if not skip else arguments
+    job = arguments if skip else _with_baseline(arguments, baseline)
     described = run_job(work, PROCESSING, job)
-    output = str(described["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"])
-    calculated = (f"{output.rstrip('/')}/statistics.json",
-                  f"{output.rstrip('/')}/constraints.json")  # fmt: skip
+    shown = _metadata(step, described, baseline)
+    work.note({"QualityCheck": shown})
+    exit_message = str(described.get("ExitMessage", ""))
+    if exit_message.startswith(WITH_VIOLATIONS) and step.get("FailOnViolation", True):
+        raise StepFailed(f"ClientError: Quality check failed: {exit_message} See the violation "
+                         f"report {shown['ViolationReport']}.")  # fmt: skip
+    return StepResult({"QualityCheck": shown}, shown)
+
+
+def _metadata(step: dict[str, Any], described: dict[str, Any], baseline: tuple[Any, Any]) -> Nested:
+    """The step's QualityCheck metadata (also its properties)."""
+    skip = bool(step.get("SkipCheck", False))
+    output = str(described["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]).rstrip("/")
+    calculated = (f"{output}/statistics.json", f"{output}/constraints.json")
     used = calculated if step.get("RegisterNewBaseline") else baseline
     metadata = {
         "CheckType": "DATA_QUALITY",
@@ -49,19 +60,13 @@ def quality_check(work: StepWork, arguments: Any) -> StepResult:
         "BaselineUsedForDriftCheckConstraints": used[1],
         "CalculatedBaselineStatistics": calculated[0],
         "CalculatedBaselineConstraints": calculated[1],
-        "ModelPackageGroupName": group,
-        "ViolationReport": None if skip else f"{output.rstrip('/')}/constraint_violations.json",
+        "ModelPackageGroupName": step.get("ModelPackageGroupName"),
+        "ViolationReport": None if skip else f"{output}/constraint_violations.json",
         "CheckJobArn": described["ProcessingJobArn"],
         "SkipCheck": skip,
         "RegisterNewBaseline": bool(step.get("RegisterNewBaseline", False)),
     }
-    shown: Nested = {k: v for k, v in metadata.items() if v is not None}
-    work.note({"QualityCheck": shown})
-    exit_message = str(described.get("ExitMessage", ""))
-    if exit_message.startswith(WITH_VIOLATIONS) and step.get("FailOnViolation", True):
-        raise StepFailed(f"ClientError: Quality check failed: {exit_message} See the violation "
-                         f"report {shown['ViolationReport']}.")  # fmt: skip
-    return StepResult({"QualityCheck": shown}, shown)
+    return {k: v for k, v in metadata.items() if v is not None}
 
 
 def _registered_baseline(work: StepWork, group: Any) -> tuple[Any, Any]:

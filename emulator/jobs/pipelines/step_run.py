@@ -90,9 +90,12 @@ class StepRunner:
     poll: float
 
     def update(self, name: str, change: Callable[[StepRun], None]) -> None:
-        """Change a step's record and save it."""
+        """Change a step's record and save it (not once the execution has been ended
+        elsewhere: by smlocal stopping)."""
         with self.state.store.transaction():
             execution = get_execution(self.state, self.arn)
+            if execution.status not in ("Executing", "Stopping"):
+                return
             run = execution.step(name)
             if run is None:
                 run = StepRun(StepName=name, StepStatus="Failed", AttemptCount=0)

@@ -78,9 +78,18 @@ def call(work: StepWork, operation: str, params: dict[str, Any]) -> dict[str, An
         raise StepFailed(f"{exc.code}: {exc.message}", kind) from None
 
 
+def named(work: StepWork, prefix: Any) -> str:
+    """The name of what the step makes: Pipelines' own, or the prefix the definition keeps
+    (the SDK's `use_custom_job_prefix`) with the same unique ending."""
+    if not prefix:
+        return work.resource_name
+    return f"{str(prefix)[:52]}-{work.resource_name.rsplit('-', 1)[1]}"
+
+
 def run_job(work: StepWork, kind: JobKind, arguments: dict[str, Any]) -> dict[str, Any]:
     """Create the job, follow it until it ends; its Describe output when it Completed."""
     name_key = f"{kind.noun}Name"
+    work.resource_name = named(work, arguments.get(name_key))
     created = call(work, f"Create{kind.noun}", {**arguments, name_key: work.resource_name})
     work.note({kind.metadata: {"Arn": created[f"{kind.noun}Arn"]}})
     stop_sent = False
@@ -93,8 +102,10 @@ def run_job(work: StepWork, kind: JobKind, arguments: dict[str, Any]) -> dict[st
             stop_sent = True
             call(work, f"Stop{kind.noun}", {name_key: work.resource_name})
         time.sleep(work.poll)
-    if status == "Stopped":
+    if status == "Stopped" and work.stopping.is_set():
         raise StepStopped()
+    if status == "Stopped":  # by StopXJob, or smlocal stopping: the step did not succeed
+        raise StepFailed(f"{kind.noun} {work.resource_name} was stopped outside the pipeline.")
     if status == "Failed":
         reason = str(described.get("FailureReason") or f"The {kind.noun} failed.")
         raise StepFailed(reason, JOB_FAILURES.get(reason.split(":", 1)[0]))
@@ -115,6 +126,7 @@ def training(work: StepWork, arguments: Any) -> StepResult:
 
 def model(work: StepWork, arguments: Any) -> StepResult:
     """A Model (CreateModel) step: one model."""
+    work.resource_name = named(work, arguments.get("ModelName"))
     call(work, "CreateModel", {**arguments, "ModelName": work.resource_name})
     described = call(work, "DescribeModel", {"ModelName": work.resource_name})
     return StepResult({"Model": {"Arn": described["ModelArn"]}}, described)

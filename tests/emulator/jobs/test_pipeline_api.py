@@ -238,3 +238,43 @@ def test_unsupported_step_types_fail_the_execution_naming_the_type(sm) -> None:
     assert step["FailureReason"].startswith(
         "Step Score is of type Transform, which smlocal does not run"
     )
+
+
+def test_a_definition_read_from_s3(sm, smlocal) -> None:
+    s3 = smlocal.client("s3")
+    bucket = unique("definitions")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="p.json", Body=PASSING.encode())
+    name = unique("from-s3")
+    location = {"Bucket": bucket, "ObjectKey": "p.json"}
+    sm.create_pipeline(PipelineName=name, RoleArn=ROLE, PipelineDefinitionS3Location=location)
+    assert sm.describe_pipeline(PipelineName=name)["PipelineDefinition"] == PASSING
+    missing = {"Bucket": bucket, "ObjectKey": "none.json"}
+    code, message = refused(
+        sm.update_pipeline, PipelineName=name, PipelineDefinitionS3Location=missing
+    )
+    assert code == "ValidationException"
+    assert message.startswith(
+        f"Could not read the pipeline definition from s3://{bucket}/none.json"
+    )
+    code, message = refused(sm.create_pipeline, PipelineName=unique("none"), RoleArn=ROLE)
+    assert (code, message) == (
+        "ValidationException",
+        "Either PipelineDefinition or PipelineDefinitionS3Location must be provided.",
+    )
+
+
+def test_list_pipeline_executions_sorts_filters_and_pages(sm) -> None:
+    name = create(sm)
+    arns = [start(sm, name) for _ in range(3)]
+    for arn in arns:
+        finished(sm, arn)
+    listed = sm.list_pipeline_executions(PipelineName=name, SortOrder="Ascending")
+    assert [e["PipelineExecutionArn"] for e in listed["PipelineExecutionSummaries"]] == arns
+    page = sm.list_pipeline_executions(PipelineName=name, MaxResults=2)
+    assert [e["PipelineExecutionArn"] for e in page["PipelineExecutionSummaries"]] == arns[::-1][:2]
+    rest = sm.list_pipeline_executions(PipelineName=name, MaxResults=2, NextToken=page["NextToken"])
+    assert [e["PipelineExecutionArn"] for e in rest["PipelineExecutionSummaries"]] == arns[:1]
+    second = sm.describe_pipeline_execution(PipelineExecutionArn=arns[1])["CreationTime"]
+    after = sm.list_pipeline_executions(PipelineName=name, CreatedAfter=second)
+    assert [e["PipelineExecutionArn"] for e in after["PipelineExecutionSummaries"]] == [arns[2]]

@@ -38,9 +38,9 @@ class ScriptedJobs:
             self.jobs[name] = self.endings.pop(0)
             return {"TrainingJobArn": f"arn:training-job/{name}"}
         ending = self.jobs[name]
-        status = "Completed" if ending == "Completed" else "Failed"
+        status = ending if ending in ("Completed", "Stopped") else "Failed"
         described = {"TrainingJobArn": f"arn:training-job/{name}", "TrainingJobStatus": status}
-        return {**described, **({} if status == "Completed" else {"FailureReason": ending})}
+        return {**described, **({} if status != "Failed" else {"FailureReason": ending})}
 
 
 def run_training(tmp_path, jobs: ScriptedJobs, policies: list[dict]) -> dict[str, Any]:
@@ -98,6 +98,12 @@ def test_a_service_fault_is_retried_by_a_step_policy(tmp_path) -> None:
     unretried = run_training(tmp_path, ScriptedJobs(["Completed"], create_faults=1), [])
     assert unretried["FailureReason"] == (
         "InternalFailure: We encountered an internal error. Please try again.")  # fmt: skip
+
+
+def test_a_job_stopped_outside_the_pipeline_fails_its_step(tmp_path) -> None:
+    run = run_training(tmp_path, ScriptedJobs(["Stopped"]), [])
+    assert (run["status"], run["StepStatus"]) == ("Failed", "Failed")
+    assert run["FailureReason"].endswith("was stopped outside the pipeline.")
 
 
 def scope(properties: dict | None = None, files: dict | None = None) -> Scope:
@@ -168,3 +174,30 @@ def test_branch_steps_depend_on_their_condition_and_references() -> None:
     assert steps["Reg"].needs == {"Check", "Train"}
     assert steps["Reg"].branch == ("Check", True)
     assert steps["Check"].needs == frozenset()
+
+
+def test_executions_left_running_by_a_crash_end_at_start_up(tmp_path) -> None:
+    state = State(Store(tmp_path / "state.db"), EmulatorSettings(data_dir=tmp_path))
+    running = PipelineExecution(
+        arn=f"{PIPELINE}/execution/aaaaaaaaaaaa", pipeline_arn=PIPELINE, pipeline_name="p",
+        status="Executing", creation_time=1.0, last_modified_time=1.0,
+        definition=json.dumps({"Steps": []}), parameters={},
+        steps=[{"StepName": "Train", "StepStatus": "Executing", "StartTime": 1.0},
+               {"StepName": "Before", "StepStatus": "Succeeded", "StartTime": 0.5}],
+    )  # fmt: skip
+    stopping = PipelineExecution(**{**vars(running), "arn": f"{PIPELINE}/execution/bbbbbbbbbbbb",
+                                    "status": "Stopping", "steps": []})  # fmt: skip
+    save_execution(state, running)
+    save_execution(state, stopping)
+    state.store.close()
+    reopened = State(Store(tmp_path / "state.db"), EmulatorSettings(data_dir=tmp_path))
+    PipelineExecutor(reopened, ScriptedJobs([])).abandon_unfinished()
+    ended = get_execution(reopened, running.arn)
+    assert ended.status == "Failed"
+    assert ended.failure_reason is not None
+    assert ended.failure_reason.startswith(
+        "smlocal stopped while this pipeline execution was running"
+    )
+    assert [(s["StepName"], s["StepStatus"]) for s in ended.steps] == [
+        ("Train", "Failed"), ("Before", "Succeeded")]  # fmt: skip
+    assert get_execution(reopened, stopping.arn).status == "Stopped"

@@ -270,3 +270,32 @@ def test_quality_checks_smlocal_cannot_run_fail(pipelines_session, pipelines_iri
     assert steps["ModelQuality"]["FailureReason"] == (
         "QualityCheck step ModelQuality has CheckType MODEL_QUALITY: smlocal's Model Monitor "
         "computes data-quality baselines only (DATA_QUALITY).")  # fmt: skip
+
+
+def test_a_custom_job_prefix_names_the_job(pipelines_session, pipelines_iris, sm) -> None:
+    from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConfig
+
+    step = training_step(pipelines_session, "Train", pipelines_iris["train"],
+                         f"s3://{BUCKET}/prefixed", base_job_name="my-prefix")  # fmt: skip
+    pipeline = pipeline_of(pipelines_session, step)
+    pipeline.pipeline_definition_config = PipelineDefinitionConfig(use_custom_job_prefix=True)
+    execution, steps = run(pipeline)
+    assert execution.describe()["PipelineExecutionStatus"] == "Succeeded"
+    name = steps["Train"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1]
+    assert name.startswith("my-prefix-")
+
+
+def test_a_condition_that_cannot_be_evaluated_fails(pipelines_session, pipelines_iris) -> None:
+    from sagemaker.workflow.condition_step import ConditionStep
+    from sagemaker.workflow.conditions import ConditionGreaterThan
+    from sagemaker.workflow.functions import JsonGet
+
+    profile = analyzer_step(pipelines_session, "Profile", pipelines_iris["train"],
+                            f"s3://{BUCKET}/{unique('profile')}")  # fmt: skip
+    missing = JsonGet(step_name="Profile", property_file="Statistics", json_path="no.such.path")
+    check = ConditionStep("Check", conditions=[ConditionGreaterThan(missing, 1)])
+    execution, steps = run(pipeline_of(pipelines_session, profile, check))
+    assert execution.describe()["PipelineExecutionStatus"] == "Failed"
+    assert steps["Check"]["StepStatus"] == "Failed"
+    assert steps["Check"]["FailureReason"] == (
+        "Std:JsonGet found nothing at 'no.such.path' in property file Statistics of step Profile.")  # fmt: skip
