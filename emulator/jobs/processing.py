@@ -22,6 +22,7 @@ from typing import Any
 from smlocal.emulator.jobs import processing_records as jobs
 from smlocal.emulator.jobs.processing_records import CaptureWindow, ProcessingJob
 from smlocal.emulator.jobs.runner import JobProcess, JobRunner, summary_lines
+from smlocal.emulator.jobs.transform_s3 import download_batch_captures
 from smlocal.emulator.support.clients import client, download, no_objects_message, upload_folder
 from smlocal.emulator.support.interpreter import python_module
 from smlocal.emulator.support.state import State
@@ -35,6 +36,8 @@ MESSAGE_FILE = "/opt/ml/output/message"
 METRICS_DIR = "/opt/ml/output/metrics/cloudwatch"
 
 Finished = Callable[[ProcessingJob], None]
+# the input of a monitoring execution that reads a batch transform's capture manifests
+BATCH_CAPTURE_INPUT = "batch_transform_input_1"
 # Flush an endpoint's captures into S3: None, or why it failed (hosting's flush_quietly)
 FlushCaptures = Callable[[str], "str | None"]
 
@@ -191,6 +194,9 @@ class Processing:
                     self._flush_captures(job)
                     download_captures(s3, source["S3Uri"], local, window)
                     continue  # an empty window is the analyzer's to report
+                if window and item["InputName"] == BATCH_CAPTURE_INPUT:
+                    download_batch_captures(s3, source["S3Uri"], local, window.moments())
+                    continue
                 found = download(s3, source["S3Uri"], local)
             except Exception as exc:
                 raise JobFailed(

@@ -415,3 +415,30 @@ def test_capture_files_are_encrypted_with_the_kms_key(sm, s3, model) -> None:
         head = s3.head_object(Bucket=BUCKET, Key=key)
         assert head["ServerSideEncryption"] == "aws:kms"
         assert head["SSEKMSKeyId"] == key_id
+
+
+def test_a_parquet_batch_transform_schedule_is_refused(sm) -> None:
+    name = unique("dq-parquet")
+    sm.create_data_quality_job_definition(
+        JobDefinitionName=name,
+        DataQualityAppSpecification={
+            "ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+        },
+        DataQualityJobInput={"BatchTransformInput": {
+            "DataCapturedDestinationS3Uri": f"s3://{BUCKET}/capture",
+            "DatasetFormat": {"Parquet": {}}, "LocalPath": "/opt/ml/processing/input"}},
+        DataQualityJobOutputConfig={"MonitoringOutputs": [{"S3Output": {
+            "S3Uri": f"s3://{BUCKET}/reports", "LocalPath": "/opt/ml/processing/output"}}]},
+        JobResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
+                                        "VolumeSizeInGB": 20}},
+        RoleArn=ROLE,
+    )  # fmt: skip
+    listed = sm.list_data_quality_job_definitions(NameContains=name)["JobDefinitionSummaries"]
+    assert "EndpointName" not in listed[0]
+    with pytest.raises(ClientError, match="Parquet is not emulated"):
+        sm.create_monitoring_schedule(
+            MonitoringScheduleName=name,
+            MonitoringScheduleConfig={
+                "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+                "MonitoringJobDefinitionName": name, "MonitoringType": "DataQuality"},
+        )  # fmt: skip
