@@ -486,3 +486,16 @@ def test_the_model_servers_log_goes_to_the_jobs_log_group(sm, s3, smlocal, model
     lines = [e["message"] for e in logs.get_log_events(
         logGroupName=group, logStreamName=instance, startFromHead=True)["events"]]  # fmt: skip
     assert sum("Starting gunicorn" in line for line in lines) == 1
+
+
+def test_an_output_bucket_that_does_not_exist_fails_with_s3s_words(sm, model) -> None:
+    job = run(sm, model, source=f"s3://{BUCKET}/iris/part-b.csv")
+    name = unique("nobucket")
+    sm.create_transform_job(
+        TransformJobName=name, ModelName=model, TransformInput=job["TransformInput"],
+        TransformOutput={"S3OutputPath": "s3://no-such-bucket-here/out"},
+        TransformResources=job["TransformResources"],
+    )  # fmt: skip
+    failed = wait_for(sm, name)
+    assert failed["TransformJobStatus"] == "Failed"
+    assert failed["FailureReason"].startswith("ClientError: NoSuchBucket: ")
