@@ -18,6 +18,7 @@ BENCHMARKS = [
     "bench.faults",
     "bench.processing_scripts",
     "bench.pipelines",
+    "bench.transform",
 ]
 
 

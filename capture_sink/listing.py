@@ -89,18 +89,20 @@ def _walk(
     date: tuple[int, ...],
     window: tuple[datetime | None, datetime | None],
     found: list[CaptureFile],
+    *,
+    suffix: str = ".jsonl",
 ) -> None:
     folders, files = store.children(prefix)
     hour = _span(date)[0] if len(date) == 4 else None
     for name, size in sorted(files):
-        if name.endswith(".jsonl"):
+        if name.endswith(suffix):
             found.append(store.file(prefix, name, size, hour))
     for name in sorted(folders):
         deeper = _next_date(date, name)
         if deeper is None:
-            _walk(store, _join(prefix, name), (), window, found)
+            _walk(store, _join(prefix, name), (), window, found, suffix=suffix)
         elif _overlaps(deeper, *window):
-            _walk(store, _join(prefix, name), deeper, window, found)
+            _walk(store, _join(prefix, name), deeper, window, found, suffix=suffix)
 
 
 def _join(prefix: str, name: str) -> str:
@@ -164,8 +166,10 @@ def list_capture_files(
     end: datetime | None = None,
     *,
     s3_client: Any = None,
+    suffix: str = ".jsonl",
 ) -> list[CaptureFile]:
-    """Capture files (*.jsonl) under an s3:// URI, a folder, or one file, for a window."""
+    """Capture files (*.jsonl) under an s3:// URI, a folder, or one file, for a window;
+    `suffix` ".json" finds a batch transform's capture manifests instead."""
     text = str(source)
     if text.startswith("s3://"):
         where = parse_s3_uri(text)
@@ -194,5 +198,5 @@ def list_capture_files(
     if text.startswith("s3://"):
         parts = prefix.rstrip("/").split("/") if prefix else []
     found: list[CaptureFile] = []
-    _walk(store, prefix, _date_of(parts), (start, end), found)
+    _walk(store, prefix, _date_of(parts), (start, end), found, suffix=suffix)
     return found

@@ -7,8 +7,9 @@ waited for (an endpoint leaves DescribeEndpoint only once its model servers are 
 their last captures uploaded), then configs, models, the registry, and last S3 and the log
 groups, so nothing a stopping server writes comes back after its bucket is gone.
 
-SageMaker has no delete for training and processing jobs (nor for monitoring executions), so
-finished jobs stay listed; the SDK names its jobs uniquely, so they do not collide.
+SageMaker has no delete for training, processing and transform jobs (nor for monitoring
+executions), so finished jobs stay listed; the SDK names its jobs uniquely, so they do not
+collide.
 
 Two resets may run at once (two test threads): a delete of something the other one deleted
 first counts as done (`_already_done`, the one place that says what "already gone" looks like).
@@ -154,6 +155,7 @@ def _stop_jobs(sm: Any, deadline: float) -> None:
     kinds = [
         ("list_training_jobs", "TrainingJobSummaries", "TrainingJob", sm.stop_training_job),
         ("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJob", sm.stop_processing_job),
+        ("list_transform_jobs", "TransformJobSummaries", "TransformJob", sm.stop_transform_job),
     ]
 
     def stopped() -> bool:
@@ -167,7 +169,7 @@ def _stop_jobs(sm: Any, deadline: float) -> None:
                     _ignore_finished(stop, **{f"{prefix}Name": job[f"{prefix}Name"]})
         return running == 0
 
-    _until(deadline, stopped, "stopping training and processing jobs")
+    _until(deadline, stopped, "stopping training, processing and transform jobs")
 
 
 def _already_done(exc: ClientError) -> bool:

@@ -53,7 +53,9 @@ def feature_metrics(
     emits: Callable[[str], bool],
 ) -> list[MetricRecord]:
     """The records of every feature whose effective `emit_metrics` is Enabled."""
-    dimensions = (("Endpoint", endpoint or ""), ("MonitoringSchedule", schedule or ""))
+    # a batch transform's executions monitor no endpoint: no Endpoint dimension then
+    named = (("Endpoint", endpoint), ("MonitoringSchedule", schedule or ""))
+    dimensions = tuple((key, value) for key, value in named if value is not None)
     records = []
     for feature in profile.features:
         if not emits(feature.name):

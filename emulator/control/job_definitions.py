@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.kinds import Kind
@@ -12,7 +11,7 @@ from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationE
 from smlocal.emulator.jobs.schedule_records import (
     AppSpecification,
     BaselineConfig,
-    EndpointInput,
+    MonitoringInput,
     OutputConfig,
     StoppingCondition,
     stored_schedules,
@@ -22,21 +21,16 @@ from smlocal.emulator.support.records import Document, Nested, shown
 KIND = "data-quality-job-definition"
 
 
-class DataQualityJobInput(TypedDict, total=False):
-    """A job definition's input: an endpoint's captures (batch transform is refused)."""
-
-    EndpointInput: EndpointInput
-    BatchTransformInput: Nested
+DataQualityJobInput = MonitoringInput  # an endpoint's captures or a batch transform's
 
 
-def endpoint_of(job_input: Mapping[str, Any]) -> str:
-    """The monitored endpoint; batch transform inputs are refused."""
-    if "EndpointInput" not in job_input:
-        raise ValidationException(
-            "smlocal monitors endpoints: give an EndpointInput (batch transform inputs are not "
-            "emulated)."
-        )
-    return str(job_input["EndpointInput"]["EndpointName"])
+def endpoint_of(job_input: DataQualityJobInput) -> str | None:
+    """The monitored endpoint; None for a batch transform's captures."""
+    if "EndpointInput" in job_input:
+        return str(job_input["EndpointInput"]["EndpointName"])
+    if "BatchTransformInput" in job_input:
+        return None
+    raise ValidationException("Give an EndpointInput or a BatchTransformInput.")
 
 
 @dataclass
@@ -61,8 +55,8 @@ class DataQualityJobDefinition:
         return self.name
 
     @property
-    def endpoint(self) -> str:
-        """The endpoint it monitors."""
+    def endpoint(self) -> str | None:
+        """The endpoint it monitors (None: a batch transform's captures)."""
         return endpoint_of(self.job_input)
 
     @classmethod
@@ -106,12 +100,14 @@ class DataQualityJobDefinition:
 
     def summary(self) -> dict[str, object]:
         """ListDataQualityJobDefinitions' item."""
-        return {
-            "MonitoringJobDefinitionName": self.name,
-            "MonitoringJobDefinitionArn": self.arn,
-            "CreationTime": self.creation_time,
-            "EndpointName": self.endpoint,
-        }
+        return shown(
+            (
+                ("MonitoringJobDefinitionName", self.name),
+                ("MonitoringJobDefinitionArn", self.arn),
+                ("CreationTime", self.creation_time),
+                ("EndpointName", self.endpoint),
+            )
+        )
 
 
 DEFINITIONS = Kind(

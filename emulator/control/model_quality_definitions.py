@@ -8,17 +8,19 @@ ProbabilityThresholdAttribute).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.job_definitions import endpoint_of, refuse_while_scheduled
+from smlocal.emulator.control.job_definitions import refuse_while_scheduled
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from smlocal.emulator.jobs.schedule_records import (
     AppSpecification,
     BaselineConfig,
     EndpointInput,
+    MonitoringInput,
     OutputConfig,
     StoppingCondition,
 )
@@ -34,11 +36,9 @@ class GroundTruthS3Input(TypedDict, total=False):
     S3Uri: str
 
 
-class ModelQualityJobInput(TypedDict, total=False):
+class ModelQualityJobInput(MonitoringInput, total=False):
     """An endpoint's captures (batch transform is refused) and the ground truth."""
 
-    EndpointInput: EndpointInput
-    BatchTransformInput: Nested
     GroundTruthS3Input: GroundTruthS3Input
 
 
@@ -155,6 +155,16 @@ MODEL_QUALITY_DEFINITIONS = Kind(
     missing=ResourceNotFound,
     duplicate=ResourceInUse,
 )
+
+
+def endpoint_of(job_input: Mapping[str, Any]) -> str:
+    """The monitored endpoint; batch transform inputs are refused for model quality."""
+    if "EndpointInput" not in job_input:
+        raise ValidationException(
+            "smlocal monitors the model quality of endpoints: give an EndpointInput (batch "
+            "transform inputs are emulated for data quality only)."
+        )
+    return str(job_input["EndpointInput"]["EndpointName"])
 
 
 def _check(params: dict[str, Any]) -> None:

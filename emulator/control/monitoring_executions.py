@@ -22,13 +22,14 @@ from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.model_quality_definitions import MODEL_QUALITY_DEFINITIONS
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.hosting.endpoint_records import stored
+from smlocal.emulator.jobs.processing import BATCH_CAPTURE_INPUT
 from smlocal.emulator.jobs.processing_records import CaptureWindow, ProcessingJob
 from smlocal.emulator.jobs.schedule_records import (
     EXECUTION,
     AppSpecification,
     BaselineConfig,
-    EndpointInput,
     MonitoringExecution,
+    MonitoringInput,
     MonitoringJobDefinition,
     MonitoringSchedule,
     MonitoringScheduleConfig,
@@ -61,7 +62,7 @@ GROUND_TRUTH_PATH = "/opt/ml/processing/groundtruth"
 class MonitoringSpec:
     """What an execution of a schedule runs, whichever way the job was defined."""
 
-    endpoint: str
+    endpoint: str | None  # None: a batch transform's captures, under batch_capture
     local_path: str
     image: str
     output_uri: str
@@ -79,6 +80,8 @@ class MonitoringSpec:
     resources: Nested | None = None
     monitoring_type: str = "DataQuality"
     ground_truth_uri: str | None = None  # ModelQuality: the labels' hour folders are under it
+    batch_capture: str | None = None  # a BatchTransformInput's DataCapturedDestinationS3Uri
+    batch_format: str | None = None  # the analyzer's dataset_format of its DatasetFormat
 
 
 EXECUTIONS = Kind(
@@ -140,7 +143,7 @@ def _model_quality(ctx: Context, config: MonitoringScheduleConfig) -> Monitoring
         )
     definition = MODEL_QUALITY_DEFINITIONS.get(ctx, config["MonitoringJobDefinitionName"])
     spec = _spec(
-        endpoint_input=definition.job_input["EndpointInput"],
+        job_input=definition.job_input,
         app=definition.app_specification,
         baseline=definition.baseline_config or {},
         outputs=definition.output_config,
@@ -157,11 +160,8 @@ def _model_quality(ctx: Context, config: MonitoringScheduleConfig) -> Monitoring
 
 def _from_inline(inline: MonitoringJobDefinition) -> MonitoringSpec:
     """The spec of a MonitoringJobDefinition given inline."""
-    inputs = inline["MonitoringInputs"][0]
-    if "EndpointInput" not in inputs:
-        raise ValidationException("smlocal monitors endpoints: give an EndpointInput.")
     return _spec(
-        endpoint_input=inputs["EndpointInput"],
+        job_input=inline["MonitoringInputs"][0],
         app=inline["MonitoringAppSpecification"],
         baseline=inline.get("BaselineConfig") or {},
         outputs=inline["MonitoringOutputConfig"],
@@ -175,11 +175,8 @@ def _from_inline(inline: MonitoringJobDefinition) -> MonitoringSpec:
 
 def _from_definition(definition: DataQualityJobDefinition) -> MonitoringSpec:
     app = definition.app_specification
-    endpoint_input = definition.job_input.get("EndpointInput")
-    if endpoint_input is None:  # refused when the definition was created
-        raise ValidationException("smlocal monitors endpoints: give an EndpointInput.")
     return _spec(
-        endpoint_input=endpoint_input,
+        job_input=definition.job_input,
         app=app,
         baseline=definition.baseline_config or {},
         outputs=definition.output_config,
@@ -193,7 +190,7 @@ def _from_definition(definition: DataQualityJobDefinition) -> MonitoringSpec:
 
 def _spec(
     *,
-    endpoint_input: EndpointInput,
+    job_input: MonitoringInput,
     app: AppSpecification,
     baseline: BaselineConfig,
     outputs: OutputConfig,
@@ -204,9 +201,18 @@ def _spec(
     resources: Nested | None,
 ) -> MonitoringSpec:
     output = outputs["MonitoringOutputs"][0]["S3Output"]
+    endpoint_input, batch_input = (
+        job_input.get("EndpointInput"),
+        job_input.get("BatchTransformInput"),
+    )
+    monitored = endpoint_input or batch_input
+    if monitored is None:
+        raise ValidationException("Give an EndpointInput or a BatchTransformInput.")
     return MonitoringSpec(
-        endpoint=endpoint_input["EndpointName"],
-        local_path=endpoint_input["LocalPath"],
+        endpoint=endpoint_input["EndpointName"] if endpoint_input else None,
+        batch_capture=batch_input["DataCapturedDestinationS3Uri"] if batch_input else None,
+        batch_format=_batch_format(batch_input["DatasetFormat"]) if batch_input else None,
+        local_path=monitored["LocalPath"],
         image=app["ImageUri"],
         output_uri=output["S3Uri"],
         output_local_path=output["LocalPath"],
@@ -215,12 +221,25 @@ def _spec(
         constraints_uri=(baseline.get("ConstraintsResource") or {}).get("S3Uri"),
         preprocessor_uri=app.get("RecordPreprocessorSourceUri"),
         postprocessor_uri=app.get("PostAnalyticsProcessorSourceUri"),
-        start_offset=endpoint_input.get("StartTimeOffset"),
-        end_offset=endpoint_input.get("EndTimeOffset"),
+        start_offset=monitored.get("StartTimeOffset"),
+        end_offset=monitored.get("EndTimeOffset"),
         max_runtime=None if stopping is None else stopping["MaxRuntimeInSeconds"],
         role=role,
         definition_name=definition,
         resources=resources,
+    )
+
+
+def _batch_format(dataset: Nested) -> str:
+    """The analyzer's dataset_format for a BatchTransformInput's DatasetFormat."""
+    csv = dataset.get("Csv")
+    if isinstance(csv, dict):
+        return dataset_format("csv", header=bool(csv.get("Header", False)))
+    if "Json" in dataset:
+        return dataset_format("json")
+    raise ValidationException(
+        "smlocal analyses batch transform captures of Csv or Json datasets; Parquet is not "
+        "emulated."
     )
 
 
@@ -292,19 +311,23 @@ def execution_job(
     env = {
         "publish_cloudwatch_metrics": "Enabled",
         **spec.environment,
-        "dataset_format": dataset_format("capture"),
+        "dataset_format": spec.batch_format or dataset_format("capture"),
         "dataset_source": spec.local_path,
         "output_path": spec.output_local_path,
-        "sagemaker_endpoint_name": spec.endpoint,
+        **({"sagemaker_endpoint_name": spec.endpoint} if spec.endpoint else {}),
         "sagemaker_monitoring_schedule_name": schedule_name,
         "start_time": _z(start),
         "end_time": _z(end),
         "metric_time": _z(hour),
     }
     inputs: list[dict[str, Any]] = []
-    prefix = _captures_of(ctx, spec.endpoint)
+    prefix = _captures_of(ctx, spec.endpoint) if spec.endpoint else None
     if prefix:
         inputs.append(_input("endpoint_input_1", prefix, f"{spec.local_path}/{spec.endpoint}"))
+    if spec.batch_capture:  # the input side's manifests; the job reads the files they name
+        prefix = f"{spec.batch_capture.rstrip('/')}/input"
+        inputs.append(_input(BATCH_CAPTURE_INPUT, prefix, spec.local_path))
+    monitored = [spec.endpoint] if spec.endpoint else []
     uris = (
         spec.statistics_uri,
         spec.constraints_uri,
@@ -326,8 +349,8 @@ def execution_job(
                 {
                     "OutputName": "monitoring_output",
                     "S3Output": {
-                        "S3Uri": f"{spec.output_uri.rstrip('/')}/{spec.endpoint}/{schedule_name}"
-                        f"/{hour:%Y/%m/%d/%H}",
+                        "S3Uri": "/".join([spec.output_uri.rstrip("/"), *monitored, schedule_name])
+                        + f"/{hour:%Y/%m/%d/%H}",
                         "LocalPath": spec.output_local_path,
                         "S3UploadMode": "Continuous",
                     },

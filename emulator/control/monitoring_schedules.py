@@ -39,10 +39,11 @@ SCHEDULES = Kind(
 MAX_NOW_WINDOW = timedelta(hours=24)
 
 
-def _check_schedule(ctx: Context, config: MonitoringScheduleConfig) -> str:
-    """Validate a MonitoringScheduleConfig; return the monitored endpoint."""
+def _check_schedule(ctx: Context, config: MonitoringScheduleConfig) -> str | None:
+    """Validate a MonitoringScheduleConfig; return the monitored endpoint (None: a batch
+    transform's captures)."""
     spec = spec_of(ctx, config)
-    if stored(ctx, spec.endpoint) is None:
+    if spec.endpoint is not None and stored(ctx, spec.endpoint) is None:
         raise not_found("endpoint", ctx.arn(ENDPOINT, spec.endpoint))
     schedule = config["ScheduleConfig"]
     if not is_now(schedule["ScheduleExpression"]):
@@ -166,7 +167,9 @@ def list_monitoring_executions(ctx: Context, params: dict[str, Any]) -> dict[str
 
 def refuse_deleting_a_monitored_endpoint(ctx: Context, name: str, arn: str) -> None:
     """DeleteEndpoint is refused while a monitoring schedule uses the endpoint, as in AWS."""
-    users = [s.name for s in SCHEDULES.records(ctx) if s.endpoint_name.lower() == name.lower()]
+    users = [
+        s.name for s in SCHEDULES.records(ctx) if (s.endpoint_name or "").lower() == name.lower()
+    ]
     if users:
         raise ValidationException(
             f'Cannot delete endpoint "{arn}": monitoring schedule(s) '

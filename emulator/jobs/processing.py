@@ -32,6 +32,7 @@ from smlocal.emulator.jobs.processing_io import (
 from smlocal.emulator.jobs.processing_records import CaptureWindow, ProcessingJob
 from smlocal.emulator.jobs.runner import JobProcess, JobRunner, summary_lines
 from smlocal.emulator.jobs.script_processing import run_script
+from smlocal.emulator.jobs.transform_s3 import download_batch_captures
 from smlocal.emulator.support.clients import client, download, no_objects_message
 from smlocal.emulator.support.interpreter import python_module
 from smlocal.emulator.support.state import State
@@ -43,6 +44,8 @@ METRICS_DIR = "/opt/ml/output/metrics/cloudwatch"
 OPTIONAL_INPUT = "groundtruth_input_"  # an hour without labels: the merge counts them missing
 
 Finished = Callable[[ProcessingJob], None]
+# the input of a monitoring execution that reads a batch transform's capture manifests
+BATCH_CAPTURE_INPUT = "batch_transform_input_1"
 # Flush an endpoint's captures into S3: None, or why it failed (hosting's flush_quietly)
 FlushCaptures = Callable[[str], "str | None"]
 
@@ -176,6 +179,9 @@ class Processing:
                     self._flush_captures(job)
                     download_captures(s3, source["S3Uri"], local, window)
                     continue  # an empty window is the analyzer's to report
+                if window and item["InputName"] == BATCH_CAPTURE_INPUT:
+                    download_batch_captures(s3, source["S3Uri"], local, window.moments())
+                    continue
                 found = download(s3, source["S3Uri"], local)
             except Exception as exc:
                 raise JobFailed(

@@ -40,11 +40,21 @@ class EndpointInput(TypedDict, total=False):
     ProbabilityThresholdAttribute: float
 
 
+class BatchTransformInput(TypedDict, total=False):
+    """The members of a BatchTransformInput smlocal reads (the others are kept as given)."""
+
+    DataCapturedDestinationS3Uri: Required[str]
+    DatasetFormat: Required[Nested]
+    LocalPath: Required[str]
+    StartTimeOffset: str
+    EndTimeOffset: str
+
+
 class MonitoringInput(TypedDict, total=False):
-    """A monitoring job's input: an endpoint's captures (batch transform is refused)."""
+    """A monitoring job's input: an endpoint's captures, or a batch transform's."""
 
     EndpointInput: EndpointInput
-    BatchTransformInput: Nested
+    BatchTransformInput: BatchTransformInput
 
 
 class AppSpecification(TypedDict, total=False):
@@ -134,7 +144,7 @@ class MonitoringExecution:
     creation_time: float
     last_modified_time: float
     processing_job_arn: str
-    endpoint_name: str
+    endpoint_name: str | None  # None: a batch transform's captures
     job_definition_name: str | None
     monitoring_type: str
     status: str
@@ -164,7 +174,7 @@ class MonitoringExecution:
             creation_time=doc["CreationTime"],
             last_modified_time=doc["LastModifiedTime"],
             processing_job_arn=doc["ProcessingJobArn"],
-            endpoint_name=doc["EndpointName"],
+            endpoint_name=doc.get("EndpointName"),
             job_definition_name=doc.get("MonitoringJobDefinitionName"),
             monitoring_type=doc["MonitoringType"],
             status=doc["MonitoringExecutionStatus"],
@@ -221,7 +231,7 @@ class MonitoringSchedule:
     creation_time: float
     last_modified_time: float
     config: MonitoringScheduleConfig
-    endpoint_name: str
+    endpoint_name: str | None  # None: a batch transform's captures
     job_definition_name: str | None
     status: str
     settles_at: float | None = None  # _SettlesAt: Pending until then
@@ -255,7 +265,7 @@ class MonitoringSchedule:
             creation_time=doc["CreationTime"],
             last_modified_time=doc["LastModifiedTime"],
             config=doc["MonitoringScheduleConfig"],
-            endpoint_name=doc["EndpointName"],
+            endpoint_name=doc.get("EndpointName"),
             job_definition_name=doc.get("MonitoringJobDefinitionName"),
             status=doc["MonitoringScheduleStatus"],
             settles_at=doc.get("_SettlesAt"),

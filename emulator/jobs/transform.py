@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from smlocal.capture_sink.record import format_inference_time, new_event_id
 from smlocal.emulator.jobs import transform_data as data
 from smlocal.emulator.jobs import transform_records as jobs
@@ -130,6 +132,9 @@ class Transform:
             status = "Stopped"
         except InputError as exc:
             status, reason = "Failed", str(exc)
+        except ClientError as exc:  # S3 refused to read an input or write an output
+            error = exc.response.get("Error", {})
+            status, reason = "Failed", f"ClientError: {error.get('Code')}: {error.get('Message')}"
         except Exception:
             log.exception("transform job %s failed", name)
             status, reason = "Failed", "InternalServerError: smlocal could not run the job."

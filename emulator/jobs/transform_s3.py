@@ -15,9 +15,11 @@ import gzip
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from smlocal.capture_sink.keys import hour_folder, parse_s3_uri
+from smlocal.capture_sink.listing import list_capture_files
 from smlocal.capture_sink.record import new_event_id
 from smlocal.emulator.jobs.transform_records import BatchDataCaptureConfig, TransformJob
 
@@ -129,3 +131,22 @@ def write_captures(
         s3.put_object(Bucket=dest.bucket, Key=key, Body=body, **extra)
         written.append(f"s3://{dest.bucket}/{key}")
     return written
+
+
+def download_batch_captures(
+    s3: Any, uri: str, dest: Path, window: tuple[datetime, datetime]
+) -> list[Path]:
+    """The objects the capture manifests under `uri` (a job's `{destination}/input`) name,
+    for the manifests whose hour folders overlap the window, each manifest's in its own
+    numbered folder (two jobs may read files of the same name); their paths."""
+    files = []
+    manifests = list_capture_files(uri, *window, s3_client=s3, suffix=".json")
+    for number, found in enumerate(manifests):
+        head, *items = json.loads(found.read())
+        for item in items:
+            where = parse_s3_uri(str(head["prefix"]) + str(item))
+            target = dest / str(number) / (where.key.rsplit("/", 1)[-1] or "data")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(where.bucket, where.key, str(target))
+            files.append(target)
+    return files

@@ -63,7 +63,7 @@ REQUIRED: Mapping[str, Mapping[str, type | tuple[type, ...]]] = {
         "MonitoringScheduleStatus": str,
         "MonitoringScheduleConfig": dict,
         "MonitoringType": str,
-        "EndpointName": str,
+        "EndpointName": (str, type(None)),  # None: a batch transform's captures
         "CreationTime": Number,
         "LastModifiedTime": Number,
     },

@@ -4,6 +4,7 @@ data-capture flow (model.transformer(...).transform(..., wait=True))."""
 from __future__ import annotations
 
 import json
+import time
 
 from sklearn.datasets import load_iris
 
@@ -51,3 +52,86 @@ def test_the_sdk_transformer_runs_a_job_and_captures_it(
     assert len(outputs) == 1
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=outputs[0])["Body"].read())
     assert manifest == [{"prefix": f"s3://{bucket}/transform-output/"}, "rows.csv.out"]
+
+
+def test_a_data_quality_schedule_reads_the_batch_captures(
+    smlocal_sagemaker_session, iris_model_data
+) -> None:
+    """DefaultModelMonitor with a BatchTransformInput, as AWS's batch-transform data-quality
+    notebook creates it (here a NOW schedule, to run at once): the execution analyses the
+    files the transform job's input manifests name, against the baseline."""
+    from sagemaker.inputs import BatchDataCaptureConfig
+    from sagemaker.model import Model
+    from sagemaker.model_monitor import (
+        BatchTransformInput,
+        CronExpressionGenerator,
+        DefaultModelMonitor,
+        MonitoringDatasetFormat,
+    )
+    from sagemaker.model_monitor.dataset_format import DatasetFormat
+
+    session = smlocal_sagemaker_session
+    s3 = session.boto_session.client("s3", endpoint_url=session.s3_client.meta.endpoint_url)
+    bucket = session.default_bucket()
+    features = load_iris(return_X_y=True)[0]
+    header = "sepal_length,sepal_width,petal_length,petal_width"
+    baseline = header + "\n" + "\n".join(",".join(str(v) for v in row) for row in features)
+    s3.put_object(Bucket=bucket, Key="dq/baseline/iris.csv", Body=baseline)
+    # sepal_length missing from every row: a completeness violation
+    wide = ["," + ",".join(str(v) for v in row[1:]) for row in features[:30]]
+    s3.put_object(Bucket=bucket, Key="dq/transform-input/rows.csv", Body="\n".join(wide))
+    capture = f"s3://{bucket}/dq/datacapture"
+    model = Model(image_uri=XGBOOST_IMAGE, model_data=iris_model_data, role=ROLE,
+                  sagemaker_session=session)  # fmt: skip
+    transformer = model.transformer(instance_count=1, instance_type="ml.m4.xlarge",
+                                    accept="text/csv", assemble_with="Line",
+                                    output_path=f"s3://{bucket}/dq/transform-output")  # fmt: skip
+    transformer.transform(f"s3://{bucket}/dq/transform-input", content_type="text/csv",
+                          split_type="Line", wait=True, logs=False,
+                          batch_data_capture_config=BatchDataCaptureConfig(
+                              destination_s3_uri=capture))  # fmt: skip
+    monitor = DefaultModelMonitor(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                                  max_runtime_in_seconds=1800, sagemaker_session=session)  # fmt: skip
+    monitor.suggest_baseline(
+        baseline_dataset=f"s3://{bucket}/dq/baseline/iris.csv",
+        dataset_format=DatasetFormat.csv(header=True),
+        output_s3_uri=f"s3://{bucket}/dq/baseline-results", wait=True, logs=False,
+    )  # fmt: skip
+    monitor.create_monitoring_schedule(
+        batch_transform_input=BatchTransformInput(
+            data_captured_destination_s3_uri=capture,
+            destination="/opt/ml/processing/input",
+            dataset_format=MonitoringDatasetFormat.csv(header=False),
+        ),
+        output_s3_uri=f"s3://{bucket}/dq/reports",
+        statistics=monitor.baseline_statistics(),
+        constraints=monitor.suggested_constraints(),
+        schedule_cron_expression=CronExpressionGenerator.now(),
+        data_analysis_start_time="-PT1H",
+        data_analysis_end_time="-PT0H",
+        enable_cloudwatch_metrics=True,
+    )  # fmt: skip
+    described = monitor.describe_schedule()
+    job_input = session.sagemaker_client.describe_data_quality_job_definition(
+        JobDefinitionName=described["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"]
+    )["DataQualityJobInput"]
+    assert job_input["BatchTransformInput"]["DataCapturedDestinationS3Uri"] == capture
+    assert "EndpointName" not in described
+    executions = []
+    for _ in range(600):
+        executions = monitor.list_executions()
+        if executions:
+            break
+        time.sleep(0.1)
+    execution = executions[-1]
+    execution.wait(logs=False)
+    status = execution.describe()
+    assert status["ProcessingJobStatus"] == "Completed", status.get("FailureReason")
+    statistics = monitor.latest_monitoring_statistics().body_dict
+    assert statistics["dataset"]["item_count"] == 30
+    assert [f["name"] for f in statistics["features"]] == header.split(",")
+    violations = monitor.latest_monitoring_constraint_violations().body_dict["violations"]
+    assert {(v["feature_name"], v["constraint_check_type"]) for v in violations} == {
+        ("sepal_length", "data_type_check"),  # the analyzer's words for a column all missing
+        ("sepal_length", "completeness_check"),
+    }

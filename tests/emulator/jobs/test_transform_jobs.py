@@ -116,8 +116,18 @@ def test_csv_lines_give_one_prediction_a_line_in_file_out(sm, s3, model, expecte
 
 
 # A scikit-learn container script that answers, for each row of a request, how many rows the
-# request held, and which Accept it was sent: so the tests see how records were packed.
+# request held (so the tests see how records were packed); with the job's Environment
+# ANSWER=accept, the Accept it was sent; with ANSWER=concurrency, the most requests it has
+# had in flight at once (each holds on for 0.3 s).
 COUNTING_SCRIPT = """
+import os
+import threading
+import time
+
+_lock = threading.Lock()
+_state = {"now": 0, "most": 0}
+
+
 def model_fn(model_dir):
     return None
 
@@ -128,11 +138,20 @@ def input_fn(body, content_type):
 
 
 def predict_fn(rows, model):
+    if os.environ.get("ANSWER") == "concurrency":
+        with _lock:
+            _state["now"] += 1
+            _state["most"] = max(_state["most"], _state["now"])
+        time.sleep(0.3)
+        with _lock:
+            _state["now"] -= 1
     return rows
 
 
 def output_fn(rows, accept):
-    return "".join(f"{len(rows)}\\n" for _ in rows)
+    answer = os.environ.get("ANSWER", "count")
+    value = {"count": len(rows), "accept": accept, "concurrency": _state["most"]}[answer]
+    return "".join(f"{value}\\n" for _ in rows)
 """
 
 
@@ -216,9 +235,24 @@ def test_a_record_over_max_payload_fails_the_job_as_sagemaker_does(sm, s3, smloc
     assert any("Too much data for max payload size" in e["message"] for e in events["events"])
 
 
-def test_accept_reaches_the_container(sm, s3, model) -> None:
-    job = run(sm, model, output={"Accept": "text/html"})
-    assert job["TransformJobStatus"] == "Failed"  # the container answers 406: not emulated away
+def test_accept_reaches_the_container(sm, s3, model, counting_model) -> None:
+    job = run(sm, counting_model, output={"Accept": "application/jsonlines"},
+              Environment={"ANSWER": "accept"})  # fmt: skip
+    assert out(s3, job, "part-b.csv.out") == "application/jsonlines\n" * 50
+    refused = run(sm, model, output={"Accept": "text/html"})
+    assert refused["TransformJobStatus"] == "Failed"  # XGBoost answers 406, as it does on AWS
+
+
+@pytest.mark.parametrize(("concurrent", "most"), [(1, {1}), (4, {2, 3, 4})])
+def test_max_concurrent_transforms_requests_are_in_flight_at_once(
+    sm, s3, counting_model, concurrent, most
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="twelve/rows.csv", Body="\n".join(ROWS[:12]))
+    job = run(sm, counting_model, source=f"s3://{BUCKET}/twelve", BatchStrategy="SingleRecord",
+              MaxConcurrentTransforms=concurrent, Environment={"ANSWER": "concurrency"})  # fmt: skip
+    assert job["TransformJobStatus"] == "Completed"
+    assert job["MaxConcurrentTransforms"] == concurrent
+    assert max(int(v) for v in out(s3, job, "rows.csv.out").split()) in most
 
 
 def test_a_manifest_names_the_inputs(sm, s3, model, expected) -> None:
@@ -273,12 +307,6 @@ def test_json_records_are_joined_under_sagemaker_output(sm, s3, counting_model) 
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
     lines = [json.loads(line) for line in out(s3, job, "rows.jsonl.out").splitlines()]
     assert lines == [{"id": i, "SageMakerOutput": 1} for i in range(3)]
-
-
-def test_max_concurrent_transforms_is_kept(sm, s3, model) -> None:
-    job = run(sm, model, MaxConcurrentTransforms=4, BatchStrategy="SingleRecord")
-    assert job["TransformJobStatus"] == "Completed"
-    assert job["MaxConcurrentTransforms"] == 4
 
 
 def test_list_and_stop(sm, s3, model) -> None:
@@ -415,3 +443,59 @@ def test_capture_files_are_encrypted_with_the_kms_key(sm, s3, model) -> None:
         head = s3.head_object(Bucket=BUCKET, Key=key)
         assert head["ServerSideEncryption"] == "aws:kms"
         assert head["SSEKMSKeyId"] == key_id
+
+
+def test_a_parquet_batch_transform_schedule_is_refused(sm) -> None:
+    name = unique("dq-parquet")
+    sm.create_data_quality_job_definition(
+        JobDefinitionName=name,
+        DataQualityAppSpecification={
+            "ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+        },
+        DataQualityJobInput={"BatchTransformInput": {
+            "DataCapturedDestinationS3Uri": f"s3://{BUCKET}/capture",
+            "DatasetFormat": {"Parquet": {}}, "LocalPath": "/opt/ml/processing/input"}},
+        DataQualityJobOutputConfig={"MonitoringOutputs": [{"S3Output": {
+            "S3Uri": f"s3://{BUCKET}/reports", "LocalPath": "/opt/ml/processing/output"}}]},
+        JobResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
+                                        "VolumeSizeInGB": 20}},
+        RoleArn=ROLE,
+    )  # fmt: skip
+    listed = sm.list_data_quality_job_definitions(NameContains=name)["JobDefinitionSummaries"]
+    assert "EndpointName" not in listed[0]
+    with pytest.raises(ClientError, match="Parquet is not emulated"):
+        sm.create_monitoring_schedule(
+            MonitoringScheduleName=name,
+            MonitoringScheduleConfig={
+                "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+                "MonitoringJobDefinitionName": name, "MonitoringType": "DataQuality"},
+        )  # fmt: skip
+
+
+def test_the_model_servers_log_goes_to_the_jobs_log_group(sm, s3, smlocal, model) -> None:
+    job = run(sm, model)
+    logs = smlocal.client("logs")
+    group = "/aws/sagemaker/TransformJobs"
+    prefix = job["TransformJobName"] + "/"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=prefix)
+    names = sorted(s["logStreamName"] for s in streams["logStreams"])
+    assert len(names) == 2
+    instance, data = names  # {job}/{instance id} and {job}/{instance id}/data-log
+    assert re.fullmatch(re.escape(prefix) + r"i-[0-9a-f]{17}", instance)
+    assert data == f"{instance}/data-log"
+    lines = [e["message"] for e in logs.get_log_events(
+        logGroupName=group, logStreamName=instance, startFromHead=True)["events"]]  # fmt: skip
+    assert sum("Starting gunicorn" in line for line in lines) == 1
+
+
+def test_an_output_bucket_that_does_not_exist_fails_with_s3s_words(sm, model) -> None:
+    job = run(sm, model, source=f"s3://{BUCKET}/iris/part-b.csv")
+    name = unique("nobucket")
+    sm.create_transform_job(
+        TransformJobName=name, ModelName=model, TransformInput=job["TransformInput"],
+        TransformOutput={"S3OutputPath": "s3://no-such-bucket-here/out"},
+        TransformResources=job["TransformResources"],
+    )  # fmt: skip
+    failed = wait_for(sm, name)
+    assert failed["TransformJobStatus"] == "Failed"
+    assert failed["FailureReason"].startswith("ClientError: NoSuchBucket: ")
