@@ -15,6 +15,7 @@ BENCHMARKS = [
     "bench.training",
     "bench.s3_durability",
     "bench.faults",
+    "bench.console",
 ]
 
 
