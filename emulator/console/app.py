@@ -118,9 +118,9 @@ class Console:
             return "The form's token is missing or stale: reload the page and try again."
         return None
 
-    def render(self, template: str, **values: Any) -> Page:
+    def render(self, template: str, status: int = 200, **values: Any) -> Page:
         """A page of a template with the values every page gets."""
-        return Page(template, values)
+        return Page(template, values, status=status)
 
     def _error(self, status: int, title: str, message: str) -> Page:
         return Page("error.html", {"title": title, "message": message}, status=status)
