@@ -74,3 +74,11 @@ def test_every_template_and_asset_ships_in_the_package() -> None:
              for p in (folder / sub).iterdir()]  # fmt: skip
     assert files
     assert [f for f in files if not any(fnmatch(f, p) for p in patterns)] == []
+
+
+def test_a_page_that_cannot_be_rendered_still_answers() -> None:
+    handler = console(lambda operation, params: EMPTY[operation])
+    handler.templates.get_template = lambda name: 1 / 0  # type: ignore[method-assign]
+    status, headers, page = get(handler, "/_smlocal/jobs")
+    assert (status, headers["Content-Type"]) == (500, "text/plain; charset=utf-8")
+    assert "The console could not render this page; see logs/emulator.log." in page
