@@ -87,24 +87,32 @@ class Console:
         self.loop.call_soon_threadsafe(respond, *answer)
 
     def answer(self, request: Request) -> tuple[int, Headers, bytes]:
-        """The response to a console request (run in a worker thread)."""
+        """The response to a console request (run in a worker thread); always one."""
+        try:
+            return self._finish(self._page(request))
+        except Exception:  # a bug in a template: still answer, or the browser waits
+            log.exception("console page %s could not be rendered", request.path)
+            body = b"The console could not render this page; see logs/emulator.log.\n"
+            return 500, [("Content-Type", "text/plain; charset=utf-8")], body
+
+    def _page(self, request: Request) -> Page:
         found = self._route(request.method, request.path)
         if found is None:
-            return self._finish(self._error(404, "No such page", "The console has no page here."))
+            return self._error(404, "No such page", "The console has no page here.")
         view, groups = found
         try:
             if request.method == "POST":
                 refused = self._refused(request)
                 if refused is not None:
-                    return self._finish(self._error(403, "Refused", refused))
-            page = view(request, *groups)
+                    return self._error(403, "Refused", refused)
+            page: Page = view(request, *groups)
         except AWSError as exc:
             status = 404 if "Could not find" in exc.message else exc.status
-            page = self._error(status, exc.code, exc.message)
+            return self._error(status, exc.code, exc.message)
         except Exception as exc:  # something the console reads is down: say so plainly
             log.exception("console page %s failed", request.path)
-            page = self._error(503, "Something is down", f"{type(exc).__name__}: {exc}")
-        return self._finish(page)
+            return self._error(503, "Something is down", f"{type(exc).__name__}: {exc}")
+        return page
 
     def _refused(self, request: Request) -> str | None:
         """Why a POST is refused: not from a console page of this very origin, or no token."""
@@ -118,9 +126,9 @@ class Console:
             return "The form's token is missing or stale: reload the page and try again."
         return None
 
-    def render(self, template: str, **values: Any) -> Page:
+    def render(self, template: str, status: int = 200, **values: Any) -> Page:
         """A page of a template with the values every page gets."""
-        return Page(template, values)
+        return Page(template, values, status=status)
 
     def _error(self, status: int, title: str, message: str) -> Page:
         return Page("error.html", {"title": title, "message": message}, status=status)

@@ -18,6 +18,7 @@ LATEST_FILES = 3  # capture files read for the latest records
 LATEST_RECORDS = 10
 LOG_LINES = 40
 MAX_SHOWN = 2000  # characters of one payload shown
+MAX_OBJECT = 5 * 1024 * 1024  # bytes of an S3 object shown
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,13 @@ def object_url(bucket: str, key: str) -> str:
 
 
 def object_text(sources: Sources, bucket: str, key: str) -> bytes:
-    """An S3 object's bytes (ClientError when there is none)."""
-    body: bytes = sources.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    """An S3 object's first MAX_OBJECT bytes (ClientError when there is none)."""
+    answer = sources.client("s3").get_object(
+        Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_OBJECT - 1}"
+    )
+    body: bytes = answer["Body"].read()
+    if int(answer.get("ContentRange", "/0").rsplit("/", 1)[-1] or 0) > MAX_OBJECT:
+        body += f"\n… (the first {MAX_OBJECT} bytes shown)\n".encode()
     return body
 
 

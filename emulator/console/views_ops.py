@@ -16,6 +16,7 @@ from smlocal.emulator.console.page import REPORT_CSP, Page
 from smlocal.emulator.console.sources import Sources
 from smlocal.emulator.wire.http_server import Request
 from smlocal.model_monitor.contract import CONSTRAINTS, STATISTICS, VIOLATIONS
+from smlocal.model_monitor.errors import AnalysisError
 
 if TYPE_CHECKING:
     from smlocal.emulator.console.app import Console
@@ -152,10 +153,13 @@ def report_page(console: Console, request: Request, job_name: str) -> Page:
             "baseline_constraints": _input(job, "constraints"),
         }
         local = {k: _download(sources, uri, folder / k) for k, uri in files.items() if uri}
-        page = render_report(
-            ReportSources(**{k: str(v) for k, v in local.items()}),
-            info=execution_info(outputs),
-        )
+        try:
+            page = render_report(
+                ReportSources(**{k: str(v) for k, v in local.items()}),
+                info=execution_info(outputs),
+            )
+        except AnalysisError as exc:  # no statistics: the execution failed or wrote nothing
+            return console.render("error.html", title="No report", message=str(exc), status=404)
     return Page(body=page.encode(), csp=REPORT_CSP)
 
 

@@ -175,18 +175,19 @@ class EndpointMetrics:
         overhead_us: float,
     ) -> None:
         """One invocation forwarded to a variant (status 0: the container did not answer)."""
+        now = self.clock()
+        client_error = 400 <= status < 500
+        server_error = not client_error and not 200 <= status < 300
         with self.lock:  # uncontended but for the moment a minute is taken
             recent = self.recent.get((endpoint, variant))
             if recent is None and len(self.recent) < MAX_KEYS:
                 recent = self.recent[(endpoint, variant)] = Recent()
-            if recent is not None:
+            if recent is not None:  # the console's live figures
                 recent.invocations += 1
-                recent.latest.append((self.clock(), overhead_us + (model_us or 0.0)))
-                if 400 <= status < 500:
-                    recent.client_errors += 1
-                elif not 200 <= status < 300:
-                    recent.server_errors += 1
-            minute = self._minute(endpoint, variant)
+                recent.latest.append((now, overhead_us + (model_us or 0.0)))
+                recent.client_errors += client_error
+                recent.server_errors += server_error
+            minute = self._minute(endpoint, variant, now)
             if minute is None:
                 return
             minute.invocations += 1
@@ -194,10 +195,8 @@ class EndpointMetrics:
             if model_us is not None:
                 minute.model.add(model_us)
             minute.overhead.add(overhead_us)
-            if 400 <= status < 500:
-                minute.client_errors += 1
-            elif not 200 <= status < 300:
-                minute.server_errors += 1
+            minute.client_errors += client_error
+            minute.server_errors += server_error
 
     def setup(self, endpoint: str, variant: str, seconds: float) -> None:
         """A serverless variant's model server came up after `seconds` (download, unpack and
@@ -207,10 +206,10 @@ class EndpointMetrics:
             if minute is not None:
                 minute.setup.add(seconds * 1e6)
 
-    def _minute(self, endpoint: str, variant: str) -> Minute | None:
+    def _minute(self, endpoint: str, variant: str, now: float | None = None) -> Minute | None:
         """The variant's current minute (under the lock); None when the publisher is so far
         behind that MAX_KEYS minutes are held: drop rather than grow."""
-        key = (endpoint, variant, int(self.clock()) // 60 * 60)
+        key = (endpoint, variant, int(self.clock() if now is None else now) // 60 * 60)
         minute = self.minutes.get(key)
         if minute is None and len(self.minutes) < MAX_KEYS:
             minute = self.minutes[key] = Minute()

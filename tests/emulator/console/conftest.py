@@ -1,5 +1,6 @@
 """One emulator with something on every console page, shared by the route and browser tests:
-an endpoint of two variants capturing its traffic (some of it refused by the model), a
+an endpoint of two variants capturing its traffic (some of it refused by the model) whose
+weights were updated once, a
 monitoring execution with violations, a training job, a registry group, and an endpoint to
 delete."""
 
@@ -21,7 +22,7 @@ from tests.emulator.jobs.test_monitoring_jobs import (
 )
 from tests.emulator.jobs.test_training_jobs import channel, create
 from tests.emulator.jobs.test_training_jobs import wait as wait_training
-from tests.support import ROLE, deploy
+from tests.support import ROLE, deploy, wait_for_status
 
 # integers only: the iris traffic's fractional features break the baseline's data type checks
 BASELINE = "prediction,f0,f1,f2,f3\n" + "".join(
@@ -74,6 +75,14 @@ def _populate(emulator, tmp_path_factory, iris_tar) -> Live:
                 {"name": "B", "model_data": model, "weight": 3.0}]  # fmt: skip
     assert deploy(sm, ENDPOINT, variants, capture=CAPTURE)["EndpointStatus"] == "InService"
     assert deploy(sm, DOOMED, [{"name": "AllTraffic", "model_data": model}])
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT,
+        DesiredWeightsAndCapacities=[{"VariantName": "B", "DesiredWeight": 2.0}],
+    )
+    assert (
+        wait_for_status(sm, ENDPOINT, ("InService",))["ProductionVariants"][1]["CurrentWeight"]
+        == 2.0
+    )
     invocations = 24
     for i in range(invocations):
         runtime.invoke_endpoint(EndpointName=ENDPOINT, Body=IRIS_ROWS[i % 4].encode(),

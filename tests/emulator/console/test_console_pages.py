@@ -59,3 +59,26 @@ def test_a_page_whose_source_is_down_is_a_plain_error_page() -> None:
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert "Something is down ConnectionRefusedError: [Errno 111] Connection refused" in page
     assert "logs/emulator.log" in page
+
+
+def test_every_template_and_asset_ships_in_the_package() -> None:
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = data["package-data"]["smlocal.emulator.console"]
+    folder = root / "emulator" / "console"
+    files = [p.relative_to(folder).as_posix() for sub in ("templates", "static")
+             for p in (folder / sub).iterdir()]  # fmt: skip
+    assert files
+    assert [f for f in files if not any(fnmatch(f, p) for p in patterns)] == []
+
+
+def test_a_page_that_cannot_be_rendered_still_answers() -> None:
+    handler = console(lambda operation, params: EMPTY[operation])
+    handler.templates.get_template = lambda name: 1 / 0  # type: ignore[method-assign]
+    status, headers, page = get(handler, "/_smlocal/jobs")
+    assert (status, headers["Content-Type"]) == (500, "text/plain; charset=utf-8")
+    assert "The console could not render this page; see logs/emulator.log." in page
