@@ -1,6 +1,6 @@
 """One emulator with something on every console page, shared by the route and browser tests:
 an endpoint of two variants capturing its traffic (some of it refused by the model) whose
-weights were updated once, a
+weights were updated once and an update to a broken model rolled back, a
 monitoring execution with violations, a training job, a registry group, and an endpoint to
 delete."""
 
@@ -83,6 +83,16 @@ def _populate(emulator, tmp_path_factory, iris_tar) -> Live:
         wait_for_status(sm, ENDPOINT, ("InService",))["ProductionVariants"][1]["CurrentWeight"]
         == 2.0
     )
+    # an update whose model cannot start: rolled back, with the reason in the history
+    sm.create_model(ModelName="console-broken", ExecutionRoleArn=ROLE,
+                    PrimaryContainer={"Image": "example.com/broken:1"})  # fmt: skip
+    sm.create_endpoint_config(EndpointConfigName="console-broken", ProductionVariants=[
+        {"VariantName": "A", "ModelName": "console-broken", "InitialInstanceCount": 1,
+         "InstanceType": "ml.m5.large"}])  # fmt: skip
+    sm.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="console-broken")
+    rolled_back = wait_for_status(sm, ENDPOINT, ("InService",))
+    assert rolled_back["EndpointConfigName"] == ENDPOINT, rolled_back
+    assert rolled_back["FailureReason"].startswith("The update was rolled back: "), rolled_back
     invocations = 24
     for i in range(invocations):
         runtime.invoke_endpoint(EndpointName=ENDPOINT, Body=IRIS_ROWS[i % 4].encode(),

@@ -97,8 +97,12 @@ def test_the_endpoint_page_shows_variants_models_capture_and_history(live) -> No
     assert "sagemaker-xgboost:1.7-1" in page
     assert "Model data s3://mon/model/model.tar.gz" in page
     assert "Destination s3://mon/capture" in page
-    history = re.findall(r"UTC (Creating|Updating|InService)", page)
-    assert history == ["Creating", "InService", "Updating", "InService"]
+    history = re.findall(r"UTC (Creating|Updating|RollingBack|InService)", page)
+    assert history[:4] == ["Creating", "InService", "Updating", "InService"]
+    assert history[4] == "Updating"  # to the broken model, then back
+    assert history[-1] == "InService"
+    assert re.search(r"UTC (RollingBack|InService) Update failed: ", page)
+    assert "Failure reason: The update was rolled back: " in page
 
 
 def live_figures(live) -> dict:
