@@ -109,3 +109,22 @@ def test_a_script_failure_reads_like_the_toolkit_s() -> None:
     )
     assert error_message(["usage: train.py", "train.py: error: unrecognized arguments"]) == ""
     assert "OutOfMemory" in script_failure(137, "python train.py", [])
+
+
+def test_scripts_aws_clients_point_at_the_emulator(tmp_path: Path) -> None:
+    from smlocal.emulator.jobs.environments import ScriptHost
+    from smlocal.emulator.settings import EmulatorSettings
+
+    embedded = ScriptHost.from_settings(EmulatorSettings(port=4599, data_dir=tmp_path))
+    assert embedded.aws["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4599"
+    assert embedded.aws["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:4599"
+    assert embedded.aws["AWS_ACCESS_KEY_ID"] == "test"
+    assert embedded.cache == tmp_path.resolve() / "environments"
+    external = EmulatorSettings(port=4599, s3_endpoint="http://127.0.0.1:9000")
+    aws = ScriptHost.from_settings(external).aws
+    assert aws["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9000"
+    assert "AWS_ACCESS_KEY_ID" not in aws  # the emulator's environment's own
+    off = EmulatorSettings.from_env({"SMLOCAL_SCRIPT_NAMESPACE": "false"})
+    assert ScriptHost.from_settings(off).namespace is False
+    with pytest.raises(ValueError, match="is not a boolean"):
+        EmulatorSettings.from_env({"SMLOCAL_SCRIPT_NAMESPACE": "maybe"})
