@@ -299,3 +299,18 @@ def test_a_condition_that_cannot_be_evaluated_fails(pipelines_session, pipelines
     assert steps["Check"]["StepStatus"] == "Failed"
     assert steps["Check"]["FailureReason"] == (
         "Std:JsonGet found nothing at 'no.such.path' in property file Statistics of step Profile.")  # fmt: skip
+
+
+def test_max_parallel_execution_steps_runs_one_at_a_time(pipelines_session, pipelines_iris) -> None:
+    from sagemaker.workflow.parallelism_config import ParallelismConfiguration
+
+    out = f"s3://{BUCKET}/{unique('serial')}"
+    first = analyzer_step(pipelines_session, "First", pipelines_iris["train"], f"{out}/1")
+    second = analyzer_step(pipelines_session, "Second", pipelines_iris["validation"], f"{out}/2")
+    pipeline = pipeline_of(pipelines_session, first, second)
+    pipeline.upsert(role_arn=ROLE)
+    execution = pipeline.start(parallelism_config=ParallelismConfiguration(1))
+    execution.wait()
+    assert execution.describe()["ParallelismConfiguration"] == {"MaxParallelExecutionSteps": 1}
+    earlier, later = sorted(execution.list_steps(), key=lambda s: s["StartTime"])
+    assert later["StartTime"] >= earlier["EndTime"]
