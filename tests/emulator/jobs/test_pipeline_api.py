@@ -208,6 +208,7 @@ def test_missing_execution_is_resource_not_found(sm) -> None:
         (sm.describe_pipeline_execution, {}),
         (sm.list_pipeline_execution_steps, {}),
         (sm.describe_pipeline_definition_for_execution, {}),
+        (sm.list_pipeline_parameters_for_execution, {}),
         (sm.stop_pipeline_execution, {}),
         (sm.retry_pipeline_execution, {}),
     ):

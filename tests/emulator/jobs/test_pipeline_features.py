@@ -71,6 +71,9 @@ def test_typed_parameters_conditions_join_and_execution_variables(pipelines_sess
     execution, steps = run(pipeline)
     execution_id = execution.arn.rsplit("/", 1)[1]
     assert steps["Yes"]["FailureReason"] == f"yes|{execution_id}|3|0.5|true|blue"
+    assert execution.list_parameters()["PipelineParameters"] == [
+        {"Name": "Count", "Value": "3"}, {"Name": "Ratio", "Value": "0.5"},
+        {"Name": "Flag", "Value": "true"}, {"Name": "Word", "Value": "blue"}]  # fmt: skip
     for changed in ({"Count": 2}, {"Ratio": 0.75}, {"Flag": False}, {"Word": "red"}):
         execution, steps = run(pipeline, **changed)
         assert execution.describe()["PipelineExecutionStatus"] == "Succeeded", changed
