@@ -96,6 +96,9 @@ OPERATIONS: dict[str, Operation] = {
     "DescribePipelineDefinitionForExecution": (
         pipeline_executions.describe_pipeline_definition_for_execution
     ),
+    "ListPipelineParametersForExecution": (
+        pipeline_executions.list_pipeline_parameters_for_execution
+    ),
 }
 
 

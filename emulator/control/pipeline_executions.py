@@ -1,6 +1,7 @@
 """Pipeline executions: StartPipelineExecution, DescribePipelineExecution,
 ListPipelineExecutions, ListPipelineExecutionSteps, StopPipelineExecution,
-RetryPipelineExecution, DescribePipelineDefinitionForExecution.
+RetryPipelineExecution, DescribePipelineDefinitionForExecution,
+ListPipelineParametersForExecution.
 
 The control plane records the execution (with a copy of its pipeline's definition and its
 parameters' values) and hands it to the pipeline executor (`smlocal.emulator.jobs.pipelines`),
@@ -112,6 +113,18 @@ def describe_pipeline_definition_for_execution(
     """DescribePipelineDefinitionForExecution: the definition the execution runs."""
     execution = get_execution(ctx, params["PipelineExecutionArn"])
     return {"PipelineDefinition": execution.definition, "CreationTime": execution.creation_time}
+
+
+def list_pipeline_parameters_for_execution(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """ListPipelineParametersForExecution: every parameter's value the execution runs with
+    (given or default), as text."""
+    execution = get_execution(ctx, params["PipelineExecutionArn"])
+    items: list[dict[str, Any]] = [
+        {"Name": name, "Value": str(value).lower() if isinstance(value, bool) else str(value)}
+        for name, value in execution.parameters.items()
+    ]
+    chunk, token = page(items, params, default_max=50)
+    return {"PipelineParameters": chunk, "NextToken": token}
 
 
 def list_pipeline_executions(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

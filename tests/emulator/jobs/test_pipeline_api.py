@@ -208,6 +208,7 @@ def test_missing_execution_is_resource_not_found(sm) -> None:
         (sm.describe_pipeline_execution, {}),
         (sm.list_pipeline_execution_steps, {}),
         (sm.describe_pipeline_definition_for_execution, {}),
+        (sm.list_pipeline_parameters_for_execution, {}),
         (sm.stop_pipeline_execution, {}),
         (sm.retry_pipeline_execution, {}),
     ):
@@ -278,3 +279,22 @@ def test_list_pipeline_executions_sorts_filters_and_pages(sm) -> None:
     second = sm.describe_pipeline_execution(PipelineExecutionArn=arns[1])["CreationTime"]
     after = sm.list_pipeline_executions(PipelineName=name, CreatedAfter=second)
     assert [e["PipelineExecutionArn"] for e in after["PipelineExecutionSummaries"]] == [arns[2]]
+
+
+def test_upsert_creates_then_updates_and_merges_tags(
+    smlocal, smlocal_sagemaker_session, sm
+) -> None:
+    from sagemaker.workflow.fail_step import FailStep
+    from sagemaker.workflow.pipeline import Pipeline
+
+    name = unique("upserted")
+    pipeline = Pipeline(name, steps=[FailStep("F", error_message="x")],
+                        sagemaker_session=smlocal_sagemaker_session)  # fmt: skip
+    arn = pipeline.upsert(role_arn=ROLE, tags=[{"Key": "team", "Value": "a"}])["PipelineArn"]
+    updated = pipeline.upsert(
+        role_arn=ROLE, description="again", tags=[{"Key": "stage", "Value": "dev"}]
+    )
+    assert (updated["PipelineArn"], updated["PipelineVersionId"]) == (arn, 2)
+    assert sm.describe_pipeline(PipelineName=name)["PipelineDescription"] == "again"
+    tags = sm.list_tags(ResourceArn=arn)["Tags"]
+    assert sorted((t["Key"], t["Value"]) for t in tags) == [("stage", "dev"), ("team", "a")]

@@ -71,6 +71,9 @@ def test_typed_parameters_conditions_join_and_execution_variables(pipelines_sess
     execution, steps = run(pipeline)
     execution_id = execution.arn.rsplit("/", 1)[1]
     assert steps["Yes"]["FailureReason"] == f"yes|{execution_id}|3|0.5|true|blue"
+    assert execution.list_parameters()["PipelineParameters"] == [
+        {"Name": "Count", "Value": "3"}, {"Name": "Ratio", "Value": "0.5"},
+        {"Name": "Flag", "Value": "true"}, {"Name": "Word", "Value": "blue"}]  # fmt: skip
     for changed in ({"Count": 2}, {"Ratio": 0.75}, {"Flag": False}, {"Word": "red"}):
         execution, steps = run(pipeline, **changed)
         assert execution.describe()["PipelineExecutionStatus"] == "Succeeded", changed
@@ -299,3 +302,58 @@ def test_a_condition_that_cannot_be_evaluated_fails(pipelines_session, pipelines
     assert steps["Check"]["StepStatus"] == "Failed"
     assert steps["Check"]["FailureReason"] == (
         "Std:JsonGet found nothing at 'no.such.path' in property file Statistics of step Profile.")  # fmt: skip
+
+
+def test_max_parallel_execution_steps_runs_one_at_a_time(pipelines_session, pipelines_iris) -> None:
+    from sagemaker.workflow.parallelism_config import ParallelismConfiguration
+
+    out = f"s3://{BUCKET}/{unique('serial')}"
+    first = analyzer_step(pipelines_session, "First", pipelines_iris["train"], f"{out}/1")
+    second = analyzer_step(pipelines_session, "Second", pipelines_iris["validation"], f"{out}/2")
+    pipeline = pipeline_of(pipelines_session, first, second)
+    pipeline.upsert(role_arn=ROLE)
+    execution = pipeline.start(parallelism_config=ParallelismConfiguration(1))
+    execution.wait()
+    assert execution.describe()["ParallelismConfiguration"] == {"MaxParallelExecutionSteps": 1}
+    earlier, later = sorted(execution.list_steps(), key=lambda s: s["StartTime"])
+    assert later["StartTime"] >= earlier["EndTime"]
+
+
+def test_a_quality_check_uses_the_baseline_registered_in_its_group(
+    pipelines_session, pipelines_iris, odd_data, iris_model_data, sm
+) -> None:
+    from sagemaker.drift_check_baselines import DriftCheckBaselines
+    from sagemaker.model import Model
+    from sagemaker.model_metrics import MetricsSource
+    from sagemaker.workflow.model_step import ModelStep
+
+    out, group = f"s3://{BUCKET}/{unique('registered')}", unique("drift-group")
+    baseline = quality_step(pipelines_session, "Baseline", pipelines_iris["train"], f"{out}/base",
+                            skip_check=True, register_new_baseline=True,
+                            model_package_group_name=group)  # fmt: skip
+    drift = DriftCheckBaselines(
+        model_data_statistics=MetricsSource("application/json",
+                                            baseline.properties.BaselineUsedForDriftCheckStatistics),
+        model_data_constraints=MetricsSource("application/json",
+                                             baseline.properties.BaselineUsedForDriftCheckConstraints),
+    )  # fmt: skip
+    iris_model = Model(image_uri=XGBOOST_IMAGE, model_data=iris_model_data, role=ROLE,
+                       sagemaker_session=pipelines_session)  # fmt: skip
+    registered = step_args(iris_model.register, content_types=["text/csv"],
+                           response_types=["text/csv"], model_package_group_name=group,
+                           approval_status="Approved", drift_check_baselines=drift)  # fmt: skip
+    register = step_args(ModelStep, "Register", step_args=registered)
+    first, steps = run(pipeline_of(pipelines_session, baseline, register))
+    assert first.describe()["PipelineExecutionStatus"] == "Succeeded"
+    package = sm.describe_model_package(
+        ModelPackageName=steps["Register-RegisterModel"]["Metadata"]["RegisterModel"]["Arn"]
+    )
+    constraints = f"{out}/base/constraints.json"
+    assert package["DriftCheckBaselines"]["ModelDataQuality"]["Constraints"]["S3Uri"] == constraints
+    check = quality_step(pipelines_session, "Check", odd_data, f"{out}/check", skip_check=False,
+                         register_new_baseline=False, model_package_group_name=group)  # fmt: skip
+    second, steps = run(pipeline_of(pipelines_session, check))
+    assert second.describe()["PipelineExecutionStatus"] == "Failed"
+    metadata = steps["Check"]["Metadata"]["QualityCheck"]
+    assert metadata["BaselineUsedForDriftCheckConstraints"] == constraints
+    assert "CompletedWithViolations" in steps["Check"]["FailureReason"]
