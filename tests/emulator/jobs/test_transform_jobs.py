@@ -499,3 +499,49 @@ def test_an_output_bucket_that_does_not_exist_fails_with_s3s_words(sm, model) ->
     failed = wait_for(sm, name)
     assert failed["TransformJobStatus"] == "Failed"
     assert failed["FailureReason"].startswith("ClientError: NoSuchBucket: ")
+
+
+def test_a_job_running_when_the_emulator_stops_has_failed_after_its_restart(
+    smlocal_factory, tmp_path
+) -> None:
+    """As processing jobs: the emulator's stop stops the job, which is then Failed with the
+    reason (not InProgress for ever, nor Stopped as if the user had stopped it)."""
+    import tarfile
+
+    emulator = smlocal_factory()
+    s3, sm = emulator.client("s3"), emulator.client("sagemaker")
+    s3.create_bucket(Bucket=BUCKET)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        data = COUNTING_SCRIPT.encode()
+        info = tarfile.TarInfo("code/inference.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    s3.put_object(Bucket=BUCKET, Key="models/counting.tar.gz", Body=archive.getvalue())
+    s3.put_object(Bucket=BUCKET, Key="slow/rows.csv", Body="\n".join(ROWS))
+    sm.create_model(ModelName="slow", ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/models/counting.tar.gz",
+        "Environment": SKLEARN_SCRIPT_ENV})  # fmt: skip
+    job = run(sm, "slow", source=f"s3://{BUCKET}/slow", wait=False, BatchStrategy="SingleRecord",
+              Environment={"ANSWER": "concurrency"})  # 150 requests of 0.3 s: 45 s  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _serving(emulator, job["TransformJobName"]):
+        time.sleep(0.2)
+    emulator.restart()
+    sm = emulator.client("sagemaker")
+    ended = sm.describe_transform_job(TransformJobName=job["TransformJobName"])
+    assert ended["TransformJobStatus"] == "Failed"
+    assert ended["FailureReason"] == "The emulator stopped while the job was running; run it again."
+    assert "IllegalTransition" not in emulator.log()  # the stop moved no status the wrong way
+
+
+def _serving(emulator, name: str) -> bool:
+    """True once the job's data log stream exists (its servers answered /ping)."""
+    logs = emulator.client("logs")
+    try:
+        streams = logs.describe_log_streams(
+            logGroupName="/aws/sagemaker/TransformJobs", logStreamNamePrefix=name + "/"
+        )["logStreams"]
+    except ClientError:
+        return False
+    return any(s["logStreamName"].endswith("/data-log") for s in streams)
