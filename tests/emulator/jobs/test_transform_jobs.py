@@ -545,3 +545,23 @@ def _serving(emulator, name: str) -> bool:
     except ClientError:
         return False
     return any(s["logStreamName"].endswith("/data-log") for s in streams)
+
+
+def test_an_execution_reads_only_the_files_of_manifests_in_its_window(s3, tmp_path) -> None:
+    from datetime import datetime
+
+    from smlocal.emulator.jobs.transform_s3 import download_batch_captures
+
+    root = f"capture/{unique('window')}/input"
+    inside = [{"prefix": f"s3://{BUCKET}/iris/"}, "part-a.csv", "part-b.csv"]
+    outside = [{"prefix": f"s3://{BUCKET}/iris/part-b.csv"}, ""]
+    s3.put_object(Bucket=BUCKET, Key=f"{root}/2024/01/19/10/a.json", Body=json.dumps(inside))
+    s3.put_object(Bucket=BUCKET, Key=f"{root}/2024/01/19/12/b.json", Body=json.dumps(outside))
+    s3.put_object(Bucket=BUCKET, Key=f"{root}/2024/01/19/10/notes.txt", Body=b"not a manifest")
+    window = (datetime(2024, 1, 19, 10, 0, tzinfo=UTC), datetime(2024, 1, 19, 11, 0, tzinfo=UTC))
+    files = download_batch_captures(s3, f"s3://{BUCKET}/{root}", tmp_path, window)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in files) == [
+        "0/part-a.csv",
+        "0/part-b.csv",
+    ]
+    assert (tmp_path / "0/part-a.csv").read_text() == "\n".join(ROWS[:100]) + "\n"
