@@ -118,7 +118,7 @@ def test_csv_lines_give_one_prediction_a_line_in_file_out(sm, s3, model, expecte
 # A scikit-learn container script that answers, for each row of a request, how many rows the
 # request held (so the tests see how records were packed); with the job's Environment
 # ANSWER=accept, the Accept it was sent; with ANSWER=concurrency, the most requests it has
-# had in flight at once (each holds on for 0.3 s).
+# had in flight at once (each holds on for 0.3 s); with ANSWER=pid, its process id.
 COUNTING_SCRIPT = """
 import os
 import threading
@@ -150,7 +150,9 @@ def predict_fn(rows, model):
 
 def output_fn(rows, accept):
     answer = os.environ.get("ANSWER", "count")
-    value = {"count": len(rows), "accept": accept, "concurrency": _state["most"]}[answer]
+    value = {
+        "count": len(rows), "accept": accept, "concurrency": _state["most"], "pid": os.getpid()
+    }[answer]
     return "".join(f"{value}\\n" for _ in rows)
 """
 
@@ -565,3 +567,26 @@ def test_an_execution_reads_only_the_files_of_manifests_in_its_window(s3, tmp_pa
         "0/part-b.csv",
     ]
     assert (tmp_path / "0/part-a.csv").read_text() == "\n".join(ROWS[:100]) + "\n"
+
+
+def test_two_instances_share_the_requests(sm, s3, smlocal, counting_model) -> None:
+    name = unique("two")
+    sm.create_transform_job(
+        TransformJobName=name, ModelName=counting_model, BatchStrategy="SingleRecord",
+        Environment={"ANSWER": "pid"},
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{BUCKET}/iris/part-b.csv"}}, "ContentType": "text/csv",
+                        "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/out/{name}", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 2},
+    )  # fmt: skip
+    job = wait_for(sm, name)
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    pids = out(s3, job, "part-b.csv.out").split()
+    assert len(pids) == 50
+    assert len(set(pids)) == 2  # each instance's server answered some of the 50 requests
+    logs = smlocal.client("logs")
+    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TransformJobs",
+                                        logStreamNamePrefix=name + "/")["logStreams"]  # fmt: skip
+    names = [s["logStreamName"] for s in streams]
+    assert len([n for n in names if not n.endswith("/data-log")]) == 2
