@@ -438,8 +438,12 @@ def test_generate_inference_id_appends_an_id_per_record_and_the_start_time(sm, s
 def test_capture_files_are_encrypted_with_the_kms_key(sm, s3, model) -> None:
     name = unique("cap")
     key_id = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    output_key = key_id.replace("1234abcd", "5678abcd")
     job = run(sm, model, DataCaptureConfig={"DestinationS3Uri": f"s3://{BUCKET}/capture/{name}",
-                                            "KmsKeyId": key_id})  # fmt: skip
+                                            "KmsKeyId": key_id},
+              output={"KmsKeyId": output_key})  # fmt: skip
+    out_head = s3.head_object(Bucket=BUCKET, Key=f"out/{job['TransformJobName']}/part-a.csv.out")
+    assert out_head["SSEKMSKeyId"] == output_key  # TransformOutput's own key for the .out files
     job["TransformJobName"] = name
     for key, _ in captures(s3, job).values():
         head = s3.head_object(Bucket=BUCKET, Key=key)
