@@ -46,6 +46,7 @@ from smlocal.model_server.environment import SAGEMAKER_BATCH, SAGEMAKER_MAX_PAYL
 log = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 SEE_LOGS = "ClientError: See job logs for more information"
+INTERRUPTED = "The emulator stopped while the job was running; run it again."
 Finished = Callable[[TransformJob], None]
 
 
@@ -108,8 +109,7 @@ class Transform:
         for job in jobs.all_jobs(self.ctx):
             if job.status in ("InProgress", "Stopping"):
                 final = "Stopped" if job.status == "Stopping" else "Failed"
-                reason = "The emulator stopped while the job was running; run it again."
-                jobs.set_status(self.ctx, job.name, final, failure_reason=reason)
+                jobs.set_status(self.ctx, job.name, final, failure_reason=INTERRUPTED)
 
     def shutdown(self, timeout: float) -> None:
         """Stop every running job (the emulator is stopping) and wait for them."""
@@ -141,6 +141,8 @@ class Transform:
         self.stopping.discard(name)
         if jobs.get_job(self.ctx, name).status == "Stopping":
             status, reason = "Stopped", None
+        elif status == "Stopped":  # stopped by the emulator's own shutdown, not by the user
+            status, reason = "Failed", INTERRUPTED
         finished = jobs.set_status(self.ctx, name, status, failure_reason=reason)
         for listener in self.listeners:
             listener(finished)

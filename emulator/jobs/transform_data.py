@@ -143,8 +143,8 @@ def _finish(source: bytes, output: bytes, options: Options) -> bytes:
 def _join(source: Any, output: Any, csv_record: bool) -> Any:
     if csv_record:
         return [*source, *output]
-    if isinstance(source, dict):
-        return {**source, "SageMakerOutput": output}
+    if isinstance(source, dict):  # the answer first, as in AWS's saved outputs
+        return {"SageMakerOutput": output, **source}
     raise RecordError("JoinSource Input needs JSON input records that are objects")
 
 

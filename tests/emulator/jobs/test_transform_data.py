@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from smlocal.emulator.jobs import transform_data as data
@@ -79,7 +81,7 @@ def test_json_inference_id_comes_first_and_output_under_sagemaker_output() -> No
     )
     joined = data.Options(content_type="application/json", join_input=True)
     assert data.assemble([b'{"x": 1}'], [[0]], [b"[0.5]"], joined) == (
-        b'{"x":1,"SageMakerOutput":[0.5]}'
+        b'{"SageMakerOutput":[0.5],"x":1}'
     )
 
 
@@ -87,3 +89,19 @@ def test_answers_that_cannot_be_paired_with_their_records_fail() -> None:
     options = data.Options(content_type="text/csv", split="Line", join_input=True)
     with pytest.raises(data.RecordError, match="answered 1 records for a request of 2"):
         data.assemble([b"a", b"b"], [[0, 1]], [b"0.5\n"], options)
+
+
+def test_json_join_with_an_inference_id_orders_keys_as_the_real_output() -> None:
+    """AWS's Clarify batch-transform notebook printed `{"SageMakerInferenceId": ...,
+    "SageMakerInferenceTime": ..., "SageMakerOutput": {...}, ...}` for a joined JSON file."""
+    options = data.Options(
+        content_type="application/json", join_input=True,
+        inference=(lambda: "id-3", "2024-01-19T19:25:34Z"),
+    )  # fmt: skip
+    out = data.assemble([b'{"instances": [[1, 2]]}'], [[0]], [b'{"predictions": [0]}'], options)
+    assert list(json.loads(out)) == [
+        "SageMakerInferenceId",
+        "SageMakerInferenceTime",
+        "SageMakerOutput",
+        "instances",
+    ]

@@ -118,7 +118,7 @@ def test_csv_lines_give_one_prediction_a_line_in_file_out(sm, s3, model, expecte
 # A scikit-learn container script that answers, for each row of a request, how many rows the
 # request held (so the tests see how records were packed); with the job's Environment
 # ANSWER=accept, the Accept it was sent; with ANSWER=concurrency, the most requests it has
-# had in flight at once (each holds on for 0.3 s).
+# had in flight at once (each holds on for 0.3 s); with ANSWER=pid, its process id.
 COUNTING_SCRIPT = """
 import os
 import threading
@@ -150,7 +150,9 @@ def predict_fn(rows, model):
 
 def output_fn(rows, accept):
     answer = os.environ.get("ANSWER", "count")
-    value = {"count": len(rows), "accept": accept, "concurrency": _state["most"]}[answer]
+    value = {
+        "count": len(rows), "accept": accept, "concurrency": _state["most"], "pid": os.getpid()
+    }[answer]
     return "".join(f"{value}\\n" for _ in rows)
 """
 
@@ -436,8 +438,12 @@ def test_generate_inference_id_appends_an_id_per_record_and_the_start_time(sm, s
 def test_capture_files_are_encrypted_with_the_kms_key(sm, s3, model) -> None:
     name = unique("cap")
     key_id = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    output_key = key_id.replace("1234abcd", "5678abcd")
     job = run(sm, model, DataCaptureConfig={"DestinationS3Uri": f"s3://{BUCKET}/capture/{name}",
-                                            "KmsKeyId": key_id})  # fmt: skip
+                                            "KmsKeyId": key_id},
+              output={"KmsKeyId": output_key})  # fmt: skip
+    out_head = s3.head_object(Bucket=BUCKET, Key=f"out/{job['TransformJobName']}/part-a.csv.out")
+    assert out_head["SSEKMSKeyId"] == output_key  # TransformOutput's own key for the .out files
     job["TransformJobName"] = name
     for key, _ in captures(s3, job).values():
         head = s3.head_object(Bucket=BUCKET, Key=key)
@@ -499,3 +505,92 @@ def test_an_output_bucket_that_does_not_exist_fails_with_s3s_words(sm, model) ->
     failed = wait_for(sm, name)
     assert failed["TransformJobStatus"] == "Failed"
     assert failed["FailureReason"].startswith("ClientError: NoSuchBucket: ")
+
+
+def test_a_job_running_when_the_emulator_stops_has_failed_after_its_restart(
+    smlocal_factory, tmp_path
+) -> None:
+    """As processing jobs: the emulator's stop stops the job, which is then Failed with the
+    reason (not InProgress for ever, nor Stopped as if the user had stopped it)."""
+    import tarfile
+
+    emulator = smlocal_factory()
+    s3, sm = emulator.client("s3"), emulator.client("sagemaker")
+    s3.create_bucket(Bucket=BUCKET)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        data = COUNTING_SCRIPT.encode()
+        info = tarfile.TarInfo("code/inference.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    s3.put_object(Bucket=BUCKET, Key="models/counting.tar.gz", Body=archive.getvalue())
+    s3.put_object(Bucket=BUCKET, Key="slow/rows.csv", Body="\n".join(ROWS))
+    sm.create_model(ModelName="slow", ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/models/counting.tar.gz",
+        "Environment": SKLEARN_SCRIPT_ENV})  # fmt: skip
+    job = run(sm, "slow", source=f"s3://{BUCKET}/slow", wait=False, BatchStrategy="SingleRecord",
+              Environment={"ANSWER": "concurrency"})  # 150 requests of 0.3 s: 45 s  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _serving(emulator, job["TransformJobName"]):
+        time.sleep(0.2)
+    emulator.restart()
+    sm = emulator.client("sagemaker")
+    ended = sm.describe_transform_job(TransformJobName=job["TransformJobName"])
+    assert ended["TransformJobStatus"] == "Failed"
+    assert ended["FailureReason"] == "The emulator stopped while the job was running; run it again."
+    assert "IllegalTransition" not in emulator.log()  # the stop moved no status the wrong way
+
+
+def _serving(emulator, name: str) -> bool:
+    """True once the job's data log stream exists (its servers answered /ping)."""
+    logs = emulator.client("logs")
+    try:
+        streams = logs.describe_log_streams(
+            logGroupName="/aws/sagemaker/TransformJobs", logStreamNamePrefix=name + "/"
+        )["logStreams"]
+    except ClientError:
+        return False
+    return any(s["logStreamName"].endswith("/data-log") for s in streams)
+
+
+def test_an_execution_reads_only_the_files_of_manifests_in_its_window(s3, tmp_path) -> None:
+    from datetime import datetime
+
+    from smlocal.emulator.jobs.transform_s3 import download_batch_captures
+
+    root = f"capture/{unique('window')}/input"
+    inside = [{"prefix": f"s3://{BUCKET}/iris/"}, "part-a.csv", "part-b.csv"]
+    outside = [{"prefix": f"s3://{BUCKET}/iris/part-b.csv"}, ""]
+    s3.put_object(Bucket=BUCKET, Key=f"{root}/2024/01/19/10/a.json", Body=json.dumps(inside))
+    s3.put_object(Bucket=BUCKET, Key=f"{root}/2024/01/19/12/b.json", Body=json.dumps(outside))
+    s3.put_object(Bucket=BUCKET, Key=f"{root}/2024/01/19/10/notes.txt", Body=b"not a manifest")
+    window = (datetime(2024, 1, 19, 10, 0, tzinfo=UTC), datetime(2024, 1, 19, 11, 0, tzinfo=UTC))
+    files = download_batch_captures(s3, f"s3://{BUCKET}/{root}", tmp_path, window)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in files) == [
+        "0/part-a.csv",
+        "0/part-b.csv",
+    ]
+    assert (tmp_path / "0/part-a.csv").read_text() == "\n".join(ROWS[:100]) + "\n"
+
+
+def test_two_instances_share_the_requests(sm, s3, smlocal, counting_model) -> None:
+    name = unique("two")
+    sm.create_transform_job(
+        TransformJobName=name, ModelName=counting_model, BatchStrategy="SingleRecord",
+        Environment={"ANSWER": "pid"},
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{BUCKET}/iris/part-b.csv"}}, "ContentType": "text/csv",
+                        "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/out/{name}", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 2},
+    )  # fmt: skip
+    job = wait_for(sm, name)
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    pids = out(s3, job, "part-b.csv.out").split()
+    assert len(pids) == 50
+    assert len(set(pids)) == 2  # each instance's server answered some of the 50 requests
+    logs = smlocal.client("logs")
+    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TransformJobs",
+                                        logStreamNamePrefix=name + "/")["logStreams"]  # fmt: skip
+    names = [s["logStreamName"] for s in streams]
+    assert len([n for n in names if not n.endswith("/data-log")]) == 2
