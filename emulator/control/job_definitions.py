@@ -123,23 +123,31 @@ DEFINITIONS = Kind(
 
 def create_data_quality_job_definition(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """CreateDataQualityJobDefinition."""
-    name = params["JobDefinitionName"]
     endpoint_of(params["DataQualityJobInput"])
-    definition = DataQualityJobDefinition(
-        name=name,
-        arn=ctx.arn(KIND, name),
-        creation_time=ctx.now(),
-        app_specification=params["DataQualityAppSpecification"],
-        job_input=params["DataQualityJobInput"],
-        output_config=params["DataQualityJobOutputConfig"],
-        job_resources=params["JobResources"],
-        role_arn=params["RoleArn"],
-        baseline_config=params.get("DataQualityBaselineConfig"),
-        network_config=params.get("NetworkConfig"),
-        stopping_condition=params.get("StoppingCondition"),
-    )
+    definition = DataQualityJobDefinition(**definition_members(ctx, params, "DataQuality", KIND))
     DEFINITIONS.add(ctx, definition, params.get("Tags", []))
     return {"JobDefinitionArn": definition.arn}
+
+
+def definition_members(
+    ctx: Context, params: dict[str, Any], monitoring_type: str, kind: str
+) -> dict[str, Any]:
+    """What every monitoring job definition's record takes from its Create request, whose
+    members are named after the type (`{type}AppSpecification`, `{type}JobInput`, ...)."""
+    name = params["JobDefinitionName"]
+    return {
+        "name": name,
+        "arn": ctx.arn(kind, name),
+        "creation_time": ctx.now(),
+        "app_specification": params[f"{monitoring_type}AppSpecification"],
+        "job_input": params[f"{monitoring_type}JobInput"],
+        "output_config": params[f"{monitoring_type}JobOutputConfig"],
+        "job_resources": params["JobResources"],
+        "role_arn": params["RoleArn"],
+        "baseline_config": params.get(f"{monitoring_type}BaselineConfig"),
+        "network_config": params.get("NetworkConfig"),
+        "stopping_condition": params.get("StoppingCondition"),
+    }
 
 
 def describe_data_quality_job_definition(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.job_definitions import refuse_while_scheduled
+from smlocal.emulator.control.job_definitions import definition_members, refuse_while_scheduled
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from smlocal.emulator.jobs.schedule_records import (
@@ -186,20 +186,8 @@ def _check(params: dict[str, Any]) -> None:
 def create_model_quality_job_definition(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """CreateModelQualityJobDefinition."""
     _check(params)
-    name = params["JobDefinitionName"]
-    definition = ModelQualityJobDefinition(
-        name=name,
-        arn=ctx.arn(KIND, name),
-        creation_time=ctx.now(),
-        app_specification=params["ModelQualityAppSpecification"],
-        job_input=params["ModelQualityJobInput"],
-        output_config=params["ModelQualityJobOutputConfig"],
-        job_resources=params["JobResources"],
-        role_arn=params["RoleArn"],
-        baseline_config=params.get("ModelQualityBaselineConfig"),
-        network_config=params.get("NetworkConfig"),
-        stopping_condition=params.get("StoppingCondition"),
-    )
+    members = definition_members(ctx, params, "ModelQuality", KIND)
+    definition = ModelQualityJobDefinition(**members)
     MODEL_QUALITY_DEFINITIONS.add(ctx, definition, params.get("Tags", []))
     return {"JobDefinitionArn": definition.arn}
 
