@@ -5,11 +5,14 @@ the endpoint's log group, no process left; an update to such a model is rolled b
 from __future__ import annotations
 
 import tarfile
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from smlocal.emulator.hosting.backends import VariantPlan
+from smlocal.emulator.hosting.fleet import wait_healthy
 from tests.emulator.hosting.test_logs import events_until
 from tests.support import (
     ROLE,
@@ -17,6 +20,7 @@ from tests.support import (
     SKLEARN_MODEL_FN,
     SKLEARN_SCRIPT_ENV,
     deploy,
+    listening_socket,
     sklearn_archive,
     unique,
     wait_for_status,
@@ -169,3 +173,34 @@ def write_model_archive(folder: Path) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         tar.add(out / "model.joblib", arcname="model.joblib")
     return path
+
+
+class SilentServer:
+    """A server that runs and accepts connections but never answers (a worker stuck loading)."""
+
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.port = port
+        self.log_path = log_path
+
+    def alive(self) -> bool:
+        return True
+
+    def stop(self, timeout: float = 40.0) -> None:
+        pass
+
+
+def test_a_ping_never_answered_within_the_start_up_timeout_gets_sagemaker_s_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    plan = VariantPlan(
+        endpoint="silent", variant="AllTraffic", image=SKLEARN_IMAGE, model_data_url=None,
+        environment={}, instance_count=1, startup_timeout=0.5,
+    )  # fmt: skip
+    sock = listening_socket()
+    try:
+        server = SilentServer(sock.getsockname()[1], tmp_path / "server.log")
+        reason = wait_healthy(plan, server, threading.Event())
+    finally:
+        sock.close()
+    assert reason == PING_FAILED
+    assert "did not pass the ping health check within 0 s (last answer: no answer)" in caplog.text
