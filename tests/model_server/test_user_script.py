@@ -169,10 +169,14 @@ def test_a_worker_that_ends_while_loading_stops_the_server(
     env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(code)}
     with model_server(sklearn_classifier, tmp_path / "server.log", env=env, workers=2) as server:
         assert server.proc is not None
-        assert server.proc.wait(60) == 3
+        assert server.proc.wait(60) == 1
         log = server.log()
     assert logged in log
     assert "Reason: Worker failed to boot." in log
+    assert log.endswith(
+        "smlocal serve: a worker ended before it could serve, so the server stopped; the log "
+        "above says why\n"
+    )
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
