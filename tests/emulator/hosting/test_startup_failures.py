@@ -205,3 +205,20 @@ def test_a_ping_never_answered_within_the_start_up_timeout_gets_sagemaker_s_reas
         sock.close()
     assert reason == PING_FAILED
     assert "did not pass the ping health check within 0 s (last answer: no answer)" in caplog.text
+
+
+def test_a_script_raising_at_import_fails_at_once_with_the_reason(smlocal: Any) -> None:
+    """An exception (not an exit) leaves the server up, its ping saying why: smlocal's
+    FailureReason carries that reason (a row in docs/fidelity.md), the log group too."""
+    script = SKLEARN_MODEL_FN + '\nraise ValueError("smlocal-broken")\n'
+    name = unique("startup")
+    described = deploy(smlocal.client("sagemaker"), name, [variant(smlocal, script)])
+    assert described["EndpointStatus"] == "Failed"
+    assert described["FailureReason"] == (
+        "The primary container for production variant AllTraffic did not pass the ping health "
+        "check: model failed to load: importing inference.py failed: ValueError: "
+        "smlocal-broken (line 9 of inference.py)"
+    )
+    assert processes_of(name) == []
+    group = f"/aws/sagemaker/Endpoints/{name}"
+    events_until(smlocal.client("logs"), group, "ValueError: smlocal-broken")
