@@ -12,7 +12,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from smlocal.cli_common import local_path, plain_failure, port_number, positive_int
+from smlocal.cli_common import (
+    CommandFailed,
+    local_path,
+    plain_failure,
+    port_number,
+    positive_int,
+)
 from smlocal.model_server import convert
 from smlocal.model_server.environment import ServerSettings, SettingsError
 
@@ -81,7 +87,7 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the server with the environment's settings, overridden by the options given."""
-    from smlocal.model_server.serving import capture_hooks, run
+    from smlocal.model_server.serving import WORKER_BOOT_ERROR, capture_hooks, run
 
     settings = ServerSettings.from_env()
     options = {
@@ -100,7 +106,14 @@ def serve(args: argparse.Namespace) -> int:
 
         options["model_dir"] = train_iris_in_subprocess(scratch_dir() / "iris-xgboost")
     settings = replace(settings, **{k: v for k, v in options.items() if v is not None})
-    run(settings, capture_hooks())
+    try:
+        run(settings, capture_hooks())
+    except SystemExit as exc:  # gunicorn's halt: sys.exit with its status
+        if exc.code != WORKER_BOOT_ERROR:
+            raise
+        raise CommandFailed(
+            "a worker ended before it could serve, so the server stopped; the log above says why"
+        ) from None
     return 0
 
 

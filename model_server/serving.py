@@ -2,12 +2,16 @@
 
 The model is fetched and unpacked once in the gunicorn master, then loaded once per worker
 in gunicorn's post_worker_init hook, before the worker accepts a request; /ping answers 200
-only after that.
+only after that. A model that fails to load is kept as the reason /ping gives; a worker that
+ends before it could serve at all (the user's script calls sys.exit, argparse refuses the
+server's command line, the process dies) stops the server, as gunicorn stops for a worker
+that raised while booting, instead of being replaced over and over.
 """
 
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import shutil
 import signal
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.errors import HaltServer
 
 from smlocal.model_server.app import create_app
 from smlocal.model_server.artifacts import prepare
@@ -32,6 +37,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WSGIApp = Callable[..., Any]
+WORKER_BOOT_ERROR = 3  # gunicorn's Arbiter.WORKER_BOOT_ERROR: the exit status of a halt
+
+
+class WorkerExited(RuntimeError):
+    """The model's code ended the worker (SystemExit) while it loaded."""
 
 
 class ServingHooks(Protocol):
@@ -78,6 +88,8 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
         self.hooks = hooks or NoHooks()
         self.artifact_error = artifact_error
         self.state: ModelState | None = None
+        # one byte shared by the master and every worker it forks: 1 once any worker served
+        self.booted = mmap.mmap(-1, 1)
         super().__init__()
 
     def load_config(self) -> None:
@@ -98,6 +110,7 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
             "control_socket_disable": True,  # one socket path per user would collide
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
+            "child_exit": self._child_exit,
             "when_ready": self._when_ready,
         }
         for key, value in options.items():
@@ -114,9 +127,29 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
                 target=watch_parent, args=(self.settings.parent_pid,), daemon=True
             ).start()
 
-    def _post_worker_init(self, _worker: Any) -> None:
+    def _post_worker_init(self, worker: Any) -> None:
+        """Load the model; the model's code exiting becomes an exception, which gunicorn logs
+        with its traceback and answers by stopping ("Worker failed to boot."). A worker told
+        to quit (Ctrl-C: gunicorn's handler exits) leaves as gunicorn asks."""
         assert self.state is not None
-        self.state.load()
+        try:
+            self.state.load()
+        except SystemExit as exc:
+            if not worker.alive:
+                raise
+            raise WorkerExited(
+                f"the model's code exited while the worker loaded it (exit status {exc.code})"
+            ) from exc
+        self.booted[0] = 1
+
+    def _child_exit(self, arbiter: Any, worker: Any) -> None:
+        """In the master: a worker ended before any worker could serve (killed, or its
+        process exited at once): stop as gunicorn does for one that raised while booting,
+        rather than replacing it for ever. Not while the server is stopping (no listeners)."""
+        if self.booted[0] or not arbiter.LISTENERS:
+            return
+        log.error("worker %d ended before the model was loaded", worker.pid)
+        raise HaltServer("Worker failed to boot.", WORKER_BOOT_ERROR)
 
     def _worker_exit(self, _server: Any, _worker: Any) -> None:
         self.hooks.worker_exit()

@@ -317,8 +317,9 @@ def add_sklearn_script(model_dir: Path, source: str = SKLEARN_MODEL_FN) -> Path:
     return script
 
 
-def sklearn_archive(model: object) -> bytes:
-    """A model.tar.gz as SKLearnModel packs it: model.joblib and code/inference.py (model_fn)."""
+def sklearn_archive(model: object, script: str = SKLEARN_MODEL_FN) -> bytes:
+    """A model.tar.gz as SKLearnModel packs it: model.joblib and code/inference.py (by default
+    a model_fn loading it)."""
     import io
     import tarfile
 
@@ -330,7 +331,7 @@ def sklearn_archive(model: object) -> bytes:
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         for name, data in (
             ("model.joblib", dumped.getvalue()),
-            ("code/inference.py", SKLEARN_MODEL_FN.encode()),
+            ("code/inference.py", script.encode()),
         ):
             info = tarfile.TarInfo(name)
             info.size = len(data)

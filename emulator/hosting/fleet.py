@@ -237,25 +237,26 @@ class Hosting:
 
 
 def wait_healthy(plan: VariantPlan, server: VariantServer, cancel: threading.Event) -> str | None:
-    """None once /ping answers 200 (or on a cancel); else why the variant did not come up."""
+    """None once /ping answers 200 (or on a cancel); else why the variant did not come up: a
+    server that ended, or kept failing its ping until the start-up timeout, gets SageMaker's
+    FailureReason (the details go to the emulator's log; the server's own log is in the
+    endpoint's log group)."""
     deadline = time.monotonic() + plan.startup_timeout
     last = "no answer"
     while time.monotonic() < deadline and not cancel.is_set():
         if not server.alive():
-            return (
-                f"The model server of production variant {plan.variant} exited during start-up; "
-                f"its log is {server.log_path}: {_tail(server.log_path)}"
-            )
+            log.warning(
+                "the model server of %s/%s exited during start-up; its log is %s: %s",
+                plan.endpoint, plan.variant, server.log_path, _tail(server.log_path),
+            )  # fmt: skip
+            return ping_failed(plan.variant)
         status, body = _ping(server.port)
         if status == 200:
             return None
         if status == 500 and body.startswith("<"):
             # A container's own error page: SageMaker's words, the reason is in the endpoint's
             # log (aws/sagemaker-python-sdk#787, awslabs/llm-hosting-container#18).
-            return (
-                f"The primary container for production variant {plan.variant} did not pass the "
-                "ping health check. Please check CloudWatch logs for this endpoint."
-            )
+            return ping_failed(plan.variant)
         if status == 500 and body:  # smlocal's server says why it could not load the model
             return (
                 f"The primary container for production variant {plan.variant} did not pass the "
@@ -265,10 +266,19 @@ def wait_healthy(plan: VariantPlan, server: VariantServer, cancel: threading.Eve
         cancel.wait(0.1)
     if cancel.is_set():
         return None
+    log.warning(
+        "the model server of %s/%s did not pass the ping health check within %.0f s (last "
+        "answer: %s); its log is %s",
+        plan.endpoint, plan.variant, plan.startup_timeout, last, server.log_path,
+    )  # fmt: skip
+    return ping_failed(plan.variant)
+
+
+def ping_failed(variant: str) -> str:
+    """SageMaker's FailureReason for a container that never answered its ping with 200."""
     return (
-        f"The primary container for production variant {plan.variant} did not pass the ping "
-        f"health check within {plan.startup_timeout:.0f} s (last answer: {last}); its log is "
-        f"{server.log_path}"
+        f"The primary container for production variant {variant} did not pass the ping "
+        "health check. Please check CloudWatch logs for this endpoint."
     )
 
 

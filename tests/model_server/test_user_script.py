@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import tarfile
+import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.model_server.conftest import running
-from tests.support import ServerProcess
+from tests.support import ServerProcess, model_server
 
 ROWS = '{"rows": [[5.1, 3.5, 1.4, 0.2], [7.7, 3.0, 6.1, 2.3]]}'
 
@@ -140,3 +144,62 @@ def test_transform_fn_with_input_fn_is_refused(sklearn_classifier: Path, tmp_pat
             "model failed to load: inference.py defines transform_fn and input_fn; define either "
             "transform_fn or input_fn/predict_fn/output_fn, as SageMaker's containers require"
         )
+
+
+@pytest.mark.parametrize(
+    ("source", "logged"),
+    [
+        (  # a training script as the entry point: argparse refuses the server's arguments
+            "import argparse\n\nparser = argparse.ArgumentParser()\nparser.parse_args()\n",
+            "SystemExit: 2",
+        ),
+        ("import os\n\nos._exit(7)\n", "Worker (pid:"),  # no exception: the process just ends
+        ("import os, signal\n\nos.kill(os.getpid(), signal.SIGSEGV)\n", "was sent SIGSEGV"),
+    ],
+    ids=["argparse", "os-exit", "segfault"],
+)
+def test_a_worker_that_ends_while_loading_stops_the_server(
+    sklearn_classifier: Path, tmp_path: Path, source: str, logged: str
+) -> None:
+    """gunicorn would replace such a worker for ever; the server stops as gunicorn does for
+    a worker that raised while booting, with the reason in its log."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "inference.py").write_text(source)
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(code)}
+    with model_server(sklearn_classifier, tmp_path / "server.log", env=env, workers=2) as server:
+        assert server.proc is not None
+        assert server.proc.wait(60) == 1
+        log = server.log()
+    assert logged in log
+    assert "Reason: Worker failed to boot." in log
+    assert log.endswith(
+        "smlocal serve: a worker ended before it could serve, so the server stopped; the log "
+        "above says why\n"
+    )
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_a_server_stopped_while_its_model_loads_is_not_a_boot_failure(
+    sklearn_classifier: Path, tmp_path: Path, stop: signal.Signals
+) -> None:
+    """Stopping (the emulator's SIGTERM, a terminal's Ctrl-C to the whole group) while the
+    script still imports ends the workers before they served: that is not a failure."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "inference.py").write_text(
+        "import pathlib, time\n\n"
+        f"pathlib.Path({str(tmp_path / 'loading')!r}).touch()\ntime.sleep(5)\n"
+        "def model_fn(model_dir):\n    return None\n"
+    )
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(code)}
+    with model_server(sklearn_classifier, tmp_path / "server.log", env=env) as server:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "loading").exists():
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.05)
+        os.killpg(server.pid, stop)
+        assert server.proc is not None
+        assert server.proc.wait(60) == 0, server.log()
+    assert "Worker failed to boot." not in server.log()
+    assert "Traceback" not in server.log()
