@@ -201,9 +201,26 @@ sys.meta_path[:] = [Gate(finder) for finder in sys.meta_path]
 """
 
 
+def pulled_in(names: set[str]) -> set[str]:
+    """The distributions `names` install, with everything they require (on the image's
+    platform), as pip would."""
+    todo, seen = list(names), set(names)
+    while todo:
+        requires = importlib.metadata.requires(todo.pop()) or []
+        for requirement in map(Requirement, requires):
+            name = canonicalize_name(requirement.name)
+            wanted = requirement.marker is None or requirement.marker.evaluate(LINUX)
+            if wanted and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return seen
+
+
 def absent_modules() -> list[str]:
-    """Top-level modules of the distributions pyproject installs and the image does not."""
-    left_out = set(declared()) - set(installed())
+    """Top-level modules of the distributions pyproject installs and the image does not (a
+    library pyproject names that an installed one requires, as Flask requires Jinja2, is
+    in the image)."""
+    left_out = set(declared()) - pulled_in(set(installed()))
     modules = [
         module
         for module, distributions in importlib.metadata.packages_distributions().items()
