@@ -109,3 +109,40 @@ def test_a_pipeline_with_a_running_execution_is_not_deleted(smlocal: Any) -> Non
         "PipelineExecutionStatus"] == "Stopped")  # fmt: skip
     wait_for(lambda: not sleepers(smlocal.proc.pid))
     sm.delete_pipeline(PipelineName=name)
+
+
+def test_smlocal_stops_cleanly_in_the_middle_of_a_pipeline_job(smlocal_factory: Any) -> None:
+    emulator = smlocal_factory()
+    sm = emulator.client("sagemaker")
+    name = sleeping_pipeline(emulator)
+    arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    pid = emulator.proc.pid
+    found = wait_for(lambda: sleepers(pid))
+    assert emulator.stop(timeout=45) == 0  # not killed after hanging at exit
+    assert not any(process.is_running() for process in found)
+    emulator.start()
+    sm = emulator.client("sagemaker")
+    execution = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert execution["PipelineExecutionStatus"] == "Failed"
+    [step] = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    job = step["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
+    described = sm.describe_processing_job(ProcessingJobName=job)
+    assert described["ProcessingJobStatus"] in ("Failed", "Stopped")  # as the stop raced
+    assert "IllegalTransition" not in emulator.log()
+
+
+def test_smlocal_stops_cleanly_in_the_middle_of_a_processing_job(smlocal_factory: Any) -> None:
+    emulator = smlocal_factory()
+    sm = emulator.client("sagemaker")
+    name = sleeping_pipeline(emulator)
+    step = json.loads(sm.describe_pipeline(PipelineName=name)["PipelineDefinition"])["Steps"][0]
+    job = unique("sleeper")
+    sm.create_processing_job(ProcessingJobName=job, **step["Arguments"])
+    found = wait_for(lambda: sleepers(emulator.proc.pid))
+    assert emulator.stop(timeout=45) == 0
+    assert not any(process.is_running() for process in found)
+    assert "IllegalTransition" not in emulator.log()
+    emulator.start()
+    described = emulator.client("sagemaker").describe_processing_job(ProcessingJobName=job)
+    assert described["ProcessingJobStatus"] == "Failed"
+    assert "stopped while the job was running" in described["FailureReason"]
