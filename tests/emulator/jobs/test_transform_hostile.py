@@ -4,13 +4,15 @@ request stops the job and its model servers at once, not after the request's tim
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import time
 from typing import Any
 
 import psutil
+import pytest
 
-from tests.support import ROLE, SKLEARN_IMAGE, SKLEARN_SCRIPT_ENV, unique
+from tests.support import ROLE, SKLEARN_IMAGE, SKLEARN_SCRIPT_ENV, XGBOOST_IMAGE, unique
 
 BUCKET = "transform-hostile"
 # A model that takes far longer than the test waits to answer a request.
@@ -89,3 +91,36 @@ def test_stop_while_a_request_is_in_flight_stops_the_job_and_its_servers(smlocal
     wait_for(ended, 60)  # gunicorn's graceful timeout is 30 s; the request's is 600 s
     assert sm.describe_transform_job(TransformJobName=name)["TransformJobStatus"] == "Stopped"
     assert servers_of(pid, name) == []
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [[{"prefix": 5}, "a"], [{"prefix": "http://x/"}, "a"], [{"prefix": "s3://"}, "a"]],
+)
+def test_a_manifest_whose_prefix_is_no_s3_uri_fails_the_job_as_a_client_error(
+    smlocal: Any, manifest: list[Any]
+) -> None:
+    s3, sm = smlocal.client("s3"), smlocal.client("sagemaker")
+    s3.create_bucket(Bucket=BUCKET)
+    name = unique("tj-manifest")
+    s3.put_object(Bucket=BUCKET, Key=f"manifests/{name}", Body=json.dumps(manifest).encode())
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/models/none.tar.gz"})  # fmt: skip
+    sm.create_transform_job(
+        TransformJobName=name,
+        ModelName=name,
+        TransformInput={"DataSource": {"S3DataSource": {
+            "S3DataType": "ManifestFile", "S3Uri": f"s3://{BUCKET}/manifests/{name}"}}},
+        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/out/{name}"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )  # fmt: skip
+
+    def ended() -> dict[str, Any] | None:
+        found: dict[str, Any] = sm.describe_transform_job(TransformJobName=name)
+        return None if found["TransformJobStatus"] in ("InProgress", "Stopping") else found
+
+    described = wait_for(ended, 60)
+    assert described["TransformJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith(
+        f"ClientError: The manifest file s3://{BUCKET}/manifests/{name} is not"
+    )
