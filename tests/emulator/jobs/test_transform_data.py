@@ -87,3 +87,10 @@ def test_answers_that_cannot_be_paired_with_their_records_fail() -> None:
     options = data.Options(content_type="text/csv", split="Line", join_input=True)
     with pytest.raises(data.RecordError, match="answered 1 records for a request of 2"):
         data.assemble([b"a", b"b"], [[0, 1]], [b"0.5\n"], options)
+
+
+def test_a_record_nested_too_deep_to_parse_is_a_record_error() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    options = data.Options(split="Line", content_type="application/json", input_filter="$[0]")
+    with pytest.raises(data.RecordError, match="a record is not JSON"):
+        data.filter_input([deep], options)
