@@ -74,6 +74,13 @@ def label_files(folder: Path) -> list[Path]:
 
 
 def _label_lines(path: Path) -> Iterator[tuple[str, Payload]]:
+    try:
+        yield from _labels_of(path)
+    except UnicodeDecodeError as exc:
+        raise AnalysisError(f"Ground truth file {path.name} is not UTF-8 text: {exc}") from None
+
+
+def _labels_of(path: Path) -> Iterator[tuple[str, Payload]]:
     with open(path, encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():

@@ -113,7 +113,10 @@ def _column(fields: list[str], attribute: str | None, where: str) -> str:
 
 def payload_value(payload: ground_truth.Payload, attribute: str | None, where: str) -> Any:
     """A value of a captured output or a label: a CSV column, or a JSONPath of JSON data."""
-    text = payload.text()
+    try:
+        text = payload.text()
+    except ValueError as exc:  # bad base64, or bytes that are not UTF-8
+        raise AnalysisError(f"{where}: data is not {payload.encoding} text: {exc}") from None
     if payload.encoding == "JSON" or (payload.encoding == "BASE64" and text.lstrip()[:1] in "{["):
         try:
             value = json.loads(text)

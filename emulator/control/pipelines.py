@@ -15,7 +15,8 @@ from typing import Any
 
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.kinds import Kind
-from smlocal.emulator.errors import ResourceNotFound, ValidationException
+from smlocal.emulator.errors import ConflictException, ResourceNotFound, ValidationException
+from smlocal.emulator.jobs.pipeline_records import stored_executions
 from smlocal.emulator.jobs.pipelines.plan import DefinitionError, parse, steps_of
 from smlocal.emulator.support.clients import client
 from smlocal.emulator.support.records import Document, Nested, shown
@@ -217,9 +218,18 @@ def epoch(value: Any) -> float | None:
 
 
 def delete_pipeline(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """DeletePipeline: its executions stay describable, as on SageMaker."""
-    pipeline = PIPELINES.get(ctx, params["PipelineName"])
-    PIPELINES.delete(ctx, params["PipelineName"])
+    """DeletePipeline: its executions stay describable, as on SageMaker. A pipeline with a
+    running execution is not deleted (ConflictException): its steps' jobs would run on."""
+    with ctx.store.transaction():
+        pipeline = PIPELINES.get(ctx, params["PipelineName"])
+        running = [e.arn for e in stored_executions(ctx) if e.pipeline_arn == pipeline.arn
+                   and e.status in ("Executing", "Stopping")]  # fmt: skip
+        if running:
+            raise ConflictException(
+                f"Pipeline '{pipeline.arn}' has running executions ({', '.join(running)}); "
+                "stop them with StopPipelineExecution before deleting it."
+            )
+        PIPELINES.delete(ctx, params["PipelineName"])
     return {"PipelineArn": pipeline.arn}
 
 

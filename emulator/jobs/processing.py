@@ -42,6 +42,7 @@ from smlocal.model_server.images import Role, names, parse_image, repositories
 log = logging.getLogger(__name__)
 METRICS_DIR = "/opt/ml/output/metrics/cloudwatch"
 OPTIONAL_INPUT = "groundtruth_input_"  # an hour without labels: the merge counts them missing
+SHUT_DOWN = "The emulator stopped while the job was running; run it again."
 
 Finished = Callable[[ProcessingJob], None]
 # the input of a monitoring execution that reads a batch transform's capture manifests
@@ -85,8 +86,7 @@ class Processing:
         for job in jobs.all_jobs(self.ctx):
             if job.status in ("InProgress", "Stopping"):
                 final = "Stopped" if job.status == "Stopping" else "Failed"
-                reason = "The emulator stopped while the job was running; run it again."
-                finished = jobs.set_status(self.ctx, job.name, final, failure_reason=reason)
+                finished = jobs.set_status(self.ctx, job.name, final, failure_reason=SHUT_DOWN)
                 for listener in self.listeners:
                     listener(finished)
 
@@ -105,14 +105,17 @@ class Processing:
         except Exception as exc:
             log.exception("processing job %s failed", name)
             ending = Ending("Failed", failure_reason=f"smlocal could not run the job: {exc}")
-        status = ending.status
-        if jobs.get_job(self.ctx, name).status == "Stopping" and status != "Stopped":
+        status, reason = ending.status, ending.failure_reason
+        stored = jobs.get_job(self.ctx, name).status
+        if stored == "Stopping" and status != "Stopped":
             status = "Stopped"
+        elif status == "Stopped" and stored != "Stopping":  # smlocal stopped it: it is stopping
+            status, reason = "Failed", SHUT_DOWN
         finished = jobs.set_status(
             self.ctx,
             name,
             status,
-            failure_reason=ending.failure_reason,
+            failure_reason=reason,
             exit_message=ending.exit_message,
         )
         for listener in self.listeners:

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 from smlocal.emulator.support.cloudwatch import LogShipper
 
 log = logging.getLogger(__name__)
+JOB_MARK = "SMLOCAL_JOB_PROCESS"  # in every job process's environment: what it left behind
 
 
 @dataclass
@@ -66,7 +68,9 @@ class JobRunner:
         definitions see it.
         """
         job.folder.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+        mark = f"{job.name}-{uuid.uuid4().hex}"
+        env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+               JOB_MARK: mark}  # fmt: skip
         proc = subprocess.Popen(
             list(job.argv),
             stdout=subprocess.PIPE,
@@ -82,6 +86,7 @@ class JobRunner:
         if stop_first:  # stopped while its inputs were downloading
             _terminate(proc)
         timer = _timeout_timer(proc, job.max_runtime)
+        threading.Thread(target=_end_with, args=(proc, mark), daemon=True).start()
         lines: list[str] = []
         stream = self.shipper.stream(job.log_group, job.log_stream)
         with open(job.folder / "job.log", "a") as logfile:
@@ -161,6 +166,35 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
     threading.Thread(target=kill_later, daemon=True).start()
+
+
+def _end_with(proc: subprocess.Popen[bytes], mark: str) -> None:
+    """Once the job's process exits, SIGKILL what it started and left running (a container
+    ends with its main process): without this, a process in a session of its own would run
+    on, and hold the job's output pipe open, so the job would never end."""
+    proc.wait()
+    for _ in range(3):  # a process may fork while the others are killed
+        if not kill_marked(mark):
+            return
+
+
+def kill_marked(mark: str) -> int:
+    """SIGKILL every process whose environment carries this job mark; how many (Linux's
+    /proc; elsewhere nothing is found)."""
+    wanted = f"{JOB_MARK}={mark}".encode()
+    killed = 0
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if wanted not in environ.read().split(b"\0"):
+                    continue
+            os.kill(int(entry), signal.SIGKILL)
+            killed += 1
+        except (OSError, ValueError):
+            continue
+    return killed
 
 
 def syslog_escape(line: str) -> str:

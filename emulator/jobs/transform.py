@@ -12,9 +12,11 @@ record goes to the job's data log (`{job}/{instance}/data-log` in
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -93,6 +95,7 @@ class Transform:
         self.listeners: list[Finished] = []
         self.threads: list[threading.Thread] = []
         self.stopping: set[str] = set()
+        self.senders: dict[str, Sender] = {}
 
     def start(self, name: str) -> None:
         """Run a stored InProgress job in the background."""
@@ -101,8 +104,12 @@ class Transform:
         thread.start()
 
     def stop(self, name: str) -> None:
-        """Stop a running job: no request is sent after this; its status moves to Stopped."""
+        """Stop a running job: no request is sent after this, those in flight are cut off;
+        its status moves to Stopped once its model servers are gone."""
         self.stopping.add(name)
+        sender = self.senders.get(name)
+        if sender is not None:
+            sender.abort()
 
     def abandon_unfinished(self) -> None:
         """After a restart: jobs that were running when the emulator stopped have failed."""
@@ -139,6 +146,7 @@ class Transform:
             log.exception("transform job %s failed", name)
             status, reason = "Failed", "InternalServerError: smlocal could not run the job."
         self.stopping.discard(name)
+        self.senders.pop(name, None)
         if jobs.get_job(self.ctx, name).status == "Stopping":
             status, reason = "Stopped", None
         elif status == "Stopped":  # stopped by the emulator's own shutdown, not by the user
@@ -187,7 +195,11 @@ class Transform:
         inputs: Inputs,
         out: LogStream,
     ) -> list[str]:
-        sender = Sender(group.ports, plan, lambda: job.name in self.stopping)
+        sender = self.senders[job.name] = Sender(
+            group.ports, plan, lambda: job.name in self.stopping
+        )
+        if job.name in self.stopping:  # stopped while its servers were starting
+            sender.abort()
         names = []
         with ThreadPoolExecutor(plan.concurrency * len(group.ports)) as pool:
             for item in inputs.objects:
@@ -218,6 +230,8 @@ class Sender:
         self.local = threading.local()
         self.turn = 0
         self.lock = threading.Lock()
+        self.open: set[http.client.HTTPConnection] = set()
+        self.aborted = False
 
     def __call__(self, body: bytes) -> bytes:
         with self.lock:
@@ -243,13 +257,33 @@ class Sender:
                 )
         raise InvocationError("unreachable")
 
-    def _post(self, port: int, body: bytes) -> tuple[int, bytes]:
+    def abort(self) -> None:
+        """Cut off the requests in flight (StopTransformJob): their reads end at once."""
+        with self.lock:
+            self.aborted = True
+            for conn in self.open:
+                if conn.sock is not None:
+                    with contextlib.suppress(OSError):
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+
+    def _connection(self, port: int) -> http.client.HTTPConnection:
+        """This thread's connection to the port, connected and known to `abort`."""
         conns: dict[int, http.client.HTTPConnection] = self.local.__dict__.setdefault("c", {})
         conn = conns.get(port)
         if conn is None:
             conn = conns[port] = http.client.HTTPConnection(
                 "127.0.0.1", port, timeout=self.plan.timeout
             )
+        if conn.sock is None:
+            conn.connect()
+        with self.lock:
+            if self.aborted:
+                raise Stopped()
+            self.open.add(conn)
+        return conn
+
+    def _post(self, port: int, body: bytes) -> tuple[int, bytes]:
+        conn = self._connection(port)
         headers = {"Content-Type": self.plan.options.content_type or "application/octet-stream"}
         if self.plan.options.accept:
             headers["Accept"] = self.plan.options.accept
@@ -260,6 +294,8 @@ class Sender:
     def _forget(self, port: int) -> None:
         conns: dict[int, http.client.HTTPConnection] = self.local.__dict__.setdefault("c", {})
         if (conn := conns.pop(port, None)) is not None:
+            with self.lock:
+                self.open.discard(conn)
             conn.close()
 
 

@@ -161,7 +161,7 @@ def _parse(record: bytes, csv_record: bool) -> Any:
         return next(csv.reader([text]), [])
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python reads
         raise RecordError(f"a record is not JSON: {text[:200]!r}") from None
 
 

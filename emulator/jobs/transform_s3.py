@@ -68,12 +68,12 @@ def _manifest_inputs(s3: Any, uri: str) -> Inputs:
         manifest = json.loads(body)
         prefix = manifest[0]["prefix"]
         relatives = [str(item) for item in manifest[1:]]
+        base = parse_s3_uri(str(prefix))
     except (ValueError, LookupError, TypeError, AttributeError) as exc:
         raise InputError(
             f"ClientError: The manifest file {uri} is not a JSON list that starts with "
-            f'{{"prefix": ...}}: {exc}'
+            f'{{"prefix": "s3://..."}}: {exc}'
         ) from None
-    base = parse_s3_uri(prefix)
     objects = [InputObject(base.bucket, base.key + rel, rel) for rel in relatives]
     return Inputs(prefix, objects)
 

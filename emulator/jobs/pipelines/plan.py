@@ -44,9 +44,25 @@ def parse(text: str) -> dict[str, Any]:
         document = json.loads(text)
     except ValueError as exc:
         raise DefinitionError(f"the pipeline definition is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise DefinitionError("the pipeline definition nests too deep to be read") from None
     if not isinstance(document, dict) or not isinstance(document.get("Steps"), list):
         raise DefinitionError("the pipeline definition must be a JSON object with a Steps list")
+    _check_parameters(document.get("Parameters", []))
     return document
+
+
+def _check_parameters(parameters: Any) -> None:
+    """DefinitionError unless Parameters is a list of objects with a string Name and a
+    DefaultValue (if any) of their Type."""
+    if not isinstance(parameters, list) or not all(isinstance(p, dict) for p in parameters):
+        raise DefinitionError("the pipeline definition's Parameters must be a list of objects")
+    for parameter in parameters:
+        if not isinstance(parameter.get("Name"), str) or not parameter["Name"]:
+            raise DefinitionError("every item of the pipeline definition's Parameters needs "
+                                  "a Name string")  # fmt: skip
+        if "DefaultValue" in parameter:
+            typed(parameter, parameter["DefaultValue"])
 
 
 def steps_of(document: dict[str, Any]) -> dict[str, StepSpec]:
@@ -68,7 +84,7 @@ def _collect(steps: Any, branch: tuple[str, bool] | None, found: dict[str, StepS
     for step in steps:
         if not isinstance(step, dict) or not step.get("Name") or not step.get("Type"):
             raise DefinitionError("every step of the pipeline definition needs a Name and a Type")
-        name = str(step["Name"])
+        name = _checked_step(step)
         if name in found:
             raise DefinitionError(f"the pipeline definition has more than one step named {name}")
         needs = set(step.get("DependsOn") or []) | _referenced(step)
@@ -80,6 +96,19 @@ def _collect(steps: Any, branch: tuple[str, bool] | None, found: dict[str, StepS
             arguments = step.get("Arguments", {})
             _collect(arguments.get("IfSteps", []), (name, True), found)
             _collect(arguments.get("ElseSteps", []), (name, False), found)
+
+
+def _checked_step(step: dict[str, Any]) -> str:
+    """The step's name, once its members that steer the run have the right types."""
+    name = step["Name"]
+    if not isinstance(name, str) or not isinstance(step["Type"], str):
+        raise DefinitionError("a step's Name and Type must be strings")
+    depends = step.get("DependsOn") or []
+    if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
+        raise DefinitionError(f"step {name}: DependsOn must be a list of step names")
+    if not isinstance(step.get("Arguments", {}), dict):
+        raise DefinitionError(f"step {name}: Arguments must be a JSON object")
+    return name
 
 
 def _referenced(step: dict[str, Any]) -> set[str]:
@@ -138,7 +167,7 @@ def typed(parameter: dict[str, Any], value: Any) -> Any:
             if str(value).lower() in ("true", "false"):
                 return str(value).lower() == "true"
             raise ValueError(value)
-    except ValueError:
+    except (ValueError, TypeError, OverflowError):
         raise DefinitionError(f"Value '{value}' of parameter '{name}' is not a valid "
                               f"{kind}.") from None  # fmt: skip
     raise DefinitionError(f"Parameter '{name}' has type {kind!r}; the types are "

@@ -105,3 +105,10 @@ def test_json_join_with_an_inference_id_orders_keys_as_the_real_output() -> None
         "SageMakerOutput",
         "instances",
     ]
+
+
+def test_a_record_nested_too_deep_to_parse_is_a_record_error() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    options = data.Options(split="Line", content_type="application/json", input_filter="$[0]")
+    with pytest.raises(data.RecordError, match="a record is not JSON"):
+        data.filter_input([deep], options)
