@@ -124,7 +124,9 @@ def cloudwatch_metrics(
     schedule: str | None,
 ) -> tuple[MetricRecord, ...]:
     """One data point per computed scalar metric, named as in the statistics."""
-    dimensions = (("Endpoint", endpoint or ""), ("MonitoringSchedule", schedule or ""))
+    # a batch transform's executions monitor no endpoint: no Endpoint dimension then
+    named = (("Endpoint", endpoint), ("MonitoringSchedule", schedule or ""))
+    dimensions = tuple((key, value) for key, value in named if value is not None)
     return tuple(
         MetricRecord(name, timestamp, dimensions, value, namespace=MODEL_METRICS_NAMESPACE)
         for name, value, _ in scalar_metrics(dict(metrics))
