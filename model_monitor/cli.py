@@ -110,7 +110,10 @@ def _report_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser])
     report.add_argument("--violations", help="the execution's constraint_violations.json")
     report.add_argument("--constraints", help="the execution's constraints.json (optional)")
     report.add_argument(
-        "--baseline-statistics", required=True, help="the baseline's statistics.json"
+        "--baseline-statistics",
+        default="",
+        help="the baseline's statistics.json (needed for data quality; for model quality "
+        "its metrics are shown beside the execution's)",
     )
     report.add_argument("--baseline-constraints", help="the baseline's constraints.json")
     report.add_argument("--output", type=local_path, required=True, help="the HTML file to write")

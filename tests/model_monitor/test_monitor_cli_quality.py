@@ -124,3 +124,49 @@ def test_a_missing_ground_truth_folder(tmp_path: Path, capsys: pytest.CaptureFix
             "--problem-type", "Regression", "--ground-truth", str(tmp_path / "nowhere")]  # fmt: skip
     assert main(args) == 1
     assert "the ground truth folder" in capsys.readouterr().err
+
+
+def test_a_report_of_a_model_quality_run(
+    tmp_path: Path, baseline: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    captures, truth = captures_and_labels(tmp_path)
+    run = tmp_path / "ep" / "schedule" / "2026" / "03" / "01" / "10"
+    assert main(["monitor", "run", str(captures), "--ground-truth", str(truth),
+                 "--problem-type", "BinaryClassification", "--probability-attribute", "0",
+                 "--baseline-constraints", str(baseline), "--output", str(run)]) == 0  # fmt: skip
+    page_file = tmp_path / "report.html"
+    args = ["monitor", "report", str(run), "--baseline-statistics",
+            str(baseline.parent / "statistics.json"), "--baseline-constraints", str(baseline),
+            "--output", str(page_file)]  # fmt: skip
+    assert main(args) == 0
+    page = page_file.read_text(encoding="utf-8")
+    assert "<title>Model Monitor report: ep / schedule, 2026-03-01 10:00 UTC</title>" in page
+    assert "CompletedWithViolations: Job completed successfully with" in page
+    assert "<dd>BinaryClassification</dd>" in page
+    assert "<dd>6 records</dd>" in page  # baseline and current
+    # accuracy: 4 of 6 now, 1 in the baseline, whose constraint it violates
+    assert (
+        '<tr class="flagged"><td>accuracy</td><td>0.666667 ± NaN</td><td>1</td>'
+        "<td>LessThanThreshold 1</td></tr>"
+    ) in page
+    assert "<td>accuracy</td><td><code>LessThanThreshold</code></td>" in page  # violations
+    assert '<h2 id="confusion">Confusion matrix</h2>' in page
+    assert "<tr><th scope=row>0</th><td>2</td><td>1</td></tr>" in page
+    # without the baseline's files: the execution's own numbers
+    assert main(["monitor", "report", str(run), "--output", str(page_file)]) == 0
+    assert "<td>accuracy</td><td>0.666667 ± NaN</td><td>—</td><td>— —</td>" in page_file.read_text()
+    capsys.readouterr()
+
+
+def test_a_data_quality_report_still_needs_the_baseline_statistics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "statistics.json").write_text(
+        '{"version": 0.0, "dataset": {"item_count": 1}, "features": []}'
+    )
+    assert (
+        main(["monitor", "report", str(tmp_path / "run"), "--output", str(tmp_path / "r.html")])
+        == 2
+    )
+    assert "needs the baseline's statistics.json (--baseline-statistics)" in capsys.readouterr().err
