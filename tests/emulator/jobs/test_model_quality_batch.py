@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import urllib.request
 from datetime import UTC, datetime
 
 import pytest
@@ -164,6 +165,15 @@ def test_an_execution_merges_the_transform_outputs_with_ground_truth(smlocal, sm
     merged = f"Merged {len(truth)} of {len(records)} captured records with ground truth: 5 "
     assert any(merged in e["message"] for e in log["events"]), log["events"]
     assert any("1 ground truth records match no" in e["message"] for e in log["events"])
+    # the console's report page of the execution: the model-quality page
+    report = (
+        f"{smlocal.url}/_smlocal/monitoring/executions/{processing['ProcessingJobName']}/report"
+    )
+    with urllib.request.urlopen(report, timeout=60) as response:
+        page = response.read().decode()
+    assert "<dd>MulticlassClassification</dd>" in page
+    assert "<td>accuracy</td><td><code>LessThanThreshold</code></td>" in page
+    assert '<h2 id="confusion">Confusion matrix</h2>' in page
 
 
 def test_without_inference_ids_the_execution_says_why_nothing_merged(sm, s3, model) -> None:  # noqa: F811
