@@ -23,6 +23,7 @@ from smlocal.model_monitor.metrics import MetricRecord
 from smlocal.model_monitor.quality_metrics import BINARY, MULTICLASS, scalar_metrics
 
 MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+BATCH_MODEL_METRICS_NAMESPACE = "aws/sagemaker/ModelMonitoring/model-metrics"  # by analogy
 LESS, GREATER = "LessThanThreshold", "GreaterThanThreshold"
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     LESS: operator.lt,
@@ -127,8 +128,9 @@ def cloudwatch_metrics(
     # a batch transform's executions monitor no endpoint: no Endpoint dimension then
     named = (("Endpoint", endpoint), ("MonitoringSchedule", schedule or ""))
     dimensions = tuple((key, value) for key, value in named if value is not None)
+    space = MODEL_METRICS_NAMESPACE if endpoint is not None else BATCH_MODEL_METRICS_NAMESPACE
     return tuple(
-        MetricRecord(name, timestamp, dimensions, value, namespace=MODEL_METRICS_NAMESPACE)
+        MetricRecord(name, timestamp, dimensions, value, namespace=space)
         for name, value, _ in scalar_metrics(dict(metrics))
         if isinstance(value, float)
     )

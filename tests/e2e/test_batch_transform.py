@@ -135,6 +135,15 @@ def test_a_data_quality_schedule_reads_the_batch_captures(
         ("sepal_length", "data_type_check"),  # the analyzer's words for a column all missing
         ("sepal_length", "completeness_check"),
     }
+    cloudwatch = session.boto_session.client(
+        "cloudwatch", endpoint_url=session.s3_client.meta.endpoint_url
+    )
+    listed = cloudwatch.list_metrics(
+        Namespace="aws/sagemaker/ModelMonitoring/data-metrics",  # a batch transform's
+        Dimensions=[{"Name": "MonitoringSchedule", "Value": described["MonitoringScheduleName"]}],
+    )["Metrics"]
+    assert "feature_non_null_petal_width" in {m["MetricName"] for m in listed}
+    assert {d["Name"] for m in listed for d in m["Dimensions"]} == {"MonitoringSchedule"}
 
 
 def test_a_model_quality_schedule_merges_the_batch_outputs_with_ground_truth(

@@ -79,7 +79,8 @@ def definition(sm, capture: str, ground_truth: str, **batch) -> str:
 
 
 def run_now(sm, name: str) -> dict:
-    """A NOW schedule of the definition; its ended execution's summary."""
+    """A NOW schedule of the definition; its ended execution's summary (and its schedule's
+    name under `schedule`)."""
     schedule = unique("mq-batch-now")
     sm.create_monitoring_schedule(MonitoringScheduleName=schedule, MonitoringScheduleConfig={
         "ScheduleConfig": {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H",
@@ -91,7 +92,7 @@ def run_now(sm, name: str) -> dict:
             "LastMonitoringExecutionSummary", {}
         )
         if found.get("MonitoringExecutionStatus") not in (None, "Pending", "InProgress"):
-            return found
+            return {**found, "schedule": schedule}
         assert time.monotonic() < deadline
         time.sleep(0.3)
 
@@ -165,6 +166,13 @@ def test_an_execution_merges_the_transform_outputs_with_ground_truth(smlocal, sm
     merged = f"Merged {len(truth)} of {len(records)} captured records with ground truth: 5 "
     assert any(merged in e["message"] for e in log["events"]), log["events"]
     assert any("1 ground truth records match no" in e["message"] for e in log["events"])
+    # CloudWatch: the batch namespace, the schedule's dimension only
+    listed = smlocal.client("cloudwatch").list_metrics(
+        Namespace="aws/sagemaker/ModelMonitoring/model-metrics",
+        Dimensions=[{"Name": "MonitoringSchedule", "Value": found["schedule"]}],
+    )["Metrics"]
+    assert "accuracy" in {m["MetricName"] for m in listed}
+    assert {d["Name"] for m in listed for d in m["Dimensions"]} == {"MonitoringSchedule"}
     # the console's report page of the execution: the model-quality page
     report = (
         f"{smlocal.url}/_smlocal/monitoring/executions/{processing['ProcessingJobName']}/report"
