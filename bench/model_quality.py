@@ -1,6 +1,6 @@
 """Model-quality benchmark: one monitoring execution over captured records with ground truth.
 
-    python -m bench.model_quality [--records 100000] [--rounds 3] [--keep DIR]
+    python -m bench.model_quality [--records 100000] [--rounds 3] [--keep DIR] [--batch]
 
 Writes `records` captured records of one hour (CSV probability outputs, 1,000 a file, each
 with an inferenceId) and their labels (JSON Lines, 10,000 a file, a tenth of them missing
@@ -13,6 +13,10 @@ included), alternating round after round:
 * the plain way: the same files read with `json`, merged in a dict and scored with the same
   scikit-learn calls once each (no standard deviations, curves or files), the floor a
   hand-written script would reach.
+
+With `--batch`, also the execution of a schedule with a BatchTransformInput over the same
+records as a transform job's `.out` files (`f1,f2,probability,inference id,inference time`,
+10,000 lines a file), merged with the same labels by inference id.
 
 Target (2 cores): the smlocal execution over 100k records under 10 s. Printed: the median
 wall and CPU seconds of each, and the median of the per-round ratios.
@@ -106,8 +110,27 @@ def generate(folder: Path, records: int, seed: int = 0) -> None:
         (labels / f"{start // 10_000:04d}.jsonl").write_text("\n".join(lines) + "\n")
 
 
-def smlocal_config(folder: Path) -> Path:
-    """The processing job configuration an execution's analyzer reads."""
+def generate_outputs(folder: Path, records: int, seed: int = 0) -> None:
+    """The same records as a transform job's `.out` files under folder/outputs."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, records)
+    scores = np.clip(truth * 0.4 + rng.random(records) * 0.6, 0, 1)  # as generate() draws them
+    outputs = folder / "outputs" / "0"
+    outputs.mkdir(parents=True)
+    when = f"{HOUR:%Y-%m-%dT%H:%M:%SZ}"
+    for start in range(0, records, 10_000):
+        lines = [
+            f"{i % 97},{i % 13},{scores[i]:.6f},{i},{when}\n"
+            for i in range(start, min(start + 10_000, records))
+        ]
+        (outputs / f"rows-{start // 10_000:04d}.csv.out").write_text("".join(lines))
+
+
+def smlocal_config(folder: Path, batch: bool = False) -> Path:
+    """The processing job configuration an execution's analyzer reads (of a batch transform's
+    outputs with `batch`)."""
     constraints = folder / "constraints.json"
     constraints.write_text(json.dumps({"binary_classification_constraints": {
         "f2": {"threshold": 0.99, "comparison_operator": "LessThanThreshold"}}}))  # fmt: skip
@@ -128,7 +151,14 @@ def smlocal_config(folder: Path) -> Path:
         "sagemaker_endpoint_name": "ep",
         "sagemaker_monitoring_schedule_name": "schedule",
     }
-    config = folder / "processingjobconfig.json"
+    if batch:
+        environment.update(
+            dataset_source=str(folder / "outputs"), probability_attribute="2",
+            dataset_format=json.dumps({"csv": {"header": False}}),
+            output_path=str(folder / "out-batch"),
+        )  # fmt: skip
+        del environment["sagemaker_endpoint_name"]
+    config = folder / ("batch-config.json" if batch else "processingjobconfig.json")
     config.write_text(json.dumps({"Environment": environment}))
     return config
 
@@ -152,36 +182,56 @@ def measure(argv: list[str]) -> tuple[float, float]:
     return wall, cpu
 
 
+def analyzer(config: Path, message: Path) -> list[str]:
+    """The command of one analyzer execution."""
+    return [sys.executable, "-m", "smlocal.model_monitor.analyze", str(config),
+            "--message-file", str(message)]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.model_quality")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="keep the generated files here")
+    parser.add_argument(
+        "--batch", action="store_true", help="also a batch transform's outputs (see above)"
+    )
     args = parser.parse_args(argv)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="smlocal-bench-mq-"))
     try:
         if not (folder / "captures").exists():
             generate(folder, args.records)
-        config = smlocal_config(folder)
-        smlocal = [sys.executable, "-m", "smlocal.model_monitor.analyze", str(config),
-                   "--message-file", str(folder / "message")]  # fmt: skip
-        plain = [sys.executable, "-c", PLAIN, str(folder / "captures"), str(folder / "groundtruth")]
-        runs: dict[str, list[tuple[float, float]]] = {"smlocal": [], "plain": []}
+        if args.batch and not (folder / "outputs").exists():
+            generate_outputs(folder, args.records)
+        commands = {
+            "smlocal": analyzer(smlocal_config(folder), folder / "message"),
+            "plain": [sys.executable, "-c", PLAIN, str(folder / "captures"),
+                      str(folder / "groundtruth")],
+        }  # fmt: skip
+        if args.batch:
+            commands["batch"] = analyzer(smlocal_config(folder, True), folder / "batch-message")
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
         for number in range(args.rounds):
-            order = ["smlocal", "plain"] if number % 2 == 0 else ["plain", "smlocal"]
+            order = list(commands) if number % 2 == 0 else list(reversed(commands))
             for name in order:
-                runs[name].append(measure(smlocal if name == "smlocal" else plain))
+                runs[name].append(measure(commands[name]))
         print(f"model-quality execution over {args.records:,} captured records with ground truth")
         print(
             f"  load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs, {args.rounds} rounds"
         )
-        for name, label in (("smlocal", "smlocal analyzer"), ("plain", "json + dict + sklearn")):
-            wall = statistics.median(w for w, _ in runs[name])
-            cpu = statistics.median(c for _, c in runs[name])
-            print(f"  {label:<24} {wall:6.2f} s wall  {cpu:6.2f} s CPU")
+        labels = {"smlocal": "smlocal analyzer", "plain": "json + dict + sklearn",
+                  "batch": "smlocal, batch outputs"}  # fmt: skip
+        for name, measured in runs.items():
+            wall = statistics.median(w for w, _ in measured)
+            cpu = statistics.median(c for _, c in measured)
+            print(f"  {labels[name]:<24} {wall:6.2f} s wall  {cpu:6.2f} s CPU")
         ratios = [s[0] / p[0] for s, p in zip(runs["smlocal"], runs["plain"], strict=True)]
         print(f"  smlocal / plain (wall, median of rounds): {statistics.median(ratios):.2f}x")
         print(f"  message: {(folder / 'message').read_text().strip()}")
+        if args.batch:
+            batch = [b[0] / s[0] for b, s in zip(runs["batch"], runs["smlocal"], strict=True)]
+            print(f"  batch outputs / captures (wall, median): {statistics.median(batch):.2f}x")
+            print(f"  batch message: {(folder / 'batch-message').read_text().strip()}")
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

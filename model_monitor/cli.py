@@ -1,5 +1,7 @@
 """`smlocal monitor baseline|run|report`: the analyzer job on local files, and its report.
 
+Data quality by default; model quality with `--problem-type` (see `quality_cli`).
+
 `baseline` and `run` build the analyzer's environment (the keys the real container reads) and
 call `run_analysis`, showing a progress bar when stderr is a terminal; `report` renders an
 execution's files as one HTML page. The analysis modules (numpy,
@@ -12,12 +14,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smlocal.cli_common import CommandFailed, cannot_write, local_path, positive_int
+from smlocal.model_monitor import quality_cli
 from smlocal.model_monitor.contract import FAILED, WITH_VIOLATIONS, dataset_format
 
 if TYPE_CHECKING:
@@ -61,6 +64,7 @@ def _baseline_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser
         help="written into the suggested constraints' monitoring_config",
     )
     _common(baseline)
+    quality_cli.add_options(baseline, baseline=True)
     baseline.set_defaults(handler=_baseline)
 
 
@@ -86,6 +90,7 @@ def _run_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--fail-on-violations", action="store_true", help="exit with status 3 on violations"
     )
     _common(run)
+    quality_cli.add_options(run, baseline=False)
     run.set_defaults(handler=_run)
 
 
@@ -105,7 +110,10 @@ def _report_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser])
     report.add_argument("--violations", help="the execution's constraint_violations.json")
     report.add_argument("--constraints", help="the execution's constraints.json (optional)")
     report.add_argument(
-        "--baseline-statistics", required=True, help="the baseline's statistics.json"
+        "--baseline-statistics",
+        default="",
+        help="the baseline's statistics.json (needed for data quality; for model quality "
+        "its metrics are shown beside the execution's)",
     )
     report.add_argument("--baseline-constraints", help="the baseline's constraints.json")
     report.add_argument("--output", type=local_path, required=True, help="the HTML file to write")
@@ -121,7 +129,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add `monitor` to the smlocal command line."""
     monitor = commands.add_parser(
         "monitor",
-        help="Model Monitor data quality: baselines and monitoring runs on local files",
+        help="Model Monitor data and model quality: baselines and monitoring runs",
         description="Compute SageMaker Model Monitor baselines and monitoring executions "
         "locally, writing the same files as the sagemaker-model-monitor-analyzer image.",
     )
@@ -160,7 +168,7 @@ def _environment(args: argparse.Namespace, kind: str, source: str | Path) -> dic
         "sagemaker_monitoring_schedule_name": getattr(args, "schedule_name", None),
     }
     env.update({key: str(value) for key, value in optional.items() if value is not None})
-    return env
+    return {**env, **quality_cli.environment(args)}
 
 
 @contextmanager
@@ -211,31 +219,44 @@ def _baseline(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if not (args.baseline_statistics or args.baseline_constraints):
-        print(
-            "smlocal monitor run: give --baseline-statistics and/or --baseline-constraints",
-            file=sys.stderr,
-        )
+    problem = _run_usage(args)
+    if problem:
+        print(f"smlocal monitor run: {problem}", file=sys.stderr)
         return 2
     kind = args.format or _guess_format(args.data)
-    if args.data.startswith("s3://") and kind != "capture":
-        print(
-            f"smlocal monitor run: {args.data} is in S3: only Data Capture is read from S3; "
-            "copy a CSV or JSON dataset to a local folder",
-            file=sys.stderr,
-        )
-        return 2
     _reach(args)
-    result = _execute(args, _environment(args, kind, args.data))
+    labels = quality_cli.ground_truth_folder(args.ground_truth) if args.problem_type else None
+    with labels or nullcontext() as folder:
+        env = _environment(args, kind, args.data)
+        if folder is not None:
+            env["ground_truth_source"] = str(folder)
+        result = _execute(args, env)
     _report(result, "run")
     violations = args.output / "constraint_violations.json"
     if result.status == WITH_VIOLATIONS and violations.exists():
         for entry in json.loads(violations.read_text(encoding="utf-8"))["violations"]:
-            print(f"  {entry['feature_name']}: {entry['constraint_check_type']}")
+            name = entry.get("feature_name") or entry.get("metric_name")
+            print(f"  {name}: {entry['constraint_check_type']}")
             print(f"    {entry['description']}")
     if result.status == FAILED:
         return 1
     return 3 if args.fail_on_violations and result.status == WITH_VIOLATIONS else 0
+
+
+def _run_usage(args: argparse.Namespace) -> str | None:
+    """What is wrong with a run's arguments, in a usage error's words."""
+    problem = quality_cli.usage_problem(args)
+    if problem:
+        return problem
+    if not (args.problem_type or args.baseline_statistics or args.baseline_constraints):
+        return "give --baseline-statistics and/or --baseline-constraints"
+    kind = args.format or _guess_format(args.data)
+    if args.data.startswith("s3://") and kind != "capture":
+        return (
+            f"{args.data} is in S3: only Data Capture is read from S3; "
+            "copy a CSV or JSON dataset to a local folder"
+        )
+    return None
 
 
 def _reach(args: argparse.Namespace) -> None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -119,20 +120,35 @@ def capture_key(record: dict[str, Any]) -> str | None:
 
 def merge(captures: Iterator[tuple[dict[str, Any], str]], ground_truth: Path) -> Merged:
     """Pair each captured record (with where it was read) with its label."""
+    keyed = (
+        (capture_key(record), partial(_endpoint_output, record, where))
+        for record, where in captures
+    )
+    return merge_outputs(keyed, ground_truth)
+
+
+def _endpoint_output(record: dict[str, Any], where: str) -> Payload:
+    capture = record.get("captureData")
+    output = capture.get("endpointOutput") if isinstance(capture, dict) else None
+    return Payload.of(output, f"Capture record {where} endpointOutput")
+
+
+def merge_outputs(
+    outputs: Iterator[tuple[str | None, Callable[[], Payload]]], ground_truth: Path
+) -> Merged:
+    """Pair each monitored output (its id, and how to read it: only a matched one is read)
+    with its label."""
     labels, replaced = read_labels(ground_truth)
     merged = Merged(replaced_labels=replaced)
     used: set[str] = set()
-    for record, where in captures:
+    for key, output in outputs:
         merged.captured += 1
-        key = capture_key(record)
         label = labels.get(key) if key is not None else None
         if label is None:
             merged.without_label += 1
             continue
         used.add(str(key))
-        capture = record.get("captureData")
-        output = capture.get("endpointOutput") if isinstance(capture, dict) else None
-        merged.outputs.append(Payload.of(output, f"Capture record {where} endpointOutput"))
+        merged.outputs.append(output())
         merged.labels.append(label)
     merged.unused_labels = len(labels.keys() - used)
     return merged

@@ -3,7 +3,8 @@
 Names follow the developer guide: `feature_data_<name>` (numeric features: SampleCount, Sum,
 Minimum, Maximum), `feature_non_null_<name>` (completeness) and
 `feature_baseline_drift_<name>` (the drift distance, when one was computed). Namespace and
-dimensions are the ones AWS's own drift-detection sample alarms on.
+dimensions are the ones AWS's own drift-detection sample alarms on; a batch transform's
+executions use the documented `aws/sagemaker/ModelMonitoring/data-metrics`, without Endpoint.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from smlocal.model_monitor.profile import DatasetProfile
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+BATCH_NAMESPACE = "aws/sagemaker/ModelMonitoring/data-metrics"  # a batch transform's
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ def feature_metrics(
     # a batch transform's executions monitor no endpoint: no Endpoint dimension then
     named = (("Endpoint", endpoint), ("MonitoringSchedule", schedule or ""))
     dimensions = tuple((key, value) for key, value in named if value is not None)
+    space = NAMESPACE if endpoint is not None else BATCH_NAMESPACE
     records = []
     for feature in profile.features:
         if not emits(feature.name):
@@ -70,14 +73,23 @@ def feature_metrics(
                 "Maximum": numeric.maximum,
             }
             records.append(
-                MetricRecord(f"feature_data_{name}", timestamp, dimensions, None, summary)
+                MetricRecord(f"feature_data_{name}", timestamp, dimensions, None, summary, space)
             )
         completeness = feature.completeness(profile.item_count)
         records.append(
-            MetricRecord(f"feature_non_null_{name}", timestamp, dimensions, completeness)
+            MetricRecord(
+                f"feature_non_null_{name}", timestamp, dimensions, completeness, None, space
+            )
         )
         if name in drift:
             records.append(
-                MetricRecord(f"feature_baseline_drift_{name}", timestamp, dimensions, drift[name])
+                MetricRecord(
+                    f"feature_baseline_drift_{name}",
+                    timestamp,
+                    dimensions,
+                    drift[name],
+                    None,
+                    space,
+                )
             )
     return records

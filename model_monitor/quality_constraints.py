@@ -23,6 +23,7 @@ from smlocal.model_monitor.metrics import MetricRecord
 from smlocal.model_monitor.quality_metrics import BINARY, MULTICLASS, scalar_metrics
 
 MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+BATCH_MODEL_METRICS_NAMESPACE = "aws/sagemaker/ModelMonitoring/model-metrics"  # by analogy
 LESS, GREATER = "LessThanThreshold", "GreaterThanThreshold"
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     LESS: operator.lt,
@@ -124,9 +125,12 @@ def cloudwatch_metrics(
     schedule: str | None,
 ) -> tuple[MetricRecord, ...]:
     """One data point per computed scalar metric, named as in the statistics."""
-    dimensions = (("Endpoint", endpoint or ""), ("MonitoringSchedule", schedule or ""))
+    # a batch transform's executions monitor no endpoint: no Endpoint dimension then
+    named = (("Endpoint", endpoint), ("MonitoringSchedule", schedule or ""))
+    dimensions = tuple((key, value) for key, value in named if value is not None)
+    space = MODEL_METRICS_NAMESPACE if endpoint is not None else BATCH_MODEL_METRICS_NAMESPACE
     return tuple(
-        MetricRecord(name, timestamp, dimensions, value, namespace=MODEL_METRICS_NAMESPACE)
+        MetricRecord(name, timestamp, dimensions, value, namespace=space)
         for name, value, _ in scalar_metrics(dict(metrics))
         if isinstance(value, float)
     )

@@ -3,11 +3,13 @@
 A baseline job reads a CSV (or JSON Lines) dataset holding, per record, the prediction
 (`inference_attribute`), the probability (`probability_attribute`) and the label
 (`ground_truth_attribute`): column names with a header, else column indexes. A monitoring
-execution reads the window's captured records and the ground truth (`ground_truth_source`),
-merges them (see `ground_truth`) and reads the prediction and probability from each
-`endpointOutput`: a column index for CSV output, a JSONPath (`$.score`, `predictions[0]`)
-for JSON. Without an `inference_attribute`, the predicted label of a binary problem is
-whether the probability reaches `probability_threshold_attribute` (0.5 by default).
+execution reads the window's captured records (or, with a csv/json `dataset_format`, a batch
+transform's output records: see `transform_outputs`) and the ground truth
+(`ground_truth_source`), merges them (see `ground_truth`) and reads the prediction and
+probability from each `endpointOutput` (or output record): a column index for CSV output, a
+JSONPath (`$.score`, `predictions[0]`) for JSON. Without an `inference_attribute`, the
+predicted label of a binary problem is whether the probability reaches
+`probability_threshold_attribute` (0.5 by default).
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from smlocal.model_monitor import ground_truth, quality_constraints
+from smlocal.model_monitor import ground_truth, quality_constraints, transform_outputs
 from smlocal.model_monitor.contract import CONSTRAINTS, STATISTICS, VIOLATIONS
-from smlocal.model_monitor.environment import CSV, AnalyzerInput
+from smlocal.model_monitor.environment import CAPTURE, CSV, AnalyzerInput
 from smlocal.model_monitor.errors import NO_DATA, AnalysisError
 from smlocal.model_monitor.metrics import MetricRecord
 from smlocal.model_monitor.quality_metrics import (
@@ -206,21 +208,12 @@ def _row_value(row: dict[str, Any] | list[str], attribute: str, where: str) -> A
 def capture_values(
     job: AnalyzerInput, attributes: Attributes, source: Path, log: Log
 ) -> tuple[list[Any], ...]:
-    """(labels, predictions, probabilities) of the window's captures merged with labels."""
-    from smlocal.capture_sink.reader import iter_located
-
-    located = iter_located(job.dataset_source, job.start_time, job.end_time)
-    try:  # only the ids and endpointOutput are read: those are checked as they are read
-        merged = ground_truth.merge(((f.record, str(f)) for f in located), source)
-    except ValueError as exc:  # a broken capture line
-        raise AnalysisError(str(exc)) from None
+    """(labels, predictions, probabilities) of the window's monitored outputs merged with
+    labels: an endpoint's captured records, or a batch transform's output records."""
+    merged, hint = _merged(job, source)
     log(merged.report())
     if not merged.labels:
-        raise AnalysisError(
-            f"{NO_DATA}: none of the {merged.captured} captured records of the window has "
-            "ground truth (a ground truth record's eventMetadata.eventId is the captured "
-            "record's inferenceId, or its eventId)"
-        )
+        raise AnalysisError(f"{NO_DATA}: none of the {merged.captured} {hint}")
     labels = [
         ground_truth_value(label, attributes.label, n) for n, label in enumerate(merged.labels, 1)
     ]
@@ -232,6 +225,31 @@ def capture_values(
         if attributes.probability:
             probabilities.append(payload_value(output, attributes.probability, where))
     return labels, predictions, probabilities
+
+
+def _merged(job: AnalyzerInput, source: Path) -> tuple[ground_truth.Merged, str]:
+    """The merge, and what to say when nothing merged."""
+    kind = job.dataset_format.kind
+    if kind != CAPTURE:  # a batch transform's output records (csv or json lines)
+        records = transform_outputs.output_records(
+            Path(str(job.dataset_source)), kind == CSV, job.dataset_format.header
+        )
+        return ground_truth.merge_outputs(records, source), (
+            "transform output records of the window has ground truth (a ground truth "
+            "record's eventMetadata.eventId is the inference id a transform job appends to "
+            "each output record with DataCaptureConfig GenerateInferenceId)"
+        )
+    from smlocal.capture_sink.reader import iter_located
+
+    located = iter_located(job.dataset_source, job.start_time, job.end_time)
+    try:  # only the ids and endpointOutput are read: those are checked as they are read
+        merged = ground_truth.merge(((f.record, str(f)) for f in located), source)
+    except ValueError as exc:  # a broken capture line
+        raise AnalysisError(str(exc)) from None
+    return merged, (
+        "captured records of the window has ground truth (a ground truth record's "
+        "eventMetadata.eventId is the captured record's inferenceId, or its eventId)"
+    )
 
 
 def ground_truth_value(label: ground_truth.Payload, attribute: str | None, number: int) -> Any:

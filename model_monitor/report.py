@@ -1,7 +1,8 @@
 """`smlocal monitor report`: one self-contained HTML page per monitoring execution.
 
 The page (see `report_html`) shows the execution's status, its violations, and for every
-feature the baseline and current distributions side by side with their key numbers.
+feature the baseline and current distributions side by side with their key numbers; a
+model-quality execution's page (see `quality_report`) shows its metrics beside the baseline's.
 
 Inputs are local paths or `s3://` URIs; S3 is read with a default boto3 client, so it goes to
 whatever the environment configures (`AWS_ENDPOINT_URL` for the emulator or another store).
@@ -22,6 +23,11 @@ from typing import Any
 from smlocal.capture_sink.keys import parse_s3_uri
 from smlocal.model_monitor.contract import CONSTRAINTS, STATISTICS, VIOLATIONS
 from smlocal.model_monitor.errors import AnalysisError
+from smlocal.model_monitor.quality_report import (
+    QualityDocuments,
+    problem_of,
+    render_quality_report,
+)
 from smlocal.model_monitor.report_data import ExecutionInfo, build_report
 from smlocal.model_monitor.report_html import render_html
 from smlocal.model_monitor.statistics import CheckedStatistics, check_statistics
@@ -71,7 +77,7 @@ class ReportSources:
 
     statistics: str
     violations: str
-    baseline_statistics: str
+    baseline_statistics: str  # "" when not given (a model-quality page does without)
     constraints: str | None = None  # the execution's own (suggested) constraints: listed only
     baseline_constraints: str | None = None
 
@@ -153,8 +159,15 @@ def render_report(
     sources: ReportSources, *, title: str | None = None, info: ExecutionInfo | None = None
 ) -> str:
     """The report page for the files in `sources` (AnalysisError if one is missing or bad)."""
+    current = _document(sources.statistics, "statistics")
+    if problem_of(current) is not None:
+        return _quality_report(sources, current, title, info or ExecutionInfo())
+    if not sources.baseline_statistics:
+        raise ValueError(
+            "a data-quality report needs the baseline's statistics.json (--baseline-statistics)"
+        )
     documents = {
-        "statistics": _statistics(sources.statistics, "statistics"),
+        "statistics": check_statistics(current, f"The statistics file {sources.statistics}"),
         "violations": _document(sources.violations, "constraint violations"),
         "baseline_statistics": _statistics(sources.baseline_statistics, "baseline statistics"),
         "baseline_constraints": _document(sources.baseline_constraints, "baseline constraints"),
@@ -168,6 +181,22 @@ def render_report(
     info = replace(info or ExecutionInfo(), sources=listed)
     report = build_report(**documents, title=title or default_title(info), info=info)
     return render_html(report)
+
+
+def _quality_report(
+    sources: ReportSources, current: Any, title: str | None, info: ExecutionInfo
+) -> str:
+    """A model-quality execution's page; its baseline files are optional."""
+    baseline = sources.baseline_statistics
+    docs = QualityDocuments(
+        statistics=current,
+        violations=_document(sources.violations, "constraint violations"),
+        baseline_statistics=_document(baseline or None, "baseline statistics"),
+        baseline_constraints=_document(sources.baseline_constraints, "baseline constraints"),
+    )
+    listed = tuple(pair for pair in sources.listed() if pair[0] != "Constraints")
+    info = replace(info, sources=listed)
+    return render_quality_report(docs, title=title or default_title(info), info=info)
 
 
 def write_report(

@@ -42,6 +42,7 @@ th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line
   vertical-align: top; overflow-wrap: anywhere; }
 th { font-weight: 600; background: var(--ground); }
 table.violations { table-layout: fixed; border: 1px solid var(--line); }
+tr.flagged td { color: var(--bad); font-weight: 600; }
 table.violations col.feature { width: 22%; }
 table.violations col.check { width: 19%; }
 p.none { padding: 10px 12px; border: 1px solid var(--good); border-radius: 6px;
@@ -346,13 +347,20 @@ def _footer(report: Report) -> str:
     return f"<footer>{listed}<p>Written by <code>smlocal monitor report</code>.</p></footer>"
 
 
-def render_html(report: Report) -> str:
-    """The whole page."""
+def page(title: str, body: str) -> str:
+    """A whole page: the head (title, the policy, the style) around the body's content."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(report.title)}</title><style>{_CSS}</style></head><body>"
-        f"{_header(report)}<main>{_violations(report)}{_features(report)}</main>"
-        f"{_footer(report)}</body></html>\n"
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+        f"{body}</body></html>\n"
+    )
+
+
+def render_html(report: Report) -> str:
+    """The whole page."""
+    return page(
+        report.title,
+        f"{_header(report)}<main>{_violations(report)}{_features(report)}</main>{_footer(report)}",
     )

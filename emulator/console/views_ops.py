@@ -140,7 +140,8 @@ def report_page(console: Console, request: Request, job_name: str) -> Page:
     sources = console.sources
     job = sources.call("DescribeProcessingJob", ProcessingJobName=job_name)
     outputs, baseline = _outputs(sources, job), _input(job, "baseline")
-    if outputs is None or baseline is None:
+    model_quality = (job.get("Environment") or {}).get("analysis_type") == "MODEL_QUALITY"
+    if outputs is None or (baseline is None and not model_quality):  # its page needs none
         why = "This job is not a monitoring execution with a baseline."
         return console.render("error.html", title="No report", message=why)
     with tempfile.TemporaryDirectory(prefix="smlocal-console-") as scratch:
@@ -155,7 +156,9 @@ def report_page(console: Console, request: Request, job_name: str) -> Page:
         local = {k: _download(sources, uri, folder / k) for k, uri in files.items() if uri}
         try:
             page = render_report(
-                ReportSources(**{k: str(v) for k, v in local.items()}),
+                ReportSources(
+                    **{"baseline_statistics": "", **{k: str(v) for k, v in local.items()}}
+                ),
                 info=execution_info(outputs),
             )
         except AnalysisError as exc:  # no statistics: the execution failed or wrote nothing

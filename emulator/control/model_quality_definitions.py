@@ -1,9 +1,9 @@
 """Model-quality job definitions: what a `ModelQuality` monitoring schedule runs.
 
 Like a data-quality definition, plus where the ground truth is (`GroundTruthS3Input`), the
-problem type (`ModelQualityAppSpecification.ProblemType`) and how the endpoint's output holds
-the prediction (`EndpointInput`'s InferenceAttribute, ProbabilityAttribute and
-ProbabilityThresholdAttribute).
+problem type (`ModelQualityAppSpecification.ProblemType`) and how the monitored output holds
+the prediction (InferenceAttribute, ProbabilityAttribute and ProbabilityThresholdAttribute of
+the `EndpointInput`, or of the `BatchTransformInput` for a transform job's captures).
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.job_definitions import definition_members, refuse_while_scheduled
+from smlocal.emulator.control.job_definitions import (
+    definition_members,
+    endpoint_of,
+    refuse_while_scheduled,
+)
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from smlocal.emulator.jobs.schedule_records import (
     AppSpecification,
     BaselineConfig,
-    EndpointInput,
     MonitoringInput,
     OutputConfig,
     StoppingCondition,
@@ -37,7 +40,7 @@ class GroundTruthS3Input(TypedDict, total=False):
 
 
 class ModelQualityJobInput(MonitoringInput, total=False):
-    """An endpoint's captures (batch transform is refused) and the ground truth."""
+    """An endpoint's captures or a batch transform's, and the ground truth."""
 
     GroundTruthS3Input: GroundTruthS3Input
 
@@ -64,8 +67,8 @@ class ModelQualityJobDefinition:
         return self.name
 
     @property
-    def endpoint(self) -> str:
-        """The endpoint it monitors."""
+    def endpoint(self) -> str | None:
+        """The endpoint it monitors (None: a batch transform's captures)."""
         return endpoint_of(self.job_input)
 
     @property
@@ -80,15 +83,14 @@ class ModelQualityJobDefinition:
 
     def analyzer_environment(self) -> dict[str, str]:
         """What an execution's analyzer is told: the definition's Environment, the analysis,
-        the problem type and where the endpoint's output holds the prediction."""
-        endpoint_input = self.job_input.get("EndpointInput") or EndpointInput(EndpointName="")
+        the problem type and where the monitored output holds the prediction."""
+        monitored: Mapping[str, Any] = (
+            self.job_input.get("EndpointInput") or self.job_input.get("BatchTransformInput") or {}
+        )
         attributes = (
-            ("inference_attribute", endpoint_input.get("InferenceAttribute")),
-            ("probability_attribute", endpoint_input.get("ProbabilityAttribute")),
-            (
-                "probability_threshold_attribute",
-                endpoint_input.get("ProbabilityThresholdAttribute"),
-            ),
+            ("inference_attribute", monitored.get("InferenceAttribute")),
+            ("probability_attribute", monitored.get("ProbabilityAttribute")),
+            ("probability_threshold_attribute", monitored.get("ProbabilityThresholdAttribute")),
         )
         return {
             **(self.app_specification.get("Environment") or {}),
@@ -138,12 +140,14 @@ class ModelQualityJobDefinition:
 
     def summary(self) -> dict[str, object]:
         """ListModelQualityJobDefinitions' item."""
-        return {
-            "MonitoringJobDefinitionName": self.name,
-            "MonitoringJobDefinitionArn": self.arn,
-            "CreationTime": self.creation_time,
-            "EndpointName": self.endpoint,
-        }
+        return shown(
+            (
+                ("MonitoringJobDefinitionName", self.name),
+                ("MonitoringJobDefinitionArn", self.arn),
+                ("CreationTime", self.creation_time),
+                ("EndpointName", self.endpoint),
+            )
+        )
 
 
 MODEL_QUALITY_DEFINITIONS = Kind(
@@ -157,20 +161,19 @@ MODEL_QUALITY_DEFINITIONS = Kind(
 )
 
 
-def endpoint_of(job_input: Mapping[str, Any]) -> str:
-    """The monitored endpoint; batch transform inputs are refused for model quality."""
-    if "EndpointInput" not in job_input:
-        raise ValidationException(
-            "smlocal monitors the model quality of endpoints: give an EndpointInput (batch "
-            "transform inputs are emulated for data quality only)."
-        )
-    return str(job_input["EndpointInput"]["EndpointName"])
-
-
 def _check(params: dict[str, Any]) -> None:
     """The problem type and the ground truth are what a model-quality job cannot go without."""
     job_input = params["ModelQualityJobInput"]
-    endpoint_of(job_input)
+    if ("EndpointInput" in job_input) == ("BatchTransformInput" in job_input):
+        raise ValidationException(
+            "ModelQualityJobInput needs exactly one of EndpointInput and BatchTransformInput."
+        )
+    batch = job_input.get("BatchTransformInput")
+    if batch is not None and not set(batch["DatasetFormat"]) & {"Csv", "Json"}:
+        raise ValidationException(
+            "smlocal monitors the model quality of batch transform output in Csv or Json "
+            "datasets; Parquet is not emulated."
+        )
     problem = params["ModelQualityAppSpecification"].get("ProblemType")
     if problem not in PROBLEM_TYPES:
         raise ValidationException(

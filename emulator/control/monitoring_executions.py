@@ -324,8 +324,9 @@ def execution_job(
     prefix = _captures_of(ctx, spec.endpoint) if spec.endpoint else None
     if prefix:
         inputs.append(_input("endpoint_input_1", prefix, f"{spec.local_path}/{spec.endpoint}"))
-    if spec.batch_capture:  # the input side's manifests; the job reads the files they name
-        prefix = f"{spec.batch_capture.rstrip('/')}/input"
+    if spec.batch_capture:  # the manifests of one side; the job reads the files they name
+        side = "output" if spec.ground_truth_uri else "input"  # model quality: the .out files
+        prefix = f"{spec.batch_capture.rstrip('/')}/{side}"
         inputs.append(_input(BATCH_CAPTURE_INPUT, prefix, spec.local_path))
     monitored = [spec.endpoint] if spec.endpoint else []
     uris = (

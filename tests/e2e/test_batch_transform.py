@@ -135,3 +135,107 @@ def test_a_data_quality_schedule_reads_the_batch_captures(
         ("sepal_length", "data_type_check"),  # the analyzer's words for a column all missing
         ("sepal_length", "completeness_check"),
     }
+    cloudwatch = session.boto_session.client(
+        "cloudwatch", endpoint_url=session.s3_client.meta.endpoint_url
+    )
+    listed = cloudwatch.list_metrics(
+        Namespace="aws/sagemaker/ModelMonitoring/data-metrics",  # a batch transform's
+        Dimensions=[{"Name": "MonitoringSchedule", "Value": described["MonitoringScheduleName"]}],
+    )["Metrics"]
+    assert "feature_non_null_petal_width" in {m["MetricName"] for m in listed}
+    assert {d["Name"] for m in listed for d in m["Dimensions"]} == {"MonitoringSchedule"}
+
+
+def test_a_model_quality_schedule_merges_the_batch_outputs_with_ground_truth(
+    smlocal_sagemaker_session, iris_model_data
+) -> None:
+    """ModelQualityMonitor with a BatchTransformInput, as AWS's batch-transform model-quality
+    notebook creates it (a NOW schedule here): the transform job appends an inference id to
+    each output record, the ground truth names it, the execution merges and checks."""
+    from datetime import UTC, datetime
+
+    from sagemaker.inputs import BatchDataCaptureConfig
+    from sagemaker.model import Model
+    from sagemaker.model_monitor import (
+        BatchTransformInput,
+        CronExpressionGenerator,
+        ModelQualityMonitor,
+        MonitoringDatasetFormat,
+    )
+    from sagemaker.model_monitor.dataset_format import DatasetFormat
+
+    session = smlocal_sagemaker_session
+    s3 = session.boto_session.client("s3", endpoint_url=session.s3_client.meta.endpoint_url)
+    bucket = session.default_bucket()
+    features, labels = load_iris(return_X_y=True)
+    rows = "\n".join(",".join(str(v) for v in row) for row in features[40:110])
+    s3.put_object(Bucket=bucket, Key="mq/transform-input/rows.csv", Body=rows)
+    capture = f"s3://{bucket}/mq/datacapture"
+    model = Model(image_uri=XGBOOST_IMAGE, model_data=iris_model_data, role=ROLE,
+                  sagemaker_session=session)  # fmt: skip
+    transformer = model.transformer(instance_count=1, instance_type="ml.m4.xlarge",
+                                    accept="text/csv", assemble_with="Line",
+                                    output_path=f"s3://{bucket}/mq/transform-output")  # fmt: skip
+    transformer.transform(f"s3://{bucket}/mq/transform-input", content_type="text/csv",
+                          split_type="Line", join_source="Input", wait=True, logs=False,
+                          batch_data_capture_config=BatchDataCaptureConfig(
+                              destination_s3_uri=capture, generate_inference_id=True))  # fmt: skip
+    body = s3.get_object(Bucket=bucket, Key="mq/transform-output/rows.csv.out")["Body"].read()
+    outputs = [line.split(",") for line in body.decode().splitlines()]
+    # as the notebook does: one label file per record, named by the record's inference id;
+    # every tenth label is wrong
+    hour = f"{datetime.now(UTC):%Y/%m/%d/%H}"
+    for number, (record, label) in enumerate(zip(outputs, labels[40:110], strict=True)):
+        value = (int(label) + (number % 10 == 0)) % 3
+        line = {"groundTruthData": {"data": str(value), "encoding": "CSV"},
+                "eventMetadata": {"eventId": record[-2]}, "eventVersion": "0"}  # fmt: skip
+        s3.put_object(Bucket=bucket, Key=f"mq/gt/{hour}/{record[-2]}.jsonl", Body=json.dumps(line))
+    baseline = "label,prediction\n" + "\n".join(f"{int(v)},{int(v)}" for v in labels)
+    s3.put_object(Bucket=bucket, Key="mq/baseline/validation.csv", Body=baseline)
+    monitor = ModelQualityMonitor(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                                  max_runtime_in_seconds=1800, sagemaker_session=session)  # fmt: skip
+    monitor.suggest_baseline(
+        baseline_dataset=f"s3://{bucket}/mq/baseline/validation.csv",
+        dataset_format=DatasetFormat.csv(header=True), problem_type="MulticlassClassification",
+        output_s3_uri=f"s3://{bucket}/mq/baseline-results", ground_truth_attribute="label",
+        inference_attribute="prediction", wait=True, logs=False,
+    )  # fmt: skip
+    monitor.create_monitoring_schedule(
+        batch_transform_input=BatchTransformInput(
+            data_captured_destination_s3_uri=capture,
+            destination="/opt/ml/processing/input",
+            dataset_format=MonitoringDatasetFormat.csv(header=False),
+            inference_attribute="4",  # after the 4 joined input columns
+        ),
+        ground_truth_input=f"s3://{bucket}/mq/gt",
+        problem_type="MulticlassClassification",
+        output_s3_uri=f"s3://{bucket}/mq/reports",
+        constraints=monitor.suggested_constraints(),
+        schedule_cron_expression=CronExpressionGenerator.now(),
+        data_analysis_start_time="-PT1H",
+        data_analysis_end_time="-PT0H",
+        enable_cloudwatch_metrics=True,
+    )  # fmt: skip
+    described = monitor.describe_schedule()
+    assert (described["MonitoringType"], "EndpointName" in described) == ("ModelQuality", False)
+    executions = []
+    for _ in range(600):
+        executions = monitor.list_executions()
+        if executions:
+            break
+        time.sleep(0.1)
+    execution = executions[-1]
+    execution.wait(logs=False)
+    status = execution.describe()
+    assert status["ProcessingJobStatus"] == "Completed", status.get("FailureReason")
+    statistics = monitor.latest_monitoring_statistics().body_dict
+    assert statistics["dataset"]["item_count"] == 70
+    metrics = statistics["multiclass_classification_metrics"]
+    predicted = [int(float(r[4])) for r in outputs]
+    truth = [(int(v) + (n % 10 == 0)) % 3 for n, v in enumerate(labels[40:110])]
+    accuracy = sum(p == t for p, t in zip(predicted, truth, strict=True)) / 70
+    assert metrics["accuracy"]["value"] == accuracy
+    assert accuracy < 1.0  # the baseline's is 1.0: a violation
+    violations = monitor.latest_monitoring_constraint_violations().body_dict["violations"]
+    assert "accuracy" in [v["metric_name"] for v in violations]
+    assert {v["constraint_check_type"] for v in violations} == {"LessThanThreshold"}
