@@ -5,7 +5,7 @@ e301a6f), with the Session/role lines changed: preprocess (SKLearnProcessor) -> 
 XGBoost algorithm) -> evaluate (a ScriptProcessor in the XGBoost image, its evaluation.json a
 property file) -> a condition on the test AUC -> register the model with its metrics, or
 fail; then the same pipeline with a model and a batch transform of the test rows beside the
-registration.
+registration (Experiments' PipelineExperimentConfig and the Lambda/Clarify imports unused).
 """
 
 from __future__ import annotations
@@ -201,3 +201,48 @@ def test_notebook_03_pipeline_registers_the_model_or_fails(workshop: dict[str, A
     assert by_name[f"{name}-fail"]["StepStatus"] == "Failed"
     failed = by_name[f"{name}-fail"]["Metadata"]["Fail"]["ErrorMessage"]
     assert failed == "Execution failed due to AUC Score > 0.999"
+
+
+def test_notebook_03_pipeline_with_a_batch_transform(workshop: dict[str, Any]) -> None:
+    from sagemaker.transformer import Transformer
+    from sagemaker.workflow.functions import Join
+    from sagemaker.workflow.model_step import ModelStep
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.steps import TransformStep
+
+    session, urls = pipeline_session(workshop["session"]), workshop["urls"]
+    name, group = f"{PROJECT}-pipeline", f"{PROJECT}-model-group"
+    params = _parameters(urls["input"])
+    steps = _process_train_evaluate(session, urls, params, workshop["folder"], name)
+    model, step_register, step_fail = _register_and_fail(session, params, steps, name, group)
+    step_create_model = ModelStep(f"{name}-model", step_args=model.create(
+        instance_type="ml.m5.large", accelerator_type="ml.eia1.medium"))  # fmt: skip
+    transformer = Transformer(model_name=step_create_model.properties.ModelName,
+                              instance_type="ml.m5.xlarge", instance_count=1, accept="text/csv",
+                              assemble_with="Line", output_path=urls["transform"],
+                              sagemaker_session=session)  # fmt: skip
+    # The notebook scores the whole test prefix, whose test_y.csv has one-column rows that the
+    # XGBoost container refuses for a 59-feature model (on AWS as here: the job fails with
+    # ClientError); notebook 02 and the workshop's later 03 score test_x.csv, as here.
+    test_prefix = steps[0].properties.ProcessingOutputConfig.Outputs["test_data"].S3Output.S3Uri
+    test_data = Join(on="/", values=[test_prefix, "test_x.csv"])
+    step_transform = TransformStep(f"{name}-transform", step_args=transformer.transform(
+        data=test_data, content_type="text/csv", split_type="Line"))  # fmt: skip
+    step_cond = _condition(params, steps, name,
+                           [step_create_model, step_register, step_transform], [step_fail])  # fmt: skip
+    pipeline = Pipeline(name=name, parameters=list(params.values()),
+                        steps=[*steps[:3], step_cond], sagemaker_session=session)  # fmt: skip
+
+    execution, by_name = run(pipeline, **_start_parameters(urls))
+    described = execution.describe()
+    assert described["PipelineExecutionStatus"] == "Succeeded", [
+        (s["StepName"], s.get("FailureReason")) for s in by_name.values()]  # fmt: skip
+    arn = by_name[f"{name}-transform"]["Metadata"]["TransformJob"]["Arn"]
+    job = session.sagemaker_client.describe_transform_job(TransformJobName=arn.rsplit("/", 1)[1])
+    source = job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert source == f"{urls['test']}/test_x.csv"
+    assert job["TransformOutput"]["S3OutputPath"] == urls["transform"]
+    scored = _read(session, f"{urls['transform']}/test_x.csv.out").split()
+    labels = _read(session, f"{urls['test']}/test_y.csv").split()
+    assert len(scored) == len(labels) == 300
+    assert all(0 <= float(p) <= 1 for p in scored)
