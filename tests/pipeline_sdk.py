@@ -148,6 +148,23 @@ def model(session: Any, training: Any) -> Any:
     )
 
 
+def transform_steps(session: Any, name: str, training: Any, data: Any, output: str) -> list[Any]:
+    """A ModelStep making the Training step's model, and a TransformStep scoring the CSV rows
+    under `data` with it into `output` (one `{file}.out` per file)."""
+    from sagemaker.transformer import Transformer
+    from sagemaker.workflow.model_step import ModelStep
+    from sagemaker.workflow.steps import TransformStep
+
+    create_args = step_args(model(session, training).create, instance_type="ml.m5.large")
+    create = step_args(ModelStep, f"{name}Model", step_args=create_args)
+    transformer = Transformer(
+        model_name=create.properties.ModelName, instance_type="ml.m5.xlarge", instance_count=1,
+        accept="text/csv", assemble_with="Line", output_path=output, sagemaker_session=session,
+    )  # fmt: skip
+    args = step_args(transformer.transform, data=data, content_type="text/csv", split_type="Line")
+    return [create, TransformStep(name, step_args=args)]
+
+
 def register_step(
     session: Any, name: str, training: Any, group: str, approval: str = "Approved", **kwargs: Any
 ) -> Any:

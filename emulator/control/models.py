@@ -19,6 +19,7 @@ class ContainerDefinition(TypedDict, total=False):
 
     Image: str
     ModelDataUrl: str
+    ModelDataSource: dict[str, Any]
     Environment: dict[str, str]
     ModelPackageName: str
 
@@ -143,7 +144,7 @@ def _runnable(ctx: Context, container: ContainerDefinition) -> Runnable:
         if "Image" not in container:
             raise ValidationException("A container must specify Image or ModelPackageName.")
         return Runnable(
-            container["Image"], container.get("ModelDataUrl"), container.get("Environment", {})
+            container["Image"], model_data_url(container), container.get("Environment", {})
         )
     package = PACKAGES.get(ctx, container["ModelPackageName"])
     if package.version is not None and package.approval_status != "Approved":
@@ -163,6 +164,25 @@ def _runnable(ctx: Context, container: ContainerDefinition) -> Runnable:
         source.get("ModelDataUrl"),
         {**source.get("Environment", {}), **container.get("Environment", {})},
     )
+
+
+def model_data_url(container: ContainerDefinition) -> str | None:
+    """Where the container's model data is: ModelDataUrl, or the model.tar.gz a
+    ModelDataSource names (what the SDK's `create_model_from_job` sends); an uncompressed
+    S3 prefix is refused, as smlocal loads model archives only."""
+    source = container.get("ModelDataSource", {}).get("S3DataSource")
+    if source is None:
+        return container.get("ModelDataUrl")
+    if "ModelDataUrl" in container:
+        raise ValidationException(
+            "Either ModelDataUrl or ModelDataSource can be specified, but not both."
+        )
+    if source.get("CompressionType") != "Gzip" or source.get("S3DataType") != "S3Object":
+        raise ValidationException(
+            "smlocal loads model data from a model.tar.gz only: ModelDataSource.S3DataSource "
+            "needs S3DataType S3Object and CompressionType Gzip."
+        )
+    return str(source["S3Uri"])
 
 
 def describe_model(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROLE, SKLEARN_IMAGE, deploy, unique, wait_for_status
+from tests.support import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, deploy, unique, wait_for_status
 
 BUCKET = "model-urls"
 REGION = "us-east-1"
@@ -140,3 +140,48 @@ def test_a_model_package_with_repacked_code_serves(smlocal, uploaded: str) -> No
     answer = runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=b"1")
     assert answer["Body"].read() == b"from repacked code"
     sm.delete_endpoint(EndpointName=name)
+
+
+def _source(uri: str, data_type: str = "S3Object", compression: str = "Gzip") -> dict[str, object]:
+    return {"S3DataSource": {"S3Uri": uri, "S3DataType": data_type, "CompressionType": compression}}
+
+
+def test_a_model_data_source_serves_as_model_data_url_does(smlocal, uploaded: str) -> None:  # type: ignore[no-untyped-def]
+    # What the SDK's Session.create_model_from_job sends (the workshop's batch transform).
+    sm, runtime = smlocal.client("sagemaker"), smlocal.client("sagemaker-runtime")
+    name = unique("data-source")
+    container = {"Image": XGBOOST_IMAGE, "ModelDataSource": _source(f"s3://{BUCKET}/{uploaded}")}
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=container)
+    assert sm.describe_model(ModelName=name)["PrimaryContainer"] == container
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
+         "InstanceType": "ml.m5.large"}])  # fmt: skip
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    described = wait_for_status(sm, name)
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    answer = runtime.invoke_endpoint(
+        EndpointName=name, ContentType="text/csv", Body=b"5.1,3.5,1.4,0.2"
+    )
+    assert answer["Body"].read().strip() == b"0.0"
+    sm.delete_endpoint(EndpointName=name)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"ModelDataSource": _source("s3://b/prefix/", "S3Prefix", "None")},
+         "smlocal loads model data from a model.tar.gz only: ModelDataSource.S3DataSource "
+         "needs S3DataType S3Object and CompressionType Gzip."),
+        ({"ModelDataSource": _source("s3://b/m.tar.gz"), "ModelDataUrl": "s3://b/m.tar.gz"},
+         "Either ModelDataUrl or ModelDataSource can be specified, but not both."),
+    ],
+)  # fmt: skip
+def test_model_data_sources_smlocal_cannot_load_are_refused(smlocal, extra, message) -> None:  # type: ignore[no-untyped-def]
+    from botocore.exceptions import ClientError
+
+    sm = smlocal.client("sagemaker")
+    with pytest.raises(ClientError) as refused:
+        sm.create_model(ModelName=unique("bad-source"), ExecutionRoleArn=ROLE,
+                        PrimaryContainer={"Image": XGBOOST_IMAGE, **extra})  # fmt: skip
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert refused.value.response["Error"]["Message"] == message

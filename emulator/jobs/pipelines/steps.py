@@ -1,7 +1,7 @@
 """What each step type does: its jobs, models and packages are made by calling the control
-plane's own operations (CreateProcessingJob, CreateTrainingJob, CreateModel,
-CreateModelPackage), as SageMaker Pipelines calls the SageMaker API; the job steps then
-follow their job's Describe until it ends.
+plane's own operations (CreateProcessingJob, CreateTrainingJob, CreateTransformJob,
+CreateModel, CreateModelPackage), as SageMaker Pipelines calls the SageMaker API; the job
+steps then follow their job's Describe until it ends.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class JobKind:
 
 PROCESSING = JobKind("ProcessingJob", "ProcessingJob")
 TRAINING = JobKind("TrainingJob", "TrainingJob")
+TRANSFORM = JobKind("TransformJob", "TransformJob")
 
 
 def call(work: StepWork, operation: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +125,12 @@ def training(work: StepWork, arguments: Any) -> StepResult:
     return StepResult({"TrainingJob": {"Arn": described["TrainingJobArn"]}}, described)
 
 
+def transform(work: StepWork, arguments: Any) -> StepResult:
+    """A Transform step: one batch transform job."""
+    described = run_job(work, TRANSFORM, arguments)
+    return StepResult({"TransformJob": {"Arn": described["TransformJobArn"]}}, described)
+
+
 def model(work: StepWork, arguments: Any) -> StepResult:
     """A Model (CreateModel) step: one model."""
     work.resource_name = named(work, arguments.get("ModelName"))
@@ -173,6 +180,7 @@ def arguments_of(spec: StepSpec, scope: Scope) -> Any:
 HANDLERS: dict[str, Handler] = {
     "Processing": processing,
     "Training": training,
+    "Transform": transform,
     "Model": model,
     "RegisterModel": register_model,
     "Condition": condition,

@@ -25,6 +25,7 @@ from smlocal.emulator.statuses.training_jobs import (
     initial,
 )
 from smlocal.emulator.support.records import Document, Nested, shown
+from smlocal.model_server.images import Role, parse_image
 
 KIND = "training-job"
 
@@ -80,6 +81,16 @@ class ModelArtifacts(TypedDict):
     """Where the model.tar.gz is uploaded."""
 
     S3ModelArtifacts: str
+
+
+def _algorithm_image(request: Document) -> bool:
+    """True when AWS shows the built-in algorithm's MetricDefinitions for the job: an
+    algorithm-mode job, or a script-mode one in the algorithm's own (XGBoost) image, as
+    the workshop's script-mode job showed them on AWS."""
+    spec = request["AlgorithmSpecification"]
+    if "sagemaker_program" not in (request.get("HyperParameters") or {}):
+        return True
+    return parse_image(spec.get("TrainingImage", "")).has(Role.TRAINED)
 
 
 @dataclass
@@ -144,8 +155,7 @@ class TrainingJob:
         """A job CreateTrainingJob records: the request's members as given, in status
         Starting, its model to be uploaded to `artifacts`."""
         spec: AlgorithmSpecification = request["AlgorithmSpecification"]
-        script = "sagemaker_program" in (request.get("HyperParameters") or {})
-        if not spec.get("MetricDefinitions") and not script:  # the algorithm shows its own
+        if not spec.get("MetricDefinitions") and _algorithm_image(request):
             spec = {**spec, "MetricDefinitions": algorithm_definitions()}
         return cls.from_document(
             {

@@ -317,3 +317,28 @@ def test_create_keeps_the_request_members_it_kept_before() -> None:
         "given": "AlgorithmSpecification", "MetricDefinitions": algorithm_definitions()
     }  # fmt: skip
     assert kept["OutputDataConfig"] == {"KmsKeyId": "", **TRAINING_JOB["OutputDataConfig"]}
+
+
+@pytest.mark.parametrize(
+    ("image", "shown"),
+    [
+        ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", True),
+        ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+         False),
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com/mine:latest", False),
+    ],
+)  # fmt: skip
+def test_script_mode_shows_the_algorithm_definitions_in_the_algorithm_image_only(
+    image: str, shown: bool
+) -> None:
+    # AWS listed the 1.7-1 algorithm's definitions for the workshop's XGBoost(entry_point=...)
+    # job (its training_job_analytics warned of each one it found no value for).
+    request = {**copy.deepcopy(TRAINING_JOB), "HyperParameters": {"sagemaker_program": '"t.py"'}}
+    request["AlgorithmSpecification"] = {"TrainingImage": image, "TrainingInputMode": "File"}
+    job = TrainingJob.requested(request, arn="arn", now=1.0, artifacts="s3://b/m")
+    spec = job.to_document()["AlgorithmSpecification"]
+    assert spec.get("MetricDefinitions") == (algorithm_definitions() if shown else None)
+    own = [{"Name": "mine", "Regex": "m=([0-9]+)"}]
+    request["AlgorithmSpecification"]["MetricDefinitions"] = own
+    job = TrainingJob.requested(request, arn="arn", now=1.0, artifacts="s3://b/m")
+    assert job.to_document()["AlgorithmSpecification"]["MetricDefinitions"] == own

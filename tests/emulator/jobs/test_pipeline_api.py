@@ -229,15 +229,15 @@ def test_stop_and_retry_in_the_wrong_status_conflict(sm) -> None:
 
 
 def test_unsupported_step_types_fail_the_execution_naming_the_type(sm) -> None:
-    transform = {"Name": "Score", "Type": "Transform", "Arguments": {}}
-    arn = start(sm, create(sm, definition(transform)))
+    tuning = {"Name": "Score", "Type": "Tuning", "Arguments": {}}
+    arn = start(sm, create(sm, definition(tuning)))
     described = finished(sm, arn)
     assert described["PipelineExecutionStatus"] == "Failed"
-    assert "Step Score: Transform steps are not run by smlocal." in described["FailureReason"]
+    assert "Step Score: Tuning steps are not run by smlocal." in described["FailureReason"]
     step = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"][0]
     assert step["StepStatus"] == "Failed"
     assert step["FailureReason"].startswith(
-        "Step Score is of type Transform, which smlocal does not run"
+        "Step Score is of type Tuning, which smlocal does not run"
     )
 
 

@@ -14,6 +14,7 @@ from tests.pipeline_sdk import (
     pipeline_of,
     run,
     training_step,
+    transform_steps,
 )
 from tests.support import ROLE, unique
 
@@ -121,3 +122,56 @@ def test_a_failed_training_step_reports_the_jobs_failure(
     assert job["TrainingJobStatus"] == "Failed"
     assert train["FailureReason"] == job["FailureReason"]
     assert name.startswith(f"pipelines-{execution.arn.rsplit('/', 1)[1]}-train-")
+
+
+def _features(smlocal, key: str, rows: list[str]) -> str:  # type: ignore[no-untyped-def]
+    smlocal.client("s3").put_object(Bucket=BUCKET, Key=key, Body="".join(f"{r}\n" for r in rows))
+    return f"s3://{BUCKET}/{key.rsplit('/', 1)[0]}"
+
+
+def test_a_transform_step_scores_with_the_trained_model(
+    pipelines_session, pipelines_iris, sm, smlocal
+) -> None:
+    out = f"s3://{BUCKET}/{unique('scored')}"
+    data = _features(smlocal, f"{unique('rows')}/rows.csv",
+                     ["5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3", "7.7,3.0,6.1,2.3"])  # fmt: skip
+    train = training_step(pipelines_session, "Train", pipelines_iris["train"], f"{out}/model")
+    create, score = transform_steps(pipelines_session, "Score", train, data, f"{out}/predictions")
+    # a later step reads the transform's output through its properties
+    profile = analyzer_step(pipelines_session, "Profile",
+                            score.properties.TransformOutput.S3OutputPath, f"{out}/profile")  # fmt: skip
+    execution, steps = run(pipeline_of(pipelines_session, train, create, score, profile))
+    assert execution.describe()["PipelineExecutionStatus"] == "Succeeded"
+    assert steps["Score"]["StepStatus"] == "Succeeded"
+    name = steps["Score"]["Metadata"]["TransformJob"]["Arn"].rsplit("/", 1)[1]
+    job = sm.describe_transform_job(TransformJobName=name)
+    assert job["TransformJobStatus"] == "Completed"
+    made = steps["ScoreModel-CreateModel"]["Metadata"]["Model"]["Arn"]
+    assert made.endswith(f"model/{job['ModelName'].lower()}")  # ARNs are lower case
+    assert job["TransformOutput"]["S3OutputPath"] == f"{out}/predictions"
+    key = f"{out.removeprefix(f's3://{BUCKET}/')}/predictions/rows.csv.out"
+    body = smlocal.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+    assert body.split() == ["0.0", "1.0", "2.0"]
+    processing = sm.describe_processing_job(
+        ProcessingJobName=steps["Profile"]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1])  # fmt: skip
+    assert processing["ProcessingInputs"][0]["S3Input"]["S3Uri"] == f"{out}/predictions"
+
+
+def test_a_failed_transform_step_reports_the_jobs_failure(
+    pipelines_session, pipelines_iris, sm, smlocal
+) -> None:
+    out = f"s3://{BUCKET}/{unique('unscored')}"
+    data = _features(smlocal, f"{unique('bad-rows')}/rows.csv", ["not,a,number,row"])
+    train = training_step(pipelines_session, "Train", pipelines_iris["train"], f"{out}/model")
+    create, score = transform_steps(pipelines_session, "Score", train, data, f"{out}/predictions")
+    execution, steps = run(pipeline_of(pipelines_session, train, create, score))
+    described = execution.describe()
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert described["FailureReason"] == "Step failure: One or multiple steps failed."
+    step = steps["Score"]
+    name = step["Metadata"]["TransformJob"]["Arn"].rsplit("/", 1)[1]
+    job = sm.describe_transform_job(TransformJobName=name)
+    assert job["TransformJobStatus"] == "Failed"
+    assert step["StepStatus"] == "Failed"
+    assert step["FailureReason"] == job["FailureReason"]
+    assert job["FailureReason"].startswith("ClientError")
