@@ -211,6 +211,7 @@ def capture_values(
     """(labels, predictions, probabilities) of the window's monitored outputs merged with
     labels: an endpoint's captured records, or a batch transform's output records."""
     merged, hint = _merged(job, source)
+    side = "endpointOutput" if job.dataset_format.kind == CAPTURE else "(transform output record)"
     log(merged.report())
     if not merged.labels:
         raise AnalysisError(f"{NO_DATA}: none of the {merged.captured} {hint}")
@@ -219,7 +220,7 @@ def capture_values(
     ]
     predictions, probabilities = [], []
     for number, output in enumerate(merged.outputs, 1):
-        where = f"Merged record {number} endpointOutput"
+        where = f"Merged record {number} {side}"
         if attributes.inference or not attributes.probability:
             predictions.append(payload_value(output, attributes.inference, where))
         if attributes.probability:

@@ -88,3 +88,13 @@ def test_inference_ids_of_records() -> None:
     assert inference_id('{"SageMakerInferenceId": "q", "x": 1}', is_csv=False) == "q"
     assert inference_id("[1, 2]", is_csv=False) is None
     assert inference_id("not json", is_csv=False) is None
+
+
+def test_an_attribute_past_the_last_column_names_the_output_record(tmp_path: Path) -> None:
+    write(tmp_path / "input" / "0" / "rows.csv.out", ["0.8,id-1,2026-03-01T10:00:00Z\n"])
+    write(tmp_path / "groundtruth" / "2026/03/01/10" / "gt.jsonl", [label("id-1", 1)])
+    result, _ = execution(tmp_path, "csv", probability_attribute="69")
+    assert result.status == "Failed"
+    assert "Merged record 1 (transform output record): has 3 columns, no column 69" in (
+        result.message
+    )

@@ -238,3 +238,102 @@ def test_a_bad_input_is_refused(sm, job_input, message) -> None:
         )  # fmt: skip
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     assert caught.value.response["Error"]["Message"] == message
+
+
+# A scikit-learn container script answering each JSON Lines record {"x": v} with {"score": v}.
+SCORING_SCRIPT = """
+import json
+
+
+def model_fn(model_dir):
+    return None
+
+
+def input_fn(body, content_type):
+    text = body if isinstance(body, str) else body.decode()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def predict_fn(rows, model):
+    return rows
+
+
+def output_fn(rows, accept):
+    return "".join(json.dumps({"score": row["x"]}) + "\\n" for row in rows)
+"""
+
+
+def test_json_lines_outputs_are_merged_by_sagemaker_inference_id(sm, s3) -> None:
+    """A JSON Lines transform job: GenerateInferenceId puts SageMakerInferenceId first in each
+    output object; ProbabilityAttribute is a JSONPath into it."""
+    import io
+    import tarfile
+
+    from tests.support import SKLEARN_IMAGE, SKLEARN_SCRIPT_ENV
+
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        info = tarfile.TarInfo("code/inference.py")
+        info.size = len(SCORING_SCRIPT.encode())
+        tar.addfile(info, io.BytesIO(SCORING_SCRIPT.encode()))
+    s3.put_object(Bucket=BUCKET, Key="models/scoring.tar.gz", Body=archive.getvalue())
+    scoring = unique("scoring")
+    sm.create_model(ModelName=scoring, ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/models/scoring.tar.gz",
+        "Environment": SKLEARN_SCRIPT_ENV})  # fmt: skip
+    scores = [0.9, 0.2, 0.7, 0.4, 0.8]
+    labels = [1, 0, 0, 1, 1]  # at 0.5: tp, tn, fp, fn, tp
+    s3.put_object(Bucket=BUCKET, Key="json-input/rows.jsonl",
+                  Body="".join(json.dumps({"x": s}) + "\n" for s in scores))  # fmt: skip
+    capture = f"s3://{BUCKET}/capture-{unique('j')}"
+    name = unique("mq-json-tj")
+    sm.create_transform_job(
+        TransformJobName=name, ModelName=scoring,
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                        "S3Uri": f"s3://{BUCKET}/json-input"}},
+                        "ContentType": "application/jsonlines", "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/out/{name}",
+                         "Accept": "application/jsonlines", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        DataCaptureConfig={"DestinationS3Uri": capture, "GenerateInferenceId": True},
+    )  # fmt: skip
+    job = wait_for(sm, name)
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    body = s3.get_object(Bucket=BUCKET, Key=f"out/{name}/rows.jsonl.out")["Body"].read()
+    records = [json.loads(line) for line in body.decode().splitlines()]
+    assert [r["score"] for r in records] == scores
+    ground_truth = f"s3://{BUCKET}/gt-{unique('g')}"
+    gt_key = ground_truth.removeprefix(f"s3://{BUCKET}/")
+    lines = [label(r["SageMakerInferenceId"], str(v)) for r, v in zip(records, labels, strict=True)]
+    s3.put_object(Bucket=BUCKET, Key=f"{gt_key}/{datetime.now(UTC):%Y/%m/%d/%H}/a.jsonl",
+                  Body="\n".join(lines))  # fmt: skip
+    definition_name = unique("mq-json-def")
+    sm.create_model_quality_job_definition(
+        JobDefinitionName=definition_name,
+        ModelQualityAppSpecification={"ImageUri": ANALYZER, "ProblemType": "BinaryClassification"},
+        ModelQualityJobInput={
+            "BatchTransformInput": {"DataCapturedDestinationS3Uri": capture,
+                                    "DatasetFormat": {"Json": {"Line": True}},
+                                    "LocalPath": "/opt/ml/processing/input",
+                                    "ProbabilityAttribute": "$.score",
+                                    "ProbabilityThresholdAttribute": 0.5},
+            "GroundTruthS3Input": {"S3Uri": ground_truth}},
+        ModelQualityJobOutputConfig={"MonitoringOutputs": [{"S3Output": {
+            "S3Uri": f"s3://{BUCKET}/reports", "LocalPath": "/opt/ml/processing/output"}}]},
+        JobResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
+                                        "VolumeSizeInGB": 20}},
+        RoleArn=ROLE,
+    )  # fmt: skip
+    found = run_now(sm, definition_name)
+    assert found["MonitoringExecutionStatus"] == "Completed", found.get("FailureReason")
+    processing = sm.describe_processing_job(
+        ProcessingJobName=found["ProcessingJobArn"].rsplit("/", 1)[1]
+    )
+    output = processing["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    bucket, key = output.removeprefix("s3://").split("/", 1)
+    statistics = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"{key}/statistics.json")["Body"].read()
+    )
+    metrics = statistics["binary_classification_metrics"]
+    assert metrics["confusion_matrix"] == {"0": {"0": 1, "1": 1}, "1": {"0": 1, "1": 2}}
+    assert metrics["accuracy"]["value"] == pytest.approx(3 / 5)
