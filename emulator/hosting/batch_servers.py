@@ -39,9 +39,17 @@ class BatchServers:
         self.startup_timeout = startup_timeout
 
     def start(
-        self, job: str, image: str, model_data_url: str | None, env: dict[str, str], count: int
+        self,
+        job: str,
+        image: str,
+        model_data_url: str | None,
+        env: dict[str, str],
+        count: int,
+        *,
+        cancel: threading.Event,
     ) -> BatchServerGroup:
-        """Start `count` servers and wait for /ping; RuntimeError saying why they did not."""
+        """Start `count` servers and wait for /ping; RuntimeError saying why they did not
+        (or that `cancel` was set: StopTransformJob)."""
         plan = VariantPlan(
             endpoint=job,
             variant=job,
@@ -53,7 +61,7 @@ class BatchServers:
             log_group=LOG_GROUP,
         )
         try:
-            [variant] = self.hosting.start([plan], threading.Event())
+            [variant] = self.hosting.start([plan], cancel)
         except DeployError as exc:
             raise RuntimeError(str(exc)) from None
         return BatchServerGroup(

@@ -108,7 +108,14 @@ def _create(home: Path) -> None:
     shim.chmod(0o755)
 
 
+# What of a job's Environment smlocal's own pip sees: where to find packages, not where to
+# put them (PIP_TARGET, PIP_PREFIX, PIP_USER, ... would make it write outside the cache).
+PIP_SOURCES = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_FIND_LINKS",
+               "PIP_PRE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")  # fmt: skip
+
+
 def _install(home: Path, requirements: Path, job_env: Mapping[str, str]) -> None:
+    job_env = {k: v for k, v in job_env.items() if k.upper() in PIP_SOURCES}
     offline = [] if job_env.get("PIP_INDEX_URL") else ["--no-index"]
     argv = [str(home / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
     command = [*argv, *offline, "-r", str(requirements)]

@@ -236,6 +236,10 @@ def download_captures(s3: Any, uri: str, dest: Path, window: CaptureWindow) -> N
     start, end = window.moments()
     root = uri.rstrip("/") + "/"
     for found in list_capture_files(uri, start, end, s3_client=s3):
-        target = dest / found.uri[len(root) :]
+        target = (dest / found.uri[len(root) :]).resolve()
+        if not target.is_relative_to(dest.resolve()):  # a key with `..` segments
+            log.warning("capture file %s is not downloaded: it would land outside %s",
+                        found.uri, dest)  # fmt: skip
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(found.read())

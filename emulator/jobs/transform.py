@@ -66,9 +66,17 @@ class ModelServers(Protocol):
     """Starts a job's model servers (hosting's, wired in by server.py)."""
 
     def start(
-        self, job: str, image: str, model_data_url: str | None, env: dict[str, str], count: int
+        self,
+        job: str,
+        image: str,
+        model_data_url: str | None,
+        env: dict[str, str],
+        count: int,
+        *,
+        cancel: threading.Event,
     ) -> ServerGroup:
-        """Start `count` servers and wait until they answer /ping; RuntimeError if not."""
+        """Start `count` servers and wait until they answer /ping; RuntimeError if not, or
+        once `cancel` is set (what was started is stopped)."""
 
 
 class Stopped(Exception):
@@ -96,6 +104,7 @@ class Transform:
         self.threads: list[threading.Thread] = []
         self.stopping: set[str] = set()
         self.senders: dict[str, Sender] = {}
+        self.cancels: dict[str, threading.Event] = {}
 
     def start(self, name: str) -> None:
         """Run a stored InProgress job in the background."""
@@ -107,6 +116,7 @@ class Transform:
         """Stop a running job: no request is sent after this, those in flight are cut off;
         its status moves to Stopped once its model servers are gone."""
         self.stopping.add(name)
+        self.cancels.setdefault(name, threading.Event()).set()  # servers still starting
         sender = self.senders.get(name)
         if sender is not None:
             sender.abort()
@@ -147,6 +157,7 @@ class Transform:
             status, reason = "Failed", "InternalServerError: smlocal could not run the job."
         self.stopping.discard(name)
         self.senders.pop(name, None)
+        self.cancels.pop(name, None)
         if jobs.get_job(self.ctx, name).status == "Stopping":
             status, reason = "Stopped", None
         elif status == "Stopped":  # stopped by the emulator's own shutdown, not by the user
@@ -171,9 +182,12 @@ class Transform:
             SAGEMAKER_MAX_PAYLOAD_IN_MB: str(mb or 100) if mb is not None else "6",
         }
         image, model_data = job.container.image, job.container.model_data_url
+        cancel = self.cancels.setdefault(job.name, threading.Event())
         try:
-            group = self.servers.start(job.name, image, model_data, env, count)
+            group = self.servers.start(job.name, image, model_data, env, count, cancel=cancel)
         except RuntimeError as exc:
+            if cancel.is_set():
+                raise Stopped() from None
             raise InputError(f"ClientError: {exc}") from None
         data_log = self.shipper.stream(LOG_GROUP, f"{job.name}/{group.instance_ids[0]}/data-log")
         try:

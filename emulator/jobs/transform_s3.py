@@ -145,7 +145,10 @@ def download_batch_captures(
         head, *items = json.loads(found.read())
         for item in items:
             where = parse_s3_uri(str(head["prefix"]) + str(item))
-            target = dest / str(number) / (where.key.rsplit("/", 1)[-1] or "data")
+            name = where.key.rsplit("/", 1)[-1]
+            if name in (".", ".."):  # no file can have that name here
+                continue
+            target = dest / str(number) / (name or "data")
             target.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(where.bucket, where.key, str(target))
             files.append(target)

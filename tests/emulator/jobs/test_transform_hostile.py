@@ -50,26 +50,39 @@ def wait_for(check: Any, timeout: float) -> Any:
     return found
 
 
-def slow_model(smlocal: Any) -> str:
+# A model that takes far longer than the test waits to load (its server never answers /ping).
+SLOW_LOAD = """
+import time
+
+
+def model_fn(model_dir):
+    time.sleep(600)
+"""
+
+
+def slow_model(smlocal: Any, script: str = SLOW) -> str:
     s3, sm = smlocal.client("s3"), smlocal.client("sagemaker")
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         info = tarfile.TarInfo("code/inference.py")
-        info.size = len(SLOW)
-        tar.addfile(info, io.BytesIO(SLOW.encode()))
+        info.size = len(script)
+        tar.addfile(info, io.BytesIO(script.encode()))
     s3.create_bucket(Bucket=BUCKET)
-    s3.put_object(Bucket=BUCKET, Key="models/slow.tar.gz", Body=archive.getvalue())
-    s3.put_object(Bucket=BUCKET, Key="in/rows.csv", Body=b"1,2\n3,4\n")
     name = unique("slow")
+    s3.put_object(Bucket=BUCKET, Key=f"models/{name}.tar.gz", Body=archive.getvalue())
+    s3.put_object(Bucket=BUCKET, Key="in/rows.csv", Body=b"1,2\n3,4\n")
     sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={
-        "Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/models/slow.tar.gz",
+        "Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/models/{name}.tar.gz",
         "Environment": SKLEARN_SCRIPT_ENV})  # fmt: skip
     return name
 
 
-def test_stop_while_a_request_is_in_flight_stops_the_job_and_its_servers(smlocal: Any) -> None:
+@pytest.mark.parametrize("script", [SLOW, SLOW_LOAD], ids=["busy", "loading"])
+def test_stop_while_a_request_is_in_flight_stops_the_job_and_its_servers(
+    smlocal: Any, script: str
+) -> None:
     sm = smlocal.client("sagemaker")
-    model = slow_model(smlocal)
+    model = slow_model(smlocal, script)
     name = unique("tj-slow")
     sm.create_transform_job(
         TransformJobName=name,
