@@ -43,7 +43,7 @@ from smlocal.emulator.hosting.routing import RoutingTable
 from smlocal.emulator.hosting.supervisor import Supervisor
 from smlocal.emulator.jobs.pipelines.executor import PipelineExecutor
 from smlocal.emulator.jobs.processing import Processing
-from smlocal.emulator.jobs.runner import JobRunner
+from smlocal.emulator.jobs.runner import JobRunner, owner_of
 from smlocal.emulator.jobs.scheduler import Scheduler
 from smlocal.emulator.jobs.training.manager import TrainingManager
 from smlocal.emulator.jobs.transform import Transform
@@ -168,7 +168,7 @@ class Emulator:
         ctx = self.ctx = Context(Store(data_dir / "state.db"), self.settings, clock_from_env())
         table = RoutingTable()
         manager = EndpointManager(ctx, EndpointDocuments(ctx), table, loop)
-        runner = JobRunner(LogShipper(self.settings))
+        runner = job_runner(self.settings)
         training = TrainingManager(ctx, runner)
         processing = Processing(ctx, runner, lambda name: flush_quietly(manager, name))
         transform = transform_runner(ctx, manager)
@@ -291,6 +291,15 @@ def validated(plane: ControlPlane) -> Callable[[str, dict[str, Any]], dict[str, 
         return plane(operation, params)
 
     return call
+
+
+def job_runner(settings: EmulatorSettings) -> JobRunner:
+    """The job runner; first, the processes of jobs that an emulator of this data directory
+    left running when it was killed (SIGKILL gave it no time to stop them) are ended."""
+    runner = JobRunner(LogShipper(settings), owner_of(settings.data_dir))
+    if killed := runner.kill_leftovers():
+        log.warning("ended %d process(es) of jobs left running by a killed emulator", killed)
+    return runner
 
 
 def hold_data_dir(data_dir: Path) -> int:

@@ -12,6 +12,7 @@ octal digits (a tab is `#011`), which metric definitions' regular expressions re
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import signal
@@ -55,8 +56,9 @@ class JobExit:
 class JobRunner:
     """Starts job processes and remembers them so they can be stopped."""
 
-    def __init__(self, shipper: LogShipper) -> None:
+    def __init__(self, shipper: LogShipper, owner: str = "") -> None:
         self.shipper = shipper
+        self.owner = owner  # the start of every job mark: whose data directory ran the job
         self.running: dict[str, subprocess.Popen[bytes]] = {}
         self.stop_requested: set[str] = set()
         self.lock = threading.Lock()
@@ -68,7 +70,7 @@ class JobRunner:
         definitions see it.
         """
         job.folder.mkdir(parents=True, exist_ok=True)
-        mark = f"{job.name}-{uuid.uuid4().hex}"
+        mark = f"{self.owner}{job.name}-{uuid.uuid4().hex}"
         env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
                JOB_MARK: mark}  # fmt: skip
         proc = subprocess.Popen(
@@ -120,6 +122,14 @@ class JobRunner:
                 return False
         _terminate(proc)
         return True
+
+    def kill_leftovers(self) -> int:
+        """At start-up: SIGKILL the processes of jobs this data directory's previous emulator
+        ran and could not stop (it was killed); how many. The data directory is locked, so
+        no running emulator owns them; a process without the mark is never touched."""
+        if not self.owner:
+            return 0
+        return kill_marked(self.owner, prefix=True)
 
     def stop_all(self) -> None:
         """Stop every running job (the emulator is stopping)."""
@@ -178,23 +188,30 @@ def _end_with(proc: subprocess.Popen[bytes], mark: str) -> None:
             return
 
 
-def kill_marked(mark: str) -> int:
-    """SIGKILL every process whose environment carries this job mark; how many (Linux's
-    /proc; elsewhere nothing is found)."""
+def kill_marked(mark: str, *, prefix: bool = False) -> int:
+    """SIGKILL every process whose environment carries this job mark (with `prefix`, a mark
+    starting with it); how many (Linux's /proc; elsewhere nothing is found)."""
     wanted = f"{JOB_MARK}={mark}".encode()
     killed = 0
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
+        if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as environ:
-                if wanted not in environ.read().split(b"\0"):
-                    continue
+                variables = environ.read().split(b"\0")
+            if not any(v.startswith(wanted) if prefix else v == wanted for v in variables):
+                continue
             os.kill(int(entry), signal.SIGKILL)
             killed += 1
         except (OSError, ValueError):
             continue
     return killed
+
+
+def owner_of(data_dir: Path) -> str:
+    """The job-mark prefix of an emulator with this data directory."""
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return f"smlocal-{digest}:"
 
 
 def syslog_escape(line: str) -> str:

@@ -72,3 +72,41 @@ def test_processes_a_script_detaches_end_with_its_job(smlocal: Any, stop: bool) 
     finally:
         for process in leftovers(seconds):
             process.kill()
+
+
+def test_a_killed_emulators_job_processes_end_when_it_starts_again(smlocal_factory: Any) -> None:
+    """kill -9 gives the emulator no time to stop its jobs: the next emulator of the same
+    data directory ends what they left running (and nothing else)."""
+    seconds = str(5000 + uuid.uuid4().int % 1000)
+    emulator = smlocal_factory()
+    s3, sm = emulator.client("s3"), emulator.client("sagemaker")
+    s3.create_bucket(Bucket=BUCKET)
+    key = f"code/{seconds}.py"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=SPAWNER.format(seconds=seconds).encode())
+    sm.create_processing_job(
+        ProcessingJobName=unique("orphan"),
+        RoleArn=ROLE,
+        AppSpecification={"ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": [
+            "python3", f"/opt/ml/processing/input/code/{seconds}.py"],
+            "ContainerArguments": ["300"]},
+        ProcessingInputs=[{"InputName": "code", "S3Input": {
+            "S3Uri": f"s3://{BUCKET}/{key}", "LocalPath": "/opt/ml/processing/input/code",
+            "S3DataType": "S3Prefix", "S3InputMode": "File"}}],
+        ProcessingResources={"ClusterConfig": {
+            "InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30}},
+    )  # fmt: skip
+    bystander = psutil.Popen(["sleep", seconds])  # the same command, not started by a job
+    try:
+        wait_for(lambda: len(leftovers(seconds)) == 2, 60)
+        emulator.proc.kill()
+        emulator.proc.wait(10)
+        time.sleep(1)
+        assert len(leftovers(seconds)) == 2  # the job's sleeper outlived the emulator
+        emulator.start()
+        assert [p.pid for p in leftovers(seconds)] == [bystander.pid]
+        assert "process(es) of jobs left running by a killed emulator" in emulator.log()
+    finally:
+        bystander.kill()
+        bystander.wait(10)
+        for process in leftovers(seconds):
+            process.kill()
