@@ -87,21 +87,29 @@ def named(work: StepWork, prefix: Any) -> str:
     return f"{str(prefix)[:52]}-{work.resource_name.rsplit('-', 1)[1]}"
 
 
+# How long a stopping step follows its job after asking it to stop: jobs end within their own
+# grace (10 s for training and processing, 30 s for transform), so this only bounds a job
+# that never ends, which would otherwise hold smlocal's shutdown for ever.
+STOP_GRACE = 90.0
+
+
 def run_job(work: StepWork, kind: JobKind, arguments: dict[str, Any]) -> dict[str, Any]:
     """Create the job, follow it until it ends; its Describe output when it Completed."""
     name_key = f"{kind.noun}Name"
     work.resource_name = named(work, arguments.get(name_key))
     created = call(work, f"Create{kind.noun}", {**arguments, name_key: work.resource_name})
     work.note({kind.metadata: {"Arn": created[f"{kind.noun}Arn"]}})
-    stop_sent = False
+    given_up_at: float | None = None  # once the step is stopping: when to stop following
     while True:
         described = call(work, f"Describe{kind.noun}", {name_key: work.resource_name})
         status = described[f"{kind.noun}Status"]
         if status in ("Completed", "Failed", "Stopped"):
             break
-        if work.stopping.is_set() and not stop_sent:
-            stop_sent = True
+        if work.stopping.is_set() and given_up_at is None:
+            given_up_at = time.monotonic() + STOP_GRACE
             call(work, f"Stop{kind.noun}", {name_key: work.resource_name})
+        elif given_up_at is not None and time.monotonic() > given_up_at:
+            raise StepStopped()  # the job ends on its own; smlocal's shutdown waits no longer
         time.sleep(work.poll)
     if status == "Stopped" and work.stopping.is_set():
         raise StepStopped()
