@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.pipeline_sdk import pipeline_session, run
+from tests.pipeline_sdk import run
 from tests.workshop import EVALUATION, HYPERPARAMETERS, PREPROCESSING, bank_marketing_csv
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -138,9 +138,10 @@ def _condition(params: dict[str, Any], steps: tuple[Any, ...], name: str, if_ste
 
 
 @pytest.fixture
-def workshop(smlocal_sagemaker_session: Any, tmp_path: Path) -> dict[str, Any]:
-    """What notebooks 00-02 leave: the data uploaded, the scripts written, the S3 URLs."""
-    session = smlocal_sagemaker_session
+def workshop(pipelines_session: Any, tmp_path: Path) -> dict[str, Any]:
+    """What notebooks 00-02 leave: the data uploaded, the scripts written, the S3 URLs (and
+    the notebook's PipelineSession, its `execution.wait()` polls shortened)."""
+    session = pipelines_session
     data = tmp_path / "bank-additional-full.csv"
     data.write_text(bank_marketing_csv())
     bucket = session.default_bucket()
@@ -168,7 +169,7 @@ def _read(session: Any, uri: str) -> str:
 def test_notebook_03_pipeline_registers_the_model_or_fails(workshop: dict[str, Any]) -> None:
     from sagemaker.workflow.pipeline import Pipeline
 
-    session, urls = pipeline_session(workshop["session"]), workshop["urls"]
+    session, urls = workshop["session"], workshop["urls"]
     name, group = f"{PROJECT}-pipeline", f"{PROJECT}-model-group"
     params = _parameters(urls["input"])
     steps = _process_train_evaluate(session, urls, params, workshop["folder"], name)
@@ -210,7 +211,7 @@ def test_notebook_03_pipeline_with_a_batch_transform(workshop: dict[str, Any]) -
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.steps import TransformStep
 
-    session, urls = pipeline_session(workshop["session"]), workshop["urls"]
+    session, urls = workshop["session"], workshop["urls"]
     name, group = f"{PROJECT}-pipeline", f"{PROJECT}-model-group"
     params = _parameters(urls["input"])
     steps = _process_train_evaluate(session, urls, params, workshop["folder"], name)
