@@ -8,7 +8,10 @@ an execution through boto3 and polls DescribePipelineExecution every 20 ms. Side
 the steps' own time (the five steps run one after the other, so their durations add up)
 against the execution's, whose difference is the executor's overhead; the first run is
 reported apart (it warms the emulator's clients).
-Run: python -m bench.pipelines [--runs N]
+With --workshop: the seed workshop's notebook 03 pipeline instead (tests/workshop_pipeline.py:
+its preprocessing and evaluation scripts, 150 XGBoost rounds, a model and a batch transform;
+3000 synthetic bank-marketing rows), whose model, register and transform steps run in parallel.
+Run: python -m bench.pipelines [--runs N] [--workshop]
 """
 
 from __future__ import annotations
@@ -66,39 +69,61 @@ def sdk_session(emulator: SmlocalEmulator) -> Any:
 def main(argv: list[str] | None = None) -> list[float]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workshop", action="store_true", help="the workshop's pipeline")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="smlocal-bench-pipelines-"))
     emulator = SmlocalEmulator(work / "emulator").start()
     try:
         emulator.client("s3").create_bucket(Bucket=BUCKET)
-        data = upload_iris(emulator.client("s3"), work, "bench")
-        pipeline = iris_pipeline(sdk_session(emulator), "bench-iris", data, "bench-group")
+        pipeline = _workshop(emulator, work) if args.workshop else _iris(emulator, work)
         pipeline.upsert(role_arn=ROLE)
         sm = emulator.client("sagemaker")
         first, _ = run_once(sm, pipeline.name)
         runs = [run_once(sm, pipeline.name) for _ in range(args.runs)]
     finally:
         emulator.stop()
-    report(first, runs)
+    title = WORKSHOP_TITLE if args.workshop else IRIS_TITLE
+    report(first, runs, title, STEPS if not args.workshop else tuple(runs[0][1]))
     return [seconds for seconds, _ in runs]
 
 
-def report(first: float, runs: list[tuple[float, dict[str, float]]]) -> None:
-    """Print the runs, the steps' medians and the executor's overhead beside them."""
+IRIS_TITLE = "5 steps on iris (150 rows)"
+WORKSHOP_TITLE = "the workshop's 7 steps on 3000 bank-marketing rows"
+
+
+def _iris(emulator: SmlocalEmulator, work: Path) -> Any:
+    data = upload_iris(emulator.client("s3"), work, "bench")
+    return iris_pipeline(sdk_session(emulator), "bench-iris", data, "bench-group")
+
+
+def _workshop(emulator: SmlocalEmulator, work: Path) -> Any:
+    from tests.workshop_pipeline import prepare, workshop_pipeline
+
+    session = sdk_session(emulator)
+    return workshop_pipeline(session, prepare(session, work), work, transform=True)
+
+
+def report(first: float, runs: list[tuple[float, dict[str, float]]], title: str = IRIS_TITLE,
+           names: tuple[str, ...] = STEPS) -> None:  # fmt: skip
+    """Print the runs, the steps' medians and the executor's overhead beside them (steps
+    that run in parallel make their sum larger than the execution)."""
     seconds = [s for s, _ in runs]
     median = statistics.median(seconds)
     step_sums = [sum(steps.values()) for _, steps in runs]
-    print("\n== pipelines: StartPipelineExecution -> Succeeded, 5 steps on iris (150 rows)")
+    print(f"\n== pipelines: StartPipelineExecution -> Succeeded, {title}")
     print(f"   machine: {machine()}")
     print(f"   first run: {first:.2f} s (warms the emulator's clients)")
     print(f"   runs: {', '.join(f'{s:.2f}' for s in seconds)} s")
     print("   median per step: " + ", ".join(
         f"{name} {statistics.median(steps.get(name, 0.0) for _, steps in runs):.2f} s"
-        for name in STEPS))  # fmt: skip
+        for name in names))  # fmt: skip
     inside = statistics.median(step_sums)
     print(f"   side by side: execution {median:.2f} s vs its steps {inside:.2f} s "
           f"(ratio {median / inside:.2f}; executor overhead {median - inside:.2f} s)")  # fmt: skip
+    if title != IRIS_TITLE:  # the target is the iris pipeline's
+        print(f"   median {median:.2f} s (15 minutes or more in SageMaker)")
+        return
     verdict = "meets" if median < TARGET_SECONDS else "MISSES"
     print(f"   median {median:.2f} s ({verdict} target < {TARGET_SECONDS:.0f} s; "
           "15 minutes or more in SageMaker)")  # fmt: skip

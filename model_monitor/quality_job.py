@@ -284,8 +284,9 @@ def analyse(job: AnalyzerInput, log: Log) -> Outcome:
             SECTIONS[problem]: metrics,
         },
     }
-    if not source:
+    if not source and not job.baseline_constraints:  # a baseline, checked against none
         return Outcome(documents)
+    # an execution, or a pipeline's QualityCheck of a dataset against a baseline
     return _execution(job, problem, metrics, documents)
 
 

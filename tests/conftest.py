@@ -4,7 +4,10 @@ smlocal's own pytest plugin, emulator/pytest_plugin.py)."""
 from __future__ import annotations
 
 import os
+import time
+import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +17,18 @@ from tests.support import XGBOOST_IMAGE  # noqa: F401 - re-exported for tests
 
 # The SageMaker SDK v2 warns on import that v3 exists; the flows we test are v2's.
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+
+
+@pytest.fixture
+def pipelines_session(smlocal_sagemaker_session: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A PipelineSession; `execution.wait()` polls every 0.2 s instead of 30 s (tests only)."""
+    import botocore.waiter
+
+    from tests.pipeline_sdk import pipeline_session
+
+    quick = types.SimpleNamespace(sleep=lambda seconds: time.sleep(min(seconds, 0.2)))
+    monkeypatch.setattr(botocore.waiter, "time", quick)
+    return pipeline_session(smlocal_sagemaker_session)
 
 
 def train_iris_tar(folder: Path, objective: str = "multi:softmax") -> Path:

@@ -1,9 +1,10 @@
 """SageMaker Pipelines built with the SDK, as a user writes them, for tests and the bench.
 
-The steps use what smlocal runs today: Processing steps run the Model Monitor analyzer
-image (a data-quality baseline stands in for preprocessing and evaluation), Training steps
-the built-in XGBoost algorithm. `iris_pipeline` is the five-step process -> train ->
-evaluate -> condition -> register pipeline.
+Processing steps here run the Model Monitor analyzer image (a data-quality baseline stands
+in for preprocessing and evaluation; tests/e2e/test_workshop_pipeline.py has user scripts),
+Training steps the built-in XGBoost algorithm, Transform steps its model over CSV rows.
+`iris_pipeline` is the five-step process -> train -> evaluate -> condition -> register
+pipeline.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ aws-samples/amazon-sagemaker-from-idea-to-production, 02-sagemaker-containers.ip
 e301a6f; its script-mode training from 9ac866d), cell by cell with the Session/role lines
 changed: the bank-marketing CSV uploaded, an SKLearnProcessor job preprocessing it, the
 built-in XGBoost algorithm trained and its AUCs read from FinalMetricDataList, an endpoint
-with Data Capture predicting the test rows, a batch transform of them, and XGBoost script
-mode with `training_job_analytics`. Experiments' Run, MLflow and the tuning job are left out.
+with Data Capture predicting the test rows, a batch transform of them, the warm-pool
+estimator's five fits, and XGBoost script mode with `training_job_analytics`. Experiments'
+`Run`, MLflow and the hyperparameter tuning job (not emulated) are left out.
 """
 
 from __future__ import annotations
@@ -173,3 +174,32 @@ def test_notebook_02_xgboost_script_mode(workshop: dict[str, Any]) -> None:
         assert roc_auc_score(test_y, predictions) > 0.6
     finally:
         predictor.delete_endpoint(delete_endpoint_config=True)
+
+
+def test_notebook_02_warm_pool_fits(workshop: dict[str, Any]) -> None:
+    """The estimator with `keep_alive_period_in_seconds` fit five times, max_depth changing."""
+    import sagemaker
+
+    session, urls, folder = workshop["session"], workshop["urls"], workshop["folder"]
+    _preprocess(session, urls, folder)
+    training_image = sagemaker.image_uris.retrieve("xgboost", region=session.boto_region_name,
+                                                   version="1.5-1")  # fmt: skip
+    estimator = sagemaker.estimator.Estimator(
+        image_uri=training_image, instance_type="ml.m5.xlarge", instance_count=1, role=ROLE,
+        max_run=20 * 60, output_path=urls["output"], sagemaker_session=session,
+        base_job_name="from-idea-to-prod-training", keep_alive_period_in_seconds=1800,
+    )  # fmt: skip
+    estimator.set_hyperparameters(**HYPERPARAMETERS)
+    names = []
+    for depth in [2, 3, 5, 10, 20]:
+        estimator.set_hyperparameters(max_depth=depth)
+        estimator.fit(_training_inputs(urls), wait=True, logs=False)
+        names.append(estimator._current_job_name)
+    sm = session.sagemaker_client
+    for depth, name in zip([2, 3, 5, 10, 20], names, strict=True):
+        job = sm.describe_training_job(TrainingJobName=name)
+        assert job["TrainingJobStatus"] == "Completed"
+        assert job["HyperParameters"]["max_depth"] == str(depth)
+        assert job["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 1800
+    final = sm.describe_training_job(TrainingJobName=names[-1])["FinalMetricDataList"]
+    assert {m["MetricName"] for m in final} >= {"train:auc", "validation:auc"}

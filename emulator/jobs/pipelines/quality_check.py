@@ -1,9 +1,12 @@
-"""The QualityCheck step: a data-quality baseline through the local Model Monitor.
+"""The QualityCheck step: a data-quality or model-quality baseline through the local Model
+Monitor.
 
-Its Arguments are the analyzer's baselining processing job. With SkipCheck false the job
-also checks the data against a baseline: the step's SuppliedBaselineConstraints (and
-statistics), else the DriftCheckBaselines of the latest Approved model package of its
-ModelPackageGroupName; violations fail the step when FailOnViolation is true.
+Its Arguments are the analyzer's baselining processing job (for MODEL_QUALITY with the
+`analysis_type`, `problem_type` and attribute variables the SDK's ModelQualityCheckConfig
+sets). With SkipCheck false the job also checks the data against a baseline: the step's
+SuppliedBaselineConstraints (and statistics), else the DriftCheckBaselines (ModelDataQuality
+or ModelQuality) of the latest Approved model package of its ModelPackageGroupName;
+violations fail the step when FailOnViolation is true.
 """
 
 from __future__ import annotations
@@ -16,21 +19,25 @@ from smlocal.emulator.support.records import Nested
 from smlocal.model_monitor.contract import WITH_VIOLATIONS
 
 BASELINE_DIR = "/opt/ml/processing/baseline"
+# CheckType -> the model package's DriftCheckBaselines member holding its baseline.
+DRIFT_MEMBERS = {"DATA_QUALITY": "ModelDataQuality", "MODEL_QUALITY": "ModelQuality"}
 
 
 def quality_check(work: StepWork, arguments: Any) -> StepResult:
     """Run the baselining job (checking against a baseline unless SkipCheck)."""
     step = {k: resolve(v, work.scope) for k, v in work.spec.definition.items()
             if k not in ("Arguments", "Steps")}  # fmt: skip
-    if step.get("CheckType") != "DATA_QUALITY":
+    check_type = step.get("CheckType")
+    if check_type not in DRIFT_MEMBERS:
         raise StepFailed(
-            f"QualityCheck step {work.spec.name} has CheckType {step.get('CheckType')}: smlocal's "
-            "Model Monitor computes data-quality baselines only (DATA_QUALITY)."
+            f"QualityCheck step {work.spec.name} has CheckType {check_type}: smlocal's Model "
+            "Monitor computes data-quality and model-quality baselines only (DATA_QUALITY, "
+            "MODEL_QUALITY)."
         )
     skip = bool(step.get("SkipCheck", False))
     group = step.get("ModelPackageGroupName")
     supplied = (step.get("SuppliedBaselineStatistics"), step.get("SuppliedBaselineConstraints"))
-    baseline = supplied if supplied[1] else _registered_baseline(work, group)
+    baseline = supplied if supplied[1] else _registered_baseline(work, group, check_type)
     if not skip and not baseline[1]:
         raise StepFailed(
             f"QualityCheck step {work.spec.name} has no baseline to check against: give "
@@ -55,7 +62,7 @@ def _metadata(step: dict[str, Any], described: dict[str, Any], baseline: tuple[A
     calculated = (f"{output}/statistics.json", f"{output}/constraints.json")
     used = calculated if step.get("RegisterNewBaseline") else baseline
     metadata = {
-        "CheckType": "DATA_QUALITY",
+        "CheckType": step["CheckType"],
         "BaselineUsedForDriftCheckStatistics": used[0],
         "BaselineUsedForDriftCheckConstraints": used[1],
         "CalculatedBaselineStatistics": calculated[0],
@@ -69,8 +76,8 @@ def _metadata(step: dict[str, Any], described: dict[str, Any], baseline: tuple[A
     return {k: v for k, v in metadata.items() if v is not None}
 
 
-def _registered_baseline(work: StepWork, group: Any) -> tuple[Any, Any]:
-    """The data-quality DriftCheckBaselines of the group's latest Approved package."""
+def _registered_baseline(work: StepWork, group: Any, check_type: str) -> tuple[Any, Any]:
+    """The DriftCheckBaselines of this check type of the group's latest Approved package."""
     if not group:
         return None, None
     try:
@@ -84,7 +91,7 @@ def _registered_baseline(work: StepWork, group: Any) -> tuple[Any, Any]:
         if item.get("ModelApprovalStatus") != "Approved":
             continue
         package = work.call("DescribeModelPackage", {"ModelPackageName": item["ModelPackageArn"]})
-        quality = package.get("DriftCheckBaselines", {}).get("ModelDataQuality", {})
+        quality = package.get("DriftCheckBaselines", {}).get(DRIFT_MEMBERS[check_type], {})
         return (quality.get("Statistics", {}).get("S3Uri"),
                 quality.get("Constraints", {}).get("S3Uri"))  # fmt: skip
     return None, None

@@ -1,22 +1,10 @@
-"""Fixtures of the pipeline tests."""
+"""Fixtures of the pipeline tests (`pipelines_session` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import time
-import types
-
-import botocore.waiter
 import pytest
 
-from tests.pipeline_sdk import BUCKET, pipeline_session, upload_iris
-
-
-@pytest.fixture
-def pipelines_session(smlocal_sagemaker_session, monkeypatch):
-    """A PipelineSession; `execution.wait()` polls every 0.2 s instead of 30 s (tests only)."""
-    quick = types.SimpleNamespace(sleep=lambda seconds: time.sleep(min(seconds, 0.2)))
-    monkeypatch.setattr(botocore.waiter, "time", quick)
-    return pipeline_session(smlocal_sagemaker_session)
+from tests.pipeline_sdk import BUCKET, upload_iris
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ steps (success and failure), StopPipelineExecution."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.pipeline_sdk import (
@@ -215,8 +217,8 @@ def quality_step(session, name: str, dataset: str, out: str, model_quality: bool
     config = (
         ModelQualityCheckConfig(
             problem_type="MulticlassClassification",
-            inference_attribute="_c0",
-            ground_truth_attribute="_c1",
+            inference_attribute="0",  # a headerless CSV names columns by index
+            ground_truth_attribute="1",
             **common,
         )
         if model_quality
@@ -261,18 +263,55 @@ def test_quality_check_baselines_then_finds_violations(
         metadata["CalculatedBaselineConstraints"])  # fmt: skip
 
 
-def test_quality_checks_smlocal_cannot_run_fail(pipelines_session, pipelines_iris) -> None:
+def test_a_quality_check_without_a_baseline_fails(pipelines_session, pipelines_iris) -> None:
     out = f"s3://{BUCKET}/{unique('quality')}"
     unbased = quality_step(pipelines_session, "Unbased", pipelines_iris["train"], f"{out}/a",
                            skip_check=False, model_package_group_name=unique("empty"))  # fmt: skip
-    model_quality = quality_step(pipelines_session, "ModelQuality", pipelines_iris["train"],
-                                 f"{out}/b", model_quality=True, skip_check=True)  # fmt: skip
-    execution, steps = run(pipeline_of(pipelines_session, unbased, model_quality))
+    execution, steps = run(pipeline_of(pipelines_session, unbased))
     assert execution.describe()["PipelineExecutionStatus"] == "Failed"
     assert "has no baseline to check against" in steps["Unbased"]["FailureReason"]
-    assert steps["ModelQuality"]["FailureReason"] == (
-        "QualityCheck step ModelQuality has CheckType MODEL_QUALITY: smlocal's Model Monitor "
-        "computes data-quality baselines only (DATA_QUALITY).")  # fmt: skip
+
+
+def _predictions(smlocal, wrong_every: int) -> str:  # type: ignore[no-untyped-def]
+    """Prediction (_c0) and label (_c1) of 60 rows, one in `wrong_every` mispredicted."""
+    rows = [f"{i % 3},{(i + 1) % 3 if i % wrong_every == 0 else i % 3}" for i in range(60)]
+    key = f"{unique('predictions')}/rows.csv"
+    smlocal.client("s3").put_object(Bucket=BUCKET, Key=key, Body="\n".join(rows) + "\n")
+    return f"s3://{BUCKET}/{key}"
+
+
+def test_model_quality_check_baselines_then_finds_violations(
+    pipelines_session, smlocal, sm
+) -> None:
+    out = f"s3://{BUCKET}/{unique('model-quality')}"
+    good, bad = _predictions(smlocal, 10), _predictions(smlocal, 1)
+    baseline = quality_step(pipelines_session, "Baseline", good, f"{out}/base",
+                            model_quality=True, skip_check=True, register_new_baseline=True)  # fmt: skip
+    check = quality_step(
+        pipelines_session, "Check", bad, f"{out}/check", model_quality=True, skip_check=False,
+        register_new_baseline=False,
+        supplied_baseline_statistics=baseline.properties.CalculatedBaselineStatistics,
+        supplied_baseline_constraints=baseline.properties.CalculatedBaselineConstraints,
+    )  # fmt: skip
+    execution, steps = run(pipeline_of(pipelines_session, baseline, check))
+    assert execution.describe()["PipelineExecutionStatus"] == "Failed"
+    made = steps["Baseline"]
+    assert made["StepStatus"] == "Succeeded", made.get("FailureReason")
+    metadata = made["Metadata"]["QualityCheck"]
+    assert metadata["CheckType"] == "MODEL_QUALITY"
+    assert metadata["CalculatedBaselineStatistics"] == f"{out}/base/statistics.json"
+    key = f"{out.removeprefix(f's3://{BUCKET}/')}/base/statistics.json"
+    body = smlocal.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    accuracy = json.loads(body)["multiclass_classification_metrics"]["accuracy"]["value"]
+    assert accuracy == pytest.approx(0.9)
+    job = sm.describe_processing_job(ProcessingJobName=metadata["CheckJobArn"].rsplit("/", 1)[1])
+    assert job["Environment"]["analysis_type"] == "MODEL_QUALITY"
+    checked = steps["Check"]
+    assert checked["StepStatus"] == "Failed"
+    assert checked["FailureReason"].startswith(
+        "ClientError: Quality check failed: CompletedWithViolations")  # fmt: skip
+    assert checked["Metadata"]["QualityCheck"]["ViolationReport"] == (
+        f"{out}/check/constraint_violations.json")  # fmt: skip
 
 
 def test_a_custom_job_prefix_names_the_job(pipelines_session, pipelines_iris, sm) -> None:
