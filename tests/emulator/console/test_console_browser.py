@@ -186,6 +186,9 @@ def test_live_figures_refresh_without_a_reload(live, page: Page) -> None:
     page.goto(f"{live.url}/_smlocal/endpoints/{ENDPOINT}")
     cell = page.locator('tr[data-variant="A"] td[data-field="Invocations"]')
     before = int(cell.inner_text().replace(",", ""))
+    chart = page.get_by_role("img", name="Distribution of the model latency (ms) of the "
+                                          "latest invocations of variant A")  # fmt: skip
+    first = chart.get_attribute("src")
     page.evaluate("window.sameDocument = true")
     runtime = live.emulator.client("sagemaker-runtime")
     for _ in range(5):
@@ -199,6 +202,8 @@ def test_live_figures_refresh_without_a_reload(live, page: Page) -> None:
     assert page.evaluate("window.sameDocument") is True
     p50 = page.locator('tr[data-variant="A"] td[data-field="P50"]').inner_text()
     assert re.fullmatch(r"[\d.]+", p50)
+    assert chart.get_attribute("src") != first  # the poll reloads the chart too
+    page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=chart.element_handle())
 
 
 def test_flush_now_uploads_what_is_spooled(live, page: Page) -> None:

@@ -315,3 +315,23 @@ def test_schedule_page_draws_the_reports_charts_of_baseline_and_latest(live) -> 
                 f"{first['count'] / sum(b['count'] for b in buckets) * 100:.3g}%)")  # fmt: skip
     # the current chart carries the baseline as the dashed outline, on the same scale
     assert charts["Current distribution of f0"].find(f"{svg}path").get("class") == "reference"
+
+
+def test_latency_chart_is_the_reports_chart_of_the_latest_latencies(live) -> None:
+    html = get(f"{live.url}/_smlocal/endpoints/{ENDPOINT}")[2]
+    src = f"/_smlocal/endpoints/{ENDPOINT}/latency/A.svg"
+    assert f'<img class="live-chart" src="{src}" alt="Distribution of the model latency' in html
+    samples = live_figures(live)["A"]["Samples"]
+    status, headers, body = get(live.url + src)
+    assert (status, headers["Content-Type"]) == (200, "image/svg+xml")
+    assert headers["Content-Security-Policy"].startswith("default-src 'none'; style-src")
+    chart = ElementTree.fromstring(body)
+    svg = "{http://www.w3.org/2000/svg}"
+    assert chart.get("aria-label") == "Model latency (ms) of variant A"
+    assert chart.find(f"{svg}style") is not None  # an <img> takes no style from the page
+    tips = [bar.find(f"{svg}title").text for bar in chart.findall(f"{svg}rect")]
+    counts = [int(re.search(r": ([\d,]+) \(", tip)[1].replace(",", "")) for tip in tips]
+    assert 0 < len(counts) <= 10
+    assert sum(counts) == samples > 0
+    status, _, _ = get(f"{live.url}/_smlocal/endpoints/nothing-here/latency/A.svg")
+    assert status == 404
