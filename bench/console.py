@@ -43,12 +43,12 @@ def prepared(emulator: SmlocalEmulator, model_tar: Path, name: str) -> str:
 
 
 class ConsoleTab:
-    """What an open console tab does, faster: polls the live figures, reloads the page."""
+    """What an open console tab does, faster: polls the live figures and reloads the latency
+    chart with them, reloads the page."""
 
     def __init__(self, url: str, endpoint: str) -> None:
-        self.urls = [f"{url}/_smlocal/endpoints/{endpoint}/live"] * 3 + [
-            f"{url}/_smlocal/endpoints/{endpoint}"
-        ]
+        page = f"{url}/_smlocal/endpoints/{endpoint}"
+        self.urls = [f"{page}/live", f"{page}/latency/AllTraffic.svg"] * 3 + [page]
         self.stop = threading.Event()
         self.polls = 0
         self.thread = threading.Thread(target=self._run, daemon=True)

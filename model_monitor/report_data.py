@@ -176,7 +176,8 @@ def _categories(body: Mapping[str, Any]) -> tuple[tuple[str, int], ...] | None:
     return tuple(sorted(pairs, key=lambda item: (-item[1], item[0])))
 
 
-def _side(entry: Mapping[str, Any]) -> Side:
+def feature_side(entry: Mapping[str, Any]) -> Side:
+    """One feature entry of a `statistics.json` as the report shows it."""
     inferred = str(entry.get("inferred_type") or "Unknown")
     numeric = entry.get("numerical_statistics")
     if isinstance(numeric, Mapping):
@@ -208,7 +209,7 @@ def _side(entry: Mapping[str, Any]) -> Side:
 def _features(checked: CheckedStatistics) -> tuple[int | None, dict[str, Side]]:
     """Item count and features by name, in file order."""
     document = checked.document
-    sides = {str(entry["name"]): _side(entry) for entry in document["features"]}
+    sides = {str(entry["name"]): feature_side(entry) for entry in document["features"]}
     items = (document.get("dataset") or {}).get("item_count")
     number = _number(items)
     return (int(number) if number is not None else None), sides

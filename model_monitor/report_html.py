@@ -233,7 +233,8 @@ def _chart(feature: FeatureView, side: Side, which: str, other: Side | None) -> 
     return f'<div class="absent" role="note" aria-label="{_e(label)}">{_e(why)}</div>'
 
 
-def _figure(feature: FeatureView, which: str) -> str:
+def figure(feature: FeatureView, which: str) -> str:
+    """One side's chart of a feature, captioned, on the scale both sides share."""
     side = feature.baseline if which == "baseline" else feature.current
     other = feature.current if which == "baseline" else feature.baseline
     caption = which.capitalize() + ("" if side is None else f" · {side.present:,} values")
@@ -314,8 +315,8 @@ def _feature(index: int, feature: FeatureView) -> str:
     return (
         f'<article class="{css}" id="{_anchor(index)}" aria-labelledby="{heading}">'
         f'<h3 id="{heading}">{flag}{_e(feature.name)}{_types(feature)}</h3>{problems}'
-        f'{_drift(feature)}<div class="plots">{_figure(feature, "baseline")}'
-        f"{_figure(feature, 'current')}</div>{_numbers(feature)}</article>"
+        f'{_drift(feature)}<div class="plots">{figure(feature, "baseline")}'
+        f"{figure(feature, 'current')}</div>{_numbers(feature)}</article>"
     )
 
 

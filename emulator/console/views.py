@@ -12,8 +12,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from smlocal.emulator.console import reads, views_ops
-from smlocal.emulator.console.page import Page, Route
+from smlocal.emulator.console import charts, reads, views_ops
+from smlocal.emulator.console.page import CHART_CSP, Page, Route
 from smlocal.emulator.console.sources import Sources
 from smlocal.emulator.hosting.capture_flush import capture_stats, flush_endpoint
 from smlocal.emulator.hosting.endpoint_records import stored
@@ -34,6 +34,7 @@ def routes(console: Console, name: str, job: str) -> list[Route]:
         ("GET", "/_smlocal/", endpoints_page),
         ("GET", f"/_smlocal/endpoints/{name}", endpoint_page),
         ("GET", f"/_smlocal/endpoints/{name}/live", live_json),
+        ("GET", f"/_smlocal/endpoints/{name}/latency/{name}.svg", latency_chart),
         ("GET", f"/_smlocal/endpoints/{name}/delete", delete_form),
         ("POST", f"/_smlocal/endpoints/{name}/delete", delete_action),
         ("GET", "/_smlocal/captures", captures_page),
@@ -111,6 +112,14 @@ def live_json(console: Console, request: Request, name: str) -> Page:
     console.sources.call("DescribeEndpoint", EndpointName=name)  # not found: the API's error
     body = json.dumps(console.sources.metrics.live(name)).encode()
     return Page(body=body, content_type="application/json")
+
+
+def latency_chart(console: Console, request: Request, name: str, variant: str) -> Page:
+    """The variant's latest latencies as the report's distribution chart (an <img>)."""
+    endpoint = console.sources.call("DescribeEndpoint", EndpointName=name)
+    latencies = console.sources.metrics.latencies(endpoint["EndpointName"], variant)
+    body = charts.latency_svg(latencies, f"Model latency (ms) of variant {variant}")
+    return Page(body=body.encode(), content_type="image/svg+xml", csp=CHART_CSP)
 
 
 def delete_form(console: Console, request: Request, name: str) -> Page:

@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
+
 from smlocal.capture_sink.keys import parse_s3_uri
 from smlocal.emulator.console import reads
 from smlocal.emulator.console.page import REPORT_CSP, Page
@@ -17,6 +19,8 @@ from smlocal.emulator.console.sources import Sources
 from smlocal.emulator.wire.http_server import Request
 from smlocal.model_monitor.contract import CONSTRAINTS, STATISTICS, VIOLATIONS
 from smlocal.model_monitor.errors import AnalysisError
+from smlocal.model_monitor.report_data import FeatureView, feature_side
+from smlocal.model_monitor.report_html import figure
 
 if TYPE_CHECKING:
     from smlocal.emulator.console.app import Console
@@ -103,13 +107,27 @@ def _violations(document: Any) -> list[dict[str, Any]] | None:
 
 
 def compare(baseline: Any, latest: Any) -> list[dict[str, Any]]:
-    """Per feature: its type and key numbers in the baseline and in the latest execution."""
+    """Per feature: its type and key numbers in the baseline and in the latest execution,
+    and the two charts of its distribution the report draws (numeric features)."""
     sides = {"baseline": _by_name(baseline), "latest": _by_name(latest)}
     names = list(dict.fromkeys([*sides["baseline"], *sides["latest"]]))
     return [
-        {"name": n, **{side: _numbers(found.get(n)) for side, found in sides.items()}}
+        {
+            "name": n,
+            **{side: _numbers(found.get(n)) for side, found in sides.items()},
+            "plots": _plots(n, sides["baseline"].get(n), sides["latest"].get(n)),
+        }
         for n in names
     ]
+
+
+def _plots(name: str, baseline: dict[str, Any] | None, latest: dict[str, Any] | None) -> Markup:
+    """The report's baseline and current figures of a numeric feature (escaped SVG), or ''."""
+    base, now = (feature_side(f) if f else None for f in (baseline, latest))
+    if not any(side is not None and side.numeric for side in (base, now)):
+        return Markup("")
+    view = FeatureView(name, base, now)
+    return Markup(figure(view, "baseline") + figure(view, "current"))
 
 
 def _by_name(document: Any) -> dict[str, dict[str, Any]]:

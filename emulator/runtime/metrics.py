@@ -222,6 +222,13 @@ class EndpointMetrics:
             found = [(v, r) for (e, v), r in self.recent.items() if e.lower() == wanted]
             return {variant: recent.live(now) for variant, recent in found}
 
+    def latencies(self, endpoint: str, variant: str) -> list[float]:
+        """The model latencies (ms) of a variant's latest RECENT invocations, oldest first."""
+        wanted = (endpoint.lower(), variant)
+        with self.lock:
+            found = [r for (e, v), r in self.recent.items() if (e.lower(), v) == wanted]
+            return [latency / 1000 for recent in found for _, latency in recent.latest]
+
     def start(self) -> None:
         """Publish every closed minute (every period when the settings give one)."""
         self.thread = threading.Thread(target=self._run, daemon=True, name="endpoint metrics")

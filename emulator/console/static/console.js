@@ -1,4 +1,5 @@
-// smlocal console: refresh an endpoint's live figures by short polling (no other script).
+// smlocal console: refresh an endpoint's live figures and latency charts by short polling
+// (no other script).
 "use strict";
 (function () {
   const table = document.getElementById("live");
@@ -19,6 +20,9 @@
         for (const cell of row.querySelectorAll("td[data-field]")) {
           cell.textContent = show(figures[cell.dataset.field]);
         }
+      }
+      for (const chart of document.querySelectorAll("img.live-chart")) {
+        chart.src = chart.src.split("?")[0] + "?at=" + Date.now();
       }
       table.dataset.refreshed = String(Date.now());
     } catch (error) {

@@ -129,6 +129,20 @@ def keyboard_reaches_everything(page: Page) -> None:
     assert [s["name"] for s in stops if not (s["outline"] and s["onScreen"])] == []
 
 
+def charts_are_drawn_inside_the_window(page: Page, width: int) -> None:
+    """The schedule page's distribution charts: two per numeric feature, each named, at a
+    readable size and inside the window."""
+    charts = page.locator("svg.chart[role=img]")
+    assert charts.count() >= 4
+    current = page.get_by_role("img", name="Current distribution of f0")
+    current.scroll_into_view_if_needed()
+    assert current.is_visible()
+    for box in (charts.nth(i).bounding_box() for i in range(charts.count())):
+        assert box is not None
+        assert box["width"] >= 150
+        assert 0 <= box["x"] <= width - box["width"]
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_every_page_fits_and_passes_the_accessibility_pass(live, page: Page, width: int,
                                                            tmp_path: Path) -> None:  # fmt: skip
@@ -141,6 +155,9 @@ def test_every_page_fits_and_passes_the_accessibility_pass(live, page: Page, wid
         fits_the_window(page)
         assert page.evaluate(A11Y) == [], name
         screenshot(page, name, width, tmp_path)
+        if name == "schedule":
+            charts_are_drawn_inside_the_window(page, width)
+            screenshot(page, "schedule-charts", width, tmp_path)
         if width == 1280:
             keyboard_reaches_everything(page)
 
@@ -169,6 +186,9 @@ def test_live_figures_refresh_without_a_reload(live, page: Page) -> None:
     page.goto(f"{live.url}/_smlocal/endpoints/{ENDPOINT}")
     cell = page.locator('tr[data-variant="A"] td[data-field="Invocations"]')
     before = int(cell.inner_text().replace(",", ""))
+    chart = page.get_by_role("img", name="Distribution of the model latency (ms) of the "
+                                          "latest invocations of variant A")  # fmt: skip
+    first = chart.get_attribute("src")
     page.evaluate("window.sameDocument = true")
     runtime = live.emulator.client("sagemaker-runtime")
     for _ in range(5):
@@ -182,6 +202,8 @@ def test_live_figures_refresh_without_a_reload(live, page: Page) -> None:
     assert page.evaluate("window.sameDocument") is True
     p50 = page.locator('tr[data-variant="A"] td[data-field="P50"]').inner_text()
     assert re.fullmatch(r"[\d.]+", p50)
+    assert chart.get_attribute("src") != first  # the poll reloads the chart too
+    page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=chart.element_handle())
 
 
 def test_flush_now_uploads_what_is_spooled(live, page: Page) -> None:

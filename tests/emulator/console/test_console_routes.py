@@ -7,6 +7,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from xml.etree import ElementTree
 
 from tests.emulator.console.conftest import DOOMED, ENDPOINT, GROUP, HOSTILE, SCHEDULE, TRAINING
 from tests.emulator.hosting.test_capture_flush import IRIS_ROWS
@@ -269,3 +270,68 @@ def test_missing_things_and_foreign_hosts(live) -> None:
 
 def test_smlocal_up_prints_the_console_url(live) -> None:
     assert f"console: {live.url}/_smlocal/\n" in live.emulator.log()
+
+
+def _statistics(live, uri: str) -> dict[str, dict]:
+    import json
+
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    body = live.emulator.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return {f["name"]: f for f in json.loads(body)["features"]}
+
+
+def _charts(html: str) -> dict[str, ElementTree.Element]:
+    """The page's inline SVG charts by their accessible name."""
+    found = re.findall(r"<svg .*?</svg>", html, re.S)
+    charts = [ElementTree.fromstring(svg) for svg in found]
+    return {chart.get("aria-label", ""): chart for chart in charts}
+
+
+def test_schedule_page_draws_the_reports_charts_of_baseline_and_latest(live) -> None:
+    status, headers, html = get(f"{live.url}/_smlocal/monitoring/{SCHEDULE}")
+    assert status == 200
+    assert "style-src 'self';" in headers["Content-Security-Policy"]
+    assert "style=" not in html  # the CSP would refuse an inline style
+    assert "<script>" not in html
+    sm = live.emulator.client("sagemaker")
+    job = sm.describe_processing_job(ProcessingJobName=live.execution_job)
+    outputs = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"].rstrip("/")
+    sides = {
+        "Baseline": _statistics(live, f"s3://mon/baselines/{live.baseline_job}/statistics.json"),
+        "Current": _statistics(live, f"{outputs}/statistics.json"),
+    }
+    charts = _charts(html)
+    svg = "{http://www.w3.org/2000/svg}"
+    for which, features in sides.items():
+        for name in ("f0", "f1"):
+            chart = charts[f"{which} distribution of {name}"]
+            assert chart.find(f"{svg}title").text == f"{which} distribution of {name}"
+            buckets = features[name]["numerical_statistics"]["distribution"]["kll"]["buckets"]
+            bars = chart.findall(f"{svg}rect")
+            assert len(bars) == sum(1 for b in buckets if b["count"] > 0) > 0
+            # each bar's tooltip names its bucket and count, as the report's do
+            first = next(b for b in buckets if b["count"] > 0)
+            assert bars[0].find(f"{svg}title").text.endswith(f": {int(first['count'])} " + "(" +
+                f"{first['count'] / sum(b['count'] for b in buckets) * 100:.3g}%)")  # fmt: skip
+    # the current chart carries the baseline as the dashed outline, on the same scale
+    assert charts["Current distribution of f0"].find(f"{svg}path").get("class") == "reference"
+
+
+def test_latency_chart_is_the_reports_chart_of_the_latest_latencies(live) -> None:
+    html = get(f"{live.url}/_smlocal/endpoints/{ENDPOINT}")[2]
+    src = f"/_smlocal/endpoints/{ENDPOINT}/latency/A.svg"
+    assert f'<img class="live-chart" src="{src}" alt="Distribution of the model latency' in html
+    samples = live_figures(live)["A"]["Samples"]
+    status, headers, body = get(live.url + src)
+    assert (status, headers["Content-Type"]) == (200, "image/svg+xml")
+    assert headers["Content-Security-Policy"].startswith("default-src 'none'; style-src")
+    chart = ElementTree.fromstring(body)
+    svg = "{http://www.w3.org/2000/svg}"
+    assert chart.get("aria-label") == "Model latency (ms) of variant A"
+    assert chart.find(f"{svg}style") is not None  # an <img> takes no style from the page
+    tips = [bar.find(f"{svg}title").text for bar in chart.findall(f"{svg}rect")]
+    counts = [int(re.search(r": ([\d,]+) \(", tip)[1].replace(",", "")) for tip in tips]
+    assert 0 < len(counts) <= 10
+    assert sum(counts) == samples > 0
+    status, _, _ = get(f"{live.url}/_smlocal/endpoints/nothing-here/latency/A.svg")
+    assert status == 404
