@@ -41,8 +41,8 @@ def run(pipeline: Any, **parameters: Any) -> tuple[Any, dict[str, dict[str, Any]
 
     pipeline.upsert(role_arn=ROLE)
     execution = pipeline.start(parameters=parameters or None)
-    with contextlib.suppress(WaiterError):
-        execution.wait()
+    with contextlib.suppress(WaiterError):  # the SDK's default, 60 polls, is 12 s at 0.2 s
+        execution.wait(max_attempts=1200)  # a busy machine's workshop pipeline takes longer
     return execution, {step["StepName"]: step for step in execution.list_steps()}
 
 

@@ -116,8 +116,12 @@ def test_a_model_quality_schedule_names_its_definition(sm, endpoint) -> None:
     assert (described["MonitoringType"], described["EndpointName"]) == ("ModelQuality", endpoint)
     assert described["MonitoringScheduleConfig"] == config
     listed = sm.list_monitoring_schedules(MonitoringTypeEquals="ModelQuality")
-    assert [s["MonitoringScheduleName"] for s in listed["MonitoringScheduleSummaries"]] == [
-        schedule
+    summaries = listed["MonitoringScheduleSummaries"]  # other files' schedules share the emulator
+    assert schedule in [s["MonitoringScheduleName"] for s in summaries]
+    assert {s["MonitoringType"] for s in summaries} == {"ModelQuality"}
+    others = sm.list_monitoring_schedules(MonitoringTypeEquals="DataQuality")
+    assert schedule not in [
+        s["MonitoringScheduleName"] for s in others["MonitoringScheduleSummaries"]
     ]
     with pytest.raises(ClientError) as caught:
         sm.delete_model_quality_job_definition(JobDefinitionName=definition)

@@ -352,7 +352,7 @@ def test_max_parallel_execution_steps_runs_one_at_a_time(pipelines_session, pipe
     pipeline = pipeline_of(pipelines_session, first, second)
     pipeline.upsert(role_arn=ROLE)
     execution = pipeline.start(parallelism_config=ParallelismConfiguration(1))
-    execution.wait()
+    execution.wait(max_attempts=1200)  # 0.2 s polls (pipelines_session): up to 4 minutes
     assert execution.describe()["ParallelismConfiguration"] == {"MaxParallelExecutionSteps": 1}
     earlier, later = sorted(execution.list_steps(), key=lambda s: s["StartTime"])
     assert later["StartTime"] >= earlier["EndTime"]

@@ -97,7 +97,7 @@ def test_a_failed_processing_step_and_retry_after_the_data_arrives(
     smlocal.client("s3").copy_object(Bucket=BUCKET, Key=f"{prefix[len(f's3://{BUCKET}/'):]}/iris.csv",
                                      CopySource=f"{BUCKET}/pipeline-tests/train/train.csv")  # fmt: skip
     sm.retry_pipeline_execution(PipelineExecutionArn=execution.arn)
-    execution.wait()
+    execution.wait(max_attempts=1200)  # 0.2 s polls (pipelines_session): up to 4 minutes
     retried = {s["StepName"]: s for s in execution.list_steps()}["Profile"]
     assert (retried["StepStatus"], retried["AttemptCount"]) == ("Succeeded", 2)
     assert "FailureReason" not in execution.describe()
