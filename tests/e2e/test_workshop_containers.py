@@ -152,7 +152,8 @@ def test_notebook_02_xgboost_script_mode(workshop: dict[str, Any]) -> None:
     (source / "requirements.txt").write_text("pandas\nscikit-learn\n")  # satisfied already
     estimator = XGBoost(
         entry_point="train.py", source_dir=str(source), framework_version="1.7-1",
-        hyperparameters=HYPERPARAMETERS, role=ROLE, instance_count=1,
+        # a copy: the SDK adds sagemaker_program to the dict it is given
+        hyperparameters=dict(HYPERPARAMETERS), role=ROLE, instance_count=1,
         instance_type="ml.m5.xlarge", output_path=urls["output"],
         base_job_name="from-idea-to-prod-training",
         environment={"USER": "workshop", "REGION": session.boto_region_name},
