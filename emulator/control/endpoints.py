@@ -99,6 +99,8 @@ def plan(ctx: Context, config: EndpointConfig) -> Plan:
                     "ContainerStartupHealthCheckTimeoutInSeconds", ctx.settings.startup_timeout
                 ),
                 routing=v["RoutingConfig"]["RoutingStrategy"] if "RoutingConfig" in v else None,
+                multi_model=runnable[0].multi_model,
+                model_cache=runnable[0].model_cache,
             )
         )
     return Plan(config.name, variants, config.data_capture_config)

@@ -48,6 +48,7 @@ from smlocal.emulator.hosting.fleet import (
     RunningInstance,
     RunningVariant,
 )
+from smlocal.emulator.hosting.multi_model import served_model
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import UpstreamPool
 from smlocal.emulator.statuses.endpoints import ENDPOINT, RESTORED_ENDPOINT
@@ -448,8 +449,8 @@ class EndpointManager:
                 endpoint=endpoint,
                 variant=v.name,
                 image=v.image,
-                model_data_url=v.model_data_url,
-                environment=model_environment(endpoint, v),
+                model_data_url=served[0],
+                environment=served[1],
                 instance_count=v.instance_count,
                 serverless=v.serverless,
                 capture=plan.data_capture_config,
@@ -460,6 +461,7 @@ class EndpointManager:
                 ),
             )
             for v in plan.variants
+            for served in [served_model(v, model_environment(endpoint, v))]
         ]
 
     def _go_live(
@@ -514,7 +516,9 @@ class EndpointManager:
                 for i in instances
             )
             strategy = v.routing or RANDOM
-            variants.append(VariantRoute(v.name, v.weight, pools, len(instances), strategy))
+            variants.append(
+                VariantRoute(v.name, v.weight, pools, len(instances), strategy, v.multi_model)
+            )
         self.table.publish(EndpointRoute(name, tuple(variants)))
 
     def _retire(self, old: Retiring) -> None:

@@ -90,6 +90,8 @@ class PlannedVariant:
     weight: float
     startup_timeout: float | None  # None: the emulator's default (plans before it was kept)
     routing: str | None = None  # its RoutingConfig's RoutingStrategy; None: RANDOM, the default
+    multi_model: bool = False  # Mode MultiModel: model_data_url is the prefix of its models
+    model_cache: bool = True  # its MultiModelConfig's ModelCacheSetting is not Disabled
 
     @classmethod
     def from_document(cls, doc: Document) -> PlannedVariant:
@@ -105,6 +107,8 @@ class PlannedVariant:
             weight=doc["Weight"],
             startup_timeout=doc.get("StartupTimeout"),
             routing=doc.get("RoutingStrategy"),
+            multi_model="MultiModel" in doc,
+            model_cache=doc.get("MultiModel", {}).get("Cache", True),
         )
 
     def to_document(self) -> Document:
@@ -120,6 +124,7 @@ class PlannedVariant:
             "Weight": self.weight,
             "StartupTimeout": self.startup_timeout,
             **({} if self.routing is None else {"RoutingStrategy": self.routing}),
+            **({"MultiModel": {"Cache": self.model_cache}} if self.multi_model else {}),
         }
 
 

@@ -25,6 +25,7 @@ class VariantRoute:
     pools: tuple[UpstreamPool, ...]
     instances: int = 1  # its instance count (InvocationsPerInstance)
     strategy: str = RANDOM  # its RoutingConfig's RoutingStrategy
+    multi_model: bool = False  # Mode MultiModel: every invocation names its TargetModel
 
     def pick(self, rng: random.Random, avoid: UpstreamPool | None = None) -> UpstreamPool:
         """The instance to send to, as the variant's routing strategy says: RANDOM (SageMaker's

@@ -20,6 +20,11 @@ from smlocal.emulator.errors import AWSError, ModelError, ServiceUnavailable, Va
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import Unreachable, UpstreamResponse, UpstreamTimeout
 from smlocal.emulator.runtime.metrics import EndpointMetrics
+from smlocal.emulator.runtime.multi_model import (
+    check_target_model,
+    record_model_cache,
+    runtime_error,
+)
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.wire.http_server import Headers, Request, Respond
@@ -37,6 +42,7 @@ FORWARDED = (
     b"x-amzn-sagemaker-custom-attributes",
     b"x-amzn-sagemaker-target-variant",
     b"x-amzn-sagemaker-inference-id",
+    b"x-amzn-sagemaker-target-model",
 )
 TIMEOUT_MESSAGE = (
     "Your invocation timed out while waiting for a response from container primary. Review "
@@ -146,6 +152,7 @@ class Runtime:
             params = self.parser.parse(endpoint, request) or self._full_parse(request)
             route = self._route(endpoint)
             variant = self._variant(route, params)
+            check_target_model(route.name, variant, params, request_id)
         except AWSError as error:
             self._error(respond, error, request_id)
             return
@@ -165,8 +172,10 @@ class Runtime:
             if response is not None and 200 <= response.status < 300:
                 respond(200, self._headers(response, variant, request_id), response.body)
             else:
-                error = self._model_error(endpoint, response, failure)
+                error = runtime_error(response) or self._model_error(endpoint, response, failure)
                 self._error(respond, error, request_id)
+            if variant.multi_model and response is not None and self.metrics is not None:
+                record_model_cache(self.metrics, endpoint, variant.name, response)
             if self.metrics is not None:
                 overhead = sent - started + time.perf_counter() - answered
                 self.metrics.record(
@@ -208,12 +217,6 @@ class Runtime:
         )
 
     def _variant(self, route: EndpointRoute, params: dict[str, Any]) -> VariantRoute:
-        if "TargetModel" in params:
-            raise ValidationError(
-                f"Endpoint {route.name} is not a multi-model endpoint and does not support "
-                "target model header.",
-                ErrorCode="TARGET_MODEL_HEADER_NOT_SUPPORTED",
-            )
         if "TargetVariant" in params:
             found = route.variant(params["TargetVariant"])
             if found is None:

@@ -91,9 +91,11 @@ class Minute:
     """One endpoint variant's invocations in one minute."""
 
     __slots__ = (
+        "cache_hits",
         "client_errors",
         "instances",
         "invocations",
+        "loading",
         "model",
         "overhead",
         "server_errors",
@@ -106,6 +108,8 @@ class Minute:
         self.model = Stat()
         self.overhead = Stat()
         self.setup = Stat()  # ModelSetupTime: serverless variants' server starts
+        self.loading = Stat()  # ModelLoadingTime: multi-model endpoints' loads on first use
+        self.cache_hits = Stat()  # ModelCacheHit: 1 if the target model was loaded, else 0
         self.client_errors = 0
         self.server_errors = 0
 
@@ -121,10 +125,12 @@ class Minute:
                 ("Invocation5XXErrors", "None", _counted(n, self.server_errors)),
             ]
         stats = (("ModelLatency", self.model), ("OverheadLatency", self.overhead),
-                 ("ModelSetupTime", self.setup))  # fmt: skip
+                 ("ModelSetupTime", self.setup), ("ModelLoadingTime", self.loading))  # fmt: skip
         for name, stat in stats:
             if stat.count:
                 out.append((name, "Microseconds", stat.values()))
+        if self.cache_hits.count:
+            out.append(("ModelCacheHit", "None", self.cache_hits.values()))
         return out
 
 
@@ -206,6 +212,15 @@ class EndpointMetrics:
             if minute is not None:
                 minute.setup.add(seconds * 1e6)
 
+    def model_cache(self, endpoint: str, variant: str, hit: bool, loading_us: float) -> None:
+        """A multi-model invocation found its model loaded (hit) or loaded it first."""
+        with self.lock:
+            minute = self._minute(endpoint, variant)
+            if minute is not None:
+                minute.cache_hits.add(1.0 if hit else 0.0)
+                if not hit:
+                    minute.loading.add(loading_us)
+
     def _minute(self, endpoint: str, variant: str, now: float | None = None) -> Minute | None:
         """The variant's current minute (under the lock); None when the publisher is so far
         behind that MAX_KEYS minutes are held: drop rather than grow."""
@@ -269,7 +284,8 @@ class EndpointMetrics:
         new.invocations += old.invocations
         new.client_errors += old.client_errors
         new.server_errors += old.server_errors
-        pairs = ((new.model, old.model), (new.overhead, old.overhead), (new.setup, old.setup))
+        pairs = ((new.model, old.model), (new.overhead, old.overhead), (new.setup, old.setup),
+                 (new.loading, old.loading), (new.cache_hits, old.cache_hits))  # fmt: skip
         for mine, theirs in pairs:
             mine.count += theirs.count
             mine.total += theirs.total
