@@ -195,7 +195,8 @@ def test_capture_records_name_their_target_model(smlocal, archives) -> None:
         for o in smlocal.client("s3").list_objects_v2(Bucket="mme-capture")["Contents"]
         if o["Key"].startswith("captured/")
     ]
-    assert keys and all(k.startswith(f"captured/{name}/AllTraffic/") for k in keys)
+    assert keys
+    assert all(k.startswith(f"captured/{name}/AllTraffic/") for k in keys)
 
 
 def statistics(cw, name: str, metric: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -268,7 +269,8 @@ def test_least_recently_used_models_are_unloaded_and_a_dead_instance_reloads(
     assert wait_samples(cw, name, "ModelCacheHit", 4)["Sum"] == 1
     assert wait_samples(cw, name, "ModelLoadingTime", 3)["SampleCount"] == 3
     log = "".join(p.read_text() for p in (emulator.data_dir / "logs").rglob(f"*{name}*/**/*.log"))
-    assert "unloaded model model-a.tar.gz" in log and "unloaded model model-b.tar.gz" in log
+    assert "unloaded model model-a.tar.gz" in log
+    assert "unloaded model model-b.tar.gz" in log
 
     # small models both fit: a, b, a finds a loaded
     small = deploy_mme(sm, upload(emulator, "mme-small", archives, {}))
