@@ -24,7 +24,9 @@ def served_model(
     """The model data the emulator fetches before the servers start, and their environment:
     as planned for a single model; none, and the prefix to load from, for a multi-model one."""
     if not variant.multi_model or not variant.model_data_url:
-        return variant.model_data_url, environment
+        # the platform says whether a container is multi-model, not the model's Environment
+        single = {k: v for k, v in environment.items() if k != SAGEMAKER_MULTI_MODEL}
+        return variant.model_data_url, single
     prefix = variant.model_data_url
     with contextlib.suppress(S3UrlError):  # a local folder stays as it is
         prefix = to_s3_uri(prefix)

@@ -295,6 +295,21 @@ def test_least_recently_used_models_are_unloaded_and_a_dead_instance_reloads(
         time.sleep(0.3)
     assert wait_samples(cw, small, "ModelCacheHit", 4)["Sum"] == 1  # a miss after restart
 
+    # the emulator restarts: the endpoint comes back multi-model and loads on demand again
+    emulator.restart()
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            assert invoke(runtime, small, "model-b.tar.gz").count(",") == 2
+            break
+        except botocore.exceptions.ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            assert code == "ServiceUnavailable", exc.response  # noqa: PT017 - a retry loop
+            assert time.monotonic() < deadline, emulator.log()[-3000:]
+            time.sleep(0.3)
+    refused = error_of(lambda: invoke(runtime, small, None))
+    assert "is missing a target model header" in refused["Error"]["Message"]
+
 
 def test_cache_disabled_loads_every_time(smlocal, archives) -> None:
     sm = smlocal.client("sagemaker")
