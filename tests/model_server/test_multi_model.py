@@ -128,40 +128,53 @@ def test_the_settings_need_a_prefix_in_multi_model_mode() -> None:
     assert not settings.model_cache
 
 
+def post(url: str, target: str | None) -> tuple[int, bytes, dict[str, str]]:
+    """POST one CSV row to /invocations, naming the target model if given."""
+    headers = {"Content-Type": "text/csv"}
+    if target:
+        headers["X-Amzn-SageMaker-Target-Model"] = target
+    request = urllib.request.Request(url + "/invocations", data=b"7.7,3.0,6.1,2.3", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, answer.read(), dict(answer.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), dict(exc.headers)
+
+
 def test_a_multi_model_server_serves_each_target(tmp_path: Path, iris_softmax: Path) -> None:
     prefix = tmp_path / "prefix"
     prefix.mkdir()
-    with tarfile.open(prefix / "iris.tar.gz", "w:gz") as tar:
-        for path in iris_softmax.iterdir():
-            tar.add(path, arcname=path.name)
+    for name in ("iris.tar.gz", "race.tar.gz"):
+        with tarfile.open(prefix / name, "w:gz") as tar:
+            for path in iris_softmax.iterdir():
+                tar.add(path, arcname=path.name)
     (tmp_path / "model").mkdir()
     env = {"SAGEMAKER_MULTI_MODEL": "true", "SMLOCAL_MODEL_PREFIX": str(prefix)}
-    with model_server(tmp_path / "model", tmp_path / "server.log", env=env) as server:
+    log = tmp_path / "server.log"
+    with model_server(tmp_path / "model", log, env=env) as server:
         server.wait_ready()
 
-        def post(target: str | None) -> tuple[int, bytes, dict[str, str]]:
-            headers = {"Content-Type": "text/csv"}
-            if target:
-                headers["X-Amzn-SageMaker-Target-Model"] = target
-            request = urllib.request.Request(
-                server.url + "/invocations", data=b"7.7,3.0,6.1,2.3", headers=headers
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=60) as answer:
-                    return answer.status, answer.read(), dict(answer.headers)
-            except urllib.error.HTTPError as exc:
-                return exc.code, exc.read(), dict(exc.headers)
-
-        status, body, headers = post("iris.tar.gz")
+        status, body, headers = post(server.url, "iris.tar.gz")
         assert (status, body.strip(), headers["X-Smlocal-Model-Cache"]) == (200, b"2.0", "miss")
-        assert post("iris.tar.gz")[2]["X-Smlocal-Model-Cache"] == "hit"
-        status, body, headers = post("gone.tar.gz")
+        assert post(server.url, "iris.tar.gz")[2]["X-Smlocal-Model-Cache"] == "hit"
+        status, body, headers = post(server.url, "gone.tar.gz")
         assert status == 400
         assert headers["X-Smlocal-Runtime-Error"] == "ValidationError"
-        assert post(None)[0] == 400
+        assert post(server.url, None)[0] == 400
         with urllib.request.urlopen(server.url + "/models", timeout=30) as listed:
             assert json.load(listed) == {"models": [{"modelName": "iris.tar.gz"}]}
         delete = urllib.request.Request(server.url + "/models/iris.tar.gz", method="DELETE")
         with urllib.request.urlopen(delete, timeout=30) as gone:
             assert gone.status == 200
-        assert post("iris.tar.gz")[2]["X-Smlocal-Model-Cache"] == "miss"
+        assert post(server.url, "iris.tar.gz")[2]["X-Smlocal-Model-Cache"] == "miss"
+
+    # two workers race to a new target: each loads it, the archive is unpacked once
+    from concurrent.futures import ThreadPoolExecutor
+
+    with model_server(tmp_path / "model", log, env=env, workers=2) as server:
+        server.wait_ready()
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: post(server.url, "race.tar.gz"), range(16)))
+    assert {(status, body.strip()) for status, body, _ in answers} == {(200, b"2.0")}
+    unpacked = [p for p in (tmp_path / "model").iterdir() if not p.name.startswith(".")]
+    assert len(unpacked) == 2  # iris and race, one folder each
