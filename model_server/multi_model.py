@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -87,7 +88,7 @@ class ModelCache:
         assert settings.model_prefix is not None
         self.settings = settings
         self.prefix = settings.model_prefix
-        self.root = settings.model_dir
+        self.root = cache_root(settings.model_dir)
         self.budget = settings.multi_model_memory_bytes
         self.loader = loader
         self.loaded: OrderedDict[str, Loaded] = OrderedDict()
@@ -182,6 +183,14 @@ class ModelCache:
             raise TargetModelMissing(missing_message(str(base), target))
         shutil.copyfile(path, archive)
         return str(path)
+
+
+def cache_root(model_dir: Path) -> Path:
+    """Where unpacked models go: the model folder, or a private one when it is read-only
+    (a container's /opt/ml/model mounted from the host)."""
+    if os.access(model_dir, os.W_OK):
+        return model_dir
+    return Path(tempfile.mkdtemp(prefix="smlocal-models-"))
 
 
 def join_prefix(prefix: str, target: str) -> str:

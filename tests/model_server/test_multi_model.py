@@ -4,6 +4,8 @@ one real model server (`smlocal serve`) run as SageMaker runs a multi-model cont
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import tarfile
 import threading
 import urllib.error
@@ -178,3 +180,21 @@ def test_a_multi_model_server_serves_each_target(tmp_path: Path, iris_softmax: P
     assert {(status, body.strip()) for status, body, _ in answers} == {(200, b"2.0")}
     unpacked = [p for p in (tmp_path / "model").iterdir() if not p.name.startswith(".")]
     assert len(unpacked) == 2  # iris and race, one folder each
+
+
+def test_a_read_only_model_folder_unpacks_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smlocal.model_server import multi_model
+
+    root = tmp_path / "root"
+    real_access = os.access
+    monkeypatch.setattr(
+        multi_model.os, "access", lambda p, mode: Path(p) != root and real_access(p, mode)
+    )
+    models, _, prefix = cache(tmp_path, budget=1000)
+    archive(prefix, "a.tar.gz", 10)
+    assert models.root != root
+    assert not models.get("a.tar.gz").hit
+    assert list(root.iterdir()) == []
+    shutil.rmtree(models.root)
