@@ -42,6 +42,7 @@ RUNTIME_ERROR_HEADER = "X-Smlocal-Runtime-Error"
 # How the edge learns what the invocation cost in loading (its CloudWatch metrics)
 CACHE_HEADER = "X-Smlocal-Model-Cache"  # "hit" or "miss"
 LOAD_HEADER = "X-Smlocal-Model-Load-Microseconds"
+LOADED_HEADER = "X-Smlocal-Loaded-Models"  # the worker's loaded models after the call
 
 Loader = Callable[[ServerSettings], HandlerPredictor]
 
@@ -79,6 +80,7 @@ class Lookup:
     predictor: HandlerPredictor
     hit: bool
     load_microseconds: int
+    loaded: int  # models the worker holds once this one is in
 
 
 class ModelCache:
@@ -111,14 +113,14 @@ class ModelCache:
             found = self.loaded.get(target)
             if found is not None:
                 self.loaded.move_to_end(target)
-                return Lookup(found.predictor, True, 0)
+                return Lookup(found.predictor, True, 0, len(self.loaded))
             gate = self._loading.setdefault(target, threading.Lock())
         with gate:
             with self._lock:
                 found = self.loaded.get(target)
                 if found is not None:  # another thread loaded it meanwhile
                     self.loaded.move_to_end(target)
-                    return Lookup(found.predictor, True, 0)
+                    return Lookup(found.predictor, True, 0, len(self.loaded))
             started = time.perf_counter()
             folder = self._files(target)
             size = folder_size(folder)
@@ -131,12 +133,13 @@ class ModelCache:
             elapsed = int((time.perf_counter() - started) * 1e6)
             if not self.settings.model_cache:
                 shutil.rmtree(folder, ignore_errors=True)
-                return Lookup(predictor, False, elapsed)
+                return Lookup(predictor, False, elapsed, 0)
             with self._lock:
                 self._make_room(size)
                 self.loaded[target] = Loaded(predictor, size)
+                count = len(self.loaded)
             log.info("loaded model %s (%d bytes) in %.3f s", target, size, elapsed / 1e6)
-            return Lookup(predictor, False, elapsed)
+            return Lookup(predictor, False, elapsed, count)
 
     def _make_room(self, size: int) -> None:
         """Unload least recently used models until `size` more bytes fit (lock held)."""

@@ -15,6 +15,7 @@ from smlocal.model_server.loading import ModelState
 from smlocal.model_server.multi_model import (
     CACHE_HEADER,
     LOAD_HEADER,
+    LOADED_HEADER,
     RUNTIME_ERROR_HEADER,
     TARGET_MODEL_HEADER,
     Lookup,
@@ -43,6 +44,7 @@ def lookup_headers(lookup: Lookup) -> dict[str, str]:
     return {
         CACHE_HEADER: "hit" if lookup.hit else "miss",
         LOAD_HEADER: str(lookup.load_microseconds),
+        LOADED_HEADER: str(lookup.loaded),
     }
 
 

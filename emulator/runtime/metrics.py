@@ -95,6 +95,7 @@ class Minute:
         "client_errors",
         "instances",
         "invocations",
+        "loaded_models",
         "loading",
         "model",
         "overhead",
@@ -110,6 +111,7 @@ class Minute:
         self.setup = Stat()  # ModelSetupTime: serverless variants' server starts
         self.loading = Stat()  # ModelLoadingTime: multi-model endpoints' loads on first use
         self.cache_hits = Stat()  # ModelCacheHit: 1 if the target model was loaded, else 0
+        self.loaded_models = Stat()  # LoadedModelCount: the answering worker's, per invocation
         self.client_errors = 0
         self.server_errors = 0
 
@@ -131,6 +133,7 @@ class Minute:
                 out.append((name, "Microseconds", stat.values()))
         if self.cache_hits.count:
             out.append(("ModelCacheHit", "None", self.cache_hits.values()))
+            out.append(("LoadedModelCount", "None", self.loaded_models.values()))
         return out
 
 
@@ -212,12 +215,16 @@ class EndpointMetrics:
             if minute is not None:
                 minute.setup.add(seconds * 1e6)
 
-    def model_cache(self, endpoint: str, variant: str, hit: bool, loading_us: float) -> None:
-        """A multi-model invocation found its model loaded (hit) or loaded it first."""
+    def model_cache(
+        self, endpoint: str, variant: str, hit: bool, loading_us: float, loaded: int
+    ) -> None:
+        """A multi-model invocation found its model loaded (hit) or loaded it first; the
+        answering worker then held `loaded` models."""
         with self.lock:
             minute = self._minute(endpoint, variant)
             if minute is not None:
                 minute.cache_hits.add(1.0 if hit else 0.0)
+                minute.loaded_models.add(loaded)
                 if not hit:
                     minute.loading.add(loading_us)
 
@@ -285,7 +292,8 @@ class EndpointMetrics:
         new.client_errors += old.client_errors
         new.server_errors += old.server_errors
         pairs = ((new.model, old.model), (new.overhead, old.overhead), (new.setup, old.setup),
-                 (new.loading, old.loading), (new.cache_hits, old.cache_hits))  # fmt: skip
+                 (new.loading, old.loading), (new.cache_hits, old.cache_hits),
+                 (new.loaded_models, old.loaded_models))  # fmt: skip
         for mine, theirs in pairs:
             mine.count += theirs.count
             mine.total += theirs.total

@@ -9,11 +9,17 @@ from smlocal.emulator.errors import AWSError, ValidationError
 from smlocal.emulator.hosting.routing import VariantRoute
 from smlocal.emulator.hosting.upstream import UpstreamResponse
 from smlocal.emulator.runtime.metrics import EndpointMetrics
-from smlocal.model_server.multi_model import CACHE_HEADER, LOAD_HEADER, RUNTIME_ERROR_HEADER
+from smlocal.model_server.multi_model import (
+    CACHE_HEADER,
+    LOAD_HEADER,
+    LOADED_HEADER,
+    RUNTIME_ERROR_HEADER,
+)
 
 _RUNTIME_ERROR = RUNTIME_ERROR_HEADER.lower().encode()
 _CACHE = CACHE_HEADER.lower().encode()
 _LOAD = LOAD_HEADER.lower().encode()
+_LOADED = LOADED_HEADER.lower().encode()
 
 
 def check_target_model(
@@ -41,12 +47,14 @@ def runtime_error(response: UpstreamResponse | None) -> AWSError | None:
 def record_model_cache(
     metrics: EndpointMetrics, endpoint: str, variant: str, response: UpstreamResponse
 ) -> None:
-    """ModelCacheHit and ModelLoadingTime from the headers the model server answered with."""
+    """ModelCacheHit, ModelLoadingTime and LoadedModelCount from the headers the model server
+    answered with."""
     cache = response.header(_CACHE)
     if cache is None:
         return
     try:
         loading = float(response.header(_LOAD) or 0)
+        loaded = int(response.header(_LOADED) or 0)
     except ValueError:
-        loading = 0.0
-    metrics.model_cache(endpoint, variant, cache == b"hit", loading)
+        loading, loaded = 0.0, 0
+    metrics.model_cache(endpoint, variant, cache == b"hit", loading, loaded)

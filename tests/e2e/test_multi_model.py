@@ -268,6 +268,7 @@ def test_least_recently_used_models_are_unloaded_and_a_dead_instance_reloads(
         invoke(runtime, name, target)
     assert wait_samples(cw, name, "ModelCacheHit", 4)["Sum"] == 1
     assert wait_samples(cw, name, "ModelLoadingTime", 3)["SampleCount"] == 3
+    assert wait_samples(cw, name, "LoadedModelCount", 4)["Sum"] == 4  # never more than one
     log = "".join(p.read_text() for p in (emulator.data_dir / "logs").rglob(f"*{name}*/**/*.log"))
     assert "unloaded model model-a.tar.gz" in log
     assert "unloaded model model-b.tar.gz" in log
@@ -277,6 +278,7 @@ def test_least_recently_used_models_are_unloaded_and_a_dead_instance_reloads(
     for target in ("model-a.tar.gz", "model-b.tar.gz", "model-a.tar.gz"):
         invoke(runtime, small, target)
     assert wait_samples(cw, small, "ModelCacheHit", 3)["Sum"] == 1
+    assert wait_samples(cw, small, "LoadedModelCount", 3)["Sum"] == 1 + 2 + 2
 
     # the instance dies: its replacement loads the model again on the next call
     server = model_server_of(emulator, small)
