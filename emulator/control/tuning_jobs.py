@@ -37,11 +37,11 @@ TUNING_JOBS = Kind(
     equals={"StatusEquals": "HyperParameterTuningJobStatus"},
     sort_keys={"Status": "HyperParameterTuningJobStatus"},
     missing=ResourceNotFound,
-    missing_text="Amazon SageMaker can't find a tuning job with name {name}",
+    missing_text="Amazon SageMaker can't find a tuning job called {name}. Type another name.",
     duplicate=ResourceInUse,
     duplicate_text=(
-        "Hyperparameter tuning job names must be unique within an AWS account and region, "
-        "and a hyperparameter tuning job with this name already exists ({arn})"
+        "A hyperparameter tuning job with the name, {name}, already exists. Choose a "
+        "different name."
     ),
 )
 MAX_GRID = 10_000  # SageMaker's limit on the combinations of a Grid search
@@ -80,16 +80,24 @@ def create_hyper_parameter_tuning_job(ctx: Context, params: dict[str, Any]) -> d
     if missing:
         raise ValidationException(missing)
     static = {**definition.get("StaticHyperParameters", {}), OBJECTIVE: objective["MetricName"]}
+    definition = _with_metrics({**definition, "StaticHyperParameters": static})
+    resources = definition.get("HyperParameterTuningResourceConfig") or {}
+    if "ResourceConfig" not in definition and "InstanceType" in resources:
+        # AWS describes a one-instance-type tuning job's resources as ResourceConfig too
+        # (the SDK's HyperparameterTuner.attach reads it)
+        definition["ResourceConfig"] = {key: resources[key] for key in
+            ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")
+            if key in resources}  # fmt: skip
     now = ctx.now()
     TUNING_JOB.check(None, "InProgress")
     job = TuningJob(
         name=name,
         arn=ctx.arn(KIND, name),
-        config=config,
+        config={"TrainingJobEarlyStoppingType": "Off", **config},
         status="InProgress",
         creation_time=now,
         last_modified_time=now,
-        definition={**definition, "StaticHyperParameters": static},
+        definition=definition,
         warm_start=params.get("WarmStartConfig"),
     )
     TUNING_JOBS.add(ctx, job, params.get("Tags", []))
@@ -156,14 +164,28 @@ def _check_config(config: dict[str, Any], definition: dict[str, Any]) -> None:
         )
 
 
+def _built_in(definition: dict[str, Any]) -> bool:
+    """True for the built-in algorithm (the XGBoost image, not in script mode)."""
+    image = definition["AlgorithmSpecification"].get("TrainingImage", "")
+    script = "sagemaker_program" in definition.get("StaticHyperParameters", {})
+    return not script and parse_image(image).has(Role.TRAINED)
+
+
+def _with_metrics(definition: dict[str, Any]) -> dict[str, Any]:
+    """AWS shows the built-in algorithm's MetricDefinitions in the definition's
+    AlgorithmSpecification, as in a training job's (the SDK's attach reads them)."""
+    spec = definition["AlgorithmSpecification"]
+    if spec.get("MetricDefinitions") or not _built_in(definition):
+        return definition
+    spec = {**spec, "MetricDefinitions": algorithm_definitions()}
+    return {**definition, "AlgorithmSpecification": spec}
+
+
 def _check_objective(metric: str, definition: dict[str, Any]) -> None:
     """The objective must be one of the job's metrics: its MetricDefinitions, or those of
-    the built-in algorithm (the XGBoost image in algorithm mode)."""
-    spec = definition["AlgorithmSpecification"]
-    names = {d["Name"] for d in spec.get("MetricDefinitions", [])}
-    script = "sagemaker_program" in definition.get("StaticHyperParameters", {})
-    if not script and parse_image(spec.get("TrainingImage", "")).has(Role.TRAINED):
-        names |= {d["Name"] for d in algorithm_definitions()}
+    the built-in algorithm."""
+    names = {d["Name"] for d in _with_metrics(definition)["AlgorithmSpecification"].get(
+        "MetricDefinitions", [])}  # fmt: skip
     if metric not in names:
         raise ValidationException(
             f"The objective metric for the hyperparameter tuning job, [{metric}], isn't valid "

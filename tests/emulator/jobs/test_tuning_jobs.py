@@ -188,7 +188,7 @@ def test_stop_and_delete_follow_the_status(sm, tuned) -> None:
     sm.delete_hyper_parameter_tuning_job(HyperParameterTuningJobName=copy)
     assert error_of(sm.describe_hyper_parameter_tuning_job,
                     HyperParameterTuningJobName=copy) == (
-        "ResourceNotFound", f"Amazon SageMaker can't find a tuning job with name {copy}")  # fmt: skip
+        "ResourceNotFound", f"Amazon SageMaker can't find a tuning job called {copy}. Type another name.")  # fmt: skip
 
 
 def test_grid_search_runs_every_combination(sm, s3) -> None:
@@ -299,11 +299,14 @@ def test_missing_names_and_taken_names(sm, tuned) -> None:
                              HyperParameterTuningJobConfig=config(),
                              TrainingJobDefinition=definition())  # fmt: skip
     assert code == "ResourceInUse"
-    assert "already exists" in message
+    assert message == (
+        f"A hyperparameter tuning job with the name, {name}, already exists. Choose a "
+        "different name."
+    )
     for call in (sm.describe_hyper_parameter_tuning_job, sm.stop_hyper_parameter_tuning_job,
                  sm.list_training_jobs_for_hyper_parameter_tuning_job):  # fmt: skip
         assert error_of(call, HyperParameterTuningJobName="no-such-tuning") == (
-            "ResourceNotFound", "Amazon SageMaker can't find a tuning job with name no-such-tuning")  # fmt: skip
+            "ResourceNotFound", "Amazon SageMaker can't find a tuning job called no-such-tuning. Type another name.")  # fmt: skip
     code, _ = error_of(sm.create_hyper_parameter_tuning_job,
                        HyperParameterTuningJobName="x" * 33,
                        HyperParameterTuningJobConfig=config(),
