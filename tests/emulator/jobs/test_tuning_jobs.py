@@ -336,3 +336,54 @@ def test_a_tuning_job_running_when_smlocal_stops_ends_failed(smlocal_factory, tm
     assert job["FailureReason"].startswith("InternalServerError: smlocal stopped while this")
     assert job["TrainingJobStatusCounters"]["InProgress"] == 0
     assert {s["TrainingJobStatus"] for s in children(sm, name)} == {"Failed"}
+
+
+def test_a_reached_target_stops_launching(sm, s3) -> None:
+    """Every merror is at most 1: the first job reaches the target, no other starts."""
+    name = unique("hpo-target")
+    create(sm, name, tuning=config(jobs=4, parallel=1,
+           TuningJobCompletionCriteria={"TargetObjectiveMetricValue": 1.0}))  # fmt: skip
+    job = wait(sm, name)
+    assert job["HyperParameterTuningJobStatus"] == "Completed"
+    assert len(children(sm, name)) == 1
+    assert job["BestTrainingJob"]["TrainingJobName"] == children(sm, name)[0]["TrainingJobName"]
+
+
+def test_warm_start_needs_parents_that_ended(sm, tuned) -> None:
+    name, _, _ = tuned
+    missing = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "no-parent"}],
+               "WarmStartType": "IdenticalDataAndAlgorithm"}  # fmt: skip
+    code, _ = error_of(sm.create_hyper_parameter_tuning_job,
+                       HyperParameterTuningJobName=unique("warm"),
+                       HyperParameterTuningJobConfig=config(),
+                       TrainingJobDefinition=definition(), WarmStartConfig=missing)  # fmt: skip
+    assert code == "ResourceNotFound"
+    child = unique("warm")
+    warm = {**missing, "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": name}]}
+    create(sm, child, tuning=config(jobs=1, parallel=1), WarmStartConfig=warm)
+    job = wait(sm, child)
+    assert job["HyperParameterTuningJobStatus"] == "Completed"
+    assert job["WarmStartConfig"] == warm
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"TrainingJobDefinitions": [{**definition(), "DefinitionName": "a"}]},
+         "TrainingJobDefinitions (a tuning job over several algorithms) is not emulated: "
+         "smlocal runs tuning jobs with one TrainingJobDefinition."),
+        ({"HyperParameterTuningJobConfig": config("Hyperband", TrainingJobEarlyStoppingType="Auto"),
+          "TrainingJobDefinition": definition()},
+         "TrainingJobEarlyStoppingType must be Off for the Hyperband strategy: Hyperband stops "
+         "training jobs early by itself."),
+        ({"HyperParameterTuningJobConfig": {k: v for k, v in config().items()
+                                            if k != "HyperParameterTuningJobObjective"},
+          "TrainingJobDefinition": definition()},
+         "HyperParameterTuningJobObjective is required in HyperParameterTuningJobConfig."),
+    ],
+)  # fmt: skip
+def test_what_smlocal_does_not_run_is_refused_by_name(sm, s3, extra, message) -> None:
+    request = {"HyperParameterTuningJobName": unique("refused"),
+               "HyperParameterTuningJobConfig": config(), **extra}  # fmt: skip
+    assert error_of(sm.create_hyper_parameter_tuning_job, **request) == (
+        "ValidationException", message)  # fmt: skip
