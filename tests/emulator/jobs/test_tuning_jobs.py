@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -314,7 +313,8 @@ def test_missing_names_and_taken_names(sm, tuned) -> None:
     assert code == "ValidationException"
 
 
-def test_a_tuning_job_running_when_smlocal_stops_ends_failed(smlocal_factory, tmp_path: Path):
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_tuning_job_running_when_smlocal_stops_ends_failed(smlocal_factory, tmp_path, how):
     emulator = smlocal_factory()
     sm, s3 = emulator.client("sagemaker"), emulator.client("s3")
     s3.create_bucket(Bucket=BUCKET)
@@ -328,7 +328,12 @@ def test_a_tuning_job_running_when_smlocal_stops_ends_failed(smlocal_factory, tm
         assert time.monotonic() < deadline
         time.sleep(0.1)
 
-    emulator.restart()
+    if how == "SIGKILL":
+        emulator.proc.kill()
+        emulator.proc.wait(10)
+        emulator.start()
+    else:
+        emulator.restart()
     sm = emulator.client("sagemaker")
 
     job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
