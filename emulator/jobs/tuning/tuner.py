@@ -280,10 +280,11 @@ class TuningRun:
         return self.deadline is not None and self.state.now() >= self.deadline
 
     def _all_failed(self, records: list[TrainingJob | None], ended: int) -> bool:
-        """No training job succeeded and the first ones (five, or all) have ended."""
+        """No training job succeeded and the first ones (five, or all) have ended: no more
+        start (one still running may yet succeed)."""
         if any(r is not None and r.status == "Completed" for r in records):
             return False
-        return ended >= min(FAIL_AFTER, self.total) and ended == len(records)
+        return ended >= min(FAIL_AFTER, self.total)
 
     def _reached(self, job: TuningJob) -> bool:
         """TargetObjectiveMetricValue reached by the best training job so far."""

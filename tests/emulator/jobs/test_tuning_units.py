@@ -135,3 +135,35 @@ def test_grid_runs_at_most_its_combinations() -> None:
     assert job_count(job, ranges) == 3
     job.config["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 2
     assert job_count(job, ranges) == 2
+
+
+class _Calls:
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def __call__(self, operation: str, params: dict) -> dict:
+        self.made.append(operation)
+        return {"TrainingJobArn": "arn"}
+
+
+def _failed(name: str, status: str = "Failed") -> object:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(name=name, status=status, failure_reason="ClientError: x",
+                           final_metric_data_list=None)  # fmt: skip
+
+
+def test_five_failures_stop_the_launches_while_one_still_runs(tmp_path) -> None:
+    """With five failed and one running, no sixth job starts; the tuning job waits."""
+    from smlocal.emulator.jobs.tuning.tuner import Tuner, TuningRun
+
+    job = _job()
+    job.config["ResourceLimits"] = {"MaxNumberOfTrainingJobs": 10, "MaxParallelTrainingJobs": 2}
+    job.config["ParameterRanges"] = {}
+    run = TuningRun.__new__(TuningRun)
+    run.tuner, run.total, run.parallel, run.deadline, run.target = (
+        Tuner.__new__(Tuner), 10, 2, None, None)  # fmt: skip
+    run.tuner.call = _Calls()
+    records = [_failed(f"f{i}") for i in range(5)] + [_failed("r", "InProgress")]
+    assert run._step(job, records) == "wait"  # type: ignore[arg-type]
+    assert run.tuner.call.made == []
