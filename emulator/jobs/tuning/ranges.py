@@ -52,6 +52,27 @@ class Range:
             return repr(1 - math.exp(_between(far, near, unit)))
         return repr(_between(self.low, self.high, unit))
 
+    def unit(self, value: str) -> float | None:
+        """The point of [0, 1] a value comes from (`value`'s inverse); None when the value is
+        not in the range (a warm start's parent searched other ranges)."""
+        try:
+            if self.kind == "Categorical":
+                return (self.values.index(value) + 0.5) / len(self.values)
+            number = float(value)
+        except ValueError:
+            return None
+        if not self.low <= number <= self.high:
+            return None
+        if self.kind == "Integer":
+            low, high, number = self.low, self.high + 1, number + 0.5
+        else:
+            low, high = self.low, self.high
+        if self.scaling == "Logarithmic":
+            low, high, number = math.log(low), math.log(high), math.log(number)
+        elif self.scaling == "ReverseLogarithmic":
+            low, high, number = math.log(1 - low), math.log(1 - high), math.log(1 - number)
+        return 0.5 if high == low else min(max((number - low) / (high - low), 0.0), 1.0)
+
     @property
     def size(self) -> int | None:
         """How many distinct values the range holds (None: a continuum)."""

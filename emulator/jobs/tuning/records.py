@@ -45,13 +45,14 @@ class TuningJob:
     last_modified_time: float
     definition: dict[str, Any] | None = None  # TrainingJobDefinition
     definitions: list[Nested] | None = None  # TrainingJobDefinitions
-    warm_start: Nested | None = None
+    warm_start: dict[str, Any] | None = None
     end_time: float | None = None
     failure_reason: str | None = None
     children: list[Child] = field(default_factory=list)
     status_counters: Nested = field(default_factory=dict)
     objective_counters: Nested = field(default_factory=dict)
     best: dict[str, Any] | None = None
+    overall_best: dict[str, Any] | None = None  # with a warm start: the parents' jobs too
 
     @property
     def key(self) -> str:
@@ -89,6 +90,7 @@ class TuningJob:
             status_counters=doc.get("TrainingJobStatusCounters", {}),
             objective_counters=doc.get("ObjectiveStatusCounters", {}),
             best=doc.get("BestTrainingJob"),
+            overall_best=doc.get("OverallBestTrainingJob"),
         )
 
     def to_document(self) -> Document:
@@ -111,6 +113,7 @@ class TuningJob:
                 ("TrainingJobStatusCounters", counters(self.status_counters, STATUS_COUNTERS)),
                 ("ObjectiveStatusCounters", counters(self.objective_counters, OBJECTIVE_COUNTERS)),
                 ("BestTrainingJob", self.best),
+                ("OverallBestTrainingJob", self.overall_best),
                 ("WarmStartConfig", self.warm_start),
                 ("FailureReason", self.failure_reason),
                 ("ConsumedResources", self._consumed()),

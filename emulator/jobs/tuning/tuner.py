@@ -4,7 +4,9 @@ SageMaker API), at most MaxParallelTrainingJobs at once and MaxNumberOfTrainingJ
 all, each with the static hyperparameters and a point the strategy (`strategies.py`)
 chose. The training manager runs them as it runs any training job; the tuner follows
 their records, reads the objective from each one's FinalMetricDataList, and keeps the
-counters and the best training job in the tuning job's record.
+counters and the best training job in the tuning job's record. With a warm start, the
+parents' results count as earlier results of the search (when their values lie in this
+job's ranges), and OverallBestTrainingJob is the best of theirs and this job's.
 
 The tuning job ends Completed when its last training job ends (or, with
 TuningJobCompletionCriteria.TargetObjectiveMetricValue, once a job reached the target and
@@ -103,6 +105,9 @@ def _resources(config: dict[str, Any]) -> dict[str, Any]:
             "VolumeSizeInGB": first.get("VolumeSizeInGB", 30)}  # fmt: skip
 
 
+Result = tuple[TuningJob, Child, TrainingJob | None]  # a training job of a tuning job
+
+
 def refresh(state: State, name: str) -> tuple[TuningJob, list[TrainingJob | None]]:
     """The tuning job with its counters and best training job brought up to date from its
     training jobs' records (saved when they changed), and those records."""
@@ -113,23 +118,41 @@ def refresh(state: State, name: str) -> tuple[TuningJob, list[TrainingJob | None
         metric = str(job.objective.get("MetricName", ""))
         job.status_counters = dict(Counter(status_counter(r) for r in records))
         job.objective_counters = dict(Counter(objective_status(r, metric) for r in records))
-        job.best = _best(job, records, metric)
+        own = [(job, child, record) for child, record in zip(job.children, records, strict=True)]
+        job.best = _best(job, own)
+        if job.warm_start:
+            job.overall_best = _best(job, parent_results(state, job) + own)
         if job.to_document() != before:
             job.last_modified_time = state.now()
             state.store.put(KIND, job.key, job.to_document())
     return job, records
 
 
-def _best(job: TuningJob, records: list[TrainingJob | None], metric: str) -> Any:
+def parent_results(state: State, job: TuningJob) -> list[Result]:
+    """The training jobs of a warm start's parent tuning jobs."""
+    found: list[Result] = []
+    parents = (job.warm_start or {}).get("ParentHyperParameterTuningJobs", [])
+    for parent in parents:
+        doc = state.store.get(KIND, parent["HyperParameterTuningJobName"])
+        if doc is not None:
+            owner = TuningJob.from_document(doc)
+            found += [(owner, child, training_job(state, child)) for child in owner.children]
+    return found
+
+
+def _best(job: TuningJob, results: list[Result]) -> Any:
+    """The summary of the Completed training job with the best objective, or None."""
+    metric = str(job.objective.get("MetricName", ""))
     maximize = job.objective.get("Type") != "Minimize"
-    best: tuple[float, Child, TrainingJob] | None = None
-    for child, record in zip(job.children, records, strict=True):
+    best: tuple[float, Result] | None = None
+    for result in results:
+        record = result[2]
         value = objective_value(record, metric)
         if record is None or record.status != "Completed" or value is None:
             continue
         if best is None or (value > best[0] if maximize else value < best[0]):
-            best = (value, child, record)
-    return None if best is None else child_summary(job, best[1], best[2])
+            best = (value, result)
+    return None if best is None else child_summary(*best[1])
 
 
 class Tuner:
@@ -234,6 +257,21 @@ class TuningRun:
         criteria: dict[str, Any] = job.config.get("TuningJobCompletionCriteria") or {}
         self.target = criteria.get("TargetObjectiveMetricValue")
         self.maximize = maximize
+        self.warm = self._warm_history(job)
+
+    def _warm_history(self, job: TuningJob) -> list[Observation]:
+        """A warm start's parents' results, as points of this job's ranges (those of a
+        parent that searched other ranges are left out)."""
+        metric = str(job.objective.get("MetricName", ""))
+        history = []
+        for owner, child, record in parent_results(self.state, job):
+            values = {**(owner.definition or {}).get("StaticHyperParameters", {}),
+                      **child["TunedHyperParameters"]}  # fmt: skip
+            point = [r.unit(values[r.name]) if r.name in values else None for r in self.ranges]
+            if all(p is not None for p in point):
+                history.append(Observation(tuple(p or 0.0 for p in point),
+                                           objective_value(record, metric)))  # fmt: skip
+        return history
 
     def run(self) -> None:
         """Launch and follow training jobs until the tuning job ends."""
@@ -304,8 +342,9 @@ class TuningRun:
         """Start the next training job; False if it could not be created (the tuning job
         then ends Failed with the refusal)."""
         metric = str(job.objective.get("MetricName", ""))
-        history = [Observation(tuple(child["Point"]), objective_value(record, metric))
-                   for child, record in zip(job.children, records, strict=True)]  # fmt: skip
+        own = [Observation(tuple(child["Point"]), objective_value(record, metric))
+               for child, record in zip(job.children, records, strict=True)]  # fmt: skip
+        history = self.warm + own
         point = self.sampler.propose(len(records), history)
         tuned = {r.name: r.value(p) for r, p in zip(self.ranges, point, strict=True)}
         name = f"{job.name}-{len(records) + 1:03d}-{secrets.token_hex(4)}"

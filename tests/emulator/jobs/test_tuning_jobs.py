@@ -369,6 +369,15 @@ def test_warm_start_needs_parents_that_ended(sm, tuned) -> None:
     job = wait(sm, child)
     assert job["HyperParameterTuningJobStatus"] == "Completed"
     assert job["WarmStartConfig"] == warm
+    parent_best = tuned[1]["BestTrainingJob"]
+    own_best = job["BestTrainingJob"]
+    overall = job["OverallBestTrainingJob"]
+
+    def value(summary: dict) -> float:
+        return summary["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+
+    assert value(overall) == min(value(parent_best), value(own_best))  # Minimize
+    assert overall["TuningJobName"] in (name, child)
 
 
 @pytest.mark.parametrize(

@@ -167,3 +167,17 @@ def test_five_failures_stop_the_launches_while_one_still_runs(tmp_path) -> None:
     records = [_failed(f"f{i}") for i in range(5)] + [_failed("r", "InProgress")]
     assert run._step(job, records) == "wait"  # type: ignore[arg-type]
     assert run.tuner.call.made == []
+
+
+@pytest.mark.parametrize(
+    "scaled",
+    [Range("a", "Continuous", 1, 3), Range("b", "Continuous", 0.001, 10, "Logarithmic"),
+     Range("c", "Continuous", 0.5, 0.999, "ReverseLogarithmic"), Range("d", "Integer", 1, 9),
+     Range("e", "Integer", 1, 1000, "Logarithmic"), Range("f", "Categorical", values=("x", "y"))],
+)  # fmt: skip
+def test_a_value_maps_back_to_its_point(scaled: Range) -> None:
+    for unit in (0.0, 0.13, 0.5, 0.77, 0.99):
+        value = scaled.value(unit)
+        assert scaled.value(scaled.unit(value)) == value  # type: ignore[arg-type]
+    assert scaled.unit("999999") is None
+    assert scaled.unit("not a value") is None
