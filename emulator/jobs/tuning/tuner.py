@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from smlocal.emulator.errors import AWSError
+from smlocal.emulator.jobs.training.records import KIND as TRAINING_KIND
 from smlocal.emulator.jobs.training.records import TrainingJob
 from smlocal.emulator.jobs.tuning.ranges import Range, parse_ranges
 from smlocal.emulator.jobs.tuning.records import (
@@ -360,4 +361,8 @@ class TuningRun:
             current = load(self.state, self.name)
             current.children.append(child)
             self.state.store.put(KIND, current.key, current.to_document())
+            trained = training_job(self.state, child)  # every save of it is in a transaction
+            if trained is not None:
+                trained.tuning_job_arn = current.arn
+                self.state.store.put(TRAINING_KIND, trained.key, trained.to_document())
         return True

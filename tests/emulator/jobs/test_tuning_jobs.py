@@ -142,6 +142,7 @@ def test_training_jobs_get_the_static_and_the_tuned_hyperparameters(sm, tuned) -
         assert tuned_values["gamma"] in ("0", "0.5", "1")
         trained = sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
         assert trained["HyperParameters"] == {**static, **tuned_values}
+        assert trained["TuningJobArn"] == job["HyperParameterTuningJobArn"]
         assert trained["TrainingJobStatus"] == "Completed"
 
 
