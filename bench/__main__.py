@@ -19,6 +19,7 @@ BENCHMARKS = [
     "bench.processing_scripts",
     "bench.pipelines",
     "bench.transform",
+    "bench.tuning",
     "bench.console",
     "bench.multi_model",
 ]
