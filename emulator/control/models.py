@@ -7,6 +7,7 @@ from typing import Any, TypedDict
 
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.kinds import Kind
+from smlocal.emulator.control.model_containers import execution_mode, hostnames, refuse_multi_model
 from smlocal.emulator.control.model_packages import PACKAGES
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.support.records import Document, Nested, shown
@@ -33,11 +34,19 @@ class Runnable:
     image: str
     model_data_url: str | None
     environment: dict[str, str]
+    hostname: str | None = (
+        None  # its ContainerHostname (given or assigned) in a multi-container model
+    )
 
     @classmethod
     def from_document(cls, doc: Document) -> Runnable:
         """The runnable of its stored form."""
-        return cls(doc["Image"], doc.get("ModelDataUrl"), doc.get("Environment") or {})
+        return cls(
+            doc["Image"],
+            doc.get("ModelDataUrl"),
+            doc.get("Environment") or {},
+            doc.get("ContainerHostname"),
+        )
 
     def to_document(self) -> Document:
         """Its stored form."""
@@ -45,6 +54,7 @@ class Runnable:
             "Image": self.image,
             "ModelDataUrl": self.model_data_url,
             "Environment": self.environment,
+            **({} if self.hostname is None else {"ContainerHostname": self.hostname}),
         }
 
 
@@ -122,11 +132,16 @@ def create_model(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     containers = (
         [params["PrimaryContainer"]] if "PrimaryContainer" in params else params["Containers"]
     )
+    runnable = [_runnable(ctx, c) for c in containers]
+    if execution_mode(params) is not None:
+        refuse_multi_model(containers)
+        for each, hostname in zip(runnable, hostnames(containers), strict=True):
+            each.hostname = hostname
     model = Model(
         name=name,
         arn=ctx.arn(KIND, name),
         creation_time=ctx.now(),
-        runnable=[_runnable(ctx, c) for c in containers],
+        runnable=runnable,
         enable_network_isolation=params.get("EnableNetworkIsolation", False),
         primary_container=params.get("PrimaryContainer"),
         containers=params.get("Containers"),
