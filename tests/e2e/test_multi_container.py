@@ -117,7 +117,7 @@ def deploy(emulator: Any, name: str, model_params: dict[str, Any], capture: bool
                 "InitialInstanceCount": 1,
                 "InstanceType": "ml.m5.large",
             }
-        ],  # fmt: skip
+        ],
         **({"DataCaptureConfig": CAPTURE} if capture else {}),
     )
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
@@ -140,8 +140,9 @@ def direct(emulator: Any, models: dict[str, str]) -> str:
 
 def invoke(emulator: Any, endpoint: str, body: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
     runtime = emulator.client("sagemaker-runtime")
-    response = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType="text/csv",
-                                       Accept="text/csv", **kwargs)  # fmt: skip
+    response = runtime.invoke_endpoint(
+        EndpointName=endpoint, Body=body, ContentType="text/csv", Accept="text/csv", **kwargs
+    )
     return response["Body"].read().decode(), response
 
 
@@ -180,9 +181,12 @@ def test_direct_invocation_captures_the_target_containers_exchange(
     scaled, _ = invoke(emulator, direct, ROWS, TargetContainerHostname="preprocess")
     predicted, _ = invoke(emulator, direct, ROWS, TargetContainerHostname="xgboost")
     records = emulator.captures(direct)
-    pairs = [(r["captureData"]["endpointInput"]["data"], r["captureData"]["endpointOutput"]["data"])
-             for r in records]  # fmt: skip
-    assert (ROWS, scaled) in pairs and (ROWS, predicted) in pairs
+    pairs = [
+        (r["captureData"]["endpointInput"]["data"], r["captureData"]["endpointOutput"]["data"])
+        for r in records
+    ]
+    assert (ROWS, scaled) in pairs
+    assert (ROWS, predicted) in pairs
     _check_capture_files(emulator, direct)
 
 
@@ -226,8 +230,14 @@ def test_an_error_in_a_container_names_it(emulator: Any, serial: str, direct: st
     assert error["Code"] == "ModelError"
     assert "Received server error (500) from container-1 with message" in error["Message"]
     # a container named by TargetContainerHostname is named in the error
-    error = error_of(lambda: runtime.invoke_endpoint(EndpointName=direct, Body="a,b", ContentType="text/csv",
-                                                     TargetContainerHostname="xgboost"))  # fmt: skip
+    error = error_of(
+        lambda: runtime.invoke_endpoint(
+            EndpointName=direct,
+            Body="a,b",
+            ContentType="text/csv",
+            TargetContainerHostname="xgboost",
+        )
+    )
     assert error["Code"] == "ModelError"
     assert "from xgboost with message" in error["Message"]
 
@@ -241,7 +251,7 @@ def test_an_error_in_a_container_names_it(emulator: Any, serial: str, direct: st
                     {"Image": XGBOOST_IMAGE, "ContainerHostname": "a"},
                     {"Image": XGBOOST_IMAGE, "ContainerHostname": "a"},
                 ]
-            },  # fmt: skip
+            },
             "ContainerHostname a is used by more than one container",
         ),
         (
@@ -302,11 +312,30 @@ def test_cli_invokes_a_direct_container(emulator: Any, direct: str, tmp_path: Pa
     body.write_text(ROWS)
     env = {**os.environ, **emulator.env, "AWS_DEFAULT_REGION": "us-east-1"}
     done = subprocess.run(
-        [sys.executable, "-m", "awscli", "sagemaker-runtime", "invoke-endpoint", "--endpoint-name", direct,
-         "--body", f"fileb://{body}", "--content-type", "text/csv", "--accept", "text/csv",
-         "--target-container-hostname", "xgboost", str(out)],  # fmt: skip
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "awscli",
+            "sagemaker-runtime",
+            "invoke-endpoint",
+            "--endpoint-name",
+            direct,
+            "--body",
+            f"fileb://{body}",
+            "--content-type",
+            "text/csv",
+            "--accept",
+            "text/csv",
+            "--target-container-hostname",
+            "xgboost",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert [float(x) for x in out.read_text().split()] == [0.0, 2.0]
     assert json.loads(done.stdout)["InvokedProductionVariant"] == "AllTraffic"
