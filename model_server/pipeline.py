@@ -161,7 +161,9 @@ class PipelineApp:
             if answer.status == 200:
                 continue
             text = answer.body.decode("utf-8", "replace").strip()
-            if answer.status == 500 and text and not text.startswith("<"):
+            if answer.status == 500 and text.startswith("<"):
+                return answer  # a container's own error page: the variant fails as for one
+            if answer.status == 500 and text:
                 return _text(500, f"container {container.hostname}: {text}")
             return _text(503, f"container {container.hostname} answered /ping with {answer.status}")
         return Answer(200, [("Content-Type", "text/plain")], b"")

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from smlocal.capture_sink.validate import check_lines
-from tests.support import ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, sklearn_archive, unique
+from tests.support import (
+    ROLE,
+    SKLEARN_IMAGE,
+    XGBOOST_IMAGE,
+    sklearn_archive,
+    unique,
+    wait_for_status,
+)
 
 # The preprocessing container's script, as a PipelineModel's first model carries it: its
 # output_fn answers CSV with the content type the next container reads.
@@ -172,6 +180,10 @@ def test_serial_pipeline_chains_the_containers_and_captures_its_input_and_final_
     assert record["captureData"]["endpointOutput"]["encoding"] == "CSV"
     described = emulator.client("sagemaker").describe_model(ModelName=serial)
     assert [c.get("ContainerHostname") for c in described["Containers"]] == [None, None]
+    endpoint = emulator.client("sagemaker").describe_endpoint(EndpointName=serial)
+    [variant] = endpoint["ProductionVariants"]
+    images = [i["SpecifiedImage"] for i in variant["DeployedImages"]]
+    assert images == [SKLEARN_IMAGE, XGBOOST_IMAGE]
     _check_capture_files(emulator, serial)
 
 
@@ -375,3 +387,63 @@ def test_a_dead_container_gets_its_instance_replaced(emulator: Any, models: dict
     assert len(got.split()) == 2
     described = emulator.client("sagemaker").describe_endpoint(EndpointName=name)
     assert described["EndpointStatus"] == "InService"
+
+
+def test_a_container_that_cannot_load_fails_the_endpoint_naming_it(
+    emulator: Any, models: dict[str, str]
+) -> None:
+    sm = emulator.client("sagemaker")
+    name = unique("broken")
+    parts = containers(models)
+    junk = io.BytesIO()
+    with tarfile.open(fileobj=junk, mode="w:gz") as tar:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"junk"))
+    emulator.client("s3").put_object(
+        Bucket="multi-container", Key="junk.tar.gz", Body=junk.getvalue()
+    )
+    parts[1]["ModelDataUrl"] = "s3://multi-container/junk.tar.gz"  # XGBoost cannot load it
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, Containers=parts)
+    variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    described = wait_for_status(sm, name, ("InService", "Failed"), timeout=240)
+    assert described["EndpointStatus"] == "Failed"
+    assert "did not pass the ping health check" in described["FailureReason"]
+    assert "container xgboost" in described["FailureReason"]
+    assert servers_of(emulator, name) == []
+
+
+def test_update_from_one_container_to_a_direct_pair_and_back(
+    emulator: Any, models: dict[str, str]
+) -> None:
+    sm = emulator.client("sagemaker")
+    single = {"PrimaryContainer": {"Image": XGBOOST_IMAGE, "ModelDataUrl": models["xgb"]}}
+    name = deploy(emulator, unique("update"), single, capture=False)
+    pair = f"{name}-pair"
+    sm.create_model(
+        ModelName=pair,
+        ExecutionRoleArn=ROLE,
+        Containers=containers(models),
+        InferenceExecutionConfig={"Mode": "Direct"},
+    )
+    variant = {"VariantName": "AllTraffic", "ModelName": pair, "InitialInstanceCount": 1}
+    sm.create_endpoint_config(EndpointConfigName=pair, ProductionVariants=[variant])
+    waiter = {"Delay": 0.5, "MaxAttempts": 600}
+    sm.update_endpoint(EndpointName=name, EndpointConfigName=pair)
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=waiter)
+    got, _ = invoke(emulator, name, ROWS, TargetContainerHostname="xgboost")
+    assert [float(x) for x in got.split()] == [0.0, 2.0]
+
+    sm.update_endpoint(EndpointName=name, EndpointConfigName=name)
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=waiter)
+    got, _ = invoke(emulator, name, ROWS)
+    assert [float(x) for x in got.split()] == [0.0, 2.0]
+    runtime = emulator.client("sagemaker-runtime")
+    error = error_of(
+        lambda: runtime.invoke_endpoint(
+            EndpointName=name, Body=ROWS, ContentType="text/csv", TargetContainerHostname="xgboost"
+        )
+    )
+    assert error["Code"] == "ValidationError"

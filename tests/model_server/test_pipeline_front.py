@@ -25,8 +25,14 @@ def container(tag: str, *, fail: bool = False, ping: int = 200) -> App:
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ["PATH_INFO"] == "/ping":
-            start_response(f"{ping} X", [("Content-Type", "text/plain")])
-            return [b"" if ping == 200 else b"model failed to load"]
+            start_response(f"{min(ping, 500)} X", [("Content-Type", "text/plain")])
+            return [
+                b""
+                if ping == 200
+                else b"<html>error</html>"
+                if ping == 599
+                else b"model failed to load"
+            ]
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode()
         if fail:
             start_response("400 Bad Request", [("Content-Type", "text/plain")])
@@ -108,6 +114,9 @@ def test_ping_is_healthy_only_when_every_container_is() -> None:
         failing = front("Serial", ports).get("/ping")
         assert failing.status_code == 500
         assert failing.get_data(as_text=True) == "container b: model failed to load"
+    with running(container("a", ping=599), container("b")) as ports:
+        page = front("Serial", ports).get("/ping")  # a container's own error page, passed on
+        assert (page.status_code, page.get_data(as_text=True)) == (500, "<html>error</html>")
     with running(container("a")) as ports, refused_port() as dead:
         starting = front("Serial", [ports[0], dead]).get("/ping")
         assert starting.status_code == 503  # not a failure: the fleet keeps waiting
