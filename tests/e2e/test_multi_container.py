@@ -447,3 +447,19 @@ def test_update_from_one_container_to_a_direct_pair_and_back(
         )
     )
     assert error["Code"] == "ValidationError"
+
+
+def test_a_pipeline_comes_back_after_smlocal_restarts(emulator: Any, serial: str) -> None:
+    """Last in the file: it restarts the module's emulator."""
+    before, _ = invoke(emulator, serial, ROWS)
+    emulator.restart()
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            after, _ = invoke(emulator, serial, ROWS)
+            break
+        except ClientError:  # 503 while its model servers come back
+            assert time.monotonic() < deadline, "the pipeline did not come back"
+            time.sleep(0.5)
+    assert after == before
+    assert len(servers_of(emulator, serial)) == 3
