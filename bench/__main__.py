@@ -22,6 +22,7 @@ BENCHMARKS = [
     "bench.tuning",
     "bench.console",
     "bench.multi_model",
+    "bench.multi_container",
 ]
 
 

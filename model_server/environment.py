@@ -52,6 +52,9 @@ SMLOCAL_MULTI_MODEL_MEMORY_MB = "SMLOCAL_MULTI_MODEL_MEMORY_MB"
 # "1": accept what the real container refuses (JSON for XGBoost, one CSV row for scikit-learn);
 # off by default, so local tests fail where AWS would (docs/fidelity.md lists what it changes)
 SMLOCAL_LENIENT_CONTAINERS = "SMLOCAL_LENIENT_CONTAINERS"
+# JSON {"Mode": "Serial"|"Direct", "Containers": [{"Hostname": ..., "Port": ...}]}: this server
+# is the front of a multi-container instance, not a model (smlocal.model_server.pipeline)
+SMLOCAL_PIPELINE = "SMLOCAL_PIPELINE"
 # The prefix of smlocal's own variables: the emulator sets them, a model's Environment cannot.
 SMLOCAL_PREFIX = "SMLOCAL_"
 

@@ -7,6 +7,7 @@ from typing import Any, TypedDict
 
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.kinds import Kind
+from smlocal.emulator.control.model_containers import execution_mode, hostnames, refuse_multi_model
 from smlocal.emulator.control.model_packages import PACKAGES
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.support.records import Document, Nested, shown
@@ -38,6 +39,9 @@ class Runnable:
     environment: dict[str, str]
     multi_model: bool = False  # Mode MultiModel: model_data_url is the models' prefix
     model_cache: bool = True  # MultiModelConfig.ModelCacheSetting is not Disabled
+    hostname: str | None = (
+        None  # its ContainerHostname (given or assigned) in a multi-container model
+    )
 
     @classmethod
     def from_document(cls, doc: Document) -> Runnable:
@@ -48,6 +52,7 @@ class Runnable:
             doc.get("Environment") or {},
             doc.get("Mode") == MULTI_MODEL,
             doc.get("ModelCache", True),
+            doc.get("ContainerHostname"),
         )
 
     def to_document(self) -> Document:
@@ -58,6 +63,7 @@ class Runnable:
             "ModelDataUrl": self.model_data_url,
             "Environment": self.environment,
             **mode,
+            **({} if self.hostname is None else {"ContainerHostname": self.hostname}),
         }
 
 
@@ -135,11 +141,16 @@ def create_model(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     containers = (
         [params["PrimaryContainer"]] if "PrimaryContainer" in params else params["Containers"]
     )
+    runnable = [_runnable(ctx, c) for c in containers]
+    if execution_mode(params) is not None:
+        refuse_multi_model(containers)
+        for each, hostname in zip(runnable, hostnames(containers), strict=True):
+            each.hostname = hostname
     model = Model(
         name=name,
         arn=ctx.arn(KIND, name),
         creation_time=ctx.now(),
-        runnable=[_runnable(ctx, c) for c in containers],
+        runnable=runnable,
         enable_network_isolation=params.get("EnableNetworkIsolation", False),
         primary_container=params.get("PrimaryContainer"),
         containers=params.get("Containers"),

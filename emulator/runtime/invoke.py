@@ -19,6 +19,7 @@ from smlocal.capture_sink.aws_shapes.patterns import compile_pattern
 from smlocal.emulator.errors import AWSError, ModelError, ServiceUnavailable, ValidationError
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import Unreachable, UpstreamResponse, UpstreamTimeout
+from smlocal.emulator.runtime.containers import check_target_container, failed_container
 from smlocal.emulator.runtime.metrics import EndpointMetrics
 from smlocal.emulator.runtime.multi_model import (
     check_target_model,
@@ -43,6 +44,7 @@ FORWARDED = (
     b"x-amzn-sagemaker-target-variant",
     b"x-amzn-sagemaker-inference-id",
     b"x-amzn-sagemaker-target-model",
+    b"x-amzn-sagemaker-target-container-hostname",
 )
 TIMEOUT_MESSAGE = (
     "Your invocation timed out while waiting for a response from container primary. Review "
@@ -153,6 +155,7 @@ class Runtime:
             route = self._route(endpoint)
             variant = self._variant(route, params)
             check_target_model(route.name, variant, params, request_id)
+            check_target_container(route.name, variant, params)
         except AWSError as error:
             self._error(respond, error, request_id)
             return
@@ -259,15 +262,17 @@ class Runtime:
     ) -> ModelError:
         region, account = self.settings.region, self.settings.account
         group = f"/aws/sagemaker/Endpoints/{endpoint}"
+        container = "primary"
         if response is not None:
             status, text = response.status, response.body.decode("utf-8", "replace")
+            container = failed_container(response.header(b"x-smlocal-container"))
         elif isinstance(failure, UpstreamTimeout):
             status, text = 0, TIMEOUT_MESSAGE
         else:
             status, text = 0, f"The container did not answer: {failure}"
         side = "client" if 400 <= status < 500 else "server"
         message = (
-            f'Received {side} error ({status}) from primary with message "{text}". See '
+            f'Received {side} error ({status}) from {container} with message "{text}". See '
             f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
             f"#logEventViewer:group={group} in account {account} for more information."
         )
