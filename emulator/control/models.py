@@ -141,9 +141,11 @@ def create_model(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     containers = (
         [params["PrimaryContainer"]] if "PrimaryContainer" in params else params["Containers"]
     )
-    runnable = [_runnable(ctx, c) for c in containers]
-    if execution_mode(params) is not None:
+    pipeline = execution_mode(params) is not None
+    if pipeline:  # before each container's own checks, as SageMaker answers
         refuse_multi_model(containers)
+    runnable = [_runnable(ctx, c) for c in containers]
+    if pipeline:
         for each, hostname in zip(runnable, hostnames(containers), strict=True):
             each.hostname = hostname
     model = Model(
