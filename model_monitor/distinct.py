@@ -80,6 +80,9 @@ class DistinctState:
         assert self.strings is not None
         assert self.numbers is not None
         is_number = ~np.isnan(parsed)
+        if is_number.all():  # a numeric chunk: no other strings to count
+            self.numbers.update(parsed)
+            return
         self.numbers.update(parsed[is_number])
         others = picked(values, ~is_number) if is_number.any() else values
         add = self.strings.update
