@@ -11,9 +11,10 @@ in `statistics.json`, so the buffers must come out element for element as Deequ 
   second compaction (the random choice is commented out in Deequ), i.e. 0, 1, 1, 0, 0, 1, ...
 * merging concatenates buffers level by level and condenses while count >= capacity.
 
-Instead of one Python call per value, `update` appends whole runs of values to level 0 up to
-the exact item at which Deequ would condense, condenses, and continues, so the result is the
-same as feeding the values one by one.
+Instead of one Python call per value, updates and merges first work out Deequ's schedule from
+the item counts alone (which level compacts, and how many items it sorts), then run it on the
+data level by level: a level's compactions take consecutive runs of the items it ever holds,
+so each level costs one pass, and the buffers come out as feeding the values one by one does.
 
 `KllSketch.zero()` also tracks the minimum and maximum like Deequ's `StatefulKLLSketch`, whose
 buffer starts at `Int.MaxValue` / `Int.MinValue` (as doubles); the bucket bounds use those, so a
