@@ -4,7 +4,8 @@
     InService for the iris model (target < 3 s), each over several fresh runs.
 (2) Invocations through the emulator's runtime against the same model servers called
     directly, alternating in one run, at 1 and 2 instances (target: at least 0.90 of the
-    direct throughput); with the CPU per request of the edge and of each instance, per arm.
+    direct throughput); with the CPU per request of the edge, the model servers and the
+    load generator per arm, and the ratio those allow when the 2 cores are the limit.
 (3) The per-instance distribution: how many requests each instance of a 2-instance endpoint
     served through the emulator (counted by each instance's capture at 100 %).
 Run: python -m bench.emulator [--rounds N] [--requests N] [--clients N] [--instances 1,2]
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import tempfile
 import time
@@ -105,6 +107,7 @@ class CpuUse:
 
     instances: list[float]
     edge: float = 0.0
+    clients: float = 0.0  # the load generator's threads (this process)
     requests: int = 0
 
     def per_request_us(self, seconds: float) -> float:
@@ -116,9 +119,31 @@ class CpuUse:
         split = " + ".join(f"{u:.2f}" for u in self.instances)
         return (
             f"edge {self.per_request_us(self.edge):.0f} us, model servers "
-            f"{self.per_request_us(sum(self.instances)):.0f} us per request "
+            f"{self.per_request_us(sum(self.instances)):.0f} us, clients "
+            f"{self.per_request_us(self.clients):.0f} us per request "
             f"(instances: {split} s over {self.requests} requests)"
         )
+
+    def total_us(self) -> float:
+        """CPU per request of everything on the machine that serves it: edge, model
+        servers and clients."""
+        return self.per_request_us(self.edge + sum(self.instances) + self.clients)
+
+
+def cpu_ceiling(through: CpuUse, direct: CpuUse) -> str:
+    """The throughput ratio the arms' CPU per request allows when the cores are the limit:
+    every microsecond the edge spends comes out of what the servers and clients could use."""
+    ceiling = direct.total_us() / through.total_us()
+    return (
+        f"CPU-bound ceiling of the ratio: {ceiling:.3f} (direct {direct.total_us():.0f} us "
+        f"/ through {through.total_us():.0f} us of CPU per request, all processes)"
+    )
+
+
+def own_cpu() -> float:
+    """CPU seconds used so far by this process (the load generator's threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_now(edge: psutil.Process, servers: list[psutil.Process]) -> list[float]:
@@ -161,10 +186,11 @@ def runtime_hop(
         measure_round(target, route, args.clients, 300)
     for i in range(args.rounds):
         for target, route, results in arms if i % 2 == 0 else reversed(arms):
-            before = cpu_now(edge, servers)
+            before, mine = cpu_now(edge, servers), own_cpu()
             results.append(measure_round(target, route, args.clients, args.requests))
             spent = [a - b for a, b in zip(cpu_now(edge, servers), before, strict=True)]
             arm = use[id(results)]
+            arm.clients += own_cpu() - mine
             arm.edge += spent[0]
             arm.instances = [u + d for u, d in zip(arm.instances, spent[1:], strict=True)]
             arm.requests += results[-1].requests
@@ -241,6 +267,7 @@ def main(argv: list[str] | None = None) -> list[Comparison]:
             )
             print(f"   CPU through the emulator: {through.summary()}")
             print(f"   CPU direct: {direct.summary()}")
+            print(f"   {cpu_ceiling(through, direct)}")
         served = distribution(emulator, args)
     finally:
         emulator.stop()

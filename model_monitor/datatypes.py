@@ -15,9 +15,10 @@ so the only finite values it takes that the patterns refuse are `1.`, `.5`, `1.e
 signed forms. Without `.`, `e` or `E` such a value is Integral, otherwise Fractional. The few
 values this does not settle (non-finite ones, a `.` without a digit beside it) go through the
 expressions, and so does every value of a chunk the cast refuses (spaces, words, empty
-strings). Either way plain digit strings are recognised by a cheaper Arrow kernel first. RE2
-(through Arrow) runs the patterns. The doubles of the cast are kept for the numeric
-statistics: they are what `parse_numbers` gives for each value.
+strings). A chunk whose bytes hold no `.` (or no `e`/`E`) skips looking for it value by
+value, which settles integer columns in one pass; the patterns recognise plain digit strings
+by a cheaper Arrow kernel first. RE2 (through Arrow) runs the patterns. The doubles of the
+cast are kept for the numeric statistics: they are what `parse_numbers` gives for each value.
 """
 
 from __future__ import annotations
@@ -151,28 +152,33 @@ def _found(values: pa.Array, text: str) -> npt.NDArray[np.int32]:
     return int32s(pc.find_substring(values, text))
 
 
-def _digits_around_dots(values: pa.Array) -> tuple[Mask, Mask]:
-    """Which values hold a `.`, and which have a digit on both sides of their first `.`.
-
-    Only for values the float cast accepted: ASCII (so bytes are characters) and at most one
-    `.` each; the characters beside it are read straight from the Arrow buffers.
-    """
-    dot = _found(values, ".")
-    _, offsets_buffer, data_buffer = values.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset :][: len(values) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8)
-    at = offsets[:-1] + dot  # the dot's byte in the data buffer (meaningless without a dot)
-    inside = (dot > 0) & (at + 1 < offsets[1:])
-    before = np.take(data, at - 1, mode="clip")
-    after = np.take(data, at + 1, mode="clip")
-    return dot >= 0, inside & _is_digit(before) & _is_digit(after)
-
-
 def _shapes(values: pa.Array, finite: Mask) -> tuple[Mask, Mask]:
     """Which of these values (all taken by the cast) the patterns take as Integral, and which
-    as Fractional; neither means not settled here (`1.`, `.5`, `NaN`, `1e999`, ...)."""
-    dotted, around = _digits_around_dots(values)
-    exponent = _found(pc.ascii_lower(values), "e") >= 0
+    as Fractional; neither means not settled here (`1.`, `.5`, `NaN`, `1e999`, ...).
+
+    The cast takes non-empty ASCII values with at most one `.`, so bytes are characters. One
+    look at the whole data buffer tells whether any value holds a `.` or an `e`/`E` at all
+    (integer columns hold neither); only then are they looked for value by value, and the
+    characters beside each `.` are read straight from the buffer.
+    """
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset :][: len(values) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    starts, ends = offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
+    nothing = np.zeros(len(values), dtype=bool)
+    dotted, around = nothing, nothing
+    if (data == np.uint8(ord("."))).any():
+        dot = _found(values, ".")
+        dotted = dot >= 0
+        at = starts + dot  # the dot's byte (meaningless without a dot)
+        inside = (dot > 0) & (at + 1 < ends)
+        digit = _is_digit(data)
+        before = np.take(digit, at - 1, mode="clip")
+        after = np.take(digit, at + 1, mode="clip")
+        around = inside & before & after
+    exponent = nothing
+    if ((data | np.uint8(0x20)) == np.uint8(ord("e"))).any():
+        exponent = (_found(values, "e") >= 0) | (_found(values, "E") >= 0)
     settled = finite & (~dotted | around)
     integral = settled & ~dotted & ~exponent
     return integral, settled & ~integral
@@ -187,13 +193,7 @@ def _by_cast(values: pa.Array) -> Classified | None:
     except pa.ArrowInvalid:
         return None
     numbers = floats(cast)
-    integral = as_mask(pc.ascii_is_decimal(values)).copy()  # plain digits: most integer data
-    fractional = np.zeros(len(values), dtype=bool)
-    if not integral.all():
-        # The other values: all of them (a slice, no copies) or those picked out.
-        rest = slice(None) if not integral.any() else np.flatnonzero(~integral)
-        others = values if isinstance(rest, slice) else values.take(indices(rest))
-        integral[rest], fractional[rest] = _shapes(others, np.isfinite(numbers[rest]))
+    integral, fractional = _shapes(values, np.isfinite(numbers))
     numeric = integral | fractional
     counts = TypeCounts(fractional=int(fractional.sum()), integral=int(integral.sum()))
     if not numeric.all():

@@ -80,6 +80,9 @@ class DistinctState:
         assert self.strings is not None
         assert self.numbers is not None
         is_number = ~np.isnan(parsed)
+        if is_number.all():  # a numeric chunk: no other strings to count
+            self.numbers.update(parsed)
+            return
         self.numbers.update(parsed[is_number])
         others = picked(values, ~is_number) if is_number.any() else values
         add = self.strings.update
@@ -91,11 +94,13 @@ class DistinctState:
         assert self.counts is not None
         keep = set(watch.to_pylist()) if watch is not None else set()
         self.watched.update({v: c for v, c in self.counts.items() if v in keep})
-        seen = strings(list(self.counts))
+        counted = list(self.counts)
         self.counts = None
         self.strings = datasketches.hll_sketch(HLL_LG_K)
         self.numbers = NumberSketch()
-        self._sketch(seen, numbers_of(seen, classify(seen)))
+        if counted:  # (a partition's first chunk may overflow before anything was counted)
+            seen = strings(counted)
+            self._sketch(seen, numbers_of(seen, classify(seen)))
 
     def _as_sketches(self) -> DistinctState:
         """This state in sketch form (a converted copy when it is still exact)."""

@@ -11,9 +11,10 @@ in `statistics.json`, so the buffers must come out element for element as Deequ 
   second compaction (the random choice is commented out in Deequ), i.e. 0, 1, 1, 0, 0, 1, ...
 * merging concatenates buffers level by level and condenses while count >= capacity.
 
-Instead of one Python call per value, `update` appends whole runs of values to level 0 up to
-the exact item at which Deequ would condense, condenses, and continues, so the result is the
-same as feeding the values one by one.
+Instead of one Python call per value, updates and merges first work out Deequ's schedule from
+the item counts alone (which level compacts, and how many items it sorts), then run it on the
+data level by level: a level's compactions take consecutive runs of the items it ever holds,
+so each level costs one pass, and the buffers come out as feeding the values one by one does.
 
 `KllSketch.zero()` also tracks the minimum and maximum like Deequ's `StatefulKLLSketch`, whose
 buffer starts at `Int.MaxValue` / `Int.MinValue` (as doubles); the bucket bounds use those, so a
@@ -73,26 +74,41 @@ class _Compactor:
             self.items = [np.concatenate(self.items) if self.items else _EMPTY]
         return self.items[0]
 
-    def append(self, values: Floats) -> None:
-        if len(values):
-            self.items.append(values)
-            self.size += len(values)
+    def offsets(self, count: int) -> list[int]:
+        """The offsets of this compactor's next `count` compactions, advancing its count."""
+        out = []
+        for _ in range(count):
+            if self.compactions % 2 == 1:
+                self.offset = 1 - self.offset
+            out.append(self.offset)
+            self.compactions += 1
+        return out
 
-    def compact(self) -> Floats:
-        buffer = self.buffer()
-        even = self.size - self.size % 2
-        if self.compactions % 2 == 1:
-            self.offset = 1 - self.offset
-        output = java_sorted(buffer[:even])[self.offset :: 2]
-        self.items = [buffer[even:].copy()]
-        self.size = len(self.items[0])
-        self.compactions += 1
-        return output
+
+def _compacted(block: Floats, evens: list[int], offsets: list[int]) -> Floats:
+    """The outputs of consecutive compactions of `block`, cut in runs of `evens` items, in order
+    (each run sorted, every second item taken from its offset)."""
+    zeros = block == 0
+    negative = bool(zeros.any()) and bool(np.signbit(block[zeros]).any())
+    order = java_sorted if negative else np.sort  # numpy's sort may flip the sign of zeros
+    outputs, start = [], 0
+    for even, offset in zip(evens, offsets, strict=True):
+        outputs.append(order(block[start : start + even])[offset::2])
+        start += even
+    return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
 
 @dataclass
 class KllSketch:
-    """A Deequ `QuantileNonSample[Double]` with the min/max its Spark aggregate tracks."""
+    """A Deequ `QuantileNonSample[Double]` with the min/max its Spark aggregate tracks.
+
+    Updates and merges are worked out in two steps. First the compaction schedule from the
+    item counts alone, exactly as Deequ's loop would run it: which level compacts, after how
+    many items, and how many items it sorts (`_schedule`). Then the data (`_run`): the items a
+    level ever holds arrive in one order (what it had, then each output of the level below),
+    so its compactions take consecutive runs of that sequence, handled level by level. The
+    buffers come out element for element as one update per value gives.
+    """
 
     k: int = SKETCH_SIZE
     c: float = SHRINKING_FACTOR
@@ -113,14 +129,64 @@ class KllSketch:
         self.compactors.append(_Compactor())
         self.capacity = sum(capacity(h, self.k, self.c) for h in range(len(self.compactors)))
 
-    def _condense(self) -> None:
+    def _schedule(self, sizes: list[int], feed: int) -> list[list[int]]:
+        """Per level, the item counts its compactions sort, in order; `sizes` (the item count
+        per level) end as Deequ leaves them. `feed` items are updated one by one (condensing
+        once whenever the count exceeds the capacity); with `feed` 0, as a merge condenses
+        (while the count reaches the capacity)."""
+        caps = [capacity(h, self.k, self.c) for h in range(len(sizes))]
+        total, count = sum(caps), sum(sizes)
+        plan: list[list[int]] = [[] for _ in sizes]
+
+        def condense() -> None:
+            nonlocal total, count
+            for height, size in enumerate(sizes):
+                if size >= caps[height]:
+                    if height + 1 >= len(sizes):
+                        sizes.append(0)
+                        caps.append(capacity(height + 1, self.k, self.c))
+                        plan.append([])
+                        total += caps[-1]
+                    even = size - size % 2
+                    plan[height].append(even)
+                    sizes[height] = size - even
+                    sizes[height + 1] += even // 2
+                    count -= even // 2
+                    return
+
+        if feed:
+            while feed:
+                take = min(total - count + 1, feed)  # Deequ condenses once size > capacity
+                sizes[0] += take
+                count += take
+                feed -= take
+                if count > total:
+                    condense()
+        else:
+            while count >= total:
+                condense()
+        return plan
+
+    def _run(self, held: list[list[Floats]], feed: Floats) -> None:
+        """Set this sketch's compactors from the items each level holds (`held`) and the
+        values fed to level 0 in order, condensing as Deequ does."""
+        sizes = [sum(len(part) for part in parts) for parts in held]
+        plan = self._schedule(sizes, len(feed))
+        while len(self.compactors) < len(plan):
+            self._expand()
+        arriving = [feed] if len(feed) else []
         for height, compactor in enumerate(self.compactors):
-            if compactor.size >= capacity(height, self.k, self.c):
-                if height + 1 >= len(self.compactors):
-                    self._expand()
-                self.compactors[height + 1].append(compactor.compact())
-                self.size = sum(c.size for c in self.compactors)
-                return
+            parts = [*held[height], *arriving] if height < len(held) else arriving
+            stream = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else _EMPTY
+            evens = plan[height] if height < len(plan) else []
+            used = sum(evens)
+            arriving = (
+                [_compacted(stream[:used], evens, compactor.offsets(len(evens)))] if evens else []
+            )
+            rest = stream[used:].copy()  # a few thousand items, never shared with an input
+            compactor.items = [rest]
+            compactor.size = len(rest)
+        self.size = sum(c.size for c in self.compactors)
 
     def update(self, values: Floats) -> None:
         """Feed values in order, exactly as that many single `update` calls would."""
@@ -128,26 +194,21 @@ class KllSketch:
             return
         self.minimum = min(self.minimum, float(values.min()))
         self.maximum = max(self.maximum, float(values.max()))
-        position = 0
-        while position < len(values):
-            # Deequ condenses right after the update that makes size exceed capacity.
-            take = min(self.capacity - self.size + 1, len(values) - position)
-            self.compactors[0].append(values[position : position + take])
-            self.size += take
-            position += take
-            if self.size > self.capacity:
-                self._condense()
+        self._run([[c.buffer()] for c in self.compactors], values)
 
     def merge(self, other: KllSketch) -> KllSketch:
         """`this.merge(that)` in Deequ, without changing either input."""
-        merged = self.copy()
+        merged = KllSketch(self.k, self.c)
+        for mine in self.compactors:
+            merged.compactors.append(_Compactor([], 0, mine.compactions, mine.offset))
         while len(merged.compactors) < len(other.compactors):
-            merged._expand()
-        for mine, theirs in zip(merged.compactors, other.compactors, strict=False):
-            mine.append(theirs.buffer().copy())
-        merged.size = sum(c.size for c in merged.compactors)
-        while merged.size >= merged.capacity:
-            merged._condense()
+            merged.compactors.append(_Compactor())
+        merged.capacity = sum(capacity(h, self.k, self.c) for h in range(len(merged.compactors)))
+        held: list[list[Floats]] = [[] for _ in merged.compactors]
+        for sketch in (self, other):
+            for height, compactor in enumerate(sketch.compactors):
+                held[height].append(compactor.buffer())
+        merged._run(held, _EMPTY)
         merged.minimum = min(self.minimum, other.minimum)
         merged.maximum = max(self.maximum, other.maximum)
         return merged

@@ -85,13 +85,23 @@ class NumericState:
 
     def update(self, values: Floats, *, exact: bool) -> None:
         """Fold in values in input order (NaN marks values Spark's cast turns into null)."""
-        values = values[~np.isnan(values)]
         if not len(values):
             return
+        low, high = float(values.min()), float(values.max())  # NaN if any value is NaN
+        if math.isnan(low) or math.isnan(high):
+            values = values[~np.isnan(values)]
+            if not len(values):
+                return
+            low, high = float(values.min()), float(values.max())
         self.count += len(values)
-        self.total = float(np.cumsum(np.concatenate(([self.total], values)))[-1])
-        self.minimum = min(self.minimum, float(values.min()))
-        self.maximum = max(self.maximum, float(values.max()))
+        if self.total == 0.0:
+            # ((0.0 + v0) + v1) + ... is the running sum of the values themselves, but for
+            # the sign of a zero: adding 0.0 turns -0.0 into 0.0, as starting at 0.0 does.
+            self.total = float(np.cumsum(values)[-1]) + 0.0
+        else:
+            self.total = float(np.cumsum(np.concatenate(([self.total], values)))[-1])
+        self.minimum = min(self.minimum, low)
+        self.maximum = max(self.maximum, high)
         self.negatives += int(np.count_nonzero(values < 0))
         if exact:
             self.moments = self.moments.update_exact(values)

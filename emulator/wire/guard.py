@@ -22,6 +22,7 @@ Clients that send neither header (boto3, the AWS CLI, the SDK, curl) are served 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import posixpath
 import socket
@@ -62,13 +63,9 @@ class Trust:
         name = _host_name(host)
         if not name or "*" in self.hosts or name in self.hosts:
             return True
-        if name in _LOOPBACK_NAMES or name.endswith(".localhost"):
+        if name in _LOOPBACK_NAMES or name.endswith(".localhost") or _is_address(name):
             return True
-        try:
-            ipaddress.ip_address(name)
-        except ValueError:
-            return name == socket.gethostname().lower()
-        return True
+        return name == socket.gethostname().lower()
 
     def origin_allowed(self, origin: str) -> bool:
         """True for the listed origins and for pages the emulator itself served: http on its
@@ -152,12 +149,25 @@ def _is_moto_api(path: str) -> bool:
 
 def _drop_header(request: Request, name: bytes) -> None:
     """Drop a header however it is spelled (WSGI reads `_` and `-` in names alike)."""
+    size = len(name)  # a plain loop: this runs for every request the edge serves
+    for key, _ in request.headers:
+        if len(key) == size and key.replace(b"_", b"-") == name:
+            break
+    else:
+        return
+    request.headers = [
+        (key, value) for key, value in request.headers if key.replace(b"_", b"-") != name
+    ]
 
-    def same(key: bytes) -> bool:
-        return key.replace(b"_", b"-") == name
 
-    if any(same(key) for key, _ in request.headers):
-        request.headers = [(key, value) for key, value in request.headers if not same(key)]
+@functools.lru_cache(maxsize=1024)
+def _is_address(name: str) -> bool:
+    """An IP literal (remembered: parsing it was the costliest step of every request)."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _preflight(origin: str, request: Request) -> Headers:

@@ -27,6 +27,7 @@ half-closes after its requests still gets their answers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import http
 import logging
 import socket
@@ -87,6 +88,7 @@ class Request:
         return None
 
 
+@functools.lru_cache(maxsize=256)  # asked for every answer, always of the same few statuses
 def reason(status: int) -> str:
     """The reason phrase of a status (a generic one for statuses Python does not know)."""
     try:

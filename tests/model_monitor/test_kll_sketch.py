@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -122,3 +123,85 @@ def test_java_sorted_keeps_every_zero_sign_where_numpy_simd_sorts_flip_them(size
     zeros = ordered[ordered == 0]
     assert np.signbit(zeros).tolist() == [True] * negative + [False] * (len(zeros) - negative)
     assert np.array_equal(np.sort(values), ordered)
+
+
+class _Deequ:
+    """Deequ's `NonSampleCompactor` loop written out item by item: the oracle for `KllSketch`,
+    which works the same schedule out from counts and sorts whole runs at once."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.levels: list[list[float]] = []
+        self.compactions: list[int] = []
+        self.offsets: list[int] = []
+        self._expand()
+
+    def _expand(self) -> None:
+        self.levels.append([])
+        self.compactions.append(0)
+        self.offsets.append(0)
+
+    def _capacity(self) -> int:
+        return sum(capacity(h, self.k) for h in range(len(self.levels)))
+
+    def _size(self) -> int:
+        return sum(len(level) for level in self.levels)
+
+    def _condense(self) -> None:
+        for h, level in enumerate(self.levels):
+            if len(level) >= capacity(h, self.k):
+                if h + 1 >= len(self.levels):
+                    self._expand()
+                even = len(level) - len(level) % 2
+                if self.compactions[h] % 2 == 1:
+                    self.offsets[h] = 1 - self.offsets[h]
+                ordered = sorted(level[:even], key=lambda v: (v, not math.copysign(1, v) < 0))
+                self.levels[h + 1].extend(ordered[self.offsets[h] :: 2])
+                self.levels[h] = level[even:]
+                self.compactions[h] += 1
+                return
+
+    def update(self, value: float) -> None:
+        self.levels[0].append(value)
+        if self._size() > self._capacity():
+            self._condense()
+
+    def merge(self, other: _Deequ) -> _Deequ:
+        merged = _Deequ(self.k)
+        merged.levels = [list(level) for level in self.levels]
+        merged.compactions, merged.offsets = list(self.compactions), list(self.offsets)
+        while len(merged.levels) < len(other.levels):
+            merged._expand()
+        for h, level in enumerate(other.levels):
+            merged.levels[h].extend(level)
+        while merged._size() >= merged._capacity():
+            merged._condense()
+        return merged
+
+
+def _bits(levels: list[np.ndarray] | list[list[float]]) -> list[bytes]:
+    return [np.asarray(level, dtype=np.float64).tobytes() for level in levels]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_updates_and_merges_equal_deequs_item_by_item_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k = [16, 64, 200][seed % 3]
+    oracle, sketch = _Deequ(k), KllSketch.zero(k)
+    partials = []
+    for _ in range(3):
+        size = int(rng.integers(1, 4000))
+        values = rng.integers(-4, 4, size).astype(float) if seed % 2 else rng.normal(size=size)
+        values[rng.random(size) < 0.1] = -0.0  # zero signs must survive the batched sorts
+        values[rng.random(size) < 0.02] = np.inf  # sorted last, as Java sorts them
+        part_oracle, part = _Deequ(k), KllSketch.zero(k)
+        for piece in np.array_split(values, int(rng.integers(1, 5))):
+            part.update(piece)
+        for value in values.tolist():
+            part_oracle.update(value)
+        assert _bits(part.levels()) == _bits(part_oracle.levels)
+        partials.append((part_oracle, part))
+    for part_oracle, part in partials:
+        oracle, sketch = oracle.merge(part_oracle), sketch.merge(part)
+        assert _bits(sketch.levels()) == _bits(oracle.levels)
+        assert [c.compactions for c in sketch.compactors] == oracle.compactions
