@@ -122,24 +122,41 @@ class ModelCache:
                     self.loaded.move_to_end(target)
                     return Lookup(found.predictor, True, 0, len(self.loaded))
             started = time.perf_counter()
-            folder = self._files(target)
-            size = folder_size(folder)
-            if size > self.budget:
-                raise TargetModelTooLarge(
-                    f"model {target} unpacks to {size} bytes, more than the {self.budget} bytes "
-                    "a multi-model worker may hold (SMLOCAL_MULTI_MODEL_MEMORY_MB)"
-                )
-            predictor = self._load(target, folder)
-            elapsed = int((time.perf_counter() - started) * 1e6)
             if not self.settings.model_cache:
-                shutil.rmtree(folder, ignore_errors=True)
-                return Lookup(predictor, False, elapsed, 0)
+                return self._load_once(target, started)
+            folder = self._files(target)
+            try:
+                predictor = self._checked_load(target, folder)
+            except InvocationError:
+                self._discard(folder)  # a fixed archive under the same key loads next time
+                raise
+            elapsed = int((time.perf_counter() - started) * 1e6)
+            size = folder_size(folder)
             with self._lock:
                 self._make_room(size)
                 self.loaded[target] = Loaded(predictor, size)
                 count = len(self.loaded)
             log.info("loaded model %s (%d bytes) in %.3f s", target, size, elapsed / 1e6)
             return Lookup(predictor, False, elapsed, count)
+
+    def _load_once(self, target: str, started: float) -> Lookup:
+        """Caching disabled: fetch into a folder of this call's own, load, remove it (the
+        shared folder would be removed under another worker still loading from it)."""
+        with tempfile.TemporaryDirectory(dir=self.root, prefix=".once-") as tmp:
+            folder = Path(tmp) / "model"
+            self._unpack(target, folder)
+            predictor = self._checked_load(target, folder)
+        return Lookup(predictor, False, int((time.perf_counter() - started) * 1e6), 0)
+
+    def _checked_load(self, target: str, folder: Path) -> HandlerPredictor:
+        """The predictor of an unpacked model that fits the budget."""
+        size = folder_size(folder)
+        if size > self.budget:
+            raise TargetModelTooLarge(
+                f"model {target} unpacks to {size} bytes, more than the {self.budget} bytes "
+                "a multi-model worker may hold (SMLOCAL_MULTI_MODEL_MEMORY_MB)"
+            )
+        return self._load(target, folder)
 
     def _make_room(self, size: int) -> None:
         """Unload least recently used models until `size` more bytes fit (lock held)."""
@@ -157,22 +174,38 @@ class ModelCache:
 
     def _files(self, target: str) -> Path:
         """The target's unpacked folder, downloaded and unpacked now if no worker did before."""
-        digest = hashlib.sha256(target.encode()).hexdigest()[:24]
-        folder = self.root / digest
-        with _file_lock(self.root / f".{digest}.lock"):
+        folder = self.root / hashlib.sha256(target.encode()).hexdigest()[:24]
+        with _file_lock(self._lock_file(folder)):
             if folder.is_dir() and any(folder.iterdir()):
                 return folder
             shutil.rmtree(folder, ignore_errors=True)
-            with tempfile.TemporaryDirectory(dir=self.root) as tmp:
-                archive = Path(tmp) / "model.tar.gz"
-                source = self._download(target, archive)
-                try:
-                    extract_archive(
-                        archive, folder, source=source, max_bytes=self.settings.max_model_bytes
-                    )
-                except ArtifactError as exc:
-                    raise TargetModelUnusable(f"Failed to load model {target}: {exc}") from None
+            self._unpack(target, folder)
         return folder
+
+    def _discard(self, folder: Path) -> None:
+        """Remove an unpacked folder whose model did not load."""
+        with _file_lock(self._lock_file(folder)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _lock_file(self, folder: Path) -> Path:
+        return self.root / f".{folder.name}.lock"
+
+    def _unpack(self, target: str, folder: Path) -> None:
+        """Download the target's archive and unpack it into folder (absent), all or nothing."""
+        with tempfile.TemporaryDirectory(dir=self.root) as tmp:
+            archive = Path(tmp) / "model.tar.gz"
+            try:
+                source = self._download(target, archive)
+            except OSError as exc:  # a full disk, or a file size limit
+                raise TargetModelUnusable(
+                    f"Failed to load model {target}: cannot download it into {self.root}: {exc}"
+                ) from None
+            try:
+                extract_archive(
+                    archive, folder, source=source, max_bytes=self.settings.max_model_bytes
+                )
+            except ArtifactError as exc:
+                raise TargetModelUnusable(f"Failed to load model {target}: {exc}") from None
 
     def _download(self, target: str, archive: Path) -> str:
         """Copy prefix + target to `archive`; its URI or path."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from smlocal.model_server.environment import ServerSettings, SettingsError
+from smlocal.model_server.errors import ModelLoadError
 from smlocal.model_server.multi_model import (
     ModelCache,
     TargetModelMissing,
@@ -198,3 +199,71 @@ def test_a_read_only_model_folder_unpacks_elsewhere(
     assert not models.get("a.tar.gz").hit
     assert list(root.iterdir()) == []
     shutil.rmtree(models.root)
+
+
+class Strict(Loads):
+    """A loader that fails as the real one does when the model file is missing."""
+
+    def __init__(self, other: ModelCache | None = None, target: str = "") -> None:
+        super().__init__()
+        self.other, self.target = other, target
+
+    def __call__(self, settings: ServerSettings) -> HandlerPredictor:
+        if not (settings.model_dir / "weights").is_file():
+            raise ModelLoadError(f"no model file in {settings.model_dir}")
+        if self.other is not None:  # another worker loads the same target meanwhile
+            self.other.get(self.target)
+        return super().__call__(settings)
+
+
+def test_a_model_that_failed_to_load_is_fetched_again(tmp_path: Path) -> None:
+    models, _, prefix = cache(tmp_path, budget=1000)
+    models.loader = Strict()
+    folder = prefix / ".src-bad"
+    folder.mkdir()
+    (folder / "README").write_text("no model here")
+    with tarfile.open(prefix / "m.tar.gz", "w:gz") as tar:
+        tar.add(folder / "README", arcname="README")
+    with pytest.raises(TargetModelUnusable, match="no model file"):
+        models.get("m.tar.gz")
+    (prefix / "m.tar.gz").unlink()
+    archive(prefix, "m.tar.gz", 10)  # the user uploads a fixed archive under the same key
+    assert not models.get("m.tar.gz").hit
+    assert models.names() == ["m.tar.gz"]
+
+
+def test_without_caching_a_worker_never_removes_a_folder_another_is_loading(
+    tmp_path: Path,
+) -> None:
+    first, _, prefix = cache(tmp_path, budget=1000, keep=False)
+    second, _, _ = cache(tmp_path, budget=1000, keep=False)  # the same instance's disk
+    second.loader = Strict()
+    first.loader = Strict(other=second, target="a.tar.gz")
+    archive(prefix, "a.tar.gz", 10)
+    assert not first.get("a.tar.gz").hit
+    assert first.loader.count == second.loader.count == 1
+    assert [p.name for p in (tmp_path / "root").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_a_download_that_fills_the_disk_is_a_clear_error_leaving_nothing(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE stands in for a full disk: writes past it fail with EFBIG."""
+    import resource
+    import signal
+
+    models, loads, prefix = cache(tmp_path, budget=10_000_000)
+    (prefix / "big.tar.gz").write_bytes(os.urandom(256 * 1024))  # the copy itself is too big
+    archive(prefix, "unpacks-big.tar.gz", 256 * 1024)  # compresses small, unpacks big
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(TargetModelUnusable, match=r"big\.tar\.gz: cannot download .*too large"):
+            models.get("big.tar.gz")
+        with pytest.raises(TargetModelUnusable, match=r"unpacks-big\.tar\.gz: cannot extract"):
+            models.get("unpacks-big.tar.gz")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+    assert [p.name for p in (tmp_path / "root").iterdir() if not p.name.endswith(".lock")] == []
+    assert loads.count == 0
+    assert not models.get("unpacks-big.tar.gz").hit  # room again: it loads
