@@ -96,6 +96,7 @@ class ModelCache:
         self.loaded: OrderedDict[str, Loaded] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        sweep_leftovers(self.root)
 
     def names(self) -> list[str]:
         """The loaded models, least recently used first."""
@@ -179,6 +180,7 @@ class ModelCache:
             if folder.is_dir() and any(folder.iterdir()):
                 return folder
             shutil.rmtree(folder, ignore_errors=True)
+            _remove_leftovers(self.root, folder.name)
             self._unpack(target, folder)
         return folder
 
@@ -192,7 +194,7 @@ class ModelCache:
 
     def _unpack(self, target: str, folder: Path) -> None:
         """Download the target's archive and unpack it into folder (absent), all or nothing."""
-        with tempfile.TemporaryDirectory(dir=self.root) as tmp:
+        with tempfile.TemporaryDirectory(dir=self.root, prefix=f".{folder.name}.download-") as tmp:
             archive = Path(tmp) / "model.tar.gz"
             try:
                 source = self._download(target, archive)
@@ -262,6 +264,28 @@ def _download_s3(uri: str, archive: Path) -> None:
 def folder_size(folder: Path) -> int:
     """The bytes of the regular files under folder: what a loaded model is counted as."""
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def sweep_leftovers(root: Path) -> None:
+    """Remove what workers killed mid-fetch left (a partial download or unpacked folder) of
+    every model no live worker is fetching now (its lock is free)."""
+    for lock in root.glob(".*.lock"):
+        with open(lock, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # being fetched: its files are in use
+            try:
+                _remove_leftovers(root, lock.name[1 : -len(".lock")])
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_leftovers(root: Path, name: str) -> None:
+    """The partial files of one model's fetch (its lock held: nobody is writing them)."""
+    for kind in ("partial", "download"):
+        for path in root.glob(f".{name}.{kind}-*"):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager

@@ -267,3 +267,30 @@ def test_a_download_that_fills_the_disk_is_a_clear_error_leaving_nothing(tmp_pat
     assert [p.name for p in (tmp_path / "root").iterdir() if not p.name.endswith(".lock")] == []
     assert loads.count == 0
     assert not models.get("unpacks-big.tar.gz").hit  # room again: it loads
+
+
+def test_what_a_killed_worker_left_is_swept_unless_another_is_fetching(tmp_path: Path) -> None:
+    import fcntl
+
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("dead", "busy"):  # a worker killed mid-fetch, and one fetching now
+        (root / f".{name}.lock").touch()
+        (root / f".{name}.partial-1a2b3c4d").mkdir()
+        (root / f".{name}.partial-1a2b3c4d" / "weights").write_bytes(b"half")
+        (root / f".{name}.download-x1y2").mkdir()
+    (root / "dead").mkdir()  # a complete model stays
+    (root / "dead" / "weights").write_bytes(b"whole")
+    with open(root / ".busy.lock", "a") as busy:
+        fcntl.flock(busy, fcntl.LOCK_EX)
+        models, _, prefix = cache(tmp_path, budget=1000)  # a worker starts (again)
+    assert sorted(p.name for p in root.iterdir()) == [
+        ".busy.download-x1y2",
+        ".busy.lock",
+        ".busy.partial-1a2b3c4d",
+        ".dead.lock",
+        "dead",
+    ]
+    archive(prefix, "a.tar.gz", 10)
+    models.get("a.tar.gz")
+    assert not [p for p in root.iterdir() if ".download-" in p.name and "busy" not in p.name]
