@@ -202,6 +202,8 @@ class ModelCache:
                 raise TargetModelUnusable(
                     f"Failed to load model {target}: cannot download it into {self.root}: {exc}"
                 ) from None
+            except TargetModelUnusable as exc:
+                raise TargetModelUnusable(f"Failed to load model {target}: {exc}") from None
             try:
                 extract_archive(
                     archive, folder, source=source, max_bytes=self.settings.max_model_bytes
@@ -247,6 +249,7 @@ def missing_message(bucket: str, key: str) -> str:
 
 def _download_s3(uri: str, archive: Path) -> None:
     import boto3  # only multi-model servers need it, and it is slow to import
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
     where = model_data_location(uri)
@@ -257,8 +260,8 @@ def _download_s3(uri: str, archive: Path) -> None:
         if code in ("404", "NoSuchKey", "NoSuchBucket", "403", "AccessDenied"):
             raise TargetModelMissing(missing_message(where.bucket, where.key)) from None
         raise TargetModelUnusable(f"cannot download {uri}: {exc}") from None
-    except BotoCoreError as exc:
-        raise TargetModelUnusable(f"cannot download {uri}: {exc}") from None
+    except (BotoCoreError, Boto3Error) as exc:  # Boto3Error: a body cut short, retried in vain
+        raise TargetModelUnusable(f"cannot download {uri}: {type(exc).__name__}: {exc}") from None
 
 
 def folder_size(folder: Path) -> int:

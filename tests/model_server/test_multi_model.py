@@ -294,3 +294,46 @@ def test_what_a_killed_worker_left_is_swept_unless_another_is_fetching(tmp_path:
     archive(prefix, "a.tar.gz", 10)
     models.get("a.tar.gz")
     assert not [p for p in root.iterdir() if ".download-" in p.name and "busy" not in p.name]
+
+
+def test_an_s3_download_cut_short_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 that answers HEAD, then drops every GET's body halfway (s3transfer retries,
+    then gives up with boto3's own RetriesExceededError)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    head = b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: "e"\r\nContent-Type: x/y\r\n'
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                request = connection.recv(65536)
+                body = b"" if request.startswith(b"HEAD") else b"x" * 10
+                connection.sendall(head + b"Connection: close\r\n\r\n" + body)
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = listener.getsockname()[1]
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    models, loads, _ = cache(tmp_path, budget=1000)
+    models.prefix = "s3://bucket/models/"
+    try:
+        with pytest.raises(
+            TargetModelUnusable, match=r"Failed to load model m\.tar\.gz: cannot download"
+        ):
+            models.get("m.tar.gz")
+    finally:
+        listener.close()
+    assert loads.count == 0
+    assert [p.name for p in (tmp_path / "root").iterdir() if not p.name.endswith(".lock")] == []
