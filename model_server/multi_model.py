@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from smlocal.model_server.artifacts import extract_archive, model_data_location
@@ -73,6 +73,14 @@ class Loaded:
     size: int
 
 
+@dataclass
+class _Gate:
+    """One target's loading lock and how many threads hold or wait for it."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+
+
 @dataclass(frozen=True)
 class Lookup:
     """A predictor for one invocation, and whether it was already loaded."""
@@ -95,7 +103,7 @@ class ModelCache:
         self.loader = loader
         self.loaded: OrderedDict[str, Loaded] = OrderedDict()
         self._lock = threading.Lock()
-        self._loading: dict[str, threading.Lock] = {}
+        self._loading: dict[str, _Gate] = {}  # targets being fetched, while anyone waits
         sweep_leftovers(self.root)
 
     def names(self) -> list[str]:
@@ -115,30 +123,41 @@ class ModelCache:
             if found is not None:
                 self.loaded.move_to_end(target)
                 return Lookup(found.predictor, True, 0, len(self.loaded))
-            gate = self._loading.setdefault(target, threading.Lock())
-        with gate:
-            with self._lock:
-                found = self.loaded.get(target)
-                if found is not None:  # another thread loaded it meanwhile
-                    self.loaded.move_to_end(target)
-                    return Lookup(found.predictor, True, 0, len(self.loaded))
-            started = time.perf_counter()
-            if not self.settings.model_cache:
-                return self._load_once(target, started)
-            folder = self._files(target)
-            try:
-                predictor = self._checked_load(target, folder)
-            except InvocationError:
-                self._discard(folder)  # a fixed archive under the same key loads next time
-                raise
-            elapsed = int((time.perf_counter() - started) * 1e6)
-            size = folder_size(folder)
-            with self._lock:
-                self._make_room(size)
-                self.loaded[target] = Loaded(predictor, size)
-                count = len(self.loaded)
-            log.info("loaded model %s (%d bytes) in %.3f s", target, size, elapsed / 1e6)
-            return Lookup(predictor, False, elapsed, count)
+            gate = self._loading.setdefault(target, _Gate())
+            gate.users += 1
+        try:
+            with gate.lock:
+                return self._fetch(target)
+        finally:
+            with self._lock:  # forget the gate once unused: hostile names must not pile up
+                gate.users -= 1
+                if not gate.users:
+                    del self._loading[target]
+
+    def _fetch(self, target: str) -> Lookup:
+        """Load the target (its gate held): from disk if a worker unpacked it, else fetched."""
+        with self._lock:
+            found = self.loaded.get(target)
+            if found is not None:  # another thread loaded it meanwhile
+                self.loaded.move_to_end(target)
+                return Lookup(found.predictor, True, 0, len(self.loaded))
+        started = time.perf_counter()
+        if not self.settings.model_cache:
+            return self._load_once(target, started)
+        folder = self._files(target)
+        try:
+            predictor = self._checked_load(target, folder)
+        except InvocationError:
+            self._discard(folder)  # a fixed archive under the same key loads next time
+            raise
+        elapsed = int((time.perf_counter() - started) * 1e6)
+        size = folder_size(folder)
+        with self._lock:
+            self._make_room(size)
+            self.loaded[target] = Loaded(predictor, size)
+            count = len(self.loaded)
+        log.info("loaded model %s (%d bytes) in %.3f s", target, size, elapsed / 1e6)
+        return Lookup(predictor, False, elapsed, count)
 
     def _load_once(self, target: str, started: float) -> Lookup:
         """Caching disabled: fetch into a folder of this call's own, load, remove it (the

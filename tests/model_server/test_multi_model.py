@@ -337,3 +337,13 @@ def test_an_s3_download_cut_short_is_a_clear_error(
         listener.close()
     assert loads.count == 0
     assert [p.name for p in (tmp_path / "root").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_names_asked_for_leave_no_loading_gate_behind(tmp_path: Path) -> None:
+    models, _, prefix = cache(tmp_path, budget=1000)
+    archive(prefix, "a.tar.gz", 10)
+    for n in range(50):  # hostile clients asking for ever new names
+        with pytest.raises(TargetModelMissing):
+            models.get(f"nope-{n}.tar.gz")
+    models.get("a.tar.gz")
+    assert models._loading == {}
