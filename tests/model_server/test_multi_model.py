@@ -347,3 +347,40 @@ def test_names_asked_for_leave_no_loading_gate_behind(tmp_path: Path) -> None:
             models.get(f"nope-{n}.tar.gz")
     models.get("a.tar.gz")
     assert models._loading == {}
+
+
+def test_racing_clients_under_evictions_always_get_their_own_models_answer(
+    tmp_path: Path, iris_softmax: Path, iris_softprob: Path
+) -> None:
+    """Two workers, a 1 MB budget and three 600 KB models: nearly every call evicts another
+    model, and every answer still comes from the model it named."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    sources = {"a.tar.gz": iris_softmax, "b.tar.gz": iris_softprob, "c.tar.gz": iris_softmax}
+    for name, source in sources.items():
+        with tarfile.open(prefix / name, "w:gz") as tar:
+            tar.add(source / "xgboost-model", arcname="xgboost-model")
+            filler = tmp_path / f"filler-{name}"
+            filler.write_bytes(os.urandom(600 * 1024))
+            tar.add(filler, arcname="filler.bin")
+    (tmp_path / "model").mkdir()
+    env = {
+        "SAGEMAKER_MULTI_MODEL": "true",
+        "SMLOCAL_MODEL_PREFIX": str(prefix),
+        "SMLOCAL_MULTI_MODEL_MEMORY_MB": "1",
+    }
+    with model_server(tmp_path / "model", tmp_path / "server.log", env=env, workers=2) as server:
+        server.wait_ready()
+        targets = [name for _ in range(12) for name in sources]
+        with ThreadPoolExecutor(9) as pool:
+            answers = list(pool.map(lambda t: (t, post(server.url, t)), targets))
+    for target, (status, body, headers) in answers:
+        assert status == 200, body
+        assert body.count(b",") == (2 if target == "b.tar.gz" else 0), (target, body)
+        assert int(headers["X-Smlocal-Loaded-Models"]) == 1  # never two 600 KB models in 1 MB
+    assert "unloaded model" in (tmp_path / "server.log").read_text()
+    unpacked = sorted(p.name for p in (tmp_path / "model").iterdir() if not p.name.startswith("."))
+    assert len(unpacked) == 3  # each unpacked once, whole, nothing partial beside them
+    assert [p.name for p in (tmp_path / "model").iterdir() if "partial" in p.name] == []
