@@ -406,3 +406,30 @@ def test_deleting_the_endpoint_stops_its_server_and_removes_its_unpacked_models(
         assert time.monotonic() < deadline, (server, list(scratch.rglob("*")))
         time.sleep(0.3)
     assert not any(p.exists() for p in unpacked)
+
+
+def test_no_capture_record_is_lost_when_a_worker_is_killed(smlocal, archives) -> None:
+    sm = smlocal.client("sagemaker")
+    runtime = smlocal.client("sagemaker-runtime", config=NO_RETRY)
+    prefix = upload(smlocal, "mme-capture-kill", archives, {})
+    name = deploy_mme(sm, prefix, capture="s3://mme-capture-kill/captured")
+    targets = ["model-a.tar.gz", "model-b.tar.gz", "model-a.tar.gz"]
+    for target in targets:
+        invoke(runtime, name, target)
+    server = model_server_of(smlocal, name)
+    workers = server.children()
+    for worker in workers:
+        worker.kill()  # kill -9 of the worker that captured them; gunicorn starts another
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            invoke(runtime, name, "model-b.tar.gz")
+            break
+        except botocore.exceptions.ClientError:
+            assert time.monotonic() < deadline, smlocal.log()[-3000:]
+            time.sleep(0.3)
+    assert {w.pid for w in server.children()}.isdisjoint(w.pid for w in workers)
+    records = smlocal.captures(name)
+    assert sorted(r["eventMetadata"]["targetModel"] for r in records) == sorted(
+        [*targets, "model-b.tar.gz"]
+    )
