@@ -43,6 +43,7 @@ RUNTIME_ERROR_HEADER = "X-Smlocal-Runtime-Error"
 CACHE_HEADER = "X-Smlocal-Model-Cache"  # "hit" or "miss"
 LOAD_HEADER = "X-Smlocal-Model-Load-Microseconds"
 LOADED_HEADER = "X-Smlocal-Loaded-Models"  # the worker's loaded models after the call
+ONCE_PREFIX = ".once-"  # + pid: the folder of one uncached load (ModelCacheSetting Disabled)
 
 Loader = Callable[[ServerSettings], HandlerPredictor]
 
@@ -162,7 +163,8 @@ class ModelCache:
     def _load_once(self, target: str, started: float) -> Lookup:
         """Caching disabled: fetch into a folder of this call's own, load, remove it (the
         shared folder would be removed under another worker still loading from it)."""
-        with tempfile.TemporaryDirectory(dir=self.root, prefix=".once-") as tmp:
+        once = f"{ONCE_PREFIX}{os.getpid()}-"  # swept once this process is gone
+        with tempfile.TemporaryDirectory(dir=self.root, prefix=once) as tmp:
             folder = Path(tmp) / "model"
             self._unpack(target, folder)
             predictor = self._checked_load(target, folder)
@@ -213,7 +215,8 @@ class ModelCache:
 
     def _unpack(self, target: str, folder: Path) -> None:
         """Download the target's archive and unpack it into folder (absent), all or nothing."""
-        with tempfile.TemporaryDirectory(dir=self.root, prefix=f".{folder.name}.download-") as tmp:
+        download = f".{folder.name}.download-"
+        with tempfile.TemporaryDirectory(dir=folder.parent, prefix=download) as tmp:
             archive = Path(tmp) / "model.tar.gz"
             try:
                 source = self._download(target, archive)
@@ -290,7 +293,12 @@ def folder_size(folder: Path) -> int:
 
 def sweep_leftovers(root: Path) -> None:
     """Remove what workers killed mid-fetch left (a partial download or unpacked folder) of
-    every model no live worker is fetching now (its lock is free)."""
+    every model no live worker is fetching now (its lock is free), and the folders of
+    uncached loads whose process is gone."""
+    for folder in root.glob(f"{ONCE_PREFIX}*"):
+        pid = folder.name.removeprefix(ONCE_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
     for lock in root.glob(".*.lock"):
         with open(lock, "a") as handle:
             try:
@@ -301,6 +309,16 @@ def sweep_leftovers(root: Path) -> None:
                 _remove_leftovers(root, lock.name[1 : -len(".lock")])
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _remove_leftovers(root: Path, name: str) -> None:

@@ -280,6 +280,8 @@ def test_what_a_killed_worker_left_is_swept_unless_another_is_fetching(tmp_path:
         (root / f".{name}.partial-1a2b3c4d" / "weights").write_bytes(b"half")
         (root / f".{name}.download-x1y2").mkdir()
     (root / "dead").mkdir()  # a complete model stays
+    (root / f".once-{2**22 + 1}-abc").mkdir()  # above Linux's pid_max: a process long gone
+    (root / f".once-{os.getpid()}-def").mkdir()  # this process's uncached load
     (root / "dead" / "weights").write_bytes(b"whole")
     with open(root / ".busy.lock", "a") as busy:
         fcntl.flock(busy, fcntl.LOCK_EX)
@@ -289,6 +291,7 @@ def test_what_a_killed_worker_left_is_swept_unless_another_is_fetching(tmp_path:
         ".busy.lock",
         ".busy.partial-1a2b3c4d",
         ".dead.lock",
+        f".once-{os.getpid()}-def",
         "dead",
     ]
     archive(prefix, "a.tar.gz", 10)
