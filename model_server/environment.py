@@ -55,6 +55,9 @@ SMLOCAL_LENIENT_CONTAINERS = "SMLOCAL_LENIENT_CONTAINERS"
 # JSON {"Mode": "Serial"|"Direct", "Containers": [{"Hostname": ..., "Port": ...}]}: this server
 # is the front of a multi-container instance, not a model (smlocal.model_server.pipeline)
 SMLOCAL_PIPELINE = "SMLOCAL_PIPELINE"
+# host names and web origins served besides loopback ones (as the edge reads them)
+SMLOCAL_ALLOWED_HOSTS = "SMLOCAL_ALLOWED_HOSTS"
+SMLOCAL_ALLOWED_ORIGINS = "SMLOCAL_ALLOWED_ORIGINS"
 # The prefix of smlocal's own variables: the emulator sets them, a model's Environment cannot.
 SMLOCAL_PREFIX = "SMLOCAL_"
 
@@ -81,6 +84,11 @@ DEFAULT_MAX_MODEL_BYTES = 10 * 1024**3
 
 class SettingsError(ValueError):
     """A variable in the environment has a value the server cannot use."""
+
+
+def _listed(raw: str) -> frozenset[str]:
+    """A comma-separated list, blanks dropped."""
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -161,6 +169,8 @@ class ServerSettings:
     model_prefix: str | None = None
     model_cache: bool = True  # SMLOCAL_MODEL_CACHE
     multi_model_memory_bytes: int = field(default_factory=default_model_memory)
+    allowed_hosts: frozenset[str] = frozenset()  # SMLOCAL_ALLOWED_HOSTS (see local_only)
+    allowed_origins: frozenset[str] = frozenset()  # SMLOCAL_ALLOWED_ORIGINS
 
     def local_path(self, path: str) -> Path:
         """A container path as this server sees it: /opt/ml/model/... in the model folder,
@@ -217,6 +227,8 @@ class ServerSettings:
                 env, SMLOCAL_MULTI_MODEL_MEMORY_MB, default_model_memory() // 1048576, 1
             )
             * 1048576,
+            allowed_hosts=_listed(env.get(SMLOCAL_ALLOWED_HOSTS, "").lower()),
+            allowed_origins=_listed(env.get(SMLOCAL_ALLOWED_ORIGINS, "")),
         )
 
 

@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from smlocal.model_server.artifacts import extract_archive, model_data_location
@@ -43,6 +43,7 @@ RUNTIME_ERROR_HEADER = "X-Smlocal-Runtime-Error"
 CACHE_HEADER = "X-Smlocal-Model-Cache"  # "hit" or "miss"
 LOAD_HEADER = "X-Smlocal-Model-Load-Microseconds"
 LOADED_HEADER = "X-Smlocal-Loaded-Models"  # the worker's loaded models after the call
+ONCE_PREFIX = ".once-"  # + pid: the folder of one uncached load (ModelCacheSetting Disabled)
 
 Loader = Callable[[ServerSettings], HandlerPredictor]
 
@@ -73,6 +74,14 @@ class Loaded:
     size: int
 
 
+@dataclass
+class _Gate:
+    """One target's loading lock and how many threads hold or wait for it."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+
+
 @dataclass(frozen=True)
 class Lookup:
     """A predictor for one invocation, and whether it was already loaded."""
@@ -95,7 +104,8 @@ class ModelCache:
         self.loader = loader
         self.loaded: OrderedDict[str, Loaded] = OrderedDict()
         self._lock = threading.Lock()
-        self._loading: dict[str, threading.Lock] = {}
+        self._loading: dict[str, _Gate] = {}  # targets being fetched, while anyone waits
+        sweep_leftovers(self.root)
 
     def names(self) -> list[str]:
         """The loaded models, least recently used first."""
@@ -114,32 +124,61 @@ class ModelCache:
             if found is not None:
                 self.loaded.move_to_end(target)
                 return Lookup(found.predictor, True, 0, len(self.loaded))
-            gate = self._loading.setdefault(target, threading.Lock())
-        with gate:
-            with self._lock:
-                found = self.loaded.get(target)
-                if found is not None:  # another thread loaded it meanwhile
-                    self.loaded.move_to_end(target)
-                    return Lookup(found.predictor, True, 0, len(self.loaded))
-            started = time.perf_counter()
-            folder = self._files(target)
-            size = folder_size(folder)
-            if size > self.budget:
-                raise TargetModelTooLarge(
-                    f"model {target} unpacks to {size} bytes, more than the {self.budget} bytes "
-                    "a multi-model worker may hold (SMLOCAL_MULTI_MODEL_MEMORY_MB)"
-                )
-            predictor = self._load(target, folder)
-            elapsed = int((time.perf_counter() - started) * 1e6)
-            if not self.settings.model_cache:
-                shutil.rmtree(folder, ignore_errors=True)
-                return Lookup(predictor, False, elapsed, 0)
-            with self._lock:
-                self._make_room(size)
-                self.loaded[target] = Loaded(predictor, size)
-                count = len(self.loaded)
-            log.info("loaded model %s (%d bytes) in %.3f s", target, size, elapsed / 1e6)
-            return Lookup(predictor, False, elapsed, count)
+            gate = self._loading.setdefault(target, _Gate())
+            gate.users += 1
+        try:
+            with gate.lock:
+                return self._fetch(target)
+        finally:
+            with self._lock:  # forget the gate once unused: hostile names must not pile up
+                gate.users -= 1
+                if not gate.users:
+                    del self._loading[target]
+
+    def _fetch(self, target: str) -> Lookup:
+        """Load the target (its gate held): from disk if a worker unpacked it, else fetched."""
+        with self._lock:
+            found = self.loaded.get(target)
+            if found is not None:  # another thread loaded it meanwhile
+                self.loaded.move_to_end(target)
+                return Lookup(found.predictor, True, 0, len(self.loaded))
+        started = time.perf_counter()
+        if not self.settings.model_cache:
+            return self._load_once(target, started)
+        folder = self._files(target)
+        try:
+            predictor = self._checked_load(target, folder)
+        except InvocationError:
+            self._discard(folder)  # a fixed archive under the same key loads next time
+            raise
+        elapsed = int((time.perf_counter() - started) * 1e6)
+        size = folder_size(folder)
+        with self._lock:
+            self._make_room(size)
+            self.loaded[target] = Loaded(predictor, size)
+            count = len(self.loaded)
+        log.info("loaded model %s (%d bytes) in %.3f s", target, size, elapsed / 1e6)
+        return Lookup(predictor, False, elapsed, count)
+
+    def _load_once(self, target: str, started: float) -> Lookup:
+        """Caching disabled: fetch into a folder of this call's own, load, remove it (the
+        shared folder would be removed under another worker still loading from it)."""
+        once = f"{ONCE_PREFIX}{os.getpid()}-"  # swept once this process is gone
+        with tempfile.TemporaryDirectory(dir=self.root, prefix=once) as tmp:
+            folder = Path(tmp) / "model"
+            self._unpack(target, folder)
+            predictor = self._checked_load(target, folder)
+        return Lookup(predictor, False, int((time.perf_counter() - started) * 1e6), 0)
+
+    def _checked_load(self, target: str, folder: Path) -> HandlerPredictor:
+        """The predictor of an unpacked model that fits the budget."""
+        size = folder_size(folder)
+        if size > self.budget:
+            raise TargetModelTooLarge(
+                f"model {target} unpacks to {size} bytes, more than the {self.budget} bytes "
+                "a multi-model worker may hold (SMLOCAL_MULTI_MODEL_MEMORY_MB)"
+            )
+        return self._load(target, folder)
 
     def _make_room(self, size: int) -> None:
         """Unload least recently used models until `size` more bytes fit (lock held)."""
@@ -157,22 +196,42 @@ class ModelCache:
 
     def _files(self, target: str) -> Path:
         """The target's unpacked folder, downloaded and unpacked now if no worker did before."""
-        digest = hashlib.sha256(target.encode()).hexdigest()[:24]
-        folder = self.root / digest
-        with _file_lock(self.root / f".{digest}.lock"):
+        folder = self.root / hashlib.sha256(target.encode()).hexdigest()[:24]
+        with _file_lock(self._lock_file(folder)):
             if folder.is_dir() and any(folder.iterdir()):
                 return folder
             shutil.rmtree(folder, ignore_errors=True)
-            with tempfile.TemporaryDirectory(dir=self.root) as tmp:
-                archive = Path(tmp) / "model.tar.gz"
-                source = self._download(target, archive)
-                try:
-                    extract_archive(
-                        archive, folder, source=source, max_bytes=self.settings.max_model_bytes
-                    )
-                except ArtifactError as exc:
-                    raise TargetModelUnusable(f"Failed to load model {target}: {exc}") from None
+            _remove_leftovers(self.root, folder.name)
+            self._unpack(target, folder)
         return folder
+
+    def _discard(self, folder: Path) -> None:
+        """Remove an unpacked folder whose model did not load."""
+        with _file_lock(self._lock_file(folder)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _lock_file(self, folder: Path) -> Path:
+        return self.root / f".{folder.name}.lock"
+
+    def _unpack(self, target: str, folder: Path) -> None:
+        """Download the target's archive and unpack it into folder (absent), all or nothing."""
+        download = f".{folder.name}.download-"
+        with tempfile.TemporaryDirectory(dir=folder.parent, prefix=download) as tmp:
+            archive = Path(tmp) / "model.tar.gz"
+            try:
+                source = self._download(target, archive)
+            except OSError as exc:  # a full disk, or a file size limit
+                raise TargetModelUnusable(
+                    f"Failed to load model {target}: cannot download it into {self.root}: {exc}"
+                ) from None
+            except TargetModelUnusable as exc:
+                raise TargetModelUnusable(f"Failed to load model {target}: {exc}") from None
+            try:
+                extract_archive(
+                    archive, folder, source=source, max_bytes=self.settings.max_model_bytes
+                )
+            except ArtifactError as exc:
+                raise TargetModelUnusable(f"Failed to load model {target}: {exc}") from None
 
     def _download(self, target: str, archive: Path) -> str:
         """Copy prefix + target to `archive`; its URI or path."""
@@ -212,6 +271,7 @@ def missing_message(bucket: str, key: str) -> str:
 
 def _download_s3(uri: str, archive: Path) -> None:
     import boto3  # only multi-model servers need it, and it is slow to import
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
     where = model_data_location(uri)
@@ -222,13 +282,50 @@ def _download_s3(uri: str, archive: Path) -> None:
         if code in ("404", "NoSuchKey", "NoSuchBucket", "403", "AccessDenied"):
             raise TargetModelMissing(missing_message(where.bucket, where.key)) from None
         raise TargetModelUnusable(f"cannot download {uri}: {exc}") from None
-    except BotoCoreError as exc:
-        raise TargetModelUnusable(f"cannot download {uri}: {exc}") from None
+    except (BotoCoreError, Boto3Error) as exc:  # Boto3Error: a body cut short, retried in vain
+        raise TargetModelUnusable(f"cannot download {uri}: {type(exc).__name__}: {exc}") from None
 
 
 def folder_size(folder: Path) -> int:
     """The bytes of the regular files under folder: what a loaded model is counted as."""
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def sweep_leftovers(root: Path) -> None:
+    """Remove what workers killed mid-fetch left (a partial download or unpacked folder) of
+    every model no live worker is fetching now (its lock is free), and the folders of
+    uncached loads whose process is gone."""
+    for folder in root.glob(f"{ONCE_PREFIX}*"):
+        pid = folder.name.removeprefix(ONCE_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    for lock in root.glob(".*.lock"):
+        with open(lock, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # being fetched: its files are in use
+            try:
+                _remove_leftovers(root, lock.name[1 : -len(".lock")])
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_leftovers(root: Path, name: str) -> None:
+    """The partial files of one model's fetch (its lock held: nobody is writing them)."""
+    for kind in ("partial", "download"):
+        for path in root.glob(f".{name}.{kind}-*"):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from smlocal.model_server.crash import failing_without_model_fn
 from smlocal.model_server.environment import ServerSettings, SettingsError
 from smlocal.model_server.errors import ArtifactError
 from smlocal.model_server.loading import ModelState, scratch_dir
+from smlocal.model_server.local_only import LocalOnly
 
 if TYPE_CHECKING:
     from smlocal.capture_sink.serving import CaptureServing
@@ -119,7 +120,8 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> WSGIApp:
         """Build this worker's app (called in the worker, after fork)."""
         self.state = ModelState(self.settings, self.artifact_error)
-        return self.hooks.wrap(failing_without_model_fn(create_app(self.state), self.state))
+        app = self.hooks.wrap(failing_without_model_fn(create_app(self.state), self.state))
+        return LocalOnly(app, self.settings.allowed_hosts, self.settings.allowed_origins)
 
     def _when_ready(self, _arbiter: Any) -> None:
         if self.settings.parent_pid:

@@ -379,3 +379,57 @@ def test_the_sdks_multi_data_model(smlocal_sagemaker_session, archives) -> None:
         assert len(answer.decode().strip().split(",")) == 3
     finally:
         predictor.delete_endpoint()
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_deleting_the_endpoint_stops_its_server_and_removes_its_unpacked_models(
+    smlocal, archives
+) -> None:
+    sm = smlocal.client("sagemaker")
+    runtime = smlocal.client("sagemaker-runtime", config=NO_RETRY)
+    name = deploy_mme(sm, upload(smlocal, "mme-delete", archives, {}))
+    for target in archives:
+        invoke(runtime, name, target)
+    server = model_server_of(smlocal, name)
+    scratch = smlocal.data_dir / "scratch" / "models" / name
+    unpacked = [p for p in scratch.rglob("*") if p.name == "xgboost-model"]
+    assert len(unpacked) == 2  # one folder per target model
+    sm.delete_endpoint(EndpointName=name)
+    deadline = time.monotonic() + 120
+    while alive(server) or scratch.exists():
+        assert time.monotonic() < deadline, (server, list(scratch.rglob("*")))
+        time.sleep(0.3)
+    assert not any(p.exists() for p in unpacked)
+
+
+def test_no_capture_record_is_lost_when_a_worker_is_killed(smlocal, archives) -> None:
+    sm = smlocal.client("sagemaker")
+    runtime = smlocal.client("sagemaker-runtime", config=NO_RETRY)
+    prefix = upload(smlocal, "mme-capture-kill", archives, {})
+    name = deploy_mme(sm, prefix, capture="s3://mme-capture-kill/captured")
+    targets = ["model-a.tar.gz", "model-b.tar.gz", "model-a.tar.gz"]
+    for target in targets:
+        invoke(runtime, name, target)
+    server = model_server_of(smlocal, name)
+    workers = server.children()
+    for worker in workers:
+        worker.kill()  # kill -9 of the worker that captured them; gunicorn starts another
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            invoke(runtime, name, "model-b.tar.gz")
+            break
+        except botocore.exceptions.ClientError:
+            assert time.monotonic() < deadline, smlocal.log()[-3000:]
+            time.sleep(0.3)
+    assert {w.pid for w in server.children()}.isdisjoint(w.pid for w in workers)
+    records = smlocal.captures(name)
+    assert sorted(r["eventMetadata"]["targetModel"] for r in records) == sorted(
+        [*targets, "model-b.tar.gz"]
+    )

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from smlocal.model_server.environment import ServerSettings, SettingsError
+from smlocal.model_server.errors import ModelLoadError
 from smlocal.model_server.multi_model import (
     ModelCache,
     TargetModelMissing,
@@ -198,3 +199,191 @@ def test_a_read_only_model_folder_unpacks_elsewhere(
     assert not models.get("a.tar.gz").hit
     assert list(root.iterdir()) == []
     shutil.rmtree(models.root)
+
+
+class Strict(Loads):
+    """A loader that fails as the real one does when the model file is missing."""
+
+    def __init__(self, other: ModelCache | None = None, target: str = "") -> None:
+        super().__init__()
+        self.other, self.target = other, target
+
+    def __call__(self, settings: ServerSettings) -> HandlerPredictor:
+        if not (settings.model_dir / "weights").is_file():
+            raise ModelLoadError(f"no model file in {settings.model_dir}")
+        if self.other is not None:  # another worker loads the same target meanwhile
+            self.other.get(self.target)
+        return super().__call__(settings)
+
+
+def test_a_model_that_failed_to_load_is_fetched_again(tmp_path: Path) -> None:
+    models, _, prefix = cache(tmp_path, budget=1000)
+    models.loader = Strict()
+    folder = prefix / ".src-bad"
+    folder.mkdir()
+    (folder / "README").write_text("no model here")
+    with tarfile.open(prefix / "m.tar.gz", "w:gz") as tar:
+        tar.add(folder / "README", arcname="README")
+    with pytest.raises(TargetModelUnusable, match="no model file"):
+        models.get("m.tar.gz")
+    (prefix / "m.tar.gz").unlink()
+    archive(prefix, "m.tar.gz", 10)  # the user uploads a fixed archive under the same key
+    assert not models.get("m.tar.gz").hit
+    assert models.names() == ["m.tar.gz"]
+
+
+def test_without_caching_a_worker_never_removes_a_folder_another_is_loading(
+    tmp_path: Path,
+) -> None:
+    first, _, prefix = cache(tmp_path, budget=1000, keep=False)
+    second, _, _ = cache(tmp_path, budget=1000, keep=False)  # the same instance's disk
+    second.loader = Strict()
+    first.loader = Strict(other=second, target="a.tar.gz")
+    archive(prefix, "a.tar.gz", 10)
+    assert not first.get("a.tar.gz").hit
+    assert first.loader.count == second.loader.count == 1
+    assert [p.name for p in (tmp_path / "root").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_a_download_that_fills_the_disk_is_a_clear_error_leaving_nothing(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE stands in for a full disk: writes past it fail with EFBIG."""
+    import resource
+    import signal
+
+    models, loads, prefix = cache(tmp_path, budget=10_000_000)
+    (prefix / "big.tar.gz").write_bytes(os.urandom(256 * 1024))  # the copy itself is too big
+    archive(prefix, "unpacks-big.tar.gz", 256 * 1024)  # compresses small, unpacks big
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(TargetModelUnusable, match=r"big\.tar\.gz: cannot download .*too large"):
+            models.get("big.tar.gz")
+        with pytest.raises(TargetModelUnusable, match=r"unpacks-big\.tar\.gz: cannot extract"):
+            models.get("unpacks-big.tar.gz")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+    assert [p.name for p in (tmp_path / "root").iterdir() if not p.name.endswith(".lock")] == []
+    assert loads.count == 0
+    assert not models.get("unpacks-big.tar.gz").hit  # room again: it loads
+
+
+def test_what_a_killed_worker_left_is_swept_unless_another_is_fetching(tmp_path: Path) -> None:
+    import fcntl
+
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("dead", "busy"):  # a worker killed mid-fetch, and one fetching now
+        (root / f".{name}.lock").touch()
+        (root / f".{name}.partial-1a2b3c4d").mkdir()
+        (root / f".{name}.partial-1a2b3c4d" / "weights").write_bytes(b"half")
+        (root / f".{name}.download-x1y2").mkdir()
+    (root / "dead").mkdir()  # a complete model stays
+    (root / f".once-{2**22 + 1}-abc").mkdir()  # above Linux's pid_max: a process long gone
+    (root / f".once-{os.getpid()}-def").mkdir()  # this process's uncached load
+    (root / "dead" / "weights").write_bytes(b"whole")
+    with open(root / ".busy.lock", "a") as busy:
+        fcntl.flock(busy, fcntl.LOCK_EX)
+        models, _, prefix = cache(tmp_path, budget=1000)  # a worker starts (again)
+    assert sorted(p.name for p in root.iterdir()) == [
+        ".busy.download-x1y2",
+        ".busy.lock",
+        ".busy.partial-1a2b3c4d",
+        ".dead.lock",
+        f".once-{os.getpid()}-def",
+        "dead",
+    ]
+    archive(prefix, "a.tar.gz", 10)
+    models.get("a.tar.gz")
+    assert not [p for p in root.iterdir() if ".download-" in p.name and "busy" not in p.name]
+
+
+def test_an_s3_download_cut_short_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 that answers HEAD, then drops every GET's body halfway (s3transfer retries,
+    then gives up with boto3's own RetriesExceededError)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    head = b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: "e"\r\nContent-Type: x/y\r\n'
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                request = connection.recv(65536)
+                body = b"" if request.startswith(b"HEAD") else b"x" * 10
+                connection.sendall(head + b"Connection: close\r\n\r\n" + body)
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = listener.getsockname()[1]
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    models, loads, _ = cache(tmp_path, budget=1000)
+    models.prefix = "s3://bucket/models/"
+    try:
+        with pytest.raises(
+            TargetModelUnusable, match=r"Failed to load model m\.tar\.gz: cannot download"
+        ):
+            models.get("m.tar.gz")
+    finally:
+        listener.close()
+    assert loads.count == 0
+    assert [p.name for p in (tmp_path / "root").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_names_asked_for_leave_no_loading_gate_behind(tmp_path: Path) -> None:
+    models, _, prefix = cache(tmp_path, budget=1000)
+    archive(prefix, "a.tar.gz", 10)
+    for n in range(50):  # hostile clients asking for ever new names
+        with pytest.raises(TargetModelMissing):
+            models.get(f"nope-{n}.tar.gz")
+    models.get("a.tar.gz")
+    assert models._loading == {}
+
+
+def test_racing_clients_under_evictions_always_get_their_own_models_answer(
+    tmp_path: Path, iris_softmax: Path, iris_softprob: Path
+) -> None:
+    """Two workers, a 1 MB budget and three 600 KB models: nearly every call evicts another
+    model, and every answer still comes from the model it named."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    sources = {"a.tar.gz": iris_softmax, "b.tar.gz": iris_softprob, "c.tar.gz": iris_softmax}
+    for name, source in sources.items():
+        with tarfile.open(prefix / name, "w:gz") as tar:
+            tar.add(source / "xgboost-model", arcname="xgboost-model")
+            filler = tmp_path / f"filler-{name}"
+            filler.write_bytes(os.urandom(600 * 1024))
+            tar.add(filler, arcname="filler.bin")
+    (tmp_path / "model").mkdir()
+    env = {
+        "SAGEMAKER_MULTI_MODEL": "true",
+        "SMLOCAL_MODEL_PREFIX": str(prefix),
+        "SMLOCAL_MULTI_MODEL_MEMORY_MB": "1",
+    }
+    with model_server(tmp_path / "model", tmp_path / "server.log", env=env, workers=2) as server:
+        server.wait_ready()
+        targets = [name for _ in range(12) for name in sources]
+        with ThreadPoolExecutor(9) as pool:
+            answers = list(pool.map(lambda t: (t, post(server.url, t)), targets))
+    for target, (status, body, headers) in answers:
+        assert status == 200, body
+        assert body.count(b",") == (2 if target == "b.tar.gz" else 0), (target, body)
+        assert int(headers["X-Smlocal-Loaded-Models"]) == 1  # never two 600 KB models in 1 MB
+    assert "unloaded model" in (tmp_path / "server.log").read_text()
+    unpacked = sorted(p.name for p in (tmp_path / "model").iterdir() if not p.name.startswith("."))
+    assert len(unpacked) == 3  # each unpacked once, whole, nothing partial beside them
+    assert [p.name for p in (tmp_path / "model").iterdir() if "partial" in p.name] == []
