@@ -129,6 +129,7 @@ class CaptureMiddleware:
         paths: tuple[str, ...] = ("/invocations",),
         max_body_bytes: int = 64 * 1024 * 1024,
         new_event_id: Callable[[], str] = new_event_id,
+        invocation_source: str | None = None,
     ) -> None:
         self.app = app
         self.config = config
@@ -140,6 +141,7 @@ class CaptureMiddleware:
         self.paths = paths
         self.max_body_bytes = max_body_bytes
         self.new_event_id = new_event_id
+        self.invocation_source = invocation_source
         self._lines = LineBuilder(config)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -207,6 +209,7 @@ class CaptureMiddleware:
             response=response,
             inference_id=exchange.inference_id,
             custom_attributes=exchange.custom_attributes,
+            invocation_source=self.invocation_source,
         )
         self.sink.write(line, exchange.arrival)
 

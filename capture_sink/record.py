@@ -108,6 +108,7 @@ def build_record(
     response: Payload | None,
     inference_id: str | None = None,
     custom_attributes: str | None = None,
+    invocation_source: str | None = None,
 ) -> dict[str, Any]:
     """The record of one invocation, keys in SageMaker's order.
 
@@ -125,6 +126,8 @@ def build_record(
     if custom_attributes is not None:
         metadata["customAttributes"] = [custom_attributes]
     metadata["inferenceTime"] = format_inference_time(arrival)
+    if invocation_source is not None:  # "ShadowExperiment" for a shadow variant's records
+        metadata["invocationSource"] = invocation_source
     return {"captureData": capture, "eventMetadata": metadata, "eventVersion": EVENT_VERSION}
 
 
@@ -220,6 +223,7 @@ class LineBuilder:
         response: Payload | None,
         inference_id: str | None = None,
         custom_attributes: str | None = None,
+        invocation_source: str | None = None,
     ) -> bytes:
         """The line of one invocation (the arguments of build_record, bar the config)."""
         sides = []
@@ -233,6 +237,8 @@ class LineBuilder:
         if custom_attributes is not None:
             meta += f',"customAttributes":[{_quote(custom_attributes)}]'
         meta += f',"inferenceTime":"{self._inference_time(arrival)}"'
+        if invocation_source is not None:
+            meta += f',"invocationSource":{_quote(invocation_source)}'
         text = (
             f'{{"captureData":{{{",".join(sides)}}},"eventMetadata":{{{meta}}},'
             f'"eventVersion":"{EVENT_VERSION}"}}\n'

@@ -8,6 +8,7 @@ from smlocal.emulator.hosting.endpoint_records import (
     CaptureSummary,
     DataCaptureConfig,
     Plan,
+    PlannedVariant,
     VariantSummary,
 )
 from smlocal.model_server.images import parse_image
@@ -15,23 +16,30 @@ from smlocal.model_server.images import parse_image
 
 def summaries(plan: Plan, now: float) -> list[VariantSummary]:
     """ProductionVariantSummary of each variant of a plan."""
-    return [
-        {
-            "VariantName": v.name,
-            "DeployedImages": [
-                {
-                    "SpecifiedImage": v.image,
-                    "ResolvedImage": resolved_image(v.image),
-                    "ResolutionTime": now,
-                }
-            ],
-            "CurrentWeight": v.weight,
-            "DesiredWeight": v.weight,
-            "CurrentInstanceCount": v.instance_count,
-            "DesiredInstanceCount": v.instance_count,
-        }
-        for v in plan.variants
-    ]
+    return [_summary(v, now) for v in plan.variants]
+
+
+def _summary(v: PlannedVariant, now: float) -> VariantSummary:
+    summary: VariantSummary = {
+        "VariantName": v.name,
+        "DeployedImages": [
+            {
+                "SpecifiedImage": v.image,
+                "ResolvedImage": resolved_image(v.image),
+                "ResolutionTime": now,
+            }
+        ],
+        "CurrentWeight": v.weight,
+        "DesiredWeight": v.weight,
+    }
+    if v.serverless_config is not None:
+        # a serverless variant has no instances to count: its capacity is its config
+        summary["CurrentServerlessConfig"] = v.serverless_config
+        summary["DesiredServerlessConfig"] = v.serverless_config
+    else:
+        summary["CurrentInstanceCount"] = v.instance_count
+        summary["DesiredInstanceCount"] = v.instance_count
+    return summary
 
 
 def resolved_image(image: str) -> str:

@@ -77,7 +77,10 @@ def plan(ctx: Context, config: EndpointConfig) -> Plan:
     """What each variant of an endpoint config runs, resolved now (configs and models may be
     deleted while the endpoint lives on, as in AWS)."""
     variants = []
-    for v in config.production_variants:
+    shadows = config.shadow_production_variants or []
+    for v, shadow in [(v, False) for v in config.production_variants] + [
+        (v, True) for v in shadows
+    ]:
         model_name = v["ModelName"]
         runnable = MODELS.get(ctx, model_name).runnable
         if len(runnable) != 1:
@@ -99,6 +102,8 @@ def plan(ctx: Context, config: EndpointConfig) -> Plan:
                     "ContainerStartupHealthCheckTimeoutInSeconds", ctx.settings.startup_timeout
                 ),
                 routing=v["RoutingConfig"]["RoutingStrategy"] if "RoutingConfig" in v else None,
+                serverless_config=v.get("ServerlessConfig"),
+                shadow=shadow,
             )
         )
     return Plan(config.name, variants, config.data_capture_config)

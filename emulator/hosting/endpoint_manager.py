@@ -452,6 +452,7 @@ class EndpointManager:
                 environment=model_environment(endpoint, v),
                 instance_count=v.instance_count,
                 serverless=v.serverless,
+                shadow=v.shadow,
                 capture=plan.data_capture_config,
                 startup_timeout=(
                     self.ctx.settings.startup_timeout
@@ -506,7 +507,7 @@ class EndpointManager:
         old = self.table.get(name)
         variants = []
         for v in plan.variants:
-            previous = old.variant(v.name) if old is not None else None
+            previous = next((r for r in old.variants if r.name == v.name), None) if old else None
             known = {p.port: p for p in previous.pools} if previous is not None else {}
             instances = fleet[v.name].instances
             pools = tuple(
@@ -514,7 +515,11 @@ class EndpointManager:
                 for i in instances
             )
             strategy = v.routing or RANDOM
-            variants.append(VariantRoute(v.name, v.weight, pools, len(instances), strategy))
+            variants.append(
+                VariantRoute(
+                    v.name, v.weight, pools, len(instances), strategy, v.shadow, v.max_concurrency
+                )
+            )
         self.table.publish(EndpointRoute(name, tuple(variants)))
 
     def _retire(self, old: Retiring) -> None:

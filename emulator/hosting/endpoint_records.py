@@ -49,15 +49,17 @@ class DeployedImage(TypedDict):
     ResolutionTime: float
 
 
-class VariantSummary(TypedDict):
-    """DescribeEndpoint's ProductionVariantSummary."""
+class VariantSummary(TypedDict, total=False):
+    """DescribeEndpoint's ProductionVariantSummary (also its ShadowProductionVariants items)."""
 
-    VariantName: str
-    DeployedImages: list[DeployedImage]
-    CurrentWeight: float
-    DesiredWeight: float
+    VariantName: Required[str]
+    DeployedImages: Required[list[DeployedImage]]
+    CurrentWeight: Required[float]
+    DesiredWeight: Required[float]
     CurrentInstanceCount: int
     DesiredInstanceCount: int
+    CurrentServerlessConfig: Nested
+    DesiredServerlessConfig: Nested
 
 
 class PendingVariant(TypedDict):
@@ -90,6 +92,15 @@ class PlannedVariant:
     weight: float
     startup_timeout: float | None  # None: the emulator's default (plans before it was kept)
     routing: str | None = None  # its RoutingConfig's RoutingStrategy; None: RANDOM, the default
+    serverless_config: Nested | None = None  # its ServerlessConfig, as the endpoint config gave it
+    shadow: bool = False  # one of ShadowProductionVariants: gets copies, never answers a caller
+
+    @property
+    def max_concurrency(self) -> int | None:
+        """A serverless variant's MaxConcurrency (None for a variant on instances)."""
+        if self.serverless_config is None:
+            return None
+        return int(str(self.serverless_config["MaxConcurrency"]))
 
     @classmethod
     def from_document(cls, doc: Document) -> PlannedVariant:
@@ -105,6 +116,8 @@ class PlannedVariant:
             weight=doc["Weight"],
             startup_timeout=doc.get("StartupTimeout"),
             routing=doc.get("RoutingStrategy"),
+            serverless_config=doc.get("ServerlessConfig"),
+            shadow=bool(doc.get("Shadow")),
         )
 
     def to_document(self) -> Document:
@@ -120,6 +133,12 @@ class PlannedVariant:
             "Weight": self.weight,
             "StartupTimeout": self.startup_timeout,
             **({} if self.routing is None else {"RoutingStrategy": self.routing}),
+            **(
+                {}
+                if self.serverless_config is None
+                else {"ServerlessConfig": self.serverless_config}
+            ),
+            **({"Shadow": True} if self.shadow else {}),
         }
 
 
@@ -186,7 +205,11 @@ class Endpoint:
             status=doc.get("EndpointStatus"),
             last_modified_time=doc.get("LastModifiedTime"),
             data_capture_config=doc.get("DataCaptureConfig") or None,
-            production_variants=doc.get("ProductionVariants") or None,
+            production_variants=[
+                *(doc.get("ProductionVariants") or ()),
+                *(doc.get("ShadowProductionVariants") or ()),
+            ]
+            or None,
             failure_reason=doc.get("FailureReason"),
             pending_plan=Plan.from_document(pending) if pending else None,
             pending_summary=doc.get("PendingDeploymentSummary") or None,
@@ -206,19 +229,26 @@ class Endpoint:
         }
 
     def describe(self) -> dict[str, object]:
-        """DescribeEndpoint's output."""
+        """DescribeEndpoint's output (the summaries of shadow variants under their own key)."""
+        shadows = {v.name for v in self.plan.variants if v.shadow}
+        summaries = self.production_variants
+        shadow_summaries = None
+        if summaries is not None and shadows:
+            shadow_summaries = [s for s in summaries if s["VariantName"] in shadows]
+            summaries = [s for s in summaries if s["VariantName"] not in shadows]
         return shown(
             (
                 ("EndpointName", self.name),
                 ("EndpointArn", self.arn),
                 ("EndpointConfigName", self.config_name),
-                ("ProductionVariants", self.production_variants),
+                ("ProductionVariants", summaries),
                 ("DataCaptureConfig", self.data_capture_config),
                 ("EndpointStatus", self.status),
                 ("FailureReason", self.failure_reason),
                 ("CreationTime", self.creation_time),
                 ("LastModifiedTime", self.last_modified_time),
                 ("PendingDeploymentSummary", self.pending_summary),
+                ("ShadowProductionVariants", shadow_summaries),
             )
         )
 

@@ -25,6 +25,13 @@ class VariantRoute:
     pools: tuple[UpstreamPool, ...]
     instances: int = 1  # its instance count (InvocationsPerInstance)
     strategy: str = RANDOM  # its RoutingConfig's RoutingStrategy
+    shadow: bool = False  # a shadow variant: it gets copies of requests, never a caller's own
+    max_concurrency: int | None = None  # a serverless variant's MaxConcurrency
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent to its instances and not answered yet."""
+        return sum(pool.busy for pool in self.pools)
 
     def pick(self, rng: random.Random, avoid: UpstreamPool | None = None) -> UpstreamPool:
         """The instance to send to, as the variant's routing strategy says: RANDOM (SageMaker's
@@ -52,9 +59,14 @@ class EndpointRoute:
     def __post_init__(self) -> None:
         total, bounds = 0.0, []
         for variant in self.variants:
-            total += max(variant.weight, 0.0)
+            total += 0.0 if variant.shadow else max(variant.weight, 0.0)
             bounds.append(total)
         object.__setattr__(self, "_bounds", tuple(bounds))
+
+    @property
+    def shadows(self) -> tuple[VariantRoute, ...]:
+        """Its shadow variants."""
+        return tuple(v for v in self.variants if v.shadow)
 
     def choose(self, rng: random.Random) -> VariantRoute | None:
         """A variant drawn with probability weight / total weight (None if all are 0)."""
@@ -66,7 +78,7 @@ class EndpointRoute:
     def variant(self, name: str) -> VariantRoute | None:
         """The variant of that name (TargetVariant)."""
         for variant in self.variants:
-            if variant.name == name:
+            if variant.name == name and not variant.shadow:
                 return variant
         return None
 

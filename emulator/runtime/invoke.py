@@ -16,10 +16,17 @@ from collections.abc import Callable
 from typing import Any
 
 from smlocal.capture_sink.aws_shapes.patterns import compile_pattern
-from smlocal.emulator.errors import AWSError, ModelError, ServiceUnavailable, ValidationError
+from smlocal.emulator.errors import (
+    AWSError,
+    ModelError,
+    ServiceUnavailable,
+    ThrottlingException,
+    ValidationError,
+)
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import Unreachable, UpstreamResponse, UpstreamTimeout
 from smlocal.emulator.runtime.metrics import EndpointMetrics
+from smlocal.emulator.runtime.shadow import mirror
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.wire.http_server import Headers, Request, Respond
@@ -146,6 +153,11 @@ class Runtime:
             params = self.parser.parse(endpoint, request) or self._full_parse(request)
             route = self._route(endpoint)
             variant = self._variant(route, params)
+            if variant.max_concurrency is not None and variant.in_flight >= variant.max_concurrency:
+                raise ThrottlingException(
+                    f"Variant {variant.name} of endpoint {endpoint} is already serving its "
+                    f"MaxConcurrency of {variant.max_concurrency} invocations."
+                )
         except AWSError as error:
             self._error(respond, error, request_id)
             return
@@ -181,6 +193,8 @@ class Runtime:
         upstream = self._upstream_request(request)
         sent = time.perf_counter()
         pool.send(upstream, done, self.settings.invocation_timeout)
+        if route.shadows and "TargetVariant" not in params:
+            mirror(route, variant, upstream, self.rng, self.settings.invocation_timeout)
 
     def _full_parse(self, request: Request) -> dict[str, Any]:
         http_request = HttpRequest.from_raw("POST", request.path, request.headers, request.body)

@@ -13,11 +13,14 @@ from smlocal.emulator.settings import EmulatorSettings
 from smlocal.model_server.environment import (
     SAGEMAKER_MODEL_SERVER_WORKERS,
     SMLOCAL_CAPTURE_CONFIG,
+    SMLOCAL_CAPTURE_INVOCATION_SOURCE,
     SMLOCAL_CAPTURE_ROLL_SECONDS,
     SMLOCAL_CAPTURE_SPOOL_DIR,
     SMLOCAL_ENDPOINT_NAME,
     SMLOCAL_VARIANT_NAME,
 )
+
+SHADOW_EXPERIMENT = "ShadowExperiment"  # a shadow variant's records' eventMetadata.invocationSource
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class VariantPlan:
     instance: int = 0  # its place among the variant's instances (0, 1, ...): its capture spool
     serverless: bool = False  # a ServerlessConfig variant: its starts publish ModelSetupTime
     log_group: str | None = None  # its servers' log group, if not the endpoint's (transform jobs)
+    shadow: bool = False  # a shadow variant: its capture records say invocationSource
 
     @property
     def unpacked_model(self) -> Path:
@@ -88,6 +92,8 @@ def capture_environment(settings: EmulatorSettings, plan: VariantPlan) -> dict[s
     }
     if settings.capture_roll_seconds is not None:
         env[SMLOCAL_CAPTURE_ROLL_SECONDS] = str(settings.capture_roll_seconds)
+    if plan.shadow:
+        env[SMLOCAL_CAPTURE_INVOCATION_SOURCE] = SHADOW_EXPERIMENT
     return env
 
 
