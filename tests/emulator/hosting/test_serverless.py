@@ -108,7 +108,8 @@ def test_describe_shows_the_serverless_config_instead_of_instance_counts(
     (summary,) = described["ProductionVariants"]
     assert summary["CurrentServerlessConfig"] == config
     assert summary["DesiredServerlessConfig"] == config
-    assert "CurrentInstanceCount" not in summary and "DesiredInstanceCount" not in summary
+    assert "CurrentInstanceCount" not in summary
+    assert "DesiredInstanceCount" not in summary
     answer = smlocal.client("sagemaker-runtime").invoke_endpoint(
         EndpointName=name, ContentType="text/csv", Body=ROW
     )
@@ -166,12 +167,17 @@ def test_the_sdk_deploys_a_serverless_inference_config(
     smlocal_sagemaker_session, iris_model_data
 ) -> None:
     from sagemaker.model import Model
+    from sagemaker.predictor import Predictor
     from sagemaker.serializers import CSVSerializer
     from sagemaker.serverless import ServerlessInferenceConfig
 
     session = smlocal_sagemaker_session
     model = Model(
-        image_uri=XGBOOST_IMAGE, model_data=iris_model_data, role=ROLE, sagemaker_session=session
+        image_uri=XGBOOST_IMAGE,
+        model_data=iris_model_data,
+        role=ROLE,
+        sagemaker_session=session,
+        predictor_cls=Predictor,
     )
     name = unique("sdk-sls")
     predictor = model.deploy(
