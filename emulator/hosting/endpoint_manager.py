@@ -353,7 +353,7 @@ class EndpointManager:
     def report_dead(self, key: str, variant: str, dead: RunningInstance) -> None:
         """A serving instance's server is gone: replace it (once per dead server)."""
         with self.ctx.store.transaction():
-            if not self._holds(key, variant, dead) or dead.healing:
+            if not self._holds(key, variant, dead) or dead.healing or dead.asleep:
                 return
             dead.healing = True  # on the object: a heal that never runs cannot mark another
         run = lambda w: self._heal(w, variant, dead)  # noqa: E731
@@ -515,9 +515,17 @@ class EndpointManager:
                 for i in instances
             )
             strategy = v.routing or RANDOM
+            cold = any(i.asleep for i in instances)
             variants.append(
                 VariantRoute(
-                    v.name, v.weight, pools, len(instances), strategy, v.shadow, v.max_concurrency
+                    v.name,
+                    v.weight,
+                    pools,
+                    len(instances),
+                    strategy,
+                    v.shadow,
+                    v.max_concurrency,
+                    cold,
                 )
             )
         self.table.publish(EndpointRoute(name, tuple(variants)))

@@ -27,6 +27,7 @@ class VariantRoute:
     strategy: str = RANDOM  # its RoutingConfig's RoutingStrategy
     shadow: bool = False  # a shadow variant: it gets copies of requests, never a caller's own
     max_concurrency: int | None = None  # a serverless variant's MaxConcurrency
+    cold: bool = False  # a serverless variant scaled to zero: an invocation must wake it
 
     @property
     def in_flight(self) -> int:

@@ -25,6 +25,7 @@ from smlocal.emulator.errors import (
 )
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import Unreachable, UpstreamResponse, UpstreamTimeout
+from smlocal.emulator.runtime.cold_starts import ColdStarts, Waker
 from smlocal.emulator.runtime.metrics import EndpointMetrics
 from smlocal.emulator.runtime.shadow import mirror
 from smlocal.emulator.settings import EmulatorSettings
@@ -107,8 +108,10 @@ class Runtime:
         *,
         rng: random.Random | None = None,
         metrics: EndpointMetrics | None = None,
+        waker: Waker | None = None,
     ) -> None:
         self.model = service_model
+        self.cold_starts = ColdStarts(waker, self.handle, self._error)
         self.metrics = metrics
         self.table = table
         self.settings = settings
@@ -153,6 +156,9 @@ class Runtime:
             params = self.parser.parse(endpoint, request) or self._full_parse(request)
             route = self._route(endpoint)
             variant = self._variant(route, params)
+            if variant.cold:
+                self.cold_starts.hold(endpoint, variant.name, request, respond, request_id)
+                return
             if variant.max_concurrency is not None and variant.in_flight >= variant.max_concurrency:
                 raise ThrottlingException(
                     f"Variant {variant.name} of endpoint {endpoint} is already serving its "

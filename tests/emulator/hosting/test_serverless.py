@@ -5,6 +5,7 @@ SageMaker SDK's ServerlessInferenceConfig deploy."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from botocore.config import Config
@@ -196,3 +197,74 @@ def test_the_sdk_deploys_a_serverless_inference_config(
         }
     finally:
         predictor.delete_endpoint()
+
+
+def _streams(logs, endpoint: str) -> list[str]:  # type: ignore[no-untyped-def]
+    group = f"/aws/sagemaker/Endpoints/{endpoint}"
+    try:
+        listed = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    except ClientError:
+        return []
+    return sorted(s["logStreamName"] for s in listed)
+
+
+def _logged(logs, endpoint: str, text: str) -> bool:  # type: ignore[no-untyped-def]
+    group = f"/aws/sagemaker/Endpoints/{endpoint}"
+    try:
+        events = logs.filter_log_events(logGroupName=group)["events"]
+    except ClientError:
+        return False
+    return any(text in e["message"] for e in events)
+
+
+def test_an_idle_serverless_variant_scales_to_zero_and_starts_cold(
+    smlocal_factory, iris_tar
+) -> None:
+    """With a 2-second idle setting (the default is 300 s): the variant's model server stops
+    once idle (its log says gunicorn shut down), the next invocations wait for one new server
+    (a new instance: a new log stream) and are answered; a variant with
+    ProvisionedConcurrency stays warm."""
+    emulator = smlocal_factory(env={"SMLOCAL_SERVERLESS_IDLE_SECONDS": "2"})
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="cold")
+    s3.upload_file(str(iris_tar), "cold", "model.tar.gz")
+    sm, logs = emulator.client("sagemaker"), emulator.client("logs")
+    model = create_model(sm, unique("cold"), {"model_data": "s3://cold/model.tar.gz"})
+    cold = _config(sm, model, ServerlessConfig={"MemorySizeInMB": 1024, "MaxConcurrency": 5})
+    warm = _config(
+        sm,
+        model,
+        ServerlessConfig={"MemorySizeInMB": 1024, "MaxConcurrency": 5, "ProvisionedConcurrency": 1},
+    )
+    for name in (cold, warm):
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    for name in (cold, warm):
+        described = wait_for_status(sm, name, timeout=300)
+        assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    runtime = emulator.client("sagemaker-runtime", config=Config(read_timeout=300))
+    for name in (cold, warm):
+        runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=ROW)
+    assert len(_streams(logs, cold)) == 1
+
+    deadline = time.monotonic() + 120
+    while not _logged(logs, cold, "Shutting down"):
+        assert time.monotonic() < deadline, "the idle serverless variant never scaled to zero"
+        time.sleep(0.5)
+    assert not _logged(logs, warm, "Shutting down")  # ProvisionedConcurrency keeps it warm
+
+    answers: list[bytes] = []
+
+    def call() -> None:
+        got = runtime.invoke_endpoint(EndpointName=cold, ContentType="text/csv", Body=ROW)
+        answers.append(got["Body"].read().strip())
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert answers == [b"0.0"] * 3
+    assert len(_streams(logs, cold)) == 2  # one cold start for the three waiting requests
+    assert len(_streams(logs, warm)) == 1
+    answer = runtime.invoke_endpoint(EndpointName=warm, ContentType="text/csv", Body=ROW)
+    assert answer["Body"].read().strip() == b"0.0"
