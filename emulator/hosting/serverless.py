@@ -1,4 +1,5 @@
-"""Serverless variants scale to zero when idle and start cold on their next invocation.
+"""Serverless variants scale to zero when idle and start cold on their next invocation, and
+are held to their memory budget (`memory_budget`).
 
 A thread looks once a second at every InService endpoint's serverless variants: one whose
 ProvisionedConcurrency is not set, with nothing in flight and no request sent for
@@ -26,6 +27,7 @@ from dataclasses import replace
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
 from smlocal.emulator.hosting.endpoint_records import stored
 from smlocal.emulator.hosting.fleet import Cancelled, DeployError
+from smlocal.emulator.hosting.memory_budget import enforce
 from smlocal.emulator.hosting.routing import EndpointRoute
 from smlocal.emulator.support.serial import Work
 
@@ -50,9 +52,7 @@ class ServerlessScaler:
         self._kept: dict[tuple[str, str], EndpointRoute] = {}
 
     def start(self) -> None:
-        """Start watching for idle variants (not at all when idling is off)."""
-        if self.idle_seconds <= 0:
-            return
+        """Start watching serverless variants' memory and idleness."""
         self._thread = threading.Thread(target=self._loop, name="serverless", daemon=True)
         self._thread.start()
 
@@ -63,7 +63,11 @@ class ServerlessScaler:
             self._thread.join(10)
 
     def check(self) -> None:
-        """One round: queue a sleep for every serverless variant idle long enough."""
+        """One round: hold every serverless instance to its memory budget, and queue a sleep
+        for every serverless variant idle long enough."""
+        self.check_memory()
+        if self.idle_seconds <= 0:
+            return
         now = time.monotonic()
         for route in list(self.manager.table.routes.values()):
             for variant in route.variants:
@@ -76,6 +80,29 @@ class ServerlessScaler:
                 self.manager.queues.submit(
                     Work(route.name.lower(), "sleep", "", self._sleeper(variant.name))
                 )
+
+    def check_memory(self) -> None:
+        """Kill any warm serverless instance's server above its MemorySizeInMB."""
+        for key, name, running in self.manager.live_variants():
+            route = self.manager.table.get(running.plan.endpoint)
+            live = next((v for v in route.variants if v.name == name), None) if route else None
+            if live is None or live.max_concurrency is None:
+                continue  # not serverless
+            budget = self._budget(key, name)
+            for instance in running.instances:
+                proc = getattr(instance.server, "proc", None)  # the process backend's
+                if budget is None or instance.asleep or proc is None or proc.poll() is not None:
+                    continue
+                enforce(proc.pid, budget, f"endpoint {key} variant {name} model server")
+
+    def _budget(self, key: str, variant: str) -> int | None:
+        endpoint = stored(self.manager.ctx, key)
+        if endpoint is None:
+            return None
+        for planned in endpoint.plan.variants:
+            if planned.name == variant and planned.serverless_config is not None:
+                return int(str(planned.serverless_config["MemorySizeInMB"]))
+        return None
 
     def _sleeper(self, variant: str) -> Callable[[Work], None]:
         return lambda work: self._sleep(work, variant)

@@ -268,3 +268,60 @@ def test_an_idle_serverless_variant_scales_to_zero_and_starts_cold(
     assert len(_streams(logs, warm)) == 1
     answer = runtime.invoke_endpoint(EndpointName=warm, ContentType="text/csv", Body=ROW)
     assert answer["Body"].read().strip() == b"0.0"
+
+
+HUNGRY_SCRIPT = b"""
+import os, time, joblib  # noqa
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+def predict_fn(data, model):
+    if data[0][0] > 100:  # hold 1.5 GB for a while
+        hoard = b"x" * (1536 * 1024 * 1024)
+        time.sleep(30)
+        del hoard
+    return model.predict(data)
+"""
+
+
+def test_a_server_above_its_memory_size_is_stopped_and_replaced(smlocal, tmp_path) -> None:
+    """MemorySizeInMB 1024 is the model server's budget: a request that makes it hold 1.5 GB
+    fails (the server is stopped, as a container at its memory limit is), and the variant
+    serves again from a new server."""
+    sm = smlocal.client("sagemaker")
+    model = create_model(sm, unique("hungry"), script_variant(smlocal, tmp_path, HUNGRY_SCRIPT))
+    name = _config(sm, model, ServerlessConfig={"MemorySizeInMB": 1024, "MaxConcurrency": 2})
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    described = wait_for_status(sm, name, timeout=300)
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    runtime = smlocal.client(
+        "sagemaker-runtime", config=Config(retries={"total_max_attempts": 1}, read_timeout=120)
+    )
+    with pytest.raises(ClientError) as caught:
+        runtime.invoke_endpoint(
+            EndpointName=name, ContentType="text/csv", Body=b"500,1,1,1\n" + ROW
+        )
+    assert caught.value.response["Error"]["Code"] == "ModelError"
+    deadline = time.monotonic() + 120
+    while True:  # the supervisor starts a new server in the killed one's place
+        try:
+            answer = runtime.invoke_endpoint(
+                EndpointName=name, ContentType="text/csv", Body=TWO_ROWS
+            )
+            break
+        except ClientError:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+    assert answer["Body"].read().split() == [b"[0,", b"0]"]
+    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+    sm.delete_endpoint(EndpointName=name)
+
+
+def test_group_rss_counts_this_process_group() -> None:
+    import os
+
+    from smlocal.emulator.hosting.memory_budget import group_rss
+
+    used = group_rss(os.getpgrp())
+    assert used is not None
+    assert used > 10 * 1024 * 1024  # this pytest process alone holds more than 10 MB
+    assert group_rss(os.getpgrp(), proc=__import__("pathlib").Path("/nonexistent")) is None
