@@ -278,3 +278,54 @@ def test_the_shadow_gets_its_weight_s_share_of_requests() -> None:
     for _ in range(4000):
         mirror(route, production, b"", rng, 1.0)
     assert 800 < Pool.sent < 1200
+
+
+def test_the_aws_cli_creates_a_shadow_config_and_describes_it(smlocal, iris_model_data) -> None:
+    import sys
+    from pathlib import Path
+
+    aws = Path(sys.executable).parent / "aws"
+    if not aws.exists():
+        pytest.skip("the AWS CLI is not installed")
+    sm = smlocal.client("sagemaker")
+    model = create_model(sm, unique("cli-model"), {"model_data": iris_model_data})
+    name = unique("cli-shadow")
+
+    def variant(variant_name: str, extra: str) -> str:
+        return f"VariantName={variant_name},ModelName={model},{extra}"
+
+    env = {**os.environ, **smlocal.env}
+    subprocess.run(
+        [
+            str(aws), "sagemaker", "create-endpoint-config", "--endpoint-config-name", name,
+            "--production-variants",
+            variant("Prod", "InstanceType=ml.m5.large,InitialInstanceCount=1"),
+            "--shadow-production-variants",
+            variant("Shadow", "ServerlessConfig={MemorySizeInMB=1024,MaxConcurrency=2}"),
+        ],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    described = json.loads(
+        subprocess.run(
+            [str(aws), "sagemaker", "describe-endpoint-config", "--endpoint-config-name", name],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    )
+    (shadow,) = described["ShadowProductionVariants"]
+    assert shadow["VariantName"] == "Shadow"
+    assert shadow["ServerlessConfig"] == {"MemorySizeInMB": 1024, "MaxConcurrency": 2}
+    refused = subprocess.run(
+        [
+            str(aws), "sagemaker", "create-endpoint-config", "--endpoint-config-name",
+            unique("cli-bad"), "--production-variants",
+            variant("Prod", "InstanceType=ml.m5.large,ServerlessConfig={MemorySizeInMB=1024,MaxConcurrency=2}"),
+        ],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "ValidationException" in refused.stderr
+    assert "both ServerlessConfig and InstanceType" in refused.stderr
