@@ -7,6 +7,7 @@ import hashlib
 from smlocal.emulator.hosting.endpoint_records import (
     CaptureSummary,
     DataCaptureConfig,
+    PendingVariant,
     Plan,
     PlannedVariant,
     VariantSummary,
@@ -40,6 +41,21 @@ def _summary(v: PlannedVariant, now: float) -> VariantSummary:
         summary["CurrentInstanceCount"] = v.instance_count
         summary["DesiredInstanceCount"] = v.instance_count
     return summary
+
+
+def pending_variants(plan: Plan, *, shadow: bool) -> list[PendingVariant]:
+    """PendingDeploymentSummary's production (or shadow) variants of an update's plan."""
+    out: list[PendingVariant] = []
+    for v in plan.variants:
+        if v.shadow != shadow:
+            continue
+        item: PendingVariant = {"VariantName": v.name, "DesiredWeight": v.weight}
+        if v.serverless_config is not None:
+            item["DesiredServerlessConfig"] = v.serverless_config
+        else:
+            item["DesiredInstanceCount"] = v.instance_count
+        out.append(item)
+    return out
 
 
 def resolved_image(image: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from smlocal.emulator.control.context import Context, wired
 from smlocal.emulator.control.endpoint_configs import ENDPOINT_CONFIGS, EndpointConfig
-from smlocal.emulator.control.endpoint_shapes import capture_summary, summaries
+from smlocal.emulator.control.endpoint_shapes import capture_summary, pending_variants, summaries
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.models import MODELS
 from smlocal.emulator.control.monitoring_schedules import refuse_deleting_a_monitored_endpoint
@@ -153,22 +153,14 @@ def update_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         new_plan = plan(ctx, config)
         if params.get("RetainAllVariantProperties"):
             _retain(endpoint.plan, new_plan, params.get("ExcludeRetainedVariantProperties", []))
-        manager(ctx).update(
-            name,
-            new_plan,
-            {
-                "EndpointConfigName": config.name,
-                "StartTime": ctx.now(),
-                "ProductionVariants": [
-                    {
-                        "VariantName": v.name,
-                        "DesiredWeight": v.weight,
-                        "DesiredInstanceCount": v.instance_count,
-                    }
-                    for v in new_plan.variants
-                ],
-            },
-        )
+        pending: PendingDeploymentSummary = {
+            "EndpointConfigName": config.name,
+            "StartTime": ctx.now(),
+            "ProductionVariants": pending_variants(new_plan, shadow=False),
+        }
+        if any(v.shadow for v in new_plan.variants):
+            pending["ShadowProductionVariants"] = pending_variants(new_plan, shadow=True)
+        manager(ctx).update(name, new_plan, pending)
     return {"EndpointArn": endpoint.arn}
 
 

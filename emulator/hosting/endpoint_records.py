@@ -62,12 +62,13 @@ class VariantSummary(TypedDict, total=False):
     DesiredServerlessConfig: Nested
 
 
-class PendingVariant(TypedDict):
+class PendingVariant(TypedDict, total=False):
     """A variant of PendingDeploymentSummary."""
 
-    VariantName: str
-    DesiredWeight: float
+    VariantName: Required[str]
+    DesiredWeight: Required[float]
     DesiredInstanceCount: int
+    DesiredServerlessConfig: Nested
 
 
 class PendingDeploymentSummary(TypedDict, total=False):
@@ -76,6 +77,7 @@ class PendingDeploymentSummary(TypedDict, total=False):
     EndpointConfigName: Required[str]
     StartTime: float
     ProductionVariants: list[PendingVariant]
+    ShadowProductionVariants: list[PendingVariant]
 
 
 @dataclass
