@@ -56,6 +56,7 @@ class EndpointRoute:
     name: str
     variants: tuple[VariantRoute, ...]
     _bounds: tuple[float, ...] = field(init=False, repr=False)
+    shadows: tuple[VariantRoute, ...] = field(init=False, repr=False)  # its shadow variants
 
     def __post_init__(self) -> None:
         total, bounds = 0.0, []
@@ -63,11 +64,7 @@ class EndpointRoute:
             total += 0.0 if variant.shadow else max(variant.weight, 0.0)
             bounds.append(total)
         object.__setattr__(self, "_bounds", tuple(bounds))
-
-    @property
-    def shadows(self) -> tuple[VariantRoute, ...]:
-        """Its shadow variants."""
-        return tuple(v for v in self.variants if v.shadow)
+        object.__setattr__(self, "shadows", tuple(v for v in self.variants if v.shadow))
 
     def choose(self, rng: random.Random) -> VariantRoute | None:
         """A variant drawn with probability weight / total weight (None if all are 0)."""
