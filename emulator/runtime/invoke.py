@@ -200,7 +200,23 @@ class Runtime:
         sent = time.perf_counter()
         pool.send(upstream, done, self.settings.invocation_timeout)
         if route.shadows and "TargetVariant" not in params:
-            mirror(route, variant, upstream, self.rng, self.settings.invocation_timeout)
+            timeout = self.settings.invocation_timeout
+            answered = self._shadow_answered(endpoint)
+            mirror(route, variant, upstream, self.rng, timeout, answered=answered)
+
+    def _shadow_answered(self, endpoint: str) -> Callable[[VariantRoute, int, float], None] | None:
+        """What counts a shadow's answers in its own variant's metrics, as SageMaker does."""
+        metrics = self.metrics
+        if metrics is None:
+            return None
+        return lambda shadow, status, seconds: metrics.record(
+            endpoint,
+            shadow.name,
+            shadow.instances,
+            status,
+            model_us=seconds * 1e6 if status else None,
+            overhead_us=0.0,
+        )
 
     def _full_parse(self, request: Request) -> dict[str, Any]:
         http_request = HttpRequest.from_raw("POST", request.path, request.headers, request.body)

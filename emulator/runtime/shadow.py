@@ -5,9 +5,14 @@ shadow's weight relative to the production variant's; its answer and its failure
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 
 from smlocal.emulator.hosting.routing import EndpointRoute, VariantRoute
 from smlocal.emulator.hosting.upstream import UpstreamResponse
+
+# told of each shadow answer: (shadow variant, its HTTP status or 0, seconds it took)
+Answered = Callable[[VariantRoute, int, float], None]
 
 
 def share(shadow: VariantRoute, production: VariantRoute) -> float:
@@ -24,13 +29,25 @@ def mirror(
     upstream: bytes,
     rng: random.Random,
     timeout: float,
+    *,
+    answered: Answered | None = None,
 ) -> None:
-    """Send the request bytes to the shadows sampled for this request; forget their answers."""
+    """Send the request bytes to the shadows sampled for this request; their answers and
+    failures go no further than `answered` (the shadow's own metrics)."""
     for shadow in route.shadows:
         if rng.random() >= share(shadow, production):
             continue
-        shadow.pick(rng).send(upstream, _dropped, timeout)
+        shadow.pick(rng).send(upstream, _dropped(shadow, answered), timeout)
 
 
-def _dropped(response: UpstreamResponse | None, failure: Exception | None) -> None:
-    """A shadow's answer, or its failure: never the caller's."""
+def _dropped(
+    shadow: VariantRoute, answered: Answered | None
+) -> Callable[[UpstreamResponse | None, Exception | None], None]:
+    sent = time.perf_counter()
+
+    def done(response: UpstreamResponse | None, failure: Exception | None) -> None:
+        if answered is not None:
+            status = 0 if response is None else response.status
+            answered(shadow, status, time.perf_counter() - sent)
+
+    return done

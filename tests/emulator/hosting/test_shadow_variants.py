@@ -275,9 +275,13 @@ def test_the_shadow_gets_its_weight_s_share_of_requests() -> None:
     assert route.choose(random.Random(1)) is production  # never routed to on its own
     assert route.variant("Shadow") is None
     rng = random.Random(7)
+    answers: list[tuple[str, int]] = []
     for _ in range(4000):
-        mirror(route, production, b"", rng, 1.0)
+        mirror(
+            route, production, b"", rng, 1.0, answered=lambda v, s, t: answers.append((v.name, s))
+        )
     assert 800 < Pool.sent < 1200
+    assert answers == [("Shadow", 0)] * Pool.sent  # each copy counted for the shadow (its metrics)
 
 
 def test_the_aws_cli_creates_a_shadow_config_and_describes_it(smlocal, iris_model_data) -> None:
