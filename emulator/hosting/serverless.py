@@ -73,6 +73,8 @@ class ServerlessScaler:
             for variant in route.variants:
                 if variant.max_concurrency is None or variant.cold or variant.in_flight:
                     continue
+                if variant.shadow:  # its copies are not held for a wake: it stays warm
+                    continue
                 if now - max((p.last_used for p in variant.pools), default=now) < self.idle_seconds:
                     continue
                 if self._kept.get((route.name, variant.name)) is route:
