@@ -23,6 +23,7 @@ BENCHMARKS = [
     "bench.console",
     "bench.multi_model",
     "bench.multi_container",
+    "bench.serverless_shadow",
 ]
 
 

@@ -1,5 +1,6 @@
-"""`smlocal captures ls|show|validate|export|flush`: look at capture files in S3 or a folder;
-flush a running emulator's endpoint so its spooled records are in S3."""
+"""`smlocal captures ls|show|validate|export|diff|flush`: look at capture files in S3 or a
+folder, compare a shadow variant's answers with production's; flush a running emulator's
+endpoint so its spooled records are in S3."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import urllib.parse
 import urllib.request
 from datetime import datetime
 
+from smlocal.capture_sink.diff import diff_captures, is_shadow, render
 from smlocal.capture_sink.listing import list_capture_files
 from smlocal.capture_sink.reader import UnreadableRecord, iter_records, read_dataframe
 from smlocal.capture_sink.reader import export as export_frame
@@ -71,6 +73,23 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     exp.add_argument("--format", choices=("csv", "parquet"), help="default: by --output suffix")
     _window(exp)
     exp.set_defaults(handler=export_command)
+    compare = sub.add_parser(
+        "diff",
+        help="compare production and shadow answers to the same requests",
+        description="Pair a production variant's capture records with a shadow variant's "
+        "(by inferenceId, else by the captured request) and compare their answers. With one "
+        "SOURCE (e.g. the endpoint's capture folder) the shadow's records are those marked "
+        "invocationSource ShadowExperiment; with two, the first is production's, the second "
+        "the shadow's.",
+    )
+    compare.add_argument("sources", nargs="+", metavar="SOURCE", help=SOURCE_HELP)
+    compare.add_argument(
+        "--tolerance", type=float, default=0.0, help="numbers this close agree (default 0)"
+    )
+    compare.add_argument("--top", type=int, default=10, help="largest differences to show")
+    compare.add_argument("--json", action="store_true", help="print the report as JSON")
+    _window(compare)
+    compare.set_defaults(handler=diff_command)
     flush = sub.add_parser(
         "flush",
         help="upload an endpoint's spooled records to S3 now (a running emulator)",
@@ -146,6 +165,27 @@ def export_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandFailed(cannot_write(args.output, exc, parents=False)) from None
     print(f"{len(frame)} record(s) written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def diff_command(args: argparse.Namespace) -> int:
+    """Print how the shadow's answers differ from production's; exit 0 (1 for bad data)."""
+    if len(args.sources) > 2:
+        raise CommandFailed("diff takes one SOURCE, or a production and a shadow SOURCE")
+    if args.tolerance < 0 or args.top < 0:
+        raise CommandFailed("--tolerance and --top must not be negative")
+    try:
+        if len(args.sources) == 1:
+            records = list(iter_records(args.sources[0], args.start, args.end))
+            production = [r for r in records if not is_shadow(r)]
+            shadow = [r for r in records if is_shadow(r)]
+        else:
+            production = list(iter_records(args.sources[0], args.start, args.end))
+            shadow = list(iter_records(args.sources[1], args.start, args.end))
+        report = diff_captures(production, shadow, tolerance=args.tolerance, top=args.top)
+    except (OSError, ValueError) as exc:
+        return _fail(args, exc)
+    print(json.dumps(report.describe(), indent=2) if args.json else render(report))
     return 0
 
 

@@ -131,6 +131,7 @@ class CaptureMiddleware:
         paths: tuple[str, ...] = ("/invocations",),
         max_body_bytes: int = 64 * 1024 * 1024,
         new_event_id: Callable[[], str] = new_event_id,
+        invocation_source: str | None = None,
     ) -> None:
         self.app = app
         self.config = config
@@ -142,6 +143,7 @@ class CaptureMiddleware:
         self.paths = paths
         self.max_body_bytes = max_body_bytes
         self.new_event_id = new_event_id
+        self.invocation_source = invocation_source
         self._lines = LineBuilder(config)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -210,6 +212,7 @@ class CaptureMiddleware:
             inference_id=exchange.inference_id,
             custom_attributes=exchange.custom_attributes,
             target_model=exchange.target_model,
+            invocation_source=self.invocation_source,
         )
         self.sink.write(line, exchange.arrival)
 

@@ -109,6 +109,7 @@ def build_record(
     inference_id: str | None = None,
     custom_attributes: str | None = None,
     target_model: str | None = None,
+    invocation_source: str | None = None,
 ) -> dict[str, Any]:
     """The record of one invocation, keys in SageMaker's order.
 
@@ -130,6 +131,8 @@ def build_record(
     if target_model is not None:
         metadata["targetModel"] = target_model
     metadata["inferenceTime"] = format_inference_time(arrival)
+    if invocation_source is not None:  # "ShadowExperiment" for a shadow variant's records
+        metadata["invocationSource"] = invocation_source
     return {"captureData": capture, "eventMetadata": metadata, "eventVersion": EVENT_VERSION}
 
 
@@ -226,6 +229,7 @@ class LineBuilder:
         inference_id: str | None = None,
         custom_attributes: str | None = None,
         target_model: str | None = None,
+        invocation_source: str | None = None,
     ) -> bytes:
         """The line of one invocation (the arguments of build_record, bar the config)."""
         sides = []
@@ -241,6 +245,8 @@ class LineBuilder:
         if target_model is not None:
             meta += f',"targetModel":{_quote(target_model)}'
         meta += f',"inferenceTime":"{self._inference_time(arrival)}"'
+        if invocation_source is not None:
+            meta += f',"invocationSource":{_quote(invocation_source)}'
         text = (
             f'{{"captureData":{{{",".join(sides)}}},"eventMetadata":{{{meta}}},'
             f'"eventVersion":"{EVENT_VERSION}"}}\n'

@@ -85,6 +85,7 @@ class CaptureServing:
             sampler=self.sampler(),
             control=worker,
             capture_failed=s.capture_failed,
+            invocation_source=s.invocation_source,
         )
 
     def worker_exit(self) -> None:

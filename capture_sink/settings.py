@@ -20,6 +20,8 @@ SMLOCAL_CAPTURE_ROLL_SECONDS = "SMLOCAL_CAPTURE_ROLL_SECONDS"
 SMLOCAL_CAPTURE_DISK_THRESHOLD = "SMLOCAL_CAPTURE_DISK_THRESHOLD"
 SMLOCAL_CAPTURE_FAILED = "SMLOCAL_CAPTURE_FAILED"
 SMLOCAL_CAPTURE_SEED = "SMLOCAL_CAPTURE_SEED"
+# eventMetadata.invocationSource of every record (a shadow variant's: "ShadowExperiment")
+SMLOCAL_CAPTURE_INVOCATION_SOURCE = "SMLOCAL_CAPTURE_INVOCATION_SOURCE"
 AWS_REGION = "AWS_REGION"
 AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
 
@@ -50,6 +52,7 @@ class CaptureSettings:
     capture_failed: bool = False
     seed: int | None = None
     region: str | None = None
+    invocation_source: str | None = None
 
     @property
     def spool_root(self) -> Path:
@@ -80,6 +83,7 @@ class CaptureSettings:
             capture_failed=_bool(env, SMLOCAL_CAPTURE_FAILED),
             seed=_seed(env),
             region=env.get(AWS_REGION) or env.get(AWS_DEFAULT_REGION) or None,
+            invocation_source=env.get(SMLOCAL_CAPTURE_INVOCATION_SOURCE, "").strip() or None,
         )
 
 

@@ -120,6 +120,13 @@ class ModelError(AWSError):
         )
 
 
+class ThrottlingException(AWSError):
+    """Too many requests in flight: a serverless variant above its MaxConcurrency. Not in the
+    runtime's model; SageMaker answers it with HTTP 400 (botocore retries it as throttling)."""
+
+    status = 400
+
+
 class ServiceUnavailable(AWSError):
     """The service is unavailable; try again."""
 

@@ -40,6 +40,7 @@ from smlocal.emulator.hosting.batch_servers import BatchServers
 from smlocal.emulator.hosting.capture_flush import flush_quietly
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
 from smlocal.emulator.hosting.routing import RoutingTable
+from smlocal.emulator.hosting.serverless import ServerlessScaler
 from smlocal.emulator.hosting.supervisor import Supervisor
 from smlocal.emulator.jobs.pipelines.executor import PipelineExecutor
 from smlocal.emulator.jobs.processing import Processing
@@ -184,6 +185,7 @@ class Emulator:
         processing.listeners.append(lambda job: execution_finished(ctx, job))
         scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
         supervisor = Supervisor(manager)
+        scaler = ServerlessScaler(manager)
         metrics = EndpointMetrics(self.settings)
         manager.hosting.setup_listeners.append(
             lambda plan, seconds: (
@@ -192,7 +194,14 @@ class Emulator:
         )
         control = ControlPlane(ctx)
         edge = Edge(
-            Runtime(runtime_model(), table, self.settings, manager.status_of, metrics=metrics),
+            Runtime(
+                runtime_model(),
+                table,
+                self.settings,
+                manager.status_of,
+                metrics=metrics,
+                waker=scaler.wake,
+            ),
             ControlBridge(sagemaker_model(), control, loop, executor),
             WSGIBridge(embedded_services(persistence), loop, executor, self.settings.port),
             lambda: self.health.answer(ctx),
@@ -209,12 +218,14 @@ class Emulator:
         await loop.run_in_executor(executor, self._start_services, manager, training)
         scheduler.start()
         supervisor.start()
+        scaler.start()
         metrics.start()
         await self.stop_event.wait()
         log.info("stopping: training jobs and model servers first, so logs and captures land")
         self.health.state = "stopping"
         scheduler.stop()
         supervisor.stop()
+        scaler.stop()
         for step in (
             lambda: stop_jobs(ctx, training),
             runner.stop_all,

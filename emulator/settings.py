@@ -33,6 +33,9 @@ class EmulatorSettings:
     account: str = DEFAULT_ACCOUNT
     invocation_timeout: float = 60.0
     startup_timeout: float = 300.0
+    # a serverless variant without ProvisionedConcurrency, idle this long, scales to zero (its
+    # next invocation waits for a cold start); 0: never (SMLOCAL_SERVERLESS_IDLE_SECONDS)
+    serverless_idle_seconds: float = 300.0
     capture_roll_seconds: float | None = None
     metrics_period_seconds: float | None = None  # tests: publish endpoint metrics this often
     # how long a new or updated monitoring schedule stays Pending before it is Scheduled
@@ -89,6 +92,7 @@ class EmulatorSettings:
             (SMLOCAL_CAPTURE_ROLL_SECONDS, "capture_roll_seconds"),  # passed on to captures
             ("SMLOCAL_METRICS_PERIOD_SECONDS", "metrics_period_seconds"),
             ("SMLOCAL_SCHEDULE_PENDING_SECONDS", "schedule_pending_seconds"),
+            ("SMLOCAL_SERVERLESS_IDLE_SECONDS", "serverless_idle_seconds"),
         ):
             if env.get(key):
                 values[name] = _seconds(env, key)

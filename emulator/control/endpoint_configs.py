@@ -8,6 +8,7 @@ from typing import Any, Required, TypedDict
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.models import MODELS
+from smlocal.emulator.control.variant_checks import check_shadows, check_variant
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.hosting.endpoint_records import DataCaptureConfig
 from smlocal.emulator.support.records import Document, Nested, shown
@@ -46,7 +47,7 @@ class EndpointConfig:
     kms_key_id: str | None = None
     async_inference_config: Nested | None = None
     explainer_config: Nested | None = None
-    shadow_production_variants: list[Nested] | None = None
+    shadow_production_variants: list[ProductionVariant] | None = None
     execution_role_arn: str | None = None
     vpc_config: Nested | None = None
     enable_network_isolation: bool | None = None
@@ -119,6 +120,8 @@ def create_endpoint_config(ctx: Context, params: dict[str, Any]) -> dict[str, An
     """CreateEndpointConfig: every variant's model must exist and variant names be unique."""
     name = params["EndpointConfigName"]
     variants = [_variant(ctx, v) for v in params["ProductionVariants"]]
+    shadows = [_variant(ctx, v) for v in params.get("ShadowProductionVariants") or ()]
+    check_shadows(variants, shadows)
     names = [v["VariantName"].lower() for v in variants]
     if len(set(names)) != len(names):
         raise ValidationException(
@@ -126,7 +129,7 @@ def create_endpoint_config(ctx: Context, params: dict[str, Any]) -> dict[str, An
         )
     if params.get("AsyncInferenceConfig"):
         raise ValidationException("smlocal does not emulate asynchronous inference endpoints yet.")
-    if any("ServerlessConfig" in v for v in variants) and params.get("DataCaptureConfig"):
+    if any("ServerlessConfig" in v for v in variants + shadows) and params.get("DataCaptureConfig"):
         raise ValidationException("Data capture is not supported for serverless endpoints.")
     config = EndpointConfig(
         name=name,
@@ -137,7 +140,7 @@ def create_endpoint_config(ctx: Context, params: dict[str, Any]) -> dict[str, An
         kms_key_id=params.get("KmsKeyId"),
         async_inference_config=params.get("AsyncInferenceConfig"),
         explainer_config=params.get("ExplainerConfig"),
-        shadow_production_variants=params.get("ShadowProductionVariants"),
+        shadow_production_variants=shadows or None,
         execution_role_arn=params.get("ExecutionRoleArn"),
         vpc_config=params.get("VpcConfig"),
         enable_network_isolation=params.get("EnableNetworkIsolation"),
@@ -153,6 +156,7 @@ def _variant(ctx: Context, variant: ProductionVariant) -> ProductionVariant:
             "(inference components are not emulated)."
         )
     MODELS.get(ctx, variant["ModelName"])
+    check_variant(variant)
     out = variant.copy()
     out.setdefault("InitialVariantWeight", 1.0)
     if "ServerlessConfig" not in out:

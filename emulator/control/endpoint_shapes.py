@@ -7,7 +7,9 @@ import hashlib
 from smlocal.emulator.hosting.endpoint_records import (
     CaptureSummary,
     DataCaptureConfig,
+    PendingVariant,
     Plan,
+    PlannedVariant,
     VariantSummary,
 )
 from smlocal.model_server.images import parse_image
@@ -15,24 +17,46 @@ from smlocal.model_server.images import parse_image
 
 def summaries(plan: Plan, now: float) -> list[VariantSummary]:
     """ProductionVariantSummary of each variant of a plan."""
-    return [
-        {
-            "VariantName": v.name,
-            "DeployedImages": [  # one per container, as for a multi-container model
-                {
-                    "SpecifiedImage": image,
-                    "ResolvedImage": resolved_image(image),
-                    "ResolutionTime": now,
-                }
-                for image in [c["Image"] for c in v.containers or ()] or [v.image]
-            ],
-            "CurrentWeight": v.weight,
-            "DesiredWeight": v.weight,
-            "CurrentInstanceCount": v.instance_count,
-            "DesiredInstanceCount": v.instance_count,
-        }
-        for v in plan.variants
-    ]
+    return [_summary(v, now) for v in plan.variants]
+
+
+def _summary(v: PlannedVariant, now: float) -> VariantSummary:
+    summary: VariantSummary = {
+        "VariantName": v.name,
+        "DeployedImages": [  # one per container, as for a multi-container model
+            {
+                "SpecifiedImage": image,
+                "ResolvedImage": resolved_image(image),
+                "ResolutionTime": now,
+            }
+            for image in [c["Image"] for c in v.containers or ()] or [v.image]
+        ],
+        "CurrentWeight": v.weight,
+        "DesiredWeight": v.weight,
+    }
+    if v.serverless_config is not None:
+        # a serverless variant has no instances to count: its capacity is its config
+        summary["CurrentServerlessConfig"] = v.serverless_config
+        summary["DesiredServerlessConfig"] = v.serverless_config
+    else:
+        summary["CurrentInstanceCount"] = v.instance_count
+        summary["DesiredInstanceCount"] = v.instance_count
+    return summary
+
+
+def pending_variants(plan: Plan, *, shadow: bool) -> list[PendingVariant]:
+    """PendingDeploymentSummary's production (or shadow) variants of an update's plan."""
+    out: list[PendingVariant] = []
+    for v in plan.variants:
+        if v.shadow != shadow:
+            continue
+        item: PendingVariant = {"VariantName": v.name, "DesiredWeight": v.weight}
+        if v.serverless_config is not None:
+            item["DesiredServerlessConfig"] = v.serverless_config
+        else:
+            item["DesiredInstanceCount"] = v.instance_count
+        out.append(item)
+    return out
 
 
 def resolved_image(image: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from smlocal.emulator.control.context import Context, wired
 from smlocal.emulator.control.endpoint_configs import ENDPOINT_CONFIGS, EndpointConfig
-from smlocal.emulator.control.endpoint_shapes import capture_summary, summaries
+from smlocal.emulator.control.endpoint_shapes import capture_summary, pending_variants, summaries
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.model_containers import multi_container_mode
 from smlocal.emulator.control.models import MODELS
@@ -78,7 +78,10 @@ def plan(ctx: Context, config: EndpointConfig) -> Plan:
     """What each variant of an endpoint config runs, resolved now (configs and models may be
     deleted while the endpoint lives on, as in AWS)."""
     variants = []
-    for v in config.production_variants:
+    shadows = config.shadow_production_variants or []
+    for v, shadow in [(v, False) for v in config.production_variants] + [
+        (v, True) for v in shadows
+    ]:
         model_name = v["ModelName"]
         model = MODELS.get(ctx, model_name)
         runnable = model.runnable
@@ -101,6 +104,8 @@ def plan(ctx: Context, config: EndpointConfig) -> Plan:
                 model_cache=runnable[0].model_cache,
                 containers=[r.to_document() for r in runnable] if several else None,
                 execution_mode=multi_container_mode(model.inference_execution_config, several),
+                serverless_config=v.get("ServerlessConfig"),
+                shadow=shadow,
             )
         )
     return Plan(config.name, variants, config.data_capture_config)
@@ -150,22 +155,14 @@ def update_endpoint(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         new_plan = plan(ctx, config)
         if params.get("RetainAllVariantProperties"):
             _retain(endpoint.plan, new_plan, params.get("ExcludeRetainedVariantProperties", []))
-        manager(ctx).update(
-            name,
-            new_plan,
-            {
-                "EndpointConfigName": config.name,
-                "StartTime": ctx.now(),
-                "ProductionVariants": [
-                    {
-                        "VariantName": v.name,
-                        "DesiredWeight": v.weight,
-                        "DesiredInstanceCount": v.instance_count,
-                    }
-                    for v in new_plan.variants
-                ],
-            },
-        )
+        pending: PendingDeploymentSummary = {
+            "EndpointConfigName": config.name,
+            "StartTime": ctx.now(),
+            "ProductionVariants": pending_variants(new_plan, shadow=False),
+        }
+        if any(v.shadow for v in new_plan.variants):
+            pending["ShadowProductionVariants"] = pending_variants(new_plan, shadow=True)
+        manager(ctx).update(name, new_plan, pending)
     return {"EndpointArn": endpoint.arn}
 
 

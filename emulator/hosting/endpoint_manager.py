@@ -355,7 +355,7 @@ class EndpointManager:
     def report_dead(self, key: str, variant: str, dead: RunningInstance) -> None:
         """A serving instance's server is gone: replace it (once per dead server)."""
         with self.ctx.store.transaction():
-            if not self._holds(key, variant, dead) or dead.healing:
+            if not self._holds(key, variant, dead) or dead.healing or dead.asleep:
                 return
             dead.healing = True  # on the object: a heal that never runs cannot mark another
         run = lambda w: self._heal(w, variant, dead)  # noqa: E731
@@ -454,6 +454,7 @@ class EndpointManager:
                 environment=served[1],
                 instance_count=v.instance_count,
                 serverless=v.serverless,
+                shadow=v.shadow,
                 capture=plan.data_capture_config,
                 containers=container_plans(v, partial(cleaned, endpoint, v)),
                 execution_mode=v.execution_mode,
@@ -511,7 +512,7 @@ class EndpointManager:
         old = self.table.get(name)
         variants = []
         for v in plan.variants:
-            previous = old.variant(v.name) if old is not None else None
+            previous = next((r for r in old.variants if r.name == v.name), None) if old else None
             known = {p.port: p for p in previous.pools} if previous is not None else {}
             instances = fleet[v.name].instances
             pools = tuple(
@@ -519,6 +520,7 @@ class EndpointManager:
                 for i in instances
             )
             strategy = v.routing or RANDOM
+            cold = any(i.asleep for i in instances)
             variants.append(
                 VariantRoute(
                     v.name,
@@ -528,6 +530,9 @@ class EndpointManager:
                     strategy,
                     v.multi_model,
                     *route_containers(v),
+                    v.shadow,
+                    v.max_concurrency,
+                    cold,
                 )
             )
         self.table.publish(EndpointRoute(name, tuple(variants)))

@@ -49,23 +49,26 @@ class DeployedImage(TypedDict):
     ResolutionTime: float
 
 
-class VariantSummary(TypedDict):
-    """DescribeEndpoint's ProductionVariantSummary."""
+class VariantSummary(TypedDict, total=False):
+    """DescribeEndpoint's ProductionVariantSummary (also its ShadowProductionVariants items)."""
 
-    VariantName: str
-    DeployedImages: list[DeployedImage]
-    CurrentWeight: float
-    DesiredWeight: float
+    VariantName: Required[str]
+    DeployedImages: Required[list[DeployedImage]]
+    CurrentWeight: Required[float]
+    DesiredWeight: Required[float]
     CurrentInstanceCount: int
     DesiredInstanceCount: int
+    CurrentServerlessConfig: Nested
+    DesiredServerlessConfig: Nested
 
 
-class PendingVariant(TypedDict):
+class PendingVariant(TypedDict, total=False):
     """A variant of PendingDeploymentSummary."""
 
-    VariantName: str
-    DesiredWeight: float
+    VariantName: Required[str]
+    DesiredWeight: Required[float]
     DesiredInstanceCount: int
+    DesiredServerlessConfig: Nested
 
 
 class PendingDeploymentSummary(TypedDict, total=False):
@@ -74,6 +77,7 @@ class PendingDeploymentSummary(TypedDict, total=False):
     EndpointConfigName: Required[str]
     StartTime: float
     ProductionVariants: list[PendingVariant]
+    ShadowProductionVariants: list[PendingVariant]
 
 
 @dataclass
@@ -97,6 +101,15 @@ class PlannedVariant:
     # InferenceExecutionConfig.Mode; None for a model with one container
     containers: list[Document] | None = None
     execution_mode: str | None = None
+    serverless_config: Nested | None = None  # its ServerlessConfig, as the endpoint config gave it
+    shadow: bool = False  # one of ShadowProductionVariants: gets copies, never answers a caller
+
+    @property
+    def max_concurrency(self) -> int | None:
+        """A serverless variant's MaxConcurrency (None for a variant on instances)."""
+        if self.serverless_config is None:
+            return None
+        return int(str(self.serverless_config["MaxConcurrency"]))
 
     @classmethod
     def from_document(cls, doc: Document) -> PlannedVariant:
@@ -116,6 +129,8 @@ class PlannedVariant:
             model_cache=doc.get("MultiModel", {}).get("Cache", True),
             containers=doc.get("Containers"),
             execution_mode=doc.get("ExecutionMode"),
+            serverless_config=doc.get("ServerlessConfig"),
+            shadow=bool(doc.get("Shadow")),
         )
 
     def to_document(self) -> Document:
@@ -134,6 +149,12 @@ class PlannedVariant:
             **({"MultiModel": {"Cache": self.model_cache}} if self.multi_model else {}),
             **({} if self.containers is None else {"Containers": self.containers}),
             **({} if self.execution_mode is None else {"ExecutionMode": self.execution_mode}),
+            **(
+                {}
+                if self.serverless_config is None
+                else {"ServerlessConfig": self.serverless_config}
+            ),
+            **({"Shadow": True} if self.shadow else {}),
         }
 
 
@@ -200,7 +221,11 @@ class Endpoint:
             status=doc.get("EndpointStatus"),
             last_modified_time=doc.get("LastModifiedTime"),
             data_capture_config=doc.get("DataCaptureConfig") or None,
-            production_variants=doc.get("ProductionVariants") or None,
+            production_variants=[
+                *(doc.get("ProductionVariants") or ()),
+                *(doc.get("ShadowProductionVariants") or ()),
+            ]
+            or None,
             failure_reason=doc.get("FailureReason"),
             pending_plan=Plan.from_document(pending) if pending else None,
             pending_summary=doc.get("PendingDeploymentSummary") or None,
@@ -220,19 +245,26 @@ class Endpoint:
         }
 
     def describe(self) -> dict[str, object]:
-        """DescribeEndpoint's output."""
+        """DescribeEndpoint's output (the summaries of shadow variants under their own key)."""
+        shadows = {v.name for v in self.plan.variants if v.shadow}
+        summaries = self.production_variants
+        shadow_summaries = None
+        if summaries is not None and shadows:
+            shadow_summaries = [s for s in summaries if s["VariantName"] in shadows]
+            summaries = [s for s in summaries if s["VariantName"] not in shadows]
         return shown(
             (
                 ("EndpointName", self.name),
                 ("EndpointArn", self.arn),
                 ("EndpointConfigName", self.config_name),
-                ("ProductionVariants", self.production_variants),
+                ("ProductionVariants", summaries),
                 ("DataCaptureConfig", self.data_capture_config),
                 ("EndpointStatus", self.status),
                 ("FailureReason", self.failure_reason),
                 ("CreationTime", self.creation_time),
                 ("LastModifiedTime", self.last_modified_time),
                 ("PendingDeploymentSummary", self.pending_summary),
+                ("ShadowProductionVariants", shadow_summaries),
             )
         )
 

@@ -50,6 +50,7 @@ class RunningInstance:
     server: VariantServer
     deaths: tuple[float, ...] = ()  # when the predecessors in its place died (time.monotonic)
     healing: bool = False  # a heal of this (dead) instance is queued or running
+    asleep: bool = False  # a serverless instance scaled to zero: stopped on purpose, not dead
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,14 @@ class VariantRoute:
     multi_model: bool = False  # Mode MultiModel: every invocation names its TargetModel
     execution_mode: str | None = None  # a multi-container model's Serial or Direct
     hostnames: tuple[str, ...] = ()  # and its containers' host names
+    shadow: bool = False  # a shadow variant: it gets copies of requests, never a caller's own
+    max_concurrency: int | None = None  # a serverless variant's MaxConcurrency
+    cold: bool = False  # a serverless variant scaled to zero: an invocation must wake it
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent to its instances and not answered yet."""
+        return sum(pool.busy for pool in self.pools)
 
     def pick(self, rng: random.Random, avoid: UpstreamPool | None = None) -> UpstreamPool:
         """The instance to send to, as the variant's routing strategy says: RANDOM (SageMaker's
@@ -51,13 +59,15 @@ class EndpointRoute:
     name: str
     variants: tuple[VariantRoute, ...]
     _bounds: tuple[float, ...] = field(init=False, repr=False)
+    shadows: tuple[VariantRoute, ...] = field(init=False, repr=False)  # its shadow variants
 
     def __post_init__(self) -> None:
         total, bounds = 0.0, []
         for variant in self.variants:
-            total += max(variant.weight, 0.0)
+            total += 0.0 if variant.shadow else max(variant.weight, 0.0)
             bounds.append(total)
         object.__setattr__(self, "_bounds", tuple(bounds))
+        object.__setattr__(self, "shadows", tuple(v for v in self.variants if v.shadow))
 
     def choose(self, rng: random.Random) -> VariantRoute | None:
         """A variant drawn with probability weight / total weight (None if all are 0)."""
@@ -69,7 +79,7 @@ class EndpointRoute:
     def variant(self, name: str) -> VariantRoute | None:
         """The variant of that name (TargetVariant)."""
         for variant in self.variants:
-            if variant.name == name:
+            if variant.name == name and not variant.shadow:
                 return variant
         return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -138,10 +139,12 @@ class UpstreamPool:
         self.port = port
         self.idle: list[_Connection] = []
         self.busy = 0  # requests sent and not answered yet (read by the drain before a stop)
+        self.last_used = time.monotonic()  # when a request was last sent (serverless idling)
 
     def send(self, request: bytes, done: Done, timeout: float) -> None:
         """Send raw request bytes; `done(response, error)` is called once, on the loop."""
         self.busy += 1
+        self.last_used = time.monotonic()
         while self.idle:
             conn = self.idle.pop()
             if conn.transport is not None and not conn.transport.is_closing():

@@ -16,9 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 from smlocal.capture_sink.aws_shapes.patterns import compile_pattern
-from smlocal.emulator.errors import AWSError, ModelError, ServiceUnavailable, ValidationError
+from smlocal.emulator.errors import (
+    AWSError,
+    ModelError,
+    ServiceUnavailable,
+    ThrottlingException,
+    ValidationError,
+)
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import Unreachable, UpstreamResponse, UpstreamTimeout
+from smlocal.emulator.runtime.cold_starts import ColdStarts, Waker
 from smlocal.emulator.runtime.containers import check_target_container, failed_container
 from smlocal.emulator.runtime.metrics import EndpointMetrics
 from smlocal.emulator.runtime.multi_model import (
@@ -26,6 +33,7 @@ from smlocal.emulator.runtime.multi_model import (
     record_model_cache,
     runtime_error,
 )
+from smlocal.emulator.runtime.shadow import mirror
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.wire.http_server import Headers, Request, Respond
@@ -108,8 +116,10 @@ class Runtime:
         *,
         rng: random.Random | None = None,
         metrics: EndpointMetrics | None = None,
+        waker: Waker | None = None,
     ) -> None:
         self.model = service_model
+        self.cold_starts = ColdStarts(waker, self.handle, self._error)
         self.metrics = metrics
         self.table = table
         self.settings = settings
@@ -156,6 +166,14 @@ class Runtime:
             variant = self._variant(route, params)
             check_target_model(route.name, variant, params, request_id)
             check_target_container(route.name, variant, params)
+            if variant.cold:
+                self.cold_starts.hold(endpoint, variant.name, request, respond, request_id)
+                return
+            if variant.max_concurrency is not None and variant.in_flight >= variant.max_concurrency:
+                raise ThrottlingException(
+                    f"Variant {variant.name} of endpoint {endpoint} is already serving its "
+                    f"MaxConcurrency of {variant.max_concurrency} invocations."
+                )
         except AWSError as error:
             self._error(respond, error, request_id)
             return
@@ -193,6 +211,24 @@ class Runtime:
         upstream = self._upstream_request(request)
         sent = time.perf_counter()
         pool.send(upstream, done, self.settings.invocation_timeout)
+        if route.shadows and "TargetVariant" not in params:
+            timeout = self.settings.invocation_timeout
+            answered = self._shadow_answered(endpoint)
+            mirror(route, variant, upstream, self.rng, timeout, answered=answered)
+
+    def _shadow_answered(self, endpoint: str) -> Callable[[VariantRoute, int, float], None] | None:
+        """What counts a shadow's answers in its own variant's metrics, as SageMaker does."""
+        metrics = self.metrics
+        if metrics is None:
+            return None
+        return lambda shadow, status, seconds: metrics.record(
+            endpoint,
+            shadow.name,
+            shadow.instances,
+            status,
+            model_us=seconds * 1e6 if status else None,
+            overhead_us=0.0,
+        )
 
     def _full_parse(self, request: Request) -> dict[str, Any]:
         http_request = HttpRequest.from_raw("POST", request.path, request.headers, request.body)

@@ -51,6 +51,7 @@ def test_every_error_smlocal_answers_exists_with_its_status():
         "ValidationError": 400,
         "ModelError": 424,
         "ServiceUnavailable": 503,
+        "ThrottlingException": 400,  # a serverless variant above MaxConcurrency (not modeled)
     }
     assert {code: cls.status for code, cls in CLASSES.items()} == expected
 

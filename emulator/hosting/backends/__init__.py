@@ -13,11 +13,14 @@ from smlocal.emulator.settings import EmulatorSettings
 from smlocal.model_server.environment import (
     SAGEMAKER_MODEL_SERVER_WORKERS,
     SMLOCAL_CAPTURE_CONFIG,
+    SMLOCAL_CAPTURE_INVOCATION_SOURCE,
     SMLOCAL_CAPTURE_ROLL_SECONDS,
     SMLOCAL_CAPTURE_SPOOL_DIR,
     SMLOCAL_ENDPOINT_NAME,
     SMLOCAL_VARIANT_NAME,
 )
+
+SHADOW_EXPERIMENT = "ShadowExperiment"  # a shadow variant's records' eventMetadata.invocationSource
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class VariantPlan:
     # one's) and its InferenceExecutionConfig.Mode; () and None for one container
     containers: tuple[ContainerPlan, ...] = ()
     execution_mode: str | None = None
+    shadow: bool = False  # a shadow variant: its capture records say invocationSource
 
     @property
     def unpacked_model(self) -> Path:
@@ -104,6 +108,8 @@ def capture_environment(settings: EmulatorSettings, plan: VariantPlan) -> dict[s
     }
     if settings.capture_roll_seconds is not None:
         env[SMLOCAL_CAPTURE_ROLL_SECONDS] = str(settings.capture_roll_seconds)
+    if plan.shadow:
+        env[SMLOCAL_CAPTURE_INVOCATION_SOURCE] = SHADOW_EXPERIMENT
     return env
 
 

@@ -148,3 +148,23 @@ def test_status_moves_are_kept_with_their_failure_reason_and_bounded() -> None:
         again.moved("InService", float(i))
     assert len(again.history) == HISTORY
     assert again.history[-1]["Time"] == float(HISTORY + 4)
+
+
+def test_shadow_summaries_are_described_apart_and_read_back() -> None:
+    """DescribeEndpoint lists a shadow variant under ShadowProductionVariants; the stored
+    document (which is DescribeEndpoint's output) reads back into the same record."""
+    shadow = {**VARIANT, "VariantName": "Shadow", "Shadow": True}
+    serverless = {**VARIANT, "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 3}}
+    doc = json.loads(json.dumps(STORED))
+    doc["_Plan"]["Variants"] = [serverless, shadow]
+    summary = doc["ProductionVariants"][0]
+    doc["ProductionVariants"] = [summary, {**summary, "VariantName": "Shadow"}]
+    endpoint = Endpoint.from_document(doc)
+    described = endpoint.describe()
+    assert [v["VariantName"] for v in described["ProductionVariants"]] == ["AllTraffic"]  # type: ignore[attr-defined]
+    assert [v["VariantName"] for v in described["ShadowProductionVariants"]] == ["Shadow"]  # type: ignore[attr-defined]
+    again = Endpoint.from_document(endpoint.to_document())
+    assert again.describe() == described
+    assert [v.shadow for v in again.plan.variants] == [False, True]
+    assert again.plan.variants[0].max_concurrency == 3
+    assert again.plan.variants[1].max_concurrency is None
