@@ -9,6 +9,8 @@ from pathlib import Path
 
 from smlocal.model_server.environment import (
     DEFAULT_MAX_MODEL_BYTES,
+    SMLOCAL_ALLOWED_HOSTS,
+    SMLOCAL_ALLOWED_ORIGINS,
     SMLOCAL_CAPTURE_ROLL_SECONDS,
     SMLOCAL_LENIENT_CONTAINERS,
     max_model_bytes,
@@ -96,8 +98,8 @@ class EmulatorSettings:
         ):
             if env.get(key):
                 values[name] = _seconds(env, key)
-        values["allowed_hosts"] = _names(env.get("SMLOCAL_ALLOWED_HOSTS", ""))
-        values["allowed_origins"] = _names(env.get("SMLOCAL_ALLOWED_ORIGINS", ""))
+        values["allowed_hosts"] = _names(env.get(SMLOCAL_ALLOWED_HOSTS, ""))
+        values["allowed_origins"] = _names(env.get(SMLOCAL_ALLOWED_ORIGINS, ""))
         values["moto_api"] = _flag(env, "SMLOCAL_MOTO_API")
         values["lenient_containers"] = _flag(env, SMLOCAL_LENIENT_CONTAINERS)
         if env.get("SMLOCAL_SCRIPT_NAMESPACE", "").strip():
