@@ -16,6 +16,7 @@ from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.training_jobs import training
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from smlocal.emulator.jobs.training.metrics import algorithm_definitions
+from smlocal.emulator.jobs.tuning.limits import check_limits
 from smlocal.emulator.jobs.tuning.ranges import parse_ranges
 from smlocal.emulator.jobs.tuning.records import (
     KIND,
@@ -24,7 +25,7 @@ from smlocal.emulator.jobs.tuning.records import (
     child_summary,
     training_job,
 )
-from smlocal.emulator.jobs.tuning.strategies import grid
+from smlocal.emulator.jobs.tuning.strategies import grid_size
 from smlocal.emulator.statuses.tuning_jobs import ENDED, TUNING_JOB
 from smlocal.model_server.images import Role, parse_image
 
@@ -44,7 +45,6 @@ TUNING_JOBS = Kind(
         "different name."
     ),
 )
-MAX_GRID = 10_000  # SageMaker's limit on the combinations of a Grid search
 
 
 class TuningRunner(Protocol):
@@ -73,6 +73,7 @@ def create_hyper_parameter_tuning_job(ctx: Context, params: dict[str, Any]) -> d
             "HyperParameterTuningJobObjective is required in HyperParameterTuningJobConfig."
         )
     _check_config(config, definition)
+    _check_limits(ctx, config)
     _check_objective(objective["MetricName"], definition)
     _check_parents(ctx, params.get("WarmStartConfig"))
     TUNING_JOBS.refuse_taken(ctx, name)
@@ -148,10 +149,6 @@ def _check_config(config: dict[str, Any], definition: dict[str, Any]) -> None:
                 "Grid search supports only categorical hyperparameter ranges; "
                 "ParameterRanges must hold CategoricalParameterRanges only."
             )
-        if len(grid(ranges)) > MAX_GRID:
-            raise ValidationException(
-                f"The Grid search's {len(grid(ranges))} combinations are more than {MAX_GRID}."
-            )
     elif "MaxNumberOfTrainingJobs" not in limits:
         raise ValidationException(
             f"ResourceLimits.MaxNumberOfTrainingJobs is required for the {config['Strategy']} "
@@ -162,6 +159,14 @@ def _check_config(config: dict[str, Any], definition: dict[str, Any]) -> None:
             "TrainingJobEarlyStoppingType must be Off for the Hyperband strategy: Hyperband "
             "stops training jobs early by itself."
         )
+
+
+def _check_limits(ctx: Context, config: dict[str, Any]) -> None:
+    ranges = parse_ranges(config.get("ParameterRanges"))
+    size = grid_size(ranges) if config["Strategy"] == "Grid" else None
+    running = sum(doc["HyperParameterTuningJobStatus"] not in ENDED
+                  for doc in ctx.store.all(KIND))  # fmt: skip
+    check_limits(config, size, running)
 
 
 def _built_in(definition: dict[str, Any]) -> bool:

@@ -42,7 +42,7 @@ from smlocal.emulator.jobs.tuning.records import (
     status_counter,
     training_job,
 )
-from smlocal.emulator.jobs.tuning.strategies import Observation, Sampler, grid, seed_of
+from smlocal.emulator.jobs.tuning.strategies import Observation, Sampler, grid_size, seed_of
 from smlocal.emulator.support.state import State
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def job_count(job: TuningJob, ranges: list[Range]) -> int:
     """How many training jobs the tuning job runs at most (Grid: at most its grid)."""
     limit = job.limits.get("MaxNumberOfTrainingJobs")
     if job.config["Strategy"] == "Grid":
-        size = len(grid(ranges))
+        size = grid_size(ranges)
         return size if limit is None else min(size, int(limit))
     return int(limit or 1)
 

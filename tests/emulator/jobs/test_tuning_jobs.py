@@ -402,3 +402,40 @@ def test_what_smlocal_does_not_run_is_refused_by_name(sm, s3, extra, message) ->
                "HyperParameterTuningJobConfig": config(), **extra}  # fmt: skip
     assert error_of(sm.create_hyper_parameter_tuning_job, **request) == (
         "ValidationException", message)  # fmt: skip
+
+
+def _quota(quota: str, limit: int, used: int, delta: int) -> str:
+    return (f"The account-level service limit '{quota}' is {limit} Jobs, with current "
+            f"utilization of {used} Jobs and a request delta of {delta} Jobs. Please use AWS "
+            "Service Quotas to request an increase for this quota. If AWS Service Quotas is not "
+            "available, contact AWS support to request an increase for this quota.")  # fmt: skip
+
+
+HUGE_GRID = {"CategoricalParameterRanges": [  # 30**30 combinations: counted, never listed
+    {"Name": f"p{i}", "Values": [str(v) for v in range(30)]} for i in range(30)]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("tuning", "message"),
+    [
+        (config(jobs=20, parallel=10_000), _quota(
+            "Number of parallel training jobs per hyperparameter tuning job", 10, 0, 10_000)),
+        (config(jobs=100_000, parallel=1), _quota(
+            "[Random] Number of training jobs per hyperparameter tuning job", 750, 0, 100_000)),
+        (config("Grid", jobs=None, parallel=1, ranges=HUGE_GRID), _quota(
+            "[Grid] Number of training jobs per hyperparameter tuning job", 750, 0, 30**30)),
+    ],
+    ids=["parallel", "jobs", "grid"],
+)  # fmt: skip
+def test_requests_past_the_tuning_quotas_start_nothing(sm, s3, tuning, message) -> None:
+    """MaxParallelTrainingJobs 10,000 would be 10,000 local training processes."""
+    name = unique("quota")
+    assert error_of(sm.create_hyper_parameter_tuning_job, HyperParameterTuningJobName=name,
+                    HyperParameterTuningJobConfig=tuning,
+                    TrainingJobDefinition=definition()) == ("ResourceLimitExceeded", message)  # fmt: skip
+    assert error_of(sm.describe_hyper_parameter_tuning_job,
+                    HyperParameterTuningJobName=name)[0] == "ResourceNotFound"  # fmt: skip
+    assert sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"] == []
+    if "parallel" in message:
+        create(sm, name, tuning=config(jobs=1, parallel=10))  # 10 at once is allowed
+        assert wait(sm, name)["HyperParameterTuningJobStatus"] == "Completed"

@@ -11,7 +11,13 @@ import pytest
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.jobs.tuning.ranges import Range, parse_ranges
 from smlocal.emulator.jobs.tuning.records import TuningJob
-from smlocal.emulator.jobs.tuning.strategies import Observation, Sampler, grid, seed_of
+from smlocal.emulator.jobs.tuning.strategies import (
+    Observation,
+    Sampler,
+    grid,
+    grid_size,
+    seed_of,
+)
 from smlocal.emulator.jobs.tuning.tuner import child_request, job_count
 
 
@@ -102,6 +108,15 @@ def test_grid_walks_every_combination_once() -> None:
     points = [sampler.propose(i, []) for i in range(6)]
     values = {tuple(r.value(p) for r, p in zip(ranges, point, strict=True)) for point in points}
     assert len(values) == 6 == len(grid(ranges))
+
+
+def test_a_huge_grid_is_counted_not_listed() -> None:
+    ranges = [Range(f"p{i}", "Categorical", values=tuple(map(str, range(30)))) for i in range(30)]
+    assert grid_size(ranges) == 30**30  # listing them would never end
+    assert grid_size(ranges[:2]) == len(grid(ranges[:2])) == 900
+    job = _job("Grid")
+    job.config["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 5
+    assert job_count(job, ranges) == 5
 
 
 def _job(strategy: str = "Random", **definition: object) -> TuningJob:
