@@ -45,6 +45,7 @@ TUNING_JOBS = Kind(
         "different name."
     ),
 )
+MAX_HYPERPARAMETERS = 100  # CreateTrainingJob's HyperParameters map
 
 
 class TuningRunner(Protocol):
@@ -142,6 +143,13 @@ def _check_config(config: dict[str, Any], definition: dict[str, Any]) -> None:
                 f"The hyperparameter {found.name} is both static (StaticHyperParameters) and "
                 "tuned (ParameterRanges); give it in one of them only."
             )
+    count = len({*static, *(r.name for r in ranges), OBJECTIVE})
+    if count > MAX_HYPERPARAMETERS:
+        raise ValidationException(
+            f"The training jobs of this tuning job would get {count} hyperparameters (the "
+            f"StaticHyperParameters, the tuned ones and {OBJECTIVE}); a training job takes at "
+            f"most {MAX_HYPERPARAMETERS}."
+        )
     limits = config["ResourceLimits"]
     if config["Strategy"] == "Grid":
         if any(r.kind != "Categorical" for r in ranges) or not ranges:

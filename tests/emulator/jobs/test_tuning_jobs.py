@@ -265,6 +265,17 @@ def test_stopping_a_tuning_job_stops_its_training_jobs(sm, s3) -> None:
             {"Name": "max_depth", "MinValue": "a", "MaxValue": "3"}]}), None,
          "ValidationException", "The value 'a' of hyperparameter range max_depth is not an integer."),
         (config(metric="validation:nope"), None, "ValidationException", None),
+        (config(ranges={"IntegerParameterRanges": [
+            {"Name": "max_depth", "MinValue": "1_0", "MaxValue": "30"}]}), None,
+         "ValidationException", "The value '1_0' of hyperparameter range max_depth is not an "
+         "integer."),
+        (config(ranges={"ContinuousParameterRanges": [
+            {"Name": "eta", "MinValue": "0.1", "MaxValue": "inf"}]}), None,
+         "ValidationException", "The value 'inf' of hyperparameter range eta is not a number."),
+        (config(), definition(static={**STATIC, **{f"h{i}": "1" for i in range(92)}}),
+         "ValidationException", "The training jobs of this tuning job would get 101 "
+         "hyperparameters (the StaticHyperParameters, the tuned ones and "
+         "_tuning_objective_metric); a training job takes at most 100."),
         (config("Grid", jobs=None), None, "ValidationException",
          "Grid search supports only categorical hyperparameter ranges; ParameterRanges must "
          "hold CategoricalParameterRanges only."),
