@@ -57,9 +57,11 @@ def test_integers_and_categories_are_drawn_evenly() -> None:
         ({"IntegerParameterRanges": [{"Name": "d", "MinValue": "1", "MaxValue": "2"}],
           "CategoricalParameterRanges": [{"Name": "d", "Values": ["1"]}]},
          "The hyperparameter d is given more than one range in ParameterRanges."),
-        ({"ContinuousParameterRanges": [{"Name": "e", "MinValue": "nan", "MaxValue": "1"}]},
+        ({"ContinuousParameterRanges": [{"Name": "e", "MinValue": "NaN", "MaxValue": "1"}]},
          "The MinValue of hyperparameter range e must be less than or equal to its MaxValue "
-         "(MinValue nan, MaxValue 1)."),
+         "(MinValue NaN, MaxValue 1)."),
+        ({"ContinuousParameterRanges": [{"Name": "e", "MinValue": "nan", "MaxValue": "1"}]},
+         "The value 'nan' of hyperparameter range e is not a number."),  # Java spells NaN
         ({"AutoParameters": [{"Name": "e", "ValueHint": "0.1"}]},
          "AutoParameters (Autotune) are not emulated: smlocal searches the Integer, Continuous "
          "and Categorical ranges it is given."),
