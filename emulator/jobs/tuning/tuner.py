@@ -216,11 +216,14 @@ class Tuner:
             log.info("tuning job %s ended %s: smlocal stopped", name, job.status)
 
     def end(self, name: str, status: str, reason: str | None = None) -> bool:
-        """End a tuning job still running; False if it had already ended."""
+        """End a tuning job still running; False if it had already ended. A stop that
+        landed after the tuner decided Completed wins: the job ends Stopped."""
         with self.state.store.transaction():
             job, _ = refresh(self.state, name)
             if job.status not in ("InProgress", "Stopping"):
                 return False
+            if job.status == "Stopping" and status == "Completed":
+                status = "Stopped"
             job.move(status, self.state.now(), reason)
             self.state.store.put(KIND, job.key, job.to_document())
         return True

@@ -198,3 +198,23 @@ def test_a_value_maps_back_to_its_point(scaled: Range) -> None:
         assert scaled.value(scaled.unit(value)) == value  # type: ignore[arg-type]
     assert scaled.unit("999999") is None
     assert scaled.unit("not a value") is None
+
+
+def test_a_stop_that_lands_as_the_tuner_ends_the_job_wins(tmp_path) -> None:
+    """StopHyperParameterTuningJob moved the job to Stopping after the tuner looked and
+    decided Completed: the job ends Stopped (Stopping cannot become Completed)."""
+    from smlocal.emulator.jobs.tuning.records import KIND
+    from smlocal.emulator.jobs.tuning.tuner import Tuner, load
+    from smlocal.emulator.settings import EmulatorSettings
+    from smlocal.emulator.support.state import State
+    from smlocal.emulator.support.store import Store
+
+    state = State(Store(), EmulatorSettings(data_dir=tmp_path))
+    job = _job()
+    job.status = "Stopping"
+    state.store.put(KIND, job.key, job.to_document())
+    tuner = Tuner(state, _Calls())
+    assert tuner.end(job.name, "Completed") is True
+    ended = load(state, job.name)
+    assert (ended.status, ended.failure_reason) == ("Stopped", None)
+    assert tuner.end(job.name, "Completed") is False  # already ended
