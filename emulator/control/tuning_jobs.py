@@ -16,7 +16,7 @@ from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.training_jobs import training
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from smlocal.emulator.jobs.training.metrics import algorithm_definitions
-from smlocal.emulator.jobs.tuning.limits import check_limits
+from smlocal.emulator.jobs.tuning.limits import check_limits, check_metrics
 from smlocal.emulator.jobs.tuning.ranges import parse_ranges
 from smlocal.emulator.jobs.tuning.records import (
     KIND,
@@ -75,6 +75,7 @@ def create_hyper_parameter_tuning_job(ctx: Context, params: dict[str, Any]) -> d
         )
     _check_config(config, definition)
     _check_limits(ctx, config)
+    check_metrics(definition["AlgorithmSpecification"].get("MetricDefinitions") or [])
     _check_objective(objective["MetricName"], definition)
     _check_parents(ctx, params.get("WarmStartConfig"))
     TUNING_JOBS.refuse_taken(ctx, name)

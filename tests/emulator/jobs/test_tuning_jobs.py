@@ -56,10 +56,14 @@ def config(strategy="Random", *, jobs=4, parallel=2, ranges=None, metric="valida
             "ParameterRanges": RANGES if ranges is None else ranges, **extra}  # fmt: skip
 
 
-def definition(static=None, image=XGBOOST_IMAGE, channels=None, **extra) -> dict:
+def definition(static=None, image=XGBOOST_IMAGE, channels=None, metrics=0, **extra) -> dict:
+    spec = {"TrainingImage": image, "TrainingInputMode": "File"}
+    if metrics:  # the job's own: m0=..., m1=..., ...
+        spec["MetricDefinitions"] = [{"Name": f"m{i}", "Regex": f"m{i}=([0-9.]+)"}
+                                     for i in range(metrics)]  # fmt: skip
     return {
         "StaticHyperParameters": STATIC if static is None else static,
-        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "AlgorithmSpecification": spec,
         "RoleArn": ROLE,
         "InputDataConfig": IRIS_CHANNELS if channels is None else channels,
         "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/tuning"},
@@ -265,6 +269,11 @@ def test_stopping_a_tuning_job_stops_its_training_jobs(sm, s3) -> None:
             {"Name": "max_depth", "MinValue": "a", "MaxValue": "3"}]}), None,
          "ValidationException", "The value 'a' of hyperparameter range max_depth is not an integer."),
         (config(metric="validation:nope"), None, "ValidationException", None),
+        (config(metric="m"), definition(AlgorithmSpecification={
+            "TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "m", "Regex": "m=(["}]}), "ValidationException",
+         "The Regex of metric definition m, 'm=([', is not a valid regular expression: "
+         "unterminated character set at position 3."),
         (config(ranges={"IntegerParameterRanges": [
             {"Name": "max_depth", "MinValue": "1_0", "MaxValue": "30"}]}), None,
          "ValidationException", "The value '1_0' of hyperparameter range max_depth is not an "
@@ -435,15 +444,17 @@ HUGE_GRID = {"CategoricalParameterRanges": [  # 30**30 combinations: counted, ne
             "[Random] Number of training jobs per hyperparameter tuning job", 750, 0, 100_000)),
         (config("Grid", jobs=None, parallel=1, ranges=HUGE_GRID), _quota(
             "[Grid] Number of training jobs per hyperparameter tuning job", 750, 0, 30**30)),
+        (config(metric="m1"), _quota("Number of metrics defined per hyperparameter tuning job",
+                                     20, 0, 21).replace("Jobs", "Metrics")),
     ],
-    ids=["parallel", "jobs", "grid"],
+    ids=["parallel", "jobs", "grid", "metrics"],
 )  # fmt: skip
 def test_requests_past_the_tuning_quotas_start_nothing(sm, s3, tuning, message) -> None:
     """MaxParallelTrainingJobs 10,000 would be 10,000 local training processes."""
     name = unique("quota")
     assert error_of(sm.create_hyper_parameter_tuning_job, HyperParameterTuningJobName=name,
                     HyperParameterTuningJobConfig=tuning,
-                    TrainingJobDefinition=definition()) == ("ResourceLimitExceeded", message)  # fmt: skip
+                    TrainingJobDefinition=definition(metrics=21)) == ("ResourceLimitExceeded", message)  # fmt: skip
     assert error_of(sm.describe_hyper_parameter_tuning_job,
                     HyperParameterTuningJobName=name)[0] == "ResourceNotFound"  # fmt: skip
     assert sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"] == []
