@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import secrets
 import threading
 from collections import Counter
@@ -56,6 +57,7 @@ RESTARTED = (
     "InternalServerError: smlocal stopped while this hyperparameter tuning job was running; "
     "tuning jobs do not survive a restart. Create it again, with a new name."
 )
+LAUNCHED = re.compile("[0-9a-f]{8}")  # the random end of a training job's name (`_launch`)
 ACTIVE = ("InProgress", "Stopping")  # a training job's statuses before it ends
 COPIED = ("InputDataConfig", "VpcConfig", "EnableNetworkIsolation", "CheckpointConfig",
           "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining",
@@ -207,6 +209,7 @@ class Tuner:
                 continue
             name = doc["HyperParameterTuningJobName"]
             with self.state.store.transaction():
+                self._adopt_last_launch(name)
                 job, _ = refresh(self.state, name)
                 if job.status == "Stopping":
                     job.move("Stopped", self.state.now())
@@ -214,6 +217,30 @@ class Tuner:
                     job.move("Failed", self.state.now(), RESTARTED)
                 self.state.store.put(KIND, job.key, job.to_document())
             log.info("tuning job %s ended %s: smlocal stopped", name, job.status)
+
+    def _adopt_last_launch(self, name: str) -> None:
+        """List the training job CreateTrainingJob made just before smlocal was killed,
+        before the tuning job recorded it: the one named as its next training job."""
+        job = load(self.state, name)
+        prefix = f"{job.name}-{len(job.children) + 1:03d}-"
+        for doc in self.state.store.all(TRAINING_KIND):
+            found = TrainingJob.from_document(doc)
+            if not (
+                found.name.startswith(prefix) and LAUNCHED.fullmatch(found.name[len(prefix) :])
+            ):
+                continue
+            ranges = parse_ranges(job.config.get("ParameterRanges"))
+            given = found.hyper_parameters or {}
+            tuned = {r.name: given[r.name] for r in ranges if r.name in given}
+            point = [r.unit(tuned.get(r.name, "")) for r in ranges]
+            job.children.append(Child(TrainingJobName=found.name, TrainingJobArn=found.arn,
+                                      CreationTime=found.creation_time, TunedHyperParameters=tuned,
+                                      Point=[0.5 if p is None else p for p in point]))  # fmt: skip
+            self.state.store.put(KIND, job.key, job.to_document())
+            found.tuning_job_arn = job.arn
+            self.state.store.put(TRAINING_KIND, found.key, found.to_document())
+            log.info("tuning job %s lists %s, launched as smlocal stopped", name, found.name)
+            return
 
     def end(self, name: str, status: str, reason: str | None = None) -> bool:
         """End a tuning job still running; False if it had already ended. A stop that

@@ -218,3 +218,38 @@ def test_a_stop_that_lands_as_the_tuner_ends_the_job_wins(tmp_path) -> None:
     ended = load(state, job.name)
     assert (ended.status, ended.failure_reason) == ("Stopped", None)
     assert tuner.end(job.name, "Completed") is False  # already ended
+
+
+def test_a_training_job_created_just_before_a_kill_is_adopted_at_restart(tmp_path) -> None:
+    """smlocal was killed after CreateTrainingJob answered and before the tuning job listed
+    the training job: at the next start the tuning job lists it and counts it."""
+    from smlocal.emulator.jobs.training.records import KIND as TRAINING
+    from smlocal.emulator.jobs.training.records import TrainingJob
+    from smlocal.emulator.jobs.tuning.records import KIND
+    from smlocal.emulator.jobs.tuning.tuner import Tuner, child_request, load
+    from smlocal.emulator.settings import EmulatorSettings
+    from smlocal.emulator.support.state import State
+    from smlocal.emulator.support.store import Store
+
+    state = State(Store(), EmulatorSettings(data_dir=tmp_path))
+    job = _job()
+    job.config["ParameterRanges"] = {"CategoricalParameterRanges": [
+        {"Name": "eta", "Values": ["0.1", "0.3"]}]}  # fmt: skip
+    state.store.put(KIND, job.key, job.to_document())
+    for name in ("t-001-0123abcd", "t-002-0123abcd", "other-001-0123abcd"):
+        request = child_request(job, name, {"eta": "0.3"})
+        trained = TrainingJob.requested(request, arn=f"arn:{name}", now=1.0, artifacts="s3://b/m")
+        trained.status, trained.failure_reason = "Failed", "InternalServerError: stopped"
+        state.store.put(TRAINING, trained.key, trained.to_document())
+
+    Tuner(state, _Calls()).abandon_unfinished()
+    ended = load(state, job.name)
+    assert ended.status == "Failed"
+    [child] = ended.children  # the next one only: t-002 and other-001 are not its
+    assert child["TrainingJobName"] == "t-001-0123abcd"
+    assert child["TunedHyperParameters"] == {"eta": "0.3"}
+    assert child["Point"] == [0.75]
+    assert ended.status_counters["RetryableError"] == 1
+    assert sum(ended.status_counters.values()) == 1
+    adopted = TrainingJob.from_document(state.store.get(TRAINING, "t-001-0123abcd"))
+    assert adopted.tuning_job_arn == ended.arn
