@@ -229,7 +229,8 @@ class Tuner:
                 found.name.startswith(prefix) and LAUNCHED.fullmatch(found.name[len(prefix) :])
             ):
                 continue
-            ranges = parse_ranges(job.config.get("ParameterRanges"))
+            ranges = parse_ranges((job.definition or {}).get("HyperParameterRanges")
+                                  or job.config.get("ParameterRanges"))  # fmt: skip
             given = found.hyper_parameters or {}
             tuned = {r.name: given[r.name] for r in ranges if r.name in given}
             point = [r.unit(tuned.get(r.name, "")) for r in ranges]
