@@ -461,3 +461,28 @@ def test_requests_past_the_tuning_quotas_start_nothing(sm, s3, tuning, message) 
     if "parallel" in message:
         create(sm, name, tuning=config(jobs=1, parallel=10))  # 10 at once is allowed
         assert wait(sm, name)["HyperParameterTuningJobStatus"] == "Completed"
+
+
+def test_a_name_at_the_length_limit_names_its_training_jobs(sm, s3) -> None:
+    name = unique("l")[:10] + "-" + "n" * 21  # 32 characters, the most AWS allows
+    assert len(name) == 32
+    create(sm, name, tuning=config(jobs=1, parallel=1))
+    assert wait(sm, name)["HyperParameterTuningJobStatus"] == "Completed"
+    [summary] = children(sm, name)
+    assert len(summary["TrainingJobName"]) == 45  # within a training job name's 63
+    described = sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+    assert described["TrainingJobStatus"] == "Completed"
+
+
+def test_the_same_random_seed_draws_the_same_hyperparameters(sm, s3) -> None:
+    """Two tuning jobs of other names with RandomSeed 42 give their training jobs the same
+    values, in the same order; another seed gives others."""
+    drawn = []
+    for seed in (42, 42, 43):
+        name = unique("seed")
+        create(sm, name, tuning=config(jobs=2, parallel=2, RandomSeed=seed))
+        assert wait(sm, name)["HyperParameterTuningJobStatus"] == "Completed"
+        listed = sorted(children(sm, name), key=lambda s: s["TrainingJobName"])
+        drawn.append([s["TunedHyperParameters"] for s in listed])
+    assert drawn[0] == drawn[1]
+    assert drawn[0] != drawn[2]
