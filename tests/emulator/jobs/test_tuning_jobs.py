@@ -486,3 +486,27 @@ def test_the_same_random_seed_draws_the_same_hyperparameters(sm, s3) -> None:
         drawn.append([s["TunedHyperParameters"] for s in listed])
     assert drawn[0] == drawn[1]
     assert drawn[0] != drawn[2]
+
+
+def test_a_training_job_stopped_by_hand_counts_stopped_and_the_search_goes_on(sm, s3) -> None:
+    name = unique("hpo-hand")
+    long = {**STATIC, "num_round": "10000000"}
+    create(sm, name, tuning=config(jobs=2, parallel=1), training=definition(static=long))
+    deadline = time.monotonic() + 120
+    while not (running := children(sm, name, StatusEquals="InProgress")):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    first = running[0]["TrainingJobName"]
+    sm.stop_training_job(TrainingJobName=first)
+    while not [s for s in children(sm, name, StatusEquals="InProgress")
+               if s["TrainingJobName"] != first]:  # fmt: skip
+        assert time.monotonic() < deadline, "no second training job started"
+        time.sleep(0.1)
+    job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert job["HyperParameterTuningJobStatus"] == "InProgress"
+    assert job["TrainingJobStatusCounters"]["Stopped"] == 1
+    sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    job = wait(sm, name)
+    assert job["HyperParameterTuningJobStatus"] == "Stopped"
+    assert job["TrainingJobStatusCounters"]["Stopped"] == 2
+    assert job["ObjectiveStatusCounters"]["Pending"] == 0
