@@ -17,7 +17,7 @@ from smlocal.emulator.control.training_jobs import training
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from smlocal.emulator.jobs.training.metrics import algorithm_definitions
 from smlocal.emulator.jobs.tuning.limits import check_limits, check_metrics
-from smlocal.emulator.jobs.tuning.ranges import parse_ranges
+from smlocal.emulator.jobs.tuning.ranges import parse_ranges, searched
 from smlocal.emulator.jobs.tuning.records import (
     KIND,
     OBJECTIVE,
@@ -74,7 +74,7 @@ def create_hyper_parameter_tuning_job(ctx: Context, params: dict[str, Any]) -> d
             "HyperParameterTuningJobObjective is required in HyperParameterTuningJobConfig."
         )
     _check_config(config, definition)
-    _check_limits(ctx, config)
+    _check_limits(ctx, config, definition)
     check_metrics(definition["AlgorithmSpecification"].get("MetricDefinitions") or [])
     _check_objective(objective["MetricName"], definition)
     _check_parents(ctx, params.get("WarmStartConfig"))
@@ -136,7 +136,7 @@ def _definition(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_config(config: dict[str, Any], definition: dict[str, Any]) -> None:
-    ranges = parse_ranges(config.get("ParameterRanges"))
+    ranges = parse_ranges(searched(config, definition))
     static = definition.get("StaticHyperParameters", {})
     for found in ranges:
         if found.name in static:
@@ -170,8 +170,8 @@ def _check_config(config: dict[str, Any], definition: dict[str, Any]) -> None:
         )
 
 
-def _check_limits(ctx: Context, config: dict[str, Any]) -> None:
-    ranges = parse_ranges(config.get("ParameterRanges"))
+def _check_limits(ctx: Context, config: dict[str, Any], definition: dict[str, Any]) -> None:
+    ranges = parse_ranges(searched(config, definition))
     size = grid_size(ranges) if config["Strategy"] == "Grid" else None
     running = sum(doc["HyperParameterTuningJobStatus"] not in ENDED
                   for doc in ctx.store.all(KIND))  # fmt: skip

@@ -93,6 +93,13 @@ def _between(low: float, high: float, unit: float) -> float:
     return low + (high - low) * unit
 
 
+def searched(config: dict[str, Any], definition: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The ParameterRanges a tuning job searches: its definition's HyperParameterRanges when
+    it gives them, else the config's (checked at create, read by the tuner: the same)."""
+    ranges = (definition or {}).get("HyperParameterRanges") or config.get("ParameterRanges")
+    return dict(ranges) if ranges else None
+
+
 def parse_ranges(ranges: dict[str, Any] | None) -> list[Range]:
     """The ranges of a ParameterRanges member, in a fixed order, or SageMaker's
     ValidationException."""

@@ -32,7 +32,7 @@ from typing import Any
 from smlocal.emulator.errors import AWSError
 from smlocal.emulator.jobs.training.records import KIND as TRAINING_KIND
 from smlocal.emulator.jobs.training.records import TrainingJob
-from smlocal.emulator.jobs.tuning.ranges import Range, parse_ranges
+from smlocal.emulator.jobs.tuning.ranges import Range, parse_ranges, searched
 from smlocal.emulator.jobs.tuning.records import (
     KIND,
     Child,
@@ -229,8 +229,7 @@ class Tuner:
                 found.name.startswith(prefix) and LAUNCHED.fullmatch(found.name[len(prefix) :])
             ):
                 continue
-            ranges = parse_ranges((job.definition or {}).get("HyperParameterRanges")
-                                  or job.config.get("ParameterRanges"))  # fmt: skip
+            ranges = parse_ranges(searched(job.config, job.definition))
             given = found.hyper_parameters or {}
             tuned = {r.name: given[r.name] for r in ranges if r.name in given}
             point = [r.unit(tuned.get(r.name, "")) for r in ranges]
@@ -276,9 +275,7 @@ class TuningRun:
         self.name = name
         self.wake = wake
         job = load(self.state, name)
-        self.ranges = parse_ranges(
-            (job.definition or {}).get("HyperParameterRanges") or job.config.get("ParameterRanges")
-        )
+        self.ranges = parse_ranges(searched(job.config, job.definition))
         maximize = job.objective.get("Type") != "Minimize"
         seed = seed_of(name, job.config.get("RandomSeed"))
         self.sampler = Sampler(str(job.config["Strategy"]), self.ranges, seed, maximize)

@@ -269,6 +269,10 @@ def test_stopping_a_tuning_job_stops_its_training_jobs(sm, s3) -> None:
             {"Name": "max_depth", "MinValue": "a", "MaxValue": "3"}]}), None,
          "ValidationException", "The value 'a' of hyperparameter range max_depth is not an integer."),
         (config(metric="validation:nope"), None, "ValidationException", None),
+        (config(), definition(HyperParameterRanges={"IntegerParameterRanges": [
+            {"Name": "max_depth", "MinValue": "5", "MaxValue": "1"}]}), "ValidationException",
+         "The MinValue of hyperparameter range max_depth must be less than or equal to its "
+         "MaxValue (MinValue 5, MaxValue 1)."),
         (config(metric="m"), definition(AlgorithmSpecification={
             "TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File",
             "MetricDefinitions": [{"Name": "m", "Regex": "m=(["}]}), "ValidationException",
