@@ -253,3 +253,26 @@ def test_a_training_job_created_just_before_a_kill_is_adopted_at_restart(tmp_pat
     assert sum(ended.status_counters.values()) == 1
     adopted = TrainingJob.from_document(state.store.get(TRAINING, "t-001-0123abcd"))
     assert adopted.tuning_job_arn == ended.arn
+
+
+def test_a_nan_objective_is_never_the_best(tmp_path) -> None:
+    """A metric regex can capture 'nan' or 'inf' (float() reads both): such a training job
+    reported no usable objective, and a later real value is the best."""
+    from types import SimpleNamespace
+
+    from smlocal.emulator.jobs.tuning.records import objective_status
+    from smlocal.emulator.jobs.tuning.tuner import _best
+
+    job = _job()
+    job.config["HyperParameterTuningJobObjective"] = {"Type": "Maximize", "MetricName": "m"}
+    results = []
+    for i, value in enumerate((float("nan"), float("inf"), 0.5)):
+        record = SimpleNamespace(status="Completed", training_start_time=None,
+                                 training_end_time=None, failure_reason=None,
+                                 final_metric_data_list=[{"MetricName": "m", "Value": value}])  # fmt: skip
+        child = {"TrainingJobName": f"t-00{i}", "TrainingJobArn": "arn", "CreationTime": 0.0,
+                 "TunedHyperParameters": {}, "Point": []}  # fmt: skip
+        results.append((job, child, record))
+    best = _best(job, results)  # type: ignore[arg-type]
+    assert best["TrainingJobName"] == "t-002"
+    assert objective_status(results[0][2], "m") == "Failed"  # type: ignore[arg-type]
