@@ -79,6 +79,13 @@ class ResourceInUse(AWSError):
     modeled = True
 
 
+class ResourceLimitExceeded(AWSError):
+    """A request would go past one of the account's service quotas (tuning job limits)."""
+
+    status = 400
+    modeled = True
+
+
 class ConflictException(AWSError):
     """The resource is in a state that conflicts with the request (pipeline executions)."""
 

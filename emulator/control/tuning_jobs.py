@@ -16,7 +16,8 @@ from smlocal.emulator.control.pagination import filtered, page, sort
 from smlocal.emulator.control.training_jobs import training
 from smlocal.emulator.errors import ResourceInUse, ResourceNotFound, ValidationException
 from smlocal.emulator.jobs.training.metrics import algorithm_definitions
-from smlocal.emulator.jobs.tuning.ranges import parse_ranges
+from smlocal.emulator.jobs.tuning.limits import check_limits, check_metrics
+from smlocal.emulator.jobs.tuning.ranges import parse_ranges, searched
 from smlocal.emulator.jobs.tuning.records import (
     KIND,
     OBJECTIVE,
@@ -24,7 +25,7 @@ from smlocal.emulator.jobs.tuning.records import (
     child_summary,
     training_job,
 )
-from smlocal.emulator.jobs.tuning.strategies import grid
+from smlocal.emulator.jobs.tuning.strategies import grid_size
 from smlocal.emulator.statuses.tuning_jobs import ENDED, TUNING_JOB
 from smlocal.model_server.images import Role, parse_image
 
@@ -44,7 +45,7 @@ TUNING_JOBS = Kind(
         "different name."
     ),
 )
-MAX_GRID = 10_000  # SageMaker's limit on the combinations of a Grid search
+MAX_HYPERPARAMETERS = 100  # CreateTrainingJob's HyperParameters map
 
 
 class TuningRunner(Protocol):
@@ -73,6 +74,8 @@ def create_hyper_parameter_tuning_job(ctx: Context, params: dict[str, Any]) -> d
             "HyperParameterTuningJobObjective is required in HyperParameterTuningJobConfig."
         )
     _check_config(config, definition)
+    _check_limits(ctx, config, definition)
+    check_metrics(definition["AlgorithmSpecification"].get("MetricDefinitions") or [])
     _check_objective(objective["MetricName"], definition)
     _check_parents(ctx, params.get("WarmStartConfig"))
     TUNING_JOBS.refuse_taken(ctx, name)
@@ -133,7 +136,7 @@ def _definition(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_config(config: dict[str, Any], definition: dict[str, Any]) -> None:
-    ranges = parse_ranges(config.get("ParameterRanges"))
+    ranges = parse_ranges(searched(config, definition))
     static = definition.get("StaticHyperParameters", {})
     for found in ranges:
         if found.name in static:
@@ -141,16 +144,19 @@ def _check_config(config: dict[str, Any], definition: dict[str, Any]) -> None:
                 f"The hyperparameter {found.name} is both static (StaticHyperParameters) and "
                 "tuned (ParameterRanges); give it in one of them only."
             )
+    count = len({*static, *(r.name for r in ranges), OBJECTIVE})
+    if count > MAX_HYPERPARAMETERS:
+        raise ValidationException(
+            f"The training jobs of this tuning job would get {count} hyperparameters (the "
+            f"StaticHyperParameters, the tuned ones and {OBJECTIVE}); a training job takes at "
+            f"most {MAX_HYPERPARAMETERS}."
+        )
     limits = config["ResourceLimits"]
     if config["Strategy"] == "Grid":
         if any(r.kind != "Categorical" for r in ranges) or not ranges:
             raise ValidationException(
                 "Grid search supports only categorical hyperparameter ranges; "
                 "ParameterRanges must hold CategoricalParameterRanges only."
-            )
-        if len(grid(ranges)) > MAX_GRID:
-            raise ValidationException(
-                f"The Grid search's {len(grid(ranges))} combinations are more than {MAX_GRID}."
             )
     elif "MaxNumberOfTrainingJobs" not in limits:
         raise ValidationException(
@@ -162,6 +168,14 @@ def _check_config(config: dict[str, Any], definition: dict[str, Any]) -> None:
             "TrainingJobEarlyStoppingType must be Off for the Hyperband strategy: Hyperband "
             "stops training jobs early by itself."
         )
+
+
+def _check_limits(ctx: Context, config: dict[str, Any], definition: dict[str, Any]) -> None:
+    ranges = parse_ranges(searched(config, definition))
+    size = grid_size(ranges) if config["Strategy"] == "Grid" else None
+    running = sum(doc["HyperParameterTuningJobStatus"] not in ENDED
+                  for doc in ctx.store.all(KIND))  # fmt: skip
+    check_limits(config, size, running)
 
 
 def _built_in(definition: dict[str, Any]) -> bool:

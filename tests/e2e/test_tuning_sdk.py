@@ -119,3 +119,63 @@ def test_stop_tuning_job_stops_the_running_training_jobs(
     assert job["TrainingJobStatusCounters"]["Stopped"] == 2
     listed = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     assert {s["TrainingJobStatus"] for s in listed["TrainingJobSummaries"]} == {"Stopped"}
+
+
+FAILING = TRAIN.replace(
+    "    args, _ = parser.parse_known_args()  # the tuner adds _tuning_objective_metric\n",
+    "    args, _ = parser.parse_known_args()  # the tuner adds _tuning_objective_metric\n"
+    "    if args.solver.startswith('fail'):\n"
+    "        raise SystemExit(f'no such solver {args.solver}')\n",
+)
+
+
+def test_analytics_and_best_training_job_with_failed_training_jobs(
+    smlocal_sagemaker_session: Any, tmp_path: Path
+) -> None:
+    """Two tuning jobs at once, two training jobs at once each: one with a failed training
+    job beside a good one (analytics lists both), one where every training job failed (the
+    SDK's wait raises, best_training_job answers the SDK's own error, attach still works)."""
+    import pytest
+    from sagemaker.exceptions import UnexpectedStatusException
+    from sagemaker.tuner import CategoricalParameter, HyperparameterTuner
+
+    session = smlocal_sagemaker_session
+    train = _train_uri(session)
+    tuners = []
+    for solvers, base in ((["lbfgs", "fail-x"], "sk-mixed"), (["fail-a", "fail-b"], "sk-none")):
+        (tmp_path / base).mkdir()
+        estimator = _estimator(session, tmp_path / base)
+        (tmp_path / base / "src" / "train.py").write_text(FAILING)
+        tuner = HyperparameterTuner(
+            estimator, objective_metric_name="train:accuracy",
+            hyperparameter_ranges={"solver": CategoricalParameter(solvers)},
+            metric_definitions=METRICS, max_jobs=2, max_parallel_jobs=2, strategy="Grid",
+            base_tuning_job_name=base,
+        )  # fmt: skip
+        tuner.fit({"train": train}, wait=False)
+        tuners.append(tuner)
+    mixed, none = tuners
+
+    mixed.wait()
+    frame = mixed.analytics().dataframe()
+    assert sorted(frame["TrainingJobStatus"]) == ["Completed", "Failed"]
+    failed = frame[frame["TrainingJobStatus"] == "Failed"].iloc[0]
+    assert failed["solver"] == '"fail-x"'
+    assert failed["FinalObjectiveValue"] != failed["FinalObjectiveValue"]  # NaN: no value
+    good = frame[frame["TrainingJobStatus"] == "Completed"].iloc[0]
+    assert mixed.best_training_job() == good["TrainingJobName"]
+    assert mixed.describe()["HyperParameterTuningJobStatus"] == "Completed"
+
+    with pytest.raises(UnexpectedStatusException):
+        none.wait()
+    name = none.latest_tuning_job.name
+    described = none.describe()
+    assert described["HyperParameterTuningJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith("No training job succeeded after 2 attempts.")
+    with pytest.raises(Exception, match=f"Best training job not available for tuning job: {name}"):
+        none.best_training_job()
+    assert list(none.analytics().dataframe()["TrainingJobStatus"]) == ["Failed", "Failed"]
+    attached = HyperparameterTuner.attach(name, sagemaker_session=session)
+    assert attached.objective_metric_name == "train:accuracy"
+    with pytest.raises(Exception, match="Best training job not available"):
+        attached.best_training_job()

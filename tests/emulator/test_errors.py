@@ -45,6 +45,7 @@ def test_every_error_smlocal_answers_exists_with_its_status():
         "ResourceNotFound": 400,
         "ResourceInUse": 400,
         "ConflictException": 400,
+        "ResourceLimitExceeded": 400,
         "UnknownOperationException": 400,
         "SerializationException": 400,
         "InternalFailure": 500,

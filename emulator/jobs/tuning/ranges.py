@@ -14,6 +14,7 @@ Values go to the training job as SageMaker passes every hyperparameter: as strin
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,11 @@ from smlocal.emulator.errors import ValidationException
 
 MAX_RANGES = 30  # SageMaker: at most 30 hyperparameters searched
 MAX_VALUES = 30  # values of one categorical range
+# Java's number syntax, as the service parses bounds: no "1_000" (Python's digit groups),
+# no spaces inside an integer; "Infinity"/"NaN" parse and are refused as not finite
+INTEGER = re.compile(r"[+-]?[0-9]+")
+DECIMAL = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[dDfF]?\s*"
+                     r"|\s*[+-]?(?:Infinity|NaN)\s*")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,13 @@ def _between(low: float, high: float, unit: float) -> float:
     return low + (high - low) * unit
 
 
+def searched(config: dict[str, Any], definition: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The ParameterRanges a tuning job searches: its definition's HyperParameterRanges when
+    it gives them, else the config's (checked at create, read by the tuner: the same)."""
+    ranges = (definition or {}).get("HyperParameterRanges") or config.get("ParameterRanges")
+    return dict(ranges) if ranges else None
+
+
 def parse_ranges(ranges: dict[str, Any] | None) -> list[Range]:
     """The ranges of a ParameterRanges member, in a fixed order, or SageMaker's
     ValidationException."""
@@ -115,7 +128,9 @@ def parse_ranges(ranges: dict[str, Any] | None) -> list[Range]:
 
 def _number(text: str, name: str, integer: bool) -> float:
     try:
-        return float(int(text)) if integer else float(text)
+        if not (INTEGER if integer else DECIMAL).fullmatch(text):
+            raise ValueError(text)
+        return float(int(text)) if integer else float(text.strip().rstrip("dDfF"))
     except ValueError:
         kind = "an integer" if integer else "a number"
         raise ValidationException(

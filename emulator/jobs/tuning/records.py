@@ -10,6 +10,7 @@ hyperparameters and the point of the search it came from.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -169,10 +170,12 @@ def training_job(state: State, child: Child) -> TrainingJob | None:
 
 
 def objective_value(job: TrainingJob | None, metric: str) -> float | None:
-    """The objective's final value the training job reported, or None."""
+    """The objective's final value the training job reported, or None (also for NaN and
+    infinities, which a metric regex may capture: no usable objective, never the best)."""
     for entry in (job.final_metric_data_list if job else None) or []:
         if entry["MetricName"] == metric:
-            return float(entry["Value"])
+            value = float(entry["Value"])
+            return value if math.isfinite(value) else None
     return None
 
 

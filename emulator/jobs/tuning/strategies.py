@@ -47,6 +47,11 @@ def seed_of(name: str, random_seed: int | None) -> int:
     return int.from_bytes(hashlib.sha256(name.lower().encode()).digest()[:8], "big")
 
 
+def grid_size(ranges: Sequence[Range]) -> int:
+    """How many combinations `grid` lists (counted: 30 ranges of 30 values are 30**30)."""
+    return math.prod(len(r.values) for r in ranges)
+
+
 def grid(ranges: Sequence[Range]) -> list[tuple[float, ...]]:
     """Every combination of the (categorical) ranges' values, as points."""
     axes = [[(i + 0.5) / len(r.values) for i in range(len(r.values))] for r in ranges]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import secrets
 import threading
 from collections import Counter
@@ -31,7 +32,7 @@ from typing import Any
 from smlocal.emulator.errors import AWSError
 from smlocal.emulator.jobs.training.records import KIND as TRAINING_KIND
 from smlocal.emulator.jobs.training.records import TrainingJob
-from smlocal.emulator.jobs.tuning.ranges import Range, parse_ranges
+from smlocal.emulator.jobs.tuning.ranges import Range, parse_ranges, searched
 from smlocal.emulator.jobs.tuning.records import (
     KIND,
     Child,
@@ -42,7 +43,7 @@ from smlocal.emulator.jobs.tuning.records import (
     status_counter,
     training_job,
 )
-from smlocal.emulator.jobs.tuning.strategies import Observation, Sampler, grid, seed_of
+from smlocal.emulator.jobs.tuning.strategies import Observation, Sampler, grid_size, seed_of
 from smlocal.emulator.support.state import State
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ RESTARTED = (
     "InternalServerError: smlocal stopped while this hyperparameter tuning job was running; "
     "tuning jobs do not survive a restart. Create it again, with a new name."
 )
+LAUNCHED = re.compile("[0-9a-f]{8}")  # the random end of a training job's name (`_launch`)
 ACTIVE = ("InProgress", "Stopping")  # a training job's statuses before it ends
 COPIED = ("InputDataConfig", "VpcConfig", "EnableNetworkIsolation", "CheckpointConfig",
           "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining",
@@ -73,7 +75,7 @@ def job_count(job: TuningJob, ranges: list[Range]) -> int:
     """How many training jobs the tuning job runs at most (Grid: at most its grid)."""
     limit = job.limits.get("MaxNumberOfTrainingJobs")
     if job.config["Strategy"] == "Grid":
-        size = len(grid(ranges))
+        size = grid_size(ranges)
         return size if limit is None else min(size, int(limit))
     return int(limit or 1)
 
@@ -207,6 +209,7 @@ class Tuner:
                 continue
             name = doc["HyperParameterTuningJobName"]
             with self.state.store.transaction():
+                self._adopt_last_launch(name)
                 job, _ = refresh(self.state, name)
                 if job.status == "Stopping":
                     job.move("Stopped", self.state.now())
@@ -215,12 +218,39 @@ class Tuner:
                 self.state.store.put(KIND, job.key, job.to_document())
             log.info("tuning job %s ended %s: smlocal stopped", name, job.status)
 
+    def _adopt_last_launch(self, name: str) -> None:
+        """List the training job CreateTrainingJob made just before smlocal was killed,
+        before the tuning job recorded it: the one named as its next training job."""
+        job = load(self.state, name)
+        prefix = f"{job.name}-{len(job.children) + 1:03d}-"
+        for doc in self.state.store.all(TRAINING_KIND):
+            found = TrainingJob.from_document(doc)
+            if not (
+                found.name.startswith(prefix) and LAUNCHED.fullmatch(found.name[len(prefix) :])
+            ):
+                continue
+            ranges = parse_ranges(searched(job.config, job.definition))
+            given = found.hyper_parameters or {}
+            tuned = {r.name: given[r.name] for r in ranges if r.name in given}
+            point = [r.unit(tuned.get(r.name, "")) for r in ranges]
+            job.children.append(Child(TrainingJobName=found.name, TrainingJobArn=found.arn,
+                                      CreationTime=found.creation_time, TunedHyperParameters=tuned,
+                                      Point=[0.5 if p is None else p for p in point]))  # fmt: skip
+            self.state.store.put(KIND, job.key, job.to_document())
+            found.tuning_job_arn = job.arn
+            self.state.store.put(TRAINING_KIND, found.key, found.to_document())
+            log.info("tuning job %s lists %s, launched as smlocal stopped", name, found.name)
+            return
+
     def end(self, name: str, status: str, reason: str | None = None) -> bool:
-        """End a tuning job still running; False if it had already ended."""
+        """End a tuning job still running; False if it had already ended. A stop that
+        landed after the tuner decided Completed wins: the job ends Stopped."""
         with self.state.store.transaction():
             job, _ = refresh(self.state, name)
             if job.status not in ("InProgress", "Stopping"):
                 return False
+            if job.status == "Stopping" and status == "Completed":
+                status = "Stopped"
             job.move(status, self.state.now(), reason)
             self.state.store.put(KIND, job.key, job.to_document())
         return True
@@ -245,9 +275,7 @@ class TuningRun:
         self.name = name
         self.wake = wake
         job = load(self.state, name)
-        self.ranges = parse_ranges(
-            (job.definition or {}).get("HyperParameterRanges") or job.config.get("ParameterRanges")
-        )
+        self.ranges = parse_ranges(searched(job.config, job.definition))
         maximize = job.objective.get("Type") != "Minimize"
         seed = seed_of(name, job.config.get("RandomSeed"))
         self.sampler = Sampler(str(job.config["Strategy"]), self.ranges, seed, maximize)

@@ -56,10 +56,14 @@ def config(strategy="Random", *, jobs=4, parallel=2, ranges=None, metric="valida
             "ParameterRanges": RANGES if ranges is None else ranges, **extra}  # fmt: skip
 
 
-def definition(static=None, image=XGBOOST_IMAGE, channels=None, **extra) -> dict:
+def definition(static=None, image=XGBOOST_IMAGE, channels=None, metrics=0, **extra) -> dict:
+    spec = {"TrainingImage": image, "TrainingInputMode": "File"}
+    if metrics:  # the job's own: m0=..., m1=..., ...
+        spec["MetricDefinitions"] = [{"Name": f"m{i}", "Regex": f"m{i}=([0-9.]+)"}
+                                     for i in range(metrics)]  # fmt: skip
     return {
         "StaticHyperParameters": STATIC if static is None else static,
-        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "AlgorithmSpecification": spec,
         "RoleArn": ROLE,
         "InputDataConfig": IRIS_CHANNELS if channels is None else channels,
         "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/tuning"},
@@ -265,6 +269,26 @@ def test_stopping_a_tuning_job_stops_its_training_jobs(sm, s3) -> None:
             {"Name": "max_depth", "MinValue": "a", "MaxValue": "3"}]}), None,
          "ValidationException", "The value 'a' of hyperparameter range max_depth is not an integer."),
         (config(metric="validation:nope"), None, "ValidationException", None),
+        (config(), definition(HyperParameterRanges={"IntegerParameterRanges": [
+            {"Name": "max_depth", "MinValue": "5", "MaxValue": "1"}]}), "ValidationException",
+         "The MinValue of hyperparameter range max_depth must be less than or equal to its "
+         "MaxValue (MinValue 5, MaxValue 1)."),
+        (config(metric="m"), definition(AlgorithmSpecification={
+            "TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "m", "Regex": "m=(["}]}), "ValidationException",
+         "The Regex of metric definition m, 'm=([', is not a valid regular expression: "
+         "unterminated character set at position 3."),
+        (config(ranges={"IntegerParameterRanges": [
+            {"Name": "max_depth", "MinValue": "1_0", "MaxValue": "30"}]}), None,
+         "ValidationException", "The value '1_0' of hyperparameter range max_depth is not an "
+         "integer."),
+        (config(ranges={"ContinuousParameterRanges": [
+            {"Name": "eta", "MinValue": "0.1", "MaxValue": "inf"}]}), None,
+         "ValidationException", "The value 'inf' of hyperparameter range eta is not a number."),
+        (config(), definition(static={**STATIC, **{f"h{i}": "1" for i in range(92)}}),
+         "ValidationException", "The training jobs of this tuning job would get 101 "
+         "hyperparameters (the StaticHyperParameters, the tuned ones and "
+         "_tuning_objective_metric); a training job takes at most 100."),
         (config("Grid", jobs=None), None, "ValidationException",
          "Grid search supports only categorical hyperparameter ranges; ParameterRanges must "
          "hold CategoricalParameterRanges only."),
@@ -402,3 +426,91 @@ def test_what_smlocal_does_not_run_is_refused_by_name(sm, s3, extra, message) ->
                "HyperParameterTuningJobConfig": config(), **extra}  # fmt: skip
     assert error_of(sm.create_hyper_parameter_tuning_job, **request) == (
         "ValidationException", message)  # fmt: skip
+
+
+def _quota(quota: str, limit: int, used: int, delta: int) -> str:
+    return (f"The account-level service limit '{quota}' is {limit} Jobs, with current "
+            f"utilization of {used} Jobs and a request delta of {delta} Jobs. Please use AWS "
+            "Service Quotas to request an increase for this quota. If AWS Service Quotas is not "
+            "available, contact AWS support to request an increase for this quota.")  # fmt: skip
+
+
+HUGE_GRID = {"CategoricalParameterRanges": [  # 30**30 combinations: counted, never listed
+    {"Name": f"p{i}", "Values": [str(v) for v in range(30)]} for i in range(30)]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("tuning", "message"),
+    [
+        (config(jobs=20, parallel=10_000), _quota(
+            "Number of parallel training jobs per hyperparameter tuning job", 10, 0, 10_000)),
+        (config(jobs=100_000, parallel=1), _quota(
+            "[Random] Number of training jobs per hyperparameter tuning job", 750, 0, 100_000)),
+        (config("Grid", jobs=None, parallel=1, ranges=HUGE_GRID), _quota(
+            "[Grid] Number of training jobs per hyperparameter tuning job", 750, 0, 30**30)),
+        (config(metric="m1"), _quota("Number of metrics defined per hyperparameter tuning job",
+                                     20, 0, 21).replace("Jobs", "Metrics")),
+    ],
+    ids=["parallel", "jobs", "grid", "metrics"],
+)  # fmt: skip
+def test_requests_past_the_tuning_quotas_start_nothing(sm, s3, tuning, message) -> None:
+    """MaxParallelTrainingJobs 10,000 would be 10,000 local training processes."""
+    name = unique("quota")
+    assert error_of(sm.create_hyper_parameter_tuning_job, HyperParameterTuningJobName=name,
+                    HyperParameterTuningJobConfig=tuning,
+                    TrainingJobDefinition=definition(metrics=21)) == ("ResourceLimitExceeded", message)  # fmt: skip
+    assert error_of(sm.describe_hyper_parameter_tuning_job,
+                    HyperParameterTuningJobName=name)[0] == "ResourceNotFound"  # fmt: skip
+    assert sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"] == []
+    if "parallel" in message:
+        create(sm, name, tuning=config(jobs=1, parallel=10))  # 10 at once is allowed
+        assert wait(sm, name)["HyperParameterTuningJobStatus"] == "Completed"
+
+
+def test_a_name_at_the_length_limit_names_its_training_jobs(sm, s3) -> None:
+    name = unique("l")[:10] + "-" + "n" * 21  # 32 characters, the most AWS allows
+    assert len(name) == 32
+    create(sm, name, tuning=config(jobs=1, parallel=1))
+    assert wait(sm, name)["HyperParameterTuningJobStatus"] == "Completed"
+    [summary] = children(sm, name)
+    assert len(summary["TrainingJobName"]) == 45  # within a training job name's 63
+    described = sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+    assert described["TrainingJobStatus"] == "Completed"
+
+
+def test_the_same_random_seed_draws_the_same_hyperparameters(sm, s3) -> None:
+    """Two tuning jobs of other names with RandomSeed 42 give their training jobs the same
+    values, in the same order; another seed gives others."""
+    drawn = []
+    for seed in (42, 42, 43):
+        name = unique("seed")
+        create(sm, name, tuning=config(jobs=2, parallel=2, RandomSeed=seed))
+        assert wait(sm, name)["HyperParameterTuningJobStatus"] == "Completed"
+        listed = sorted(children(sm, name), key=lambda s: s["TrainingJobName"])
+        drawn.append([s["TunedHyperParameters"] for s in listed])
+    assert drawn[0] == drawn[1]
+    assert drawn[0] != drawn[2]
+
+
+def test_a_training_job_stopped_by_hand_counts_stopped_and_the_search_goes_on(sm, s3) -> None:
+    name = unique("hpo-hand")
+    long = {**STATIC, "num_round": "10000000"}
+    create(sm, name, tuning=config(jobs=2, parallel=1), training=definition(static=long))
+    deadline = time.monotonic() + 120
+    while not (running := children(sm, name, StatusEquals="InProgress")):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    first = running[0]["TrainingJobName"]
+    sm.stop_training_job(TrainingJobName=first)
+    while not [s for s in children(sm, name, StatusEquals="InProgress")
+               if s["TrainingJobName"] != first]:  # fmt: skip
+        assert time.monotonic() < deadline, "no second training job started"
+        time.sleep(0.1)
+    job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert job["HyperParameterTuningJobStatus"] == "InProgress"
+    assert job["TrainingJobStatusCounters"]["Stopped"] == 1
+    sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    job = wait(sm, name)
+    assert job["HyperParameterTuningJobStatus"] == "Stopped"
+    assert job["TrainingJobStatusCounters"]["Stopped"] == 2
+    assert job["ObjectiveStatusCounters"]["Pending"] == 0

@@ -11,7 +11,13 @@ import pytest
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.jobs.tuning.ranges import Range, parse_ranges
 from smlocal.emulator.jobs.tuning.records import TuningJob
-from smlocal.emulator.jobs.tuning.strategies import Observation, Sampler, grid, seed_of
+from smlocal.emulator.jobs.tuning.strategies import (
+    Observation,
+    Sampler,
+    grid,
+    grid_size,
+    seed_of,
+)
 from smlocal.emulator.jobs.tuning.tuner import child_request, job_count
 
 
@@ -51,9 +57,11 @@ def test_integers_and_categories_are_drawn_evenly() -> None:
         ({"IntegerParameterRanges": [{"Name": "d", "MinValue": "1", "MaxValue": "2"}],
           "CategoricalParameterRanges": [{"Name": "d", "Values": ["1"]}]},
          "The hyperparameter d is given more than one range in ParameterRanges."),
-        ({"ContinuousParameterRanges": [{"Name": "e", "MinValue": "nan", "MaxValue": "1"}]},
+        ({"ContinuousParameterRanges": [{"Name": "e", "MinValue": "NaN", "MaxValue": "1"}]},
          "The MinValue of hyperparameter range e must be less than or equal to its MaxValue "
-         "(MinValue nan, MaxValue 1)."),
+         "(MinValue NaN, MaxValue 1)."),
+        ({"ContinuousParameterRanges": [{"Name": "e", "MinValue": "nan", "MaxValue": "1"}]},
+         "The value 'nan' of hyperparameter range e is not a number."),  # Java spells NaN
         ({"AutoParameters": [{"Name": "e", "ValueHint": "0.1"}]},
          "AutoParameters (Autotune) are not emulated: smlocal searches the Integer, Continuous "
          "and Categorical ranges it is given."),
@@ -102,6 +110,15 @@ def test_grid_walks_every_combination_once() -> None:
     points = [sampler.propose(i, []) for i in range(6)]
     values = {tuple(r.value(p) for r, p in zip(ranges, point, strict=True)) for point in points}
     assert len(values) == 6 == len(grid(ranges))
+
+
+def test_a_huge_grid_is_counted_not_listed() -> None:
+    ranges = [Range(f"p{i}", "Categorical", values=tuple(map(str, range(30)))) for i in range(30)]
+    assert grid_size(ranges) == 30**30  # listing them would never end
+    assert grid_size(ranges[:2]) == len(grid(ranges[:2])) == 900
+    job = _job("Grid")
+    job.config["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 5
+    assert job_count(job, ranges) == 5
 
 
 def _job(strategy: str = "Random", **definition: object) -> TuningJob:
@@ -181,3 +198,81 @@ def test_a_value_maps_back_to_its_point(scaled: Range) -> None:
         assert scaled.value(scaled.unit(value)) == value  # type: ignore[arg-type]
     assert scaled.unit("999999") is None
     assert scaled.unit("not a value") is None
+
+
+def test_a_stop_that_lands_as_the_tuner_ends_the_job_wins(tmp_path) -> None:
+    """StopHyperParameterTuningJob moved the job to Stopping after the tuner looked and
+    decided Completed: the job ends Stopped (Stopping cannot become Completed)."""
+    from smlocal.emulator.jobs.tuning.records import KIND
+    from smlocal.emulator.jobs.tuning.tuner import Tuner, load
+    from smlocal.emulator.settings import EmulatorSettings
+    from smlocal.emulator.support.state import State
+    from smlocal.emulator.support.store import Store
+
+    state = State(Store(), EmulatorSettings(data_dir=tmp_path))
+    job = _job()
+    job.status = "Stopping"
+    state.store.put(KIND, job.key, job.to_document())
+    tuner = Tuner(state, _Calls())
+    assert tuner.end(job.name, "Completed") is True
+    ended = load(state, job.name)
+    assert (ended.status, ended.failure_reason) == ("Stopped", None)
+    assert tuner.end(job.name, "Completed") is False  # already ended
+
+
+def test_a_training_job_created_just_before_a_kill_is_adopted_at_restart(tmp_path) -> None:
+    """smlocal was killed after CreateTrainingJob answered and before the tuning job listed
+    the training job: at the next start the tuning job lists it and counts it."""
+    from smlocal.emulator.jobs.training.records import KIND as TRAINING
+    from smlocal.emulator.jobs.training.records import TrainingJob
+    from smlocal.emulator.jobs.tuning.records import KIND
+    from smlocal.emulator.jobs.tuning.tuner import Tuner, child_request, load
+    from smlocal.emulator.settings import EmulatorSettings
+    from smlocal.emulator.support.state import State
+    from smlocal.emulator.support.store import Store
+
+    state = State(Store(), EmulatorSettings(data_dir=tmp_path))
+    job = _job()
+    job.config["ParameterRanges"] = {"CategoricalParameterRanges": [
+        {"Name": "eta", "Values": ["0.1", "0.3"]}]}  # fmt: skip
+    state.store.put(KIND, job.key, job.to_document())
+    for name in ("t-001-0123abcd", "t-002-0123abcd", "other-001-0123abcd"):
+        request = child_request(job, name, {"eta": "0.3"})
+        trained = TrainingJob.requested(request, arn=f"arn:{name}", now=1.0, artifacts="s3://b/m")
+        trained.status, trained.failure_reason = "Failed", "InternalServerError: stopped"
+        state.store.put(TRAINING, trained.key, trained.to_document())
+
+    Tuner(state, _Calls()).abandon_unfinished()
+    ended = load(state, job.name)
+    assert ended.status == "Failed"
+    [child] = ended.children  # the next one only: t-002 and other-001 are not its
+    assert child["TrainingJobName"] == "t-001-0123abcd"
+    assert child["TunedHyperParameters"] == {"eta": "0.3"}
+    assert child["Point"] == [0.75]
+    assert ended.status_counters["RetryableError"] == 1
+    assert sum(ended.status_counters.values()) == 1
+    adopted = TrainingJob.from_document(state.store.get(TRAINING, "t-001-0123abcd"))
+    assert adopted.tuning_job_arn == ended.arn
+
+
+def test_a_nan_objective_is_never_the_best(tmp_path) -> None:
+    """A metric regex can capture 'nan' or 'inf' (float() reads both): such a training job
+    reported no usable objective, and a later real value is the best."""
+    from types import SimpleNamespace
+
+    from smlocal.emulator.jobs.tuning.records import objective_status
+    from smlocal.emulator.jobs.tuning.tuner import _best
+
+    job = _job()
+    job.config["HyperParameterTuningJobObjective"] = {"Type": "Maximize", "MetricName": "m"}
+    results = []
+    for i, value in enumerate((float("nan"), float("inf"), 0.5)):
+        record = SimpleNamespace(status="Completed", training_start_time=None,
+                                 training_end_time=None, failure_reason=None,
+                                 final_metric_data_list=[{"MetricName": "m", "Value": value}])  # fmt: skip
+        child = {"TrainingJobName": f"t-00{i}", "TrainingJobArn": "arn", "CreationTime": 0.0,
+                 "TunedHyperParameters": {}, "Point": []}  # fmt: skip
+        results.append((job, child, record))
+    best = _best(job, results)  # type: ignore[arg-type]
+    assert best["TrainingJobName"] == "t-002"
+    assert objective_status(results[0][2], "m") == "Failed"  # type: ignore[arg-type]
