@@ -8,8 +8,9 @@ none does). Numbers compare as numbers, times as instants (the value may be epoc
 or ISO 8601), everything else as text. `Filters`, `NestedFilters` and `SubExpressions` are
 joined by the expression's `Operator` (And unless Or).
 
-Resource types smlocal cannot create (experiments, feature groups, projects, ...) have no
-records here, so their searches find nothing.
+Experiments, trials and trial components are searched too (a trial component's
+`Parents.TrialName`, `Metrics.<name>.Max`, ...). Resource types smlocal cannot create
+(feature groups, projects, ...) have no records here, so their searches find nothing.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from typing import Any
 
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.endpoints import ENDPOINTS
+from smlocal.emulator.control.experiments import EXPERIMENTS, TRIALS
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.model_packages import GROUPS, PACKAGES
 from smlocal.emulator.control.models import MODELS
 from smlocal.emulator.control.pagination import page
 from smlocal.emulator.control.tags import tags_of
 from smlocal.emulator.control.training_jobs import TRAINING_JOBS
+from smlocal.emulator.control.trial_component_records import TRIAL_COMPONENTS
+from smlocal.emulator.control.trial_components import component_record, trial_record
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.wire.service_models import sagemaker_model
 
@@ -45,6 +49,7 @@ class Searchable:
     kind: Kind[Any]
     member: str  # "TrainingJob": the SearchRecord member that holds each result
     wrap: Callable[[Record], Record] = lambda record: record  # the member's value
+    view: Callable[[Context, Any], Record] | None = None  # the record, if not its Describe
 
 
 SEARCHABLE = {
@@ -53,6 +58,11 @@ SEARCHABLE = {
     "Model": Searchable(MODELS, "Model", lambda model: {"Model": model}),
     "ModelPackage": Searchable(PACKAGES, "ModelPackage"),
     "ModelPackageGroup": Searchable(GROUPS, "ModelPackageGroup"),
+    "Experiment": Searchable(EXPERIMENTS, "Experiment"),
+    "ExperimentTrial": Searchable(TRIALS, "Trial", view=trial_record),
+    "ExperimentTrialComponent": Searchable(
+        TRIAL_COMPONENTS, "TrialComponent", view=component_record
+    ),
 }
 
 
@@ -64,7 +74,8 @@ def search(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     members = _members(found.member)
     records = []
     for item in found.kind.records(ctx):
-        record = {k: v for k, v in item.describe().items() if k in members}
+        shown = item.describe() if found.view is None else found.view(ctx, item)
+        record = {k: v for k, v in shown.items() if k in members}
         record["Tags"] = tags_of(ctx, item.arn)
         records.append(record)
     expression = params.get("SearchExpression")
@@ -139,14 +150,27 @@ def _values(record: Record, path: str) -> Iterator[Any]:
     head, _, rest = path.partition(".")
     if head == "Tags":
         found: Any = {t["Key"]: t.get("Value", "") for t in record.get("Tags", [])}
-    elif head == "Metrics":
+    elif head == "Metrics" and "FinalMetricDataList" in record:
         found = {m["MetricName"]: m["Value"] for m in record.get("FinalMetricDataList") or []}
+    elif head == "Metrics":  # a trial component's summaries: Metrics.<name>.<statistic>
+        yield from _summary_values(record.get("Metrics") or [], rest)
+        return
     else:
         found = record.get(head)
     if head in ("Tags", "Metrics") and rest:
         yield found.get(rest)
         return
     yield from _below(found, rest)
+
+
+def _summary_values(summaries: list[Record], rest: str) -> Iterator[Any]:
+    """`loss.Max` of a trial component's metric summaries (a metric's name may hold dots)."""
+    for summary in summaries:
+        name = summary["MetricName"]
+        if rest == name:
+            yield summary
+        elif rest.startswith(name + "."):
+            yield summary.get(rest[len(name) + 1 :])
 
 
 def _below(value: Any, rest: str) -> Iterator[Any]:

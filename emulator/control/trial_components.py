@@ -1,0 +1,206 @@
+"""Trial components (the SDK's runs): Create/Describe/Update/List/Delete, and their
+membership of trials (Associate/DisassociateTrialComponent).
+
+A component holds parameters, input and output artifacts, and the summaries of the metrics
+logged to it (BatchPutMetrics, `control.experiment_metrics`); the record is in
+`control.trial_component_records`, the components of jobs in `control.job_components`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.experiments import (
+    EXPERIMENTS,
+    TRIAL_COMPONENT,
+    TRIALS,
+    Trial,
+    created_between,
+)
+from smlocal.emulator.control.job_components import current
+from smlocal.emulator.control.trial_associations import (
+    associate,
+    components_of,
+    disassociate,
+    trials_of,
+)
+from smlocal.emulator.control.trial_component_records import (
+    MAX_ARTIFACTS,
+    MAX_PARAMETERS,
+    TRIAL_COMPONENTS,
+    TrialComponent,
+)
+from smlocal.emulator.errors import ResourceNotFound, ValidationException
+from smlocal.emulator.support.records import Nested, shown
+
+
+def _epoch(value: Any) -> float | None:
+    return None if value is None else (value.timestamp() if hasattr(value, "timestamp") else value)
+
+
+def _check_sizes(component: TrialComponent) -> None:
+    for what, members, limit in (
+        ("Parameters", component.parameters, MAX_PARAMETERS),
+        ("InputArtifacts", component.input_artifacts, MAX_ARTIFACTS),
+        ("OutputArtifacts", component.output_artifacts, MAX_ARTIFACTS),
+    ):
+        if len(members) > limit:
+            raise ValidationException(
+                f"Trial Component {component.name} would have {len(members)} {what}; the "
+                f"limit is {limit}."
+            )
+
+
+def create_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """CreateTrialComponent."""
+    name = params["TrialComponentName"]
+    now = ctx.now()
+    component = TrialComponent(
+        name=name,
+        arn=ctx.arn(TRIAL_COMPONENT, name),
+        creation_time=now,
+        last_modified_time=now,
+        display_name=params.get("DisplayName"),
+        status=params.get("Status"),
+        start_time=_epoch(params.get("StartTime")),
+        end_time=_epoch(params.get("EndTime")),
+        parameters=params.get("Parameters", {}),
+        input_artifacts=params.get("InputArtifacts", {}),
+        output_artifacts=params.get("OutputArtifacts", {}),
+        metadata_properties=params.get("MetadataProperties"),
+    )
+    _check_sizes(component)
+    TRIAL_COMPONENTS.add(ctx, component, params.get("Tags", []))
+    return {"TrialComponentArn": component.arn}
+
+
+def describe_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """DescribeTrialComponent (by name or ARN)."""
+    return current(ctx, TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])).describe()
+
+
+def update_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """UpdateTrialComponent: given members replace, given keys of the maps are merged in,
+    and the *ToRemove keys leave."""
+    with ctx.store.transaction():
+        component = TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])
+        component.display_name = params.get("DisplayName", component.display_name)
+        component.status = params.get("Status", component.status)
+        if "StartTime" in params:
+            component.start_time = _epoch(params["StartTime"])
+        if "EndTime" in params:
+            component.end_time = _epoch(params["EndTime"])
+        for member, attribute in (
+            ("Parameters", "parameters"),
+            ("InputArtifacts", "input_artifacts"),
+            ("OutputArtifacts", "output_artifacts"),
+        ):
+            values: dict[str, Nested] = getattr(component, attribute)
+            values.update(params.get(member, {}))
+            for key in params.get(f"{member}ToRemove", []):
+                values.pop(key, None)
+        _check_sizes(component)
+        component.last_modified_time = ctx.now()
+        TRIAL_COMPONENTS.save(ctx, component)
+    return {"TrialComponentArn": component.arn}
+
+
+def list_trial_components(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """ListTrialComponents: of an experiment, of a trial, or of a source (a job's ARN);
+    CreatedAfter/CreatedBefore, sorted and paged."""
+    given = [p for p in ("ExperimentName", "TrialName", "SourceArn") if params.get(p)]
+    if len(given) > 1:
+        raise ValidationException(
+            "Only one of ExperimentName, TrialName and SourceArn may be given."
+        )
+    members: set[str] | None = None
+    if params.get("TrialName"):
+        trial = TRIALS.get(ctx, params["TrialName"])
+        members = {c.lower() for c in components_of(ctx, trial.name)}
+    if params.get("ExperimentName"):
+        experiment = EXPERIMENTS.get(ctx, params["ExperimentName"])
+        trials = [t for t in TRIALS.records(ctx) if t.experiment_name.lower() == experiment.key]
+        members = {c.lower() for t in trials for c in components_of(ctx, t.name)}
+    source = params.get("SourceArn")
+
+    def keep(component: TrialComponent) -> bool:
+        return (
+            (members is None or component.key in members)
+            and (source is None or (component.source or {}).get("SourceArn") == source)
+            and created_between(params, component.creation_time)
+        )
+
+    fresh = [current(ctx, c) for c in TRIAL_COMPONENTS.records(ctx)]
+    return TRIAL_COMPONENTS.listing(ctx, params, keep=keep, records=fresh)
+
+
+def delete_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """DeleteTrialComponent: only one that belongs to no trial."""
+
+    def refuse(component: TrialComponent) -> None:
+        if trials_of(ctx, component.name):
+            raise ValidationException(
+                f"Trial Component '{component.arn}' is associated with trials; disassociate "
+                "it from them before deleting it."
+            )
+
+    component = TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])
+    TRIAL_COMPONENTS.delete(ctx, params["TrialComponentName"], refuse=refuse)
+    return {"TrialComponentArn": component.arn}
+
+
+def associate_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """AssociateTrialComponent (again: no change)."""
+    with ctx.store.transaction():
+        component = TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])
+        trial = TRIALS.get(ctx, params["TrialName"])
+        associate(ctx, trial.name, component.name)
+    return {"TrialComponentArn": component.arn, "TrialArn": trial.arn}
+
+
+def disassociate_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """DisassociateTrialComponent."""
+    with ctx.store.transaction():
+        component = TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])
+        trial = TRIALS.get(ctx, params["TrialName"])
+        if not disassociate(ctx, trial.name, component.name):
+            raise ResourceNotFound(
+                f"Trial Component '{component.arn}' is not associated with Trial '{trial.arn}'."
+            )
+    return {"TrialComponentArn": component.arn, "TrialArn": trial.arn}
+
+
+def parents(ctx: Context, component: TrialComponent) -> list[dict[str, str]]:
+    """Search's Parents of a component: each trial it belongs to, with its experiment."""
+    found = []
+    for name in trials_of(ctx, component.name):
+        trial = TRIALS.find(ctx, name)
+        if trial is not None:
+            found.append({"TrialName": trial.name, "ExperimentName": trial.experiment_name})
+    return found
+
+
+def component_record(ctx: Context, component: TrialComponent) -> dict[str, object]:
+    """Search's record of a component: as described, with its Parents and RunName."""
+    record = current(ctx, component).describe()
+    record["Parents"] = parents(ctx, component)
+    if component.run_name:
+        record["RunName"] = component.run_name
+    return record
+
+
+def trial_record(ctx: Context, trial: Trial) -> dict[str, object]:
+    """Search's record of a trial: as described, with its components' summaries."""
+    record = trial.describe()
+    summaries = []
+    for name in components_of(ctx, trial.name):
+        component = TRIAL_COMPONENTS.find(ctx, name)
+        if component is not None:
+            summaries.append(shown((("TrialComponentName", component.name),
+                                    ("TrialComponentArn", component.arn),
+                                    ("TrialComponentSource", component.source),
+                                    ("CreationTime", component.creation_time),
+                                    ("CreatedBy", {}))))  # fmt: skip
+    record["TrialComponentSummaries"] = summaries
+    return record
