@@ -39,9 +39,7 @@ def run(sm: Any) -> dict[str, str]:
         Parameters={"lr": {"NumberValue": 0.1}, "opt": {"StringValue": "adam"}},
         Status={"PrimaryStatus": "InProgress"},
     )
-    sm.associate_trial_component(
-        TrialComponentName=names["component"], TrialName=names["trial"]
-    )
+    sm.associate_trial_component(TrialComponentName=names["component"], TrialName=names["trial"])
     return names
 
 
@@ -51,10 +49,12 @@ def test_experiment_lifecycle_and_errors(sm: Any) -> None:
         {"Key": "team", "Value": "ml"}])["ExperimentArn"]  # fmt: skip
     assert arn.endswith(f":experiment/{name.lower()}")
     described = sm.describe_experiment(ExperimentName=name)
-    assert described["ExperimentName"] == name and described["DisplayName"] == "shown"
+    assert described["ExperimentName"] == name
+    assert described["DisplayName"] == "shown"
     assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
     code, message = _error(sm.create_experiment, ExperimentName=name.lower())
-    assert code == "ValidationException" and "already exists" in message
+    assert code == "ValidationException"
+    assert "already exists" in message
     sm.update_experiment(ExperimentName=name, Description="changed")
     assert sm.describe_experiment(ExperimentName=name)["Description"] == "changed"
     sm.delete_experiment(ExperimentName=name)
@@ -90,10 +90,13 @@ def test_list_experiments_sorts_filters_and_pages(sm: Any) -> None:
 
 def test_trials_belong_to_an_existing_experiment(sm: Any, run: dict[str, str]) -> None:
     code, message = _error(sm.create_trial, TrialName=_name("t"), ExperimentName="missing-exp")
-    assert code == "ResourceNotFound" and "Experiment '" in message and "does not exist" in message
+    assert code == "ResourceNotFound"
+    assert "Experiment '" in message
+    assert "does not exist" in message
     code, message = _error(sm.create_trial, TrialName=run["trial"],
                            ExperimentName=run["experiment"])  # fmt: skip
-    assert code == "ValidationException" and "already exists" in message
+    assert code == "ValidationException"
+    assert "already exists" in message
     described = sm.describe_trial(TrialName=run["trial"])
     assert described["ExperimentName"] == run["experiment"]
     trials = sm.list_trials(ExperimentName=run["experiment"])["TrialSummaries"]
@@ -124,7 +127,9 @@ def test_trial_component_update_associate_and_delete(sm: Any, run: dict[str, str
         StartTime=start,
         Parameters={"epochs": {"NumberValue": 3}},
         ParametersToRemove=["opt"],
-        OutputArtifacts={"model": {"Value": "s3://b/model.tar.gz", "MediaType": "application/gzip"}},
+        OutputArtifacts={
+            "model": {"Value": "s3://b/model.tar.gz", "MediaType": "application/gzip"}
+        },
     )
     described = sm.describe_trial_component(TrialComponentName=name)
     assert described["Parameters"] == {"lr": {"NumberValue": 0.1}, "epochs": {"NumberValue": 3}}
@@ -142,9 +147,7 @@ def test_trial_component_update_associate_and_delete(sm: Any, run: dict[str, str
                      ExperimentName=run["experiment"])  # fmt: skip
     assert code == "ValidationException"
 
-    assert _error(sm.delete_trial_component, TrialComponentName=name)[0] == (
-        "ValidationException"
-    )
+    assert _error(sm.delete_trial_component, TrialComponentName=name)[0] == ("ValidationException")
     sm.associate_trial_component(TrialComponentName=name, TrialName=run["trial"])  # again
     sm.disassociate_trial_component(TrialComponentName=name, TrialName=run["trial"])
     code, _ = _error(sm.disassociate_trial_component, TrialComponentName=name,
@@ -154,10 +157,12 @@ def test_trial_component_update_associate_and_delete(sm: Any, run: dict[str, str
                   TrialName=run["trial"])[0] == "ResourceNotFound"  # fmt: skip
     sm.delete_trial_component(TrialComponentName=name)
     code, message = _error(sm.describe_trial_component, TrialComponentName=name)
-    assert code == "ResourceNotFound" and message.startswith("Trial Component '")
+    assert code == "ResourceNotFound"
+    assert message.startswith("Trial Component '")
     sm.create_trial_component(TrialComponentName=name)
     code, message = _error(sm.create_trial_component, TrialComponentName=name)
-    assert code == "ValidationException" and "already exists" in message
+    assert code == "ValidationException"
+    assert "already exists" in message
     assert _error(sm.update_trial_component, TrialComponentName="missing-tc")[0] == (
         "ResourceNotFound"
     )
@@ -180,11 +185,14 @@ def test_batch_put_metrics_summaries_as_aws_aggregates_them(
         for m in sm.describe_trial_component(TrialComponentName=run["component"])["Metrics"]
     }
     loss = summaries["loss"]
-    assert loss["Count"] == 4 and loss["Last"] == 0.2
-    assert loss["Min"] == 0.2 and loss["Max"] == 0.9
+    assert loss["Count"] == 4
+    assert loss["Last"] == 0.2
+    assert loss["Min"] == 0.2
+    assert loss["Max"] == 0.9
     assert math.isclose(loss["Avg"], statistics.mean(values))
     assert math.isclose(loss["StdDev"], statistics.stdev(values))
-    assert summaries["acc"]["Count"] == 1 and summaries["acc"]["StdDev"] == 0
+    assert summaries["acc"]["Count"] == 1
+    assert summaries["acc"]["StdDev"] == 0
     assert loss["SourceArn"].endswith(f":experiment-trial-component/{run['component']}")
 
     code, _ = _error(metrics.batch_put_metrics, TrialComponentName="missing-tc", MetricData=data)
@@ -234,7 +242,8 @@ def test_lineage_artifact_and_association(sm: Any, run: dict[str, str]) -> None:
     assert sm.describe_artifact(ArtifactArn=arn)["ArtifactType"] == "ConfusionMatrix"
     sm.add_association(SourceArn=component_arn, DestinationArn=arn, AssociationType="Produced")
     code, message = _error(sm.add_association, SourceArn=component_arn, DestinationArn=arn)
-    assert code == "ValidationException" and "already exists" in message
+    assert code == "ValidationException"
+    assert "already exists" in message
     listed = sm.list_associations(SourceArn=component_arn)["AssociationSummaries"]
     assert [(a["DestinationArn"], a["DestinationType"], a["SourceType"]) for a in listed] == [
         (arn, "Artifact", "TrialComponent")
@@ -266,6 +275,7 @@ def test_experiments_survive_a_restart(smlocal_factory: Any) -> None:
     sm = emulator.client("sagemaker")
     assert sm.describe_trial(TrialName="kept-trial")["ExperimentName"] == "kept"
     [metric] = sm.describe_trial_component(TrialComponentName="kept-run")["Metrics"]
-    assert metric["Last"] == 1.5 and metric["Count"] == 1
+    assert metric["Last"] == 1.5
+    assert metric["Count"] == 1
     listed = sm.list_trial_components(TrialName="kept-trial")["TrialComponentSummaries"]
     assert [c["TrialComponentName"] for c in listed] == ["kept-run"]
