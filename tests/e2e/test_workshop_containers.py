@@ -5,8 +5,9 @@ e301a6f; its script-mode training from 9ac866d), cell by cell with the Session/r
 changed: the bank-marketing CSV uploaded, an SKLearnProcessor job preprocessing it, the
 built-in XGBoost algorithm trained and its AUCs read from FinalMetricDataList, an endpoint
 with Data Capture predicting the test rows, a batch transform of them, the warm-pool
-estimator's five fits, and XGBoost script mode with `training_job_analytics`. Experiments'
-`Run`, MLflow and the hyperparameter tuning job (not emulated) are left out.
+estimator's five fits, and XGBoost script mode with `training_job_analytics`. The
+notebook's Experiments cells (`Run`, `load_run`, the jobs joining runs) are
+`test_workshop_experiments.py`; MLflow and the hyperparameter tuning job are left out.
 """
 
 from __future__ import annotations
