@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench.pipelines",
     "bench.transform",
     "bench.console",
+    "bench.experiments",
 ]
 
 

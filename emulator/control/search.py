@@ -32,7 +32,7 @@ from smlocal.emulator.control.pagination import page
 from smlocal.emulator.control.tags import tags_of
 from smlocal.emulator.control.training_jobs import TRAINING_JOBS
 from smlocal.emulator.control.trial_component_records import TRIAL_COMPONENTS
-from smlocal.emulator.control.trial_components import component_record, trial_record
+from smlocal.emulator.control.trial_components import component_records, trial_records
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.wire.service_models import sagemaker_model
 
@@ -49,7 +49,11 @@ class Searchable:
     kind: Kind[Any]
     member: str  # "TrainingJob": the SearchRecord member that holds each result
     wrap: Callable[[Record], Record] = lambda record: record  # the member's value
-    view: Callable[[Context, Any], Record] | None = None  # the record, if not its Describe
+    # the records' maker, once per search, if a record is not the Describe output
+    view: Callable[[Context], Callable[[Any], Record]] | None = None
+    # an Equals filter on the kind's name (under And) names the one record to look at: the
+    # SDK's `Run` searches for its own component this way each time one is opened
+    by_name: bool = False
 
 
 SEARCHABLE = {
@@ -58,10 +62,10 @@ SEARCHABLE = {
     "Model": Searchable(MODELS, "Model", lambda model: {"Model": model}),
     "ModelPackage": Searchable(PACKAGES, "ModelPackage"),
     "ModelPackageGroup": Searchable(GROUPS, "ModelPackageGroup"),
-    "Experiment": Searchable(EXPERIMENTS, "Experiment"),
-    "ExperimentTrial": Searchable(TRIALS, "Trial", view=trial_record),
+    "Experiment": Searchable(EXPERIMENTS, "Experiment", by_name=True),
+    "ExperimentTrial": Searchable(TRIALS, "Trial", view=trial_records, by_name=True),
     "ExperimentTrialComponent": Searchable(
-        TRIAL_COMPONENTS, "TrialComponent", view=component_record
+        TRIAL_COMPONENTS, "TrialComponent", view=component_records, by_name=True
     ),
 }
 
@@ -73,17 +77,30 @@ def search(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         return {"Results": []}
     members = _members(found.member)
     records = []
-    for item in found.kind.records(ctx):
-        shown = item.describe() if found.view is None else found.view(ctx, item)
+    view = (lambda item: item.describe()) if found.view is None else found.view(ctx)
+    expression = params.get("SearchExpression")
+    for item in _candidates(ctx, found, expression):
+        shown = view(item)
         record = {k: v for k, v in shown.items() if k in members}
         record["Tags"] = tags_of(ctx, item.arn)
         records.append(record)
-    expression = params.get("SearchExpression")
     if expression:
         records = [r for r in records if _matches(expression, r)]
     records = _sorted(records, params.get("SortBy", "LastModifiedTime"), params.get("SortOrder"))
     chunk, token = page(records, params)
     return {"Results": [{found.member: found.wrap(r)} for r in chunk], "NextToken": token}
+
+
+def _candidates(ctx: Context, found: Searchable, expression: dict[str, Any] | None) -> list[Any]:
+    """The records the expression may match: the one it names, where the kind allows that,
+    else all (the expression is still applied to them)."""
+    if found.by_name and expression and expression.get("Operator", "And") == "And":
+        for spec in expression.get("Filters", []):
+            named = spec.get("Name") == found.kind.name_key and "Value" in spec
+            if named and spec.get("Operator", "Equals") == "Equals":
+                item = found.kind.find(ctx, spec["Value"])
+                return [] if item is None else [item]
+    return found.kind.records(ctx)
 
 
 @cache

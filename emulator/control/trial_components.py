@@ -8,6 +8,7 @@ logged to it (BatchPutMetrics, `control.experiment_metrics`); the record is in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from smlocal.emulator.control.context import Context
@@ -21,6 +22,7 @@ from smlocal.emulator.control.experiments import (
 from smlocal.emulator.control.job_components import current
 from smlocal.emulator.control.trial_associations import (
     associate,
+    associations,
     components_of,
     disassociate,
     trials_of,
@@ -120,8 +122,8 @@ def list_trial_components(ctx: Context, params: dict[str, Any]) -> dict[str, Any
         members = {c.lower() for c in components_of(ctx, trial.name)}
     if params.get("ExperimentName"):
         experiment = EXPERIMENTS.get(ctx, params["ExperimentName"])
-        trials = [t for t in TRIALS.records(ctx) if t.experiment_name.lower() == experiment.key]
-        members = {c.lower() for t in trials for c in components_of(ctx, t.name)}
+        trials = {t.key for t in TRIALS.records(ctx) if t.experiment_name.lower() == experiment.key}
+        members = {a.component.lower() for a in associations(ctx) if a.trial.lower() in trials}
     source = params.get("SourceArn")
 
     def keep(component: TrialComponent) -> bool:
@@ -171,36 +173,52 @@ def disassociate_trial_component(ctx: Context, params: dict[str, Any]) -> dict[s
     return {"TrialComponentArn": component.arn, "TrialArn": trial.arn}
 
 
-def parents(ctx: Context, component: TrialComponent) -> list[dict[str, str]]:
-    """Search's Parents of a component: each trial it belongs to, with its experiment."""
-    found = []
-    for name in trials_of(ctx, component.name):
-        trial = TRIALS.find(ctx, name)
+def component_records(ctx: Context) -> Callable[[TrialComponent], dict[str, object]]:
+    """Search's record of each component (as described, with its Parents and RunName); the
+    memberships and trials are read once per search, not once per component."""
+    trials = {t.key: t for t in TRIALS.records(ctx)}
+    member_of: dict[str, list[Trial]] = {}
+    for association in associations(ctx):
+        trial = trials.get(association.trial.lower())
         if trial is not None:
-            found.append({"TrialName": trial.name, "ExperimentName": trial.experiment_name})
-    return found
+            member_of.setdefault(association.component.lower(), []).append(trial)
 
+    def record(component: TrialComponent) -> dict[str, object]:
+        shown = current(ctx, component).describe()
+        shown["Parents"] = [{"TrialName": t.name, "ExperimentName": t.experiment_name}
+                            for t in member_of.get(component.key, [])]  # fmt: skip
+        if component.run_name:
+            shown["RunName"] = component.run_name
+        return shown
 
-def component_record(ctx: Context, component: TrialComponent) -> dict[str, object]:
-    """Search's record of a component: as described, with its Parents and RunName."""
-    record = current(ctx, component).describe()
-    record["Parents"] = parents(ctx, component)
-    if component.run_name:
-        record["RunName"] = component.run_name
     return record
 
 
-def trial_record(ctx: Context, trial: Trial) -> dict[str, object]:
-    """Search's record of a trial: as described, with its components' summaries."""
-    record = trial.describe()
-    summaries = []
-    for name in components_of(ctx, trial.name):
-        component = TRIAL_COMPONENTS.find(ctx, name)
+def trial_records(ctx: Context) -> Callable[[Trial], dict[str, object]]:
+    """Search's record of each trial: as described, with its components' summaries."""
+    components = {c.key: c for c in TRIAL_COMPONENTS.records(ctx)}
+    members: dict[str, list[TrialComponent]] = {}
+    for association in associations(ctx):
+        component = components.get(association.component.lower())
         if component is not None:
-            summaries.append(shown((("TrialComponentName", component.name),
-                                    ("TrialComponentArn", component.arn),
-                                    ("TrialComponentSource", component.source),
-                                    ("CreationTime", component.creation_time),
-                                    ("CreatedBy", {}))))  # fmt: skip
-    record["TrialComponentSummaries"] = summaries
+            members.setdefault(association.trial.lower(), []).append(component)
+
+    def record(trial: Trial) -> dict[str, object]:
+        described = trial.describe()
+        described["TrialComponentSummaries"] = [_simple(c) for c in members.get(trial.key, [])]
+        return described
+
     return record
+
+
+def _simple(component: TrialComponent) -> dict[str, object]:
+    """TrialComponentSimpleSummary."""
+    return shown(
+        (
+            ("TrialComponentName", component.name),
+            ("TrialComponentArn", component.arn),
+            ("TrialComponentSource", component.source),
+            ("CreationTime", component.creation_time),
+            ("CreatedBy", {}),
+        )
+    )

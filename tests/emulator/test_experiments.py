@@ -279,3 +279,54 @@ def test_experiments_survive_a_restart(smlocal_factory: Any) -> None:
     assert metric["Count"] == 1
     listed = sm.list_trial_components(TrialName="kept-trial")["TrialComponentSummaries"]
     assert [c["TrialComponentName"] for c in listed] == ["kept-run"]
+
+
+def test_a_job_naming_a_missing_experiment_or_trial_is_not_created(
+    sm: Any, run: dict[str, str]
+) -> None:
+    def create(name: str, config: dict[str, str]) -> Any:
+        return sm.create_processing_job(
+            ProcessingJobName=name,
+            RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+            AppSpecification={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+            ProcessingResources={
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "VolumeSizeInGB": 1,
+                }
+            },
+            ExperimentConfig=config,
+        )
+
+    for config, code in (
+        ({"ExperimentName": "missing-exp"}, "ResourceNotFound"),
+        ({"ExperimentName": run["experiment"], "TrialName": "missing-trial"}, "ResourceNotFound"),
+    ):
+        name = _name("job")
+        assert _error(create, name=name, config=config)[0] == code
+        assert _error(sm.describe_processing_job, ProcessingJobName=name)[0] == (
+            "ValidationException"
+        )
+        assert _error(sm.describe_trial_component,
+                      TrialComponentName=f"{name}-aws-processing-job")[0] == "ResourceNotFound"  # fmt: skip
+    other = _name("exp")
+    sm.create_experiment(ExperimentName=other)
+    code, message = _error(create, name=_name("job"),
+                           config={"ExperimentName": other, "TrialName": run["trial"]})  # fmt: skip
+    assert code == "ValidationException"
+    assert f"belongs to experiment '{run['experiment']}'" in message
+
+
+def test_search_by_name_matches_as_the_full_search_does(sm: Any, run: dict[str, str]) -> None:
+    def names(value: str, operator: str = "And") -> list[str]:
+        results = sm.search(Resource="ExperimentTrialComponent", SearchExpression={
+            "Filters": [{"Name": "TrialComponentName", "Operator": "Equals", "Value": value},
+                        {"Name": "DisplayName", "Operator": "Exists"}],
+            "Operator": operator})["Results"]  # fmt: skip
+        return [r["TrialComponent"]["TrialComponentName"] for r in results]
+
+    assert names(run["component"]) == [run["component"]]
+    assert names(run["component"].upper()) == []  # Equals compares text as given
+    assert names("missing-tc") == []
+    assert run["component"] in names("missing-tc", operator="Or")
