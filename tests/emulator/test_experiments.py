@@ -330,3 +330,18 @@ def test_search_by_name_matches_as_the_full_search_does(sm: Any, run: dict[str, 
     assert names(run["component"].upper()) == []  # Equals compares text as given
     assert names("missing-tc") == []
     assert run["component"] in names("missing-tc", operator="Or")
+
+
+def test_reset_deletes_experiments_in_the_order_sagemaker_requires(smlocal_factory: Any) -> None:
+    emulator = smlocal_factory()
+    sm = emulator.client("sagemaker")
+    sm.create_experiment(ExperimentName="gone")
+    for trial in ("gone-a", "gone-b"):
+        sm.create_trial(TrialName=trial, ExperimentName="gone")
+        sm.create_trial_component(TrialComponentName=f"{trial}-run")
+        sm.associate_trial_component(TrialComponentName=f"{trial}-run", TrialName="gone-a")
+    sm.associate_trial_component(TrialComponentName="gone-a-run", TrialName="gone-b")
+    emulator.reset()
+    assert sm.list_trial_components()["TrialComponentSummaries"] == []
+    assert sm.list_trials()["TrialSummaries"] == []
+    assert sm.list_experiments()["ExperimentSummaries"] == []
