@@ -195,6 +195,17 @@ def test_batch_put_metrics_summaries_as_aws_aggregates_them(
     assert summaries["acc"]["StdDev"] == 0
     assert loss["SourceArn"].endswith(f":experiment-trial-component/{run['component']}")
 
+    bad = [{"MetricName": "loss", "Timestamp": base, "Value": v}
+           for v in (float("nan"), 0.0, float("inf"))]  # fmt: skip
+    answer = metrics.batch_put_metrics(TrialComponentName=run["component"], MetricData=bad)
+    assert [(e["Code"], e["MetricIndex"]) for e in answer["Errors"]] == [
+        ("VALIDATION_ERROR", 0),
+        ("VALIDATION_ERROR", 2),
+    ]
+    [loss] = [m for m in sm.describe_trial_component(TrialComponentName=run["component"])[
+        "Metrics"] if m["MetricName"] == "loss"]  # fmt: skip
+    assert loss["Count"] == 5
+    assert loss["Min"] == 0.0
     code, _ = _error(metrics.batch_put_metrics, TrialComponentName="missing-tc", MetricData=data)
     assert code == "ResourceNotFound"
     code, _ = _error(metrics.batch_put_metrics, TrialComponentName="Upper-Case", MetricData=data)
