@@ -13,14 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.pipelines import epoch
 from smlocal.emulator.control.trial_component_records import TRIAL_COMPONENTS, MetricSummary
 from smlocal.emulator.errors import UnknownOperationException
 
 MetricsOperation = Callable[[Context, dict[str, Any]], dict[str, Any]]
-
-
-def _epoch(value: Any) -> float:
-    return float(value.timestamp() if hasattr(value, "timestamp") else value)
 
 
 def batch_put_metrics(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +34,7 @@ def batch_put_metrics(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             summary = component.metrics.setdefault(
                 datum["MetricName"], MetricSummary(datum["MetricName"])
             )
-            summary.add(value, _epoch(datum["Timestamp"]))
+            summary.add(value, float(epoch(datum["Timestamp"]) or 0))
         component.last_modified_time = ctx.now()
         TRIAL_COMPONENTS.save(ctx, component)
     return {"Errors": errors} if errors else {}

@@ -20,6 +20,7 @@ from smlocal.emulator.control.experiments import (
     created_between,
 )
 from smlocal.emulator.control.job_components import current
+from smlocal.emulator.control.pipelines import epoch
 from smlocal.emulator.control.trial_associations import (
     associate,
     associations,
@@ -35,10 +36,6 @@ from smlocal.emulator.control.trial_component_records import (
 )
 from smlocal.emulator.errors import ResourceNotFound, ValidationException
 from smlocal.emulator.support.records import Nested, shown
-
-
-def _epoch(value: Any) -> float | None:
-    return None if value is None else (value.timestamp() if hasattr(value, "timestamp") else value)
 
 
 def _check_sizes(component: TrialComponent) -> None:
@@ -65,8 +62,8 @@ def create_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, An
         last_modified_time=now,
         display_name=params.get("DisplayName"),
         status=params.get("Status"),
-        start_time=_epoch(params.get("StartTime")),
-        end_time=_epoch(params.get("EndTime")),
+        start_time=epoch(params.get("StartTime")),
+        end_time=epoch(params.get("EndTime")),
         parameters=params.get("Parameters", {}),
         input_artifacts=params.get("InputArtifacts", {}),
         output_artifacts=params.get("OutputArtifacts", {}),
@@ -90,9 +87,9 @@ def update_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, An
         component.display_name = params.get("DisplayName", component.display_name)
         component.status = params.get("Status", component.status)
         if "StartTime" in params:
-            component.start_time = _epoch(params["StartTime"])
+            component.start_time = epoch(params["StartTime"])
         if "EndTime" in params:
-            component.end_time = _epoch(params["EndTime"])
+            component.end_time = epoch(params["EndTime"])
         for member, attribute in (
             ("Parameters", "parameters"),
             ("InputArtifacts", "input_artifacts"),
