@@ -63,3 +63,49 @@ def test_run_logs_parameters_metrics_and_artifacts(
     assert row["train"] == pytest.approx(0.7)
     assert row["loss - Count"] == 4
     assert row["loss - Min"] == pytest.approx(0.1)
+
+
+LOGGING_TRAIN = """\
+import os
+os.environ["SAGEMAKER_SUPPRESS_V2_WARNING"] = "1"
+from sagemaker.experiments.run import load_run
+from sagemaker.session import Session
+
+if __name__ == "__main__":
+    session = Session(default_bucket="smlocal-sagemaker")
+    with load_run(sagemaker_session=session) as run:  # the run, found from the job's ARN
+        run.log_parameter("in_job", 1)
+        for step, accuracy in enumerate([0.5, 0.75]):
+            run.log_metric(name="accuracy", value=accuracy, step=step)
+    open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write("trained")
+"""
+
+
+def test_load_run_inside_a_training_script_logs_to_the_run(
+    smlocal_sagemaker_session: Any, tmp_path: Path
+) -> None:
+    from sagemaker.experiments.run import Run
+    from sagemaker.sklearn.estimator import SKLearn
+
+    session = smlocal_sagemaker_session
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(LOGGING_TRAIN)
+    estimator = SKLearn(entry_point="train.py", source_dir=str(source), framework_version="1.2-1",
+                        role="arn:aws:iam::123456789012:role/SageMakerRole",
+                        instance_type="ml.m5.large", instance_count=1, sagemaker_session=session,
+                        output_path=f"s3://{session.default_bucket()}/runs")  # fmt: skip
+    with Run(experiment_name="sdk-in-job", run_name="job-run", sagemaker_session=session) as run:
+        estimator.fit(logs=False)
+        config = run.experiment_config
+    job = estimator.latest_training_job.describe()
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    sm = session.sagemaker_client
+    component = sm.describe_trial_component(TrialComponentName=config["RunName"])
+    assert component["Parameters"]["in_job"] == {"NumberValue": 1}
+    [accuracy] = component["Metrics"]
+    assert (accuracy["Count"], accuracy["Last"], accuracy["Max"]) == (2, 0.75, 0.75)
+    job_component = sm.describe_trial_component(
+        TrialComponentName=f"{job['TrainingJobName']}-aws-training-job"
+    )
+    assert job_component["Status"]["PrimaryStatus"] == "Completed"
