@@ -15,6 +15,7 @@ from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.pipelines import epoch
 from smlocal.emulator.control.trial_associations import components_of, trials_of
 from smlocal.emulator.errors import ResourceNotFound, ValidationException
+from smlocal.emulator.support.entity_names import experiment_entity_names
 from smlocal.emulator.support.records import Document, Nested, shown
 
 EXPERIMENT = "experiment"
@@ -335,3 +336,21 @@ def delete_trial(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     trial = TRIALS.get(ctx, params["TrialName"])
     TRIALS.delete(ctx, params["TrialName"], refuse=refuse)
     return {"TrialArn": trial.arn}
+
+
+def pipeline_run_group(ctx: Context, config: Nested | None, execution_arn: str) -> None:
+    """A pipeline execution's PipelineExperimentConfig: its experiment (by default the
+    pipeline's name) and trial (the execution's id) made if missing, so that the steps' jobs
+    join them. Names no experiment may have are left alone (the jobs then join nothing)."""
+    if not config or not experiment_entity_names(config):
+        return
+    experiment, trial = config.get("ExperimentName"), config.get("TrialName")
+    with ctx.store.transaction():
+        if experiment and EXPERIMENTS.find(ctx, str(experiment)) is None:
+            name, now = str(experiment), ctx.now()
+            made = Experiment(name, ctx.arn(EXPERIMENT, name), now, now)
+            EXPERIMENTS.add(ctx, made, [])
+        if experiment and trial and TRIALS.find(ctx, str(trial)) is None:
+            source: Nested = {"SourceArn": execution_arn,
+                              "SourceType": "SageMakerPipelineExecution"}  # fmt: skip
+            new_trial(ctx, str(trial), str(experiment), source=source)
