@@ -24,9 +24,12 @@ TRIAL_COMPONENT = "experiment-trial-component"  # the store kind of trial compon
 
 
 def entity_key(name_or_arn: str) -> str:
-    """The store key of an experiment entity's name or ARN: the name, lower-cased."""
-    name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
-    return name.lower()
+    """The store key of an experiment entity's name or ARN: the name, lower-cased. Only a
+    trial component may be named by its ARN; an ARN of anything else is kept whole, so it
+    finds nothing."""
+    if name_or_arn.startswith("arn:") and f":{TRIAL_COMPONENT}/" in name_or_arn:
+        return name_or_arn.rsplit("/", 1)[-1].lower()
+    return name_or_arn.lower()
 
 
 @dataclass

@@ -171,6 +171,7 @@ TRIAL_COMPONENTS = Kind(
     list_key="TrialComponentSummaries",
     key_of=entity_key,
     missing=ResourceNotFound,
+    quotes_arns=True,
     missing_text="Trial Component '{arn}' does not exist.",
     duplicate_text=(
         "Trial Component names must be unique within an AWS account and region. Trial "

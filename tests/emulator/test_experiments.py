@@ -138,6 +138,11 @@ def test_trial_component_update_associate_and_delete(sm: Any, run: dict[str, str
     assert described["OutputArtifacts"]["model"]["Value"] == "s3://b/model.tar.gz"
     by_arn = sm.describe_trial_component(TrialComponentName=described["TrialComponentArn"])
     assert by_arn["TrialComponentName"] == name
+    trial_arn = sm.describe_trial(TrialName=run["trial"])["TrialArn"]
+    wrong_type = trial_arn.rsplit("/", 1)[0] + f"/{name}"  # an ARN of a trial, not a component
+    code, message = _error(sm.describe_trial_component, TrialComponentName=wrong_type)
+    assert code == "ResourceNotFound"
+    assert message.endswith("does not exist.")
     listed = sm.list_trial_components(TrialName=run["trial"])["TrialComponentSummaries"]
     assert [c["TrialComponentName"] for c in listed] == [name]
     listed = sm.list_trial_components(ExperimentName=run["experiment"])
