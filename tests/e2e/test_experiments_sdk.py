@@ -109,3 +109,7 @@ def test_load_run_inside_a_training_script_logs_to_the_run(
         TrialComponentName=f"{job['TrainingJobName']}-aws-training-job"
     )
     assert job_component["Status"]["PrimaryStatus"] == "Completed"
+    by_source = sm.list_trial_components(SourceArn=job["TrainingJobArn"])
+    assert [c["TrialComponentName"] for c in by_source["TrialComponentSummaries"]] == [
+        job_component["TrialComponentName"]
+    ]
