@@ -19,7 +19,10 @@ BENCHMARKS = [
     "bench.processing_scripts",
     "bench.pipelines",
     "bench.transform",
+    "bench.tuning",
     "bench.console",
+    "bench.multi_model",
+    "bench.multi_container",
     "bench.experiments",
 ]
 
