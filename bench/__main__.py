@@ -24,6 +24,7 @@ BENCHMARKS = [
     "bench.multi_model",
     "bench.multi_container",
     "bench.serverless_shadow",
+    "bench.experiments",
 ]
 
 

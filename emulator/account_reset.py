@@ -87,6 +87,7 @@ def reset_account(client: ClientFactory, timeout: float = 120.0) -> None:
     for model in _items(sm, "list_models", "Models"):
         _ignore_finished(sm.delete_model, ModelName=model["ModelName"])
     _delete_registry(sm)
+    _delete_experiments(sm)
     kept = _delete_buckets(client("s3"))
     logs = client("logs")
     for group in _items(logs, "describe_log_groups", "logGroups", token="nextToken"):
@@ -125,6 +126,22 @@ def _delete_schedules(sm: Any, deadline: float) -> None:
         return not any(_items(sm, "list_monitoring_schedules", "MonitoringScheduleSummaries"))
 
     _until(deadline, remaining, "deleting monitoring schedules")
+
+
+def _delete_experiments(sm: Any) -> None:
+    """Trial components (taken out of their trials first), then trials, then experiments,
+    the order SageMaker requires. Lineage artifacts have no List here and stay."""
+    for component in _items(sm, "list_trial_components", "TrialComponentSummaries"):
+        name = component["TrialComponentName"]
+        with contextlib.suppress(ClientError):  # gone already: a reset running beside this one
+            for trial in _items(sm, "list_trials", "TrialSummaries", TrialComponentName=name):
+                _ignore_finished(sm.disassociate_trial_component,
+                                 TrialComponentName=name, TrialName=trial["TrialName"])  # fmt: skip
+        _ignore_finished(sm.delete_trial_component, TrialComponentName=name)
+    for trial in _items(sm, "list_trials", "TrialSummaries"):
+        _ignore_finished(sm.delete_trial, TrialName=trial["TrialName"])
+    for experiment in _items(sm, "list_experiments", "ExperimentSummaries"):
+        _ignore_finished(sm.delete_experiment, ExperimentName=experiment["ExperimentName"])
 
 
 def _delete_pipelines(sm: Any, deadline: float) -> None:

@@ -33,6 +33,7 @@ from smlocal.emulator.console.app import Console
 from smlocal.emulator.console.sources import Sources
 from smlocal.emulator.control.context import Context, Managers
 from smlocal.emulator.control.endpoints import EndpointDocuments
+from smlocal.emulator.control.experiment_metrics import MetricsPlane
 from smlocal.emulator.control.monitoring_executions import execution_finished, start_execution
 from smlocal.emulator.control.operations import ControlPlane
 from smlocal.emulator.embedded.services import S3Persistence, embedded_services
@@ -58,7 +59,8 @@ from smlocal.emulator.support.store import Store
 from smlocal.emulator.wire.edge import ControlBridge, Edge, FlushBridge
 from smlocal.emulator.wire.guard import LocalOnly, trust_from_settings
 from smlocal.emulator.wire.http_server import Handler, HttpServer, serve
-from smlocal.emulator.wire.service_models import runtime_model, sagemaker_model
+from smlocal.emulator.wire.rest_bridge import RestBridge
+from smlocal.emulator.wire.service_models import metrics_model, runtime_model, sagemaker_model
 from smlocal.emulator.wire.validation import validate
 from smlocal.emulator.wire.wsgi_bridge import WSGIBridge
 
@@ -207,6 +209,7 @@ class Emulator:
             lambda: self.health.answer(ctx),
             FlushBridge(manager, loop, executor),
             console=Console(Sources(ctx, control, manager, metrics), loop, executor),
+            metrics=RestBridge(metrics_model(), MetricsPlane(ctx), loop, executor),
         )
         guarded = LocalOnly(edge, trust_from_settings(self.settings))
         servers = [await serve(guarded, sock)]

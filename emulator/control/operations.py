@@ -8,7 +8,9 @@ from typing import Any
 from smlocal.emulator.control import (
     endpoint_configs,
     endpoints,
+    experiments,
     job_definitions,
+    lineage,
     model_packages,
     models,
     monitoring_schedules,
@@ -22,6 +24,7 @@ from smlocal.emulator.control import (
     tuning_jobs,
 )
 from smlocal.emulator.control import model_quality_definitions as mq
+from smlocal.emulator.control import trial_components as components
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.errors import UnknownOperationException
 
@@ -108,6 +111,29 @@ OPERATIONS: dict[str, Operation] = {
     "ListPipelineParametersForExecution": (
         pipeline_executions.list_pipeline_parameters_for_execution
     ),
+    "CreateExperiment": experiments.create_experiment,
+    "DescribeExperiment": experiments.describe_experiment,
+    "ListExperiments": experiments.list_experiments,
+    "UpdateExperiment": experiments.update_experiment,
+    "DeleteExperiment": experiments.delete_experiment,
+    "CreateTrial": experiments.create_trial,
+    "DescribeTrial": experiments.describe_trial,
+    "ListTrials": experiments.list_trials,
+    "UpdateTrial": experiments.update_trial,
+    "DeleteTrial": experiments.delete_trial,
+    "CreateTrialComponent": components.create_trial_component,
+    "DescribeTrialComponent": components.describe_trial_component,
+    "ListTrialComponents": components.list_trial_components,
+    "UpdateTrialComponent": components.update_trial_component,
+    "DeleteTrialComponent": components.delete_trial_component,
+    "AssociateTrialComponent": components.associate_trial_component,
+    "DisassociateTrialComponent": components.disassociate_trial_component,
+    "CreateArtifact": lineage.create_artifact,
+    "DescribeArtifact": lineage.describe_artifact,
+    "DeleteArtifact": lineage.delete_artifact,
+    "AddAssociation": lineage.add_association,
+    "ListAssociations": lineage.list_associations,
+    "DeleteAssociation": lineage.delete_association,
 }
 
 

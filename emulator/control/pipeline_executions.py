@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from smlocal.emulator.control.context import Context, wired
+from smlocal.emulator.control.experiments import pipeline_run_group
 from smlocal.emulator.control.pagination import page
 from smlocal.emulator.control.pipelines import PIPELINES, epoch, ran
 from smlocal.emulator.errors import ValidationException
@@ -75,6 +76,7 @@ def start_pipeline_execution(ctx: Context, params: dict[str, Any]) -> dict[str, 
     with ctx.store.transaction():
         save_execution(ctx, execution)
         ran(ctx, pipeline.name, now)
+        pipeline_run_group(ctx, execution.experiment_config, arn)
     executor(ctx).start(arn)
     return {"PipelineExecutionArn": arn}
 

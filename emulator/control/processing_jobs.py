@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from smlocal.emulator.control.context import Context, wired
+from smlocal.emulator.control.job_components import check_experiment_config, join_experiment
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.jobs.processing_records import (
@@ -73,7 +74,10 @@ def new_job(
         monitoring_schedule_arn=schedule_arn,
         capture_window=capture_window,
     )
-    PROCESSING_JOBS.add(ctx, job, params.get("Tags", []))
+    with ctx.store.transaction():  # the job and its trial component, or neither
+        check_experiment_config(ctx, params.get("ExperimentConfig"))
+        PROCESSING_JOBS.add(ctx, job, params.get("Tags", []))
+        join_experiment(ctx, KIND, name, job.arn, params.get("ExperimentConfig"))
     return job
 
 

@@ -8,8 +8,9 @@ none does). Numbers compare as numbers, times as instants (the value may be epoc
 or ISO 8601), everything else as text. `Filters`, `NestedFilters` and `SubExpressions` are
 joined by the expression's `Operator` (And unless Or).
 
-Resource types smlocal cannot create (experiments, feature groups, projects, ...) have no
-records here, so their searches find nothing.
+Experiments, trials and trial components are searched too (a trial component's
+`Parents.TrialName`, `Metrics.<name>.Max`, ...). Resource types smlocal cannot create
+(feature groups, projects, ...) have no records here, so their searches find nothing.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from typing import Any
 
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.endpoints import ENDPOINTS
+from smlocal.emulator.control.experiments import EXPERIMENTS, TRIALS
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.model_packages import GROUPS, PACKAGES
 from smlocal.emulator.control.models import MODELS
 from smlocal.emulator.control.pagination import page
 from smlocal.emulator.control.tags import tags_of
 from smlocal.emulator.control.training_jobs import TRAINING_JOBS
+from smlocal.emulator.control.trial_component_records import TRIAL_COMPONENTS
+from smlocal.emulator.control.trial_components import component_records, trial_records
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.wire.service_models import sagemaker_model
 
@@ -45,6 +49,11 @@ class Searchable:
     kind: Kind[Any]
     member: str  # "TrainingJob": the SearchRecord member that holds each result
     wrap: Callable[[Record], Record] = lambda record: record  # the member's value
+    # the records' maker, once per search, if a record is not the Describe output
+    view: Callable[[Context], Callable[[Any], Record]] | None = None
+    # an Equals filter on the kind's name (under And) names the one record to look at: the
+    # SDK's `Run` searches for its own component this way each time one is opened
+    by_name: bool = False
 
 
 SEARCHABLE = {
@@ -53,6 +62,11 @@ SEARCHABLE = {
     "Model": Searchable(MODELS, "Model", lambda model: {"Model": model}),
     "ModelPackage": Searchable(PACKAGES, "ModelPackage"),
     "ModelPackageGroup": Searchable(GROUPS, "ModelPackageGroup"),
+    "Experiment": Searchable(EXPERIMENTS, "Experiment", by_name=True),
+    "ExperimentTrial": Searchable(TRIALS, "Trial", view=trial_records, by_name=True),
+    "ExperimentTrialComponent": Searchable(
+        TRIAL_COMPONENTS, "TrialComponent", view=component_records, by_name=True
+    ),
 }
 
 
@@ -63,16 +77,30 @@ def search(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         return {"Results": []}
     members = _members(found.member)
     records = []
-    for item in found.kind.records(ctx):
-        record = {k: v for k, v in item.describe().items() if k in members}
+    view = (lambda item: item.describe()) if found.view is None else found.view(ctx)
+    expression = params.get("SearchExpression")
+    for item in _candidates(ctx, found, expression):
+        shown = view(item)
+        record = {k: v for k, v in shown.items() if k in members}
         record["Tags"] = tags_of(ctx, item.arn)
         records.append(record)
-    expression = params.get("SearchExpression")
     if expression:
         records = [r for r in records if _matches(expression, r)]
     records = _sorted(records, params.get("SortBy", "LastModifiedTime"), params.get("SortOrder"))
     chunk, token = page(records, params)
     return {"Results": [{found.member: found.wrap(r)} for r in chunk], "NextToken": token}
+
+
+def _candidates(ctx: Context, found: Searchable, expression: dict[str, Any] | None) -> list[Any]:
+    """The records the expression may match: the one it names, where the kind allows that,
+    else all (the expression is still applied to them)."""
+    if found.by_name and expression and expression.get("Operator", "And") == "And":
+        for spec in expression.get("Filters", []):
+            named = spec.get("Name") == found.kind.name_key and "Value" in spec
+            if named and spec.get("Operator", "Equals") == "Equals":
+                item = found.kind.find(ctx, spec["Value"])
+                return [] if item is None else [item]
+    return found.kind.records(ctx)
 
 
 @cache
@@ -139,14 +167,27 @@ def _values(record: Record, path: str) -> Iterator[Any]:
     head, _, rest = path.partition(".")
     if head == "Tags":
         found: Any = {t["Key"]: t.get("Value", "") for t in record.get("Tags", [])}
-    elif head == "Metrics":
+    elif head == "Metrics" and "FinalMetricDataList" in record:
         found = {m["MetricName"]: m["Value"] for m in record.get("FinalMetricDataList") or []}
+    elif head == "Metrics":  # a trial component's summaries: Metrics.<name>.<statistic>
+        yield from _summary_values(record.get("Metrics") or [], rest)
+        return
     else:
         found = record.get(head)
     if head in ("Tags", "Metrics") and rest:
         yield found.get(rest)
         return
     yield from _below(found, rest)
+
+
+def _summary_values(summaries: list[Record], rest: str) -> Iterator[Any]:
+    """`loss.Max` of a trial component's metric summaries (a metric's name may hold dots)."""
+    for summary in summaries:
+        name = summary["MetricName"]
+        if rest == name:
+            yield summary
+        elif rest.startswith(name + "."):
+            yield summary.get(rest[len(name) + 1 :])
 
 
 def _below(value: Any, rest: str) -> Iterator[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from smlocal.emulator.control.context import Context, wired
+from smlocal.emulator.control.job_components import check_experiment_config, join_experiment
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.errors import ResourceInUse, ValidationException
 from smlocal.emulator.jobs.training.records import KIND, TrainingJob
@@ -65,7 +66,10 @@ def create_training_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         now=ctx.now(),
         artifacts=artifact_uri(params["OutputDataConfig"]["S3OutputPath"], name),
     )
-    TRAINING_JOBS.add(ctx, job, params.get("Tags", []))
+    with ctx.store.transaction():  # the job and its trial component, or neither
+        check_experiment_config(ctx, params.get("ExperimentConfig"))
+        TRAINING_JOBS.add(ctx, job, params.get("Tags", []))
+        join_experiment(ctx, KIND, name, job.arn, params.get("ExperimentConfig"))
     training(ctx).start(name)
     return {"TrainingJobArn": job.arn}
 

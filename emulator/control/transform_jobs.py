@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from smlocal.emulator.control.context import Context, wired
+from smlocal.emulator.control.job_components import check_experiment_config, join_experiment
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.models import MODELS
 from smlocal.emulator.errors import ResourceInUse, ValidationException
@@ -114,7 +115,10 @@ def create_transform_job(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
         data_processing=params.get("DataProcessing"),
         experiment_config=params.get("ExperimentConfig"),
     )
-    TRANSFORM_JOBS.add(ctx, job, params.get("Tags", []))
+    with ctx.store.transaction():  # the job and its trial component, or neither
+        check_experiment_config(ctx, params.get("ExperimentConfig"))
+        TRANSFORM_JOBS.add(ctx, job, params.get("Tags", []))
+        join_experiment(ctx, KIND, name, job.arn, params.get("ExperimentConfig"))
     runner(ctx).start(job.name)
     return {"TransformJobArn": job.arn}
 

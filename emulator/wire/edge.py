@@ -2,9 +2,11 @@
 
 Routing by request: `X-Amz-Target: SageMaker.*` is the control plane; a POST to
 /endpoints/{name}/invocations signed for `sagemaker` (or not signed) is the runtime;
-/_smlocal/health and POST /_smlocal/endpoints/{name}/capture/flush are ours, and so are the
-console's pages (GET /_smlocal/ and below, handed to the console server.py wires in) and every
-other path under /_smlocal (404; no S3 bucket name can start with `_`); everything else
+a REST-JSON request signed for `sagemaker` on a path of SageMaker Metrics
+(PUT /BatchPutMetrics) is that service; /_smlocal/health and POST
+/_smlocal/endpoints/{name}/capture/flush are ours, and so are the console's pages (GET
+/_smlocal/ and below, handed to the console server.py wires in) and every other path under
+/_smlocal (404; no S3 bucket name can start with `_`); everything else
 (S3, STS, IAM, CloudWatch, Logs) goes to moto.
 
 Each route has its own body limit (`Edge.body_limit`, asked by the server before a body is
@@ -138,6 +140,18 @@ class OwnPages(Protocol):
         ...
 
 
+class RestService(Protocol):
+    """Another REST-JSON service signed for `sagemaker` (SageMaker Metrics)."""
+
+    def claims(self, method: str, path: str) -> bool:
+        """True for a method and path of one of its operations."""
+        ...
+
+    def __call__(self, request: Request, respond: Respond) -> None:
+        """Answer one of its requests."""
+        ...
+
+
 class Edge:
     """The edge's request handler."""
 
@@ -150,6 +164,7 @@ class Edge:
         flush: Callable[[Request, Respond], None] | None = None,
         *,
         console: OwnPages | None = None,
+        metrics: RestService | None = None,
     ) -> None:
         self.runtime = runtime
         self.control = control
@@ -157,6 +172,7 @@ class Edge:
         self.health = health
         self.flush = flush
         self.console = console
+        self.metrics = metrics
 
     def __call__(self, request: Request, respond: Respond) -> None:
         if Runtime.matches(request) and _for_sagemaker(request):
@@ -181,7 +197,10 @@ class Edge:
             error = rest_error(no_such_route(request.method, request.path), new_request_id())
             respond(error.status, list(error.headers), error.body)
             return
-        self.aws(request, respond)
+        metrics = self.metrics is not None and self._for_metrics(
+            request.method, request.path, request.headers
+        )
+        (self.metrics if metrics and self.metrics is not None else self.aws)(request, respond)
 
     def body_limit(self, method: str, path: str, headers: RawHeaders) -> BodyLimit | None:
         """The body limit of the route a request will take (None: the server's own)."""
@@ -192,7 +211,16 @@ class Edge:
         target = _header(headers, b"x-amz-target")
         if target is not None and target.startswith(b"SageMaker."):
             return CONTROL_PLANE_LIMIT
+        if self._for_metrics(method, path, headers):
+            return CONTROL_PLANE_LIMIT
         return None
+
+    def _for_metrics(self, method: str, path: str, headers: RawHeaders) -> bool:
+        return (
+            self.metrics is not None
+            and self.metrics.claims(method, path)
+            and _signed_for_sagemaker(_header(headers, b"authorization"))
+        )
 
 
 class NoSuchRoute(UnknownOperationException):

@@ -83,7 +83,8 @@ def _decode_scalar(kind: str, value: Any) -> Any:
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if kind in ("integer", "long") and number:
         return int(value)  # Coral truncates a fractional number given for an integer
-    if kind in ("float", "double") and number:
+    # "NaN", "Infinity", "-Infinity": how botocore writes the numbers JSON has no literal for
+    if kind in ("float", "double") and (number or value in ("NaN", "Infinity", "-Infinity")):
         return float(value)
     if kind == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"

@@ -7,6 +7,7 @@ from typing import Any
 from smlocal.capture_sink.aws_shapes.models import SAGEMAKER, service_model
 
 SAGEMAKER_RUNTIME = "sagemaker-runtime"
+SAGEMAKER_METRICS = "sagemaker-metrics"
 
 
 def sagemaker_model() -> Any:
@@ -17,3 +18,8 @@ def sagemaker_model() -> Any:
 def runtime_model() -> Any:
     """The runtime's model (REST-JSON)."""
     return service_model(SAGEMAKER_RUNTIME)
+
+
+def metrics_model() -> Any:
+    """SageMaker Metrics' model (REST-JSON, signed for `sagemaker`)."""
+    return service_model(SAGEMAKER_METRICS)

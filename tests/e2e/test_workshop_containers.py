@@ -8,8 +8,9 @@ with Data Capture predicting the test rows, a batch transform of them, the warm-
 estimator's five fits, XGBoost script mode with `training_job_analytics`, and the optional
 hyperparameter tuning section (its Bayesian tuner, fit, status, `tuner.deploy` and the
 predictions; 4 jobs 2 at a time instead of 30 jobs 3 at a time), with the SDK's
-`analytics()`, `best_training_job()`, `attach` and `best_estimator()` besides. Experiments'
-`Run` and MLflow are left out.
+`analytics()`, `best_training_job()`, `attach` and `best_estimator()` besides. The
+notebook's Experiments cells (`Run`, `load_run`, the jobs joining runs) are
+`test_workshop_experiments.py`; MLflow is left out.
 """
 
 from __future__ import annotations

@@ -149,10 +149,12 @@ class StepRunner:
         """The handler, tried again as the step's RetryPolicies say."""
         attempt = 1
         started = time.monotonic()
+        experiment = get_execution(self.state, self.arn).experiment_config
         while True:
             name = resource_name(execution_id, spec.name)
             note: Callable[[Nested], None] = lambda m: self._note(spec.name, m)  # noqa: E731
-            work = StepWork(spec, self.call, scope, name, self.stopping, note, self.poll)
+            work = StepWork(spec, self.call, scope, name, self.stopping, note, self.poll,
+                            experiment)  # fmt: skip
             try:
                 return handler(work, arguments)
             except StepFailed as exc:

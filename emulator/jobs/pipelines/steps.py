@@ -15,6 +15,7 @@ from typing import Any
 from smlocal.emulator.errors import AWSError
 from smlocal.emulator.jobs.pipelines.expressions import Scope, StepFailed, holds, resolve
 from smlocal.emulator.jobs.pipelines.plan import StepSpec
+from smlocal.emulator.support.entity_names import experiment_entity_names
 from smlocal.emulator.support.records import Nested
 
 # The start of a job's FailureReason -> the retry policies' name for that failure.
@@ -44,6 +45,7 @@ class StepWork:
     stopping: threading.Event
     note: Callable[[Nested], None]  # record the step's Metadata as soon as it is known
     poll: float = 0.2
+    experiment: Nested | None = None  # the execution's PipelineExperimentConfig, resolved
 
 
 @dataclass
@@ -97,7 +99,13 @@ def run_job(work: StepWork, kind: JobKind, arguments: dict[str, Any]) -> dict[st
     """Create the job, follow it until it ends; its Describe output when it Completed."""
     name_key = f"{kind.noun}Name"
     work.resource_name = named(work, arguments.get(name_key))
-    created = call(work, f"Create{kind.noun}", {**arguments, name_key: work.resource_name})
+    request = {**arguments, name_key: work.resource_name}
+    joins = work.experiment and experiment_entity_names(work.experiment)
+    if (
+        joins and work.experiment and "ExperimentConfig" not in request
+    ):  # the job joins the execution's
+        request["ExperimentConfig"] = dict(work.experiment)  # trial, as on SageMaker
+    created = call(work, f"Create{kind.noun}", request)
     work.note({kind.metadata: {"Arn": created[f"{kind.noun}Arn"]}})
     given_up_at: float | None = None  # once the step is stopping: when to stop following
     while True:

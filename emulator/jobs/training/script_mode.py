@@ -188,6 +188,9 @@ def launch(
         **host.aws,
         **(job.environment or {}),
         **sm_environment(job),
+        # set by SageMaker in every training container: `load_run()` finds its job by it
+        "TRAINING_JOB_NAME": job.name,
+        "TRAINING_JOB_ARN": job.arn,
         "PATH": f"{bin_folder}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
     }
     if "PIP_INDEX_URL" not in variables:

@@ -98,7 +98,7 @@ def test_results_are_paged_and_carry_tags(sm, registry) -> None:
 
 
 def test_types_smlocal_cannot_hold_find_nothing_and_bad_values_are_refused(sm, registry) -> None:
-    assert sm.search(Resource="ExperimentTrialComponent")["Results"] == []
+    assert sm.search(Resource="FeatureGroup")["Results"] == []
     bad = {"Filters": [{"Name": "ModelPackageVersion", "Operator": "GreaterThan", "Value": "x"}]}
     with pytest.raises(ClientError) as caught:
         sm.search(Resource="ModelPackage", SearchExpression=bad)

@@ -58,6 +58,15 @@ def test_process_train_evaluate_condition_register(pipelines_session, pipelines_
     assert (
         pipeline.upsert(role_arn=ROLE)["PipelineArn"] == f"{ARN}:pipeline/{pipeline.name.lower()}"
     )
+    # the steps' jobs joined the execution's trial of the pipeline's experiment, as on SageMaker
+    trial = execution.arn.rsplit("/", 1)[1]
+    assert training["ExperimentConfig"] == {"ExperimentName": pipeline.name, "TrialName": trial}
+    assert sm.describe_trial(TrialName=trial)["ExperimentName"] == pipeline.name
+    components = sm.list_trial_components(TrialName=trial)["TrialComponentSummaries"]
+    assert {c["TrialComponentName"] for c in components} >= {
+        f"{training['TrainingJobName']}-aws-training-job",
+        f"{processing['ProcessingJobName']}-aws-processing-job",
+    }
 
 
 def test_a_condition_that_does_not_hold_runs_the_fail_step(

@@ -1,0 +1,59 @@
+"""SageMaker Metrics (service `sagemaker-metrics`, REST-JSON): BatchPutMetrics.
+
+The SDK's `Run.log_metric` sends each value here, and SageMaker folds them into the trial
+component's metric summaries (Min, Max, Avg, StdDev, Last, Count), which
+DescribeTrialComponent and Search show. The raw time series is not kept (BatchGetMetrics is
+not emulated).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.pipelines import epoch
+from smlocal.emulator.control.trial_component_records import TRIAL_COMPONENTS, MetricSummary
+from smlocal.emulator.errors import UnknownOperationException
+
+MetricsOperation = Callable[[Context, dict[str, Any]], dict[str, Any]]
+
+
+def batch_put_metrics(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """BatchPutMetrics: each value folded into its metric's summary; a value that is not a
+    finite number is refused by index (VALIDATION_ERROR), the others are kept."""
+    errors = []
+    with ctx.store.transaction():
+        component = TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])
+        for index, datum in enumerate(params["MetricData"]):
+            value = float(datum["Value"])
+            if not math.isfinite(value):
+                errors.append({"Code": "VALIDATION_ERROR", "MetricIndex": index})
+                continue
+            summary = component.metrics.setdefault(
+                datum["MetricName"], MetricSummary(datum["MetricName"])
+            )
+            summary.add(value, float(epoch(datum["Timestamp"]) or 0))
+        component.last_modified_time = ctx.now()
+        TRIAL_COMPONENTS.save(ctx, component)
+    return {"Errors": errors} if errors else {}
+
+
+METRICS_OPERATIONS: dict[str, MetricsOperation] = {"BatchPutMetrics": batch_put_metrics}
+
+
+class MetricsPlane:
+    """The metrics service's operations over the context (the wire layer does the rest)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def __call__(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        function = METRICS_OPERATIONS.get(operation)
+        if function is None:
+            raise UnknownOperationException(
+                f"SageMakerMetrics.{operation} is part of the SageMaker Metrics API but smlocal "
+                "does not emulate it."
+            )
+        return function(self.ctx, params)
