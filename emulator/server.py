@@ -36,6 +36,7 @@ from smlocal.emulator.control.endpoints import EndpointDocuments
 from smlocal.emulator.control.monitoring_executions import execution_finished, start_execution
 from smlocal.emulator.control.operations import ControlPlane
 from smlocal.emulator.embedded.services import S3Persistence, embedded_services
+from smlocal.emulator.hosting.async_queue import AsyncQueues
 from smlocal.emulator.hosting.batch_servers import BatchServers
 from smlocal.emulator.hosting.capture_flush import flush_quietly
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
@@ -47,6 +48,7 @@ from smlocal.emulator.jobs.runner import JobRunner, owner_of
 from smlocal.emulator.jobs.scheduler import Scheduler
 from smlocal.emulator.jobs.training.manager import TrainingManager
 from smlocal.emulator.jobs.transform import Transform
+from smlocal.emulator.runtime.async_invoke import AsyncRuntime
 from smlocal.emulator.runtime.invoke import Runtime
 from smlocal.emulator.runtime.metrics import EndpointMetrics
 from smlocal.emulator.settings import EmulatorSettings
@@ -189,6 +191,7 @@ class Emulator:
             )
         )
         control = ControlPlane(ctx)
+        queues = AsyncQueues(self.settings, table, loop, manager.status_of)
         edge = Edge(
             Runtime(runtime_model(), table, self.settings, manager.status_of, metrics=metrics),
             ControlBridge(sagemaker_model(), control, loop, executor),
@@ -196,6 +199,15 @@ class Emulator:
             lambda: self.health.answer(ctx),
             FlushBridge(manager, loop, executor),
             console=Console(Sources(ctx, control, manager, metrics), loop, executor),
+            async_runtime=AsyncRuntime(
+                runtime_model(),
+                table,
+                queues,
+                settings=self.settings,
+                status_of=manager.status_of,
+                loop=loop,
+                executor=executor,
+            ),
         )
         guarded = LocalOnly(edge, trust_from_settings(self.settings))
         servers = [await serve(guarded, sock)]
@@ -205,6 +217,7 @@ class Emulator:
                  self.settings.edge_url, data_dir.resolve(), restored)  # fmt: skip
         processing.abandon_unfinished()
         await loop.run_in_executor(executor, self._start_services, manager, training)
+        queues.start()  # after the endpoints are back: their queued requests go on
         scheduler.start()
         supervisor.start()
         metrics.start()
@@ -216,6 +229,7 @@ class Emulator:
         for step in (
             lambda: stop_jobs(ctx, training),
             runner.stop_all,
+            queues.stop,  # requests with the model finish first; queued ones stay on disk
             manager.shutdown,
             metrics.stop,
             lambda: wait_for_jobs(processing, transform),

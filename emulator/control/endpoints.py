@@ -101,7 +101,7 @@ def plan(ctx: Context, config: EndpointConfig) -> Plan:
                 routing=v["RoutingConfig"]["RoutingStrategy"] if "RoutingConfig" in v else None,
             )
         )
-    return Plan(config.name, variants, config.data_capture_config)
+    return Plan(config.name, variants, config.data_capture_config, config.async_inference_config)
 
 
 def manager(ctx: Context) -> EndpointHosting:

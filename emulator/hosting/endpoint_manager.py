@@ -515,7 +515,7 @@ class EndpointManager:
             )
             strategy = v.routing or RANDOM
             variants.append(VariantRoute(v.name, v.weight, pools, len(instances), strategy))
-        self.table.publish(EndpointRoute(name, tuple(variants)))
+        self.table.publish(EndpointRoute(name, tuple(variants), plan.async_inference_config))
 
     def _retire(self, old: Retiring) -> None:
         """Let an old fleet (or old instances) finish in-flight requests, then stop it."""
