@@ -36,7 +36,7 @@ from smlocal.emulator.control.endpoints import EndpointDocuments
 from smlocal.emulator.control.monitoring_executions import execution_finished, start_execution
 from smlocal.emulator.control.operations import ControlPlane
 from smlocal.emulator.embedded.services import S3Persistence, embedded_services
-from smlocal.emulator.hosting.async_queue import AsyncQueues
+from smlocal.emulator.hosting.async_queue import MAX_BACKLOG, AsyncQueues
 from smlocal.emulator.hosting.batch_servers import BatchServers
 from smlocal.emulator.hosting.capture_flush import flush_quietly
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
@@ -191,7 +191,10 @@ class Emulator:
             )
         )
         control = ControlPlane(ctx)
-        queues = AsyncQueues(self.settings, table, loop, manager.status_of)
+        backlog = self.settings.env.get("SMLOCAL_ASYNC_MAX_BACKLOG") or MAX_BACKLOG
+        queues = AsyncQueues(
+            self.settings, table, loop, manager.status_of, max_backlog=int(backlog)
+        )
         edge = Edge(
             Runtime(runtime_model(), table, self.settings, manager.status_of, metrics=metrics),
             ControlBridge(sagemaker_model(), control, loop, executor),
