@@ -19,6 +19,7 @@ BENCHMARKS = [
     "bench.processing_scripts",
     "bench.pipelines",
     "bench.transform",
+    "bench.async_inference",
     "bench.console",
 ]
 
