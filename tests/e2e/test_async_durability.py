@@ -26,10 +26,11 @@ from tests.support import (
 )
 
 GATED = (
-    "import os\nimport time\n\nimport joblib\n\n\n"
+    "import os\nimport tempfile\nimport time\n\nimport joblib\n\n\n"
     "def model_fn(model_dir):\n"
     '    return joblib.load(os.path.join(model_dir, "model.joblib"))\n\n\n'
     "def predict_fn(data, model):\n"
+    '    tempfile.mkstemp(dir=os.environ["SEEN"])\n'
     "    deadline = time.monotonic() + 300\n"
     '    while not os.path.exists(os.environ["GATE"]) and time.monotonic() < deadline:\n'
     "        time.sleep(0.05)\n"
@@ -48,13 +49,18 @@ def gated_endpoint(emulator: Any, gate: Path) -> str:
     model = DummyClassifier(strategy="constant", constant=7).fit([[0], [1]], [7, 8])
     s3.put_object(Bucket=BUCKET, Key="model.tar.gz", Body=sklearn_archive(model, GATED))
     name = unique("Gated")
+    (gate.parent / "seen").mkdir()
     sm.create_model(
         ModelName=name,
         ExecutionRoleArn=ROLE,
         PrimaryContainer={
             "Image": SKLEARN_IMAGE,
             "ModelDataUrl": f"s3://{BUCKET}/model.tar.gz",
-            "Environment": {**SKLEARN_SCRIPT_ENV, "GATE": str(gate)},
+            "Environment": {
+                **SKLEARN_SCRIPT_ENV,
+                "GATE": str(gate),
+                "SEEN": str(gate.parent / "seen"),
+            },
         },
     )
     sm.create_endpoint_config(
@@ -113,6 +119,13 @@ def test_accepted_requests_survive_kill_9_and_a_full_queue_refuses(
         f"has {BACKLOG} asynchronous requests queued" in caught.value.response["Error"]["Message"]
     )
     assert len(queued_files(emulator, name)) == BACKLOG  # on disk before each 202
+    seen = tmp_path / "seen"
+    deadline = time.monotonic() + 120
+    while not any(seen.iterdir()):
+        assert time.monotonic() < deadline, "no request reached the model"
+        time.sleep(0.05)
+    time.sleep(1.0)  # room for a second one, if the concurrency bound did not hold
+    assert len(list(seen.iterdir())) == 1  # MaxConcurrentInvocationsPerInstance 1 x 1 instance
     emulator.proc.kill()
     emulator.proc.wait(30)
     gate.touch()

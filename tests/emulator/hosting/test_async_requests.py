@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from smlocal.emulator.hosting.async_queue import upstream_request
+from smlocal.emulator.hosting.async_queue import concurrency, upstream_request
 from smlocal.emulator.hosting.async_requests import (
     AsyncRequest,
     includes_response,
@@ -13,6 +13,7 @@ from smlocal.emulator.hosting.async_requests import (
     result_locations,
     topic,
 )
+from smlocal.emulator.hosting.routing import EndpointRoute, VariantRoute
 
 OUTPUT = {"S3OutputPath": "s3://b/out/", "S3FailurePath": "s3://b/failed"}
 
@@ -140,3 +141,10 @@ def test_upstream_request_forwards_what_sagemaker_forwards() -> None:
         b"X-Amzn-SageMaker-Inference-Id: id-1",
         b"Content-Length: 3",
     ]
+
+
+def test_concurrency_is_per_instance_times_instances() -> None:
+    variants = (VariantRoute("A", 1.0, (), instances=3), VariantRoute("B", 0.0, (), instances=5))
+    config = {"ClientConfig": {"MaxConcurrentInvocationsPerInstance": 2}}
+    assert concurrency(EndpointRoute("e", variants, config)) == 6  # B takes no traffic
+    assert concurrency(EndpointRoute("e", variants[:1], {"OutputConfig": {}})) == 12  # 4 each
