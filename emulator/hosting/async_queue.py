@@ -326,13 +326,13 @@ class AsyncQueues:
         if request.output_location:
             self._put(request, request.output_location, response.body, content_type)
         self._notify(request, success=True, response_content_type=content_type, body=response.body)
-        durable_unlink(path)
+        remove_request(path)
 
     def _finish_failure(self, request: AsyncRequest, path: Path, reason: str, body: bytes) -> None:
         if request.failure_location:
             self._put(request, request.failure_location, body, None)
         self._notify(request, success=False, failure_reason=reason, body=body)
-        durable_unlink(path)
+        remove_request(path)
 
     def _expire(self, request: AsyncRequest, path: Path) -> None:
         reason = (
@@ -418,6 +418,12 @@ def upstream_request(request: AsyncRequest, payload: bytes) -> bytes:
             head.append(b"%s: %s\r\n" % (name, value.encode("latin-1")))
     head.append(b"Content-Length: %d\r\n\r\n" % len(payload))
     return b"".join(head) + payload
+
+
+def remove_request(path: Path) -> None:
+    """Remove a finished request's file. Not made durable (no folder fsync): a crash that
+    brings the file back only runs the request again, to the same output key."""
+    durable_unlink(path, sync=False)
 
 
 def _text(raw: bytes | None) -> str | None:
