@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from smlocal.emulator.hosting.async_requests import (
     AsyncRequest,
     includes_response,
@@ -324,13 +326,20 @@ class AsyncQueues:
     ) -> None:
         content_type = _text(response.header(b"content-type"))
         if request.output_location:
-            self._put(request, request.output_location, response.body, content_type)
+            refused = self._put(request, request.output_location, response.body, content_type)
+            if refused:
+                reason = f"ClientError: Failed to upload the response to {refused}"
+                self._finish_failure(request, path, reason, reason.encode())
+                return
         self._notify(request, success=True, response_content_type=content_type, body=response.body)
         remove_request(path)
 
     def _finish_failure(self, request: AsyncRequest, path: Path, reason: str, body: bytes) -> None:
         if request.failure_location:
-            self._put(request, request.failure_location, body, None)
+            refused = self._put(request, request.failure_location, body, None)
+            if refused:
+                log.warning("endpoint %s: request %s: cannot write its failure file to %s",
+                            request.endpoint, request.inference_id, refused)  # fmt: skip
         self._notify(request, success=False, failure_reason=reason, body=body)
         remove_request(path)
 
@@ -342,7 +351,10 @@ class AsyncQueues:
         log.info("endpoint %s: request %s expired", request.endpoint, request.inference_id)
         self._finish_failure(request, path, reason, reason.encode())
 
-    def _put(self, request: AsyncRequest, uri: str, body: bytes, content_type: str | None) -> None:
+    def _put(
+        self, request: AsyncRequest, uri: str, body: bytes, content_type: str | None
+    ) -> str | None:
+        """Write a result; None, or what S3 refused for good (a missing bucket: `uri: code`)."""
         where = s3_location(uri)
         extra: dict[str, Any] = {}
         if content_type:
@@ -350,7 +362,14 @@ class AsyncQueues:
         kms = request.output_config.get("KmsKeyId")
         if kms:
             extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms)
-        self.s3.put_object(Bucket=where.bucket, Key=where.key, Body=body, **extra)
+        try:
+            self.s3.put_object(Bucket=where.bucket, Key=where.key, Body=body, **extra)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+            if status >= 500:
+                raise  # S3 could not store it now (a full disk): the request is tried again
+            return f"{uri}: {exc.response.get('Error', {}).get('Code', status)}"
+        return None
 
     def _notify(
         self,

@@ -353,3 +353,19 @@ def test_the_aws_cli_invokes_async(smlocal: Any, s3: Any, endpoint: str) -> None
     answer = json.loads(done.stdout)
     assert answer["InferenceId"] == "cli-1"
     assert wait_for_object(s3, answer["OutputLocation"])["Body"].read() == b"2.0\n"
+
+
+def test_an_output_s3_refuses_fails_the_request(
+    sm: Any, runtime: Any, s3: Any, iris_model_data: str
+) -> None:
+    name = async_endpoint(
+        sm,
+        iris_model_data,
+        {"S3OutputPath": "s3://no-such-bucket-here/out", "S3FailurePath": f"s3://{BUCKET}/f"},
+    )
+    response = runtime.invoke_endpoint_async(EndpointName=name, Body=ROW, ContentType="text/csv")
+    failure = wait_for_object(s3, response["FailureLocation"])["Body"].read().decode()
+    assert failure == (
+        f"ClientError: Failed to upload the response to {response['OutputLocation']}: NoSuchBucket"
+    )
+    sm.delete_endpoint(EndpointName=name)
