@@ -101,6 +101,20 @@ def submit(emulator: Any, name: str, count: int) -> list[str]:
     ]
 
 
+def model_servers(emulator: Any, name: str) -> list[int]:
+    """Pids of the emulator's processes serving an endpoint."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(emulator.proc.pid).children(recursive=True):
+        try:
+            if child.environ().get("SMLOCAL_ENDPOINT_NAME") == name:
+                found.append(child.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
 def queued_files(emulator: Any, name: str) -> list[Path]:
     return sorted((emulator.data_dir / "async" / name.lower()).glob("*.json"))
 
@@ -153,6 +167,7 @@ def test_deleting_an_endpoint_discards_its_queue(emulator: Any, tmp_path: Path) 
     while queued_files(emulator, name) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert queued_files(emulator, name) == []
+    assert model_servers(emulator, name) == []
     s3 = emulator.client("s3")
     assert wait_for_object(s3, outputs[0])["Body"].read() == b"[7]"
     written = {
