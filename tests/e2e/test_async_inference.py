@@ -141,17 +141,22 @@ def put_input(s3: Any, body: bytes) -> str:
     return f"s3://{BUCKET}/{key}"
 
 
-def messages(queue: tuple[str, str, Any], inference_id: str, timeout: float = 60) -> dict:
-    """The SNS notification (the message SageMaker published) about one inference."""
+SEEN: dict[str, dict] = {}  # notifications read from the queue, by inferenceId
+
+
+def messages(queue: tuple[str, str, Any], inference_id: str, timeout: float = 120) -> dict:
+    """The SNS notification (the message SageMaker published) about one inference; every
+    message read is kept, so tests sharing the queue never hide each other's."""
     _, url, sqs = queue
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for raw in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-            envelope = json.loads(raw["Body"])
-            message = json.loads(envelope["Message"])
-            if message.get("inferenceId") == inference_id:
-                return message  # type: ignore[no-any-return]
-    raise TimeoutError(f"no notification about {inference_id}")
+    while inference_id not in SEEN:
+        assert time.monotonic() < deadline, f"no notification about {inference_id}"
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for raw in answer.get("Messages", []):
+            message = json.loads(json.loads(raw["Body"])["Message"])
+            SEEN[message.get("inferenceId", "")] = message
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=raw["ReceiptHandle"])
+    return SEEN[inference_id]
 
 
 def test_describe_echoes_the_async_config(sm: Any, endpoint: str) -> None:
