@@ -224,12 +224,19 @@ class AsyncQueues:
             paths = list(lane.pending) if lane is not None else []
         for path in paths:
             request = self._load(path)
-            if request is not None and request.expired(now):
-                with self.lock:
-                    if lane is not None and path in lane.pending:
-                        lane.pending.remove(path)
-                        self.lock.notify_all()
+            if request is None or not request.expired(now) or lane is None:
+                continue
+            with self.lock:
+                if path not in lane.pending:  # a worker took it meanwhile
+                    continue
+                lane.pending.remove(path)
+                self.lock.notify_all()
+            try:
                 self._expire(request, path)
+            except Exception:  # S3 could not take the failure file now: keep it queued
+                with self.lock:
+                    lane.pending.appendleft(path)
+                raise
 
     # -- one request ------------------------------------------------------------------------
 
