@@ -19,8 +19,11 @@ BENCHMARKS = [
     "bench.processing_scripts",
     "bench.pipelines",
     "bench.transform",
+    "bench.tuning",
     "bench.async_inference",
     "bench.console",
+    "bench.multi_model",
+    "bench.multi_container",
 ]
 
 

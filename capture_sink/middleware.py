@@ -29,6 +29,7 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 CONTROL_PREFIX = "/_smlocal/capture/"
 INFERENCE_ID = "HTTP_X_AMZN_SAGEMAKER_INFERENCE_ID"
 CUSTOM_ATTRIBUTES = "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"
+TARGET_MODEL = "HTTP_X_AMZN_SAGEMAKER_TARGET_MODEL"  # a multi-model endpoint's TargetModel
 MAX_FLUSH_SECONDS = 300.0
 
 
@@ -82,6 +83,7 @@ class _Exchange:
         self.keep_body = keep_body
         self.inference_id = _header(environ, INFERENCE_ID)
         self.custom_attributes = _header(environ, CUSTOM_ATTRIBUTES)
+        self.target_model = _header(environ, TARGET_MODEL)
         self.status = ""
         self.content_type: str | None = None
         self.content_length: int | None = None
@@ -207,6 +209,7 @@ class CaptureMiddleware:
             response=response,
             inference_id=exchange.inference_id,
             custom_attributes=exchange.custom_attributes,
+            target_model=exchange.target_model,
         )
         self.sink.write(line, exchange.arrival)
 

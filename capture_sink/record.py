@@ -108,11 +108,14 @@ def build_record(
     response: Payload | None,
     inference_id: str | None = None,
     custom_attributes: str | None = None,
+    target_model: str | None = None,
 ) -> dict[str, Any]:
     """The record of one invocation, keys in SageMaker's order.
 
     `request`/`response` are included when the capture options ask for them; `arrival` is
-    when the request arrived (an aware datetime, or naive UTC).
+    when the request arrived (an aware datetime, or naive UTC). `target_model`, a multi-model
+    endpoint's TargetModel, is kept as `eventMetadata.targetModel` (smlocal's choice: see
+    docs/fidelity.md).
     """
     capture: dict[str, Any] = {}
     if config.capture_input and request is not None:
@@ -124,6 +127,8 @@ def build_record(
         metadata["inferenceId"] = inference_id
     if custom_attributes is not None:
         metadata["customAttributes"] = [custom_attributes]
+    if target_model is not None:
+        metadata["targetModel"] = target_model
     metadata["inferenceTime"] = format_inference_time(arrival)
     return {"captureData": capture, "eventMetadata": metadata, "eventVersion": EVENT_VERSION}
 
@@ -220,6 +225,7 @@ class LineBuilder:
         response: Payload | None,
         inference_id: str | None = None,
         custom_attributes: str | None = None,
+        target_model: str | None = None,
     ) -> bytes:
         """The line of one invocation (the arguments of build_record, bar the config)."""
         sides = []
@@ -232,6 +238,8 @@ class LineBuilder:
             meta += f',"inferenceId":{_quote(inference_id)}'
         if custom_attributes is not None:
             meta += f',"customAttributes":[{_quote(custom_attributes)}]'
+        if target_model is not None:
+            meta += f',"targetModel":{_quote(target_model)}'
         meta += f',"inferenceTime":"{self._inference_time(arrival)}"'
         text = (
             f'{{"captureData":{{{",".join(sides)}}},"eventMetadata":{{{meta}}},'

@@ -48,6 +48,7 @@ from smlocal.emulator.jobs.runner import JobRunner, owner_of
 from smlocal.emulator.jobs.scheduler import Scheduler
 from smlocal.emulator.jobs.training.manager import TrainingManager
 from smlocal.emulator.jobs.transform import Transform
+from smlocal.emulator.jobs.tuning.tuner import Tuner
 from smlocal.emulator.runtime.async_invoke import AsyncRuntime
 from smlocal.emulator.runtime.invoke import Runtime
 from smlocal.emulator.runtime.metrics import EndpointMetrics
@@ -180,6 +181,7 @@ class Emulator:
             processing=processing,
             pipelines=pipeline_executor(ctx),
             transform=transform,
+            tuning=Tuner(ctx, validated(ControlPlane(ctx))),
         )
         processing.listeners.append(lambda job: execution_finished(ctx, job))
         scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
@@ -258,6 +260,8 @@ class Emulator:
 
     def _start_services(self, manager: EndpointManager, training: TrainingManager) -> None:
         training.restore()
+        if self.ctx is not None and isinstance(self.ctx.managers.tuning, Tuner):
+            self.ctx.managers.tuning.abandon_unfinished()  # its training jobs have ended
         manager.restore()
         example = self._example(manager) if self.settings.example else ""
         self.health.state = "ready"
@@ -285,10 +289,12 @@ class Emulator:
 
 
 def stop_jobs(ctx: Context, training: TrainingManager) -> None:
-    """Running pipeline executions end first (so no step starts a job or records the ones
-    being stopped), then the training jobs stop."""
+    """Running pipeline executions and tuning jobs end first (so no step or tuner starts a
+    job or records the ones being stopped), then the training jobs stop."""
     if isinstance(ctx.managers.pipelines, PipelineExecutor):
         ctx.managers.pipelines.shutdown()
+    if isinstance(ctx.managers.tuning, Tuner):
+        ctx.managers.tuning.shutdown()
     training.shutdown()
 
 

@@ -10,6 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from smlocal.model_server.errors import InvocationError
 from smlocal.model_server.loading import ModelState
+from smlocal.model_server.multi_model_routes import add_model_routes, lookup_headers, target_model
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,12 @@ def create_app(state: ModelState) -> Flask:
 
     @app.post("/invocations")
     def invocations() -> Response:
-        predictor = state.require()
+        lookup = None
+        if state.models is None:
+            predictor = state.require()
+        else:
+            lookup = state.models.get(target_model(request.headers))
+            predictor = lookup.predictor
         body = request.get_data(cache=False)
         if len(body) > limit:
             raise RequestEntityTooLarge()
@@ -43,7 +49,12 @@ def create_app(state: ModelState) -> Flask:
             request.headers.get("Content-Type"),
             request.headers.get("Accept"),
         )
-        return Response(answer.body, answer.status, content_type=answer.content_type)
+        response = Response(answer.body, answer.status, content_type=answer.content_type)
+        if lookup is not None:
+            response.headers.update(lookup_headers(lookup))
+        return response
+
+    add_model_routes(app, state)
 
     @app.get("/execution-parameters")
     def execution_parameters() -> dict[str, object]:

@@ -8,6 +8,7 @@ the emulator, or the model server image) starts without the emulator or Model Mo
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -20,7 +21,7 @@ from smlocal.cli_common import (
     positive_int,
 )
 from smlocal.model_server import convert
-from smlocal.model_server.environment import ServerSettings, SettingsError
+from smlocal.model_server.environment import SMLOCAL_PIPELINE, ServerSettings, SettingsError
 
 PROG = "smlocal-serve"
 DESCRIPTION = (
@@ -106,8 +107,15 @@ def serve(args: argparse.Namespace) -> int:
 
         options["model_dir"] = train_iris_in_subprocess(scratch_dir() / "iris-xgboost")
     settings = replace(settings, **{k: v for k, v in options.items() if v is not None})
+    front = os.environ.get(SMLOCAL_PIPELINE)  # a multi-container instance's front
     try:
-        run(settings, capture_hooks())
+        if front:
+            from smlocal.model_server.pipeline import PipelineSpec
+            from smlocal.model_server.pipeline_serving import run_pipeline
+
+            run_pipeline(settings, PipelineSpec.from_json(front), capture_hooks())
+        else:
+            run(settings, capture_hooks())
     except SystemExit as exc:  # gunicorn's halt: sys.exit with its status
         if exc.code != WORKER_BOOT_ERROR:
             raise

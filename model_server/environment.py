@@ -31,6 +31,8 @@ SAGEMAKER_REGION = "SAGEMAKER_REGION"
 SAGEMAKER_INFERENCE_OUTPUT = "SAGEMAKER_INFERENCE_OUTPUT"
 # set by a batch transform job: the XGBoost container answers one line per prediction
 SAGEMAKER_BATCH = "SAGEMAKER_BATCH"
+# "true" on a multi-model endpoint's containers (Mode MultiModel): start with no model loaded
+SAGEMAKER_MULTI_MODEL = "SAGEMAKER_MULTI_MODEL"
 
 # smlocal's own additions, for running outside a container.
 SMLOCAL_BIND_HOST = "SMLOCAL_BIND_HOST"
@@ -40,9 +42,19 @@ SMLOCAL_WORKER_THREADS = "SMLOCAL_WORKER_THREADS"
 SMLOCAL_PARENT_PID = "SMLOCAL_PARENT_PID"
 SMLOCAL_MAX_MODEL_BYTES = "SMLOCAL_MAX_MODEL_BYTES"  # the most a model archive may unpack to
 SMLOCAL_IMAGE = "SMLOCAL_IMAGE"  # the image the variant names: its tag picks the behaviour
+# a multi-model endpoint's model data prefix (s3:// or a folder): TargetModel is relative to it
+SMLOCAL_MODEL_PREFIX = "SMLOCAL_MODEL_PREFIX"
+# "0": MultiModelConfig.ModelCacheSetting Disabled (every invocation loads its model afresh)
+SMLOCAL_MODEL_CACHE = "SMLOCAL_MODEL_CACHE"
+# the memory a multi-model instance's worker may fill with loaded models, in MB (see
+# docs/fidelity.md: loaded models are counted by their unpacked size)
+SMLOCAL_MULTI_MODEL_MEMORY_MB = "SMLOCAL_MULTI_MODEL_MEMORY_MB"
 # "1": accept what the real container refuses (JSON for XGBoost, one CSV row for scikit-learn);
 # off by default, so local tests fail where AWS would (docs/fidelity.md lists what it changes)
 SMLOCAL_LENIENT_CONTAINERS = "SMLOCAL_LENIENT_CONTAINERS"
+# JSON {"Mode": "Serial"|"Direct", "Containers": [{"Hostname": ..., "Port": ...}]}: this server
+# is the front of a multi-container instance, not a model (smlocal.model_server.pipeline)
+SMLOCAL_PIPELINE = "SMLOCAL_PIPELINE"
 # The prefix of smlocal's own variables: the emulator sets them, a model's Environment cannot.
 SMLOCAL_PREFIX = "SMLOCAL_"
 
@@ -111,6 +123,14 @@ def _log_level(env: Mapping[str, str]) -> int:
     return level
 
 
+def default_model_memory() -> int:
+    """Half of this machine's physical memory: what a multi-model worker fills by default."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError):
+        return 4 * 1024**3
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """Everything the server needs to start, independent of where it came from."""
@@ -137,6 +157,10 @@ class ServerSettings:
     inference_output: str | None = None  # SAGEMAKER_INFERENCE_OUTPUT; set even when empty
     # SAGEMAKER_BATCH, read as the container reads it (os.getenv): any non-empty value is on
     batch: bool = False
+    # a multi-model endpoint's model prefix (SAGEMAKER_MULTI_MODEL=true): None on a single model
+    model_prefix: str | None = None
+    model_cache: bool = True  # SMLOCAL_MODEL_CACHE
+    multi_model_memory_bytes: int = field(default_factory=default_model_memory)
 
     def local_path(self, path: str) -> Path:
         """A container path as this server sees it: /opt/ml/model/... in the model folder,
@@ -187,4 +211,20 @@ class ServerSettings:
             inference_output=env.get(SAGEMAKER_INFERENCE_OUTPUT),
             lenient=_flag(env, SMLOCAL_LENIENT_CONTAINERS),
             batch=bool(env.get(SAGEMAKER_BATCH)),
+            model_prefix=_model_prefix(env),
+            model_cache=env.get(SMLOCAL_MODEL_CACHE, "1").strip() != "0",
+            multi_model_memory_bytes=_int(
+                env, SMLOCAL_MULTI_MODEL_MEMORY_MB, default_model_memory() // 1048576, 1
+            )
+            * 1048576,
         )
+
+
+def _model_prefix(env: Mapping[str, str]) -> str | None:
+    """The prefix TargetModel is relative to, when SAGEMAKER_MULTI_MODEL is true."""
+    if env.get(SAGEMAKER_MULTI_MODEL, "").strip().lower() != "true":
+        return None
+    prefix = env.get(SMLOCAL_MODEL_PREFIX, "").strip()
+    if not prefix:
+        raise SettingsError(f"{SAGEMAKER_MULTI_MODEL}=true needs {SMLOCAL_MODEL_PREFIX}")
+    return prefix

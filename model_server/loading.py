@@ -12,6 +12,7 @@ from pathlib import Path
 from smlocal.model_server.environment import ServerSettings
 from smlocal.model_server.errors import ModelLoadError, ModelNotReady, NoModelFn
 from smlocal.model_server.images import Role, with_role
+from smlocal.model_server.multi_model import ModelCache
 from smlocal.model_server.predictors import detect, sklearn_model, user_script, xgboost_model
 from smlocal.model_server.predictors.base import HandlerPredictor, regular_files
 
@@ -72,17 +73,22 @@ class ModelState:
         self.predictor: HandlerPredictor | None = None
         self.error: str | None = artifact_error
         self.crash: NoModelFn | None = None  # every request fails out of the WSGI app
+        # a multi-model endpoint's models (SAGEMAKER_MULTI_MODEL=true): loaded on first use
+        self.models: ModelCache | None = None
         self._lock = threading.Lock()
 
     @property
     def ready(self) -> bool:
-        """True once the model answers invocations."""
-        return self.predictor is not None
+        """True once the model (or a multi-model server's empty cache) answers invocations."""
+        return self.predictor is not None or self.models is not None
 
     def load(self) -> None:
         """Load the model; a failure is logged and kept for /ping, never raised."""
         with self._lock:
-            if self.predictor is not None or self.error is not None:
+            if self.ready or self.error is not None:
+                return
+            if self.settings.model_prefix is not None:
+                self.models = ModelCache(self.settings, load_predictor)
                 return
             started = time.perf_counter()
             try:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from smlocal.emulator.control.processing_jobs import ProcessingRunner
     from smlocal.emulator.control.training_jobs import TrainingRunner
     from smlocal.emulator.control.transform_jobs import TransformRunner
+    from smlocal.emulator.control.tuning_jobs import TuningRunner
 
 M = TypeVar("M")
 
@@ -37,6 +38,7 @@ class Managers:
     processing: ProcessingRunner | None = None
     pipelines: PipelineRunner | None = None
     transform: TransformRunner | None = None
+    tuning: TuningRunner | None = None
 
 
 @dataclass

@@ -18,12 +18,13 @@ def summaries(plan: Plan, now: float) -> list[VariantSummary]:
     return [
         {
             "VariantName": v.name,
-            "DeployedImages": [
+            "DeployedImages": [  # one per container, as for a multi-container model
                 {
-                    "SpecifiedImage": v.image,
-                    "ResolvedImage": resolved_image(v.image),
+                    "SpecifiedImage": image,
+                    "ResolvedImage": resolved_image(image),
                     "ResolutionTime": now,
                 }
+                for image in [c["Image"] for c in v.containers or ()] or [v.image]
             ],
             "CurrentWeight": v.weight,
             "DesiredWeight": v.weight,

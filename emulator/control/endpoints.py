@@ -13,6 +13,7 @@ from smlocal.emulator.control.context import Context, wired
 from smlocal.emulator.control.endpoint_configs import ENDPOINT_CONFIGS, EndpointConfig
 from smlocal.emulator.control.endpoint_shapes import capture_summary, summaries
 from smlocal.emulator.control.kinds import Kind
+from smlocal.emulator.control.model_containers import multi_container_mode
 from smlocal.emulator.control.models import MODELS
 from smlocal.emulator.control.monitoring_schedules import refuse_deleting_a_monitored_endpoint
 from smlocal.emulator.control.tags import drop_tags, set_tags
@@ -79,12 +80,9 @@ def plan(ctx: Context, config: EndpointConfig) -> Plan:
     variants = []
     for v in config.production_variants:
         model_name = v["ModelName"]
-        runnable = MODELS.get(ctx, model_name).runnable
-        if len(runnable) != 1:
-            raise ValidationException(
-                f"Model {model_name} has {len(runnable)} containers; smlocal serves models "
-                "with one container (inference pipelines are not emulated)."
-            )
+        model = MODELS.get(ctx, model_name)
+        runnable = model.runnable
+        several = len(runnable) > 1
         variants.append(
             PlannedVariant(
                 name=v["VariantName"],
@@ -99,6 +97,10 @@ def plan(ctx: Context, config: EndpointConfig) -> Plan:
                     "ContainerStartupHealthCheckTimeoutInSeconds", ctx.settings.startup_timeout
                 ),
                 routing=v["RoutingConfig"]["RoutingStrategy"] if "RoutingConfig" in v else None,
+                multi_model=runnable[0].multi_model,
+                model_cache=runnable[0].model_cache,
+                containers=[r.to_document() for r in runnable] if several else None,
+                execution_mode=multi_container_mode(model.inference_execution_config, several),
             )
         )
     return Plan(config.name, variants, config.data_capture_config, config.async_inference_config)

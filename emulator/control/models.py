@@ -7,11 +7,13 @@ from typing import Any, TypedDict
 
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.kinds import Kind
+from smlocal.emulator.control.model_containers import execution_mode, hostnames, refuse_multi_model
 from smlocal.emulator.control.model_packages import PACKAGES
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.support.records import Document, Nested, shown
 
 KIND = "model"
+MULTI_MODEL = "MultiModel"
 
 
 class ContainerDefinition(TypedDict, total=False):
@@ -22,6 +24,8 @@ class ContainerDefinition(TypedDict, total=False):
     ModelDataSource: dict[str, Any]
     Environment: dict[str, str]
     ModelPackageName: str
+    Mode: str
+    MultiModelConfig: dict[str, str]
 
 
 @dataclass
@@ -33,18 +37,33 @@ class Runnable:
     image: str
     model_data_url: str | None
     environment: dict[str, str]
+    multi_model: bool = False  # Mode MultiModel: model_data_url is the models' prefix
+    model_cache: bool = True  # MultiModelConfig.ModelCacheSetting is not Disabled
+    hostname: str | None = (
+        None  # its ContainerHostname (given or assigned) in a multi-container model
+    )
 
     @classmethod
     def from_document(cls, doc: Document) -> Runnable:
         """The runnable of its stored form."""
-        return cls(doc["Image"], doc.get("ModelDataUrl"), doc.get("Environment") or {})
+        return cls(
+            doc["Image"],
+            doc.get("ModelDataUrl"),
+            doc.get("Environment") or {},
+            doc.get("Mode") == MULTI_MODEL,
+            doc.get("ModelCache", True),
+            doc.get("ContainerHostname"),
+        )
 
     def to_document(self) -> Document:
         """Its stored form."""
+        mode = {"Mode": MULTI_MODEL, "ModelCache": self.model_cache} if self.multi_model else {}
         return {
             "Image": self.image,
             "ModelDataUrl": self.model_data_url,
             "Environment": self.environment,
+            **mode,
+            **({} if self.hostname is None else {"ContainerHostname": self.hostname}),
         }
 
 
@@ -122,11 +141,16 @@ def create_model(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     containers = (
         [params["PrimaryContainer"]] if "PrimaryContainer" in params else params["Containers"]
     )
+    runnable = [_runnable(ctx, c) for c in containers]
+    if execution_mode(params) is not None:
+        refuse_multi_model(containers)
+        for each, hostname in zip(runnable, hostnames(containers), strict=True):
+            each.hostname = hostname
     model = Model(
         name=name,
         arn=ctx.arn(KIND, name),
         creation_time=ctx.now(),
-        runnable=[_runnable(ctx, c) for c in containers],
+        runnable=runnable,
         enable_network_isolation=params.get("EnableNetworkIsolation", False),
         primary_container=params.get("PrimaryContainer"),
         containers=params.get("Containers"),
@@ -144,7 +168,10 @@ def _runnable(ctx: Context, container: ContainerDefinition) -> Runnable:
         if "Image" not in container:
             raise ValidationException("A container must specify Image or ModelPackageName.")
         return Runnable(
-            container["Image"], model_data_url(container), container.get("Environment", {})
+            container["Image"],
+            model_data_url(container),
+            container.get("Environment", {}),
+            *multi_model_mode(container),
         )
     package = PACKAGES.get(ctx, container["ModelPackageName"])
     if package.version is not None and package.approval_status != "Approved":
@@ -183,6 +210,22 @@ def model_data_url(container: ContainerDefinition) -> str | None:
             "needs S3DataType S3Object and CompressionType Gzip."
         )
     return str(source["S3Uri"])
+
+
+def multi_model_mode(container: ContainerDefinition) -> tuple[bool, bool]:
+    """(Mode is MultiModel, its models are cached), with SageMaker's checks of the pair."""
+    multi = container.get("Mode", "SingleModel") == MULTI_MODEL
+    config = container.get("MultiModelConfig")
+    if config is not None and not multi:
+        raise ValidationException(
+            "MultiModelConfig can only be specified for a container with Mode MultiModel."
+        )
+    if multi and not container.get("ModelDataUrl"):
+        raise ValidationException(
+            "ModelDataUrl must be specified for a container with Mode MultiModel: the S3 "
+            "prefix that holds the models (TargetModel is relative to it)."
+        )
+    return multi, (config or {}).get("ModelCacheSetting", "Enabled") != "Disabled"
 
 
 def describe_model(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from smlocal.emulator.control import (
     tags,
     training_jobs,
     transform_jobs,
+    tuning_jobs,
 )
 from smlocal.emulator.control import model_quality_definitions as mq
 from smlocal.emulator.control.context import Context
@@ -82,6 +83,14 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeTrainingJob": training_jobs.describe_training_job,
     "ListTrainingJobs": training_jobs.list_training_jobs,
     "StopTrainingJob": training_jobs.stop_training_job,
+    "CreateHyperParameterTuningJob": tuning_jobs.create_hyper_parameter_tuning_job,
+    "DescribeHyperParameterTuningJob": tuning_jobs.describe_hyper_parameter_tuning_job,
+    "ListHyperParameterTuningJobs": tuning_jobs.list_hyper_parameter_tuning_jobs,
+    "StopHyperParameterTuningJob": tuning_jobs.stop_hyper_parameter_tuning_job,
+    "DeleteHyperParameterTuningJob": tuning_jobs.delete_hyper_parameter_tuning_job,
+    "ListTrainingJobsForHyperParameterTuningJob": (
+        tuning_jobs.list_training_jobs_for_hyper_parameter_tuning_job
+    ),
     "CreatePipeline": pipelines.create_pipeline,
     "UpdatePipeline": pipelines.update_pipeline,
     "DescribePipeline": pipelines.describe_pipeline,

@@ -48,6 +48,8 @@ from smlocal.emulator.hosting.fleet import (
     RunningInstance,
     RunningVariant,
 )
+from smlocal.emulator.hosting.multi_container import container_plans, route_containers
+from smlocal.emulator.hosting.multi_model import served_model
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import UpstreamPool
 from smlocal.emulator.statuses.endpoints import ENDPOINT, RESTORED_ENDPOINT
@@ -448,11 +450,13 @@ class EndpointManager:
                 endpoint=endpoint,
                 variant=v.name,
                 image=v.image,
-                model_data_url=v.model_data_url,
-                environment=model_environment(endpoint, v),
+                model_data_url=served[0],
+                environment=served[1],
                 instance_count=v.instance_count,
                 serverless=v.serverless,
                 capture=plan.data_capture_config,
+                containers=container_plans(v, partial(cleaned, endpoint, v)),
+                execution_mode=v.execution_mode,
                 startup_timeout=(
                     self.ctx.settings.startup_timeout
                     if v.startup_timeout is None
@@ -460,6 +464,7 @@ class EndpointManager:
                 ),
             )
             for v in plan.variants
+            for served in [served_model(v, model_environment(endpoint, v))]
         ]
 
     def _go_live(
@@ -514,7 +519,17 @@ class EndpointManager:
                 for i in instances
             )
             strategy = v.routing or RANDOM
-            variants.append(VariantRoute(v.name, v.weight, pools, len(instances), strategy))
+            variants.append(
+                VariantRoute(
+                    v.name,
+                    v.weight,
+                    pools,
+                    len(instances),
+                    strategy,
+                    v.multi_model,
+                    *route_containers(v),
+                )
+            )
         self.table.publish(EndpointRoute(name, tuple(variants), plan.async_inference_config))
 
     def _retire(self, old: Retiring) -> None:
@@ -609,3 +624,8 @@ def model_environment(endpoint: str, variant: PlannedVariant) -> dict[str, str]:
             endpoint, variant.name, ", ".join(ours),
         )  # fmt: skip
     return {k: v for k, v in environment.items() if k not in ours}
+
+
+def cleaned(endpoint: str, variant: PlannedVariant, environment: dict[str, str]) -> dict[str, str]:
+    """One container's Environment of a multi-container variant, cleaned as a variant's is."""
+    return model_environment(endpoint, replace(variant, environment=environment))

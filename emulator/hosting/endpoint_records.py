@@ -90,6 +90,13 @@ class PlannedVariant:
     weight: float
     startup_timeout: float | None  # None: the emulator's default (plans before it was kept)
     routing: str | None = None  # its RoutingConfig's RoutingStrategy; None: RANDOM, the default
+    multi_model: bool = False  # Mode MultiModel: model_data_url is the prefix of its models
+    model_cache: bool = True  # its MultiModelConfig's ModelCacheSetting is not Disabled
+    # a multi-container model's containers (Image, ModelDataUrl, Environment,
+    # ContainerHostname; the first is also image/model_data_url/environment above) and its
+    # InferenceExecutionConfig.Mode; None for a model with one container
+    containers: list[Document] | None = None
+    execution_mode: str | None = None
 
     @classmethod
     def from_document(cls, doc: Document) -> PlannedVariant:
@@ -105,6 +112,10 @@ class PlannedVariant:
             weight=doc["Weight"],
             startup_timeout=doc.get("StartupTimeout"),
             routing=doc.get("RoutingStrategy"),
+            multi_model="MultiModel" in doc,
+            model_cache=doc.get("MultiModel", {}).get("Cache", True),
+            containers=doc.get("Containers"),
+            execution_mode=doc.get("ExecutionMode"),
         )
 
     def to_document(self) -> Document:
@@ -120,6 +131,9 @@ class PlannedVariant:
             "Weight": self.weight,
             "StartupTimeout": self.startup_timeout,
             **({} if self.routing is None else {"RoutingStrategy": self.routing}),
+            **({"MultiModel": {"Cache": self.model_cache}} if self.multi_model else {}),
+            **({} if self.containers is None else {"Containers": self.containers}),
+            **({} if self.execution_mode is None else {"ExecutionMode": self.execution_mode}),
         }
 
 

@@ -23,12 +23,11 @@ from smlocal.emulator.hosting.backends import (
 )
 from smlocal.emulator.hosting.backends.process import ProcessBackend
 from smlocal.emulator.hosting.logs import EndpointLogs, instance_id
-from smlocal.emulator.hosting.model_data import fetch
+from smlocal.emulator.hosting.model_data import unpack
+from smlocal.emulator.hosting.multi_container import prepare_containers, start_containers
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.support.cloudwatch import LogShipper
 from smlocal.emulator.support.scratch import Scratch
-from smlocal.model_server.artifacts import is_archive
-from smlocal.model_server.environment import SAGEMAKER_SUBMIT_DIRECTORY
 from smlocal.model_server.errors import ArtifactError
 from smlocal.model_server.images import Role, labels, names, parse_image
 
@@ -98,17 +97,10 @@ class Hosting:
         """Fetch and unpack the model (and an archived SAGEMAKER_SUBMIT_DIRECTORY) into a new
         scratch folder; a local model folder is used where it is, read-only."""
         folder = self.scratch.create("models", plan.endpoint, plan.variant)
-        environment = dict(plan.environment)
         try:
-            model_dir = folder / "model"
-            if plan.model_data_url:
-                model_dir = fetch(self.settings, plan.model_data_url, model_dir)
-            else:
-                model_dir.mkdir()
-            code = environment.get(SAGEMAKER_SUBMIT_DIRECTORY, "")
-            if code.startswith("s3://") or is_archive(code):
-                code_dir = fetch(self.settings, code, folder / "code")
-                environment[SAGEMAKER_SUBMIT_DIRECTORY] = str(code_dir)
+            if plan.containers:
+                return prepare_containers(self.settings, plan, folder), folder
+            model_dir, environment = unpack(self.settings, plan, folder)
         except ArtifactError as exc:
             self.scratch.discard(folder)
             raise DeployError(
@@ -176,7 +168,7 @@ class Hosting:
     def _start_one(self, backend: Backend, plan: VariantPlan, place: int) -> RunningInstance:
         """Start an instance's server and ship what it writes to a new log stream."""
         plan = replace(plan, instance_id=instance_id(), instance=place)
-        server = backend.start(plan)
+        server = start_containers(backend, plan) if plan.containers else backend.start(plan)
         self.logs.follow(plan, server, log_path(self.settings, plan))
         return RunningInstance(plan, server)
 

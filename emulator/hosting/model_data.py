@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.model_server.artifacts import (
@@ -17,8 +18,19 @@ from smlocal.model_server.artifacts import (
     materialize,
     model_data_location,
 )
+from smlocal.model_server.environment import SAGEMAKER_SUBMIT_DIRECTORY
 from smlocal.model_server.errors import ArtifactError
 from smlocal.model_server.s3_urls import S3UrlError, to_s3_uri
+
+
+class ModelSource(Protocol):
+    """What a model is unpacked from: a variant's plan, or one container of it."""
+
+    @property
+    def model_data_url(self) -> str | None: ...
+
+    @property
+    def environment(self) -> dict[str, str]: ...
 
 
 def embedded_object(account: str, uri: str) -> bytes:
@@ -57,3 +69,21 @@ def fetch(settings: EmulatorSettings, uri: str, dest: Path) -> Path:
         archive.flush()
         extract_archive(Path(archive.name), dest, source=uri, max_bytes=cap)
     return dest
+
+
+def unpack(
+    settings: EmulatorSettings, plan: ModelSource, folder: Path
+) -> tuple[Path, dict[str, str]]:
+    """Fetch and unpack a model (and an archived SAGEMAKER_SUBMIT_DIRECTORY) into a folder:
+    the model's folder and the environment that points at the unpacked code."""
+    environment = dict(plan.environment)
+    model_dir = folder / "model"
+    if plan.model_data_url:
+        model_dir = fetch(settings, plan.model_data_url, model_dir)
+    else:
+        model_dir.mkdir()
+    code = environment.get(SAGEMAKER_SUBMIT_DIRECTORY, "")
+    if code.startswith("s3://") or is_archive(code):
+        code_dir = fetch(settings, code, folder / "code")
+        environment[SAGEMAKER_SUBMIT_DIRECTORY] = str(code_dir)
+    return model_dir, environment

@@ -19,7 +19,13 @@ from smlocal.capture_sink.aws_shapes.patterns import compile_pattern
 from smlocal.emulator.errors import AWSError, ModelError, ServiceUnavailable, ValidationError
 from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
 from smlocal.emulator.hosting.upstream import Unreachable, UpstreamResponse, UpstreamTimeout
+from smlocal.emulator.runtime.containers import check_target_container, failed_container
 from smlocal.emulator.runtime.metrics import EndpointMetrics
+from smlocal.emulator.runtime.multi_model import (
+    check_target_model,
+    record_model_cache,
+    runtime_error,
+)
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.wire.http_server import Headers, Request, Respond
@@ -37,6 +43,8 @@ FORWARDED = (
     b"x-amzn-sagemaker-custom-attributes",
     b"x-amzn-sagemaker-target-variant",
     b"x-amzn-sagemaker-inference-id",
+    b"x-amzn-sagemaker-target-model",
+    b"x-amzn-sagemaker-target-container-hostname",
 )
 TIMEOUT_MESSAGE = (
     "Your invocation timed out while waiting for a response from container primary. Review "
@@ -146,6 +154,8 @@ class Runtime:
             params = self.parser.parse(endpoint, request) or self._full_parse(request)
             route = self._route(endpoint)
             variant = self._variant(route, params)
+            check_target_model(route.name, variant, params, request_id)
+            check_target_container(route.name, variant, params)
         except AWSError as error:
             self._error(respond, error, request_id)
             return
@@ -165,8 +175,10 @@ class Runtime:
             if response is not None and 200 <= response.status < 300:
                 respond(200, self._headers(response, variant, request_id), response.body)
             else:
-                error = self._model_error(endpoint, response, failure)
+                error = runtime_error(response) or self._model_error(endpoint, response, failure)
                 self._error(respond, error, request_id)
+            if variant.multi_model and response is not None and self.metrics is not None:
+                record_model_cache(self.metrics, endpoint, variant.name, response)
             if self.metrics is not None:
                 overhead = sent - started + time.perf_counter() - answered
                 self.metrics.record(
@@ -213,12 +225,6 @@ class Runtime:
         )
 
     def _variant(self, route: EndpointRoute, params: dict[str, Any]) -> VariantRoute:
-        if "TargetModel" in params:
-            raise ValidationError(
-                f"Endpoint {route.name} is not a multi-model endpoint and does not support "
-                "target model header.",
-                ErrorCode="TARGET_MODEL_HEADER_NOT_SUPPORTED",
-            )
         if "TargetVariant" in params:
             found = route.variant(params["TargetVariant"])
             if found is None:
@@ -261,15 +267,17 @@ class Runtime:
     ) -> ModelError:
         region, account = self.settings.region, self.settings.account
         group = f"/aws/sagemaker/Endpoints/{endpoint}"
+        container = "primary"
         if response is not None:
             status, text = response.status, response.body.decode("utf-8", "replace")
+            container = failed_container(response.header(b"x-smlocal-container"))
         elif isinstance(failure, UpstreamTimeout):
             status, text = 0, TIMEOUT_MESSAGE
         else:
             status, text = 0, f"The container did not answer: {failure}"
         side = "client" if 400 <= status < 500 else "server"
         message = (
-            f'Received {side} error ({status}) from primary with message "{text}". See '
+            f'Received {side} error ({status}) from {container} with message "{text}". See '
             f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
             f"#logEventViewer:group={group} in account {account} for more information."
         )

@@ -91,9 +91,12 @@ class Minute:
     """One endpoint variant's invocations in one minute."""
 
     __slots__ = (
+        "cache_hits",
         "client_errors",
         "instances",
         "invocations",
+        "loaded_models",
+        "loading",
         "model",
         "overhead",
         "server_errors",
@@ -106,6 +109,9 @@ class Minute:
         self.model = Stat()
         self.overhead = Stat()
         self.setup = Stat()  # ModelSetupTime: serverless variants' server starts
+        self.loading = Stat()  # ModelLoadingTime: multi-model endpoints' loads on first use
+        self.cache_hits = Stat()  # ModelCacheHit: 1 if the target model was loaded, else 0
+        self.loaded_models = Stat()  # LoadedModelCount: the answering worker's, per invocation
         self.client_errors = 0
         self.server_errors = 0
 
@@ -121,10 +127,13 @@ class Minute:
                 ("Invocation5XXErrors", "None", _counted(n, self.server_errors)),
             ]
         stats = (("ModelLatency", self.model), ("OverheadLatency", self.overhead),
-                 ("ModelSetupTime", self.setup))  # fmt: skip
+                 ("ModelSetupTime", self.setup), ("ModelLoadingTime", self.loading))  # fmt: skip
         for name, stat in stats:
             if stat.count:
                 out.append((name, "Microseconds", stat.values()))
+        if self.cache_hits.count:
+            out.append(("ModelCacheHit", "None", self.cache_hits.values()))
+            out.append(("LoadedModelCount", "None", self.loaded_models.values()))
         return out
 
 
@@ -206,6 +215,19 @@ class EndpointMetrics:
             if minute is not None:
                 minute.setup.add(seconds * 1e6)
 
+    def model_cache(
+        self, endpoint: str, variant: str, hit: bool, loading_us: float, loaded: int
+    ) -> None:
+        """A multi-model invocation found its model loaded (hit) or loaded it first; the
+        answering worker then held `loaded` models."""
+        with self.lock:
+            minute = self._minute(endpoint, variant)
+            if minute is not None:
+                minute.cache_hits.add(1.0 if hit else 0.0)
+                minute.loaded_models.add(loaded)
+                if not hit:
+                    minute.loading.add(loading_us)
+
     def _minute(self, endpoint: str, variant: str, now: float | None = None) -> Minute | None:
         """The variant's current minute (under the lock); None when the publisher is so far
         behind that MAX_KEYS minutes are held: drop rather than grow."""
@@ -269,7 +291,9 @@ class EndpointMetrics:
         new.invocations += old.invocations
         new.client_errors += old.client_errors
         new.server_errors += old.server_errors
-        pairs = ((new.model, old.model), (new.overhead, old.overhead), (new.setup, old.setup))
+        pairs = ((new.model, old.model), (new.overhead, old.overhead), (new.setup, old.setup),
+                 (new.loading, old.loading), (new.cache_hits, old.cache_hits),
+                 (new.loaded_models, old.loaded_models))  # fmt: skip
         for mine, theirs in pairs:
             mine.count += theirs.count
             mine.total += theirs.total

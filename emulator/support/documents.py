@@ -67,6 +67,14 @@ REQUIRED: Mapping[str, Mapping[str, type | tuple[type, ...]]] = {
         "CreationTime": Number,
         "LastModifiedTime": Number,
     },
+    "hyper-parameter-tuning-job": {
+        "HyperParameterTuningJobName": str,
+        "HyperParameterTuningJobArn": str,
+        "HyperParameterTuningJobStatus": str,
+        "HyperParameterTuningJobConfig": dict,
+        "CreationTime": Number,
+        "LastModifiedTime": Number,
+    },
     "pipeline-execution": {
         "PipelineExecutionArn": str,
         "PipelineArn": str,
@@ -85,6 +93,7 @@ NAME_FIELDS = {
     "monitoring-schedule": "MonitoringScheduleName",
     "pipeline-execution": "PipelineExecutionArn",
     "transform-job": "TransformJobName",
+    "hyper-parameter-tuning-job": "HyperParameterTuningJobName",
 }
 
 

@@ -362,3 +362,28 @@ def test_event_ids_are_unique_across_threads_and_a_fork():
     everything = [*from_child, *in_parent, *(i for ids in by_thread for i in ids)]
     assert len(from_child) == 300
     assert len(set(everything)) == len(everything) == 300 + 300 + 4 * 700
+
+
+def test_a_target_model_is_kept_in_the_metadata_by_both_builders():
+    arrival = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    args = {
+        "arrival": arrival,
+        "event_id": "f04a8538-696c-4648-8064-8b680b2e3318",
+        "request": Payload("text/csv", b"1,2"),
+        "response": Payload("text/csv", b"0"),
+        "inference_id": "abc",
+        "target_model": 'models/"a".tar.gz',
+    }
+    record = build_record(SDK, **args)  # type: ignore[arg-type]
+    assert list(record["eventMetadata"]) == [
+        "eventId",
+        "inferenceId",
+        "targetModel",
+        "inferenceTime",
+    ]
+    assert record["eventMetadata"]["targetModel"] == 'models/"a".tar.gz'
+    assert LineBuilder(SDK).line(**args) == serialize(record)  # type: ignore[arg-type]
+    from smlocal.capture_sink.validate import check_record
+
+    assert check_record(record) == []
+    assert check_record({**record, "eventMetadata": {**record["eventMetadata"], "targetModel": ""}})

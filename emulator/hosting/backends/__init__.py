@@ -21,6 +21,18 @@ from smlocal.model_server.environment import (
 
 
 @dataclass(frozen=True)
+class ContainerPlan:
+    """One container of a multi-container variant: what it runs and, once the emulator has
+    unpacked it, where its model is."""
+
+    hostname: str
+    image: str
+    model_data_url: str | None
+    environment: dict[str, str]
+    model_dir: Path | None = None
+
+
+@dataclass(frozen=True)
 class VariantPlan:
     """Everything needed to run one production variant."""
 
@@ -37,6 +49,10 @@ class VariantPlan:
     instance: int = 0  # its place among the variant's instances (0, 1, ...): its capture spool
     serverless: bool = False  # a ServerlessConfig variant: its starts publish ModelSetupTime
     log_group: str | None = None  # its servers' log group, if not the endpoint's (transform jobs)
+    # a multi-container model's containers (image, model and environment above are the first
+    # one's) and its InferenceExecutionConfig.Mode; () and None for one container
+    containers: tuple[ContainerPlan, ...] = ()
+    execution_mode: str | None = None
 
     @property
     def unpacked_model(self) -> Path:

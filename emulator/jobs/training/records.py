@@ -134,6 +134,7 @@ class TrainingJob:
     training_time_in_seconds: int | None = None
     billable_time_in_seconds: int | None = None
     final_metric_data_list: list[MetricData] | None = None
+    tuning_job_arn: str | None = None  # set by the tuner for the jobs it launches
 
     @property
     def key(self) -> str:
@@ -215,6 +216,7 @@ class TrainingJob:
             training_time_in_seconds=doc.get("TrainingTimeInSeconds"),
             billable_time_in_seconds=doc.get("BillableTimeInSeconds"),
             final_metric_data_list=doc.get("FinalMetricDataList"),
+            tuning_job_arn=doc.get("TuningJobArn"),
         )
 
     def to_document(self) -> Document:
@@ -227,6 +229,7 @@ class TrainingJob:
             (
                 ("TrainingJobName", self.name),
                 ("TrainingJobArn", self.arn),
+                ("TuningJobArn", self.tuning_job_arn),
                 ("ModelArtifacts", self.model_artifacts),
                 ("TrainingJobStatus", self.status),
                 ("SecondaryStatus", self.secondary_status),

@@ -1,0 +1,128 @@
+"""The front of a multi-container instance against real HTTP servers standing in for its
+containers: Serial chains bodies and content types, Direct picks the container, errors and
+/ping name the container."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.test import Client
+
+from smlocal.model_server.environment import SettingsError
+from smlocal.model_server.pipeline import Container, PipelineApp, PipelineSpec
+from tests.support import refused_port
+
+App = Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]
+
+
+def container(tag: str, *, fail: bool = False, ping: int = 200) -> App:
+    """A container that answers `{tag}({body}|{content type}|{accept})` as text/x-{tag}."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ["PATH_INFO"] == "/ping":
+            start_response(f"{min(ping, 500)} X", [("Content-Type", "text/plain")])
+            return [
+                b""
+                if ping == 200
+                else b"<html>error</html>"
+                if ping == 599
+                else b"model failed to load"
+            ]
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode()
+        if fail:
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [f"{tag} refuses {body}".encode()]
+        seen = f"{tag}({body}|{environ.get('CONTENT_TYPE')}|{environ.get('HTTP_ACCEPT')})"
+        start_response("200 OK", [("Content-Type", f"text/x-{tag}"), ("X-Other", "dropped")])
+        return [seen.encode()]
+
+    return app
+
+
+@contextmanager
+def running(*apps: App) -> Iterator[list[int]]:
+    servers = [make_server("127.0.0.1", 0, app, threaded=True) for app in apps]
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for t in threads:
+        t.start()
+    try:
+        yield [s.server_port for s in servers]
+    finally:
+        for s, t in zip(servers, threads, strict=True):
+            s.shutdown()
+            t.join(10)
+            s.server_close()
+
+
+def front(mode: str, ports: list[int], names: tuple[str, ...] = ("a", "b")) -> Client:
+    spec = PipelineSpec(mode, tuple(Container(n, p) for n, p in zip(names, ports, strict=True)))
+    return Client(PipelineApp(PipelineSpec.from_json(spec.to_json()), timeout=30))
+
+
+def test_serial_passes_each_answer_and_its_content_type_on_with_the_callers_accept() -> None:
+    with running(container("a"), container("b")) as ports:
+        client = front("Serial", ports)
+        for _ in range(3):  # kept connections are reused
+            response = client.post(
+                "/invocations", data="1,2", headers={"Content-Type": "text/csv", "Accept": "x/y"}
+            )
+            assert response.status_code == 200
+            assert response.get_data(as_text=True) == "b(a(1,2|text/csv|x/y)|text/x-a|x/y)"
+            assert response.headers["Content-Type"] == "text/x-b"
+            assert "X-Other" not in response.headers
+
+
+def test_an_error_stops_the_pipeline_and_names_the_container() -> None:
+    with running(container("a", fail=True), container("b")) as ports:
+        response = front("Serial", ports).post("/invocations", data="x", content_type="text/csv")
+    assert response.status_code == 400
+    assert response.headers["X-Smlocal-Container"] == "a"
+    assert response.get_data(as_text=True) == "a refuses x"
+
+
+def test_a_container_that_does_not_answer_is_a_502_naming_it() -> None:
+    with running(container("a")) as ports, refused_port() as dead:
+        response = front("Serial", [ports[0], dead]).post("/invocations", data="x")
+    assert response.status_code == 502
+    assert response.headers["X-Smlocal-Container"] == "b"
+
+
+def test_direct_runs_only_the_target() -> None:
+    with running(container("a"), container("b")) as ports:
+        client = front("Direct", ports)
+        response = client.post(
+            "/invocations",
+            data="1",
+            headers={"Content-Type": "text/csv", "X-Amzn-SageMaker-Target-Container-Hostname": "b"},
+        )
+        assert response.get_data(as_text=True) == "b(1|text/csv|None)"
+        unknown = client.post(
+            "/invocations", data="1", headers={"X-Amzn-SageMaker-Target-Container-Hostname": "c"}
+        )
+        assert unknown.status_code == 400
+
+
+def test_ping_is_healthy_only_when_every_container_is() -> None:
+    with running(container("a"), container("b")) as ports:
+        assert front("Serial", ports).get("/ping").status_code == 200
+    with running(container("a"), container("b", ping=500)) as ports:
+        failing = front("Serial", ports).get("/ping")
+        assert failing.status_code == 500
+        assert failing.get_data(as_text=True) == "container b: model failed to load"
+    with running(container("a", ping=599), container("b")) as ports:
+        page = front("Serial", ports).get("/ping")  # a container's own error page, passed on
+        assert (page.status_code, page.get_data(as_text=True)) == (500, "<html>error</html>")
+    with running(container("a")) as ports, refused_port() as dead:
+        starting = front("Serial", [ports[0], dead]).get("/ping")
+        assert starting.status_code == 503  # not a failure: the fleet keeps waiting
+
+
+@pytest.mark.parametrize("text", ["", "{}", '{"Mode": "Parallel", "Containers": []}', "[1]"])
+def test_a_bad_pipeline_description_is_a_settings_error(text: str) -> None:
+    with pytest.raises(SettingsError, match="SMLOCAL_PIPELINE"):
+        PipelineSpec.from_json(text)
