@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench.pipelines",
     "bench.transform",
     "bench.tuning",
+    "bench.async_inference",
     "bench.console",
     "bench.multi_model",
     "bench.multi_container",

@@ -37,6 +37,7 @@ from smlocal.emulator.control.experiment_metrics import MetricsPlane
 from smlocal.emulator.control.monitoring_executions import execution_finished, start_execution
 from smlocal.emulator.control.operations import ControlPlane
 from smlocal.emulator.embedded.services import S3Persistence, embedded_services
+from smlocal.emulator.hosting.async_queue import MAX_BACKLOG, AsyncQueues
 from smlocal.emulator.hosting.batch_servers import BatchServers
 from smlocal.emulator.hosting.capture_flush import flush_quietly
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
@@ -50,6 +51,7 @@ from smlocal.emulator.jobs.scheduler import Scheduler
 from smlocal.emulator.jobs.training.manager import TrainingManager
 from smlocal.emulator.jobs.transform import Transform
 from smlocal.emulator.jobs.tuning.tuner import Tuner
+from smlocal.emulator.runtime.async_invoke import AsyncRuntime
 from smlocal.emulator.runtime.invoke import Runtime
 from smlocal.emulator.runtime.metrics import EndpointMetrics
 from smlocal.emulator.settings import EmulatorSettings
@@ -97,6 +99,28 @@ def transform_runner(ctx: Context, manager: EndpointManager) -> Transform:
     transform = Transform(ctx, BatchServers(manager.hosting, ctx.settings.startup_timeout))
     transform.abandon_unfinished()
     return transform
+
+
+def endpoint_metrics(settings: EmulatorSettings, manager: EndpointManager) -> EndpointMetrics:
+    """The runtime's CloudWatch metrics, told of each serverless variant's (cold) set-up."""
+    metrics = EndpointMetrics(settings)
+    manager.hosting.setup_listeners.append(
+        lambda plan, seconds: (
+            metrics.setup(plan.endpoint, plan.variant, seconds) if plan.serverless else None
+        )
+    )
+    return metrics
+
+
+def async_queues(
+    settings: EmulatorSettings,
+    table: RoutingTable,
+    loop: asyncio.AbstractEventLoop,
+    manager: EndpointManager,
+) -> AsyncQueues:
+    """Every async endpoint's durable request queue (SMLOCAL_ASYNC_MAX_BACKLOG bounds each)."""
+    backlog = settings.env.get("SMLOCAL_ASYNC_MAX_BACKLOG") or MAX_BACKLOG
+    return AsyncQueues(settings, table, loop, manager.status_of, max_backlog=int(backlog))
 
 
 def wait_for_jobs(processing: Processing, transform: Transform) -> None:
@@ -188,13 +212,9 @@ class Emulator:
         scheduler = Scheduler(ctx, lambda schedule, fired: start_execution(ctx, schedule, fired))
         supervisor = Supervisor(manager)
         scaler = ServerlessScaler(manager)
-        metrics = EndpointMetrics(self.settings)
-        manager.hosting.setup_listeners.append(
-            lambda plan, seconds: (
-                metrics.setup(plan.endpoint, plan.variant, seconds) if plan.serverless else None
-            )
-        )
+        metrics = endpoint_metrics(self.settings, manager)
         control = ControlPlane(ctx)
+        queues = async_queues(self.settings, table, loop, manager)
         edge = Edge(
             Runtime(
                 runtime_model(),
@@ -210,6 +230,15 @@ class Emulator:
             FlushBridge(manager, loop, executor),
             console=Console(Sources(ctx, control, manager, metrics), loop, executor),
             metrics=RestBridge(metrics_model(), MetricsPlane(ctx), loop, executor),
+            async_runtime=AsyncRuntime(
+                runtime_model(),
+                table,
+                queues,
+                settings=self.settings,
+                status_of=manager.status_of,
+                loop=loop,
+                executor=executor,
+            ),
         )
         guarded = LocalOnly(edge, trust_from_settings(self.settings))
         servers = [await serve(guarded, sock)]
@@ -219,19 +248,18 @@ class Emulator:
                  self.settings.edge_url, data_dir.resolve(), restored)  # fmt: skip
         processing.abandon_unfinished()
         await loop.run_in_executor(executor, self._start_services, manager, training)
-        scheduler.start()
-        supervisor.start()
-        scaler.start()
-        metrics.start()
+        # the async queues after the endpoints are back: their queued requests go on
+        for service in (queues, scheduler, supervisor, scaler, metrics):
+            service.start()
         await self.stop_event.wait()
         log.info("stopping: training jobs and model servers first, so logs and captures land")
         self.health.state = "stopping"
-        scheduler.stop()
-        supervisor.stop()
-        scaler.stop()
+        for background in (scheduler, supervisor, scaler):
+            background.stop()
         for step in (
             lambda: stop_jobs(ctx, training),
             runner.stop_all,
+            queues.stop,  # requests with the model finish first; queued ones stay on disk
             manager.shutdown,
             metrics.stop,
             lambda: wait_for_jobs(processing, transform),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Required, TypedDict
 
+from smlocal.emulator.control.async_configs import check_async_config
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.models import MODELS
@@ -128,7 +129,7 @@ def create_endpoint_config(ctx: Context, params: dict[str, Any]) -> dict[str, An
             "The production variant names of an endpoint config must be unique."
         )
     if params.get("AsyncInferenceConfig"):
-        raise ValidationException("smlocal does not emulate asynchronous inference endpoints yet.")
+        check_async_config(params["AsyncInferenceConfig"], variants)  # type: ignore[arg-type]
     if any("ServerlessConfig" in v for v in variants + shadows) and params.get("DataCaptureConfig"):
         raise ValidationException("Data capture is not supported for serverless endpoints.")
     config = EndpointConfig(

@@ -108,7 +108,7 @@ def plan(ctx: Context, config: EndpointConfig) -> Plan:
                 shadow=shadow,
             )
         )
-    return Plan(config.name, variants, config.data_capture_config)
+    return Plan(config.name, variants, config.data_capture_config, config.async_inference_config)
 
 
 def manager(ctx: Context) -> EndpointHosting:

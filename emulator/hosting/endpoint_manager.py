@@ -535,7 +535,7 @@ class EndpointManager:
                     cold,
                 )
             )
-        self.table.publish(EndpointRoute(name, tuple(variants)))
+        self.table.publish(EndpointRoute(name, tuple(variants), plan.async_inference_config))
 
     def _retire(self, old: Retiring) -> None:
         """Let an old fleet (or old instances) finish in-flight requests, then stop it."""

@@ -165,6 +165,7 @@ class Plan:
     endpoint_config_name: str
     variants: list[PlannedVariant]
     data_capture_config: DataCaptureConfig | None = None
+    async_inference_config: Nested | None = None  # set: an asynchronous endpoint
 
     @classmethod
     def from_document(cls, doc: Document) -> Plan:
@@ -173,6 +174,7 @@ class Plan:
             endpoint_config_name=doc["EndpointConfigName"],
             variants=[PlannedVariant.from_document(v) for v in doc["Variants"]],
             data_capture_config=doc.get("DataCaptureConfig") or None,
+            async_inference_config=doc.get("AsyncInferenceConfig") or None,
         )
 
     def to_document(self) -> Document:
@@ -181,6 +183,11 @@ class Plan:
             "EndpointConfigName": self.endpoint_config_name,
             "Variants": [v.to_document() for v in self.variants],
             "DataCaptureConfig": self.data_capture_config,
+            **(
+                {"AsyncInferenceConfig": self.async_inference_config}
+                if self.async_inference_config
+                else {}
+            ),
         }
 
 
@@ -263,6 +270,7 @@ class Endpoint:
                 ("FailureReason", self.failure_reason),
                 ("CreationTime", self.creation_time),
                 ("LastModifiedTime", self.last_modified_time),
+                ("AsyncInferenceConfig", self.plan.async_inference_config),
                 ("PendingDeploymentSummary", self.pending_summary),
                 ("ShadowProductionVariants", shadow_summaries),
             )

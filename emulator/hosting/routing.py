@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from smlocal.emulator.hosting.endpoint_records import RANDOM
 from smlocal.emulator.hosting.upstream import UpstreamPool
@@ -58,6 +60,7 @@ class EndpointRoute:
 
     name: str
     variants: tuple[VariantRoute, ...]
+    async_config: Mapping[str, Any] | None = None  # an asynchronous endpoint's config
     _bounds: tuple[float, ...] = field(init=False, repr=False)
     shadows: tuple[VariantRoute, ...] = field(init=False, repr=False)  # its shadow variants
 

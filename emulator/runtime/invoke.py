@@ -236,6 +236,11 @@ class Runtime:
 
     def _route(self, endpoint: str) -> EndpointRoute:
         route = self.table.get(endpoint)
+        if route is not None and route.async_config is not None:
+            raise ValidationError(
+                f"Endpoint {endpoint} of account {self.settings.account} is an asynchronous "
+                "inference endpoint: invoke it with InvokeEndpointAsync."
+            )
         if route is not None:
             return route
         status = self.status_of(endpoint)

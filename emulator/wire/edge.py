@@ -1,8 +1,8 @@
 """The edge: one URL for the SageMaker control plane, the runtime, health, and moto.
 
 Routing by request: `X-Amz-Target: SageMaker.*` is the control plane; a POST to
-/endpoints/{name}/invocations signed for `sagemaker` (or not signed) is the runtime;
-a REST-JSON request signed for `sagemaker` on a path of SageMaker Metrics
+/endpoints/{name}/invocations (or /async-invocations) signed for `sagemaker` (or not signed)
+is the runtime; a REST-JSON request signed for `sagemaker` on a path of SageMaker Metrics
 (PUT /BatchPutMetrics) is that service; /_smlocal/health and POST
 /_smlocal/endpoints/{name}/capture/flush are ours, and so are the console's pages (GET
 /_smlocal/ and below, handed to the console server.py wires in) and every other path under
@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from smlocal.emulator.errors import AWSError, UnknownOperationException
 from smlocal.emulator.hosting.capture_flush import flush_endpoint
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
+from smlocal.emulator.runtime.async_invoke import AsyncRuntime
 from smlocal.emulator.runtime.invoke import Runtime
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.wire.http_server import Request, Respond
@@ -165,8 +166,10 @@ class Edge:
         *,
         console: OwnPages | None = None,
         metrics: RestService | None = None,
+        async_runtime: AsyncRuntime | None = None,
     ) -> None:
         self.runtime = runtime
+        self.async_runtime = async_runtime
         self.control = control
         self.aws = aws
         self.health = health
@@ -175,8 +178,9 @@ class Edge:
         self.metrics = metrics
 
     def __call__(self, request: Request, respond: Respond) -> None:
-        if Runtime.matches(request) and _for_sagemaker(request):
-            self.runtime.handle(request, respond)
+        runtime = self._runtime_handler(request)
+        if runtime is not None:
+            runtime(request, respond)
             return
         target = request.header(b"x-amz-target")
         if target is not None and target.startswith(b"SageMaker."):
@@ -208,6 +212,9 @@ class Edge:
             _header(headers, b"authorization")
         ):
             return self.runtime.body_limit
+        if self._async(method, path, _header(headers, b"authorization")):
+            assert self.async_runtime is not None
+            return self.async_runtime.body_limit
         target = _header(headers, b"x-amz-target")
         if target is not None and target.startswith(b"SageMaker."):
             return CONTROL_PLANE_LIMIT
@@ -220,6 +227,23 @@ class Edge:
             self.metrics is not None
             and self.metrics.claims(method, path)
             and _signed_for_sagemaker(_header(headers, b"authorization"))
+        )
+
+    def _runtime_handler(self, request: Request) -> Callable[[Request, Respond], None] | None:
+        """InvokeEndpoint's or InvokeEndpointAsync's handler, for a request to either."""
+        if Runtime.matches(request) and _for_sagemaker(request):
+            return self.runtime.handle
+        if self._async(request.method, request.path, request.header(b"authorization")):
+            assert self.async_runtime is not None
+            return self.async_runtime.handle
+        return None
+
+    def _async(self, method: str, path: str, auth: bytes | None) -> bool:
+        """True for InvokeEndpointAsync (when this edge serves it)."""
+        return (
+            self.async_runtime is not None
+            and AsyncRuntime.is_invocation(method, path)
+            and _signed_for_sagemaker(auth)
         )
 
 

@@ -1,0 +1,104 @@
+"""The asynchronous queue's bookkeeping without model servers: restored files, damaged
+files, a deleted endpoint's queue, expiry while not serving, the backlog limit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smlocal.emulator.hosting.async_queue import AsyncQueues, BacklogFull
+from smlocal.emulator.hosting.async_requests import AsyncRequest
+from smlocal.emulator.hosting.routing import RoutingTable
+from smlocal.emulator.settings import EmulatorSettings
+
+
+def request(endpoint: str = "Ep-1", received: float = 4102444800.0) -> AsyncRequest:
+    return AsyncRequest(
+        endpoint=endpoint,
+        inference_id="i",
+        received=received,
+        input_location=None,
+        body_b64="MQ==",
+        content_type="text/csv",
+        accept=None,
+        custom_attributes=None,
+        output_location=None,
+        failure_location=None,
+        ttl_seconds=60,
+        timeout_seconds=900,
+        output_config={"S3OutputPath": "s3://b/o"},
+    )
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def queues(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, status: str | None, **kw: int
+) -> AsyncQueues:
+    settings = EmulatorSettings(data_dir=tmp_path)
+    return AsyncQueues(settings, RoutingTable(), loop, lambda name: status, **kw)
+
+
+def files(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in (tmp_path / "async" / "ep-1").iterdir())
+
+
+def test_restored_files_keep_the_endpoints_case_and_damaged_ones_are_set_aside(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    first = queues(tmp_path, loop, "InService")
+    first.accept(request())
+    first.accept(request())
+    (tmp_path / "async" / "ep-1" / "0-bad.json").write_bytes(b"{not json")
+    again = queues(tmp_path, loop, "InService")
+    again.start()
+    again.stop(1)
+    lane = again.lanes["ep-1"]
+    assert lane.name == "Ep-1"  # the route's exact name, not the folder's
+    assert [p.name for p in lane.pending if p.exists()] == [
+        n for n in files(tmp_path) if n.endswith(".json")
+    ]
+    assert "0-bad.damaged" in files(tmp_path)
+    assert again.backlog("EP-1") == 3  # the damaged one leaves when it is reached
+
+
+def test_a_deleted_endpoints_queue_is_discarded(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    statuses = ["InService"]
+    settings = EmulatorSettings(data_dir=tmp_path)
+    gone = AsyncQueues(settings, RoutingTable(), loop, lambda name: statuses[-1])
+    gone.accept(request())
+    assert len(files(tmp_path)) == 1  # kept while its endpoint is (being brought back) there
+    statuses.append("Deleting")
+    gone._pump("ep-1")  # no route, the endpoint going: discarded
+    assert files(tmp_path) == []
+    assert gone.backlog("Ep-1") == 0
+
+
+def test_requests_expire_while_their_endpoint_does_not_serve(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    waiting = queues(tmp_path, loop, "Creating")
+    waiting.accept(request(received=0.0))  # long past its 60 s TTL
+    waiting.accept(request())  # far in the future: kept
+    waiting._pump("ep-1")
+    assert len(files(tmp_path)) == 1
+    assert waiting.backlog("Ep-1") == 1
+
+
+def test_the_backlog_limit(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+    small = queues(tmp_path, loop, "Creating", max_backlog=2)
+    small.accept(request())
+    small.accept(request())
+    with pytest.raises(BacklogFull):
+        small.accept(request())
+    assert len(files(tmp_path)) == 2  # nothing stored for the refused one
