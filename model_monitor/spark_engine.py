@@ -1,0 +1,325 @@
+"""The Spark engine: the single-machine engine's partitions, analysed by Spark's executors.
+
+Spark is another executor of the same per-partition functions, not a second analyzer. The
+driver plans the partitions exactly as `engine` and `capture_engine` do, Spark runs one
+task per partition (`engine.run_task`, `capture_engine.partition_state`: the same states,
+zero/update), and the driver merges the states in partition order, as the single-machine
+engine does. Same chunk boundaries, same merge order: the same state bit for bit, so the
+same files byte for byte, whatever the master and the number of executors.
+
+The merge is a left fold on the driver rather than Spark's `treeReduce`: floating-point
+moments and KLL compaction are not associative, so a tree (whose shape follows the executors)
+would change the last digits and the sketches. Merging a partition's state takes
+milliseconds against the seconds it takes to compute, so the driver keeps up (see
+docs/scale.md); states are fetched in waves of a few per core, so the driver holds a bounded
+number whatever the input's size.
+
+* CSV and JSON datasets: the `engine.FileTask`s of `sources.file_tasks`, one Spark task each.
+* Capture files: a record's rows are only known once its file is read, and a partition is
+  65,536 rows across file boundaries. A first Spark stage counts each file's rows (in the
+  window, shadow records left out, through the preprocessor when there is one), the driver
+  cuts the global row sequence into the single-machine engine's partitions, and a second
+  stage reads each partition's slices of its files and analyses them. A file that straddles
+  a boundary is read by both partitions, and every file twice in all: reading is cheap next
+  to the analysis (docs/benchmarks.md). A preprocessor runs twice per record, so it should
+  be a pure function of the record, as the container's contract expects.
+
+Executors read files by path (a local folder must be at the same path on every executor: a
+shared file system, or `local[...]`) and S3 objects with their own environment's AWS
+settings (when smlocal starts Spark, the driver's `AWS_ENDPOINT_URL` is passed on).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from smlocal.capture_sink.listing import CaptureFile, list_capture_files
+from smlocal.model_monitor import capture_engine, engine
+from smlocal.model_monitor.capture_files import CaptureSource, ReadSpec, Segment, file_segments
+from smlocal.model_monitor.errors import AnalysisError
+from smlocal.model_monitor.preprocessing import KeyedRow, Preprocessor, captured_rows
+from smlocal.model_monitor.state import DatasetState
+
+DEFAULT_MASTER = "local[*]"
+SPARK_EXTRA = "pip install 'smlocal[spark]'"
+WAVE_PER_CORE = 2  # partition states fetched per core and wave (the driver holds that many)
+
+
+@dataclass(frozen=True)
+class SparkPlan:
+    """Where to run: an existing SparkSession or SparkContext, or a master to start one on."""
+
+    master: str = DEFAULT_MASTER
+    session: Any = None  # a pyspark SparkSession or SparkContext the caller owns
+
+
+def _conf(master: str) -> Any:
+    from pyspark import SparkConf
+
+    conf = (
+        SparkConf()
+        .setMaster(master)
+        .setAppName("smlocal-model-monitor")
+        .set("spark.ui.enabled", "false")
+        .set("spark.ui.showConsoleProgress", "false")
+        .set("spark.driver.host", "127.0.0.1")
+        .set("spark.driver.bindAddress", "127.0.0.1")
+    )
+    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "PYTHONPATH"):
+        if os.environ.get(key):
+            conf.set(f"spark.executorEnv.{key}", os.environ[key])
+    return conf
+
+
+def _import_pyspark() -> Any:
+    try:
+        import pyspark
+    except ImportError:
+        raise AnalysisError(f"The Spark engine needs pyspark: {SPARK_EXTRA}") from None
+    return pyspark
+
+
+@contextmanager
+def spark_context(plan: SparkPlan) -> Iterator[Any]:
+    """The plan's SparkContext: the caller's (left running), or one started here and stopped
+    after."""
+    if plan.session is not None:
+        yield getattr(plan.session, "sparkContext", plan.session)
+        return
+    pyspark = _import_pyspark()
+    python = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = python or sys.executable  # read once, as it starts
+    try:
+        context = pyspark.SparkContext(conf=_conf(plan.master))
+    except Exception as exc:  # a JVM that does not start raises a bare RuntimeError or Py4J's
+        raise AnalysisError(
+            f"Spark did not start on master {plan.master} (it needs Java 17 or later): {exc}"
+        ) from None
+    finally:
+        if python is None:
+            os.environ.pop("PYSPARK_PYTHON", None)
+    context.setLogLevel("ERROR")
+    try:
+        yield context
+    finally:
+        context.stop()
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A task's exception, carried back as a value so that it is raised on the driver in
+    partition order with its own type and words (Spark would wrap it in a Java error)."""
+
+    error: BaseException
+
+
+def _guarded(function: Callable[..., Any], environment: dict[str, str]) -> Callable[..., Any]:
+    """`function` returning its exception as a value, run with the job's entries for user
+    scripts exported (as `job` exports them on the driver)."""
+
+    def run(*arguments: Any) -> Any:
+        saved = {key: os.environ.get(key) for key in environment}
+        os.environ.update(environment)
+        try:
+            return function(*arguments)
+        except Exception as exc:
+            return _Failed(exc)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    return run
+
+
+def _value(result: Any) -> Any:
+    if isinstance(result, _Failed):
+        raise result.error
+    return result
+
+
+def _ordered(context: Any, rdd: Any, count: int) -> Iterator[Any]:
+    """The rdd's elements (one per partition) in partition order, fetched in waves while the
+    previous wave is consumed."""
+    wave = max(1, WAVE_PER_CORE * context.defaultParallelism)
+    spans = [list(range(i, min(i + wave, count))) for i in range(0, count, wave)]
+
+    def fetch(span: list[int]) -> list[Any]:
+        return list(context.runJob(rdd, list, span))
+
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+        pending = ahead.submit(fetch, spans[0]) if spans else None
+        for span in spans[1:]:
+            done = pending.result() if pending else []
+            pending = ahead.submit(fetch, span)
+            yield from map(_value, done)
+        if pending is not None:
+            yield from map(_value, pending.result())
+
+
+@dataclass(frozen=True)
+class SparkRun:
+    """A running SparkContext, and the entries the job exports to user scripts."""
+
+    context: Any
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def each(self, items: Sequence[Any], function: Callable[..., Any]) -> Iterator[Any]:
+        """`function` of each item, one Spark task per item, results in item order."""
+        if not items:
+            return iter(())
+        task = _guarded(function, self.environment)
+        rdd = self.context.parallelize(list(items), len(items)).map(task)
+        return _ordered(self.context, rdd, len(items))
+
+
+def analyze_files(
+    spark: SparkRun, tasks: Sequence[engine.FileTask], progress: engine.Progress | None = None
+) -> DatasetState:
+    """`engine.analyze_files` with Spark's executors running the tasks."""
+    result = DatasetState()
+    for task, state in zip(tasks, spark.each(tasks, engine.run_task), strict=True):
+        result = result.merge(state)
+        if progress:
+            progress(engine.task_bytes(task))
+    return result
+
+
+@dataclass(frozen=True)
+class CaptureRef:
+    """A capture file an executor reads itself (no content: S3 objects are read there)."""
+
+    uri: str
+    size: int
+    hour: datetime | None
+
+
+@dataclass(frozen=True)
+class CaptureJob:
+    """How every executor reads capture files (picklable)."""
+
+    spec: ReadSpec
+    preprocessor: str | None = None
+    watch: tuple[str, ...] | None = None
+    exact: bool = False
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Rows [start, stop) of a capture file."""
+
+    file: CaptureRef
+    start: int
+    stop: int
+
+
+def _listed(ref: CaptureRef) -> CaptureFile:
+    if ref.uri.startswith("s3://"):
+        return list_capture_files(ref.uri)[0]
+    path = Path(ref.uri)
+    return CaptureFile(ref.uri, ref.size, ref.hour, path.read_bytes)
+
+
+def _segments(ref: CaptureRef, job: CaptureJob) -> list[Segment]:
+    return file_segments(CaptureSource.of(_listed(ref)), job.spec)
+
+
+def _script_rows(ref: CaptureRef, job: CaptureJob) -> list[KeyedRow]:
+    assert job.preprocessor is not None
+    script = Preprocessor(Path(job.preprocessor), max_columns=job.spec.max_columns)
+    return list(captured_rows(ref.uri, job.spec.start, job.spec.end, script))
+
+
+def count_rows(ref: CaptureRef, job: CaptureJob) -> int:
+    """A file's rows (runs in an executor)."""
+    if job.preprocessor:
+        return len(_script_rows(ref, job))
+    return sum(len(segment) for segment in _segments(ref, job))
+
+
+def _sliced(segments: Sequence[Segment], start: int, stop: int) -> list[Segment]:
+    """Items [start, stop) of a file's segments, as segments."""
+    kept: list[Segment] = []
+    offset = 0
+    for segment in segments:
+        low, high = max(start - offset, 0), min(stop - offset, len(segment))
+        if low < high:
+            kept.append(segment[low:high])
+        offset += len(segment)
+    return kept
+
+
+def slice_state(slices: Sequence[Slice], job: CaptureJob) -> DatasetState:
+    """One partition's state, as the single-machine engine builds it (runs in an executor)."""
+    watch = None if job.watch is None else pa.array(job.watch, pa.string())
+    if job.preprocessor:
+        rows = [row for s in slices for row in _script_rows(s.file, job)[s.start : s.stop]]
+        state = DatasetState()
+        for chunk in engine.chunks(rows):
+            state.update(chunk, exact=job.exact, watch=watch)
+        return state
+    pieces = [_sliced(_segments(s.file, job), s.start, s.stop) for s in slices]
+    parts = list(capture_engine.cut(pieces, sum(s.stop - s.start for s in slices)))
+    return capture_engine.partition_state(parts[0] if parts else [], job.exact, job.watch)
+
+
+def plan_partitions(
+    refs: Sequence[CaptureRef], counts: Sequence[int], size: int
+) -> list[list[Slice]]:
+    """The rows of the files in order, cut into partitions of `size` rows (the last short)."""
+    partitions: list[list[Slice]] = []
+    current: list[Slice] = []
+    room = size
+    for ref, count in zip(refs, counts, strict=True):
+        start = 0
+        while start < count:
+            take = min(room, count - start)
+            current.append(Slice(ref, start, start + take))
+            start, room = start + take, room - take
+            if room == 0:
+                partitions.append(current)
+                current, room = [], size
+    if current:
+        partitions.append(current)
+    return partitions
+
+
+def analyze_captures(
+    spark: SparkRun,
+    files: Sequence[CaptureFile],
+    job: CaptureJob,
+    *,
+    progress: engine.Progress | None = None,
+    partition_rows: int = engine.PARTITION_ROWS,
+) -> DatasetState:
+    """`capture_engine.analyze_captures` (or, with a preprocessor, `engine.analyze_rows`) with
+    Spark's executors reading and analysing: the same partitions, merged in the same order."""
+    refs = [CaptureRef(file.uri, file.size, file.hour) for file in files]
+    counts = list(spark.each(refs, lambda ref: count_rows(ref, job)))
+    size = capture_engine.partition_size(partition_rows)
+    partitions = plan_partitions(refs, counts, size)
+    exact = CaptureJob(job.spec, job.preprocessor, job.watch, exact=len(partitions) == 1)
+    result = DatasetState()
+    for state in spark.each(partitions, lambda slices: slice_state(slices, exact)):
+        result = result.merge(state)
+        if progress:
+            progress(state.rows)
+    return result
+
+
+def partitions_for(rows: int, partition_rows: int = engine.PARTITION_ROWS) -> int:
+    """How many partitions (Spark tasks of the second stage) `rows` capture rows make."""
+    return math.ceil(rows / capture_engine.partition_size(partition_rows))
