@@ -34,6 +34,8 @@ from __future__ import annotations
 import math
 import os
 import sys
+import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -53,6 +55,16 @@ from smlocal.model_monitor.state import DatasetState
 
 DEFAULT_MASTER = "local[*]"
 SPARK_EXTRA = "pip install 'smlocal[spark]'"
+# The driver's own log: errors only, on stderr (Spark's default says WARN and more at start)
+LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
+"""
 WAVE_PER_CORE = 2  # partition states fetched per core and wave (the driver holds that many)
 
 
@@ -91,6 +103,23 @@ def _import_pyspark() -> Any:
 
 
 @contextmanager
+def _launch_environment() -> Iterator[None]:
+    """What pyspark and the JVM read from the environment as Spark starts: the executors'
+    Python (this interpreter, unless PYSPARK_PYTHON says otherwise) and the address to bind
+    (loopback), restored after."""
+    wanted = {"PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    saved = {key: os.environ.get(key) for key in wanted}
+    for key, value in wanted.items():
+        os.environ.setdefault(key, value)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+
+
+@contextmanager
 def spark_context(plan: SparkPlan) -> Iterator[Any]:
     """The plan's SparkContext: the caller's (left running), or one started here and stopped
     after."""
@@ -98,17 +127,23 @@ def spark_context(plan: SparkPlan) -> Iterator[Any]:
         yield getattr(plan.session, "sparkContext", plan.session)
         return
     pyspark = _import_pyspark()
-    python = os.environ.get("PYSPARK_PYTHON")
-    os.environ["PYSPARK_PYTHON"] = python or sys.executable  # read once, as it starts
-    try:
-        context = pyspark.SparkContext(conf=_conf(plan.master))
-    except Exception as exc:  # a JVM that does not start raises a bare RuntimeError or Py4J's
-        raise AnalysisError(
-            f"Spark did not start on master {plan.master} (it needs Java 17 or later): {exc}"
-        ) from None
-    finally:
-        if python is None:
-            os.environ.pop("PYSPARK_PYTHON", None)
+    with tempfile.TemporaryDirectory(prefix="smlocal-spark-") as folder:
+        logging = Path(folder) / "log4j2.properties"
+        logging.write_text(LOG4J2, encoding="utf-8")
+        conf = _conf(plan.master).set(
+            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{logging}"
+        )
+        with _launch_environment(), warnings.catch_warnings():
+            # pyspark warns that it does not support pandas 3 (which smlocal needs) in its
+            # SQL helpers, which the engine does not use
+            warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+            try:
+                context = pyspark.SparkContext(conf=conf)
+            except Exception as exc:  # a JVM that does not start: RuntimeError or Py4J's
+                raise AnalysisError(
+                    f"Spark did not start on master {plan.master} (it needs Java 17 or "
+                    f"later): {exc}"
+                ) from None
     context.setLogLevel("ERROR")
     try:
         yield context
