@@ -23,7 +23,7 @@ import pytest
 from monitor_helpers import CAPTURE, CSV_WITH_HEADER, MIXED_WINDOW, mixed_captures
 from varied_data import write_varied_csv
 
-from smlocal.model_monitor import engine
+from smlocal.model_monitor import capture_engine, engine
 from smlocal.model_monitor.job import run_analysis
 from smlocal.model_monitor.spark_engine import SparkPlan, plan_partitions, spark_context
 
@@ -46,8 +46,9 @@ JSON_LINES = json.dumps({"json": {"lines": True}})
 # GOLDEN (the same fixture, window and baseline).
 GOLDEN_STATISTICS = "df26d592c4c7c2c1a12663967964218895d0abb4502326c50566e8f32bb70c1f"
 
-# Rows from every layout `mixed_captures` writes: none for every fifth record, two for every
-# seventh; a value from the job's environment (exported to scripts on the executors too).
+# Rows from every layout `mixed_captures` writes: none for every fifth record, four for the
+# others (so that a small fixture makes several partitions of 16,384 rows); a value from the
+# job's environment (exported to scripts on the executors too).
 PREPROCESSOR = """\
 import os
 
@@ -63,7 +64,7 @@ def preprocess_handler(inference_record, logger):
         "encoding": inference_record.endpoint_input.encoding,
         "tag": os.environ["SPARK_TEST_TAG"],
     }
-    return [row, {"first": "again", "size": -1}] if number % 7 == 0 else row
+    return [row, {"first": "again", "size": -1}, {"size": number}, {"size": number % 3}]
 """
 
 
@@ -81,6 +82,12 @@ def spark(smlocal: Any) -> Iterator[Any]:
 def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """test_capture_engine's fixture: 110 capture files in every layout, four hours."""
     return mixed_captures(tmp_path_factory.mktemp("mixed"), 110, 800)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same layouts, 24 files of 800 records (about 9,600 in `MIXED_WINDOW`)."""
+    return mixed_captures(tmp_path_factory.mktemp("small"), 24, 800)
 
 
 @pytest.fixture(scope="module")
@@ -178,19 +185,29 @@ def test_a_monitoring_run_on_captures_writes_the_single_engines_files(
     env = {"dataset_source": str(mixed), "dataset_format": CAPTURE, **MIXED_WINDOW}
     one = _both(spark, tmp_path / "one", **env, **_against(mixed_baseline))
     assert one["statistics.json"] == GOLDEN_STATISTICS
-    monkeypatch.setattr(engine, "PARTITION_ROWS", 5000)  # 16,384 rows a partition: several
+
+
+def test_captures_in_partitions_cut_across_files(
+    spark: Any, small: Path, mixed_baseline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Partitions of 2,000 rows in both engines' plans (not whole chunks of 16,384, so that a
+    # small fixture makes several): partitions begin and end inside files.
+    monkeypatch.setattr(capture_engine, "partition_size", lambda rows: rows)
+    monkeypatch.setattr(engine, "PARTITION_ROWS", 2000)
+    env = {"dataset_source": str(small), "dataset_format": CAPTURE, **MIXED_WINDOW}
     many = _both(spark, tmp_path / "many", **env, **_against(mixed_baseline))
-    assert many["statistics.json"] != GOLDEN_STATISTICS  # moments of several partitions
+    monkeypatch.undo()
+    one = _both(spark, tmp_path / "one", **env, **_against(mixed_baseline))
+    assert many["statistics.json"] != one["statistics.json"]  # moments of several partitions
 
 
 def test_captures_through_a_preprocessor_in_the_partitions(
-    spark: Any, mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark: Any, small: Path, tmp_path: Path
 ) -> None:
     script = tmp_path / "pre.py"
     script.write_text(PREPROCESSOR)
-    monkeypatch.setattr(engine, "PARTITION_ROWS", 5000)
     env = {
-        "dataset_source": str(mixed),
+        "dataset_source": str(small),
         "dataset_format": CAPTURE,
         "record_preprocessor_script": str(script),
         "SPARK_TEST_TAG": "exported",
@@ -199,22 +216,18 @@ def test_captures_through_a_preprocessor_in_the_partitions(
     _both(spark, tmp_path / "out", **env)
     document = json.loads((tmp_path / "out" / "spark" / "statistics.json").read_text())
     assert [f["name"] for f in document["features"]] == ["encoding", "first", "size", "tag"]
+    assert document["dataset"]["item_count"] > 2 * 16_384  # three partitions or more
 
 
 def test_captures_read_from_s3_by_the_executors(
-    spark: Any, smlocal: Any, mixed: Path, tmp_path: Path
+    spark: Any, smlocal: Any, small: Path, tmp_path: Path
 ) -> None:
     s3 = smlocal.client("s3")
     s3.create_bucket(Bucket="spark-captures")
-    files = sorted(mixed.rglob("*.jsonl"))[:30]
-    for path in files:
-        s3.upload_file(str(path), "spark-captures", str(path.relative_to(mixed)))
-    local = tmp_path / "local"
-    for path in files:
-        (local / path.relative_to(mixed)).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, local / path.relative_to(mixed))
+    for path in sorted(small.rglob("*.jsonl")):
+        s3.upload_file(str(path), "spark-captures", str(path.relative_to(small)))
     env = {"dataset_format": CAPTURE, **MIXED_WINDOW}
-    single = run_analysis({**env, "dataset_source": str(local), "output_path": str(tmp_path / "a")})
+    single = run_analysis({**env, "dataset_source": str(small), "output_path": str(tmp_path / "a")})
     from_s3 = run_analysis(
         {**env, "dataset_source": "s3://spark-captures/", "output_path": str(tmp_path / "b")},
         spark=spark,
