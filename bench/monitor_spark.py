@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import os
+import pickle
 import resource
 import subprocess
 import sys
@@ -77,6 +78,7 @@ def _one_partition(folder: Path) -> str:
         plan_partitions,
         slice_state,
     )
+    from smlocal.model_monitor.state import DatasetState
 
     spec = ReadSpec()
     files = capture_engine.capture_files(folder, spec)
@@ -95,7 +97,15 @@ def _one_partition(folder: Path) -> str:
     analysing = time.perf_counter()
     state = slice_state(first, job)
     analysed = time.perf_counter() - analysing
-    return f"{state.rows:,} records: count stage {counted:.2f} s, analysis stage {analysed:.2f} s"
+    merging = time.perf_counter()
+    merged = DatasetState().merge(state).merge(state)
+    merged_in = (time.perf_counter() - merging) / 2
+    size = len(pickle.dumps(state)) / 2**20
+    return (
+        f"{state.rows:,} records, {len(merged.columns)} columns: count stage {counted:.2f} s, "
+        f"analysis stage {analysed:.2f} s; a merge on the driver {merged_in * 1000:.1f} ms, "
+        f"the state {size:.2f} MB pickled"
+    )
 
 
 def measure(*args: str) -> Run:

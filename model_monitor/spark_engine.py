@@ -31,10 +31,12 @@ settings (when smlocal starts Spark, the driver's `AWS_ENDPOINT_URL` is passed o
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
 import tempfile
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -188,21 +190,27 @@ def _value(result: Any) -> Any:
 
 def _ordered(context: Any, rdd: Any, count: int) -> Iterator[Any]:
     """The rdd's elements (one per partition) in partition order, fetched in waves while the
-    previous wave is consumed."""
+    previous wave is consumed. Stopping early (a failure) cancels the wave under way, and
+    only this run's jobs: the context may be the caller's."""
     wave = max(1, WAVE_PER_CORE * context.defaultParallelism)
     spans = [list(range(i, min(i + wave, count))) for i in range(0, count, wave)]
+    group = f"smlocal-monitor-{uuid.uuid4()}"
 
     def fetch(span: list[int]) -> list[Any]:
+        context.setJobGroup(group, "smlocal model monitor")
         return list(context.runJob(rdd, list, span))
 
     with ThreadPoolExecutor(max_workers=1) as ahead:
-        pending = ahead.submit(fetch, spans[0]) if spans else None
-        for span in spans[1:]:
-            done = pending.result() if pending else []
-            pending = ahead.submit(fetch, span)
-            yield from map(_value, done)
-        if pending is not None:
-            yield from map(_value, pending.result())
+        try:
+            pending = ahead.submit(fetch, spans[0]) if spans else None
+            for span in spans[1:]:
+                done = pending.result() if pending else []
+                pending = ahead.submit(fetch, span)
+                yield from map(_value, done)
+            if pending is not None:
+                yield from map(_value, pending.result())
+        finally:
+            context.cancelJobGroup(group)
 
 
 @dataclass(frozen=True)
@@ -272,9 +280,15 @@ def _segments(ref: CaptureRef, job: CaptureJob) -> list[Segment]:
     return file_segments(CaptureSource.of(_listed(ref)), job.spec)
 
 
+@functools.lru_cache(maxsize=4)
+def _script(path: str, max_columns: int) -> Preprocessor:
+    """The preprocessor, loaded once per executor process (as the container loads it once)."""
+    return Preprocessor(Path(path), max_columns=max_columns)
+
+
 def _script_rows(ref: CaptureRef, job: CaptureJob) -> list[KeyedRow]:
     assert job.preprocessor is not None
-    script = Preprocessor(Path(job.preprocessor), max_columns=job.spec.max_columns)
+    script = _script(job.preprocessor, job.spec.max_columns)
     return list(captured_rows(ref.uri, job.spec.start, job.spec.end, script))
 
 
@@ -283,6 +297,19 @@ def count_rows(ref: CaptureRef, job: CaptureJob) -> int:
     if job.preprocessor:
         return len(_script_rows(ref, job))
     return sum(len(segment) for segment in _segments(ref, job))
+
+
+def _batches(refs: Sequence[CaptureRef]) -> list[list[CaptureRef]]:
+    """Consecutive files up to `capture_engine.READ_BYTES` a batch (one counting task each)."""
+    batches: list[list[CaptureRef]] = []
+    size = 0
+    for ref in refs:
+        if not batches or size + ref.size > capture_engine.READ_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(ref)
+        size += ref.size
+    return batches
 
 
 def _sliced(segments: Sequence[Segment], start: int, stop: int) -> list[Segment]:
@@ -343,7 +370,8 @@ def analyze_captures(
     """`capture_engine.analyze_captures` (or, with a preprocessor, `engine.analyze_rows`) with
     Spark's executors reading and analysing: the same partitions, merged in the same order."""
     refs = [CaptureRef(file.uri, file.size, file.hour) for file in files]
-    counts = list(spark.each(refs, lambda ref: count_rows(ref, job)))
+    batches = spark.each(_batches(refs), lambda batch: [count_rows(r, job) for r in batch])
+    counts = [count for batch in batches for count in batch]
     size = capture_engine.partition_size(partition_rows)
     partitions = plan_partitions(refs, counts, size)
     exact = CaptureJob(job.spec, job.preprocessor, job.watch, exact=len(partitions) == 1)
