@@ -8,9 +8,10 @@ Each run is a whole job (`run_analysis`, as `smlocal monitor` runs it) in a chil
 its wall time, the driver's peak resident memory (the Python process that plans and merges;
 `ru_maxrss`), and the peak of the whole process tree (with Spark: the JVM, which in local
 mode is driver and executors at once, and its Python workers), sampled every 100 ms. The
-Spark figures include starting Spark (a JVM), which is also measured alone. `--partition`
-times one 65,536-record partition of captures in one process, the per-core throughput
-docs/scale.md works from. Outputs of the two engines are compared byte for byte.
+Spark figures include starting Spark (a JVM), which is also measured alone. After each capture
+run, one 65,536-record partition is counted, analysed and merged in one process (CPU time,
+which the machine's load changes less than wall time): the per-core throughput docs/scale.md
+works from. Outputs of the two engines are compared byte for byte.
 """
 
 from __future__ import annotations
@@ -85,26 +86,26 @@ def _one_partition(folder: Path) -> str:
     refs = [CaptureRef(f.uri, f.size, f.hour) for f in files]
     job = CaptureJob(spec)
     size = capture_engine.partition_size(engine.PARTITION_ROWS)
-    counting = time.perf_counter()
+    counting = time.process_time()
     counts, total = [], 0
     for ref in refs:  # the files of the first partition
         counts.append(count_rows(ref, job))
         total += counts[-1]
         if total >= size:
             break
-    counted = time.perf_counter() - counting
+    counted = time.process_time() - counting
     first = plan_partitions(refs[: len(counts)], counts, size)[0]
-    analysing = time.perf_counter()
+    analysing = time.process_time()
     state = slice_state(first, job)
-    analysed = time.perf_counter() - analysing
-    merging = time.perf_counter()
+    analysed = time.process_time() - analysing
+    merging = time.process_time()
     merged = DatasetState().merge(state).merge(state)
-    merged_in = (time.perf_counter() - merging) / 2
+    merged_in = (time.process_time() - merging) / 2
     size = len(pickle.dumps(state)) / 2**20
     return (
-        f"{state.rows:,} records, {len(merged.columns)} columns: count stage {counted:.2f} s, "
-        f"analysis stage {analysed:.2f} s; a merge on the driver {merged_in * 1000:.1f} ms, "
-        f"the state {size:.2f} MB pickled"
+        f"{state.rows:,} records, {len(merged.columns)} columns, CPU time: count stage "
+        f"{counted:.2f} s, analysis stage {analysed:.2f} s; a merge on the driver "
+        f"{merged_in * 1000:.1f} ms; the state {size:.2f} MB pickled"
     )
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import pickle
 import sys
 import tempfile
 import uuid
@@ -143,14 +144,20 @@ def spark_context(plan: SparkPlan) -> Iterator[Any]:
                 context = pyspark.SparkContext(conf=conf)
             except Exception as exc:  # a JVM that does not start: RuntimeError or Py4J's
                 raise AnalysisError(
-                    f"Spark did not start on master {plan.master} (it needs Java 17 or "
-                    f"later): {exc}"
+                    f"Spark did not start on master {plan.master} (is the master URL right, "
+                    f"and Java 17 or later installed?): {_headline(exc)}"
                 ) from None
     context.setLogLevel("ERROR")
     try:
         yield context
     finally:
         context.stop()
+
+
+def _headline(error: BaseException) -> str:
+    """The first line of an error from Spark (Py4J's carry the whole Java stack)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return (lines[0] if lines else type(error).__name__)[:500]
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,10 @@ def _guarded(function: Callable[..., Any], environment: dict[str, str]) -> Calla
         try:
             return function(*arguments)
         except Exception as exc:
+            try:
+                pickle.dumps(exc)
+            except Exception:  # e.g. a user's exception holding a lock: its words still go
+                return _Failed(RuntimeError(f"{type(exc).__name__}: {exc}"))
             return _Failed(exc)
         finally:
             for key, value in saved.items():
@@ -198,7 +209,10 @@ def _ordered(context: Any, rdd: Any, count: int) -> Iterator[Any]:
 
     def fetch(span: list[int]) -> list[Any]:
         context.setJobGroup(group, "smlocal model monitor")
-        return list(context.runJob(rdd, list, span))
+        try:
+            return list(context.runJob(rdd, list, span))
+        except Exception as exc:  # a worker that died, an executor lost: not the analysis's
+            raise AnalysisError(f"A Spark job of the analysis failed: {_headline(exc)}") from None
 
     with ThreadPoolExecutor(max_workers=1) as ahead:
         try:

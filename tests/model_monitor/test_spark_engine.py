@@ -266,6 +266,15 @@ def test_the_command_line_starts_spark_on_the_master_given(tmp_path: Path) -> No
         outputs[name] = _files(tmp_path / name)
     assert outputs["spark"] == outputs["single"]
     assert "Analysing on Spark, master local[2]" in done.stderr
+    command = [sys.executable, "-m", "smlocal.emulator.cli", "monitor", "baseline", str(data)]
+    command += ["--output", str(tmp_path / "bad"), "--engine", "spark", "--spark-master", "nowhere"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 1
+    assert (
+        "smlocal monitor baseline: Spark did not start on master nowhere (is the master URL "
+        "right, and Java 17 or later installed?): "
+    ) in done.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 def test_partitions_are_cut_across_files_as_the_single_engine_cuts_them() -> None:
