@@ -138,6 +138,8 @@ def test_csv_baseline_and_run_one_partition_and_many(
     _both(spark, tmp_path / "one", dataset_source=str(data), **source)
     monkeypatch.setattr(engine, "PARTITION_BYTES", 48 * 1024)  # about a dozen partitions
     _both(spark, tmp_path / "many", dataset_source=str(data), **source)
+    headless = json.dumps({"csv": {"header": False}})  # the header line is a row then
+    _both(spark, tmp_path / "headless", dataset_source=str(data), dataset_format=headless)
     run = _both(
         spark,
         tmp_path / "run",
@@ -287,3 +289,19 @@ def test_partitions_are_cut_across_files_as_the_single_engine_cuts_them() -> Non
         [("f2", 3, 11)],
         [("f2", 11, 12), ("f3", 0, 3)],
     ]
+
+
+def test_spark_listens_on_loopback_only(spark: Any) -> None:
+    import psutil
+
+    assert spark.parallelize(range(4), 2).map(lambda x: x * 2).collect() == [0, 2, 4, 6]
+    me = psutil.Process(os.getpid())
+    listening = [
+        connection.laddr.ip
+        for process in [me, *me.children(recursive=True)]
+        for connection in process.net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN
+    ]
+    assert any(process.name() == "java" for process in me.children(recursive=True))
+    assert listening
+    assert {ip.removeprefix("::ffff:") for ip in listening} <= {"127.0.0.1"}
