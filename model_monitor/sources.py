@@ -26,10 +26,9 @@ from typing import Any
 import pyarrow as pa
 
 from smlocal.capture_sink.reader import optional_utc
-from smlocal.model_monitor import capture_engine, engine, files, spark_engine
+from smlocal.model_monitor import capture_engine, engine, files, objects, spark_engine
 from smlocal.model_monitor.capture_files import ReadSpec
-from smlocal.model_monitor.environment import CAPTURE, CSV, SPARK, AnalyzerInput, Location
-from smlocal.model_monitor.errors import AnalysisError
+from smlocal.model_monitor.environment import CAPTURE, CSV, SPARK, AnalyzerInput
 from smlocal.model_monitor.preprocessing import Preprocessor, captured_rows
 from smlocal.model_monitor.profile import column_order
 from smlocal.model_monitor.state import DatasetState
@@ -97,7 +96,7 @@ def _captures(
 def file_tasks(job: AnalyzerInput, watch: tuple[str, ...] | None) -> list[engine.FileTask]:
     """The partitions of a CSV or JSON dataset."""
     fmt = job.dataset_format
-    paths = files.list_files(_local(job.dataset_source))
+    paths = files.list_files(job.dataset_source)
     script = str(job.record_preprocessor_script) if job.record_preprocessor_script else None
     if fmt.kind == CSV:
         ranges = files.plan_ranges(paths, engine.PARTITION_BYTES)
@@ -106,7 +105,7 @@ def file_tasks(job: AnalyzerInput, watch: tuple[str, ...] | None) -> list[engine
         ranges = (
             files.plan_ranges(paths, engine.PARTITION_BYTES)
             if fmt.json_lines
-            else [files.FileRange(str(p), 0, p.stat().st_size) for p in paths]
+            else [files.FileRange(str(p), 0, objects.size_of(p)) for p in paths]
         )
         names = ()
     partitions = files.pack(ranges, engine.PARTITION_BYTES)
@@ -168,14 +167,4 @@ def input_size(job: AnalyzerInput) -> int | None:
     """Bytes to read, when known up front (for progress bars)."""
     if job.dataset_format.kind == CAPTURE:
         return None
-    return sum(p.stat().st_size for p in files.list_files(_local(job.dataset_source)))
-
-
-def _local(source: Location) -> Path:
-    """A CSV or JSON dataset's folder or file: only Data Capture is read from S3 here."""
-    if isinstance(source, str):
-        raise AnalysisError(
-            f"Dataset source {source} is in S3: only Data Capture is read from S3; copy a CSV "
-            "or JSON dataset to a local folder"
-        )
-    return source
+    return sum(objects.size_of(p) for p in files.list_files(job.dataset_source))

@@ -305,3 +305,30 @@ def test_spark_listens_on_loopback_only(spark: Any) -> None:
     assert any(process.name() == "java" for process in me.children(recursive=True))
     assert listening
     assert {ip.removeprefix("::ffff:") for ip in listening} <= {"127.0.0.1"}
+
+
+def test_csv_and_json_datasets_read_from_s3(
+    spark: Any, smlocal: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = smlocal.client("s3")
+    s3.create_bucket(Bucket="spark-datasets")
+    local = tmp_path / "csv"
+    local.mkdir()
+    for number in range(2):
+        path = write_varied_csv(local / f"part-{number}.csv", 2500, seed=number)
+        s3.upload_file(str(path), "spark-datasets", f"csv/part-{number}.csv")
+    lines = "".join(json.dumps({"a": i % 5, "b": f"w{i % 3}"}) + "\n" for i in range(3000))
+    (tmp_path / "data.jsonl").write_text(lines)
+    s3.put_object(Bucket="spark-datasets", Key="json/data.jsonl", Body=lines.encode())
+    monkeypatch.setattr(engine, "PARTITION_BYTES", 64 * 1024)
+    cases = [
+        (local, "s3://spark-datasets/csv/", CSV_WITH_HEADER),
+        (tmp_path / "data.jsonl", "s3://spark-datasets/json/data.jsonl", JSON_LINES),
+    ]
+    for number, (folder, uri, fmt) in enumerate(cases):
+        out = tmp_path / f"out-{number}"
+        env = {"dataset_format": fmt}
+        here = run_analysis({**env, "dataset_source": str(folder), "output_path": str(out / "a")})
+        assert here.status == "Completed", here.message
+        from_s3 = _both(spark, out / "s3", dataset_source=uri, **env)
+        assert from_s3 == _files(out / "a")
