@@ -12,6 +12,7 @@ BENCHMARKS = [
     "bench.emulator",
     "bench.edge_server",
     "bench.monitor_baseline",
+    "bench.monitor_spark",
     "bench.model_quality",
     "bench.training",
     "bench.s3_durability",

@@ -46,6 +46,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         help="processes for CSV/JSON datasets (default: 1 below 24 MiB, else the CPUs)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("single", "spark"),
+        default="single",
+        help="where data quality is analysed: this machine (default), or Apache Spark "
+        "(pip install 'smlocal[spark]'; needs Java 17), with the same results",
+    )
+    parser.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="Spark master for --engine spark (default local[*]: every core of this machine)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="print the analyzer's log")
 
 
@@ -166,6 +178,8 @@ def _environment(args: argparse.Namespace, kind: str, source: str | Path) -> dic
         "end_time": getattr(args, "end", None),
         "sagemaker_endpoint_name": getattr(args, "endpoint_name", None),
         "sagemaker_monitoring_schedule_name": getattr(args, "schedule_name", None),
+        "smlocal_engine": args.engine if args.engine != "single" else None,
+        "smlocal_spark_master": args.spark_master,
     }
     env.update({key: str(value) for key, value in optional.items() if value is not None})
     return {**env, **quality_cli.environment(args)}
@@ -212,7 +226,17 @@ def _report(result: JobResult, action: str) -> None:
         print(f"  wrote {path}")
 
 
+def _engine_usage(args: argparse.Namespace) -> str | None:
+    if args.spark_master and args.engine != "spark":
+        return "--spark-master is for --engine spark"
+    return None
+
+
 def _baseline(args: argparse.Namespace) -> int:
+    problem = _engine_usage(args)
+    if problem:
+        print(f"smlocal monitor baseline: {problem}", file=sys.stderr)
+        return 2
     result = _execute(args, _environment(args, args.format, args.dataset))
     _report(result, "baseline")
     return 1 if result.status == FAILED else 0
@@ -245,7 +269,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_usage(args: argparse.Namespace) -> str | None:
     """What is wrong with a run's arguments, in a usage error's words."""
-    problem = quality_cli.usage_problem(args)
+    problem = quality_cli.usage_problem(args) or _engine_usage(args)
     if problem:
         return problem
     if not (args.problem_type or args.baseline_statistics or args.baseline_constraints):

@@ -5,7 +5,9 @@ here (the emulator stages S3 inputs and uploads outputs around the job). `datase
 `output_path` and `dataset_format` are required (a missing one fails the job with the
 `KeyError` text the container writes, e.g. `'output_path'`); every other key is optional.
 Entries that are not analyzer keys are exported to the user's scripts, as the container does.
-`smlocal_max_columns` is smlocal's own key: the most columns a record may have (see `errors`).
+`smlocal_max_columns` is smlocal's own key: the most columns a record may have (see `errors`);
+so are `smlocal_engine` (`single`, the default, or `spark`: see `spark_engine`) and
+`smlocal_spark_master` (the Spark master URL, default `local[*]`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from smlocal.model_monitor.errors import (
 from smlocal.model_monitor.readers import DEFAULT_INDEX_NAMES, parse_time
 
 CSV, JSON, CAPTURE = "csv", "json", "sagemakerCaptureJson"
+SINGLE, SPARK = "single", "spark"  # the engines
+ENGINE_KEY, SPARK_MASTER_KEY = "smlocal_engine", "smlocal_spark_master"
+DEFAULT_SPARK_MASTER = "local[*]"
 DATA_QUALITY, MODEL_QUALITY = "DATA_QUALITY", "MODEL_QUALITY"
 ANALYZER_KEYS = frozenset(
     {
@@ -41,7 +46,7 @@ ANALYZER_KEYS = frozenset(
         "categorical_drift_method", "detect_outliers", "detect_drift", "image_data",
         "monitoring_input_type", "report_enabled", "CLOUDWATCH_METRICS_DIRECTORY",
         "ground_truth_source",
-        MAX_COLUMNS_KEY,
+        MAX_COLUMNS_KEY, ENGINE_KEY, SPARK_MASTER_KEY,
     }
 )  # fmt: skip
 
@@ -137,6 +142,15 @@ def _positive(env: Mapping[str, str], key: str, default: int) -> int:
     return number
 
 
+def _engine(env: Mapping[str, str]) -> str:
+    value = env.get(ENGINE_KEY, "").strip().lower() or SINGLE
+    if value not in (SINGLE, SPARK):
+        raise AnalysisError(
+            f"{ENGINE_KEY}={env[ENGINE_KEY]!r} is not an engine: give {SINGLE} or {SPARK}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class AnalyzerInput:
     """Everything a job needs, parsed."""
@@ -157,6 +171,8 @@ class AnalyzerInput:
     schedule_name: str | None = None
     categorical_drift_method: str | None = None
     max_columns: int = MAX_COLUMNS
+    engine: str = SINGLE
+    spark_master: str = DEFAULT_SPARK_MASTER
     raw: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -202,6 +218,8 @@ class AnalyzerInput:
             schedule_name=env.get("sagemaker_monitoring_schedule_name") or None,
             categorical_drift_method=categorical_drift_method(drift) if drift else None,
             max_columns=_positive(env, MAX_COLUMNS_KEY, MAX_COLUMNS),
+            engine=_engine(env),
+            spark_master=env.get(SPARK_MASTER_KEY, "").strip() or DEFAULT_SPARK_MASTER,
             raw=dict(env),
         )
 

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from smlocal.model_monitor import objects
 from smlocal.model_monitor.arrays import strings
 from smlocal.model_monitor.errors import MAX_COLUMNS, AnalysisError, too_many_columns
 from smlocal.model_monitor.readers import json_wider_than
@@ -45,8 +46,11 @@ class FileRange:
         return self.start == 0
 
 
-def list_files(source: Path) -> list[Path]:
-    """The dataset's files: the file itself, or every non-hidden file under a folder, sorted."""
+def list_files(source: Path | str) -> list[Path] | list[str]:
+    """The dataset's files: the file itself, or every non-hidden file under a folder, sorted
+    (objects under an s3:// prefix: `objects`)."""
+    if isinstance(source, str):
+        return objects.list_objects(source)
     if source.is_file():
         return [source]
     if not source.is_dir():
@@ -72,12 +76,12 @@ def _next_line_start(handle: BinaryIO, position: int, size: int) -> int:
             return handle.tell() - len(block) + newline + 1
 
 
-def plan_ranges(files: Sequence[Path], partition_bytes: int) -> list[FileRange]:
+def plan_ranges(files: Sequence[Path | str], partition_bytes: int) -> list[FileRange]:
     """Line-aligned ranges of at most about `partition_bytes` each, file by file."""
     ranges = []
     for path in files:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
+        size = objects.size_of(path)
+        with objects.open_binary(path) as handle:
             start = 0
             while start < size:
                 end = _next_line_start(handle, start + partition_bytes, size)
@@ -108,7 +112,7 @@ def line_at(path: str, offset: int) -> int:
     """The number (1-based) of the file's line holding byte `offset`; reads the file up to
     there, so it is for messages only."""
     newlines = 0
-    with open(path, "rb") as handle:
+    with objects.open_binary(path) as handle:
         while offset > 0:
             block = handle.read(min(offset, 1 << 20))
             if not block:
@@ -127,7 +131,7 @@ def csv_width(line: str) -> int:
 
 def read_bytes(part: FileRange) -> bytes:
     """The range's bytes."""
-    with open(part.path, "rb") as handle:
+    with objects.open_binary(part.path) as handle:
         handle.seek(part.start)
         return handle.read(part.end - part.start)
 
@@ -137,15 +141,17 @@ def _drop_first_line(data: bytes) -> bytes:
     return b"" if newline < 0 else data[newline + 1 :]
 
 
-def first_line(path: Path) -> str:
+def first_line(path: Path | str) -> str:
     """The first line of a file, without its line break."""
-    with path.open("rb") as handle:
+    with objects.open_binary(path) as handle:
         return handle.readline().decode("utf-8-sig").rstrip("\r\n")
 
 
-def csv_names(files: Sequence[Path], header: bool, max_columns: int = MAX_COLUMNS) -> list[str]:
+def csv_names(
+    files: Sequence[Path | str], header: bool, max_columns: int = MAX_COLUMNS
+) -> list[str]:
     """Column names from the first file: its header, or `_c<i>` for each field."""
-    first = next((p for p in files if p.stat().st_size), None)
+    first = next((p for p in files if objects.size_of(p)), None)
     line = first_line(first) if first else ""
     if first and (width := csv_width(line)) > max_columns:
         raise AnalysisError(too_many_columns(f"{first}: line 1", width, max_columns))

@@ -43,7 +43,7 @@ from smlocal.model_monitor.contract import (
     WITH_VIOLATIONS,
     exit_message,
 )
-from smlocal.model_monitor.environment import AnalyzerInput, Location
+from smlocal.model_monitor.environment import SPARK, AnalyzerInput, Location
 from smlocal.model_monitor.errors import NO_DATA, AnalysisError
 from smlocal.model_monitor.metrics import MetricRecord, feature_metrics
 from smlocal.model_monitor.preprocessing import postprocess_handler
@@ -236,11 +236,20 @@ def _analyse(
     log: JobLog,
     progress: Callable[[int], None] | None,
     workers: int | None,
+    spark: Any = None,
 ) -> JobResult:
     baseline = _Baseline.load(job) if job.monitoring else _Baseline(None, None)
+    if spark is not None or job.engine == SPARK:
+        where = "the given SparkSession" if spark is not None else f"master {job.spark_master}"
+        log.wrapper(f"Analysing on Spark, {where}")
     with _script_logger(log) as logger:
         analysed = sources.analyse(
-            job, watch=baseline.watch, workers=workers, progress=progress, logger=logger
+            job,
+            watch=baseline.watch,
+            workers=workers,
+            progress=progress,
+            logger=logger,
+            session=spark,
         )
     if analysed.state.rows == 0:
         raise AnalysisError(NO_DATA)
@@ -305,6 +314,7 @@ def _run(
     log: JobLog,
     progress: Callable[[int], None] | None,
     workers: int | None,
+    spark: Any,
 ) -> JobResult:
     post = None
     if job.post_analytics_processor_script:
@@ -312,7 +322,7 @@ def _run(
     if job.model_quality:
         result = _analyse_model_quality(job, log)
     else:
-        result = _analyse(job, log, progress, workers)
+        result = _analyse(job, log, progress, workers, spark)
     if post is not None:
         log.wrapper("Invoking customer's post-processing script...")
         post()
@@ -326,12 +336,15 @@ def run_analysis(
     log: Callable[[str], None] | None = None,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    spark: Any = None,
 ) -> JobResult:
     """Run a baseline job or a monitoring execution as the analyzer container would.
 
     `progress` is called with each increment of work done: bytes for file datasets, rows for
     captures; `workers` is the number of processes for file datasets (default: this one alone
-    below 24 MiB of input, the CPUs above; see `engine.plan_workers`).
+    below 24 MiB of input, the CPUs above; see `engine.plan_workers`). A data-quality job runs
+    on Spark in `spark` (a SparkSession or SparkContext, left running) when given, or when the
+    environment says `smlocal_engine=spark` (see `spark_engine`).
     """
     journal = JobLog(log)
     try:
@@ -339,7 +352,7 @@ def run_analysis(
         journal.wrapper(f"Performing analysis with input: {json.dumps(job.log_document())}")
         scripts = job.record_preprocessor_script or job.post_analytics_processor_script
         with _script_environment(job.user_environment if scripts else {}):
-            result = _run(job, journal, progress, workers)
+            result = _run(job, journal, progress, workers, spark)
         main = (
             log_lines.COMPLETED
             if result.status == COMPLETED

@@ -18,7 +18,8 @@ import importlib.util
 import inspect
 import logging
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,7 +33,7 @@ from smlocal.model_monitor.errors import (
     exit_call,
     too_many_columns,
 )
-from smlocal.model_monitor.readers import json_text
+from smlocal.model_monitor.readers import SHADOW, event_id, iter_capture_records, json_text
 
 KeyedRow = dict[str, str | None]
 
@@ -153,3 +154,15 @@ def _rows(result: Any, where: str, limit: int) -> list[KeyedRow]:
         f"{PREPROCESSOR_FAILED} preprocess_handler must return a flat dict, a list of dicts or "
         f"[], not {type(result).__name__}."
     )
+
+
+def captured_rows(
+    source: Path | str, start: datetime | None, end: datetime | None, script: Preprocessor
+) -> Iterator[KeyedRow]:
+    """The rows `script` makes of the capture records under `source` (a folder, a file, or an
+    s3:// URI) in [start, end), file by file; shadow variants' records are left out."""
+    for found in iter_capture_records(source, start, end):
+        record = found.record
+        if (record.get("eventMetadata") or {}).get("invocationSource") != SHADOW:
+            where = f"capture record {event_id(record)} ({found})"
+            yield from script.rows(CapturedData(record), where)

@@ -9,25 +9,28 @@
 
 For a CSV dataset with a preprocessor the header line (when there is one) is not passed to
 the script; `output_columns_position` is validated but changes nothing here.
+
+With `smlocal_engine=spark` (or a SparkSession given), the same partitions are analysed by
+Spark's executors (see `spark_engine`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
 from smlocal.capture_sink.reader import optional_utc
-from smlocal.model_monitor import capture_engine, engine, files
+from smlocal.model_monitor import capture_engine, engine, files, objects, spark_engine
 from smlocal.model_monitor.capture_files import ReadSpec
-from smlocal.model_monitor.environment import CAPTURE, CSV, AnalyzerInput, Location
-from smlocal.model_monitor.errors import AnalysisError
-from smlocal.model_monitor.preprocessing import CapturedData, KeyedRow, Preprocessor
+from smlocal.model_monitor.environment import CAPTURE, CSV, SPARK, AnalyzerInput
+from smlocal.model_monitor.preprocessing import Preprocessor, captured_rows
 from smlocal.model_monitor.profile import column_order
-from smlocal.model_monitor.readers import SHADOW, event_id, iter_capture_records
 from smlocal.model_monitor.state import DatasetState
 
 
@@ -45,45 +48,55 @@ def _order_kind(job: AnalyzerInput) -> str:
     return "positional" if job.dataset_format.kind == CAPTURE else "appearance"
 
 
-def _preprocessed_captures(job: AnalyzerInput, script: Preprocessor) -> Iterator[KeyedRow]:
-    for found in iter_capture_records(job.dataset_source, job.start_time, job.end_time):
-        record = found.record
-        if (record.get("eventMetadata") or {}).get("invocationSource") != SHADOW:
-            where = f"capture record {event_id(record)} ({found})"
-            yield from script.rows(CapturedData(record), where)
-
-
 def _captures(
     job: AnalyzerInput,
     watch: tuple[str, ...] | None,
     workers: int | None,
     progress: engine.Progress | None,
     logger: logging.Logger | None,
+    *,
+    spark: spark_engine.SparkRun | None = None,
 ) -> DatasetState:
     source = job.dataset_source  # a folder, or an s3:// prefix that capture_sink lists
     if isinstance(source, Path) and not source.is_dir():
         raise FileNotFoundError(f"Capture folder {source} does not exist")
-    if job.record_preprocessor_script:  # the script sees each record, in this process
-        script = Preprocessor(job.record_preprocessor_script, logger, job.max_columns)
-        array = None if watch is None else pa.array(watch, pa.string())
-        rows = _preprocessed_captures(job, script)
-        return engine.analyze_rows(rows, watch=array, progress=progress)
     spec = ReadSpec(
         optional_utc(job.start_time),
         optional_utc(job.end_time),
         job.dataset_format.index_names,
         job.max_columns,
     )
+    if spark is not None:
+        given = job.record_preprocessor_script
+        if given:  # fail early, in this process, on a bad script
+            Preprocessor(given, logger)
+        plan = spark_engine.CaptureJob(spec, str(given) if given else None, watch)
+        found = capture_engine.capture_files(source, spec)
+        return spark_engine.analyze_captures(
+            spark, found, plan, progress=progress, partition_rows=engine.PARTITION_ROWS
+        )
+    if job.record_preprocessor_script:  # the script sees each record, in this process
+        script = Preprocessor(job.record_preprocessor_script, logger, job.max_columns)
+        array = None if watch is None else pa.array(watch, pa.string())
+        rows = captured_rows(job.dataset_source, job.start_time, job.end_time, script)
+        return engine.analyze_rows(
+            rows, watch=array, progress=progress, partition_rows=engine.PARTITION_ROWS
+        )
     files = capture_engine.capture_files(source, spec)
     return capture_engine.analyze_captures(
-        files, spec, workers=workers, watch=watch, progress=progress
+        files,
+        spec,
+        workers=workers,
+        watch=watch,
+        progress=progress,
+        partition_rows=engine.PARTITION_ROWS,
     )
 
 
 def file_tasks(job: AnalyzerInput, watch: tuple[str, ...] | None) -> list[engine.FileTask]:
     """The partitions of a CSV or JSON dataset."""
     fmt = job.dataset_format
-    paths = files.list_files(_local(job.dataset_source))
+    paths = files.list_files(job.dataset_source)
     script = str(job.record_preprocessor_script) if job.record_preprocessor_script else None
     if fmt.kind == CSV:
         ranges = files.plan_ranges(paths, engine.PARTITION_BYTES)
@@ -92,7 +105,7 @@ def file_tasks(job: AnalyzerInput, watch: tuple[str, ...] | None) -> list[engine
         ranges = (
             files.plan_ranges(paths, engine.PARTITION_BYTES)
             if fmt.json_lines
-            else [files.FileRange(str(p), 0, p.stat().st_size) for p in paths]
+            else [files.FileRange(str(p), 0, objects.size_of(p)) for p in paths]
         )
         names = ()
     partitions = files.pack(ranges, engine.PARTITION_BYTES)
@@ -113,6 +126,18 @@ def file_tasks(job: AnalyzerInput, watch: tuple[str, ...] | None) -> list[engine
     ]
 
 
+@contextmanager
+def _spark(job: AnalyzerInput, session: Any) -> Iterator[spark_engine.SparkRun | None]:
+    """Spark, when the job asks for it or a session is given; else None."""
+    if session is None and job.engine != SPARK:
+        yield None
+        return
+    plan = spark_engine.SparkPlan(job.spark_master, session)
+    scripts = job.record_preprocessor_script or job.post_analytics_processor_script
+    with spark_engine.spark_context(plan) as context:
+        yield spark_engine.SparkRun(context, job.user_environment if scripts else {})
+
+
 def analyse(
     job: AnalyzerInput,
     *,
@@ -120,15 +145,21 @@ def analyse(
     workers: int | None = None,
     progress: engine.Progress | None = None,
     logger: logging.Logger | None = None,
+    session: Any = None,
 ) -> Analysed:
-    """Read and analyse the job's dataset."""
-    if job.dataset_format.kind == CAPTURE:
-        state = _captures(job, watch, workers, progress, logger)
-    else:
-        if job.record_preprocessor_script:  # fail early, in this process, on a bad script
-            Preprocessor(job.record_preprocessor_script, logger)
-        tasks = file_tasks(job, watch)
-        state = engine.analyze_files(tasks, workers=workers, progress=progress)
+    """Read and analyse the job's dataset (on Spark with `smlocal_engine=spark`, or in the
+    caller's SparkSession or SparkContext `session`)."""
+    with _spark(job, session) as spark:
+        if job.dataset_format.kind == CAPTURE:
+            state = _captures(job, watch, workers, progress, logger, spark=spark)
+        else:
+            if job.record_preprocessor_script:  # fail early, in this process, on a bad script
+                Preprocessor(job.record_preprocessor_script, logger)
+            tasks = file_tasks(job, watch)
+            if spark is not None:
+                state = spark_engine.analyze_files(spark, tasks, progress)
+            else:
+                state = engine.analyze_files(tasks, workers=workers, progress=progress)
     return Analysed(state, column_order(list(state.columns), _order_kind(job)))
 
 
@@ -136,14 +167,4 @@ def input_size(job: AnalyzerInput) -> int | None:
     """Bytes to read, when known up front (for progress bars)."""
     if job.dataset_format.kind == CAPTURE:
         return None
-    return sum(p.stat().st_size for p in files.list_files(_local(job.dataset_source)))
-
-
-def _local(source: Location) -> Path:
-    """A CSV or JSON dataset's folder or file: only Data Capture is read from S3 here."""
-    if isinstance(source, str):
-        raise AnalysisError(
-            f"Dataset source {source} is in S3: only Data Capture is read from S3; copy a CSV "
-            "or JSON dataset to a local folder"
-        )
-    return source
+    return sum(objects.size_of(p) for p in files.list_files(job.dataset_source))
