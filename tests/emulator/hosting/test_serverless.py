@@ -325,3 +325,45 @@ def test_group_rss_counts_this_process_group() -> None:
     assert used is not None
     assert used > 10 * 1024 * 1024  # this pytest process alone holds more than 10 MB
     assert group_rss(os.getpgrp(), proc=__import__("pathlib").Path("/nonexistent")) is None
+
+
+def test_held_requests_are_answered_when_a_delete_drops_the_queued_cold_start() -> None:
+    """A wake queued behind other work of the endpoint (a sleep still draining) is dropped by
+    a DeleteEndpoint's cancel: the requests it held get the 503 at once instead of hanging
+    until the client gives up (the wake used to vanish without a word)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from smlocal.emulator.hosting.serverless import ServerlessScaler
+    from smlocal.emulator.runtime.cold_starts import ColdStarts
+    from smlocal.emulator.support.serial import SerialQueues, Work
+
+    loop = asyncio.new_event_loop()
+    queues = SerialQueues()
+    settings = SimpleNamespace(serverless_idle_seconds=300.0)
+    manager = SimpleNamespace(loop=loop, queues=queues, ctx=SimpleNamespace(settings=settings))
+    scaler = ServerlessScaler(manager)  # type: ignore[arg-type]
+    failed: list[tuple[int, str]] = []
+    all_failed = loop.create_future()
+
+    def fail(respond, error, request_id) -> None:  # type: ignore[no-untyped-def]
+        failed.append((error.status, request_id))
+        if len(failed) == 3:
+            all_failed.set_result(None)
+
+    held = ColdStarts(scaler.wake, lambda request, respond: None, fail)
+    blocker = threading.Event()
+    queues.submit(Work("ep", "sleep", "", lambda work: work.cancel.wait(60) and blocker.set()))
+    for n in range(3):
+        held.hold("ep", "AllTraffic", object(), lambda *a: None, f"r{n}")  # type: ignore[arg-type]
+    queues.cancel("ep")  # what DeleteEndpoint does once its write committed
+    loop.run_until_complete(asyncio.wait_for(all_failed, 60))
+    assert failed == [(503, "r0"), (503, "r1"), (503, "r2")]
+    assert held.held == {}
+    assert blocker.wait(60)
+    assert queues.wait(60)
+    queues.closed = True
+    late = loop.create_future()
+    scaler.wake("ep", "AllTraffic", late.set_result)  # after shutdown: answered too
+    assert loop.run_until_complete(asyncio.wait_for(late, 60)) is False
+    loop.close()
