@@ -136,7 +136,7 @@ def numbers(text: str) -> list[float] | None:
     if stripped[0] in "[{":
         try:
             return _json_numbers(json.loads(stripped))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python goes
             return None
     try:
         return [float(token) for token in _SEPARATORS.split(stripped) if token]

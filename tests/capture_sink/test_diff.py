@@ -153,6 +153,10 @@ def test_nan_and_infinite_answers_rank_as_different_values_and_stay_json() -> No
     assert difference("nan", "nan", 0.0) == 0.0
     assert difference("inf", "inf", 0.0) == 0.0
     assert difference("1,nan", "1,2", 0.0) == float("inf")
+    deep = "[" * 100_000 + "1" + "]" * 100_000  # a hostile answer: no RecursionError
+    assert numbers(deep) is None
+    assert difference(deep, deep, 0.0) == 0.0
+    assert difference(deep, "1", 0.0) == float("inf")
     assert difference("1e308,-1e308", "-1e308,1e308", 0.0) == float("inf")  # overflows
     report = diff_captures(
         [record("1", "nan"), record("2", "0.5"), record("3", "inf")],
