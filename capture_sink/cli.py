@@ -13,7 +13,9 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from smlocal.capture_sink.diff import diff_captures, is_shadow, render
 from smlocal.capture_sink.listing import list_capture_files
@@ -172,16 +174,17 @@ def diff_command(args: argparse.Namespace) -> int:
     """Print how the shadow's answers differ from production's; exit 0 (1 for bad data)."""
     if len(args.sources) > 2:
         raise CommandFailed("diff takes one SOURCE, or a production and a shadow SOURCE")
-    if args.tolerance < 0 or args.top < 0:
+    if not args.tolerance >= 0 or args.top < 0:  # NaN too
         raise CommandFailed("--tolerance and --top must not be negative")
+    # streamed: diff_captures holds the shadow's records and lets production's pass by, so
+    # with one SOURCE it is read twice rather than held whole
+    first, second = args.sources[0], args.sources[-1]
     try:
+        production: Iterable[dict[str, Any]] = iter_records(first, args.start, args.end)
+        shadow: Iterable[dict[str, Any]] = iter_records(second, args.start, args.end)
         if len(args.sources) == 1:
-            records = list(iter_records(args.sources[0], args.start, args.end))
-            production = [r for r in records if not is_shadow(r)]
-            shadow = [r for r in records if is_shadow(r)]
-        else:
-            production = list(iter_records(args.sources[0], args.start, args.end))
-            shadow = list(iter_records(args.sources[1], args.start, args.end))
+            production = (r for r in production if not is_shadow(r))
+            shadow = (r for r in shadow if is_shadow(r))
         report = diff_captures(production, shadow, tolerance=args.tolerance, top=args.top)
     except (OSError, ValueError) as exc:
         return _fail(args, exc)

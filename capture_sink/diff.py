@@ -100,15 +100,22 @@ class DiffReport:
         }
 
 
+def _section(record: dict[str, Any], name: str) -> dict[str, Any]:
+    """A record's captureData or eventMetadata; {} when it is missing or not an object (a
+    hostile or damaged file must not crash the diff)."""
+    value = record.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def is_shadow(record: dict[str, Any]) -> bool:
     """True for a shadow variant's record (SageMaker marks them with invocationSource)."""
-    return (record.get("eventMetadata") or {}).get("invocationSource") == SHADOW_SOURCE
+    return _section(record, "eventMetadata").get("invocationSource") == SHADOW_SOURCE
 
 
 def side_text(record: dict[str, Any], side: str) -> str | None:
     """The text of `endpointInput`/`endpointOutput`, BASE64 decoded (None when not captured;
     binary payloads stay base64)."""
-    entry = (record.get("captureData") or {}).get(side)
+    entry = _section(record, "captureData").get(side)
     if not isinstance(entry, dict) or not isinstance(entry.get("data"), str):
         return None
     data: str = entry["data"]
@@ -129,7 +136,7 @@ def numbers(text: str) -> list[float] | None:
     if stripped[0] in "[{":
         try:
             return _json_numbers(json.loads(stripped))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python goes
             return None
     try:
         return [float(token) for token in _SEPARATORS.split(stripped) if token]
@@ -160,25 +167,35 @@ def difference(production: str | None, shadow: str | None, tolerance: float) -> 
         return 0.0 if production == shadow else math.inf
     left, right = numbers(production), numbers(shadow)
     if left is not None and right is not None and len(left) == len(right):
-        gap = max((abs(a - b) for a, b in zip(left, right, strict=True)), default=0.0)
+        gap = max((_gap(a, b) for a, b in zip(left, right, strict=True)), default=0.0)
         return 0.0 if gap <= tolerance else gap
     return 0.0 if production.strip() == shadow.strip() else math.inf
 
 
+def _gap(a: float, b: float) -> float:
+    """How far apart two numbers are; NaN or an infinity equals only itself (a NaN gap would
+    agree with nothing and break the ranking, and is no JSON)."""
+    if math.isfinite(a) and math.isfinite(b):
+        gap = abs(a - b)
+        return gap if math.isfinite(gap) else math.inf
+    same = (math.isnan(a) and math.isnan(b)) or a == b
+    return 0.0 if same else math.inf
+
+
 def _request_key(record: dict[str, Any]) -> str | None:
-    entry = (record.get("captureData") or {}).get("endpointInput")
-    if not isinstance(entry, dict) or "data" not in entry:
+    entry = _section(record, "captureData").get("endpointInput")
+    if not isinstance(entry, dict) or not isinstance(entry.get("data"), str):
         return None
     return json.dumps([entry.get("observedContentType"), side_text(record, "endpointInput")])
 
 
 def _inference_id(record: dict[str, Any]) -> str | None:
-    value = (record.get("eventMetadata") or {}).get("inferenceId")
+    value = _section(record, "eventMetadata").get("inferenceId")
     return value if isinstance(value, str) else None
 
 
 def _event_id(record: dict[str, Any]) -> str | None:
-    value = (record.get("eventMetadata") or {}).get("eventId")
+    value = _section(record, "eventMetadata").get("eventId")
     return value if isinstance(value, str) else None
 
 

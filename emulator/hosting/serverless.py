@@ -120,7 +120,10 @@ class ServerlessScaler:
             finally:
                 loop.call_soon_threadsafe(woken, ok)
 
-        self.manager.queues.submit(Work(endpoint.lower(), "wake", "", run))
+        def dropped() -> None:  # a delete cancelled the wake before it ran
+            loop.call_soon_threadsafe(woken, False)
+
+        self.manager.queues.submit(Work(endpoint.lower(), "wake", "", run, dropped=dropped))
 
     def _sleep(self, work: Work, variant: str) -> None:
         manager = self.manager
@@ -182,7 +185,12 @@ class ServerlessScaler:
         with manager.ctx.store.transaction():
             endpoint = stored(manager.ctx, work.key)
             current = manager.fleets.get(work.key, {}).get(variant)
-            if endpoint is None or current is not running:
+            if (
+                endpoint is None
+                or endpoint.status == "Deleting"
+                or work.cancel.is_set()
+                or current is not running
+            ):  # a delete came meanwhile: no route may be published again, no server left
                 manager.hosting.stop_instances(fresh)
                 return False
             woken = dict(zip((id(i) for i in sleeping), fresh, strict=True))

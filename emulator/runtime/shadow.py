@@ -1,6 +1,12 @@
 """Shadow variants: a copy of an invocation goes to each shadow variant, sampled by the
 shadow's weight relative to the production variant's; its answer and its failures are dropped
-(the shadow's own model server captures them under its variant name)."""
+(the shadow's own model server captures them under its variant name).
+
+A shadow that hangs or is slower than production must not pile up copies without end: each
+one holds a connection (a file descriptor of the edge, which production needs too) until the
+invocation timeout. So a shadow with BACKLOG copies per instance still unanswered gets no
+more until some are answered; the copies skipped meanwhile are neither sent nor captured
+(docs/fidelity.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from smlocal.emulator.hosting.upstream import UpstreamResponse
 
 # told of each shadow answer: (shadow variant, its HTTP status or 0, seconds it took)
 Answered = Callable[[VariantRoute, int, float], None]
+BACKLOG = 32  # copies in flight per shadow instance beyond which new ones are skipped
 
 
 def share(shadow: VariantRoute, production: VariantRoute) -> float:
@@ -37,6 +44,8 @@ def mirror(
     for shadow in route.shadows:
         if rng.random() >= share(shadow, production):
             continue
+        if shadow.in_flight >= BACKLOG * max(1, len(shadow.pools)):
+            continue  # a hung or slow shadow: production is not made to pay for it
         shadow.pick(rng).send(upstream, _dropped(shadow, answered), timeout)
 
 

@@ -27,6 +27,10 @@ class Work:
     token: str
     run: Callable[[Work], None]
     cancel: threading.Event = field(default_factory=threading.Event)
+    # called (outside the queue's lock) when the work is dropped before it ran: by a cancel,
+    # or submitted after shutdown, so that whoever waits for it (a cold start's held
+    # requests) is answered rather than left hanging
+    dropped: Callable[[], None] | None = None
 
 
 class SerialQueues:
@@ -42,14 +46,17 @@ class SerialQueues:
     def submit(self, work: Work) -> None:
         """Queue work behind whatever its key already has queued."""
         with self._lock:
-            if self.closed:
-                return
-            self._pending += 1
-            queue = self._queues.get(work.key)
-            if queue is not None:
-                queue.append(work)
-                return
-            self._queues[work.key] = deque([work])
+            closed = self.closed
+            if not closed:
+                self._pending += 1
+                queue = self._queues.get(work.key)
+                if queue is not None:
+                    queue.append(work)
+                    return
+                self._queues[work.key] = deque([work])
+        if closed:
+            _dropped([work])
+            return
         thread = threading.Thread(
             target=self._drain, args=(work.key,), name=f"endpoint-{work.key}", daemon=True
         )
@@ -62,11 +69,14 @@ class SerialQueues:
             if current is not None:
                 current.cancel.set()
             queue = self._queues.get(key)
+            gone: list[Work] = []
             if queue:
                 kept = deque(w for w in queue if keep(w))
-                self._pending -= len(queue) - len(kept)
+                gone = [w for w in queue if not keep(w)]
+                self._pending -= len(gone)
                 self._queues[key] = kept
                 self._lock.notify_all()
+        _dropped(gone)
 
     def cancel_all(self) -> None:
         """Close for new work and cancel everything (shutdown)."""
@@ -109,3 +119,13 @@ class SerialQueues:
                     del self._current[key]
                     self._pending -= 1
                     self._lock.notify_all()
+
+
+def _dropped(works: list[Work]) -> None:
+    for work in works:
+        if work.dropped is None:
+            continue
+        try:
+            work.dropped()
+        except Exception:
+            log.exception("endpoint %s: dropping %s failed", work.key, work.kind)

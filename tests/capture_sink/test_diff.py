@@ -133,3 +133,61 @@ def test_the_command_on_a_folder_splits_by_invocation_source(tmp_path: Path) -> 
                               capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert negative.returncode != 0
     assert "must not be negative" in negative.stderr
+
+
+def test_damaged_records_are_unmatched_not_a_crash() -> None:
+    """Sections that are not objects, or a non-text payload, pair with nothing (they used to
+    raise AttributeError out of the command)."""
+    damaged = [
+        {"captureData": "zz", "eventMetadata": "yy"},
+        {"captureData": {"endpointInput": {"data": [1, 2]}}, "eventMetadata": {"eventId": 3}},
+        {"captureData": {"endpointInput": ["x"], "endpointOutput": 7}, "eventMetadata": None},
+    ]
+    shadow = [*damaged, record("1", "1", shadow=True)]
+    report = diff_captures([*damaged, record("1", "1")], shadow)
+    assert (report.production_records, report.shadow_records) == (4, 4)
+    assert (report.matched, report.disagreements) == (1, 0)
+
+
+def test_nan_and_infinite_answers_rank_as_different_values_and_stay_json() -> None:
+    assert difference("nan", "nan", 0.0) == 0.0
+    assert difference("inf", "inf", 0.0) == 0.0
+    assert difference("1,nan", "1,2", 0.0) == float("inf")
+    deep = "[" * 100_000 + "1" + "]" * 100_000  # a hostile answer: no RecursionError
+    assert numbers(deep) is None
+    assert difference(deep, deep, 0.0) == 0.0
+    assert difference(deep, "1", 0.0) == float("inf")
+    assert difference("1e308,-1e308", "-1e308,1e308", 0.0) == float("inf")  # overflows
+    report = diff_captures(
+        [record("1", "nan"), record("2", "0.5"), record("3", "inf")],
+        [record("1", "1", shadow=True), record("2", "0.25", shadow=True),
+         record("3", "-inf", shadow=True)],
+    )  # fmt: skip
+    assert report.disagreements == 3
+    assert [p.difference for p in report.largest] == [float("inf"), float("inf"), 0.25]
+    json.loads(json.dumps(report.describe(), allow_nan=False))
+
+
+def test_the_command_survives_hostile_files_and_writes_nothing(tmp_path: Path) -> None:
+    hour = tmp_path / "ep" / "2026" / "12" / "06" / "10"
+    hour.mkdir(parents=True)
+    lines = [json.dumps(record("1", "1")), json.dumps(record("1", "2", shadow=True)),
+             json.dumps({"captureData": "zz", "eventMetadata": {"inferenceTime":
+                                                               "2026-12-06T10:00:00Z"}})]  # fmt: skip
+    (hour / "00-00-000-x.jsonl").write_text("\n".join(lines) + "\n")
+    before = sorted(p for p in tmp_path.rglob("*"))
+    command = [sys.executable, "-m", "smlocal.emulator.cli", "captures", "diff"]
+    ok = subprocess.run([*command, str(tmp_path / "ep"), "--json"], capture_output=True,
+                        text=True, timeout=120, check=False, cwd=tmp_path)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["disagreements"] == 1
+    (hour / "00-00-000-x.jsonl").write_text("\n".join(lines) + '\n{"captureData": {"endp')
+    truncated = subprocess.run([*command, str(tmp_path / "ep")], capture_output=True,
+                               text=True, timeout=120, check=False, cwd=tmp_path)  # fmt: skip
+    assert truncated.returncode == 1
+    assert "Traceback" not in truncated.stderr
+    nan = subprocess.run([*command, str(tmp_path / "ep"), "--tolerance", "nan"],
+                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert nan.returncode != 0
+    assert "must not be negative" in nan.stderr
+    assert sorted(p for p in tmp_path.rglob("*")) == before

@@ -325,3 +325,133 @@ def test_group_rss_counts_this_process_group() -> None:
     assert used is not None
     assert used > 10 * 1024 * 1024  # this pytest process alone holds more than 10 MB
     assert group_rss(os.getpgrp(), proc=__import__("pathlib").Path("/nonexistent")) is None
+
+
+def test_held_requests_are_answered_when_a_delete_drops_the_queued_cold_start() -> None:
+    """A wake queued behind other work of the endpoint (a sleep still draining) is dropped by
+    a DeleteEndpoint's cancel: the requests it held get the 503 at once instead of hanging
+    until the client gives up (the wake used to vanish without a word)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from smlocal.emulator.hosting.serverless import ServerlessScaler
+    from smlocal.emulator.runtime.cold_starts import ColdStarts
+    from smlocal.emulator.support.serial import SerialQueues, Work
+
+    loop = asyncio.new_event_loop()
+    queues = SerialQueues()
+    settings = SimpleNamespace(serverless_idle_seconds=300.0)
+    manager = SimpleNamespace(loop=loop, queues=queues, ctx=SimpleNamespace(settings=settings))
+    scaler = ServerlessScaler(manager)  # type: ignore[arg-type]
+    failed: list[tuple[int, str]] = []
+    all_failed = loop.create_future()
+
+    def fail(respond, error, request_id) -> None:  # type: ignore[no-untyped-def]
+        failed.append((error.status, request_id))
+        if len(failed) == 3:
+            all_failed.set_result(None)
+
+    held = ColdStarts(scaler.wake, lambda request, respond: None, fail)
+    blocker = threading.Event()
+    queues.submit(Work("ep", "sleep", "", lambda work: work.cancel.wait(60) and blocker.set()))
+    for n in range(3):
+        held.hold("ep", "AllTraffic", object(), lambda *a: None, f"r{n}")  # type: ignore[arg-type]
+    queues.cancel("ep")  # what DeleteEndpoint does once its write committed
+    loop.run_until_complete(asyncio.wait_for(all_failed, 60))
+    assert failed == [(503, "r0"), (503, "r1"), (503, "r2")]
+    assert held.held == {}
+    assert blocker.wait(60)
+    assert queues.wait(60)
+    queues.closed = True
+    late = loop.create_future()
+    scaler.wake("ep", "AllTraffic", late.set_result)  # after shutdown: answered too
+    assert loop.run_until_complete(asyncio.wait_for(late, 60)) is False
+    loop.close()
+
+
+def _model_servers(endpoint: str) -> list[int]:
+    """Pids of live processes started for this endpoint (model servers carry its name)."""
+    from pathlib import Path
+
+    mark = f"SMLOCAL_ENDPOINT_NAME={endpoint}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if mark in environ and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_deleting_a_serverless_endpoint_asleep_or_starting_cold_leaves_no_server(
+    smlocal_factory, iris_tar
+) -> None:
+    """Deleted while scaled to zero, or while its cold start holds requests: the held request
+    gets an AWS error (not a hang), the name is then unknown (no route left behind) and no
+    model server process of either endpoint is left."""
+    emulator = smlocal_factory(env={"SMLOCAL_SERVERLESS_IDLE_SECONDS": "2"})
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="gone")
+    s3.upload_file(str(iris_tar), "gone", "model.tar.gz")
+    sm, logs = emulator.client("sagemaker"), emulator.client("logs")
+    model = create_model(sm, unique("gone"), {"model_data": "s3://gone/model.tar.gz"})
+    names = [
+        _config(sm, model, ServerlessConfig={"MemorySizeInMB": 1024, "MaxConcurrency": 5})
+        for _ in range(2)
+    ]
+    for name in names:
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    for name in names:
+        described = wait_for_status(sm, name, timeout=300)
+        assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+        assert _model_servers(name)
+    deadline = time.monotonic() + 120
+    while not all(_logged(logs, name, "Shutting down") for name in names):
+        assert time.monotonic() < deadline, "the idle serverless variants never scaled to zero"
+        time.sleep(0.5)
+    starting = names[1]  # names[0] is deleted while asleep
+    runtime = emulator.client(
+        "sagemaker-runtime", config=Config(read_timeout=300, retries={"total_max_attempts": 1})
+    )
+    outcome: list[object] = []
+
+    def call() -> None:
+        try:
+            runtime.invoke_endpoint(EndpointName=starting, ContentType="text/csv", Body=ROW)
+            outcome.append("answered")
+        except ClientError as exc:
+            outcome.append(exc.response["Error"]["Code"])
+
+    held = threading.Thread(target=call)
+    held.start()
+    deadline = time.monotonic() + 60
+    while len(_streams(logs, starting)) < 2:  # its cold start has begun
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for name in names:
+        sm.delete_endpoint(EndpointName=name)
+    held.join(timeout=120)
+    assert not held.is_alive(), "a request held for a cold start hung after the delete"
+    assert outcome in (["ServiceUnavailable"], ["answered"], ["ValidationError"])
+    for name in names:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                sm.describe_endpoint(EndpointName=name)
+            except ClientError:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        with pytest.raises(ClientError) as caught:
+            runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=ROW)
+        assert caught.value.response["Error"]["Code"] == "ValidationError"  # the runtime's
+        assert "not found" in caught.value.response["Error"]["Message"]
+        deadline = time.monotonic() + 60
+        while _model_servers(name):
+            assert time.monotonic() < deadline, f"{name}: model servers left {_model_servers(name)}"
+            time.sleep(0.2)

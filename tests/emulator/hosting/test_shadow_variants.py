@@ -333,3 +333,63 @@ def test_the_aws_cli_creates_a_shadow_config_and_describes_it(smlocal, iris_mode
     assert refused.returncode != 0
     assert "ValidationException" in refused.stderr
     assert "both ServerlessConfig and InstanceType" in refused.stderr
+
+
+def test_a_hung_shadow_gets_a_bounded_backlog_of_copies() -> None:
+    """A shadow whose server accepts connections and never answers: copies stop at BACKLOG
+    per instance (each held a connection until the invocation timeout, without end before),
+    and once they time out new copies go again."""
+    import asyncio
+    import random
+    import socket
+
+    from smlocal.emulator.hosting.routing import EndpointRoute, VariantRoute
+    from smlocal.emulator.hosting.upstream import UpstreamPool
+    from smlocal.emulator.runtime.shadow import BACKLOG, mirror
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    loop = asyncio.new_event_loop()
+    try:
+        pool = UpstreamPool(loop, listener.getsockname()[1])
+        production = VariantRoute("Prod", 1.0, ())
+        shadow = VariantRoute("Shadow", 1.0, (pool,), shadow=True)
+        route = EndpointRoute("e", (production, shadow))
+        answers: list[int] = []
+        request = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+
+        async def burst(count: int, timeout: float) -> None:
+            for _ in range(count):
+                mirror(route, production, request, random.Random(1), timeout,
+                       answered=lambda v, s, t: answers.append(s))  # fmt: skip
+            await asyncio.sleep(0.5)
+
+        loop.run_until_complete(burst(5 * BACKLOG, 60.0))
+        assert pool.busy == BACKLOG
+        accepted = 0
+        listener.settimeout(1.0)
+        held = []
+        while True:
+            try:
+                held.append(listener.accept()[0])
+                accepted += 1
+            except TimeoutError:
+                break
+        assert accepted == BACKLOG
+        for conn in held:
+            conn.close()  # the hung copies end: new ones may go
+        loop.run_until_complete(asyncio.sleep(1.0))
+        assert pool.busy == 0
+        assert answers == [0] * BACKLOG
+        loop.run_until_complete(burst(3, 60.0))
+        assert pool.busy == 3
+        for _ in range(3):
+            listener.accept()[0].close()
+        loop.run_until_complete(asyncio.sleep(1.0))
+        assert pool.busy == 0
+    finally:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.close()
+        listener.close()
