@@ -13,8 +13,9 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from smlocal.model_server.environment import SettingsError
+from smlocal.model_server.environment import ServerSettings, SettingsError
 from smlocal.model_server.pipeline import Container, PipelineApp, PipelineSpec
+from smlocal.model_server.pipeline_serving import PipelineServer
 from tests.support import refused_port
 
 App = Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]
@@ -126,3 +127,24 @@ def test_ping_is_healthy_only_when_every_container_is() -> None:
 def test_a_bad_pipeline_description_is_a_settings_error(text: str) -> None:
     with pytest.raises(SettingsError, match="SMLOCAL_PIPELINE"):
         PipelineSpec.from_json(text)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "rebound.example.com:8080"},  # a DNS-rebinding page
+        {"Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ],
+)
+def test_the_served_front_refuses_web_pages_as_a_model_server_does(
+    headers: dict[str, str],
+) -> None:
+    with running(container("a"), container("b")) as ports:
+        spec = PipelineSpec("Serial", (Container("a", ports[0]), Container("b", ports[1])))
+        client = Client(PipelineServer(ServerSettings(), spec).load())
+        refused = client.post("/invocations", data="1", headers=headers)
+        assert refused.status_code == 403
+        assert "a(" not in refused.get_data(as_text=True)
+        allowed = client.post("/invocations", data="1", headers={"Host": "127.0.0.1:8080"})
+        assert allowed.get_data(as_text=True) == "b(a(1|None|None)|text/x-a|None)"
