@@ -13,6 +13,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from smlocal.model_server import pipeline
 from smlocal.model_server.environment import ServerSettings, SettingsError
 from smlocal.model_server.pipeline import Container, PipelineApp, PipelineSpec
 from smlocal.model_server.pipeline_serving import PipelineServer
@@ -148,3 +149,21 @@ def test_the_served_front_refuses_web_pages_as_a_model_server_does(
         assert "a(" not in refused.get_data(as_text=True)
         allowed = client.post("/invocations", data="1", headers={"Host": "127.0.0.1:8080"})
         assert allowed.get_data(as_text=True) == "b(a(1|None|None)|text/x-a|None)"
+
+
+def test_a_container_answering_without_end_is_a_502_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pipeline, "ANSWER_MAX", 1 << 20)
+
+    def endless(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", [("Content-Type", "text/plain")])  # chunked, no length
+        for _ in range(64):  # 4 MiB: "without end" for a 1 MiB limit
+            yield b"x" * 65536
+
+    with running(endless, container("b")) as ports:  # type: ignore[arg-type]
+        response = front("Serial", ports).post("/invocations", data="x")
+    assert response.status_code == 502
+    assert response.headers["X-Smlocal-Container"] == "a"
+    assert "more than 1048576 bytes" in response.get_data(as_text=True)
