@@ -113,8 +113,10 @@ class Connections:
     def call(
         self, method: str, port: int, path: str, body: bytes, headers: dict[str, str]
     ) -> Answer:
-        """One request; a kept connection the container closed meanwhile is retried once on a
-        new one (the request had not reached it). OSError when the container cannot be reached."""
+        """One request; a kept connection the container closed meanwhile (reset, or closed
+        with no answer) is retried once on a new one (the request had not reached it). A
+        malformed answer is not retried: the container ran the request (a POST is not run
+        twice). OSError when the container cannot be reached or answers no HTTP."""
         pool: dict[int, http.client.HTTPConnection] = self.local.__dict__.setdefault("pool", {})
         for attempt in (0, 1):
             conn = pool.get(port)
@@ -132,7 +134,7 @@ class Connections:
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 del pool[port]
-                if fresh or attempt or isinstance(exc, (TimeoutError, TooLarge)):
+                if fresh or attempt or not isinstance(exc, ConnectionError):
                     raise OSError(str(exc) or type(exc).__name__) from exc
                 continue
             if response.will_close:

@@ -450,7 +450,7 @@ def test_update_from_one_container_to_a_direct_pair_and_back(
 
 
 def test_a_pipeline_comes_back_after_smlocal_restarts(emulator: Any, serial: str) -> None:
-    """Last in the file: it restarts the module's emulator."""
+    """Last but one in the file: it restarts the module's emulator."""
     before, _ = invoke(emulator, serial, ROWS)
     emulator.restart()
     deadline = time.monotonic() + 240
@@ -463,3 +463,48 @@ def test_a_pipeline_comes_back_after_smlocal_restarts(emulator: Any, serial: str
             time.sleep(0.5)
     assert after == before
     assert len(servers_of(emulator, serial)) == 3
+
+
+def marked(endpoint: str) -> set[int]:
+    """Every live process on the machine carrying the endpoint's mark, whoever its parent."""
+    found = set()
+    for proc in psutil.process_iter():
+        try:
+            if (
+                proc.environ().get("SMLOCAL_ENDPOINT_NAME") == endpoint
+                and proc.status() != psutil.STATUS_ZOMBIE
+            ):
+                found.add(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def test_killing_smlocal_leaves_no_server_of_the_pipeline_running(
+    emulator: Any, serial: str
+) -> None:
+    """After the restart test: kill -9 of the emulator stops the front and every container
+    (they watch their parent); the next emulator brings the pipeline back with no orphans."""
+    invoke(emulator, serial, ROWS)
+    before = {p.pid for p in servers_of(emulator, serial)}
+    assert len(before) == 3
+    assert before <= marked(serial)
+    emulator.proc.kill()
+    emulator.proc.wait(30)
+    deadline = time.monotonic() + 120
+    while marked(serial):
+        assert time.monotonic() < deadline, f"left running: {marked(serial)}"
+        time.sleep(0.5)
+    emulator.restart()
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            invoke(emulator, serial, ROWS)
+            break
+        except ClientError:
+            assert time.monotonic() < deadline, "the pipeline did not come back"
+            time.sleep(0.5)
+    servers = servers_of(emulator, serial)
+    assert len(servers) == 3
+    workers = {w.pid for p in servers for w in p.children(recursive=True)}
+    assert marked(serial) == {p.pid for p in servers} | workers  # none but the new instance's

@@ -4,6 +4,8 @@ containers: Serial chains bodies and content types, Direct picks the container, 
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -167,3 +169,48 @@ def test_a_container_answering_without_end_is_a_502_naming_it(
     assert response.status_code == 502
     assert response.headers["X-Smlocal-Container"] == "a"
     assert "more than 1048576 bytes" in response.get_data(as_text=True)
+
+
+def raw_container(answers: list[bytes], seen: list[bytes]) -> Iterator[int]:
+    """A container answering `answers` in turn, raw, on whichever connection asks (then
+    `ok` to any more); `seen` gets the bodies it received."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    pending = iter(answers)
+
+    def serve(conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as stream:
+            while stream.readline():  # a request line; none: the front closed
+                length = 0
+                while (line := stream.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                seen.append(stream.read(length))
+                conn.sendall(next(pending, OK))
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                threading.Thread(target=serve, args=(sock.accept()[0],), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.mark.parametrize(
+    "bad", [b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 200 + b"\r\n"]
+)
+def test_a_malformed_answer_on_a_kept_connection_is_not_run_again(bad: bytes) -> None:
+    seen: list[bytes] = []
+    ports = raw_container([OK, bad], seen)
+    client = front("Direct", [next(ports)], ("a",))
+    target = {"X-Amzn-SageMaker-Target-Container-Hostname": "a"}
+    assert client.post("/invocations", data="1", headers=target).status_code == 200
+    response = client.post("/invocations", data="2", headers=target)
+    assert response.status_code == 502
+    assert response.headers["X-Smlocal-Container"] == "a"
+    assert seen == [b"1", b"2"]  # once, not again on a new connection
+    next(ports, None)
