@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,40 @@ def test_direct_invocation_captures_the_target_containers_exchange(
     _check_capture_files(emulator, direct)
 
 
+def test_racing_clients_across_direct_targets_get_their_targets_answers(
+    emulator: Any, direct: str
+) -> None:
+    """Threads invoking both targets at once: each answer is its target's (no kept
+    connection of the front crosses containers), each invocation captured once with it."""
+    expected = {
+        t: invoke(emulator, direct, ROWS, TargetContainerHostname=t)[0]
+        for t in ("preprocess", "xgboost")
+    }
+    assert expected["preprocess"] != expected["xgboost"]
+    calls = [(f"race-{k}", ("preprocess", "xgboost")[k % 2]) for k in range(24)]
+
+    def call(item: tuple[str, str]) -> tuple[str, str]:
+        inference_id, target = item
+        got, _ = invoke(
+            emulator, direct, ROWS, TargetContainerHostname=target, InferenceId=inference_id
+        )
+        return target, got
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(call, calls))
+    assert all(got == expected[target] for target, got in answers)
+    records = [
+        r
+        for r in emulator.captures(direct)
+        if r["eventMetadata"].get("inferenceId", "")[:5] == "race-"
+    ]
+    by_id = {r["eventMetadata"]["inferenceId"]: r for r in records}
+    assert len(records) == len(by_id) == len(calls)
+    for inference_id, target in calls:
+        assert by_id[inference_id]["captureData"]["endpointOutput"]["data"] == expected[target]
+    _check_capture_files(emulator, direct)
+
+
 def _check_capture_files(emulator: Any, endpoint: str) -> None:
     s3 = emulator.client("s3")
     listed = s3.list_objects_v2(Bucket="multi-container", Prefix=f"capture/{endpoint}/AllTraffic/")
@@ -387,6 +422,36 @@ def test_a_dead_container_gets_its_instance_replaced(emulator: Any, models: dict
     assert len(got.split()) == 2
     described = emulator.client("sagemaker").describe_endpoint(EndpointName=name)
     assert described["EndpointStatus"] == "InService"
+
+
+def test_captures_survive_a_killed_front_each_once(emulator: Any, models: dict[str, str]) -> None:
+    """kill -9 of an instance's front (its capture process) loses no accepted record and
+    duplicates none: the spooled records reach S3 from the instance that replaces it."""
+    name = deploy(emulator, unique("front"), {"Containers": containers(models)})
+    ids = [f"id-{k}" for k in range(8)]
+    for inference_id in ids[:4]:
+        invoke(emulator, name, ROWS, InferenceId=inference_id)
+    before = servers_of(emulator, name)
+    [front] = [p for p in before if "SMLOCAL_PIPELINE" in p.environ()]
+    os.kill(front.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 300
+    while True:  # until the instance is replaced
+        now = servers_of(emulator, name)
+        if {p.pid for p in now}.isdisjoint(p.pid for p in before) and len(now) == 3:
+            break
+        assert time.monotonic() < deadline, "the instance was not replaced"
+        time.sleep(0.5)
+    for inference_id in ids[4:]:
+        while True:
+            try:
+                invoke(emulator, name, ROWS, InferenceId=inference_id)
+                break
+            except ClientError:  # until the new instance is healthy
+                assert time.monotonic() < deadline, "the new instance never answered"
+                time.sleep(0.5)
+    records = emulator.captures(name)
+    got = sorted(r["eventMetadata"].get("inferenceId", "") for r in records)
+    assert got == ids
 
 
 def test_a_container_that_cannot_load_fails_the_endpoint_naming_it(
