@@ -402,6 +402,21 @@ def servers_of(emulator: Any, endpoint: str) -> list[psutil.Process]:
     return found
 
 
+def marked(endpoint: str) -> set[int]:
+    """Every live process on the machine carrying the endpoint's mark, whoever its parent."""
+    found = set()
+    for proc in psutil.process_iter():
+        try:
+            if (
+                proc.environ().get("SMLOCAL_ENDPOINT_NAME") == endpoint
+                and proc.status() != psutil.STATUS_ZOMBIE
+            ):
+                found.add(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
 def test_a_dead_container_gets_its_instance_replaced(emulator: Any, models: dict[str, str]) -> None:
     name = deploy(emulator, unique("heal"), {"Containers": containers(models)}, capture=False)
     before = servers_of(emulator, name)
@@ -452,6 +467,40 @@ def test_captures_survive_a_killed_front_each_once(emulator: Any, models: dict[s
     records = emulator.captures(name)
     got = sorted(r["eventMetadata"].get("inferenceId", "") for r in records)
     assert got == ids
+
+
+def test_deleting_an_endpoint_mid_pipeline_drains_it_and_leaves_nothing_running(
+    emulator: Any, models: dict[str, str]
+) -> None:
+    """DeleteEndpoint while an invocation waits in the first container: the front drains it
+    (its containers still up), then every process of the instance ends."""
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    slow_script = PREPROCESS.replace(
+        "def predict_fn(data, model):\n",
+        "def predict_fn(data, model):\n    import time\n\n    time.sleep(8 if data[0][0] > 100 else 0)\n",
+    )
+    assert slow_script != PREPROCESS
+    scaler = StandardScaler().fit(load_iris(return_X_y=True)[0])
+    emulator.client("s3").put_object(
+        Bucket="multi-container", Key="slow/model.tar.gz", Body=sklearn_archive(scaler, slow_script)
+    )
+    parts = containers(models)
+    parts[0]["ModelDataUrl"] = "s3://multi-container/slow/model.tar.gz"
+    name = deploy(emulator, unique("drain"), {"Containers": parts}, capture=False)
+    assert len(marked(name)) >= 3
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(invoke, emulator, name, "500,3.5,1.4,0.2\n")
+        time.sleep(2)  # the request is in the first container's predict_fn
+        assert not pending.done()
+        emulator.client("sagemaker").delete_endpoint(EndpointName=name)
+        got, _ = pending.result(timeout=120)
+    assert len(got.split()) == 1
+    deadline = time.monotonic() + 120
+    while marked(name):
+        assert time.monotonic() < deadline, f"left running: {marked(name)}"
+        time.sleep(0.5)
 
 
 def test_a_container_that_cannot_load_fails_the_endpoint_naming_it(
@@ -528,21 +577,6 @@ def test_a_pipeline_comes_back_after_smlocal_restarts(emulator: Any, serial: str
             time.sleep(0.5)
     assert after == before
     assert len(servers_of(emulator, serial)) == 3
-
-
-def marked(endpoint: str) -> set[int]:
-    """Every live process on the machine carrying the endpoint's mark, whoever its parent."""
-    found = set()
-    for proc in psutil.process_iter():
-        try:
-            if (
-                proc.environ().get("SMLOCAL_ENDPOINT_NAME") == endpoint
-                and proc.status() != psutil.STATUS_ZOMBIE
-            ):
-                found.add(proc.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
 
 
 def test_killing_smlocal_leaves_no_server_of_the_pipeline_running(
