@@ -469,11 +469,13 @@ def test_captures_survive_a_killed_front_each_once(emulator: Any, models: dict[s
     assert got == ids
 
 
+@pytest.mark.parametrize("action", ["delete", "update"])
 def test_deleting_an_endpoint_mid_pipeline_drains_it_and_leaves_nothing_running(
-    emulator: Any, models: dict[str, str]
+    emulator: Any, models: dict[str, str], action: str
 ) -> None:
-    """DeleteEndpoint while an invocation waits in the first container: the front drains it
-    (its containers still up), then every process of the instance ends."""
+    """DeleteEndpoint (or UpdateEndpoint to one container) while an invocation waits in the
+    first container: the front drains it (its containers still up), then every process of
+    the old instance ends."""
     from sklearn.datasets import load_iris
     from sklearn.preprocessing import StandardScaler
 
@@ -489,18 +491,34 @@ def test_deleting_an_endpoint_mid_pipeline_drains_it_and_leaves_nothing_running(
     parts = containers(models)
     parts[0]["ModelDataUrl"] = "s3://multi-container/slow/model.tar.gz"
     name = deploy(emulator, unique("drain"), {"Containers": parts}, capture=False)
-    assert len(marked(name)) >= 3
+    old = marked(name)
+    assert len(old) >= 3
+    sm = emulator.client("sagemaker")
+    if action == "update":
+        single = f"{name}-one"
+        sm.create_model(ModelName=single, ExecutionRoleArn=ROLE, PrimaryContainer=parts[1])
+        variant = {"VariantName": "AllTraffic", "ModelName": single, "InitialInstanceCount": 1}
+        sm.create_endpoint_config(EndpointConfigName=single, ProductionVariants=[variant])
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(invoke, emulator, name, "500,3.5,1.4,0.2\n")
         time.sleep(2)  # the request is in the first container's predict_fn
         assert not pending.done()
-        emulator.client("sagemaker").delete_endpoint(EndpointName=name)
+        if action == "update":
+            sm.update_endpoint(EndpointName=name, EndpointConfigName=single)
+        else:
+            sm.delete_endpoint(EndpointName=name)
         got, _ = pending.result(timeout=120)
     assert len(got.split()) == 1
-    deadline = time.monotonic() + 120
-    while marked(name):
-        assert time.monotonic() < deadline, f"left running: {marked(name)}"
+    deadline = time.monotonic() + 180
+    while old & marked(name):
+        assert time.monotonic() < deadline, f"left running: {old & marked(name)}"
         time.sleep(0.5)
+    if action == "update":
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 600}
+        )
+        assert len(servers_of(emulator, name)) == 1
+        sm.delete_endpoint(EndpointName=name)
 
 
 def test_a_container_that_cannot_load_fails_the_endpoint_naming_it(
