@@ -35,6 +35,10 @@ PASSED = (
     ("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES", "X-Amzn-SageMaker-Custom-Attributes"),
     ("HTTP_X_AMZN_SAGEMAKER_INFERENCE_ID", "X-Amzn-SageMaker-Inference-Id"),
 )
+# The most a container's answer may hold: the front keeps each answer in memory to pass it on,
+# so a container answering without end must not take the instance's memory (SageMaker
+# publishes no limit between a pipeline's containers; its callers get at most 6 MB).
+ANSWER_MAX = 64 << 20
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 
@@ -95,6 +99,10 @@ class Answer:
         return next((v for k, v in self.headers if k.lower() == wanted), None)
 
 
+class TooLarge(OSError):
+    """A container answered more than ANSWER_MAX bytes."""
+
+
 class Connections:
     """Keep-alive connections to the containers, one per (thread, port)."""
 
@@ -105,8 +113,10 @@ class Connections:
     def call(
         self, method: str, port: int, path: str, body: bytes, headers: dict[str, str]
     ) -> Answer:
-        """One request; a kept connection the container closed meanwhile is retried once on a
-        new one (the request had not reached it). OSError when the container cannot be reached."""
+        """One request; a kept connection the container closed meanwhile (reset, or closed
+        with no answer) is retried once on a new one (the request had not reached it). A
+        malformed answer is not retried: the container ran the request (a POST is not run
+        twice). OSError when the container cannot be reached or answers no HTTP."""
         pool: dict[int, http.client.HTTPConnection] = self.local.__dict__.setdefault("pool", {})
         for attempt in (0, 1):
             conn = pool.get(port)
@@ -118,11 +128,13 @@ class Connections:
             try:
                 conn.request(method, path, body=body, headers=headers)
                 response = conn.getresponse()
-                data = response.read()
+                data = response.read(ANSWER_MAX + 1)
+                if len(data) > ANSWER_MAX:
+                    raise TooLarge(f"it answered more than {ANSWER_MAX} bytes")
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 del pool[port]
-                if fresh or attempt or isinstance(exc, TimeoutError):
+                if fresh or attempt or not isinstance(exc, ConnectionError):
                     raise OSError(str(exc) or type(exc).__name__) from exc
                 continue
             if response.will_close:

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from smlocal.model_server.environment import ServerSettings
+from smlocal.model_server.local_only import LocalOnly
 from smlocal.model_server.pipeline import PipelineApp, PipelineSpec
 from smlocal.model_server.serving import ModelServer, ServingHooks, WSGIApp
 
@@ -22,8 +23,10 @@ class PipelineServer(ModelServer):
         super().__init__(settings, hooks)
 
     def load(self) -> WSGIApp:
-        """The front, wrapped by the hooks (data capture)."""
-        return self.hooks.wrap(PipelineApp(self.spec, float(self.settings.timeout)))
+        """The front, wrapped by the hooks (data capture), refusing web pages and foreign
+        host names as a model server does (`local_only`): it runs every container."""
+        app = self.hooks.wrap(PipelineApp(self.spec, float(self.settings.timeout)))
+        return LocalOnly(app, self.settings.allowed_hosts, self.settings.allowed_origins)
 
     def _post_worker_init(self, worker: Any) -> None:
         self.booted[0] = 1  # nothing to load: the worker serves at once

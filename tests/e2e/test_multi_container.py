@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,40 @@ def test_direct_invocation_captures_the_target_containers_exchange(
     _check_capture_files(emulator, direct)
 
 
+def test_racing_clients_across_direct_targets_get_their_targets_answers(
+    emulator: Any, direct: str
+) -> None:
+    """Threads invoking both targets at once: each answer is its target's (no kept
+    connection of the front crosses containers), each invocation captured once with it."""
+    expected = {
+        t: invoke(emulator, direct, ROWS, TargetContainerHostname=t)[0]
+        for t in ("preprocess", "xgboost")
+    }
+    assert expected["preprocess"] != expected["xgboost"]
+    calls = [(f"race-{k}", ("preprocess", "xgboost")[k % 2]) for k in range(24)]
+
+    def call(item: tuple[str, str]) -> tuple[str, str]:
+        inference_id, target = item
+        got, _ = invoke(
+            emulator, direct, ROWS, TargetContainerHostname=target, InferenceId=inference_id
+        )
+        return target, got
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(call, calls))
+    assert all(got == expected[target] for target, got in answers)
+    records = [
+        r
+        for r in emulator.captures(direct)
+        if r["eventMetadata"].get("inferenceId", "")[:5] == "race-"
+    ]
+    by_id = {r["eventMetadata"]["inferenceId"]: r for r in records}
+    assert len(records) == len(by_id) == len(calls)
+    for inference_id, target in calls:
+        assert by_id[inference_id]["captureData"]["endpointOutput"]["data"] == expected[target]
+    _check_capture_files(emulator, direct)
+
+
 def _check_capture_files(emulator: Any, endpoint: str) -> None:
     s3 = emulator.client("s3")
     listed = s3.list_objects_v2(Bucket="multi-container", Prefix=f"capture/{endpoint}/AllTraffic/")
@@ -367,6 +402,21 @@ def servers_of(emulator: Any, endpoint: str) -> list[psutil.Process]:
     return found
 
 
+def marked(endpoint: str) -> set[int]:
+    """Every live process on the machine carrying the endpoint's mark, whoever its parent."""
+    found = set()
+    for proc in psutil.process_iter():
+        try:
+            if (
+                proc.environ().get("SMLOCAL_ENDPOINT_NAME") == endpoint
+                and proc.status() != psutil.STATUS_ZOMBIE
+            ):
+                found.add(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
 def test_a_dead_container_gets_its_instance_replaced(emulator: Any, models: dict[str, str]) -> None:
     name = deploy(emulator, unique("heal"), {"Containers": containers(models)}, capture=False)
     before = servers_of(emulator, name)
@@ -387,6 +437,88 @@ def test_a_dead_container_gets_its_instance_replaced(emulator: Any, models: dict
     assert len(got.split()) == 2
     described = emulator.client("sagemaker").describe_endpoint(EndpointName=name)
     assert described["EndpointStatus"] == "InService"
+
+
+def test_captures_survive_a_killed_front_each_once(emulator: Any, models: dict[str, str]) -> None:
+    """kill -9 of an instance's front (its capture process) loses no accepted record and
+    duplicates none: the spooled records reach S3 from the instance that replaces it."""
+    name = deploy(emulator, unique("front"), {"Containers": containers(models)})
+    ids = [f"id-{k}" for k in range(8)]
+    for inference_id in ids[:4]:
+        invoke(emulator, name, ROWS, InferenceId=inference_id)
+    before = servers_of(emulator, name)
+    [front] = [p for p in before if "SMLOCAL_PIPELINE" in p.environ()]
+    os.kill(front.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 300
+    while True:  # until the instance is replaced
+        now = servers_of(emulator, name)
+        if {p.pid for p in now}.isdisjoint(p.pid for p in before) and len(now) == 3:
+            break
+        assert time.monotonic() < deadline, "the instance was not replaced"
+        time.sleep(0.5)
+    for inference_id in ids[4:]:
+        while True:
+            try:
+                invoke(emulator, name, ROWS, InferenceId=inference_id)
+                break
+            except ClientError:  # until the new instance is healthy
+                assert time.monotonic() < deadline, "the new instance never answered"
+                time.sleep(0.5)
+    records = emulator.captures(name)
+    got = sorted(r["eventMetadata"].get("inferenceId", "") for r in records)
+    assert got == ids
+
+
+@pytest.mark.parametrize("action", ["delete", "update"])
+def test_deleting_an_endpoint_mid_pipeline_drains_it_and_leaves_nothing_running(
+    emulator: Any, models: dict[str, str], action: str
+) -> None:
+    """DeleteEndpoint (or UpdateEndpoint to one container) while an invocation waits in the
+    first container: the front drains it (its containers still up), then every process of
+    the old instance ends."""
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    slow_script = PREPROCESS.replace(
+        "def predict_fn(data, model):\n",
+        "def predict_fn(data, model):\n    import time\n\n    time.sleep(8 if data[0][0] > 100 else 0)\n",
+    )
+    assert slow_script != PREPROCESS
+    scaler = StandardScaler().fit(load_iris(return_X_y=True)[0])
+    emulator.client("s3").put_object(
+        Bucket="multi-container", Key="slow/model.tar.gz", Body=sklearn_archive(scaler, slow_script)
+    )
+    parts = containers(models)
+    parts[0]["ModelDataUrl"] = "s3://multi-container/slow/model.tar.gz"
+    name = deploy(emulator, unique("drain"), {"Containers": parts}, capture=False)
+    old = marked(name)
+    assert len(old) >= 3
+    sm = emulator.client("sagemaker")
+    if action == "update":
+        single = f"{name}-one"
+        sm.create_model(ModelName=single, ExecutionRoleArn=ROLE, PrimaryContainer=parts[1])
+        variant = {"VariantName": "AllTraffic", "ModelName": single, "InitialInstanceCount": 1}
+        sm.create_endpoint_config(EndpointConfigName=single, ProductionVariants=[variant])
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(invoke, emulator, name, "500,3.5,1.4,0.2\n")
+        time.sleep(2)  # the request is in the first container's predict_fn
+        assert not pending.done()
+        if action == "update":
+            sm.update_endpoint(EndpointName=name, EndpointConfigName=single)
+        else:
+            sm.delete_endpoint(EndpointName=name)
+        got, _ = pending.result(timeout=120)
+    assert len(got.split()) == 1
+    deadline = time.monotonic() + 180
+    while old & marked(name):
+        assert time.monotonic() < deadline, f"left running: {old & marked(name)}"
+        time.sleep(0.5)
+    if action == "update":
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 600}
+        )
+        assert len(servers_of(emulator, name)) == 1
+        sm.delete_endpoint(EndpointName=name)
 
 
 def test_a_container_that_cannot_load_fails_the_endpoint_naming_it(
@@ -450,7 +582,7 @@ def test_update_from_one_container_to_a_direct_pair_and_back(
 
 
 def test_a_pipeline_comes_back_after_smlocal_restarts(emulator: Any, serial: str) -> None:
-    """Last in the file: it restarts the module's emulator."""
+    """Last but one in the file: it restarts the module's emulator."""
     before, _ = invoke(emulator, serial, ROWS)
     emulator.restart()
     deadline = time.monotonic() + 240
@@ -463,3 +595,33 @@ def test_a_pipeline_comes_back_after_smlocal_restarts(emulator: Any, serial: str
             time.sleep(0.5)
     assert after == before
     assert len(servers_of(emulator, serial)) == 3
+
+
+def test_killing_smlocal_leaves_no_server_of_the_pipeline_running(
+    emulator: Any, serial: str
+) -> None:
+    """After the restart test: kill -9 of the emulator stops the front and every container
+    (they watch their parent); the next emulator brings the pipeline back with no orphans."""
+    invoke(emulator, serial, ROWS)
+    before = {p.pid for p in servers_of(emulator, serial)}
+    assert len(before) == 3
+    assert before <= marked(serial)
+    emulator.proc.kill()
+    emulator.proc.wait(30)
+    deadline = time.monotonic() + 120
+    while marked(serial):
+        assert time.monotonic() < deadline, f"left running: {marked(serial)}"
+        time.sleep(0.5)
+    emulator.restart()
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            invoke(emulator, serial, ROWS)
+            break
+        except ClientError:
+            assert time.monotonic() < deadline, "the pipeline did not come back"
+            time.sleep(0.5)
+    servers = servers_of(emulator, serial)
+    assert len(servers) == 3
+    workers = {w.pid for p in servers for w in p.children(recursive=True)}
+    assert marked(serial) == {p.pid for p in servers} | workers  # none but the new instance's
