@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PER_INSTANCE = 4  # MaxConcurrentInvocationsPerInstance when none is given
 MAX_BACKLOG = 10_000  # queued requests per endpoint before InvokeEndpointAsync refuses
 TICK_SECONDS = 0.2
+MAX_INPUT_BYTES = 1 << 30  # an InputLocation object SageMaker takes: up to 1 GB
 RETRY_SECONDS = 1.0  # before a request whose model server could not be reached is tried again
 
 StatusOf = Callable[[str], "str | None"]
@@ -285,13 +286,21 @@ class AsyncQueues:
         return False
 
     def _load(self, path: Path) -> AsyncRequest | None:
+        """The request of a queue file; None when it is gone, damaged (renamed `.damaged`,
+        kept for a human to look at) or unreadable (left where it is), each logged."""
         try:
             return AsyncRequest.from_json(path.read_bytes())
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError, TypeError):
-            log.warning("asynchronous request file %s is damaged; set aside", path)
-            path.rename(path.with_suffix(".damaged"))
+        except OSError as exc:  # a folder named *.json, no permission: never stop the start
+            log.warning("asynchronous request file %s cannot be read (%s); skipped", path, exc)
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("asynchronous request file %s is damaged (%s); set aside", path, exc)
+            try:
+                path.rename(path.with_suffix(".damaged"))
+            except OSError as failed:
+                log.warning("cannot set %s aside: %s", path, failed)
             return None
 
     def _input(self, request: AsyncRequest) -> bytes | str:
@@ -301,6 +310,13 @@ class AsyncQueues:
         try:
             where = s3_location(request.input_location)
             answer = self.s3.get_object(Bucket=where.bucket, Key=where.key)
+            size = int(answer.get("ContentLength") or 0)
+            if size > MAX_INPUT_BYTES:  # never read it: it would take the emulator's memory
+                answer["Body"].close()
+                return (
+                    f"ClientError: The input {request.input_location} is {size} bytes, above "
+                    f"the {MAX_INPUT_BYTES} bytes (1 GB) an asynchronous request can take."
+                )
             data: bytes = answer["Body"].read()
         except Exception as exc:  # any S3 error: the request fails, as in SageMaker
             return f"ClientError: Failed to download data from {request.input_location}: {exc}"

@@ -102,3 +102,84 @@ def test_the_backlog_limit(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> N
     with pytest.raises(BacklogFull):
         small.accept(request())
     assert len(files(tmp_path)) == 2  # nothing stored for the refused one
+
+
+def test_files_that_parse_but_are_not_requests_are_set_aside_and_unreadable_ones_skipped(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    """A wrong type would otherwise fail in the worker and be retried forever at the head
+    of the queue; a folder named *.json would stop the emulator's start."""
+    first = queues(tmp_path, loop, "InService")
+    first.accept(request())
+    folder = tmp_path / "async" / "ep-1"
+    (folder / "0-a-folder.json").mkdir()  # sorts first: read before any good file
+    good = request().to_json()
+    bad = {
+        "1-list.json": b"[1, 2]",
+        "2-received-text.json": good.replace(b'"received":4102444800.0', b'"received":"soon"'),
+        "3-ttl-bool.json": good.replace(b'"ttl_seconds":60', b'"ttl_seconds":true'),
+        "4-body-not-base64.json": good.replace(b'"MQ=="', b'"!!"'),
+        "5-config-null.json": good.replace(b'"output_config":{', b'"output_config":null,"x":{'),
+    }
+    for name, raw in bad.items():
+        (folder / name).write_bytes(raw)
+    again = queues(tmp_path, loop, "InService")
+    again.start()  # does not raise
+    again.stop(1)
+    assert again.lanes["ep-1"].name == "Ep-1"
+    for name in bad:
+        assert again._load(folder / name) is None
+        assert (folder / name).with_suffix(".damaged").exists(), name
+    assert again._load(folder / "0-a-folder.json") is None
+    assert (folder / "0-a-folder.json").is_dir()  # not ours to move: left as it was
+
+
+class _Body:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def read(self) -> bytes:
+        raise AssertionError("an input above 1 GB must not be read")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _HugeS3:
+    def __init__(self) -> None:
+        self.body = _Body()
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, object]:
+        return {"ContentLength": (1 << 30) + 1, "Body": self.body}
+
+
+def test_an_input_above_1_gb_fails_the_request_without_being_read(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    huge = queues(tmp_path, loop, "InService")
+    huge._s3 = _HugeS3()
+    asked = request()
+    asked.input_location, asked.body_b64 = "s3://b/huge.bin", None
+    reason = huge._input(asked)
+    assert isinstance(reason, str)
+    assert reason.startswith("ClientError: The input s3://b/huge.bin is 1073741825 bytes")
+    assert huge._s3.body.closed
+
+
+def test_a_full_disk_at_accept_raises_and_queues_nothing(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """InvokeEndpointAsync answers an error (never 202) when the request cannot be stored."""
+    import errno
+
+    from smlocal.emulator.hosting import async_queue
+
+    def full(path: Path, chunks: object, sync: bool = True) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    full_disk = queues(tmp_path, loop, "InService")
+    monkeypatch.setattr(async_queue, "durable_write", full)
+    with pytest.raises(OSError, match="No space left"):
+        full_disk.accept(request())
+    assert full_disk.backlog("Ep-1") == 0
+    assert files(tmp_path) == []
