@@ -129,7 +129,9 @@ class AsyncQueues:
         """Queue the requests a previous run accepted and did not finish; start the ticker."""
         restored = 0
         if self.root.is_dir():
-            for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            # a symlink is no queue smlocal made: what it points at is never swept or moved
+            folders = (p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink())
+            for folder in sorted(folders):
                 sweep_temporaries(folder)
                 files = sorted(folder.glob("*.json"))
                 first = next(filter(None, map(self._load, files)), None)

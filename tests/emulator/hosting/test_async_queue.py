@@ -183,3 +183,21 @@ def test_a_full_disk_at_accept_raises_and_queues_nothing(
         full_disk.accept(request())
     assert full_disk.backlog("Ep-1") == 0
     assert files(tmp_path) == []
+
+
+def test_a_symlinked_folder_in_the_queue_root_is_not_touched(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Files smlocal did not create are never swept, renamed or queued."""
+    elsewhere = tmp_path / "user-files"
+    elsewhere.mkdir()
+    (elsewhere / "settings.json").write_bytes(b'{"mine": true}')
+    (elsewhere / ".tmp-draft").write_bytes(b"keep me")
+    data = tmp_path / "data"
+    (data / "async").mkdir(parents=True)
+    (data / "async" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    started = queues(data, loop, "InService")
+    started.start()
+    started.stop(1)
+    assert sorted(p.name for p in elsewhere.iterdir()) == [".tmp-draft", "settings.json"]
+    assert started.lanes == {}
