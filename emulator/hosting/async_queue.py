@@ -63,6 +63,10 @@ class BacklogFull(Exception):
     """The endpoint's queue holds MAX_BACKLOG requests."""
 
 
+class EndpointGone(Exception):
+    """The endpoint was deleted while its request was being stored: the request is not kept."""
+
+
 @dataclass
 class Lane:
     """One endpoint's queue: request files waiting, and how many are being worked on."""
@@ -71,6 +75,7 @@ class Lane:
     pending: deque[Path] = field(default_factory=deque)
     running: int = 0
     not_before: float = 0.0  # after an unreachable model server: wait before sending again
+    epoch: int = 0  # one more each time the endpoint is deleted: older requests are never run
 
 
 class AsyncQueues:
@@ -102,20 +107,39 @@ class AsyncQueues:
     # -- accept -----------------------------------------------------------------------------
 
     def accept(self, request: AsyncRequest) -> None:
-        """Store a request durably and queue it (BacklogFull when the queue is full)."""
+        """Store a request durably and queue it (BacklogFull when the queue is full,
+        EndpointGone when the endpoint was deleted meanwhile: never a 202 for a request
+        that would then be discarded)."""
         key = request.endpoint.lower()
         with self.lock:
             lane = self.lanes.setdefault(key, Lane(request.endpoint))
             if len(lane.pending) + lane.running >= self.max_backlog:
                 raise BacklogFull(request.endpoint)
+            epoch = lane.epoch
         folder = self.root / key
         ensure_dir(folder)
         path = folder / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
         durable_write(path, [request.to_json()])
         with self.lock:
-            lane.name = request.endpoint
-            lane.pending.append(path)
+            gone = lane.epoch != epoch
+            if not gone:
+                lane.name = request.endpoint
+                lane.pending.append(path)
+        if gone:
+            durable_unlink(path)
+            raise EndpointGone(request.endpoint)
         self._pump(key)
+
+    def forget(self, name: str) -> None:
+        """The endpoint is deleted (its DeleteEndpoint committed): discard its queued
+        requests now, and those with the model when they come back unfinished, so that a
+        new endpoint of the same name never runs them (SageMaker deletes the queue with the
+        endpoint). Called with the store's lock held: the files go in a thread."""
+        dropped = self._drop(name.lower(), name)
+        if dropped:
+            threading.Thread(
+                target=self._unlink, args=(name, dropped), name="async-forget", daemon=True
+            ).start()
 
     def backlog(self, name: str) -> int:
         """Requests of an endpoint queued or being processed (ApproximateBacklogSize)."""
@@ -199,9 +223,10 @@ class AsyncQueues:
             while lane.pending and lane.running < limit:
                 starts.append(lane.pending.popleft())
                 lane.running += 1
+            epoch = lane.epoch
         for path in starts:
             threading.Thread(
-                target=self._work, args=(key, path), name=f"async-{key}", daemon=True
+                target=self._work, args=(key, path, epoch), name=f"async-{key}", daemon=True
             ).start()
 
     def _idle_lane(self, key: str, name: str) -> None:
@@ -209,17 +234,7 @@ class AsyncQueues:
         serving yet (expire what waited too long, keep the rest)."""
         status = self.status_of(name)
         if status is None or status == "Deleting":
-            with self.lock:
-                lane = self.lanes.get(key)
-                dropped = list(lane.pending) if lane is not None else []
-                if lane is not None:
-                    lane.pending.clear()
-                    self.lock.notify_all()
-            for path in dropped:
-                durable_unlink(path)
-            if dropped:
-                log.info("endpoint %s is deleted: discarded %d queued asynchronous requests",
-                         name, len(dropped))  # fmt: skip
+            self._discard(key, name)
             return
         now = time.time()
         with self.lock:
@@ -241,9 +256,33 @@ class AsyncQueues:
                     lane.pending.appendleft(path)
                 raise
 
+    def _discard(self, key: str, name: str) -> None:
+        """Remove the queue of a deleted endpoint (see `forget`)."""
+        self._unlink(name, self._drop(key, name))
+
+    def _drop(self, key: str, name: str) -> list[Path]:
+        """Empty a deleted endpoint's lane and start its next epoch; the files it held."""
+        with self.lock:
+            lane = self.lanes.setdefault(key, Lane(name))
+            lane.epoch += 1
+            dropped = list(lane.pending)
+            lane.pending.clear()
+            self.lock.notify_all()
+        return dropped
+
+    @staticmethod
+    def _unlink(name: str, dropped: list[Path]) -> None:
+        """Remove a deleted endpoint's request files (a crash before: the ticker removes
+        them at the next start, the endpoint being gone or Deleting)."""
+        for path in dropped:
+            durable_unlink(path)
+        if dropped:
+            log.info("endpoint %s is deleted: discarded %d queued asynchronous requests",
+                     name, len(dropped))  # fmt: skip
+
     # -- one request ------------------------------------------------------------------------
 
-    def _work(self, key: str, path: Path) -> None:
+    def _work(self, key: str, path: Path, epoch: int = 0) -> None:
         requeue = False
         try:
             requeue = self._process(path)
@@ -254,10 +293,13 @@ class AsyncQueues:
             with self.lock:
                 lane = self.lanes[key]
                 lane.running -= 1
-                if requeue and path.exists():
+                stale = lane.epoch != epoch  # its endpoint was deleted meanwhile
+                if requeue and not stale and path.exists():
                     lane.pending.appendleft(path)
                     lane.not_before = time.monotonic() + RETRY_SECONDS
                 self.lock.notify_all()
+        if requeue and stale and durable_unlink(path):
+            log.info("endpoint %s is deleted: discarded request %s", key, path.name)
         if not requeue:
             self._pump(key)
 

@@ -174,3 +174,13 @@ def test_deleting_an_endpoint_discards_its_queue(emulator: Any, tmp_path: Path) 
         o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="out/").get("Contents", [])
     }
     assert written == {outputs[0].split("/", 3)[3]}
+    # A new endpoint of the same name runs none of the old one's requests: requests are run
+    # in order, one at a time, so a leftover would be written before this new one.
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    assert wait_for_status(sm, name, timeout=300)["EndpointStatus"] == "InService"
+    (fresh,) = submit(emulator, name, 1)
+    assert wait_for_object(s3, fresh)["Body"].read() == b"[7]"
+    written = {
+        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="out/").get("Contents", [])
+    }
+    assert written == {outputs[0].split("/", 3)[3], fresh.split("/", 3)[3]}

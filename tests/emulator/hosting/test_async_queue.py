@@ -4,6 +4,7 @@ files, a deleted endpoint's queue, expiry while not serving, the backlog limit."
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -201,3 +202,52 @@ def test_a_symlinked_folder_in_the_queue_root_is_not_touched(
     started.stop(1)
     assert sorted(p.name for p in elsewhere.iterdir()) == [".tmp-draft", "settings.json"]
     assert started.lanes == {}
+
+
+def test_a_request_stored_while_its_endpoint_is_deleted_is_refused_not_kept(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DeleteEndpoint commits during the fsync: no 202 for a request that would be dropped."""
+    from smlocal.emulator.hosting import async_queue
+    from smlocal.emulator.hosting.async_queue import EndpointGone
+
+    racing = queues(tmp_path, loop, "InService")
+    write = async_queue.durable_write
+
+    def write_then_delete(path: Path, chunks: list[bytes], sync: bool = True) -> None:
+        write(path, chunks, sync)
+        racing.forget("Ep-1")
+
+    monkeypatch.setattr(async_queue, "durable_write", write_then_delete)
+    with pytest.raises(EndpointGone):
+        racing.accept(request())
+    assert files(tmp_path) == []
+    assert racing.backlog("Ep-1") == 0
+
+
+def test_a_request_of_a_deleted_endpoint_is_not_run_by_a_new_one_of_the_same_name(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One with the model when DeleteEndpoint commits comes back unfinished (its server
+    stopped) after CreateEndpoint reused the name: discarded, not queued for the new one."""
+    statuses = ["InService"]
+    settings = EmulatorSettings(data_dir=tmp_path)
+    racing = AsyncQueues(settings, RoutingTable(), loop, lambda name: statuses[-1])
+    racing.accept(request())
+    racing.accept(request())
+    lane = racing.lanes["ep-1"]
+    with racing.lock:  # as _pump starts one: it is with the model
+        taken = lane.pending.popleft()
+        lane.running += 1
+        epoch = lane.epoch
+    statuses.append("Deleting")
+    racing.forget("Ep-1")  # the delete committed: the queued one goes
+    statuses.append("Creating")  # ...and a new endpoint of that name is being created
+    monkeypatch.setattr(racing, "_process", lambda path: True)  # its server was unreachable
+    racing._work("ep-1", taken, epoch)
+    assert racing.wait_idle(30)
+    deadline = time.monotonic() + 60  # the queued one's file goes in a thread
+    while files(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert files(tmp_path) == []
+    assert racing.backlog("Ep-1") == 0
