@@ -402,6 +402,10 @@ class AsyncQueues:
         remove_request(path)
 
     def _finish_failure(self, request: AsyncRequest, path: Path, reason: str, body: bytes) -> None:
+        if not request.failure_location and topic(request.output_config, False) is None:
+            # no S3FailurePath, no ErrorTopic: the log is the only trace the request leaves
+            log.warning("endpoint %s: request %s failed: %s",
+                        request.endpoint, request.inference_id, reason)  # fmt: skip
         if request.failure_location:
             refused = self._put(request, request.failure_location, body, None)
             if refused:

@@ -251,3 +251,16 @@ def test_a_request_of_a_deleted_endpoint_is_not_run_by_a_new_one_of_the_same_nam
         time.sleep(0.05)
     assert files(tmp_path) == []
     assert racing.backlog("Ep-1") == 0
+
+
+def test_a_failure_with_nowhere_to_go_is_logged(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No S3FailurePath and no ErrorTopic: the request is finished, never silently."""
+    failing = queues(tmp_path, loop, "InService")
+    failing.accept(request())
+    (path,) = (tmp_path / "async" / "ep-1").glob("*.json")
+    with caplog.at_level("WARNING", logger="smlocal.emulator.hosting.async_queue"):
+        failing._finish_failure(request(), path, "ClientError: the model said no", b"no")
+    assert "request i failed: ClientError: the model said no" in caplog.text
+    assert files(tmp_path) == []
