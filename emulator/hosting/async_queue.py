@@ -119,7 +119,11 @@ class AsyncQueues:
         folder = self.root / key
         ensure_dir(folder)
         path = folder / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
-        durable_write(path, [request.to_json()])
+        try:
+            durable_write(path, [request.to_json()])
+        except OSError:  # a full disk: answered with an error, so nothing may run it later
+            path.unlink(missing_ok=True)
+            raise
         with self.lock:
             gone = lane.epoch != epoch
             if not gone:

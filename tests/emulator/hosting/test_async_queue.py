@@ -264,3 +264,26 @@ def test_a_failure_with_nowhere_to_go_is_logged(
         failing._finish_failure(request(), path, "ClientError: the model said no", b"no")
     assert "request i failed: ClientError: the model said no" in caplog.text
     assert files(tmp_path) == []
+
+
+def test_a_request_whose_folder_cannot_be_synced_is_not_left_behind(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is renamed into place but the folder fsync fails: the caller gets an error,
+    so the file must not stay to be run at the next start."""
+    import errno
+
+    from smlocal.emulator.support import durable
+
+    stored = queues(tmp_path, loop, "InService")
+    stored.accept(request())  # creates the folder while fsync works
+    before = files(tmp_path)
+
+    def no_sync(folder: Path) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(durable, "sync_dir", no_sync)
+    with pytest.raises(OSError, match="Input/output"):
+        stored.accept(request())
+    assert files(tmp_path) == before
+    assert stored.backlog("Ep-1") == 1
