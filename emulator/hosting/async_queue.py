@@ -163,7 +163,11 @@ class AsyncQueues:
                 sweep_temporaries(folder)
                 files = sorted(folder.glob("*.json"))
                 first = next(filter(None, map(self._load, files)), None)
-                if first is not None:  # the endpoint's name as invoked (its case kept)
+                if first is not None and self.status_of(first.endpoint) in (None, "Deleting"):
+                    # deleted before the stop: gone before the edge takes a CreateEndpoint
+                    # of the same name, whose endpoint must never run them
+                    self._unlink(first.endpoint, [f for f in files if f.exists()])
+                elif first is not None:  # the endpoint's name as invoked (its case kept)
                     lane = self.lanes.setdefault(folder.name, Lane(first.endpoint))
                     lane.pending.extend(files)
                     restored += len(files)

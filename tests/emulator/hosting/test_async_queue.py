@@ -287,3 +287,20 @@ def test_a_request_whose_folder_cannot_be_synced_is_not_left_behind(
         stored.accept(request())
     assert files(tmp_path) == before
     assert stored.backlog("Ep-1") == 1
+
+
+def test_the_queue_of_an_endpoint_deleted_before_a_restart_is_gone_when_start_returns(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Not left for the ticker: the edge already serves, and a CreateEndpoint of the same
+    name must not find them queued."""
+    before = queues(tmp_path, loop, "InService")
+    before.accept(request())
+    before.accept(request())
+    after = queues(tmp_path, loop, None)  # the endpoint no longer exists
+    after.start()
+    try:
+        assert files(tmp_path) == []
+        assert after.backlog("Ep-1") == 0
+    finally:
+        after.stop(1)
