@@ -120,7 +120,9 @@ def async_queues(
 ) -> AsyncQueues:
     """Every async endpoint's durable request queue (SMLOCAL_ASYNC_MAX_BACKLOG bounds each)."""
     backlog = settings.env.get("SMLOCAL_ASYNC_MAX_BACKLOG") or MAX_BACKLOG
-    return AsyncQueues(settings, table, loop, manager.status_of, max_backlog=int(backlog))
+    queues = AsyncQueues(settings, table, loop, manager.status_of, max_backlog=int(backlog))
+    manager.delete_listeners.append(queues.forget)
+    return queues
 
 
 def wait_for_jobs(processing: Processing, transform: Transform) -> None:

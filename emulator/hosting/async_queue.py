@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PER_INSTANCE = 4  # MaxConcurrentInvocationsPerInstance when none is given
 MAX_BACKLOG = 10_000  # queued requests per endpoint before InvokeEndpointAsync refuses
 TICK_SECONDS = 0.2
+MAX_INPUT_BYTES = 1 << 30  # an InputLocation object SageMaker takes: up to 1 GB
 RETRY_SECONDS = 1.0  # before a request whose model server could not be reached is tried again
 
 StatusOf = Callable[[str], "str | None"]
@@ -60,6 +61,10 @@ StatusOf = Callable[[str], "str | None"]
 
 class BacklogFull(Exception):
     """The endpoint's queue holds MAX_BACKLOG requests."""
+
+
+class EndpointGone(Exception):
+    """The endpoint was deleted while its request was being stored: the request is not kept."""
 
 
 @dataclass
@@ -70,6 +75,7 @@ class Lane:
     pending: deque[Path] = field(default_factory=deque)
     running: int = 0
     not_before: float = 0.0  # after an unreachable model server: wait before sending again
+    epoch: int = 0  # one more each time the endpoint is deleted: older requests are never run
 
 
 class AsyncQueues:
@@ -101,20 +107,43 @@ class AsyncQueues:
     # -- accept -----------------------------------------------------------------------------
 
     def accept(self, request: AsyncRequest) -> None:
-        """Store a request durably and queue it (BacklogFull when the queue is full)."""
+        """Store a request durably and queue it (BacklogFull when the queue is full,
+        EndpointGone when the endpoint was deleted meanwhile: never a 202 for a request
+        that would then be discarded)."""
         key = request.endpoint.lower()
         with self.lock:
             lane = self.lanes.setdefault(key, Lane(request.endpoint))
             if len(lane.pending) + lane.running >= self.max_backlog:
                 raise BacklogFull(request.endpoint)
+            epoch = lane.epoch
         folder = self.root / key
         ensure_dir(folder)
         path = folder / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
-        durable_write(path, [request.to_json()])
+        try:
+            durable_write(path, [request.to_json()])
+        except OSError:  # a full disk: answered with an error, so nothing may run it later
+            path.unlink(missing_ok=True)
+            raise
         with self.lock:
-            lane.name = request.endpoint
-            lane.pending.append(path)
+            gone = lane.epoch != epoch
+            if not gone:
+                lane.name = request.endpoint
+                lane.pending.append(path)
+        if gone:
+            durable_unlink(path)
+            raise EndpointGone(request.endpoint)
         self._pump(key)
+
+    def forget(self, name: str) -> None:
+        """The endpoint is deleted (its DeleteEndpoint committed): discard its queued
+        requests now, and those with the model when they come back unfinished, so that a
+        new endpoint of the same name never runs them (SageMaker deletes the queue with the
+        endpoint). Called with the store's lock held: the files go in a thread."""
+        dropped = self._drop(name.lower(), name)
+        if dropped:
+            threading.Thread(
+                target=self._unlink, args=(name, dropped), name="async-forget", daemon=True
+            ).start()
 
     def backlog(self, name: str) -> int:
         """Requests of an endpoint queued or being processed (ApproximateBacklogSize)."""
@@ -128,11 +157,17 @@ class AsyncQueues:
         """Queue the requests a previous run accepted and did not finish; start the ticker."""
         restored = 0
         if self.root.is_dir():
-            for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            # a symlink is no queue smlocal made: what it points at is never swept or moved
+            folders = (p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink())
+            for folder in sorted(folders):
                 sweep_temporaries(folder)
                 files = sorted(folder.glob("*.json"))
                 first = next(filter(None, map(self._load, files)), None)
-                if first is not None:  # the endpoint's name as invoked (its case kept)
+                if first is not None and self.status_of(first.endpoint) in (None, "Deleting"):
+                    # deleted before the stop: gone before the edge takes a CreateEndpoint
+                    # of the same name, whose endpoint must never run them
+                    self._unlink(first.endpoint, [f for f in files if f.exists()])
+                elif first is not None:  # the endpoint's name as invoked (its case kept)
                     lane = self.lanes.setdefault(folder.name, Lane(first.endpoint))
                     lane.pending.extend(files)
                     restored += len(files)
@@ -196,9 +231,10 @@ class AsyncQueues:
             while lane.pending and lane.running < limit:
                 starts.append(lane.pending.popleft())
                 lane.running += 1
+            epoch = lane.epoch
         for path in starts:
             threading.Thread(
-                target=self._work, args=(key, path), name=f"async-{key}", daemon=True
+                target=self._work, args=(key, path, epoch), name=f"async-{key}", daemon=True
             ).start()
 
     def _idle_lane(self, key: str, name: str) -> None:
@@ -206,17 +242,7 @@ class AsyncQueues:
         serving yet (expire what waited too long, keep the rest)."""
         status = self.status_of(name)
         if status is None or status == "Deleting":
-            with self.lock:
-                lane = self.lanes.get(key)
-                dropped = list(lane.pending) if lane is not None else []
-                if lane is not None:
-                    lane.pending.clear()
-                    self.lock.notify_all()
-            for path in dropped:
-                durable_unlink(path)
-            if dropped:
-                log.info("endpoint %s is deleted: discarded %d queued asynchronous requests",
-                         name, len(dropped))  # fmt: skip
+            self._discard(key, name)
             return
         now = time.time()
         with self.lock:
@@ -238,9 +264,33 @@ class AsyncQueues:
                     lane.pending.appendleft(path)
                 raise
 
+    def _discard(self, key: str, name: str) -> None:
+        """Remove the queue of a deleted endpoint (see `forget`)."""
+        self._unlink(name, self._drop(key, name))
+
+    def _drop(self, key: str, name: str) -> list[Path]:
+        """Empty a deleted endpoint's lane and start its next epoch; the files it held."""
+        with self.lock:
+            lane = self.lanes.setdefault(key, Lane(name))
+            lane.epoch += 1
+            dropped = list(lane.pending)
+            lane.pending.clear()
+            self.lock.notify_all()
+        return dropped
+
+    @staticmethod
+    def _unlink(name: str, dropped: list[Path]) -> None:
+        """Remove a deleted endpoint's request files (a crash before: the ticker removes
+        them at the next start, the endpoint being gone or Deleting)."""
+        for path in dropped:
+            durable_unlink(path)
+        if dropped:
+            log.info("endpoint %s is deleted: discarded %d queued asynchronous requests",
+                     name, len(dropped))  # fmt: skip
+
     # -- one request ------------------------------------------------------------------------
 
-    def _work(self, key: str, path: Path) -> None:
+    def _work(self, key: str, path: Path, epoch: int = 0) -> None:
         requeue = False
         try:
             requeue = self._process(path)
@@ -251,10 +301,13 @@ class AsyncQueues:
             with self.lock:
                 lane = self.lanes[key]
                 lane.running -= 1
-                if requeue and path.exists():
+                stale = lane.epoch != epoch  # its endpoint was deleted meanwhile
+                if requeue and not stale and path.exists():
                     lane.pending.appendleft(path)
                     lane.not_before = time.monotonic() + RETRY_SECONDS
                 self.lock.notify_all()
+        if requeue and stale and durable_unlink(path):
+            log.info("endpoint %s is deleted: discarded request %s", key, path.name)
         if not requeue:
             self._pump(key)
 
@@ -285,13 +338,21 @@ class AsyncQueues:
         return False
 
     def _load(self, path: Path) -> AsyncRequest | None:
+        """The request of a queue file; None when it is gone, damaged (renamed `.damaged`,
+        kept for a human to look at) or unreadable (left where it is), each logged."""
         try:
             return AsyncRequest.from_json(path.read_bytes())
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError, TypeError):
-            log.warning("asynchronous request file %s is damaged; set aside", path)
-            path.rename(path.with_suffix(".damaged"))
+        except OSError as exc:  # a folder named *.json, no permission: never stop the start
+            log.warning("asynchronous request file %s cannot be read (%s); skipped", path, exc)
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("asynchronous request file %s is damaged (%s); set aside", path, exc)
+            try:
+                path.rename(path.with_suffix(".damaged"))
+            except OSError as failed:
+                log.warning("cannot set %s aside: %s", path, failed)
             return None
 
     def _input(self, request: AsyncRequest) -> bytes | str:
@@ -301,6 +362,13 @@ class AsyncQueues:
         try:
             where = s3_location(request.input_location)
             answer = self.s3.get_object(Bucket=where.bucket, Key=where.key)
+            size = int(answer.get("ContentLength") or 0)
+            if size > MAX_INPUT_BYTES:  # never read it: it would take the emulator's memory
+                answer["Body"].close()
+                return (
+                    f"ClientError: The input {request.input_location} is {size} bytes, above "
+                    f"the {MAX_INPUT_BYTES} bytes (1 GB) an asynchronous request can take."
+                )
             data: bytes = answer["Body"].read()
         except Exception as exc:  # any S3 error: the request fails, as in SageMaker
             return f"ClientError: Failed to download data from {request.input_location}: {exc}"
@@ -342,6 +410,10 @@ class AsyncQueues:
         remove_request(path)
 
     def _finish_failure(self, request: AsyncRequest, path: Path, reason: str, body: bytes) -> None:
+        if not request.failure_location and topic(request.output_config, False) is None:
+            # no S3FailurePath, no ErrorTopic: the log is the only trace the request leaves
+            log.warning("endpoint %s: request %s failed: %s",
+                        request.endpoint, request.inference_id, reason)  # fmt: skip
         if request.failure_location:
             refused = self._put(request, request.failure_location, body, None)
             if refused:

@@ -8,6 +8,7 @@ endpoint's queue folder (`hosting/async_queue.py`) before the 202 is sent.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import time
 from collections.abc import Mapping
@@ -43,8 +44,25 @@ class AsyncRequest:
 
     @classmethod
     def from_json(cls, raw: bytes) -> AsyncRequest:
-        """The request of a stored file (ValueError/KeyError/TypeError when damaged)."""
-        return cls(**json.loads(raw))
+        """The request of a stored file (ValueError/KeyError/TypeError when damaged).
+
+        Every field's type is checked here: a file that parses but holds, say, a string
+        where a number belongs would otherwise fail later, in the worker, and be retried
+        forever at the head of its endpoint's queue."""
+        fields = json.loads(raw)
+        if not isinstance(fields, dict):
+            raise TypeError("a stored request is a JSON object")
+        request = cls(**fields)
+        for name, kinds in _FIELD_TYPES.items():
+            value = getattr(request, name)
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise TypeError(f"field {name} is a {type(value).__name__}")
+        if request.body_b64 is not None:
+            try:
+                base64.b64decode(request.body_b64, validate=True)
+            except binascii.Error as exc:
+                raise ValueError(f"body_b64 is not base64: {exc}") from None
+        return request
 
     @property
     def body(self) -> bytes | None:
@@ -54,6 +72,25 @@ class AsyncRequest:
     def expired(self, now: float) -> bool:
         """True once it has waited longer than its RequestTTLSeconds."""
         return now - self.received > self.ttl_seconds
+
+
+_TEXT = (str,)
+_MAYBE_TEXT = (str, type(None))
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "endpoint": _TEXT,
+    "inference_id": _TEXT,
+    "received": (int, float),
+    "input_location": _MAYBE_TEXT,
+    "body_b64": _MAYBE_TEXT,
+    "content_type": _MAYBE_TEXT,
+    "accept": _MAYBE_TEXT,
+    "custom_attributes": _MAYBE_TEXT,
+    "output_location": _MAYBE_TEXT,
+    "failure_location": _MAYBE_TEXT,
+    "ttl_seconds": (int,),
+    "timeout_seconds": (int,),
+    "output_config": (dict,),
+}
 
 
 def result_locations(

@@ -118,6 +118,7 @@ class EndpointManager:
         self.hosting = hosting or Hosting(ctx.settings, self.scratch)
         self.fleets: dict[str, Fleet] = {}  # by lower-cased name; changed under the store lock
         self.queues = SerialQueues()
+        self.delete_listeners: list[Callable[[str], None]] = []  # told once a delete commits
 
     # -- what the control plane calls, inside its store transaction -------------------------
 
@@ -149,6 +150,8 @@ class EndpointManager:
 
         def committed() -> None:
             route = self.table.withdraw(endpoint.name)
+            for listener in self.delete_listeners:
+                listener(endpoint.name)
             self.queues.cancel(key)
             self.queues.submit(Work(key, "delete", token, lambda w: self._delete(w, route)))
 

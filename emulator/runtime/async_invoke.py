@@ -17,7 +17,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from smlocal.emulator.errors import AWSError, ServiceUnavailable, ValidationError
-from smlocal.emulator.hosting.async_queue import AsyncQueues, BacklogFull
+from smlocal.emulator.hosting.async_queue import AsyncQueues, BacklogFull, EndpointGone
 from smlocal.emulator.hosting.async_requests import (
     DEFAULT_INVOCATION_TIMEOUT,
     DEFAULT_TTL_SECONDS,
@@ -149,6 +149,10 @@ class AsyncRuntime:
                 f"Endpoint {name} of account {self.settings.account} has "
                 f"{self.queues.max_backlog} asynchronous requests queued, its limit in smlocal; "
                 "try again once some have been processed."
+            ) from None
+        except EndpointGone:
+            raise ValidationError(
+                f"Endpoint {name} of account {self.settings.account} not found."
             ) from None
         headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
         if output:

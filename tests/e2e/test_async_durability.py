@@ -7,6 +7,7 @@ the model is known without timing.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,12 @@ def test_accepted_requests_survive_kill_9_and_a_full_queue_refuses(
     emulator.proc.kill()
     emulator.proc.wait(30)
     gate.touch()
+    # damage that a disk, not smlocal, could leave: the start sets it aside and goes on
+    queue = emulator.data_dir / "async" / name.lower()
+    whole = queued_files(emulator, name)[0].read_bytes()
+    (queue / "00-cut.json").write_bytes(whole[: len(whole) // 2])
+    typed = {**json.loads(whole), "ttl_seconds": "21600"}  # parses, but is no request
+    (queue / "99-typed.json").write_text(json.dumps(typed))
     emulator.start()
     s3 = emulator.client("s3")
     for output in outputs:
@@ -151,6 +158,7 @@ def test_accepted_requests_survive_kill_9_and_a_full_queue_refuses(
     while queued_files(emulator, name) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert queued_files(emulator, name) == []
+    assert sorted(p.name for p in queue.glob("*.damaged")) == ["00-cut.damaged", "99-typed.damaged"]
 
 
 def test_deleting_an_endpoint_discards_its_queue(emulator: Any, tmp_path: Path) -> None:
@@ -174,3 +182,13 @@ def test_deleting_an_endpoint_discards_its_queue(emulator: Any, tmp_path: Path) 
         o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="out/").get("Contents", [])
     }
     assert written == {outputs[0].split("/", 3)[3]}
+    # A new endpoint of the same name runs none of the old one's requests: requests are run
+    # in order, one at a time, so a leftover would be written before this new one.
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    assert wait_for_status(sm, name, timeout=300)["EndpointStatus"] == "InService"
+    (fresh,) = submit(emulator, name, 1)
+    assert wait_for_object(s3, fresh)["Body"].read() == b"[7]"
+    written = {
+        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="out/").get("Contents", [])
+    }
+    assert written == {outputs[0].split("/", 3)[3], fresh.split("/", 3)[3]}

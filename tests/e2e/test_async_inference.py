@@ -374,3 +374,61 @@ def test_an_output_s3_refuses_fails_the_request(
         f"ClientError: Failed to upload the response to {response['OutputLocation']}: NoSuchBucket"
     )
     sm.delete_endpoint(EndpointName=name)
+
+
+def test_requests_accepted_while_the_endpoint_is_updated_are_all_answered(
+    smlocal: Any, sm: Any, s3: Any, iris_model_data: str
+) -> None:
+    """Clients keep invoking while UpdateEndpoint moves to a config with two instances:
+    every 202 gets its output, whichever configuration ran it."""
+    import threading
+
+    name = async_endpoint(sm, iris_model_data, {"S3OutputPath": f"s3://{BUCKET}/updating"})
+    sm.create_endpoint_config(
+        EndpointConfigName=f"{name}-b",
+        ProductionVariants=[
+            {
+                "VariantName": "B",
+                "ModelName": name,
+                "InitialInstanceCount": 2,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": f"s3://{BUCKET}/updated"}},
+    )
+    client = smlocal.client(
+        "sagemaker-runtime", config=Config(retries={"max_attempts": 1}, max_pool_connections=8)
+    )
+    accepted: list[str] = []
+    failed: list[BaseException] = []
+    done = threading.Event()
+
+    def invoke() -> None:
+        while not done.is_set():
+            try:
+                accepted.append(
+                    client.invoke_endpoint_async(
+                        EndpointName=name, Body=ROW, ContentType="text/csv"
+                    )["OutputLocation"]
+                )
+            except BaseException as exc:
+                failed.append(exc)
+                return
+
+    threads = [threading.Thread(target=invoke) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-b")
+        assert wait_for_status(sm, name, timeout=300)["EndpointStatus"] == "InService"
+        after = len(accepted) + 5
+        while len(accepted) < after and not failed:  # some after the update, too
+            time.sleep(0.05)
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(60)
+    assert failed == []
+    for output in accepted:
+        assert wait_for_object(s3, output, timeout=300)["Body"].read() == b"2.0\n"
+    sm.delete_endpoint(EndpointName=name)
