@@ -215,3 +215,21 @@ def test_an_unresolvable_experiment_config_never_fails_the_execution(
     sm.create_pipeline(PipelineName=name, PipelineDefinition=json.dumps(body), RoleArn=ROLE)
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
     assert finished(sm, arn)["PipelineExecutionStatus"] == "Succeeded"
+
+
+def test_values_that_would_overflow_a_summary_are_refused_by_index(smlocal: Any) -> None:
+    sm = smlocal.client("sagemaker")
+    metrics = smlocal.client("sagemaker-metrics")
+    component = _name("tc")
+    sm.create_trial_component(TrialComponentName=component)
+    now = datetime.now(UTC)
+    data = [{"MetricName": "loss", "Timestamp": now, "Value": v} for v in (1.0, 1e200, 2.0)]
+    data += [{"MetricName": "big", "Timestamp": now, "Value": v} for v in (1.7e308, -1.7e308)]
+    answer = metrics.batch_put_metrics(TrialComponentName=component, MetricData=data)
+    assert [(e["Code"], e["MetricIndex"]) for e in answer["Errors"]] == [
+        ("VALIDATION_ERROR", 1), ("VALIDATION_ERROR", 4)]  # fmt: skip
+    shown = {m["MetricName"]: m for m in
+             sm.describe_trial_component(TrialComponentName=component)["Metrics"]}  # fmt: skip
+    assert (shown["loss"]["Count"], shown["loss"]["Max"], shown["loss"]["Avg"]) == (2, 2.0, 1.5)
+    assert math.isclose(shown["loss"]["StdDev"], statistics.stdev([1.0, 2.0]))
+    assert (shown["big"]["Count"], shown["big"]["Avg"], shown["big"]["StdDev"]) == (1, 1.7e308, 0)
