@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.emulator.jobs.test_pipeline_api import MODE, condition, definition, fail, finished
-from tests.faults import kill
+from tests.faults import NO_RETRIES, _hammer, kill
 from tests.support import ROLE
 
 
@@ -233,3 +233,34 @@ def test_values_that_would_overflow_a_summary_are_refused_by_index(smlocal: Any)
     assert (shown["loss"]["Count"], shown["loss"]["Max"], shown["loss"]["Avg"]) == (2, 2.0, 1.5)
     assert math.isclose(shown["loss"]["StdDev"], statistics.stdev([1.0, 2.0]))
     assert (shown["big"]["Count"], shown["big"]["Avg"], shown["big"]["StdDev"]) == (1, 1.7e308, 0)
+
+
+def test_acknowledged_metrics_survive_a_kill_mid_write(smlocal_factory: Any) -> None:
+    emulator = smlocal_factory()
+    emulator.client("sagemaker").create_trial_component(TrialComponentName="hammered")
+    acknowledged = [0] * 4
+
+    def writer(index: int, stop: threading.Event) -> None:
+        metrics = emulator.client("sagemaker-metrics", config=NO_RETRIES)
+        while not stop.is_set():
+            value = acknowledged[index] + 1  # 1, 2, 3, ...: Count, Max and Last are all n
+            try:
+                metrics.batch_put_metrics(TrialComponentName="hammered", MetricData=[
+                    {"MetricName": f"m{index}", "Timestamp": float(value), "Value": value}])  # fmt: skip
+            except Exception:  # the emulator is gone
+                return
+            acknowledged[index] = value
+
+    _hammer(emulator, writer, len(acknowledged), 100, lambda: sum(acknowledged))
+    emulator.start()
+    shown = {m["MetricName"]: m for m in emulator.client("sagemaker").describe_trial_component(
+        TrialComponentName="hammered")["Metrics"]}  # fmt: skip
+    for index, count in enumerate(acknowledged):
+        if count == 0:
+            continue
+        metric = shown[f"m{index}"]
+        # every acknowledged value, and at most the one in flight at the kill
+        assert count <= metric["Count"] <= count + 1, (index, count, metric)
+        assert metric["Max"] == metric["Last"] == metric["Count"]
+        assert metric["Min"] == 1
+        assert math.isclose(metric["Avg"], (metric["Count"] + 1) / 2)
