@@ -264,3 +264,19 @@ def test_acknowledged_metrics_survive_a_kill_mid_write(smlocal_factory: Any) -> 
         assert metric["Max"] == metric["Last"] == metric["Count"]
         assert metric["Min"] == 1
         assert math.isclose(metric["Avg"], (metric["Count"] + 1) / 2)
+
+
+def test_an_arn_of_another_account_or_region_names_no_component(smlocal: Any) -> None:
+    sm = smlocal.client("sagemaker")
+    component = _name("tc")
+    arn = sm.create_trial_component(TrialComponentName=component)["TrialComponentArn"]
+    assert sm.describe_trial_component(TrialComponentName=arn)["TrialComponentName"] == component
+    for other in (arn.replace(":123456789012:", ":999999999999:"),
+                  arn.replace(":us-east-1:", ":eu-west-1:")):  # fmt: skip
+        with pytest.raises(ClientError) as raised:
+            sm.describe_trial_component(TrialComponentName=other)
+        assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
+        assert (
+            raised.value.response["Error"]["Message"]
+            == f"Trial Component '{other}' does not exist."
+        )
