@@ -280,3 +280,22 @@ def test_an_arn_of_another_account_or_region_names_no_component(smlocal: Any) ->
             raised.value.response["Error"]["Message"]
             == f"Trial Component '{other}' does not exist."
         )
+
+
+def test_an_artifact_arn_of_another_account_names_no_artifact(smlocal: Any) -> None:
+    sm = smlocal.client("sagemaker")
+    component = _name("tc")
+    component_arn = sm.create_trial_component(TrialComponentName=component)["TrialComponentArn"]
+    arn = sm.create_artifact(ArtifactType="ConfusionMatrix",
+                             Source={"SourceUri": "s3://b/cm.json"})["ArtifactArn"]  # fmt: skip
+    sm.add_association(SourceArn=component_arn, DestinationArn=arn)
+    foreign = arn.replace(":123456789012:", ":999999999999:")
+    for call in (sm.describe_artifact, sm.delete_artifact):
+        with pytest.raises(ClientError) as raised:
+            call(ArtifactArn=foreign)
+        assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
+    assert sm.describe_artifact(ArtifactArn=arn)["ArtifactArn"] == arn
+    listed = sm.list_associations(SourceArn=component_arn)["AssociationSummaries"]
+    assert [a["DestinationArn"] for a in listed] == [arn]
+    sm.delete_artifact(ArtifactArn=arn)  # its own ARN: it goes, and its associations with it
+    assert sm.list_associations(SourceArn=component_arn)["AssociationSummaries"] == []
