@@ -299,3 +299,19 @@ def test_an_artifact_arn_of_another_account_names_no_artifact(smlocal: Any) -> N
     assert [a["DestinationArn"] for a in listed] == [arn]
     sm.delete_artifact(ArtifactArn=arn)  # its own ARN: it goes, and its associations with it
     assert sm.list_associations(SourceArn=component_arn)["AssociationSummaries"] == []
+
+
+def test_a_null_in_the_experiment_config_makes_no_experiment_named_none(smlocal: Any) -> None:
+    sm = smlocal.client("sagemaker")
+    body = json.loads(definition(condition("Check", {"Get": "Parameters.Mode"}, "pass",
+                                           else_steps=[fail("Stop")]), parameters=MODE))  # fmt: skip
+    trial = _name("trial")
+    body["PipelineExperimentConfig"] = {"ExperimentName": None, "TrialName": trial}
+    name = _name("pipe")
+    sm.create_pipeline(PipelineName=name, PipelineDefinition=json.dumps(body), RoleArn=ROLE)
+    arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    assert finished(sm, arn)["PipelineExecutionStatus"] == "Succeeded"
+    with pytest.raises(ClientError):
+        sm.describe_experiment(ExperimentName="None")
+    with pytest.raises(ClientError):
+        sm.describe_trial(TrialName=trial)
