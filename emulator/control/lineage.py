@@ -149,11 +149,18 @@ def delete_artifact(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.transaction():
         arn = _artifact(ctx, params["ArtifactArn"]).arn
         ARTIFACTS.delete(ctx, arn)
+        forget_associations(ctx, arn)
+    return {"ArtifactArn": arn}
+
+
+def forget_associations(ctx: Context, arn: str) -> None:
+    """Drop the associations of a deleted entity (an entity made later under the same name
+    must not inherit them)."""
+    with ctx.store.transaction():
         for doc in ctx.store.all(ASSOCIATION):
             if arn in (doc["SourceArn"], doc["DestinationArn"]):
                 ctx.store.delete(ASSOCIATION, _association_key(doc["SourceArn"],
                                                                 doc["DestinationArn"]))  # fmt: skip
-    return {"ArtifactArn": arn}
 
 
 def _association_key(source: str, destination: str) -> str:

@@ -20,6 +20,7 @@ from smlocal.emulator.control.experiments import (
     created_between,
 )
 from smlocal.emulator.control.job_components import current
+from smlocal.emulator.control.lineage import forget_associations
 from smlocal.emulator.control.pipelines import epoch
 from smlocal.emulator.control.trial_associations import (
     associate,
@@ -149,8 +150,10 @@ def delete_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, An
                 "it from them before deleting it."
             )
 
-    component = TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])
-    TRIAL_COMPONENTS.delete(ctx, params["TrialComponentName"], refuse=refuse)
+    with ctx.store.transaction():
+        component = TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])
+        TRIAL_COMPONENTS.delete(ctx, params["TrialComponentName"], refuse=refuse)
+        forget_associations(ctx, component.arn)
     return {"TrialComponentArn": component.arn}
 
 

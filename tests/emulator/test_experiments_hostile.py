@@ -315,3 +315,17 @@ def test_a_null_in_the_experiment_config_makes_no_experiment_named_none(smlocal:
         sm.describe_experiment(ExperimentName="None")
     with pytest.raises(ClientError):
         sm.describe_trial(TrialName=trial)
+
+
+def test_a_component_made_again_does_not_inherit_the_deleted_ones_lineage(smlocal: Any) -> None:
+    sm = smlocal.client("sagemaker")
+    component = _name("tc")
+    arn = sm.create_trial_component(TrialComponentName=component)["TrialComponentArn"]
+    artifact = sm.create_artifact(ArtifactType="ConfusionMatrix",
+                                  Source={"SourceUri": "s3://b/cm.json"})["ArtifactArn"]  # fmt: skip
+    sm.add_association(SourceArn=arn, DestinationArn=artifact, AssociationType="Produced")
+    sm.delete_trial_component(TrialComponentName=component)
+    assert sm.list_associations(DestinationArn=artifact)["AssociationSummaries"] == []
+    sm.create_trial_component(TrialComponentName=component)
+    assert sm.list_associations(SourceArn=arn)["AssociationSummaries"] == []
+    assert sm.describe_artifact(ArtifactArn=artifact)["ArtifactArn"] == artifact
