@@ -8,7 +8,6 @@ not emulated).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -22,19 +21,17 @@ MetricsOperation = Callable[[Context, dict[str, Any]], dict[str, Any]]
 
 def batch_put_metrics(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """BatchPutMetrics: each value folded into its metric's summary; a value that is not a
-    finite number is refused by index (VALIDATION_ERROR), the others are kept."""
+    finite number, or that would overflow its summary, is refused by index
+    (VALIDATION_ERROR), the others are kept."""
     errors = []
     with ctx.store.transaction():
         component = TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])
         for index, datum in enumerate(params["MetricData"]):
-            value = float(datum["Value"])
-            if not math.isfinite(value):
+            summary = component.metrics.get(datum["MetricName"], MetricSummary(datum["MetricName"]))
+            if not summary.add(float(datum["Value"]), float(epoch(datum["Timestamp"]) or 0)):
                 errors.append({"Code": "VALIDATION_ERROR", "MetricIndex": index})
                 continue
-            summary = component.metrics.setdefault(
-                datum["MetricName"], MetricSummary(datum["MetricName"])
-            )
-            summary.add(value, float(epoch(datum["Timestamp"]) or 0))
+            component.metrics[summary.name] = summary
         component.last_modified_time = ctx.now()
         TRIAL_COMPONENTS.save(ctx, component)
     return {"Errors": errors} if errors else {}

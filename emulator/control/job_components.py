@@ -104,8 +104,8 @@ def _job_view(kind: str, job: Document, component: TrialComponent) -> dict[str, 
     metrics = dict(component.metrics)
     for final in job.get("FinalMetricDataList") or []:
         summary = MetricSummary(final["MetricName"])
-        summary.add(float(final["Value"]), float(final.get("Timestamp") or 0))
-        metrics.setdefault(summary.name, summary)
+        if summary.add(float(final["Value"]), float(final.get("Timestamp") or 0)):
+            metrics.setdefault(summary.name, summary)  # a NaN final metric is no summary
     return {"status": status, "start_time": start, "end_time": end, "parameters": parameters,
             "input_artifacts": inputs, "output_artifacts": outputs, "metrics": metrics,
             "last_modified_time": max(component.last_modified_time,

@@ -128,23 +128,39 @@ def create_artifact(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {"ArtifactArn": artifact.arn}
 
 
+def _artifact(ctx: Context, arn: str) -> Artifact:
+    """The artifact of this ARN (one of another account or region, or with its hash under
+    another path, names none: its key alone would find this account's)."""
+    artifact = ARTIFACTS.get(ctx, arn)
+    if artifact.arn != arn:
+        raise ARTIFACTS.not_found(ctx, arn)
+    return artifact
+
+
 def describe_artifact(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeArtifact."""
-    return ARTIFACTS.describe(ctx, params["ArtifactArn"])
+    return _artifact(ctx, params["ArtifactArn"]).describe()
 
 
 def delete_artifact(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DeleteArtifact (by ARN; by source URI is not emulated); its associations go too."""
     if not params.get("ArtifactArn"):
         raise ValidationException("smlocal deletes an artifact by its ArtifactArn only.")
-    arn = params["ArtifactArn"]
     with ctx.store.transaction():
+        arn = _artifact(ctx, params["ArtifactArn"]).arn
         ARTIFACTS.delete(ctx, arn)
+        forget_associations(ctx, arn)
+    return {"ArtifactArn": arn}
+
+
+def forget_associations(ctx: Context, arn: str) -> None:
+    """Drop the associations of a deleted entity (an entity made later under the same name
+    must not inherit them)."""
+    with ctx.store.transaction():
         for doc in ctx.store.all(ASSOCIATION):
             if arn in (doc["SourceArn"], doc["DestinationArn"]):
                 ctx.store.delete(ASSOCIATION, _association_key(doc["SourceArn"],
                                                                 doc["DestinationArn"]))  # fmt: skip
-    return {"ArtifactArn": arn}
 
 
 def _association_key(source: str, destination: str) -> str:

@@ -98,8 +98,10 @@ def _experiment(document: dict[str, Any], execution: PipelineExecution) -> Neste
 
     scope = Scope(execution.parameters, variables.__getitem__, nothing, nothing, nothing)
     try:
-        resolved: Nested = {k: str(resolve(v, scope)) for k, v in config.items()}
-    except StepFailed:
+        resolved: Nested = {k: str(resolve(v, scope)) for k, v in config.items() if v is not None}
+    except (StepFailed, KeyError, TypeError, AttributeError, ValueError):
+        # an expression with no value at the start (a property file, an S3 object) or
+        # malformed: no experiment to join, never a failed StartPipelineExecution
         return None
     return resolved
 

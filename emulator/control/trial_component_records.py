@@ -44,19 +44,25 @@ class MetricSummary:
                 "Min": self.minimum, "Max": self.maximum, "Last": self.last,
                 "LastTime": self.last_time}  # fmt: skip
 
-    def add(self, value: float, timestamp: float) -> None:
-        """Take one value in; the latest timestamp's value is the Last (ties: the later call)."""
-        self.count += 1
+    def add(self, value: float, timestamp: float) -> bool:
+        """Take one value in; the latest timestamp's value is the Last (ties: the later call).
+        False, and nothing changed, for a value the summary cannot hold: one whose mean or
+        spread with the others overflows a double (1.7e308 after -1.7e308)."""
+        count = self.count + 1
         delta = value - self.mean
-        self.mean += delta / self.count
-        self.m2 += delta * (value - self.mean)
+        mean = self.mean + delta / count
+        m2 = self.m2 + delta * (value - mean)
+        if not (math.isfinite(value) and math.isfinite(mean) and math.isfinite(m2)):
+            return False
+        self.count, self.mean, self.m2 = count, mean, m2
         self.minimum, self.maximum = min(self.minimum, value), max(self.maximum, value)
         if timestamp >= self.last_time:
             self.last, self.last_time = value, timestamp
+        return True
 
     def shown(self, source_arn: str) -> dict[str, object]:
         """TrialComponentMetricSummary; StdDev is the sample standard deviation (0 for one)."""
-        deviation = math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else 0.0
+        deviation = math.sqrt(max(self.m2, 0.0) / (self.count - 1)) if self.count > 1 else 0.0
         return {"MetricName": self.name, "SourceArn": source_arn, "TimeStamp": self.last_time,
                 "Max": self.maximum, "Min": self.minimum, "Last": self.last,
                 "Count": self.count, "Avg": self.mean, "StdDev": deviation}  # fmt: skip

@@ -20,6 +20,7 @@ from smlocal.emulator.control.experiments import (
     created_between,
 )
 from smlocal.emulator.control.job_components import current
+from smlocal.emulator.control.lineage import forget_associations
 from smlocal.emulator.control.pipelines import epoch
 from smlocal.emulator.control.trial_associations import (
     associate,
@@ -75,8 +76,13 @@ def create_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, An
 
 
 def describe_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """DescribeTrialComponent (by name or ARN)."""
-    return current(ctx, TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])).describe()
+    """DescribeTrialComponent (by name or ARN: an ARN of another account or region, or one
+    whose name does not fully match, names none of this account's components)."""
+    name_or_arn = params["TrialComponentName"]
+    component = TRIAL_COMPONENTS.get(ctx, name_or_arn)
+    if name_or_arn.startswith("arn:") and name_or_arn.lower() != component.arn:
+        raise TRIAL_COMPONENTS.not_found(ctx, name_or_arn)
+    return current(ctx, component).describe()
 
 
 def update_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -144,8 +150,10 @@ def delete_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, An
                 "it from them before deleting it."
             )
 
-    component = TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])
-    TRIAL_COMPONENTS.delete(ctx, params["TrialComponentName"], refuse=refuse)
+    with ctx.store.transaction():
+        component = TRIAL_COMPONENTS.get(ctx, params["TrialComponentName"])
+        TRIAL_COMPONENTS.delete(ctx, params["TrialComponentName"], refuse=refuse)
+        forget_associations(ctx, component.arn)
     return {"TrialComponentArn": component.arn}
 
 

@@ -75,10 +75,30 @@ def call(work: StepWork, operation: str, params: dict[str, Any]) -> dict[str, An
     try:
         return work.call(operation, params)
     except AWSError as exc:
-        kind = "Step.THROTTLING" if "Throttl" in exc.code else None
-        if exc.status >= 500:
-            kind = "Step.SERVICE_FAULT"
-        raise StepFailed(f"{exc.code}: {exc.message}", kind) from None
+        raise _step_failed(exc) from None
+
+
+def _step_failed(exc: AWSError) -> StepFailed:
+    """The step's failure for a refused call."""
+    kind = "Step.THROTTLING" if "Throttl" in exc.code else None
+    if exc.status >= 500:
+        kind = "Step.SERVICE_FAULT"
+    return StepFailed(f"{exc.code}: {exc.message}", kind)
+
+
+def _create_joining(work: StepWork, kind: JobKind, request: dict[str, Any]) -> dict[str, Any]:
+    """Create a job that joins the execution's experiment; if that is refused (its trial
+    belongs to another experiment, or was deleted since the start), the job joins nothing
+    rather than failing a step that would otherwise run (the job is refused before it is
+    stored, so asking again makes no second one)."""
+    try:
+        return work.call(f"Create{kind.noun}", request)
+    except AWSError as exc:
+        failure = _step_failed(exc)
+        if failure.kind is not None:  # a fault or a throttle: the retry policies' business
+            raise failure from None
+    alone = {k: v for k, v in request.items() if k != "ExperimentConfig"}
+    return call(work, f"Create{kind.noun}", alone)
 
 
 def named(work: StepWork, prefix: Any) -> str:
@@ -105,7 +125,9 @@ def run_job(work: StepWork, kind: JobKind, arguments: dict[str, Any]) -> dict[st
         joins and work.experiment and "ExperimentConfig" not in request
     ):  # the job joins the execution's
         request["ExperimentConfig"] = dict(work.experiment)  # trial, as on SageMaker
-    created = call(work, f"Create{kind.noun}", request)
+        created = _create_joining(work, kind, request)
+    else:
+        created = call(work, f"Create{kind.noun}", request)
     work.note({kind.metadata: {"Arn": created[f"{kind.noun}Arn"]}})
     given_up_at: float | None = None  # once the step is stopping: when to stop following
     while True:
