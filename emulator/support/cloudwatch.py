@@ -67,20 +67,25 @@ class LogShipper:
     def __init__(self, settings: EmulatorSettings) -> None:
         self.settings = settings
         self._logs: Any = None
+        self._making = threading.Lock()
 
     @property
     def logs(self) -> Any:
-        """The Logs client (made on first use)."""
-        if self._logs is None:
-            self._logs = client(self.settings, "logs")
-        return self._logs
+        """The Logs client, made once on first use. Under a lock: jobs starting together (a
+        tuning job's parallel training jobs) must share one client, since botocore's error
+        classes belong to the client that raised them."""
+        with self._making:
+            if self._logs is None:
+                self._logs = client(self.settings, "logs")
+            return self._logs
 
     def stream(self, group: str, name: str) -> LogStream:
         """A stream in a group, both created when missing."""
+        logs = self.logs
         for call, kwargs in (
-            (self.logs.create_log_group, {"logGroupName": group}),
-            (self.logs.create_log_stream, {"logGroupName": group, "logStreamName": name}),
+            (logs.create_log_group, {"logGroupName": group}),
+            (logs.create_log_stream, {"logGroupName": group, "logStreamName": name}),
         ):
-            with contextlib.suppress(self.logs.exceptions.ResourceAlreadyExistsException):
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
                 call(**kwargs)
-        return LogStream(self.logs, group, name)
+        return LogStream(logs, group, name)
