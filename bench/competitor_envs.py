@@ -60,11 +60,12 @@ class Competitor:
     packages: Sequence[str]  # installed with their dependencies, and smlocal's XGBoost
     no_deps: Sequence[str]  # installed without: they require plain `xgboost` (CUDA)
     probe: str  # Python that must run in the venv for it to count as ready
+    xgboost: bool = True  # also install smlocal's XGBoost (the serving competitors need it)
 
     @property
     def folder(self) -> Path:
         """Where the venv lives; the name carries every pin, so a new pin is a new venv."""
-        pins = "\n".join([*self.packages, *self.no_deps, xgboost_requirement()])
+        pins = "\n".join([*self.packages, *self.no_deps, *_xgboost(self)])
         digest = hashlib.sha256(pins.encode()).hexdigest()[:10]
         return cache_root() / f"{self.name}-{self.version}-{digest}"
 
@@ -76,6 +77,10 @@ class Competitor:
     def script(self, name: str) -> Path:
         """A console script the venv installed (mlflow, mlserver)."""
         return self.folder / "bin" / name
+
+
+def _xgboost(competitor: Competitor) -> list[str]:
+    return [xgboost_requirement()] if competitor.xgboost else []
 
 
 def cache_root() -> Path:
@@ -117,7 +122,7 @@ def _install(competitor: Competitor) -> None:
     log = competitor.folder.with_name(competitor.folder.name + ".log")
     _run([sys.executable, "-m", "venv", str(competitor.folder)], "python -m venv", log)
     pip = [str(competitor.python), "-m", "pip", "install", "--no-input", "--progress-bar", "off"]
-    _run([*pip, *competitor.packages, xgboost_requirement()], "pip install", log)
+    _run([*pip, *competitor.packages, *_xgboost(competitor)], "pip install", log)
     if competitor.no_deps:
         _run([*pip, "--no-deps", *competitor.no_deps], "pip install --no-deps", log)
     failure = _probe(competitor)

@@ -1,8 +1,13 @@
-"""Model Monitor benchmark: baselines of 100k, 1M and 5M rows next to pandas (and whylogs
-where installed), and `monitor run` at 100k and 1M captured records.
+"""Model Monitor benchmark: baselines of 100k, 1M and 5M rows next to pandas (and whylogs up
+to 1M rows), and `monitor run` at 100k and 1M captured records.
 
     python -m bench.monitor_baseline [--sizes 100000 1000000 5000000] [--rounds 3]
-                                     [--records 100000,1000000] [--monitor-only] [--keep DIR]
+                                     [--whylogs-up-to 1000000] [--records 100000,1000000]
+                                     [--monitor-only] [--keep DIR]
+
+whylogs runs in a venv of its own, made once under ~/.cache/smlocal-bench/venvs (as the
+serving comparisons' competitors are), with its usage statistics switched off; if it cannot
+be installed, it is skipped with the reason.
 
 Each measured step runs in its own child process, so the peak memory printed is that step's
 alone: the resident set of the child and all its descendants, sampled every 100 ms (listing
@@ -20,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -33,9 +37,35 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
+from bench.competitor_envs import Competitor, Unavailable, ready_python, venv_env
+
 ROOT = Path(__file__).resolve().parents[1]
+# whylogs in a venv of its own (made once, cached), at the pandas smlocal's environment has
+WHYLOGS = Competitor(
+    name="whylogs",
+    version="1.6.4",
+    packages=["whylogs==1.6.4", f"pandas=={metadata.version('pandas')}"],
+    no_deps=[],
+    probe="import whylogs, pandas",
+    xgboost=False,
+)
+# The whylogs step, run by the venv's interpreter: read the CSV with pandas, profile it.
+WHYLOGS_STEP = """
+import json, resource, sys, time
+started = time.perf_counter()
+import pandas as pd
+import whylogs
+frame = pd.read_csv(sys.argv[1])
+profile = whylogs.log(frame).view()
+seconds = time.perf_counter() - started
+usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+detail = f"whylogs {whylogs.__version__} profile of {len(profile.get_columns())} columns"
+print(json.dumps({"seconds": seconds, "cpu": cpu, "detail": detail}))
+"""
 CSV_FORMAT = json.dumps({"csv": {"header": True, "output_columns_position": "START"}})
 CAPTURE_FORMAT = json.dumps(
     {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
@@ -146,13 +176,6 @@ def _child(argv: list[str]) -> None:
         frame = pd.read_csv(args[0])
         described = frame.describe()
         detail = f"describe() of {frame.shape[0]:,} x {frame.shape[1]}, {described.shape}"
-    elif kind == "whylogs":
-        import pandas as pd
-
-        whylogs = importlib.import_module("whylogs")  # optional: not a dependency of smlocal
-        frame = pd.read_csv(args[0])
-        profile = whylogs.log(frame).view()
-        detail = f"profile of {len(profile.get_columns())} columns"
     elif kind == "monitor-run":  # the command, as a user runs it (its imports included)
         from smlocal.emulator.cli import main as smlocal
 
@@ -174,11 +197,16 @@ def _child(argv: list[str]) -> None:
 
 
 def measure(*args: str) -> Measured:
-    """Run a step in a child process, sampling the RSS of its process tree."""
+    """Run a step in a child process of this environment (see `measure_command`)."""
+    return measure_command([sys.executable, "-m", "bench.monitor_baseline", "--child", *args])
+
+
+def measure_command(command: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Run a step in a child process, sampling the RSS of its process tree; the step prints
+    its JSON result (seconds, cpu, detail) as its last line."""
     import psutil
 
-    command = [sys.executable, "-m", "bench.monitor_baseline", "--child", *args]
-    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
     root, peak = psutil.Process(child.pid), 0
     while child.poll() is None:
         try:
@@ -189,7 +217,7 @@ def measure(*args: str) -> Measured:
         time.sleep(0.1)
     output, _ = child.communicate()
     if child.returncode:
-        raise SystemExit(f"step {args[0]} failed with status {child.returncode}")
+        raise SystemExit(f"step {command[-2:]} failed with status {child.returncode}")
     result = json.loads(output.strip().splitlines()[-1])
     return Measured(result["seconds"], peak / 2**20, result["cpu"], result["detail"])
 
@@ -200,6 +228,12 @@ def main(argv: list[str] | None = None) -> None:
         "--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 5_000_000], help="rows"
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per size")
+    parser.add_argument(
+        "--whylogs-up-to",
+        type=int,
+        default=1_000_000,
+        help="rows up to which whylogs is measured too (0: never; it takes ~20 s per 1M rows)",
+    )
     parser.add_argument(
         "--records", type=_counts, default=(100_000, 1_000_000), help="e.g. 100000,1000000"
     )
@@ -214,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         work = options.keep or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
         if not options.monitor_only:
-            compare_baselines(work, options.sizes, options.rounds)
+            compare_baselines(work, options.sizes, options.rounds, options.whylogs_up_to)
         run_monitoring(work, options.records, rounds=options.rounds, keep=options.keep is not None)
 
 
@@ -231,10 +265,14 @@ def _load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
-def _tools() -> list[str]:
-    """The tools compared at each size: smlocal and pandas, and whylogs when importable."""
-    if importlib.util.find_spec("whylogs") is None:
-        print("whylogs: skipped, not installed in this environment (pip install whylogs)")
+def _tools(sizes: list[int], whylogs_up_to: int) -> list[str]:
+    """The tools compared: smlocal and pandas, and whylogs when its venv can be made."""
+    if not any(rows <= whylogs_up_to for rows in sizes):
+        return ["smlocal", "pandas"]
+    try:
+        ready_python(WHYLOGS)
+    except Unavailable as why:
+        print(f"whylogs: skipped, {why}")
         return ["smlocal", "pandas"]
     return ["smlocal", "pandas", "whylogs"]
 
@@ -248,6 +286,9 @@ def _baseline_env(data: Path, output: Path) -> str:
 def _measure_tool(tool: str, data: Path, work: Path) -> Measured:
     if tool == "smlocal":
         return measure("job", _baseline_env(data, work / "b"))
+    if tool == "whylogs":
+        env = {**venv_env(WHYLOGS), "WHYLOGS_NO_ANALYTICS": "True"}  # no traffic off the host
+        return measure_command([str(WHYLOGS.python), "-c", WHYLOGS_STEP, str(data)], env)
     return measure(tool, str(data))
 
 
@@ -274,10 +315,11 @@ def _ratio(a: list[Measured], b: list[Measured], attr: str) -> float:
     return statistics.median(ratios)
 
 
-def compare_baselines(work: Path, sizes: list[int], rounds: int) -> None:
-    """Baselines of `sizes` rows x 20 numeric columns next to pandas (and whylogs)."""
+def compare_baselines(work: Path, sizes: list[int], rounds: int, whylogs_up_to: int) -> None:
+    """Baselines of `sizes` rows x 20 numeric columns next to pandas (and whylogs up to
+    `whylogs_up_to` rows)."""
     print(f"== baseline of N x 20 numeric CSV next to pandas read_csv + describe(), {_load()}")
-    tools = _tools()
+    every = _tools(sizes, whylogs_up_to)
     header = f"{'rows':>10} {'tool':<8} {'wall':>9} {'cpu':>9} {'peak RSS':>9}"
     summary = [header + f" {'wall/pandas':>12} {'cpu/pandas':>11} {'RSS/pandas':>11}"]
     for rows in sizes:
@@ -286,6 +328,9 @@ def compare_baselines(work: Path, sizes: list[int], rounds: int) -> None:
         generate_csv(data, rows)
         size = data.stat().st_size / 2**20
         print(f"{rows:,} x 20 CSV ({size:.0f} MB) in {time.perf_counter() - started:.1f} s")
+        tools = [t for t in every if t != "whylogs" or rows <= whylogs_up_to]
+        if tools != every:
+            print(f"  whylogs: not run at this size (above --whylogs-up-to {whylogs_up_to:,})")
         results = _size_rounds(data, work, tools, rounds)
         for tool in tools:
             runs = results[tool]
