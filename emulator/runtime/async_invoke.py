@@ -12,7 +12,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Executor
 from typing import Any
 
@@ -25,6 +25,7 @@ from smlocal.emulator.hosting.async_requests import (
     result_locations,
 )
 from smlocal.emulator.hosting.routing import RoutingTable
+from smlocal.emulator.runtime.invocations import StatusOf, is_invocation, too_large, unrouted
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.wire.http_server import Request, Respond
@@ -32,11 +33,8 @@ from smlocal.emulator.wire.parsing import parse_rest_request, payload_limit
 from smlocal.emulator.wire.responses import internal_failure, new_request_id, rest_error
 from smlocal.emulator.wire.transport import HttpRequest
 
-PATH_PREFIX = "/endpoints/"
 PATH_SUFFIX = "/async-invocations"
 OPERATION = "InvokeEndpointAsync"
-
-StatusOf = Callable[[str], "str | None"]
 
 
 class AsyncRuntime:
@@ -66,23 +64,12 @@ class AsyncRuntime:
     @staticmethod
     def is_invocation(method: str, path: str) -> bool:
         """True for POST /endpoints/{name}/async-invocations."""
-        return (
-            method == "POST"
-            and path.startswith(PATH_PREFIX)
-            and path.endswith(PATH_SUFFIX)
-            and path.count("/") == 3
-        )
+        return is_invocation(method, path, PATH_SUFFIX)
 
     def refuse_large_body(self, method: str, path: str, headers: RawHeaders) -> Answer:
         """The full parser's error for an inline Body above the model's maximum, given before
         the body is read."""
-        request = HttpRequest.from_raw(method, path, headers, bytes(self.body_max + 1))
-        try:
-            parse_rest_request(self.model, request)
-        except AWSError as error:
-            response = rest_error(error, new_request_id())
-            return response.status, list(response.headers), response.body
-        raise AssertionError("a body above the model's maximum always fails validation")
+        return too_large(self.model, self.body_max, method, path, headers)
 
     def handle(self, request: Request, respond: Respond) -> None:
         """Parse on the loop; store and answer from a worker thread."""
@@ -166,18 +153,7 @@ class AsyncRuntime:
         account = self.settings.account
         route = self.table.get(name)
         if route is None:
-            status = self.status_of(name)
-            if status is None:
-                raise ValidationError(f"Endpoint {name} of account {account} not found.")
-            if status in ("InService", "Updating", "RollingBack"):
-                raise ServiceUnavailable(
-                    f"Endpoint {name} of account {account} is being brought back after "
-                    "smlocal restarted; try again in a moment."
-                )
-            raise ValidationError(
-                f"Endpoint {name} of account {account} is not ready to serve invocations: its "
-                f"status is {status}."
-            )
+            raise unrouted(name, account, self.status_of(name))
         if route.async_config is None:
             raise ValidationError(
                 f"Endpoint {name} of account {account} is not an asynchronous inference "
