@@ -27,10 +27,11 @@ from smlocal.emulator.hosting.async_requests import (
 from smlocal.emulator.hosting.routing import RoutingTable
 from smlocal.emulator.runtime.invocations import StatusOf, is_invocation, too_large, unrouted
 from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.wire.bridges import answered, error_answer
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.wire.http_server import Request, Respond
 from smlocal.emulator.wire.parsing import parse_rest_request, payload_limit
-from smlocal.emulator.wire.responses import internal_failure, new_request_id, rest_error
+from smlocal.emulator.wire.responses import new_request_id
 from smlocal.emulator.wire.transport import HttpRequest
 
 PATH_SUFFIX = "/async-invocations"
@@ -78,23 +79,17 @@ class AsyncRuntime:
             http_request = HttpRequest.from_raw("POST", request.path, request.headers, request.body)
             params = parse_rest_request(self.model, http_request)[1]
         except AWSError as error:
-            self._answer(respond, *_error(error, request_id))
+            self._answer(respond, *error_answer(error, request_id))
             return
         self.executor.submit(self._accept, params, request_id, respond)
 
     def _accept(self, params: dict[str, Any], request_id: str, respond: Respond) -> None:
-        try:
-            answer = self.accept(params, request_id)
-        except AWSError as error:
-            answer = _error(error, request_id)
-        except Exception as exc:  # a bug: still answer, or the client waits forever
-            answer = _error(internal_failure(exc, request_id), request_id)
-        self._answer(respond, *answer)
+        self._answer(respond, *answered(lambda: self.accept(params, request_id), request_id))
 
     def _answer(self, respond: Respond, status: int, headers: Any, body: bytes) -> None:
         self.loop.call_soon_threadsafe(respond, status, headers, body)
 
-    def accept(self, params: dict[str, Any], request_id: str) -> tuple[int, Any, bytes]:
+    def accept(self, params: dict[str, Any], request_id: str) -> Answer:
         """Queue one validated request; the 202 answer (status, headers, body)."""
         name = params["EndpointName"]
         config = self._async_config(name)
@@ -161,8 +156,3 @@ class AsyncRuntime:
                 "InvokeEndpoint."
             )
         return route.async_config
-
-
-def _error(error: AWSError, request_id: str) -> tuple[int, Any, bytes]:
-    response = rest_error(error, request_id)
-    return response.status, list(response.headers), response.body

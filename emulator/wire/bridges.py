@@ -8,6 +8,7 @@ a 500 InternalFailure naming it, so no client is left waiting for an answer neve
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -33,12 +34,7 @@ class Bridge:
 
     def _run(self, request: Request, respond: Respond) -> None:
         request_id = new_request_id()
-        try:
-            answer = self.answer(request, request_id)
-        except AWSError as exc:
-            answer = _rest_error(exc, request_id)
-        except Exception as exc:  # a bug: still answer, or the client waits forever
-            answer = _rest_error(internal_failure(exc, request_id), request_id)
+        answer = answered(lambda: self.answer(request, request_id), request_id)
         self.loop.call_soon_threadsafe(respond, *answer)
 
 
@@ -57,6 +53,18 @@ class ServiceBridge(Bridge):
         self.handler = handler
 
 
-def _rest_error(error: AWSError, request_id: str) -> Answer:
+def answered(work: Callable[[], Answer], request_id: str) -> Answer:
+    """work()'s answer; if it raised, its AWSError (or a bug, as a 500 InternalFailure naming
+    it) in the shape of a REST-JSON error."""
+    try:
+        return work()
+    except AWSError as exc:
+        return error_answer(exc, request_id)
+    except Exception as exc:  # a bug: still answer, or the client waits forever
+        return error_answer(internal_failure(exc, request_id), request_id)
+
+
+def error_answer(error: AWSError, request_id: str) -> Answer:
+    """An AWSError as a REST-JSON error answer."""
     response = rest_error(error, request_id)
     return response.status, list(response.headers), response.body
