@@ -96,8 +96,10 @@ def _flush_instance(
         try:
             return _flush_server(instance.server.port, variant, timeout)
         except ServerGone:
-            replacement = _replacement(endpoints, key, variant, instance)
-            if attempt == ATTEMPTS or replacement is None:
+            replacement = (
+                None if attempt == ATTEMPTS else _replacement(endpoints, key, variant, instance)
+            )
+            if replacement is None:
                 raise
             instance = replacement
     raise AssertionError("unreachable")  # the last attempt returns or raises
