@@ -221,11 +221,13 @@ def test_a_model_server_that_does_not_answer_a_flush_is_named() -> None:
     )
 
 
-def test_a_flush_while_an_instance_is_replaced_flushes_the_replacement(emulator) -> None:
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_flush_while_an_instance_is_replaced_flushes_the_replacement(emulator, count) -> None:
     """An instance's server killed (SIGKILL, master and workers) with records in its spool:
     a flush sent before its replacement serves waits for the replacement, which starts on
     the same spool, and flushes it, rather than failing with the dead server's refused or
-    reset connection. Every record spooled before the kill reaches S3."""
+    reset connection. Every record spooled before the kill reaches S3 (with two instances,
+    the survivor's too)."""
     import os
     import signal
 
@@ -233,19 +235,20 @@ def test_a_flush_while_an_instance_is_replaced_flushes_the_replacement(emulator)
 
     sm, runtime, s3 = (emulator.client(c) for c in ("sagemaker", "sagemaker-runtime", "s3"))
     endpoint = unique("replaced")
-    variant = {"name": "AllTraffic", "model_data": "s3://mon/model/model.tar.gz"}
+    model = "s3://mon/model/model.tar.gz"
+    variant = {"name": "AllTraffic", "model_data": model, "count": count}
     assert deploy(sm, endpoint, [variant], capture=CAPTURE)["EndpointStatus"] == "InService"
     for i in range(8):
         runtime.invoke_endpoint(
             EndpointName=endpoint, Body=IRIS_ROWS[i % 4].encode(), ContentType="text/csv"
         )
-    [victim] = settled(emulator, endpoint, 1)
+    victim = settled(emulator, endpoint, count)[0]
     assert captured_records(s3, endpoint) == 0  # still in the spool (60 s roll)
     os.killpg(victim.pid, signal.SIGKILL)
     status, _, answer = post(f"{emulator.url}/_smlocal/endpoints/{endpoint}/capture/flush")
     assert status == 200, answer
-    assert answer["Variants"]["AllTraffic"]["Instances"] == 1
-    assert victim.pid not in [s.pid for s in settled(emulator, endpoint, 1)]
+    assert answer["Variants"]["AllTraffic"]["Instances"] == count
+    assert victim.pid not in [s.pid for s in settled(emulator, endpoint, count)]
     assert captured_records(s3, endpoint) == 8
     sm.delete_endpoint(EndpointName=endpoint)
 
