@@ -7,16 +7,17 @@ An experiment holds trials (Studio's "run groups"); a trial holds trial componen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.kinds import Kind
+from smlocal.emulator.control.kinds import Kind, R
 from smlocal.emulator.control.pipelines import epoch
 from smlocal.emulator.control.trial_associations import components_of, trials_of
 from smlocal.emulator.errors import ResourceNotFound, ValidationException
 from smlocal.emulator.support.entity_names import experiment_entity_names
-from smlocal.emulator.support.records import Document, Nested, shown
+from smlocal.emulator.support.records import Document, Nested, audited, shown
 
 EXPERIMENT = "experiment"
 TRIAL = "experiment-trial"
@@ -75,10 +76,7 @@ class Experiment:
                 ("DisplayName", self.display_name or self.name),
                 ("Source", self.source),
                 ("Description", self.description),
-                ("CreationTime", self.creation_time),
-                ("CreatedBy", {}),
-                ("LastModifiedTime", self.last_modified_time),
-                ("LastModifiedBy", {}),
+                *audited(self.creation_time, self.last_modified_time),
             )
         )
 
@@ -141,10 +139,7 @@ class Trial:
                 ("DisplayName", self.display_name or self.name),
                 ("ExperimentName", self.experiment_name),
                 ("Source", self.source),
-                ("CreationTime", self.creation_time),
-                ("CreatedBy", {}),
-                ("LastModifiedTime", self.last_modified_time),
-                ("LastModifiedBy", {}),
+                *audited(self.creation_time, self.last_modified_time),
                 ("MetadataProperties", self.metadata_properties),
             )
         )
@@ -163,37 +158,33 @@ class Trial:
         )
 
 
-def _unique(noun: str) -> str:
-    # the SDK's load-or-create relies on a ValidationException saying "already exists"
-    return (
-        f"{noun} names must be unique within an AWS account and region. {noun} with name "
-        "({name}) already exists."
+def entity_kind(
+    resource: str, load: Callable[[Document], R], title: str, *, quotes_arns: bool = False
+) -> Kind[R]:
+    """The Kind of an experiment entity ("Experiment", "Trial", "Trial Component"): keyed by
+    its lower-cased name (`entity_key`), its members and list named after it, not found as
+    a ResourceNotFound quoting its ARN, and a duplicate refused with the words the SDK's
+    load-or-create looks for ("already exists")."""
+    member = title.replace(" ", "")
+    return Kind(
+        resource=resource,
+        load=load,
+        noun=title.lower(),
+        name_key=f"{member}Name",
+        list_key=f"{member}Summaries",
+        key_of=entity_key,
+        quotes_arns=quotes_arns,
+        missing=ResourceNotFound,
+        missing_text=f"{title} '{{arn}}' does not exist.",
+        duplicate_text=(
+            f"{title} names must be unique within an AWS account and region. {title} with name "
+            "({name}) already exists."
+        ),
     )
 
 
-EXPERIMENTS = Kind(
-    resource=EXPERIMENT,
-    load=Experiment.from_document,
-    noun="experiment",
-    name_key="ExperimentName",
-    list_key="ExperimentSummaries",
-    key_of=entity_key,
-    missing=ResourceNotFound,
-    missing_text="Experiment '{arn}' does not exist.",
-    duplicate_text=_unique("Experiment"),
-)
-
-TRIALS = Kind(
-    resource=TRIAL,
-    load=Trial.from_document,
-    noun="trial",
-    name_key="TrialName",
-    list_key="TrialSummaries",
-    key_of=entity_key,
-    missing=ResourceNotFound,
-    missing_text="Trial '{arn}' does not exist.",
-    duplicate_text=_unique("Trial"),
-)
+EXPERIMENTS = entity_kind(EXPERIMENT, Experiment.from_document, "Experiment")
+TRIALS = entity_kind(TRIAL, Trial.from_document, "Trial")
 
 
 def created_between(params: dict[str, Any], creation_time: float) -> bool:

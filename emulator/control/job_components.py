@@ -11,12 +11,13 @@ from dataclasses import replace
 from typing import Any
 
 from smlocal.emulator.control.context import Context
-from smlocal.emulator.control.experiments import EXPERIMENTS, TRIAL_COMPONENT, TRIALS, new_trial
+from smlocal.emulator.control.experiments import EXPERIMENTS, TRIALS, new_trial
 from smlocal.emulator.control.trial_associations import associate
 from smlocal.emulator.control.trial_component_records import (
     TRIAL_COMPONENTS,
     MetricSummary,
     TrialComponent,
+    new_component,
 )
 from smlocal.emulator.errors import ValidationException
 from smlocal.emulator.support.records import Document, Nested
@@ -55,16 +56,13 @@ def join_experiment(
         return
     suffix, source_type, _ = JOB_SOURCES[kind]
     name = f"{job_name}-{suffix}"
-    now = ctx.now()
-    component = TrialComponent(
-        name=name,
-        arn=ctx.arn(TRIAL_COMPONENT, name),
-        creation_time=now,
-        last_modified_time=now,
-        display_name=config.get("TrialComponentDisplayName"),  # type: ignore[arg-type]
+    component = new_component(
+        ctx,
+        name,
+        display_name=config.get("TrialComponentDisplayName"),
         source={"SourceArn": job_arn, "SourceType": source_type},
         job={"Kind": kind, "Name": job_name},
-        run_name=config.get("RunName"),  # type: ignore[arg-type]
+        run_name=config.get("RunName"),
     )
     with ctx.store.transaction():
         if TRIAL_COMPONENTS.find(ctx, name) is None:

@@ -20,7 +20,7 @@ from smlocal.emulator.control.kinds import Kind
 from smlocal.emulator.control.pagination import page, sort
 from smlocal.emulator.control.tags import find_by_arn
 from smlocal.emulator.errors import ResourceNotFound, ValidationException
-from smlocal.emulator.support.records import Document, Nested, shown
+from smlocal.emulator.support.records import Document, Nested, audited, shown
 
 ARTIFACT = "artifact"
 ASSOCIATION = "association"
@@ -74,10 +74,7 @@ class Artifact:
                 ("Source", self.source),
                 ("ArtifactType", self.artifact_type),
                 ("Properties", self.properties),
-                ("CreationTime", self.creation_time),
-                ("CreatedBy", {}),
-                ("LastModifiedTime", self.last_modified_time),
-                ("LastModifiedBy", {}),
+                *audited(self.creation_time, self.last_modified_time),
                 ("MetadataProperties", self.metadata_properties),
             )
         )

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
-from smlocal.emulator.control.experiments import TRIAL_COMPONENT, entity_key
-from smlocal.emulator.control.kinds import Kind
-from smlocal.emulator.errors import ResourceNotFound
-from smlocal.emulator.support.records import Document, Nested, shown
+from smlocal.emulator.control.context import Context
+from smlocal.emulator.control.experiments import TRIAL_COMPONENT, entity_key, entity_kind
+from smlocal.emulator.support.records import Document, Nested, audited, shown
 
 MAX_ARTIFACTS = 60  # per direction; the SDK's Run stops at 30 itself
 MAX_PARAMETERS = 300
@@ -130,17 +130,7 @@ class TrialComponent:
         source_arn = (self.source or {}).get("SourceArn", self.arn)
         return shown(
             (
-                ("TrialComponentName", self.name),
-                ("TrialComponentArn", self.arn),
-                ("DisplayName", self.display_name or self.name),
-                ("Source", self.source),
-                ("Status", self.status),
-                ("StartTime", self.start_time),
-                ("EndTime", self.end_time),
-                ("CreationTime", self.creation_time),
-                ("CreatedBy", {}),
-                ("LastModifiedTime", self.last_modified_time),
-                ("LastModifiedBy", {}),
+                *self._heading("Source"),
                 ("Parameters", self.parameters),
                 ("InputArtifacts", self.input_artifacts),
                 ("OutputArtifacts", self.output_artifacts),
@@ -152,35 +142,36 @@ class TrialComponent:
 
     def summary(self) -> dict[str, object]:
         """ListTrialComponents' item."""
-        return shown(
-            (
-                ("TrialComponentName", self.name),
-                ("TrialComponentArn", self.arn),
-                ("DisplayName", self.display_name or self.name),
-                ("TrialComponentSource", self.source),
-                ("Status", self.status),
-                ("StartTime", self.start_time),
-                ("EndTime", self.end_time),
-                ("CreationTime", self.creation_time),
-                ("CreatedBy", {}),
-                ("LastModifiedTime", self.last_modified_time),
-                ("LastModifiedBy", {}),
-            )
+        return shown(self._heading("TrialComponentSource"))
+
+    def _heading(self, source_key: str) -> tuple[tuple[str, object], ...]:
+        """The members DescribeTrialComponent's output and ListTrialComponents' item begin
+        with alike (the source under its own key in each)."""
+        return (
+            ("TrialComponentName", self.name),
+            ("TrialComponentArn", self.arn),
+            ("DisplayName", self.display_name or self.name),
+            (source_key, self.source),
+            ("Status", self.status),
+            ("StartTime", self.start_time),
+            ("EndTime", self.end_time),
+            *audited(self.creation_time, self.last_modified_time),
         )
 
 
-TRIAL_COMPONENTS = Kind(
-    resource=TRIAL_COMPONENT,
-    load=TrialComponent.from_document,
-    noun="trial component",
-    name_key="TrialComponentName",
-    list_key="TrialComponentSummaries",
-    key_of=entity_key,
-    missing=ResourceNotFound,
-    quotes_arns=True,
-    missing_text="Trial Component '{arn}' does not exist.",
-    duplicate_text=(
-        "Trial Component names must be unique within an AWS account and region. Trial "
-        "Component with name ({name}) already exists."
-    ),
+def new_component(ctx: Context, name: str, **members: Any) -> TrialComponent:
+    """A trial component made now (by CreateTrialComponent, or for a job): its ARN and times
+    stamped, its other members as given."""
+    now = ctx.now()
+    return TrialComponent(
+        name=name,
+        arn=ctx.arn(TRIAL_COMPONENT, name),
+        creation_time=now,
+        last_modified_time=now,
+        **members,
+    )
+
+
+TRIAL_COMPONENTS = entity_kind(
+    TRIAL_COMPONENT, TrialComponent.from_document, "Trial Component", quotes_arns=True
 )

@@ -14,7 +14,6 @@ from typing import Any
 from smlocal.emulator.control.context import Context
 from smlocal.emulator.control.experiments import (
     EXPERIMENTS,
-    TRIAL_COMPONENT,
     TRIALS,
     Trial,
     created_between,
@@ -34,6 +33,7 @@ from smlocal.emulator.control.trial_component_records import (
     MAX_PARAMETERS,
     TRIAL_COMPONENTS,
     TrialComponent,
+    new_component,
 )
 from smlocal.emulator.errors import ResourceNotFound, ValidationException
 from smlocal.emulator.support.records import Nested, shown
@@ -55,12 +55,9 @@ def _check_sizes(component: TrialComponent) -> None:
 def create_trial_component(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """CreateTrialComponent."""
     name = params["TrialComponentName"]
-    now = ctx.now()
-    component = TrialComponent(
-        name=name,
-        arn=ctx.arn(TRIAL_COMPONENT, name),
-        creation_time=now,
-        last_modified_time=now,
+    component = new_component(
+        ctx,
+        name,
         display_name=params.get("DisplayName"),
         status=params.get("Status"),
         start_time=epoch(params.get("StartTime")),

@@ -7,12 +7,18 @@ the traffic flushes first. Each instance is its own model server with its own sp
 to an instance's `/_smlocal/capture/flush` reaches one gunicorn worker, which starts a flush
 round that every worker of that server answers (smlocal.capture_sink.session), and returns
 only once every spooled record is uploaded. A variant is flushed instance by instance.
+
+An instance whose server dies is replaced on the same spool folder (its place's), so the
+records it spooled are the replacement's to upload: a flush that finds its server gone (the
+connection refused, reset, or closed unanswered) waits for the instance in that place to be
+replaced and flushes the replacement instead, a bounded number of times.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -20,9 +26,13 @@ from typing import Any
 from smlocal.emulator.errors import AWSError
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
 from smlocal.emulator.hosting.endpoint_records import KIND, stored
+from smlocal.emulator.hosting.fleet import RunningInstance
 
 FLUSH_PATH = "/_smlocal/capture/flush"
 DEFAULT_TIMEOUT = 30.0
+ATTEMPTS = 3  # the first server, then up to two replacements in its place
+POLL = 0.2  # seconds between looks at whether a dead instance has been replaced
+STILL_ALIVE = 1.0  # seconds a server that did not answer must stay running to be tried again
 
 
 class EndpointNotFound(AWSError):
@@ -39,6 +49,10 @@ class FlushFailed(AWSError):
     status = 500
 
 
+class ServerGone(FlushFailed):
+    """Nothing answered on the model server's port: refused, reset, or closed unanswered."""
+
+
 def flush_endpoint(
     endpoints: EndpointManager, name: str, timeout: float = DEFAULT_TIMEOUT
 ) -> dict[str, Any]:
@@ -51,7 +65,9 @@ def flush_endpoint(
     for endpoint, variant, running in endpoints.live_variants():
         if endpoint != name.lower() or not running.plan.capture:
             continue
-        flushed = [_flush_server(i.server.port, variant, timeout) for i in running.instances]
+        flushed = [
+            _flush_instance(endpoints, endpoint, variant, i, timeout) for i in running.instances
+        ]
         variants[variant] = {
             "Files": sum(f["Files"] for f in flushed),
             "Seconds": round(sum(f["Seconds"] or 0 for f in flushed), 3),
@@ -72,6 +88,68 @@ def flush_quietly(
     return None
 
 
+def _flush_instance(
+    endpoints: EndpointManager, key: str, variant: str, instance: RunningInstance, timeout: float
+) -> dict[str, Any]:
+    """Flush one instance's server; if it is gone, flush the instance that replaces it."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _flush_server(instance.server.port, variant, timeout)
+        except ServerGone:
+            replacement = (
+                None if attempt == ATTEMPTS else _replacement(endpoints, key, variant, instance)
+            )
+            if replacement is None:
+                raise
+            instance = replacement
+    raise AssertionError("unreachable")  # the last attempt returns or raises
+
+
+def _replacement(
+    endpoints: EndpointManager, key: str, variant: str, gone: RunningInstance
+) -> RunningInstance | None:
+    """The instance serving in `gone`'s place once its server answers again: a new instance
+    (the supervisor's heal), or `gone` itself if its server still runs a second later (the
+    failure was the connection's; a killed process closes its sockets a moment before it can
+    be seen dead). None once the variant no longer serves that place (an endpoint deleted,
+    updated, or Failed because its instance keeps dying), a serverless instance asleep, or
+    after the place's startup timeout."""
+    deadline = time.monotonic() + gone.plan.startup_timeout
+    alive_since: float | None = None
+    while time.monotonic() < deadline:
+        now = _serving(endpoints, key, variant, gone.plan.instance)
+        if now is None or now.asleep:
+            return None
+        if now is not gone:
+            return now
+        if not _alive(gone):
+            alive_since = None
+        elif alive_since is None:
+            alive_since = time.monotonic()
+        elif time.monotonic() - alive_since >= STILL_ALIVE:
+            return gone
+        time.sleep(POLL)
+    return None
+
+
+def _serving(
+    endpoints: EndpointManager, key: str, variant: str, place: int
+) -> RunningInstance | None:
+    """The instance a live variant serves in a place, if any."""
+    for endpoint, name, running in endpoints.live_variants():
+        if endpoint == key and name == variant:
+            return next((i for i in running.instances if i.plan.instance == place), None)
+    return None
+
+
+def _alive(instance: RunningInstance) -> bool:
+    """Whether the instance's server runs (a backend that cannot tell: not running)."""
+    try:
+        return instance.server.alive()
+    except Exception:  # as the supervisor: a backend that cannot tell counts as dead
+        return False
+
+
 def _flush_server(port: int, variant: str, timeout: float) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}{FLUSH_PATH}?timeout={timeout:g}"
     request = urllib.request.Request(url, data=b"", method="POST")
@@ -82,10 +160,12 @@ def _flush_server(port: int, variant: str, timeout: float) -> dict[str, Any]:
         raise FlushFailed(f"Capture flush of variant {variant} failed: {_reason(exc)}") from None
     except urllib.error.URLError as exc:  # nothing listens (any more) on the model server's port
         where = f"http://127.0.0.1:{port}"
-        raise FlushFailed(
+        raise ServerGone(
             f"Capture flush of variant {variant} failed: its model server at {where} did not "
             f"answer ({getattr(exc.reason, 'strerror', None) or exc.reason})"
         ) from None
+    except ConnectionError as exc:  # reset, or closed unanswered (RemoteDisconnected)
+        raise ServerGone(f"Capture flush of variant {variant} failed: {exc}") from None
     except (OSError, ValueError, http.client.HTTPException) as exc:
         raise FlushFailed(f"Capture flush of variant {variant} failed: {exc}") from None
     return {"Files": answer.get("files", 0), "Seconds": answer.get("seconds")}

@@ -19,7 +19,6 @@ races an update or a delete.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -29,6 +28,7 @@ from smlocal.emulator.hosting.endpoint_records import stored
 from smlocal.emulator.hosting.fleet import Cancelled, DeployError
 from smlocal.emulator.hosting.memory_budget import enforce
 from smlocal.emulator.hosting.routing import EndpointRoute
+from smlocal.emulator.support.rounds import Rounds
 from smlocal.emulator.support.serial import Work
 
 log = logging.getLogger(__name__)
@@ -38,29 +38,16 @@ DRAIN_SECONDS = 30.0
 Woken = Callable[[bool], None]  # called on the event loop: True once the variant is warm
 
 
-class ServerlessScaler:
+class ServerlessScaler(Rounds):
     """Puts idle serverless variants to sleep and wakes them on demand."""
 
     def __init__(self, manager: EndpointManager, interval: float = INTERVAL) -> None:
+        super().__init__(interval, "serverless", log, "serverless idle check failed")
         self.manager = manager
         self.idle_seconds = manager.ctx.settings.serverless_idle_seconds
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         # routes whose variant keeps its ProvisionedConcurrency warm: not asked again until
         # the endpoint's route changes
         self._kept: dict[tuple[str, str], EndpointRoute] = {}
-
-    def start(self) -> None:
-        """Start watching serverless variants' memory and idleness."""
-        self._thread = threading.Thread(target=self._loop, name="serverless", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop watching."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
 
     def check(self) -> None:
         """One round: hold every serverless instance to its memory budget, and queue a sleep
@@ -201,10 +188,3 @@ class ServerlessScaler:
             }
             manager._publish(endpoint.name, endpoint.plan, fleet)
         return True
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.check()
-            except Exception:
-                log.exception("serverless idle check failed")

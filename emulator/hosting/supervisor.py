@@ -12,33 +12,21 @@ again.
 from __future__ import annotations
 
 import logging
-import threading
 
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
+from smlocal.emulator.support.rounds import Rounds
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
 
 
-class Supervisor:
-    """A thread that checks every serving instance's server once per interval."""
+class Supervisor(Rounds):
+    """A thread that checks every serving instance's server once per interval (stopped
+    before the servers are stopped on purpose)."""
 
     def __init__(self, manager: EndpointManager, interval: float = INTERVAL) -> None:
+        super().__init__(interval, "supervisor", log, "the supervisor's check failed")
         self.manager = manager
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start watching."""
-        self._thread = threading.Thread(target=self._loop, name="supervisor", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop watching (before the servers are stopped on purpose)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
 
     def check(self) -> None:
         """One round: report every dead instance to the manager."""
@@ -52,10 +40,3 @@ class Supervisor:
                 alive = False
             if not alive:
                 self.manager.report_dead(key, variant, instance)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.check()
-            except Exception:
-                log.exception("the supervisor's check failed")

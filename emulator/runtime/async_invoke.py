@@ -12,7 +12,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Executor
 from typing import Any
 
@@ -25,18 +25,17 @@ from smlocal.emulator.hosting.async_requests import (
     result_locations,
 )
 from smlocal.emulator.hosting.routing import RoutingTable
+from smlocal.emulator.runtime.invocations import StatusOf, is_invocation, too_large, unrouted
 from smlocal.emulator.settings import EmulatorSettings
+from smlocal.emulator.wire.bridges import answered, error_answer
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.wire.http_server import Request, Respond
 from smlocal.emulator.wire.parsing import parse_rest_request, payload_limit
-from smlocal.emulator.wire.responses import internal_failure, new_request_id, rest_error
+from smlocal.emulator.wire.responses import new_request_id
 from smlocal.emulator.wire.transport import HttpRequest
 
-PATH_PREFIX = "/endpoints/"
 PATH_SUFFIX = "/async-invocations"
 OPERATION = "InvokeEndpointAsync"
-
-StatusOf = Callable[[str], "str | None"]
 
 
 class AsyncRuntime:
@@ -66,23 +65,12 @@ class AsyncRuntime:
     @staticmethod
     def is_invocation(method: str, path: str) -> bool:
         """True for POST /endpoints/{name}/async-invocations."""
-        return (
-            method == "POST"
-            and path.startswith(PATH_PREFIX)
-            and path.endswith(PATH_SUFFIX)
-            and path.count("/") == 3
-        )
+        return is_invocation(method, path, PATH_SUFFIX)
 
     def refuse_large_body(self, method: str, path: str, headers: RawHeaders) -> Answer:
         """The full parser's error for an inline Body above the model's maximum, given before
         the body is read."""
-        request = HttpRequest.from_raw(method, path, headers, bytes(self.body_max + 1))
-        try:
-            parse_rest_request(self.model, request)
-        except AWSError as error:
-            response = rest_error(error, new_request_id())
-            return response.status, list(response.headers), response.body
-        raise AssertionError("a body above the model's maximum always fails validation")
+        return too_large(self.model, self.body_max, method, path, headers)
 
     def handle(self, request: Request, respond: Respond) -> None:
         """Parse on the loop; store and answer from a worker thread."""
@@ -91,23 +79,17 @@ class AsyncRuntime:
             http_request = HttpRequest.from_raw("POST", request.path, request.headers, request.body)
             params = parse_rest_request(self.model, http_request)[1]
         except AWSError as error:
-            self._answer(respond, *_error(error, request_id))
+            self._answer(respond, *error_answer(error, request_id))
             return
         self.executor.submit(self._accept, params, request_id, respond)
 
     def _accept(self, params: dict[str, Any], request_id: str, respond: Respond) -> None:
-        try:
-            answer = self.accept(params, request_id)
-        except AWSError as error:
-            answer = _error(error, request_id)
-        except Exception as exc:  # a bug: still answer, or the client waits forever
-            answer = _error(internal_failure(exc, request_id), request_id)
-        self._answer(respond, *answer)
+        self._answer(respond, *answered(lambda: self.accept(params, request_id), request_id))
 
     def _answer(self, respond: Respond, status: int, headers: Any, body: bytes) -> None:
         self.loop.call_soon_threadsafe(respond, status, headers, body)
 
-    def accept(self, params: dict[str, Any], request_id: str) -> tuple[int, Any, bytes]:
+    def accept(self, params: dict[str, Any], request_id: str) -> Answer:
         """Queue one validated request; the 202 answer (status, headers, body)."""
         name = params["EndpointName"]
         config = self._async_config(name)
@@ -166,18 +148,7 @@ class AsyncRuntime:
         account = self.settings.account
         route = self.table.get(name)
         if route is None:
-            status = self.status_of(name)
-            if status is None:
-                raise ValidationError(f"Endpoint {name} of account {account} not found.")
-            if status in ("InService", "Updating", "RollingBack"):
-                raise ServiceUnavailable(
-                    f"Endpoint {name} of account {account} is being brought back after "
-                    "smlocal restarted; try again in a moment."
-                )
-            raise ValidationError(
-                f"Endpoint {name} of account {account} is not ready to serve invocations: its "
-                f"status is {status}."
-            )
+            raise unrouted(name, account, self.status_of(name))
         if route.async_config is None:
             raise ValidationError(
                 f"Endpoint {name} of account {account} is not an asynchronous inference "
@@ -185,8 +156,3 @@ class AsyncRuntime:
                 "InvokeEndpoint."
             )
         return route.async_config
-
-
-def _error(error: AWSError, request_id: str) -> tuple[int, Any, bytes]:
-    response = rest_error(error, request_id)
-    return response.status, list(response.headers), response.body

@@ -19,7 +19,6 @@ from smlocal.capture_sink.aws_shapes.patterns import compile_pattern
 from smlocal.emulator.errors import (
     AWSError,
     ModelError,
-    ServiceUnavailable,
     ThrottlingException,
     ValidationError,
 )
@@ -27,6 +26,13 @@ from smlocal.emulator.hosting.routing import EndpointRoute, RoutingTable, Varian
 from smlocal.emulator.hosting.upstream import Unreachable, UpstreamResponse, UpstreamTimeout
 from smlocal.emulator.runtime.cold_starts import ColdStarts, Waker
 from smlocal.emulator.runtime.containers import check_target_container, failed_container
+from smlocal.emulator.runtime.invocations import (
+    PATH_PREFIX,
+    StatusOf,
+    is_invocation,
+    too_large,
+    unrouted,
+)
 from smlocal.emulator.runtime.metrics import EndpointMetrics
 from smlocal.emulator.runtime.multi_model import (
     check_target_model,
@@ -41,7 +47,6 @@ from smlocal.emulator.wire.parsing import parse_rest_request, payload_limit
 from smlocal.emulator.wire.responses import new_request_id, rest_error
 from smlocal.emulator.wire.transport import HttpRequest
 
-PATH_PREFIX = "/endpoints/"
 PATH_SUFFIX = "/invocations"
 OPERATION = "InvokeEndpoint"
 # What SageMaker passes on to the container (as its own local mode does).
@@ -59,8 +64,6 @@ TIMEOUT_MESSAGE = (
     "the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try "
     "again."
 )
-
-StatusOf = Callable[[str], "str | None"]
 
 
 class InvokeParser:
@@ -136,24 +139,11 @@ class Runtime:
     @staticmethod
     def is_invocation(method: str, path: str) -> bool:
         """True for POST /endpoints/{name}/invocations."""
-        return (
-            method == "POST"
-            and path.startswith(PATH_PREFIX)
-            and path.endswith(PATH_SUFFIX)
-            and path.count("/") == 3
-        )
+        return is_invocation(method, path, PATH_SUFFIX)
 
     def refuse_large_body(self, method: str, path: str, headers: RawHeaders) -> Answer:
-        """What `handle` answers a body above the limit, before the body is read: the full
-        parser's error for this head with a body one byte too long (`bytes(n)` is zero pages
-        the parser only measures, so it costs no memory)."""
-        request = HttpRequest.from_raw(method, path, headers, bytes(self.parser.body_max + 1))
-        try:
-            parse_rest_request(self.model, request)
-        except AWSError as error:
-            response = rest_error(error, new_request_id())
-            return response.status, list(response.headers), response.body
-        raise AssertionError("a body above the model's maximum always fails validation")
+        """What `handle` answers a body above the limit, before the body is read."""
+        return too_large(self.model, self.parser.body_max, method, path, headers)
 
     def handle(self, request: Request, respond: Respond) -> None:
         """Answer one invocation (on the loop; respond is called later for the model's answer)."""
@@ -243,22 +233,7 @@ class Runtime:
             )
         if route is not None:
             return route
-        status = self.status_of(endpoint)
-        if status is None:
-            raise ValidationError(
-                f"Endpoint {endpoint} of account {self.settings.account} not found."
-            )
-        if status in ("InService", "Updating", "RollingBack"):
-            # serving, but its model servers are still starting after smlocal restarted:
-            # a 503, which clients retry, rather than an error they would not
-            raise ServiceUnavailable(
-                f"Endpoint {endpoint} of account {self.settings.account} is being brought back "
-                "after smlocal restarted; try again in a moment."
-            )
-        raise ValidationError(
-            f"Endpoint {endpoint} of account {self.settings.account} is not ready to serve "
-            f"invocations: its status is {status}."
-        )
+        raise unrouted(endpoint, self.settings.account, self.status_of(endpoint))
 
     def _variant(self, route: EndpointRoute, params: dict[str, Any]) -> VariantRoute:
         if "TargetVariant" in params:

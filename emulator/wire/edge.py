@@ -23,17 +23,16 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, Protocol
 
-from smlocal.emulator.errors import AWSError, UnknownOperationException
+from smlocal.emulator.errors import UnknownOperationException
 from smlocal.emulator.hosting.capture_flush import flush_endpoint
 from smlocal.emulator.hosting.endpoint_manager import EndpointManager
 from smlocal.emulator.runtime.async_invoke import AsyncRuntime
 from smlocal.emulator.runtime.invoke import Runtime
+from smlocal.emulator.wire.bridges import Bridge, ServiceBridge
 from smlocal.emulator.wire.http_limits import Answer, BodyLimit, RawHeaders
 from smlocal.emulator.wire.http_server import Request, Respond
 from smlocal.emulator.wire.responses import (
-    Handler,
     handle_json,
-    internal_failure,
     new_request_id,
     rest_error,
 )
@@ -66,67 +65,41 @@ def control_plane_too_large(method: str, path: str, headers: RawHeaders) -> Answ
 CONTROL_PLANE_LIMIT = BodyLimit(CONTROL_PLANE_MAX_BODY, control_plane_too_large)
 
 
-class ControlBridge:
+class ControlBridge(ServiceBridge):
     """Runs a JSON 1.1 control-plane request in a worker thread, answers on the loop."""
 
-    def __init__(
-        self,
-        service_model: Any,
-        handler: Handler,
-        loop: asyncio.AbstractEventLoop,
-        executor: Executor,
-    ) -> None:
-        self.service_model = service_model
-        self.handler = handler
-        self.loop = loop
-        self.executor = executor
-
-    def __call__(self, request: Request, respond: Respond) -> None:
-        self.executor.submit(self._run, request, respond)
-
-    def _run(self, request: Request, respond: Respond) -> None:
+    def answer(self, request: Request, request_id: str) -> Answer:
+        """The control plane's answer (its errors in the JSON 1.1 shape)."""
         http_request = HttpRequest.from_raw(
             request.method, request.path, request.headers, request.body
         )
-        response = handle_json(self.service_model, http_request, self.handler)
-        self.loop.call_soon_threadsafe(
-            respond, response.status, list(response.headers), response.body
+        response = handle_json(
+            self.service_model, http_request, self.handler, request_id=request_id
         )
+        return response.status, list(response.headers), response.body
 
 
-class FlushBridge:
+class FlushBridge(Bridge):
     """POST /_smlocal/endpoints/{name}/capture/flush: flush in a worker thread, answer JSON."""
 
     def __init__(
         self, endpoints: EndpointManager, loop: asyncio.AbstractEventLoop, executor: Executor
     ) -> None:
+        super().__init__(loop, executor)
         self.endpoints = endpoints
-        self.loop = loop
-        self.executor = executor
 
-    def __call__(self, request: Request, respond: Respond) -> None:
-        self.executor.submit(self._run, request, respond)
-
-    def _run(self, request: Request, respond: Respond) -> None:
+    def answer(self, request: Request, request_id: str) -> Answer:
+        """What the flush did, per variant (its failures as REST-JSON errors)."""
         found = FLUSH_ROUTE.match(request.path)
         assert found is not None
         name = found.group(1)
         if request.method != "POST":
-            answer = (405, [("Content-Type", "application/json"), ("Allow", "POST")],
-                      b'{"Message": "use POST"}')  # fmt: skip
-        else:
-            try:  # the name as DescribeEndpoint would check it
-                validate(sagemaker_model(), "DescribeEndpoint", {"EndpointName": name})
-                result = flush_endpoint(self.endpoints, name)
-                answer = (200, [("Content-Type", "application/json")], json.dumps(result).encode())
-            except AWSError as exc:
-                error = rest_error(exc, new_request_id())
-                answer = (error.status, list(error.headers), error.body)
-            except Exception as exc:  # a bug: still answer, or the client waits forever
-                request_id = new_request_id()
-                error = rest_error(internal_failure(exc, request_id), request_id)
-                answer = (error.status, list(error.headers), error.body)
-        self.loop.call_soon_threadsafe(respond, *answer)
+            return (405, [("Content-Type", "application/json"), ("Allow", "POST")],
+                    b'{"Message": "use POST"}')  # fmt: skip
+        # the name as DescribeEndpoint would check it
+        validate(sagemaker_model(), "DescribeEndpoint", {"EndpointName": name})
+        result = flush_endpoint(self.endpoints, name)
+        return 200, [("Content-Type", "application/json")], json.dumps(result).encode()
 
 
 class OwnPages(Protocol):

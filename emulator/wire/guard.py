@@ -18,14 +18,13 @@ first:
   such header, and it would pick the folder an S3 bucket is stored in).
 
 Clients that send neither header (boto3, the AWS CLI, the SDK, curl) are served as before.
+The Host and Origin rules a model server applies too are `smlocal.local_rules`.
 """
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import posixpath
-import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -35,8 +34,8 @@ from smlocal.emulator.runtime.invoke import Runtime
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.wire.http_server import Handler, Headers, Request, Respond
 from smlocal.emulator.wire.responses import json_error, new_request_id, rest_error
+from smlocal.local_rules import from_refused_page, host_allowed, origin_listed
 
-_LOOPBACK_NAMES = ("localhost", "host.docker.internal")
 _PREFLIGHT_MAX_AGE = "600"
 _EXPOSED = "x-amzn-RequestId, x-amzn-ErrorType, x-Amzn-Invoked-Production-Variant, ETag"
 _CORS_NAMES = ("access-control-", "vary")
@@ -60,19 +59,14 @@ class Trust:
 
     def host_allowed(self, host: str) -> bool:
         """True for IP literals, loopback names, this machine's name and the listed names."""
-        name = _host_name(host)
-        if not name or "*" in self.hosts or name in self.hosts:
-            return True
-        if name in _LOOPBACK_NAMES or name.endswith(".localhost") or _is_address(name):
-            return True
-        return name == socket.gethostname().lower()
+        return host_allowed(host, self.hosts)
 
     def origin_allowed(self, origin: str) -> bool:
         """True for the listed origins and for pages the emulator itself served: http on its
         port at a loopback name or address, the address it binds, or a listed host name.
         (Any IP address is a safe Host, but not a safe Origin: a page at
         http://203.0.113.7:4599 is someone else's server.)"""
-        if "*" in self.origins or origin in self.origins:
+        if origin_listed(origin, self.origins):
             return True
         parts = urlsplit(origin)
         try:
@@ -114,8 +108,7 @@ class LocalOnly:
             return
         origin = _text(request.header(b"origin"))
         site = _text(request.header(b"sec-fetch-site"))
-        foreign = origin is not None or site in ("cross-site", "same-site")
-        if foreign and not (origin is not None and self.trust.origin_allowed(origin)):
+        if from_refused_page(origin, site, self.trust.origin_allowed):
             where = f"the web page at {_quote(origin)}" if origin else "a web page of another site"
             _deny(
                 request,
@@ -158,16 +151,6 @@ def _drop_header(request: Request, name: bytes) -> None:
     request.headers = [
         (key, value) for key, value in request.headers if key.replace(b"_", b"-") != name
     ]
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_address(name: str) -> bool:
-    """An IP literal (remembered: parsing it was the costliest step of every request)."""
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 def _preflight(origin: str, request: Request) -> Headers:
@@ -215,16 +198,6 @@ def _deny(request: Request, respond: Respond, message: str) -> None:
         respond(403, [("Content-Type", "application/xml")], body.encode())
         return
     respond(response.status, list(response.headers), response.body)
-
-
-def _host_name(host: str) -> str:
-    """The name part of a Host header value, lower-case, without port or IPv6 brackets."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    if host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    return host.rstrip(".")
 
 
 def _text(value: bytes | None) -> str | None:

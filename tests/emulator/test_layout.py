@@ -31,8 +31,9 @@ the edge reaches it only through the handler `server.py` wires in.
 
 The libraries never import the emulator: `capture_sink` imports nothing of ours,
 `model_monitor` only `capture_sink`, `model_server` only `capture_sink`. `smlocal` (the
-package root) and `smlocal.cli_common` (the command-line helpers the libraries' CLIs share)
-import nothing of ours, and anyone may import them.
+package root), `smlocal.cli_common` (the command-line helpers the libraries' CLIs share) and
+`smlocal.local_rules` (the Host/Origin rules the edge and the model server apply) import
+nothing of ours, and anyone may import them.
 
 Besides the rooms, the modules' run-time imports (those outside `if TYPE_CHECKING:`) form
 no cycle.
@@ -49,7 +50,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("emulator", "model_server", "capture_sink", "model_monitor")
-LEAVES = ("smlocal", "smlocal.cli_common")  # import nothing of ours; anyone may import them
+LEAVES = (
+    "smlocal",
+    "smlocal.cli_common",
+    "smlocal.local_rules",
+)  # import nothing of ours; anyone may import them
 ENTRY_POINTS = ("cli", "server", "pytest_plugin", "account_reset", "demo", "walk")
 EDGE = ("smlocal.emulator.wire.edge", "smlocal.emulator.wire.guard")
 LEVELS = {
@@ -102,6 +107,7 @@ def our_modules() -> dict[str, Path]:
     found = {module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
     found["smlocal"] = ROOT / "smlocal" / "__init__.py"
     found["smlocal.cli_common"] = ROOT / "smlocal" / "cli_common.py"
+    found["smlocal.local_rules"] = ROOT / "smlocal" / "local_rules.py"
     return found
 
 

@@ -27,7 +27,13 @@ from tests.support import ROOT, ServerProcess, engine_answers, free_port, listen
 DOCKERFILE = ROOT / "model_server" / "Dockerfile"
 LINUX = {"platform_system": "Linux", "sys_platform": "linux"}  # the image's platform
 # what the image holds of smlocal: the model server, data capture, and the top package
-COPIED = {"smlocal/__init__.py", "smlocal/cli_common.py", "model_server", "capture_sink"}
+COPIED = {
+    "smlocal/__init__.py",
+    "smlocal/cli_common.py",
+    "smlocal/local_rules.py",
+    "model_server",
+    "capture_sink",
+}
 OTHER_PACKAGES = ("smlocal.emulator", "smlocal.model_monitor")
 
 

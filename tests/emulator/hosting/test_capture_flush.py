@@ -219,3 +219,95 @@ def test_a_model_server_that_does_not_answer_a_flush_is_named() -> None:
     assert caught.value.message == (
         "Capture flush of variant A failed: HTTP 500 Internal Server Error (its body was cut short)"
     )
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_flush_while_an_instance_is_replaced_flushes_the_replacement(emulator, count) -> None:
+    """An instance's server killed (SIGKILL, master and workers) with records in its spool:
+    a flush sent before its replacement serves waits for the replacement, which starts on
+    the same spool, and flushes it, rather than failing with the dead server's refused or
+    reset connection. Every record spooled before the kill reaches S3 (with two instances,
+    the survivor's too)."""
+    import os
+    import signal
+
+    from tests.emulator.hosting.test_instances import settled
+
+    sm, runtime, s3 = (emulator.client(c) for c in ("sagemaker", "sagemaker-runtime", "s3"))
+    endpoint = unique("replaced")
+    model = "s3://mon/model/model.tar.gz"
+    variant = {"name": "AllTraffic", "model_data": model, "count": count}
+    assert deploy(sm, endpoint, [variant], capture=CAPTURE)["EndpointStatus"] == "InService"
+    for i in range(8):
+        runtime.invoke_endpoint(
+            EndpointName=endpoint, Body=IRIS_ROWS[i % 4].encode(), ContentType="text/csv"
+        )
+    victim = settled(emulator, endpoint, count)[0]
+    assert captured_records(s3, endpoint) == 0  # still in the spool (60 s roll)
+    os.killpg(victim.pid, signal.SIGKILL)
+    status, _, answer = post(f"{emulator.url}/_smlocal/endpoints/{endpoint}/capture/flush")
+    assert status == 200, answer
+    assert answer["Variants"]["AllTraffic"]["Instances"] == count
+    assert victim.pid not in [s.pid for s in settled(emulator, endpoint, count)]
+    assert captured_records(s3, endpoint) == 8
+    sm.delete_endpoint(EndpointName=endpoint)
+
+
+class _GoneServer:
+    """A model server whose port refuses connections; `alive` as told."""
+
+    def __init__(self, port: int, alive: bool = False) -> None:
+        self.port = port
+        self.running = alive
+
+    def alive(self) -> bool:
+        return self.running
+
+
+class _Manager:
+    """The endpoint manager as far as the flush's wait for a replacement reads it."""
+
+    def __init__(self, serving) -> None:
+        self.serving = serving  # a callable: the live variants of this moment
+
+    def live_variants(self):
+        return self.serving()
+
+
+def _instance(port: int, alive: bool = False):
+    from smlocal.emulator.hosting.backends import VariantPlan
+    from smlocal.emulator.hosting.fleet import RunningInstance
+
+    plan = VariantPlan("e", "A", "image", None, {}, 1, startup_timeout=60.0)
+    return RunningInstance(plan, _GoneServer(port, alive))  # type: ignore[arg-type]
+
+
+def test_a_flush_gives_up_when_the_gone_instance_is_not_replaced() -> None:
+    """Pure unit: the dead instance's place no longer served (its endpoint deleted, or Failed
+    because its instance keeps dying): the flush fails at once with the server's error; an
+    instance replaced again and again is tried three times in all, not forever."""
+    from smlocal.emulator.hosting.capture_flush import ServerGone, _flush_instance
+    from smlocal.emulator.hosting.fleet import RunningVariant
+
+    with refused_port() as port:
+        dead = _instance(port)
+        gone = _Manager(lambda: [])
+        with pytest.raises(ServerGone) as caught:
+            _flush_instance(gone, "e", "A", dead, 1.0)  # type: ignore[arg-type]
+        assert "did not answer (Connection refused)" in caught.value.message
+
+        made = []
+
+        def always_a_new_one():
+            made.append(_instance(port))
+            return [("e", "A", RunningVariant(dead.plan, (made[-1],), None))]
+
+        with pytest.raises(ServerGone):
+            _flush_instance(_Manager(always_a_new_one), "e", "A", dead, 1.0)  # type: ignore[arg-type]
+        assert len(made) == 2  # the two replacements; the third attempt's failure is final
+
+        asleep = _instance(port)
+        asleep.asleep = True
+        sleeping = _Manager(lambda: [("e", "A", RunningVariant(dead.plan, (asleep,), None))])
+        with pytest.raises(ServerGone):
+            _flush_instance(sleeping, "e", "A", asleep, 1.0)  # type: ignore[arg-type]
