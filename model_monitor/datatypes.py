@@ -196,7 +196,9 @@ def _by_cast(values: pa.Array) -> Classified | None:
     numbers = floats(cast)
     integral, fractional = _shapes(values, np.isfinite(numbers))
     numeric = integral | fractional
-    counts = TypeCounts(fractional=int(fractional.sum()), integral=int(integral.sum()))
+    counts = TypeCounts(
+        fractional=int(np.count_nonzero(fractional)), integral=int(np.count_nonzero(integral))
+    )
     if not numeric.all():
         unsettled = np.flatnonzero(~numeric)
         left = by_patterns(values.take(indices(unsettled)))
