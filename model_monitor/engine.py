@@ -16,9 +16,11 @@ this process, holding at most two partitions of rows (as Arrow arrays) at once.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import warnings
@@ -41,6 +43,7 @@ PARTITION_BYTES = 4 * 1024 * 1024
 SERIAL_BYTES = 24 * 1024 * 1024  # smaller inputs are analysed in this process alone
 PARTITION_ROWS = 65_536
 CHUNK_ROWS = 16_384
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 Row = Sequence[str | None] | Mapping[str, str | None]
 Item = str | Row  # a str is a CSV line of positional fields, split on commas only
@@ -226,10 +229,28 @@ def start_method() -> str:
     return "spawn"
 
 
+def end_with_parent(parent: int) -> None:
+    """(In a worker, first thing.) Be killed when the process that started this one ends, on
+    Linux: a worker whose job was killed (`kill -9`, a stopped processing job) would otherwise
+    wait for its next task forever, forked or spawned."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of `workers` processes, started as `start_method` says; forked ones start now."""
+    """A pool of `workers` processes, started as `start_method` says (forked ones start now),
+    that end when this process ends."""
     method = start_method()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=end_with_parent,
+        initargs=(os.getpid(),),
+    )
     if method == "fork":
         with warnings.catch_warnings():  # Python 3.12+ warns of any thread, numpy's included
             warnings.simplefilter("ignore", DeprecationWarning)
