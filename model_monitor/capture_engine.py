@@ -9,15 +9,15 @@ file order) and analyse partitions (states merged in partition order) with the f
 process calls in turn, so one process and several give the same state bit for bit, and so
 byte-identical outputs.
 
-A worker process costs an interpreter and its imports (about 0.7 s of CPU), so runs with less
-than `PARALLEL_BYTES` of capture files are read in this process.
+A spawned worker process costs an interpreter and its imports (about 0.7 s of CPU; a forked
+one much less, see `engine.start_method`), so runs with less than `PARALLEL_BYTES` of
+capture files are read in this process.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import multiprocessing
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -212,8 +212,7 @@ class _Plan:
 def _in_processes(
     files: Sequence[CaptureFile], plan: _Plan, progress: engine.Progress | None
 ) -> DatasetState:
-    context = multiprocessing.get_context("spawn")  # safe next to threads
-    pool = ProcessPoolExecutor(max_workers=plan.workers, mp_context=context)
+    pool = engine.process_pool(plan.workers)
     scratch = tempfile.TemporaryDirectory(prefix="smlocal-captures-")
     try:
         reads = _ordered(

@@ -163,21 +163,22 @@ def _shapes(values: pa.Array, finite: Mask) -> tuple[Mask, Mask]:
     """
     _, offsets_buffer, data_buffer = values.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset :][: len(values) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    starts, ends = offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
+    first, last = int(offsets[0]), int(offsets[-1])
+    text = data_buffer.slice(first, last - first).to_pybytes()  # bytes.find is a memchr
+    starts, ends = offsets[:-1] - first, offsets[1:] - first
     nothing = np.zeros(len(values), dtype=bool)
     dotted, around = nothing, nothing
-    if (data == np.uint8(ord("."))).any():
+    if text.find(b".") >= 0:
+        data = np.frombuffer(text, dtype=np.uint8)
         dot = _found(values, ".")
         dotted = dot >= 0
         at = starts + dot  # the dot's byte (meaningless without a dot)
         inside = (dot > 0) & (at + 1 < ends)
-        digit = _is_digit(data)
-        before = np.take(digit, at - 1, mode="clip")
-        after = np.take(digit, at + 1, mode="clip")
+        before = _is_digit(np.take(data, at - 1, mode="clip"))
+        after = _is_digit(np.take(data, at + 1, mode="clip"))
         around = inside & before & after
     exponent = nothing
-    if ((data | np.uint8(0x20)) == np.uint8(ord("e"))).any():
+    if text.find(b"e") >= 0 or text.find(b"E") >= 0:
         exponent = (_found(values, "e") >= 0) | (_found(values, "E") >= 0)
     settled = finite & (~dotted | around)
     integral = settled & ~dotted & ~exponent
@@ -195,7 +196,9 @@ def _by_cast(values: pa.Array) -> Classified | None:
     numbers = floats(cast)
     integral, fractional = _shapes(values, np.isfinite(numbers))
     numeric = integral | fractional
-    counts = TypeCounts(fractional=int(fractional.sum()), integral=int(integral.sum()))
+    counts = TypeCounts(
+        fractional=int(np.count_nonzero(fractional)), integral=int(np.count_nonzero(integral))
+    )
     if not numeric.all():
         unsettled = np.flatnonzero(~numeric)
         left = by_patterns(values.take(indices(unsettled)))

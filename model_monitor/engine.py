@@ -7,18 +7,23 @@ partition in input order. When the whole input is a single partition the numeric
 use Spark's exact per-value update (see `numeric`), which makes small inputs, such as the
 churn baseline, match the real analyzer bit for bit.
 
-File partitions of an input of `SERIAL_BYTES` or more run in worker processes (spawned, so
-safe next to threads) and in this process, which works while they start; smaller inputs are
-read in this process alone, as starting a worker (an interpreter importing numpy and Arrow)
-costs more than it saves. Record streams are read in this process, holding at most two
-partitions of rows (as Arrow arrays) at once.
+File partitions of an input of `SERIAL_BYTES` or more run in worker processes (forked when
+that is safe, see `start_method`) and in this process, which works while they start;
+smaller inputs are read in this process alone, as starting a worker (a spawned one is an
+interpreter importing numpy and Arrow) costs more than it saves. Record streams are read in
+this process, holding at most two partitions of rows (as Arrow arrays) at once.
 """
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
@@ -38,6 +43,7 @@ PARTITION_BYTES = 4 * 1024 * 1024
 SERIAL_BYTES = 24 * 1024 * 1024  # smaller inputs are analysed in this process alone
 PARTITION_ROWS = 65_536
 CHUNK_ROWS = 16_384
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 Row = Sequence[str | None] | Mapping[str, str | None]
 Item = str | Row  # a str is a CSV line of positional fields, split on commas only
@@ -210,6 +216,48 @@ def plan_workers(tasks: Sequence[FileTask], workers: int | None = None) -> int:
     return max(1, min(workers, len(tasks)))
 
 
+def start_method() -> str:
+    """How worker processes start: forked from this process on Linux when no other Python
+    thread runs in it (a worker then starts with every module imported, in milliseconds
+    instead of the ~0.3 s an interpreter takes to import numpy, Arrow and the analyzer),
+    else spawned: a fork next to running Python threads can copy a lock one of them holds
+    (the emulator's process, the command line's progress bar). The native threads numpy's
+    OpenBLAS and Arrow's allocator and thread pool start have fork handlers of their own.
+    """
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
+def end_with_parent(parent: int) -> None:
+    """(In a worker, first thing.) Be killed when the process that started this one ends, on
+    Linux: a worker whose job was killed (`kill -9`, a stopped processing job) would otherwise
+    wait for its next task forever, forked or spawned."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` processes, started as `start_method` says (forked ones start now),
+    that end when this process ends."""
+    method = start_method()
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=end_with_parent,
+        initargs=(os.getpid(),),
+    )
+    if method == "fork":
+        with warnings.catch_warnings():  # Python 3.12+ warns of any thread, numpy's included
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pool.submit(os.getpid)  # a pool forks all its workers at the first task
+    return pool
+
+
 def _run_here(task: FileTask) -> Future[DatasetState]:
     """A task run in this process, its state (or failure) held like a worker's."""
     done: Future[DatasetState] = Future()
@@ -228,11 +276,10 @@ def _states(tasks: Sequence[FileTask], workers: int) -> Iterator[DatasetState]:
     for it. At most `3 * workers` states are in flight or waiting to be merged, so memory
     stays bounded whatever the number of partitions; failures surface in task order.
     """
-    context = multiprocessing.get_context("spawn")
     queue = iter(tasks)
     slots: deque[Future[DatasetState]] = deque()
     helpers, limit = workers - 1, 3 * workers
-    with ProcessPoolExecutor(max_workers=helpers, mp_context=context) as pool:
+    with process_pool(helpers) as pool:
         try:
             task = next(queue, None)
             while slots or task is not None:

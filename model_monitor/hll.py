@@ -24,15 +24,19 @@ _Q = 64 - PRECISION
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
-def _splitmix64(bits: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    with np.errstate(over="ignore"):  # in place: one array, not one per step
-        z = bits + np.uint64(0x9E3779B97F4A7C15)
-        z ^= z >> np.uint64(30)
-        z *= _M1
-        z ^= z >> np.uint64(27)
-        z *= _M2
-        z ^= z >> np.uint64(31)
-        return z
+def _splitmix64(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser of `z + golden gamma`, in place in `z` (returned). Each step
+    writes into one scratch array instead of a new one: fresh arrays of a column's size cost
+    more in page faults than the arithmetic."""
+    scratch = np.empty_like(z)
+    with np.errstate(over="ignore"):
+        z += np.uint64(0x9E3779B97F4A7C15)
+        for shift, factor in ((30, _M1), (27, _M2), (31, None)):
+            np.right_shift(z, np.uint64(shift), out=scratch)
+            z ^= scratch
+            if factor is not None:
+                z *= factor
+    return z
 
 
 def _sigma(x: float) -> float:
@@ -75,11 +79,14 @@ class NumberSketch:
             return
         hashed = _splitmix64((values + 0.0).view(np.uint64))  # + 0.0 folds -0.0 into 0.0
         index = (hashed >> np.uint64(_Q)).astype(np.intp)
-        rest = hashed & np.uint64((1 << _Q) - 1)
-        # rank = position of the leftmost 1 bit in the remaining q bits (q + 1 when all zero);
-        # q <= 53, so the float conversion is exact and frexp's exponent is the bit length.
-        _, width = np.frexp(rest.astype(np.float64))
-        rank = (_Q + 1 - width).astype(np.uint8)
+        hashed &= np.uint64((1 << _Q) - 1)
+        # rank = position of the leftmost 1 bit in the remaining q bits (q + 1 when all zero).
+        # q <= 53, so the conversion to a double is exact and its biased exponent is
+        # 1022 + the bit length (0 for zero, which the maximum turns into bit length 0).
+        exponent = hashed.astype(np.float64).view(np.uint64)
+        exponent >>= np.uint64(52)
+        np.maximum(exponent, np.uint64(1022), out=exponent)
+        rank = (np.uint64(_Q + 1 + 1022) - exponent).astype(np.uint8)
         np.maximum.at(self.registers, index, rank)
 
     def merge(self, other: NumberSketch) -> NumberSketch:

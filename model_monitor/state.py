@@ -48,7 +48,9 @@ class ColumnState:
         classified = classify(values)
         self.types = self.types.merge(classified.counts)
         parsed = numbers_of(values, classified)
-        if classified.numeric.any():
+        if classified.numeric.all():  # (no copy: the numeric state keeps none of it)
+            self.numeric.update(parsed, exact=exact)
+        elif classified.numeric.any():
             self.numeric.update(parsed[classified.numeric], exact=exact)
         self.distinct.update(values, parsed, watch)
 
