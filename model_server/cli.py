@@ -67,6 +67,13 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=port_number, help="port (default 8080, SAGEMAKER_BIND_TO_PORT)")
     p.add_argument("--bind", help="gunicorn bind string replacing host:port, e.g. fd://3")
     p.add_argument(
+        "--also-bind",
+        action="append",
+        metavar="BIND",
+        help="another gunicorn bind string to serve besides, e.g. unix:/run/model.sock "
+        "(repeatable)",
+    )
+    p.add_argument(
         "--workers", type=positive_int, help="worker processes (SAGEMAKER_MODEL_SERVER_WORKERS)"
     )
     p.add_argument(
@@ -97,6 +104,7 @@ def serve(args: argparse.Namespace) -> int:
         "host": args.host,
         "port": args.port,
         "bind": args.bind,
+        "also_bind": tuple(args.also_bind) if args.also_bind else None,
         "workers": args.workers,
         "threads": args.threads,
         "lenient": args.lenient_containers,

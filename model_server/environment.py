@@ -147,6 +147,8 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     bind: str | None = None  # a gunicorn bind string (e.g. "fd://3") that replaces host:port
+    # more gunicorn bind strings, served besides (the emulator's edge: a Unix socket's fd)
+    also_bind: tuple[str, ...] = ()
     base_dir: Path = Path(DEFAULT_BASE_DIR)  # what /opt/ml is outside a container
     model_dir: Path = Path(DEFAULT_BASE_DIR) / "model"
     model_data: str | None = None  # a .tar.gz or s3:// URI to materialise into model_dir

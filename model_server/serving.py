@@ -96,7 +96,7 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         s = self.settings
         options = {
-            "bind": [s.bind_address],
+            "bind": [s.bind_address, *s.also_bind],
             "workers": s.workers,
             "worker_class": "gthread",
             "threads": s.threads,
