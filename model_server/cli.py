@@ -70,8 +70,8 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "--also-bind",
         action="append",
         metavar="BIND",
-        help="another gunicorn bind string to serve besides, e.g. unix:/run/model.sock "
-        "(repeatable)",
+        help="another gunicorn bind string to serve besides, e.g. unix:/run/model.sock, or "
+        "fd://N when --bind is one too (repeatable)",
     )
     p.add_argument(
         "--workers", type=positive_int, help="worker processes (SAGEMAKER_MODEL_SERVER_WORKERS)"
@@ -115,6 +115,10 @@ def serve(args: argparse.Namespace) -> int:
 
         options["model_dir"] = train_iris_in_subprocess(scratch_dir() / "iris-xgboost")
     settings = replace(settings, **{k: v for k, v in options.items() if v is not None})
+    inherited = [b.startswith("fd://") for b in (settings.bind_address, *settings.also_bind)]
+    if any(inherited) and not all(inherited):
+        # gunicorn would serve the inherited sockets and silently drop the addresses
+        raise SettingsError("--bind and --also-bind take either only fd://N or only addresses")
     front = os.environ.get(SMLOCAL_PIPELINE)  # a multi-container instance's front
     try:
         if front:
