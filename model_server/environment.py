@@ -40,6 +40,9 @@ SMLOCAL_MODEL_DIR = "SMLOCAL_MODEL_DIR"
 SMLOCAL_MODEL_DATA = "SMLOCAL_MODEL_DATA"
 SMLOCAL_WORKER_THREADS = "SMLOCAL_WORKER_THREADS"
 SMLOCAL_PARENT_PID = "SMLOCAL_PARENT_PID"
+# the folder of the Unix socket the emulator's edge reaches this server on: removed (if empty)
+# when the server exits, also when it stops on its own because the emulator was killed
+SMLOCAL_EDGE_SOCKET_DIR = "SMLOCAL_EDGE_SOCKET_DIR"
 SMLOCAL_MAX_MODEL_BYTES = "SMLOCAL_MAX_MODEL_BYTES"  # the most a model archive may unpack to
 SMLOCAL_IMAGE = "SMLOCAL_IMAGE"  # the image the variant names: its tag picks the behaviour
 # a multi-model endpoint's model data prefix (s3:// or a folder): TargetModel is relative to it

@@ -58,14 +58,17 @@ def test_an_inherited_unix_socket_is_served_besides_the_port(
             "--model-dir", str(iris_softmax),
         ]  # fmt: skip
         port = tcp.getsockname()[1]
+        # the emulator names the socket's folder: the server removes it when it exits
+        env = {"SMLOCAL_EDGE_SOCKET_DIR": folder}
         with ServerProcess(
-            args, port=port, log_path=tmp_path / "server.log", sockets=[tcp, unix]
+            args, port=port, log_path=tmp_path / "server.log", env=env, sockets=[tcp, unix]
         ) as server:
             server.wait_ready()  # over the port
             assert ask(path, {"Host": "model"}) == (200, b"0.0\n")
             # the Host and Origin guard is the same on every socket
             assert ask(path, {"Host": "evil.example"})[0] == 403
             assert ask(path, {"Origin": "http://evil.example"})[0] == 403
+        assert not Path(folder).exists()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

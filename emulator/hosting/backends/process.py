@@ -17,6 +17,7 @@ from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.support.interpreter import python_module
 from smlocal.model_server.environment import (
     SAGEMAKER_REGION,
+    SMLOCAL_EDGE_SOCKET_DIR,
     SMLOCAL_ENDPOINT_NAME,
     SMLOCAL_IMAGE,
     SMLOCAL_PARENT_PID,
@@ -143,12 +144,14 @@ class ProcessBackend:
             "--model-dir", str(plan.unpacked_model),
         ]  # fmt: skip
         listeners = [sock]
+        env = self.environment(plan)
         edge = edge_socket()
         unix_path: str | None = None
         if edge is not None:
             listeners.append(edge)
             unix_path = str(edge.getsockname())
             args += ["--also-bind", f"fd://{edge.fileno()}"]
+            env[SMLOCAL_EDGE_SOCKET_DIR] = os.path.dirname(unix_path)
         try:
             with open(log, "ab") as out:
                 proc = subprocess.Popen(
@@ -156,7 +159,7 @@ class ProcessBackend:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
-                    env=self.environment(plan),
+                    env=env,
                     pass_fds=[s.fileno() for s in listeners],
                     start_new_session=True,  # our signals decide when it stops, not the terminal's
                 )
