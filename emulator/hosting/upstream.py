@@ -169,19 +169,26 @@ class UpstreamPool:
 
     async def _connect_and_send(self, request: bytes, done: Done, timeout: float) -> None:
         try:
-            if self.unix_path is not None:
-                _, conn = await self.loop.create_unix_connection(
-                    lambda: _Connection(self), self.unix_path
-                )
-            else:
-                _, conn = await self.loop.create_connection(
-                    lambda: _Connection(self), self.host, self.port
-                )
+            conn = await self._connect()
         except OSError as exc:
             self.busy -= 1
             done(None, Unreachable(f"cannot connect to the model server: {exc}"))
             return
         conn.send(request, done, timeout)
+
+    async def _connect(self) -> _Connection:
+        if self.unix_path is not None:
+            try:
+                _, conn = await self.loop.create_unix_connection(
+                    lambda: _Connection(self), self.unix_path
+                )
+                return conn
+            except FileNotFoundError:
+                # the socket's file is gone (a cleaner of /tmp, say) while its server may still
+                # run: its port from now on; a server that is gone refuses both
+                self.unix_path = None
+        _, conn = await self.loop.create_connection(lambda: _Connection(self), self.host, self.port)
+        return conn
 
     def close(self) -> None:
         """Close the idle connections (busy ones finish first)."""
