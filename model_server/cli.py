@@ -67,6 +67,13 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=port_number, help="port (default 8080, SAGEMAKER_BIND_TO_PORT)")
     p.add_argument("--bind", help="gunicorn bind string replacing host:port, e.g. fd://3")
     p.add_argument(
+        "--also-bind",
+        action="append",
+        metavar="BIND",
+        help="another gunicorn bind string to serve besides, e.g. unix:/run/model.sock, or "
+        "fd://N when --bind is one too (repeatable)",
+    )
+    p.add_argument(
         "--workers", type=positive_int, help="worker processes (SAGEMAKER_MODEL_SERVER_WORKERS)"
     )
     p.add_argument(
@@ -97,6 +104,7 @@ def serve(args: argparse.Namespace) -> int:
         "host": args.host,
         "port": args.port,
         "bind": args.bind,
+        "also_bind": tuple(args.also_bind) if args.also_bind else None,
         "workers": args.workers,
         "threads": args.threads,
         "lenient": args.lenient_containers,
@@ -107,6 +115,10 @@ def serve(args: argparse.Namespace) -> int:
 
         options["model_dir"] = train_iris_in_subprocess(scratch_dir() / "iris-xgboost")
     settings = replace(settings, **{k: v for k, v in options.items() if v is not None})
+    inherited = [b.startswith("fd://") for b in (settings.bind_address, *settings.also_bind)]
+    if any(inherited) and not all(inherited):
+        # gunicorn would serve the inherited sockets and silently drop the addresses
+        raise SettingsError("--bind and --also-bind take either only fd://N or only addresses")
     front = os.environ.get(SMLOCAL_PIPELINE)  # a multi-container instance's front
     try:
         if front:

@@ -40,6 +40,9 @@ SMLOCAL_MODEL_DIR = "SMLOCAL_MODEL_DIR"
 SMLOCAL_MODEL_DATA = "SMLOCAL_MODEL_DATA"
 SMLOCAL_WORKER_THREADS = "SMLOCAL_WORKER_THREADS"
 SMLOCAL_PARENT_PID = "SMLOCAL_PARENT_PID"
+# the folder of the Unix socket the emulator's edge reaches this server on: removed (if empty)
+# when the server exits, also when it stops on its own because the emulator was killed
+SMLOCAL_EDGE_SOCKET_DIR = "SMLOCAL_EDGE_SOCKET_DIR"
 SMLOCAL_MAX_MODEL_BYTES = "SMLOCAL_MAX_MODEL_BYTES"  # the most a model archive may unpack to
 SMLOCAL_IMAGE = "SMLOCAL_IMAGE"  # the image the variant names: its tag picks the behaviour
 # a multi-model endpoint's model data prefix (s3:// or a folder): TargetModel is relative to it
@@ -147,6 +150,8 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     bind: str | None = None  # a gunicorn bind string (e.g. "fd://3") that replaces host:port
+    # more gunicorn bind strings, served besides (the emulator's edge: a Unix socket's fd)
+    also_bind: tuple[str, ...] = ()
     base_dir: Path = Path(DEFAULT_BASE_DIR)  # what /opt/ml is outside a container
     model_dir: Path = Path(DEFAULT_BASE_DIR) / "model"
     model_data: str | None = None  # a .tar.gz or s3:// URI to materialise into model_dir

@@ -10,6 +10,7 @@ that raised while booting, instead of being replaced over and over.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import mmap
 import os
@@ -27,7 +28,11 @@ from gunicorn.errors import HaltServer
 from smlocal.model_server.app import create_app
 from smlocal.model_server.artifacts import prepare
 from smlocal.model_server.crash import failing_without_model_fn
-from smlocal.model_server.environment import ServerSettings, SettingsError
+from smlocal.model_server.environment import (
+    SMLOCAL_EDGE_SOCKET_DIR,
+    ServerSettings,
+    SettingsError,
+)
 from smlocal.model_server.errors import ArtifactError
 from smlocal.model_server.loading import ModelState, scratch_dir
 from smlocal.model_server.local_only import LocalOnly
@@ -96,7 +101,7 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         s = self.settings
         options = {
-            "bind": [s.bind_address],
+            "bind": [s.bind_address, *s.also_bind],
             "workers": s.workers,
             "worker_class": "gthread",
             "threads": s.threads,
@@ -113,6 +118,7 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
             "worker_exit": self._worker_exit,
             "child_exit": self._child_exit,
             "when_ready": self._when_ready,
+            "on_exit": _remove_edge_socket_dir,
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -155,6 +161,15 @@ class ModelServer(BaseApplication):  # type: ignore[misc]
 
     def _worker_exit(self, _server: Any, _worker: Any) -> None:
         self.hooks.worker_exit()
+
+
+def _remove_edge_socket_dir(_arbiter: Any) -> None:
+    """In the master, once gunicorn has closed (and unlinked) its sockets: the edge socket's
+    folder, if the emulator named one and it is empty (never anything else)."""
+    folder = os.environ.get(SMLOCAL_EDGE_SOCKET_DIR)
+    if folder:
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def watch_parent(parent_pid: int, interval: float = 0.5) -> None:

@@ -519,7 +519,10 @@ class EndpointManager:
             known = {p.port: p for p in previous.pools} if previous is not None else {}
             instances = fleet[v.name].instances
             pools = tuple(
-                known.get(i.server.port) or UpstreamPool(self.loop, i.server.port)
+                known.get(i.server.port)
+                or UpstreamPool(
+                    self.loop, i.server.port, unix_path=getattr(i.server, "unix_path", None)
+                )
                 for i in instances
             )
             strategy = v.routing or RANDOM

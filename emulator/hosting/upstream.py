@@ -60,7 +60,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's are not subclasses
-        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.pool.unix_path is None:
+            sock = transport.get_extra_info("socket")
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, request: bytes, done: Done, timeout: float) -> None:
         assert self.transport is not None
@@ -131,12 +133,21 @@ class _Connection(asyncio.Protocol):
 
 
 class UpstreamPool:
-    """Keep-alive connections to one model server (host, port); used from the loop only."""
+    """Keep-alive connections to one model server (host, port), or to its Unix socket when it
+    has one for the edge (`unix_path`; `port` still names the server); used from the loop
+    only."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        port: int,
+        host: str = "127.0.0.1",
+        unix_path: str | None = None,
+    ) -> None:
         self.loop = loop
         self.host = host
         self.port = port
+        self.unix_path = unix_path
         self.idle: list[_Connection] = []
         self.busy = 0  # requests sent and not answered yet (read by the drain before a stop)
         self.last_used = time.monotonic()  # when a request was last sent (serverless idling)
@@ -158,14 +169,26 @@ class UpstreamPool:
 
     async def _connect_and_send(self, request: bytes, done: Done, timeout: float) -> None:
         try:
-            _, conn = await self.loop.create_connection(
-                lambda: _Connection(self), self.host, self.port
-            )
+            conn = await self._connect()
         except OSError as exc:
             self.busy -= 1
             done(None, Unreachable(f"cannot connect to the model server: {exc}"))
             return
         conn.send(request, done, timeout)
+
+    async def _connect(self) -> _Connection:
+        if self.unix_path is not None:
+            try:
+                _, conn = await self.loop.create_unix_connection(
+                    lambda: _Connection(self), self.unix_path
+                )
+                return conn
+            except FileNotFoundError:
+                # the socket's file is gone (a cleaner of /tmp, say) while its server may still
+                # run: its port from now on; a server that is gone refuses both
+                self.unix_path = None
+        _, conn = await self.loop.create_connection(lambda: _Connection(self), self.host, self.port)
+        return conn
 
     def close(self) -> None:
         """Close the idle connections (busy ones finish first)."""

@@ -15,7 +15,8 @@ from tests.support import ROOT
 
 EVERY_OPTION = [
     "--model-dir", "model", "--model-data", "s3://bucket/model.tar.gz", "--host", "0.0.0.0",
-    "--port", "9000", "--bind", "fd://3", "--workers", "2", "--threads", "3",
+    "--port", "9000", "--bind", "fd://3", "--also-bind", "unix:/tmp/m.sock", "--workers", "2",
+    "--threads", "3",
     "--lenient-containers", "--example",
 ]  # fmt: skip
 
