@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 import smlocal
@@ -94,9 +96,44 @@ def up(args: argparse.Namespace) -> int:
     return Emulator(settings, args.ready_file).run()
 
 
+class CtrlC:
+    """Remembers a Ctrl-C (SIGINT) while raising KeyboardInterrupt as Python does.
+
+    Python cannot raise a KeyboardInterrupt out of a finalizer or a weakref callback: one that
+    lands there is printed as "Exception ignored in ..." and lost, and the command goes on. When
+    what it started (an emulator in the same process group, say) stopped on the same Ctrl-C,
+    the command then fails on that instead; `seen` tells `main` that it was a Ctrl-C all along.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.installed = threading.current_thread() is threading.main_thread() and (
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )  # not where SIGINT is ignored (a background job) or handled by the embedding program
+        if self.installed:
+            signal.signal(signal.SIGINT, self._interrupt)
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        """Python's own handler again, unless the command put one of its own in place."""
+        if self.installed and signal.getsignal(signal.SIGINT) == self._interrupt:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand and return its exit status."""
     args = parser().parse_args(argv)
+    ctrl_c = CtrlC()
+    try:
+        return _run(args, ctrl_c)
+    finally:
+        ctrl_c.restore()
+
+
+def _run(args: argparse.Namespace, ctrl_c: CtrlC) -> int:
     try:
         status: int = args.handler(args)
     except SettingsError as exc:
@@ -106,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{command_name(args)}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
+        if ctrl_c.seen:  # a Ctrl-C whose KeyboardInterrupt Python lost (see CtrlC)
+            print(f"{command_name(args)}: interrupted", file=sys.stderr)
+            return 130
         line = plain_failure(exc, args.command)
         if line is None:
             raise
