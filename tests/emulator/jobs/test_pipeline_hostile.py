@@ -86,6 +86,18 @@ def sleepers(emulator_pid: int) -> list[psutil.Process]:
     return found
 
 
+def ended(processes: list[psutil.Process]) -> bool:
+    """True once none of the processes runs: gone, or a zombie its new parent (init, once the
+    emulator has exited) has not reaped yet, which psutil still counts as running."""
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            continue
+    return True
+
+
 def wait_for(check: Any, timeout: float = 60) -> Any:
     deadline = time.monotonic() + timeout
     while not (found := check()):
@@ -119,7 +131,9 @@ def test_smlocal_stops_cleanly_in_the_middle_of_a_pipeline_job(smlocal_factory: 
     pid = emulator.proc.pid
     found = wait_for(lambda: sleepers(pid))
     assert emulator.stop(timeout=45) == 0  # not killed after hanging at exit
-    assert not any(process.is_running() for process in found)
+    # SIGTERMed as the emulator stopped: they end at once (one that outlived its SIGKILL,
+    # which died with the emulator, would still run after 10 s)
+    wait_for(lambda: ended(found), timeout=10)
     emulator.start()
     sm = emulator.client("sagemaker")
     execution = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
@@ -140,7 +154,9 @@ def test_smlocal_stops_cleanly_in_the_middle_of_a_processing_job(smlocal_factory
     sm.create_processing_job(ProcessingJobName=job, **step["Arguments"])
     found = wait_for(lambda: sleepers(emulator.proc.pid))
     assert emulator.stop(timeout=45) == 0
-    assert not any(process.is_running() for process in found)
+    # SIGTERMed as the emulator stopped: they end at once (one that outlived its SIGKILL,
+    # which died with the emulator, would still run after 10 s)
+    wait_for(lambda: ended(found), timeout=10)
     assert "IllegalTransition" not in emulator.log()
     emulator.start()
     described = emulator.client("sagemaker").describe_processing_job(ProcessingJobName=job)
