@@ -140,18 +140,21 @@ def _run(args: argparse.Namespace, ctrl_c: CtrlC) -> int:
         print(f"smlocal {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: what the command started is stopped on the way out
-        print(f"{command_name(args)}: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted(args)
     except Exception as exc:
         if ctrl_c.seen:  # a Ctrl-C whose KeyboardInterrupt Python lost (see CtrlC)
-            print(f"{command_name(args)}: interrupted", file=sys.stderr)
-            return 130
+            return _interrupted(args)
         line = plain_failure(exc, args.command)
         if line is None:
             raise
         print(f"{command_name(args)}: {line}", file=sys.stderr)
         return 1
     return status
+
+
+def _interrupted(args: argparse.Namespace) -> int:
+    print(f"{command_name(args)}: interrupted", file=sys.stderr)
+    return 130
 
 
 def command_name(args: argparse.Namespace) -> str:
