@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -71,9 +70,8 @@ class LogShipper:
 
     @property
     def logs(self) -> Any:
-        """The Logs client, made once on first use. Under a lock: jobs starting together (a
-        tuning job's parallel training jobs) must share one client, since botocore's error
-        classes belong to the client that raised them."""
+        """The Logs client, made once on first use (under a lock: jobs starting together, a
+        tuning job's parallel training jobs, share it)."""
         with self._making:
             if self._logs is None:
                 self._logs = client(self.settings, "logs")
@@ -82,10 +80,24 @@ class LogShipper:
     def stream(self, group: str, name: str) -> LogStream:
         """A stream in a group, both created when missing."""
         logs = self.logs
-        for call, kwargs in (
-            (logs.create_log_group, {"logGroupName": group}),
-            (logs.create_log_stream, {"logGroupName": group, "logStreamName": name}),
-        ):
-            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-                call(**kwargs)
+        _create(logs.create_log_group, logGroupName=group)
+        _create(logs.create_log_stream, logGroupName=group, logStreamName=name)
         return LogStream(logs, group, name)
+
+
+def _create(call: Any, **kwargs: str) -> None:
+    """Create a log group or stream unless it exists.
+
+    "Exists" is told by the error's code, not by `client.exceptions.ResourceAlreadyExists...`:
+    botocore builds a client's exception classes on first use without a lock, so two jobs
+    starting together (a tuning job's parallel training jobs) could each get classes of their
+    own, and the one raised would not be the one caught: the job failed with
+    InternalServerError.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        call(**kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+            raise
