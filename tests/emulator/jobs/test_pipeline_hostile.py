@@ -5,6 +5,7 @@ be deleted out from under it (its jobs would keep running)."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 from typing import Any
 
@@ -16,6 +17,8 @@ from tests.support import ROLE, SKLEARN_IMAGE, unique
 
 BUCKET = "pipeline-hostile"
 SLEEPER = "import time\nprint('hostile sleeper', flush=True)\ntime.sleep(300)\n"
+# a user script that ignores SIGTERM: only the SIGKILL 10 s later ends it
+STUBBORN = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + SLEEPER
 
 
 def refused(call: Any, **params: Any) -> tuple[str, str]:
@@ -55,10 +58,10 @@ def test_a_malformed_definition_is_a_validation_exception(
     assert reason in message
 
 
-def sleeping_pipeline(smlocal: Any) -> str:
+def sleeping_pipeline(smlocal: Any, script: str = SLEEPER) -> str:
     s3 = smlocal.client("s3")
     s3.create_bucket(Bucket=BUCKET)
-    s3.put_object(Bucket=BUCKET, Key="code/sleeper.py", Body=SLEEPER.encode())
+    s3.put_object(Bucket=BUCKET, Key="code/sleeper.py", Body=script.encode())
     step = {"Name": "Sleep", "Type": "Processing", "Arguments": {
         "AppSpecification": {"ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": [
             "python3", "/opt/ml/processing/input/code/sleeper.py"]},
@@ -96,6 +99,15 @@ def ended(processes: list[psutil.Process]) -> bool:
         except psutil.NoSuchProcess:
             continue
     return True
+
+
+def ignores_sigterm(process: psutil.Process) -> bool:
+    """True once the process has set SIGTERM to be ignored (SigIgn in /proc/PID/status)."""
+    with open(f"/proc/{process.pid}/status") as status:
+        for line in status:
+            if line.startswith("SigIgn:"):
+                return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
 
 
 def wait_for(check: Any, timeout: float = 60) -> Any:
@@ -145,17 +157,23 @@ def test_smlocal_stops_cleanly_in_the_middle_of_a_pipeline_job(smlocal_factory: 
     assert "IllegalTransition" not in emulator.log()
 
 
-def test_smlocal_stops_cleanly_in_the_middle_of_a_processing_job(smlocal_factory: Any) -> None:
+@pytest.mark.parametrize("script", [SLEEPER, STUBBORN], ids=["sleeper", "ignores-sigterm"])
+def test_smlocal_stops_cleanly_in_the_middle_of_a_processing_job(
+    smlocal_factory: Any, script: str
+) -> None:
     emulator = smlocal_factory()
     sm = emulator.client("sagemaker")
-    name = sleeping_pipeline(emulator)
+    name = sleeping_pipeline(emulator, script)
     step = json.loads(sm.describe_pipeline(PipelineName=name)["PipelineDefinition"])["Steps"][0]
     job = unique("sleeper")
     sm.create_processing_job(ProcessingJobName=job, **step["Arguments"])
     found = wait_for(lambda: sleepers(emulator.proc.pid))
+    if script == STUBBORN:  # stopped only once it ignores SIGTERM
+        wait_for(lambda: all(ignores_sigterm(process) for process in found))
     assert emulator.stop(timeout=45) == 0
-    # SIGTERMed as the emulator stopped: they end at once (one that outlived its SIGKILL,
-    # which died with the emulator, would still run after 10 s)
+    # SIGTERMed as the emulator stopped, SIGKILLed 10 s later when they ignore it: the
+    # emulator waits for that, so they have ended (or are zombies) once it has exited. One
+    # that outlived the emulator would still run 10 s later.
     wait_for(lambda: ended(found), timeout=10)
     assert "IllegalTransition" not in emulator.log()
     emulator.start()
