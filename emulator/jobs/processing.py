@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from smlocal.emulator.jobs import processing_records as jobs
 from smlocal.emulator.jobs.environments import ScriptHost
+from smlocal.emulator.jobs.job_threads import JobThreads
 from smlocal.emulator.jobs.processing_io import (
     CONTAINER_ROOT,
     LOG_GROUP,
@@ -69,17 +69,15 @@ class Processing:
         self.runner = runner
         self.flush = flush
         self.listeners: list[Finished] = []
-        self.threads: list[threading.Thread] = []
+        self.threads = JobThreads("processing")
 
     def start(self, name: str) -> None:
         """Run a stored InProgress job in the background."""
-        thread = threading.Thread(target=self._run, args=(name,), daemon=True)
-        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
-        thread.start()
+        self.threads.start(self._run, name)
 
     def stop(self, name: str) -> None:
         """Stop a running job (its status moves to Stopped when the process ends)."""
-        self.runner.stop(name)
+        self.runner.stop(jobs.KIND, name)
 
     def abandon_unfinished(self) -> None:
         """After a restart: jobs that were running when the emulator stopped have failed."""
@@ -92,8 +90,7 @@ class Processing:
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for running jobs (tests, shutdown)."""
-        for thread in list(self.threads):
-            thread.join(timeout)
+        self.threads.wait(timeout)
 
     def _run(self, name: str) -> None:
         job = jobs.get_job(self.ctx, name)
@@ -145,6 +142,7 @@ class Processing:
         message = folder / MESSAGE_FILE.lstrip("/")
         exit_ = self.runner.run(
             JobProcess(
+                kind=jobs.KIND,
                 name=job.name,
                 argv=python_module(
                     "smlocal.model_monitor.analyze", str(config), "--message-file", str(message)

@@ -34,6 +34,7 @@ JOB_MARK = "SMLOCAL_JOB_PROCESS"  # in every job process's environment: what it 
 class JobProcess:
     """What to run for a job, and where its log goes."""
 
+    kind: str  # the store's kind ("training-job", "processing-job"): each names its jobs apart
     name: str
     argv: Sequence[str]
     folder: Path
@@ -53,14 +54,25 @@ class JobExit:
     lines: list[str]
 
 
+Key = tuple[str, str]  # (kind, name)
+
+
 class JobRunner:
-    """Starts job processes and remembers them so they can be stopped."""
+    """Starts job processes and remembers them so they can be stopped.
+
+    Jobs are known by kind and name: a training job and a processing job may share a name,
+    and stopping one must not reach the other. Once `stop_all` has run (the emulator is
+    stopping), no job process starts, and one that was being started is stopped at once: a
+    job still downloading its inputs at shutdown would otherwise start its process after
+    the stop and outlive the emulator.
+    """
 
     def __init__(self, shipper: LogShipper, owner: str = "") -> None:
         self.shipper = shipper
         self.owner = owner  # the start of every job mark: whose data directory ran the job
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-        self.stop_requested: set[str] = set()
+        self.running: dict[Key, subprocess.Popen[bytes]] = {}
+        self.stop_requested: set[Key] = set()
+        self.closed = threading.Event()
         self.lock = threading.Lock()
 
     def run(self, job: JobProcess, on_line: Callable[[str], None] | None = None) -> JobExit:
@@ -69,6 +81,11 @@ class JobRunner:
         `on_line` gets each line as CloudWatch holds it (escaped), as SageMaker's metric
         definitions see it.
         """
+        key = (job.kind, job.name)
+        with self.lock:
+            if self.closed.is_set():
+                self.stop_requested.discard(key)
+                return JobExit(-signal.SIGTERM, stopped=True, timed_out=False, lines=[])
         job.folder.mkdir(parents=True, exist_ok=True)
         mark = f"{self.owner}{job.name}-{uuid.uuid4().hex}"
         env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
@@ -83,16 +100,18 @@ class JobRunner:
             start_new_session=True,
         )
         with self.lock:
-            self.running[job.name] = proc
-            stop_first = job.name in self.stop_requested
-        if stop_first:  # stopped while its inputs were downloading
+            self.running[key] = proc
+            if self.closed.is_set():  # stop_all ran while the process was being started
+                self.stop_requested.add(key)
+            stop_first = key in self.stop_requested
+        if stop_first:  # stopped while its inputs were downloading, or smlocal is stopping
             _terminate(proc)
         timer = _timeout_timer(proc, job.max_runtime)
         threading.Thread(target=_end_with, args=(proc, mark), daemon=True).start()
         lines: list[str] = []
         stream = self.shipper.stream(job.log_group, job.log_stream)
-        with open(job.folder / "job.log", "a") as logfile:
-            assert proc.stdout is not None
+        assert proc.stdout is not None
+        with open(job.folder / "job.log", "a") as logfile, proc.stdout:  # the pipe closed too
             for raw in proc.stdout:
                 line = raw.decode("utf-8", "replace").rstrip("\n")
                 lines.append(line)
@@ -107,17 +126,17 @@ class JobRunner:
         if timer is not None:
             timer.cancel()
         with self.lock:
-            self.running.pop(job.name, None)
-            stopped = job.name in self.stop_requested
-            self.stop_requested.discard(job.name)
+            self.running.pop(key, None)
+            stopped = key in self.stop_requested
+            self.stop_requested.discard(key)
         return JobExit(returncode, stopped, timed_out, lines)
 
-    def stop(self, name: str) -> bool:
+    def stop(self, kind: str, name: str) -> bool:
         """SIGTERM a running job (SIGKILL 10 s later); False if it is not running yet, in
         which case its process is stopped as soon as `run` starts it."""
         with self.lock:
-            self.stop_requested.add(name)
-            proc = self.running.get(name)
+            self.stop_requested.add((kind, name))
+            proc = self.running.get((kind, name))
             if proc is None:
                 return False
         _terminate(proc)
@@ -132,11 +151,12 @@ class JobRunner:
         return kill_marked(self.owner, prefix=True)
 
     def stop_all(self) -> None:
-        """Stop every running job (the emulator is stopping)."""
+        """Stop every running job and start no more (the emulator is stopping)."""
         with self.lock:
-            names = list(self.running)
-        for name in names:
-            self.stop(name)
+            self.closed.set()
+            keys = list(self.running)
+        for kind, name in keys:
+            self.stop(kind, name)
 
 
 class _Timer:

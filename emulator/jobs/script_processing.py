@@ -32,7 +32,7 @@ from smlocal.emulator.jobs.processing_io import (
     s3_outputs,
     upload_outputs,
 )
-from smlocal.emulator.jobs.processing_records import ProcessingJob
+from smlocal.emulator.jobs.processing_records import KIND, ProcessingJob
 from smlocal.emulator.jobs.runner import JobProcess, JobRunner
 from smlocal.emulator.jobs.sandbox import contained_command
 
@@ -119,6 +119,7 @@ def run_script(
     environment = {**host.aws, **script_environment(job, bin_folder)}
     program, env = contained_command(root, argv, WORKDIR, environment, host.namespace)
     process = JobProcess(
+        kind=KIND,
         name=job.name,
         argv=program,
         folder=folder,

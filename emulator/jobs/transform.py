@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from smlocal.capture_sink.record import format_inference_time, new_event_id
 from smlocal.emulator.jobs import transform_data as data
 from smlocal.emulator.jobs import transform_records as jobs
+from smlocal.emulator.jobs.job_threads import JobThreads
 from smlocal.emulator.jobs.transform_jsonpath import JsonPathError
 from smlocal.emulator.jobs.transform_records import TransformJob
 from smlocal.emulator.jobs.transform_s3 import (
@@ -101,16 +102,14 @@ class Transform:
         self.servers = servers
         self.shipper = LogShipper(ctx.settings)
         self.listeners: list[Finished] = []
-        self.threads: list[threading.Thread] = []
+        self.threads = JobThreads("transform")
         self.stopping: set[str] = set()
         self.senders: dict[str, Sender] = {}
         self.cancels: dict[str, threading.Event] = {}
 
     def start(self, name: str) -> None:
         """Run a stored InProgress job in the background."""
-        thread = threading.Thread(target=self._run, args=(name,), daemon=True)
-        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
-        thread.start()
+        self.threads.start(self._run, name)
 
     def stop(self, name: str) -> None:
         """Stop a running job: no request is sent after this, those in flight are cut off;
@@ -137,8 +136,7 @@ class Transform:
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for running jobs (tests, shutdown)."""
-        for thread in list(self.threads):
-            thread.join(timeout)
+        self.threads.wait(timeout)
 
     def _run(self, name: str) -> None:
         job = jobs.get_job(self.ctx, name)

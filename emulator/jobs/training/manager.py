@@ -131,7 +131,7 @@ class TrainingManager:
 
     def _signal(self, name: str, thread: threading.Thread) -> None:
         """SIGTERM the algorithm; if it has not started yet, retry until it has or the job ends."""
-        while thread.is_alive() and not self.runner.stop(name):
+        while thread.is_alive() and not self.runner.stop(KIND, name):
             time.sleep(0.05)
 
     def _run(self, name: str) -> None:
@@ -213,6 +213,7 @@ class TrainingManager:
         assert job.training_start_time is not None  # set on Downloading
         elapsed = self.ctx.now() - job.training_start_time
         process = JobProcess(
+            kind=KIND,
             name=name,
             argv=argv,
             folder=workspace.root,
