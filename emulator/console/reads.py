@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from smlocal.capture_sink.keys import capture_prefix, parse_s3_uri
 from smlocal.emulator.console.sources import Sources
+from smlocal.emulator.support.clients import error_code
 
 LATEST_FILES = 3  # capture files read for the latest records
 LATEST_RECORDS = 10
@@ -129,9 +130,11 @@ def json_document(sources: Sources, uri: str) -> Any | None:
     try:
         body = s3.get_object(Bucket=where.bucket, Key=where.key)["Body"].read()
         return json.loads(body)
-    except s3.exceptions.NoSuchKey:
-        return None
     except ValueError:
+        return None
+    except Exception as exc:  # told by code: console pages share the client (`error_code`)
+        if error_code(exc) != "NoSuchKey":
+            raise
         return None
 
 
@@ -140,7 +143,9 @@ def log_tail(sources: Sources, group: str, prefix: str) -> list[tuple[str, list[
     logs = sources.client("logs")
     try:
         streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=prefix)
-    except logs.exceptions.ResourceNotFoundException:
+    except Exception as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
         return []
     tails = []
     for stream in streams.get("logStreams", [])[:10]:

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from smlocal.emulator.settings import EmulatorSettings
-from smlocal.emulator.support.clients import client
+from smlocal.emulator.support.clients import client, error_code
 
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.5
@@ -86,18 +86,10 @@ class LogShipper:
 
 
 def _create(call: Any, **kwargs: str) -> None:
-    """Create a log group or stream unless it exists.
-
-    "Exists" is told by the error's code, not by `client.exceptions.ResourceAlreadyExists...`:
-    botocore builds a client's exception classes on first use without a lock, so two jobs
-    starting together (a tuning job's parallel training jobs) could each get classes of their
-    own, and the one raised would not be the one caught: the job failed with
-    InternalServerError.
-    """
-    from botocore.exceptions import ClientError
-
+    """Create a log group or stream unless it exists (told by the error's code: two jobs
+    starting together share the client, see `error_code`)."""
     try:
         call(**kwargs)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+    except Exception as exc:
+        if error_code(exc) != "ResourceAlreadyExistsException":
             raise
