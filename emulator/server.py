@@ -217,6 +217,7 @@ class Emulator:
         metrics = endpoint_metrics(self.settings, manager)
         control = ControlPlane(ctx)
         queues = async_queues(self.settings, table, loop, manager)
+        await loop.run_in_executor(executor, queues.restore)  # before the edge takes requests
         edge = Edge(
             Runtime(
                 runtime_model(),

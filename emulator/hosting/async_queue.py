@@ -103,6 +103,7 @@ class AsyncQueues:
         self._s3: Any = None
         self._sns: Any = None
         self._ticker: threading.Thread | None = None
+        self._restored = False
 
     # -- accept -----------------------------------------------------------------------------
 
@@ -153,8 +154,17 @@ class AsyncQueues:
 
     # -- start, stop ------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Queue the requests a previous run accepted and did not finish; start the ticker."""
+    def restore(self) -> None:
+        """Queue the requests a previous run accepted and did not finish.
+
+        Before the edge takes requests: an InvokeEndpointAsync accepted meanwhile would be
+        queued (and maybe started) by `accept` and then listed from its folder a second time,
+        and the sweep of temporary files could take the one it was still writing. Once only.
+        """
+        with self.lock:
+            if self._restored:
+                return
+            self._restored = True
         restored = 0
         if self.root.is_dir():
             # a symlink is no queue smlocal made: what it points at is never swept or moved
@@ -168,11 +178,16 @@ class AsyncQueues:
                     # of the same name, whose endpoint must never run them
                     self._unlink(first.endpoint, [f for f in files if f.exists()])
                 elif first is not None:  # the endpoint's name as invoked (its case kept)
-                    lane = self.lanes.setdefault(folder.name, Lane(first.endpoint))
-                    lane.pending.extend(files)
+                    with self.lock:
+                        lane = self.lanes.setdefault(folder.name, Lane(first.endpoint))
+                        lane.pending.extend(files)
                     restored += len(files)
         if restored:
             log.info("queued again %d asynchronous requests accepted before the restart", restored)
+
+    def start(self) -> None:
+        """Restore (unless done already), then start the ticker that runs the queues."""
+        self.restore()
         self._ticker = threading.Thread(target=self._tick, name="async-ticker", daemon=True)
         self._ticker.start()
 
