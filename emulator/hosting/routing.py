@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import random
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,20 +89,28 @@ class EndpointRoute:
 
 
 class RoutingTable:
-    """Endpoint name (exact case, as InvokeEndpoint requires) -> route."""
+    """Endpoint name (exact case, as InvokeEndpoint requires) -> route.
+
+    Readers (every invocation) take the current dict without a lock; a change builds a new
+    dict and swaps it in, under a lock of its own, so two changes at once (a restore's
+    withdraw next to an endpoint's publish) cannot lose one another.
+    """
 
     def __init__(self) -> None:
         self.routes: dict[str, EndpointRoute] = {}
+        self._changing = threading.Lock()
 
     def publish(self, route: EndpointRoute) -> None:
         """Make a route live, replacing the endpoint's previous one at once."""
-        self.routes = {**self.routes, route.name: route}
+        with self._changing:
+            self.routes = {**self.routes, route.name: route}
 
     def withdraw(self, name: str) -> EndpointRoute | None:
         """Stop routing to an endpoint; return its last route."""
-        routes = dict(self.routes)
-        old = routes.pop(name, None)
-        self.routes = routes
+        with self._changing:
+            routes = dict(self.routes)
+            old = routes.pop(name, None)
+            self.routes = routes
         return old
 
     def get(self, name: str) -> EndpointRoute | None:
