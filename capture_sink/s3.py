@@ -30,6 +30,21 @@ def s3_client(region: str | None = None) -> Any:
     )
 
 
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError (None for any other failure).
+
+    Errors are told apart by this code, never by `client.exceptions.<Name>`: botocore makes a
+    client's exception classes on first use, without a lock, so threads sharing a client (the
+    emulator's jobs starting together, its console pages) can get different classes, and the
+    one raised escapes the `except` of the other.
+    """
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return code if isinstance(code, str) else None
+
+
 class S3Put:
     """PutObject of a whole capture file (SSE-KMS with the configured key when there is one).
 

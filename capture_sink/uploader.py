@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from smlocal.capture_sink.counters import Counters
 from smlocal.capture_sink.keys import S3Location
+from smlocal.capture_sink.s3 import error_code
 from smlocal.capture_sink.spool import SpoolFile, Target
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class Uploader:
                 self._put(file.location, body, file.target.kms_key_id)
             except Exception as exc:  # any failure of S3 or the network: keep it, retry later
                 message = self._failed(file, records, exc)
-                refused = _error_code(exc) in REFUSALS
+                refused = error_code(exc) in REFUSALS
                 return (Outcome.REFUSED if refused else Outcome.FAILED), message
         os.unlink(file.path)
         if records:
@@ -138,15 +139,6 @@ class Uploader:
                     )
                 break
         return result
-
-
-def _error_code(exc: Exception) -> str | None:
-    """The AWS error code of a botocore ClientError (None for any other failure)."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None
-    code = response.get("Error", {}).get("Code")
-    return code if isinstance(code, str) else None
 
 
 def _read_all(fd: int) -> bytes:

@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 from smlocal.capture_sink.keys import capture_prefix, parse_s3_uri
+from smlocal.capture_sink.s3 import error_code
 from smlocal.emulator.console.sources import Sources
-from smlocal.emulator.support.clients import error_code
 
 LATEST_FILES = 3  # capture files read for the latest records
 LATEST_RECORDS = 10

@@ -26,22 +26,6 @@ def client(settings: EmulatorSettings, service: str) -> Any:
     )
 
 
-def error_code(exc: BaseException) -> str | None:
-    """The AWS error code of a botocore ClientError; None for anything else.
-
-    Errors are told apart by this code, never by `client.exceptions.<Name>`: botocore makes a
-    client's exception classes on first use, without a lock, so threads sharing a client (jobs
-    starting together, console pages) can get different classes, and the one raised escapes
-    the `except` of the other.
-    """
-    from botocore.exceptions import ClientError
-
-    if not isinstance(exc, ClientError):
-        return None
-    code = exc.response.get("Error", {}).get("Code")
-    return code if isinstance(code, str) else None
-
-
 def aws_environment(settings: EmulatorSettings) -> dict[str, str]:
     """The variables that point a job's own AWS clients at this emulator (S3 at the external
     endpoint when one is set, with the credentials of the emulator's environment)."""

@@ -7,8 +7,9 @@ import threading
 import time
 from typing import Any
 
+from smlocal.capture_sink.s3 import error_code
 from smlocal.emulator.settings import EmulatorSettings
-from smlocal.emulator.support.clients import client, error_code
+from smlocal.emulator.support.clients import client
 
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.5
