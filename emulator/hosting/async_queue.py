@@ -103,7 +103,6 @@ class AsyncQueues:
         self._s3: Any = None
         self._sns: Any = None
         self._ticker: threading.Thread | None = None
-        self._restored = False
 
     # -- accept -----------------------------------------------------------------------------
 
@@ -159,12 +158,8 @@ class AsyncQueues:
 
         Before the edge takes requests: an InvokeEndpointAsync accepted meanwhile would be
         queued (and maybe started) by `accept` and then listed from its folder a second time,
-        and the sweep of temporary files could take the one it was still writing. Once only.
+        and the sweep of temporary files could take the one it was still writing.
         """
-        with self.lock:
-            if self._restored:
-                return
-            self._restored = True
         restored = 0
         if self.root.is_dir():
             # a symlink is no queue smlocal made: what it points at is never swept or moved
@@ -186,8 +181,7 @@ class AsyncQueues:
             log.info("queued again %d asynchronous requests accepted before the restart", restored)
 
     def start(self) -> None:
-        """Restore (unless done already), then start the ticker that runs the queues."""
-        self.restore()
+        """Start the ticker that runs the queues (after `restore`, once endpoints are back)."""
         self._ticker = threading.Thread(target=self._tick, name="async-ticker", daemon=True)
         self._ticker.start()
 

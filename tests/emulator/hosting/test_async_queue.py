@@ -60,6 +60,7 @@ def test_restored_files_keep_the_endpoints_case_and_damaged_ones_are_set_aside(
     first.accept(request())
     (tmp_path / "async" / "ep-1" / "0-bad.json").write_bytes(b"{not json")
     again = queues(tmp_path, loop, "InService")
+    again.restore()
     again.start()
     again.stop(1)
     lane = again.lanes["ep-1"]
@@ -125,6 +126,7 @@ def test_files_that_parse_but_are_not_requests_are_set_aside_and_unreadable_ones
     for name, raw in bad.items():
         (folder / name).write_bytes(raw)
     again = queues(tmp_path, loop, "InService")
+    again.restore()
     again.start()  # does not raise
     again.stop(1)
     assert again.lanes["ep-1"].name == "Ep-1"
@@ -198,6 +200,7 @@ def test_a_symlinked_folder_in_the_queue_root_is_not_touched(
     (data / "async").mkdir(parents=True)
     (data / "async" / "linked").symlink_to(elsewhere, target_is_directory=True)
     started = queues(data, loop, "InService")
+    started.restore()
     started.start()
     started.stop(1)
     assert sorted(p.name for p in elsewhere.iterdir()) == [".tmp-draft", "settings.json"]
@@ -292,12 +295,13 @@ def test_a_request_whose_folder_cannot_be_synced_is_not_left_behind(
 def test_the_queue_of_an_endpoint_deleted_before_a_restart_is_gone_when_start_returns(
     tmp_path: Path, loop: asyncio.AbstractEventLoop
 ) -> None:
-    """Not left for the ticker: the edge already serves, and a CreateEndpoint of the same
-    name must not find them queued."""
+    """Not left for the ticker: once the edge serves, a CreateEndpoint of the same name must
+    not find them queued."""
     before = queues(tmp_path, loop, "InService")
     before.accept(request())
     before.accept(request())
     after = queues(tmp_path, loop, None)  # the endpoint no longer exists
+    after.restore()
     after.start()
     try:
         assert files(tmp_path) == []
