@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 SMLOCAL = [sys.executable, "-m", "smlocal.emulator.cli"]
 
@@ -337,3 +339,15 @@ def sklearn_archive(model: object, script: str = SKLEARN_MODEL_FN) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return archive.getvalue()
+
+
+def ended(processes: list[psutil.Process]) -> bool:
+    """True once none of the processes runs: gone, or a zombie its new parent (init, once the
+    emulator has exited) has not reaped yet, which psutil still counts as running."""
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            continue
+    return True

@@ -12,7 +12,7 @@ import psutil
 import pytest
 import requests
 
-from tests.support import deploy, engine_answers, unique, wait_for_status
+from tests.support import deploy, ended, engine_answers, unique, wait_for_status
 
 
 def test_health_answers_ready_with_its_settings(smlocal) -> None:
@@ -47,8 +47,7 @@ def test_state_and_s3_survive_a_restart_and_no_child_is_left_behind(
     assert children, "the endpoint's model server runs as a child process"
 
     emulator.restart()
-    for child in children:
-        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    assert ended(children)
     s3, sm = emulator.client("s3"), emulator.client("sagemaker")
     described = wait_for_status(sm, name)
     assert described["EndpointStatus"] == "InService"
@@ -67,7 +66,7 @@ def test_state_and_s3_survive_a_restart_and_no_child_is_left_behind(
     pid = emulator.proc.pid
     children = psutil.Process(pid).children(recursive=True)
     assert emulator.stop() == 0
-    assert all(not c.is_running() or c.status() == psutil.STATUS_ZOMBIE for c in children)
+    assert ended(children)
     emulator.start()
     keys = [o["Key"] for o in emulator.client("s3").list_objects_v2(Bucket="keep")["Contents"]]
     assert keys == ["iris/model.tar.gz"]  # the deleted object stays deleted

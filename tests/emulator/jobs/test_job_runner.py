@@ -17,7 +17,7 @@ from smlocal.emulator.jobs.runner import JobExit, JobProcess, JobRunner
 from smlocal.emulator.pytest_plugin import SmlocalEmulator
 from smlocal.emulator.settings import EmulatorSettings
 from smlocal.emulator.support.cloudwatch import LogShipper
-from tests.support import unique
+from tests.support import ended, unique
 
 SLEEP = "import time\nprint('started', flush=True)\ntime.sleep(120)\n"
 
@@ -68,7 +68,7 @@ def test_stopping_a_job_does_not_reach_a_job_of_another_kind_with_its_name(
     processing.join(30)
     assert [e.stopped for e in processed] == [True]
     assert trainer.status() != psutil.STATUS_ZOMBIE  # runs on (NoSuchProcess if it ended)
-    assert not processor.is_running() or processor.status() == psutil.STATUS_ZOMBIE
+    assert ended([processor])
     assert runner.stop("training-job", name)  # still known: the other's end did not drop it
     training.join(30)
     assert [e.stopped for e in trained] == [True]
@@ -81,7 +81,7 @@ def test_once_the_runner_is_closed_no_job_process_starts(runner: JobRunner, tmp_
     runner.stop_all()  # the emulator is stopping
     running.join(30)
     assert [e.stopped for e in ran] == [True]
-    assert not first.is_running() or first.status() == psutil.STATUS_ZOMBIE
+    assert ended([first])
     # a job whose inputs were still downloading reaches run() only now
     before = {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
     late = runner.run(job("processing-job", unique("late"), tmp_path))

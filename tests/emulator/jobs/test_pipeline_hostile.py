@@ -13,7 +13,7 @@ import psutil
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import ROLE, SKLEARN_IMAGE, unique
+from tests.support import ROLE, SKLEARN_IMAGE, ended, unique
 
 BUCKET = "pipeline-hostile"
 SLEEPER = "import time\nprint('hostile sleeper', flush=True)\ntime.sleep(300)\n"
@@ -87,18 +87,6 @@ def sleepers(emulator_pid: int) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             continue
     return found
-
-
-def ended(processes: list[psutil.Process]) -> bool:
-    """True once none of the processes runs: gone, or a zombie its new parent (init, once the
-    emulator has exited) has not reaped yet, which psutil still counts as running."""
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                return False
-        except psutil.NoSuchProcess:
-            continue
-    return True
 
 
 def ignores_sigterm(process: psutil.Process) -> bool:
