@@ -20,8 +20,9 @@ Slow, idle and too many clients, and bodies above a route's limit, are refused a
 `smlocal.emulator.wire.http_framing` describes (llhttp refuses ambiguous framing itself). A
 refused body is answered before more of it is buffered (with `Connection: close`); the rest
 of it is then read and dropped, because closing with it unread would reset the connection
-and lose the answer, until the client closes, for at most `body_timeout`. A client that
-half-closes after its requests still gets their answers.
+and lose the answer, until the client closes, for at most `body_timeout`. The server's own
+error answers (400, 408, 431, 500) end the same way; only the 503 of a connection over the
+cap closes at once. A client that half-closes after its requests still gets their answers.
 """
 
 from __future__ import annotations
@@ -201,7 +202,9 @@ class HttpProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.client = peer[0] if isinstance(peer, tuple) else ""
         if self.refused:
-            self._fail(503, "too many connections")
+            # closed, not drained: a connection over the cap is not swept, so draining it
+            # could hold a file open for as long as the client keeps sending
+            self._fail(503, "too many connections", _CLOSE)
 
     def data_received(self, data: bytes) -> None:
         if self.phase == _BODY:
@@ -445,8 +448,11 @@ class HttpProtocol(asyncio.Protocol):
         data = encode_response(status, headers, body, head_only=head_only, keep_alive=False)
         self._enqueue(data, _LINGER)
 
-    def _fail(self, status: int, message: str) -> None:
-        self._enqueue(_answer_bytes(status, message), _CLOSE)
+    def _fail(self, status: int, message: str, after: int = _LINGER) -> None:
+        """Answer with an error of the server's own, then drain and close: a client that is
+        still sending (a slow head's next line, a broken request's rest) would otherwise
+        have its connection reset under the answer, and lose it."""
+        self._enqueue(_answer_bytes(status, message), after)
 
     def _enqueue(self, data: bytes, after: int) -> None:
         """Answer with data after any earlier answers; read nothing more from the client."""
