@@ -60,15 +60,15 @@ class DistinctState:
             return
         if self.counts is not None:
             # A prefix with too many distinct values settles it without counting everything.
+            # The tally is the unique values with their counts: one hashing pass, not two.
             head = values.slice(0, 4 * CARDINALITY_THRESHOLD)
-            if (
-                len(pc.unique(head)) <= CARDINALITY_THRESHOLD
-                and len(pc.unique(values)) <= CARDINALITY_THRESHOLD
-            ):
-                _add_counts(pc.value_counts(values), self.counts)
-                if len(self.counts) > CARDINALITY_THRESHOLD:
-                    self._overflow(watch)
-                return
+            if len(pc.unique(head)) <= CARDINALITY_THRESHOLD:
+                tally = pc.value_counts(values)
+                if len(tally) <= CARDINALITY_THRESHOLD:
+                    _add_counts(tally, self.counts)
+                    if len(self.counts) > CARDINALITY_THRESHOLD:
+                        self._overflow(watch)
+                    return
             self._overflow(watch)
         self._sketch(values, parsed)
         if watch is not None and len(watch):
